@@ -1,0 +1,2 @@
+//! indomain-aggregate.
+#![warn(missing_docs)]

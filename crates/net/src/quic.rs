@@ -1,0 +1,2 @@
+//! The QUIC backend (quinn + rustls, mutual TLS with pinned certificate
+//! fingerprints). Being built under issue #2.

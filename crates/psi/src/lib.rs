@@ -1,0 +1,2 @@
+//! indomain-psi.
+#![warn(missing_docs)]
