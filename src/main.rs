@@ -1,1 +1,7 @@
-fn main() {}
+//! The `indomain` command: one party node's command line.
+
+mod cli;
+
+fn main() -> std::process::ExitCode {
+    cli::main()
+}

@@ -1,0 +1,11 @@
+//! `indomain demo`.
+
+use super::CliResult;
+
+/// Arguments of `indomain demo`.
+#[derive(clap::Args)]
+pub struct Args {}
+
+pub fn run(_args: Args) -> CliResult {
+    Err("not built yet".into())
+}

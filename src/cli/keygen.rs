@@ -1,0 +1,11 @@
+//! `indomain keygen`.
+
+use super::CliResult;
+
+/// Arguments of `indomain keygen`.
+#[derive(clap::Args)]
+pub struct Args {}
+
+pub fn run(_args: Args) -> CliResult {
+    Err("not built yet".into())
+}
