@@ -1,7 +1,111 @@
-//! Criterion benches: aggregate.
-use criterion::{criterion_group, criterion_main, Criterion};
+//! Criterion benches of indomain-aggregate, every party in one process over
+//! in-memory links (the QUIC figure of docs/benchmarks.md comes from
+//! `examples/aggregate_sum_quic.rs`, the per-round secure-aggregation
+//! figures from `examples/secagg.rs`).
+//!
+//!     cargo bench --bench aggregate
 
-fn placeholder(_c: &mut Criterion) {}
+use criterion::{Criterion, criterion_group, criterion_main};
+use indomain_aggregate::secagg::Params;
+use indomain_aggregate::secagg::sim::{Dropout, simulate_round};
+use indomain_aggregate::stats::{LocalData, Statistic, StatsJob, run_statistics};
+use indomain_aggregate::sum::secure_sum;
+use indomain_net::Limits;
+use indomain_net::memory::mesh;
+use rand::rngs::StdRng;
+use rand::{Rng, RngExt, SeedableRng};
 
-criterion_group!(benches, placeholder);
+fn run_parties<T: Send>(
+    n: usize,
+    f: impl Fn(usize, &mut indomain_net::PartySet) -> T + Sync,
+) -> Vec<T> {
+    let names: Vec<String> = (0..n).map(|i| format!("p{i}")).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let sets = mesh(&names);
+    std::thread::scope(|s| {
+        let f = &f;
+        let handles: Vec<_> = sets
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut ps)| s.spawn(move || f(i, &mut ps)))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    })
+}
+
+fn secure_sum_bench(c: &mut Criterion) {
+    let n = 1_000_000;
+    let inputs: Vec<Vec<u64>> = (0..3)
+        .map(|p| {
+            let mut rng = StdRng::seed_from_u64(p);
+            (0..n).map(|_| rng.next_u64()).collect()
+        })
+        .collect();
+    let mut group = c.benchmark_group("secure_sum");
+    group.sample_size(10);
+    group.bench_function("3 parties x 10^6, in memory", |b| {
+        b.iter(|| {
+            run_parties(3, |i, ps| {
+                secure_sum(ps, &inputs[i], &[0], &mut rand::rng()).unwrap()
+            })
+        })
+    });
+    group.finish();
+}
+
+fn statistics_bench(c: &mut Criterion) {
+    let rows = 100_000;
+    let data: Vec<LocalData> = (0..5)
+        .map(|p| {
+            let mut rng = StdRng::seed_from_u64(p);
+            LocalData {
+                groups: (0..rows).map(|_| rng.random_range(0..4)).collect(),
+                columns: (0..2)
+                    .map(|_| (0..rows).map(|_| rng.random_range(-1e3..1e3)).collect())
+                    .collect(),
+            }
+        })
+        .collect();
+    let job = StatsJob {
+        statistic: Statistic::Variance,
+        columns: vec!["x".into(), "y".into()],
+        categories: Some((0..4).map(|g| format!("g{g}")).collect()),
+        receivers: vec![0],
+        min_group_size: 10,
+        frac_bits: 12,
+        max_abs: 1e3,
+    };
+    let mut group = c.benchmark_group("statistics");
+    group.sample_size(10);
+    group.bench_function(
+        "variance, 5 parties x 10^5 rows, 4 groups x 2 columns",
+        |b| {
+            b.iter(|| {
+                run_parties(5, |i, ps| {
+                    run_statistics(ps, &job, &data[i], &mut rand::rng(), &mut |_| {}).unwrap()
+                })
+            })
+        },
+    );
+    group.finish();
+}
+
+fn secagg_bench(c: &mut Criterion) {
+    let (clients, len) = (10, 100_000);
+    let params = Params::new(clients, len, 16, 1000.0).unwrap();
+    let mut rng = StdRng::seed_from_u64(9);
+    let inputs: Vec<Vec<f64>> = (0..clients)
+        .map(|_| (0..len).map(|_| rng.random_range(-1.0..1.0)).collect())
+        .collect();
+    let mut plan = vec![Dropout::Never; clients];
+    plan[3] = Dropout::BeforeMaskedInput;
+    let mut group = c.benchmark_group("secagg");
+    group.sample_size(10);
+    group.bench_function("10 clients x 10^5, 1 dropout mid-round", |b| {
+        b.iter(|| simulate_round(&params, &inputs, &plan, Limits::default()).unwrap())
+    });
+    group.finish();
+}
+
+criterion_group!(benches, secure_sum_bench, statistics_bench, secagg_bench);
 criterion_main!(benches);

@@ -1,11 +1,261 @@
-//! `indomain aggregate`.
+//! `indomain aggregate`: one party of an N-party secure statistics job.
 
 use super::CliResult;
+use indicatif::{ProgressBar, ProgressStyle};
+use indomain_aggregate::stats::{Statistic, StatsJob};
+use indomain_net::Limits;
+use indomain_net::quic::{Endpoint, Identity, PartyAddr, TrustedPeer, mesh};
+use indomain_node::aggregate_job::{self, AggregateJob};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::time::Duration;
 
 /// Arguments of `indomain aggregate`.
+///
+/// Run one process per party (2 to 16). Every party gives the same --party
+/// list in the same order (its own entry included), and the same --stat,
+/// --columns, --group-by categories, --bins, --receivers, --min-group-size,
+/// --frac-bits and --max-abs; the parties check this before anything else.
+/// Each party listens on the address of its own --party entry.
+///
+/// Only the --receivers learn the result, and they write it to --output
+/// (required for them, refused for the others). A group whose total count
+/// over all parties is below --min-group-size is suppressed for everyone:
+/// its statistics are never opened, and the output marks it `suppressed`.
+/// Receivers learn every group's count, and for released groups the sums
+/// (sum, mean), sums and sums of squares (variance) or bin counts
+/// (histogram) behind the statistic; other parties learn only which groups
+/// were released.
+///
+/// OUT.csv (long format, one row per group and column):
+///   count:     group,status,count
+///   sum:       group,status,column,count,sum
+///   mean:      group,status,column,count,sum,mean
+///   variance:  group,status,column,count,sum,sum_squares,mean,variance
+///   histogram: group,status,column,bin_lower,bin_upper,count
 #[derive(clap::Args)]
-pub struct Args {}
+#[command(verbatim_doc_comment)]
+pub struct Args {
+    /// Directory with this node's node.crt and node.key (made by `indomain
+    /// keygen`).
+    #[arg(long, value_name = "DIR")]
+    identity: PathBuf,
 
-pub fn run(_args: Args) -> CliResult {
-    Err("not built yet".into())
+    /// This party's name (its entry in the --party list).
+    #[arg(long, value_name = "NAME")]
+    me: String,
+
+    /// Every party of the job, in the agreed order, as
+    /// NAME=sha256:<fingerprint>@HOST:PORT (the fingerprint as `indomain
+    /// keygen` printed it). Repeat once per party, this one included.
+    #[arg(long = "party", value_name = "NAME=FINGERPRINT@ADDR", required = true)]
+    parties: Vec<String>,
+
+    /// The CSV file with this party's rows (with a header row).
+    #[arg(long, value_name = "FILE.csv")]
+    input: PathBuf,
+
+    /// The statistic to compute.
+    #[arg(long, value_enum)]
+    stat: StatArg,
+
+    /// The numeric columns, by header name (not needed for count).
+    #[arg(long, value_name = "COL[,COL]", value_delimiter = ',')]
+    columns: Vec<String>,
+
+    /// The category column to group by (needs --categories).
+    #[arg(long, value_name = "COL", requires = "categories")]
+    group_by: Option<String>,
+
+    /// The agreed, public categories of --group-by; a row with any other
+    /// category is an error.
+    #[arg(
+        long,
+        value_name = "CAT[,CAT]",
+        value_delimiter = ',',
+        requires = "group_by"
+    )]
+    categories: Vec<String>,
+
+    /// Histogram bin edges, increasing: e0,e1,...,ek makes k bins [e_i,
+    /// e_i+1) (the last one closed), plus counts below e0 and above ek.
+    #[arg(
+        long,
+        value_name = "E0,E1,...",
+        value_delimiter = ',',
+        allow_hyphen_values = true
+    )]
+    bins: Vec<f64>,
+
+    /// The parties that learn the result, by name.
+    #[arg(
+        long,
+        value_name = "NAME[,NAME]",
+        value_delimiter = ',',
+        required = true
+    )]
+    receivers: Vec<String>,
+
+    /// Groups with fewer rows than this over all parties are suppressed.
+    #[arg(long, value_name = "K")]
+    min_group_size: u64,
+
+    /// Fractional bits of the fixed-point encoding.
+    #[arg(long, value_name = "F", default_value_t = 16)]
+    frac_bits: u32,
+
+    /// The bound on |x| for every input value; a larger value is an error
+    /// naming its file, line and column. Sums are checked not to overflow
+    /// 2^(63 − F) for this bound before they are opened.
+    #[arg(long, value_name = "X", default_value_t = 1e6)]
+    max_abs: f64,
+
+    /// Where a receiver writes the result (see above).
+    #[arg(long, value_name = "OUT.csv")]
+    output: Option<PathBuf>,
+
+    /// Seconds to wait for a peer's next message (and for peers to connect)
+    /// before giving up.
+    #[arg(long, value_name = "SECS", default_value_t = 120.0)]
+    timeout: f64,
+
+    /// No progress display.
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy)]
+enum StatArg {
+    /// Rows per group.
+    Count,
+    /// Column totals.
+    Sum,
+    /// Column means.
+    Mean,
+    /// Column sample variances.
+    Variance,
+    /// Column histograms over --bins.
+    Histogram,
+}
+
+/// One `--party` entry: NAME=sha256:<hex>@HOST:PORT.
+fn parse_party(entry: &str) -> Result<(TrustedPeer, SocketAddr), String> {
+    let (peer, addr) = entry.rsplit_once('@').ok_or_else(|| {
+        format!("--party {entry:?}: expected NAME=sha256:<64 hex digits>@HOST:PORT")
+    })?;
+    let trusted: TrustedPeer = peer
+        .parse()
+        .map_err(|e| format!("--party {entry:?}: {e}"))?;
+    let addr = addr
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| format!("--party {entry:?}: {addr:?} is not a HOST:PORT address"))?;
+    Ok((trusted, addr))
+}
+
+pub fn run(args: Args) -> CliResult {
+    let parties = args
+        .parties
+        .iter()
+        .map(|p| parse_party(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let names: Vec<&str> = parties.iter().map(|(p, _)| p.name.as_str()).collect();
+    let index = |name: &str| {
+        names
+            .iter()
+            .position(|n| *n == name)
+            .ok_or_else(|| format!("{name} is not in the --party list ({})", names.join(", ")))
+    };
+    let me = index(&args.me)?;
+    let receivers = args
+        .receivers
+        .iter()
+        .map(|r| index(r))
+        .collect::<Result<Vec<_>, _>>()?;
+    let statistic = match args.stat {
+        StatArg::Count => Statistic::Count,
+        StatArg::Sum => Statistic::Sum,
+        StatArg::Mean => Statistic::Mean,
+        StatArg::Variance => Statistic::Variance,
+        StatArg::Histogram if args.bins.is_empty() => {
+            return Err("--stat histogram needs --bins E0,E1,...".into());
+        }
+        StatArg::Histogram => Statistic::Histogram {
+            edges: args.bins.clone(),
+        },
+    };
+    if !args.bins.is_empty() && !matches!(statistic, Statistic::Histogram { .. }) {
+        return Err("--bins is only used with --stat histogram".into());
+    }
+    let job = AggregateJob {
+        job: StatsJob {
+            statistic,
+            columns: args.columns.iter().map(|c| c.trim().to_string()).collect(),
+            categories: args.group_by.as_ref().map(|_| args.categories.clone()),
+            receivers,
+            min_group_size: args.min_group_size,
+            frac_bits: args.frac_bits,
+            max_abs: args.max_abs,
+        },
+        group_by: args.group_by.clone(),
+        input: args.input.clone(),
+        output: args.output.clone(),
+    };
+    // Refuse a bad job before waiting for peers.
+    job.job.validate(parties.len())?;
+    if job.job.receivers.contains(&me) != args.output.is_some() {
+        return Err(match args.output {
+            None => format!("{} is a result receiver: give --output OUT.csv", args.me),
+            Some(_) => format!(
+                "{} is not a result receiver and learns no result: drop --output",
+                args.me
+            ),
+        }
+        .into());
+    }
+    let recv_timeout = Duration::try_from_secs_f64(args.timeout)
+        .ok()
+        .filter(|t| !t.is_zero())
+        .ok_or("--timeout: give a positive number of seconds")?;
+    let limits = Limits {
+        recv_timeout,
+        ..Limits::default()
+    };
+    let identity = Identity::load(&args.identity)?;
+    let trusted = parties
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != me)
+        .map(|(_, (p, _))| p.clone())
+        .collect();
+    let endpoint = Endpoint::bind(&identity, parties[me].1, trusted, limits)?;
+    let addrs: Vec<PartyAddr> = parties
+        .iter()
+        .map(|(p, addr)| PartyAddr {
+            name: p.name.clone(),
+            addr: *addr,
+        })
+        .collect();
+    let bar = if args.quiet {
+        ProgressBar::hidden()
+    } else {
+        let bar = ProgressBar::new_spinner().with_style(
+            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}")
+                .map_err(|e| e.to_string())?,
+        );
+        bar.enable_steady_tick(Duration::from_millis(120));
+        bar
+    };
+    bar.set_message(format!("connecting to {} parties", addrs.len() - 1));
+    let mut party_set = mesh(&endpoint, me, &addrs)?;
+    let summary = aggregate_job::run(&mut party_set, &job, &mut |phase| {
+        bar.set_message(phase.to_string())
+    });
+    bar.finish_and_clear();
+    let summary = summary?;
+    eprintln!("aggregate {}: {summary}", args.me);
+    drop(party_set);
+    drop(endpoint);
+    Ok(())
 }

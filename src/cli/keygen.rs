@@ -1,11 +1,52 @@
-//! `indomain keygen`.
+//! `indomain keygen`: create a node identity and print the entry peers
+//! trust it by.
 
 use super::CliResult;
+use indomain_net::quic::{CERT_FILE, Identity, KEY_FILE};
+use std::path::PathBuf;
 
 /// Arguments of `indomain keygen`.
+///
+/// Writes DIR/node.crt (the self-signed certificate, public) and
+/// DIR/node.key (the private key, readable by its owner only), then prints
+/// the line every peer of this node passes as `--peer`:
+/// NAME=sha256:<fingerprint of node.crt>.
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// This node's name, as its peers will know it: ASCII letters, digits,
+    /// '-', '_' or '.'.
+    #[arg(long)]
+    name: String,
 
-pub fn run(_args: Args) -> CliResult {
-    Err("not built yet".into())
+    /// Directory to write node.crt and node.key into (created if missing;
+    /// node.key is made readable by its owner only).
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+
+    /// Replace an identity already in DIR. Peers that trusted the old one
+    /// will refuse this node until they get the new fingerprint.
+    #[arg(long)]
+    force: bool,
+}
+
+pub fn run(args: Args) -> CliResult {
+    let existing = [CERT_FILE, KEY_FILE].map(|f| args.out.join(f));
+    if !args.force
+        && let Some(found) = existing.iter().find(|p| p.exists())
+    {
+        return Err(format!(
+            "{} already exists; pass --force to replace this node's identity",
+            found.display()
+        )
+        .into());
+    }
+    let identity = Identity::generate(&args.name)?;
+    identity.save(&args.out)?;
+    eprintln!(
+        "wrote {} and {}; peers trust this node with --peer and this value:",
+        existing[0].display(),
+        existing[1].display()
+    );
+    println!("{}", identity.trusted_entry());
+    Ok(())
 }

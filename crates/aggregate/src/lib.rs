@@ -1,2 +1,23 @@
-//! indomain-aggregate.
+//! indomain-aggregate: aggregation where no party sees another's figures.
+//!
+//! - [`sum`]: the N-party secure vector sum (seed-compressed additive
+//!   sharing over Z_2^64), opened only to the result receivers;
+//! - [`stats`]: secure statistics on top of it — sum, count, mean, variance
+//!   and histogram of numeric columns, by public category, with groups
+//!   below a minimum size suppressed for everyone;
+//! - [`secagg`]: dropout-tolerant secure aggregation for horizontal
+//!   federated learning (Bonawitz et al. CCS 2017; SecAgg+, Bell et al.
+//!   CCS 2020): many clients, one aggregator that learns only the sum;
+//! - [`shamir`]: the threshold secret sharing secagg uses for its seeds.
+//!
+//! Everything here is a plain synchronous function over `indomain-net`
+//! channels; nothing touches files.
 #![warn(missing_docs)]
+
+pub mod error;
+pub mod secagg;
+pub mod shamir;
+pub mod stats;
+pub mod sum;
+
+pub use error::AggregateError;

@@ -1,11 +1,42 @@
 //! Fixed-point encoding of reals into Z_2^64.
 //!
-//! A real x is encoded as round(x · 2^f) in two's complement, f fractional
-//! bits (default 20). Encoding refuses |x| ≥ 2^(63−f) — it never wraps
-//! silently. Products of two encoded values carry 2f fractional bits and must
+//! A real x is encoded as round(x · 2^f) (nearest, ties to even) in two's
+//! complement, f fractional bits (default 20). Encoding refuses
+//! |x| ≥ 2^(63−f) — it never wraps silently. Products of two encoded values carry 2f fractional bits and must
 //! be truncated by f; each protocol states how it does that.
 
 use crate::CoreError;
+use crate::ring::PAR_THRESHOLD;
+use rayon::prelude::*;
+
+/// Elements per parallel task when encoding.
+const ENCODE_BLOCK: usize = 1 << 14;
+
+/// 2^63: the first magnitude that does not fit an i64.
+const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
+
+/// 1.5·2^52: adding and subtracting it rounds any |v| < 2^51 to the
+/// nearest integer (ties to even) in plain IEEE arithmetic, with no libm
+/// call.
+const ROUNDING_MAGIC: f64 = 6_755_399_441_055_744.0;
+
+/// Whether a scaled value fits the ring as a signed integer (false for NaN
+/// and infinities).
+fn in_range(scaled: f64) -> bool {
+    scaled.abs() < TWO_POW_63
+}
+
+/// Rounds a scaled value to the nearest integer, as a ring element. Values
+/// of magnitude 2^52 or more are already integers; those between 2^51 and
+/// 2^52 take the library rounding.
+fn round_to_ring(scaled: f64) -> u64 {
+    let rounded = if scaled.abs() < 2_251_799_813_685_248.0 {
+        (scaled + ROUNDING_MAGIC) - ROUNDING_MAGIC
+    } else {
+        scaled.round_ties_even()
+    };
+    rounded as i64 as u64
+}
 
 /// A fixed-point codec with a set number of fractional bits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,35 +79,108 @@ impl FixedPoint {
         2f64.powi(63 - self.frac_bits as i32)
     }
 
-    /// Encodes one real, refusing values outside the range.
+    /// Encodes one real, refusing values outside the range. Rounds to the
+    /// nearest ring element, ties to even.
     pub fn encode(&self, x: f64) -> Result<u64, CoreError> {
-        if !x.is_finite() {
-            return Err(CoreError::NotFinite { value: x });
+        let scaled = x * self.scale();
+        if !in_range(scaled) {
+            return Err(self.refusal(x));
         }
-        let scaled = (x * self.scale()).round();
-        // 2^63 itself is not representable as a positive i64.
-        if scaled.abs() >= 2f64.powi(63) {
-            return Err(CoreError::OutOfRange {
-                value: x,
-                limit: self.limit(),
-            });
-        }
-        Ok(scaled as i64 as u64)
+        Ok(round_to_ring(scaled))
     }
 
-    /// Encodes a slice, stopping at the first value out of range.
+    /// Why `x` cannot be encoded.
+    fn refusal(&self, x: f64) -> CoreError {
+        if x.is_finite() {
+            CoreError::OutOfRange {
+                value: x,
+                limit: self.limit(),
+            }
+        } else {
+            CoreError::NotFinite { value: x }
+        }
+    }
+
+    /// Encodes a slice (in parallel when long); the error names the first
+    /// value out of range.
     pub fn encode_slice(&self, xs: &[f64]) -> Result<Vec<u64>, CoreError> {
-        xs.iter().map(|&x| self.encode(x)).collect()
+        let mut out = vec![0u64; xs.len()];
+        self.encode_into(xs, &mut out)?;
+        Ok(out)
+    }
+
+    /// Encodes `xs` into `out` (same length), in parallel when long; the
+    /// error names the first value out of range, and `out` is then
+    /// unspecified.
+    pub fn encode_into(&self, xs: &[f64], out: &mut [u64]) -> Result<(), CoreError> {
+        if xs.len() != out.len() {
+            return Err(CoreError::ShapeMismatch {
+                what: "encode: output",
+                expected: xs.len(),
+                got: out.len(),
+            });
+        }
+        let scale = self.scale();
+        // Branch-free over a block, so that the loop stays cheap; the rare
+        // refusal is then located by a second, serial pass.
+        let block = |(out, xs): (&mut [u64], &[f64])| {
+            let mut ok = true;
+            for (o, &x) in out.iter_mut().zip(xs) {
+                let scaled = x * scale;
+                ok &= in_range(scaled);
+                *o = round_to_ring(scaled);
+            }
+            ok
+        };
+        let ok = if xs.len() < PAR_THRESHOLD {
+            block((out, xs))
+        } else {
+            out.par_chunks_mut(ENCODE_BLOCK)
+                .zip(xs.par_chunks(ENCODE_BLOCK))
+                .map(block)
+                .reduce(|| true, |a, b| a && b)
+        };
+        if ok {
+            return Ok(());
+        }
+        match xs.iter().find(|&&x| !in_range(x * scale)) {
+            Some(&x) => Err(self.refusal(x)),
+            None => Ok(()),
+        }
     }
 
     /// Decodes one ring element (two's complement) into a real.
     pub fn decode(&self, v: u64) -> f64 {
-        (v as i64) as f64 / self.scale()
+        // Multiplying by 2^-f is exact, like dividing by 2^f, and cheaper.
+        (v as i64) as f64 * (1.0 / self.scale())
     }
 
-    /// Decodes a slice.
+    /// Decodes a slice (in parallel when long).
     pub fn decode_slice(&self, vs: &[u64]) -> Vec<f64> {
-        vs.iter().map(|&v| self.decode(v)).collect()
+        let one = |&v: &u64| self.decode(v);
+        if vs.len() < PAR_THRESHOLD {
+            vs.iter().map(one).collect()
+        } else {
+            vs.par_iter().map(one).collect()
+        }
+    }
+
+    /// Decodes `vs` into `out` (same length), in parallel when long.
+    pub fn decode_into(&self, vs: &[u64], out: &mut [f64]) -> Result<(), CoreError> {
+        if vs.len() != out.len() {
+            return Err(CoreError::ShapeMismatch {
+                what: "decode: output",
+                expected: vs.len(),
+                got: out.len(),
+            });
+        }
+        let one = |(o, &v): (&mut f64, &u64)| *o = self.decode(v);
+        if vs.len() < PAR_THRESHOLD {
+            out.iter_mut().zip(vs).for_each(one);
+        } else {
+            out.par_iter_mut().zip(vs).for_each(one);
+        }
+        Ok(())
     }
 }
 
@@ -111,6 +215,48 @@ mod tests {
             fp.encode(f64::NAN),
             Err(CoreError::NotFinite { .. })
         ));
+    }
+
+    #[test]
+    fn long_slices_report_the_first_bad_value() {
+        let fp = FixedPoint::default();
+        let mut xs = vec![1.25; 3 * PAR_THRESHOLD];
+        xs[PAR_THRESHOLD + 1] = 1e14;
+        xs[2 * PAR_THRESHOLD] = f64::NAN;
+        assert!(matches!(
+            fp.encode_slice(&xs),
+            Err(CoreError::OutOfRange { value, .. }) if value == 1e14
+        ));
+        xs[PAR_THRESHOLD + 1] = -3.5;
+        xs[2 * PAR_THRESHOLD] = 0.0;
+        let back = fp.decode_slice(&fp.encode_slice(&xs).unwrap());
+        assert_eq!(back, xs);
+        let mut encoded = vec![0u64; xs.len()];
+        fp.encode_into(&xs, &mut encoded).unwrap();
+        let mut decoded = vec![0f64; xs.len()];
+        fp.decode_into(&encoded, &mut decoded).unwrap();
+        assert_eq!(decoded, xs);
+        assert!(fp.encode_into(&xs, &mut encoded[1..]).is_err());
+        assert!(fp.decode_into(&encoded, &mut decoded[1..]).is_err());
+    }
+
+    #[test]
+    fn rounds_to_nearest_ties_to_even() {
+        let fp = FixedPoint::new(0).unwrap();
+        for (x, want) in [
+            (0.5, 0i64),
+            (1.5, 2),
+            (2.5, 2),
+            (-0.5, 0),
+            (-1.5, -2),
+            (0.49999999999999994, 0),
+            (-2.7, -3),
+            (2f64.powi(51) + 0.5, 2i64.pow(51)),
+            (2f64.powi(51) + 1.5, 2i64.pow(51) + 2),
+            (2f64.powi(62), 2i64.pow(62)),
+        ] {
+            assert_eq!(fp.encode(x).unwrap() as i64, want, "{x}");
+        }
     }
 
     #[test]

@@ -6,16 +6,29 @@
 //!   range check.
 //! - [`prg`]: AES-128-CTR expansion of 128-bit seeds.
 //! - [`share`]: n-party additive secret sharing, with seed compression.
+//! - [`matmul`]: a fast wrapping matrix product (blocked, SIMD, rayon).
+//! - [`dealer`]: the dealer of Beaver triples, matrix triples and truncation
+//!   pairs, seed-compressed.
+//! - [`beaver`]: element-wise multiplication of shared vectors.
+//! - [`matrix_triple`]: multiplication of shared matrices, with reusable
+//!   masks for a fixed operand.
+//! - [`truncate`]: truncation of shared fixed-point values, with its error
+//!   bound.
 //!
 //! Nothing here does I/O: protocols that need to open values take the local
 //! steps from this crate and move bytes over an `indomain-net` channel.
 #![warn(missing_docs)]
 
+pub mod beaver;
+pub mod dealer;
 pub mod error;
 pub mod fixed;
+pub mod matmul;
+pub mod matrix_triple;
 pub mod prg;
 pub mod ring;
 pub mod share;
+pub mod truncate;
 
 pub use error::CoreError;
 pub use fixed::FixedPoint;

@@ -55,9 +55,8 @@ impl Prg {
 
     /// Overwrites `out` with the next `out.len()` keystream elements.
     pub fn fill(&mut self, out: &mut [u64]) {
-        out.fill(0);
         self.cipher
-            .apply_keystream(bytemuck::cast_slice_mut::<u64, u8>(out));
+            .write_keystream(bytemuck::cast_slice_mut::<u64, u8>(out));
         for v in out.iter_mut() {
             *v = u64::from_le(*v);
         }
@@ -73,29 +72,65 @@ pub fn expand(seed: &Seed, len: usize) -> Vec<u64> {
 
 /// Overwrites `out` with the expansion of `seed`, in parallel for long outputs.
 pub fn expand_into(seed: &Seed, out: &mut [u64]) {
+    expand_into_at(seed, 0, out);
+}
+
+/// Overwrites `out` with elements `start..start + out.len()` of the
+/// expansion of `seed`: one seed can thus carry several consecutive shares
+/// (a triple's a, b and c) without ever reusing keystream.
+pub fn expand_into_at(seed: &Seed, start: usize, out: &mut [u64]) {
     out.par_chunks_mut(CHUNK)
         .enumerate()
-        .for_each(|(i, chunk)| Prg::at(seed, i * CHUNK).fill(chunk));
+        .for_each(|(i, chunk)| Prg::at(seed, start + i * CHUNK).fill(chunk));
 }
 
 /// Subtracts the expansion of `seed` from `acc`, element-wise, in parallel.
 pub fn sub_expansion(acc: &mut [u64], seed: &Seed) {
-    combine_expansion(acc, seed, u64::wrapping_sub);
+    combine_expansion(acc, seed, 0, u64::wrapping_sub);
 }
 
 /// Adds the expansion of `seed` to `acc`, element-wise, in parallel.
 pub fn add_expansion(acc: &mut [u64], seed: &Seed) {
-    combine_expansion(acc, seed, u64::wrapping_add);
+    combine_expansion(acc, seed, 0, u64::wrapping_add);
 }
 
-fn combine_expansion(acc: &mut [u64], seed: &Seed, op: fn(u64, u64) -> u64) {
-    acc.par_chunks_mut(CHUNK).enumerate().for_each(|(i, chunk)| {
-        let mut pad = vec![0u64; chunk.len()];
-        Prg::at(seed, i * CHUNK).fill(&mut pad);
-        for (a, p) in chunk.iter_mut().zip(&pad) {
-            *a = op(*a, *p);
-        }
-    });
+/// Subtracts elements `start..start + acc.len()` of the expansion of `seed`
+/// from `acc`.
+pub fn sub_expansion_at(acc: &mut [u64], seed: &Seed, start: usize) {
+    combine_expansion(acc, seed, start, u64::wrapping_sub);
+}
+
+/// Adds elements `start..start + acc.len()` of the expansion of `seed` to
+/// `acc`.
+pub fn add_expansion_at(acc: &mut [u64], seed: &Seed, start: usize) {
+    combine_expansion(acc, seed, start, u64::wrapping_add);
+}
+
+/// Keystream elements generated per step when combining: a 4 KiB pad on the
+/// stack stays in L1 and costs no allocation.
+const PAD: usize = 512;
+
+/// Generic over the operation so that the inner loop is compiled for it
+/// rather than calling through a pointer.
+fn combine_expansion<F: Fn(u64, u64) -> u64 + Sync>(
+    acc: &mut [u64],
+    seed: &Seed,
+    start: usize,
+    op: F,
+) {
+    acc.par_chunks_mut(CHUNK)
+        .enumerate()
+        .for_each(|(i, chunk)| {
+            let mut prg = Prg::at(seed, start + i * CHUNK);
+            let mut pad = [0u64; PAD];
+            for part in chunk.chunks_mut(PAD) {
+                let pad = &mut pad[..part.len()];
+                prg.fill(pad);
+                for (a, p) in part.iter_mut().zip(pad.iter()) {
+                    *a = op(*a, *p);
+                }
+            }
+        });
 }
 
 #[cfg(test)]
@@ -120,6 +155,21 @@ mod tests {
         let b = expand(&Seed([2u8; 16]), 64);
         assert_ne!(a, b);
         assert!(a.iter().any(|&v| v != 0));
+    }
+
+    #[test]
+    fn offset_expansion_is_a_window_of_the_stream() {
+        let seed = Seed([5u8; 16]);
+        let whole = expand(&seed, 2 * CHUNK + 100);
+        let mut window = vec![0u64; CHUNK + 7];
+        expand_into_at(&seed, CHUNK - 3, &mut window);
+        assert_eq!(&whole[CHUNK - 3..2 * CHUNK + 4], &window[..]);
+        let mut acc = vec![1u64; 50];
+        add_expansion_at(&mut acc, &seed, 17);
+        let expected: Vec<u64> = whole[17..67].iter().map(|v| v.wrapping_add(1)).collect();
+        assert_eq!(acc, expected);
+        sub_expansion_at(&mut acc, &seed, 17);
+        assert_eq!(acc, vec![1u64; 50]);
     }
 
     #[test]

@@ -24,11 +24,22 @@ fn check_len(what: &'static str, expected: usize, got: usize) -> Result<(), Core
     Ok(())
 }
 
-fn zip_apply(a: &mut [u64], b: &[u64], op: fn(u64, u64) -> u64) {
-    if a.len() >= PAR_THRESHOLD {
-        a.par_iter_mut().zip(b).for_each(|(x, &y)| *x = op(*x, y));
-    } else {
+/// Elements per rayon task: whole blocks keep the inner loop a plain,
+/// vectorised slice loop.
+const BLOCK: usize = 1 << 14;
+
+/// Generic over the operation so that each kernel is compiled (and
+/// vectorised) for its own operation rather than calling through a pointer.
+fn zip_apply<F: Fn(u64, u64) -> u64 + Sync>(a: &mut [u64], b: &[u64], op: F) {
+    let run = |(a, b): (&mut [u64], &[u64])| {
         a.iter_mut().zip(b).for_each(|(x, &y)| *x = op(*x, y));
+    };
+    if a.len() >= PAR_THRESHOLD {
+        a.par_chunks_mut(BLOCK)
+            .zip(b.par_chunks(BLOCK))
+            .for_each(run);
+    } else {
+        run((a, b));
     }
 }
 
@@ -55,16 +66,21 @@ pub fn mul_assign(a: &mut [u64], b: &[u64]) -> Result<(), CoreError> {
 
 /// a ·= k for a public constant k (wrapping).
 pub fn scale_assign(a: &mut [u64], k: u64) {
-    if a.len() >= PAR_THRESHOLD {
-        a.par_iter_mut().for_each(|x| *x = x.wrapping_mul(k));
-    } else {
-        a.iter_mut().for_each(|x| *x = x.wrapping_mul(k));
-    }
+    map_apply(a, |x| x.wrapping_mul(k));
 }
 
 /// a = −a (wrapping).
 pub fn neg_assign(a: &mut [u64]) {
-    a.iter_mut().for_each(|x| *x = x.wrapping_neg());
+    map_apply(a, u64::wrapping_neg);
+}
+
+fn map_apply<F: Fn(u64) -> u64 + Sync>(a: &mut [u64], op: F) {
+    let run = |a: &mut [u64]| a.iter_mut().for_each(|x| *x = op(*x));
+    if a.len() >= PAR_THRESHOLD {
+        a.par_chunks_mut(BLOCK).for_each(run);
+    } else {
+        run(a);
+    }
 }
 
 /// The wrapping sum of several equal-length vectors.

@@ -27,17 +27,34 @@ pub fn share_seeded<R: Rng + CryptoRng + ?Sized>(
     others: usize,
     rng: &mut R,
 ) -> SeededSharing {
-    let seeds: Vec<Seed> = (0..others).map(|_| Seed::random(rng)).collect();
     let mut own = secret.to_vec();
-    for seed in &seeds {
-        prg::sub_expansion(&mut own, seed);
-    }
+    let seeds = share_seeded_in_place(&mut own, others, rng);
     SeededSharing { own, seeds }
+}
+
+/// Turns `secret` into its owner's share, in place, and returns one seed
+/// for each of `others` parties: no allocation for large vectors.
+pub fn share_seeded_in_place<R: Rng + CryptoRng + ?Sized>(
+    secret: &mut [u64],
+    others: usize,
+    rng: &mut R,
+) -> Vec<Seed> {
+    let seeds: Vec<Seed> = (0..others).map(|_| Seed::random(rng)).collect();
+    for seed in &seeds {
+        prg::sub_expansion(secret, seed);
+    }
+    seeds
 }
 
 /// The share a party holds when it was handed `seed` for a vector of `len`.
 pub fn share_from_seed(seed: &Seed, len: usize) -> Vec<u64> {
     prg::expand(seed, len)
+}
+
+/// Overwrites `out` with the share a party holds when it was handed `seed`
+/// for a vector of `out.len()`.
+pub fn share_from_seed_into(seed: &Seed, out: &mut [u64]) {
+    prg::expand_into(seed, out);
 }
 
 /// Splits `secret` into `n` explicit shares (n ≥ 2).
@@ -61,6 +78,14 @@ pub fn reconstruct(shares: &[&[u64]]) -> Result<Vec<u64>, CoreError> {
     ring::sum_all(shares)
 }
 
+/// Adds the other shares into `own`, which then holds the secret.
+pub fn reconstruct_into(own: &mut [u64], others: &[&[u64]]) -> Result<(), CoreError> {
+    for share in others {
+        ring::add_assign(own, share)?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -76,6 +101,23 @@ mod tests {
         let b = share_from_seed(&s.seeds[1], secret.len());
         assert_ne!(s.own, secret);
         assert_eq!(reconstruct(&[&s.own, &a, &b]).unwrap(), secret);
+    }
+
+    #[test]
+    fn in_place_sharing_reconstructs_in_place() {
+        let mut rng = StdRng::seed_from_u64(2);
+        let secret: Vec<u64> = (0..100_000).map(|i| i * 31).collect();
+        let mut own = secret.clone();
+        let seeds = share_seeded_in_place(&mut own, 2, &mut rng);
+        assert_ne!(own, secret);
+        let mut others = vec![vec![0u64; secret.len()]; 2];
+        for (out, seed) in others.iter_mut().zip(&seeds) {
+            share_from_seed_into(seed, out);
+        }
+        let refs: Vec<&[u64]> = others.iter().map(Vec::as_slice).collect();
+        reconstruct_into(&mut own, &refs).unwrap();
+        assert_eq!(own, secret);
+        assert!(reconstruct_into(&mut own, &[&[1, 2]]).is_err());
     }
 
     #[test]

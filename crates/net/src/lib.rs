@@ -19,6 +19,7 @@
 pub mod channel;
 pub mod error;
 pub mod memory;
+pub mod open;
 pub mod party;
 pub mod quic;
 pub mod wire;

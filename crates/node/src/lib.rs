@@ -5,4 +5,8 @@
 //! Protocol crates never touch files; this crate is where files meet them.
 #![warn(missing_docs)]
 
+pub mod aggregate_job;
+pub mod keys_csv;
+pub mod numeric_csv;
 pub mod output;
+pub mod psi_job;

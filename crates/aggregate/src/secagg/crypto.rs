@@ -1,0 +1,194 @@
+//! Key agreement, derived seeds and share encryption of a round.
+//!
+//! Keys are X25519-style: a secret scalar s (uniform modulo ℓ, so it is one
+//! Shamir field element) and the public point s·B on the Montgomery curve.
+//! The agreement of u and v is s_u·(s_v·B) = s_v·(s_u·B). It is hashed with
+//! SHA-256 under a domain-separation label, the round and both ids into
+//! either a full 128-bit AES-CTR mask seed (never folded) or a 128-bit
+//! AES-GCM key for the shares u and v exchange.
+
+use aes_gcm::Aes128Gcm;
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use curve25519_dalek::Scalar;
+use curve25519_dalek::montgomery::MontgomeryPoint;
+use indomain_core::prg::Seed;
+use rand::CryptoRng;
+use sha2::{Digest, Sha256};
+
+const MASK_LABEL: &[u8] = b"indomain/secagg/v1/pairwise-mask";
+const SHARE_KEY_LABEL: &[u8] = b"indomain/secagg/v1/share-encryption";
+
+/// Bytes of the plaintext a client seals for a neighbour: its shares of the
+/// self-mask seed and of the mask key (one field element each).
+pub const SHARE_PLAINTEXT: usize = 64;
+/// Bytes of the sealed shares (plaintext plus the 16-byte GCM tag).
+pub const SEALED_LEN: usize = SHARE_PLAINTEXT + 16;
+
+/// A key pair for one purpose in one round.
+pub struct KeyPair {
+    secret: Scalar,
+    public: [u8; 32],
+}
+
+impl KeyPair {
+    /// A fresh key pair.
+    pub fn generate<R: CryptoRng + ?Sized>(rng: &mut R) -> Self {
+        Self::from_secret(Scalar::random(rng))
+    }
+
+    /// The key pair of a known secret (e.g. one rebuilt from shares).
+    pub fn from_secret(secret: Scalar) -> Self {
+        let public = MontgomeryPoint::mul_base(&secret).to_bytes();
+        Self { secret, public }
+    }
+
+    /// The public key.
+    pub fn public(&self) -> [u8; 32] {
+        self.public
+    }
+
+    /// The secret scalar (for Shamir sharing).
+    pub fn secret(&self) -> &Scalar {
+        &self.secret
+    }
+
+    /// The raw agreement with `their_public`; `None` if the result is the
+    /// identity (their key was a low-order point).
+    pub fn agree(&self, their_public: &[u8; 32]) -> Option<[u8; 32]> {
+        let shared = (MontgomeryPoint(*their_public) * self.secret).to_bytes();
+        (shared != [0u8; 32]).then_some(shared)
+    }
+}
+
+fn derive(label: &[u8], round: u64, u: usize, v: usize, shared: &[u8; 32]) -> [u8; 16] {
+    let (lo, hi) = (u.min(v) as u64, u.max(v) as u64);
+    let mut h = Sha256::new();
+    h.update((label.len() as u64).to_le_bytes());
+    h.update(label);
+    h.update(round.to_le_bytes());
+    h.update(lo.to_le_bytes());
+    h.update(hi.to_le_bytes());
+    h.update(shared);
+    let digest = h.finalize();
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&digest[..16]);
+    out
+}
+
+/// The pairwise mask seed of clients `u` and `v` from their agreement.
+pub fn mask_seed(round: u64, u: usize, v: usize, shared: &[u8; 32]) -> Seed {
+    Seed(derive(MASK_LABEL, round, u, v, shared))
+}
+
+/// The AES-GCM key under which `u` and `v` exchange shares.
+pub fn share_key(round: u64, u: usize, v: usize, shared: &[u8; 32]) -> [u8; 16] {
+    derive(SHARE_KEY_LABEL, round, u, v, shared)
+}
+
+fn nonce_and_aad(round: u64, from: usize, to: usize) -> ([u8; 12], [u8; 24]) {
+    // One key serves both directions: the direction goes into the nonce.
+    let mut nonce = [0u8; 12];
+    nonce[0] = u8::from(from > to);
+    let mut aad = [0u8; 24];
+    aad[..8].copy_from_slice(&round.to_le_bytes());
+    aad[8..16].copy_from_slice(&(from as u64).to_le_bytes());
+    aad[16..].copy_from_slice(&(to as u64).to_le_bytes());
+    (nonce, aad)
+}
+
+/// Encrypts `from`'s shares for `to`.
+pub fn seal(
+    key: &[u8; 16],
+    round: u64,
+    from: usize,
+    to: usize,
+    plaintext: &[u8; SHARE_PLAINTEXT],
+) -> Vec<u8> {
+    let (nonce, aad) = nonce_and_aad(round, from, to);
+    let cipher = Aes128Gcm::new(&(*key).into());
+    // AES-GCM fails only on inputs longer than 2^36 bytes; ours are 64.
+    cipher
+        .encrypt(
+            &nonce.into(),
+            Payload {
+                msg: plaintext,
+                aad: &aad,
+            },
+        )
+        .unwrap_or_default()
+}
+
+/// Decrypts the shares `from` sealed for `to`; `None` if they do not
+/// authenticate.
+pub fn open(
+    key: &[u8; 16],
+    round: u64,
+    from: usize,
+    to: usize,
+    sealed: &[u8],
+) -> Option<[u8; SHARE_PLAINTEXT]> {
+    let (nonce, aad) = nonce_and_aad(round, from, to);
+    let cipher = Aes128Gcm::new(&(*key).into());
+    let plain = cipher
+        .decrypt(
+            &nonce.into(),
+            Payload {
+                msg: sealed,
+                aad: &aad,
+            },
+        )
+        .ok()?;
+    plain.try_into().ok()
+}
+
+/// A 128-bit seed as a field element.
+pub fn seed_to_scalar(seed: &Seed) -> Scalar {
+    let mut bytes = [0u8; 32];
+    bytes[..16].copy_from_slice(&seed.0);
+    Scalar::from_bytes_mod_order(bytes)
+}
+
+/// The seed a field element encodes, if it is below 2^128.
+pub fn scalar_to_seed(s: &Scalar) -> Option<Seed> {
+    let bytes = s.to_bytes();
+    if bytes[16..].iter().any(|&b| b != 0) {
+        return None;
+    }
+    let mut seed = [0u8; 16];
+    seed.copy_from_slice(&bytes[..16]);
+    Some(Seed(seed))
+}
+
+/// A field element from its canonical encoding.
+pub fn scalar_from_bytes(bytes: &[u8; 32]) -> Option<Scalar> {
+    Option::from(Scalar::from_canonical_bytes(*bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+
+    #[test]
+    fn agreement_is_symmetric_and_seals_authenticate() {
+        let mut rng = StdRng::seed_from_u64(1);
+        let a = KeyPair::generate(&mut rng);
+        let b = KeyPair::generate(&mut rng);
+        let ab = a.agree(&b.public()).unwrap();
+        assert_eq!(Some(ab), b.agree(&a.public()));
+        assert_eq!(mask_seed(7, 1, 2, &ab), mask_seed(7, 2, 1, &ab));
+        assert_ne!(mask_seed(7, 1, 2, &ab), mask_seed(8, 1, 2, &ab));
+        let key = share_key(7, 1, 2, &ab);
+        let sealed = seal(&key, 7, 1, 2, &[9u8; 64]);
+        assert_eq!(sealed.len(), SEALED_LEN);
+        assert_eq!(open(&key, 7, 1, 2, &sealed), Some([9u8; 64]));
+        assert_eq!(open(&key, 7, 2, 1, &sealed), None);
+        let mut tampered = sealed.clone();
+        tampered[3] ^= 1;
+        assert_eq!(open(&key, 7, 1, 2, &tampered), None);
+        assert_eq!(a.agree(&[0u8; 32]), None);
+        let seed = Seed([0xab; 16]);
+        assert_eq!(scalar_to_seed(&seed_to_scalar(&seed)), Some(seed));
+    }
+}

@@ -1,0 +1,143 @@
+//! A whole round in one process: the server and every client on their own
+//! thread over in-memory links, with chosen clients dropping out at chosen
+//! steps. For tests, benchmarks and experiments.
+
+use super::{Params, RoundOutput, run_client, run_server};
+use crate::AggregateError;
+use indomain_net::memory::{MemoryChannel, pair_with_limits};
+use indomain_net::{Channel, Counters, Limits, NetError};
+
+/// When a simulated client disappears (it stops sending and closes its link).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dropout {
+    /// Takes part in the whole round.
+    Never,
+    /// After advertising its keys, before sending shares.
+    BeforeShares,
+    /// After sending its shares, before its masked input: its pairwise masks
+    /// are in its neighbours' inputs and must be removed (mid-round).
+    BeforeMaskedInput,
+    /// After its masked input, before helping to unmask.
+    BeforeUnmasking,
+}
+
+impl Dropout {
+    /// How many frames the client sends before it disappears.
+    fn sends(self) -> usize {
+        match self {
+            Dropout::Never => usize::MAX,
+            Dropout::BeforeShares => 1,
+            Dropout::BeforeMaskedInput => 2,
+            Dropout::BeforeUnmasking => 3,
+        }
+    }
+}
+
+/// A link that fails every send after the first `left`, as if the process
+/// died there.
+struct Vanishing {
+    inner: MemoryChannel,
+    left: usize,
+}
+
+impl Channel for Vanishing {
+    fn send(&mut self, frame: &[u8]) -> Result<(), NetError> {
+        if self.left == 0 {
+            return Err(NetError::Closed {
+                peer: self.inner.peer().to_string(),
+            });
+        }
+        self.left -= 1;
+        self.inner.send(frame)
+    }
+    fn recv(&mut self) -> Result<Vec<u8>, NetError> {
+        self.inner.recv()
+    }
+    fn peer(&self) -> &str {
+        self.inner.peer()
+    }
+    fn counters(&self) -> Counters {
+        self.inner.counters()
+    }
+}
+
+/// The outcome of a simulated round.
+#[derive(Debug)]
+pub struct SimulatedRound {
+    /// The server's result.
+    pub output: RoundOutput,
+    /// Bytes moved by each client (sent and received).
+    pub client_bytes: Vec<Counters>,
+    /// Bytes moved by the server.
+    pub server_bytes: Counters,
+}
+
+/// Runs one round: `inputs[i]` is client i's vector and `dropouts[i]` when
+/// it disappears.
+pub fn simulate_round(
+    params: &Params,
+    inputs: &[Vec<f64>],
+    dropouts: &[Dropout],
+    limits: Limits,
+) -> Result<SimulatedRound, AggregateError> {
+    if inputs.len() != params.clients || dropouts.len() != params.clients {
+        return Err(AggregateError::BadParameters(format!(
+            "{} inputs and {} dropout plans for {} clients",
+            inputs.len(),
+            dropouts.len(),
+            params.clients
+        )));
+    }
+    let (mut server_ends, client_ends): (Vec<MemoryChannel>, Vec<MemoryChannel>) = (0..params
+        .clients)
+        .map(|i| pair_with_limits("server", &format!("client {i}"), limits))
+        .unzip();
+    std::thread::scope(|scope| {
+        let clients: Vec<_> = client_ends
+            .into_iter()
+            .zip(inputs.iter().zip(dropouts))
+            .enumerate()
+            .map(|(id, (inner, (input, &dropout)))| {
+                scope.spawn(move || {
+                    let mut link = Vanishing {
+                        inner,
+                        left: dropout.sends(),
+                    };
+                    let outcome = run_client(&mut link, id, params, input, &mut rand::rng());
+                    (dropout, outcome, link.counters())
+                })
+            })
+            .collect();
+        let output = run_server(&mut server_ends, params, &mut rand::rng());
+        // Close the server's links so clients still waiting see the end.
+        let server_bytes = server_ends
+            .drain(..)
+            .map(|ch| ch.counters())
+            .fold(Counters::default(), |a, b| a + b);
+        let mut client_bytes = Vec::with_capacity(clients.len());
+        let mut client_error = None;
+        for handle in clients {
+            match handle.join() {
+                Ok((dropout, outcome, bytes)) => {
+                    client_bytes.push(bytes);
+                    if let (Dropout::Never, Err(e)) = (dropout, outcome) {
+                        client_error.get_or_insert(e);
+                    }
+                }
+                Err(_) => {
+                    client_error
+                        .get_or_insert(AggregateError::BadInput("a client thread panicked".into()));
+                }
+            }
+        }
+        let output = output?;
+        if let Some(e) = client_error {
+            return Err(e);
+        }
+        Ok(SimulatedRound {
+            output,
+            client_bytes,
+            server_bytes,
+        })
+    })
+}

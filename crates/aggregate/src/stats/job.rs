@@ -1,0 +1,164 @@
+//! The parameters of a statistics job, which every party must hold
+//! identically, and each party's local input.
+
+use crate::AggregateError;
+use serde::{Deserialize, Serialize};
+
+/// The most parties a statistics job takes.
+pub const MAX_PARTIES: usize = 16;
+
+/// Which statistic a job computes for each column and group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Statistic {
+    /// Rows per group (no columns needed).
+    Count,
+    /// Column totals.
+    Sum,
+    /// Column means (receivers also learn the totals).
+    Mean,
+    /// Column sample variances (receivers also learn totals and sums of
+    /// squares).
+    Variance,
+    /// Column histograms over fixed, increasing bin edges.
+    Histogram {
+        /// Bin edges e_0 < e_1 < … < e_k: k bins.
+        edges: Vec<f64>,
+    },
+}
+
+impl Statistic {
+    /// Ring elements per column and group.
+    pub fn per_column(&self) -> usize {
+        match self {
+            Statistic::Count => 0,
+            Statistic::Sum | Statistic::Mean => 1,
+            Statistic::Variance => 2,
+            // below, the k = edges − 1 bins, above
+            Statistic::Histogram { edges } => edges.len() + 1,
+        }
+    }
+}
+
+/// A statistics job: the same value at every party (checked at the start).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatsJob {
+    /// The statistic.
+    pub statistic: Statistic,
+    /// Column names, in the order of [`LocalData::columns`].
+    pub columns: Vec<String>,
+    /// The agreed, public categories of the group-by column; `None` for one
+    /// group of all rows.
+    pub categories: Option<Vec<String>>,
+    /// The parties (indices into the party list) that receive the result,
+    /// in the order results are sent to them.
+    pub receivers: Vec<usize>,
+    /// Groups with fewer rows than this over all parties are suppressed.
+    pub min_group_size: u64,
+    /// Fractional bits of the fixed-point encoding.
+    pub frac_bits: u32,
+    /// The bound on |x| every input value must respect.
+    pub max_abs: f64,
+}
+
+impl StatsJob {
+    /// The number of groups.
+    pub fn groups(&self) -> usize {
+        self.categories.as_ref().map_or(1, Vec::len)
+    }
+
+    /// The name of group `g` (`"all"` without grouping).
+    pub fn group_name(&self, g: usize) -> &str {
+        match &self.categories {
+            Some(c) => c.get(g).map_or("?", String::as_str),
+            None => "all",
+        }
+    }
+
+    /// Ring elements of one group's statistics (the count excluded).
+    pub fn group_width(&self) -> usize {
+        self.columns.len() * self.statistic.per_column()
+    }
+
+    /// Checks the job for `parties` parties.
+    pub fn validate(&self, parties: usize) -> Result<(), AggregateError> {
+        let bad = |m: String| Err(AggregateError::BadParameters(m));
+        if !(2..=MAX_PARTIES).contains(&parties) {
+            return bad(format!(
+                "a statistics job takes 2 to {MAX_PARTIES} parties, not {parties}"
+            ));
+        }
+        if self.receivers.is_empty() {
+            return bad("the job names no result receiver".into());
+        }
+        for (i, &r) in self.receivers.iter().enumerate() {
+            if r >= parties {
+                return bad(format!("receiver {r} is not one of the {parties} parties"));
+            }
+            if self.receivers[..i].contains(&r) {
+                return bad(format!("receiver {r} is listed twice"));
+            }
+        }
+        if self.statistic != Statistic::Count && self.columns.is_empty() {
+            return bad("the statistic needs at least one column".into());
+        }
+        if let Some(c) = &self.categories {
+            if c.is_empty() {
+                return bad("grouping needs at least one category".into());
+            }
+            for (i, name) in c.iter().enumerate() {
+                if c[..i].contains(name) {
+                    return bad(format!("category {name:?} is listed twice"));
+                }
+            }
+        }
+        if self.frac_bits > 40 {
+            return bad(format!(
+                "{} fractional bits leave too little room for sums (use at most 40)",
+                self.frac_bits
+            ));
+        }
+        let limit = 2f64.powi(63 - self.frac_bits as i32);
+        if !(self.max_abs.is_finite() && self.max_abs > 0.0 && self.max_abs < limit) {
+            return bad(format!(
+                "the value bound {} must be positive and below 2^(63 − {}) = {limit}",
+                self.max_abs, self.frac_bits
+            ));
+        }
+        if let Statistic::Histogram { edges } = &self.statistic {
+            if edges.len() < 2 {
+                return bad("a histogram needs at least two bin edges".into());
+            }
+            if edges.iter().any(|e| !e.is_finite()) || edges.windows(2).any(|w| w[0] >= w[1]) {
+                return bad("histogram bin edges must be finite and strictly increasing".into());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One party's rows: a group index per row and one value vector per job
+/// column, all of the same length.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LocalData {
+    /// The group (index into the job's categories; 0 without grouping) of
+    /// each row.
+    pub groups: Vec<usize>,
+    /// One vector per job column.
+    pub columns: Vec<Vec<f64>>,
+}
+
+impl LocalData {
+    /// Rows without grouping.
+    pub fn ungrouped(columns: Vec<Vec<f64>>) -> Self {
+        let rows = columns.first().map_or(0, Vec::len);
+        Self {
+            groups: vec![0; rows],
+            columns,
+        }
+    }
+
+    /// The number of rows.
+    pub fn rows(&self) -> usize {
+        self.groups.len()
+    }
+}

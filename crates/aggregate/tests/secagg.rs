@@ -1,0 +1,199 @@
+//! Secure aggregation with 0, some and too many dropouts, against the
+//! plaintext sum; transcripts; bad input.
+
+mod common;
+
+use common::{TestLink, Transcript, contains_u64};
+use indomain_aggregate::AggregateError;
+use indomain_aggregate::secagg::sim::{Dropout, simulate_round};
+use indomain_aggregate::secagg::{Params, run_client, run_server};
+use indomain_net::memory::pair;
+use indomain_net::{Channel, Limits};
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+
+const FRAC_BITS: u32 = 16;
+const MAX_ABS: f64 = 100.0;
+
+fn inputs(n: usize, len: usize, seed: u64) -> Vec<Vec<f64>> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    (0..n)
+        .map(|_| {
+            (0..len)
+                .map(|_| rng.random_range(-MAX_ABS..MAX_ABS))
+                .collect()
+        })
+        .collect()
+}
+
+fn assert_sum_of(sum: &[f64], inputs: &[Vec<f64>], members: &[usize]) {
+    let tol = members.len() as f64 * 2f64.powi(-(FRAC_BITS as i32));
+    for (i, &got) in sum.iter().enumerate() {
+        let want: f64 = members.iter().map(|&u| inputs[u][i]).sum();
+        assert!((got - want).abs() <= tol, "element {i}: {got} vs {want}");
+    }
+}
+
+#[test]
+fn no_dropouts_gives_the_plaintext_sum() {
+    let params = Params::new(6, 500, FRAC_BITS, MAX_ABS).unwrap();
+    let xs = inputs(6, 500, 1);
+    let round = simulate_round(&params, &xs, &[Dropout::Never; 6], Limits::default()).unwrap();
+    assert_eq!(round.output.survivors, (0..6).collect::<Vec<_>>());
+    assert!(round.output.dropped.is_empty());
+    assert_sum_of(&round.output.sum, &xs, &round.output.survivors);
+}
+
+#[test]
+fn dropouts_at_every_step_are_tolerated() {
+    let params = Params::new(10, 300, FRAC_BITS, MAX_ABS).unwrap();
+    assert_eq!((params.neighbours, params.threshold), (9, 5));
+    let xs = inputs(10, 300, 2);
+    let mut plan = vec![Dropout::Never; 10];
+    plan[1] = Dropout::BeforeShares;
+    plan[4] = Dropout::BeforeMaskedInput;
+    plan[8] = Dropout::BeforeMaskedInput;
+    plan[7] = Dropout::BeforeUnmasking;
+    let round = simulate_round(&params, &xs, &plan, Limits::default()).unwrap();
+    // Client 7's masked input arrived, so its input is in the sum.
+    assert_eq!(round.output.survivors, vec![0, 2, 3, 5, 6, 7, 9]);
+    assert_eq!(round.output.dropped, vec![1, 4, 8]);
+    assert_sum_of(&round.output.sum, &xs, &round.output.survivors);
+}
+
+#[test]
+fn secagg_plus_graph_with_ten_percent_dropouts() {
+    let params = Params::new(40, 200, FRAC_BITS, MAX_ABS).unwrap();
+    assert_eq!((params.neighbours, params.threshold), (12, 7));
+    let xs = inputs(40, 200, 3);
+    let mut plan = vec![Dropout::Never; 40];
+    for u in [3, 11, 20, 33] {
+        plan[u] = Dropout::BeforeMaskedInput;
+    }
+    let round = simulate_round(&params, &xs, &plan, Limits::default()).unwrap();
+    assert_eq!(round.output.dropped, vec![3, 11, 20, 33]);
+    assert_sum_of(&round.output.sum, &xs, &round.output.survivors);
+    // Each client moved little more than its own masked vector.
+    for bytes in &round.client_bytes {
+        assert!(bytes.sent < 200 * 8 + 4096, "{bytes:?}");
+    }
+}
+
+#[test]
+fn too_many_dropouts_abort_and_release_nothing() {
+    let params = Params::new(10, 100, FRAC_BITS, MAX_ABS).unwrap();
+    let xs = inputs(10, 100, 4);
+    let mut plan = vec![Dropout::Never; 10];
+    for p in plan.iter_mut().take(6) {
+        *p = Dropout::BeforeMaskedInput;
+    }
+    match simulate_round(&params, &xs, &plan, Limits::default()) {
+        Err(AggregateError::TooFewSurvivors {
+            survivors: 4,
+            threshold: 5,
+            ..
+        }) => {}
+        other => panic!("{other:?}"),
+    }
+    // Dropping before unmasking: masked inputs are in, but too few helpers.
+    let mut plan = vec![Dropout::Never; 10];
+    for p in plan.iter_mut().take(6) {
+        *p = Dropout::BeforeUnmasking;
+    }
+    assert!(matches!(
+        simulate_round(&params, &xs, &plan, Limits::default()),
+        Err(AggregateError::TooFewSurvivors { survivors: 4, .. })
+    ));
+}
+
+#[test]
+fn the_server_and_clients_never_see_a_raw_input() {
+    let n = 5;
+    let len = 400;
+    let params = Params::new(n, len, FRAC_BITS, MAX_ABS).unwrap();
+    let xs = inputs(n, len, 5);
+    let server_seen = Transcript::default();
+    let client_seen: Vec<Transcript> = (0..n).map(|_| Transcript::default()).collect();
+    let (mut server_ends, client_ends): (Vec<TestLink>, Vec<TestLink>) = (0..n)
+        .map(|i| {
+            let (s, c) = pair("server", &format!("client {i}"));
+            (
+                TestLink::new(Box::new(s), server_seen.clone(), usize::MAX),
+                TestLink::new(Box::new(c), client_seen[i].clone(), usize::MAX),
+            )
+        })
+        .unzip();
+    let output = std::thread::scope(|s| {
+        for (id, (mut link, x)) in client_ends.into_iter().zip(&xs).enumerate() {
+            let params = &params;
+            s.spawn(move || run_client(&mut link, id, params, x, &mut rand::rng()).unwrap());
+        }
+        run_server(&mut server_ends, &params, &mut rand::rng()).unwrap()
+    });
+    assert_sum_of(&output.sum, &xs, &(0..n).collect::<Vec<_>>());
+    let scale = 2f64.powi(FRAC_BITS as i32);
+    let server_frames = server_seen.lock().unwrap();
+    for (u, x) in xs.iter().enumerate() {
+        for &v in x.iter().filter(|v| v.abs() >= 1.0) {
+            let encoded = (v * scale).round() as i64 as u64;
+            assert!(
+                !contains_u64(&server_frames, encoded),
+                "server saw client {u}'s input"
+            );
+            for (w, seen) in client_seen.iter().enumerate().filter(|(w, _)| *w != u) {
+                assert!(
+                    !contains_u64(&seen.lock().unwrap(), encoded),
+                    "client {w} saw client {u}'s input"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_client_sending_garbage_is_dropped_and_the_round_completes() {
+    let n = 5;
+    let params = Params::new(n, 50, FRAC_BITS, MAX_ABS).unwrap();
+    let xs = inputs(n, 50, 6);
+    let (mut server_ends, client_ends): (Vec<_>, Vec<_>) = (0..n)
+        .map(|i| pair("server", &format!("client {i}")))
+        .unzip();
+    let output = std::thread::scope(|s| {
+        for (id, (mut link, x)) in client_ends.into_iter().zip(&xs).enumerate() {
+            let params = &params;
+            s.spawn(move || {
+                if id == 2 {
+                    // Claims a huge vector length, then vanishes.
+                    link.send(&[0xfd, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f])
+                        .unwrap();
+                } else {
+                    run_client(&mut link, id, params, x, &mut rand::rng()).unwrap();
+                }
+            });
+        }
+        run_server(&mut server_ends, &params, &mut rand::rng()).unwrap()
+    });
+    assert_eq!(output.dropped, vec![2]);
+    assert_sum_of(&output.sum, &xs, &[0, 1, 3, 4]);
+}
+
+#[test]
+fn out_of_range_inputs_and_overflowing_rounds_are_refused() {
+    let params = Params::new(3, 4, FRAC_BITS, MAX_ABS).unwrap();
+    let (mut a, _b) = pair("client 0", "server");
+    let err = run_client(
+        &mut a,
+        0,
+        &params,
+        &[1.0, 2.0, 300.0, 0.0],
+        &mut rand::rng(),
+    )
+    .unwrap_err();
+    assert!(matches!(err, AggregateError::OutOfRange { row: 2, .. }));
+    assert!(run_client(&mut a, 0, &params, &[1.0], &mut rand::rng()).is_err());
+    // 1000 clients × 2^34 at 20 fractional bits would exceed 2^63.
+    assert!(Params::new(1000, 4, 20, 2f64.powi(34)).is_err());
+    assert!(Params::new(1000, 4, 20, 2f64.powi(32)).is_ok());
+    assert!(params.clone().with_neighbourhood(2, 1).is_err());
+    assert!(params.with_neighbourhood(2, 2).is_ok());
+}

@@ -1,2 +1,0 @@
-//! The QUIC backend (quinn + rustls, mutual TLS with pinned certificate
-//! fingerprints). Being built under issue #2.

@@ -1,0 +1,194 @@
+//! Framing under hostile input, written as raw bytes on the QUIC stream
+//! underneath a channel: oversized and truncated frames are errors, and the
+//! announced length is never allocated up front.
+
+use super::{Endpoint, Identity, QuicChannel};
+use crate::{Channel, Limits, NetError};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::time::Duration;
+
+/// Records the largest allocation made by the current thread while
+/// tracking is on (the channel reads frames on the calling thread).
+struct LargestAllocation;
+
+thread_local! {
+    static TRACKING: Cell<bool> = const { Cell::new(false) };
+    static LARGEST: Cell<usize> = const { Cell::new(0) };
+}
+
+unsafe impl GlobalAlloc for LargestAllocation {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note(layout.size());
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        note(layout.size());
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        note(new_size);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+fn note(size: usize) {
+    let _ = TRACKING.try_with(|on| {
+        if on.get() {
+            let _ = LARGEST.try_with(|l| l.set(l.get().max(size)));
+        }
+    });
+}
+
+#[global_allocator]
+static ALLOCATOR: LargestAllocation = LargestAllocation;
+
+/// Runs `f` and returns its result with the largest allocation it made on
+/// this thread.
+fn largest_allocation<T>(f: impl FnOnce() -> T) -> (T, usize) {
+    LARGEST.with(|l| l.set(0));
+    TRACKING.with(|t| t.set(true));
+    let out = f();
+    TRACKING.with(|t| t.set(false));
+    (out, LARGEST.with(Cell::get))
+}
+
+const MAX_FRAME: usize = 64 << 20;
+
+fn limits() -> Limits {
+    Limits {
+        max_frame: MAX_FRAME,
+        recv_timeout: Duration::from_secs(2),
+        connect_timeout: Duration::from_secs(3),
+    }
+}
+
+/// (raw writer's channel, reader's channel, both endpoints).
+fn pair() -> (QuicChannel, QuicChannel, Endpoint, Endpoint) {
+    let (w, r) = (
+        Identity::generate("writer").unwrap(),
+        Identity::generate("reader").unwrap(),
+    );
+    let any = "127.0.0.1:0".parse().unwrap();
+    let we = Endpoint::bind(&w, any, vec![r.trusted_entry()], limits()).unwrap();
+    let re = Endpoint::bind(&r, any, vec![w.trusted_entry()], limits()).unwrap();
+    let (writer, reader) = std::thread::scope(|s| {
+        let accepted = s.spawn(|| re.accept().unwrap());
+        let writer = we.connect(re.local_addr(), "reader").unwrap();
+        (writer, accepted.join().unwrap())
+    });
+    (writer, reader, we, re)
+}
+
+/// Writes raw bytes on the writer's stream, bypassing framing.
+fn write_raw(writer: &mut QuicChannel, bytes: &[u8]) {
+    let runtime = writer.shared.clone();
+    runtime
+        .runtime
+        .block_on(writer.send.write_all(bytes))
+        .unwrap();
+}
+
+fn finish(writer: &mut QuicChannel) {
+    writer.send.finish().unwrap();
+}
+
+#[test]
+fn an_oversized_length_is_refused_before_allocating() {
+    for announced in [MAX_FRAME as u64 + 1, 1 << 40, u64::MAX] {
+        let (mut writer, mut reader, _we, _re) = pair();
+        write_raw(&mut writer, &announced.to_le_bytes());
+        let (result, largest) = largest_allocation(|| reader.recv());
+        match result {
+            Err(NetError::FrameTooLarge { peer, len, max }) => {
+                assert_eq!((peer.as_str(), len, max), ("writer", announced, MAX_FRAME))
+            }
+            other => panic!("expected FrameTooLarge, got {other:?}"),
+        }
+        assert!(
+            largest < 1 << 20,
+            "allocated {largest} bytes for a refused frame"
+        );
+        // The stream cannot be resynchronised: the error stays.
+        assert!(matches!(reader.recv(), Err(NetError::FrameTooLarge { .. })));
+    }
+}
+
+#[test]
+fn a_frame_cut_short_is_truncated_and_its_length_never_allocated() {
+    let (mut writer, mut reader, _we, _re) = pair();
+    write_raw(&mut writer, &(MAX_FRAME as u64).to_le_bytes());
+    write_raw(&mut writer, &[1u8; 1000]);
+    finish(&mut writer);
+    let (result, largest) = largest_allocation(|| reader.recv());
+    assert!(
+        matches!(&result, Err(NetError::Truncated { peer }) if peer == "writer"),
+        "{result:?}"
+    );
+    assert!(
+        largest <= 1 << 20,
+        "allocated {largest} bytes for 1000 that arrived"
+    );
+}
+
+#[test]
+fn a_header_cut_short_is_truncated() {
+    let (mut writer, mut reader, _we, _re) = pair();
+    write_raw(&mut writer, &[5, 0, 0]);
+    finish(&mut writer);
+    let result = reader.recv();
+    assert!(
+        matches!(&result, Err(NetError::Truncated { peer }) if peer == "writer"),
+        "{result:?}"
+    );
+}
+
+#[test]
+fn a_stream_finished_between_frames_is_closed() {
+    let (mut writer, mut reader, _we, _re) = pair();
+    writer.send(b"last").unwrap();
+    finish(&mut writer);
+    assert_eq!(reader.recv().unwrap(), b"last");
+    let result = reader.recv();
+    assert!(
+        matches!(&result, Err(NetError::Closed { peer }) if peer == "writer"),
+        "{result:?}"
+    );
+}
+
+#[test]
+fn a_timeout_in_the_middle_of_a_frame_loses_nothing() {
+    let (mut writer, mut reader, _we, _re) = pair();
+    let frame: Vec<u8> = (0..3_000_000u32).map(|i| i as u8).collect();
+    let mut raw = (frame.len() as u64).to_le_bytes().to_vec();
+    raw.extend_from_slice(&frame);
+    let (first, rest) = raw.split_at(2 << 20);
+    write_raw(&mut writer, &first[..5]);
+    assert!(matches!(reader.recv(), Err(NetError::Timeout { .. })));
+    write_raw(&mut writer, &first[5..]);
+    assert!(matches!(reader.recv(), Err(NetError::Timeout { .. })));
+    write_raw(&mut writer, rest);
+    assert_eq!(reader.recv().unwrap(), frame);
+    assert_eq!(reader.counters().received, raw.len() as u64);
+    writer.send(b"next").unwrap();
+    assert_eq!(reader.recv().unwrap(), b"next");
+}
+
+#[test]
+fn tmp_stats() {
+    let (mut writer, mut reader, _we, _re) = pair();
+    let frame = vec![1u8; 1 << 20];
+    let cpu = || { let st = std::fs::read_to_string("/proc/self/stat").unwrap(); let f: Vec<u64> = st.rsplit(')').next().unwrap().split_whitespace().skip(11).take(2).map(|x| x.parse().unwrap()).collect(); (f[0], f[1]) };
+    let c0 = cpu();
+    let t = std::time::Instant::now();
+    std::thread::scope(|s| {
+        s.spawn(|| for _ in 0..256 { writer.send(&frame).unwrap(); });
+        for _ in 0..256 { reader.recv().unwrap(); }
+    });
+    let c1 = cpu();
+    eprintln!("elapsed {:?} user {} sys {} ticks", t.elapsed(), c1.0 - c0.0, c1.1 - c0.1);
+    eprintln!("writer {:#?}", writer.connection.stats());
+}

@@ -1,0 +1,323 @@
+//! Running a statistics job of this node: read the numeric columns from
+//! CSV, run the secure statistics protocol with every other party, and —
+//! at a result receiver — write the result to its output file, which
+//! appears only if the whole job completes.
+//!
+//! Output (long format, one row per group and column; `status` is
+//! `released` or `suppressed`, and a suppressed group's other cells are
+//! empty):
+//! - count: `group,status,count`
+//! - sum: `group,status,column,count,sum`
+//! - mean: `group,status,column,count,sum,mean`
+//! - variance: `group,status,column,count,sum,sum_squares,mean,variance`
+//!   (sample variance, divisor count − 1)
+//! - histogram: `group,status,column,bin_lower,bin_upper,count`, one row a
+//!   bin, with the values below the first edge (`-inf`) and above the last
+//!   (`inf`) as bins of their own.
+
+use crate::numeric_csv::{NumericCsvError, NumericSpec, read_numeric};
+use crate::output::AtomicOutput;
+use indomain_aggregate::AggregateError;
+use indomain_aggregate::stats::{
+    ColumnResult, GroupOutcome, Phase, Statistic, StatsJob, StatsResult, run_statistics,
+};
+use indomain_net::{Counters, PartySet};
+use std::fmt;
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+use thiserror::Error;
+
+/// Everything that can go wrong in a statistics job of this node.
+#[derive(Debug, Error)]
+pub enum AggregateJobError {
+    /// The input CSV is malformed or lacks what the job needs.
+    #[error(transparent)]
+    Input(#[from] NumericCsvError),
+    /// The protocol failed (the error names the peer and phase).
+    #[error(transparent)]
+    Protocol(#[from] AggregateError),
+    /// The output could not be written.
+    #[error("output {}: {source}", path.display())]
+    Output {
+        /// The destination.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The job asks this party for something it cannot do.
+    #[error("{0}")]
+    Usage(String),
+}
+
+/// One party's statistics job.
+#[derive(Debug, Clone)]
+pub struct AggregateJob {
+    /// The protocol parameters, identical at every party.
+    pub job: StatsJob,
+    /// The group-by column of this party's file (with `job.categories`).
+    pub group_by: Option<String>,
+    /// The input CSV.
+    pub input: PathBuf,
+    /// Where to write the result: required at a receiver, refused elsewhere.
+    pub output: Option<PathBuf>,
+}
+
+/// What a completed job reports.
+#[derive(Debug, Clone)]
+pub struct AggregateSummary {
+    /// Rows read from the input.
+    pub rows: usize,
+    /// Groups released and suppressed (known at a receiver only).
+    pub released: Option<(usize, usize)>,
+    /// Time from reading the input to writing the output.
+    pub elapsed: Duration,
+    /// Bytes moved over all links.
+    pub bytes: Counters,
+    /// The output file, if this party wrote one.
+    pub output: Option<PathBuf>,
+}
+
+impl fmt::Display for AggregateSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} input rows; {:.2} s; {} bytes sent, {} received",
+            self.rows,
+            self.elapsed.as_secs_f64(),
+            self.bytes.sent,
+            self.bytes.received
+        )?;
+        match (&self.released, &self.output) {
+            (Some((released, suppressed)), Some(path)) => write!(
+                f,
+                "; {released} groups released, {suppressed} suppressed; result in {}",
+                path.display()
+            ),
+            _ => write!(
+                f,
+                "; this party is not a result receiver and learns no result"
+            ),
+        }
+    }
+}
+
+/// Runs `job` as party `parties.me()`.
+pub fn run(
+    parties: &mut PartySet,
+    job: &AggregateJob,
+    progress: &mut dyn FnMut(Phase),
+) -> Result<AggregateSummary, AggregateJobError> {
+    let start = Instant::now();
+    job.job.validate(parties.len())?;
+    let receiver = job.job.receivers.contains(&parties.me());
+    match (receiver, &job.output) {
+        (true, None) => {
+            return Err(AggregateJobError::Usage(
+                "this party is a result receiver: give an output file".into(),
+            ));
+        }
+        (false, Some(_)) => {
+            return Err(AggregateJobError::Usage(
+                "this party is not a result receiver and learns no result: drop the output file"
+                    .into(),
+            ));
+        }
+        _ => {}
+    }
+    let group_by = match (&job.group_by, &job.job.categories) {
+        (Some(column), Some(categories)) => Some((column.clone(), categories.clone())),
+        (None, None) => None,
+        _ => {
+            return Err(AggregateJobError::Usage(
+                "grouping needs both the group-by column and the agreed categories".into(),
+            ));
+        }
+    };
+    let spec = NumericSpec {
+        columns: job.job.columns.clone(),
+        group_by,
+        max_abs: job.job.max_abs,
+    };
+    let data = read_numeric(&job.input, &spec)?;
+    // Open the output before the protocol, so a bad path fails early.
+    let output = match &job.output {
+        Some(path) => {
+            Some(
+                AtomicOutput::create(path).map_err(|source| AggregateJobError::Output {
+                    path: path.clone(),
+                    source,
+                })?,
+            )
+        }
+        None => None,
+    };
+    let result = run_statistics(parties, &job.job, &data, &mut rand::rng(), progress)?;
+    let released = match (result, output) {
+        (Some(result), Some(mut out)) => {
+            let path = out.path().to_path_buf();
+            let io = |source| AggregateJobError::Output {
+                path: path.clone(),
+                source,
+            };
+            write_result(&mut out, &job.job, &result).map_err(io)?;
+            out.commit().map_err(io)?;
+            let released = result
+                .groups
+                .iter()
+                .filter(|g| matches!(g.outcome, GroupOutcome::Released { .. }))
+                .count();
+            Some((released, result.groups.len() - released))
+        }
+        _ => None,
+    };
+    Ok(AggregateSummary {
+        rows: data.rows(),
+        released,
+        elapsed: start.elapsed(),
+        bytes: parties.counters(),
+        output: job.output.clone(),
+    })
+}
+
+/// Writes `result` as CSV in the format of this module's documentation.
+pub fn write_result(
+    out: &mut impl Write,
+    job: &StatsJob,
+    result: &StatsResult,
+) -> std::io::Result<()> {
+    let mut w = csv::Writer::from_writer(out);
+    let header: &[&str] = match &job.statistic {
+        Statistic::Count => &["group", "status", "count"],
+        Statistic::Sum => &["group", "status", "column", "count", "sum"],
+        Statistic::Mean => &["group", "status", "column", "count", "sum", "mean"],
+        Statistic::Variance => &[
+            "group",
+            "status",
+            "column",
+            "count",
+            "sum",
+            "sum_squares",
+            "mean",
+            "variance",
+        ],
+        Statistic::Histogram { .. } => &[
+            "group",
+            "status",
+            "column",
+            "bin_lower",
+            "bin_upper",
+            "count",
+        ],
+    };
+    w.write_record(header)?;
+    let blank = |n: usize| vec![String::new(); n];
+    for group in &result.groups {
+        let (count, columns) = match &group.outcome {
+            GroupOutcome::Suppressed => {
+                let mut row = vec![group.group.clone(), "suppressed".into()];
+                row.extend(blank(header.len() - 2));
+                w.write_record(&row)?;
+                continue;
+            }
+            GroupOutcome::Released { count, columns } => (*count, columns),
+        };
+        let lead = |column: &str| vec![group.group.clone(), "released".into(), column.to_string()];
+        if job.statistic == Statistic::Count {
+            w.write_record([group.group.clone(), "released".into(), count.to_string()])?;
+        }
+        for (name, column) in job.columns.iter().zip(columns) {
+            match column {
+                ColumnResult::Sum { sum } => {
+                    let mut row = lead(name);
+                    row.extend([count.to_string(), sum.to_string()]);
+                    w.write_record(&row)?;
+                }
+                ColumnResult::Mean { sum, mean } => {
+                    let mut row = lead(name);
+                    row.extend([count.to_string(), sum.to_string(), mean.to_string()]);
+                    w.write_record(&row)?;
+                }
+                ColumnResult::Variance {
+                    sum,
+                    sum_squares,
+                    mean,
+                    variance,
+                } => {
+                    let mut row = lead(name);
+                    row.push(count.to_string());
+                    row.extend([sum, sum_squares, mean, variance].map(f64::to_string));
+                    w.write_record(&row)?;
+                }
+                ColumnResult::Histogram { below, bins, above } => {
+                    let edges = match &job.statistic {
+                        Statistic::Histogram { edges } => edges.as_slice(),
+                        _ => &[],
+                    };
+                    let lowers = std::iter::once(f64::NEG_INFINITY).chain(edges.iter().copied());
+                    let uppers = edges.iter().copied().chain(std::iter::once(f64::INFINITY));
+                    let counts = std::iter::once(below)
+                        .chain(bins)
+                        .chain(std::iter::once(above));
+                    for ((lo, hi), n) in lowers.zip(uppers).zip(counts) {
+                        let mut row = lead(name);
+                        row.extend([lo.to_string(), hi.to_string(), n.to_string()]);
+                        w.write_record(&row)?;
+                    }
+                }
+            }
+        }
+    }
+    w.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use indomain_aggregate::stats::GroupResult;
+
+    #[test]
+    fn histograms_and_suppressed_groups_are_written_plainly() {
+        let job = StatsJob {
+            statistic: Statistic::Histogram {
+                edges: vec![0.0, 10.0, 20.0],
+            },
+            columns: vec!["age".into()],
+            categories: Some(vec!["north".into(), "south".into()]),
+            receivers: vec![0],
+            min_group_size: 5,
+            frac_bits: 16,
+            max_abs: 100.0,
+        };
+        let result = StatsResult {
+            groups: vec![
+                GroupResult {
+                    group: "north".into(),
+                    outcome: GroupOutcome::Released {
+                        count: 9,
+                        columns: vec![ColumnResult::Histogram {
+                            below: 1,
+                            bins: vec![3, 4],
+                            above: 1,
+                        }],
+                    },
+                },
+                GroupResult {
+                    group: "south".into(),
+                    outcome: GroupOutcome::Suppressed,
+                },
+            ],
+        };
+        let mut out = Vec::new();
+        write_result(&mut out, &job, &result).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "group,status,column,bin_lower,bin_upper,count\n\
+             north,released,age,-inf,0,1\n\
+             north,released,age,0,10,3\n\
+             north,released,age,10,20,4\n\
+             north,released,age,20,inf,1\n\
+             south,suppressed,,,,\n"
+        );
+    }
+}

@@ -1,0 +1,391 @@
+//! The demo's jobs: each starts real party processes, then checks what the
+//! parties wrote against the plaintext computation on the same data.
+
+use super::data::{self, PsiData, RegionRows};
+use super::procs::{self, Finished, PartyCmd};
+use super::Node;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// How long one job may take before the demo stops its parties.
+const DEADLINE: Duration = Duration::from_secs(600);
+
+/// What one job reports.
+pub struct Outcome {
+    /// The job's title.
+    pub title: String,
+    /// Wall time of the whole job, processes included.
+    pub seconds: f64,
+    /// What the secure computation produced, in words.
+    pub result: String,
+    /// The plaintext check, in words (starts with "ok" or "MISMATCH").
+    pub check: String,
+    /// Every party's summary, as it printed it.
+    pub parties: Vec<Finished>,
+}
+
+impl Outcome {
+    /// Whether the secure result matched the plaintext one.
+    pub fn passed(&self) -> bool {
+        self.check.starts_with("ok")
+    }
+}
+
+fn path_arg(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+fn read_csv(path: &Path) -> Result<(Vec<String>, Vec<Vec<String>>), String> {
+    let mut r = csv::Reader::from_path(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let header = r
+        .headers()
+        .map_err(|e| format!("{}: {e}", path.display()))?
+        .iter()
+        .map(str::to_string)
+        .collect();
+    let rows = r
+        .records()
+        .map(|rec| {
+            rec.map(|r| r.iter().map(str::to_string).collect())
+                .map_err(|e| format!("{}: {e}", path.display()))
+        })
+        .collect::<Result<_, _>>()?;
+    Ok((header, rows))
+}
+
+fn column(header: &[String], name: &str, path: &Path) -> Result<usize, String> {
+    header
+        .iter()
+        .position(|h| h == name)
+        .ok_or_else(|| format!("{}: no column {name}", path.display()))
+}
+
+/// A two-party PSI job: `bank` listens, `tax-bureau` connects.
+fn psi_job(
+    exe: &Path,
+    dir: &Path,
+    bank: &Node,
+    tax: &Node,
+    psi: &PsiData,
+    mode: &str,
+    bank_extra: &[&str],
+    tax_extra: &[&str],
+) -> Result<(Vec<Finished>, f64, PathBuf, PathBuf), String> {
+    let addr = procs::free_udp_addr().map_err(|e| e.to_string())?.to_string();
+    let bank_out = dir.join(format!("bank_{mode}.csv"));
+    let tax_out = dir.join(format!("tax_{mode}.csv"));
+    let common = |node: &Node, peer: &Node, input: &Path| -> Vec<String> {
+        vec![
+            "psi".into(),
+            "--quiet".into(),
+            "--mode".into(),
+            mode.into(),
+            "--identity".into(),
+            path_arg(&node.identity),
+            "--peer".into(),
+            peer.peer_entry.clone(),
+            "--input".into(),
+            path_arg(input),
+            "--key".into(),
+            "id".into(),
+        ]
+    };
+    let mut bank_args = common(bank, tax, &psi.bank_path);
+    bank_args.extend(["--listen".into(), addr.clone()]);
+    bank_args.extend(bank_extra.iter().map(|s| s.to_string()));
+    let mut tax_args = common(tax, bank, &psi.tax_path);
+    tax_args.extend(["--connect".into(), addr]);
+    tax_args.extend(tax_extra.iter().map(|s| s.to_string()));
+    let with_out = |args: &mut Vec<String>, out: &Path| {
+        args.extend(["--output".into(), path_arg(out)]);
+    };
+    if !bank_extra.contains(&"--no-output") {
+        with_out(&mut bank_args, &bank_out);
+    } else {
+        bank_args.retain(|a| a != "--no-output");
+    }
+    if !tax_extra.contains(&"--no-output") {
+        with_out(&mut tax_args, &tax_out);
+    } else {
+        tax_args.retain(|a| a != "--no-output");
+    }
+    let start = Instant::now();
+    let finished = procs::run_parties(
+        exe,
+        vec![
+            PartyCmd::new(bank.name, bank_args),
+            PartyCmd::new(tax.name, tax_args),
+        ],
+        DEADLINE,
+    )?;
+    Ok((finished, start.elapsed().as_secs_f64(), bank_out, tax_out))
+}
+
+fn plaintext_intersection(psi: &PsiData) -> BTreeSet<String> {
+    let tax: BTreeSet<&String> = psi.tax.iter().map(|(k, _)| k).collect();
+    psi.bank
+        .iter()
+        .filter(|(k, _)| tax.contains(k))
+        .map(|(k, _)| k.clone())
+        .collect()
+}
+
+fn key_set(path: &Path) -> Result<Vec<String>, String> {
+    let (header, rows) = read_csv(path)?;
+    let id = column(&header, "id", path)?;
+    Ok(rows.into_iter().map(|r| r[id].clone()).collect())
+}
+
+/// Intersection, revealed to both agencies.
+pub fn intersection(exe: &Path, dir: &Path, bank: &Node, tax: &Node, psi: &PsiData) -> Result<Outcome, String> {
+    let (parties, seconds, bank_out, tax_out) =
+        psi_job(exe, dir, bank, tax, psi, "intersection", &[], &[])?;
+    let expected = plaintext_intersection(psi);
+    let bank_keys: BTreeSet<String> = key_set(&bank_out)?.into_iter().collect();
+    let tax_keys: BTreeSet<String> = key_set(&tax_out)?.into_iter().collect();
+    let check = if bank_keys == expected && tax_keys == expected {
+        format!("ok: both outputs equal the plaintext intersection ({} keys)", expected.len())
+    } else {
+        format!(
+            "MISMATCH: plaintext {} keys, bank wrote {}, tax-bureau wrote {}",
+            expected.len(),
+            bank_keys.len(),
+            tax_keys.len()
+        )
+    };
+    Ok(Outcome {
+        title: format!(
+            "PSI intersection: bank ({} customers) ∩ tax-bureau ({} taxpayers), both learn it",
+            psi.bank.len(),
+            psi.tax.len()
+        ),
+        seconds,
+        result: format!("{} shared customers", bank_keys.len()),
+        check,
+        parties,
+    })
+}
+
+fn summary_cell(path: &Path, name: &str) -> Result<String, String> {
+    let (header, rows) = read_csv(path)?;
+    let c = column(&header, name, path)?;
+    rows.first()
+        .map(|r| r[c].clone())
+        .ok_or_else(|| format!("{}: no result row", path.display()))
+}
+
+/// Cardinality only: the tax bureau learns how many customers are shared.
+pub fn cardinality(exe: &Path, dir: &Path, bank: &Node, tax: &Node, psi: &PsiData) -> Result<Outcome, String> {
+    let (parties, seconds, _, tax_out) = psi_job(
+        exe,
+        dir,
+        bank,
+        tax,
+        psi,
+        "cardinality",
+        &["--reveal", "receiver", "--no-output"],
+        &["--reveal", "receiver"],
+    )?;
+    let expected = plaintext_intersection(psi).len();
+    let got = summary_cell(&tax_out, "intersection_size")?;
+    let check = if got == expected.to_string() {
+        format!("ok: equals the plaintext count {expected}")
+    } else {
+        format!("MISMATCH: plaintext {expected}, secure {got}")
+    };
+    Ok(Outcome {
+        title: "PSI cardinality: the tax-bureau learns only how many customers are shared".into(),
+        seconds,
+        result: format!("|intersection| = {got}; no party learns which keys match"),
+        check,
+        parties,
+    })
+}
+
+/// Intersection-sum: the tax bureau learns the total tax paid by shared customers.
+pub fn intersection_sum(exe: &Path, dir: &Path, bank: &Node, tax: &Node, psi: &PsiData) -> Result<Outcome, String> {
+    let (parties, seconds, bank_out, tax_out) = psi_job(
+        exe,
+        dir,
+        bank,
+        tax,
+        psi,
+        "intersection-sum",
+        &[],
+        &["--value", "tax_paid"],
+    )?;
+    let shared = plaintext_intersection(psi);
+    let expected_sum: u64 = psi
+        .tax
+        .iter()
+        .filter(|(k, _)| shared.contains(k))
+        .map(|(_, v)| v)
+        .sum();
+    let got_sum = summary_cell(&tax_out, "intersection_sum")?;
+    let bank_count = summary_cell(&bank_out, "intersection_size")?;
+    let check = if got_sum == expected_sum.to_string() && bank_count == shared.len().to_string() {
+        format!("ok: sum {expected_sum} and count {} equal the plaintext", shared.len())
+    } else {
+        format!(
+            "MISMATCH: plaintext sum {expected_sum} count {}, secure sum {got_sum} count {bank_count}",
+            shared.len()
+        )
+    };
+    Ok(Outcome {
+        title: "PSI intersection-sum: total tax paid by the shared customers".into(),
+        seconds,
+        result: format!(
+            "tax-bureau learns count and sum = {got_sum}; bank learns count = {bank_count}; nobody learns which customers"
+        ),
+        check,
+        parties,
+    })
+}
+
+/// Aligned join: both end with their own rows of the shared customers, in one order.
+pub fn join(exe: &Path, dir: &Path, bank: &Node, tax: &Node, psi: &PsiData) -> Result<Outcome, String> {
+    let (parties, seconds, bank_out, tax_out) = psi_job(exe, dir, bank, tax, psi, "join", &[], &[])?;
+    let expected = plaintext_intersection(psi);
+    let bank_rows = key_set(&bank_out)?;
+    let tax_rows = key_set(&tax_out)?;
+    let same_set = bank_rows.iter().cloned().collect::<BTreeSet<_>>() == expected;
+    let check = if same_set && bank_rows == tax_rows {
+        format!("ok: {} rows on each side, row i is the same customer on both", bank_rows.len())
+    } else {
+        format!(
+            "MISMATCH: plaintext {} keys, bank {} rows, tax-bureau {} rows, aligned: {}",
+            expected.len(),
+            bank_rows.len(),
+            tax_rows.len(),
+            bank_rows == tax_rows
+        )
+    };
+    Ok(Outcome {
+        title: "PSI join: both sides' rows of the shared customers, aligned for vertical training".into(),
+        seconds,
+        result: format!("{} aligned rows (bank: id,balance; tax-bureau: id,tax_paid)", bank_rows.len()),
+        check,
+        parties,
+    })
+}
+
+/// Three agencies compute income mean and variance by region; the
+/// statistics office receives the result; tiny regions are suppressed.
+pub fn statistics(exe: &Path, dir: &Path, nodes: &[Node], inputs: &[RegionRows]) -> Result<Outcome, String> {
+    const MIN_GROUP: usize = 5;
+    let receiver = nodes.last().ok_or("no nodes")?;
+    let out = dir.join("income_by_region.csv");
+    let addrs = nodes
+        .iter()
+        .map(|_| procs::free_udp_addr().map(|a| a.to_string()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())?;
+    let party_list: Vec<String> = nodes
+        .iter()
+        .zip(&addrs)
+        .flat_map(|(n, a)| ["--party".to_string(), format!("{}@{a}", n.peer_entry)])
+        .collect();
+    let categories = data::REGIONS.join(",");
+    let cmds = nodes
+        .iter()
+        .zip(inputs)
+        .map(|(n, input)| {
+            let mut args: Vec<String> = vec![
+                "aggregate".into(),
+                "--quiet".into(),
+                "--identity".into(),
+                path_arg(&n.identity),
+                "--me".into(),
+                n.name.into(),
+                "--input".into(),
+                path_arg(&input.path),
+                "--stat".into(),
+                "variance".into(),
+                "--columns".into(),
+                "income".into(),
+                "--group-by".into(),
+                "region".into(),
+                "--categories".into(),
+                categories.clone(),
+                "--receivers".into(),
+                receiver.name.into(),
+                "--min-group-size".into(),
+                MIN_GROUP.to_string(),
+                // Incomes are below 150,000: a tight range leaves room in
+                // the ring for sums of squares.
+                "--max-abs".into(),
+                "150000".into(),
+                "--frac-bits".into(),
+                "12".into(),
+            ];
+            args.extend(party_list.iter().cloned());
+            if n.name == receiver.name {
+                args.extend(["--output".into(), path_arg(&out)]);
+            }
+            PartyCmd::new(n.name, args)
+        })
+        .collect();
+    let start = Instant::now();
+    let parties = procs::run_parties(exe, cmds, DEADLINE)?;
+    let seconds = start.elapsed().as_secs_f64();
+
+    let expected = data::plaintext_stats(inputs);
+    let (header, rows) = read_csv(&out)?;
+    let [g, status, mean, var] = ["group", "status", "mean", "variance"]
+        .map(|name| column(&header, name, &out));
+    let (g, status, mean, var) = (g?, status?, mean?, var?);
+    let mut result = BTreeMap::new();
+    let mut problems = Vec::new();
+    for row in &rows {
+        let region = row[g].as_str();
+        let Some(&(count, pmean, pvar)) = expected.get(region) else {
+            problems.push(format!("unexpected group {region}"));
+            continue;
+        };
+        let suppressed = row[status] == "suppressed";
+        if suppressed != (count < MIN_GROUP) {
+            problems.push(format!("{region}: status {} with {count} rows", row[status]));
+        }
+        if suppressed {
+            result.insert(region.to_string(), "suppressed".to_string());
+            continue;
+        }
+        let (m, v): (f64, f64) = match (row[mean].parse(), row[var].parse()) {
+            (Ok(m), Ok(v)) => (m, v),
+            _ => {
+                problems.push(format!("{region}: unreadable mean/variance"));
+                continue;
+            }
+        };
+        // Fixed point (12 fractional bits) on incomes up to 1.2e5: allow a
+        // relative error of 1e-6 on the moments.
+        if (m - pmean).abs() > 1e-6 * pmean.abs().max(1.0) || (v - pvar).abs() > 1e-6 * pvar.abs().max(1.0) {
+            problems.push(format!("{region}: mean {m} vs {pmean}, variance {v} vs {pvar}"));
+        }
+        result.insert(region.to_string(), format!("mean {m:.2}, variance {v:.4e}"));
+    }
+    let check = if problems.is_empty() {
+        format!(
+            "ok: released groups match plaintext mean/variance (rel. error < 1e-6); groups under {MIN_GROUP} rows suppressed"
+        )
+    } else {
+        format!("MISMATCH: {}", problems.join("; "))
+    };
+    let rows_total: usize = inputs.iter().map(|i| i.rows.len()).sum();
+    Ok(Outcome {
+        title: format!(
+            "Secure statistics: income mean and variance by region over {} agencies ({rows_total} rows), result to {}",
+            nodes.len(),
+            receiver.name
+        ),
+        seconds,
+        result: result
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        check,
+        parties,
+    })
+}

@@ -1,0 +1,253 @@
+//! Command-line flags shared by every subcommand that talks to peers, and
+//! opening the channel to the one peer of a two-party job.
+
+use indomain_net::quic::{Endpoint, Identity, QuicChannel, TrustedPeer};
+use indomain_net::{Limits, NetError};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// How this node reaches its peers: its identity, where it listens or whom
+/// it connects to, and which peers it trusts.
+#[derive(clap::Args, Debug, Clone)]
+pub struct PeerArgs {
+    /// Directory with this node's node.crt and node.key (made by `indomain
+    /// keygen`).
+    #[arg(long, value_name = "DIR")]
+    pub identity: PathBuf,
+
+    /// Wait for the peer to connect, on this UDP address (e.g.
+    /// 0.0.0.0:7000). Give exactly one of --listen and --connect.
+    #[arg(
+        long,
+        value_name = "ADDR",
+        required_unless_present = "connect",
+        conflicts_with = "connect"
+    )]
+    pub listen: Option<String>,
+
+    /// Connect to the peer listening at this address (HOST:PORT).
+    #[arg(long, value_name = "ADDR")]
+    pub connect: Option<String>,
+
+    /// A peer to trust, as its `indomain keygen` printed it:
+    /// NAME=sha256:<64 hex digits>. Repeat for several peers; a two-party
+    /// job takes exactly one. Peers not listed are refused during the TLS
+    /// handshake.
+    #[arg(long = "peer", value_name = "NAME=FINGERPRINT", required = true)]
+    pub peers: Vec<TrustedPeer>,
+
+    /// Seconds to wait for the peer's next message (and, with --listen, for
+    /// the peer to connect) before giving up.
+    #[arg(long, value_name = "SECS", default_value_t = 120.0)]
+    pub timeout: f64,
+
+    /// The largest message accepted from a peer, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_frame)]
+    pub max_frame: usize,
+}
+
+impl PeerArgs {
+    /// The limits these flags ask for.
+    pub fn limits(&self) -> Result<Limits, NetError> {
+        let recv_timeout = Duration::try_from_secs_f64(self.timeout)
+            .ok()
+            .filter(|t| !t.is_zero())
+            .ok_or_else(|| {
+                NetError::Config(format!(
+                    "--timeout {}: give a positive number of seconds",
+                    self.timeout
+                ))
+            })?;
+        if self.max_frame == 0 {
+            return Err(NetError::Config("--max-frame must be positive".into()));
+        }
+        Ok(Limits {
+            max_frame: self.max_frame,
+            recv_timeout,
+            ..Limits::default()
+        })
+    }
+
+    /// Reads the identity from `--identity`.
+    pub fn load_identity(&self) -> Result<Identity, NetError> {
+        Identity::load(&self.identity)
+    }
+
+    /// For a two-party job: listens (`--listen`) or connects (`--connect`)
+    /// and returns the endpoint with the channel to the single `--peer`.
+    /// Keep the endpoint until the job is over.
+    pub fn open_peer(&self) -> Result<(Endpoint, QuicChannel), NetError> {
+        let [peer] = self.peers.as_slice() else {
+            return Err(NetError::Config(format!(
+                "a two-party job takes exactly one --peer; {} were given",
+                self.peers.len()
+            )));
+        };
+        let identity = self.load_identity()?;
+        let limits = self.limits()?;
+        match (&self.listen, &self.connect) {
+            (Some(listen), None) => {
+                let addr = resolve("--listen", listen)?;
+                let endpoint = Endpoint::bind(&identity, addr, self.peers.clone(), limits)?;
+                eprintln!(
+                    "{}: listening on {} for {}",
+                    identity.name(),
+                    endpoint.local_addr(),
+                    peer.name
+                );
+                let channel = endpoint.accept()?;
+                Ok((endpoint, channel))
+            }
+            (None, Some(connect)) => {
+                let addr = resolve("--connect", connect)?;
+                let any: SocketAddr = if addr.is_ipv4() {
+                    ([0, 0, 0, 0], 0).into()
+                } else {
+                    (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+                };
+                let endpoint = Endpoint::bind(&identity, any, self.peers.clone(), limits)?;
+                let channel = endpoint.connect(addr, &peer.name)?;
+                Ok((endpoint, channel))
+            }
+            _ => Err(NetError::Config(
+                "give exactly one of --listen ADDR and --connect ADDR".into(),
+            )),
+        }
+    }
+}
+
+/// Resolves `HOST:PORT` (a name or an IP address) to its first address.
+fn resolve(flag: &str, addr: &str) -> Result<SocketAddr, NetError> {
+    let bad = |why: String| {
+        NetError::Config(format!(
+            "{flag} {addr}: {why}; expected HOST:PORT, e.g. 127.0.0.1:7000"
+        ))
+    };
+    addr.to_socket_addrs()
+        .map_err(|e| bad(e.to_string()))?
+        .next()
+        .ok_or_else(|| bad("the name has no address".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        net: PeerArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<PeerArgs, clap::Error> {
+        Cli::try_parse_from(std::iter::once("t").chain(args.iter().copied())).map(|c| c.net)
+    }
+
+    const PEER: &str =
+        "bob=sha256:00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+
+    #[test]
+    fn exactly_one_of_listen_and_connect() {
+        assert!(parse(&["--identity", "d", "--peer", PEER, "--listen", "127.0.0.1:1"]).is_ok());
+        assert!(
+            parse(&[
+                "--identity",
+                "d",
+                "--peer",
+                PEER,
+                "--connect",
+                "127.0.0.1:1"
+            ])
+            .is_ok()
+        );
+        assert!(parse(&["--identity", "d", "--peer", PEER]).is_err());
+        assert!(
+            parse(&[
+                "--identity",
+                "d",
+                "--peer",
+                PEER,
+                "--listen",
+                "a:1",
+                "--connect",
+                "b:1"
+            ])
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn bad_peer_syntax_says_what_is_expected() {
+        let err = parse(&[
+            "--identity",
+            "d",
+            "--listen",
+            "127.0.0.1:1",
+            "--peer",
+            "bob=abc",
+        ])
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+        assert!(err.contains("sha256:<64 hex digits>"), "{err}");
+    }
+
+    #[test]
+    fn missing_identity_names_the_file_and_the_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        let args = parse(&[
+            "--identity",
+            dir.path().to_str().unwrap(),
+            "--peer",
+            PEER,
+            "--connect",
+            "127.0.0.1:9",
+        ])
+        .unwrap();
+        let err = args.open_peer().unwrap_err().to_string();
+        assert!(
+            err.contains("node.crt") && err.contains("indomain keygen"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn two_party_jobs_take_one_peer() {
+        let other = PEER.replacen("bob", "carol", 1);
+        let args = parse(&[
+            "--identity",
+            "d",
+            "--peer",
+            PEER,
+            "--peer",
+            &other,
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .unwrap();
+        assert!(
+            args.open_peer()
+                .unwrap_err()
+                .to_string()
+                .contains("exactly one --peer")
+        );
+    }
+
+    #[test]
+    fn zero_timeout_is_refused() {
+        let args = parse(&[
+            "--identity",
+            "d",
+            "--peer",
+            PEER,
+            "--listen",
+            "127.0.0.1:0",
+            "--timeout",
+            "0",
+        ])
+        .unwrap();
+        assert!(args.limits().is_err());
+    }
+}

@@ -1,0 +1,247 @@
+//! End to end: real `indomain aggregate` processes, one per party, over
+//! QUIC on loopback, with identities from `indomain keygen`.
+
+use std::collections::BTreeMap;
+use std::net::UdpSocket;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_indomain");
+const REGIONS: [&str; 3] = ["north", "south", "islands"];
+
+/// One input row: region, income, age.
+type Row = (String, f64, f64);
+
+struct Party {
+    name: &'static str,
+    identity: PathBuf,
+    entry: String,
+}
+
+fn keygen(dir: &Path, name: &'static str) -> Party {
+    let identity = dir.join(format!("{name}-id"));
+    let out = Command::new(BIN)
+        .args(["keygen", "--name", name, "--out"])
+        .arg(&identity)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let trusted = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let port = UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    Party {
+        name,
+        identity,
+        entry: format!("{trusted}@127.0.0.1:{port}"),
+    }
+}
+
+/// Rows `region,income,age` for one party; "islands" only at party 0 (two
+/// rows), so a minimum group size of 5 suppresses it.
+fn write_input(path: &Path, party: u64) -> Vec<Row> {
+    let rows: Vec<Row> = (0..40u64)
+        .map(|i| {
+            let region = if party == 0 && i < 2 {
+                2
+            } else {
+                ((i * 7 + party) % 2) as usize
+            };
+            let income = ((i * 7919 + party * 104_729) % 100_000) as f64 / 8.0 - 3000.0;
+            let age = 18.0 + ((i * 31 + party * 17) % 60) as f64;
+            (REGIONS[region].to_string(), income, age)
+        })
+        .collect();
+    let mut text = String::from("id,region,income,age\n");
+    for (i, (r, inc, age)) in rows.iter().enumerate() {
+        text.push_str(&format!("{i},{r},{inc},{age}\n"));
+    }
+    std::fs::write(path, text).unwrap();
+    rows
+}
+
+fn spawn(
+    parties: &[Party],
+    me: usize,
+    input: &Path,
+    output: Option<&Path>,
+    extra: &[&str],
+) -> Child {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("aggregate")
+        .arg("--identity")
+        .arg(&parties[me].identity)
+        .args(["--me", parties[me].name, "--input"])
+        .arg(input)
+        .args([
+            "--receivers",
+            "a,c",
+            "--min-group-size",
+            "5",
+            "--timeout",
+            "20",
+            "--quiet",
+        ])
+        .args(extra);
+    for p in parties {
+        cmd.args(["--party", &p.entry]);
+    }
+    if let Some(out) = output {
+        cmd.arg("--output").arg(out);
+    }
+    cmd.stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn run_job(
+    dir: &Path,
+    parties: &[Party],
+    inputs: &[PathBuf],
+    extra: &[&str],
+) -> (Vec<Output>, Vec<PathBuf>) {
+    let outputs: Vec<PathBuf> = (0..3).map(|i| dir.join(format!("out-{i}.csv"))).collect();
+    let children: Vec<Child> = (0..3)
+        .map(|i| {
+            let out = (i != 1).then(|| outputs[i].as_path());
+            spawn(parties, i, &inputs[i], out, extra)
+        })
+        .collect();
+    let done = children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect();
+    (done, outputs)
+}
+
+fn setup() -> (tempfile::TempDir, Vec<Party>, Vec<PathBuf>, Vec<Vec<Row>>) {
+    let dir = tempfile::tempdir().unwrap();
+    let parties: Vec<Party> = ["a", "b", "c"]
+        .into_iter()
+        .map(|n| keygen(dir.path(), n))
+        .collect();
+    let inputs: Vec<PathBuf> = (0..3)
+        .map(|i| dir.path().join(format!("in-{i}.csv")))
+        .collect();
+    let rows = inputs
+        .iter()
+        .enumerate()
+        .map(|(i, p)| write_input(p, i as u64))
+        .collect();
+    (dir, parties, inputs, rows)
+}
+
+#[test]
+fn three_processes_compute_grouped_means_and_suppress_small_groups() {
+    let (dir, parties, inputs, rows) = setup();
+    let (done, outputs) = run_job(
+        dir.path(),
+        &parties,
+        &inputs,
+        &[
+            "--stat",
+            "variance",
+            "--columns",
+            "income,age",
+            "--group-by",
+            "region",
+            "--categories",
+            "north,south,islands",
+            "--max-abs",
+            "20000",
+            "--frac-bits",
+            "12",
+        ],
+    );
+    for (i, out) in done.iter().enumerate() {
+        assert!(
+            out.status.success(),
+            "party {i}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert!(String::from_utf8_lossy(&done[1].stderr).contains("not a result receiver"));
+    assert!(!outputs[1].exists());
+    // Plaintext reference over the pooled rows.
+    let mut pooled: BTreeMap<&str, Vec<(f64, f64)>> = BTreeMap::new();
+    for (r, inc, age) in rows.iter().flatten() {
+        pooled.entry(r.as_str()).or_default().push((*inc, *age));
+    }
+    let text = std::fs::read_to_string(&outputs[0]).unwrap();
+    assert_eq!(text, std::fs::read_to_string(&outputs[2]).unwrap());
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some("group,status,column,count,sum,sum_squares,mean,variance")
+    );
+    let mut seen = 0;
+    for line in lines {
+        let cells: Vec<&str> = line.split(',').collect();
+        if cells[0] == "islands" {
+            assert_eq!(cells[1..], ["suppressed", "", "", "", "", "", ""]);
+            continue;
+        }
+        let values: Vec<f64> = pooled[cells[0]]
+            .iter()
+            .map(|(inc, age)| if cells[2] == "income" { *inc } else { *age })
+            .collect();
+        let n = values.len() as f64;
+        let mean = values.iter().sum::<f64>() / n;
+        let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);
+        assert_eq!(cells[3].parse::<usize>().unwrap(), values.len());
+        let got_mean: f64 = cells[6].parse().unwrap();
+        let got_var: f64 = cells[7].parse().unwrap();
+        assert!((got_mean - mean).abs() < 1e-3, "{line}: mean {mean}");
+        assert!(
+            (got_var - var).abs() < 1e-6 * var + 1e-2,
+            "{line}: variance {var}"
+        );
+        seen += 1;
+    }
+    assert_eq!(seen, 4);
+}
+
+#[test]
+fn a_bad_cell_names_file_line_and_column_and_the_others_stop_naming_the_party() {
+    let (dir, parties, inputs, _) = setup();
+    let text = std::fs::read_to_string(&inputs[1]).unwrap();
+    // Line 5 (the fourth data row) gets a non-numeric age.
+    let bad: String = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| match (i, l.rsplit_once(',')) {
+            (4, Some((head, _))) => format!("{head},twelve\n"),
+            _ => format!("{l}\n"),
+        })
+        .collect();
+    std::fs::write(&inputs[1], bad).unwrap();
+    let (done, outputs) = run_job(
+        dir.path(),
+        &parties,
+        &inputs,
+        &["--stat", "sum", "--columns", "income,age"],
+    );
+    let err_b = String::from_utf8_lossy(&done[1].stderr);
+    assert!(!done[1].status.success());
+    let place = format!("{}:5:4: column \"age\"", inputs[1].display());
+    assert!(
+        err_b.contains(&place) && err_b.contains("twelve"),
+        "{err_b}"
+    );
+    for i in [0, 2] {
+        let err = String::from_utf8_lossy(&done[i].stderr);
+        assert!(!done[i].status.success(), "party {i} succeeded");
+        assert!(
+            err.contains("peer b") || err.contains("party b"),
+            "party {i}: {err}"
+        );
+        assert!(!outputs[i].exists(), "party {i} released a result");
+    }
+}
