@@ -53,6 +53,7 @@ fn share_1e7(c: &mut Criterion) {
     let mut group = c.benchmark_group("share_1e7");
     group
         .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(8));
     group.throughput(Throughput::Elements(VALUES as u64));
     let fp = FixedPoint::default();
@@ -115,6 +116,7 @@ fn matmul_1000(c: &mut Criterion) {
     let mut group = c.benchmark_group("matmul_1000");
     group
         .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(5));
     let mut rng = StdRng::seed_from_u64(2);
     let a = random_matrix(&mut rng, DIM, DIM);
@@ -177,6 +179,7 @@ fn beaver_matmul_1000(c: &mut Criterion) {
     let mut group = c.benchmark_group("beaver_matmul_1000");
     group
         .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(10));
     let mut rng = StdRng::seed_from_u64(3);
     let x = random_matrix(&mut rng, DIM, DIM);

@@ -3,7 +3,6 @@
 mod aggregate;
 mod demo;
 mod keygen;
-#[allow(dead_code, reason = "used by the peer-to-peer subcommands as they land (issue #2)")]
 mod net_args;
 mod psi;
 

@@ -13,10 +13,10 @@
 //! whatever n is.
 //!
 //! What each party learns: the dealer learns only the shapes it is asked
-//! for. A computing party learns its own shares, which — seeds being
-//! independent and the correction share being masked by the other parties'
-//! expansions — are uniformly random and independent of the other parties'
-//! shares.
+//! for. A computing party learns only its own shares. The masks (a, b; U,
+//! V; r) are sums of every party's expansion, so the shares of any n − 1
+//! parties are uniformly random and reveal nothing of the masks — which is
+//! what makes opening d, e, D, E or x − r safe.
 //!
 //! Expansion layout of one seed (element offsets into its AES-CTR stream):
 //! Beaver triple of length ℓ: a = [0, ℓ), b = [ℓ, 2ℓ), c = [2ℓ, 3ℓ);
@@ -37,6 +37,10 @@ pub const CORRECTION_PARTY: usize = 0;
 
 /// What the dealer sends one party for one dealt item: a seed, plus the
 /// explicit product share for the correction party.
+///
+/// [`to_bytes`](Self::to_bytes) is meant to travel as one frame: under the
+/// default 64 MiB frame limit a correction holds at most about 8.4 million
+/// elements, so a protocol deals larger products as several items.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DealtShare {
     /// The party's seed; its expansion gives the party's mask shares (and,
@@ -50,7 +54,7 @@ impl DealtShare {
     /// The encoded length for a share with or without a correction of
     /// `correction_len` elements.
     pub fn wire_len(correction_len: Option<usize>) -> usize {
-        16 + correction_len.map_or(0, |len| len * 8)
+        correction_len.map_or(16, |len| len.saturating_mul(8).saturating_add(16))
     }
 
     /// Encodes as the seed followed by the correction as little-endian u64s.
@@ -169,7 +173,11 @@ impl Dealer {
     /// Turns the product into one seeded item per party: the correction
     /// party gets `product − Σ_{i≠0} expansion(seed_i)[offset..]`.
     fn deal(seeds: Vec<Seed>, mut product: Vec<u64>, offset: usize) -> Vec<DealtShare> {
-        for seed in seeds.iter().skip(CORRECTION_PARTY + 1) {
+        for (_, seed) in seeds
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != CORRECTION_PARTY)
+        {
             prg::sub_expansion_at(&mut product, seed, offset);
         }
         let mut correction = Some(product);

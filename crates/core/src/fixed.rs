@@ -15,10 +15,10 @@ const ENCODE_BLOCK: usize = 1 << 14;
 /// 2^63: the first magnitude that does not fit an i64.
 const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
 
-/// 1.5·2^52: adding and subtracting it rounds any |v| < 2^51 to the
+/// 2^52: adding and subtracting it rounds any magnitude below 2^52 to the
 /// nearest integer (ties to even) in plain IEEE arithmetic, with no libm
-/// call.
-const ROUNDING_MAGIC: f64 = 6_755_399_441_055_744.0;
+/// call; every magnitude from 2^52 up is already an integer.
+const TWO_POW_52: f64 = 4_503_599_627_370_496.0;
 
 /// Whether a scaled value fits the ring as a signed integer (false for NaN
 /// and infinities).
@@ -26,16 +26,16 @@ fn in_range(scaled: f64) -> bool {
     scaled.abs() < TWO_POW_63
 }
 
-/// Rounds a scaled value to the nearest integer, as a ring element. Values
-/// of magnitude 2^52 or more are already integers; those between 2^51 and
-/// 2^52 take the library rounding.
+/// Rounds a scaled value to the nearest integer (ties to even), as a ring
+/// element. Branch-free, so that encoding loops vectorise.
 fn round_to_ring(scaled: f64) -> u64 {
-    let rounded = if scaled.abs() < 2_251_799_813_685_248.0 {
-        (scaled + ROUNDING_MAGIC) - ROUNDING_MAGIC
+    let magnitude = scaled.abs();
+    let rounded = if magnitude < TWO_POW_52 {
+        (magnitude + TWO_POW_52) - TWO_POW_52
     } else {
-        scaled.round_ties_even()
+        magnitude
     };
-    rounded as i64 as u64
+    rounded.copysign(scaled) as i64 as u64
 }
 
 /// A fixed-point codec with a set number of fractional bits.
@@ -254,6 +254,9 @@ mod tests {
             (2f64.powi(51) + 0.5, 2i64.pow(51)),
             (2f64.powi(51) + 1.5, 2i64.pow(51) + 2),
             (2f64.powi(62), 2i64.pow(62)),
+            (2f64.powi(52) - 0.5, 2i64.pow(52)),
+            (-(2f64.powi(52) - 1.5), -(2i64.pow(52) - 2)),
+            (-(2f64.powi(53) + 2.0), -(2i64.pow(53) + 2)),
         ] {
             assert_eq!(fp.encode(x).unwrap() as i64, want, "{x}");
         }

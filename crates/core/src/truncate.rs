@@ -7,7 +7,9 @@
 //! returned reconstruct to ⌊x/2^f⌋ or ⌊x/2^f⌋ + 1 — within one unit in the
 //! last place of the exact quotient — unless the shares wrap around the
 //! ring, which happens with probability |x|/2^64 < 2^(l_x + 1 − 64), and then
-//! the result is off by about ±2^(64−f) (garbage).
+//! the result is off by about ±2^(64−f) (garbage). The probability is over
+//! the randomness of the shares (local truncation) or of r (pairs): shares
+//! must be uniformly random, as fresh sharings and Beaver outputs are.
 //!
 //! l_x is set by the protocol: a product of two reals below 2^a encoded with
 //! f fractional bits has l_x = 2a + 2f. At f = 20 and reals below 2^4,

@@ -7,7 +7,7 @@
 use super::Params;
 use super::crypto::{self, KeyPair, SEALED_LEN};
 use super::graph::Graph;
-use super::messages::{Advertise, KeyList, PeerKeys, Reveal, Sealed, Survivors};
+use super::messages::{Advertise, KeyList, PeerKeys, Reveal, RevealedShare, Sealed, Survivors};
 use crate::AggregateError;
 use crate::shamir::{self, Share};
 use indomain_core::prg::{self, Seed};
@@ -42,177 +42,46 @@ pub fn run_server<C: Channel, R: CryptoRng + ?Sized>(
             params.clients
         )));
     }
-    let n = params.clients;
-    let t = params.threshold;
-    let mut alive = vec![true; n];
-    let require = |alive: &[bool], phase: &'static str| {
-        let survivors = alive.iter().filter(|&&a| a).count();
-        if survivors < t {
-            Err(AggregateError::TooFewSurvivors {
-                phase,
-                survivors,
-                threshold: t,
-            })
-        } else {
-            Ok(())
-        }
+    let mut round = Round {
+        clients,
+        params,
+        alive: vec![true; params.clients],
     };
-
-    // 1. keys
-    let phase = "collecting keys";
-    let adverts: Vec<Option<Advertise>> = gather(clients, &mut alive, |ch| recv_msg(ch));
-    require(&alive, phase)?;
-    let graph_seed = Seed::random(rng);
-    let graph = Graph::new(n, params.neighbours, &graph_seed);
-    let listed: Vec<Vec<usize>> = (0..n)
-        .map(|u| {
-            graph
-                .neighbours(u)
-                .into_iter()
-                .filter(|&v| alive[v])
-                .collect()
-        })
-        .collect();
-    for (u, ch) in clients.iter_mut().enumerate() {
-        if !alive[u] {
-            continue;
-        }
-        let peers = listed[u]
-            .iter()
-            .filter_map(|&v| {
-                adverts[v].as_ref().map(|keys| PeerKeys {
-                    client: v as u32,
-                    keys: keys.clone(),
-                })
-            })
-            .collect();
-        let msg = KeyList {
-            graph_seed: graph_seed.0,
-            peers,
-        };
-        if send_msg(ch, &msg).is_err() {
-            alive[u] = false;
-        }
-    }
-
-    // 2. shares, relayed
-    let phase = "relaying shares";
-    let bundles: Vec<Option<Vec<Sealed>>> =
-        gather(clients, &mut alive, |ch| recv_msg::<Vec<Sealed>>(ch));
-    for u in 0..n {
-        // A bundle must hold exactly one well-formed share per listed neighbour.
-        if let Some(b) = &bundles[u] {
-            let recipients: Vec<usize> = b.iter().map(|s| s.peer as usize).collect();
-            if recipients != listed[u] || b.iter().any(|s| s.ciphertext.len() != SEALED_LEN) {
-                alive[u] = false;
-            }
-        }
-    }
-    let in_sharing: Vec<bool> = alive.clone();
-    require(&alive, phase)?;
-    let mut inbox: Vec<Vec<Sealed>> = vec![Vec::new(); n];
-    for (u, bundle) in bundles.into_iter().enumerate() {
-        if let (true, Some(bundle)) = (in_sharing[u], bundle) {
-            for s in bundle {
-                let v = s.peer as usize;
-                if in_sharing[v] {
-                    inbox[v].push(Sealed {
-                        peer: u as u32,
-                        ciphertext: s.ciphertext,
-                    });
-                }
-            }
-        }
-    }
-    for (v, ch) in clients.iter_mut().enumerate() {
-        if alive[v] && send_msg(ch, &inbox[v]).is_err() {
-            alive[v] = false;
-        }
-    }
-
-    // 3. masked inputs
-    let phase = "collecting masked inputs";
-    let masked: Vec<Option<Vec<u64>>> = gather(clients, &mut alive, |ch| recv_u64s(ch, params.len));
-    require(&alive, phase)?;
-    let survivors: Vec<usize> = (0..n).filter(|&u| alive[u]).collect();
-    let in_sum = alive.clone();
-
-    // 4. unmasking
-    let phase = "unmasking";
-    let msg = Survivors {
-        clients: survivors.iter().map(|&u| u as u32).collect(),
-    };
-    for (v, ch) in clients.iter_mut().enumerate() {
-        if alive[v] && send_msg(ch, &msg).is_err() {
-            alive[v] = false;
-        }
-    }
-    let reveals: Vec<Option<Reveal>> = gather(clients, &mut alive, |ch| recv_msg(ch));
-    require(&alive, phase)?;
-    let mut seed_shares: BTreeMap<usize, Vec<Share>> = BTreeMap::new();
-    let mut key_shares: BTreeMap<usize, Vec<Share>> = BTreeMap::new();
-    for (v, reveal) in reveals.into_iter().enumerate() {
-        let Some(reveal) = reveal else { continue };
-        let x = v as u32 + 1;
-        // Only shares v could hold, each of the secret the round needs.
-        let valid = |owner: usize, want_survivor: bool| {
-            owner < n
-                && graph.adjacent(v, owner)
-                && in_sharing[owner]
-                && in_sum[owner] == want_survivor
-        };
-        let wanted = |list: &[super::messages::RevealedShare], survivor: bool| {
-            list.iter()
-                .map(|r| {
-                    let owner = r.owner as usize;
-                    let y =
-                        crypto::scalar_from_bytes(&r.value).filter(|_| valid(owner, survivor))?;
-                    Some((owner, Share { x, y }))
-                })
-                .collect::<Option<Vec<_>>>()
-        };
-        if let (Some(seeds), Some(keys)) = (
-            wanted(&reveal.self_masks, true),
-            wanted(&reveal.mask_keys, false),
-        ) {
-            for (owner, share) in seeds {
-                seed_shares.entry(owner).or_default().push(share);
-            }
-            for (owner, share) in keys {
-                key_shares.entry(owner).or_default().push(share);
-            }
-        }
-    }
+    let Keys {
+        adverts,
+        graph,
+        listed,
+    } = round.exchange_keys(rng)?;
+    let in_sharing = round.relay_shares(&listed)?;
+    let masked = round.collect_masked_inputs()?;
+    let in_sum = round.alive.clone();
+    let survivors: Vec<usize> = (0..params.clients).filter(|&u| in_sum[u]).collect();
+    let (seed_shares, key_shares) =
+        round.collect_reveals(&graph, &survivors, &in_sharing, &in_sum)?;
 
     let mut sum = vec![0u64; params.len];
-    for v in &survivors {
-        if let Some(y) = &masked[*v] {
-            sum.par_iter_mut()
-                .with_min_len(1 << 14)
-                .zip(y.par_iter())
-                .for_each(|(a, b)| *a = a.wrapping_add(*b));
-        }
+    for y in survivors.iter().filter_map(|&v| masked[v].as_ref()) {
+        sum.par_iter_mut()
+            .with_min_len(1 << 14)
+            .zip(y.par_iter())
+            .for_each(|(a, b)| *a = a.wrapping_add(*b));
     }
+    let t = params.threshold;
     for &u in &survivors {
-        let shares = seed_shares.remove(&u).unwrap_or_default();
-        let secret = rebuild(&shares, t, u, "self-mask seed")?;
+        let secret = rebuild(seed_shares.get(&u), t, u, "self-mask seed")?;
         let seed =
             crypto::scalar_to_seed(&secret).ok_or_else(|| inconsistent(u, "self-mask seed"))?;
         prg::sub_expansion(&mut sum, &seed);
     }
-    let dropped_in_sharing: Vec<usize> = (0..n).filter(|&u| in_sharing[u] && !in_sum[u]).collect();
-    for &u in &dropped_in_sharing {
-        let shares = key_shares.remove(&u).unwrap_or_default();
-        let secret = rebuild(&shares, t, u, "mask key")?;
-        let keys = KeyPair::from_secret(secret);
-        let advertised = adverts[u].as_ref().map(|a| a.mask_key);
-        if advertised != Some(keys.public()) {
+    let mask_key = |u: usize| adverts[u].as_ref().map(|a| a.mask_key);
+    for u in (0..params.clients).filter(|&u| in_sharing[u] && !in_sum[u]) {
+        let keys = KeyPair::from_secret(rebuild(key_shares.get(&u), t, u, "mask key")?);
+        if mask_key(u) != Some(keys.public()) {
             return Err(inconsistent(u, "mask key"));
         }
         for &v in survivors.iter().filter(|&&v| graph.adjacent(u, v)) {
-            let their = adverts[v].as_ref().map(|a| a.mask_key).unwrap_or_default();
-            let shared = keys
-                .agree(&their)
+            let shared = mask_key(v)
+                .and_then(|theirs| keys.agree(&theirs))
                 .ok_or_else(|| inconsistent(v, "mask key"))?;
             let seed = crypto::mask_seed(params.round, u, v, &shared);
             // v added +PRG(s_uv) if v < u and −PRG(s_uv) if v > u: undo it.
@@ -224,12 +93,187 @@ pub fn run_server<C: Channel, R: CryptoRng + ?Sized>(
         }
     }
     let sum = decode_sum(params, &sum, survivors.len())?;
-    let dropped = (0..n).filter(|&u| !in_sum[u]).collect();
+    let dropped = (0..params.clients).filter(|&u| !in_sum[u]).collect();
     Ok(RoundOutput {
         sum,
         survivors,
         dropped,
     })
+}
+
+/// The server's view of a round in progress: the links and which clients
+/// are still taking part.
+struct Round<'a, C> {
+    clients: &'a mut [C],
+    params: &'a Params,
+    alive: Vec<bool>,
+}
+
+/// What the key step fixes for the rest of the round.
+struct Keys {
+    /// Each client's public keys (`None` if it never sent them).
+    adverts: Vec<Option<Advertise>>,
+    /// The neighbourhood graph.
+    graph: Graph,
+    /// Each client's neighbours that were live when keys were sent out.
+    listed: Vec<Vec<usize>>,
+}
+
+/// Shares of the secrets the server must rebuild, by owner.
+type SharesByOwner = BTreeMap<usize, Vec<Share>>;
+
+impl<C: Channel> Round<'_, C> {
+    /// Fails the round if fewer than t clients remain.
+    fn require(&self, phase: &'static str) -> Result<(), AggregateError> {
+        let survivors = self.alive.iter().filter(|&&a| a).count();
+        if survivors < self.params.threshold {
+            return Err(AggregateError::TooFewSurvivors {
+                phase,
+                survivors,
+                threshold: self.params.threshold,
+            });
+        }
+        Ok(())
+    }
+
+    /// Sends `msg(v)` to every live client v, dropping those whose link fails.
+    fn send_each<T: serde::Serialize>(&mut self, msg: impl Fn(usize) -> T) {
+        for (v, ch) in self.clients.iter_mut().enumerate() {
+            if self.alive[v] && send_msg(ch, &msg(v)).is_err() {
+                self.alive[v] = false;
+            }
+        }
+    }
+
+    /// Step 1: collects the public keys, fixes the graph and sends each
+    /// client its live neighbours' keys.
+    fn exchange_keys<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+    ) -> Result<Keys, AggregateError> {
+        let adverts: Vec<Option<Advertise>> =
+            gather(self.clients, &mut self.alive, |ch| recv_msg(ch));
+        self.require("collecting keys")?;
+        let graph_seed = Seed::random(rng);
+        let graph = Graph::new(self.params.clients, self.params.neighbours, &graph_seed);
+        let listed: Vec<Vec<usize>> = (0..self.params.clients)
+            .map(|u| {
+                graph
+                    .neighbours(u)
+                    .into_iter()
+                    .filter(|&v| self.alive[v])
+                    .collect()
+            })
+            .collect();
+        self.send_each(|u| KeyList {
+            graph_seed: graph_seed.0,
+            peers: listed[u]
+                .iter()
+                .filter_map(|&v| {
+                    adverts[v].as_ref().map(|keys| PeerKeys {
+                        client: v as u32,
+                        keys: keys.clone(),
+                    })
+                })
+                .collect(),
+        });
+        Ok(Keys {
+            adverts,
+            graph,
+            listed,
+        })
+    }
+
+    /// Step 2: collects each client's sealed shares and forwards them to
+    /// their recipients. Returns which clients completed this step.
+    fn relay_shares(&mut self, listed: &[Vec<usize>]) -> Result<Vec<bool>, AggregateError> {
+        let bundles: Vec<Option<Vec<Sealed>>> = gather(self.clients, &mut self.alive, |ch| {
+            recv_msg::<Vec<Sealed>>(ch)
+        });
+        for (u, bundle) in bundles.iter().enumerate() {
+            // Exactly one well-formed share per listed neighbour.
+            if let Some(b) = bundle {
+                let recipients: Vec<usize> = b.iter().map(|s| s.peer as usize).collect();
+                if recipients != listed[u] || b.iter().any(|s| s.ciphertext.len() != SEALED_LEN) {
+                    self.alive[u] = false;
+                }
+            }
+        }
+        let in_sharing = self.alive.clone();
+        self.require("relaying shares")?;
+        let mut inbox: Vec<Vec<Sealed>> = vec![Vec::new(); self.params.clients];
+        for (u, bundle) in bundles.into_iter().enumerate() {
+            for sealed in bundle.filter(|_| in_sharing[u]).into_iter().flatten() {
+                let v = sealed.peer as usize;
+                if in_sharing[v] {
+                    inbox[v].push(Sealed {
+                        peer: u as u32,
+                        ciphertext: sealed.ciphertext,
+                    });
+                }
+            }
+        }
+        self.send_each(|v| &inbox[v]);
+        Ok(in_sharing)
+    }
+
+    /// Step 3: collects the masked inputs.
+    fn collect_masked_inputs(&mut self) -> Result<Vec<Option<Vec<u64>>>, AggregateError> {
+        let len = self.params.len;
+        let masked = gather(self.clients, &mut self.alive, |ch| recv_u64s(ch, len));
+        self.require("collecting masked inputs")?;
+        Ok(masked)
+    }
+
+    /// Step 4: names the survivors and collects, from each, the shares the
+    /// round needs: of b_u for surviving neighbours, of the mask key for
+    /// dropped ones. A reveal with any other share is ignored whole.
+    fn collect_reveals(
+        &mut self,
+        graph: &Graph,
+        survivors: &[usize],
+        in_sharing: &[bool],
+        in_sum: &[bool],
+    ) -> Result<(SharesByOwner, SharesByOwner), AggregateError> {
+        let list = Survivors {
+            clients: survivors.iter().map(|&u| u as u32).collect(),
+        };
+        self.send_each(|_| &list);
+        let reveals: Vec<Option<Reveal>> = gather(self.clients, &mut self.alive, |ch| recv_msg(ch));
+        self.require("unmasking")?;
+        let n = self.params.clients;
+        let mut seed_shares = SharesByOwner::new();
+        let mut key_shares = SharesByOwner::new();
+        for (v, reveal) in reveals.into_iter().enumerate() {
+            let Some(reveal) = reveal else { continue };
+            let x = v as u32 + 1;
+            let wanted = |list: &[RevealedShare], survivor: bool| {
+                list.iter()
+                    .map(|r| {
+                        let owner = r.owner as usize;
+                        let valid = owner < n
+                            && graph.adjacent(v, owner)
+                            && in_sharing[owner]
+                            && in_sum[owner] == survivor;
+                        let y = crypto::scalar_from_bytes(&r.value).filter(|_| valid)?;
+                        Some((owner, Share { x, y }))
+                    })
+                    .collect::<Option<Vec<_>>>()
+            };
+            if let (Some(seeds), Some(keys)) = (
+                wanted(&reveal.self_masks, true),
+                wanted(&reveal.mask_keys, false),
+            ) {
+                for (owner, share) in seeds {
+                    seed_shares.entry(owner).or_default().push(share);
+                }
+                for (owner, share) in keys {
+                    key_shares.entry(owner).or_default().push(share);
+                }
+            }
+        }
+        Ok((seed_shares, key_shares))
+    }
 }
 
 /// At most this many threads wait on clients at once.
@@ -271,11 +315,12 @@ fn gather<C: Channel, T: Send>(
 }
 
 fn rebuild(
-    shares: &[Share],
+    shares: Option<&Vec<Share>>,
     t: usize,
     client: usize,
     secret: &'static str,
 ) -> Result<curve25519_dalek::Scalar, AggregateError> {
+    let shares = shares.map_or(&[][..], Vec::as_slice);
     shamir::combine(shares, t).map_err(|_| AggregateError::Unrecoverable {
         client,
         secret,

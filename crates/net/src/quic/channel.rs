@@ -25,7 +25,7 @@ const INITIAL_RESERVE: usize = 1 << 20;
 /// acknowledge the frames already sent before the connection closes.
 pub struct QuicChannel {
     peer: String,
-    pub(crate) connection: quinn::Connection,
+    connection: quinn::Connection,
     pub(crate) send: quinn::SendStream,
     recv: quinn::RecvStream,
     reader: FrameReader,

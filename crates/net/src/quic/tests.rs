@@ -176,19 +176,3 @@ fn a_timeout_in_the_middle_of_a_frame_loses_nothing() {
     writer.send(b"next").unwrap();
     assert_eq!(reader.recv().unwrap(), b"next");
 }
-
-#[test]
-fn tmp_stats() {
-    let (mut writer, mut reader, _we, _re) = pair();
-    let frame = vec![1u8; 1 << 20];
-    let cpu = || { let st = std::fs::read_to_string("/proc/self/stat").unwrap(); let f: Vec<u64> = st.rsplit(')').next().unwrap().split_whitespace().skip(11).take(2).map(|x| x.parse().unwrap()).collect(); (f[0], f[1]) };
-    let c0 = cpu();
-    let t = std::time::Instant::now();
-    std::thread::scope(|s| {
-        s.spawn(|| for _ in 0..256 { writer.send(&frame).unwrap(); });
-        for _ in 0..256 { reader.recv().unwrap(); }
-    });
-    let c1 = cpu();
-    eprintln!("elapsed {:?} user {} sys {} ticks", t.elapsed(), c1.0 - c0.0, c1.1 - c0.1);
-    eprintln!("writer {:#?}", writer.connection.stats());
-}
