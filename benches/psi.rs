@@ -13,7 +13,7 @@
 //!   parties in this process over the in-memory backend (each party's work
 //!   shares the machine's cores, as two processes on one machine would).
 //!
-//! `cargo bench --bench psi` runs everything (about a minute on 2 cores).
+//! `cargo bench --bench psi` runs everything (about three minutes on 2 cores).
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use curve25519_dalek::ristretto::RistrettoPoint;

@@ -10,9 +10,14 @@
 //! share can then be opened to the result receivers
 //! ([`open_to_receivers`]): every party sends its slice to each receiver,
 //! one vector per party. The combined share is computed block by block in
-//! one pass (input minus outgoing expansions plus incoming ones), and with a
-//! single receiver ([`secure_sum`]) each block is sent as soon as it is
-//! ready, so the PRG work overlaps the transfer.
+//! one pass (input minus outgoing expansions plus incoming ones).
+//!
+//! A vector sum with a single receiver and at least three parties
+//! ([`secure_sum`]) shares only the other parties' inputs, among
+//! themselves: the receiver learns the sum anyway, so its own input needs
+//! no sharing, and it holds no shares, so it does no PRG work; the others
+//! stream each block of their combined share as soon as it is computed, so
+//! their PRG work overlaps the transfer.
 //!
 //! What each party learns: the seeds it was handed (uniform, independent of
 //! any input). A receiver also learns the opened sums — and nothing more
@@ -50,13 +55,16 @@ impl Seeds {
     }
 }
 
-/// Draws a seed for every other party, sends it, and receives theirs.
+/// Draws a seed for every other party of `among` (which includes us),
+/// sends it, and receives theirs.
 fn exchange_seeds<R: Rng + CryptoRng + ?Sized>(
     parties: &mut PartySet,
+    among: &[usize],
     rng: &mut R,
 ) -> Result<Seeds, AggregateError> {
     let net = AggregateError::net(SHARE_PHASE);
-    let others: Vec<usize> = parties.others().collect();
+    let me = parties.me();
+    let others: Vec<usize> = among.iter().copied().filter(|&j| j != me).collect();
     let outgoing: Vec<Seed> = others.iter().map(|_| Seed::random(rng)).collect();
     for (&j, seed) in others.iter().zip(&outgoing) {
         parties
@@ -88,7 +96,8 @@ pub fn share_and_combine<R: Rng + CryptoRng + ?Sized>(
     input: &[u64],
     rng: &mut R,
 ) -> Result<Vec<u64>, AggregateError> {
-    let seeds = exchange_seeds(parties, rng)?;
+    let everyone: Vec<usize> = (0..parties.len()).collect();
+    let seeds = exchange_seeds(parties, &everyone, rng)?;
     let mut combined = vec![0u64; input.len()];
     for (b, (out, inp)) in combined
         .chunks_mut(OPEN_CHUNK)
@@ -177,7 +186,26 @@ pub fn secure_sum<R: Rng + CryptoRng + ?Sized>(
         let combined = share_and_combine(parties, input, rng)?;
         return open_to_receivers(parties, &combined, receivers, phase);
     };
-    let seeds = exchange_seeds(parties, rng)?;
+    // With one receiver and two or more other parties, only the others
+    // share their inputs, among themselves: the receiver learns the sum
+    // anyway, so its own input needs no sharing, and it holds no shares —
+    // it does no PRG work at all. Each combined share it receives still
+    // carries a mask whose seed only two other parties know. With two
+    // parties the other party shares with the receiver, so that its raw
+    // values never travel.
+    let sharers: Vec<usize> = if parties.len() >= 3 {
+        (0..parties.len()).filter(|&p| p != receiver).collect()
+    } else {
+        (0..parties.len()).collect()
+    };
+    let seeds = if sharers.contains(&parties.me()) {
+        exchange_seeds(parties, &sharers, rng)?
+    } else {
+        Seeds {
+            outgoing: Vec::new(),
+            incoming: Vec::new(),
+        }
+    };
     let net = AggregateError::net(phase);
     let mut block = vec![0u64; OPEN_CHUNK.min(input.len())];
     if parties.me() != receiver {

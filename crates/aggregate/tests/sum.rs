@@ -1,5 +1,8 @@
 //! The secure vector sum under malformed input from a peer.
 
+mod common;
+
+use common::{contains_u64, recording_mesh};
 use indomain_aggregate::AggregateError;
 use indomain_aggregate::sum::secure_sum;
 use indomain_net::NetError;
@@ -73,6 +76,46 @@ proptest::proptest! {
                 proptest::prop_assert_eq!(result.as_deref(), Some(&expected[..]));
             } else {
                 proptest::prop_assert_eq!(result, None);
+            }
+        }
+    }
+}
+
+#[test]
+fn the_receiver_of_a_streamed_sum_sees_no_raw_input() {
+    let len = 5000u64;
+    let inputs: Vec<Vec<u64>> = (1..=3u64)
+        .map(|p| {
+            (0..len)
+                .map(|i| (i + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15 ^ p))
+                .collect()
+        })
+        .collect();
+    for receiver in 0..3 {
+        let (sets, transcripts) = recording_mesh(&["a", "b", "c"], &[usize::MAX; 3]);
+        let results: Vec<_> = std::thread::scope(|s| {
+            let handles: Vec<_> = sets
+                .into_iter()
+                .zip(&inputs)
+                .map(|(mut ps, input)| {
+                    s.spawn(move || {
+                        secure_sum(&mut ps, input, &[receiver], &mut rand::rng()).unwrap()
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let expected: Vec<u64> = (0..len as usize)
+            .map(|i| inputs.iter().fold(0u64, |a, v| a.wrapping_add(v[i])))
+            .collect();
+        assert_eq!(results[receiver].as_deref(), Some(&expected[..]));
+        for (p, transcript) in transcripts.iter().enumerate() {
+            let frames = transcript.lock().unwrap();
+            for (q, input) in inputs.iter().enumerate().filter(|(q, _)| *q != p) {
+                assert!(
+                    !input.iter().any(|&v| contains_u64(&frames, v)),
+                    "party {p} saw a value of party {q}"
+                );
             }
         }
     }

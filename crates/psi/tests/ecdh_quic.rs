@@ -67,6 +67,7 @@ fn every_mode_matches_the_plaintext_over_quic() {
 }
 
 #[test]
+#[cfg_attr(debug_assertions, ignore = "2^16 keys a side: run with --release")]
 fn two_to_the_sixteen_keys_stream_without_deadlock_over_quic() {
     let (x, y, v) = sets(11, 1 << 15, 1 << 15, 1 << 15);
     for mode in [Mode::Join, Mode::IntersectionSum] {
