@@ -25,6 +25,12 @@ fn demo_runs_every_job_and_matches_plaintext() {
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert!(names.iter().any(|n| n == "income_by_region.csv"), "{names:?}");
-    assert!(!names.iter().any(|n| n.starts_with(".indomain-partial")), "{names:?}");
+    assert!(
+        names.iter().any(|n| n == "income_by_region.csv"),
+        "{names:?}"
+    );
+    assert!(
+        !names.iter().any(|n| n.starts_with(".indomain-partial")),
+        "{names:?}"
+    );
 }

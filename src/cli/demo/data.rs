@@ -54,8 +54,16 @@ pub fn psi_data(dir: &Path, rows: usize, overlap: f64, seed: u64) -> std::io::Re
         .collect();
     let bank_path = dir.join("bank_customers.csv");
     let tax_path = dir.join("tax_taxpayers.csv");
-    write_csv(&bank_path, "id,balance", bank.iter().map(|(k, v)| format!("{k},{v}")))?;
-    write_csv(&tax_path, "id,tax_paid", tax.iter().map(|(k, v)| format!("{k},{v}")))?;
+    write_csv(
+        &bank_path,
+        "id,balance",
+        bank.iter().map(|(k, v)| format!("{k},{v}")),
+    )?;
+    write_csv(
+        &tax_path,
+        "id,tax_paid",
+        tax.iter().map(|(k, v)| format!("{k},{v}")),
+    )?;
     Ok(PsiData {
         bank,
         tax,
@@ -65,7 +73,12 @@ pub fn psi_data(dir: &Path, rows: usize, overlap: f64, seed: u64) -> std::io::Re
 }
 
 /// Writes one income file per agency for the statistics job.
-pub fn region_data(dir: &Path, agencies: &[&str], rows: usize, seed: u64) -> std::io::Result<Vec<RegionRows>> {
+pub fn region_data(
+    dir: &Path,
+    agencies: &[&str],
+    rows: usize,
+    seed: u64,
+) -> std::io::Result<Vec<RegionRows>> {
     let mut rng = StdRng::seed_from_u64(seed ^ 0xa66);
     agencies
         .iter()
@@ -83,8 +96,15 @@ pub fn region_data(dir: &Path, agencies: &[&str], rows: usize, seed: u64) -> std
                 rows_of.push((REGIONS[3], 55_000.0));
             }
             let path = dir.join(format!("{name}_incomes.csv"));
-            write_csv(&path, "region,income", rows_of.iter().map(|(r, v)| format!("{r},{v}")))?;
-            Ok(RegionRows { path, rows: rows_of })
+            write_csv(
+                &path,
+                "region,income",
+                rows_of.iter().map(|(r, v)| format!("{r},{v}")),
+            )?;
+            Ok(RegionRows {
+                path,
+                rows: rows_of,
+            })
         })
         .collect()
 }
@@ -113,4 +133,3 @@ fn write_csv(path: &Path, header: &str, rows: impl Iterator<Item = String>) -> s
     }
     f.flush()
 }
-

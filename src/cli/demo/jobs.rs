@@ -1,9 +1,9 @@
 //! The demo's jobs: each starts real party processes, then checks what the
 //! parties wrote against the plaintext computation on the same data.
 
+use super::Node;
 use super::data::{self, PsiData, RegionRows};
 use super::procs::{self, Finished, PartyCmd};
-use super::Node;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -61,61 +61,92 @@ fn column(header: &[String], name: &str, path: &Path) -> Result<usize, String> {
         .ok_or_else(|| format!("{}: no column {name}", path.display()))
 }
 
-/// A two-party PSI job: `bank` listens, `tax-bureau` connects.
+/// The two agencies of the PSI jobs and their data.
+pub struct PsiSetup<'a> {
+    /// The `indomain` executable.
+    pub exe: &'a Path,
+    /// Where inputs and outputs live.
+    pub dir: &'a Path,
+    /// The bank's node (listens).
+    pub bank: &'a Node,
+    /// The tax bureau's node (connects).
+    pub tax: &'a Node,
+    /// Both agencies' keys.
+    pub psi: &'a PsiData,
+}
+
+/// One side's part of a PSI job: extra flags, and whether it writes output.
+struct Side<'a> {
+    extra: &'a [&'a str],
+    output: bool,
+}
+
+const PLAIN: Side<'static> = Side {
+    extra: &[],
+    output: true,
+};
+
+/// Runs a two-party PSI job: `bank` listens, `tax-bureau` connects.
+/// Returns the parties, the wall time and both output paths.
 fn psi_job(
-    exe: &Path,
-    dir: &Path,
-    bank: &Node,
-    tax: &Node,
-    psi: &PsiData,
+    setup: &PsiSetup,
     mode: &str,
-    bank_extra: &[&str],
-    tax_extra: &[&str],
+    bank_side: Side,
+    tax_side: Side,
 ) -> Result<(Vec<Finished>, f64, PathBuf, PathBuf), String> {
-    let addr = procs::free_udp_addr().map_err(|e| e.to_string())?.to_string();
-    let bank_out = dir.join(format!("bank_{mode}.csv"));
-    let tax_out = dir.join(format!("tax_{mode}.csv"));
-    let common = |node: &Node, peer: &Node, input: &Path| -> Vec<String> {
-        vec![
-            "psi".into(),
-            "--quiet".into(),
-            "--mode".into(),
-            mode.into(),
-            "--identity".into(),
-            path_arg(&node.identity),
-            "--peer".into(),
-            peer.peer_entry.clone(),
-            "--input".into(),
-            path_arg(input),
-            "--key".into(),
-            "id".into(),
+    let addr = procs::free_udp_addr()
+        .map_err(|e| e.to_string())?
+        .to_string();
+    let bank_out = setup.dir.join(format!("bank_{mode}.csv"));
+    let tax_out = setup.dir.join(format!("tax_{mode}.csv"));
+    let args = |node: &Node, peer: &Node, input: &Path, net: [&str; 2], side: &Side, out: &Path| {
+        let mut args: Vec<String> = [
+            "psi",
+            "--quiet",
+            "--mode",
+            mode,
+            "--identity",
+            &path_arg(&node.identity),
+            "--peer",
+            &peer.peer_entry,
+            "--input",
+            &path_arg(input),
+            "--key",
+            "id",
+            net[0],
+            net[1],
         ]
+        .iter()
+        .chain(side.extra)
+        .map(|s| s.to_string())
+        .collect();
+        if side.output {
+            args.extend(["--output".into(), path_arg(out)]);
+        }
+        args
     };
-    let mut bank_args = common(bank, tax, &psi.bank_path);
-    bank_args.extend(["--listen".into(), addr.clone()]);
-    bank_args.extend(bank_extra.iter().map(|s| s.to_string()));
-    let mut tax_args = common(tax, bank, &psi.tax_path);
-    tax_args.extend(["--connect".into(), addr]);
-    tax_args.extend(tax_extra.iter().map(|s| s.to_string()));
-    let with_out = |args: &mut Vec<String>, out: &Path| {
-        args.extend(["--output".into(), path_arg(out)]);
-    };
-    if !bank_extra.contains(&"--no-output") {
-        with_out(&mut bank_args, &bank_out);
-    } else {
-        bank_args.retain(|a| a != "--no-output");
-    }
-    if !tax_extra.contains(&"--no-output") {
-        with_out(&mut tax_args, &tax_out);
-    } else {
-        tax_args.retain(|a| a != "--no-output");
-    }
+    let bank_args = args(
+        setup.bank,
+        setup.tax,
+        &setup.psi.bank_path,
+        ["--listen", &addr],
+        &bank_side,
+        &bank_out,
+    );
+    let tax_args = args(
+        setup.tax,
+        setup.bank,
+        &setup.psi.tax_path,
+        ["--connect", &addr],
+        &tax_side,
+        &tax_out,
+    );
     let start = Instant::now();
     let finished = procs::run_parties(
-        exe,
+        setup.exe,
         vec![
-            PartyCmd::new(bank.name, bank_args),
-            PartyCmd::new(tax.name, tax_args),
+            PartyCmd::new(setup.bank.name, bank_args),
+            PartyCmd::new(setup.tax.name, tax_args),
         ],
         DEADLINE,
     )?;
@@ -138,14 +169,17 @@ fn key_set(path: &Path) -> Result<Vec<String>, String> {
 }
 
 /// Intersection, revealed to both agencies.
-pub fn intersection(exe: &Path, dir: &Path, bank: &Node, tax: &Node, psi: &PsiData) -> Result<Outcome, String> {
-    let (parties, seconds, bank_out, tax_out) =
-        psi_job(exe, dir, bank, tax, psi, "intersection", &[], &[])?;
+pub fn intersection(setup: &PsiSetup) -> Result<Outcome, String> {
+    let psi = setup.psi;
+    let (parties, seconds, bank_out, tax_out) = psi_job(setup, "intersection", PLAIN, PLAIN)?;
     let expected = plaintext_intersection(psi);
     let bank_keys: BTreeSet<String> = key_set(&bank_out)?.into_iter().collect();
     let tax_keys: BTreeSet<String> = key_set(&tax_out)?.into_iter().collect();
     let check = if bank_keys == expected && tax_keys == expected {
-        format!("ok: both outputs equal the plaintext intersection ({} keys)", expected.len())
+        format!(
+            "ok: both outputs equal the plaintext intersection ({} keys)",
+            expected.len()
+        )
     } else {
         format!(
             "MISMATCH: plaintext {} keys, bank wrote {}, tax-bureau wrote {}",
@@ -176,16 +210,20 @@ fn summary_cell(path: &Path, name: &str) -> Result<String, String> {
 }
 
 /// Cardinality only: the tax bureau learns how many customers are shared.
-pub fn cardinality(exe: &Path, dir: &Path, bank: &Node, tax: &Node, psi: &PsiData) -> Result<Outcome, String> {
+pub fn cardinality(setup: &PsiSetup) -> Result<Outcome, String> {
+    let psi = setup.psi;
+    let reveal = &["--reveal", "receiver"];
     let (parties, seconds, _, tax_out) = psi_job(
-        exe,
-        dir,
-        bank,
-        tax,
-        psi,
+        setup,
         "cardinality",
-        &["--reveal", "receiver", "--no-output"],
-        &["--reveal", "receiver"],
+        Side {
+            extra: reveal,
+            output: false,
+        },
+        Side {
+            extra: reveal,
+            output: true,
+        },
     )?;
     let expected = plaintext_intersection(psi).len();
     let got = summary_cell(&tax_out, "intersection_size")?;
@@ -204,16 +242,16 @@ pub fn cardinality(exe: &Path, dir: &Path, bank: &Node, tax: &Node, psi: &PsiDat
 }
 
 /// Intersection-sum: the tax bureau learns the total tax paid by shared customers.
-pub fn intersection_sum(exe: &Path, dir: &Path, bank: &Node, tax: &Node, psi: &PsiData) -> Result<Outcome, String> {
+pub fn intersection_sum(setup: &PsiSetup) -> Result<Outcome, String> {
+    let psi = setup.psi;
     let (parties, seconds, bank_out, tax_out) = psi_job(
-        exe,
-        dir,
-        bank,
-        tax,
-        psi,
+        setup,
         "intersection-sum",
-        &[],
-        &["--value", "tax_paid"],
+        PLAIN,
+        Side {
+            extra: &["--value", "tax_paid"],
+            output: true,
+        },
     )?;
     let shared = plaintext_intersection(psi);
     let expected_sum: u64 = psi
@@ -225,7 +263,10 @@ pub fn intersection_sum(exe: &Path, dir: &Path, bank: &Node, tax: &Node, psi: &P
     let got_sum = summary_cell(&tax_out, "intersection_sum")?;
     let bank_count = summary_cell(&bank_out, "intersection_size")?;
     let check = if got_sum == expected_sum.to_string() && bank_count == shared.len().to_string() {
-        format!("ok: sum {expected_sum} and count {} equal the plaintext", shared.len())
+        format!(
+            "ok: sum {expected_sum} and count {} equal the plaintext",
+            shared.len()
+        )
     } else {
         format!(
             "MISMATCH: plaintext sum {expected_sum} count {}, secure sum {got_sum} count {bank_count}",
@@ -244,14 +285,18 @@ pub fn intersection_sum(exe: &Path, dir: &Path, bank: &Node, tax: &Node, psi: &P
 }
 
 /// Aligned join: both end with their own rows of the shared customers, in one order.
-pub fn join(exe: &Path, dir: &Path, bank: &Node, tax: &Node, psi: &PsiData) -> Result<Outcome, String> {
-    let (parties, seconds, bank_out, tax_out) = psi_job(exe, dir, bank, tax, psi, "join", &[], &[])?;
+pub fn join(setup: &PsiSetup) -> Result<Outcome, String> {
+    let psi = setup.psi;
+    let (parties, seconds, bank_out, tax_out) = psi_job(setup, "join", PLAIN, PLAIN)?;
     let expected = plaintext_intersection(psi);
     let bank_rows = key_set(&bank_out)?;
     let tax_rows = key_set(&tax_out)?;
     let same_set = bank_rows.iter().cloned().collect::<BTreeSet<_>>() == expected;
     let check = if same_set && bank_rows == tax_rows {
-        format!("ok: {} rows on each side, row i is the same customer on both", bank_rows.len())
+        format!(
+            "ok: {} rows on each side, row i is the same customer on both",
+            bank_rows.len()
+        )
     } else {
         format!(
             "MISMATCH: plaintext {} keys, bank {} rows, tax-bureau {} rows, aligned: {}",
@@ -262,9 +307,13 @@ pub fn join(exe: &Path, dir: &Path, bank: &Node, tax: &Node, psi: &PsiData) -> R
         )
     };
     Ok(Outcome {
-        title: "PSI join: both sides' rows of the shared customers, aligned for vertical training".into(),
+        title: "PSI join: both sides' rows of the shared customers, aligned for vertical training"
+            .into(),
         seconds,
-        result: format!("{} aligned rows (bank: id,balance; tax-bureau: id,tax_paid)", bank_rows.len()),
+        result: format!(
+            "{} aligned rows (bank: id,balance; tax-bureau: id,tax_paid)",
+            bank_rows.len()
+        ),
         check,
         parties,
     })
@@ -272,7 +321,12 @@ pub fn join(exe: &Path, dir: &Path, bank: &Node, tax: &Node, psi: &PsiData) -> R
 
 /// Three agencies compute income mean and variance by region; the
 /// statistics office receives the result; tiny regions are suppressed.
-pub fn statistics(exe: &Path, dir: &Path, nodes: &[Node], inputs: &[RegionRows]) -> Result<Outcome, String> {
+pub fn statistics(
+    exe: &Path,
+    dir: &Path,
+    nodes: &[Node],
+    inputs: &[RegionRows],
+) -> Result<Outcome, String> {
     const MIN_GROUP: usize = 5;
     let receiver = nodes.last().ok_or("no nodes")?;
     let out = dir.join("income_by_region.csv");
@@ -332,8 +386,8 @@ pub fn statistics(exe: &Path, dir: &Path, nodes: &[Node], inputs: &[RegionRows])
 
     let expected = data::plaintext_stats(inputs);
     let (header, rows) = read_csv(&out)?;
-    let [g, status, mean, var] = ["group", "status", "mean", "variance"]
-        .map(|name| column(&header, name, &out));
+    let [g, status, mean, var] =
+        ["group", "status", "mean", "variance"].map(|name| column(&header, name, &out));
     let (g, status, mean, var) = (g?, status?, mean?, var?);
     let mut result = BTreeMap::new();
     let mut problems = Vec::new();
@@ -345,7 +399,10 @@ pub fn statistics(exe: &Path, dir: &Path, nodes: &[Node], inputs: &[RegionRows])
         };
         let suppressed = row[status] == "suppressed";
         if suppressed != (count < MIN_GROUP) {
-            problems.push(format!("{region}: status {} with {count} rows", row[status]));
+            problems.push(format!(
+                "{region}: status {} with {count} rows",
+                row[status]
+            ));
         }
         if suppressed {
             result.insert(region.to_string(), "suppressed".to_string());
@@ -360,8 +417,12 @@ pub fn statistics(exe: &Path, dir: &Path, nodes: &[Node], inputs: &[RegionRows])
         };
         // Fixed point (12 fractional bits) on incomes up to 1.2e5: allow a
         // relative error of 1e-6 on the moments.
-        if (m - pmean).abs() > 1e-6 * pmean.abs().max(1.0) || (v - pvar).abs() > 1e-6 * pvar.abs().max(1.0) {
-            problems.push(format!("{region}: mean {m} vs {pmean}, variance {v} vs {pvar}"));
+        if (m - pmean).abs() > 1e-6 * pmean.abs().max(1.0)
+            || (v - pvar).abs() > 1e-6 * pvar.abs().max(1.0)
+        {
+            problems.push(format!(
+                "{region}: mean {m} vs {pmean}, variance {v} vs {pvar}"
+            ));
         }
         result.insert(region.to_string(), format!("mean {m:.2}, variance {v:.4e}"));
     }

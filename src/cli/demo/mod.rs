@@ -48,7 +48,9 @@ pub fn run(args: Args) -> CliResult {
             d
         }
         None => {
-            tmp = tempfile::Builder::new().prefix("indomain-demo-").tempdir()?;
+            tmp = tempfile::Builder::new()
+                .prefix("indomain-demo-")
+                .tempdir()?;
             tmp.path()
         }
     };
@@ -69,13 +71,19 @@ pub fn run(args: Args) -> CliResult {
 
     let psi = data::psi_data(dir, args.rows, 0.4, args.seed)?;
     let incomes = data::region_data(dir, &AGENCIES, args.rows / 4, args.seed)?;
-    let (bank, tax) = (&nodes[0], &nodes[1]);
+    let setup = jobs::PsiSetup {
+        exe: &exe,
+        dir,
+        bank: &nodes[0],
+        tax: &nodes[1],
+        psi: &psi,
+    };
     type Job<'a> = Box<dyn Fn() -> Result<jobs::Outcome, String> + 'a>;
     let all: Vec<Job> = vec![
-        Box::new(|| jobs::intersection(&exe, dir, bank, tax, &psi)),
-        Box::new(|| jobs::cardinality(&exe, dir, bank, tax, &psi)),
-        Box::new(|| jobs::intersection_sum(&exe, dir, bank, tax, &psi)),
-        Box::new(|| jobs::join(&exe, dir, bank, tax, &psi)),
+        Box::new(|| jobs::intersection(&setup)),
+        Box::new(|| jobs::cardinality(&setup)),
+        Box::new(|| jobs::intersection_sum(&setup)),
+        Box::new(|| jobs::join(&setup)),
         Box::new(|| jobs::statistics(&exe, dir, &nodes, &incomes)),
     ];
     let mut failed = 0;
@@ -98,7 +106,11 @@ pub fn run(args: Args) -> CliResult {
         println!("kept: {}", kept.display());
     }
     if failed > 0 {
-        return Err(format!("{failed} of {} jobs failed or did not match the plaintext", all.len()).into());
+        return Err(format!(
+            "{failed} of {} jobs failed or did not match the plaintext",
+            all.len()
+        )
+        .into());
     }
     println!("all {} jobs matched the plaintext computation", all.len());
     Ok(())
@@ -108,7 +120,10 @@ fn report(n: usize, o: &jobs::Outcome) {
     println!("## {n}. {}", o.title);
     println!("  result: {}", o.result.replace('\n', "\n          "));
     println!("  check:  {}", o.check);
-    println!("  time:   {:.2} s (processes started, connected, computed, exited)", o.seconds);
+    println!(
+        "  time:   {:.2} s (processes started, connected, computed, exited)",
+        o.seconds
+    );
     for p in &o.parties {
         println!("  [{}]", p.label);
         for text in [p.stdout.trim(), p.stderr.trim()] {
@@ -124,11 +139,22 @@ fn make_node(exe: &Path, dir: &Path, name: &'static str) -> Result<Node, String>
     let identity = dir.join(format!("{name}.id"));
     let out = procs::run_one(
         exe,
-        &["keygen", "--name", name, "--out", &identity.to_string_lossy(), "--force"],
+        &[
+            "keygen",
+            "--name",
+            name,
+            "--out",
+            &identity.to_string_lossy(),
+            "--force",
+        ],
     )?;
     let peer_entry = out
         .lines()
-        .find_map(|l| l.trim().strip_prefix(&format!("{name}=")).map(|fp| format!("{name}={fp}")))
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix(&format!("{name}="))
+                .map(|fp| format!("{name}={fp}"))
+        })
         .ok_or_else(|| format!("keygen for {name} printed no fingerprint:\n{out}"))?;
     Ok(Node {
         name,

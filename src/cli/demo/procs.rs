@@ -68,10 +68,18 @@ fn drain(mut pipe: impl Read + Send + 'static) -> thread::JoinHandle<String> {
 /// Starts every party (the first one first, so listeners are up before the
 /// others dial), waits for all of them, and fails if any fails or the
 /// deadline passes; then every party still running is stopped.
-pub fn run_parties(exe: &Path, parties: Vec<PartyCmd>, deadline: Duration) -> Result<Vec<Finished>, String> {
+pub fn run_parties(
+    exe: &Path,
+    parties: Vec<PartyCmd>,
+    deadline: Duration,
+) -> Result<Vec<Finished>, String> {
     let start = Instant::now();
-    let mut running: Vec<(String, Child, thread::JoinHandle<String>, thread::JoinHandle<String>)> =
-        Vec::new();
+    let mut running: Vec<(
+        String,
+        Child,
+        thread::JoinHandle<String>,
+        thread::JoinHandle<String>,
+    )> = Vec::new();
     for (i, p) in parties.into_iter().enumerate() {
         let mut child = match Command::new(exe)
             .args(&p.args)
@@ -103,7 +111,10 @@ pub fn run_parties(exe: &Path, parties: Vec<PartyCmd>, deadline: Duration) -> Re
         }
         if start.elapsed() > deadline {
             kill_all(&mut running);
-            return Err(format!("job did not finish within {} s", deadline.as_secs()));
+            return Err(format!(
+                "job did not finish within {} s",
+                deadline.as_secs()
+            ));
         }
         thread::sleep(Duration::from_millis(20));
     }
@@ -128,7 +139,14 @@ pub fn run_parties(exe: &Path, parties: Vec<PartyCmd>, deadline: Duration) -> Re
     }
 }
 
-fn kill_all(running: &mut [(String, Child, thread::JoinHandle<String>, thread::JoinHandle<String>)]) {
+fn kill_all(
+    running: &mut [(
+        String,
+        Child,
+        thread::JoinHandle<String>,
+        thread::JoinHandle<String>,
+    )],
+) {
     for (_, child, _, _) in running.iter_mut() {
         let _ = child.kill();
         let _ = child.wait();
