@@ -85,6 +85,7 @@ pub fn run(args: Args) -> CliResult {
         Box::new(|| jobs::intersection_sum(&setup)),
         Box::new(|| jobs::join(&setup)),
         Box::new(|| jobs::statistics(&exe, dir, &nodes, &incomes)),
+        Box::new(jobs::secure_aggregation),
     ];
     let mut failed = 0;
     for (i, job) in all.iter().enumerate() {
@@ -120,10 +121,12 @@ fn report(n: usize, o: &jobs::Outcome) {
     println!("## {n}. {}", o.title);
     println!("  result: {}", o.result.replace('\n', "\n          "));
     println!("  check:  {}", o.check);
-    println!(
-        "  time:   {:.2} s (processes started, connected, computed, exited)",
-        o.seconds
-    );
+    let scope = if o.parties.is_empty() {
+        "in this process"
+    } else {
+        "processes started, connected, computed, exited"
+    };
+    println!("  time:   {:.2} s ({scope})", o.seconds);
     for p in &o.parties {
         println!("  [{}]", p.label);
         for text in [p.stdout.trim(), p.stderr.trim()] {

@@ -171,6 +171,9 @@ impl FromStr for Fingerprint {
         let hex = s
             .strip_prefix("sha256:")
             .ok_or_else(|| bad("missing the sha256: prefix"))?;
+        if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(bad("not hex"));
+        }
         if hex.len() != 64 {
             return Err(bad(&format!("{} hex digits", hex.len())));
         }
@@ -399,6 +402,7 @@ mod tests {
             format!("=sha256:{good}"),
             format!("al ice=sha256:{good}"),
             format!("alice=sha256:{}é", &good[..62]),
+            format!("alice=sha256:+f{}", &good[..62]),
         ] {
             assert!(bad.parse::<TrustedPeer>().is_err(), "{bad:?} parsed");
         }
