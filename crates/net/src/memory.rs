@@ -80,11 +80,9 @@ impl MemoryChannel {
 
 impl Channel for MemoryChannel {
     fn send(&mut self, frame: &[u8]) -> Result<(), NetError> {
-        self.tx
-            .send(frame.to_vec())
-            .map_err(|_| NetError::Closed {
-                peer: self.peer.clone(),
-            })?;
+        self.tx.send(frame.to_vec()).map_err(|_| NetError::Closed {
+            peer: self.peer.clone(),
+        })?;
         self.counter.add_sent((frame.len() + FRAME_HEADER) as u64);
         Ok(())
     }
@@ -109,7 +107,8 @@ impl Channel for MemoryChannel {
                 max: self.limits.max_frame,
             });
         }
-        self.counter.add_received((frame.len() + FRAME_HEADER) as u64);
+        self.counter
+            .add_received((frame.len() + FRAME_HEADER) as u64);
         Ok(frame)
     }
 
@@ -162,6 +161,9 @@ mod tests {
         };
         let (mut a, mut b) = pair_with_limits("alice", "bob", limits);
         a.send(b"12345").unwrap();
-        assert!(matches!(b.recv(), Err(NetError::FrameTooLarge { len: 5, max: 4, .. })));
+        assert!(matches!(
+            b.recv(),
+            Err(NetError::FrameTooLarge { len: 5, max: 4, .. })
+        ));
     }
 }

@@ -1,7 +1,7 @@
 //! A party set: one channel to each other party of an n-party protocol.
 
-use crate::channel::{Channel, Counters};
 use crate::NetError;
+use crate::channel::{Channel, Counters};
 
 /// Party `me` of `names.len()` parties, with a channel to every other party.
 ///

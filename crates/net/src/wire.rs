@@ -49,9 +49,8 @@ pub fn decode_u64s(peer: &str, frame: &[u8], expected: usize) -> Result<Vec<u64>
 
 /// Sends a control message.
 pub fn send_msg<T: Serialize>(ch: &mut (impl Channel + ?Sized), msg: &T) -> Result<(), NetError> {
-    let bytes = bincode::serde::encode_to_vec(msg, bincode_config()).map_err(|e| {
-        NetError::Config(format!("cannot encode message for {}: {e}", ch.peer()))
-    })?;
+    let bytes = bincode::serde::encode_to_vec(msg, bincode_config())
+        .map_err(|e| NetError::Config(format!("cannot encode message for {}: {e}", ch.peer())))?;
     ch.send(&bytes)
 }
 
@@ -91,7 +90,11 @@ mod tests {
         send_u64s(&mut a, &[1, 2]).unwrap();
         assert!(matches!(
             recv_u64s(&mut b, 3),
-            Err(NetError::UnexpectedLength { expected: 24, got: 16, .. })
+            Err(NetError::UnexpectedLength {
+                expected: 24,
+                got: 16,
+                ..
+            })
         ));
     }
 
@@ -102,9 +105,13 @@ mod tests {
         let got: (String, u32) = recv_msg(&mut b).unwrap();
         assert_eq!(got, ("job".to_string(), 42));
         a.send(&[0xff; 9]).unwrap();
-        assert!(matches!(recv_msg::<(String, u32)>(&mut b), Err(NetError::Decode { .. })));
+        assert!(matches!(
+            recv_msg::<(String, u32)>(&mut b),
+            Err(NetError::Decode { .. })
+        ));
         // A length prefix claiming a huge string must not allocate it.
-        a.send(&[0xfd, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]).unwrap();
+        a.send(&[0xfd, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f])
+            .unwrap();
         assert!(recv_msg::<String>(&mut b).is_err());
     }
 }

@@ -54,7 +54,6 @@ impl Write for AtomicOutput {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
