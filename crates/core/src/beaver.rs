@@ -17,7 +17,7 @@
 
 use crate::CoreError;
 use crate::dealer::{DealtShare, expand_at};
-use crate::ring::PAR_THRESHOLD;
+use crate::ring::{PAR_THRESHOLD, check_len as check};
 use rayon::prelude::*;
 
 /// One party's share of `len` element-wise Beaver triples.
@@ -53,17 +53,6 @@ impl Masked {
 /// One element's (c_i, a_i, b_i) and opened (d, e), as the zipped
 /// iterators yield them.
 type FinishInputs<'a> = (((&'a u64, &'a u64), &'a u64), (&'a u64, &'a u64));
-
-fn check(what: &'static str, expected: usize, got: usize) -> Result<(), CoreError> {
-    if expected != got {
-        return Err(CoreError::ShapeMismatch {
-            what,
-            expected,
-            got,
-        });
-    }
-    Ok(())
-}
 
 impl TripleShare {
     /// The party's triple share from what the dealer sent it, for triples

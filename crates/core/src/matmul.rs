@@ -12,7 +12,7 @@
 //! Pure arithmetic: no party learns anything here.
 
 use crate::CoreError;
-use crate::ring::RingMatrix;
+use crate::ring::{RingMatrix, check_len as check};
 use ndarray::{Array2, ArrayView2};
 use rayon::prelude::*;
 
@@ -54,17 +54,6 @@ pub fn matmul_add_into(
             c.assign(&dense);
         }
         (None, _) => unreachable!("as_standard_layout is contiguous"),
-    }
-    Ok(())
-}
-
-fn check(what: &'static str, expected: usize, got: usize) -> Result<(), CoreError> {
-    if expected != got {
-        return Err(CoreError::ShapeMismatch {
-            what,
-            expected,
-            got,
-        });
     }
     Ok(())
 }

@@ -13,7 +13,8 @@ pub type RingMatrix = Array2<u64>;
 /// Below this many elements the kernels stay on the calling thread.
 pub const PAR_THRESHOLD: usize = 1 << 15;
 
-fn check_len(what: &'static str, expected: usize, got: usize) -> Result<(), CoreError> {
+/// Fails with [`CoreError::ShapeMismatch`] unless `expected == got`.
+pub(crate) fn check_len(what: &'static str, expected: usize, got: usize) -> Result<(), CoreError> {
     if expected != got {
         return Err(CoreError::ShapeMismatch {
             what,
