@@ -2,11 +2,12 @@
 //! QUIC on loopback, with identities from `indomain keygen`.
 
 use std::collections::BTreeMap;
-use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
-const BIN: &str = env!("CARGO_BIN_EXE_indomain");
+mod common;
+
+use common::{BIN, free_port};
 const REGIONS: [&str; 3] = ["north", "south", "islands"];
 
 /// One input row: region, income, age.
@@ -20,26 +21,11 @@ struct Party {
 
 fn keygen(dir: &Path, name: &'static str) -> Party {
     let identity = dir.join(format!("{name}-id"));
-    let out = Command::new(BIN)
-        .args(["keygen", "--name", name, "--out"])
-        .arg(&identity)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let trusted = String::from_utf8(out.stdout).unwrap().trim().to_string();
-    let port = UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let trusted = common::keygen(name, &identity);
     Party {
         name,
         identity,
-        entry: format!("{trusted}@127.0.0.1:{port}"),
+        entry: format!("{trusted}@127.0.0.1:{}", free_port()),
     }
 }
 

@@ -5,31 +5,9 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-const BIN: &str = env!("CARGO_BIN_EXE_indomain");
+mod common;
 
-/// Makes an identity in `dir/name` and returns its `--peer` entry.
-fn keygen(dir: &Path, name: &str) -> String {
-    let out = Command::new(BIN)
-        .args(["keygen", "--name", name, "--out"])
-        .arg(dir.join(name))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let line = String::from_utf8(out.stdout).unwrap();
-    line.split_whitespace().last().unwrap().to_string()
-}
-
-fn free_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use common::{BIN, free_port, keygen};
 
 struct Parties {
     dir: tempfile::TempDir,
@@ -40,8 +18,8 @@ struct Parties {
 impl Parties {
     fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let peer_a = keygen(dir.path(), "alice");
-        let peer_b = keygen(dir.path(), "bob");
+        let peer_a = keygen("alice", &dir.path().join("alice"));
+        let peer_b = keygen("bob", &dir.path().join("bob"));
         Self {
             dir,
             peer_a,
