@@ -1,0 +1,1 @@
+//! Vertical logistic and linear regression on secret-shared values.
