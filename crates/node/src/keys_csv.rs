@@ -8,6 +8,7 @@
 //! the repeats are counted and reported. Every problem in the file is an
 //! error naming the file and the line.
 
+use crate::lines::{line_at, line_of_position};
 use crate::psi_job::PsiJobError;
 use indomain_psi::Items;
 use rayon::prelude::*;
@@ -97,12 +98,12 @@ pub(crate) fn open(path: &Path) -> Result<csv::Reader<std::fs::File>, PsiJobErro
         .has_headers(true)
         .flexible(false)
         .from_path(path)
-        .map_err(|e| csv_error(path, e.position().map(|p| p.line()), e.to_string()))
+        .map_err(|e| csv_error(path, line_of_position(path, e.position()), e.to_string()))
 }
 
-/// The line of a record, for messages.
-pub(crate) fn line_of(record: &csv::StringRecord) -> Option<u64> {
-    record.position().map(|p| p.line())
+/// The physical line of a record of the file at `path`, for messages.
+pub(crate) fn line_of(path: &Path, record: &csv::StringRecord) -> Option<u64> {
+    line_of_position(path, record.position())
 }
 
 /// The normalised key of `record`, encoded as the PSI sees it.
@@ -118,7 +119,7 @@ pub(crate) fn key_of(
         if cell.is_empty() {
             return Err(csv_error(
                 path,
-                line_of(record),
+                line_of(path, record),
                 format!("empty key column {name:?}"),
             ));
         }
@@ -137,7 +138,7 @@ pub fn read_keys(path: &Path, spec: &KeySpec) -> Result<KeyTable, PsiJobError> {
     let mut reader = open(path)?;
     let headers: Vec<String> = reader
         .headers()
-        .map_err(|e| csv_error(path, e.position().map(|p| p.line()), e.to_string()))?
+        .map_err(|e| csv_error(path, line_of_position(path, e.position()), e.to_string()))?
         .iter()
         .map(str::to_string)
         .collect();
@@ -164,7 +165,8 @@ pub fn read_keys(path: &Path, spec: &KeySpec) -> Result<KeyTable, PsiJobError> {
     let value_column = spec.value_column.as_deref().map(find).transpose()?;
 
     let mut items = Items::new();
-    let mut lines: Vec<u64> = Vec::new();
+    // Byte offsets of the rows, turned into lines only for a message.
+    let mut offsets: Vec<u64> = Vec::new();
     let mut values = value_column.map(|_| Vec::new());
     let mut record = csv::StringRecord::new();
     loop {
@@ -174,21 +176,20 @@ pub fn read_keys(path: &Path, spec: &KeySpec) -> Result<KeyTable, PsiJobError> {
             Err(e) => {
                 return Err(csv_error(
                     path,
-                    e.position().map(|p| p.line()),
+                    line_of_position(path, e.position()),
                     e.to_string(),
                 ));
             }
         }
-        let line = line_of(&record);
         let key = key_of(spec, &key_columns, &record, path)?;
         items.push_raw(key.get(0).unwrap_or_default());
-        lines.push(line.unwrap_or_default());
+        offsets.push(record.position().map_or(0, |p| p.byte()));
         if let (Some(col), Some(values)) = (value_column, values.as_mut()) {
             let cell = record.get(col).unwrap_or_default().trim();
             let v = cell.parse::<u64>().map_err(|_| {
                 csv_error(
                     path,
-                    line,
+                    line_of(path, &record),
                     format!("value {cell:?} is not a non-negative integer"),
                 )
             })?;
@@ -226,12 +227,14 @@ pub fn read_keys(path: &Path, spec: &KeySpec) -> Result<KeyTable, PsiJobError> {
     drop(order);
     let duplicates_dropped = repeat.iter().filter(|&&r| r).count();
     if let (Duplicates::Error, Some((first, again))) = (spec.duplicates, first_repeat) {
+        let line = |row: u32| line_at(path, offsets[row as usize]);
         return Err(csv_error(
             path,
-            Some(lines[again as usize]),
+            line(again),
             format!(
                 "key repeats the key of line {} ({} repeated rows in the file; --duplicates first keeps each key's first row)",
-                lines[first as usize], duplicates_dropped
+                line(first).unwrap_or_default(),
+                duplicates_dropped
             ),
         ));
     }
@@ -353,5 +356,19 @@ mod tests {
         let f = file("id\n");
         let t = read_keys(f.path(), &spec(&["id"], false, Duplicates::Error)).unwrap();
         assert!(t.items.is_empty());
+    }
+
+    #[test]
+    fn crlf_files_name_physical_lines() {
+        let f = file("id,v\r\na,x\r\n");
+        let mut s = spec(&["id"], false, Duplicates::Error);
+        s.value_column = Some("v".into());
+        let e = read_keys(f.path(), &s).unwrap_err().to_string();
+        assert!(e.contains(":2:") && e.contains("\"x\""), "{e}");
+        let f = file("id\r\na\r\nb\r\na\r\n");
+        let e = read_keys(f.path(), &spec(&["id"], false, Duplicates::Error))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(":4:") && e.contains("line 2"), "{e}");
     }
 }

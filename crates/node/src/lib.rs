@@ -7,6 +7,7 @@
 
 pub mod aggregate_job;
 pub mod keys_csv;
+mod lines;
 pub mod numeric_csv;
 pub mod output;
 pub mod psi_job;

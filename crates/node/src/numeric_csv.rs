@@ -7,6 +7,7 @@
 //! row with the wrong number of fields — is an error naming the file, the
 //! line and the column.
 
+use crate::lines::line_of_position;
 use indomain_aggregate::stats::LocalData;
 use std::path::{Path, PathBuf};
 use thiserror::Error;
@@ -86,7 +87,7 @@ pub fn read_numeric(path: &Path, spec: &NumericSpec) -> Result<LocalData, Numeri
         .headers()
         .map_err(|e| read_err(e.to_string()))?
         .clone();
-    let header_line = header.position().map_or(1, |p| p.line());
+    let header_line = line_of_position(path, header.position()).unwrap_or(1);
     let find = |name: &str| {
         header
             .iter()
@@ -117,7 +118,7 @@ pub fn read_numeric(path: &Path, spec: &NumericSpec) -> Result<LocalData, Numeri
             Ok(true) => {}
             Ok(false) => break,
             Err(e) => {
-                let line = e.position().map_or(0, |p| p.line());
+                let line = line_of_position(path, e.position()).unwrap_or(0);
                 return Err(NumericCsvError::Malformed {
                     path: path.to_path_buf(),
                     line,
@@ -125,10 +126,10 @@ pub fn read_numeric(path: &Path, spec: &NumericSpec) -> Result<LocalData, Numeri
                 });
             }
         }
-        let line = record.position().map_or(0, |p| p.line());
+        let position = record.position().cloned();
         let cell_err = |field: usize, column: &str, reason: String| NumericCsvError::Cell {
             path: path.to_path_buf(),
-            line,
+            line: line_of_position(path, position.as_ref()).unwrap_or(0),
             field: field + 1,
             column: column.to_string(),
             reason,
@@ -248,6 +249,30 @@ mod tests {
                 "{err} does not start with {expected}"
             );
             assert!(err.contains(what), "{err} does not mention {what}");
+        }
+    }
+
+
+    #[test]
+    fn errors_name_the_physical_line_whatever_the_line_endings() {
+        for eol in ["\n", "\r\n", "\r"] {
+            for (bad_row, line) in [(0usize, 2u64), (2, 4)] {
+                let mut text = format!("region,age,income{eol}");
+                for i in 0..4 {
+                    let income = if i == bad_row { "abc" } else { "1" };
+                    text.push_str(&format!("north,30,{income}{eol}"));
+                }
+                let mut f = tempfile::NamedTempFile::new().unwrap();
+                f.write_all(text.as_bytes()).unwrap();
+                let spec = NumericSpec {
+                    columns: vec!["income".into()],
+                    group_by: None,
+                    max_abs: 10.0,
+                };
+                let err = read_numeric(f.path(), &spec).unwrap_err().to_string();
+                let place = format!("{}:{line}:3:", f.path().display());
+                assert!(err.starts_with(&place), "{eol:?}: {err} is not at {place}");
+            }
         }
     }
 }

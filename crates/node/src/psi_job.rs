@@ -306,16 +306,16 @@ fn matched_rows(
         match reader.read_record(&mut record) {
             Ok(true) => {}
             Ok(false) => break,
-            Err(_) => return Err(changed(keys_csv::line_of(&record))),
+            Err(_) => return Err(changed(keys_csv::line_of(&table.path, &record))),
         }
         let r = *rank
             .get(row)
-            .ok_or_else(|| changed(keys_csv::line_of(&record)))?;
+            .ok_or_else(|| changed(keys_csv::line_of(&table.path, &record)))?;
         if r != NONE {
             let i = matched[r as usize];
             let key = keys_csv::key_of(&job.keys, &table.key_columns, &record, &table.path)?;
             if key.get(0) != table.items.get(i) {
-                return Err(changed(keys_csv::line_of(&record)));
+                return Err(changed(keys_csv::line_of(&table.path, &record)));
             }
             rows[r as usize] = record.clone();
         }
