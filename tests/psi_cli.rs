@@ -302,4 +302,25 @@ fn empty_inputs_and_repeated_keys_follow_the_flags() {
     assert_eq!(rows(&p.path("ob.csv")), want);
     let want = vec![vec!["0".to_string(), "1".into(), "0".into(), String::new()]];
     assert_eq!(rows(&p.path("oa.csv")), want);
+    // The outputs exist now: a rerun is refused at once unless --force.
+    let args = ["--key", "id", "--duplicates", "first", "--mode", "cardinality"];
+    let (ra, rb) = p.run(
+        &args,
+        &["--input", a.to_str().unwrap(), "--output", "oa.csv"],
+        &["--input", b.to_str().unwrap(), "--output", "ob.csv"],
+    );
+    for r in [&ra, &rb] {
+        let err = String::from_utf8_lossy(&r.stderr);
+        assert!(!r.status.success() && err.contains("--force"), "{err}");
+    }
+    assert_eq!(rows(&p.path("oa.csv")), want);
+    let (ra, rb) = p.run(
+        &[&args[..], &["--force", "--reveal", "receiver"]].concat(),
+        &["--input", a.to_str().unwrap()],
+        &["--input", b.to_str().unwrap(), "--output", "ob.csv"],
+    );
+    ok(&ra);
+    ok(&rb);
+    let want = vec![vec!["1".to_string(), "0".into(), "0".into(), String::new()]];
+    assert_eq!(rows(&p.path("ob.csv")), want);
 }

@@ -110,9 +110,14 @@ pub struct Args {
     #[arg(long, value_name = "X", default_value_t = 1e6)]
     max_abs: f64,
 
-    /// Where a receiver writes the result (see above).
+    /// Where a receiver writes the result, in the format described
+    /// below (OUT.csv).
     #[arg(long, value_name = "OUT.csv")]
     output: Option<PathBuf>,
+
+    /// Replace --output if it exists (it may never be the input).
+    #[arg(long)]
+    force: bool,
 
     /// Seconds to wait for a peer's next message (and for peers to connect)
     /// before giving up.
@@ -201,6 +206,7 @@ pub fn run(args: Args) -> CliResult {
         group_by: args.group_by.clone(),
         input: args.input.clone(),
         output: args.output.clone(),
+        replace_output: args.force,
     };
     // Refuse a bad job before waiting for peers.
     job.job.validate(parties.len())?;
@@ -223,6 +229,7 @@ pub fn run(args: Args) -> CliResult {
         ..Limits::default()
     };
     let identity = Identity::load(&args.identity)?;
+    let prepared = job.prepare(me, parties.len())?;
     let trusted = parties
         .iter()
         .enumerate()
@@ -249,7 +256,7 @@ pub fn run(args: Args) -> CliResult {
     };
     bar.set_message(format!("connecting to {} parties", addrs.len() - 1));
     let mut party_set = mesh(&endpoint, me, &addrs)?;
-    let summary = aggregate_job::run(&mut party_set, &job, &mut |phase| {
+    let summary = aggregate_job::run(&mut party_set, &job, prepared, &mut |phase| {
         bar.set_message(phase.to_string())
     });
     bar.finish_and_clear();

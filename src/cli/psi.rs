@@ -92,6 +92,10 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = 1 << 26)]
     max_peer_items: usize,
 
+    /// Replace --output if it exists (it may never be the input).
+    #[arg(long)]
+    force: bool,
+
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
@@ -179,6 +183,7 @@ pub fn run(args: Args) -> CliResult {
         },
         input: args.input.clone(),
         output: args.output.clone(),
+        replace_output: args.force,
     };
     // Refuse a wrong --output before waiting for the peer.
     if psi.learns_output() != psi.output.is_some() {
@@ -190,6 +195,7 @@ pub fn run(args: Args) -> CliResult {
         }
         .into());
     }
+    let prepared = psi.prepare()?;
     let (_endpoint, mut channel) = args.net.open_peer()?;
     eprintln!("psi {mode}: connected to {} as {role}", channel.peer());
     let bar = if args.quiet {
@@ -202,7 +208,7 @@ pub fn run(args: Args) -> CliResult {
             .map_err(|e| e.to_string())?,
         )
     };
-    let summary = psi_job::run(&mut channel, &psi, &mut |p| {
+    let summary = psi_job::run(&mut channel, &psi, prepared, &mut |p| {
         bar.set_length(p.total as u64);
         bar.set_position(p.done as u64);
     });

@@ -19,7 +19,8 @@ use crate::numeric_csv::{NumericCsvError, NumericSpec, read_numeric};
 use crate::output::AtomicOutput;
 use indomain_aggregate::AggregateError;
 use indomain_aggregate::stats::{
-    ColumnResult, GroupOutcome, Phase, Statistic, StatsJob, StatsResult, run_statistics,
+    ColumnResult, GroupOutcome, LocalData, Phase, Statistic, StatsJob, StatsResult,
+    run_statistics,
 };
 use indomain_net::{Counters, PartySet};
 use std::fmt;
@@ -61,6 +62,16 @@ pub struct AggregateJob {
     pub input: PathBuf,
     /// Where to write the result: required at a receiver, refused elsewhere.
     pub output: Option<PathBuf>,
+    /// Replace an existing output file (`--force`).
+    pub replace_output: bool,
+}
+
+/// What a job checked and read locally before any peer is involved: the
+/// input's columns, and the output file a receiver will write (not yet
+/// visible).
+pub struct Prepared {
+    data: LocalData,
+    output: Option<AtomicOutput>,
 }
 
 /// What a completed job reports.
@@ -102,56 +113,67 @@ impl fmt::Display for AggregateSummary {
     }
 }
 
-/// Runs `job` as party `parties.me()`.
+impl AggregateJob {
+    /// Checks and reads everything local for party `me` of `n` — the job,
+    /// the output flag against the receivers, the output's destination and
+    /// directory, the input file — so that a local mistake fails before
+    /// this node listens or connects.
+    pub fn prepare(&self, me: usize, n: usize) -> Result<Prepared, AggregateJobError> {
+        self.job.validate(n)?;
+        let receiver = self.job.receivers.contains(&me);
+        match (receiver, &self.output) {
+            (true, None) => {
+                return Err(AggregateJobError::Usage(
+                    "this party is a result receiver: give an output file".into(),
+                ));
+            }
+            (false, Some(_)) => {
+                return Err(AggregateJobError::Usage(
+                    "this party is not a result receiver and learns no result: drop the output file"
+                        .into(),
+                ));
+            }
+            _ => {}
+        }
+        let group_by = match (&self.group_by, &self.job.categories) {
+            (Some(column), Some(categories)) => Some((column.clone(), categories.clone())),
+            (None, None) => None,
+            _ => {
+                return Err(AggregateJobError::Usage(
+                    "grouping needs both the group-by column and the agreed categories".into(),
+                ));
+            }
+        };
+        let create = |path: &PathBuf| {
+            AtomicOutput::create(path, &[&self.input], self.replace_output).map_err(|source| {
+                AggregateJobError::Output {
+                    path: path.clone(),
+                    source,
+                }
+            })
+        };
+        // The destination first: a mistake there costs no reading.
+        let output = self.output.as_ref().map(create).transpose()?;
+        let spec = NumericSpec {
+            columns: self.job.columns.clone(),
+            group_by,
+            max_abs: self.job.max_abs,
+        };
+        let data = read_numeric(&self.input, &spec)?;
+        Ok(Prepared { data, output })
+    }
+}
+
+/// Runs `job` as party `parties.me()`, on what [`AggregateJob::prepare`]
+/// read for that party.
 pub fn run(
     parties: &mut PartySet,
     job: &AggregateJob,
+    prepared: Prepared,
     progress: &mut dyn FnMut(Phase),
 ) -> Result<AggregateSummary, AggregateJobError> {
     let start = Instant::now();
-    job.job.validate(parties.len())?;
-    let receiver = job.job.receivers.contains(&parties.me());
-    match (receiver, &job.output) {
-        (true, None) => {
-            return Err(AggregateJobError::Usage(
-                "this party is a result receiver: give an output file".into(),
-            ));
-        }
-        (false, Some(_)) => {
-            return Err(AggregateJobError::Usage(
-                "this party is not a result receiver and learns no result: drop the output file"
-                    .into(),
-            ));
-        }
-        _ => {}
-    }
-    let group_by = match (&job.group_by, &job.job.categories) {
-        (Some(column), Some(categories)) => Some((column.clone(), categories.clone())),
-        (None, None) => None,
-        _ => {
-            return Err(AggregateJobError::Usage(
-                "grouping needs both the group-by column and the agreed categories".into(),
-            ));
-        }
-    };
-    let spec = NumericSpec {
-        columns: job.job.columns.clone(),
-        group_by,
-        max_abs: job.job.max_abs,
-    };
-    let data = read_numeric(&job.input, &spec)?;
-    // Open the output before the protocol, so a bad path fails early.
-    let output = match &job.output {
-        Some(path) => {
-            Some(
-                AtomicOutput::create(path).map_err(|source| AggregateJobError::Output {
-                    path: path.clone(),
-                    source,
-                })?,
-            )
-        }
-        None => None,
-    };
+    let Prepared { data, output } = prepared;
     let result = run_statistics(parties, &job.job, &data, &mut rand::rng(), progress)?;
     let released = match (result, output) {
         (Some(result), Some(mut out)) => {

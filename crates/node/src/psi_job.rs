@@ -64,6 +64,15 @@ pub struct PsiJob {
     /// Where to write what this party learns (`None` only if it learns
     /// nothing to write).
     pub output: Option<PathBuf>,
+    /// Replace an existing output file (`--force`).
+    pub replace_output: bool,
+}
+
+/// What a job checked and read locally before any peer is involved: the
+/// keys, and the output file it will write (not yet visible).
+pub struct Prepared {
+    table: KeyTable,
+    out: Option<AtomicOutput>,
 }
 
 impl PsiJob {
@@ -144,36 +153,54 @@ impl fmt::Display for PsiSummary {
     }
 }
 
-/// Runs `job` with the peer at the other end of `ch`.
+impl PsiJob {
+    /// Checks and reads everything local — the output flag against the
+    /// role, the input file, the output's destination and directory — so
+    /// that a local mistake fails before this node listens or connects.
+    pub fn prepare(&self) -> Result<Prepared, PsiJobError> {
+        match (self.learns_output(), &self.output) {
+            (true, None) => {
+                return Err(PsiJobError::Usage(format!(
+                    "this party learns the result of {} mode: give an output file",
+                    self.job.mode
+                )));
+            }
+            (false, Some(_)) => {
+                return Err(PsiJobError::Usage(format!(
+                    "the {} learns no result in {} mode revealed to the receiver only: give no output file",
+                    self.role, self.job.mode
+                )));
+            }
+            _ => {}
+        }
+        let create = |path: &PathBuf| {
+            AtomicOutput::create(path, &[&self.input], self.replace_output).map_err(|source| {
+                PsiJobError::Output {
+                    path: path.clone(),
+                    source,
+                }
+            })
+        };
+        // The destination first: a mistake there costs no reading.
+        let out = self.output.as_ref().map(create).transpose()?;
+        let table = read_keys(&self.input, &self.keys)?;
+        Ok(Prepared { table, out })
+    }
+}
+
+/// Runs `job` with the peer at the other end of `ch`, on what
+/// [`PsiJob::prepare`] read.
 pub fn run<C: Channel + ?Sized>(
     ch: &mut C,
     job: &PsiJob,
+    prepared: Prepared,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<PsiSummary, PsiJobError> {
     let start = Instant::now();
-    match (job.learns_output(), &job.output) {
-        (true, None) => {
-            return Err(PsiJobError::Usage(format!(
-                "this party learns the result of {} mode: give an output file",
-                job.job.mode
-            )));
-        }
-        (false, Some(_)) => {
-            return Err(PsiJobError::Usage(format!(
-                "the {} learns no result in {} mode revealed to the receiver only: give no output file",
-                job.role, job.job.mode
-            )));
-        }
-        _ => {}
-    }
-    let table = read_keys(&job.input, &job.keys)?;
+    let Prepared { table, mut out } = prepared;
     let output_err = |path: &Path| {
         let path = path.to_path_buf();
         move |source| PsiJobError::Output { path, source }
-    };
-    let mut out = match &job.output {
-        Some(p) => Some(AtomicOutput::create(p).map_err(output_err(p))?),
-        None => None,
     };
     let mut psi_job = job.job.clone();
     psi_job.key_spec = job.keys.describe();
