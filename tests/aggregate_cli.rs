@@ -231,3 +231,19 @@ fn a_bad_cell_names_file_line_and_column_and_the_others_stop_naming_the_party() 
         assert!(!outputs[i].exists(), "party {i} released a result");
     }
 }
+
+#[test]
+fn help_describes_the_output_format_it_refers_to() {
+    let out = Command::new(BIN)
+        .args(["aggregate", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(!help.contains("see above"), "{help}");
+    assert!(
+        help.contains("OUT.csv (long format")
+            && help.contains("group,status,column,count,sum,mean"),
+        "{help}"
+    );
+}

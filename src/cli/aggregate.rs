@@ -10,31 +10,33 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Arguments of `indomain aggregate`.
-///
-/// Run one process per party (2 to 16). Every party gives the same --party
-/// list in the same order (its own entry included), and the same --stat,
-/// --columns, --group-by categories, --bins, --receivers, --min-group-size,
-/// --frac-bits and --max-abs; the parties check this before anything else.
-/// Each party listens on the address of its own --party entry.
-///
-/// Only the --receivers learn the result, and they write it to --output
-/// (required for them, refused for the others). A group whose total count
-/// over all parties is below --min-group-size is suppressed for everyone:
-/// its statistics are never opened, and the output marks it `suppressed`.
-/// Receivers learn every group's count, and for released groups the sums
-/// (sum, mean), sums and sums of squares (variance) or bin counts
-/// (histogram) behind the statistic; other parties learn only which groups
-/// were released.
-///
-/// OUT.csv (long format, one row per group and column):
-///   count:     group,status,count
-///   sum:       group,status,column,count,sum
-///   mean:      group,status,column,count,sum,mean
-///   variance:  group,status,column,count,sum,sum_squares,mean,variance
-///   histogram: group,status,column,bin_lower,bin_upper,count
+const AFTER_HELP: &str = "\
+Run one process per party (2 to 16). Every party gives the same --party
+list in the same order (its own entry included), and the same --stat,
+--columns, --group-by categories, --bins, --receivers, --min-group-size,
+--frac-bits and --max-abs; the parties check this before anything else.
+Each party listens on the address of its own --party entry.
+
+Only the --receivers learn the result, and they write it to --output
+(required for them, refused for the others). A group whose total count
+over all parties is below --min-group-size is suppressed for everyone:
+its statistics are never opened, and the output marks it `suppressed`.
+Receivers learn every group's count, and for released groups the sums
+(sum, mean), sums and sums of squares (variance) or bin counts
+(histogram) behind the statistic; other parties learn only which groups
+were released.
+
+OUT.csv (long format, one row per group and column):
+  count:     group,status,count
+  sum:       group,status,column,count,sum
+  mean:      group,status,column,count,sum,mean
+  variance:  group,status,column,count,sum,sum_squares,mean,variance
+  histogram: group,status,column,bin_lower,bin_upper,count";
+
+/// Arguments of `indomain aggregate`; the text after the options in
+/// `--help` explains the party list, who learns what and the output.
 #[derive(clap::Args)]
-#[command(verbatim_doc_comment)]
+#[command(after_help = AFTER_HELP)]
 pub struct Args {
     /// Directory with this node's node.crt and node.key (made by `indomain
     /// keygen`).
