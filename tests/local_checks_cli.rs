@@ -134,7 +134,10 @@ fn bad_inputs_and_unwritable_outputs_fail_before_the_network() {
     );
     for run in [Node::psi, Node::aggregate] {
         refused_locally(
-            &run(&node, &["--input", "in.csv", "--output", "no/such/dir/o.csv"]),
+            &run(
+                &node,
+                &["--input", "in.csv", "--output", "no/such/dir/o.csv"],
+            ),
             "no/such/dir",
         );
     }

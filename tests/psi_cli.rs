@@ -303,7 +303,14 @@ fn empty_inputs_and_repeated_keys_follow_the_flags() {
     let want = vec![vec!["0".to_string(), "1".into(), "0".into(), String::new()]];
     assert_eq!(rows(&p.path("oa.csv")), want);
     // The outputs exist now: a rerun is refused at once unless --force.
-    let args = ["--key", "id", "--duplicates", "first", "--mode", "cardinality"];
+    let args = [
+        "--key",
+        "id",
+        "--duplicates",
+        "first",
+        "--mode",
+        "cardinality",
+    ];
     let (ra, rb) = p.run(
         &args,
         &["--input", a.to_str().unwrap(), "--output", "oa.csv"],

@@ -1,10 +1,12 @@
 //! The error type of indomain-net. Every variant that concerns a link names
-//! the peer.
+//! the peer. Text that came from a peer (close reasons) is escaped and
+//! truncated before it is stored here ([`crate::text::untrusted`]).
 
 use thiserror::Error;
 
 /// Everything that can go wrong on a channel or while setting one up.
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum NetError {
     /// The peer announced a frame larger than this end accepts.
     #[error("peer {peer}: frame of {len} bytes exceeds the limit of {max} bytes")]
@@ -91,6 +93,51 @@ pub enum NetError {
         path: String,
         /// What failed.
         reason: String,
+    },
+    /// The peer broke the rules of the link (a bad greeting, a second
+    /// connection, a message it should not send).
+    #[error("peer {peer} misbehaved: {reason}")]
+    Misbehaviour {
+        /// The peer.
+        peer: String,
+        /// What it did.
+        reason: String,
+    },
+    /// The peer stopped the job (interrupted, or failed for a reason of its
+    /// own) and closed the link saying so.
+    #[error("peer {peer} stopped the job: {reason}")]
+    Stopped {
+        /// The peer that stopped.
+        peer: String,
+        /// What it said (escaped and truncated).
+        reason: String,
+    },
+    /// Parties of the job never connected.
+    #[error("{} did not connect to {addr} within {secs:.1} s", missing.join(", "))]
+    NeverArrived {
+        /// The parties that are missing.
+        missing: Vec<String>,
+        /// The address this node waited on.
+        addr: String,
+        /// How long it waited, in seconds.
+        secs: f64,
+    },
+    /// A message could not be encoded for sending (it exceeds the control
+    /// message limit, or the type cannot be serialised).
+    #[error("cannot encode a message for {peer}: {reason}")]
+    Encode {
+        /// The peer it was meant for.
+        peer: String,
+        /// What the encoder said.
+        reason: String,
+    },
+    /// Protocol code asked for a link that the party set does not have.
+    #[error("party {me} has no channel to party {party}")]
+    NoChannel {
+        /// This party's index.
+        me: usize,
+        /// The index asked for.
+        party: usize,
     },
     /// A configuration value is not usable.
     #[error("bad network configuration: {0}")]

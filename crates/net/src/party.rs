@@ -56,9 +56,7 @@ impl PartySet {
         let me = self.me;
         match self.links.get_mut(i) {
             Some(Some(ch)) => Ok(ch.as_mut()),
-            _ => Err(NetError::Config(format!(
-                "party {me} has no channel to party {i}"
-            ))),
+            _ => Err(NetError::NoChannel { me, party: i }),
         }
     }
 

@@ -49,8 +49,11 @@ pub fn decode_u64s(peer: &str, frame: &[u8], expected: usize) -> Result<Vec<u64>
 
 /// Sends a control message.
 pub fn send_msg<T: Serialize>(ch: &mut (impl Channel + ?Sized), msg: &T) -> Result<(), NetError> {
-    let bytes = bincode::serde::encode_to_vec(msg, bincode_config())
-        .map_err(|e| NetError::Config(format!("cannot encode message for {}: {e}", ch.peer())))?;
+    let bytes =
+        bincode::serde::encode_to_vec(msg, bincode_config()).map_err(|e| NetError::Encode {
+            peer: ch.peer().to_string(),
+            reason: e.to_string(),
+        })?;
     ch.send(&bytes)
 }
 

@@ -126,13 +126,13 @@ fn nobody_connecting_ends_accept_at_the_receive_timeout() {
     let endpoint = bind(&a, &[&identity("b")], short_limits());
     let err = endpoint.accept().unwrap_err();
     assert!(
-        matches!(&err, NetError::Connect { reason, .. } if reason.contains("none connected")),
+        matches!(&err, NetError::NeverArrived { missing, .. } if missing == &["b"]),
         "{err}"
     );
 }
 
 #[test]
-fn nobody_listening_ends_connect_at_the_connect_timeout() {
+fn nobody_listening_ends_connect_at_the_receive_timeout() {
     let (a, b) = (identity("a"), identity("b"));
     let endpoint = bind(&a, &[&b], short_limits());
     // A bound UDP socket that never answers.

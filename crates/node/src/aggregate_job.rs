@@ -19,8 +19,7 @@ use crate::numeric_csv::{NumericCsvError, NumericSpec, read_numeric};
 use crate::output::AtomicOutput;
 use indomain_aggregate::AggregateError;
 use indomain_aggregate::stats::{
-    ColumnResult, GroupOutcome, LocalData, Phase, Statistic, StatsJob, StatsResult,
-    run_statistics,
+    ColumnResult, GroupOutcome, LocalData, Phase, Statistic, StatsJob, StatsResult, run_statistics,
 };
 use indomain_net::{Counters, PartySet};
 use std::fmt;

@@ -252,7 +252,6 @@ mod tests {
         }
     }
 
-
     #[test]
     fn errors_name_the_physical_line_whatever_the_line_endings() {
         for eol in ["\n", "\r\n", "\r"] {

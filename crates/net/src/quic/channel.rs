@@ -9,9 +9,10 @@
 //! Reading keeps its progress in the channel, so a `recv` that times out in
 //! the middle of a frame can be called again and carries on where it was.
 
-use super::endpoint::{CLOSE_DONE, Shared};
+use super::endpoint::{CLOSE_DONE, CLOSE_STOPPED, Shared};
 use crate::NetError;
 use crate::channel::{ByteCounter, Channel, Counters, FRAME_HEADER};
+use crate::text::untrusted_bytes;
 use quinn::{ConnectionError, ReadError, VarInt, WriteError};
 use std::sync::Arc;
 
@@ -30,6 +31,9 @@ pub struct QuicChannel {
     recv: quinn::RecvStream,
     reader: FrameReader,
     counter: Arc<ByteCounter>,
+    /// A send or receive failed: the link is of no more use, so dropping the
+    /// channel closes it at once instead of waiting for deliveries.
+    failed: bool,
     pub(crate) shared: Arc<Shared>,
 }
 
@@ -48,6 +52,7 @@ impl QuicChannel {
             recv,
             reader: FrameReader::default(),
             counter: ByteCounter::new(),
+            failed: false,
             shared,
         }
     }
@@ -81,11 +86,17 @@ impl Channel for QuicChannel {
                 self.counter.add_sent((frame.len() + FRAME_HEADER) as u64);
                 Ok(())
             }
-            Ok(Err(e)) => Err(write_error(e, &self.peer)),
-            Err(_) => Err(NetError::Timeout {
-                peer: self.peer.clone(),
-                secs: limit.as_secs_f64(),
-            }),
+            Ok(Err(e)) => {
+                self.failed = true;
+                Err(write_error(e, &self.peer))
+            }
+            Err(_) => {
+                self.failed = true;
+                Err(NetError::Timeout {
+                    peer: self.peer.clone(),
+                    secs: limit.as_secs_f64(),
+                })
+            }
         }
     }
 
@@ -105,11 +116,17 @@ impl Channel for QuicChannel {
                     .add_received((frame.len() + FRAME_HEADER) as u64);
                 Ok(frame)
             }
-            Ok(Err(e)) => Err(e),
-            Err(_) => Err(NetError::Timeout {
-                peer: self.peer.clone(),
-                secs: limits.recv_timeout.as_secs_f64(),
-            }),
+            Ok(Err(e)) => {
+                self.failed = true;
+                Err(e)
+            }
+            Err(_) => {
+                self.failed = true;
+                Err(NetError::Timeout {
+                    peer: self.peer.clone(),
+                    secs: limits.recv_timeout.as_secs_f64(),
+                })
+            }
         }
     }
 
@@ -127,6 +144,13 @@ impl Drop for QuicChannel {
         // `send` returns once a frame is buffered, so the last frames may not
         // have reached the peer yet: wait (in the background, bounded by the
         // receive timeout) until the peer has acknowledged them, then close.
+        // A failed link has nothing worth delivering: waiting would only
+        // double the time a silent peer costs.
+        if self.failed {
+            self.connection
+                .close(VarInt::from_u32(CLOSE_DONE), b"link failed");
+            return;
+        }
         let _ = self.send.finish();
         let delivered = self.send.stopped();
         let connection = self.connection.clone();
@@ -258,6 +282,14 @@ fn write_error(e: WriteError, peer: &str) -> NetError {
 
 fn connection_error(e: ConnectionError, peer: &str, mid_frame: bool) -> NetError {
     match e {
+        ConnectionError::ApplicationClosed(close)
+            if close.error_code == VarInt::from_u32(CLOSE_STOPPED) =>
+        {
+            NetError::Stopped {
+                peer: peer.to_string(),
+                reason: untrusted_bytes(&close.reason),
+            }
+        }
         ConnectionError::ApplicationClosed(_)
         | ConnectionError::ConnectionClosed(_)
         | ConnectionError::Reset

@@ -6,19 +6,20 @@
 //! handed out, the client sends [`HELLO`] on it and waits for the server's
 //! reply, so that both ends know the other accepted its certificate: in TLS
 //! 1.3 a client finishes its handshake before the server has checked the
-//! client's certificate.
+//! client's certificate. Connecting and accepting live in
+//! [`super::handshake`].
 
 use super::channel::QuicChannel;
-use super::identity::{Fingerprint, Identity, TrustedPeer};
-use super::verify::{PinnedClientVerifier, PinnedServerVerifier, TrustList};
+use super::identity::{Identity, TrustedPeer};
+use super::verify::{PinnedClientVerifier, PinnedServerVerifier, Refusal, TrustList};
 use crate::{Limits, NetError};
 use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
-use quinn::{ConnectionError, IdleTimeout, TransportConfig, VarInt};
+use quinn::{IdleTimeout, TransportConfig, VarInt};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::task::JoinHandle;
-use tokio::time::Instant;
+use tokio::task::{JoinHandle, JoinSet};
 
 /// The ALPN protocol every indomain node speaks.
 pub const ALPN: &[u8] = b"indomain/1";
@@ -28,7 +29,7 @@ pub(crate) const HELLO: [u8; 8] = *b"indomain";
 
 /// The TLS server name a client asks for. Certificates are pinned by
 /// fingerprint, so the name only has to be syntactically valid.
-const SERVER_NAME: &str = "indomain.node";
+pub(crate) const SERVER_NAME: &str = "indomain.node";
 
 /// A link with no packets for this long is dead (the peer vanished without
 /// closing). Keep-alives keep quiet but live links open.
@@ -54,8 +55,14 @@ const LOOPBACK_MTU: u16 = 6000;
 
 /// Application error codes in CONNECTION_CLOSE frames.
 pub(crate) const CLOSE_DONE: u32 = 0;
-const CLOSE_WRONG_PEER: u32 = 1;
-const CLOSE_BAD_HELLO: u32 = 2;
+pub(crate) const CLOSE_WRONG_PEER: u32 = 1;
+pub(crate) const CLOSE_BAD_HELLO: u32 = 2;
+/// The job was stopped (a signal, or a failure at this node); the reason
+/// says which, never the private detail.
+pub(crate) const CLOSE_STOPPED: u32 = 3;
+
+/// The most close-reason bytes sent with [`CLOSE_STOPPED`].
+const MAX_CLOSE_REASON: usize = 200;
 
 /// A node's QUIC endpoint. It owns its tokio runtime; every method blocks.
 pub struct Endpoint {
@@ -70,10 +77,14 @@ pub(crate) struct Shared {
     pub(crate) name: String,
     pub(crate) limits: Limits,
     pub(crate) trust: Arc<TrustList>,
-    endpoint: quinn::Endpoint,
-    network: PathConfigs,
-    loopback: PathConfigs,
+    pub(crate) endpoint: quinn::Endpoint,
+    tls: TlsMaterial,
+    network: Arc<TransportConfig>,
+    loopback: Arc<TransportConfig>,
     closers: Mutex<Vec<JoinHandle<()>>>,
+    /// Handshakes in progress, kept across `accept` calls so that a peer
+    /// admitted while another was being returned is not lost.
+    pub(crate) pending: Mutex<JoinSet<Result<QuicChannel, NetError>>>,
     // Declared last so that it is dropped last.
     pub(crate) runtime: tokio::runtime::Runtime,
 }
@@ -97,42 +108,23 @@ impl Endpoint {
         }
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let trust = Arc::new(TrustList::new(trusted, &provider)?);
-        let tls_error = |e: rustls::Error| NetError::Config(format!("TLS configuration: {e}"));
-        let quic_error = |e: quinn::crypto::rustls::NoInitialCipherSuite| {
-            NetError::Config(format!("QUIC configuration: {e}"))
+        if let Some(name) = trust.name_of_fingerprint(&identity.fingerprint()) {
+            return Err(NetError::Config(format!(
+                "peer {name} has this node's own fingerprint {}; every party needs an \
+                 identity of its own (`indomain fingerprint` prints each node's)",
+                identity.fingerprint()
+            )));
+        }
+        let tls = TlsMaterial {
+            provider,
+            certificate: identity.certificate(),
+            key: identity.private_key()?,
         };
-
-        let mut server_tls = rustls::ServerConfig::builder_with_provider(provider.clone())
-            .with_protocol_versions(&[&rustls::version::TLS13])
-            .map_err(tls_error)?
-            .with_client_cert_verifier(Arc::new(PinnedClientVerifier(trust.clone())))
-            .with_single_cert(vec![identity.certificate()], identity.private_key()?)
-            .map_err(tls_error)?;
-        server_tls.alpn_protocols = vec![ALPN.to_vec()];
-
-        let mut client_tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_protocol_versions(&[&rustls::version::TLS13])
-            .map_err(tls_error)?
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(PinnedServerVerifier(trust.clone())))
-            .with_client_auth_cert(vec![identity.certificate()], identity.private_key()?)
-            .map_err(tls_error)?;
-        client_tls.alpn_protocols = vec![ALPN.to_vec()];
-
-        let server_tls = Arc::new(QuicServerConfig::try_from(server_tls).map_err(quic_error)?);
-        let client_tls = Arc::new(QuicClientConfig::try_from(client_tls).map_err(quic_error)?);
-        let configs = |path: Path| -> Result<_, NetError> {
-            let transport = Arc::new(transport_config(path)?);
-            let mut server = quinn::ServerConfig::with_crypto(server_tls.clone());
-            server.transport_config(transport.clone());
-            let mut client = quinn::ClientConfig::new(client_tls.clone());
-            client.transport_config(transport);
-            Ok(PathConfigs {
-                server: Arc::new(server),
-                client,
-            })
-        };
-        let (network, loopback) = (configs(Path::Network)?, configs(Path::Loopback)?);
+        let network = Arc::new(transport_config(Path::Network)?);
+        let loopback = Arc::new(transport_config(Path::Loopback)?);
+        // Incoming connections are accepted with a configuration of their
+        // own (`accept_with`); this one only enables the server role.
+        let (default_server, _) = tls.server(&trust, network.clone())?;
 
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -150,7 +142,7 @@ impl Endpoint {
             config
                 .max_udp_payload_size(LOOPBACK_MTU)
                 .map_err(|e| NetError::Config(format!("UDP payload size: {e}")))?;
-            let server = Some(network.server.as_ref().clone());
+            let server = Some(default_server);
             quinn::Endpoint::new(config, server, socket, Arc::new(quinn::TokioRuntime)).map_err(
                 |source| NetError::Io {
                     context: format!("starting QUIC on UDP {listen}"),
@@ -168,9 +160,11 @@ impl Endpoint {
                 limits,
                 trust,
                 endpoint,
+                tls,
                 network,
                 loopback,
                 closers: Mutex::new(Vec::new()),
+                pending: Mutex::new(JoinSet::new()),
                 runtime,
             }),
             local_addr,
@@ -192,201 +186,60 @@ impl Endpoint {
         self.shared.limits
     }
 
-    /// Connects to `addr` and returns the channel once both ends have
-    /// accepted each other's certificate. Fails with `WrongPeer` if the
-    /// certificate there is trusted but belongs to a peer other than
-    /// `peer_name`, and with `UnknownPeer` if it is not trusted at all.
-    /// Connecting and the handshake together take at most the connect
-    /// timeout.
-    pub fn connect(&self, addr: SocketAddr, peer_name: &str) -> Result<QuicChannel, NetError> {
-        if !self.shared.trust.knows_name(peer_name) {
-            return Err(NetError::Config(format!(
-                "peer {peer_name} is not among the trusted peers; add its NAME=sha256:... entry"
-            )));
+    /// A handle that stops every link of this endpoint from any thread
+    /// (a signal handler, a failed job): see [`StopHandle`].
+    pub fn stop_handle(&self) -> StopHandle {
+        StopHandle {
+            endpoint: self.shared.endpoint.clone(),
+            runtime: self.shared.runtime.handle().clone(),
+            name: self.shared.name.clone(),
         }
-        let limit = self.shared.limits.connect_timeout;
-        let attempt = self.open(addr, peer_name);
-        self.shared
-            .runtime
-            .block_on(async { tokio::time::timeout(limit, attempt).await })
-            .unwrap_or_else(|_| {
-                Err(NetError::Connect {
-                    peer: format!("{peer_name} at {addr}"),
-                    reason: format!("no handshake within {:.1} s", limit.as_secs_f64()),
-                })
-            })
     }
 
-    /// Waits for a trusted peer to connect and returns the channel to it,
-    /// named from its certificate. Connections that fail the handshake are
-    /// refused and waiting goes on; if no trusted peer has connected within
-    /// the receive timeout, the error is the last refusal (for instance
-    /// `UnknownPeer` with the fingerprint that was offered), or a timeout.
-    pub fn accept(&self) -> Result<QuicChannel, NetError> {
-        let limits = self.shared.limits;
-        let deadline = Instant::now() + limits.recv_timeout;
-        self.shared.runtime.block_on(async {
-            let mut refused = None;
-            loop {
-                let incoming =
-                    match tokio::time::timeout_at(deadline, self.shared.endpoint.accept()).await {
-                        Ok(Some(incoming)) => incoming,
-                        Ok(None) => {
-                            return Err(NetError::Config("the QUIC endpoint is closed".into()));
-                        }
-                        Err(_) => {
-                            return Err(refused.unwrap_or_else(|| NetError::Connect {
-                                peer: "any trusted peer".into(),
-                                reason: format!(
-                                    "none connected to {} within {:.1} s",
-                                    self.local_addr,
-                                    limits.recv_timeout.as_secs_f64()
-                                ),
-                            }));
-                        }
-                    };
-                let remote = incoming.remote_address();
-                match tokio::time::timeout(limits.connect_timeout, self.admit(incoming)).await {
-                    Ok(Ok(channel)) => return Ok(channel),
-                    Ok(Err(e)) => {
-                        tracing::warn!("refused a connection from {remote}: {e}");
-                        refused = Some(e);
-                    }
-                    Err(_) => {
-                        tracing::warn!("handshake from {remote} did not complete in time");
-                        refused = Some(NetError::Connect {
-                            peer: remote.to_string(),
-                            reason: "handshake did not complete within the connect timeout".into(),
-                        });
-                    }
-                }
-            }
-        })
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
     }
+}
 
-    async fn open(&self, addr: SocketAddr, peer_name: &str) -> Result<QuicChannel, NetError> {
-        let peer = peer_name.to_string();
-        let connect_error = |reason: String| NetError::Connect {
-            peer: format!("{peer_name} at {addr}"),
-            reason,
-        };
-        let connecting = self
-            .shared
-            .endpoint
-            .connect_with(self.shared.configs(addr).client.clone(), addr, SERVER_NAME)
-            .map_err(|e| connect_error(e.to_string()))?;
-        let connection = connecting
-            .await
-            .map_err(|e| self.handshake_error(e, &connect_error))?;
-        let got = self.verified_name(&connection)?;
-        if got != peer {
-            connection.close(VarInt::from_u32(CLOSE_WRONG_PEER), b"unexpected peer");
-            return Err(NetError::WrongPeer {
-                expected: peer,
-                got,
-            });
-        }
-        let refused = |e: &dyn std::fmt::Display| {
-            connect_error(format!(
-                "the peer ended the connection before accepting it; does it trust this node's \
-                 certificate (its --peer list)? ({e})"
-            ))
-        };
-        let (mut send, mut recv) = connection.open_bi().await.map_err(|e| refused(&e))?;
-        send.write_all(&HELLO).await.map_err(|e| refused(&e))?;
-        let mut reply = [0u8; HELLO.len()];
-        recv.read_exact(&mut reply).await.map_err(|e| refused(&e))?;
-        if reply != HELLO {
-            connection.close(VarInt::from_u32(CLOSE_BAD_HELLO), b"bad hello");
-            return Err(connect_error("the peer does not speak indomain/1".into()));
-        }
-        Ok(QuicChannel::new(
-            self.shared.clone(),
-            peer,
-            connection,
-            send,
-            recv,
-        ))
-    }
+/// Stops a job's links: every connection of the endpoint is closed at once
+/// with the "stopped" code and a short public reason, which each peer turns
+/// into [`NetError::Stopped`] naming this node — at once, not after an idle
+/// timeout. Frames not yet delivered are dropped.
+#[derive(Clone)]
+pub struct StopHandle {
+    endpoint: quinn::Endpoint,
+    runtime: tokio::runtime::Handle,
+    name: String,
+}
 
-    async fn admit(&self, incoming: quinn::Incoming) -> Result<QuicChannel, NetError> {
-        let remote = incoming.remote_address();
-        let connect_error = |reason: String| NetError::Connect {
-            peer: remote.to_string(),
-            reason,
-        };
-        let config = self.shared.configs(remote).server.clone();
-        let connection = incoming
-            .accept_with(config)
-            .map_err(|e| self.handshake_error(e, &connect_error))?
-            .await
-            .map_err(|e| self.handshake_error(e, &connect_error))?;
-        let peer = self.verified_name(&connection)?;
-        let link_error = |e: &dyn std::fmt::Display| NetError::Connect {
-            peer: format!("{peer} at {remote}"),
-            reason: format!("no stream opened after the handshake ({e})"),
-        };
-        let (mut send, mut recv) = connection.accept_bi().await.map_err(|e| link_error(&e))?;
-        let mut hello = [0u8; HELLO.len()];
-        recv.read_exact(&mut hello)
-            .await
-            .map_err(|e| link_error(&e))?;
-        if hello != HELLO {
-            connection.close(VarInt::from_u32(CLOSE_BAD_HELLO), b"bad hello");
-            return Err(link_error(&"the peer does not speak indomain/1"));
+impl StopHandle {
+    /// Closes every link with `reason` (cut to 200 bytes; say why, not the
+    /// private detail) and waits up to a second for the close to go out.
+    /// Must not be called from inside async code.
+    pub fn stop(&self, reason: &str) {
+        let mut cut = MAX_CLOSE_REASON.min(reason.len());
+        while !reason.is_char_boundary(cut) {
+            cut -= 1;
         }
-        send.write_all(&HELLO).await.map_err(|e| link_error(&e))?;
-        Ok(QuicChannel::new(
-            self.shared.clone(),
-            peer,
-            connection,
-            send,
-            recv,
-        ))
-    }
-
-    /// The name of the peer on an established connection, from the
-    /// certificate the handshake verified.
-    fn verified_name(&self, connection: &quinn::Connection) -> Result<String, NetError> {
-        let certificates = connection.peer_identity().and_then(|id| {
-            id.downcast::<Vec<rustls::pki_types::CertificateDer<'static>>>()
-                .ok()
+        self.endpoint
+            .close(VarInt::from_u32(CLOSE_STOPPED), &reason.as_bytes()[..cut]);
+        let endpoint = self.endpoint.clone();
+        self.runtime.block_on(async move {
+            let _ = tokio::time::timeout(Duration::from_secs(1), endpoint.wait_idle()).await;
         });
-        let Some(certificate) = certificates.as_ref().and_then(|c| c.first()) else {
-            return Err(NetError::UnknownPeer {
-                fingerprint: "(no certificate)".into(),
-            });
-        };
-        match self.shared.trust.name_of(certificate) {
-            Some(name) => Ok(name.to_string()),
-            None => Err(NetError::UnknownPeer {
-                fingerprint: Fingerprint::of(certificate).to_string(),
-            }),
-        }
     }
 
-    /// Turns a failed handshake into `UnknownPeer` when this end refused the
-    /// peer's certificate, and into a connection error otherwise.
-    fn handshake_error(
-        &self,
-        e: ConnectionError,
-        connect_error: &dyn Fn(String) -> NetError,
-    ) -> NetError {
-        if let Some(fingerprint) = self.shared.trust.take_last_refused() {
-            return NetError::UnknownPeer {
-                fingerprint: fingerprint.to_string(),
-            };
-        }
-        match e {
-            ConnectionError::ConnectionClosed(close) => connect_error(format!(
-                "refused by the peer during the TLS handshake; does it trust this node's \
-                 certificate (its --peer list)? ({close})"
-            )),
-            ConnectionError::TimedOut => {
-                connect_error("no answer (is the peer listening there?)".into())
-            }
-            other => connect_error(other.to_string()),
-        }
+    /// The name of the node this handle stops.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl std::fmt::Debug for StopHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StopHandle")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -399,10 +252,64 @@ impl std::fmt::Debug for Endpoint {
     }
 }
 
-/// The QUIC configurations for one kind of path.
-struct PathConfigs {
-    server: Arc<quinn::ServerConfig>,
-    client: quinn::ClientConfig,
+/// What every connection's TLS configuration is built from. Each
+/// connection gets configurations of its own, with verifiers that record a
+/// refusal in that connection's [`Refusal`] only.
+struct TlsMaterial {
+    provider: Arc<rustls::crypto::CryptoProvider>,
+    certificate: CertificateDer<'static>,
+    key: PrivateKeyDer<'static>,
+}
+
+fn tls_error(e: rustls::Error) -> NetError {
+    NetError::Config(format!("TLS configuration: {e}"))
+}
+
+fn quic_error(e: quinn::crypto::rustls::NoInitialCipherSuite) -> NetError {
+    NetError::Config(format!("QUIC configuration: {e}"))
+}
+
+impl TlsMaterial {
+    fn server(
+        &self,
+        trust: &Arc<TrustList>,
+        transport: Arc<TransportConfig>,
+    ) -> Result<(quinn::ServerConfig, Arc<Refusal>), NetError> {
+        let refusal = Arc::new(Refusal::default());
+        let verifier = PinnedClientVerifier(trust.clone(), refusal.clone());
+        let mut tls = rustls::ServerConfig::builder_with_provider(self.provider.clone())
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .map_err(tls_error)?
+            .with_client_cert_verifier(Arc::new(verifier))
+            .with_single_cert(vec![self.certificate.clone()], self.key.clone_key())
+            .map_err(tls_error)?;
+        tls.alpn_protocols = vec![ALPN.to_vec()];
+        let tls = QuicServerConfig::try_from(tls).map_err(quic_error)?;
+        let mut config = quinn::ServerConfig::with_crypto(Arc::new(tls));
+        config.transport_config(transport);
+        Ok((config, refusal))
+    }
+
+    fn client(
+        &self,
+        trust: &Arc<TrustList>,
+        transport: Arc<TransportConfig>,
+    ) -> Result<(quinn::ClientConfig, Arc<Refusal>), NetError> {
+        let refusal = Arc::new(Refusal::default());
+        let verifier = PinnedServerVerifier(trust.clone(), refusal.clone());
+        let mut tls = rustls::ClientConfig::builder_with_provider(self.provider.clone())
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .map_err(tls_error)?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(verifier))
+            .with_client_auth_cert(vec![self.certificate.clone()], self.key.clone_key())
+            .map_err(tls_error)?;
+        tls.alpn_protocols = vec![ALPN.to_vec()];
+        let tls = QuicClientConfig::try_from(tls).map_err(quic_error)?;
+        let mut config = quinn::ClientConfig::new(Arc::new(tls));
+        config.transport_config(transport);
+        Ok((config, refusal))
+    }
 }
 
 /// Which kind of path a connection takes.
@@ -417,12 +324,29 @@ enum Path {
 }
 
 impl Shared {
-    fn configs(&self, remote: SocketAddr) -> &PathConfigs {
+    fn transport(&self, remote: SocketAddr) -> Arc<TransportConfig> {
         if remote.ip().to_canonical().is_loopback() {
-            &self.loopback
+            self.loopback.clone()
         } else {
-            &self.network
+            self.network.clone()
         }
+    }
+
+    /// A server configuration for one incoming connection from `remote`.
+    pub(crate) fn server_config(
+        &self,
+        remote: SocketAddr,
+    ) -> Result<(Arc<quinn::ServerConfig>, Arc<Refusal>), NetError> {
+        let (config, refusal) = self.tls.server(&self.trust, self.transport(remote))?;
+        Ok((Arc::new(config), refusal))
+    }
+
+    /// A client configuration for one connection to `remote`.
+    pub(crate) fn client_config(
+        &self,
+        remote: SocketAddr,
+    ) -> Result<(quinn::ClientConfig, Arc<Refusal>), NetError> {
+        self.tls.client(&self.trust, self.transport(remote))
     }
 
     /// Lets a dropped channel deliver its last frames in the background; the

@@ -22,7 +22,9 @@ pub struct PartyAddr {
 
 /// Full mesh for an n-party job: party `me` connects to every lower-indexed
 /// party and accepts from every higher-indexed one. The result is ordered by
-/// party index.
+/// party index. Parties may start in any order: connecting retries, and
+/// accepting waits, until the receive timeout; a party that never came is
+/// named in the error.
 pub fn mesh(endpoint: &Endpoint, me: usize, parties: &[PartyAddr]) -> Result<PartySet, NetError> {
     let names: Vec<String> = parties.iter().map(|p| p.name.clone()).collect();
     check_party_list(endpoint, me, &names)?;
@@ -30,8 +32,13 @@ pub fn mesh(endpoint: &Endpoint, me: usize, parties: &[PartyAddr]) -> Result<Par
     for (i, party) in parties.iter().enumerate().take(me) {
         links[i] = Some(Box::new(endpoint.connect(party.addr, &party.name)?));
     }
+    let deadline = std::time::Instant::now() + endpoint.limits().recv_timeout;
     for _ in me + 1..parties.len() {
-        let channel = endpoint.accept()?;
+        let missing: Vec<String> = (me + 1..parties.len())
+            .filter(|&i| links[i].is_none())
+            .map(|i| names[i].clone())
+            .collect();
+        let channel = endpoint.accept_until(deadline, &missing)?;
         let slot = names
             .iter()
             .position(|n| n == channel.peer())
@@ -39,14 +46,13 @@ pub fn mesh(endpoint: &Endpoint, me: usize, parties: &[PartyAddr]) -> Result<Par
             .and_then(|i| links.get_mut(i))
             .filter(|slot| slot.is_none());
         let Some(slot) = slot else {
-            return Err(NetError::WrongPeer {
-                expected: format!(
-                    "one of {}",
-                    names.get(me + 1..).unwrap_or_default().join(", ")
-                ),
-                got: format!(
-                    "{} (not a higher-indexed party, or connected twice)",
-                    channel.peer()
+            return Err(NetError::Misbehaviour {
+                peer: channel.peer().to_string(),
+                reason: format!(
+                    "it connected, but only {} connect to {} (it is not later in the \
+                     party list, or it connected twice)",
+                    missing.join(", "),
+                    endpoint.name()
                 ),
             });
         };

@@ -19,6 +19,7 @@
 
 mod channel;
 mod endpoint;
+mod handshake;
 mod identity;
 mod mesh;
 #[cfg(test)]
@@ -26,6 +27,6 @@ mod tests;
 mod verify;
 
 pub use channel::QuicChannel;
-pub use endpoint::{ALPN, Endpoint};
+pub use endpoint::{ALPN, Endpoint, StopHandle};
 pub use identity::{CERT_FILE, Fingerprint, Identity, KEY_FILE, TrustedPeer};
 pub use mesh::{PartyAddr, mesh};

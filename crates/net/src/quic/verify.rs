@@ -16,16 +16,33 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{CertificateError, DigitallySignedStruct, DistinguishedName, SignatureScheme};
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// The pinned fingerprints and the names they stand for.
 #[derive(Debug)]
 pub(crate) struct TrustList {
     by_fingerprint: HashMap<Fingerprint, String>,
     algorithms: WebPkiSupportedAlgorithms,
-    /// The last certificate refused, so that a failed handshake can say which
-    /// fingerprint was offered (rustls only carries an alert across).
-    last_refused: Mutex<Option<Fingerprint>>,
+}
+
+/// The certificate refused during one handshake, so that the failed
+/// connection can say which fingerprint was offered (rustls only carries an
+/// alert across). Every connection has its own verifier and its own slot,
+/// so concurrent handshakes never report each other's refusals.
+#[derive(Debug, Default)]
+pub(crate) struct Refusal(Mutex<Option<Fingerprint>>);
+
+impl Refusal {
+    /// The fingerprint refused in this handshake, if any.
+    pub(crate) fn take(&self) -> Option<Fingerprint> {
+        self.0.lock().map(|mut slot| slot.take()).unwrap_or(None)
+    }
+
+    fn set(&self, fingerprint: Fingerprint) {
+        if let Ok(mut slot) = self.0.lock() {
+            *slot = Some(fingerprint);
+        }
+    }
 }
 
 impl TrustList {
@@ -53,7 +70,6 @@ impl TrustList {
         Ok(Self {
             by_fingerprint,
             algorithms: provider.signature_verification_algorithms,
-            last_refused: Mutex::new(None),
         })
     }
 
@@ -69,23 +85,25 @@ impl TrustList {
         self.by_fingerprint.values().any(|n| n == name)
     }
 
-    /// Takes the fingerprint of the last refused certificate, if any.
-    pub(crate) fn take_last_refused(&self) -> Option<Fingerprint> {
-        self.last_refused
-            .lock()
-            .map(|mut slot| slot.take())
-            .unwrap_or(None)
+    /// The names of all pinned peers.
+    pub(crate) fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.by_fingerprint.values().cloned().collect();
+        names.sort();
+        names
     }
 
-    fn check(&self, cert: &CertificateDer<'_>) -> Result<(), rustls::Error> {
+    /// The name pinned for `fingerprint`, if any.
+    pub(crate) fn name_of_fingerprint(&self, fingerprint: &Fingerprint) -> Option<&str> {
+        self.by_fingerprint.get(fingerprint).map(String::as_str)
+    }
+
+    fn check(&self, cert: &CertificateDer<'_>, refusal: &Refusal) -> Result<(), rustls::Error> {
         if self.name_of(cert).is_some() {
             return Ok(());
         }
         let fingerprint = Fingerprint::of(cert);
         tracing::warn!("refused a peer with unknown certificate {fingerprint}");
-        if let Ok(mut slot) = self.last_refused.lock() {
-            *slot = Some(fingerprint);
-        }
+        refusal.set(fingerprint);
         Err(rustls::Error::InvalidCertificate(
             CertificateError::ApplicationVerificationFailure,
         ))
@@ -102,9 +120,10 @@ impl TrustList {
 }
 
 /// A client's check of the server: the certificate must be pinned. The
-/// server name in the handshake is ignored; the fingerprint decides.
+/// server name in the handshake is ignored; the fingerprint decides. One
+/// per connection, with that connection's [`Refusal`].
 #[derive(Debug)]
-pub(crate) struct PinnedServerVerifier(pub(crate) std::sync::Arc<TrustList>);
+pub(crate) struct PinnedServerVerifier(pub(crate) Arc<TrustList>, pub(crate) Arc<Refusal>);
 
 impl ServerCertVerifier for PinnedServerVerifier {
     fn verify_server_cert(
@@ -116,7 +135,7 @@ impl ServerCertVerifier for PinnedServerVerifier {
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
         self.0
-            .check(end_entity)
+            .check(end_entity, &self.1)
             .map(|()| ServerCertVerified::assertion())
     }
 
@@ -144,9 +163,9 @@ impl ServerCertVerifier for PinnedServerVerifier {
 }
 
 /// A server's check of the client: a certificate is mandatory and must be
-/// pinned.
+/// pinned. One per connection, with that connection's [`Refusal`].
 #[derive(Debug)]
-pub(crate) struct PinnedClientVerifier(pub(crate) std::sync::Arc<TrustList>);
+pub(crate) struct PinnedClientVerifier(pub(crate) Arc<TrustList>, pub(crate) Arc<Refusal>);
 
 impl ClientCertVerifier for PinnedClientVerifier {
     fn client_auth_mandatory(&self) -> bool {
@@ -164,7 +183,7 @@ impl ClientCertVerifier for PinnedClientVerifier {
         _now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
         self.0
-            .check(end_entity)
+            .check(end_entity, &self.1)
             .map(|()| ClientCertVerified::assertion())
     }
 
