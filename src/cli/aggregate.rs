@@ -1,6 +1,7 @@
 //! `indomain aggregate`: one party of an N-party secure statistics job.
 
 use super::CliResult;
+use super::stop;
 use indicatif::{ProgressBar, ProgressStyle};
 use indomain_aggregate::stats::{Statistic, StatsJob};
 use indomain_net::Limits;
@@ -239,6 +240,7 @@ pub fn run(args: Args) -> CliResult {
         .map(|(_, (p, _))| p.clone())
         .collect();
     let endpoint = Endpoint::bind(&identity, parties[me].1, trusted, limits)?;
+    let stop = stop::Guard::new(endpoint.stop_handle());
     let addrs: Vec<PartyAddr> = parties
         .iter()
         .map(|(p, addr)| PartyAddr {
@@ -262,7 +264,12 @@ pub fn run(args: Args) -> CliResult {
         bar.set_message(phase.to_string())
     });
     bar.finish_and_clear();
+    if summary.is_err() {
+        // Before the links are dropped, so that they close as stopped.
+        stop.failed();
+    }
     let summary = summary?;
+    stop.done();
     eprintln!("aggregate {}: {summary}", args.me);
     drop(party_set);
     drop(endpoint);

@@ -1,5 +1,5 @@
 //! `indomain keygen`: create a node identity and print the entry peers
-//! trust it by.
+//! trust it by; `indomain fingerprint`: print that entry again.
 
 use super::CliResult;
 use indomain_net::quic::{CERT_FILE, Identity, KEY_FILE};
@@ -47,6 +47,23 @@ pub fn run(args: Args) -> CliResult {
         existing[0].display(),
         existing[1].display()
     );
+    println!("{}", identity.trusted_entry());
+    Ok(())
+}
+
+/// Arguments of `indomain fingerprint`.
+#[derive(clap::Args)]
+pub struct FingerprintArgs {
+    /// Directory with this node's node.crt and node.key (made by `indomain
+    /// keygen`).
+    #[arg(long, value_name = "DIR")]
+    identity: PathBuf,
+}
+
+/// Prints the `NAME=sha256:<hex>` entry of an existing identity, after the
+/// same checks a job makes (key matches certificate, key private).
+pub fn fingerprint(args: FingerprintArgs) -> CliResult {
+    let identity = Identity::load(&args.identity)?;
     println!("{}", identity.trusted_entry());
     Ok(())
 }

@@ -5,8 +5,11 @@ mod demo;
 mod keygen;
 mod net_args;
 mod psi;
+mod stop;
 
 use clap::{Parser, Subcommand};
+use indomain_net::text::escape_and_cut;
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 /// The error type of every subcommand: anything displayable, printed with
@@ -31,6 +34,9 @@ enum Command {
     /// Create this node's certificate and private key, and print the
     /// fingerprint that peers put in their configuration.
     Keygen(keygen::Args),
+    /// Print this node's NAME=sha256:<fingerprint> entry again (what peers
+    /// pass as --peer, or before @HOST:PORT in --party).
+    Fingerprint(keygen::FingerprintArgs),
     /// Private set intersection with one peer (intersection, cardinality,
     /// intersection-sum or aligned join).
     Psi(psi::Args),
@@ -50,23 +56,45 @@ pub fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
+    if let Err(e) = stop::install() {
+        eprintln!("error: cannot watch for SIGINT and SIGTERM: {e}");
+        return ExitCode::FAILURE;
+    }
     let result = match cli.command {
         Command::Keygen(a) => keygen::run(a),
+        Command::Fingerprint(a) => keygen::fingerprint(a),
         Command::Psi(a) => psi::run(a),
         Command::Aggregate(a) => aggregate::run(a),
         Command::Demo(a) => demo::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(_) if stop::interrupted() => stop::wait_for_exit(),
         Err(e) => {
-            eprintln!("error: {e}");
+            // Errors may quote a peer (a key spec, an abort reason): print
+            // them escaped and cut, never raw onto an operator's terminal.
+            eprintln!("error: {}", printable(&e.to_string()));
             let mut source = e.source();
             while let Some(cause) = source {
-                eprintln!("  caused by: {cause}");
+                eprintln!("  caused by: {}", printable(&cause.to_string()));
                 source = cause.source();
             }
             ExitCode::FAILURE
         }
     }
+}
+
+/// The longest line of an error message printed whole.
+const MAX_ERROR_LINE: usize = 2000;
+
+/// An error message with control characters escaped and overlong lines
+/// cut (a peer's text inside it could otherwise be anything up to 1 MiB).
+fn printable(message: &str) -> String {
+    message
+        .lines()
+        .map(|line| escape_and_cut(line, MAX_ERROR_LINE))
+        .collect::<Vec<_>>()
+        .join("\n  ")
 }

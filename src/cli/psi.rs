@@ -2,6 +2,7 @@
 
 use super::CliResult;
 use super::net_args::PeerArgs;
+use super::stop;
 use indicatif::{ProgressBar, ProgressStyle};
 use indomain_net::Channel;
 use indomain_node::keys_csv::{Duplicates, KeySpec};
@@ -196,7 +197,8 @@ pub fn run(args: Args) -> CliResult {
         .into());
     }
     let prepared = psi.prepare()?;
-    let (_endpoint, mut channel) = args.net.open_peer()?;
+    let (endpoint, mut channel) = args.net.open_peer()?;
+    let stop = stop::Guard::new(endpoint.stop_handle());
     eprintln!("psi {mode}: connected to {} as {role}", channel.peer());
     let bar = if args.quiet {
         ProgressBar::hidden()
@@ -214,6 +216,7 @@ pub fn run(args: Args) -> CliResult {
     });
     bar.finish_and_clear();
     let summary = summary?;
+    stop.done();
     eprintln!("{summary}");
     Ok(())
 }

@@ -13,7 +13,9 @@ pub struct Limits {
     pub max_frame: usize,
     /// How long `recv` waits for a frame before it fails.
     pub recv_timeout: Duration,
-    /// How long connecting, including the TLS handshake, may take.
+    /// How long one handshake (one connection attempt, or one incoming
+    /// connection being admitted) may take. Connecting retries attempts
+    /// until `recv_timeout` has passed.
     pub connect_timeout: Duration,
 }
 
@@ -22,7 +24,7 @@ impl Default for Limits {
         Self {
             max_frame: 64 << 20,
             recv_timeout: Duration::from_secs(120),
-            connect_timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(5),
         }
     }
 }

@@ -23,6 +23,7 @@ pub mod open;
 pub mod party;
 pub mod quic;
 pub mod text;
+pub mod wanlab;
 pub mod wire;
 
 pub use channel::{Channel, Counters, Limits};

@@ -10,17 +10,22 @@
 /// The most characters of peer text kept in a message.
 pub const MAX_PEER_TEXT: usize = 200;
 
-/// `text` with control characters (and backslashes) escaped as Rust does
-/// (`\n`, `\u{1b}`), cut to [`MAX_PEER_TEXT`] characters with a note of how
-/// many bytes were left out.
+/// `text` with control characters escaped as Rust does (`\n`, `\u{1b}`),
+/// cut to [`MAX_PEER_TEXT`] characters with a note of how many bytes were
+/// left out.
 pub fn untrusted(text: &str) -> String {
+    escape_and_cut(text, MAX_PEER_TEXT)
+}
+
+/// `text` with control characters escaped, cut to `max_chars` characters.
+pub fn escape_and_cut(text: &str, max_chars: usize) -> String {
     let mut out = String::new();
     for (kept, (at, c)) in text.char_indices().enumerate() {
-        if kept == MAX_PEER_TEXT {
+        if kept == max_chars {
             out.push_str(&format!("… ({} more bytes)", text.len() - at));
             break;
         }
-        if c.is_control() || c == '\\' {
+        if c.is_control() {
             out.extend(c.escape_default());
         } else {
             out.push(c);
@@ -42,8 +47,8 @@ mod tests {
     fn control_characters_are_escaped_and_long_text_cut() {
         assert_eq!(untrusted("ok: a-b"), "ok: a-b");
         assert_eq!(
-            untrusted("x\n2026 ERROR forged\u{1b}[31m\\"),
-            "x\\n2026 ERROR forged\\u{1b}[31m\\\\"
+            untrusted("x\n2026 ERROR forged\u{1b}[31m"),
+            "x\\n2026 ERROR forged\\u{1b}[31m"
         );
         let long = "é".repeat(1 << 19);
         let cut = untrusted(&long);

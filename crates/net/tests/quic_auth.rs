@@ -21,7 +21,9 @@ fn server_refuses_a_client_it_does_not_list() {
         other => panic!("server side: expected UnknownPeer, got {other:?}"),
     }
     match connected {
-        Err(NetError::Connect { reason, .. }) => assert!(reason.contains("trust"), "{reason}"),
+        Err(NetError::Connect { reason, .. }) => {
+            assert!(reason.contains("among its peers"), "{reason}")
+        }
         other => panic!("client side: expected a refused connection, got {other:?}"),
     }
 }

@@ -198,15 +198,17 @@ impl Hello {
         if self.mode != Mode::Join && self.mode != Mode::IntersectionSum {
             differ("reveal", self.reveal.to_string(), theirs.reveal.to_string())?;
         }
-        let expected_role = match self.role {
-            Role::Receiver => Role::Sender,
-            Role::Sender => Role::Receiver,
-        };
-        differ(
-            "peer role",
-            expected_role.to_string(),
-            theirs.role.to_string(),
-        )?;
+        // One sender and one receiver: report both actual roles ("ours
+        // receiver, theirs receiver"), not the role we expected of the peer.
+        if self.role == theirs.role {
+            return Err(PsiError::JobMismatch {
+                peer: peer.to_string(),
+                phase: Phase::Hello,
+                field: "role (one side must be the sender, the other the receiver)",
+                ours: self.role.to_string(),
+                theirs: theirs.role.to_string(),
+            });
+        }
         differ("key spec", self.key_spec.clone(), theirs.key_spec.clone())?;
         differ("batch", self.batch.to_string(), theirs.batch.to_string())?;
         if self.mode == Mode::IntersectionSum {

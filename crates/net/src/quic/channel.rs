@@ -9,7 +9,7 @@
 //! Reading keeps its progress in the channel, so a `recv` that times out in
 //! the middle of a frame can be called again and carries on where it was.
 
-use super::endpoint::{CLOSE_DONE, CLOSE_STOPPED, Shared};
+use super::endpoint::{CLOSE_STOPPED, Shared, close_code};
 use crate::NetError;
 use crate::channel::{ByteCounter, Channel, Counters, FRAME_HEADER};
 use crate::text::untrusted_bytes;
@@ -69,6 +69,38 @@ impl QuicChannel {
     }
 }
 
+/// How long a channel whose peer ended the stream waits for the peer's
+/// connection close, which says whether the peer finished or stopped.
+const CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+impl QuicChannel {
+    /// A peer that stops after an error first delivers what it had sent,
+    /// ending its stream, and then closes the connection as stopped: turn
+    /// the bare end of stream into that `Stopped`, waiting briefly for the
+    /// close.
+    fn why_closed(&self, e: NetError) -> NetError {
+        if !matches!(e, NetError::Closed { .. }) {
+            return e;
+        }
+        let connection = self.connection.clone();
+        let closed = self
+            .shared
+            .runtime
+            .block_on(async move { tokio::time::timeout(CLOSE_WAIT, connection.closed()).await });
+        match closed {
+            Ok(ConnectionError::ApplicationClosed(close))
+                if close.error_code == VarInt::from_u32(CLOSE_STOPPED) =>
+            {
+                NetError::Stopped {
+                    peer: self.peer.clone(),
+                    reason: untrusted_bytes(&close.reason),
+                }
+            }
+            _ => e,
+        }
+    }
+}
+
 impl Channel for QuicChannel {
     fn send(&mut self, frame: &[u8]) -> Result<(), NetError> {
         let limit = self.shared.limits.recv_timeout;
@@ -88,7 +120,7 @@ impl Channel for QuicChannel {
             }
             Ok(Err(e)) => {
                 self.failed = true;
-                Err(write_error(e, &self.peer))
+                Err(self.why_closed(write_error(e, &self.peer)))
             }
             Err(_) => {
                 self.failed = true;
@@ -118,7 +150,7 @@ impl Channel for QuicChannel {
             }
             Ok(Err(e)) => {
                 self.failed = true;
-                Err(e)
+                Err(self.why_closed(e))
             }
             Err(_) => {
                 self.failed = true;
@@ -147,17 +179,19 @@ impl Drop for QuicChannel {
         // A failed link has nothing worth delivering: waiting would only
         // double the time a silent peer costs.
         if self.failed {
-            self.connection
-                .close(VarInt::from_u32(CLOSE_DONE), b"link failed");
+            let (code, reason) = self.shared.close_code();
+            self.connection.close(code, &reason);
             return;
         }
         let _ = self.send.finish();
         let delivered = self.send.stopped();
         let connection = self.connection.clone();
         let linger = self.shared.limits.recv_timeout;
+        let stop_reason = self.shared.stop_reason();
         let closer = self.shared.runtime.spawn(async move {
             let _ = tokio::time::timeout(linger, delivered).await;
-            connection.close(VarInt::from_u32(CLOSE_DONE), b"done");
+            let (code, reason) = close_code(&stop_reason);
+            connection.close(code, &reason);
         });
         self.shared.linger(closer);
     }

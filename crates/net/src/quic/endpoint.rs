@@ -82,6 +82,10 @@ pub(crate) struct Shared {
     network: Arc<TransportConfig>,
     loopback: Arc<TransportConfig>,
     closers: Mutex<Vec<JoinHandle<()>>>,
+    /// Set when the job failed here: links then close with the "stopped"
+    /// code and this reason (after delivering what was sent) instead of
+    /// "done".
+    stop_reason: Arc<Mutex<Option<String>>>,
     /// Handshakes in progress, kept across `accept` calls so that a peer
     /// admitted while another was being returned is not lost.
     pub(crate) pending: Mutex<JoinSet<Result<QuicChannel, NetError>>>,
@@ -164,6 +168,7 @@ impl Endpoint {
                 network,
                 loopback,
                 closers: Mutex::new(Vec::new()),
+                stop_reason: Arc::new(Mutex::new(None)),
                 pending: Mutex::new(JoinSet::new()),
                 runtime,
             }),
@@ -193,6 +198,7 @@ impl Endpoint {
             endpoint: self.shared.endpoint.clone(),
             runtime: self.shared.runtime.handle().clone(),
             name: self.shared.name.clone(),
+            reason: self.shared.stop_reason.clone(),
         }
     }
 
@@ -201,38 +207,61 @@ impl Endpoint {
     }
 }
 
-/// Stops a job's links: every connection of the endpoint is closed at once
-/// with the "stopped" code and a short public reason, which each peer turns
-/// into [`NetError::Stopped`] naming this node — at once, not after an idle
-/// timeout. Frames not yet delivered are dropped.
+/// Stops a job's links: connections close with the "stopped" code and a
+/// short public reason (say why, not the private detail; cut to 200 bytes),
+/// which each peer turns into [`NetError::Stopped`] naming this node — at
+/// once, not after an idle or receive timeout.
 #[derive(Clone)]
 pub struct StopHandle {
     endpoint: quinn::Endpoint,
     runtime: tokio::runtime::Handle,
     name: String,
+    reason: Arc<Mutex<Option<String>>>,
 }
 
 impl StopHandle {
-    /// Closes every link with `reason` (cut to 200 bytes; say why, not the
-    /// private detail) and waits up to a second for the close to go out.
-    /// Must not be called from inside async code.
+    /// Closes every link now, dropping frames not yet delivered (for a
+    /// signal), and waits up to a second for the close to go out. Must not
+    /// be called from inside async code.
     pub fn stop(&self, reason: &str) {
-        let mut cut = MAX_CLOSE_REASON.min(reason.len());
-        while !reason.is_char_boundary(cut) {
-            cut -= 1;
-        }
+        let reason = cut_reason(reason);
         self.endpoint
-            .close(VarInt::from_u32(CLOSE_STOPPED), &reason.as_bytes()[..cut]);
+            .close(VarInt::from_u32(CLOSE_STOPPED), reason.as_bytes());
         let endpoint = self.endpoint.clone();
         self.runtime.block_on(async move {
             let _ = tokio::time::timeout(Duration::from_secs(1), endpoint.wait_idle()).await;
         });
     }
 
+    /// Marks the job as failed here: from now on each link, when its
+    /// channel is dropped, first delivers the frames already sent (an abort
+    /// message, say) and then closes as stopped with `reason`.
+    pub fn stop_after_delivery(&self, reason: &str) {
+        if let Ok(mut slot) = self.reason.lock() {
+            *slot = Some(cut_reason(reason).to_string());
+        }
+    }
+
     /// The name of the node this handle stops.
     pub fn name(&self) -> &str {
         &self.name
     }
+}
+
+/// The code and reason a link closes with, given the job's stop reason.
+pub(crate) fn close_code(stop_reason: &Mutex<Option<String>>) -> (VarInt, Vec<u8>) {
+    match stop_reason.lock().ok().and_then(|r| r.clone()) {
+        Some(reason) => (VarInt::from_u32(CLOSE_STOPPED), reason.into_bytes()),
+        None => (VarInt::from_u32(CLOSE_DONE), b"done".to_vec()),
+    }
+}
+
+fn cut_reason(reason: &str) -> &str {
+    let mut cut = MAX_CLOSE_REASON.min(reason.len());
+    while !reason.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    &reason[..cut]
 }
 
 impl std::fmt::Debug for StopHandle {
@@ -349,6 +378,18 @@ impl Shared {
         self.tls.client(&self.trust, self.transport(remote))
     }
 
+    /// The code and reason a link closes with once it is done: "done", or
+    /// "stopped" if the job failed here.
+    pub(crate) fn close_code(&self) -> (VarInt, Vec<u8>) {
+        close_code(&self.stop_reason)
+    }
+
+    /// What decides the close code later, for a task that must not keep the
+    /// endpoint (and so its runtime) alive.
+    pub(crate) fn stop_reason(&self) -> Arc<Mutex<Option<String>>> {
+        self.stop_reason.clone()
+    }
+
     /// Lets a dropped channel deliver its last frames in the background; the
     /// endpoint waits for these tasks before it closes.
     pub(crate) fn linger(&self, task: JoinHandle<()>) {
@@ -374,6 +415,7 @@ impl Drop for Shared {
             .unwrap_or_default();
         let endpoint = self.endpoint.clone();
         let linger = self.limits.recv_timeout;
+        let (code, reason) = self.close_code();
         self.runtime.block_on(async move {
             let _ = tokio::time::timeout(linger, async {
                 for closer in closers {
@@ -381,7 +423,7 @@ impl Drop for Shared {
                 }
             })
             .await;
-            endpoint.close(VarInt::from_u32(CLOSE_DONE), b"done");
+            endpoint.close(code, &reason);
             let _ = tokio::time::timeout(Duration::from_secs(1), endpoint.wait_idle()).await;
         });
     }

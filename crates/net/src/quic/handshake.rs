@@ -210,8 +210,8 @@ async fn open(
     }
     let refused = |e: &dyn std::fmt::Display| {
         Failure::Final(connect_error(format!(
-            "the peer ended the connection before accepting it; does it trust this node's \
-             certificate (its --peer or --party list)? ({e})"
+            "the peer ended the connection before accepting it; does it list this node's \
+             fingerprint among its peers? ({e})"
         )))
     };
     let (mut send, mut recv) = connection.open_bi().await.map_err(|e| refused(&e))?;
@@ -311,8 +311,8 @@ fn handshake_error(
             ))
         }
         ConnectionError::ConnectionClosed(close) => connect_error(format!(
-            "refused by the peer during the TLS handshake; does it trust this node's \
-             certificate (its --peer or --party list)? ({close})"
+            "refused by the peer during the TLS handshake; does it list this node's \
+             fingerprint among its peers? ({close})"
         )),
         ConnectionError::TimedOut => {
             connect_error("no answer (is the peer listening there?)".into())

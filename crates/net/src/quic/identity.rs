@@ -76,7 +76,7 @@ impl Identity {
             .map_err(|e| pem_error(&cert_path, "certificate", e))?;
         let key = PrivateKeyDer::from_pem_slice(&key_pem)
             .map_err(|e| pem_error(&key_path, "private key", e))?;
-        warn_if_readable_by_others(&key_path);
+        refuse_if_open_to_others(&key_path)?;
         let name = name_in_certificate(&cert).ok_or_else(|| NetError::Identity {
             path: cert_path.display().to_string(),
             reason: "the certificate names no node (no DNS subject alternative name)".into(),
@@ -293,21 +293,29 @@ fn read_file(path: &Path) -> Result<Vec<u8>, NetError> {
     })
 }
 
-fn warn_if_readable_by_others(key_path: &Path) {
+/// Refuses a private key that users other than its owner may read or
+/// write, as ssh does: anyone who can read it can impersonate the node.
+fn refuse_if_open_to_others(key_path: &Path) -> Result<(), NetError> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        if let Ok(meta) = fs::metadata(key_path)
-            && meta.permissions().mode() & 0o077 != 0
-        {
-            tracing::warn!(
-                "{}: private key is readable by other users; run chmod 600",
-                key_path.display()
-            );
+        let mode = fs::metadata(key_path)
+            .map_err(|e| identity_error(key_path, e))?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            return Err(NetError::Identity {
+                path: key_path.display().to_string(),
+                reason: format!(
+                    "the private key is open to other users (mode {:03o}); run chmod 600 on it",
+                    mode & 0o777
+                ),
+            });
         }
     }
     #[cfg(not(unix))]
     let _ = key_path;
+    Ok(())
 }
 
 fn utf8(bytes: Vec<u8>, path: &Path) -> Result<String, NetError> {
@@ -366,6 +374,22 @@ mod tests {
             matches!(&err, NetError::Identity { reason, .. } if reason.contains("does not belong")),
             "{err}"
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_key_open_to_other_users_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        Identity::generate("a").unwrap().save(dir.path()).unwrap();
+        let key = dir.path().join(KEY_FILE);
+        for mode in [0o640, 0o604, 0o620, 0o602] {
+            fs::set_permissions(&key, fs::Permissions::from_mode(mode)).unwrap();
+            let err = Identity::load(dir.path()).unwrap_err().to_string();
+            assert!(err.contains("chmod 600"), "{mode:o}: {err}");
+        }
+        fs::set_permissions(&key, fs::Permissions::from_mode(0o400)).unwrap();
+        assert!(Identity::load(dir.path()).is_ok());
     }
 
     #[test]
