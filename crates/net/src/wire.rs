@@ -84,6 +84,7 @@ pub fn decode_msg<T: DeserializeOwned>(peer: &str, frame: &[u8]) -> Result<T, Ne
 mod tests {
     use super::*;
     use crate::memory::pair;
+    use proptest::prelude::*;
 
     #[test]
     fn vectors_round_trip_and_lengths_are_checked() {
@@ -116,5 +117,54 @@ mod tests {
         a.send(&[0xfd, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f])
             .unwrap();
         assert!(recv_msg::<String>(&mut b).is_err());
+    }
+
+    #[test]
+    fn encodings_are_pinned() {
+        let (mut a, mut b) = pair("a", "b");
+        send_msg(&mut a, &("job", 42u32, 300u64)).unwrap();
+        // bincode 2, standard configuration: varint lengths and integers.
+        assert_eq!(b.recv().unwrap(), [3, b'j', b'o', b'b', 42, 251, 44, 1]);
+        send_u64s(&mut a, &[1, u64::MAX]).unwrap();
+        let mut expected = vec![1, 0, 0, 0, 0, 0, 0, 0];
+        expected.extend([0xff; 8]);
+        assert_eq!(b.recv().unwrap(), expected);
+    }
+
+    type Sample = (String, u32, Vec<u64>, Option<Vec<String>>);
+
+    fn sample() -> impl Strategy<Value = Sample> {
+        (
+            ".{0,20}",
+            any::<u32>(),
+            prop::collection::vec(any::<u64>(), 0..20),
+            prop::option::of(prop::collection::vec(".{0,8}", 0..5)),
+        )
+    }
+
+    proptest! {
+        #[test]
+        fn random_bytes_are_an_error_or_a_message_never_a_panic_or_a_big_allocation(
+            bytes in prop::collection::vec(any::<u8>(), 0..256),
+        ) {
+            let (result, largest) = crate::quic::tests::largest_allocation(|| {
+                decode_msg::<Sample>("p", &bytes).map(drop)
+            });
+            if let Err(e) = result {
+                prop_assert!(matches!(e, NetError::Decode { .. }), "{e}");
+            }
+            prop_assert!(largest <= CONTROL_LIMIT, "{largest} bytes");
+        }
+
+        #[test]
+        fn every_truncation_of_a_message_is_an_error(msg in sample(), cut in any::<prop::sample::Index>()) {
+            let bytes = bincode::serde::encode_to_vec(&msg, bincode_config()).unwrap();
+            prop_assert_eq!(decode_msg::<Sample>("p", &bytes).unwrap(), msg);
+            let cut = cut.index(bytes.len());
+            prop_assert!(decode_msg::<Sample>("p", &bytes[..cut]).is_err());
+            let mut longer = bytes.clone();
+            longer.push(0);
+            prop_assert!(decode_msg::<Sample>("p", &longer).is_err());
+        }
     }
 }

@@ -1,23 +1,17 @@
 //! A [`Channel`] over one bidirectional QUIC stream.
 //!
-//! Frames are an 8-byte little-endian length followed by the payload. The
-//! length is checked against `Limits::max_frame` before anything is
-//! allocated, and a payload buffer grows only as bytes actually arrive
-//! (first 1 MiB, then the rest of the announced length), so a peer that
-//! announces a large frame and stops costs at most 1 MiB.
-//!
-//! Reading keeps its progress in the channel, so a `recv` that times out in
-//! the middle of a frame can be called again and carries on where it was.
+//! Frames are an 8-byte little-endian length followed by the payload
+//! ([`super::frame`] reads them). Reading keeps its progress in the
+//! channel, so a `recv` that times out in the middle of a frame can be
+//! called again and carries on where it was.
 
 use super::endpoint::{CLOSE_STOPPED, Shared, close_code};
+use super::frame::{FrameReader, closed, frame_header, truncated};
 use crate::NetError;
 use crate::channel::{ByteCounter, Channel, Counters, FRAME_HEADER};
 use crate::text::untrusted_bytes;
 use quinn::{ConnectionError, ReadError, VarInt, WriteError};
 use std::sync::Arc;
-
-/// Bytes allocated for a payload before the peer has sent any of them.
-const INITIAL_RESERVE: usize = 1 << 20;
 
 /// One end of an authenticated QUIC link to a named peer. It keeps the
 /// endpoint's runtime alive, so it may outlive the [`super::Endpoint`].
@@ -104,7 +98,7 @@ impl QuicChannel {
 impl Channel for QuicChannel {
     fn send(&mut self, frame: &[u8]) -> Result<(), NetError> {
         let limit = self.shared.limits.recv_timeout;
-        let header = (frame.len() as u64).to_le_bytes();
+        let header = frame_header(frame.len());
         let stream = &mut self.send;
         let written = self.shared.runtime.block_on(async {
             tokio::time::timeout(limit, async {
@@ -138,7 +132,7 @@ impl Channel for QuicChannel {
         let frame = self.shared.runtime.block_on(async {
             tokio::time::timeout(
                 limits.recv_timeout,
-                reader.next(stream, limits.max_frame, peer),
+                next_frame(reader, stream, limits.max_frame, peer),
             )
             .await
         });
@@ -207,93 +201,25 @@ impl std::fmt::Debug for QuicChannel {
     }
 }
 
-/// Where reading the current frame stands.
-#[derive(Default)]
-struct FrameReader {
-    header: [u8; FRAME_HEADER],
-    header_read: usize,
-    /// The announced payload length, once the header is complete.
-    payload_len: Option<usize>,
-    payload: Vec<u8>,
-    payload_read: usize,
-}
-
-impl FrameReader {
-    /// Reads until one whole frame has arrived. Cancel-safe: dropping the
-    /// future keeps every byte read so far for the next call.
-    async fn next(
-        &mut self,
-        stream: &mut quinn::RecvStream,
-        max: usize,
-        peer: &str,
-    ) -> Result<Vec<u8>, NetError> {
-        loop {
-            let Some(len) = self.payload_len else {
-                if self.header_read == FRAME_HEADER {
-                    self.start_payload(max, peer)?;
-                    continue;
+/// Reads until one whole frame has arrived. Cancel-safe: dropping the
+/// future keeps every byte read so far in `reader` for the next call.
+async fn next_frame(
+    reader: &mut FrameReader,
+    stream: &mut quinn::RecvStream,
+    max: usize,
+    peer: &str,
+) -> Result<Vec<u8>, NetError> {
+    loop {
+        let unread = reader.unread(max, peer)?;
+        match stream.read(unread).await {
+            Ok(Some(n)) => {
+                if let Some(frame) = reader.advance(n, max, peer)? {
+                    return Ok(frame);
                 }
-                let Some(unread) = self.header.get_mut(self.header_read..) else {
-                    return Err(truncated(peer));
-                };
-                match stream.read(unread).await {
-                    Ok(Some(n)) => self.header_read += n,
-                    Ok(None) if self.header_read == 0 => return Err(closed(peer)),
-                    Ok(None) => return Err(truncated(peer)),
-                    Err(e) => return Err(read_error(e, peer, self.header_read > 0)),
-                }
-                continue;
-            };
-            if self.payload_read == len {
-                let mut frame = std::mem::take(&mut self.payload);
-                frame.truncate(len);
-                self.header_read = 0;
-                self.payload_len = None;
-                self.payload_read = 0;
-                return Ok(frame);
             }
-            if self.payload_read == self.payload.len() {
-                // The peer has sent everything allocated so far: now it has
-                // shown it means the length, allocate the rest at once.
-                self.payload.resize(len, 0);
-            }
-            let Some(unread) = self.payload.get_mut(self.payload_read..) else {
-                return Err(truncated(peer));
-            };
-            match stream.read(unread).await {
-                Ok(Some(n)) => self.payload_read += n,
-                Ok(None) => return Err(truncated(peer)),
-                Err(e) => return Err(read_error(e, peer, true)),
-            }
+            Ok(None) => return Err(reader.end_of_stream(peer)),
+            Err(e) => return Err(read_error(e, peer, reader.mid_frame())),
         }
-    }
-
-    fn start_payload(&mut self, max: usize, peer: &str) -> Result<(), NetError> {
-        let announced = u64::from_le_bytes(self.header);
-        let len = usize::try_from(announced)
-            .ok()
-            .filter(|&len| len <= max)
-            .ok_or_else(|| NetError::FrameTooLarge {
-                peer: peer.to_string(),
-                len: announced,
-                max,
-            })?;
-        self.payload = vec![0; len.min(INITIAL_RESERVE)];
-        self.payload_read = 0;
-        self.payload_len = Some(len);
-        Ok(())
-    }
-}
-
-fn closed(peer: &str) -> NetError {
-    NetError::Closed {
-        peer: peer.to_string(),
-    }
-}
-
-fn truncated(peer: &str) -> NetError {
-    NetError::Truncated {
-        peer: peer.to_string(),
     }
 }
 

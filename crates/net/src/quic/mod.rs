@@ -19,11 +19,12 @@
 
 mod channel;
 mod endpoint;
+mod frame;
 mod handshake;
 mod identity;
 mod mesh;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 mod verify;
 
 pub use channel::QuicChannel;

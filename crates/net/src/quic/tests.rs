@@ -48,7 +48,7 @@ static ALLOCATOR: LargestAllocation = LargestAllocation;
 
 /// Runs `f` and returns its result with the largest allocation it made on
 /// this thread.
-fn largest_allocation<T>(f: impl FnOnce() -> T) -> (T, usize) {
+pub(crate) fn largest_allocation<T>(f: impl FnOnce() -> T) -> (T, usize) {
     LARGEST.with(|l| l.set(0));
     TRACKING.with(|t| t.set(true));
     let out = f();
@@ -175,4 +175,15 @@ fn a_timeout_in_the_middle_of_a_frame_loses_nothing() {
     assert_eq!(reader.counters().received, raw.len() as u64);
     writer.send(b"next").unwrap();
     assert_eq!(reader.recv().unwrap(), b"next");
+}
+
+#[test]
+fn the_greeting_alpn_and_close_codes_are_pinned() {
+    use super::endpoint::{CLOSE_BAD_HELLO, CLOSE_DONE, CLOSE_STOPPED, CLOSE_WRONG_PEER, HELLO};
+    assert_eq!(HELLO, *b"indomain");
+    assert_eq!(super::ALPN, b"indomain/1");
+    assert_eq!(
+        [CLOSE_DONE, CLOSE_WRONG_PEER, CLOSE_BAD_HELLO, CLOSE_STOPPED],
+        [0, 1, 2, 3]
+    );
 }
