@@ -187,3 +187,46 @@ fn the_greeting_alpn_and_close_codes_are_pinned() {
         [0, 1, 2, 3]
     );
 }
+
+#[test]
+fn a_stalled_handshake_does_not_keep_a_trusted_peer_out() {
+    let (server_id, staller_id, peer_id) = (
+        Identity::generate("server").unwrap(),
+        Identity::generate("staller").unwrap(),
+        Identity::generate("peer").unwrap(),
+    );
+    let limits = Limits {
+        recv_timeout: Duration::from_secs(20),
+        connect_timeout: Duration::from_secs(3),
+        ..limits()
+    };
+    let any = "127.0.0.1:0".parse().unwrap();
+    let trusted = vec![staller_id.trusted_entry(), peer_id.trusted_entry()];
+    let server = Endpoint::bind(&server_id, any, trusted, limits).unwrap();
+    let staller =
+        Endpoint::bind(&staller_id, any, vec![server_id.trusted_entry()], limits).unwrap();
+    let peer = Endpoint::bind(&peer_id, any, vec![server_id.trusted_entry()], limits).unwrap();
+    let addr = server.local_addr();
+    std::thread::scope(|s| {
+        let accepted = s.spawn(|| server.accept());
+        // A trusted client that completes TLS and then never greets: the
+        // server waits for it up to the connect timeout.
+        let shared = staller.shared().clone();
+        let stalled = shared.runtime.block_on(async {
+            let (config, _) = shared.client_config(addr).unwrap();
+            shared
+                .endpoint
+                .connect_with(config, addr, super::endpoint::SERVER_NAME)
+                .unwrap()
+                .await
+                .unwrap()
+        });
+        // Meanwhile a trusted peer connects and is admitted.
+        let mut to_server = peer.connect(addr, "server").unwrap();
+        let mut to_peer = accepted.join().unwrap().unwrap();
+        assert_eq!(to_peer.peer(), "peer");
+        to_server.send(b"in").unwrap();
+        assert_eq!(to_peer.recv().unwrap(), b"in");
+        drop(stalled);
+    });
+}
