@@ -14,8 +14,8 @@
 use crate::keys_csv::{self, KeySpec, KeyTable, decode_columns, read_keys};
 use crate::output::AtomicOutput;
 use indomain_net::{Channel, Counters};
-use indomain_psi::ecdh::{self, Progress};
-use indomain_psi::{Job, Mode, Outcome, PsiError, Reveal, Role};
+use indomain_psi::ecdh;
+use indomain_psi::{Job, Mode, Outcome, Progress, PsiError, Reveal, Role};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

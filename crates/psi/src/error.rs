@@ -149,6 +149,24 @@ impl PsiError {
         }
     }
 
+    /// Wraps an error of [`indomain_net::stream`]: a batch of the wrong
+    /// length becomes [`PsiError::BatchLength`].
+    pub(crate) fn stream(peer: &str, phase: Phase) -> impl FnOnce(NetError) -> PsiError + '_ {
+        move |source| match source {
+            NetError::UnexpectedLength { expected, got, .. } => PsiError::BatchLength {
+                peer: peer.to_string(),
+                phase,
+                expected,
+                got,
+            },
+            source => PsiError::Net {
+                peer: peer.to_string(),
+                phase,
+                source,
+            },
+        }
+    }
+
     pub(crate) fn protocol(peer: &str, phase: Phase, reason: impl Into<String>) -> PsiError {
         PsiError::Protocol {
             peer: peer.to_string(),

@@ -23,10 +23,9 @@ pub mod ecdh;
 pub mod elgamal;
 pub mod error;
 pub mod items;
-pub mod job;
-pub mod stream;
+pub mod rr22;
+pub mod session;
 
-pub use ecdh::Progress;
 pub use error::{Phase, PsiError};
 pub use items::Items;
-pub use job::{Job, Mode, Outcome, Reveal, Role};
+pub use session::{Construction, Job, Mode, Outcome, Progress, Reveal, Role};
