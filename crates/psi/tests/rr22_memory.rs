@@ -39,7 +39,14 @@ fn run_over<A: Channel, B: Channel>(mut a: A, mut b: B, job: &Job, x: &Items, y:
             session::receiver(&mut a, job, x, &mut StdRng::seed_from_u64(1), &mut |_| {})
         });
         let s = s.spawn(move || {
-            session::sender(&mut b, job, y, None, &mut StdRng::seed_from_u64(2), &mut |_| {})
+            session::sender(
+                &mut b,
+                job,
+                y,
+                None,
+                &mut StdRng::seed_from_u64(2),
+                &mut |_| {},
+            )
         });
         (r.join().unwrap(), s.join().unwrap())
     })
@@ -92,7 +99,10 @@ fn duplicate_laden_inputs_are_refused_and_match_once_deduplicated() {
     let (_, s) = run_over(a, b, job, &items(&x), &items(&dup_y));
     assert!(matches!(s.unwrap_err(), PsiError::DuplicateInput { .. }));
     let mut seen = HashSet::new();
-    let dedup: Vec<String> = dup_y.into_iter().filter(|k| seen.insert(k.clone())).collect();
+    let dedup: Vec<String> = dup_y
+        .into_iter()
+        .filter(|k| seen.insert(k.clone()))
+        .collect();
     let (r, s) = run(job, &x, &dedup);
     check(job, &x, &dedup, &v, &r, &s);
 }
@@ -175,7 +185,10 @@ fn the_receivers_transcript_holds_none_of_the_senders_other_keys() {
         let at_sender = at_sender.lock().unwrap().concat();
         for k in y.iter().filter(|k| !xs.contains(k)) {
             assert!(!contains(&at_receiver, k.as_bytes()), "receiver saw {k}");
-            assert!(!contains(&at_receiver, &k.as_bytes()[..8]), "receiver saw part of {k}");
+            assert!(
+                !contains(&at_receiver, &k.as_bytes()[..8]),
+                "receiver saw part of {k}"
+            );
         }
         for k in &x {
             assert!(!contains(&at_sender, k.as_bytes()), "sender saw {k}");
@@ -188,14 +201,20 @@ fn frame_counts(job: &Job, x: &Items, y: &Items) -> (usize, usize) {
     let counts = Arc::new(Mutex::new((0, 0)));
     let (ca, cb) = (counts.clone(), counts.clone());
     let (a, b) = pair("receiver", "sender");
-    let ta = Tap::new(a, Box::new(move |k, _| {
-        ca.lock().unwrap().0 = k + 1;
-        None
-    }));
-    let tb = Tap::new(b, Box::new(move |k, _| {
-        cb.lock().unwrap().1 = k + 1;
-        None
-    }));
+    let ta = Tap::new(
+        a,
+        Box::new(move |k, _| {
+            ca.lock().unwrap().0 = k + 1;
+            None
+        }),
+    );
+    let tb = Tap::new(
+        b,
+        Box::new(move |k, _| {
+            cb.lock().unwrap().1 = k + 1;
+            None
+        }),
+    );
     let (r, s) = run_over(ta, tb, job, x, y);
     r.unwrap();
     s.unwrap();
@@ -240,7 +259,10 @@ fn every_frame_truncated_or_garbled_is_an_error_naming_peer_and_phase_never_a_pa
                         assert!(text.contains("phase"), "{text}");
                     }
                     if how == 0 {
-                        assert!(r.is_err() || s.is_err(), "frame {k} truncated went unnoticed");
+                        assert!(
+                            r.is_err() || s.is_err(),
+                            "frame {k} truncated went unnoticed"
+                        );
                     }
                 }
             }

@@ -91,10 +91,10 @@ fn expand(input: &[u128], out: &mut [u128]) {
                 let word = |i: usize| (words[i / 4] >> (32 * (i % 4))) as u32 as u64;
                 let mut acc = 0u128;
                 for j in 0..REGULAR {
-                    acc ^= input[j * step + (word(j) * step as u64 >> 32) as usize];
+                    acc ^= input[j * step + ((word(j) * step as u64) >> 32) as usize];
                 }
                 for j in REGULAR..WEIGHT {
-                    acc ^= input[(word(j) * n as u64 >> 32) as usize];
+                    acc ^= input[((word(j) * n as u64) >> 32) as usize];
                 }
                 *o ^= acc;
             }

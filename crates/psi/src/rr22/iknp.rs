@@ -132,9 +132,9 @@ mod tests {
         let a: [u128; 128] = core::array::from_fn(|_| rng.random());
         let mut t = a;
         transpose_square(&mut t);
-        for i in 0..128 {
-            for j in 0..128 {
-                assert_eq!((t[j] >> i) & 1, (a[i] >> j) & 1);
+        for (i, row) in a.iter().enumerate() {
+            for (j, column) in t.iter().enumerate() {
+                assert_eq!((column >> i) & 1, (row >> j) & 1);
             }
         }
     }

@@ -40,7 +40,6 @@ pub mod pprf;
 pub mod prf;
 pub mod vole;
 
-use crate::compare::CompareSet;
 use crate::session::{
     Hello, Job, Outcome, Role, checked_len, exchange_hello, recv_positions, send_positions,
 };
@@ -59,7 +58,7 @@ const FRAME: usize = 1 << 16;
 /// Seeds tried before encoding is given up (each fails with probability
 /// well below 2^-20 at expansion 1.25 and width 128).
 const SEED_TRIES: usize = 8;
-/// Bytes a compared value is padded to.
+/// The most bytes of a compared value.
 const COMPARE: usize = 16;
 
 /// Runs the receiver's side of `job` on `items` (distinct keys).
@@ -75,8 +74,8 @@ where
     R: CryptoRng + ?Sized,
 {
     check_job(job)?;
-    items.check_distinct()?;
     let n = checked_len(items)?;
+    let hashes = key_hashes(items)?;
     let peer = ch.peer().to_string();
     let hello = Hello::new(job, Role::Receiver, n, None);
     let peer_n = hello.check_peer(&exchange_hello(ch, &hello)?, &peer, job.max_peer_items)?;
@@ -84,7 +83,6 @@ where
     let m = okvs::size_for(n);
 
     let (a, c) = vole::receive(ch, m, rng)?;
-    let hashes = key_hashes(items);
     let values = okvs_values(&hashes);
     let (seed, okvs, table) = (0..SEED_TRIES)
         .find_map(|_| {
@@ -114,27 +112,23 @@ where
     let width = compare_bytes(n, peer_n);
     let decoded = okvs.decode(&c, &hashes);
     drop(c);
-    let mut set = CompareSet::with_capacity(n);
-    set.extend(&outputs(&decoded, &hashes, width));
-    set.seal().map_err(|_| PsiError::DuplicateValue {
-        peer: peer.clone(),
-        phase: Phase::SenderOutputs,
-    })?;
+    let mut set = Matcher::new(outputs(&decoded, &hashes, width))
+        .ok_or_else(|| PsiError::Job("two of this party's keys hash to the same output".into()))?;
 
     let phase = Phase::SenderOutputs;
-    let mut matches: Vec<([u8; COMPARE], usize, u32)> = Vec::new();
+    let mut matches: Vec<(u128, usize, u32)> = Vec::new();
     let mut offset = 0usize;
     for size in batch_sizes(peer_n, FRAME) {
         let frame = recv_batch(ch, size * width).map_err(PsiError::stream(&peer, phase))?;
-        let padded: Vec<[u8; COMPARE]> = frame.chunks_exact(width).map(pad).collect();
-        let found: Vec<Option<usize>> = padded.par_iter().map(|v| set.find(v)).collect();
+        let values: Vec<u128> = frame.chunks_exact(width).map(read_prefix).collect();
+        let found: Vec<Option<usize>> = values.par_iter().map(|v| set.find(*v)).collect();
         for (j, slot) in found.into_iter().enumerate() {
             let Some(slot) = slot else { continue };
-            let position = set.take(slot).map_err(|_| PsiError::DuplicateValue {
+            let position = set.take(slot).ok_or_else(|| PsiError::DuplicateValue {
                 peer: peer.clone(),
                 phase,
             })?;
-            matches.push((padded[j], position, (offset + j) as u32));
+            matches.push((values[j], position, (offset + j) as u32));
         }
         offset += size;
         progress(Progress {
@@ -171,8 +165,8 @@ where
     R: CryptoRng + ?Sized,
 {
     check_job(job)?;
-    items.check_distinct()?;
     let n = checked_len(items)?;
+    let hashes = key_hashes(items)?;
     let peer = ch.peer().to_string();
     let hello = Hello::new(job, Role::Sender, n, None);
     let peer_n = hello.check_peer(&exchange_hello(ch, &hello)?, &peer, job.max_peer_items)?;
@@ -198,7 +192,6 @@ where
         total,
     });
 
-    let hashes = key_hashes(items);
     let values = okvs_values(&hashes);
     let mut decoded = Okvs::new(m, seed).decode(&table, &hashes);
     drop(table);
@@ -217,8 +210,7 @@ where
     for chunk in order.chunks(FRAME) {
         let mut frame = Vec::with_capacity(chunk.len() * width);
         for &i in chunk {
-            let i = i as usize * COMPARE;
-            frame.extend_from_slice(&all[i..i + width]);
+            frame.extend_from_slice(&all[i as usize].to_le_bytes()[..width]);
         }
         out.send(&frame).map_err(PsiError::stream(&peer, phase))?;
         sent += chunk.len();
@@ -265,9 +257,12 @@ fn compare_bytes(receiver_items: usize, sender_items: usize) -> usize {
         .min(COMPARE)
 }
 
-/// x̂ = SHA-256(domain, length, key) cut to 128 bits, for every key.
-fn key_hashes(items: &Items) -> Vec<u128> {
-    (0..items.len())
+/// x̂ = SHA-256(domain, length, key) cut to 128 bits, for every key; the
+/// keys must be distinct, which is checked on the hashes (equal hashes of
+/// distinct keys have probability below n²·2^-129) and, if two are equal,
+/// on the keys themselves to name the repeat.
+fn key_hashes(items: &Items) -> Result<Vec<u128>, PsiError> {
+    let hashes: Vec<u128> = (0..items.len())
         .into_par_iter()
         .map(|i| {
             let key = items.key(i);
@@ -277,7 +272,13 @@ fn key_hashes(items: &Items) -> Vec<u128> {
             h.update(key);
             read_block(&h.finalize()[..16])
         })
-        .collect()
+        .collect();
+    let mut sorted = hashes.clone();
+    sorted.par_sort_unstable();
+    if sorted.windows(2).any(|w| w[0] == w[1]) {
+        items.check_distinct()?;
+    }
+    Ok(hashes)
 }
 
 /// H(x), the value the OKVS maps x to: AES under a fixed public key of x̂
@@ -289,28 +290,88 @@ fn okvs_values(hashes: &[u128]) -> Vec<u128> {
     v
 }
 
-/// H_out(v, x̂) = SHA-256(domain, v, x̂), each cut to `width` bytes and
-/// zero-padded to [`COMPARE`].
-fn outputs(decoded: &[u128], hashes: &[u128], width: usize) -> Vec<u8> {
+/// H_out(v, x̂) = SHA-256(domain, v, x̂) cut to `width` bytes, read as a
+/// little-endian integer.
+fn outputs(decoded: &[u128], hashes: &[u128], width: usize) -> Vec<u128> {
     decoded
         .par_iter()
         .zip(hashes)
-        .flat_map_iter(|(v, x)| {
+        .map(|(v, x)| {
             let mut h = Sha256::new();
             h.update(b"indomain/psi/rr22/v1/out");
             h.update(v.to_le_bytes());
             h.update(x.to_le_bytes());
-            let mut out = [0u8; COMPARE];
-            out[..width].copy_from_slice(&h.finalize()[..width]);
-            out
+            read_prefix(&h.finalize()[..width])
         })
         .collect()
 }
 
-fn pad(bytes: &[u8]) -> [u8; COMPARE] {
-    let mut out = [0u8; COMPARE];
-    out[..bytes.len()].copy_from_slice(bytes);
-    out
+/// Up to 16 bytes as a little-endian integer.
+fn read_prefix(bytes: &[u8]) -> u128 {
+    let mut b = [0u8; 16];
+    b[..bytes.len()].copy_from_slice(bytes);
+    u128::from_le_bytes(b)
+}
+
+/// The receiver's own outputs in an open-addressing hash table (the values
+/// are pseudo-random, so their low bits index it directly), each matching
+/// once.
+struct Matcher {
+    slots: Vec<(u128, u32)>,
+    mask: usize,
+    matched: Vec<bool>,
+}
+
+/// Marks an empty slot (positions are below 2^32 − 1).
+const EMPTY: u32 = u32::MAX;
+
+impl Matcher {
+    /// `None` if two outputs are equal.
+    fn new(values: Vec<u128>) -> Option<Self> {
+        let size = (2 * values.len()).next_power_of_two().max(2);
+        let mut slots = vec![(0u128, EMPTY); size];
+        let mask = size - 1;
+        for (position, v) in values.into_iter().enumerate() {
+            let mut i = v as usize & mask;
+            while slots[i].1 != EMPTY {
+                if slots[i].0 == v {
+                    return None;
+                }
+                i = (i + 1) & mask;
+            }
+            slots[i] = (v, position as u32);
+        }
+        let matched = vec![false; size];
+        Some(Self {
+            slots,
+            mask,
+            matched,
+        })
+    }
+
+    fn find(&self, value: u128) -> Option<usize> {
+        let mut i = value as usize & self.mask;
+        loop {
+            let (v, p) = self.slots[i];
+            if p == EMPTY {
+                return None;
+            }
+            if v == value {
+                return Some(i);
+            }
+            i = (i + 1) & self.mask;
+        }
+    }
+
+    /// The position of the entry at `slot`, unless it has matched before.
+    fn take(&mut self, slot: usize) -> Option<usize> {
+        let m = self.matched.get_mut(slot)?;
+        if *m {
+            return None;
+        }
+        *m = true;
+        Some(self.slots[slot].1 as usize)
+    }
 }
 
 fn to_bytes(blocks: &[u128]) -> Vec<u8> {

@@ -65,8 +65,11 @@ impl Okvs {
     /// pins are zero.
     pub fn encode(&self, keys: &[u128], values: &[u128]) -> Option<Vec<u128>> {
         let rows = self.rows(keys);
-        let mut system: Vec<(Row, u128)> = rows.into_iter().zip(values.iter().copied()).collect();
-        system.par_sort_unstable_by_key(|(r, _)| r.start);
+        let mut system: Vec<(Row, u128)> = self
+            .by_start(&rows)
+            .into_iter()
+            .map(|i| (rows[i as usize], values[i as usize]))
+            .collect();
         let mut pivots = Vec::with_capacity(system.len());
         for i in 0..system.len() {
             let (row, value) = system[i];
@@ -98,22 +101,50 @@ impl Okvs {
         Some(table)
     }
 
-    /// Decode(table, key) for every key, in parallel.
+    /// Row indices in increasing order of start (a counting sort).
+    fn by_start(&self, rows: &[Row]) -> Vec<u32> {
+        let mut first = vec![0u32; self.size + 1];
+        for r in rows {
+            first[r.start + 1] += 1;
+        }
+        for i in 1..first.len() {
+            first[i] += first[i - 1];
+        }
+        let mut order = vec![0u32; rows.len()];
+        for (i, r) in rows.iter().enumerate() {
+            order[first[r.start] as usize] = i as u32;
+            first[r.start] += 1;
+        }
+        order
+    }
+
+    /// Decode(table, key) for every key, in parallel. Rows are visited in
+    /// order of start so that the table streams through the cache.
     pub fn decode(&self, table: &[u128], keys: &[u128]) -> Vec<u128> {
         assert_eq!(table.len(), self.size, "table of another size");
-        self.rows(keys)
+        let rows = self.rows(keys);
+        let order = self.by_start(&rows);
+        let sorted: Vec<u128> = order
             .par_iter()
-            .map(|row| {
+            .map(|&i| {
+                let row = rows[i as usize];
                 let cols = &table[row.start..row.start + WIDTH];
-                let mut band = row.band;
                 let mut v = 0u128;
-                while band != 0 {
-                    v ^= cols[band.trailing_zeros() as usize];
-                    band &= band - 1;
+                for (half, cols) in cols.chunks_exact(64).enumerate() {
+                    let mut bits = (row.band >> (64 * half)) as u64;
+                    while bits != 0 {
+                        v ^= cols[bits.trailing_zeros() as usize];
+                        bits &= bits - 1;
+                    }
                 }
                 v
             })
-            .collect()
+            .collect();
+        let mut out = vec![0u128; keys.len()];
+        for (&i, v) in order.iter().zip(sorted) {
+            out[i as usize] = v;
+        }
+        out
     }
 }
 

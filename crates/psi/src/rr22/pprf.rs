@@ -162,7 +162,7 @@ fn expand_level(tree: &mut [u128], width: usize) {
 /// the level sums it learned (the side off the path at every level).
 fn regrow(tree: &mut [u128], alpha: usize, sums: &[u128], depth: usize) {
     tree[0] = 0;
-    for level in 0..depth {
+    for (level, sum) in sums.iter().enumerate() {
         let width = 1 << level;
         expand_level(tree, width);
         // The path node of the previous level was a placeholder: its
@@ -175,7 +175,7 @@ fn regrow(tree: &mut [u128], alpha: usize, sums: &[u128], depth: usize) {
                 known ^= v;
             }
         }
-        tree[2 * parent + side] = sums[level] ^ known;
+        tree[2 * parent + side] = sum ^ known;
         tree[2 * parent + 1 - side] = 0;
     }
 }
