@@ -95,8 +95,9 @@ where
                 "the OKVS could not encode these {n} keys with {SEED_TRIES} seeds"
             ))
         })?;
-    let masked: Vec<u128> = table.par_iter().zip(&a).map(|(p, a)| p ^ a).collect();
-    drop((table, a));
+    let mut masked = table;
+    masked.par_iter_mut().zip(&a).for_each(|(p, a)| *p ^= a);
+    drop(a);
     let phase = Phase::Okvs;
     let mut out = Outbound::new(ch);
     out.send(&seed.to_le_bytes())

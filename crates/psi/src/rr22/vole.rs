@@ -44,8 +44,7 @@ where
     let (base, tree_ots) = q.split_at(shape.trees * 128);
     let y: Vec<u128> = base.chunks_exact(128).map(gilboa).collect();
     let mut v = pprf::send(ch, shape, delta, tree_ots, &y, rng)?;
-    code::dual_encode(&mut v, m);
-    v.truncate(m);
+    compress(&mut v, m);
     Ok((delta, v))
 }
 
@@ -73,15 +72,22 @@ where
     let (base, tree_ots) = t.split_at(shape.trees * 128);
     let z: Vec<u128> = base.chunks_exact(128).map(gilboa).collect();
     let mut w = pprf::receive(ch, shape, &alpha, tree_ots, &z)?;
-    let mut u = vec![0u128; w.len()];
+    let len = w.len();
+    compress(&mut w, m);
+    // u after w is compressed: the peak is three vectors of length m, not four.
+    let mut u = vec![0u128; len];
     for (k, (a, b)) in alpha.iter().zip(&beta).enumerate() {
         u[k * shape.leaves() + a] = *b;
     }
-    code::dual_encode(&mut w, m);
-    code::dual_encode(&mut u, m);
-    w.truncate(m);
-    u.truncate(m);
+    compress(&mut u, m);
     Ok((u, w))
+}
+
+/// The code's output, keeping only its `m` entries' memory.
+fn compress(v: &mut Vec<u128>, m: usize) {
+    code::dual_encode(v, m);
+    v.truncate(m);
+    v.shrink_to_fit();
 }
 
 /// Σ_j c_j·X^j over 128 correlated OTs: with c_j = q_j + b_j·Δ this is
