@@ -1,12 +1,13 @@
 //! RR22 (VOLE/OKVS) PSI between two parties in this process (one thread
 //! each, in-memory channel): the aligned join of two sets of N keys each,
-//! half shared, with the time, the bytes each way and the bytes per key.
+//! half shared, optionally in B buckets, with the time, the bytes each way
+//! and the bytes per key.
 //!
-//! `cargo run --release --example psi_rr22 -- [N]` (default 2^16)
+//! `cargo run --release --example psi_rr22 -- [N] [B]` (default 2^16, 1)
 
 use indomain_net::Channel;
 use indomain_net::memory::pair;
-use indomain_psi::{Construction, Items, Job, Mode, PsiError, session};
+use indomain_psi::{Construction, Items, Job, Mode, PsiError, buckets};
 use std::time::Instant;
 
 fn main() -> Result<(), PsiError> {
@@ -14,6 +15,10 @@ fn main() -> Result<(), PsiError> {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(1 << 16);
+    let b: usize = std::env::args()
+        .nth(2)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1);
     let bank = Items::from_raw((0..n).map(|i| format!("cust-{i:09}")));
     let bureau = Items::from_raw((n / 2..n + n / 2).map(|i| format!("cust-{i:09}")));
     let job = Job::new(Mode::Join).with_construction(Construction::Rr22);
@@ -22,14 +27,21 @@ fn main() -> Result<(), PsiError> {
     let start = Instant::now();
     let (r, s) = std::thread::scope(|sc| {
         let r = sc.spawn(|| {
-            session::receiver(&mut to_bureau, &job, &bank, &mut rand::rng(), &mut |_| {})
+            buckets::receiver(
+                &mut to_bureau,
+                &job,
+                &bank,
+                b,
+                &mut rand::rng(),
+                &mut |_| {},
+            )
         });
         let s = sc.spawn(|| {
-            session::sender(
+            buckets::sender(
                 &mut to_bank,
                 &job,
                 &bureau,
-                None,
+                b,
                 &mut rand::rng(),
                 &mut |_| {},
             )
@@ -44,7 +56,7 @@ fn main() -> Result<(), PsiError> {
     let bytes = to_bureau.counters();
     let total = bytes.sent + bytes.received;
     println!(
-        "rr22 join, {n} keys a side: {} shared, both sides in the same order: {}",
+        "rr22 join, {n} keys a side, {b} bucket(s): {} shared, both sides in the same order: {}",
         r.intersection_size.unwrap_or(0),
         r.matched.as_ref().map(|m| m.len()) == s.matched.as_ref().map(|m| m.len())
     );

@@ -18,6 +18,7 @@
 #![warn(missing_docs)]
 
 pub mod blind;
+pub mod buckets;
 pub mod compare;
 pub mod ecdh;
 pub mod elgamal;
