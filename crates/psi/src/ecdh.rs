@@ -4,7 +4,7 @@
 //! the aligned join.
 //!
 //! The receiver R holds X and a secret exponent a, the sender S holds Y and
-//! b. Four phases, each streamed one way in batches (see [`crate::stream`]):
+//! b. Four phases, each streamed one way in batches (see [`indomain_net::stream`]):
 //!
 //! 1. R sends {H(x)^a} in a shuffled order.
 //! 2. S returns {H(x)^ab} (16-byte prefixes) — in R's order, or, in the

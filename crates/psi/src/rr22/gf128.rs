@@ -1,4 +1,4 @@
-//! Arithmetic in GF(2^128) = GF(2)[X]/(X^128 + X^7 + X^2 + X + 1), elements
+//! Arithmetic in GF(2^128) = GF(2)\[X\]/(X^128 + X^7 + X^2 + X + 1), elements
 //! as `u128` with bit i the coefficient of X^i. Addition is XOR; the
 //! product uses the carry-less multiply instruction (pclmulqdq) when the CPU
 //! has it, detected at run time, and a portable shift-and-add otherwise.
@@ -17,7 +17,7 @@ pub fn mul(a: u128, b: u128) -> u128 {
     mul_portable(a, b)
 }
 
-/// a[i] ← a[i]·b for every i, on rayon for long slices.
+/// Multiplies every element of `a` by `b`, on rayon for long slices.
 pub fn mul_all(a: &mut [u128], b: u128) {
     use rayon::prelude::*;
     a.par_chunks_mut(1 << 14)

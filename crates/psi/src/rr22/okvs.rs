@@ -60,7 +60,7 @@ impl Okvs {
             .collect()
     }
 
-    /// A table P with Decode(P, keys[i]) = values[i] for every i, or `None`
+    /// A table P with Decode(P, `keys[i]`) = `values[i]` for every i, or `None`
     /// if these rows are dependent (draw another seed). Columns no row
     /// pins are zero.
     pub fn encode(&self, keys: &[u128], values: &[u128]) -> Option<Vec<u128>> {
