@@ -13,16 +13,25 @@
 //!   parties in this process over the in-memory backend (each party's work
 //!   shares the machine's cores, as two processes on one machine would).
 //!
-//! `cargo bench --bench psi` runs everything (about three minutes on 2 cores).
+//! - `rr22_kernels` (issue #10): the RR22 building blocks at 2^20 keys, on
+//!   all cores: OKVS encode and decode (m = 1.25·2^20 + 128), GF(2^128)
+//!   products, and a silent VOLE of length m with both parties in this
+//!   process.
+//! - `rr22_protocol`: a whole RR22 intersection, 2^16 and 2^20 keys a side,
+//!   half shared, both parties in this process.
+//!
+//! `cargo bench --bench psi` runs everything (about five minutes on 2
+//! cores); `cargo bench --bench psi -- rr22` only the RR22 part.
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use curve25519_dalek::ristretto::RistrettoPoint;
 use curve25519_dalek::scalar::Scalar;
 use indomain_net::memory::pair;
 use indomain_psi::blind::{Blinder, hash_to_group};
-use indomain_psi::{Items, Job, Mode, ecdh};
-use rand::SeedableRng;
+use indomain_psi::rr22::{gf128, okvs, vole};
+use indomain_psi::{Construction, Items, Job, Mode, ecdh, session};
 use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
 use std::hint::black_box;
 
 const BATCH: usize = 4096;
@@ -108,5 +117,84 @@ fn psi_protocol(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, psi_ops, psi_kernels, psi_protocol);
+fn rr22_kernels(c: &mut Criterion) {
+    let n = 1 << 20;
+    let m = okvs::size_for(n);
+    let mut rng = StdRng::seed_from_u64(3);
+    let keys: Vec<u128> = (0..n).map(|_| rng.random()).collect();
+    let values: Vec<u128> = (0..n).map(|_| rng.random()).collect();
+    let table = okvs::Okvs::new(m, 7);
+    let encoded = table.encode(&keys, &values).expect("encodes");
+    let mut g = c.benchmark_group("rr22_kernels");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(n as u64));
+    g.bench_function("okvs_encode_2^20", |b| {
+        b.iter(|| table.encode(black_box(&keys), &values))
+    });
+    g.bench_function("okvs_decode_2^20", |b| {
+        b.iter(|| table.decode(black_box(&encoded), &keys))
+    });
+    g.bench_function("gf128_mul_2^20", |b| {
+        b.iter_batched(
+            || values.clone(),
+            |mut v| gf128::mul_all(&mut v, 0x1234_5678),
+            BatchSize::LargeInput,
+        )
+    });
+    g.throughput(Throughput::Elements(m as u64));
+    g.bench_function("silent_vole_1.25*2^20", |b| {
+        b.iter_batched(
+            || pair("receiver", "sender"),
+            |(mut a, mut s)| {
+                std::thread::scope(|sc| {
+                    let t = sc.spawn(|| vole::send(&mut s, m, &mut rand::rng()).unwrap());
+                    vole::receive(&mut a, m, &mut rand::rng()).unwrap();
+                    t.join().unwrap();
+                })
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    g.finish();
+}
+
+fn rr22_protocol(c: &mut Criterion) {
+    let mut g = c.benchmark_group("rr22_protocol");
+    g.sample_size(10);
+    for log in [16, 20] {
+        let n = 1usize << log;
+        let (x, y) = (keys(n, 0), keys(n, n / 2));
+        let job = Job::new(Mode::Intersection).with_construction(Construction::Rr22);
+        g.throughput(Throughput::Elements(n as u64));
+        g.bench_function(format!("intersection_2^{log}"), |b| {
+            b.iter_batched(
+                || pair("receiver", "sender"),
+                |(mut a, mut s)| {
+                    std::thread::scope(|sc| {
+                        let r = sc.spawn(|| {
+                            session::receiver(&mut a, &job, &x, &mut rand::rng(), &mut |_| {})
+                        });
+                        let t = sc.spawn(|| {
+                            session::sender(&mut s, &job, &y, None, &mut rand::rng(), &mut |_| {})
+                        });
+                        let r = r.join().unwrap().unwrap();
+                        t.join().unwrap().unwrap();
+                        assert_eq!(r.intersection_size, Some(n / 2));
+                    })
+                },
+                BatchSize::PerIteration,
+            )
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    psi_ops,
+    psi_kernels,
+    psi_protocol,
+    rr22_kernels,
+    rr22_protocol
+);
 criterion_main!(benches);

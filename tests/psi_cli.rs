@@ -331,3 +331,94 @@ fn empty_inputs_and_repeated_keys_follow_the_flags() {
     let want = vec![vec!["1".to_string(), "0".into(), "0".into(), String::new()]];
     assert_eq!(rows(&p.path("ob.csv")), want);
 }
+
+#[test]
+fn both_protocols_give_the_same_join_and_a_mismatch_is_refused() {
+    let p = Parties::new();
+    let (a, b) = data(&p);
+    let mut outputs = Vec::new();
+    for protocol in ["rr22", "ecdh"] {
+        let (oa, ob) = (format!("{protocol}-a.csv"), format!("{protocol}-b.csv"));
+        let (ra, rb) = p.run(
+            &["--mode", "join", "--protocol", protocol, "--case-fold"],
+            &[
+                "--input",
+                a.to_str().unwrap(),
+                "--key",
+                "id",
+                "--duplicates",
+                "first",
+                "--output",
+                &oa,
+            ],
+            &[
+                "--input",
+                b.to_str().unwrap(),
+                "--key",
+                "customer",
+                "--output",
+                &ob,
+            ],
+        );
+        let (ea, eb) = (ok(&ra), ok(&rb));
+        assert!(ea.contains(&format!("by {protocol}")), "{ea}");
+        assert!(ea.contains("matches: 100") && eb.contains("matches: 100"));
+        let (ja, jb) = (rows(&p.path(&oa)), rows(&p.path(&ob)));
+        for (x, y) in ja.iter().zip(&jb) {
+            assert_eq!(x[0].trim().to_lowercase(), y[0]);
+        }
+        let mut keys: Vec<String> = jb.into_iter().map(|r| r[0].clone()).collect();
+        keys.sort();
+        outputs.push(keys);
+    }
+    assert_eq!(outputs[0], outputs[1]);
+
+    // The default is rr22 for join; a peer forcing ecdh is refused at hello.
+    let (ra, rb) = p.run(
+        &["--mode", "join"],
+        &[
+            "--input",
+            a.to_str().unwrap(),
+            "--key",
+            "id",
+            "--duplicates",
+            "first",
+            "--output",
+            "x.csv",
+        ],
+        &[
+            "--input",
+            b.to_str().unwrap(),
+            "--key",
+            "customer",
+            "--protocol",
+            "ecdh",
+            "--output",
+            "y.csv",
+        ],
+    );
+    assert!(!ra.status.success() && !rb.status.success());
+    let eb = String::from_utf8_lossy(&rb.stderr);
+    assert!(eb.contains("construction") && eb.contains("rr22"), "{eb}");
+
+    // Modes rr22 cannot compute are refused before connecting.
+    let out = Command::new(BIN)
+        .args([
+            "psi",
+            "--mode",
+            "cardinality",
+            "--protocol",
+            "rr22",
+            "--identity",
+        ])
+        .arg(p.path("alice"))
+        .args(["--listen", "127.0.0.1:0", "--peer", &p.peer_b, "--input"])
+        .arg(&a)
+        .args(["--key", "id", "--output", "c.csv"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--protocol rr22 cannot compute cardinality")
+    );
+}

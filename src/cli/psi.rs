@@ -7,12 +7,12 @@ use indicatif::{ProgressBar, ProgressStyle};
 use indomain_net::Channel;
 use indomain_node::keys_csv::{Duplicates, KeySpec};
 use indomain_node::psi_job::{self, PsiJob};
-use indomain_psi::{Job, Mode, Reveal, Role};
+use indomain_psi::{Construction, Job, Mode, Reveal, Role};
 use std::path::PathBuf;
 
 const AFTER_HELP: &str = "\
-Run one process per party, with the same --mode, --reveal, --case-fold,
---batch and --sum-bound on both sides; one side gives --listen ADDR, the
+Run one process per party, with the same --mode, --protocol, --reveal,
+--case-fold, --batch and --sum-bound on both sides; one side gives --listen ADDR, the
 other --connect ADDR. By default the connecting side is the receiver (it
 computes the matches); in intersection-sum mode the side with --value is
 the sender. Each party learns the other's number of keys.
@@ -56,6 +56,12 @@ pub struct Args {
     /// What to compute.
     #[arg(long, value_enum, default_value_t = ModeArg::Intersection)]
     mode: ModeArg,
+
+    /// The construction (both parties must agree): rr22 (VOLE and OKVS,
+    /// fast) for intersection and join, ecdh for every mode. Default: rr22
+    /// where the mode allows it, else ecdh.
+    #[arg(long, value_enum)]
+    protocol: Option<ProtocolArg>,
 
     /// Who learns the result in intersection and cardinality modes (join
     /// always reveals to both; intersection-sum has fixed outputs).
@@ -115,6 +121,14 @@ enum ModeArg {
 }
 
 #[derive(clap::ValueEnum, Clone, Copy)]
+enum ProtocolArg {
+    /// VOLE and OKVS (Raghuraman–Rindal 2022): intersection and join.
+    Rr22,
+    /// ECDH on ristretto255: every mode.
+    Ecdh,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy)]
 enum RevealArg {
     /// Only the receiver learns the result.
     Receiver,
@@ -162,7 +176,17 @@ pub fn run(args: Args) -> CliResult {
         (_, None, None) if args.net.connect.is_some() => Role::Receiver,
         (_, None, None) => Role::Sender,
     };
-    let mut job = Job::new(mode);
+    let construction = match args.protocol {
+        None => Construction::fastest(mode),
+        Some(ProtocolArg::Ecdh) => Construction::Ecdh,
+        Some(ProtocolArg::Rr22) if Construction::Rr22.supports(mode) => Construction::Rr22,
+        Some(ProtocolArg::Rr22) => {
+            return Err(
+                format!("--protocol rr22 cannot compute {mode}: use --protocol ecdh").into(),
+            );
+        }
+    };
+    let mut job = Job::new(mode).with_construction(construction);
     job.reveal = match args.reveal {
         RevealArg::Receiver => Reveal::Receiver,
         RevealArg::Both => Reveal::Both,
@@ -199,7 +223,10 @@ pub fn run(args: Args) -> CliResult {
     let prepared = psi.prepare()?;
     let (endpoint, mut channel) = args.net.open_peer()?;
     let stop = stop::Guard::new(endpoint.stop_handle());
-    eprintln!("psi {mode}: connected to {} as {role}", channel.peer());
+    eprintln!(
+        "psi {mode} by {construction}: connected to {} as {role}",
+        channel.peer()
+    );
     let bar = if args.quiet {
         ProgressBar::hidden()
     } else {

@@ -22,6 +22,7 @@ pub mod memory;
 pub mod open;
 pub mod party;
 pub mod quic;
+pub mod stream;
 pub mod text;
 pub mod wanlab;
 pub mod wire;

@@ -14,8 +14,8 @@
 use crate::keys_csv::{self, KeySpec, KeyTable, decode_columns, read_keys};
 use crate::output::AtomicOutput;
 use indomain_net::{Channel, Counters};
-use indomain_psi::ecdh::{self, Progress};
-use indomain_psi::{Job, Mode, Outcome, PsiError, Reveal, Role};
+use indomain_psi::session;
+use indomain_psi::{Job, Mode, Outcome, Progress, PsiError, Reveal, Role};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -207,8 +207,8 @@ pub fn run<C: Channel + ?Sized>(
     let before = ch.counters();
     let mut rng = rand::rng();
     let outcome = match job.role {
-        Role::Receiver => ecdh::receiver(ch, &psi_job, &table.items, &mut rng, progress)?,
-        Role::Sender => ecdh::sender(
+        Role::Receiver => session::receiver(ch, &psi_job, &table.items, &mut rng, progress)?,
+        Role::Sender => session::sender(
             ch,
             &psi_job,
             &table.items,

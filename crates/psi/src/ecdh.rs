@@ -4,7 +4,7 @@
 //! the aligned join.
 //!
 //! The receiver R holds X and a secret exponent a, the sender S holds Y and
-//! b. Four phases, each streamed one way in batches (see [`crate::stream`]):
+//! b. Four phases, each streamed one way in batches (see [`indomain_net::stream`]):
 //!
 //! 1. R sends {H(x)^a} in a shuffled order.
 //! 2. S returns {H(x)^ab} (16-byte prefixes) — in R's order, or, in the
@@ -28,23 +28,16 @@
 use crate::blind::{Blinder, COMPARE_BYTES, POINT_BYTES};
 use crate::compare::{CompareSet, Refused};
 use crate::elgamal::{CIPHERTEXT_BYTES, Ciphertext, PublicKey, SecretKey};
-use crate::job::{Hello, Job, Mode, Outcome, Role};
-use crate::stream::{Outbound, batch_sizes, recv_batch};
-use crate::{Items, Phase, PsiError};
+use crate::session::{
+    Hello, Job, Mode, Outcome, Role, checked_len, exchange_hello, recv_count, recv_positions,
+    send_positions,
+};
+use crate::{Construction, Items, Phase, Progress, PsiError};
+use indomain_net::stream::{Outbound, batch_sizes};
 use indomain_net::{Channel, wire};
 use rand::CryptoRng;
 use rand::seq::SliceRandom;
 use rayon::prelude::*;
-
-/// Progress of a run: keys processed so far out of `total` (this party's and
-/// the peer's keys together, once each).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Progress {
-    /// Keys processed so far.
-    pub done: usize,
-    /// Keys to process in the whole run.
-    pub total: usize,
-}
 
 /// Bytes of the final intersection-sum message: the count, then the ciphertext.
 const SUM_MESSAGE_BYTES: usize = 8 + CIPHERTEXT_BYTES;
@@ -61,11 +54,11 @@ where
     C: Channel + ?Sized,
     R: CryptoRng + ?Sized,
 {
-    job.check()?;
+    check_job(job)?;
     items.check_distinct()?;
     let n = checked_len(items)?;
     let peer = ch.peer().to_string();
-    let theirs = exchange_hello(ch, job, Role::Receiver, n, None)?;
+    let theirs = exchange_hello(ch, &Hello::new(job, Role::Receiver, n, None))?;
     let peer_n =
         Hello::new(job, Role::Receiver, n, None).check_peer(&theirs, &peer, job.max_peer_items)?;
     let public_key = match job.mode {
@@ -87,17 +80,24 @@ where
     let mut order: Vec<u32> = (0..n as u32).collect();
     order.shuffle(rng);
 
-    let mut out = Outbound::new(ch, Phase::ReceiverBlinded);
+    let phase = Phase::ReceiverBlinded;
+    let mut out = Outbound::new(ch);
     for chunk in order.chunks(job.batch) {
-        out.send(&blinder.hash_and_blind(chunk, |i| items.key(i)))?;
+        out.send(&blinder.hash_and_blind(chunk, |i| items.key(i)))
+            .map_err(PsiError::stream(&peer, phase))?;
         done += chunk.len();
         progress(Progress { done, total });
     }
-    out.finish()?;
+    out.finish().map_err(PsiError::stream(&peer, phase))?;
 
     let mut set = CompareSet::with_capacity(n);
     for size in batch_sizes(n, job.batch) {
-        set.extend(&recv_batch(ch, Phase::DoubleBlinded, size * COMPARE_BYTES)?);
+        set.extend(&recv_batch(
+            ch,
+            &peer,
+            Phase::DoubleBlinded,
+            size * COMPARE_BYTES,
+        )?);
     }
     set.seal().map_err(|_| PsiError::DuplicateValue {
         peer: peer.clone(),
@@ -113,7 +113,7 @@ where
     let mut offset = 0usize;
     for size in batch_sizes(peer_n, job.batch) {
         let phase = Phase::SenderBlinded;
-        let frame = recv_batch(ch, phase, size * width)?;
+        let frame = recv_batch(ch, &peer, phase, size * width)?;
         let (points, ciphertexts) = frame.split_at(size * POINT_BYTES);
         let values = blinder
             .reblind(points, COMPARE_BYTES)
@@ -159,14 +159,8 @@ where
             matches.sort_unstable_by_key(|m| m.0);
             outcome.matched = Some(matches.iter().map(|m| order[m.1] as usize).collect());
             if job.sender_learns_result() {
-                let phase = Phase::Reveal;
-                wire::send_msg(ch, &(count as u64)).map_err(PsiError::net(&peer, phase))?;
-                let mut out = Outbound::new(ch, phase);
-                for chunk in matches.chunks(job.batch) {
-                    let bytes: Vec<u8> = chunk.iter().flat_map(|m| m.2.to_le_bytes()).collect();
-                    out.send(&bytes)?;
-                }
-                out.finish()?;
+                let positions: Vec<u32> = matches.iter().map(|m| m.2).collect();
+                send_positions(ch, job, &positions)?;
             }
         }
         Mode::Cardinality => {
@@ -201,7 +195,7 @@ where
     C: Channel + ?Sized,
     R: CryptoRng + ?Sized,
 {
-    job.check()?;
+    check_job(job)?;
     items.check_distinct()?;
     let n = checked_len(items)?;
     let secret_key = match (job.mode, values) {
@@ -224,7 +218,7 @@ where
     };
     let public_key = secret_key.as_ref().map(|k| k.public().to_bytes());
     let peer = ch.peer().to_string();
-    let theirs = exchange_hello(ch, job, Role::Sender, n, public_key)?;
+    let theirs = exchange_hello(ch, &Hello::new(job, Role::Sender, n, public_key))?;
     let peer_n = Hello::new(job, Role::Sender, n, public_key).check_peer(
         &theirs,
         &peer,
@@ -238,7 +232,7 @@ where
     let mut offset = 0usize;
     for size in batch_sizes(peer_n, job.batch) {
         let phase = Phase::ReceiverBlinded;
-        let frame = recv_batch(ch, phase, size * POINT_BYTES)?;
+        let frame = recv_batch(ch, &peer, phase, size * POINT_BYTES)?;
         let values = blinder
             .reblind(&frame, COMPARE_BYTES)
             .map_err(|i| bad_point(&peer, phase, offset + i))?;
@@ -254,26 +248,29 @@ where
     if job.hides_receiver_matches() {
         double.shuffle(rng);
     }
-    let mut out = Outbound::new(ch, Phase::DoubleBlinded);
+    let phase = Phase::DoubleBlinded;
+    let mut out = Outbound::new(ch);
     for chunk in double.chunks(job.batch) {
-        out.send(&chunk.concat())?;
+        out.send(&chunk.concat())
+            .map_err(PsiError::stream(&peer, phase))?;
     }
-    out.finish()?;
+    out.finish().map_err(PsiError::stream(&peer, phase))?;
     drop(double);
 
     let mut order: Vec<u32> = (0..n as u32).collect();
     order.shuffle(rng);
-    let mut out = Outbound::new(ch, Phase::SenderBlinded);
+    let phase = Phase::SenderBlinded;
+    let mut out = Outbound::new(ch);
     for chunk in order.chunks(job.batch) {
         let mut batch = blinder.hash_and_blind(chunk, |i| items.key(i));
         if let (Some(sk), Some(values)) = (&secret_key, values) {
             batch.extend(sk.public().encrypt(chunk, |i| values[i], rng));
         }
-        out.send(&batch)?;
+        out.send(&batch).map_err(PsiError::stream(&peer, phase))?;
         done += chunk.len();
         progress(Progress { done, total });
     }
-    out.finish()?;
+    out.finish().map_err(PsiError::stream(&peer, phase))?;
 
     let mut outcome = Outcome {
         role: Role::Sender,
@@ -289,27 +286,8 @@ where
     let most = n.min(peer_n);
     match job.mode {
         Mode::Intersection | Mode::Join => {
-            let phase = Phase::Reveal;
-            let count = recv_count(ch, &peer, phase, most)?;
-            let mut seen = vec![false; n];
-            let mut matched = Vec::with_capacity(count);
-            for size in batch_sizes(count, job.batch) {
-                for p in recv_batch(ch, phase, size * 4)?.chunks_exact(4) {
-                    let p = u32::from_le_bytes([p[0], p[1], p[2], p[3]]) as usize;
-                    match seen.get_mut(p) {
-                        Some(s) if !*s => *s = true,
-                        _ => {
-                            return Err(PsiError::protocol(
-                                &peer,
-                                phase,
-                                format!("position {p} out of range or repeated"),
-                            ));
-                        }
-                    }
-                    matched.push(order[p] as usize);
-                }
-            }
-            outcome.intersection_size = Some(count);
+            let matched = recv_positions(ch, job, &order, most)?;
+            outcome.intersection_size = Some(matched.len());
             outcome.matched = Some(matched);
         }
         Mode::Cardinality => {
@@ -356,44 +334,25 @@ where
     Ok(outcome)
 }
 
-fn exchange_hello<C: Channel + ?Sized>(
-    ch: &mut C,
-    job: &Job,
-    role: Role,
-    n: usize,
-    public_key: Option<[u8; 32]>,
-) -> Result<Hello, PsiError> {
-    let peer = ch.peer().to_string();
-    wire::send_msg(ch, &Hello::new(job, role, n, public_key))
-        .map_err(PsiError::net(&peer, Phase::Hello))?;
-    wire::recv_msg(ch).map_err(PsiError::net(&peer, Phase::Hello))
+fn check_job(job: &Job) -> Result<(), PsiError> {
+    job.check()?;
+    if job.construction != Construction::Ecdh {
+        return Err(PsiError::Job(format!(
+            "a {} job given to the ECDH construction",
+            job.construction
+        )));
+    }
+    Ok(())
 }
 
-fn recv_count<C: Channel + ?Sized>(
+/// Receives one batch of exactly `expected` bytes and acknowledges it.
+fn recv_batch<C: Channel + ?Sized>(
     ch: &mut C,
     peer: &str,
     phase: Phase,
-    most: usize,
-) -> Result<usize, PsiError> {
-    let count: u64 = wire::recv_msg(ch).map_err(PsiError::net(peer, phase))?;
-    if count > most as u64 {
-        return Err(PsiError::protocol(
-            peer,
-            phase,
-            format!("count {count} exceeds {most}"),
-        ));
-    }
-    Ok(count as usize)
-}
-
-fn checked_len(items: &Items) -> Result<usize, PsiError> {
-    if items.len() > u32::MAX as usize {
-        return Err(PsiError::Job(format!(
-            "{} items, more than 2^32 − 1",
-            items.len()
-        )));
-    }
-    Ok(items.len())
+    expected: usize,
+) -> Result<Vec<u8>, PsiError> {
+    indomain_net::stream::recv_batch(ch, expected).map_err(PsiError::stream(peer, phase))
 }
 
 fn check_values(job: &Job, items: &Items, values: &[u64]) -> Result<(), PsiError> {

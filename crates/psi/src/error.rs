@@ -21,6 +21,16 @@ pub enum Phase {
     Reveal,
     /// The receiver returns the encrypted sum and the sender decrypts it.
     Sum,
+    /// RR22: the base oblivious transfers.
+    BaseOt,
+    /// RR22: OT extension (the receiver's masked columns).
+    OtExtension,
+    /// RR22: the punctured-PRF trees of silent VOLE.
+    Pprf,
+    /// RR22: the receiver's OKVS table masked by its VOLE share.
+    Okvs,
+    /// RR22: the sender's hashed outputs.
+    SenderOutputs,
 }
 
 impl fmt::Display for Phase {
@@ -32,6 +42,11 @@ impl fmt::Display for Phase {
             Phase::SenderBlinded => "sender-blinded keys",
             Phase::Reveal => "result reveal",
             Phase::Sum => "intersection sum",
+            Phase::BaseOt => "base OT",
+            Phase::OtExtension => "OT extension",
+            Phase::Pprf => "punctured PRF",
+            Phase::Okvs => "OKVS table",
+            Phase::SenderOutputs => "sender outputs",
         })
     }
 }
@@ -146,6 +161,24 @@ impl PsiError {
             peer: peer.to_string(),
             phase,
             source,
+        }
+    }
+
+    /// Wraps an error of [`indomain_net::stream`]: a batch of the wrong
+    /// length becomes [`PsiError::BatchLength`].
+    pub(crate) fn stream(peer: &str, phase: Phase) -> impl FnOnce(NetError) -> PsiError + '_ {
+        move |source| match source {
+            NetError::UnexpectedLength { expected, got, .. } => PsiError::BatchLength {
+                peer: peer.to_string(),
+                phase,
+                expected,
+                got,
+            },
+            source => PsiError::Net {
+                peer: peer.to_string(),
+                phase,
+                source,
+            },
         }
     }
 

@@ -1,8 +1,16 @@
-//! What a PSI job is (mode, roles, who learns the result, limits) and what
-//! a party ends up with. Both parties must be given the same [`Job`]; they
-//! check it against each other before any key is sent.
+//! The PSI session, whatever the construction: what a job is (mode,
+//! construction, roles, who learns the result, limits), the hello in which
+//! both parties check they run the same job, the modes' finishing steps (the
+//! receiver telling the sender the result) and what a party ends up with.
+//!
+//! Both parties must be given the same [`Job`]; they check it against each
+//! other before any key is sent. [`receiver`] and [`sender`] run the
+//! construction the job names ([`crate::ecdh`] or [`crate::rr22`]).
 
-use crate::{Phase, PsiError};
+use crate::{Items, Phase, PsiError, ecdh, rr22};
+use indomain_net::stream::{Outbound, batch_sizes};
+use indomain_net::{Channel, wire};
+use rand::CryptoRng;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -29,6 +37,55 @@ impl fmt::Display for Mode {
             Mode::Cardinality => "cardinality",
             Mode::IntersectionSum => "intersection-sum",
             Mode::Join => "join",
+        })
+    }
+}
+
+/// Progress of a run: keys processed so far out of `total` (this party's and
+/// the peer's keys together, once each).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// Keys processed so far.
+    pub done: usize,
+    /// Keys to process in the whole run.
+    pub total: usize,
+}
+
+/// How the intersection is computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Construction {
+    /// ECDH-PSI on ristretto255: every mode, about 41 µs of a core per key
+    /// per party.
+    Ecdh,
+    /// VOLE and OKVS (Raghuraman–Rindal 2022): intersection and join only,
+    /// symmetric-key work per key.
+    Rr22,
+}
+
+impl Construction {
+    /// Whether this construction can run `mode`.
+    pub fn supports(self, mode: Mode) -> bool {
+        match self {
+            Construction::Ecdh => true,
+            Construction::Rr22 => matches!(mode, Mode::Intersection | Mode::Join),
+        }
+    }
+
+    /// The fastest construction that runs `mode`.
+    pub fn fastest(mode: Mode) -> Self {
+        if Construction::Rr22.supports(mode) {
+            Construction::Rr22
+        } else {
+            Construction::Ecdh
+        }
+    }
+}
+
+impl fmt::Display for Construction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Construction::Ecdh => "ecdh",
+            Construction::Rr22 => "rr22",
         })
     }
 }
@@ -77,10 +134,12 @@ pub const MAX_BATCH: usize = 1 << 16;
 pub const MAX_SUM_BOUND: u64 = 1 << 44;
 
 /// The parameters of a PSI job, identical at both parties.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Job {
     /// What to compute.
     pub mode: Mode,
+    /// How (checked to be able to run `mode`).
+    pub construction: Construction,
     /// Who learns the result ([`Mode::Join`] always reveals to both,
     /// [`Mode::IntersectionSum`] has its own fixed outputs).
     pub reveal: Reveal,
@@ -98,11 +157,12 @@ pub struct Job {
 }
 
 impl Job {
-    /// A job of `mode`, revealed to both, batches of 4096 keys, sum bound
-    /// 2^40 − 1, at most 2^26 items from the peer.
+    /// A job of `mode` by ECDH-PSI, revealed to both, batches of 4096 keys,
+    /// sum bound 2^40 − 1, at most 2^26 items from the peer.
     pub fn new(mode: Mode) -> Self {
         Self {
             mode,
+            construction: Construction::Ecdh,
             reveal: Reveal::Both,
             key_spec: String::new(),
             batch: 4096,
@@ -125,7 +185,19 @@ impl Job {
         matches!(self.mode, Mode::Cardinality | Mode::IntersectionSum)
     }
 
+    /// The same job run by `construction`.
+    pub fn with_construction(mut self, construction: Construction) -> Self {
+        self.construction = construction;
+        self
+    }
+
     pub(crate) fn check(&self) -> Result<(), PsiError> {
+        if !self.construction.supports(self.mode) {
+            return Err(PsiError::Job(format!(
+                "the {} construction cannot compute {}",
+                self.construction, self.mode
+            )));
+        }
         if self.batch == 0 || self.batch > MAX_BATCH {
             return Err(PsiError::Job(format!(
                 "batch of {} keys, must be 1..={MAX_BATCH}",
@@ -146,6 +218,7 @@ impl Job {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Hello {
     pub version: u32,
+    pub construction: Construction,
     pub mode: Mode,
     pub reveal: Reveal,
     pub role: Role,
@@ -157,12 +230,14 @@ pub(crate) struct Hello {
     pub public_key: Option<[u8; 32]>,
 }
 
-pub(crate) const VERSION: u32 = 1;
+/// Version 2 added the construction id.
+pub(crate) const VERSION: u32 = 2;
 
 impl Hello {
     pub fn new(job: &Job, role: Role, items: usize, public_key: Option<[u8; 32]>) -> Self {
         Self {
             version: VERSION,
+            construction: job.construction,
             mode: job.mode,
             reveal: job.reveal,
             role,
@@ -193,6 +268,11 @@ impl Hello {
             "version",
             self.version.to_string(),
             theirs.version.to_string(),
+        )?;
+        differ(
+            "construction",
+            self.construction.to_string(),
+            theirs.construction.to_string(),
         )?;
         differ("mode", self.mode.to_string(), theirs.mode.to_string())?;
         if self.mode != Mode::Join && self.mode != Mode::IntersectionSum {
@@ -248,4 +328,140 @@ pub struct Outcome {
     /// The sum of the sender's values over the intersection (the sender in
     /// intersection-sum mode only).
     pub sum: Option<u64>,
+}
+
+/// Runs the receiver's side of `job` by the construction it names.
+pub fn receiver<C, R>(
+    ch: &mut C,
+    job: &Job,
+    items: &Items,
+    rng: &mut R,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Outcome, PsiError>
+where
+    C: Channel + ?Sized,
+    R: CryptoRng + ?Sized,
+{
+    match job.construction {
+        Construction::Ecdh => ecdh::receiver(ch, job, items, rng, progress),
+        Construction::Rr22 => rr22::receiver(ch, job, items, rng, progress),
+    }
+}
+
+/// Runs the sender's side of `job` by the construction it names; `values`
+/// only in intersection-sum mode.
+pub fn sender<C, R>(
+    ch: &mut C,
+    job: &Job,
+    items: &Items,
+    values: Option<&[u64]>,
+    rng: &mut R,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Outcome, PsiError>
+where
+    C: Channel + ?Sized,
+    R: CryptoRng + ?Sized,
+{
+    match job.construction {
+        Construction::Ecdh => ecdh::sender(ch, job, items, values, rng, progress),
+        Construction::Rr22 => match values {
+            None => rr22::sender(ch, job, items, rng, progress),
+            Some(_) => Err(PsiError::Job(format!(
+                "values are not used in {} mode",
+                job.mode
+            ))),
+        },
+    }
+}
+
+/// Sends the hello and receives the peer's.
+pub(crate) fn exchange_hello<C: Channel + ?Sized>(
+    ch: &mut C,
+    hello: &Hello,
+) -> Result<Hello, PsiError> {
+    let peer = ch.peer().to_string();
+    wire::send_msg(ch, hello).map_err(PsiError::net(&peer, Phase::Hello))?;
+    wire::recv_msg(ch).map_err(PsiError::net(&peer, Phase::Hello))
+}
+
+/// The receiver's finishing step in intersection and join modes, when the
+/// sender learns the result: the count, then the positions of the matches
+/// in the sender's shuffled stream, in the common order.
+pub(crate) fn send_positions<C: Channel + ?Sized>(
+    ch: &mut C,
+    job: &Job,
+    positions: &[u32],
+) -> Result<(), PsiError> {
+    let peer = ch.peer().to_string();
+    let phase = Phase::Reveal;
+    wire::send_msg(ch, &(positions.len() as u64)).map_err(PsiError::net(&peer, phase))?;
+    let mut out = Outbound::new(ch);
+    for chunk in positions.chunks(job.batch) {
+        let bytes: Vec<u8> = chunk.iter().flat_map(|p| p.to_le_bytes()).collect();
+        out.send(&bytes).map_err(PsiError::stream(&peer, phase))?;
+    }
+    out.finish().map_err(PsiError::stream(&peer, phase))
+}
+
+/// The sender's side of [`send_positions`]: `order[p]` is the index of the
+/// item sent at position p; returns the matched indices in the common order.
+pub(crate) fn recv_positions<C: Channel + ?Sized>(
+    ch: &mut C,
+    job: &Job,
+    order: &[u32],
+    most: usize,
+) -> Result<Vec<usize>, PsiError> {
+    let peer = ch.peer().to_string();
+    let phase = Phase::Reveal;
+    let count = recv_count(ch, &peer, phase, most)?;
+    let mut seen = vec![false; order.len()];
+    let mut matched = Vec::with_capacity(count);
+    for size in batch_sizes(count, job.batch) {
+        let batch = indomain_net::stream::recv_batch(ch, size * 4)
+            .map_err(PsiError::stream(&peer, phase))?;
+        for p in batch.chunks_exact(4) {
+            let p = u32::from_le_bytes([p[0], p[1], p[2], p[3]]) as usize;
+            match seen.get_mut(p) {
+                Some(s) if !*s => *s = true,
+                _ => {
+                    return Err(PsiError::protocol(
+                        &peer,
+                        phase,
+                        format!("position {p} out of range or repeated"),
+                    ));
+                }
+            }
+            matched.push(order[p] as usize);
+        }
+    }
+    Ok(matched)
+}
+
+/// Receives a count of at most `most`.
+pub(crate) fn recv_count<C: Channel + ?Sized>(
+    ch: &mut C,
+    peer: &str,
+    phase: Phase,
+    most: usize,
+) -> Result<usize, PsiError> {
+    let count: u64 = wire::recv_msg(ch).map_err(PsiError::net(peer, phase))?;
+    if count > most as u64 {
+        return Err(PsiError::protocol(
+            peer,
+            phase,
+            format!("count {count} exceeds {most}"),
+        ));
+    }
+    Ok(count as usize)
+}
+
+/// The number of items, refused above 2^32 − 1 (positions travel as u32).
+pub(crate) fn checked_len(items: &Items) -> Result<usize, PsiError> {
+    if items.len() > u32::MAX as usize {
+        return Err(PsiError::Job(format!(
+            "{} items, more than 2^32 − 1",
+            items.len()
+        )));
+    }
+    Ok(items.len())
 }
