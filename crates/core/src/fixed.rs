@@ -260,16 +260,14 @@ impl Bounded {
 
     /// Encodes a slice; the error names the first value refused.
     pub fn encode_slice(&self, xs: &[f64]) -> Result<Vec<u64>, CoreError> {
-        let bound = self.max_abs;
+        let within = |x: &f64| x.abs() <= self.max_abs;
         let ok = if xs.len() < PAR_THRESHOLD {
-            xs.iter().all(|x| x.abs() <= bound)
+            xs.iter().all(within)
         } else {
-            xs.par_iter().all(|x| x.abs() <= bound)
+            xs.par_iter().all(within)
         };
-        if !ok {
-            if let Some(&x) = xs.iter().find(|x| !(x.abs() <= bound)) {
-                self.check(x)?;
-            }
+        if let Some(&x) = xs.iter().find(|x| !ok && !within(x)) {
+            self.check(x)?;
         }
         self.fp.encode_slice(xs)
     }
