@@ -37,7 +37,7 @@ fn main() -> Result<(), Error> {
     let results = std::thread::scope(|sc| -> Result<Vec<Vec<Vec<f64>>>, Error> {
         sc.spawn(move || {
             let mut rng = StdRng::from_rng(&mut rand::rng());
-            dealer::serve(&mut dealer_set, DealerLimits::default(), &mut rng)
+            dealer::serve(&mut dealer_set, &[0, 1], DealerLimits::default(), &mut rng)
         });
         let handles: Vec<_> = sets
             .into_iter()

@@ -104,14 +104,20 @@ fn too_big(peer: &str, what: &str, got: u128, max: usize) -> MpcError {
     }
 }
 
-/// Runs the dealer until the leader says [`Request::Done`]. `parties` is
-/// the dealer's view of the set: every other party computes, in set order.
+/// Runs the dealer until the leader says [`Request::Done`]. `computing`
+/// lists the computing parties' set indices in rank order (the order of
+/// their [`Roster`]).
 pub fn serve<R: Rng + CryptoRng + ?Sized>(
     parties: &mut PartySet,
+    computing: &[usize],
     limits: DealerLimits,
     rng: &mut R,
 ) -> Result<DealerReport, MpcError> {
-    let computing: Vec<usize> = parties.others().collect();
+    if computing.is_empty() || computing.contains(&parties.me()) {
+        return Err(MpcError::Usage(
+            "the dealer serves a non-empty list of other parties".into(),
+        ));
+    }
     let dealer = Dealer::new(computing.len()).map_err(core("dealer setup"))?;
     let leader = computing[LEADER];
     let leader_name = parties.name(leader).to_string();
@@ -202,7 +208,7 @@ pub fn serve<R: Rng + CryptoRng + ?Sized>(
                     .map_err(core("dealing truncation pairs"))?
             }
         };
-        for (share, &party) in shares.iter().zip(&computing) {
+        for (share, &party) in shares.iter().zip(computing) {
             parties.channel(party)?.send(&share.to_bytes())?;
         }
         report.items += 1;

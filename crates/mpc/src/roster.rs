@@ -29,13 +29,26 @@ impl Roster {
     /// Every party of `parties` but `dealer` computes, in set order. Fails
     /// for the dealer itself, or with fewer than two computing parties.
     pub fn new(parties: &PartySet, dealer: Option<usize>) -> Result<Self, MpcError> {
-        if dealer.is_some_and(|d| d >= parties.len()) {
-            return Err(MpcError::Usage(format!(
-                "dealer index {dealer:?} is outside a set of {} parties",
-                parties.len()
-            )));
+        Self::ordered(parties, Self::computing_of(parties.len(), dealer), dealer)
+    }
+
+    /// The computing parties are `computing` (set indices), ranked in that
+    /// order: `computing[0]` is the leader. Every party (and the dealer)
+    /// must use the same order.
+    pub fn ordered(
+        parties: &PartySet,
+        computing: Vec<usize>,
+        dealer: Option<usize>,
+    ) -> Result<Self, MpcError> {
+        let n = parties.len();
+        let mut seen = vec![false; n];
+        for &i in computing.iter().chain(dealer.iter()) {
+            if i >= n || std::mem::replace(&mut seen[i], true) {
+                return Err(MpcError::Usage(format!(
+                    "party {i} is outside a set of {n} parties or listed twice"
+                )));
+            }
         }
-        let computing = Self::computing_of(parties.len(), dealer);
         if computing.len() < 2 {
             return Err(MpcError::Usage(format!(
                 "a computation needs at least 2 computing parties, got {}",
