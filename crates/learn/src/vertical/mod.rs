@@ -54,7 +54,7 @@ mod plan;
 mod predict;
 mod train;
 
-pub use plan::{FEATURE_BOUND, batch_order, batches};
+pub use plan::{FEATURE_BOUND, batch_order, batches, validation_split};
 
 use crate::LearnError;
 use crate::params::TrainParams;

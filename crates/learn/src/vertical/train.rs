@@ -148,7 +148,7 @@ pub(super) fn run<R: Rng + CryptoRng + ?Sized>(
     let labels = y.map(|y| enc.encode_slice(y)).transpose()?;
 
     let fraction = params.early_stopping.map(|e| e.validation_fraction);
-    let (train_rows, val_rows) = plan::split(rows, fraction, params.seed);
+    let (train_rows, val_rows) = plan::validation_split(rows, fraction, params.seed);
     if train_rows.is_empty() {
         return Err(LearnError::Input("no rows left to train on".into()));
     }
