@@ -78,8 +78,14 @@ fn data(rows: usize, widths: &[usize], task: Task, seed: u64) -> Data {
         .iter()
         .map(|&w| Array2::from_shape_fn((rows, w), |_| rng.random_range(-2.0..2.0)))
         .collect();
-    let all = concatenate(Axis(1), &blocks.iter().map(|b| b.view()).collect::<Vec<_>>()).unwrap();
-    let beta: Array1<f64> = (0..all.ncols()).map(|_| rng.random_range(-1.0..1.0)).collect();
+    let all = concatenate(
+        Axis(1),
+        &blocks.iter().map(|b| b.view()).collect::<Vec<_>>(),
+    )
+    .unwrap();
+    let beta: Array1<f64> = (0..all.ncols())
+        .map(|_| rng.random_range(-1.0..1.0))
+        .collect();
     let z = all.dot(&beta);
     let y = z
         .iter()
@@ -93,7 +99,10 @@ fn data(rows: usize, widths: &[usize], task: Task, seed: u64) -> Data {
 
 /// Runs training at every party; returns outcomes in party order (the
 /// dealer last) and each party's received bytes.
-fn train_all(d: &Data, params: &TrainParams) -> (Vec<Result<TrainOutcome, LearnError>>, Vec<Vec<u8>>) {
+fn train_all(
+    d: &Data,
+    params: &TrainParams,
+) -> (Vec<Result<TrainOutcome, LearnError>>, Vec<Vec<u8>>) {
     let n = d.blocks.len() + 1;
     let (sets, logs) = recorded_mesh(n);
     let empty = Array2::<f64>::zeros((0, 0));
@@ -137,7 +146,11 @@ fn plain_train(d: &Data, p: &TrainParams) -> Plain {
     let x = concatenate(Axis(1), &cols).unwrap();
     let intercept = d.blocks[0].ncols();
     let y = Array1::from(d.y.clone());
-    let (tr, va) = validation_split(rows, p.early_stopping.map(|e| e.validation_fraction), p.seed);
+    let (tr, va) = validation_split(
+        rows,
+        p.early_stopping.map(|e| e.validation_fraction),
+        p.seed,
+    );
     let xt = x.select(Axis(0), &tr);
     let yt = y.select(Axis(0), &tr);
     let xv = x.select(Axis(0), &va);
@@ -218,12 +231,19 @@ fn check(d: &Data, p: &TrainParams, tol: f64) {
         assert_eq!(o.weights.len(), width);
         for (j, wv) in o.weights.iter().enumerate() {
             let want = plain.w[col + j];
-            assert!((wv - want).abs() <= tol, "party {k} weight {j}: {wv} vs {want}");
+            assert!(
+                (wv - want).abs() <= tol,
+                "party {k} weight {j}: {wv} vs {want}"
+            );
         }
         col += width;
         if k == 0 {
             let b = o.intercept.unwrap();
-            assert!((b - plain.w[col]).abs() <= tol, "intercept {b} vs {}", plain.w[col]);
+            assert!(
+                (b - plain.w[col]).abs() <= tol,
+                "intercept {b} vs {}",
+                plain.w[col]
+            );
             col += 1;
             assert_eq!(o.epochs, plain.epochs);
             assert_eq!(o.loss_per_epoch.len(), plain.loss.len());
@@ -249,7 +269,10 @@ fn check(d: &Data, p: &TrainParams, tol: f64) {
     let labels = encoded(&d.y);
     for (r, log) in logs.iter().enumerate() {
         for (k, b) in d.blocks.iter().enumerate().filter(|(k, _)| *k != r) {
-            assert!(!contains_any(log, &encoded(b.as_slice().unwrap())), "party {r} saw party {k}'s features");
+            assert!(
+                !contains_any(log, &encoded(b.as_slice().unwrap())),
+                "party {r} saw party {k}'s features"
+            );
         }
         if r != 0 && p.task == Task::Linear {
             // 0/1 labels encode to two values that appear by chance; real
@@ -355,7 +378,10 @@ fn joint_scores_equal_plaintext_scores_at_the_receiver_only() {
         let enc: HashSet<u64> = partial.iter().map(|&v| fp.encode(v).unwrap()).collect();
         for (r, log) in logs.iter().enumerate().filter(|(r, _)| *r != k) {
             let log = log.lock().unwrap();
-            assert!(!contains_any(&log, &enc), "party {r} saw party {k}'s partial scores");
+            assert!(
+                !contains_any(&log, &enc),
+                "party {r} saw party {k}'s partial scores"
+            );
         }
     }
 }
@@ -382,7 +408,10 @@ fn bad_inputs_are_refused_before_training() {
     assert!(out[0].is_err());
 
     let bad = Data {
-        blocks: vec![d.blocks[0].clone(), d.blocks[1].slice(s![..40, ..]).to_owned()],
+        blocks: vec![
+            d.blocks[0].clone(),
+            d.blocks[1].slice(s![..40, ..]).to_owned(),
+        ],
         y: d.y.clone(),
     };
     let (out, _) = train_all(&bad, &params(Task::Logistic));

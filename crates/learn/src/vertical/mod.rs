@@ -44,7 +44,7 @@
 //! gives the receiver the total scores and no party any partial score.
 //!
 //! **Accuracy.** Values are fixed-point with f fractional bits (16 by
-//! default); features must be within ±64 (the bounded encoder refuses
+//! default); features must be within ±1024 (the bounded encoder refuses
 //! others). The secure weights follow plaintext gradient descent with the
 //! same σ̃, rows and order up to the rounding of encodings and truncations
 //! (about 2^-f per step) and the truncation failure bound of

@@ -22,7 +22,7 @@ pub(crate) const CHUNK_ROWS: usize = 1 << 16;
 
 /// The largest |feature| accepted (standardised features; see the bounded
 /// encoder of indomain-core).
-pub const FEATURE_BOUND: f64 = 64.0;
+pub const FEATURE_BOUND: f64 = 1024.0;
 
 /// The computing parties in rank order: the label holder first (the
 /// leader), then every other party but the dealer, in set order.
