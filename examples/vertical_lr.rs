@@ -44,7 +44,10 @@ struct Data {
     test: Vec<usize>,
 }
 
-fn read_csv(path: &str, labelled: bool) -> Result<(Vec<String>, Vec<f64>, Array2<f64>), Error> {
+/// One CSV: ids, labels (if labelled), feature values.
+type Table = (Vec<String>, Vec<f64>, Array2<f64>);
+
+fn read_csv(path: &str, labelled: bool) -> Result<Table, Error> {
     let text = std::fs::read_to_string(path)?;
     let mut lines = text.lines();
     let header = lines.next().ok_or("empty file")?;
