@@ -58,17 +58,26 @@ fn encode_block(
 ) -> Result<Array2<u64>, LearnError> {
     let (rows, cols) = x.dim();
     let width = cols + with_intercept as usize;
+    let values = x.as_standard_layout();
+    let values = values.as_slice().unwrap_or_default();
+    let encoded = enc.encode_slice(values).map_err(|e| {
+        let at = values.iter().position(|v| enc.encode(*v).is_err());
+        let at = at.map_or(String::new(), |i| {
+            format!(
+                "row {}, feature column {}: ",
+                i / cols.max(1),
+                i % cols.max(1)
+            )
+        });
+        LearnError::Input(format!("{at}{e}"))
+    })?;
     let mut out = Array2::zeros((rows, width));
-    let one = enc.encode(1.0)?;
-    for (r, (src, mut dst)) in x.rows().into_iter().zip(out.rows_mut()).enumerate() {
-        for (c, (&v, d)) in src.iter().zip(dst.iter_mut()).enumerate() {
-            *d = enc
-                .encode(v)
-                .map_err(|e| LearnError::Input(format!("row {r}, feature column {c}: {e}")))?;
-        }
-        if with_intercept {
-            dst[cols] = one;
-        }
+    out.slice_mut(ndarray::s![.., ..cols]).assign(
+        &ArrayView2::from_shape((rows, cols), &encoded)
+            .map_err(|e| LearnError::Input(e.to_string()))?,
+    );
+    if with_intercept {
+        out.column_mut(cols).fill(enc.encode(1.0)?);
     }
     Ok(out)
 }
