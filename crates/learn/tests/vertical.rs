@@ -14,7 +14,7 @@ use rand::{RngExt, SeedableRng};
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
-type Log = Arc<Mutex<Vec<u8>>>;
+type Log = Arc<Mutex<Vec<Vec<u8>>>>;
 
 struct Recording<C> {
     inner: C,
@@ -27,7 +27,7 @@ impl<C: Channel> Channel for Recording<C> {
     }
     fn recv(&mut self) -> Result<Vec<u8>, NetError> {
         let frame = self.inner.recv()?;
-        self.log.lock().unwrap().extend_from_slice(&frame);
+        self.log.lock().unwrap().push(frame.clone());
         Ok(frame)
     }
     fn peer(&self) -> &str {
@@ -102,7 +102,7 @@ fn data(rows: usize, widths: &[usize], task: Task, seed: u64) -> Data {
 fn train_all(
     d: &Data,
     params: &TrainParams,
-) -> (Vec<Result<TrainOutcome, LearnError>>, Vec<Vec<u8>>) {
+) -> (Vec<Result<TrainOutcome, LearnError>>, Vec<Vec<Vec<u8>>>) {
     let n = d.blocks.len() + 1;
     let (sets, logs) = recorded_mesh(n);
     let empty = Array2::<f64>::zeros((0, 0));
@@ -221,7 +221,7 @@ fn plain_train(d: &Data, p: &TrainParams) -> Plain {
 
 /// Weights within `tol` of the plaintext, at every party, and nothing
 /// else revealed to anyone but the label holder.
-fn check(d: &Data, p: &TrainParams, tol: f64) {
+fn check(d: &Data, p: &TrainParams, tol: f64) -> TrainOutcome {
     let (out, logs) = train_all(d, p);
     let plain = plain_train(d, p);
     let out: Vec<TrainOutcome> = out.into_iter().map(|r| r.unwrap()).collect();
@@ -280,12 +280,21 @@ fn check(d: &Data, p: &TrainParams, tol: f64) {
             assert!(!contains_any(log, &labels), "party {r} saw the labels");
         }
     }
+    out.into_iter().next().unwrap()
 }
 
-fn contains_any(transcript: &[u8], wanted: &HashSet<u64>) -> bool {
-    transcript
-        .windows(8)
-        .any(|w| wanted.contains(&u64::from_le_bytes(w.try_into().unwrap())))
+/// Whether any frame holds one of `wanted` as a little-endian u64: at
+/// every 8-byte boundary of frames of whole u64s (ring vectors, seeds,
+/// dealt items), at every offset of other frames (control messages).
+fn contains_any(frames: &[Vec<u8>], wanted: &HashSet<u64>) -> bool {
+    let hit = |w: &[u8]| wanted.contains(&u64::from_le_bytes(w.try_into().unwrap()));
+    frames.iter().any(|f| {
+        if f.len() % 8 == 0 {
+            f.chunks_exact(8).any(hit)
+        } else {
+            f.windows(8).any(hit)
+        }
+    })
 }
 
 fn params(task: Task) -> TrainParams {
@@ -316,7 +325,9 @@ fn linear_three_parties_mini_batch_matches_plaintext() {
 
 #[test]
 fn logistic_three_parties_with_early_stopping_matches_plaintext() {
-    let d = data(400, &[2, 2, 3], Task::Logistic, 3);
+    let mut d = data(400, &[2, 2, 3], Task::Logistic, 3);
+    // Validation labels flipped: the validation loss has a clear minimum
+    // after a few epochs, far from the rounding noise of a plateau.
     let p = TrainParams {
         epochs: 30,
         learning_rate: 1.0,
@@ -326,7 +337,14 @@ fn logistic_three_parties_with_early_stopping_matches_plaintext() {
         }),
         ..params(Task::Logistic)
     };
-    check(&d, &p, 2e-3);
+    for r in validation_split(400, Some(0.25), p.seed).1 {
+        d.y[r] = 1.0 - d.y[r];
+    }
+    let label = check(&d, &p, 2e-3);
+    // Training stopped early and kept an earlier epoch's weights.
+    assert!(label.epochs < p.epochs, "ran all {} epochs", label.epochs);
+    assert!(label.best_epoch < label.epochs);
+    assert_eq!(label.validation_loss.len(), label.epochs);
 }
 
 #[test]

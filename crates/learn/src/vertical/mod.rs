@@ -17,9 +17,9 @@
 //! z = X·w (one opening of w − V), err = σ̃(z) − y (logistic, σ̃(z) = 1/2 +
 //! z/4: `indomain_mpc::sigmoid`) or z − y (linear), y subtracted by the
 //! label holder; g = Xᵀ·err (one opening of err − V′), truncated; then
-//! w ← w − lr·(g/rows + l2·w), the intercept not regularised. Σ err² is
-//! computed with a Beaver product and opened to the label holder only, as
-//! the epoch's training loss. Full batch, or mini-batches of consecutive
+//! w ← w − lr·(g/rows + l2·w), the intercept not regularised. Σ err² comes
+//! from the same opening of err − V′ (the dealer adds shares of ‖V′‖²) and
+//! is opened to the label holder only, as the epoch's training loss. Full batch, or mini-batches of consecutive
 //! training rows visited in a public order drawn from the seed.
 //!
 //! **Early stopping.** A public random ⌈fraction·rows⌉ rows (from the
