@@ -14,7 +14,9 @@ use rand::{RngExt, SeedableRng};
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
-type Log = Arc<Mutex<Vec<Vec<u8>>>>;
+/// The frames one party received.
+type Frames = Vec<Vec<u8>>;
+type Log = Arc<Mutex<Frames>>;
 
 struct Recording<C> {
     inner: C,
@@ -102,7 +104,7 @@ fn data(rows: usize, widths: &[usize], task: Task, seed: u64) -> Data {
 fn train_all(
     d: &Data,
     params: &TrainParams,
-) -> (Vec<Result<TrainOutcome, LearnError>>, Vec<Vec<Vec<u8>>>) {
+) -> (Vec<Result<TrainOutcome, LearnError>>, Vec<Frames>) {
     let n = d.blocks.len() + 1;
     let (sets, logs) = recorded_mesh(n);
     let empty = Array2::<f64>::zeros((0, 0));

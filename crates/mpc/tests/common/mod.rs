@@ -13,7 +13,10 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 /// The bytes one party received.
-pub type Log = Arc<Mutex<Vec<Vec<u8>>>>;
+pub type Frames = Vec<Vec<u8>>;
+
+/// The shared record of one party's frames.
+pub type Log = Arc<Mutex<Frames>>;
 
 /// A channel that appends every frame it receives to a shared log.
 pub struct Recording<C> {
@@ -79,7 +82,7 @@ pub fn run<T: Send>(
     n: usize,
     fp: FixedPoint,
     f: impl Fn(&mut Session<'_, DealerClient>, &mut StdRng) -> T + Sync,
-) -> (Vec<T>, Vec<Vec<Vec<u8>>>) {
+) -> (Vec<T>, Vec<Frames>) {
     let (mut sets, logs) = recorded_mesh(n + 1);
     let mut dealer_set = sets.pop().unwrap();
     let results = std::thread::scope(|s| {
