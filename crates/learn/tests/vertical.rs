@@ -445,3 +445,42 @@ fn bad_inputs_are_refused_before_training() {
     assert!(out.iter().all(|r| matches!(r, Err(LearnError::Params(_)))));
     let _ = ArrayView2::<f64>::from_shape((0, 0), &[]);
 }
+
+/// The label holder and the dealer need not be the first and last parties
+/// of the set: here the dealer is party 0, a feature holder party 1 and
+/// the label holder party 2.
+#[test]
+fn any_set_order_of_label_holder_feature_holder_and_dealer() {
+    let d = data(300, &[3, 2], Task::Logistic, 8);
+    let p = params(Task::Logistic);
+    let (sets, _) = recorded_mesh(3);
+    let empty = Array2::<f64>::zeros((0, 0));
+    let out: Vec<TrainOutcome> = std::thread::scope(|sc| {
+        let handles: Vec<_> = sets
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut set)| {
+                let x = match i {
+                    2 => d.blocks[0].view(),
+                    1 => d.blocks[1].view(),
+                    _ => empty.view(),
+                };
+                let y = (i == 2).then_some(d.y.as_slice());
+                let p = &p;
+                sc.spawn(move || {
+                    let mut rng = StdRng::seed_from_u64(i as u64);
+                    vertical::train(&mut set, 2, 0, x, y, p, &mut |_, _| {}, &mut rng).unwrap()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let plain = plain_train(&d, &p);
+    let mut secure = out[2].weights.clone();
+    secure.push(out[2].intercept.unwrap());
+    secure.extend(&out[1].weights);
+    for (s, w) in secure.iter().zip(&plain.w) {
+        assert!((s - w).abs() <= 2e-3, "{s} vs {w}");
+    }
+    assert!(out[0].weights.is_empty() && out[1].intercept.is_none());
+}
