@@ -257,6 +257,13 @@ fn check(d: &Data, p: &TrainParams, tol: f64) -> TrainOutcome {
         }
     }
     assert!(out.last().unwrap().weights.is_empty());
+    // The dealer receives requests (shapes) only: small control messages.
+    let dealer_log = logs.last().unwrap();
+    assert!(!dealer_log.is_empty());
+    assert!(
+        dealer_log.iter().all(|f| f.len() < 64),
+        "the dealer received a large frame"
+    );
     // No party receives another party's encoded raw features or labels.
     let fp = FixedPoint::new(p.frac_bits).unwrap();
     // Values that encode to small integers (|x| < 1/16) also occur in

@@ -20,6 +20,11 @@ use std::ops::Range;
 /// (and the chance that a truncation fails) small for any number of rows.
 pub(crate) const CHUNK_ROWS: usize = 1 << 16;
 
+/// The most shared matrix elements (rows × all parties' columns) a party
+/// accepts to hold: 2^31 elements, 16 GiB of masked matrix. Larger jobs are
+/// refused when announced, before anything is allocated.
+pub(crate) const MAX_ELEMENTS: u128 = 1 << 31;
+
 /// The largest |feature| accepted (standardised features; see the bounded
 /// encoder of indomain-core).
 pub const FEATURE_BOUND: f64 = 1024.0;
@@ -110,6 +115,13 @@ pub(crate) fn agree(
             });
         }
         widths.push(theirs[1] as usize);
+    }
+    let total = rows as u128 * widths.iter().map(|&w| w as u128).sum::<u128>();
+    if total > MAX_ELEMENTS {
+        return Err(LearnError::Params(format!(
+            "{rows} rows × {} columns exceed the {MAX_ELEMENTS} shared elements a party holds",
+            widths.iter().sum::<usize>()
+        )));
     }
     Ok(widths)
 }
