@@ -8,7 +8,7 @@ use indomain_learn::vertical::{self, TrainOutcome, batch_order, batches, validat
 use indomain_learn::{EarlyStopping, LearnError, Task, TrainParams};
 use indomain_net::memory::pair;
 use indomain_net::{Channel, Counters, NetError, PartySet};
-use ndarray::{Array1, Array2, ArrayView2, Axis, concatenate, s};
+use ndarray::{Array1, Array2, Axis, concatenate, s};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use std::collections::HashSet;
@@ -450,7 +450,6 @@ fn bad_inputs_are_refused_before_training() {
     };
     let (out, _) = train_all(&d, &p);
     assert!(out.iter().all(|r| matches!(r, Err(LearnError::Params(_)))));
-    let _ = ArrayView2::<f64>::from_shape((0, 0), &[]);
 }
 
 /// The label holder and the dealer need not be the first and last parties
@@ -490,4 +489,36 @@ fn any_set_order_of_label_holder_feature_holder_and_dealer() {
         assert!((s - w).abs() <= 2e-3, "{s} vs {w}");
     }
     assert!(out[0].weights.is_empty() && out[1].intercept.is_none());
+}
+
+#[test]
+fn four_feature_holders_match_plaintext() {
+    let d = data(200, &[1, 2, 1, 2, 1], Task::Linear, 9);
+    check(&d, &params(Task::Linear), 2e-3);
+}
+
+#[test]
+fn scoring_refuses_parties_with_different_row_counts() {
+    let d = data(50, &[2, 2], Task::Linear, 10);
+    let (sets, _) = recorded_mesh(3);
+    let out: Vec<Result<Option<Vec<f64>>, LearnError>> = std::thread::scope(|sc| {
+        let handles: Vec<_> = sets
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut set)| {
+                let x = match i {
+                    0 => d.blocks[0].view(),
+                    _ => d.blocks[1].slice(s![..40, ..]),
+                };
+                sc.spawn(move || {
+                    let mut rng = StdRng::seed_from_u64(i as u64);
+                    vertical::predict(&mut set, 0, Some(2), x, &[1.0, 2.0], None, 16, &mut rng)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(matches!(&out[0], Err(LearnError::Disagreement { peer, .. }) if peer == "p1"));
+    assert!(out[1].is_err());
+    assert!(matches!(out[2], Ok(None)));
 }
