@@ -113,7 +113,12 @@ fn train_all(
             .into_iter()
             .enumerate()
             .map(|(i, mut set)| {
-                let x = d.blocks.get(i).map_or(empty.view(), |b| b.view());
+                // A party without columns passes an empty matrix.
+                let x = d
+                    .blocks
+                    .get(i)
+                    .filter(|b| b.ncols() > 0)
+                    .map_or(empty.view(), |b| b.view());
                 let y = (i == 0).then_some(d.y.as_slice());
                 sc.spawn(move || {
                     let mut rng = StdRng::seed_from_u64(100 + i as u64);
@@ -489,6 +494,12 @@ fn any_set_order_of_label_holder_feature_holder_and_dealer() {
         assert!((s - w).abs() <= 2e-3, "{s} vs {w}");
     }
     assert!(out[0].weights.is_empty() && out[1].intercept.is_none());
+}
+
+#[test]
+fn a_feature_holder_without_columns_takes_part() {
+    let d = data(200, &[2, 0, 3], Task::Logistic, 11);
+    check(&d, &params(Task::Logistic), 2e-3);
 }
 
 #[test]
