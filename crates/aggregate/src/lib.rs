@@ -19,5 +19,6 @@ pub mod secagg;
 pub mod shamir;
 pub mod stats;
 pub mod sum;
+pub mod word;
 
 pub use error::AggregateError;

@@ -246,7 +246,8 @@ pub fn write_result(
                 } => {
                     let mut row = lead(name);
                     row.push(count.to_string());
-                    row.extend([sum, sum_squares, mean, variance].map(f64::to_string));
+                    row.extend([sum, sum_squares, mean].map(ToString::to_string));
+                    row.push(variance.to_string());
                     w.write_record(&row)?;
                 }
                 ColumnResult::Histogram { below, bins, above } => {
@@ -261,7 +262,9 @@ pub fn write_result(
                         .chain(std::iter::once(above));
                     for ((lo, hi), n) in lowers.zip(uppers).zip(counts) {
                         let mut row = lead(name);
-                        row.extend([lo.to_string(), hi.to_string(), n.to_string()]);
+                        // A cell below the minimum group size is suppressed.
+                        let n = n.map_or_else(|| "suppressed".to_string(), |n| n.to_string());
+                        row.extend([lo.to_string(), hi.to_string(), n]);
                         w.write_record(&row)?;
                     }
                 }
@@ -294,11 +297,11 @@ mod tests {
                 GroupResult {
                     group: "north".into(),
                     outcome: GroupOutcome::Released {
-                        count: 9,
+                        count: 12,
                         columns: vec![ColumnResult::Histogram {
-                            below: 1,
-                            bins: vec![3, 4],
-                            above: 1,
+                            below: None,
+                            bins: vec![Some(5), Some(7)],
+                            above: None,
                         }],
                     },
                 },
@@ -313,10 +316,10 @@ mod tests {
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "group,status,column,bin_lower,bin_upper,count\n\
-             north,released,age,-inf,0,1\n\
-             north,released,age,0,10,3\n\
-             north,released,age,10,20,4\n\
-             north,released,age,20,inf,1\n\
+             north,released,age,-inf,0,suppressed\n\
+             north,released,age,0,10,5\n\
+             north,released,age,10,20,7\n\
+             north,released,age,20,inf,suppressed\n\
              south,suppressed,,,,\n"
         );
     }
