@@ -151,8 +151,18 @@ impl<C: Channel> Round<'_, C> {
         &mut self,
         rng: &mut R,
     ) -> Result<Keys, AggregateError> {
-        let adverts: Vec<Option<Advertise>> =
+        let mut adverts: Vec<Option<Advertise>> =
             gather(self.clients, &mut self.alive, |ch| recv_msg(ch));
+        // A client whose keys are not prime-order points is dropped: its
+        // neighbours would refuse them anyway.
+        for (advert, alive) in adverts.iter_mut().zip(self.alive.iter_mut()) {
+            if advert.as_ref().is_some_and(|a| {
+                !(crypto::valid_public_key(&a.cipher_key) && crypto::valid_public_key(&a.mask_key))
+            }) {
+                *advert = None;
+                *alive = false;
+            }
+        }
         self.require("collecting keys")?;
         let graph_seed = Seed::random(rng);
         let graph = Graph::new(self.params.clients, self.params.neighbours, &graph_seed);

@@ -12,7 +12,7 @@ use indomain_core::fixed128::Fixed128;
 
 /// An opened fixed-point value `raw / 2^frac_bits`, exactly, with the
 /// number of decimal digits that its rounding error leaves certain.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Fixed {
     /// The integer in two's complement.
     pub raw: i128,
@@ -20,6 +20,8 @@ pub struct Fixed {
     pub frac_bits: u32,
     /// Decimal digits after the point that `Display` prints.
     pub digits: u32,
+    /// The bound on the error, in steps of 2^−f.
+    error_steps: f64,
 }
 
 impl Fixed {
@@ -33,6 +35,7 @@ impl Fixed {
             raw,
             frac_bits,
             digits,
+            error_steps: steps.max(0.5),
         }
     }
 
@@ -53,13 +56,8 @@ impl Fixed {
         } else {
             0
         };
-        let steps = self.error_steps() / n.max(1) as f64 + 0.5;
+        let steps = self.error_steps / n.max(1) as f64 + 0.5;
         Fixed::with_error(q + adjust, self.frac_bits, steps)
-    }
-
-    /// The error bound in steps that `digits` stands for.
-    fn error_steps(self) -> f64 {
-        0.5 * 10f64.powi(-(self.digits as i32)) * 2f64.powi(self.frac_bits as i32)
     }
 }
 
@@ -195,6 +193,8 @@ mod tests {
         assert_eq!(one.div_round(100).to_string(), "1234.560000");
         let many = Fixed::with_error((123_456_789 << 20) / 100, 20, 0.5e4);
         assert_eq!(many.to_string(), "1234567.89");
+        // The mean of 10^4 such values is certain to 5 digits again.
+        assert_eq!(many.div_round(10_000).digits, 5);
         // At 6 fractional bits, 98847942.921875 holds one decimal.
         let coarse = Fixed::with_error((98847942.921875 * 64.0) as i128, 6, 0.5);
         assert_eq!(coarse.to_string(), "98847942.9");
