@@ -43,6 +43,7 @@
 
 pub mod client;
 pub mod crypto;
+pub mod driver;
 pub mod graph;
 pub mod messages;
 pub mod parameters;
@@ -50,8 +51,9 @@ pub mod server;
 pub mod sim;
 
 pub use client::run_client;
+pub use driver::run_server;
 pub use parameters::{ServerModel, Threat};
-pub use server::{RoundOutput, run_server};
+pub use server::{Outgoing, RoundOutput, ServerRound, Step};
 
 use crate::AggregateError;
 use serde::{Deserialize, Serialize};
