@@ -378,3 +378,40 @@ fn decision_from_counts(
     }
     Ok((pass, totals))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use indomain_net::Channel;
+    use indomain_net::memory::pair;
+    use indomain_net::wire::decode_msg;
+    use proptest::prelude::*;
+
+    fn frame(decision: &Decision) -> Vec<u8> {
+        let (mut a, mut b) = pair("a", "b");
+        send_msg(&mut a, decision).unwrap();
+        b.recv().unwrap()
+    }
+
+    #[test]
+    fn decisions_carry_no_figure_and_truncations_are_errors() {
+        // An abort is one byte whatever happened: no count, no group name.
+        assert_eq!(frame(&Decision::Abort), vec![1]);
+        let open = frame(&Decision::Open(vec![true, false]));
+        assert_eq!(open, vec![0, 2, 1, 0]);
+        for cut in 0..open.len() {
+            assert!(decode_msg::<Decision>("p", &open[..cut]).is_err());
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn random_decisions_decode_or_fail_without_panic(
+            bytes in proptest::collection::vec(any::<u8>(), 0..64),
+        ) {
+            if let Ok(Decision::Open(pass)) = decode_msg::<Decision>("p", &bytes) {
+                prop_assert!(pass.len() < bytes.len());
+            }
+        }
+    }
+}
