@@ -54,7 +54,9 @@ impl Fixed128 {
     /// the range.
     pub fn encode(&self, x: f64) -> Result<u128, CoreError> {
         let scaled = x * self.scale();
-        if !(scaled.abs() < TWO_POW_127) {
+        // NaN fails this too.
+        let fits = scaled.abs() < TWO_POW_127;
+        if !fits {
             return Err(if x.is_finite() {
                 CoreError::OutOfRange {
                     value: x,
@@ -81,8 +83,8 @@ impl Fixed128 {
     /// Decimal digits after the point that the encoding holds: the largest
     /// d with 10^−d ≥ 2^−f.
     pub fn decimal_digits(&self) -> u32 {
-        // log10(2) < 0.30103, so this never claims a digit too many.
-        (self.frac_bits as f64 * 0.301_029_995_663_981_2).floor() as u32
+        // f·log10(2) is never within rounding of an integer for 0 < f ≤ 60.
+        (self.frac_bits as f64 * std::f64::consts::LOG10_2).floor() as u32
     }
 
     /// `v` (two's complement) as a decimal with [`Self::decimal_digits`]
