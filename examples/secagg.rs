@@ -92,6 +92,13 @@ fn run(
         last = Some(outcome);
     }
     let outcome = last.ok_or("no round ran")?;
+    println!(
+        "server: {:.3} s of its own work in the last round (the rest is waiting for the clients, which run in this process too); \
+         at most {:.1} MB of round state; {} reader threads",
+        outcome.server.compute.as_secs_f64(),
+        outcome.server.peak_state_bytes as f64 / 1e6,
+        outcome.server.readers,
+    );
     // Check the released sum against the plaintext sum of the survivors.
     let worst = (0..len)
         .map(|i| {

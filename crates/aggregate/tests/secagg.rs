@@ -248,3 +248,24 @@ fn a_relayed_small_order_key_is_refused_before_any_share_is_sent() {
         "{err}"
     );
 }
+
+#[test]
+fn the_server_holds_one_vector_not_one_per_client() {
+    // Masked inputs are added on arrival: the server's round state stays
+    // far below one vector per client (before #11 it kept them all).
+    let (n, len) = (24, 20_000);
+    let params = Params::new(n, len, FRAC_BITS, MAX_ABS).unwrap();
+    let xs = inputs(n, len, 8);
+    let mut plan = vec![Dropout::Never; n];
+    plan[5] = Dropout::BeforeMaskedInput;
+    let round = simulate_round(&params, &xs, &plan, Limits::default()).unwrap();
+    assert_sum_of(&round.output.sum, &xs, &round.output.survivors);
+    let per_client_vectors = n * len * 8;
+    assert!(round.server.peak_state_bytes >= len * 8);
+    assert!(
+        round.server.peak_state_bytes < per_client_vectors / 4,
+        "{} bytes",
+        round.server.peak_state_bytes
+    );
+    assert!(round.server.readers <= 32);
+}

@@ -16,9 +16,22 @@ use indomain_net::{Channel, NetError};
 use rand::CryptoRng;
 use std::sync::Mutex;
 use std::sync::mpsc::sync_channel;
+use std::time::{Duration, Instant};
 
 /// Reader threads per step, at most.
 pub const READERS: usize = 32;
+
+/// What the driver observed of the server's own work in one round.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ServerStats {
+    /// Time spent in the state machine (decoding, adding masked inputs,
+    /// relaying, unmasking), not waiting for clients.
+    pub compute: Duration,
+    /// The most round state held at once ([`ServerRound::state_bytes`]).
+    pub peak_state_bytes: usize,
+    /// Reader threads used per step, at most.
+    pub readers: usize,
+}
 
 /// Runs the server of a round; `clients[i]` is the link to client i.
 pub fn run_server<C: Channel, R: CryptoRng + ?Sized>(
@@ -26,6 +39,15 @@ pub fn run_server<C: Channel, R: CryptoRng + ?Sized>(
     params: &Params,
     rng: &mut R,
 ) -> Result<RoundOutput, AggregateError> {
+    run_server_with_stats(clients, params, rng).map(|(output, _)| output)
+}
+
+/// [`run_server`], also reporting the server's own work.
+pub fn run_server_with_stats<C: Channel, R: CryptoRng + ?Sized>(
+    clients: &mut [C],
+    params: &Params,
+    rng: &mut R,
+) -> Result<(RoundOutput, ServerStats), AggregateError> {
     if clients.len() != params.clients {
         return Err(AggregateError::BadParameters(format!(
             "{} client links for a round of {} clients",
@@ -34,9 +56,17 @@ pub fn run_server<C: Channel, R: CryptoRng + ?Sized>(
         )));
     }
     let mut round = ServerRound::new(params, rng)?;
+    let mut stats = ServerStats {
+        readers: params.clients.min(READERS),
+        ..ServerStats::default()
+    };
     while round.step() != Step::Done {
-        gather(clients, &mut round);
-        for (v, message) in round.advance()? {
+        gather(clients, &mut round, &mut stats.compute);
+        stats.peak_state_bytes = stats.peak_state_bytes.max(round.state_bytes());
+        let start = Instant::now();
+        let outgoing = round.advance();
+        stats.compute += start.elapsed();
+        for (v, message) in outgoing? {
             let ch = &mut clients[v];
             let sent = match &message {
                 Outgoing::Keys(list) => send_msg(ch, list),
@@ -48,12 +78,12 @@ pub fn run_server<C: Channel, R: CryptoRng + ?Sized>(
             }
         }
     }
-    round.finish()
+    Ok((round.finish()?, stats))
 }
 
 /// Receives one frame from every awaited client and hands it to `round`
 /// (or reports the client dropped if its link fails).
-fn gather<C: Channel>(clients: &mut [C], round: &mut ServerRound) {
+fn gather<C: Channel>(clients: &mut [C], round: &mut ServerRound, compute: &mut Duration) {
     let pending = round.pending();
     let readers = pending.len().min(READERS);
     if readers == 0 {
@@ -84,10 +114,12 @@ fn gather<C: Channel>(clients: &mut [C], round: &mut ServerRound) {
         }
         drop(tx);
         for (i, frame) in rx {
+            let start = Instant::now();
             match frame {
                 Ok(frame) => round.handle(i, &frame),
                 Err(_) => round.drop_client(i),
             }
+            *compute += start.elapsed();
         }
     });
 }

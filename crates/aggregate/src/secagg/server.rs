@@ -307,6 +307,31 @@ impl ServerRound {
         })
     }
 
+    /// Bytes of round state this server holds now (vectors, relayed shares,
+    /// keys and revealed shares; not the frames in flight), for reports.
+    pub fn state_bytes(&self) -> usize {
+        let n = self.params.clients;
+        let sealed: usize = self
+            .bundles
+            .iter()
+            .flatten()
+            .flatten()
+            .map(|s| s.ciphertext.len() + std::mem::size_of::<Sealed>())
+            .sum();
+        let listed: usize = self.listed.iter().map(Vec::len).sum();
+        let shares: usize = self
+            .seed_shares
+            .values()
+            .chain(self.key_shares.values())
+            .map(Vec::len)
+            .sum();
+        self.sum.len() * 8
+            + sealed
+            + listed * std::mem::size_of::<usize>()
+            + shares * std::mem::size_of::<Share>()
+            + n * (std::mem::size_of::<Option<Advertise>>() + 5)
+    }
+
     /// Fails the round if fewer than t clients remain.
     fn require(&self, phase: &'static str) -> Result<(), AggregateError> {
         let survivors = self.alive.iter().filter(|&&a| a).count();
