@@ -243,11 +243,14 @@ pub fn write_result(
                     sum_squares,
                     mean,
                     variance,
+                    variance_digits,
                 } => {
                     let mut row = lead(name);
                     row.push(count.to_string());
                     row.extend([sum, sum_squares, mean].map(ToString::to_string));
-                    row.push(variance.to_string());
+                    // Only the digits the encoding of the inputs supports.
+                    let digits = *variance_digits as usize;
+                    row.push(format!("{variance:.digits$}"));
                     w.write_record(&row)?;
                 }
                 ColumnResult::Histogram { below, bins, above } => {

@@ -86,6 +86,9 @@ pub enum ColumnResult {
         /// (count·Σ x² − (Σ x)²) / (count (count − 1)), computed exactly
         /// and rounded once; NaN when count < 2.
         variance: f64,
+        /// Decimal digits after the point the variance holds, given the
+        /// rounding of the inputs to the encoding (print with these).
+        variance_digits: u32,
     },
     /// Bin counts: values below the first edge, one count per bin
     /// `[e_i, e_{i+1})` (the last bin includes its upper edge), and values
@@ -199,11 +202,18 @@ fn decode_column(job: &StatsJob, agg: &[u128], count: u64) -> Option<ColumnResul
         Statistic::Variance => {
             let sum = sum(agg[0]);
             let sum_squares = squares(agg[1]);
+            let variance = value::exact_variance(sum, sum_squares, count);
             ColumnResult::Variance {
                 sum,
                 sum_squares,
                 mean: sum.div_round(count),
-                variance: value::exact_variance(sum, sum_squares, count),
+                variance,
+                variance_digits: value::variance_digits(
+                    variance,
+                    count,
+                    job.frac_bits,
+                    MAX_PARTIES,
+                ),
             }
         }
         Statistic::Histogram { .. } => ColumnResult::Histogram {

@@ -142,6 +142,21 @@ pub fn exact_variance(sum: Fixed, sum_squares: Fixed, count: u64) -> f64 {
     numerator.to_f64() / (n * (n - 1.0)) / 2f64.powi(2 * f as i32)
 }
 
+/// Decimal digits after the point that a variance computed by
+/// [`exact_variance`] holds: rounding each value to the encoding's step
+/// h = 2^−(f+1) moves the variance by at most 2σh + h², and the parties'
+/// roundings of Σx² by parties·2^−f/(2(n−1)) more.
+pub fn variance_digits(variance: f64, count: u64, frac_bits: u32, parties: usize) -> u32 {
+    if !variance.is_finite() || count < 2 {
+        return 0;
+    }
+    let step = 2f64.powi(-(frac_bits as i32));
+    let h = step / 2.0;
+    let error =
+        2.0 * variance.sqrt() * h + h * h + parties as f64 * step / (2.0 * (count - 1) as f64);
+    (-(2.0 * error).log10()).floor().clamp(0.0, 17.0) as u32
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
