@@ -270,6 +270,14 @@ mod tests {
     }
 
     #[test]
+    fn the_default_threat_has_parameters_for_every_round_size() {
+        for n in (17..=700).chain([1000, 4096, 9999, 10_000]) {
+            let (k, t) = neighbourhood(n, &Threat::DEFAULT).unwrap();
+            assert!(k < n && t > k / 2 && t <= k, "n {n}: k {k} t {t}");
+        }
+    }
+
+    #[test]
     fn hypergeometric_quantiles_match_hand_computation() {
         let lf = log_factorials(40);
         // 4 marked among 40, 8 drawn: at most 4 marked.
