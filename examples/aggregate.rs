@@ -1,7 +1,8 @@
 //! N-party secure statistics, every party in one process (a thread each,
 //! over in-memory links): five agencies compute the mean and variance of
 //! income by region without any of them seeing another's rows. A region
-//! with fewer than 20 rows over all agencies is suppressed for everyone.
+//! with fewer than 20 rows from the agencies other than the receiver is
+//! suppressed for everyone.
 //!
 //!     cargo run --release --example aggregate
 
@@ -79,7 +80,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         for group in result.groups {
             match group.outcome {
                 GroupOutcome::Suppressed => {
-                    println!("  {:8} suppressed (fewer than 20 rows)", group.group)
+                    println!(
+                        "  {:8} suppressed (fewer than 20 rows from the others)",
+                        group.group
+                    )
                 }
                 GroupOutcome::Released { count, columns } => {
                     if let Some(ColumnResult::Variance { mean, variance, .. }) = columns.first() {

@@ -3,14 +3,16 @@
 //! links, with clients dropping out mid-round (after sharing their secrets,
 //! before sending their masked update).
 //!
-//! Prints time per round, bytes per client and the neighbourhood size for
-//! the configurations of docs/benchmarks.md:
+//! Prints time per round, bytes per client, the neighbourhood size and the
+//! threat it was chosen for, and the process's peak memory, for the
+//! configurations of docs/benchmarks.md:
 //!
 //!     cargo run --release --example secagg            # 10 × 10^5 (1 drop), 100 × 10^5 (10% drop)
 //!     cargo run --release --example secagg -- 20 1000 2   # clients, length, dropouts
+//!     cargo run --release --example secagg -- --clients 1000 --len 10000 --dropout 0.1
 
-use indomain::aggregate::secagg::Params;
 use indomain::aggregate::secagg::sim::{Dropout, simulate_round};
+use indomain::aggregate::secagg::{Params, Threat};
 use indomain::net::Limits;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
@@ -19,23 +21,57 @@ use std::time::Instant;
 const ROUNDS: usize = 5;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<usize> = std::env::args()
-        .skip(1)
-        .map(|a| a.parse())
-        .collect::<Result<_, _>>()?;
-    let configs: Vec<(usize, usize, usize)> = match args[..] {
-        [clients, len, dropouts] => vec![(clients, len, dropouts)],
-        _ => vec![(10, 100_000, 1), (100, 100_000, 10)],
-    };
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let configs: Vec<(usize, usize, usize, usize)> =
+        if args.first().is_some_and(|a| a.starts_with("--")) {
+            let flag = |name: &str| -> Result<Option<f64>, Box<dyn std::error::Error>> {
+                match args.iter().position(|a| a == name) {
+                    Some(i) => Ok(Some(
+                        args.get(i + 1)
+                            .ok_or(format!("{name} needs a value"))?
+                            .parse()?,
+                    )),
+                    None => Ok(None),
+                }
+            };
+            let clients = flag("--clients")?.unwrap_or(1000.0) as usize;
+            let len = flag("--len")?.unwrap_or(10_000.0) as usize;
+            let dropout = flag("--dropout")?.unwrap_or(0.1);
+            let rounds = flag("--rounds")?.unwrap_or(3.0) as usize;
+            vec![(
+                clients,
+                len,
+                (dropout * clients as f64).round() as usize,
+                rounds.max(1),
+            )]
+        } else {
+            let numbers: Vec<usize> = args.iter().map(|a| a.parse()).collect::<Result<_, _>>()?;
+            match numbers[..] {
+                [clients, len, dropouts] => vec![(clients, len, dropouts, ROUNDS)],
+                _ => vec![(10, 100_000, 1, ROUNDS), (100, 100_000, 10, ROUNDS)],
+            }
+        };
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!("load average at start: {}", load.trim());
-    for (clients, len, dropouts) in configs {
-        run(clients, len, dropouts)?;
+    for (clients, len, dropouts, rounds) in configs {
+        run(clients, len, dropouts, rounds)?;
+    }
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    if let Some(peak) = status.lines().find(|l| l.starts_with("VmHWM")) {
+        println!(
+            "peak resident memory of the process (server and every client): {}",
+            peak[6..].trim()
+        );
     }
     Ok(())
 }
 
-fn run(clients: usize, len: usize, dropouts: usize) -> Result<(), Box<dyn std::error::Error>> {
+fn run(
+    clients: usize,
+    len: usize,
+    dropouts: usize,
+    rounds: usize,
+) -> Result<(), Box<dyn std::error::Error>> {
     let mut params = Params::new(clients, len, 16, 1000.0)?;
     let mut rng = StdRng::seed_from_u64(1);
     let inputs: Vec<Vec<f64>> = (0..clients)
@@ -46,9 +82,9 @@ fn run(clients: usize, len: usize, dropouts: usize) -> Result<(), Box<dyn std::e
     for i in 0..dropouts {
         plan[i * clients / dropouts.max(1)] = Dropout::BeforeMaskedInput;
     }
-    let mut times = Vec::with_capacity(ROUNDS);
+    let mut times = Vec::with_capacity(rounds);
     let mut last = None;
-    for round in 0..ROUNDS as u64 {
+    for round in 0..rounds as u64 {
         params.round = round;
         let start = Instant::now();
         let outcome = simulate_round(&params, &inputs, &plan, Limits::default())?;
@@ -56,6 +92,13 @@ fn run(clients: usize, len: usize, dropouts: usize) -> Result<(), Box<dyn std::e
         last = Some(outcome);
     }
     let outcome = last.ok_or("no round ran")?;
+    println!(
+        "server: {:.3} s of its own work in the last round (the rest is waiting for the clients, which run in this process too); \
+         at most {:.1} MB of round state; {} reader threads",
+        outcome.server.compute.as_secs_f64(),
+        outcome.server.peak_state_bytes as f64 / 1e6,
+        outcome.server.readers,
+    );
     // Check the released sum against the plaintext sum of the survivors.
     let worst = (0..len)
         .map(|i| {
@@ -71,15 +114,20 @@ fn run(clients: usize, len: usize, dropouts: usize) -> Result<(), Box<dyn std::e
     let per_client = bytes.iter().sum::<u64>() as f64 / bytes.len() as f64;
     times.sort_by(f64::total_cmp);
     println!(
-        "{clients} clients × {len} values, {} dropped mid-round: median {:.3} s per round (min {:.3}, max {:.3}, {ROUNDS} rounds); \
-         neighbours k = {}, threshold t = {}; per surviving client {:.0} bytes sent+received ({:.2}× its masked vector); \
+        "{clients} clients × {len} values, {} dropped mid-round: median {:.3} s per round (min {:.3}, max {:.3}, {rounds} rounds); \
+         neighbours k = {}, threshold t = {} ({}); per surviving client {:.0} bytes sent+received ({:.2}× its masked vector); \
          server received {} bytes; max error vs plaintext {worst:.2e}",
         outcome.output.dropped.len(),
-        times[ROUNDS / 2],
+        times[rounds / 2],
         times[0],
-        times[ROUNDS - 1],
+        times[rounds - 1],
         params.neighbours,
         params.threshold,
+        if clients <= 16 {
+            "complete graph".to_string()
+        } else {
+            format!("chosen for {}", Threat::DEFAULT)
+        },
         per_client,
         per_client / (len as f64 * 8.0),
         outcome.server_bytes.received,

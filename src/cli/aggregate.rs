@@ -3,6 +3,7 @@
 use super::CliResult;
 use super::stop;
 use indicatif::{ProgressBar, ProgressStyle};
+use indomain_aggregate::stats::job::{DEFAULT_FRAC_BITS, DEFAULT_MAX_ABS};
 use indomain_aggregate::stats::{Statistic, StatsJob};
 use indomain_net::Limits;
 use indomain_net::quic::{Endpoint, Identity, PartyAddr, TrustedPeer, mesh};
@@ -99,18 +100,22 @@ pub struct Args {
     )]
     receivers: Vec<String>,
 
-    /// Groups with fewer rows than this over all parties are suppressed.
+    /// A group is released only if, for every receiver, the other parties
+    /// hold at least K of its rows (K ≥ 3); histogram cells below K are
+    /// written as suppressed.
     #[arg(long, value_name = "K")]
     min_group_size: u64,
 
-    /// Fractional bits of the fixed-point encoding.
-    #[arg(long, value_name = "F", default_value_t = 16)]
+    /// Fractional bits of the fixed-point encoding (statistics are computed
+    /// in a 128-bit ring; the default holds 9 decimal digits).
+    #[arg(long, value_name = "F", default_value_t = DEFAULT_FRAC_BITS)]
     frac_bits: u32,
 
     /// The bound on |x| for every input value; a larger value is an error
-    /// naming its file, line and column. Sums are checked not to overflow
-    /// 2^(63 − F) for this bound before they are opened.
-    #[arg(long, value_name = "X", default_value_t = 1e6)]
+    /// naming its file, line and column. Totals are checked not to overflow
+    /// 2^127 for this bound before they are opened (with the defaults: more
+    /// than 10^10 rows).
+    #[arg(long, value_name = "X", default_value_t = DEFAULT_MAX_ABS)]
     max_abs: f64,
 
     /// Where a receiver writes the result, in the format described

@@ -6,6 +6,7 @@ use thiserror::Error;
 
 /// Everything that can go wrong in an aggregation job or round.
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum AggregateError {
     /// A link failed (the peer went away, timed out or sent a frame of the
     /// wrong size); the `NetError` names the peer.
@@ -79,15 +80,17 @@ pub enum AggregateError {
         /// The job's bound on |x|.
         max_abs: f64,
     },
-    /// The result receiver aborted the job; the reason is what it reported.
-    #[error("{phase}: party {peer} aborted the job: {reason}")]
+    /// The deciding receiver stopped the job. Its reason may name a group
+    /// or a count this party may not learn, so it stays at that party (in
+    /// its own error); nothing was released.
+    #[error(
+        "{phase}: party {peer} stopped the job; its reason stays with it (see its log); nothing was released"
+    )]
     Aborted {
         /// The receiver that decided.
         peer: String,
         /// The phase.
         phase: &'static str,
-        /// Its reason.
-        reason: String,
     },
     /// Too few clients remain for the secure-aggregation round to go on; it
     /// was aborted and nothing was released.

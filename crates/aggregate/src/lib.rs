@@ -1,13 +1,16 @@
 //! indomain-aggregate: aggregation where no party sees another's figures.
 //!
 //! - [`sum`]: the N-party secure vector sum (seed-compressed additive
-//!   sharing over Z_2^64), opened only to the result receivers;
-//! - [`stats`]: secure statistics on top of it — sum, count, mean, variance
-//!   and histogram of numeric columns, by public category, with groups
+//!   sharing over Z_2^64 or Z_2^128, see [`word`]), opened only to the
+//!   result receivers;
+//! - [`stats`]: secure statistics on top of it, in Z_2^128 — sum, count,
+//!   mean, variance and histogram of numeric columns, by public category,
+//!   with groups whose rows from parties other than each receiver fall
 //!   below a minimum size suppressed for everyone;
 //! - [`secagg`]: dropout-tolerant secure aggregation for horizontal
 //!   federated learning (Bonawitz et al. CCS 2017; SecAgg+, Bell et al.
-//!   CCS 2020): many clients, one aggregator that learns only the sum;
+//!   CCS 2020): many clients, one aggregator that learns only the sum; the
+//!   server is an I/O-free state machine with a thin blocking driver;
 //! - [`shamir`]: the threshold secret sharing secagg uses for its seeds.
 //!
 //! Everything here is a plain synchronous function over `indomain-net`
@@ -19,5 +22,6 @@ pub mod secagg;
 pub mod shamir;
 pub mod stats;
 pub mod sum;
+pub mod word;
 
 pub use error::AggregateError;

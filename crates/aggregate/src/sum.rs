@@ -1,5 +1,6 @@
 //! N-party secure vector sum by seed-compressed additive sharing (SecureML;
-//! ABY), the building block of every statistic.
+//! ABY), the building block of every statistic; over Z_2^64 (`u64`) or
+//! Z_2^128 (`u128`, statistics), see [`crate::word`].
 //!
 //! Each party splits its vector x_i into an explicit share it keeps,
 //! x_i − Σ_j PRG(s_ij), and one 16-byte AES-CTR seed s_ij for every other
@@ -26,8 +27,8 @@
 //! a receiver learns the sum, from which it derives the other input anyway.
 
 use crate::AggregateError;
-use indomain_core::prg::{self, Seed};
-use indomain_net::wire::{recv_u64s, send_u64s};
+use crate::word::{Word, recv_words, send_words};
+use indomain_core::prg::Seed;
 use indomain_net::{Channel, NetError, PartySet};
 use rand::{CryptoRng, Rng};
 use rayon::prelude::*;
@@ -44,13 +45,13 @@ struct Seeds {
 
 impl Seeds {
     /// Elements `start..start + out.len()` of our combined share.
-    fn combine_block(&self, input: &[u64], start: usize, out: &mut [u64]) {
+    fn combine_block<W: Word>(&self, input: &[W], start: usize, out: &mut [W]) {
         out.copy_from_slice(input);
         for seed in &self.outgoing {
-            prg::sub_expansion_at(out, seed, start);
+            W::sub_expansion_at(out, seed, start);
         }
         for seed in &self.incoming {
-            prg::add_expansion_at(out, seed, start);
+            W::add_expansion_at(out, seed, start);
         }
     }
 }
@@ -91,14 +92,14 @@ fn exchange_seeds<R: Rng + CryptoRng + ?Sized>(
 
 /// Shares `input` among all parties and returns this party's share of the
 /// element-wise sum of every party's input (all inputs have the same length).
-pub fn share_and_combine<R: Rng + CryptoRng + ?Sized>(
+pub fn share_and_combine<W: Word, R: Rng + CryptoRng + ?Sized>(
     parties: &mut PartySet,
-    input: &[u64],
+    input: &[W],
     rng: &mut R,
-) -> Result<Vec<u64>, AggregateError> {
+) -> Result<Vec<W>, AggregateError> {
     let everyone: Vec<usize> = (0..parties.len()).collect();
     let seeds = exchange_seeds(parties, &everyone, rng)?;
-    let mut combined = vec![0u64; input.len()];
+    let mut combined = vec![W::default(); input.len()];
     for (b, (out, inp)) in combined
         .chunks_mut(OPEN_CHUNK)
         .zip(input.chunks(OPEN_CHUNK))
@@ -120,12 +121,12 @@ pub const OPEN_CHUNK: usize = 1 << 20;
 /// on: for each receiver, all other parties send to it while it receives.
 /// Blocking sends therefore never wait on each other in a cycle. Returns the
 /// opened sum at a receiver and `None` elsewhere.
-pub fn open_to_receivers(
+pub fn open_to_receivers<W: Word>(
     parties: &mut PartySet,
-    share: &[u64],
+    share: &[W],
     receivers: &[usize],
     phase: &'static str,
-) -> Result<Option<Vec<u64>>, AggregateError> {
+) -> Result<Option<Vec<W>>, AggregateError> {
     let me = parties.me();
     let mut opened = None;
     for &r in receivers {
@@ -146,41 +147,49 @@ pub fn open_to_receivers(
 
 /// Sends a vector as frames of at most [`OPEN_CHUNK`] elements (one empty
 /// frame for an empty vector).
-pub fn send_chunked(ch: &mut (impl Channel + ?Sized), values: &[u64]) -> Result<(), NetError> {
+pub fn send_chunked<W: Word>(
+    ch: &mut (impl Channel + ?Sized),
+    values: &[W],
+) -> Result<(), NetError> {
     if values.is_empty() {
-        return send_u64s(ch, values);
+        return send_words(ch, values);
     }
-    values.chunks(OPEN_CHUNK).try_for_each(|c| send_u64s(ch, c))
+    values
+        .chunks(OPEN_CHUNK)
+        .try_for_each(|c| send_words(ch, c))
 }
 
 /// Receives a vector of `acc.len()` elements sent by [`send_chunked`] and
 /// adds it to `acc`; every frame's length is checked before use.
-pub fn recv_add_chunked(ch: &mut (impl Channel + ?Sized), acc: &mut [u64]) -> Result<(), NetError> {
+pub fn recv_add_chunked<W: Word>(
+    ch: &mut (impl Channel + ?Sized),
+    acc: &mut [W],
+) -> Result<(), NetError> {
     if acc.is_empty() {
-        return recv_u64s(ch, 0).map(drop);
+        return recv_words::<W>(ch, 0).map(drop);
     }
     for part in acc.chunks_mut(OPEN_CHUNK) {
-        let theirs = recv_u64s(ch, part.len())?;
+        let theirs = recv_words(ch, part.len())?;
         add_assign(part, &theirs);
     }
     Ok(())
 }
 
-fn add_assign(acc: &mut [u64], other: &[u64]) {
+fn add_assign<W: Word>(acc: &mut [W], other: &[W]) {
     acc.par_iter_mut()
         .with_min_len(1 << 14)
         .zip(other.par_iter())
-        .for_each(|(a, b)| *a = a.wrapping_add(*b));
+        .for_each(|(a, b)| *a = a.add(*b));
 }
 
 /// A secure element-wise sum of one vector per party, opened to `receivers`
 /// (party indices, in an order every party agrees on).
-pub fn secure_sum<R: Rng + CryptoRng + ?Sized>(
+pub fn secure_sum<W: Word, R: Rng + CryptoRng + ?Sized>(
     parties: &mut PartySet,
-    input: &[u64],
+    input: &[W],
     receivers: &[usize],
     rng: &mut R,
-) -> Result<Option<Vec<u64>>, AggregateError> {
+) -> Result<Option<Vec<W>>, AggregateError> {
     let phase = "opening the sum";
     let &[receiver] = receivers else {
         let combined = share_and_combine(parties, input, rng)?;
@@ -207,27 +216,27 @@ pub fn secure_sum<R: Rng + CryptoRng + ?Sized>(
         }
     };
     let net = AggregateError::net(phase);
-    let mut block = vec![0u64; OPEN_CHUNK.min(input.len())];
+    let mut block = vec![W::default(); OPEN_CHUNK.min(input.len())];
     if parties.me() != receiver {
         // Stream: each block leaves as soon as it is computed.
         let ch = parties.channel(receiver).map_err(net)?;
         if input.is_empty() {
-            send_u64s(ch, &[]).map_err(net)?;
+            send_words::<W>(ch, &[]).map_err(net)?;
         }
         for (b, inp) in input.chunks(OPEN_CHUNK).enumerate() {
             let out = &mut block[..inp.len()];
             seeds.combine_block(inp, b * OPEN_CHUNK, out);
-            send_u64s(ch, out).map_err(net)?;
+            send_words(ch, out).map_err(net)?;
         }
         return Ok(None);
     }
     // Receive block by block too: our own PRG work overlaps the others'
     // transfers instead of preceding them.
     let others: Vec<usize> = parties.others().collect();
-    let mut sum = vec![0u64; input.len()];
+    let mut sum = vec![W::default(); input.len()];
     if input.is_empty() {
         for &j in &others {
-            recv_u64s(parties.channel(j).map_err(net)?, 0).map_err(net)?;
+            recv_words::<W>(parties.channel(j).map_err(net)?, 0).map_err(net)?;
         }
     }
     for (b, (out, inp)) in sum
@@ -237,7 +246,7 @@ pub fn secure_sum<R: Rng + CryptoRng + ?Sized>(
     {
         seeds.combine_block(inp, b * OPEN_CHUNK, out);
         for &j in &others {
-            let theirs = recv_u64s(parties.channel(j).map_err(net)?, out.len()).map_err(net)?;
+            let theirs = recv_words(parties.channel(j).map_err(net)?, out.len()).map_err(net)?;
             add_assign(out, &theirs);
         }
     }

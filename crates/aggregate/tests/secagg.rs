@@ -5,8 +5,9 @@ mod common;
 
 use common::{TestLink, Transcript, contains_u64};
 use indomain_aggregate::AggregateError;
+use indomain_aggregate::secagg::parameters::neighbourhood;
 use indomain_aggregate::secagg::sim::{Dropout, simulate_round};
-use indomain_aggregate::secagg::{Params, run_client, run_server};
+use indomain_aggregate::secagg::{Params, Threat, run_client, run_server};
 use indomain_net::memory::pair;
 use indomain_net::{Channel, Limits};
 use rand::rngs::StdRng;
@@ -64,7 +65,9 @@ fn dropouts_at_every_step_are_tolerated() {
 #[test]
 fn secagg_plus_graph_with_ten_percent_dropouts() {
     let params = Params::new(40, 200, FRAC_BITS, MAX_ABS).unwrap();
-    assert_eq!((params.neighbours, params.threshold), (12, 7));
+    let chosen = neighbourhood(40, &Threat::DEFAULT).unwrap();
+    assert_eq!((params.neighbours, params.threshold), chosen);
+    assert!(params.neighbours < 39);
     let xs = inputs(40, 200, 3);
     let mut plan = vec![Dropout::Never; 40];
     for u in [3, 11, 20, 33] {
@@ -196,4 +199,73 @@ fn out_of_range_inputs_and_overflowing_rounds_are_refused() {
     assert!(Params::new(1000, 4, 20, 2f64.powi(32)).is_ok());
     assert!(params.clone().with_neighbourhood(2, 1).is_err());
     assert!(params.with_neighbourhood(2, 2).is_ok());
+}
+
+#[test]
+fn a_relayed_small_order_key_is_refused_before_any_share_is_sent() {
+    use indomain_aggregate::secagg::crypto::KeyPair;
+    use indomain_aggregate::secagg::messages::{Advertise, KeyList, PeerKeys};
+    use indomain_net::wire::{recv_msg, send_msg};
+    let params = Params::new(3, 4, FRAC_BITS, MAX_ABS).unwrap();
+    let (mut client_end, mut server_end) = pair("server", "client 0");
+    let handle = std::thread::spawn(move || {
+        run_client(&mut client_end, 0, &params, &[1.0; 4], &mut rand::rng())
+    });
+    let _: Advertise = recv_msg(&mut server_end).unwrap();
+    let honest = KeyPair::generate(&mut rand::rng()).public();
+    // u = 1 is a point of order 4: the ladder of an unclamped secret on it
+    // yields u = 1 or 0 depending on the secret modulo 4.
+    let mut order4 = [0u8; 32];
+    order4[0] = 1;
+    let keys = |cipher_key| Advertise {
+        cipher_key,
+        mask_key: honest,
+    };
+    let list = KeyList {
+        graph_seed: [0; 16],
+        peers: vec![
+            PeerKeys {
+                client: 1,
+                keys: keys(order4),
+            },
+            PeerKeys {
+                client: 2,
+                keys: keys(honest),
+            },
+        ],
+    };
+    send_msg(&mut server_end, &list).unwrap();
+    let next = server_end.recv();
+    drop(server_end);
+    let result = handle.join().unwrap();
+    assert!(
+        next.is_err(),
+        "the client sent shares under a small-order key"
+    );
+    let err = result.unwrap_err();
+    assert!(
+        matches!(err, AggregateError::Protocol { .. }) && err.to_string().contains("prime-order"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_server_holds_one_vector_not_one_per_client() {
+    // Masked inputs are added on arrival: the server's round state stays
+    // far below one vector per client (before #11 it kept them all).
+    let (n, len) = (24, 20_000);
+    let params = Params::new(n, len, FRAC_BITS, MAX_ABS).unwrap();
+    let xs = inputs(n, len, 8);
+    let mut plan = vec![Dropout::Never; n];
+    plan[5] = Dropout::BeforeMaskedInput;
+    let round = simulate_round(&params, &xs, &plan, Limits::default()).unwrap();
+    assert_sum_of(&round.output.sum, &xs, &round.output.survivors);
+    let per_client_vectors = n * len * 8;
+    assert!(round.server.peak_state_bytes >= len * 8);
+    assert!(
+        round.server.peak_state_bytes < per_client_vectors / 4,
+        "{} bytes",
+        round.server.peak_state_bytes
+    );
+    assert!(round.server.readers <= 32);
 }

@@ -4,12 +4,14 @@
 
 mod common;
 
-use common::{contains_u64, recording_mesh};
+use common::{contains_u128, recording_mesh};
 use indomain_aggregate::AggregateError;
+use indomain_aggregate::stats::job::{DEFAULT_FRAC_BITS, DEFAULT_MAX_ABS};
 use indomain_aggregate::stats::{
     ColumnResult, GroupOutcome, LocalData, Statistic, StatsJob, StatsResult, run_statistics,
     tabulate,
 };
+use indomain_core::fixed128::Fixed128;
 use indomain_net::{NetError, PartySet};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
@@ -101,20 +103,19 @@ fn check_against_plaintext(job: &StatsJob, data: &[LocalData], result: &StatsRes
             .map(|d| d.groups.iter().filter(|&&x| x == g).count() as u64)
             .sum();
         assert_eq!(group.group, job.group_name(g));
+        // Released iff, for every receiver, the others' rows reach k.
+        let passes = job.receivers.iter().all(|&r| {
+            let own = data[r].groups.iter().filter(|&&x| x == g).count() as u64;
+            rows - own >= job.min_group_size
+        });
         let (count, columns) = match &group.outcome {
             GroupOutcome::Suppressed => {
-                assert!(
-                    rows < job.min_group_size,
-                    "group {g} with {rows} rows was suppressed"
-                );
+                assert!(!passes, "group {g} with {rows} rows was suppressed");
                 continue;
             }
             GroupOutcome::Released { count, columns } => (*count, columns),
         };
-        assert!(
-            rows >= job.min_group_size,
-            "group {g} with {rows} rows was released"
-        );
+        assert!(passes, "group {g} with {rows} rows was released");
         assert_eq!(count, rows);
         let expected_columns = if job.statistic == Statistic::Count {
             0
@@ -130,11 +131,11 @@ fn check_against_plaintext(job: &StatsJob, data: &[LocalData], result: &StatsRes
             let sum_tol = n as f64 * ulp;
             match (got, &job.statistic) {
                 (ColumnResult::Sum { sum: s }, Statistic::Sum) => {
-                    assert!((s - sum).abs() <= sum_tol)
+                    assert!((s.to_f64() - sum).abs() <= sum_tol)
                 }
                 (ColumnResult::Mean { sum: s, mean: m }, Statistic::Mean) => {
-                    assert!((s - sum).abs() <= sum_tol);
-                    assert!((m - mean).abs() <= ulp, "{m} vs {mean}");
+                    assert!((s.to_f64() - sum).abs() <= sum_tol);
+                    assert!((m.to_f64() - mean).abs() <= ulp, "{m} vs {mean}");
                 }
                 (
                     ColumnResult::Variance {
@@ -145,8 +146,8 @@ fn check_against_plaintext(job: &StatsJob, data: &[LocalData], result: &StatsRes
                     },
                     Statistic::Variance,
                 ) => {
-                    assert!((s - sum).abs() <= sum_tol);
-                    assert!((m - mean).abs() <= ulp);
+                    assert!((s.to_f64() - sum).abs() <= sum_tol);
+                    assert!((m.to_f64() - mean).abs() <= ulp);
                     assert!((v - var).abs() <= 1e-6 * var + 1e-3, "{v} vs {var}");
                 }
                 (
@@ -165,9 +166,14 @@ fn check_against_plaintext(job: &StatsJob, data: &[LocalData], result: &StatsRes
                         };
                         expect[slot] += 1;
                     }
-                    assert_eq!(*below, expect[0]);
-                    assert_eq!(bins[..], expect[1..=k]);
-                    assert_eq!(*above, expect[k + 1]);
+                    // Cells below the minimum group size are suppressed.
+                    let shown: Vec<Option<u64>> = expect
+                        .iter()
+                        .map(|&c| (c >= job.min_group_size).then_some(c))
+                        .collect();
+                    assert_eq!(*below, shown[0]);
+                    assert_eq!(bins[..], shown[1..=k]);
+                    assert_eq!(*above, shown[k + 1]);
                 }
                 other => panic!("unexpected result {other:?}"),
             }
@@ -210,14 +216,14 @@ fn every_statistic_matches_plaintext_and_transcripts_hide_inputs() {
                     }
                 }
                 // No party received another's raw values or local aggregates.
-                let scale = 2f64.powi(FRAC_BITS as i32);
+                let codec = Fixed128::new(FRAC_BITS).unwrap();
                 for (p, transcript) in transcripts.iter().enumerate() {
                     let frames = transcript.lock().unwrap();
                     for (q, d) in data.iter().enumerate().filter(|(q, _)| *q != p) {
                         for &x in d.columns.iter().flatten().filter(|x| x.abs() >= 1.0) {
-                            let encoded = (x * scale).round() as i64 as u64;
+                            let encoded = codec.encode(x).unwrap();
                             assert!(
-                                !contains_u64(&frames, encoded),
+                                !contains_u128(&frames, encoded),
                                 "party {p} saw a value of party {q}"
                             );
                         }
@@ -228,7 +234,7 @@ fn every_statistic_matches_plaintext_and_transcripts_hide_inputs() {
                             let local = tabulate(&job, d).unwrap();
                             for &v in &local[job.groups()..] {
                                 assert!(
-                                    !contains_u64(&frames, v),
+                                    !contains_u128(&frames, v),
                                     "party {p} saw an aggregate of party {q}"
                                 );
                             }
@@ -254,8 +260,8 @@ fn suppressed_groups_are_never_opened() {
     assert_eq!(result.groups[2].outcome, GroupOutcome::Suppressed);
     // Opening statistics: two passing groups × two columns, never three groups.
     let frames = transcripts[0].lock().unwrap();
-    assert!(frames.iter().any(|f| f.len() == 2 * 2 * 8));
-    assert!(!frames.iter().any(|f| f.len() == 3 * 2 * 8));
+    assert!(frames.iter().any(|f| f.len() == 2 * 2 * 16));
+    assert!(!frames.iter().any(|f| f.len() == 3 * 2 * 16));
 }
 
 #[test]
@@ -310,9 +316,9 @@ fn a_party_that_disappears_stops_everyone_and_nothing_is_released() {
         other => panic!("receiver: {other:?}"),
     }
     match &results[1] {
-        Err(AggregateError::Aborted { peer, reason, .. }) => {
+        Err(e @ AggregateError::Aborted { peer, .. }) => {
             assert_eq!(peer, "a");
-            assert!(reason.contains("peer c"), "{reason}");
+            assert!(!e.to_string().contains("peer c"), "{e}");
         }
         other => panic!("non-receiver: {other:?}"),
     }
@@ -320,27 +326,167 @@ fn a_party_that_disappears_stops_everyone_and_nothing_is_released() {
 }
 
 #[test]
-fn a_sum_that_could_overflow_is_refused_not_wrapped() {
+fn an_abort_tells_non_receivers_no_count_and_no_group_name() {
+    // Sums of squares of 12 values near 2^61 at 0 fractional bits exceed
+    // 2^127: the decider aborts. Before #11 every party's error carried
+    // the decider's reason, with the group's name and its count (12).
     let data: Vec<LocalData> = (0..3)
-        .map(|_| LocalData::ungrouped(vec![vec![2f64.powi(40); 4]]))
+        .map(|_| LocalData {
+            groups: vec![0; 4],
+            columns: vec![vec![2f64.powi(61); 4]],
+        })
         .collect();
     let job = StatsJob {
-        statistic: Statistic::Sum,
+        statistic: Statistic::Variance,
         columns: vec!["x".into()],
-        categories: None,
+        categories: Some(vec!["zebra".into()]),
         receivers: vec![1],
-        min_group_size: 1,
-        frac_bits: 20,
-        max_abs: 2f64.powi(41),
+        min_group_size: 3,
+        frac_bits: 0,
+        max_abs: 2f64.powi(62),
     };
     let (sets, _) = recording_mesh(&NAMES[..3], &[usize::MAX; 3]);
     let results = run_all(&job, sets, &data);
+    let decider = results[1].as_ref().unwrap_err();
     assert!(matches!(
-        &results[1],
-        Err(AggregateError::Overflow { count: 12, .. })
+        decider,
+        AggregateError::Overflow { count: 12, .. }
     ));
-    assert!(matches!(&results[0], Err(AggregateError::Aborted { peer, .. }) if peer == "b"));
-    assert!(matches!(&results[2], Err(AggregateError::Aborted { .. })));
+    assert!(decider.to_string().contains("zebra"), "{decider}");
+    for p in [0, 2] {
+        let e = results[p].as_ref().unwrap_err();
+        assert!(
+            matches!(e, AggregateError::Aborted { peer, .. } if peer == "b"),
+            "{e}"
+        );
+        let text = format!("{e} {e:?}");
+        assert!(
+            !text.contains("zebra") && !text.contains("12"),
+            "party {p}: {text}"
+        );
+    }
+}
+
+#[test]
+fn a_receivers_own_rows_do_not_count_towards_the_minimum() {
+    // The receiver supplies k − 1 rows of "rare" and another party one:
+    // k rows in all, but only one is not the receiver's, so it would learn
+    // that row exactly. The group must be suppressed.
+    let k = 5;
+    let mut data: Vec<LocalData> = (0..3)
+        .map(|_| LocalData {
+            groups: vec![0; 20],
+            columns: vec![vec![1.0; 20]],
+        })
+        .collect();
+    data[0].groups.extend([1; 4]);
+    data[0].columns[0].extend([0.0; 4]);
+    data[2].groups.push(1);
+    data[2].columns[0].push(123.45);
+    let job = StatsJob {
+        statistic: Statistic::Sum,
+        columns: vec!["x".into()],
+        categories: Some(vec!["common".into(), "rare".into()]),
+        receivers: vec![0],
+        min_group_size: k,
+        frac_bits: 16,
+        max_abs: 1000.0,
+    };
+    let (sets, _) = recording_mesh(&NAMES[..3], &[usize::MAX; 3]);
+    let results = run_all(&job, sets, &data);
+    let result = results[0].as_ref().unwrap().as_ref().unwrap();
+    assert!(matches!(
+        result.groups[0].outcome,
+        GroupOutcome::Released { count: 60, .. }
+    ));
+    assert_eq!(result.groups[1].outcome, GroupOutcome::Suppressed);
+}
+
+#[test]
+fn count_jobs_do_not_open_suppressed_counts_to_other_receivers() {
+    // Receivers d (decider) and a; "rare" is suppressed. Receiver a gets
+    // the counts of the two candidate groups (one 32-byte frame per other
+    // party), never a frame with all three counts.
+    let job = StatsJob {
+        receivers: vec![3, 0],
+        ..job(Statistic::Count, true, 5)
+    };
+    let data = random_data(5, true, 41);
+    let (sets, transcripts) = recording_mesh(&NAMES[..5], &[usize::MAX; 5]);
+    let results = run_all(&job, sets, &data);
+    for r in [3, 0] {
+        let result = results[r].as_ref().unwrap().as_ref().unwrap();
+        check_against_plaintext(&job, &data, result);
+        assert_eq!(result.groups[2].outcome, GroupOutcome::Suppressed);
+    }
+    let a = transcripts[0].lock().unwrap();
+    assert_eq!(a.iter().filter(|f| f.len() == 2 * 16).count(), 4);
+    assert!(!a.iter().any(|f| f.len() == 3 * 16));
+    let d = transcripts[3].lock().unwrap();
+    assert_eq!(d.iter().filter(|f| f.len() == 3 * 16).count(), 4);
+}
+
+#[test]
+fn variance_of_amounts_with_cents_works_with_the_defaults() {
+    // The scenario of issue #11: three parties, a few thousand amounts up
+    // to ~1.2 million with cents, variance with the default encoding.
+    // Before, the 64-bit ring refused it ("could exceed the fixed-point
+    // range of the sum of squares").
+    let mut rng = StdRng::seed_from_u64(11);
+    let cents: Vec<Vec<i64>> = (0..3)
+        .map(|_| {
+            (0..rng.random_range(2000..4000))
+                .map(|_| rng.random_range(-5_000i64..120_000_000))
+                .collect()
+        })
+        .collect();
+    let data: Vec<LocalData> = cents
+        .iter()
+        .map(|c| LocalData::ungrouped(vec![c.iter().map(|&v| v as f64 / 100.0).collect()]))
+        .collect();
+    let job = StatsJob {
+        statistic: Statistic::Variance,
+        columns: vec!["amount".into()],
+        categories: None,
+        receivers: vec![0],
+        min_group_size: 10,
+        frac_bits: DEFAULT_FRAC_BITS,
+        max_abs: DEFAULT_MAX_ABS,
+    };
+    let (sets, _) = recording_mesh(&NAMES[..3], &[usize::MAX; 3]);
+    let results = run_all(&job, sets, &data);
+    let result = results[0].as_ref().unwrap().as_ref().unwrap();
+    let GroupOutcome::Released { count, columns } = &result.groups[0].outcome else {
+        panic!("suppressed")
+    };
+    let all: Vec<i128> = cents.iter().flatten().map(|&c| c as i128).collect();
+    let n = all.len() as i128;
+    assert_eq!(*count as i128, n);
+    let ColumnResult::Variance { sum, variance, .. } = &columns[0] else {
+        panic!("{columns:?}")
+    };
+    // The sum, exactly to the cent (decimal arithmetic on integer cents).
+    let exact_cents: i128 = all.iter().sum();
+    let got_cents = (sum.raw * 100 + (1 << (sum.frac_bits - 1))) >> sum.frac_bits;
+    assert_eq!(got_cents, exact_cents);
+    let printed = sum.to_string();
+    let whole = exact_cents.div_euclid(100);
+    let expected_prefix = format!("{whole}.{:02}", exact_cents.rem_euclid(100));
+    assert!(
+        printed.starts_with(&expected_prefix),
+        "{printed} vs {expected_prefix}"
+    );
+    assert!(
+        printed.len() - expected_prefix.len() <= 3,
+        "{printed}: more digits than it holds"
+    );
+    // The variance to 1e-9 relative: (nΣc² − (Σc)²) / (n(n−1)) / 10^4.
+    let squares: i128 = all.iter().map(|c| c * c).sum();
+    let exact = (n * squares - exact_cents * exact_cents) as f64 / (n * (n - 1)) as f64 / 1e4;
+    assert!(
+        ((variance - exact) / exact).abs() < 1e-9,
+        "{variance} vs {exact}"
+    );
 }
 
 #[test]
@@ -378,4 +524,9 @@ fn bad_jobs_are_refused() {
     );
     assert!(j.validate(2).is_err());
     assert!(job(Statistic::Sum, false, 2).validate(17).is_err());
+    for k in [0, 1, 2] {
+        let mut j = job(Statistic::Count, false, 2);
+        j.min_group_size = k;
+        assert!(j.validate(2).is_err(), "k = {k}");
+    }
 }

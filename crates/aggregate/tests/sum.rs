@@ -15,7 +15,7 @@ fn a_wrong_length_seed_or_share_is_an_error_not_a_panic() {
         let mut b = sets.pop().unwrap();
         let mut a = sets.pop().unwrap();
         let outcome = std::thread::scope(|s| {
-            let h = s.spawn(move || secure_sum(&mut a, &[1, 2, 3], &[0], &mut rand::rng()));
+            let h = s.spawn(move || secure_sum(&mut a, &[1u64, 2, 3], &[0], &mut rand::rng()));
             let ch = b.channel(0).unwrap();
             if bad_share {
                 ch.send(&[7u8; 16]).unwrap();

@@ -5,6 +5,8 @@
 //! - [`fixed`]: fixed-point encoding of reals into the ring, with an explicit
 //!   range check.
 //! - [`prg`]: AES-128-CTR expansion of 128-bit seeds.
+//! - [`ring128`], [`fixed128`]: the ring Z_2^128 (seed expansion into
+//!   128-bit words) and its fixed-point encoding, for statistics.
 //! - [`share`]: n-party additive secret sharing, with seed compression.
 //! - [`matmul`]: a fast wrapping matrix product (blocked, SIMD, rayon).
 //! - [`dealer`]: the dealer of Beaver triples, matrix triples and truncation
@@ -23,10 +25,12 @@ pub mod beaver;
 pub mod dealer;
 pub mod error;
 pub mod fixed;
+pub mod fixed128;
 pub mod matmul;
 pub mod matrix_triple;
 pub mod prg;
 pub mod ring;
+pub mod ring128;
 pub mod share;
 pub mod truncate;
 

@@ -264,10 +264,14 @@ pub fn write_result(
                     sum_squares,
                     mean,
                     variance,
+                    variance_digits,
                 } => {
                     let mut row = lead(name);
                     row.push(count.to_string());
-                    row.extend([sum, sum_squares, mean, variance].map(f64::to_string));
+                    row.extend([sum, sum_squares, mean].map(ToString::to_string));
+                    // Only the digits the encoding of the inputs supports.
+                    let digits = *variance_digits as usize;
+                    row.push(format!("{variance:.digits$}"));
                     w.write_record(&row)?;
                 }
                 ColumnResult::Histogram { below, bins, above } => {
@@ -282,7 +286,9 @@ pub fn write_result(
                         .chain(std::iter::once(above));
                     for ((lo, hi), n) in lowers.zip(uppers).zip(counts) {
                         let mut row = lead(name);
-                        row.extend([lo.to_string(), hi.to_string(), n.to_string()]);
+                        // A cell below the minimum group size is suppressed.
+                        let n = n.map_or_else(|| "suppressed".to_string(), |n| n.to_string());
+                        row.extend([lo.to_string(), hi.to_string(), n]);
                         w.write_record(&row)?;
                     }
                 }
@@ -315,11 +321,11 @@ mod tests {
                 GroupResult {
                     group: "north".into(),
                     outcome: GroupOutcome::Released {
-                        count: 9,
+                        count: 12,
                         columns: vec![ColumnResult::Histogram {
-                            below: 1,
-                            bins: vec![3, 4],
-                            above: 1,
+                            below: None,
+                            bins: vec![Some(5), Some(7)],
+                            above: None,
                         }],
                     },
                 },
@@ -334,10 +340,10 @@ mod tests {
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "group,status,column,bin_lower,bin_upper,count\n\
-             north,released,age,-inf,0,1\n\
-             north,released,age,0,10,3\n\
-             north,released,age,10,20,4\n\
-             north,released,age,20,inf,1\n\
+             north,released,age,-inf,0,suppressed\n\
+             north,released,age,0,10,5\n\
+             north,released,age,10,20,7\n\
+             north,released,age,20,inf,suppressed\n\
              south,suppressed,,,,\n"
         );
     }

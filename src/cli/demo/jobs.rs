@@ -398,7 +398,11 @@ pub fn statistics(
             continue;
         };
         let suppressed = row[status] == "suppressed";
-        if suppressed != (count < MIN_GROUP) {
+        // The receiver's own rows do not count towards the minimum.
+        let own = inputs
+            .last()
+            .map_or(0, |i| i.rows.iter().filter(|(r, _)| *r == region).count());
+        if suppressed != (count - own < MIN_GROUP) {
             problems.push(format!(
                 "{region}: status {} with {count} rows",
                 row[status]

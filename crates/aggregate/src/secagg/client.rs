@@ -6,6 +6,7 @@ use super::graph::Graph;
 use super::messages::{Advertise, KeyList, Reveal, RevealedShare, Sealed, Survivors};
 use crate::AggregateError;
 use crate::shamir::{self, Share};
+use indomain_core::FixedPoint;
 use indomain_core::prg::{self, Seed};
 use indomain_net::Channel;
 use indomain_net::wire::{recv_msg, send_msg, send_u64s};
@@ -54,12 +55,23 @@ pub fn run_client<C: Channel + ?Sized, R: CryptoRng + ?Sized>(
     let mut peers: BTreeMap<usize, Advertise> = BTreeMap::new();
     for p in list.peers {
         let v = p.client as usize;
-        if !graph.adjacent(id, v) || peers.insert(v, p.keys).is_some() {
+        if !graph.adjacent(id, v) || peers.contains_key(&v) {
             return Err(protocol(
                 phase,
                 format!("listed client {v}, not a new neighbour of ours"),
             ));
         }
+        if !(crypto::valid_public_key(&p.keys.cipher_key)
+            && crypto::valid_public_key(&p.keys.mask_key))
+        {
+            return Err(protocol(
+                phase,
+                format!(
+                    "relayed a key for client {v} that is not a canonical point of the prime-order subgroup"
+                ),
+            ));
+        }
+        peers.insert(v, p.keys);
     }
     if peers.len() < params.threshold {
         return Err(AggregateError::TooFewSurvivors {
@@ -204,21 +216,36 @@ fn encode_input(params: &Params, input: &[f64]) -> Result<Vec<u64>, AggregateErr
             params.len
         )));
     }
-    let scale = params.scale();
+    // Core's encoder (nearest, ties to even): one encoding everywhere.
+    let codec = FixedPoint::new(params.frac_bits)
+        .map_err(|e| AggregateError::BadParameters(e.to_string()))?;
     input
         .iter()
         .enumerate()
         .map(|(i, &x)| {
-            if x.is_finite() && x.abs() <= params.max_abs {
-                Ok((x * scale).round() as i64 as u64)
-            } else {
-                Err(AggregateError::OutOfRange {
-                    row: i,
-                    column: 0,
-                    value: x,
-                    max_abs: params.max_abs,
-                })
+            let refused = || AggregateError::OutOfRange {
+                row: i,
+                column: 0,
+                value: x,
+                max_abs: params.max_abs,
+            };
+            if !(x.is_finite() && x.abs() <= params.max_abs) {
+                return Err(refused());
             }
+            codec.encode(x).map_err(|_| refused())
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inputs_round_ties_to_even_like_core() {
+        let params = Params::new(3, 4, 0, 100.0).unwrap();
+        let encoded = encode_input(&params, &[0.5, 1.5, 2.5, -2.5]).unwrap();
+        let signed: Vec<i64> = encoded.iter().map(|&v| v as i64).collect();
+        assert_eq!(signed, vec![0, 2, 2, -2]);
+    }
 }

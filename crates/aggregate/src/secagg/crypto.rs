@@ -60,6 +60,19 @@ impl KeyPair {
     }
 }
 
+/// Whether `public` is a key an honest client could have sent: the
+/// canonical encoding of a point of the prime-order subgroup other than the
+/// identity. Our secrets are uniform modulo ℓ, not clamped, so the ladder
+/// on a point with a small-order component would leak the secret modulo 8
+/// to whoever chose the point; such keys are refused before any use.
+pub fn valid_public_key(public: &[u8; 32]) -> bool {
+    MontgomeryPoint(*public).to_edwards(0).is_some_and(|point| {
+        point.is_torsion_free()
+            && !point.is_small_order()
+            && point.to_montgomery().to_bytes() == *public
+    })
+}
+
 fn derive(label: &[u8], round: u64, u: usize, v: usize, shared: &[u8; 32]) -> [u8; 16] {
     let (lo, hi) = (u.min(v) as u64, u.max(v) as u64);
     let mut h = Sha256::new();
@@ -190,5 +203,40 @@ mod tests {
         assert_eq!(a.agree(&[0u8; 32]), None);
         let seed = Seed([0xab; 16]);
         assert_eq!(scalar_to_seed(&seed_to_scalar(&seed)), Some(seed));
+    }
+
+    #[test]
+    fn only_canonical_prime_order_keys_are_valid() {
+        let mut rng = StdRng::seed_from_u64(2);
+        let key = KeyPair::generate(&mut rng).public();
+        assert!(valid_public_key(&key));
+        // Small-order points: u = 0 (order 2), u = 1 (order 4) and an
+        // order-8 point; a point of the twist; a non-canonical u ≥ p.
+        let mut order8 = [0u8; 32];
+        order8.copy_from_slice(&hex32(
+            "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800",
+        ));
+        let mut one = [0u8; 32];
+        one[0] = 1;
+        let mut two = [0u8; 32];
+        two[0] = 2;
+        let mut p_plus_9 = [0xffu8; 32];
+        p_plus_9[0] = 0xed + 9;
+        p_plus_9[31] = 0x7f;
+        for bad in [[0u8; 32], one, order8, two, p_plus_9] {
+            assert!(!valid_public_key(&bad), "{bad:?}");
+        }
+        // A prime-order key plus a torsion component is refused too.
+        let point = MontgomeryPoint(key).to_edwards(0).unwrap();
+        let torsion = MontgomeryPoint(order8).to_edwards(0).unwrap();
+        assert!(!valid_public_key(
+            &(point + torsion).to_montgomery().to_bytes()
+        ));
+    }
+
+    fn hex32(s: &str) -> Vec<u8> {
+        (0..32)
+            .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap())
+            .collect()
     }
 }

@@ -43,13 +43,17 @@
 
 pub mod client;
 pub mod crypto;
+pub mod driver;
 pub mod graph;
 pub mod messages;
+pub mod parameters;
 pub mod server;
 pub mod sim;
 
 pub use client::run_client;
-pub use server::{RoundOutput, run_server};
+pub use driver::run_server;
+pub use parameters::{ServerModel, Threat};
+pub use server::{Outgoing, RoundOutput, ServerRound, Step};
 
 use crate::AggregateError;
 use serde::{Deserialize, Serialize};
@@ -79,23 +83,47 @@ pub struct Params {
 
 impl Params {
     /// Parameters with the default neighbourhood: the complete graph for up
-    /// to 16 clients, otherwise k = 2·⌈log2 n⌉ (SecAgg+); t = ⌊k/2⌋ + 1.
+    /// to 16 clients (t = ⌊k/2⌋ + 1), otherwise k and t from Bell et al.'s
+    /// bounds for [`Threat::DEFAULT`] (see [`parameters`]).
     pub fn new(
         clients: usize,
         len: usize,
         frac_bits: u32,
         max_abs: f64,
     ) -> Result<Self, AggregateError> {
-        let k = if clients <= 16 {
-            clients.saturating_sub(1)
-        } else {
-            (2 * clients.next_power_of_two().trailing_zeros() as usize).min(clients - 1)
-        };
+        if clients <= 16 {
+            let k = clients.saturating_sub(1);
+            return Self::with_graph(clients, len, frac_bits, max_abs, k, k / 2 + 1);
+        }
+        Self::for_threat(clients, len, frac_bits, max_abs, &Threat::DEFAULT)
+    }
+
+    /// Parameters whose neighbourhood size k and threshold t are chosen by
+    /// Bell et al.'s bounds for `threat` ([`parameters::neighbourhood`]).
+    pub fn for_threat(
+        clients: usize,
+        len: usize,
+        frac_bits: u32,
+        max_abs: f64,
+        threat: &Threat,
+    ) -> Result<Self, AggregateError> {
+        let (k, t) = parameters::neighbourhood(clients, threat)?;
+        Self::with_graph(clients, len, frac_bits, max_abs, k, t)
+    }
+
+    fn with_graph(
+        clients: usize,
+        len: usize,
+        frac_bits: u32,
+        max_abs: f64,
+        neighbours: usize,
+        threshold: usize,
+    ) -> Result<Self, AggregateError> {
         let params = Self {
             clients,
             len,
-            neighbours: k,
-            threshold: k / 2 + 1,
+            neighbours,
+            threshold,
             frac_bits,
             max_abs,
             round: 0,

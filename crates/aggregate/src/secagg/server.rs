@@ -1,8 +1,15 @@
-//! The server (aggregator) of a secure-aggregation round.
+//! The server (aggregator) of a secure-aggregation round as an I/O-free
+//! state machine: [`ServerRound::handle`] takes one client's frame for the
+//! current step, [`ServerRound::advance`] closes the step and says what to
+//! send to whom. The blocking driver over channels is
+//! [`super::driver::run_server`]; an asynchronous one can drive the same
+//! machine.
 //!
 //! A client that fails — closes its link, times out, or sends anything
 //! malformed — is treated as dropped from that step on. The round goes on
 //! while at least t clients remain and every needed secret has t shares.
+//! Masked inputs are added to the running sum as they arrive, so the
+//! server holds one vector, not one per client.
 
 use super::Params;
 use super::crypto::{self, KeyPair, SEALED_LEN};
@@ -11,8 +18,7 @@ use super::messages::{Advertise, KeyList, PeerKeys, Reveal, RevealedShare, Seale
 use crate::AggregateError;
 use crate::shamir::{self, Share};
 use indomain_core::prg::{self, Seed};
-use indomain_net::wire::{recv_msg, recv_u64s, send_msg};
-use indomain_net::{Channel, NetError};
+use indomain_net::wire::{decode_msg, decode_u64s};
 use rand::CryptoRng;
 use rayon::prelude::*;
 use std::collections::BTreeMap;
@@ -28,101 +34,304 @@ pub struct RoundOutput {
     pub dropped: Vec<usize>,
 }
 
-/// Runs the server of a round; `clients[i]` is the link to client i.
-pub fn run_server<C: Channel, R: CryptoRng + ?Sized>(
-    clients: &mut [C],
-    params: &Params,
-    rng: &mut R,
-) -> Result<RoundOutput, AggregateError> {
-    params.validate()?;
-    if clients.len() != params.clients {
-        return Err(AggregateError::BadParameters(format!(
-            "{} client links for a round of {} clients",
-            clients.len(),
-            params.clients
-        )));
-    }
-    let mut round = Round {
-        clients,
-        params,
-        alive: vec![true; params.clients],
-    };
-    let Keys {
-        adverts,
-        graph,
-        listed,
-    } = round.exchange_keys(rng)?;
-    let in_sharing = round.relay_shares(&listed)?;
-    let masked = round.collect_masked_inputs()?;
-    let in_sum = round.alive.clone();
-    let survivors: Vec<usize> = (0..params.clients).filter(|&u| in_sum[u]).collect();
-    let (seed_shares, key_shares) =
-        round.collect_reveals(&graph, &survivors, &in_sharing, &in_sum)?;
-
-    let mut sum = vec![0u64; params.len];
-    for y in survivors.iter().filter_map(|&v| masked[v].as_ref()) {
-        sum.par_iter_mut()
-            .with_min_len(1 << 14)
-            .zip(y.par_iter())
-            .for_each(|(a, b)| *a = a.wrapping_add(*b));
-    }
-    let t = params.threshold;
-    for &u in &survivors {
-        let secret = rebuild(seed_shares.get(&u), t, u, "self-mask seed")?;
-        let seed =
-            crypto::scalar_to_seed(&secret).ok_or_else(|| inconsistent(u, "self-mask seed"))?;
-        prg::sub_expansion(&mut sum, &seed);
-    }
-    let mask_key = |u: usize| adverts[u].as_ref().map(|a| a.mask_key);
-    for u in (0..params.clients).filter(|&u| in_sharing[u] && !in_sum[u]) {
-        let keys = KeyPair::from_secret(rebuild(key_shares.get(&u), t, u, "mask key")?);
-        if mask_key(u) != Some(keys.public()) {
-            return Err(inconsistent(u, "mask key"));
-        }
-        for &v in survivors.iter().filter(|&&v| graph.adjacent(u, v)) {
-            let shared = mask_key(v)
-                .and_then(|theirs| keys.agree(&theirs))
-                .ok_or_else(|| inconsistent(v, "mask key"))?;
-            let seed = crypto::mask_seed(params.round, u, v, &shared);
-            // v added +PRG(s_uv) if v < u and −PRG(s_uv) if v > u: undo it.
-            if v < u {
-                prg::sub_expansion(&mut sum, &seed);
-            } else {
-                prg::add_expansion(&mut sum, &seed);
-            }
-        }
-    }
-    let sum = decode_sum(params, &sum, survivors.len())?;
-    let dropped = (0..params.clients).filter(|&u| !in_sum[u]).collect();
-    Ok(RoundOutput {
-        sum,
-        survivors,
-        dropped,
-    })
+/// The steps of a round, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Waiting for every client's public keys ([`Advertise`]).
+    Keys,
+    /// Waiting for every client's sealed shares (`Vec<Sealed>`).
+    Shares,
+    /// Waiting for every client's masked input (raw little-endian `u64`s).
+    MaskedInputs,
+    /// Waiting for every survivor's revealed shares ([`Reveal`]).
+    Unmasking,
+    /// The round is over: [`ServerRound::finish`] gives the result.
+    Done,
 }
 
-/// The server's view of a round in progress: the links and which clients
-/// are still taking part.
-struct Round<'a, C> {
-    clients: &'a mut [C],
-    params: &'a Params,
-    alive: Vec<bool>,
+impl Step {
+    /// The step's name in errors.
+    pub fn name(self) -> &'static str {
+        match self {
+            Step::Keys => "collecting keys",
+            Step::Shares => "relaying shares",
+            Step::MaskedInputs => "collecting masked inputs",
+            Step::Unmasking => "unmasking",
+            Step::Done => "done",
+        }
+    }
 }
 
-/// What the key step fixes for the rest of the round.
-struct Keys {
-    /// Each client's public keys (`None` if it never sent them).
-    adverts: Vec<Option<Advertise>>,
-    /// The neighbourhood graph.
-    graph: Graph,
-    /// Each client's neighbours that were live when keys were sent out.
-    listed: Vec<Vec<usize>>,
+/// A message the server sends to one client when a step closes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outgoing {
+    /// After the keys: the graph seed and the client's neighbours' keys.
+    Keys(KeyList),
+    /// After the shares: the shares sealed for the client.
+    Shares(Vec<Sealed>),
+    /// After the masked inputs: the survivors.
+    Survivors(Survivors),
 }
 
 /// Shares of the secrets the server must rebuild, by owner.
 type SharesByOwner = BTreeMap<usize, Vec<Share>>;
 
-impl<C: Channel> Round<'_, C> {
+/// The server's state in one round.
+pub struct ServerRound {
+    params: Params,
+    step: Step,
+    graph_seed: Seed,
+    graph: Graph,
+    /// Clients still taking part.
+    alive: Vec<bool>,
+    /// Clients that answered the current step.
+    answered: Vec<bool>,
+    /// Each client's public keys (`None` if it never sent valid ones).
+    adverts: Vec<Option<Advertise>>,
+    /// Each client's neighbours that were live when keys were sent out.
+    listed: Vec<Vec<usize>>,
+    /// Each client's sealed shares, until they are relayed.
+    bundles: Vec<Option<Vec<Sealed>>>,
+    /// Clients that completed the sharing step.
+    in_sharing: Vec<bool>,
+    /// Clients whose masked input is in the sum.
+    in_sum: Vec<bool>,
+    /// The running sum of masked inputs.
+    sum: Vec<u64>,
+    seed_shares: SharesByOwner,
+    key_shares: SharesByOwner,
+    output: Option<RoundOutput>,
+}
+
+impl ServerRound {
+    /// A round waiting for keys. The graph seed is drawn now and sent only
+    /// once every key is in.
+    pub fn new<R: CryptoRng + ?Sized>(
+        params: &Params,
+        rng: &mut R,
+    ) -> Result<Self, AggregateError> {
+        params.validate()?;
+        let n = params.clients;
+        let graph_seed = Seed::random(rng);
+        Ok(Self {
+            graph: Graph::new(n, params.neighbours, &graph_seed),
+            graph_seed,
+            params: params.clone(),
+            step: Step::Keys,
+            alive: vec![true; n],
+            answered: vec![false; n],
+            adverts: vec![None; n],
+            listed: vec![Vec::new(); n],
+            bundles: vec![None; n],
+            in_sharing: vec![false; n],
+            in_sum: vec![false; n],
+            sum: Vec::new(),
+            seed_shares: SharesByOwner::new(),
+            key_shares: SharesByOwner::new(),
+            output: None,
+        })
+    }
+
+    /// The current step.
+    pub fn step(&self) -> Step {
+        self.step
+    }
+
+    /// The clients whose message for the current step is still awaited.
+    pub fn pending(&self) -> Vec<usize> {
+        if self.step == Step::Done {
+            return Vec::new();
+        }
+        (0..self.params.clients)
+            .filter(|&u| self.alive[u] && !self.answered[u])
+            .collect()
+    }
+
+    /// Marks `client` as dropped (its link failed or timed out).
+    pub fn drop_client(&mut self, client: usize) {
+        if let Some(a) = self.alive.get_mut(client) {
+            *a = false;
+        }
+    }
+
+    /// Takes `client`'s frame for the current step. A frame from a client
+    /// that is not awaited, or one that is malformed, drops the client;
+    /// nothing a client sends makes this fail or panic.
+    pub fn handle(&mut self, client: usize, frame: &[u8]) {
+        if client >= self.params.clients || !self.alive[client] || self.answered[client] {
+            self.drop_client(client);
+            return;
+        }
+        let peer = format!("client {client}");
+        let accepted = match self.step {
+            Step::Keys => decode_msg::<Advertise>(&peer, frame)
+                .ok()
+                .filter(|a| {
+                    // Keys outside the prime-order subgroup: the
+                    // neighbours would refuse them anyway.
+                    crypto::valid_public_key(&a.cipher_key) && crypto::valid_public_key(&a.mask_key)
+                })
+                .map(|a| self.adverts[client] = Some(a))
+                .is_some(),
+            Step::Shares => decode_msg::<Vec<Sealed>>(&peer, frame)
+                .ok()
+                .filter(|bundle| {
+                    // Exactly one well-formed share per listed neighbour.
+                    bundle.len() == self.listed[client].len()
+                        && bundle
+                            .iter()
+                            .zip(&self.listed[client])
+                            .all(|(s, &v)| s.peer as usize == v && s.ciphertext.len() == SEALED_LEN)
+                })
+                .map(|bundle| self.bundles[client] = Some(bundle))
+                .is_some(),
+            Step::MaskedInputs => match decode_u64s(&peer, frame, self.params.len) {
+                Ok(masked) => {
+                    self.sum
+                        .par_iter_mut()
+                        .with_min_len(1 << 14)
+                        .zip(masked.par_iter())
+                        .for_each(|(a, b)| *a = a.wrapping_add(*b));
+                    self.in_sum[client] = true;
+                    true
+                }
+                Err(_) => false,
+            },
+            Step::Unmasking => {
+                // A reveal with any share the round does not need is
+                // ignored whole; the client stays a survivor.
+                if let Ok(reveal) = decode_msg::<Reveal>(&peer, frame) {
+                    self.take_reveal(client, &reveal);
+                }
+                true
+            }
+            Step::Done => false,
+        };
+        if accepted {
+            self.answered[client] = true;
+        } else {
+            self.drop_client(client);
+        }
+    }
+
+    /// Closes the current step: clients that did not answer are dropped,
+    /// the round fails if fewer than t remain, and the messages of the next
+    /// step are returned (client, message). A send that fails must be
+    /// reported with [`Self::drop_client`].
+    pub fn advance(&mut self) -> Result<Vec<(usize, Outgoing)>, AggregateError> {
+        for u in self.pending() {
+            self.drop_client(u);
+        }
+        let phase = self.step.name();
+        self.require(phase)?;
+        self.answered.iter_mut().for_each(|a| *a = false);
+        let n = self.params.clients;
+        let live: Vec<usize> = (0..n).filter(|&u| self.alive[u]).collect();
+        let out = match self.step {
+            Step::Keys => {
+                self.listed = (0..n)
+                    .map(|u| {
+                        let mut nb = self.graph.neighbours(u);
+                        nb.retain(|&v| self.alive[v]);
+                        nb
+                    })
+                    .collect();
+                self.step = Step::Shares;
+                live.iter()
+                    .map(|&u| {
+                        let peers = self.listed[u]
+                            .iter()
+                            .filter_map(|&v| {
+                                self.adverts[v].as_ref().map(|keys| PeerKeys {
+                                    client: v as u32,
+                                    keys: keys.clone(),
+                                })
+                            })
+                            .collect();
+                        let list = KeyList {
+                            graph_seed: self.graph_seed.0,
+                            peers,
+                        };
+                        (u, Outgoing::Keys(list))
+                    })
+                    .collect()
+            }
+            Step::Shares => {
+                self.in_sharing = self.alive.clone();
+                let mut inbox: Vec<Vec<Sealed>> = vec![Vec::new(); n];
+                for (u, bundle) in self.bundles.iter_mut().enumerate() {
+                    let bundle = bundle.take().filter(|_| self.in_sharing[u]);
+                    for sealed in bundle.into_iter().flatten() {
+                        let v = sealed.peer as usize;
+                        if self.in_sharing[v] {
+                            inbox[v].push(Sealed {
+                                peer: u as u32,
+                                ciphertext: sealed.ciphertext,
+                            });
+                        }
+                    }
+                }
+                self.sum = vec![0u64; self.params.len];
+                self.step = Step::MaskedInputs;
+                live.iter()
+                    .map(|&v| (v, Outgoing::Shares(std::mem::take(&mut inbox[v]))))
+                    .collect()
+            }
+            Step::MaskedInputs => {
+                self.in_sum = self.alive.clone();
+                let list = Survivors {
+                    clients: live.iter().map(|&u| u as u32).collect(),
+                };
+                self.step = Step::Unmasking;
+                live.iter()
+                    .map(|&u| (u, Outgoing::Survivors(list.clone())))
+                    .collect()
+            }
+            Step::Unmasking => {
+                self.output = Some(self.unmask()?);
+                self.step = Step::Done;
+                Vec::new()
+            }
+            Step::Done => Vec::new(),
+        };
+        Ok(out)
+    }
+
+    /// The result, once the round is [`Step::Done`].
+    pub fn finish(self) -> Result<RoundOutput, AggregateError> {
+        self.output.ok_or_else(|| {
+            AggregateError::BadParameters(format!(
+                "the round is still {}, not done",
+                self.step.name()
+            ))
+        })
+    }
+
+    /// Bytes of round state this server holds now (vectors, relayed shares,
+    /// keys and revealed shares; not the frames in flight), for reports.
+    pub fn state_bytes(&self) -> usize {
+        let n = self.params.clients;
+        let sealed: usize = self
+            .bundles
+            .iter()
+            .flatten()
+            .flatten()
+            .map(|s| s.ciphertext.len() + std::mem::size_of::<Sealed>())
+            .sum();
+        let listed: usize = self.listed.iter().map(Vec::len).sum();
+        let shares: usize = self
+            .seed_shares
+            .values()
+            .chain(self.key_shares.values())
+            .map(Vec::len)
+            .sum();
+        self.sum.len() * 8
+            + sealed
+            + listed * std::mem::size_of::<usize>()
+            + shares * std::mem::size_of::<Share>()
+            + n * (std::mem::size_of::<Option<Advertise>>() + 5)
+    }
+
     /// Fails the round if fewer than t clients remain.
     fn require(&self, phase: &'static str) -> Result<(), AggregateError> {
         let survivors = self.alive.iter().filter(|&&a| a).count();
@@ -136,182 +345,79 @@ impl<C: Channel> Round<'_, C> {
         Ok(())
     }
 
-    /// Sends `msg(v)` to every live client v, dropping those whose link fails.
-    fn send_each<T: serde::Serialize>(&mut self, msg: impl Fn(usize) -> T) {
-        for (v, ch) in self.clients.iter_mut().enumerate() {
-            if self.alive[v] && send_msg(ch, &msg(v)).is_err() {
-                self.alive[v] = false;
+    /// Keeps the shares of `reveal` if they are exactly ones the round may
+    /// need: of b_u for surviving neighbours, of the mask key for dropped
+    /// ones.
+    fn take_reveal(&mut self, v: usize, reveal: &Reveal) {
+        let n = self.params.clients;
+        let x = v as u32 + 1;
+        let (graph, in_sharing, in_sum) = (&self.graph, &self.in_sharing, &self.in_sum);
+        let wanted = |list: &[RevealedShare], survivor: bool| {
+            list.iter()
+                .map(|r| {
+                    let owner = r.owner as usize;
+                    let valid = owner < n
+                        && graph.adjacent(v, owner)
+                        && in_sharing[owner]
+                        && in_sum[owner] == survivor;
+                    let y = crypto::scalar_from_bytes(&r.value).filter(|_| valid)?;
+                    Some((owner, Share { x, y }))
+                })
+                .collect::<Option<Vec<_>>>()
+        };
+        if let (Some(seeds), Some(keys)) = (
+            wanted(&reveal.self_masks, true),
+            wanted(&reveal.mask_keys, false),
+        ) {
+            for (owner, share) in seeds {
+                self.seed_shares.entry(owner).or_default().push(share);
+            }
+            for (owner, share) in keys {
+                self.key_shares.entry(owner).or_default().push(share);
             }
         }
     }
 
-    /// Step 1: collects the public keys, fixes the graph and sends each
-    /// client its live neighbours' keys.
-    fn exchange_keys<R: CryptoRng + ?Sized>(
-        &mut self,
-        rng: &mut R,
-    ) -> Result<Keys, AggregateError> {
-        let adverts: Vec<Option<Advertise>> =
-            gather(self.clients, &mut self.alive, |ch| recv_msg(ch));
-        self.require("collecting keys")?;
-        let graph_seed = Seed::random(rng);
-        let graph = Graph::new(self.params.clients, self.params.neighbours, &graph_seed);
-        let listed: Vec<Vec<usize>> = (0..self.params.clients)
-            .map(|u| {
-                graph
-                    .neighbours(u)
-                    .into_iter()
-                    .filter(|&v| self.alive[v])
-                    .collect()
-            })
-            .collect();
-        self.send_each(|u| KeyList {
-            graph_seed: graph_seed.0,
-            peers: listed[u]
-                .iter()
-                .filter_map(|&v| {
-                    adverts[v].as_ref().map(|keys| PeerKeys {
-                        client: v as u32,
-                        keys: keys.clone(),
-                    })
-                })
-                .collect(),
-        });
-        Ok(Keys {
-            adverts,
-            graph,
-            listed,
+    /// Removes every mask from the sum and decodes it.
+    fn unmask(&mut self) -> Result<RoundOutput, AggregateError> {
+        let params = &self.params;
+        let t = params.threshold;
+        let n = params.clients;
+        let survivors: Vec<usize> = (0..n).filter(|&u| self.in_sum[u]).collect();
+        let mut sum = std::mem::take(&mut self.sum);
+        for &u in &survivors {
+            let secret = rebuild(self.seed_shares.get(&u), t, u, "self-mask seed")?;
+            let seed =
+                crypto::scalar_to_seed(&secret).ok_or_else(|| inconsistent(u, "self-mask seed"))?;
+            prg::sub_expansion(&mut sum, &seed);
+        }
+        let mask_key = |u: usize| self.adverts[u].as_ref().map(|a| a.mask_key);
+        for u in (0..n).filter(|&u| self.in_sharing[u] && !self.in_sum[u]) {
+            let keys = KeyPair::from_secret(rebuild(self.key_shares.get(&u), t, u, "mask key")?);
+            if mask_key(u) != Some(keys.public()) {
+                return Err(inconsistent(u, "mask key"));
+            }
+            for &v in survivors.iter().filter(|&&v| self.graph.adjacent(u, v)) {
+                let shared = mask_key(v)
+                    .and_then(|theirs| keys.agree(&theirs))
+                    .ok_or_else(|| inconsistent(v, "mask key"))?;
+                let seed = crypto::mask_seed(params.round, u, v, &shared);
+                // v added +PRG(s_uv) if v < u and −PRG(s_uv) if v > u: undo it.
+                if v < u {
+                    prg::sub_expansion(&mut sum, &seed);
+                } else {
+                    prg::add_expansion(&mut sum, &seed);
+                }
+            }
+        }
+        let sum = decode_sum(params, &sum, survivors.len())?;
+        let dropped = (0..n).filter(|&u| !self.in_sum[u]).collect();
+        Ok(RoundOutput {
+            sum,
+            survivors,
+            dropped,
         })
     }
-
-    /// Step 2: collects each client's sealed shares and forwards them to
-    /// their recipients. Returns which clients completed this step.
-    fn relay_shares(&mut self, listed: &[Vec<usize>]) -> Result<Vec<bool>, AggregateError> {
-        let bundles: Vec<Option<Vec<Sealed>>> = gather(self.clients, &mut self.alive, |ch| {
-            recv_msg::<Vec<Sealed>>(ch)
-        });
-        for (u, bundle) in bundles.iter().enumerate() {
-            // Exactly one well-formed share per listed neighbour.
-            if let Some(b) = bundle {
-                let recipients: Vec<usize> = b.iter().map(|s| s.peer as usize).collect();
-                if recipients != listed[u] || b.iter().any(|s| s.ciphertext.len() != SEALED_LEN) {
-                    self.alive[u] = false;
-                }
-            }
-        }
-        let in_sharing = self.alive.clone();
-        self.require("relaying shares")?;
-        let mut inbox: Vec<Vec<Sealed>> = vec![Vec::new(); self.params.clients];
-        for (u, bundle) in bundles.into_iter().enumerate() {
-            for sealed in bundle.filter(|_| in_sharing[u]).into_iter().flatten() {
-                let v = sealed.peer as usize;
-                if in_sharing[v] {
-                    inbox[v].push(Sealed {
-                        peer: u as u32,
-                        ciphertext: sealed.ciphertext,
-                    });
-                }
-            }
-        }
-        self.send_each(|v| &inbox[v]);
-        Ok(in_sharing)
-    }
-
-    /// Step 3: collects the masked inputs.
-    fn collect_masked_inputs(&mut self) -> Result<Vec<Option<Vec<u64>>>, AggregateError> {
-        let len = self.params.len;
-        let masked = gather(self.clients, &mut self.alive, |ch| recv_u64s(ch, len));
-        self.require("collecting masked inputs")?;
-        Ok(masked)
-    }
-
-    /// Step 4: names the survivors and collects, from each, the shares the
-    /// round needs: of b_u for surviving neighbours, of the mask key for
-    /// dropped ones. A reveal with any other share is ignored whole.
-    fn collect_reveals(
-        &mut self,
-        graph: &Graph,
-        survivors: &[usize],
-        in_sharing: &[bool],
-        in_sum: &[bool],
-    ) -> Result<(SharesByOwner, SharesByOwner), AggregateError> {
-        let list = Survivors {
-            clients: survivors.iter().map(|&u| u as u32).collect(),
-        };
-        self.send_each(|_| &list);
-        let reveals: Vec<Option<Reveal>> = gather(self.clients, &mut self.alive, |ch| recv_msg(ch));
-        self.require("unmasking")?;
-        let n = self.params.clients;
-        let mut seed_shares = SharesByOwner::new();
-        let mut key_shares = SharesByOwner::new();
-        for (v, reveal) in reveals.into_iter().enumerate() {
-            let Some(reveal) = reveal else { continue };
-            let x = v as u32 + 1;
-            let wanted = |list: &[RevealedShare], survivor: bool| {
-                list.iter()
-                    .map(|r| {
-                        let owner = r.owner as usize;
-                        let valid = owner < n
-                            && graph.adjacent(v, owner)
-                            && in_sharing[owner]
-                            && in_sum[owner] == survivor;
-                        let y = crypto::scalar_from_bytes(&r.value).filter(|_| valid)?;
-                        Some((owner, Share { x, y }))
-                    })
-                    .collect::<Option<Vec<_>>>()
-            };
-            if let (Some(seeds), Some(keys)) = (
-                wanted(&reveal.self_masks, true),
-                wanted(&reveal.mask_keys, false),
-            ) {
-                for (owner, share) in seeds {
-                    seed_shares.entry(owner).or_default().push(share);
-                }
-                for (owner, share) in keys {
-                    key_shares.entry(owner).or_default().push(share);
-                }
-            }
-        }
-        Ok((seed_shares, key_shares))
-    }
-}
-
-/// At most this many threads wait on clients at once.
-const MAX_WAITERS: usize = 1024;
-
-/// Receives one message from every live client and marks the clients whose
-/// link failed or whose message was malformed as dropped. Clients are read
-/// on parallel threads, so silent clients time out together rather than one
-/// after another.
-fn gather<C: Channel, T: Send>(
-    clients: &mut [C],
-    alive: &mut [bool],
-    recv: impl Fn(&mut C) -> Result<T, NetError> + Sync,
-) -> Vec<Option<T>> {
-    let recv = &recv;
-    let per_thread = clients.len().div_ceil(MAX_WAITERS).max(1);
-    let got: Vec<Option<T>> = std::thread::scope(|s| {
-        let handles: Vec<_> = clients
-            .chunks_mut(per_thread)
-            .zip(alive.chunks(per_thread))
-            .map(|(chs, live)| {
-                s.spawn(move || {
-                    chs.iter_mut()
-                        .zip(live)
-                        .map(|(ch, &live)| if live { recv(ch).ok() } else { None })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
-    });
-    for (live, got) in alive.iter_mut().zip(&got) {
-        *live = got.is_some();
-    }
-    got
 }
 
 fn rebuild(

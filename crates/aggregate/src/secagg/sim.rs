@@ -2,7 +2,8 @@
 //! thread over in-memory links, with chosen clients dropping out at chosen
 //! steps. For tests, benchmarks and experiments.
 
-use super::{Params, RoundOutput, run_client, run_server};
+use super::driver::{ServerStats, run_server_with_stats};
+use super::{Params, RoundOutput, run_client};
 use crate::AggregateError;
 use indomain_net::memory::{MemoryChannel, pair_with_limits};
 use indomain_net::{Channel, Counters, Limits, NetError};
@@ -70,6 +71,8 @@ pub struct SimulatedRound {
     pub client_bytes: Vec<Counters>,
     /// Bytes moved by the server.
     pub server_bytes: Counters,
+    /// The server's own work.
+    pub server: ServerStats,
 }
 
 /// Runs one round: `inputs[i]` is client i's vector and `dropouts[i]` when
@@ -108,7 +111,7 @@ pub fn simulate_round(
                 })
             })
             .collect();
-        let output = run_server(&mut server_ends, params, &mut rand::rng());
+        let output = run_server_with_stats(&mut server_ends, params, &mut rand::rng());
         // Close the server's links so clients still waiting see the end.
         let server_bytes = server_ends
             .drain(..)
@@ -130,7 +133,7 @@ pub fn simulate_round(
                 }
             }
         }
-        let output = output?;
+        let (output, server) = output?;
         if let Some(e) = client_error {
             return Err(e);
         }
@@ -138,6 +141,7 @@ pub fn simulate_round(
             output,
             client_bytes,
             server_bytes,
+            server,
         })
     })
 }

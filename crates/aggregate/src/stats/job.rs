@@ -7,6 +7,25 @@ use serde::{Deserialize, Serialize};
 /// The most parties a statistics job takes.
 pub const MAX_PARTIES: usize = 16;
 
+/// The smallest minimum group size a job accepts. With k = 1 or 2 a
+/// released group can be one other party's single row, or two rows one of
+/// which a colluding party knows; 3 is the smallest threshold national
+/// statistics offices use for frequency tables.
+pub const MIN_GROUP_SIZE_FLOOR: u64 = 3;
+
+/// The default fractional bits: 32 bits hold 9 decimal digits, so 10^7
+/// values with cents add up exactly to the cent (rounding error at most
+/// 10^7 · 2^−33 < 0.002).
+pub const DEFAULT_FRAC_BITS: u32 = 32;
+
+/// The default bound on |x|: 10^9. With [`DEFAULT_FRAC_BITS`] a sum of
+/// squares of 10^7 such values needs 2^115 of the 2^127 the ring holds.
+pub const DEFAULT_MAX_ABS: f64 = 1e9;
+
+/// The most fractional bits a job takes: an encoded value must fit 64
+/// bits, so that its square fits the 128-bit ring.
+pub const MAX_FRAC_BITS: u32 = 48;
+
 /// Which statistic a job computes for each column and group.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Statistic {
@@ -52,7 +71,9 @@ pub struct StatsJob {
     /// The parties (indices into the party list) that receive the result,
     /// in the order results are sent to them.
     pub receivers: Vec<usize>,
-    /// Groups with fewer rows than this over all parties are suppressed.
+    /// A group is released only if, for every receiver, the parties other
+    /// than that receiver hold at least this many of its rows (at least
+    /// [`MIN_GROUP_SIZE_FLOOR`]).
     pub min_group_size: u64,
     /// Fractional bits of the fixed-point encoding.
     pub frac_bits: u32,
@@ -111,12 +132,19 @@ impl StatsJob {
                 }
             }
         }
-        if self.frac_bits > 40 {
+        if self.min_group_size < MIN_GROUP_SIZE_FLOOR {
             return bad(format!(
-                "{} fractional bits leave too little room for sums (use at most 40)",
+                "a minimum group size of {} would release single rows: use at least {MIN_GROUP_SIZE_FLOOR}",
+                self.min_group_size
+            ));
+        }
+        if self.frac_bits > MAX_FRAC_BITS {
+            return bad(format!(
+                "{} fractional bits leave too little room for sums of squares (use at most {MAX_FRAC_BITS})",
                 self.frac_bits
             ));
         }
+        // An encoded value fits 63 bits, so its square fits the ring.
         let limit = 2f64.powi(63 - self.frac_bits as i32);
         if !(self.max_abs.is_finite() && self.max_abs > 0.0 && self.max_abs < limit) {
             return bad(format!(

@@ -1,13 +1,17 @@
-//! The statistics protocol over a [`PartySet`]:
+//! The statistics protocol over a [`PartySet`], in the ring Z_2^128:
 //!
 //! 1. **agreement** — every party sends its job and party list to every
 //!    other and stops if any differs;
 //! 2. **sharing** — local aggregates are shared with seed compression and
 //!    each party adds the shares it holds ([`share_and_combine`]);
-//! 3. **counts** — the group counts are opened to the receivers;
-//! 4. **decision** — the first receiver decides which groups pass the
-//!    minimum size and checks that their totals cannot overflow, then tells
-//!    every other party (the other receivers check it against their own);
+//! 3. **counts** — the group counts are opened to the first receiver (the
+//!    decider) only;
+//! 4. **decision** — the decider marks the groups in which the other
+//!    parties' rows reach the minimum and whose totals cannot overflow, and
+//!    tells every party; with several receivers, the candidates' counts are
+//!    opened to the other receivers, each tells the decider which pass for
+//!    it (the others' rows reach the minimum too), and the decider sends
+//!    the conjunction. An abort carries no figure and no group name;
 //! 5. **statistics** — only the passing groups' segments are opened to the
 //!    receivers.
 
@@ -55,13 +59,16 @@ impl std::fmt::Display for Phase {
     }
 }
 
-/// The first receiver's decision after the counts are open.
+/// The deciding receiver's messages after it has the counts. They carry
+/// no count and no group name: a party that may not learn a figure does
+/// not get it through an abort either.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 enum Decision {
-    /// Open the statistics of the groups marked `true`.
+    /// The groups marked `true` may be released (candidates, before the
+    /// other receivers' checks; final, after them).
     Open(Vec<bool>),
-    /// Stop: nothing more is opened.
-    Abort(String),
+    /// Stop: nothing more is opened. The reason stays at the decider.
+    Abort,
 }
 
 /// Runs a statistics job as party `parties.me()`. Returns the result at the
@@ -85,26 +92,30 @@ pub fn run_statistics<R: Rng + CryptoRng + ?Sized>(
     let combined = share_and_combine(parties, &local, rng)?;
     let groups = job.groups();
     let (count_share, stat_share) = combined.split_at(groups);
+    let own_counts = &local[..groups];
 
     progress(Phase::Counts);
-    let counts = match open_to_receivers(parties, count_share, &job.receivers, Phase::Counts.name())
-    {
+    let decider = job.receivers[0];
+    // Only the decider opens every group's count; TODO(#11): replace by a
+    // secure comparison of the shared counts with the threshold (mpc
+    // layer), so that no party learns a suppressed group's count.
+    let counts = match open_to_receivers(parties, count_share, &[decider], Phase::Counts.name()) {
         Ok(counts) => counts,
         Err(e) => {
-            // The others wait for our decision: tell them why there is none.
-            if parties.me() == job.receivers[0] {
-                broadcast_decision(parties, &Decision::Abort(e.to_string()));
+            // The others wait for our decision: tell them there is none.
+            if parties.me() == decider {
+                broadcast(parties, &Decision::Abort);
             }
             return Err(e);
         }
     };
 
     progress(Phase::Decision);
-    let pass = decide(parties, job, counts.as_deref())?;
+    let (pass, counts) = decide(parties, job, counts.as_deref(), own_counts, count_share)?;
 
     progress(Phase::Statistics);
     let width = job.group_width();
-    let opened_share: Vec<u64> = stat_share
+    let opened_share: Vec<u128> = stat_share
         .chunks_exact(width.max(1))
         .zip(&pass)
         .filter(|(_, p)| **p)
@@ -123,7 +134,7 @@ pub fn run_statistics<R: Rng + CryptoRng + ?Sized>(
 }
 
 /// Sends `decision` to every other party that is still reachable.
-fn broadcast_decision(parties: &mut PartySet, decision: &Decision) {
+fn broadcast(parties: &mut PartySet, decision: &Decision) {
     for j in parties.others().collect::<Vec<_>>() {
         if let Ok(ch) = parties.channel(j) {
             // Best effort: a party that is gone needs no reason.
@@ -159,81 +170,188 @@ fn agree_on_job(parties: &mut PartySet, job: &StatsJob) -> Result<(), AggregateE
     send_error.map_or(Ok(()), |e| Err(AggregateError::net(phase)(e)))
 }
 
-/// The groups that pass: decided by the first receiver, sent to all others.
+/// Which groups pass, and the counts this party may know (every group's
+/// at the decider, the candidates' at the other receivers, `None` at
+/// non-receivers).
+type Outcome = (Vec<bool>, Option<Vec<u64>>);
+
+/// The groups that pass. A group passes if, for every receiver, the rows
+/// of the other parties number at least the minimum group size, so that no
+/// receiver can single out another party's rows by supplying rows of its
+/// own:
+///
+/// 1. the decider (first receiver) marks the candidates — groups that pass
+///    for it and cannot overflow — and tells everyone (or aborts, telling
+///    the others nothing but that it did);
+/// 2. with several receivers, the candidates' counts are opened to the
+///    other receivers, and each sends the decider which candidates pass for
+///    it; the decider sends everyone the conjunction.
 fn decide(
     parties: &mut PartySet,
     job: &StatsJob,
-    counts: Option<&[u64]>,
-) -> Result<Vec<bool>, AggregateError> {
+    counts: Option<&[u128]>,
+    own_counts: &[u128],
+    count_share: &[u128],
+) -> Result<Outcome, AggregateError> {
     let phase = Phase::Decision.name();
     let decider = job.receivers[0];
-    let ours = counts.map(|c| decision_from_counts(job, c, parties.len()));
-    if parties.me() == decider {
-        let outcome = ours.unwrap_or_else(|| {
-            Err(AggregateError::BadParameters(
+    let me = parties.me();
+    if me == decider {
+        let outcome = match counts {
+            Some(c) => decision_from_counts(job, c, own_counts, parties.len()),
+            None => Err(AggregateError::BadParameters(
                 "the deciding receiver did not open the counts".into(),
-            ))
-        });
-        let decision = match &outcome {
-            Ok(pass) => Decision::Open(pass.clone()),
-            Err(e) => Decision::Abort(e.to_string()),
+            )),
         };
-        for j in parties.others().collect::<Vec<_>>() {
-            let ch = parties.channel(j).map_err(AggregateError::net(phase))?;
-            send_msg(ch, &decision).map_err(AggregateError::net(phase))?;
+        let (mut pass, counts) = match outcome {
+            Ok(decided) => decided,
+            Err(e) => {
+                broadcast(parties, &Decision::Abort);
+                return Err(e);
+            }
+        };
+        broadcast_strict(parties, &Decision::Open(pass.clone()), phase)?;
+        if job.receivers.len() > 1 {
+            let candidates = select(count_share, &pass);
+            open_to_receivers(parties, &candidates, &job.receivers[1..], phase)?;
+            for &r in &job.receivers[1..] {
+                let ch = parties.channel(r).map_err(AggregateError::net(phase))?;
+                let theirs: Vec<bool> = recv_msg(ch).map_err(AggregateError::net(phase))?;
+                if theirs.len() != candidates.len() {
+                    return Err(protocol(
+                        ch.peer(),
+                        phase,
+                        "checked a different number of groups",
+                    ));
+                }
+                let mut verdicts = theirs.into_iter();
+                for p in pass.iter_mut().filter(|p| **p) {
+                    *p &= verdicts.next().unwrap_or(false);
+                }
+            }
+            broadcast_strict(parties, &Decision::Open(pass.clone()), phase)?;
         }
-        return outcome;
+        return Ok((pass, Some(counts)));
     }
+    let candidates = receive_decision(parties, job, decider)?;
+    if job.receivers.len() == 1 {
+        return Ok((candidates, None));
+    }
+    let shares = select(count_share, &candidates);
+    let opened = open_to_receivers(parties, &shares, &job.receivers[1..], phase)?;
+    let mut known = None;
+    if let Some(opened) = opened {
+        let mut counts = vec![0u64; job.groups()];
+        let mut verdicts = Vec::with_capacity(opened.len());
+        let chosen = (0..job.groups()).filter(|&g| candidates[g]);
+        for (g, total) in chosen.zip(opened) {
+            let total = u64::try_from(total).unwrap_or(u64::MAX);
+            let own = u64::try_from(own_counts[g]).unwrap_or(u64::MAX);
+            counts[g] = total;
+            verdicts.push(total.saturating_sub(own) >= job.min_group_size);
+        }
+        let ch = parties
+            .channel(decider)
+            .map_err(AggregateError::net(phase))?;
+        send_msg(ch, &verdicts).map_err(AggregateError::net(phase))?;
+        known = Some(counts);
+    }
+    let pass = receive_decision(parties, job, decider)?;
+    if pass.iter().zip(&candidates).any(|(p, c)| *p && !c) {
+        let peer = parties
+            .channel(decider)
+            .map_err(AggregateError::net(phase))?
+            .peer()
+            .to_string();
+        return Err(protocol(
+            &peer,
+            phase,
+            "released a group that was not a candidate",
+        ));
+    }
+    Ok((pass, known))
+}
+
+/// The elements of `share` whose group is marked.
+fn select(share: &[u128], marked: &[bool]) -> Vec<u128> {
+    share
+        .iter()
+        .zip(marked)
+        .filter(|(_, m)| **m)
+        .map(|(v, _)| *v)
+        .collect()
+}
+
+fn protocol(peer: &str, phase: &'static str, reason: &str) -> AggregateError {
+    AggregateError::Protocol {
+        peer: peer.to_string(),
+        phase,
+        reason: reason.to_string(),
+    }
+}
+
+/// Sends `decision` to every other party, failing on a broken link.
+fn broadcast_strict(
+    parties: &mut PartySet,
+    decision: &Decision,
+    phase: &'static str,
+) -> Result<(), AggregateError> {
+    for j in parties.others().collect::<Vec<_>>() {
+        let ch = parties.channel(j).map_err(AggregateError::net(phase))?;
+        send_msg(ch, decision).map_err(AggregateError::net(phase))?;
+    }
+    Ok(())
+}
+
+/// Receives the decider's next decision.
+fn receive_decision(
+    parties: &mut PartySet,
+    job: &StatsJob,
+    decider: usize,
+) -> Result<Vec<bool>, AggregateError> {
+    let phase = Phase::Decision.name();
     let ch = parties
         .channel(decider)
         .map_err(AggregateError::net(phase))?;
     let decision: Decision = recv_msg(ch).map_err(AggregateError::net(phase))?;
     let peer = ch.peer().to_string();
     match decision {
-        Decision::Abort(reason) => Err(AggregateError::Aborted {
+        Decision::Abort => Err(AggregateError::Aborted { peer, phase }),
+        Decision::Open(pass) if pass.len() != job.groups() => Err(AggregateError::Protocol {
             peer,
             phase,
-            reason,
+            reason: format!(
+                "decided on {} groups, the job has {}",
+                pass.len(),
+                job.groups()
+            ),
         }),
-        Decision::Open(pass) => {
-            if pass.len() != job.groups() {
-                return Err(AggregateError::Protocol {
-                    peer,
-                    phase,
-                    reason: format!(
-                        "decided on {} groups, the job has {}",
-                        pass.len(),
-                        job.groups()
-                    ),
-                });
-            }
-            if let Some(Ok(mine)) = &ours
-                && mine != &pass
-            {
-                return Err(AggregateError::Protocol {
-                    peer,
-                    phase,
-                    reason: "decided differently from the counts we opened".into(),
-                });
-            }
-            Ok(pass)
-        }
+        Decision::Open(pass) => Ok(pass),
     }
 }
 
-/// Which groups pass the minimum size, or the overflow that stops the job.
+/// The decider's candidates (groups where the other parties' rows reach
+/// the minimum and whose totals cannot overflow), with every group's count;
+/// or the overflow that stops the job.
 fn decision_from_counts(
     job: &StatsJob,
-    counts: &[u64],
+    counts: &[u128],
+    own_counts: &[u128],
     parties: usize,
-) -> Result<Vec<bool>, AggregateError> {
+) -> Result<(Vec<bool>, Vec<u64>), AggregateError> {
     let scale = 2f64.powi(job.frac_bits as i32);
     // |encoded x| ≤ max_abs·2^f + ½; each party rounds its Σx² once.
     let max_encoded = job.max_abs * scale + 0.5;
-    let ring_limit = 2f64.powi(63) * (1.0 - 1e-9);
+    let ring_limit = 2f64.powi(127) * (1.0 - 1e-9);
     let mut pass = Vec::with_capacity(counts.len());
-    for (g, &count) in counts.iter().enumerate() {
-        let passes = count >= job.min_group_size;
+    let mut totals = Vec::with_capacity(counts.len());
+    for (g, (&count, &own)) in counts.iter().zip(own_counts).enumerate() {
+        // Counts are sums of row counts: a total beyond u64 is a broken peer.
+        let count = u64::try_from(count).map_err(|_| {
+            AggregateError::BadInput(format!("group {g}: the opened count does not fit 64 bits"))
+        })?;
+        let own = u64::try_from(own).unwrap_or(u64::MAX);
+        let passes = count.saturating_sub(own) >= job.min_group_size;
         if passes {
             let n = count as f64;
             let overflow = |what| AggregateError::Overflow {
@@ -256,6 +374,44 @@ fn decision_from_counts(
             }
         }
         pass.push(passes);
+        totals.push(count);
     }
-    Ok(pass)
+    Ok((pass, totals))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use indomain_net::Channel;
+    use indomain_net::memory::pair;
+    use indomain_net::wire::decode_msg;
+    use proptest::prelude::*;
+
+    fn frame(decision: &Decision) -> Vec<u8> {
+        let (mut a, mut b) = pair("a", "b");
+        send_msg(&mut a, decision).unwrap();
+        b.recv().unwrap()
+    }
+
+    #[test]
+    fn decisions_carry_no_figure_and_truncations_are_errors() {
+        // An abort is one byte whatever happened: no count, no group name.
+        assert_eq!(frame(&Decision::Abort), vec![1]);
+        let open = frame(&Decision::Open(vec![true, false]));
+        assert_eq!(open, vec![0, 2, 1, 0]);
+        for cut in 0..open.len() {
+            assert!(decode_msg::<Decision>("p", &open[..cut]).is_err());
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn random_decisions_decode_or_fail_without_panic(
+            bytes in proptest::collection::vec(any::<u8>(), 0..64),
+        ) {
+            if let Ok(Decision::Open(pass)) = decode_msg::<Decision>("p", &bytes) {
+                prop_assert!(pass.len() < bytes.len());
+            }
+        }
+    }
 }

@@ -6,10 +6,13 @@
 
 use super::job::{LocalData, Statistic, StatsJob};
 use crate::AggregateError;
+use indomain_core::fixed128::Fixed128;
 
-/// Computes this party's local aggregates in the job's layout, refusing
-/// rows with an unknown group and values outside the job's range.
-pub fn tabulate(job: &StatsJob, data: &LocalData) -> Result<Vec<u64>, AggregateError> {
+/// Computes this party's local aggregates in the job's layout (ring
+/// Z_2^128), refusing rows with an unknown group and values outside the
+/// job's range. Values are encoded with core's [`Fixed128`] (nearest, ties
+/// to even), the one encoding every protocol uses.
+pub fn tabulate(job: &StatsJob, data: &LocalData) -> Result<Vec<u128>, AggregateError> {
     let groups = job.groups();
     let rows = data.rows();
     if data.columns.len() != job.columns.len() {
@@ -30,12 +33,16 @@ pub fn tabulate(job: &StatsJob, data: &LocalData) -> Result<Vec<u64>, AggregateE
             col.len()
         )));
     }
+    let codec =
+        Fixed128::new(job.frac_bits).map_err(|e| AggregateError::BadParameters(e.to_string()))?;
     let per_column = job.statistic.per_column();
     let width = job.group_width();
-    let scale = 2f64.powi(job.frac_bits as i32);
-    let mut counts = vec![0u64; groups];
-    // Exact local accumulation: no wrap and no rounding until the end.
+    let mut counts = vec![0u128; groups];
+    // Exact local accumulation: sums in i128 (at most 2^63 per row), sums
+    // of squares in 256 bits (at most 2^126 per row); no rounding until the
+    // end.
     let mut acc = vec![0i128; groups * width];
+    let mut squares = vec![Wide::default(); groups * width];
     for (row, &g) in data.groups.iter().enumerate() {
         if g >= groups {
             return Err(AggregateError::UnknownGroup {
@@ -47,22 +54,26 @@ pub fn tabulate(job: &StatsJob, data: &LocalData) -> Result<Vec<u64>, AggregateE
         counts[g] += 1;
         for (c, col) in data.columns.iter().enumerate() {
             let x = col[row];
+            let out_of_range = || AggregateError::OutOfRange {
+                row,
+                column: c,
+                value: x,
+                max_abs: job.max_abs,
+            };
             if !(x.is_finite() && x.abs() <= job.max_abs) {
-                return Err(AggregateError::OutOfRange {
-                    row,
-                    column: c,
-                    value: x,
-                    max_abs: job.max_abs,
-                });
+                return Err(out_of_range());
             }
-            let cell = &mut acc[g * width + c * per_column..][..per_column];
-            let encoded = (x * scale).round() as i128;
+            let at = g * width + c * per_column;
+            let cell = &mut acc[at..][..per_column];
             match &job.statistic {
                 Statistic::Count => {}
-                Statistic::Sum | Statistic::Mean => cell[0] += encoded,
+                Statistic::Sum | Statistic::Mean => {
+                    cell[0] += codec.encode(x).map_err(|_| out_of_range())? as i128;
+                }
                 Statistic::Variance => {
+                    let encoded = codec.encode(x).map_err(|_| out_of_range())? as i128;
                     cell[0] += encoded;
-                    cell[1] += encoded * encoded;
+                    squares[at + 1].add(encoded.unsigned_abs().pow(2));
                 }
                 Statistic::Histogram { edges } => cell[bin_of(edges, x)] += 1,
             }
@@ -70,16 +81,40 @@ pub fn tabulate(job: &StatsJob, data: &LocalData) -> Result<Vec<u64>, AggregateE
     }
     if job.statistic == Statistic::Variance {
         // Σ x² carries 2f fractional bits: shift back to f, rounding once.
-        let half = 1i128 << job.frac_bits >> 1;
-        for sq in acc.iter_mut().skip(1).step_by(2) {
-            *sq = (*sq + half) >> job.frac_bits;
+        for (sq, wide) in acc.iter_mut().zip(&squares).skip(1).step_by(2) {
+            *sq = wide.shift_round(job.frac_bits) as i128;
         }
     }
     let mut out = counts;
-    // Reducing modulo 2^64 is the ring embedding; the overflow check before
+    // Reducing modulo 2^128 is the ring embedding; the overflow check before
     // opening guarantees the opened totals did not wrap.
-    out.extend(acc.into_iter().map(|v| v as u64));
+    out.extend(acc.into_iter().map(|v| v as u128));
     Ok(out)
+}
+
+/// An unsigned 256-bit accumulator for sums of squares.
+#[derive(Debug, Clone, Copy, Default)]
+struct Wide {
+    lo: u128,
+    hi: u128,
+}
+
+impl Wide {
+    fn add(&mut self, v: u128) {
+        let (lo, carry) = self.lo.overflowing_add(v);
+        self.lo = lo;
+        self.hi += u128::from(carry);
+    }
+
+    /// round(self / 2^f), reduced modulo 2^128.
+    fn shift_round(self, f: u32) -> u128 {
+        if f == 0 {
+            return self.lo;
+        }
+        let mut w = self;
+        w.add(1u128 << (f - 1));
+        (w.lo >> f) | (w.hi << (128 - f))
+    }
 }
 
 /// The slot of `x` in a histogram cell: 0 below the first edge, 1..=k for
@@ -99,6 +134,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn wide_squares_shift_back_with_one_rounding() {
+        let mut w = Wide::default();
+        w.add(u128::MAX);
+        w.add(3);
+        assert_eq!((w.lo, w.hi), (2, 1));
+        // (2^128 + 2) / 2^4 = 2^124 + 0.125 → 2^124.
+        assert_eq!(w.shift_round(4), 1u128 << 124);
+        let mut half = Wide::default();
+        half.add(24);
+        assert_eq!(half.shift_round(4), 2);
+        assert_eq!(half.shift_round(0), 24);
+    }
+
+    #[test]
     fn bins_are_half_open_with_a_closed_last_bin() {
         let edges = [0.0, 1.0, 2.0];
         let slots: Vec<usize> = [-0.5, 0.0, 0.5, 1.0, 1.5, 2.0, 2.5]
@@ -115,7 +164,7 @@ mod tests {
             columns: vec!["x".into()],
             categories: Some(vec!["a".into(), "b".into()]),
             receivers: vec![0],
-            min_group_size: 1,
+            min_group_size: 3,
             frac_bits: 16,
             max_abs: 100.0,
         };

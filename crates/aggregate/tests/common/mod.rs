@@ -87,3 +87,10 @@ pub fn contains_u64(frames: &[Vec<u8>], value: u64) -> bool {
     let needle = value.to_le_bytes();
     frames.iter().any(|f| f.windows(8).any(|w| w == needle))
 }
+
+/// Whether the 16-byte pattern of `value` occurs anywhere in `frames`.
+#[allow(dead_code)]
+pub fn contains_u128(frames: &[Vec<u8>], value: u128) -> bool {
+    let needle = value.to_le_bytes();
+    frames.iter().any(|f| f.windows(16).any(|w| w == needle))
+}
