@@ -27,9 +27,9 @@ pub struct QuicChannel {
     peer: String,
     connection: quinn::Connection,
     pub(crate) send: quinn::SendStream,
-    recv: quinn::RecvStream,
-    reader: FrameReader,
-    counter: Arc<ByteCounter>,
+    pub(super) recv: quinn::RecvStream,
+    pub(super) reader: FrameReader,
+    pub(super) counter: Arc<ByteCounter>,
     pub(crate) shared: Arc<Shared>,
 }
 
@@ -151,7 +151,7 @@ impl std::fmt::Debug for QuicChannel {
 
 /// Where reading the current frame stands.
 #[derive(Default)]
-struct FrameReader {
+pub(super) struct FrameReader {
     header: [u8; FRAME_HEADER],
     header_read: usize,
     /// The announced payload length, once the header is complete.
@@ -163,7 +163,7 @@ struct FrameReader {
 impl FrameReader {
     /// Reads until one whole frame has arrived. Cancel-safe: dropping the
     /// future keeps every byte read so far for the next call.
-    async fn next(
+    pub(super) async fn next(
         &mut self,
         stream: &mut quinn::RecvStream,
         max: usize,

@@ -19,6 +19,7 @@
 
 mod channel;
 mod endpoint;
+mod hub;
 mod identity;
 mod mesh;
 #[cfg(test)]
@@ -27,5 +28,6 @@ mod verify;
 
 pub use channel::QuicChannel;
 pub use endpoint::{ALPN, Endpoint};
+pub use hub::{ClientId, Hub, HubEvent};
 pub use identity::{CERT_FILE, Fingerprint, Identity, KEY_FILE, TrustedPeer};
 pub use mesh::{PartyAddr, mesh};
