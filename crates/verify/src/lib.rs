@@ -4,7 +4,17 @@
 //! operator's data.
 #![warn(missing_docs)]
 
+pub mod client;
+pub mod codec;
+pub mod driver;
+pub mod commit;
 pub mod error;
+pub mod messages;
 pub mod oprf;
+pub mod publish;
+pub mod record;
+pub mod service;
+pub mod session;
+pub mod table;
 
 pub use error::{Phase, VerifyError};
