@@ -218,7 +218,12 @@ impl Verifier {
             .collect()
     }
 
-    fn answer(&self, items: &[(usize, Vec<u8>, Blind)], names: &[String], outputs: &[Output]) -> Answer {
+    fn answer(
+        &self,
+        items: &[(usize, Vec<u8>, Blind)],
+        names: &[String],
+        outputs: &[Output],
+    ) -> Answer {
         let matches: Vec<(String, bool)> = items
             .iter()
             .zip(names)
@@ -236,9 +241,21 @@ impl Verifier {
             }
             let index = record::label_index(&ordered);
             let sealed = self.table.sealed_label(&index)?;
-            let plain = open(&record::label_key(&ordered), self.table.version, &index, sealed)?;
+            let plain = open(
+                &record::label_key(&ordered),
+                self.table.version,
+                &index,
+                sealed,
+            )?;
             let values = record::decode_labels(&plain, self.table.label_columns.len())?;
-            Some(self.table.label_columns.iter().cloned().zip(values).collect())
+            Some(
+                self.table
+                    .label_columns
+                    .iter()
+                    .cloned()
+                    .zip(values)
+                    .collect(),
+            )
         })
         .flatten();
         Answer {

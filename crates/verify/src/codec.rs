@@ -67,22 +67,28 @@ impl<'a> Reader<'a> {
 
     /// Reads `n` raw bytes.
     pub fn take(&mut self, n: usize) -> Result<&'a [u8], VerifyError> {
-        let (head, tail) = self
-            .rest
-            .split_at_checked(n)
-            .ok_or_else(|| self.err(format!("truncated ({} bytes left, {n} needed)", self.rest.len())))?;
+        let (head, tail) = self.rest.split_at_checked(n).ok_or_else(|| {
+            self.err(format!(
+                "truncated ({} bytes left, {n} needed)",
+                self.rest.len()
+            ))
+        })?;
         self.rest = tail;
         Ok(head)
     }
 
     /// Reads a u32.
     pub fn u32(&mut self) -> Result<u32, VerifyError> {
-        Ok(u32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes")))
+        Ok(u32::from_le_bytes(
+            self.take(4)?.try_into().expect("4 bytes"),
+        ))
     }
 
     /// Reads a u64.
     pub fn u64(&mut self) -> Result<u64, VerifyError> {
-        Ok(u64::from_le_bytes(self.take(8)?.try_into().expect("8 bytes")))
+        Ok(u64::from_le_bytes(
+            self.take(8)?.try_into().expect("8 bytes"),
+        ))
     }
 
     /// Reads a count of items of `item` bytes each, checked against the

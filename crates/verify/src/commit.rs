@@ -74,7 +74,10 @@ impl SignedCommitment {
             .try_into()
             .map_err(|_| VerifyError::Tampered("the signature is not 64 bytes".into()))?;
         operator
-            .verify_strict(&signed_bytes(&self.commitment)?, &Signature::from_bytes(&bytes))
+            .verify_strict(
+                &signed_bytes(&self.commitment)?,
+                &Signature::from_bytes(&bytes),
+            )
             .map_err(|_| {
                 VerifyError::Tampered(format!(
                     "the signature on version {}.{} does not verify under the operator's key",
@@ -147,7 +150,11 @@ mod tests {
         };
         let signed = SignedCommitment::sign(c, &key).unwrap();
         signed.verify_table(&key.verifying_key(), &table).unwrap();
-        assert!(signed.verify_table(&key.verifying_key(), b"table bytez").is_err());
+        assert!(
+            signed
+                .verify_table(&key.verifying_key(), b"table bytez")
+                .is_err()
+        );
         let other = SigningKey::from_bytes(&[8; 32]).verifying_key();
         assert!(signed.verify(&other).is_err());
         let mut forged = signed.clone();

@@ -44,7 +44,9 @@ pub fn serve(
                 } => tracing::info!("client {peer} left: {e}"),
                 HubEvent::Left { .. } => {}
             }
-            event = (frames.len() < MAX_BATCH_FRAMES).then(|| hub.try_next()).flatten();
+            event = (frames.len() < MAX_BATCH_FRAMES)
+                .then(|| hub.try_next())
+                .flatten();
         }
         let batch: Vec<(&str, &[u8])> = frames
             .iter()

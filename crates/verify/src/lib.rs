@@ -6,8 +6,8 @@
 
 pub mod client;
 pub mod codec;
-pub mod driver;
 pub mod commit;
+pub mod driver;
 pub mod error;
 pub mod messages;
 pub mod oprf;

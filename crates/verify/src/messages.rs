@@ -110,7 +110,10 @@ impl fmt::Display for Refusal {
                 write!(f, "rate limited: retry in {retry_after_ms} ms")
             }
             Refusal::StaleVersion { current } => {
-                write!(f, "stale version: the operator now serves version {current}")
+                write!(
+                    f,
+                    "stale version: the operator now serves version {current}"
+                )
             }
             Refusal::BatchTooLarge { max } => {
                 write!(f, "too many entries in one request (at most {max})")

@@ -39,8 +39,11 @@ pub type Output = [u8; OUTPUT_BYTES];
 /// concatenation of `msg`, filling `out` (at most 255 blocks of 64 bytes).
 pub fn expand_message_xmd(msg: &[&[u8]], dst: &[u8], out: &mut [u8]) -> Result<(), VerifyError> {
     let ell = out.len().div_ceil(64);
-    let (Ok(dst_len), Ok(len), true) = (u8::try_from(dst.len()), u16::try_from(out.len()), ell <= 255)
-    else {
+    let (Ok(dst_len), Ok(len), true) = (
+        u8::try_from(dst.len()),
+        u16::try_from(out.len()),
+        ell <= 255,
+    ) else {
         return Err(VerifyError::Input(format!(
             "expand_message_xmd: {} bytes or a {}-byte DST is too long",
             out.len(),
@@ -197,18 +200,16 @@ impl OprfKey {
         (0..n).try_for_each(|i| check_input(input(i)))?;
         let half = self.k * Scalar::from(2u8).invert();
         let mut out = vec![[0u8; OUTPUT_BYTES]; n];
-        out.par_chunks_mut(CHUNK)
-            .enumerate()
-            .for_each(|(c, out)| {
-                let base = c * CHUNK;
-                let halves: Vec<RistrettoPoint> = (0..out.len())
-                    .map(|j| hash_to_group(input(base + j)) * half)
-                    .collect();
-                let elements = RistrettoPoint::double_and_compress_batch(&halves);
-                for (j, (o, e)) in out.iter_mut().zip(&elements).enumerate() {
-                    *o = finalize_hash(input(base + j), e.as_bytes());
-                }
-            });
+        out.par_chunks_mut(CHUNK).enumerate().for_each(|(c, out)| {
+            let base = c * CHUNK;
+            let halves: Vec<RistrettoPoint> = (0..out.len())
+                .map(|j| hash_to_group(input(base + j)) * half)
+                .collect();
+            let elements = RistrettoPoint::double_and_compress_batch(&halves);
+            for (j, (o, e)) in out.iter_mut().zip(&elements).enumerate() {
+                *o = finalize_hash(input(base + j), e.as_bytes());
+            }
+        });
         Ok(out)
     }
 }
@@ -249,7 +250,9 @@ impl Blind {
         check_input(input)?;
         let p = hash_to_group(input);
         if p.is_identity() {
-            return Err(VerifyError::Input("the input hashes to the identity".into()));
+            return Err(VerifyError::Input(
+                "the input hashes to the identity".into(),
+            ));
         }
         Ok((p * self.0).compress().to_bytes())
     }

@@ -258,7 +258,12 @@ fn seal_all(
 /// The additional data bound into a sealed label: its version and index,
 /// so a ciphertext cannot be moved to another slot or version.
 fn aad(version: u64, index: &Tag) -> Vec<u8> {
-    [b"indomain/verify/v1/label".as_slice(), &version.to_le_bytes(), index].concat()
+    [
+        b"indomain/verify/v1/label".as_slice(),
+        &version.to_le_bytes(),
+        index,
+    ]
+    .concat()
 }
 
 /// nonce || AES-256-GCM(key, nonce, plain, aad). The nonce is random: a
@@ -269,7 +274,13 @@ fn seal(key: &[u8; 32], version: u64, index: &Tag, plain: &[u8]) -> Result<Vec<u
     rand::rng().fill_bytes(&mut nonce);
     let aad = aad(version, index);
     let ct = cipher
-        .encrypt(&Nonce::from(nonce), Payload { msg: plain, aad: &aad })
+        .encrypt(
+            &Nonce::from(nonce),
+            Payload {
+                msg: plain,
+                aad: &aad,
+            },
+        )
         .map_err(|_| VerifyError::Input("AES-GCM sealing failed".into()))?;
     Ok([nonce.as_slice(), &ct].concat())
 }

@@ -51,7 +51,8 @@ pub struct Query {
 
 /// The OPRF input of one (key, attribute, value) entry.
 pub fn entry_input(key: &str, attribute: &str, value: &str) -> Result<Vec<u8>, VerifyError> {
-    let mut out = Vec::with_capacity(ENTRY_DOMAIN.len() + 6 + key.len() + attribute.len() + value.len());
+    let mut out =
+        Vec::with_capacity(ENTRY_DOMAIN.len() + 6 + key.len() + attribute.len() + value.len());
     out.extend_from_slice(ENTRY_DOMAIN);
     for (what, field) in [("key", key), ("attribute", attribute), ("value", value)] {
         if field.len() > MAX_FIELD {

@@ -190,7 +190,15 @@ impl Service {
         let mut admitted = Vec::new();
         for (slot, (client, frame)) in frames.iter().enumerate() {
             match indomain_net::wire::decode_msg::<Request>(client, frame) {
-                Err(e) => out[slot] = Some(self.refuse(client, 0, Refusal::Malformed { reason: e.to_string() })),
+                Err(e) => {
+                    out[slot] = Some(self.refuse(
+                        client,
+                        0,
+                        Refusal::Malformed {
+                            reason: e.to_string(),
+                        },
+                    ))
+                }
                 Ok(Request::Hello) => out[slot] = Some(self.welcome(client)),
                 Ok(Request::FetchTable { offset }) => out[slot] = Some(self.chunk(offset)),
                 Ok(Request::Evaluate { version, elements }) => {
@@ -266,13 +274,22 @@ impl Service {
     }
 
     /// Applies the limits to an evaluation request and charges it.
-    fn admit(&mut self, client: &str, version: u64, elements: &[u8], now: Instant) -> Result<(), Handled> {
+    fn admit(
+        &mut self,
+        client: &str,
+        version: u64,
+        elements: &[u8],
+        now: Instant,
+    ) -> Result<(), Handled> {
         if version != self.version() {
             let current = self.version();
             return Err(self.refuse(client, 0, Refusal::StaleVersion { current }));
         }
         if elements.len() % ELEMENT_BYTES != 0 || elements.is_empty() {
-            let reason = format!("{} bytes is not a positive number of elements", elements.len());
+            let reason = format!(
+                "{} bytes is not a positive number of elements",
+                elements.len()
+            );
             return Err(self.refuse(client, 0, Refusal::Malformed { reason }));
         }
         let n = (elements.len() / ELEMENT_BYTES) as u64;
@@ -283,7 +300,15 @@ impl Service {
         let used = self.served.get(client).copied().unwrap_or(0);
         if used + n > self.limits.quota {
             let quota = self.limits.quota;
-            let mut h = self.refuse(client, n, Refusal::OverQuota { used, quota, asked: n });
+            let mut h = self.refuse(
+                client,
+                n,
+                Refusal::OverQuota {
+                    used,
+                    quota,
+                    asked: n,
+                },
+            );
             if let Some(u) = h.usage.as_mut() {
                 u.outcome = Outcome::OverQuota;
             }
@@ -316,7 +341,11 @@ impl Service {
             b.tokens -= sign * n as f64;
         }
         let served = self.served.entry(client.to_string()).or_insert(0);
-        *served = if sign > 0.0 { *served + n } else { served.saturating_sub(n) };
+        *served = if sign > 0.0 {
+            *served + n
+        } else {
+            served.saturating_sub(n)
+        };
     }
 
     fn usage(&self, client: &str, n: u64, outcome: Outcome) -> UsageRecord {

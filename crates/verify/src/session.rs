@@ -74,7 +74,9 @@ pub fn fetch_table(
 ) -> Result<Vec<u8>, VerifyError> {
     let total = commitment.commitment.table_len;
     if total > MAX_TABLE {
-        return Err(VerifyError::Input(format!("a table of {total} bytes is too large")));
+        return Err(VerifyError::Input(format!(
+            "a table of {total} bytes is too large"
+        )));
     }
     let mut table = Vec::with_capacity(total as usize);
     while (table.len() as u64) < total {
@@ -84,7 +86,11 @@ pub fn fetch_table(
                 offset: at,
                 total: t,
                 bytes,
-            } if at == offset && t == total && !bytes.is_empty() && offset + bytes.len() as u64 <= total => {
+            } if at == offset
+                && t == total
+                && !bytes.is_empty()
+                && offset + bytes.len() as u64 <= total =>
+            {
                 table.extend_from_slice(&bytes);
                 progress(table.len() as u64, total);
             }
@@ -92,7 +98,10 @@ pub fn fetch_table(
                 return Err(VerifyError::protocol(
                     ch.peer(),
                     Phase::Table,
-                    format!("expected chunk at {offset} of {total}, got {}", kind(&other)),
+                    format!(
+                        "expected chunk at {offset} of {total}, got {}",
+                        kind(&other)
+                    ),
                 ));
             }
         }
@@ -138,18 +147,22 @@ pub fn verify(
 }
 
 /// One evaluation request, retried after the wait a rate limit names.
-fn evaluate(ch: &mut impl Channel, version: u64, elements: Vec<u8>) -> Result<Vec<u8>, VerifyError> {
+fn evaluate(
+    ch: &mut impl Channel,
+    version: u64,
+    elements: Vec<u8>,
+) -> Result<Vec<u8>, VerifyError> {
     let peer = ch.peer().to_string();
-    let request = Request::Evaluate {
-        version,
-        elements,
-    };
+    let request = Request::Evaluate { version, elements };
     loop {
         wire::send_msg(ch, &request).map_err(|e| VerifyError::net(&peer, Phase::Evaluate, e))?;
         let reply: Reply =
             wire::recv_msg(ch).map_err(|e| VerifyError::net(&peer, Phase::Evaluate, e))?;
         match reply {
-            Reply::Evaluated { version: v, elements } if v == version => return Ok(elements),
+            Reply::Evaluated {
+                version: v,
+                elements,
+            } if v == version => return Ok(elements),
             Reply::Refused(Refusal::RateLimited { retry_after_ms })
                 if Duration::from_millis(retry_after_ms) <= MAX_RETRY_WAIT =>
             {
@@ -165,7 +178,10 @@ fn evaluate(ch: &mut impl Channel, version: u64, elements: Vec<u8>) -> Result<Ve
                 return Err(VerifyError::protocol(
                     &peer,
                     Phase::Evaluate,
-                    format!("expected evaluations for version {version}, got {}", kind(&other)),
+                    format!(
+                        "expected evaluations for version {version}, got {}",
+                        kind(&other)
+                    ),
                 ));
             }
         }

@@ -82,7 +82,9 @@ impl Table {
     pub fn decode(bytes: &[u8]) -> Result<Table, VerifyError> {
         let mut r = Reader::new(bytes, "table");
         if r.take(8)? != TABLE_MAGIC {
-            return Err(VerifyError::Table("not an indomain verification table".into()));
+            return Err(VerifyError::Table(
+                "not an indomain verification table".into(),
+            ));
         }
         let (version, revision, rows) = (r.u64()?, r.u64()?, r.u64()?);
         let attributes = r.strs()?;
@@ -125,7 +127,9 @@ impl Table {
     /// The sealed label listed under `index`, if any.
     pub fn sealed_label(&self, index: &Tag) -> Option<&[u8]> {
         let i = self.sealed.index.binary_search(index).ok()?;
-        self.sealed.data.get(i * self.stride()..(i + 1) * self.stride())
+        self.sealed
+            .data
+            .get(i * self.stride()..(i + 1) * self.stride())
     }
 
     /// The position of an attribute by name.
@@ -135,7 +139,8 @@ impl Table {
 
     /// Applies a delta to this table, giving the next revision.
     pub fn apply(&self, delta: &Delta) -> Result<Table, VerifyError> {
-        let mismatch = |what: String| VerifyError::Tampered(format!("delta does not apply: {what}"));
+        let mismatch =
+            |what: String| VerifyError::Tampered(format!("delta does not apply: {what}"));
         if delta.version != self.version || delta.from_revision != self.revision {
             return Err(mismatch(format!(
                 "it goes from {}.{}, the table is {}.{}",
@@ -152,8 +157,12 @@ impl Table {
             .map(|(old, (rm, add))| merge(old, rm, add).ok_or_else(|| mismatch("tags".into())))
             .collect::<Result<Vec<_>, _>>()?;
         let stride = self.stride();
-        let index = merge(&self.sealed.index, &delta.removed_labels, &delta.added_labels.index)
-            .ok_or_else(|| mismatch("label indexes".into()))?;
+        let index = merge(
+            &self.sealed.index,
+            &delta.removed_labels,
+            &delta.added_labels.index,
+        )
+        .ok_or_else(|| mismatch("label indexes".into()))?;
         let mut data = Vec::with_capacity(index.len() * stride);
         for i in &index {
             let sealed = self
@@ -248,7 +257,12 @@ impl Delta {
     pub fn encode(&self) -> Vec<u8> {
         let mut w = Writer::default();
         w.bytes(DELTA_MAGIC);
-        for v in [self.version, self.from_revision, self.to_revision, self.rows] {
+        for v in [
+            self.version,
+            self.from_revision,
+            self.to_revision,
+            self.rows,
+        ] {
             w.u64(v);
         }
         w.u32(self.removed.len() as u32);
@@ -266,12 +280,16 @@ impl Delta {
     pub fn decode(bytes: &[u8], stride: usize) -> Result<Delta, VerifyError> {
         let mut r = Reader::new(bytes, "delta");
         if r.take(8)? != DELTA_MAGIC {
-            return Err(VerifyError::Table("not an indomain verification delta".into()));
+            return Err(VerifyError::Table(
+                "not an indomain verification delta".into(),
+            ));
         }
         let (version, from_revision, to_revision, rows) = (r.u64()?, r.u64()?, r.u64()?, r.u64()?);
         let attributes = r.u32()? as usize;
         if attributes > 1024 {
-            return Err(VerifyError::Table(format!("delta: {attributes} attributes")));
+            return Err(VerifyError::Table(format!(
+                "delta: {attributes} attributes"
+            )));
         }
         let (mut removed, mut added) = (Vec::new(), Vec::new());
         for _ in 0..attributes {
@@ -310,7 +328,10 @@ mod tests {
 
     #[test]
     fn merge_removes_and_adds_and_refuses_inconsistent_deltas() {
-        assert_eq!(merge(&[t(1), t(3)], &[t(1)], &[t(2), t(4)]), Some(vec![t(2), t(3), t(4)]));
+        assert_eq!(
+            merge(&[t(1), t(3)], &[t(1)], &[t(2), t(4)]),
+            Some(vec![t(2), t(3), t(4)])
+        );
         assert_eq!(merge(&[t(1)], &[t(2)], &[]), None);
         assert_eq!(merge(&[t(1)], &[], &[t(1)]), None);
     }

@@ -18,8 +18,12 @@ fn answers_equal_plaintext_lookups_and_the_operator_sees_no_query() {
     let (mut ch, op) = operator_thread(service(&p, &key, Limits::default()), "bank");
     let welcome = session::hello(&mut ch).unwrap();
     let table = session::fetch_table(&mut ch, &welcome.commitment, &mut |_, _| {}).unwrap();
-    let v = indomain_verify::client::Verifier::new(signer().verifying_key(), welcome.commitment, &table)
-        .unwrap();
+    let v = indomain_verify::client::Verifier::new(
+        signer().verifying_key(),
+        welcome.commitment,
+        &table,
+    )
+    .unwrap();
     let qs = queries(&d, 2);
     let mut seen = 0;
     // A small batch size forces several requests.
@@ -28,17 +32,33 @@ fn answers_equal_plaintext_lookups_and_the_operator_sees_no_query() {
     assert_eq!(strip(&answers), plaintext(&d, &qs));
     assert!(answers.iter().all(|a| a.version == 1));
     let labelled = answers.iter().filter(|a| a.labels.is_some()).count();
-    let mismatched = answers.iter().filter(|a| a.matches.iter().any(|m| !m.1)).count();
-    assert!(labelled >= 10 && mismatched >= 30, "{labelled} labelled, {mismatched} mismatched");
+    let mismatched = answers
+        .iter()
+        .filter(|a| a.matches.iter().any(|m| !m.1))
+        .count();
+    assert!(
+        labelled >= 10 && mismatched >= 30,
+        "{labelled} labelled, {mismatched} mismatched"
+    );
     drop(ch);
     let transcript = op.join().unwrap().concat();
     for q in &qs {
-        assert!(!contains(&transcript, q.key.as_bytes()), "key {} on the wire", q.key);
+        assert!(
+            !contains(&transcript, q.key.as_bytes()),
+            "key {} on the wire",
+            q.key
+        );
         for (a, v) in &q.claims {
-            assert!(!contains(&transcript, v.as_bytes()), "value of {a} on the wire");
+            assert!(
+                !contains(&transcript, v.as_bytes()),
+                "value of {a} on the wire"
+            );
         }
     }
-    assert!(!contains(&transcript, b"phone"), "an attribute name on the wire");
+    assert!(
+        !contains(&transcript, b"phone"),
+        "an attribute name on the wire"
+    );
 }
 
 #[test]
@@ -51,11 +71,17 @@ fn a_tampered_table_a_bad_signature_and_a_stale_version_are_detected() {
     let last = bytes.len() - 1;
     bytes[last] ^= 1;
     let tampered = indomain_verify::client::Verifier::new(operator, p.commitment.clone(), &bytes);
-    assert!(matches!(tampered, Err(VerifyError::Tampered(_))), "{tampered:?}");
+    assert!(
+        matches!(tampered, Err(VerifyError::Tampered(_))),
+        "{tampered:?}"
+    );
     let mut forged = p.commitment.clone();
     forged.commitment.rows += 1;
     let forged = indomain_verify::client::Verifier::new(operator, forged, &p.bytes);
-    assert!(matches!(forged, Err(VerifyError::Tampered(_))), "{forged:?}");
+    assert!(
+        matches!(forged, Err(VerifyError::Tampered(_))),
+        "{forged:?}"
+    );
     let impostor = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
     let other = Publisher {
         service: "operator",
@@ -74,7 +100,11 @@ fn a_tampered_table_a_bad_signature_and_a_stale_version_are_detected() {
     let p2 = publish(&d, 2, &key2);
     assert!(matches!(
         v.check_current(&p2.commitment),
-        Err(VerifyError::Stale { have: 1, current: 2, .. })
+        Err(VerifyError::Stale {
+            have: 1,
+            current: 2,
+            ..
+        })
     ));
     // A client still on version 1 is refused by a version-2 operator.
     let (mut ch, op) = operator_thread(service(&p2, &key2, Limits::default()), "bank");

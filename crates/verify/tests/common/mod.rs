@@ -87,7 +87,10 @@ pub fn queries(d: &Dataset, seed: u64) -> Vec<Query> {
 }
 
 /// The answers a plaintext look-up gives.
-pub fn plaintext(d: &Dataset, queries: &[Query]) -> Vec<(Vec<(String, bool)>, Option<Vec<(String, String)>>)> {
+pub fn plaintext(
+    d: &Dataset,
+    queries: &[Query],
+) -> Vec<(Vec<(String, bool)>, Option<Vec<(String, String)>>)> {
     let by_key: HashMap<&str, &Record> = d.records.iter().map(|r| (r.key.as_str(), r)).collect();
     queries
         .iter()
@@ -115,7 +118,10 @@ pub fn plaintext(d: &Dataset, queries: &[Query]) -> Vec<(Vec<(String, bool)>, Op
 }
 
 pub fn strip(answers: &[Answer]) -> Vec<(Vec<(String, bool)>, Option<Vec<(String, String)>>)> {
-    answers.iter().map(|a| (a.matches.clone(), a.labels.clone())).collect()
+    answers
+        .iter()
+        .map(|a| (a.matches.clone(), a.labels.clone()))
+        .collect()
 }
 
 pub fn publish(d: &Dataset, version: u64, key: &OprfKey) -> Published {
