@@ -109,23 +109,36 @@ pub fn fetch_table(
     Ok(table)
 }
 
-/// Verifies `queries` in batches of at most `max_batch` entries, waiting
-/// and retrying when rate limited. `progress` gets the number of records
-/// answered so far.
+/// How a client splits its queries into requests.
+#[derive(Debug, Clone, Copy)]
+pub struct Batching {
+    /// The most entries a request carries (the operator's `max_batch`).
+    pub max_entries: u32,
+    /// The most records a request carries (1 for one request a record).
+    pub max_records: usize,
+}
+
+/// Verifies `queries` in requests of at most `batching` entries and
+/// records, waiting and retrying when rate limited. `progress` gets the
+/// number of records answered so far.
 pub fn verify(
     ch: &mut impl Channel,
     verifier: &Verifier,
     queries: &[Query],
-    max_batch: u32,
+    batching: Batching,
     progress: &mut dyn FnMut(usize),
 ) -> Result<Vec<Answer>, VerifyError> {
     let mut answers = Vec::with_capacity(queries.len());
-    let max = max_batch.max(1) as usize;
+    let max = batching.max_entries.max(1) as usize;
+    let max_records = batching.max_records.max(1);
     let mut start = 0;
     while start < queries.len() {
         let mut end = start;
         let mut entries = 0;
-        while end < queries.len() && (end == start || entries + queries[end].claims.len() <= max) {
+        while end < queries.len()
+            && end - start < max_records
+            && (end == start || entries + queries[end].claims.len() <= max)
+        {
             entries += queries[end].claims.len();
             end += 1;
         }

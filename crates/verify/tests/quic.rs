@@ -119,7 +119,17 @@ fn quotas_hold_under_concurrent_clients_and_answers_are_right() {
         assert_eq!(welcome.quota_left, 0);
         let table = session::fetch_table(&mut ch, &welcome.commitment, &mut |_, _| {}).unwrap();
         let v = Verifier::new(signer().verifying_key(), welcome.commitment, &table).unwrap();
-        let err = session::verify(&mut ch, &v, &queries(&d, 1)[..1], 64, &mut |_| {}).unwrap_err();
+        let err = session::verify(
+            &mut ch,
+            &v,
+            &queries(&d, 1)[..1],
+            session::Batching {
+                max_entries: 64,
+                max_records: usize::MAX,
+            },
+            &mut |_| {},
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("over quota"), "{err}");
 
         // An unlisted certificate is refused at the handshake.
@@ -161,7 +171,17 @@ fn answers_over_quic_equal_plaintext_lookups() {
         let table = session::fetch_table(&mut ch, &welcome.commitment, &mut |_, _| {}).unwrap();
         let v = Verifier::new(signer().verifying_key(), welcome.commitment, &table).unwrap();
         let qs = queries(&d, 13);
-        let answers = session::verify(&mut ch, &v, &qs, welcome.max_batch, &mut |_| {}).unwrap();
+        let answers = session::verify(
+            &mut ch,
+            &v,
+            &qs,
+            session::Batching {
+                max_entries: welcome.max_batch,
+                max_records: 7,
+            },
+            &mut |_| {},
+        )
+        .unwrap();
         assert_eq!(strip(&answers), plaintext(&d, &qs));
         assert!(answers.iter().all(|a| a.version == 3));
         stop.store(true, Ordering::Relaxed);

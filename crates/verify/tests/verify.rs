@@ -27,7 +27,17 @@ fn answers_equal_plaintext_lookups_and_the_operator_sees_no_query() {
     let qs = queries(&d, 2);
     let mut seen = 0;
     // A small batch size forces several requests.
-    let answers = session::verify(&mut ch, &v, &qs, 16, &mut |n| seen = n).unwrap();
+    let answers = session::verify(
+        &mut ch,
+        &v,
+        &qs,
+        session::Batching {
+            max_entries: 16,
+            max_records: usize::MAX,
+        },
+        &mut |n| seen = n,
+    )
+    .unwrap();
     assert_eq!(seen, qs.len());
     assert_eq!(strip(&answers), plaintext(&d, &qs));
     assert!(answers.iter().all(|a| a.version == 1));
@@ -108,7 +118,17 @@ fn a_tampered_table_a_bad_signature_and_a_stale_version_are_detected() {
     ));
     // A client still on version 1 is refused by a version-2 operator.
     let (mut ch, op) = operator_thread(service(&p2, &key2, Limits::default()), "bank");
-    let err = session::verify(&mut ch, &v, &queries(&d, 4)[..2], 64, &mut |_| {}).unwrap_err();
+    let err = session::verify(
+        &mut ch,
+        &v,
+        &queries(&d, 4)[..2],
+        session::Batching {
+            max_entries: 64,
+            max_records: usize::MAX,
+        },
+        &mut |_| {},
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("stale version"), "{err}");
     drop(ch);
     op.join().unwrap();
@@ -160,7 +180,17 @@ fn incremental_updates_match_the_new_dataset_and_chain() {
         },
         9,
     ));
-    let answers = session::verify(&mut ch, &v1, &qs, 100, &mut |_| {}).unwrap();
+    let answers = session::verify(
+        &mut ch,
+        &v1,
+        &qs,
+        session::Batching {
+            max_entries: 100,
+            max_records: usize::MAX,
+        },
+        &mut |_| {},
+    )
+    .unwrap();
     assert_eq!(strip(&answers), plaintext(&d, &qs));
     drop(ch);
     op.join().unwrap();
