@@ -171,7 +171,7 @@ impl OprfKey {
     /// parallel. On a non-canonical or identity element the error is its
     /// index.
     pub fn blind_evaluate(&self, blinded: &[u8]) -> Result<Vec<u8>, usize> {
-        if blinded.len() % ELEMENT_BYTES != 0 {
+        if !blinded.len().is_multiple_of(ELEMENT_BYTES) {
             return Err(blinded.len() / ELEMENT_BYTES);
         }
         let mut out = vec![0u8; blinded.len()];

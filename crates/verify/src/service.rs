@@ -213,14 +213,16 @@ impl Service {
                 }
             }
         }
-        let evaluated: Vec<(usize, String, u64, Result<Vec<u8>, usize>)> = admitted
+        let key = &self.key;
+        let evaluated: Vec<(Admitted, Result<Vec<u8>, usize>)> = admitted
             .into_par_iter()
             .map(|a| {
-                let n = (a.elements.len() / ELEMENT_BYTES) as u64;
-                (a.slot, a.client, n, self.key.blind_evaluate(&a.elements))
+                let result = key.blind_evaluate(&a.elements);
+                (a, result)
             })
             .collect();
-        for (slot, client, n, result) in evaluated {
+        for (Admitted { slot, client, elements }, result) in evaluated {
+            let n = (elements.len() / ELEMENT_BYTES) as u64;
             out[slot] = Some(match result {
                 Ok(elements) => Handled {
                     reply: encode(&Reply::Evaluated {
@@ -285,7 +287,7 @@ impl Service {
             let current = self.version();
             return Err(self.refuse(client, 0, Refusal::StaleVersion { current }));
         }
-        if elements.len() % ELEMENT_BYTES != 0 || elements.is_empty() {
+        if !elements.len().is_multiple_of(ELEMENT_BYTES) || elements.is_empty() {
             let reason = format!(
                 "{} bytes is not a positive number of elements",
                 elements.len()

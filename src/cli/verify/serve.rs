@@ -62,7 +62,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> CliResult {
-    if !(args.rate > 0.0) || args.burst == 0 || args.max_batch == 0 {
+    if !args.rate.is_finite() || args.rate <= 0.0 || args.burst == 0 || args.max_batch == 0 {
         return Err("--rate, --burst and --max-batch must be positive".into());
     }
     let store = Store::open(&args.store)?;

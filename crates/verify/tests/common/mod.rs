@@ -17,6 +17,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
+/// What a correct answer says: per claim, match or not; the labels.
+pub type Expected = (Vec<(String, bool)>, Option<Vec<(String, String)>>);
+
 pub const ATTRS: [&str; 3] = ["name", "phone", "city"];
 
 pub fn signer() -> SigningKey {
@@ -90,7 +93,7 @@ pub fn queries(d: &Dataset, seed: u64) -> Vec<Query> {
 pub fn plaintext(
     d: &Dataset,
     queries: &[Query],
-) -> Vec<(Vec<(String, bool)>, Option<Vec<(String, String)>>)> {
+) -> Vec<Expected> {
     let by_key: HashMap<&str, &Record> = d.records.iter().map(|r| (r.key.as_str(), r)).collect();
     queries
         .iter()
@@ -117,7 +120,7 @@ pub fn plaintext(
         .collect()
 }
 
-pub fn strip(answers: &[Answer]) -> Vec<(Vec<(String, bool)>, Option<Vec<(String, String)>>)> {
+pub fn strip(answers: &[Answer]) -> Vec<Expected> {
     answers
         .iter()
         .map(|a| (a.matches.clone(), a.labels.clone()))
