@@ -9,9 +9,10 @@
 //! bounded by `max_clients` frames of at most `Limits::max_frame` bytes.
 //!
 //! Each client costs one task on the endpoint's tokio runtime (two worker
-//! threads), not a thread. Handshakes are run one at a time by the accept
-//! thread through [`Endpoint::accept`], so an unknown certificate is refused
-//! there, exactly as for a single channel.
+//! threads), not a thread. Handshakes run through [`Endpoint::accept`] on a
+//! small fixed set of accept threads ([`ACCEPTORS`]), so that many clients
+//! arriving at once are admitted concurrently and an unknown certificate is
+//! refused in the handshake, exactly as for a single channel.
 //!
 //! What the hub learns is what the endpoint learns: the clients' verified
 //! names, addresses, and the frames they send.
@@ -55,6 +56,11 @@ pub enum HubEvent {
     },
 }
 
+/// Handshakes run at once (one accept thread each). A handshake waits on
+/// the client's round trips, so on a loaded machine admitting a crowd one
+/// at a time would make the last clients miss their connect timeout.
+pub const ACCEPTORS: usize = 8;
+
 type Outboxes = Arc<Mutex<HashMap<ClientId, tmpsc::Sender<Vec<u8>>>>>;
 
 /// Serves many clients on one endpoint; see the module documentation.
@@ -69,26 +75,29 @@ impl Hub {
     /// Starts accepting trusted peers on `endpoint`, at most `max_clients`
     /// connected at once (more are closed right after their handshake).
     ///
-    /// The accept thread stops within the endpoint's receive timeout after
-    /// the hub is dropped, and the endpoint closes with it.
+    /// The accept threads stop within the endpoint's receive timeout after
+    /// the hub is dropped, and the endpoint closes with the last of them.
     pub fn start(endpoint: Endpoint, max_clients: usize) -> Hub {
         let (events_tx, events) = mpsc::channel();
         let outboxes: Outboxes = Arc::default();
         let stop = Arc::new(AtomicBool::new(false));
         let local_addr = endpoint.local_addr();
-        let acceptor = Acceptor {
+        let acceptor = Arc::new(Acceptor {
             endpoint,
             events: events_tx,
             outboxes: outboxes.clone(),
             stop: stop.clone(),
             max_clients,
             next_id: AtomicU64::new(0),
-        };
-        std::thread::Builder::new()
-            .name("indomain-hub-accept".into())
-            .spawn(move || acceptor.run())
-            .map(drop)
-            .unwrap_or_else(|e| tracing::error!("cannot start the accept thread: {e}"));
+        });
+        for i in 0..ACCEPTORS {
+            let acceptor = acceptor.clone();
+            std::thread::Builder::new()
+                .name(format!("indomain-hub-accept-{i}"))
+                .spawn(move || acceptor.run())
+                .map(drop)
+                .unwrap_or_else(|e| tracing::error!("cannot start an accept thread: {e}"));
+        }
         Hub {
             events,
             outboxes,
@@ -155,7 +164,7 @@ struct Acceptor {
 }
 
 impl Acceptor {
-    fn run(self) {
+    fn run(&self) {
         while !self.stop.load(Ordering::Relaxed) {
             match self.endpoint.accept() {
                 Ok(channel) => self.admit(channel),
@@ -191,14 +200,9 @@ impl Acceptor {
             }
             outboxes.insert(client, tx);
         }
+        let events = self.events.clone();
         let runtime = channel.shared.runtime.handle().clone();
-        runtime.spawn(pump(
-            channel,
-            client,
-            self.events.clone(),
-            rx,
-            self.outboxes.clone(),
-        ));
+        runtime.spawn(pump(channel, client, events, rx, self.outboxes.clone()));
     }
 }
 
