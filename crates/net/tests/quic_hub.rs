@@ -34,7 +34,11 @@ fn one_driver_answers_many_clients() {
         let (mut answered, mut left) = (0, 0);
         while left < 3 {
             match hub.next(Duration::from_secs(10)).expect("an event") {
-                HubEvent::Frame { client, peer, frame } => {
+                HubEvent::Frame {
+                    client,
+                    peer,
+                    frame,
+                } => {
                     let reply = format!("{peer}:{}:{}", frame[0], frame[1]);
                     hub.reply(client, reply.into_bytes()).unwrap();
                     answered += 1;

@@ -221,7 +221,15 @@ impl Service {
                 (a, result)
             })
             .collect();
-        for (Admitted { slot, client, elements }, result) in evaluated {
+        for (
+            Admitted {
+                slot,
+                client,
+                elements,
+            },
+            result,
+        ) in evaluated
+        {
             let n = (elements.len() / ELEMENT_BYTES) as u64;
             out[slot] = Some(match result {
                 Ok(elements) => Handled {

@@ -90,10 +90,7 @@ pub fn queries(d: &Dataset, seed: u64) -> Vec<Query> {
 }
 
 /// The answers a plaintext look-up gives.
-pub fn plaintext(
-    d: &Dataset,
-    queries: &[Query],
-) -> Vec<Expected> {
+pub fn plaintext(d: &Dataset, queries: &[Query]) -> Vec<Expected> {
     let by_key: HashMap<&str, &Record> = d.records.iter().map(|r| (r.key.as_str(), r)).collect();
     queries
         .iter()
