@@ -201,3 +201,27 @@ fn incremental_updates_match_the_new_dataset_and_chain() {
     // A delta applied to the wrong revision is refused.
     assert!(v1.apply(&delta.encode(), p1.commitment.clone()).is_err());
 }
+
+#[test]
+fn a_bad_query_is_named_by_its_position_across_requests() {
+    let d = dataset(20, 13);
+    let key = OprfKey::random(&mut rand::rng());
+    let p = publish(&d, 1, &key);
+    let v = verifier(&p);
+    let (mut ch, op) = operator_thread(service(&p, &key, Limits::default()), "bank");
+    let mut qs = queries(&d, 14)[..5].to_vec();
+    qs[3].claims.push(("salary".into(), "1".into()));
+    let batching = session::Batching {
+        max_entries: 64,
+        max_records: 2,
+    };
+    let err = session::verify(&mut ch, &v, &qs, batching, &mut |_| {}).unwrap_err();
+    assert!(err.to_string().contains("query 4: attribute salary"), "{err}");
+    qs[3].claims.pop();
+    let repeated = qs[2].claims[0].clone();
+    qs[2].claims.push(repeated);
+    let err = session::verify(&mut ch, &v, &qs, batching, &mut |_| {}).unwrap_err();
+    assert!(err.to_string().contains("query 3") && err.to_string().contains("twice"), "{err}");
+    drop(ch);
+    op.join().unwrap();
+}
