@@ -253,8 +253,9 @@ fn operator_and_client_processes_agree_with_the_plaintext_lookup() {
     );
     drop(server);
 
-    // An update: the operator publishes revision 1; bank-b's cached table
-    // is stale and refetched, and a tampered cache is not used.
+    // An update: the operator publishes revision 1; bank-b brings its
+    // cached table up to date with the delta, and bank-c's tampered cache
+    // is not used (it fetches the whole table).
     let v2 = data(300, 3);
     std::fs::write(s.path("data2.csv"), &v2).unwrap();
     let err = ok(&s.publish(&s.path("data2.csv"), true));
@@ -266,12 +267,16 @@ fn operator_and_client_processes_agree_with_the_plaintext_lookup() {
     std::fs::write(&cached, bytes).unwrap();
     // A new usage log starts the quotas afresh.
     let _server = s.serve(&banks, 400, "usage2.log");
-    for b in ["bank-b", "bank-c"] {
+    for (b, how) in [
+        ("bank-b", "brought to 1.1 with 1 delta(s)"),
+        ("bank-c", "cached table not used"),
+    ] {
         let out = s
             .query(b, &s.path("q.csv"), "v2.csv")
             .wait_with_output()
             .unwrap();
-        ok(&out);
+        let err = ok(&out);
+        assert!(err.contains(how), "{b}: {err}");
         let (rows, versions) = answers(&s.path("v2.csv"));
         assert_eq!(rows, expected(&v2, &q), "{b}");
         assert!(versions.iter().all(|v| v == "1.1"));

@@ -22,6 +22,14 @@ pub enum Request {
         /// Where to start.
         offset: u64,
     },
+    /// Bytes from `offset` on of the delta that gives `revision` of the
+    /// version served (one chunk).
+    FetchDelta {
+        /// The revision the delta gives (at least 1).
+        revision: u64,
+        /// Where to start.
+        offset: u64,
+    },
     /// BlindEvaluate on concatenated 32-byte blinded elements under the key
     /// of `version`.
     Evaluate {
@@ -53,6 +61,18 @@ pub enum Reply {
         /// The bytes.
         bytes: Vec<u8>,
     },
+    /// A chunk of a delta, with the signed commitment of the revision it
+    /// gives.
+    DeltaChunk {
+        /// The commitment of the revision the delta gives.
+        commitment: SignedCommitment,
+        /// Where it starts.
+        offset: u64,
+        /// The delta's total length.
+        total: u64,
+        /// The bytes.
+        bytes: Vec<u8>,
+    },
     /// The evaluated elements, in the order of the request.
     Evaluated {
         /// The version whose key was used.
@@ -80,6 +100,11 @@ pub enum Refusal {
     RateLimited {
         /// When enough budget will have accrued.
         retry_after_ms: u64,
+    },
+    /// No delta gives that revision here (fetch the whole table).
+    NoDelta {
+        /// The revision asked for.
+        revision: u64,
     },
     /// The client's version is not the one served.
     StaleVersion {
@@ -114,6 +139,9 @@ impl fmt::Display for Refusal {
                     f,
                     "stale version: the operator now serves version {current}"
                 )
+            }
+            Refusal::NoDelta { revision } => {
+                write!(f, "no delta to revision {revision}; fetch the whole table")
             }
             Refusal::BatchTooLarge { max } => {
                 write!(f, "too many entries in one request (at most {max})")

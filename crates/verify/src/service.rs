@@ -137,6 +137,7 @@ pub struct Service {
     key: OprfKey,
     commitment: SignedCommitment,
     table: Arc<Vec<u8>>,
+    deltas: Vec<(SignedCommitment, Arc<Vec<u8>>)>,
     limits: Limits,
     budgets: HashMap<String, Budget>,
     served: HashMap<String, u64>,
@@ -164,10 +165,18 @@ impl Service {
             key,
             commitment,
             table,
+            deltas: Vec::new(),
             limits,
             budgets: HashMap::new(),
             served,
         }
+    }
+
+    /// Also serves the deltas of the version: `deltas[i]` gives revision
+    /// i + 1, with that revision's signed commitment.
+    pub fn with_deltas(mut self, deltas: Vec<(SignedCommitment, Arc<Vec<u8>>)>) -> Self {
+        self.deltas = deltas;
+        self
     }
 
     /// The version served.
@@ -201,6 +210,9 @@ impl Service {
                 }
                 Ok(Request::Hello) => out[slot] = Some(self.welcome(client)),
                 Ok(Request::FetchTable { offset }) => out[slot] = Some(self.chunk(offset)),
+                Ok(Request::FetchDelta { revision, offset }) => {
+                    out[slot] = Some(self.delta_chunk(client, revision, offset))
+                }
                 Ok(Request::Evaluate { version, elements }) => {
                     match self.admit(client, version, &elements, now) {
                         Ok(()) => admitted.push(Admitted {
@@ -278,6 +290,31 @@ impl Service {
                 offset: start as u64,
                 total: total as u64,
                 bytes: self.table[start..end].to_vec(),
+            }),
+            usage: None,
+        }
+    }
+
+    fn delta_chunk(&self, client: &str, revision: u64, offset: u64) -> Handled {
+        let found = usize::try_from(revision)
+            .ok()
+            .and_then(|r| r.checked_sub(1))
+            .and_then(|i| self.deltas.get(i));
+        let Some((commitment, bytes)) = found else {
+            let mut h = self.refuse(client, 0, Refusal::NoDelta { revision });
+            h.usage = None;
+            return h;
+        };
+        let start = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(bytes.len());
+        let end = (start + TABLE_CHUNK).min(bytes.len());
+        Handled {
+            reply: encode(&Reply::DeltaChunk {
+                commitment: commitment.clone(),
+                offset: start as u64,
+                total: bytes.len() as u64,
+                bytes: bytes[start..end].to_vec(),
             }),
             usage: None,
         }

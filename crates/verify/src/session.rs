@@ -118,6 +118,81 @@ pub struct Batching {
     pub max_records: usize,
 }
 
+/// Brings `verifier` (a cached table of the version served) up to the
+/// operator's `current` revision by fetching and applying each delta in
+/// turn; every step checks the signature, the chain and the table hash.
+/// Fails with a refusal if the operator does not serve the deltas.
+pub fn update(
+    ch: &mut impl Channel,
+    verifier: &Verifier,
+    current: &SignedCommitment,
+) -> Result<Verifier, VerifyError> {
+    let mut v = verifier.clone();
+    let (have, want) = (&v.commitment().commitment, &current.commitment);
+    if have.version != want.version || have.revision > want.revision {
+        return Err(VerifyError::Stale {
+            have: have.version,
+            have_revision: have.revision,
+            current: want.version,
+            current_revision: want.revision,
+        });
+    }
+    for revision in have.revision + 1..=want.revision {
+        let (commitment, delta) = fetch_delta(ch, revision)?;
+        v = v.apply(&delta, commitment)?;
+    }
+    v.check_current(current)?;
+    Ok(v)
+}
+
+fn fetch_delta(
+    ch: &mut impl Channel,
+    revision: u64,
+) -> Result<(SignedCommitment, Vec<u8>), VerifyError> {
+    let mut delta = Vec::new();
+    let mut signed: Option<SignedCommitment> = None;
+    loop {
+        let offset = delta.len() as u64;
+        match ask(ch, Phase::Table, &Request::FetchDelta { revision, offset })? {
+            Reply::DeltaChunk {
+                commitment,
+                offset: at,
+                total,
+                bytes,
+            } if at == offset
+                && total <= MAX_TABLE
+                && offset + bytes.len() as u64 <= total
+                && (bytes.is_empty() == (offset == total))
+                && signed.as_ref().is_none_or(|c| *c == commitment) =>
+            {
+                delta.extend_from_slice(&bytes);
+                signed = Some(commitment);
+                if delta.len() as u64 == total {
+                    break;
+                }
+            }
+            other => {
+                return Err(VerifyError::protocol(
+                    ch.peer(),
+                    Phase::Table,
+                    format!(
+                        "expected delta {revision} at {offset}, got {}",
+                        kind(&other)
+                    ),
+                ));
+            }
+        }
+    }
+    let signed = signed.ok_or_else(|| {
+        VerifyError::protocol(
+            ch.peer(),
+            Phase::Table,
+            format!("delta {revision} is empty"),
+        )
+    })?;
+    Ok((signed, delta))
+}
+
 /// Verifies `queries` in requests of at most `batching` entries and
 /// records, waiting and retrying when rate limited. `progress` gets the
 /// number of records answered so far.
@@ -218,6 +293,7 @@ fn kind(reply: &Reply) -> &'static str {
     match reply {
         Reply::Welcome { .. } => "a welcome",
         Reply::TableChunk { .. } => "a table chunk",
+        Reply::DeltaChunk { .. } => "a delta chunk",
         Reply::Evaluated { .. } => "evaluations",
         Reply::Refused(_) => "a refusal",
     }

@@ -171,7 +171,16 @@ fn incremental_updates_match_the_new_dataset_and_chain() {
     assert_eq!(full.table.tags, p1.table.tags);
     assert_eq!(full.table.sealed.index, p1.table.sealed.index);
 
-    let (mut ch, op) = operator_thread(service(&p1, &key, Limits::default()), "bank");
+    // The operator serves the delta; a client holding revision 0 catches up.
+    let svc = service(&p1, &key, Limits::default()).with_deltas(vec![(
+        p1.commitment.clone(),
+        std::sync::Arc::new(delta.encode()),
+    )]);
+    let (mut ch, op) = operator_thread(svc, "bank");
+    let welcome = session::hello(&mut ch).unwrap();
+    assert!(v0.check_current(&welcome.commitment).is_err());
+    let caught_up = session::update(&mut ch, &v0, &welcome.commitment).unwrap();
+    assert_eq!(caught_up.table(), &p1.table);
     let mut qs = queries(&d, 8);
     qs.extend(queries(
         &indomain_verify::publish::Dataset {
@@ -182,7 +191,7 @@ fn incremental_updates_match_the_new_dataset_and_chain() {
     ));
     let answers = session::verify(
         &mut ch,
-        &v1,
+        &caught_up,
         &qs,
         session::Batching {
             max_entries: 100,
@@ -216,12 +225,18 @@ fn a_bad_query_is_named_by_its_position_across_requests() {
         max_records: 2,
     };
     let err = session::verify(&mut ch, &v, &qs, batching, &mut |_| {}).unwrap_err();
-    assert!(err.to_string().contains("query 4: attribute salary"), "{err}");
+    assert!(
+        err.to_string().contains("query 4: attribute salary"),
+        "{err}"
+    );
     qs[3].claims.pop();
     let repeated = qs[2].claims[0].clone();
     qs[2].claims.push(repeated);
     let err = session::verify(&mut ch, &v, &qs, batching, &mut |_| {}).unwrap_err();
-    assert!(err.to_string().contains("query 3") && err.to_string().contains("twice"), "{err}");
+    assert!(
+        err.to_string().contains("query 3") && err.to_string().contains("twice"),
+        "{err}"
+    );
     drop(ch);
     op.join().unwrap();
 }

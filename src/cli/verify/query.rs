@@ -143,20 +143,20 @@ fn progress(len: u64, what: &str) -> ProgressBar {
     bar
 }
 
-/// The cached table if it is the one the operator commits to now,
-/// otherwise a fresh fetch (cached again). Either way checked against the
-/// signed commitment.
+/// The cached table if it is the one the operator commits to now, brought
+/// up to date with the operator's deltas if it is an earlier revision of the
+/// same version, otherwise a fresh fetch; cached again either way. Every
+/// path checks the table against a signed commitment.
 fn load_table(
     ch: &mut impl Channel,
     operator: ed25519_dalek::VerifyingKey,
     current: &SignedCommitment,
     cache: Option<&Path>,
 ) -> Result<Verifier, Box<dyn std::error::Error + Send + Sync>> {
-    if let Some(dir) = cache
-        && let Ok(bytes) = std::fs::read(dir.join("table.bin"))
-    {
-        match Verifier::new(operator, current.clone(), &bytes) {
-            Ok(v) => return Ok(v),
+    if let Some(dir) = cache {
+        match cached(ch, operator, current, dir) {
+            Ok(Some(v)) => return Ok(v),
+            Ok(None) => {}
             Err(e) => eprintln!("cached table not used: {e}"),
         }
     }
@@ -165,10 +165,54 @@ fn load_table(
     bar.finish_and_clear();
     let verifier = Verifier::new(operator, current.clone(), &bytes)?;
     if let Some(dir) = cache {
-        std::fs::create_dir_all(dir)?;
-        std::fs::write(dir.join("table.bin"), &bytes)?;
+        save_cache(dir, &verifier, &bytes)?;
     }
     Ok(verifier)
+}
+
+/// The cached table, updated with deltas if needed; `None` if there is no
+/// cache or it holds another version.
+fn cached(
+    ch: &mut impl Channel,
+    operator: ed25519_dalek::VerifyingKey,
+    current: &SignedCommitment,
+    dir: &Path,
+) -> Result<Option<Verifier>, Box<dyn std::error::Error + Send + Sync>> {
+    let (Ok(bytes), Ok(c)) = (
+        std::fs::read(dir.join("table.bin")),
+        std::fs::read(dir.join("commitment.bin")),
+    ) else {
+        return Ok(None);
+    };
+    let commitment: SignedCommitment = indomain_net::wire::decode_msg("the cache", &c)?;
+    let held = Verifier::new(operator, commitment, &bytes)?;
+    if held.check_current(current).is_ok() {
+        return Ok(Some(held));
+    }
+    let (have, want) = (&held.commitment().commitment, &current.commitment);
+    if have.version != want.version || have.revision > want.revision {
+        return Ok(None);
+    }
+    let steps = want.revision - have.revision;
+    let updated = session::update(ch, &held, current)?;
+    eprintln!(
+        "cached table {}.{} brought to {}.{} with {steps} delta(s)",
+        have.version, have.revision, want.version, want.revision
+    );
+    save_cache(dir, &updated, &updated.table().encode())?;
+    Ok(Some(updated))
+}
+
+fn save_cache(
+    dir: &Path,
+    v: &Verifier,
+    bytes: &[u8],
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    std::fs::create_dir_all(dir)?;
+    std::fs::write(dir.join("table.bin"), bytes)?;
+    let c = bincode::serde::encode_to_vec(v.commitment(), bincode::config::standard())?;
+    std::fs::write(dir.join("commitment.bin"), c)?;
+    Ok(())
 }
 
 /// Reads the queries: the attribute columns and one query a row. Errors

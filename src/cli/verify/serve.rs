@@ -71,6 +71,7 @@ pub fn run(args: Args) -> CliResult {
         .ok_or("nothing published in this store yet; run `indomain verify publish`")?;
     let published = store.load(version, revision)?;
     let key = store.oprf_key(version)?;
+    let deltas = store.deltas(version, revision)?;
     let log_path = args.log.unwrap_or_else(|| store.dir.join("usage.log"));
     let past = std::fs::read_to_string(&log_path).unwrap_or_default();
     let served = replay_usage(past.lines());
@@ -91,7 +92,8 @@ pub fn run(args: Args) -> CliResult {
         Arc::new(published.bytes),
         limits,
         served,
-    );
+    )
+    .with_deltas(deltas);
     let identity = indomain_net::quic::Identity::load(&args.identity)?;
     let recv_timeout = Duration::try_from_secs_f64(args.timeout)
         .ok()

@@ -127,6 +127,25 @@ impl Store {
         })
     }
 
+    /// The deltas giving revisions 1..=`revision` of `version`, each with
+    /// its revision's signed commitment.
+    pub fn deltas(
+        &self,
+        version: u64,
+        revision: u64,
+    ) -> Result<Vec<(SignedCommitment, std::sync::Arc<Vec<u8>>)>, VerifyError> {
+        let dir = self.version_dir(version);
+        (1..=revision)
+            .map(|r| {
+                let c = read(&dir.join(format!("commitment-{r}.bin")))?;
+                let commitment: SignedCommitment = indomain_net::wire::decode_msg("the store", &c)
+                    .map_err(|e| VerifyError::Input(format!("commitment-{r}.bin: {e}")))?;
+                let delta = read(&dir.join(format!("delta-{r}.bin")))?;
+                Ok((commitment, std::sync::Arc::new(delta)))
+            })
+            .collect()
+    }
+
     /// Saves a new version's key (before anything is published with it).
     pub fn save_key(&self, version: u64, key: &OprfKey) -> Result<(), VerifyError> {
         let dir = self.version_dir(version);
