@@ -118,6 +118,10 @@ pub fn replay_usage<'a>(lines: impl Iterator<Item = &'a str>) -> HashMap<String,
     used
 }
 
+/// A delta the service hands out: the signed commitment of the revision it
+/// gives, and its bytes.
+pub type ServedDelta = (SignedCommitment, Arc<Vec<u8>>);
+
 /// The reply to one frame and what it means for the usage log.
 #[derive(Debug, Clone)]
 pub struct Handled {
@@ -137,7 +141,7 @@ pub struct Service {
     key: OprfKey,
     commitment: SignedCommitment,
     table: Arc<Vec<u8>>,
-    deltas: Vec<(SignedCommitment, Arc<Vec<u8>>)>,
+    deltas: Vec<ServedDelta>,
     limits: Limits,
     budgets: HashMap<String, Budget>,
     served: HashMap<String, u64>,
@@ -174,7 +178,7 @@ impl Service {
 
     /// Also serves the deltas of the version: `deltas[i]` gives revision
     /// i + 1, with that revision's signed commitment.
-    pub fn with_deltas(mut self, deltas: Vec<(SignedCommitment, Arc<Vec<u8>>)>) -> Self {
+    pub fn with_deltas(mut self, deltas: Vec<ServedDelta>) -> Self {
         self.deltas = deltas;
         self
     }

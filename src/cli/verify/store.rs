@@ -17,6 +17,7 @@ use indomain_verify::commit::{SignedCommitment, parse_hex};
 use indomain_verify::oprf::OprfKey;
 use indomain_verify::publish::{Dataset, Published};
 use indomain_verify::record::Record;
+use indomain_verify::service::ServedDelta;
 use indomain_verify::table::Table;
 use std::collections::HashSet;
 use std::io::Write;
@@ -129,11 +130,7 @@ impl Store {
 
     /// The deltas giving revisions 1..=`revision` of `version`, each with
     /// its revision's signed commitment.
-    pub fn deltas(
-        &self,
-        version: u64,
-        revision: u64,
-    ) -> Result<Vec<(SignedCommitment, std::sync::Arc<Vec<u8>>)>, VerifyError> {
+    pub fn deltas(&self, version: u64, revision: u64) -> Result<Vec<ServedDelta>, VerifyError> {
         let dir = self.version_dir(version);
         (1..=revision)
             .map(|r| {
