@@ -6,6 +6,7 @@ mod keygen;
 mod net_args;
 mod psi;
 mod stop;
+mod verify;
 
 use clap::{Parser, Subcommand};
 use indomain_net::text::escape_and_cut;
@@ -46,6 +47,9 @@ enum Command {
     /// Run every capability end to end: real party processes on loopback
     /// over QUIC, on generated data, with a readable report.
     Demo(demo::Args),
+    /// Private verification: an operator answers "does this record
+    /// match?" per attribute without learning the query.
+    Verify(verify::Args),
 }
 
 pub fn main() -> ExitCode {
@@ -68,6 +72,7 @@ pub fn main() -> ExitCode {
         Command::Psi(a) => psi::run(a),
         Command::Aggregate(a) => aggregate::run(a),
         Command::Demo(a) => demo::run(a),
+        Command::Verify(a) => verify::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -22,12 +22,12 @@ pub struct QuicChannel {
     peer: String,
     connection: quinn::Connection,
     pub(crate) send: quinn::SendStream,
-    recv: quinn::RecvStream,
-    reader: FrameReader,
-    counter: Arc<ByteCounter>,
+    pub(super) recv: quinn::RecvStream,
+    pub(super) reader: FrameReader,
+    pub(super) counter: Arc<ByteCounter>,
     /// A send or receive failed: the link is of no more use, so dropping the
     /// channel closes it at once instead of waiting for deliveries.
-    failed: bool,
+    pub(super) failed: bool,
     pub(crate) shared: Arc<Shared>,
 }
 
@@ -203,7 +203,7 @@ impl std::fmt::Debug for QuicChannel {
 
 /// Reads until one whole frame has arrived. Cancel-safe: dropping the
 /// future keeps every byte read so far in `reader` for the next call.
-async fn next_frame(
+pub(super) async fn next_frame(
     reader: &mut FrameReader,
     stream: &mut quinn::RecvStream,
     max: usize,

@@ -21,6 +21,7 @@ mod channel;
 mod endpoint;
 mod frame;
 mod handshake;
+mod hub;
 mod identity;
 mod mesh;
 #[cfg(test)]
@@ -29,5 +30,6 @@ mod verify;
 
 pub use channel::QuicChannel;
 pub use endpoint::{ALPN, Endpoint, StopHandle};
+pub use hub::{ClientId, Hub, HubEvent};
 pub use identity::{CERT_FILE, Fingerprint, Identity, KEY_FILE, TrustedPeer};
 pub use mesh::{PartyAddr, mesh};

@@ -1,0 +1,295 @@
+//! The operator's store directory, and reading datasets from CSV.
+//!
+//! ```text
+//! DIR/signing.key            ed25519 seed (hex, owner-only)
+//! DIR/signing.pub            the public key clients pin (hex)
+//! DIR/current                "VERSION.REVISION" being served
+//! DIR/v<V>/oprf.key          the version's OPRF key (hex, owner-only)
+//! DIR/v<V>/snapshot.csv      the records of the latest revision (for --update)
+//! DIR/v<V>/table-<R>.bin     the published table of revision R
+//! DIR/v<V>/commitment-<R>.bin  its signed commitment (bincode)
+//! DIR/v<V>/delta-<R>.bin     the change from revision R-1 (R >= 1)
+//! ```
+
+use ed25519_dalek::SigningKey;
+use indomain_verify::VerifyError;
+use indomain_verify::commit::{SignedCommitment, parse_hex};
+use indomain_verify::oprf::OprfKey;
+use indomain_verify::publish::{Dataset, Published};
+use indomain_verify::record::Record;
+use indomain_verify::service::ServedDelta;
+use indomain_verify::table::Table;
+use std::collections::HashSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// The operator's store.
+pub struct Store {
+    pub dir: PathBuf,
+}
+
+fn io(context: String) -> impl FnOnce(std::io::Error) -> VerifyError {
+    move |source| VerifyError::Io { context, source }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Writes `text` to `path`, readable by its owner only when `secret`.
+fn write(path: &Path, text: &[u8], secret: bool) -> Result<(), VerifyError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    if secret {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut f = options
+        .open(path)
+        .map_err(io(format!("creating {}", path.display())))?;
+    f.write_all(text)
+        .map_err(io(format!("writing {}", path.display())))
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, VerifyError> {
+    std::fs::read(path).map_err(io(format!("reading {}", path.display())))
+}
+
+fn read_hex<const N: usize>(path: &Path) -> Result<[u8; N], VerifyError> {
+    let text = String::from_utf8(read(path)?).unwrap_or_default();
+    parse_hex::<N>(text.trim()).ok_or_else(|| {
+        VerifyError::Input(format!("{} does not hold {N} bytes of hex", path.display()))
+    })
+}
+
+impl Store {
+    /// The store at `dir`, created if missing.
+    pub fn open(dir: &Path) -> Result<Store, VerifyError> {
+        std::fs::create_dir_all(dir).map_err(io(format!("creating {}", dir.display())))?;
+        Ok(Store {
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    fn version_dir(&self, version: u64) -> PathBuf {
+        self.dir.join(format!("v{version}"))
+    }
+
+    /// The signing key, created on first use.
+    pub fn signing_key(&self) -> Result<SigningKey, VerifyError> {
+        let path = self.dir.join("signing.key");
+        if path.exists() {
+            return Ok(SigningKey::from_bytes(&read_hex::<32>(&path)?));
+        }
+        let mut seed = [0u8; 32];
+        rand::Rng::fill_bytes(&mut rand::rng(), &mut seed);
+        let key = SigningKey::from_bytes(&seed);
+        write(&path, hex(&seed).as_bytes(), true)?;
+        let public = hex(&key.verifying_key().to_bytes());
+        write(&self.dir.join("signing.pub"), public.as_bytes(), false)?;
+        Ok(key)
+    }
+
+    /// The (version, revision) being served, if any.
+    pub fn current(&self) -> Result<Option<(u64, u64)>, VerifyError> {
+        let path = self.dir.join("current");
+        if !path.exists() {
+            return Ok(None);
+        }
+        let text = String::from_utf8(read(&path)?).unwrap_or_default();
+        let parsed = text
+            .trim()
+            .split_once('.')
+            .and_then(|(v, r)| Some((v.parse().ok()?, r.parse().ok()?)));
+        parsed.map(Some).ok_or_else(|| {
+            VerifyError::Input(format!("{} should read VERSION.REVISION", path.display()))
+        })
+    }
+
+    /// The OPRF key of `version`.
+    pub fn oprf_key(&self, version: u64) -> Result<OprfKey, VerifyError> {
+        let path = self.version_dir(version).join("oprf.key");
+        OprfKey::from_bytes(read_hex::<32>(&path)?)
+            .ok_or_else(|| VerifyError::Input(format!("{} is not an OPRF key", path.display())))
+    }
+
+    /// Loads a published revision.
+    pub fn load(&self, version: u64, revision: u64) -> Result<Published, VerifyError> {
+        let dir = self.version_dir(version);
+        let bytes = read(&dir.join(format!("table-{revision}.bin")))?;
+        let c = read(&dir.join(format!("commitment-{revision}.bin")))?;
+        let commitment: SignedCommitment = indomain_net::wire::decode_msg("the store", &c)
+            .map_err(|e| VerifyError::Input(format!("commitment-{revision}.bin: {e}")))?;
+        Ok(Published {
+            table: Table::decode(&bytes)?,
+            bytes,
+            commitment,
+        })
+    }
+
+    /// The deltas giving revisions 1..=`revision` of `version`, each with
+    /// its revision's signed commitment.
+    pub fn deltas(&self, version: u64, revision: u64) -> Result<Vec<ServedDelta>, VerifyError> {
+        let dir = self.version_dir(version);
+        (1..=revision)
+            .map(|r| {
+                let c = read(&dir.join(format!("commitment-{r}.bin")))?;
+                let commitment: SignedCommitment = indomain_net::wire::decode_msg("the store", &c)
+                    .map_err(|e| VerifyError::Input(format!("commitment-{r}.bin: {e}")))?;
+                let delta = read(&dir.join(format!("delta-{r}.bin")))?;
+                Ok((commitment, std::sync::Arc::new(delta)))
+            })
+            .collect()
+    }
+
+    /// Saves a new version's key (before anything is published with it).
+    pub fn save_key(&self, version: u64, key: &OprfKey) -> Result<(), VerifyError> {
+        let dir = self.version_dir(version);
+        std::fs::create_dir_all(&dir).map_err(io(format!("creating {}", dir.display())))?;
+        write(&dir.join("oprf.key"), hex(&key.to_bytes()).as_bytes(), true)
+    }
+
+    /// Saves a published revision, its delta and snapshot, then makes it
+    /// current.
+    pub fn save(
+        &self,
+        p: &Published,
+        delta: Option<&[u8]>,
+        snapshot: &Dataset,
+    ) -> Result<(), VerifyError> {
+        let (v, r) = (p.table.version, p.table.revision);
+        let dir = self.version_dir(v);
+        write(&dir.join(format!("table-{r}.bin")), &p.bytes, false)?;
+        let c = bincode::serde::encode_to_vec(&p.commitment, bincode::config::standard())
+            .map_err(|e| VerifyError::Input(format!("encoding the commitment: {e}")))?;
+        write(&dir.join(format!("commitment-{r}.bin")), &c, false)?;
+        if let Some(d) = delta {
+            write(&dir.join(format!("delta-{r}.bin")), d, false)?;
+        }
+        write_snapshot(&dir.join("snapshot.csv"), snapshot)?;
+        write(
+            &self.dir.join("current"),
+            format!("{v}.{r}").as_bytes(),
+            false,
+        )
+    }
+
+    /// The records of the current revision of `version`.
+    pub fn snapshot(&self, version: u64) -> Result<Dataset, VerifyError> {
+        let path = self.version_dir(version).join("snapshot.csv");
+        let mut reader = csv::Reader::from_path(&path)
+            .map_err(|e| VerifyError::Input(format!("{}: {e}", path.display())))?;
+        let headers = reader
+            .headers()
+            .map_err(|e| VerifyError::Input(format!("{}: {e}", path.display())))?
+            .clone();
+        let names: Vec<&str> = headers.iter().collect();
+        let (attributes, labels): (Vec<&str>, Vec<&str>) =
+            names.iter().skip(1).partition(|n| n.starts_with("attr:"));
+        let spec = DatasetSpec {
+            key: names.first().copied().unwrap_or("key").to_string(),
+            attributes: attributes.iter().map(|a| a.to_string()).collect(),
+            labels: labels.iter().map(|l| l.to_string()).collect(),
+        };
+        let mut d = read_dataset(&path, &spec)?;
+        let strip = |v: &mut Vec<String>, prefix: &str| {
+            for n in v.iter_mut() {
+                *n = n.strip_prefix(prefix).unwrap_or(n).to_string();
+            }
+        };
+        strip(&mut d.attributes, "attr:");
+        strip(&mut d.label_columns, "label:");
+        Ok(d)
+    }
+}
+
+fn write_snapshot(path: &Path, d: &Dataset) -> Result<(), VerifyError> {
+    let err = |e: csv::Error| VerifyError::Input(format!("writing {}: {e}", path.display()));
+    let mut w = csv::Writer::from_path(path).map_err(err)?;
+    let header = std::iter::once("key".to_string())
+        .chain(d.attributes.iter().map(|a| format!("attr:{a}")))
+        .chain(d.label_columns.iter().map(|l| format!("label:{l}")));
+    w.write_record(header).map_err(err)?;
+    for r in &d.records {
+        let row = std::iter::once(&r.key).chain(&r.values).chain(&r.labels);
+        w.write_record(row).map_err(err)?;
+    }
+    w.flush().map_err(io(format!("writing {}", path.display())))
+}
+
+/// Which CSV columns make a dataset.
+pub struct DatasetSpec {
+    pub key: String,
+    pub attributes: Vec<String>,
+    pub labels: Vec<String>,
+}
+
+/// Reads a dataset from a CSV file with a header row. Cells are trimmed;
+/// errors name the file and line.
+pub fn read_dataset(path: &Path, spec: &DatasetSpec) -> Result<Dataset, VerifyError> {
+    let file = path.display().to_string();
+    let line_err = |line: usize, reason: String| VerifyError::Line {
+        file: file.clone(),
+        line,
+        reason,
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_path(path)
+        .map_err(|e| VerifyError::Input(format!("{file}: {e}")))?;
+    let headers = reader
+        .headers()
+        .map_err(|e| line_err(1, e.to_string()))?
+        .clone();
+    let column = |name: &str| {
+        headers
+            .iter()
+            .position(|h| h == name)
+            .ok_or_else(|| line_err(1, format!("no column named {name}")))
+    };
+    let key = column(&spec.key)?;
+    let attrs = spec
+        .attributes
+        .iter()
+        .map(|a| column(a))
+        .collect::<Result<Vec<_>, _>>()?;
+    let labels = spec
+        .labels
+        .iter()
+        .map(|l| column(l))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut records = Vec::new();
+    let mut keys = HashSet::new();
+    for row in reader.records() {
+        let row = row.map_err(|e| {
+            let line = e.position().map_or(0, |p| p.line() as usize);
+            line_err(line, e.to_string())
+        })?;
+        let line = row.position().map_or(0, |p| p.line() as usize);
+        let cell = |i: usize| row.get(i).unwrap_or("").to_string();
+        let r = Record {
+            key: cell(key),
+            values: attrs.iter().map(|&i| cell(i)).collect(),
+            labels: labels.iter().map(|&i| cell(i)).collect(),
+        };
+        if r.key.is_empty() {
+            return Err(line_err(
+                line,
+                format!("the key column {} is empty", spec.key),
+            ));
+        }
+        if !keys.insert(r.key.clone()) {
+            return Err(line_err(
+                line,
+                format!("key {} repeats an earlier row", r.key),
+            ));
+        }
+        records.push(r);
+    }
+    Ok(Dataset {
+        attributes: spec.attributes.clone(),
+        label_columns: spec.labels.clone(),
+        records,
+    })
+}
