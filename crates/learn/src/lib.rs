@@ -7,10 +7,17 @@
 //!   scores.
 //! - [`params`]: the hyper-parameters every party of a training job agrees
 //!   on.
+//! - [`data`]: one party's CSV rows, checked before any training;
+//!   standardisation; the train/test split every party derives alike.
+//! - [`plain`]: the plaintext reference training (the tests' oracle).
+//! - [`metrics`]: AUC, KS, accuracy, log-loss on held-out rows.
 #![warn(missing_docs)]
 
+pub mod data;
 pub mod error;
+pub mod metrics;
 pub mod params;
+pub mod plain;
 pub mod vertical;
 
 pub use error::LearnError;
