@@ -10,14 +10,25 @@
 //! - [`data`]: one party's CSV rows, checked before any training;
 //!   standardisation; the train/test split every party derives alike.
 //! - [`plain`]: the plaintext reference training (the tests' oracle).
-//! - [`metrics`]: AUC, KS, accuracy, log-loss on held-out rows.
+//! - [`metrics`]: AUC, KS, accuracy, log-loss on held-out rows;
+//!   [`report`]: the ROC/KS/loss figure as SVG.
+//! - [`horizontal`]: FedAvg over SecAgg+: the server learns only the sum
+//!   of the clients' row-weighted models.
+//! - [`contribution`]: the contribution report (joint vs label holder
+//!   alone vs leave-one-party-out).
+//! - [`model`]: one versioned JSON model file per party, tied to its job
+//!   by a SHA-256 hash.
 #![warn(missing_docs)]
 
+pub mod contribution;
 pub mod data;
 pub mod error;
+pub mod horizontal;
 pub mod metrics;
+pub mod model;
 pub mod params;
 pub mod plain;
+pub mod report;
 pub mod vertical;
 
 pub use error::LearnError;
