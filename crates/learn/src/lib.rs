@@ -7,6 +7,8 @@
 //!   scores.
 //! - [`params`]: the hyper-parameters every party of a training job agrees
 //!   on.
+//! - [`agree`]: every party checks it runs the same job and that every
+//!   party's input was accepted; [`align`]: rows aligned by PSI join.
 //! - [`data`]: one party's CSV rows, checked before any training;
 //!   standardisation; the train/test split every party derives alike.
 //! - [`plain`]: the plaintext reference training (the tests' oracle).
@@ -20,6 +22,8 @@
 //!   by a SHA-256 hash.
 #![warn(missing_docs)]
 
+pub mod agree;
+pub mod align;
 pub mod contribution;
 pub mod data;
 pub mod error;
