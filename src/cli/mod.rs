@@ -4,7 +4,9 @@ mod aggregate;
 mod demo;
 mod keygen;
 mod net_args;
+mod predict;
 mod psi;
+mod train;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -37,6 +39,12 @@ enum Command {
     /// N-party secure statistics (sum, count, mean, variance, histogram)
     /// over numeric CSV columns.
     Aggregate(aggregate::Args),
+    /// One party of a joint training job: vertical (label holder, feature
+    /// holders, dealer) or horizontal (FedAvg clients and server).
+    Train(train::Args),
+    /// Score rows jointly with the model files of a vertical training job;
+    /// only the label holder learns the scores.
+    Predict(predict::Args),
     /// Run every capability end to end: real party processes on loopback
     /// over QUIC, on generated data, with a readable report.
     Demo(demo::Args),
@@ -55,6 +63,8 @@ pub fn main() -> ExitCode {
         Command::Keygen(a) => keygen::run(a),
         Command::Psi(a) => psi::run(a),
         Command::Aggregate(a) => aggregate::run(a),
+        Command::Train(a) => train::run(a),
+        Command::Predict(a) => predict::run(a),
         Command::Demo(a) => demo::run(a),
     };
     match result {

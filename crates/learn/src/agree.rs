@@ -9,8 +9,8 @@
 //! what the message quotes).
 
 use crate::LearnError;
-use indomain_net::PartySet;
-use indomain_net::wire::{decode_msg, send_msg};
+use indomain_net::wire::{decode_msg, recv_msg, send_msg};
+use indomain_net::{Channel, PartySet};
 use sha2::{Digest, Sha256};
 
 /// `sha256:<hex>` of `bytes`.
@@ -43,10 +43,27 @@ pub fn same_job(parties: &mut PartySet, hash: &str) -> Result<(), LearnError> {
     Ok(())
 }
 
+/// [`same_job`] on one link (horizontal training's star): sends `hash`,
+/// receives the peer's and refuses a different one.
+pub fn same_job_with<C: Channel + ?Sized>(ch: &mut C, hash: &str) -> Result<(), LearnError> {
+    send_msg(ch, &hash.to_string())?;
+    let theirs: String = recv_msg(ch)?;
+    if theirs != hash {
+        return Err(LearnError::Protocol {
+            peer: ch.peer().to_string(),
+            phase: "job agreement",
+            reason: format!(
+                "runs a different job ({theirs}, ours is {hash}): check that every party got the same parameters, party list and roles"
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// Tells every other party whether this party's preparation succeeded and
 /// learns theirs; returns this party's own error first, else the first
-/// other party's, named.
-pub fn all_ready(parties: &mut PartySet, mine: Result<(), LearnError>) -> Result<(), LearnError> {
+/// other party's, named, else this party's prepared value.
+pub fn all_ready<T>(parties: &mut PartySet, mine: Result<T, LearnError>) -> Result<T, LearnError> {
     let status: Option<String> = mine.as_ref().err().map(|e| e.to_string());
     // A party that stopped after seeing another's refusal may close its
     // link early: note failures and keep going, so the refusal itself is
@@ -57,7 +74,7 @@ pub fn all_ready(parties: &mut PartySet, mine: Result<(), LearnError>) -> Result
             gone.get_or_insert(e);
         }
     }
-    mine?;
+    let value = mine?;
     for i in parties.others().collect::<Vec<_>>() {
         let ch = parties.channel(i)?;
         let theirs = ch
@@ -78,7 +95,7 @@ pub fn all_ready(parties: &mut PartySet, mine: Result<(), LearnError>) -> Result
     }
     match gone {
         Some(e) => Err(e.into()),
-        None => Ok(()),
+        None => Ok(value),
     }
 }
 
@@ -119,7 +136,7 @@ mod tests {
                         } else {
                             Ok(())
                         };
-                        all_ready(&mut p, mine)
+                        all_ready::<()>(&mut p, mine)
                     })
                 })
                 .collect();

@@ -68,4 +68,7 @@ pub enum LearnError {
         /// What was wrong with it.
         reason: String,
     },
+    /// The secure sum of joint scoring failed.
+    #[error("joint scoring: {0}")]
+    Scoring(#[source] indomain_aggregate::AggregateError),
 }

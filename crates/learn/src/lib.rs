@@ -18,6 +18,8 @@
 //!   of the clients' row-weighted models.
 //! - [`contribution`]: the contribution report (joint vs label holder
 //!   alone vs leave-one-party-out).
+//! - [`pipeline`]: a whole vertical job at one party, from checked rows to
+//!   its model file.
 //! - [`model`]: one versioned JSON model file per party, tied to its job
 //!   by a SHA-256 hash.
 #![warn(missing_docs)]
@@ -31,8 +33,10 @@ pub mod horizontal;
 pub mod metrics;
 pub mod model;
 pub mod params;
+pub mod pipeline;
 pub mod plain;
 pub mod report;
+pub mod secure;
 pub mod vertical;
 
 pub use error::LearnError;

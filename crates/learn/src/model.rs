@@ -57,9 +57,22 @@ pub struct JobSpec {
     pub test_fraction: f64,
     /// The training hyper-parameters.
     pub params: TrainParams,
+    /// Horizontal jobs: the shared columns, rounds and aggregation bound.
+    pub horizontal: Option<HorizontalSpec>,
     /// A nonce that makes two runs with the same parameters distinct jobs
     /// (the label holder's start time in the CLI).
     pub nonce: String,
+}
+
+/// What the parties of a horizontal job also agree on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HorizontalSpec {
+    /// The feature columns every client has.
+    pub columns: Vec<String>,
+    /// Rounds of FedAvg.
+    pub rounds: usize,
+    /// The bound on every aggregated value.
+    pub max_abs: f64,
 }
 
 impl JobSpec {
@@ -207,6 +220,7 @@ mod tests {
             id_column: "id".into(),
             test_fraction: 0.25,
             params: TrainParams::default(),
+            horizontal: None,
             nonce: "1".into(),
         };
         ModelFile {
