@@ -399,9 +399,18 @@ fn model_pair(dir: &Path, nonce: &str) -> (PathBuf, PathBuf, ModelFile, ModelFil
     let job = JobSpec {
         mode: "vertical".into(),
         parties: vec![
-            JobParty { name: "bank".into(), role: PartyRole::Label },
-            JobParty { name: "tax".into(), role: PartyRole::Feature },
-            JobParty { name: "stats".into(), role: PartyRole::Dealer },
+            JobParty {
+                name: "bank".into(),
+                role: PartyRole::Label,
+            },
+            JobParty {
+                name: "tax".into(),
+                role: PartyRole::Feature,
+            },
+            JobParty {
+                name: "stats".into(),
+                role: PartyRole::Dealer,
+            },
         ],
         id_column: "id".into(),
         test_fraction: 0.25,
@@ -409,29 +418,35 @@ fn model_pair(dir: &Path, nonce: &str) -> (PathBuf, PathBuf, ModelFile, ModelFil
         horizontal: None,
         nonce: nonce.into(),
     };
-    let file = |party: &str, role, features: &[&str], weights: Vec<f64>, intercept, std: Standardizer| ModelFile {
-        format: FORMAT_VERSION,
-        job_hash: job.hash(),
-        job: job.clone(),
-        party: party.into(),
-        role,
-        features: features.iter().map(|s| s.to_string()).collect(),
-        standardizer: Some(std),
-        weights,
-        intercept,
-        rows: Rows { train: 1, test: 1 },
-        evaluation: None,
-        loss_per_epoch: Vec::new(),
-        contribution: None,
-        written_by: "test".into(),
-    };
+    let file =
+        |party: &str, role, features: &[&str], weights: Vec<f64>, intercept, std: Standardizer| {
+            ModelFile {
+                format: FORMAT_VERSION,
+                job_hash: job.hash(),
+                job: job.clone(),
+                party: party.into(),
+                role,
+                features: features.iter().map(|s| s.to_string()).collect(),
+                standardizer: Some(std),
+                weights,
+                intercept,
+                rows: Rows { train: 1, test: 1 },
+                evaluation: None,
+                loss_per_epoch: Vec::new(),
+                contribution: None,
+                written_by: "test".into(),
+            }
+        };
     let bank = file(
         "bank",
         PartyRole::Label,
         &["age", "balance"],
         vec![0.8, -0.5],
         Some(0.1),
-        Standardizer { mean: vec![30.0, 0.0], std: vec![10.0, 1000.0] },
+        Standardizer {
+            mean: vec![30.0, 0.0],
+            std: vec![10.0, 1000.0],
+        },
     );
     let tax = file(
         "tax",
@@ -439,17 +454,34 @@ fn model_pair(dir: &Path, nonce: &str) -> (PathBuf, PathBuf, ModelFile, ModelFil
         &["income", "tax_paid", "assets"],
         vec![1.1, 0.0, 0.3],
         None,
-        Standardizer { mean: vec![0.0; 3], std: vec![1.0, 1.0, 5.0] },
+        Standardizer {
+            mean: vec![0.0; 3],
+            std: vec![1.0, 1.0, 5.0],
+        },
     );
-    let (bp, tp) = (dir.join(format!("bank-{nonce}.json")), dir.join(format!("tax-{nonce}.json")));
+    let (bp, tp) = (
+        dir.join(format!("bank-{nonce}.json")),
+        dir.join(format!("tax-{nonce}.json")),
+    );
     bank.save(&bp).unwrap();
     tax.save(&tp).unwrap();
     (bp, tp, bank, tax)
 }
 
-fn predict_args(ps: &[Party], me: usize, model: &Path, input: &Path, output: Option<&Path>) -> Vec<String> {
+fn predict_args(
+    ps: &[Party],
+    me: usize,
+    model: &Path,
+    input: &Path,
+    output: Option<&Path>,
+) -> Vec<String> {
     let mut a = base("predict", ps, me);
-    a.extend(["--model".into(), model.display().to_string(), "--input".into(), input.display().to_string()]);
+    a.extend([
+        "--model".into(),
+        model.display().to_string(),
+        "--input".into(),
+        input.display().to_string(),
+    ]);
     if me == 0 {
         a.extend(args(&["--label-column", "y"]));
     }
@@ -521,7 +553,10 @@ fn predict_refuses_another_jobs_model_and_other_columns() {
     for (o, peer) in outs.iter().zip(["tax", "bank"]) {
         let err = stderr(o);
         assert!(!o.status.success());
-        assert!(err.contains("another training job") && err.contains(peer), "{err}");
+        assert!(
+            err.contains("another training job") && err.contains(peer),
+            "{err}"
+        );
     }
     assert!(!out.exists());
     // A file whose columns differ from the model's.

@@ -112,7 +112,7 @@ pub fn align<R: CryptoRng + ?Sized>(
         let mut rows: Vec<usize> = (0..ids.len())
             .filter(|&r| positions.iter().all(|p| p[r].is_some()))
             .collect();
-        rows.sort_by_key(|&r| positions[0][r]);
+        rows.sort_by(|&a, &b| ids[a].trim().cmp(ids[b].trim()));
         let n = rows.len();
         for i in parties.others().collect::<Vec<_>>() {
             send_msg(parties.channel(i)?, &(n as u64))?;
@@ -222,9 +222,7 @@ mod tests {
         let order = keys(0, &bank);
         assert_eq!(order, keys(1, &tax));
         assert_eq!(order, keys(2, &telco));
-        let mut sorted = order.clone();
-        sorted.sort();
-        assert_eq!(sorted, ids(&[3, 4, 5, 6, 7]));
+        assert_eq!(order, ids(&[3, 4, 5, 6, 7]));
     }
 
     #[test]

@@ -11,7 +11,8 @@
 //!   party's input was accepted; [`align`]: rows aligned by PSI join.
 //! - [`data`]: one party's CSV rows, checked before any training;
 //!   standardisation; the train/test split every party derives alike.
-//! - [`plain`]: the plaintext reference training (the tests' oracle).
+//! - [`plain`]: the plaintext reference training (the tests' oracle);
+//!   [`reference`]: a vertical job's plaintext reference on joined files.
 //! - [`metrics`]: AUC, KS, accuracy, log-loss on held-out rows;
 //!   [`report`]: the ROC/KS/loss figure as SVG.
 //! - [`horizontal`]: FedAvg over SecAgg+: the server learns only the sum
@@ -35,6 +36,7 @@ pub mod model;
 pub mod params;
 pub mod pipeline;
 pub mod plain;
+pub mod reference;
 pub mod report;
 pub mod secure;
 pub mod vertical;

@@ -94,6 +94,18 @@ pub fn train(x: ArrayView2<f64>, y: &[f64], params: &TrainParams) -> Result<Fit,
     train_from(x, y, params, &vec![0.0; x.ncols()], 0.0)
 }
 
+/// [`train`] with another output function in the gradient (for logistic
+/// regression: a sigmoid approximation, as the secure training uses);
+/// losses are still computed with the exact link.
+pub fn train_with(
+    x: ArrayView2<f64>,
+    y: &[f64],
+    params: &TrainParams,
+    activation: fn(f64) -> f64,
+) -> Result<Fit, LearnError> {
+    descend(x, y, params, &vec![0.0; x.ncols()], 0.0, activation)
+}
+
 /// Trains starting from `weights` and `intercept` (FedAvg's local step).
 pub fn train_from(
     x: ArrayView2<f64>,
@@ -101,6 +113,25 @@ pub fn train_from(
     params: &TrainParams,
     weights: &[f64],
     intercept: f64,
+) -> Result<Fit, LearnError> {
+    let activation = match params.task {
+        Task::Logistic => sigmoid,
+        Task::Linear => identity,
+    };
+    descend(x, y, params, weights, intercept, activation)
+}
+
+fn identity(s: f64) -> f64 {
+    s
+}
+
+fn descend(
+    x: ArrayView2<f64>,
+    y: &[f64],
+    params: &TrainParams,
+    weights: &[f64],
+    intercept: f64,
+    activation: fn(f64) -> f64,
 ) -> Result<Fit, LearnError> {
     check(x, y, params, weights)?;
     let val = validation_rows(x.nrows(), params);
@@ -120,7 +151,7 @@ pub fn train_from(
     let mut since_best = 0;
     for epoch in 0..params.epochs {
         for batch in batches(fit_rows, params, epoch) {
-            step(xf, yf, &batch, params, &mut w, &mut b);
+            step(xf, yf, &batch, params, activation, &mut w, &mut b);
         }
         let out: Vec<f64> = scores(xf, w.as_slice().unwrap_or(&[]), b)
             .into_iter()
@@ -165,6 +196,7 @@ fn step(
     y: &[f64],
     batch: &[usize],
     params: &TrainParams,
+    activation: fn(f64) -> f64,
     w: &mut Array1<f64>,
     b: &mut f64,
 ) {
@@ -173,7 +205,7 @@ fn step(
     let residual: Array1<f64> = (xb.dot(&*w) + *b)
         .iter()
         .zip(batch)
-        .map(|(&s, &r)| link(params.task, s) - y[r])
+        .map(|(&s, &r)| activation(s) - y[r])
         .collect();
     let grad = xb.t().dot(&residual) / m + &(&*w * params.l2);
     *w = &*w - &(grad * params.learning_rate);
