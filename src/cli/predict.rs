@@ -13,6 +13,7 @@ use indomain_learn::pipeline::Trained;
 use indomain_learn::{LearnError, Task, agree, plain, secure};
 use indomain_net::Limits;
 use indomain_net::quic::{Endpoint, Identity, PartyAddr, mesh};
+use indomain_node::output::AtomicOutput;
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -206,14 +207,13 @@ pub fn run(args: Args) -> CliResult {
     drop(party_set);
     drop(endpoint);
     if let (Some(scores), Some(path)) = (scores, &args.output) {
-        let mut out = std::io::BufWriter::new(
-            std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?,
-        );
+        let mut out = AtomicOutput::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
         writeln!(out, "{},score,prediction", model.job.id_column)?;
         for (id, s) in aligned.ids.iter().zip(&scores) {
             writeln!(out, "{id},{s},{}", plain::link(model.job.params.task, *s))?;
         }
-        out.flush()?;
+        out.commit()
+            .map_err(|e| format!("{}: {e}", path.display()))?;
         eprintln!(
             "predict {}: {n} scores written to {}",
             args.me,

@@ -14,6 +14,7 @@ use crate::metrics::Evaluation;
 use crate::params::TrainParams;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::io::Write;
 use std::path::Path;
 
 /// The model file format this build writes and reads.
@@ -132,20 +133,14 @@ pub struct Rows {
 }
 
 impl ModelFile {
-    /// Writes the file as pretty JSON (atomically: a temporary file beside
-    /// it, then a rename).
+    /// Writes the file as pretty JSON, atomically and readable only by
+    /// this user (see [`write_private`]).
     pub fn save(&self, path: &Path) -> Result<(), LearnError> {
-        let io = |source| LearnError::Io {
-            path: path.display().to_string(),
-            source,
-        };
         let json = serde_json::to_string_pretty(self).map_err(|e| LearnError::Model {
             file: path.display().to_string(),
             reason: e.to_string(),
         })?;
-        let tmp = path.with_extension("json.partial");
-        std::fs::write(&tmp, json).map_err(io)?;
-        std::fs::rename(&tmp, path).map_err(io)
+        write_private(path, json.as_bytes())
     }
 
     /// Reads and checks a file: format version, that the hash matches the
@@ -198,6 +193,28 @@ impl ModelFile {
         }
         Ok(())
     }
+}
+
+/// Writes `bytes` to a temporary file (mode 0600) beside `path` and
+/// renames it into place: a failed write leaves no partial file and never
+/// clobbers an earlier one.
+pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), LearnError> {
+    let io = |source| LearnError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".indomain-partial-")
+        .tempfile_in(dir)
+        .map_err(io)?;
+    tmp.write_all(bytes).map_err(io)?;
+    tmp.as_file().sync_all().map_err(io)?;
+    tmp.persist(path).map_err(|e| io(e.error))?;
+    Ok(())
 }
 
 #[cfg(test)]

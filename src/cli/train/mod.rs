@@ -143,7 +143,7 @@ pub struct Args {
     seed: u64,
 
     /// Fractional bits of the fixed-point encoding.
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = TrainParams::default().frac_bits)]
     frac_bits: u32,
 
     /// The fewest shared rows to train on (vertical).

@@ -5,7 +5,7 @@ use super::{Args, Parties, bytes, describe};
 use crate::cli::CliResult;
 use indomain_learn::align::Roles;
 use indomain_learn::data::load_csv;
-use indomain_learn::model::{JobParty, JobSpec, PartyRole};
+use indomain_learn::model::{JobParty, JobSpec, PartyRole, write_private};
 use indomain_learn::pipeline::{self, Event, VerticalJob};
 use indomain_learn::report;
 use indomain_net::quic::{Endpoint, Identity, PartyAddr, mesh};
@@ -200,7 +200,7 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
                 &model.loss_per_epoch,
                 &[],
             );
-            std::fs::write(&svg_path, svg).map_err(|e| format!("{}: {e}", svg_path.display()))?;
+            write_private(&svg_path, svg.as_bytes())?;
             written.push_str(&format!(" and {}", svg_path.display()));
         }
         eprintln!("train {}: model written to {written}", args.me);
