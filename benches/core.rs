@@ -25,8 +25,8 @@ use indomain_core::share::{
     share_seeded_in_place,
 };
 use indomain_core::{FixedPoint, Seed};
+use indomain_mpc::open::{everyone, open};
 use indomain_net::memory::{mesh, pair};
-use indomain_net::open::open;
 use indomain_net::{Channel, PartySet};
 use ndarray::{Array2, ArrayView2};
 use rand::rngs::StdRng;
@@ -158,7 +158,8 @@ fn online(parties: &mut PartySet, t: &PartyTriple, x: &RingMatrix, y: &RingMatri
             .as_slice()
             .expect("dense"),
     );
-    let opened = open(parties, &masked).expect("in-memory exchange");
+    let group = everyone(parties);
+    let opened = open(parties, &group, &masked).expect("in-memory exchange");
     let (d, e) = opened.split_at(DIM * DIM);
     let d = ArrayView2::from_shape((DIM, DIM), d).expect("shape");
     let e = ArrayView2::from_shape((DIM, DIM), e).expect("shape");

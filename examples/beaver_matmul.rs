@@ -21,8 +21,8 @@ use indomain::core::ring::RingMatrix;
 use indomain::core::share::{share_from_seed, share_seeded};
 use indomain::core::truncate::{TwoPartyRole, truncate_local};
 use indomain::core::{FixedPoint, Seed};
+use indomain::mpc::open::{everyone, open, open_to};
 use indomain::net::memory::{mesh, pair};
-use indomain::net::open::{open, open_to};
 use indomain::net::{Channel, PartySet};
 use ndarray::{Array2, ArrayView2};
 use rand::rngs::StdRng;
@@ -83,7 +83,8 @@ fn party(
     // Mask, open D and E together, finish locally.
     let (mut masked, _) = left.mask(x.view())?.into_raw_vec_and_offset();
     masked.extend(right.mask(y.view())?.iter());
-    let opened = open(parties, &masked)?;
+    let group = everyone(parties);
+    let opened = open(parties, &group, &masked)?;
     let (d, e) = opened.split_at(M * K);
     let d = ArrayView2::from_shape((M, K), d)?;
     let e = ArrayView2::from_shape((K, N), e)?;
@@ -97,7 +98,7 @@ fn party(
         TwoPartyRole::Second
     };
     truncate_local(&mut z, fp.frac_bits(), role)?;
-    let product = open_to(parties, 0, &z)?;
+    let product = open_to(parties, &group, 0, &z)?;
     println!(
         "{}: sent {} bytes to its peer, received {} bytes from the dealer",
         parties.name(me),

@@ -6,6 +6,7 @@
 //!
 //! - [`core`]: ring Z_2^64, fixed point, additive sharing, Beaver triples;
 //! - [`net`]: channels (in-memory and QUIC with mutual TLS);
+//! - [`mpc`]: secret-shared fixed-point vectors and matrices, a dealer;
 //! - [`psi`]: private set intersection and its variants;
 //! - [`aggregate`]: N-party secure statistics and secure aggregation;
 //! - [`node`]: datasets and job runners of a party node.
@@ -13,6 +14,7 @@
 
 pub use indomain_aggregate as aggregate;
 pub use indomain_core as core;
+pub use indomain_mpc as mpc;
 pub use indomain_net as net;
 pub use indomain_node as node;
 pub use indomain_psi as psi;

@@ -231,6 +231,49 @@ impl Dealer {
         (LeftMask { u }, shares)
     }
 
+    /// A left mask whose column block k (`widths[k]` columns, blocks side by
+    /// side in party order) is known to party k alone: party k's seed
+    /// expands to its `rows`×`widths[k]` block, U is the blocks side by side,
+    /// and every other party's share of that block is zero. For a matrix
+    /// whose column block k party k holds in the clear (a vertically split
+    /// feature matrix), party k opens X_k − U_k once and no other party
+    /// holds or sends anything for that block. Right triples against it are
+    /// dealt as for [`left_mask`](Self::left_mask).
+    pub fn left_mask_blocks<R: Rng + CryptoRng + ?Sized>(
+        &self,
+        rows: usize,
+        widths: &[usize],
+        rng: &mut R,
+    ) -> Result<(LeftMask, Vec<DealtShare>), CoreError> {
+        if widths.len() != self.parties {
+            return Err(CoreError::ShapeMismatch {
+                what: "left mask blocks: one width per party",
+                expected: self.parties,
+                got: widths.len(),
+            });
+        }
+        let seeds = self.seeds(rng);
+        let inner: usize = widths.iter().sum();
+        let mut u = Array2::zeros((rows, inner));
+        let mut col = 0;
+        for (seed, &width) in seeds.iter().zip(widths) {
+            let block = expand_at(seed, 0, rows * width);
+            let block = ArrayView2::from_shape((rows, width), &block)
+                .expect("a vector of rows·width elements has shape rows×width");
+            u.slice_mut(ndarray::s![.., col..col + width])
+                .assign(&block);
+            col += width;
+        }
+        let shares = seeds
+            .into_iter()
+            .map(|seed| DealtShare {
+                seed,
+                correction: None,
+            })
+            .collect();
+        Ok((LeftMask { u }, shares))
+    }
+
     /// A right triple against `left`: V of `inner`×`cols` and W = U·V, one
     /// [`DealtShare`] per party.
     pub fn right_triple<R: Rng + CryptoRng + ?Sized>(
@@ -338,6 +381,33 @@ mod tests {
         assert!(DealtShare::from_bytes(&bytes, Some(5)).is_err());
         assert!(DealtShare::from_bytes(&dealt[1].to_bytes(), Some(4)).is_err());
         assert!(dealt[0].product_share(0, 5).is_err());
+    }
+
+    #[test]
+    fn block_left_masks_are_known_to_their_owner_alone() {
+        let mut rng = StdRng::seed_from_u64(4);
+        let dealer = Dealer::new(2).unwrap();
+        assert!(dealer.left_mask_blocks(3, &[1], &mut rng).is_err());
+        let (left, shares) = dealer.left_mask_blocks(5, &[2, 3], &mut rng).unwrap();
+        assert_eq!(left.dim(), (5, 5));
+        let u0 = expand_at(&shares[0].seed, 0, 10);
+        let u1 = expand_at(&shares[1].seed, 0, 15);
+        for r in 0..5 {
+            assert_eq!(left.u.row(r).to_vec()[..2], u0[2 * r..2 * r + 2]);
+            assert_eq!(left.u.row(r).to_vec()[2..], u1[3 * r..3 * r + 3]);
+        }
+        // A right triple against it adds up to U·V.
+        let right = dealer.right_triple(&left, 2, &mut rng);
+        let v: Vec<Vec<u64>> = right.iter().map(|d| expand_at(&d.seed, 0, 10)).collect();
+        let w: Vec<Vec<u64>> = right
+            .iter()
+            .map(|d| d.product_share(10, 10).unwrap())
+            .collect();
+        let v = reconstruct(&[&v[0], &v[1]]).unwrap();
+        let w = reconstruct(&[&w[0], &w[1]]).unwrap();
+        let v = ArrayView2::from_shape((5, 2), &v).unwrap();
+        let expected = matmul(left.u.view(), v).unwrap();
+        assert_eq!(expected.as_slice().unwrap(), &w[..]);
     }
 
     #[test]

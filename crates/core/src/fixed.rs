@@ -2,8 +2,15 @@
 //!
 //! A real x is encoded as round(x · 2^f) (nearest, ties to even) in two's
 //! complement, f fractional bits (default 20). Encoding refuses
-//! |x| ≥ 2^(63−f) — it never wraps silently. Products of two encoded values carry 2f fractional bits and must
-//! be truncated by f; each protocol states how it does that.
+//! |x| ≥ 2^(63−f) — it never wraps silently. Products of two encoded values
+//! carry 2f fractional bits and must be truncated by f; each protocol states
+//! how it does that.
+//!
+//! That range check is not enough for values that will be multiplied: a
+//! product of two values below B carries B²·2^(2f), and truncating it is
+//! only sound while that stays well below 2^63 (see [`crate::truncate`]).
+//! [`Bounded`] is the encoder for such inputs: it refuses |x| > B, and
+//! refuses a bound B whose products could leave the signed ring.
 
 use crate::CoreError;
 use crate::ring::PAR_THRESHOLD;
@@ -184,9 +191,123 @@ impl FixedPoint {
     }
 }
 
+/// A fixed-point encoder for values that protocols multiply: refuses
+/// |x| > `max_abs`, where `max_abs`² · 2^(2f) < 2^62, so that a product of
+/// two encoded values fits the signed ring with a bit to spare and the
+/// truncation bound of [`crate::truncate`] applies with
+/// l_x = 2·log2(max_abs) + 2f.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bounded {
+    fp: FixedPoint,
+    max_abs: f64,
+}
+
+impl Bounded {
+    /// An encoder with `fp`'s fractional bits refusing |x| > `max_abs`;
+    /// fails if `max_abs` is not positive or its square, with 2f fractional
+    /// bits, reaches 2^62.
+    pub fn new(fp: FixedPoint, max_abs: f64) -> Result<Self, CoreError> {
+        let limit = Self::largest_bound(fp);
+        if !(max_abs > 0.0 && max_abs < limit) {
+            return Err(CoreError::OutOfRange {
+                value: max_abs,
+                limit,
+            });
+        }
+        Ok(Self { fp, max_abs })
+    }
+
+    /// The exclusive upper limit on the bound: 2^(31 − f).
+    pub fn largest_bound(fp: FixedPoint) -> f64 {
+        2f64.powi(31 - fp.frac_bits() as i32)
+    }
+
+    /// The codec.
+    pub fn fixed_point(&self) -> FixedPoint {
+        self.fp
+    }
+
+    /// The inclusive bound on |x|.
+    pub fn max_abs(&self) -> f64 {
+        self.max_abs
+    }
+
+    /// The probability bound, per element, that truncating a product of
+    /// two encoded values wraps (see [`crate::truncate`]):
+    /// max_abs² · 2^(2f) / 2^63.
+    pub fn product_wrap_probability(&self) -> f64 {
+        self.max_abs * self.max_abs * self.fp.scale() * self.fp.scale() / TWO_POW_63
+    }
+
+    /// Encodes one value, refusing |x| > max_abs (and non-finite values).
+    pub fn encode(&self, x: f64) -> Result<u64, CoreError> {
+        self.check(x)?;
+        self.fp.encode(x)
+    }
+
+    fn check(&self, x: f64) -> Result<(), CoreError> {
+        if !x.is_finite() {
+            return Err(CoreError::NotFinite { value: x });
+        }
+        if x.abs() > self.max_abs {
+            return Err(CoreError::OutOfRange {
+                value: x,
+                limit: self.max_abs,
+            });
+        }
+        Ok(())
+    }
+
+    /// Encodes a slice; the error names the first value refused.
+    pub fn encode_slice(&self, xs: &[f64]) -> Result<Vec<u64>, CoreError> {
+        let within = |x: &f64| x.abs() <= self.max_abs;
+        let ok = if xs.len() < PAR_THRESHOLD {
+            xs.iter().all(within)
+        } else {
+            xs.par_iter().all(within)
+        };
+        if let Some(&x) = xs.iter().find(|x| !ok && !within(x)) {
+            self.check(x)?;
+        }
+        self.fp.encode_slice(xs)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bounded_encoder_refuses_above_its_bound() {
+        let fp = FixedPoint::new(16).unwrap();
+        assert!(Bounded::new(fp, 2f64.powi(15)).is_err());
+        assert!(Bounded::new(fp, 0.0).is_err());
+        assert!(Bounded::new(fp, f64::NAN).is_err());
+        let b = Bounded::new(fp, 64.0).unwrap();
+        assert_eq!(b.encode(-64.0).unwrap(), fp.encode(-64.0).unwrap());
+        assert!(matches!(
+            b.encode(64.5),
+            Err(CoreError::OutOfRange { value, limit }) if value == 64.5 && limit == 64.0
+        ));
+        assert!(matches!(
+            b.encode(f64::INFINITY),
+            Err(CoreError::NotFinite { .. })
+        ));
+        let mut xs = vec![1.0; 3 * PAR_THRESHOLD];
+        assert_eq!(b.encode_slice(&xs).unwrap(), fp.encode_slice(&xs).unwrap());
+        xs[PAR_THRESHOLD + 2] = -100.0;
+        assert!(matches!(
+            b.encode_slice(&xs),
+            Err(CoreError::OutOfRange { value, .. }) if value == -100.0
+        ));
+        xs[PAR_THRESHOLD + 2] = f64::NAN;
+        assert!(matches!(
+            b.encode_slice(&xs),
+            Err(CoreError::NotFinite { .. })
+        ));
+        // 64² · 2^32 / 2^63 = 2^-19.
+        assert_eq!(b.product_wrap_probability(), 2f64.powi(-19));
+    }
 
     #[test]
     fn round_trip_within_one_ulp() {

@@ -31,5 +31,5 @@ pub mod share;
 pub mod truncate;
 
 pub use error::CoreError;
-pub use fixed::FixedPoint;
+pub use fixed::{Bounded, FixedPoint};
 pub use prg::{Prg, Seed};

@@ -41,6 +41,9 @@ pub fn matmul_add_into(
     if m == 0 || n == 0 || k == 0 {
         return Ok(());
     }
+    if n == 1 && matvec_add_into(c, a, b) {
+        return Ok(());
+    }
     let a = a.as_standard_layout();
     let kernel = Kernel::detect();
     match (a.as_slice(), c.as_slice_mut()) {
@@ -57,6 +60,89 @@ pub fn matmul_add_into(
     }
     Ok(())
 }
+
+/// Rows per rayon task in the matrix-vector paths.
+const MATVEC_ROWS: usize = 1 << 12;
+
+/// The widest transposed operand the matrix-vector path takes: each task
+/// keeps a partial sum of this many elements.
+const MATVEC_MAX_PARTIAL: usize = 1 << 12;
+
+/// C += A·b for a one-column B, without copying or packing A: a
+/// matrix-vector product is bound by reading A once, and a transposed view
+/// of a row-major matrix (Dᵀ·e in training) is read row by row as it lies
+/// in memory. Returns false, doing nothing, for layouts it does not cover.
+fn matvec_add_into(c: &mut RingMatrix, a: ArrayView2<'_, u64>, b: ArrayView2<'_, u64>) -> bool {
+    let (m, k) = a.dim();
+    let b: Vec<u64> = b.column(0).to_vec();
+    let Some(c) = c.as_slice_mut() else {
+        return false;
+    };
+    if let Some(a) = a.as_slice() {
+        let row = |(ci, ai): (&mut u64, &[u64])| {
+            let dot = ai
+                .iter()
+                .zip(&b)
+                .fold(0u64, |s, (x, y)| s.wrapping_add(x.wrapping_mul(*y)));
+            *ci = ci.wrapping_add(dot);
+        };
+        if m * k < PAR_ELEMENTS {
+            c.iter_mut().zip(a.chunks_exact(k)).for_each(row);
+        } else {
+            c.par_chunks_mut(MATVEC_ROWS)
+                .zip(a.par_chunks(MATVEC_ROWS * k))
+                .for_each(|(c, a)| c.iter_mut().zip(a.chunks_exact(k)).for_each(row));
+        }
+        return true;
+    }
+    // A is Aᵀ of a row-major k×m matrix: C += Σ_p b[p]·(row p of that matrix).
+    let at = a.t();
+    let Some(at) = at.as_slice() else {
+        return false;
+    };
+    if m > MATVEC_MAX_PARTIAL {
+        return false;
+    }
+    let axpy = |acc: &mut Vec<u64>, (rows, b): (&[u64], &[u64])| {
+        for (row, &bp) in rows.chunks_exact(m).zip(b) {
+            for (s, x) in acc.iter_mut().zip(row) {
+                *s = s.wrapping_add(x.wrapping_mul(bp));
+            }
+        }
+    };
+    let sum = if m * k < PAR_ELEMENTS {
+        let mut acc = vec![0u64; m];
+        axpy(&mut acc, (at, &b));
+        acc
+    } else {
+        at.par_chunks(MATVEC_ROWS * m)
+            .zip(b.par_chunks(MATVEC_ROWS))
+            .fold(
+                || vec![0u64; m],
+                |mut acc, chunk| {
+                    axpy(&mut acc, chunk);
+                    acc
+                },
+            )
+            .reduce(
+                || vec![0u64; m],
+                |mut x, y| {
+                    x.iter_mut()
+                        .zip(&y)
+                        .for_each(|(a, b)| *a = a.wrapping_add(*b));
+                    x
+                },
+            )
+    };
+    c.iter_mut()
+        .zip(&sum)
+        .for_each(|(ci, s)| *ci = ci.wrapping_add(*s));
+    true
+}
+
+/// Below this many multiply-adds a matrix-vector product stays on the
+/// calling thread.
+const PAR_ELEMENTS: usize = 1 << 16;
 
 /// Rows of C per rayon task: enough tasks to keep every thread busy and
 /// balance uneven blocks, blocks big enough to reuse each packed B slice.
@@ -319,6 +405,8 @@ mod tests {
             (33, 17, 3),
             (1, 1000, 4),
             (70, 40, 5),
+            (5000, 23, 1),
+            (3, 7, 1),
         ] {
             let a = random(&mut rng, m, k);
             let b = random(&mut rng, k, n);
@@ -374,6 +462,25 @@ mod tests {
         let mut expected = before;
         expected.zip_mut_with(&at_b, |x, y| *x = x.wrapping_add(*y));
         assert_eq!(c, expected);
+    }
+
+    #[test]
+    fn transposed_matrix_vector_products() {
+        let mut rng = StdRng::seed_from_u64(6);
+        for (k, m) in [(5000, 23), (7, 3), (300, 5000)] {
+            let a = random(&mut rng, k, m);
+            let b = random(&mut rng, k, 1);
+            assert_eq!(
+                matmul(a.t(), b.view()).unwrap(),
+                matmul_naive(a.t(), b.view()),
+                "{k}x{m}"
+            );
+            let b_row = random(&mut rng, 1, k);
+            assert_eq!(
+                matmul(a.t(), b_row.t()).unwrap(),
+                matmul_naive(a.t(), b_row.t())
+            );
+        }
     }
 
     #[test]

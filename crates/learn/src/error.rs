@@ -71,4 +71,20 @@ pub enum LearnError {
     /// The secure sum of joint scoring failed.
     #[error("joint scoring: {0}")]
     Scoring(#[source] indomain_aggregate::AggregateError),
+    /// A failure of the secret-shared computation (names the peer and
+    /// the protocol phase).
+    #[error(transparent)]
+    Mpc(#[from] indomain_mpc::MpcError),
+    /// A party's data for vertical training or scoring is unusable (names
+    /// the party or the row).
+    #[error("{0}")]
+    Input(String),
+    /// The parties of a job disagree (rows, parameters): names the peer.
+    #[error("peer {peer} disagrees: {what}")]
+    Disagreement {
+        /// The party whose announcement differs.
+        peer: String,
+        /// What differs.
+        what: String,
+    },
 }

@@ -38,7 +38,9 @@ pub struct TrainParams {
     pub batch_size: Option<usize>,
     /// Early stopping on a validation split held by the label holder.
     pub early_stopping: Option<EarlyStopping>,
-    /// Fractional bits of the fixed-point encoding of shared values.
+    /// Fractional bits of the fixed-point encoding of shared values (16 by
+    /// default: see docs/protocols.md, "Vertical regression", for why not
+    /// more).
     pub frac_bits: u32,
     /// Seed of the public randomness every party shares (mini-batch order).
     pub seed: u64,
@@ -53,7 +55,7 @@ impl Default for TrainParams {
             l2: 0.0,
             batch_size: None,
             early_stopping: None,
-            frac_bits: 20,
+            frac_bits: 16,
             seed: 0,
         }
     }

@@ -19,7 +19,6 @@
 pub mod channel;
 pub mod error;
 pub mod memory;
-pub mod open;
 pub mod party;
 pub mod quic;
 pub mod wire;

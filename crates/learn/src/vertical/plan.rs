@@ -1,0 +1,184 @@
+//! The public plan of a vertical job, which every party derives alike: the
+//! computing parties' order, the checks every party makes of the others'
+//! announcements, the validation split, batches and chunks.
+//!
+//! Nothing here is secret: row counts, column counts and the parameters
+//! are announced to every computing party; the split and the batch order
+//! come from the job's public seed.
+
+use crate::LearnError;
+use crate::params::{Task, TrainParams};
+use indomain_mpc::open;
+use indomain_net::PartySet;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use std::ops::Range;
+
+/// Rows per fixed matrix: each is opened under its own mask, and products
+/// over it are truncated on their own, which keeps the truncated values
+/// (and the chance that a truncation fails) small for any number of rows.
+pub(crate) const CHUNK_ROWS: usize = 1 << 16;
+
+/// The largest |feature| accepted (standardised features; see the bounded
+/// encoder of indomain-core).
+pub const FEATURE_BOUND: f64 = 64.0;
+
+/// The computing parties in rank order: the label holder first (the
+/// leader), then every other party but the dealer, in set order.
+pub(crate) fn computing_order(n: usize, label: usize, dealer: Option<usize>) -> Vec<usize> {
+    std::iter::once(label)
+        .chain((0..n).filter(|&i| i != label && Some(i) != dealer))
+        .collect()
+}
+
+/// The parameters as words every party compares.
+fn param_words(p: &TrainParams) -> Vec<u64> {
+    let es = p.early_stopping;
+    vec![
+        p.epochs as u64,
+        p.learning_rate.to_bits(),
+        p.l2.to_bits(),
+        p.batch_size.map_or(0, |b| b as u64),
+        p.frac_bits as u64,
+        p.seed,
+        matches!(p.task, Task::Logistic) as u64,
+        es.map_or(0, |e| e.validation_fraction.to_bits()),
+        es.map_or(0, |e| e.patience as u64),
+    ]
+}
+
+/// Checks the parameters every party must accept before anything is sent.
+pub(crate) fn check_params(p: &TrainParams) -> Result<(), LearnError> {
+    let bad = |what: &str| Err(LearnError::Params(what.to_string()));
+    if p.epochs == 0 {
+        return bad("epochs must be at least 1");
+    }
+    if !(p.learning_rate.is_finite() && p.learning_rate > 0.0 && p.learning_rate <= 16.0) {
+        return bad("the learning rate must be in (0, 16]");
+    }
+    if !(p.l2.is_finite() && p.l2 >= 0.0 && p.l2 <= 16.0) {
+        return bad("the L2 strength must be in [0, 16]");
+    }
+    if p.batch_size == Some(0) {
+        return bad("a batch holds at least one row");
+    }
+    if !(8..=20).contains(&p.frac_bits) {
+        return bad("vertical training takes 8 to 20 fractional bits");
+    }
+    if let Some(es) = p.early_stopping
+        && (!(es.validation_fraction > 0.0 && es.validation_fraction < 1.0) || es.patience == 0)
+    {
+        return bad("early stopping needs a validation fraction in (0, 1) and patience ≥ 1");
+    }
+    Ok(())
+}
+
+/// Every computing party announces its rows, its block width and the
+/// parameters; returns every rank's width. Any difference in rows or
+/// parameters is an error naming the peer.
+pub(crate) fn agree(
+    parties: &mut PartySet,
+    group: &[usize],
+    rows: usize,
+    width: usize,
+    params: Option<&TrainParams>,
+) -> Result<Vec<usize>, LearnError> {
+    let mut mine = vec![rows as u64, width as u64];
+    mine.extend(params.map(param_words).unwrap_or_default());
+    let lens = vec![mine.len(); group.len()];
+    let all = open::exchange(parties, group, mine.clone(), &lens)?;
+    let mut widths = Vec::with_capacity(group.len());
+    for (theirs, &index) in all.iter().zip(group) {
+        let peer = || parties.name(index).to_string();
+        if theirs[0] != mine[0] {
+            return Err(LearnError::Disagreement {
+                peer: peer(),
+                what: format!("it has {} rows, this party {}", theirs[0], rows),
+            });
+        }
+        if theirs[2..] != mine[2..] {
+            return Err(LearnError::Disagreement {
+                peer: peer(),
+                what: "its training parameters differ".into(),
+            });
+        }
+        if theirs[1] > (1 << 20) {
+            return Err(LearnError::Disagreement {
+                peer: peer(),
+                what: format!("it announces {} columns", theirs[1]),
+            });
+        }
+        widths.push(theirs[1] as usize);
+    }
+    Ok(widths)
+}
+
+/// Training and validation rows (each in row order): the validation rows
+/// are a public random choice of ⌈fraction · rows⌉ rows, from the seed.
+pub(crate) fn split(rows: usize, fraction: Option<f64>, seed: u64) -> (Vec<usize>, Vec<usize>) {
+    let Some(fraction) = fraction else {
+        return ((0..rows).collect(), Vec::new());
+    };
+    let mut order: Vec<usize> = (0..rows).collect();
+    order.shuffle(&mut StdRng::seed_from_u64(seed));
+    let val = ((fraction * rows as f64).ceil() as usize).min(rows);
+    let (mut v, mut t) = (order[..val].to_vec(), order[val..].to_vec());
+    v.sort_unstable();
+    t.sort_unstable();
+    (t, v)
+}
+
+/// Batches of positions into the training rows: consecutive ranges of
+/// `batch` rows (the last may be shorter), or one batch of all.
+pub fn batches(rows: usize, batch: Option<usize>) -> Vec<Range<usize>> {
+    let size = batch.unwrap_or(rows).max(1);
+    (0..rows.div_ceil(size))
+        .map(|b| b * size..((b + 1) * size).min(rows))
+        .collect()
+}
+
+/// The order in which an epoch visits the batches: a public shuffle from
+/// the seed and the epoch (the identity for a single batch).
+pub fn batch_order(epoch: usize, batches: usize, seed: u64) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..batches).collect();
+    if batches > 1 {
+        let mix = seed ^ (epoch as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        order.shuffle(&mut StdRng::seed_from_u64(mix));
+    }
+    order
+}
+
+/// A range of rows cut into chunks of at most [`CHUNK_ROWS`].
+pub(crate) fn chunks(range: Range<usize>) -> Vec<Range<usize>> {
+    range
+        .clone()
+        .step_by(CHUNK_ROWS)
+        .map(|start| start..(start + CHUNK_ROWS).min(range.end))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_batches_and_chunks_cover_every_row_once() {
+        let (t, v) = split(1000, Some(0.25), 7);
+        assert_eq!(v.len(), 250);
+        let mut all: Vec<usize> = t.iter().chain(&v).copied().collect();
+        all.sort_unstable();
+        assert_eq!(all, (0..1000).collect::<Vec<_>>());
+        assert_eq!(split(1000, Some(0.25), 7), (t, v));
+        let b = batches(10, Some(4));
+        assert_eq!(b, vec![0..4, 4..8, 8..10]);
+        assert_eq!(batches(10, None), vec![0..10]);
+        let mut order = batch_order(3, 3, 1);
+        order.sort_unstable();
+        assert_eq!(order, vec![0, 1, 2]);
+        let c = chunks(5..CHUNK_ROWS * 2 + 10);
+        assert_eq!(c.len(), 3);
+        assert_eq!(c[2].end, CHUNK_ROWS * 2 + 10);
+        assert_eq!(computing_order(4, 2, Some(0)), vec![2, 1, 3]);
+    }
+}

@@ -1,0 +1,93 @@
+//! Correlated randomness, behind one trait.
+//!
+//! Every multiplication of the layer consumes items that are random but
+//! correlated across the computing parties: Beaver triples, left masks and
+//! right triples for matrix products, truncation pairs. Training code asks
+//! a [`Correlations`] for them and never knows where they come from. The
+//! first implementation is [`DealerClient`](crate::dealer::DealerClient): a
+//! dealer party that holds no data and sees no shares deals them with seed
+//! compression. An implementation that generates them between the
+//! computing parties themselves (OT or homomorphic encryption, as in
+//! SecureML's offline phase) replaces it without touching training code: it
+//! gets the same [`PartySet`] and returns the same share types.
+//!
+//! What each party learns from an item: its own shares, which are uniformly
+//! random; see `indomain_core::dealer` for the dealer's view.
+
+use crate::MpcError;
+use indomain_core::beaver::TripleShare;
+use indomain_core::matrix_triple::RightTripleShare;
+use indomain_core::ring::RingMatrix;
+use indomain_core::truncate::TruncationPairShare;
+use indomain_net::PartySet;
+
+/// A left mask, named by the order in which it was requested (the same at
+/// every party).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MaskId(pub u32);
+
+/// How a left mask U (rows × inner) is shared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MaskLayout {
+    /// Every party holds an additive share of all of U (SecureML).
+    Shared {
+        /// Columns of U.
+        inner: usize,
+    },
+    /// Column block k (`widths[k]` columns, blocks side by side in rank
+    /// order) is known to the party of rank k alone: for a matrix whose
+    /// block k that party holds in the clear.
+    Blocks {
+        /// Columns of each rank's block.
+        widths: Vec<usize>,
+    },
+}
+
+impl MaskLayout {
+    /// The number of columns of U.
+    pub fn inner(&self) -> usize {
+        match self {
+            MaskLayout::Shared { inner } => *inner,
+            MaskLayout::Blocks { widths } => widths.iter().sum(),
+        }
+    }
+}
+
+/// A source of correlated randomness for the computing parties. Every
+/// computing party calls the same methods with the same arguments in the
+/// same order.
+pub trait Correlations {
+    /// `len` element-wise Beaver triples.
+    fn triples(&mut self, parties: &mut PartySet, len: usize) -> Result<TripleShare, MpcError>;
+
+    /// A left mask U of `rows` rows laid out as `layout`. Returns its name
+    /// and this party's share: rows × inner for [`MaskLayout::Shared`],
+    /// rows × widths[rank] (its own block) for [`MaskLayout::Blocks`].
+    fn left_mask(
+        &mut self,
+        parties: &mut PartySet,
+        rows: usize,
+        layout: &MaskLayout,
+    ) -> Result<(MaskId, RingMatrix), MpcError>;
+
+    /// A right triple (V, W = U·V) against mask `mask` with `cols` columns;
+    /// with `transposed`, (V, W = Uᵀ·V) instead.
+    fn right_triple(
+        &mut self,
+        parties: &mut PartySet,
+        mask: MaskId,
+        cols: usize,
+        transposed: bool,
+    ) -> Result<RightTripleShare, MpcError>;
+
+    /// `len` truncation pairs (r, r >> `shift`).
+    fn truncation_pairs(
+        &mut self,
+        parties: &mut PartySet,
+        len: usize,
+        shift: u32,
+    ) -> Result<TruncationPairShare, MpcError>;
+
+    /// Tells the source that no more items will be asked for.
+    fn finish(&mut self, parties: &mut PartySet) -> Result<(), MpcError>;
+}

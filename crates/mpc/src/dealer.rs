@@ -1,0 +1,368 @@
+//! The dealer as a [`Correlations`] source: a party of the set that holds
+//! no data, sees no shares, and deals seed-compressed items with
+//! `indomain_core::dealer`.
+//!
+//! Protocol: for every item, the leader sends the dealer a [`Request`] (a
+//! shape, never a value); the dealer deals it and sends every computing
+//! party, in rank order, its `DealtShare` as one frame (16 bytes, plus the
+//! explicit product share for the leader). The other computing parties do
+//! not send requests: they run the same code and know which item comes
+//! next, and every frame is checked against the length they expect. A
+//! [`Request::Done`] ends the dealer's loop.
+//!
+//! What each party learns: the dealer learns the shapes and the number of
+//! items, nothing of any value; a computing party learns its own shares of
+//! uniformly random masks. Security assumes the dealer colludes with no
+//! computing party (see docs/threat-model.md): it knows every mask.
+//!
+//! The dealer keeps every left mask it dealt (to deal right triples
+//! against it), so it bounds what a request may cost: [`DealerLimits`].
+
+use crate::MpcError;
+use crate::correlations::{Correlations, MaskId, MaskLayout};
+use crate::error::core;
+use crate::roster::{LEADER, Roster};
+use indomain_core::beaver::TripleShare;
+use indomain_core::dealer::{Dealer, DealtShare, LeftMask};
+use indomain_core::matrix_triple::{LeftMaskShare, RightTripleShare};
+use indomain_core::ring::RingMatrix;
+use indomain_core::truncate::TruncationPairShare;
+use indomain_net::PartySet;
+use indomain_net::wire::{recv_msg, send_msg};
+use rand::{CryptoRng, Rng};
+use serde::{Deserialize, Serialize};
+
+/// What the leader asks the dealer for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Request {
+    /// `len` Beaver triples.
+    Triples {
+        /// Number of triples.
+        len: u64,
+    },
+    /// A left mask of `rows` rows; `widths` empty for a shared mask of
+    /// `inner` columns, otherwise one block width per computing party.
+    LeftMask {
+        /// Rows of U.
+        rows: u64,
+        /// Columns of U.
+        inner: u64,
+        /// Block widths in rank order (empty: shared layout).
+        widths: Vec<u64>,
+    },
+    /// A right triple against a mask dealt earlier.
+    RightTriple {
+        /// The mask, by request order.
+        mask: u32,
+        /// Columns of V.
+        cols: u64,
+        /// Against Uᵀ instead of U.
+        transposed: bool,
+    },
+    /// `len` truncation pairs for a shift of `shift` bits.
+    TruncationPairs {
+        /// Number of pairs.
+        len: u64,
+        /// Bits shifted.
+        shift: u32,
+    },
+    /// No more requests.
+    Done,
+}
+
+/// What a dealer accepts: requests above these are refused, so that no
+/// request can make it allocate without bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DealerLimits {
+    /// Elements of one dealt item (a product share travels as one frame:
+    /// 2^23 elements is 64 MiB, the default frame limit).
+    pub max_item_elements: usize,
+    /// Elements of all left masks kept together.
+    pub max_mask_elements: usize,
+}
+
+impl Default for DealerLimits {
+    fn default() -> Self {
+        Self {
+            max_item_elements: 1 << 23,
+            max_mask_elements: 1 << 28,
+        }
+    }
+}
+
+/// What a dealer did, for progress reports.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DealerReport {
+    /// Items dealt.
+    pub items: u64,
+}
+
+fn too_big(peer: &str, what: &str, got: u128, max: usize) -> MpcError {
+    MpcError::Refused {
+        peer: peer.to_string(),
+        reason: format!("{what} of {got} elements exceeds the limit of {max}"),
+    }
+}
+
+/// Runs the dealer until the leader says [`Request::Done`]. `computing`
+/// lists the computing parties' set indices in rank order (the order of
+/// their [`Roster`]).
+pub fn serve<R: Rng + CryptoRng + ?Sized>(
+    parties: &mut PartySet,
+    computing: &[usize],
+    limits: DealerLimits,
+    rng: &mut R,
+) -> Result<DealerReport, MpcError> {
+    if computing.is_empty() || computing.contains(&parties.me()) {
+        return Err(MpcError::Usage(
+            "the dealer serves a non-empty list of other parties".into(),
+        ));
+    }
+    let dealer = Dealer::new(computing.len()).map_err(core("dealer setup"))?;
+    let leader = computing[LEADER];
+    let leader_name = parties.name(leader).to_string();
+    let mut masks: Vec<LeftMask> = Vec::new();
+    let mut kept = 0usize;
+    let mut report = DealerReport::default();
+    let check = |what: &str, elements: u128, max: usize| {
+        if elements > max as u128 {
+            Err(too_big(&leader_name, what, elements, max))
+        } else {
+            Ok(elements as usize)
+        }
+    };
+    loop {
+        let request: Request = recv_msg(parties.channel(leader)?)?;
+        let shares = match request {
+            Request::Done => return Ok(report),
+            Request::Triples { len } => {
+                let len = check("triples", 3 * len as u128, limits.max_item_elements)? / 3;
+                dealer.triples(len, rng)
+            }
+            Request::LeftMask {
+                rows,
+                inner,
+                widths,
+            } => {
+                let elements = check(
+                    "left masks",
+                    rows as u128 * inner as u128 + kept as u128,
+                    limits.max_mask_elements,
+                )?;
+                let (rows, inner) = (rows as usize, inner as usize);
+                let (mask, shares) = if widths.is_empty() {
+                    dealer.left_mask(rows, inner, rng)
+                } else {
+                    let widths: Vec<usize> = widths.iter().map(|&w| w as usize).collect();
+                    if widths.iter().sum::<usize>() != inner {
+                        return Err(MpcError::Refused {
+                            peer: leader_name,
+                            reason: "block widths do not add up to the mask's columns".into(),
+                        });
+                    }
+                    dealer
+                        .left_mask_blocks(rows, &widths, rng)
+                        .map_err(core("dealing a left mask"))?
+                };
+                kept = elements;
+                masks.push(mask);
+                shares
+            }
+            Request::RightTriple {
+                mask,
+                cols,
+                transposed,
+            } => {
+                let Some(left) = masks.get(mask as usize) else {
+                    return Err(MpcError::Refused {
+                        peer: leader_name,
+                        reason: format!("no left mask {mask}"),
+                    });
+                };
+                let (rows, inner) = left.dim();
+                let (rows, inner) = if transposed {
+                    (inner, rows)
+                } else {
+                    (rows, inner)
+                };
+                let cols = cols as u128;
+                check(
+                    "right triple",
+                    (rows as u128 + inner as u128) * cols,
+                    limits.max_item_elements,
+                )?;
+                if transposed {
+                    dealer.right_triple_transposed(left, cols as usize, rng)
+                } else {
+                    dealer.right_triple(left, cols as usize, rng)
+                }
+            }
+            Request::TruncationPairs { len, shift } => {
+                let len = check(
+                    "truncation pairs",
+                    2 * len as u128,
+                    limits.max_item_elements,
+                )? / 2;
+                dealer
+                    .truncation_pairs(len, shift, rng)
+                    .map_err(core("dealing truncation pairs"))?
+            }
+        };
+        for (share, &party) in shares.iter().zip(computing) {
+            parties.channel(party)?.send(&share.to_bytes())?;
+        }
+        report.items += 1;
+    }
+}
+
+/// A computing party's side of the dealer: implements [`Correlations`].
+#[derive(Debug, Clone)]
+pub struct DealerClient {
+    roster: Roster,
+    dealer: usize,
+    masks: Vec<(usize, MaskLayout)>,
+}
+
+impl DealerClient {
+    /// The client for a roster with a dealer.
+    pub fn new(roster: &Roster) -> Result<Self, MpcError> {
+        let dealer = roster
+            .dealer()
+            .ok_or_else(|| MpcError::Usage("the roster has no dealer".into()))?;
+        Ok(Self {
+            roster: roster.clone(),
+            dealer,
+            masks: Vec::new(),
+        })
+    }
+
+    /// Sends `request` (the leader only) and receives this party's item;
+    /// the leader's carries a correction of `correction` elements.
+    fn fetch(
+        &self,
+        parties: &mut PartySet,
+        request: &Request,
+        correction: Option<usize>,
+        phase: &'static str,
+    ) -> Result<DealtShare, MpcError> {
+        let leader = self.roster.is_leader();
+        let ch = parties.channel(self.dealer)?;
+        if leader {
+            send_msg(ch, request)?;
+        }
+        let frame = ch.recv()?;
+        let expected = if leader { correction } else { None };
+        DealtShare::from_bytes(&frame, expected).map_err(|e| MpcError::Malformed {
+            peer: ch.peer().to_string(),
+            phase,
+            reason: e.to_string(),
+        })
+    }
+
+    fn malformed(&self, parties: &PartySet, phase: &'static str, e: impl ToString) -> MpcError {
+        MpcError::Malformed {
+            peer: parties.name(self.dealer).to_string(),
+            phase,
+            reason: e.to_string(),
+        }
+    }
+}
+
+impl Correlations for DealerClient {
+    fn triples(&mut self, parties: &mut PartySet, len: usize) -> Result<TripleShare, MpcError> {
+        let phase = "beaver triples from the dealer";
+        let dealt = self.fetch(
+            parties,
+            &Request::Triples { len: len as u64 },
+            Some(len),
+            phase,
+        )?;
+        TripleShare::from_dealt(&dealt, len).map_err(|e| self.malformed(parties, phase, e))
+    }
+
+    fn left_mask(
+        &mut self,
+        parties: &mut PartySet,
+        rows: usize,
+        layout: &MaskLayout,
+    ) -> Result<(MaskId, RingMatrix), MpcError> {
+        let phase = "left mask from the dealer";
+        let (widths, own_cols) = match layout {
+            MaskLayout::Shared { inner } => (Vec::new(), *inner),
+            MaskLayout::Blocks { widths } => {
+                if widths.len() != self.roster.len() {
+                    return Err(MpcError::Usage(format!(
+                        "{} block widths for {} computing parties",
+                        widths.len(),
+                        self.roster.len()
+                    )));
+                }
+                (
+                    widths.iter().map(|&w| w as u64).collect(),
+                    widths[self.roster.rank()],
+                )
+            }
+        };
+        let request = Request::LeftMask {
+            rows: rows as u64,
+            inner: layout.inner() as u64,
+            widths,
+        };
+        let dealt = self.fetch(parties, &request, None, phase)?;
+        let share = LeftMaskShare::from_dealt(&dealt, rows, own_cols)
+            .map_err(|e| self.malformed(parties, phase, e))?;
+        let id = MaskId(self.masks.len() as u32);
+        self.masks.push((rows, layout.clone()));
+        Ok((id, share.u))
+    }
+
+    fn right_triple(
+        &mut self,
+        parties: &mut PartySet,
+        mask: MaskId,
+        cols: usize,
+        transposed: bool,
+    ) -> Result<RightTripleShare, MpcError> {
+        let phase = "right triple from the dealer";
+        let (rows, inner) = match self.masks.get(mask.0 as usize) {
+            Some((rows, layout)) => (*rows, layout.inner()),
+            None => return Err(MpcError::Usage(format!("no left mask {}", mask.0))),
+        };
+        let (rows, inner) = if transposed {
+            (inner, rows)
+        } else {
+            (rows, inner)
+        };
+        let request = Request::RightTriple {
+            mask: mask.0,
+            cols: cols as u64,
+            transposed,
+        };
+        let dealt = self.fetch(parties, &request, Some(rows * cols), phase)?;
+        RightTripleShare::from_dealt(&dealt, rows, inner, cols)
+            .map_err(|e| self.malformed(parties, phase, e))
+    }
+
+    fn truncation_pairs(
+        &mut self,
+        parties: &mut PartySet,
+        len: usize,
+        shift: u32,
+    ) -> Result<TruncationPairShare, MpcError> {
+        let phase = "truncation pairs from the dealer";
+        let request = Request::TruncationPairs {
+            len: len as u64,
+            shift,
+        };
+        let dealt = self.fetch(parties, &request, Some(len), phase)?;
+        TruncationPairShare::from_dealt(&dealt, len, shift)
+            .map_err(|e| self.malformed(parties, phase, e))
+    }
+
+    fn finish(&mut self, parties: &mut PartySet) -> Result<(), MpcError> {
+        if self.roster.is_leader() {
+            send_msg(parties.channel(self.dealer)?, &Request::Done)?;
+        }
+        Ok(())
+    }
+}
