@@ -68,9 +68,6 @@ pub enum LearnError {
         /// What was wrong with it.
         reason: String,
     },
-    /// The secure sum of joint scoring failed.
-    #[error("joint scoring: {0}")]
-    Scoring(#[source] indomain_aggregate::AggregateError),
     /// A failure of the secret-shared computation (names the peer and
     /// the protocol phase).
     #[error(transparent)]

@@ -6,9 +6,12 @@
 //! Nothing here is private: it runs where all its inputs already are.
 
 use crate::LearnError;
-use crate::data::shuffle;
 use crate::params::{Task, TrainParams};
+use crate::vertical;
 use ndarray::{Array1, ArrayView1, ArrayView2, Axis};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
 
 /// A trained linear model and its training history.
 #[derive(Debug, Clone, PartialEq)]
@@ -65,28 +68,31 @@ pub fn loss(task: Task, out: &[f64], y: &[f64]) -> f64 {
 }
 
 /// The rows of each mini-batch of `epoch` (0-based) over `rows` training
-/// rows: the rows in order as one batch for full-batch descent; otherwise
-/// a permutation seeded by (seed, epoch), cut into batches of
-/// `batch_size` (the last one may be shorter).
+/// rows, in the order the epoch visits them: the secure training's plan
+/// ([`vertical::batches`] of consecutive rows, visited in
+/// [`vertical::batch_order`]).
 pub fn batches(rows: usize, params: &TrainParams, epoch: usize) -> Vec<Vec<usize>> {
-    match params.batch_size {
-        None => vec![(0..rows).collect()],
-        Some(b) => {
-            let tag = format!("batch{epoch}");
-            shuffle(rows, params.seed, tag.as_bytes())
-                .chunks(b.max(1))
-                .map(<[usize]>::to_vec)
-                .collect()
-        }
-    }
+    let ranges = vertical::batches(rows, params.batch_size);
+    vertical::batch_order(epoch, ranges.len(), params.seed)
+        .into_iter()
+        .map(|b| ranges[b].clone().collect())
+        .collect()
 }
 
-/// How many of `rows` training rows are kept for validation with early
-/// stopping: the last ones, in the aligned order.
-pub fn validation_rows(rows: usize, params: &TrainParams) -> usize {
-    params.early_stopping.map_or(0, |e| {
-        ((rows as f64 * e.validation_fraction).round() as usize).min(rows.saturating_sub(1))
-    })
+/// Training and validation rows with early stopping, as the secure
+/// training draws them: ⌈fraction · rows⌉ rows chosen by a shuffle seeded
+/// with the job's seed, both lists in row order.
+pub fn validation_split(rows: usize, params: &TrainParams) -> (Vec<usize>, Vec<usize>) {
+    let Some(es) = params.early_stopping else {
+        return ((0..rows).collect(), Vec::new());
+    };
+    let mut order: Vec<usize> = (0..rows).collect();
+    order.shuffle(&mut StdRng::seed_from_u64(params.seed));
+    let val = ((es.validation_fraction * rows as f64).ceil() as usize).min(rows);
+    let (mut v, mut t) = (order[..val].to_vec(), order[val..].to_vec());
+    v.sort_unstable();
+    t.sort_unstable();
+    (t, v)
 }
 
 /// Trains from zero weights on `x` (rows × features, standardised) and `y`.
@@ -134,10 +140,14 @@ fn descend(
     activation: fn(f64) -> f64,
 ) -> Result<Fit, LearnError> {
     check(x, y, params, weights)?;
-    let val = validation_rows(x.nrows(), params);
-    let fit_rows = x.nrows() - val;
-    let (xf, xv) = x.split_at(Axis(0), fit_rows);
-    let (yf, yv) = y.split_at(fit_rows);
+    let (fit_rows, val_rows) = validation_split(x.nrows(), params);
+    if fit_rows.is_empty() {
+        return Err(LearnError::Params("no rows left to train on".into()));
+    }
+    let (xf, xv) = (x.select(Axis(0), &fit_rows), x.select(Axis(0), &val_rows));
+    let yf: Vec<f64> = fit_rows.iter().map(|&r| y[r]).collect();
+    let yv: Vec<f64> = val_rows.iter().map(|&r| y[r]).collect();
+    let (xf, xv, yf, yv) = (xf.view(), xv.view(), &yf[..], &yv[..]);
     let mut w = Array1::from(weights.to_vec());
     let mut b = intercept;
     let mut fit = Fit {
@@ -150,7 +160,7 @@ fn descend(
     let mut best = f64::INFINITY;
     let mut since_best = 0;
     for epoch in 0..params.epochs {
-        for batch in batches(fit_rows, params, epoch) {
+        for batch in batches(fit_rows.len(), params, epoch) {
             step(xf, yf, &batch, params, activation, &mut w, &mut b);
         }
         let out: Vec<f64> = scores(xf, w.as_slice().unwrap_or(&[]), b)

@@ -1,13 +1,12 @@
-//! The secure trainer of [`crate::pipeline`]: vertical training and joint
-//! scoring on secret-shared values (`crate::vertical`).
+//! The secure trainer of [`crate::pipeline`]: vertical training on
+//! secret-shared values with a dealer ([`crate::vertical::train`]) and
+//! joint scoring by secure sum ([`crate::vertical::predict`]).
 
 use crate::LearnError;
 use crate::align::Roles;
 use crate::params::TrainParams;
 use crate::pipeline::{SecureTrainer, Trained};
-use crate::plain;
-use indomain_aggregate::sum::secure_sum;
-use indomain_core::FixedPoint;
+use crate::vertical;
 use indomain_net::PartySet;
 use ndarray::ArrayView2;
 
@@ -17,36 +16,42 @@ pub struct Trainer {
 }
 
 impl Trainer {
-    /// A trainer with `frac_bits` fractional bits.
+    /// A trainer whose joint scoring uses `frac_bits` fractional bits.
     pub fn new(frac_bits: u32) -> Self {
         Self { frac_bits }
-    }
-
-    fn unavailable(&self) -> LearnError {
-        LearnError::Params(format!(
-            "secure vertical training ({} fractional bits) is not in this build yet",
-            self.frac_bits
-        ))
     }
 }
 
 impl SecureTrainer for Trainer {
     fn train(
         &mut self,
-        _parties: &mut PartySet,
-        _roles: &Roles,
-        _x: ArrayView2<f64>,
-        _y: Option<&[f64]>,
-        _params: &TrainParams,
-        _epoch: &mut dyn FnMut(usize, Option<f64>),
+        parties: &mut PartySet,
+        roles: &Roles,
+        x: ArrayView2<f64>,
+        y: Option<&[f64]>,
+        params: &TrainParams,
+        epoch: &mut dyn FnMut(usize, Option<f64>),
     ) -> Result<Trained, LearnError> {
-        Err(self.unavailable())
+        let dealer = roles
+            .dealer
+            .ok_or_else(|| LearnError::Params("vertical training needs a dealer".into()))?;
+        let out = vertical::train(
+            parties,
+            roles.label,
+            dealer,
+            x,
+            y,
+            params,
+            &mut |e, loss| epoch(e + 1, loss),
+            &mut rand::rng(),
+        )?;
+        Ok(Trained {
+            weights: out.weights,
+            intercept: out.intercept,
+            loss_per_epoch: out.loss_per_epoch,
+        })
     }
 
-    /// Each party's partial scores x·w (+ b at the label holder) are
-    /// summed by the secure sum of `indomain-aggregate` opened to the label
-    /// holder only: no party sees another's partial scores, the label
-    /// holder learns their sums.
     fn score(
         &mut self,
         parties: &mut PartySet,
@@ -58,8 +63,10 @@ impl SecureTrainer for Trainer {
     }
 }
 
-/// Joint scoring: see [`Trainer::score`]. `x` has no columns at a party
-/// without weights (the dealer).
+/// Joint scoring: each party's partial scores x·w (+ b at the label
+/// holder) are summed securely and opened to the label holder only; the
+/// dealer, if any, returns at once. A party without columns (left out of a
+/// contribution run) adds zeros.
 pub fn joint_scores(
     parties: &mut PartySet,
     roles: &Roles,
@@ -67,22 +74,19 @@ pub fn joint_scores(
     model: &Trained,
     frac_bits: u32,
 ) -> Result<Option<Vec<f64>>, LearnError> {
-    let fp = FixedPoint::new(frac_bits)?;
     let weights = if x.ncols() == 0 {
         &[][..]
     } else {
         &model.weights[..]
     };
-    if weights.len() != x.ncols() {
-        return Err(LearnError::Params(format!(
-            "{} weights for {} columns",
-            model.weights.len(),
-            x.ncols()
-        )));
-    }
-    let partial = plain::scores(x, weights, model.intercept.unwrap_or(0.0));
-    let encoded = fp.encode_slice(&partial)?;
-    let sum = secure_sum(parties, &encoded, &[roles.label], &mut rand::rng())
-        .map_err(LearnError::Scoring)?;
-    Ok(sum.map(|s| fp.decode_slice(&s)))
+    vertical::predict(
+        parties,
+        roles.label,
+        roles.dealer,
+        x,
+        weights,
+        model.intercept,
+        frac_bits,
+        &mut rand::rng(),
+    )
 }
