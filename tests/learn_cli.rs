@@ -571,3 +571,108 @@ fn predict_refuses_another_jobs_model_and_other_columns() {
         "{err}"
     );
 }
+
+#[test]
+fn vertical_training_over_quic_matches_plaintext_and_its_models_score_jointly() {
+    use indomain_learn::reference;
+    use indomain_mpc::sigmoid::sigmoid_approx;
+    let dir = tempfile::tempdir().unwrap();
+    let ps = parties(dir.path(), &["bank", "tax", "stats"]);
+    let (bank_csv, tax_csv) = vertical_files(dir.path(), 300, 20);
+    let models: Vec<PathBuf> = (0..2)
+        .map(|i| dir.path().join(format!("v{i}.json")))
+        .collect();
+    let mut bank_args = vertical_args(&ps, 0, Some(&bank_csv), Some(&models[0]));
+    bank_args.retain(|a| a != "--quiet");
+    let outs = wait_all(vec![
+        spawn(&bank_args),
+        spawn(&vertical_args(&ps, 1, Some(&tax_csv), Some(&models[1]))),
+        spawn(&vertical_args(&ps, 2, None, None)),
+    ]);
+    assert_ok(&outs);
+    let summary = stderr(&outs[0]);
+    for needle in [
+        "280 shared rows",
+        "sent",
+        "received",
+        "held-out (70 rows): AUC",
+        "contribution: joint AUC",
+        "epoch 10/10",
+    ] {
+        assert!(summary.contains(needle), "{needle} not in {summary}");
+    }
+    let bank = ModelFile::load(&models[0]).unwrap();
+    let tax = ModelFile::load(&models[1]).unwrap();
+    assert!(models[0].with_extension("svg").exists());
+    assert!(!models[1].with_extension("svg").exists());
+    assert_eq!(bank.job_hash, tax.job_hash);
+    assert_eq!(bank.contribution, tax.contribution);
+    assert_eq!(bank.features, ["age", "balance"]);
+    assert_eq!(tax.features, ["income", "tax_paid", "assets"]);
+    // The plaintext reference on the joined files, same split and σ̃.
+    let spec = |label: bool| CsvSpec {
+        id_column: "id".into(),
+        label_column: label.then(|| "y".into()),
+        features: None,
+        task: Task::Logistic,
+    };
+    let b = data::load_csv(&bank_csv, &spec(true)).unwrap();
+    let t = data::load_csv(&tax_csv, &spec(false)).unwrap();
+    let params = TrainParams {
+        epochs: 10,
+        learning_rate: 0.5,
+        seed: 3,
+        ..TrainParams::default()
+    };
+    let want = reference::vertical(&[&b, &t], 0.25, &params, Some(sigmoid_approx)).unwrap();
+    for (got, want) in [
+        (&bank.weights, &want.weights[0]),
+        (&tax.weights, &want.weights[1]),
+    ] {
+        for (g, w) in got.iter().zip(want) {
+            assert!((g - w).abs() < 2e-3, "{got:?} vs {want:?}");
+        }
+    }
+    assert!((bank.intercept.unwrap() - want.fit.intercept).abs() < 2e-3);
+
+    // Joint scoring with the trained model files.
+    let out = dir.path().join("scores.csv");
+    let ps2 = parties(&dir.path().join("p2").tap_mkdir(), &["bank", "tax"]);
+    let outs = wait_all(vec![
+        spawn(&predict_args(&ps2, 0, &models[0], &bank_csv, Some(&out))),
+        spawn(&predict_args(&ps2, 1, &models[1], &tax_csv, None)),
+    ]);
+    assert_ok(&outs);
+    let text = std::fs::read_to_string(&out).unwrap();
+    let lines: Vec<&str> = text.lines().skip(1).collect();
+    assert_eq!(lines.len(), 280);
+    let sb = bank.standardizer.as_ref().unwrap();
+    let st = tax.standardizer.as_ref().unwrap();
+    for line in lines.iter().step_by(17) {
+        let cells: Vec<&str> = line.split(',').collect();
+        let bi = b.ids.iter().position(|i| i == cells[0]).unwrap();
+        let ti = t.ids.iter().position(|i| i == cells[0]).unwrap();
+        let part = |x: Vec<f64>, s: &data::Standardizer, w: &[f64]| -> f64 {
+            x.iter()
+                .enumerate()
+                .map(|(j, v)| (v - s.mean[j]) / s.std[j] * w[j])
+                .sum()
+        };
+        let want = part(b.x.row(bi).to_vec(), sb, &bank.weights)
+            + bank.intercept.unwrap()
+            + part(t.x.row(ti).to_vec(), st, &tax.weights);
+        let got: f64 = cells[1].parse().unwrap();
+        assert!((got - want).abs() < 1e-3, "{line}: {want}");
+    }
+}
+
+trait Mkdir {
+    fn tap_mkdir(self) -> Self;
+}
+
+impl Mkdir for PathBuf {
+    fn tap_mkdir(self) -> Self {
+        std::fs::create_dir_all(&self).unwrap();
+        self
+    }
+}

@@ -192,7 +192,7 @@ pub fn run<R: Rng + CryptoRng + ?Sized>(
     };
     let mut results: Vec<(Trained, Option<Vec<f64>>)> = Vec::new();
     for (run, included) in runs.iter().enumerate() {
-        let t = Instant::now();
+        let run_started = Instant::now();
         if run > 0 {
             progress(Event::Contribution(included.clone()));
         }
@@ -205,15 +205,13 @@ pub fn run<R: Rng + CryptoRng + ?Sized>(
         let trained = trainer.train(parties, roles, x, y, &spec.params, &mut |epoch, loss| {
             progress(Event::Epoch { run, epoch, loss })
         })?;
-        if run == 0 {
-            phases.train = t.elapsed().as_secs_f64();
-        }
-        let t = Instant::now();
+        let scoring = Instant::now();
         let scores = trainer.score(parties, roles, xt, &trained)?;
         if run == 0 {
-            phases.evaluate = t.elapsed().as_secs_f64();
+            phases.train = (scoring - run_started).as_secs_f64();
+            phases.evaluate = scoring.elapsed().as_secs_f64();
         } else {
-            phases.contribution += t.elapsed().as_secs_f64();
+            phases.contribution += run_started.elapsed().as_secs_f64();
         }
         results.push((trained, scores));
     }

@@ -132,7 +132,7 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
                 let loss = loss.map_or(String::new(), |l| format!(", loss {l:.4}"));
                 bar.set_message(format!("{what}: epoch {epoch}/{epochs}{loss}"));
                 if run == 0 && !quiet {
-                    bar.println(format!("epoch {epoch}/{epochs}{loss}"));
+                    bar.suspend(|| eprintln!("epoch {epoch}/{epochs}{loss}"));
                 }
             }
             Event::Contribution(with) => bar.set_message(format!(
