@@ -446,6 +446,7 @@ fn model_pair(dir: &Path, nonce: &str) -> (PathBuf, PathBuf, ModelFile, ModelFil
         Standardizer {
             mean: vec![30.0, 0.0],
             std: vec![10.0, 1000.0],
+            clip: 63.0,
         },
     );
     let tax = file(
@@ -457,6 +458,7 @@ fn model_pair(dir: &Path, nonce: &str) -> (PathBuf, PathBuf, ModelFile, ModelFil
         Standardizer {
             mean: vec![0.0; 3],
             std: vec![1.0, 1.0, 5.0],
+            clip: 63.0,
         },
     );
     let (bp, tp) = (

@@ -233,6 +233,11 @@ pub fn check_shared_rows(shared: usize, min: usize, with: &str) -> Result<(), Le
     Ok(())
 }
 
+/// Standardised values are clipped to ±CLIP: the secure training encodes
+/// features with a bound of ±64 (`vertical::FEATURE_BOUND`), and a value
+/// 63 standard deviations out is an outlier whatever its sign.
+pub const CLIP: f64 = 63.0;
+
 /// Per-feature mean and standard deviation, fitted on the training rows
 /// and kept in the model file so that scoring applies the same transform.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -241,6 +246,8 @@ pub struct Standardizer {
     pub mean: Vec<f64>,
     /// Population standard deviation of each feature (never 0).
     pub std: Vec<f64>,
+    /// Standardised values are clipped to ±clip ([`CLIP`]).
+    pub clip: f64,
 }
 
 impl Standardizer {
@@ -263,14 +270,19 @@ impl Standardizer {
             mean.push(m);
             std.push(s);
         }
-        Ok(Self { mean, std })
+        Ok(Self {
+            mean,
+            std,
+            clip: CLIP,
+        })
     }
 
-    /// (x − mean) / std, column by column.
+    /// (x − mean) / std, column by column, clipped to ±clip.
     pub fn apply(&self, x: ArrayView2<f64>) -> Array2<f64> {
         let mut out = x.to_owned();
         for (j, mut column) in out.axis_iter_mut(Axis(1)).enumerate() {
-            column.mapv_inplace(|v| (v - self.mean[j]) / self.std[j]);
+            column
+                .mapv_inplace(|v| ((v - self.mean[j]) / self.std[j]).clamp(-self.clip, self.clip));
         }
         out
     }
@@ -398,6 +410,8 @@ mod tests {
         let mean = z.column(0).sum() / 3.0;
         let var = z.column(0).iter().map(|v| v * v).sum::<f64>() / 3.0;
         assert!(mean.abs() < 1e-12 && (var - 1.0).abs() < 1e-12);
+        let outlier = ndarray::array![[1e9]];
+        assert_eq!(s.apply(outlier.view())[[0, 0]], CLIP);
     }
 
     #[test]

@@ -250,6 +250,7 @@ mod tests {
             standardizer: Some(Standardizer {
                 mean: vec![1.0],
                 std: vec![2.0],
+                clip: 63.0,
             }),
             weights: vec![0.5],
             intercept: Some(-0.1),
