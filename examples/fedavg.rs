@@ -7,13 +7,13 @@
 //!     cargo run --release --example fedavg               # 8 clients, 10 rounds
 //!     cargo run --release --example fedavg -- 20 5       # clients, rounds
 
-use indomain_learn::TrainParams;
-use indomain_learn::data::split;
-use indomain_learn::horizontal::{FedAvgParams, plain_fedavg, run_client, run_server};
-use indomain_learn::metrics::auc;
-use indomain_learn::plain::{scores, sigmoid};
-use indomain_net::memory::{MemoryChannel, pair};
-use indomain_net::{Channel, Counters, NetError};
+use indomain::learn::TrainParams;
+use indomain::learn::data::split;
+use indomain::learn::horizontal::{FedAvgParams, plain_fedavg, run_client, run_server};
+use indomain::learn::metrics::auc;
+use indomain::learn::plain::{scores, sigmoid};
+use indomain::net::memory::{MemoryChannel, pair};
+use indomain::net::{Channel, Counters, NetError};
 use ndarray::Array2;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};

@@ -9,14 +9,14 @@
 //! GUEST.csv has columns id,y,features…; HOST.csv has id,features… (the
 //! FATE vertical splits in this layout are what docs/benchmarks.md uses).
 
-use indomain_learn::align::Roles;
-use indomain_learn::data::{CsvSpec, load_csv};
-use indomain_learn::metrics::Evaluation;
-use indomain_learn::model::{JobParty, JobSpec, PartyRole};
-use indomain_learn::pipeline::{self, VerticalJob};
-use indomain_learn::{Task, TrainParams, reference, secure};
-use indomain_mpc::sigmoid::sigmoid_approx;
-use indomain_net::memory::mesh;
+use indomain::learn::align::Roles;
+use indomain::learn::data::{CsvSpec, load_csv};
+use indomain::learn::metrics::Evaluation;
+use indomain::learn::model::{JobParty, JobSpec, PartyRole};
+use indomain::learn::pipeline::{self, VerticalJob};
+use indomain::learn::{Task, TrainParams, reference, secure};
+use indomain::mpc::sigmoid::sigmoid_approx;
+use indomain::net::memory::mesh;
 use std::time::Instant;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

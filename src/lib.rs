@@ -9,11 +9,14 @@
 //! - [`mpc`]: secret-shared fixed-point vectors and matrices, a dealer;
 //! - [`psi`]: private set intersection and its variants;
 //! - [`aggregate`]: N-party secure statistics and secure aggregation;
+//! - [`learn`]: vertical and horizontal (FedAvg) training, metrics, model
+//!   files;
 //! - [`node`]: datasets and job runners of a party node.
 #![warn(missing_docs)]
 
 pub use indomain_aggregate as aggregate;
 pub use indomain_core as core;
+pub use indomain_learn as learn;
 pub use indomain_mpc as mpc;
 pub use indomain_net as net;
 pub use indomain_node as node;

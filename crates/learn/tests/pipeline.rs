@@ -258,3 +258,133 @@ fn contribution_report_is_in_every_model_file() {
         r.label_only.scores.auc
     );
 }
+
+/// A link that records every frame it receives.
+struct Recording {
+    inner: indomain_net::memory::MemoryChannel,
+    log: std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>,
+}
+
+impl indomain_net::Channel for Recording {
+    fn send(&mut self, frame: &[u8]) -> Result<(), indomain_net::NetError> {
+        self.inner.send(frame)
+    }
+    fn recv(&mut self) -> Result<Vec<u8>, indomain_net::NetError> {
+        let f = self.inner.recv()?;
+        self.log.lock().unwrap().push(f.clone());
+        Ok(f)
+    }
+    fn peer(&self) -> &str {
+        self.inner.peer()
+    }
+    fn counters(&self) -> indomain_net::Counters {
+        self.inner.counters()
+    }
+}
+
+#[test]
+fn no_party_receives_the_bank_s_rows_labels_or_other_ids() {
+    use indomain_net::PartySet;
+    use std::sync::{Arc, Mutex};
+    let tables = tables(1, 200, Task::Logistic);
+    let names = ["bank", "holder1", "dealer"];
+    let logs: Vec<Arc<Mutex<Vec<Vec<u8>>>>> = (0..3).map(|_| Arc::default()).collect();
+    let mut links: Vec<Vec<Option<Box<dyn indomain_net::Channel>>>> =
+        (0..3).map(|_| (0..3).map(|_| None).collect()).collect();
+    for i in 0..3 {
+        for j in i + 1..3 {
+            let (a, b) = indomain_net::memory::pair(names[i], names[j]);
+            links[i][j] = Some(Box::new(Recording {
+                inner: a,
+                log: logs[i].clone(),
+            }));
+            links[j][i] = Some(Box::new(Recording {
+                inner: b,
+                log: logs[j].clone(),
+            }));
+        }
+    }
+    let owned: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+    let sets: Vec<PartySet> = links
+        .into_iter()
+        .enumerate()
+        .map(|(me, row)| PartySet::new(me, owned.clone(), row))
+        .collect();
+    let params = TrainParams::default();
+    let job = VerticalJob {
+        spec: JobSpec {
+            mode: "vertical".into(),
+            parties: vec![],
+            id_column: "id".into(),
+            test_fraction: 0.25,
+            params: params.clone(),
+            horizontal: None,
+            nonce: String::new(),
+        },
+        roles: Roles::new(3, 0, Some(2)).unwrap(),
+        min_rows: 20,
+        contribution: true,
+    };
+    std::thread::scope(|s| {
+        for (i, mut set) in sets.into_iter().enumerate() {
+            let (job, table) = (&job, tables.get(i).filter(|_| i != 2));
+            s.spawn(move || {
+                let mut t = secure::Trainer::new(16);
+                pipeline::run(&mut set, job, table, &mut t, &mut rand::rng(), &mut |_| {}).unwrap()
+            });
+        }
+    });
+    let bank = &tables[0];
+    // The bank's raw cells (f64 bits) and its standardised cells as the
+    // fixed-point values the secure training encodes (16 fractional bits).
+    // Standardised as the pipeline does it: shared rows in id order, split,
+    // fitted on the training rows.
+    let mut shared: Vec<usize> = (0..bank.rows())
+        .filter(|&r| tables[1].ids.contains(&bank.ids[r]))
+        .collect();
+    shared.sort_by(|&a, &b| bank.ids[a].cmp(&bank.ids[b]));
+    let aligned = bank.select(&shared);
+    let parts = indomain_learn::data::split(shared.len(), 0.25, params.seed);
+    let train = aligned.select(&parts.train);
+    let s =
+        indomain_learn::data::Standardizer::fit(train.x.view(), &bank.feature_names, "b").unwrap();
+    let z = s.apply(train.x.view());
+    let mut secrets: Vec<u64> = bank.x.iter().map(|v| v.to_bits()).collect();
+    secrets.extend(
+        z.iter()
+            .filter(|v| v.abs() > 0.5)
+            .map(|v| ((v * 65536.0).round() as i64) as u64),
+    );
+    let secrets: std::collections::HashSet<u64> = secrets.into_iter().collect();
+    // Labels as a run of 16 consecutive fixed-point values.
+    let labels: Vec<u64> = train.y.as_ref().unwrap()[..16]
+        .iter()
+        .map(|&y| (y * 65536.0) as u64)
+        .collect();
+    for (who, log) in [("holder1", &logs[1]), ("dealer", &logs[2])] {
+        let frames = log.lock().unwrap();
+        assert!(!frames.is_empty());
+        for f in frames.iter() {
+            let words: Vec<u64> = f
+                .chunks_exact(8)
+                .map(|c| u64::from_le_bytes(c.try_into().unwrap()))
+                .collect();
+            assert!(
+                !words.iter().any(|w| secrets.contains(w)),
+                "{who} received one of the bank's cells"
+            );
+            assert!(
+                !words.windows(labels.len()).any(|w| w == labels),
+                "{who} received the bank's labels"
+            );
+            // Ids the bank alone holds never travel (the join sends only
+            // blinded points).
+            for only in ["id0000", "id0003", "id0006"] {
+                assert!(
+                    !f.windows(only.len()).any(|w| w == only.as_bytes()),
+                    "{who} received {only}"
+                );
+            }
+        }
+    }
+}
