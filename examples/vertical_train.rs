@@ -76,7 +76,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     pipeline::run(
                         &mut set,
                         job,
-                        table,
+                        Ok(table),
                         &mut trainer,
                         &mut rand::rng(),
                         &mut |_| {},

@@ -166,39 +166,27 @@ fn vertical_args(
 }
 
 #[test]
-fn bad_cells_are_refused_naming_file_line_and_column() {
+fn bad_cells_stop_every_party_naming_file_line_and_column() {
     let dir = tempfile::tempdir().unwrap();
-    let ps = parties(dir.path(), &["bank", "tax", "stats"]);
-    let (bank, _) = vertical_files(dir.path(), 30, 0);
+    let (bank, tax) = vertical_files(dir.path(), 30, 0);
     let text = std::fs::read_to_string(&bank).unwrap();
     let cases = [
-        ("C00003,2", "line 5, column y: label 2 is not 0 or 1"),
-        (
-            "C00003,1,abc",
-            "line 5, column age: \"abc\" is not a number",
-        ),
-        ("C00003,1,", "line 5, column age: empty cell"),
-        (
-            "C00003,1,NaN",
-            "line 5, column age: \"NaN\" is not a finite number",
-        ),
-        (
-            "C00003,1,inf",
-            "line 5, column age: \"inf\" is not a finite number",
-        ),
+        ("C00003,2", "line 5, column y", "label 2 is not 0 or 1"),
+        ("C00003,1,abc", "line 5, column age", "\"abc\" is not a number"),
+        ("C00003,1,", "line 5, column age", "empty cell"),
+        ("C00003,1,NaN", "line 5, column age", "\"NaN\" is not a finite number"),
+        ("C00003,1,inf", "line 5, column age", "\"inf\" is not a finite number"),
     ];
-    for (prefix, needle) in cases {
+    for (k, (prefix, place, reason)) in cases.into_iter().enumerate() {
         let bad: String = text
             .lines()
             .enumerate()
             .map(|(i, l)| {
                 if i == 4 {
-                    // Keep the rest of the row after the replaced cells.
-                    let cells: Vec<&str> = l.split(',').collect();
-                    let fixed: Vec<&str> = prefix.split(',').collect();
-                    let mut row: Vec<String> = cells.iter().map(|c| c.to_string()).collect();
-                    for (k, f) in fixed.iter().enumerate() {
-                        row[k] = f.to_string();
+                    // Replace the first cells, keep the rest of the row.
+                    let mut row: Vec<String> = l.split(',').map(str::to_string).collect();
+                    for (c, f) in prefix.split(',').enumerate() {
+                        row[c] = f.to_string();
                     }
                     format!("{}\n", row.join(","))
                 } else {
@@ -206,16 +194,32 @@ fn bad_cells_are_refused_naming_file_line_and_column() {
                 }
             })
             .collect();
-        let path = dir.path().join("bad.csv");
+        let case = dir.path().join(format!("case{k}"));
+        std::fs::create_dir_all(&case).unwrap();
+        let path = case.join("bad.csv");
         std::fs::write(&path, bad).unwrap();
-        let err = refused(vertical_args(
-            &ps,
-            0,
-            Some(&path),
-            Some(&dir.path().join("m.json")),
-        ));
-        assert!(err.contains(&path.display().to_string()), "{err}");
-        assert!(err.contains(needle), "{err} lacks {needle}");
+        let ps = parties(&case, &["bank", "tax", "stats"]);
+        let model = case.join("m.json");
+        let outs = wait_all(vec![
+            spawn(&vertical_args(&ps, 0, Some(&path), Some(&model))),
+            spawn(&vertical_args(&ps, 1, Some(&tax), Some(&case.join("t.json")))),
+            spawn(&vertical_args(&ps, 2, None, None)),
+        ]);
+        let own = stderr(&outs[0]);
+        assert!(!outs[0].status.success());
+        let full = format!("{}, {place}: {reason}", path.display());
+        assert!(own.contains(&full), "{own} lacks {full}");
+        for o in &outs[1..] {
+            let err = stderr(o);
+            assert!(!o.status.success());
+            assert!(
+                err.contains("party bank refused the job") && err.contains(place),
+                "{err}"
+            );
+            // The others learn where, not the cell's value.
+            assert!(!err.contains(reason), "{err}");
+        }
+        assert!(!model.exists());
     }
 }
 

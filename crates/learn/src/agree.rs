@@ -64,7 +64,7 @@ pub fn same_job_with<C: Channel + ?Sized>(ch: &mut C, hash: &str) -> Result<(), 
 /// learns theirs; returns this party's own error first, else the first
 /// other party's, named, else this party's prepared value.
 pub fn all_ready<T>(parties: &mut PartySet, mine: Result<T, LearnError>) -> Result<T, LearnError> {
-    let status: Option<String> = mine.as_ref().err().map(|e| e.to_string());
+    let status: Option<String> = mine.as_ref().err().map(public_reason);
     // A party that stopped after seeing another's refusal may close its
     // link early: note failures and keep going, so the refusal itself is
     // what every party reports.
@@ -96,6 +96,18 @@ pub fn all_ready<T>(parties: &mut PartySet, mine: Result<T, LearnError>) -> Resu
     match gone {
         Some(e) => Err(e.into()),
         None => Ok(value),
+    }
+}
+
+/// What the other parties are told of this party's refusal: the message,
+/// except that a refused cell is named by file, line and column without
+/// its value (which the local error quotes).
+fn public_reason(e: &LearnError) -> String {
+    match e {
+        LearnError::Cell {
+            file, line, column, ..
+        } => format!("{file}, line {line}, column {column}: the cell was refused"),
+        other => other.to_string(),
     }
 }
 

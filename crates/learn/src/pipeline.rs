@@ -133,12 +133,14 @@ struct Release {
     contribution: Option<Report>,
 }
 
-/// Runs the job at this party. `table` is this party's checked rows (none
-/// at the dealer).
+/// Runs the job at this party. `table` is this party's rows as reading
+/// and checking its file left them (none at the dealer): an error there is
+/// announced to every party after the job agreement, so all of them stop
+/// before any training, naming this party.
 pub fn run<R: Rng + CryptoRng + ?Sized>(
     parties: &mut PartySet,
     job: &VerticalJob,
-    table: Option<&Table>,
+    table: Result<Option<&Table>, LearnError>,
     trainer: &mut dyn SecureTrainer,
     rng: &mut R,
     progress: &mut dyn FnMut(Event),
@@ -147,7 +149,7 @@ pub fn run<R: Rng + CryptoRng + ?Sized>(
     let roles = &job.roles;
     let is_label = me == roles.label;
     let is_data = is_label || roles.features.contains(&me);
-    if is_data != table.is_some() {
+    if table.as_ref().is_ok_and(|t| is_data != t.is_some()) {
         return Err(LearnError::Params(
             "a data party needs its rows and the dealer has none".into(),
         ));
@@ -159,6 +161,7 @@ pub fn run<R: Rng + CryptoRng + ?Sized>(
     let mut spec = job.spec.clone();
     spec.nonce = String::new();
     agree::same_job(parties, &spec.hash())?;
+    let table = agree::all_ready(parties, table)?;
     if is_label {
         let nonce: [u8; 16] = rng.random();
         spec.nonce = nonce.iter().map(|b| format!("{b:02x}")).collect();

@@ -119,7 +119,7 @@ fn run(tables: &[Table], params: TrainParams, contribution: bool) -> Vec<Option<
                     pipeline::run(
                         &mut set,
                         job,
-                        table,
+                        Ok(table),
                         &mut trainer,
                         &mut rand::rng(),
                         &mut |_| {},
@@ -330,7 +330,15 @@ fn no_party_receives_the_bank_s_rows_labels_or_other_ids() {
             let (job, table) = (&job, tables.get(i).filter(|_| i != 2));
             s.spawn(move || {
                 let mut t = secure::Trainer::new(16);
-                pipeline::run(&mut set, job, table, &mut t, &mut rand::rng(), &mut |_| {}).unwrap()
+                pipeline::run(
+                    &mut set,
+                    job,
+                    Ok(table),
+                    &mut t,
+                    &mut rand::rng(),
+                    &mut |_| {},
+                )
+                .unwrap()
             });
         }
     });

@@ -27,9 +27,10 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
     if args.server.is_some() {
         return Err("--server is for horizontal training".into());
     }
-    // Check every local input before connecting to anyone.
+    // Check the flags before connecting to anyone; a bad input file is
+    // reported to every party after the job agreement, so that all stop.
     let table = match (role, &args.input) {
-        (PartyRole::Dealer, None) => None,
+        (PartyRole::Dealer, None) => Ok(None),
         (PartyRole::Dealer, Some(_)) => {
             return Err(
                 format!("{} is the dealer and holds no data: drop --input", args.me).into(),
@@ -47,8 +48,12 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
                 )
                 .into());
             }
-            Some(load_csv(path, &args.csv_spec(role == PartyRole::Label))?)
+            load_csv(path, &args.csv_spec(role == PartyRole::Label)).map(Some)
         }
+    };
+    let (table, refusal) = match table {
+        Ok(t) => (t, None),
+        Err(e) => (None, Some(e)),
     };
     let model_path = match (role, &args.model) {
         (PartyRole::Dealer, Some(_)) => {
@@ -118,7 +123,10 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
     let outcome = pipeline::run(
         &mut party_set,
         &job,
-        table.as_ref(),
+        match refusal {
+            Some(e) => Err(e),
+            None => Ok(table.as_ref()),
+        },
         &mut trainer,
         &mut rand::rng(),
         &mut |event| match event {
