@@ -172,10 +172,22 @@ fn bad_cells_stop_every_party_naming_file_line_and_column() {
     let text = std::fs::read_to_string(&bank).unwrap();
     let cases = [
         ("C00003,2", "line 5, column y", "label 2 is not 0 or 1"),
-        ("C00003,1,abc", "line 5, column age", "\"abc\" is not a number"),
+        (
+            "C00003,1,abc",
+            "line 5, column age",
+            "\"abc\" is not a number",
+        ),
         ("C00003,1,", "line 5, column age", "empty cell"),
-        ("C00003,1,NaN", "line 5, column age", "\"NaN\" is not a finite number"),
-        ("C00003,1,inf", "line 5, column age", "\"inf\" is not a finite number"),
+        (
+            "C00003,1,NaN",
+            "line 5, column age",
+            "\"NaN\" is not a finite number",
+        ),
+        (
+            "C00003,1,inf",
+            "line 5, column age",
+            "\"inf\" is not a finite number",
+        ),
     ];
     for (k, (prefix, place, reason)) in cases.into_iter().enumerate() {
         let bad: String = text
@@ -202,7 +214,12 @@ fn bad_cells_stop_every_party_naming_file_line_and_column() {
         let model = case.join("m.json");
         let outs = wait_all(vec![
             spawn(&vertical_args(&ps, 0, Some(&path), Some(&model))),
-            spawn(&vertical_args(&ps, 1, Some(&tax), Some(&case.join("t.json")))),
+            spawn(&vertical_args(
+                &ps,
+                1,
+                Some(&tax),
+                Some(&case.join("t.json")),
+            )),
             spawn(&vertical_args(&ps, 2, None, None)),
         ]);
         let own = stderr(&outs[0]);

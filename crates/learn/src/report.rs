@@ -37,7 +37,10 @@ pub fn svg(title: &str, roc: &[RocPoint], train_loss: &[f64], validation_loss: &
         "false-positive rate",
         "true-positive rate",
         (1.0, 1.0),
-        &[(&[(0.0, 0.0), (1.0, 1.0)], "#bbbbbb"), (&roc_xy, "#1f77b4")],
+        &[
+            (&[(0.0, 0.0), (1.0, 1.0)], "#bbbbbb", "chance"),
+            (&roc_xy, "#1f77b4", "model"),
+        ],
     );
     // KS
     let tpr: Vec<(f64, f64)> = roc.iter().map(|p| (p.depth, p.tpr)).collect();
@@ -49,7 +52,7 @@ pub fn svg(title: &str, roc: &[RocPoint], train_loss: &[f64], validation_loss: &
         "share of rows above threshold",
         "cumulative share",
         (1.0, 1.0),
-        &[(&tpr, "#1f77b4"), (&fpr, "#d62728")],
+        &[(&tpr, "#1f77b4", "TPR"), (&fpr, "#d62728", "FPR")],
     );
     // Loss
     let points = |l: &[f64]| -> Vec<(f64, f64)> {
@@ -74,15 +77,16 @@ pub fn svg(title: &str, roc: &[RocPoint], train_loss: &[f64], validation_loss: &
         "loss",
         (epochs, top),
         &[
-            (&points(train_loss), "#1f77b4"),
-            (&points(validation_loss), "#ff7f0e"),
+            (&points(train_loss), "#1f77b4", "training"),
+            (&points(validation_loss), "#ff7f0e", "validation"),
         ],
     );
     s.push_str("</svg>\n");
     s
 }
 
-type Series<'a> = (&'a [(f64, f64)], &'a str);
+/// Points, colour and legend label of one line.
+type Series<'a> = (&'a [(f64, f64)], &'a str, &'a str);
 
 /// One panel at column `col` with axes from 0 to `max` and its series.
 fn panel(
@@ -137,10 +141,17 @@ fn panel(
         y0 + 10.0,
         fmt_tick(max.1)
     );
-    for (points, colour) in series {
+    for (k, (points, colour, label)) in series.iter().enumerate() {
         if points.is_empty() {
             continue;
         }
+        let _ = writeln!(
+            s,
+            r#"<text x="{}" y="{}" fill="{colour}">{}</text>"#,
+            x0 + 8.0,
+            y0 + 16.0 + 14.0 * k as f64,
+            escape(label)
+        );
         let path: Vec<String> = points
             .iter()
             .map(|(x, y)| {
