@@ -9,8 +9,8 @@
 //! - [`mpc`]: secret-shared fixed-point vectors and matrices, a dealer;
 //! - [`psi`]: private set intersection and its variants;
 //! - [`aggregate`]: N-party secure statistics and secure aggregation;
-//! - [`learn`]: vertical and horizontal (FedAvg) training, metrics, model
-//!   files;
+//! - [`learn`]: vertical regression on shared values with joint scoring,
+//!   horizontal FedAvg, metrics, model files;
 //! - [`node`]: datasets and job runners of a party node.
 #![warn(missing_docs)]
 

@@ -296,20 +296,49 @@ impl Dealer {
         self.right_triple_for(left.u.t(), cols, rng)
     }
 
+    /// A one-column right triple against the transpose of `left`, with
+    /// shares of ‖V‖² = Σ v_i² appended to the product share (one element
+    /// after W in the stream). A protocol that opens E = y − V for Xᵀ·y gets
+    /// Σ y_i² = Σ E_i² + 2 Σ E_i·V_i + ‖V‖² from it without another
+    /// opening.
+    pub fn right_triple_transposed_square<R: Rng + CryptoRng + ?Sized>(
+        &self,
+        left: &LeftMask,
+        rng: &mut R,
+    ) -> Vec<DealtShare> {
+        self.right_triple_with(left.u.t(), 1, true, rng)
+    }
+
     fn right_triple_for<R: Rng + CryptoRng + ?Sized>(
         &self,
         u: ArrayView2<'_, u64>,
         cols: usize,
         rng: &mut R,
     ) -> Vec<DealtShare> {
+        self.right_triple_with(u, cols, false, rng)
+    }
+
+    fn right_triple_with<R: Rng + CryptoRng + ?Sized>(
+        &self,
+        u: ArrayView2<'_, u64>,
+        cols: usize,
+        square: bool,
+        rng: &mut R,
+    ) -> Vec<DealtShare> {
         let (rows, inner) = u.dim();
         let seeds = self.seeds(rng);
         let v = Self::sum_expansions(&seeds, 0, inner * cols);
+        let square_sum = v
+            .iter()
+            .fold(0u64, |s, x| s.wrapping_add(x.wrapping_mul(*x)));
         let v = ArrayView2::from_shape((inner, cols), &v)
             .expect("a vector of inner·cols elements has shape inner×cols");
         let w = matmul(u, v).expect("U has `inner` columns and V `inner` rows");
         debug_assert_eq!(w.dim(), (rows, cols));
-        let (w, _) = w.into_raw_vec_and_offset();
+        let (mut w, _) = w.into_raw_vec_and_offset();
+        if square {
+            w.push(square_sum);
+        }
         Self::deal(seeds, w, inner * cols)
     }
 

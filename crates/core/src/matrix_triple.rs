@@ -123,6 +123,44 @@ impl RightTripleShare {
         })
     }
 
+    /// The share, and this party's share of ‖V‖², from an item dealt by
+    /// [`Dealer::right_triple_transposed_square`](crate::dealer::Dealer::right_triple_transposed_square)
+    /// (one column; `rows`×`inner` is the shape of Uᵀ).
+    pub fn from_dealt_with_square(
+        dealt: &DealtShare,
+        rows: usize,
+        inner: usize,
+    ) -> Result<(Self, u64), CoreError> {
+        let mut product = dealt.product_share(inner, rows + 1)?;
+        let square = product.pop().unwrap_or_default();
+        Ok((
+            Self {
+                v: matrix(inner, 1, expand_at(&dealt.seed, 0, inner))?,
+                w: matrix(rows, 1, product)?,
+            },
+            square,
+        ))
+    }
+
+    /// This party's share of Σ y_i² for the one-column y whose mask
+    /// E = y − V was opened: [leader]·Σ E_i² + 2·Σ E_i·V_i + its share of
+    /// ‖V‖² (from [`from_dealt_with_square`](Self::from_dealt_with_square)).
+    pub fn square_sum(&self, e: &[u64], square: u64, leader: bool) -> Result<u64, CoreError> {
+        check("square sum: E", (self.v.len(), 1), (e.len(), 1))?;
+        let cross = self
+            .v
+            .iter()
+            .zip(e)
+            .fold(0u64, |s, (v, e)| s.wrapping_add(v.wrapping_mul(*e)));
+        let mut sum = square.wrapping_add(cross.wrapping_mul(2));
+        if leader {
+            sum = e
+                .iter()
+                .fold(sum, |s, e| s.wrapping_add(e.wrapping_mul(*e)));
+        }
+        Ok(sum)
+    }
+
     /// Step 1 for the right operand: E_i = Y_i − V_i.
     pub fn mask(&self, y: ArrayView2<'_, u64>) -> Result<RingMatrix, CoreError> {
         check("matrix mask: Y", self.v.dim(), y.dim())?;
@@ -185,5 +223,33 @@ mod tests {
         // The correction party's W is 2×4: any other shape is refused.
         assert!(RightTripleShare::from_dealt(&right[0], 3, 3, 4).is_err());
         assert!(LeftMaskShare::from_dealt(&right[0], 2, 3).is_err());
+    }
+
+    #[test]
+    fn square_sums_add_up() {
+        let mut rng = StdRng::seed_from_u64(2);
+        let dealer = Dealer::new(2).unwrap();
+        let (left, _) = dealer.left_mask(5, 3, &mut rng);
+        let dealt = dealer.right_triple_transposed_square(&left, &mut rng);
+        let shares: Vec<(RightTripleShare, u64)> = dealt
+            .iter()
+            .map(|d| RightTripleShare::from_dealt_with_square(d, 3, 5).unwrap())
+            .collect();
+        let y: Vec<u64> = vec![3, u64::MAX, 7, 0, 12];
+        let v: Vec<u64> = (0..5)
+            .map(|i| shares[0].0.v[[i, 0]].wrapping_add(shares[1].0.v[[i, 0]]))
+            .collect();
+        let e: Vec<u64> = y.iter().zip(&v).map(|(y, v)| y.wrapping_sub(*v)).collect();
+        let total = shares
+            .iter()
+            .enumerate()
+            .map(|(i, (t, sq))| t.square_sum(&e, *sq, i == 0).unwrap())
+            .fold(0u64, u64::wrapping_add);
+        let want = y
+            .iter()
+            .fold(0u64, |s, y| s.wrapping_add(y.wrapping_mul(*y)));
+        assert_eq!(total, want);
+        assert!(shares[0].0.square_sum(&e[1..], 0, true).is_err());
+        assert!(RightTripleShare::from_dealt_with_square(&dealt[0], 4, 5).is_err());
     }
 }

@@ -80,6 +80,15 @@ pub trait Correlations {
         transposed: bool,
     ) -> Result<RightTripleShare, MpcError>;
 
+    /// A one-column right triple against Uᵀ for mask `mask`, with this
+    /// party's share of ‖V‖²: lets Xᵀ·y also give Σ y_i² from the same
+    /// opening of y − V.
+    fn right_triple_square(
+        &mut self,
+        parties: &mut PartySet,
+        mask: MaskId,
+    ) -> Result<(RightTripleShare, u64), MpcError>;
+
     /// `len` truncation pairs (r, r >> `shift`).
     fn truncation_pairs(
         &mut self,

@@ -59,6 +59,11 @@ pub enum Request {
         /// Against Uᵀ instead of U.
         transposed: bool,
     },
+    /// A one-column right triple against Uᵀ with shares of ‖V‖².
+    RightTripleSquare {
+        /// The mask, by request order.
+        mask: u32,
+    },
     /// `len` truncation pairs for a shift of `shift` bits.
     TruncationPairs {
         /// Number of pairs.
@@ -196,6 +201,21 @@ pub fn serve<R: Rng + CryptoRng + ?Sized>(
                 } else {
                     dealer.right_triple(left, cols as usize, rng)
                 }
+            }
+            Request::RightTripleSquare { mask } => {
+                let Some(left) = masks.get(mask as usize) else {
+                    return Err(MpcError::Refused {
+                        peer: leader_name,
+                        reason: format!("no left mask {mask}"),
+                    });
+                };
+                let (rows, inner) = left.dim();
+                check(
+                    "right triple",
+                    rows as u128 + inner as u128 + 1,
+                    limits.max_item_elements,
+                )?;
+                dealer.right_triple_transposed_square(left, rng)
             }
             Request::TruncationPairs { len, shift } => {
                 let len = check(
@@ -340,6 +360,22 @@ impl Correlations for DealerClient {
         };
         let dealt = self.fetch(parties, &request, Some(rows * cols), phase)?;
         RightTripleShare::from_dealt(&dealt, rows, inner, cols)
+            .map_err(|e| self.malformed(parties, phase, e))
+    }
+
+    fn right_triple_square(
+        &mut self,
+        parties: &mut PartySet,
+        mask: MaskId,
+    ) -> Result<(RightTripleShare, u64), MpcError> {
+        let phase = "right triple with square from the dealer";
+        let (rows, inner) = match self.masks.get(mask.0 as usize) {
+            Some((rows, layout)) => (layout.inner(), *rows),
+            None => return Err(MpcError::Usage(format!("no left mask {}", mask.0))),
+        };
+        let request = Request::RightTripleSquare { mask: mask.0 };
+        let dealt = self.fetch(parties, &request, Some(rows + 1), phase)?;
+        RightTripleShare::from_dealt_with_square(&dealt, rows, inner)
             .map_err(|e| self.malformed(parties, phase, e))
     }
 

@@ -28,6 +28,7 @@ use crate::open;
 use crate::session::Session;
 use crate::shared::Shared;
 use indomain_core::matmul::matmul_add_into;
+use indomain_core::matrix_triple::RightTripleShare;
 use indomain_core::ring::RingMatrix;
 use ndarray::{Array2, ArrayView2, s};
 
@@ -166,6 +167,45 @@ impl<C: Correlations> Session<'_, C> {
             .mask(column(y.0.clone())?.view())
             .map_err(core(phase))?;
         let e = column(self.open(&Shared(into_vec(e)))?)?;
+        self.finish_transposed(x, triple, e, phase)
+    }
+
+    /// Xᵀ·y as [`fixed_t_times`](Self::fixed_t_times), and this party's
+    /// share of Σ y_i² (2f fractional bits) from the same opening of y − V
+    /// (the dealer adds shares of ‖V‖² to the right triple): the sum of
+    /// squares costs no extra message.
+    pub fn fixed_t_times_square(
+        &mut self,
+        x: &FixedMatrix,
+        y: &Shared,
+    ) -> Result<(Shared, u64), MpcError> {
+        let phase = "transposed fixed matrix product with square sum";
+        if y.len() != x.rows() {
+            return Err(MpcError::Usage(format!(
+                "X has {} rows, y {} elements",
+                x.rows(),
+                y.len()
+            )));
+        }
+        let (parties, corr, _) = self.parts();
+        let (triple, square) = corr.right_triple_square(parties, x.mask)?;
+        let e = triple
+            .mask(column(y.0.clone())?.view())
+            .map_err(core(phase))?;
+        let e = self.open(&Shared(into_vec(e)))?;
+        let leader = self.is_leader();
+        let squares = triple.square_sum(&e, square, leader).map_err(core(phase))?;
+        let g = self.finish_transposed(x, triple, column(e)?, phase)?;
+        Ok((g, squares))
+    }
+
+    fn finish_transposed(
+        &mut self,
+        x: &FixedMatrix,
+        triple: RightTripleShare,
+        e: RingMatrix,
+        phase: &'static str,
+    ) -> Result<Shared, MpcError> {
         let mut v = triple.v;
         if self.is_leader() {
             v.zip_mut_with(&e, |a, b| *a = a.wrapping_add(*b));

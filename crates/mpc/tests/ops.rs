@@ -134,9 +134,14 @@ fn fixed_matrix_products_reuse_one_mask() {
                 let xw = s.truncate(xw, fp.frac_bits()).unwrap();
                 let xte = s.fixed_t_times(&fixed, &se).unwrap();
                 let xte = s.truncate(xte, fp.frac_bits()).unwrap();
+                let (xte2, sq) = s.fixed_t_times_square(&fixed, &se).unwrap();
+                let xte2 = s.truncate(xte2, fp.frac_bits()).unwrap();
+                let sq = s.open(&Shared(vec![sq])).unwrap()[0] as i64 as f64;
                 results.push((
                     fp.decode_slice(&s.open(&xw).unwrap()),
                     fp.decode_slice(&s.open(&xte).unwrap()),
+                    fp.decode_slice(&s.open(&xte2).unwrap()),
+                    sq / fp.scale() / fp.scale(),
                 ));
             }
             results
@@ -147,6 +152,16 @@ fn fixed_matrix_products_reuse_one_mask() {
             for party in &out {
                 close(&party[epoch].0, &want_xw, 2.0 * cols as f64 / fp.scale());
                 close(&party[epoch].1, &want_xte, 2.0 * rows as f64 / fp.scale());
+                close(&party[epoch].2, &want_xte, 2.0 * rows as f64 / fp.scale());
+                let e_enc: f64 = e
+                    .iter()
+                    .map(|v| fp.decode(fp.encode(*v).unwrap()).powi(2))
+                    .sum();
+                assert!(
+                    (party[epoch].3 - e_enc).abs() < 1e-9,
+                    "{} vs {e_enc}",
+                    party[epoch].3
+                );
             }
         }
         // No party receives another party's encoded feature block.

@@ -17,9 +17,9 @@
 //! z = X·w (one opening of w − V), err = σ̃(z) − y (logistic, σ̃(z) = 1/2 +
 //! z/4: `indomain_mpc::sigmoid`) or z − y (linear), y subtracted by the
 //! label holder; g = Xᵀ·err (one opening of err − V′), truncated; then
-//! w ← w − lr·(g/rows + l2·w), the intercept not regularised. Σ err² is
-//! computed with a Beaver product and opened to the label holder only, as
-//! the epoch's training loss. Full batch, or mini-batches of consecutive
+//! w ← w − lr·(g/rows + l2·w), the intercept not regularised. Σ err² comes
+//! from the same opening of err − V′ (the dealer adds shares of ‖V′‖²) and
+//! is opened to the label holder only, as the epoch's training loss. Full batch, or mini-batches of consecutive
 //! training rows visited in a public order drawn from the seed.
 //!
 //! **Early stopping.** A public random ⌈fraction·rows⌉ rows (from the
@@ -44,7 +44,7 @@
 //! gives the receiver the total scores and no party any partial score.
 //!
 //! **Accuracy.** Values are fixed-point with f fractional bits (16 by
-//! default); features must be within ±64 (the bounded encoder refuses
+//! default); features must be within ±1024 (the bounded encoder refuses
 //! others). The secure weights follow plaintext gradient descent with the
 //! same σ̃, rows and order up to the rounding of encodings and truncations
 //! (about 2^-f per step) and the truncation failure bound of
@@ -54,7 +54,7 @@ mod plan;
 mod predict;
 mod train;
 
-pub use plan::{FEATURE_BOUND, batch_order, batches};
+pub use plan::{FEATURE_BOUND, batch_order, batches, validation_split};
 
 use crate::LearnError;
 use crate::params::TrainParams;

@@ -22,7 +22,7 @@ pub(crate) const CHUNK_ROWS: usize = 1 << 16;
 
 /// The largest |feature| accepted (standardised features; see the bounded
 /// encoder of indomain-core).
-pub const FEATURE_BOUND: f64 = 64.0;
+pub const FEATURE_BOUND: f64 = 1024.0;
 
 /// The computing parties in rank order: the label holder first (the
 /// leader), then every other party but the dealer, in set order.
@@ -116,7 +116,7 @@ pub(crate) fn agree(
 
 /// Training and validation rows (each in row order): the validation rows
 /// are a public random choice of ⌈fraction · rows⌉ rows, from the seed.
-pub(crate) fn split(rows: usize, fraction: Option<f64>, seed: u64) -> (Vec<usize>, Vec<usize>) {
+pub fn validation_split(rows: usize, fraction: Option<f64>, seed: u64) -> (Vec<usize>, Vec<usize>) {
     let Some(fraction) = fraction else {
         return ((0..rows).collect(), Vec::new());
     };
@@ -164,12 +164,12 @@ mod tests {
 
     #[test]
     fn splits_batches_and_chunks_cover_every_row_once() {
-        let (t, v) = split(1000, Some(0.25), 7);
+        let (t, v) = validation_split(1000, Some(0.25), 7);
         assert_eq!(v.len(), 250);
         let mut all: Vec<usize> = t.iter().chain(&v).copied().collect();
         all.sort_unstable();
         assert_eq!(all, (0..1000).collect::<Vec<_>>());
-        assert_eq!(split(1000, Some(0.25), 7), (t, v));
+        assert_eq!(validation_split(1000, Some(0.25), 7), (t, v));
         let b = batches(10, Some(4));
         assert_eq!(b, vec![0..4, 4..8, 8..10]);
         assert_eq!(batches(10, None), vec![0..10]);

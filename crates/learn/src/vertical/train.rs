@@ -58,17 +58,26 @@ fn encode_block(
 ) -> Result<Array2<u64>, LearnError> {
     let (rows, cols) = x.dim();
     let width = cols + with_intercept as usize;
+    let values = x.as_standard_layout();
+    let values = values.as_slice().unwrap_or_default();
+    let encoded = enc.encode_slice(values).map_err(|e| {
+        let at = values.iter().position(|v| enc.encode(*v).is_err());
+        let at = at.map_or(String::new(), |i| {
+            format!(
+                "row {}, feature column {}: ",
+                i / cols.max(1),
+                i % cols.max(1)
+            )
+        });
+        LearnError::Input(format!("{at}{e}"))
+    })?;
     let mut out = Array2::zeros((rows, width));
-    let one = enc.encode(1.0)?;
-    for (r, (src, mut dst)) in x.rows().into_iter().zip(out.rows_mut()).enumerate() {
-        for (c, (&v, d)) in src.iter().zip(dst.iter_mut()).enumerate() {
-            *d = enc
-                .encode(v)
-                .map_err(|e| LearnError::Input(format!("row {r}, feature column {c}: {e}")))?;
-        }
-        if with_intercept {
-            dst[cols] = one;
-        }
+    out.slice_mut(ndarray::s![.., ..cols]).assign(
+        &ArrayView2::from_shape((rows, cols), &encoded)
+            .map_err(|e| LearnError::Input(e.to_string()))?,
+    );
+    if with_intercept {
+        out.column_mut(cols).fill(enc.encode(1.0)?);
     }
     Ok(out)
 }
@@ -148,7 +157,7 @@ pub(super) fn run<R: Rng + CryptoRng + ?Sized>(
     let labels = y.map(|y| enc.encode_slice(y)).transpose()?;
 
     let fraction = params.early_stopping.map(|e| e.validation_fraction);
-    let (train_rows, val_rows) = plan::split(rows, fraction, params.seed);
+    let (train_rows, val_rows) = plan::validation_split(rows, fraction, params.seed);
     if train_rows.is_empty() {
         return Err(LearnError::Input("no rows left to train on".into()));
     }
@@ -195,6 +204,8 @@ pub(super) fn run<R: Rng + CryptoRng + ?Sized>(
         }
         on_epoch(epoch, loss);
         if let Some(es) = params.early_stopping {
+            // The label holder decides; the others follow its flags, so
+            // that every party keeps its share of the same best weights.
             let val = trainer.validation_loss(&mut s, &val_chunks, &w, val_labels.as_deref())?;
             let improved = match (&best, val) {
                 (Some((b, _)), Some(v)) => v < *b,
@@ -203,16 +214,16 @@ pub(super) fn run<R: Rng + CryptoRng + ?Sized>(
             if let Some(v) = val {
                 outcome.validation_loss.push(v);
             }
-            let stop = if improved {
+            let proposed = !improved && since_best + 1 >= es.patience;
+            let (improved, stop) = trainer.agree(&mut s, improved, proposed)?;
+            if improved {
                 best = Some((val.unwrap_or(0.0), w.clone()));
                 outcome.best_epoch = epoch + 1;
                 since_best = 0;
-                false
             } else {
                 since_best += 1;
-                since_best >= es.patience
-            };
-            if trainer.agree_stop(&mut s, stop)? {
+            }
+            if stop {
                 break;
             }
         }
@@ -278,10 +289,9 @@ impl Trainer {
             if rank == LEADER {
                 err.sub_public(&chunk.labels, rank)?;
             }
-            let g = s.fixed_t_times(&chunk.matrix, &err)?;
+            let (g, sq) = s.fixed_t_times_square(&chunk.matrix, &err)?;
             grad.add_assign(&s.truncate(g, f + t)?)?;
-            let sq = s.mul(&err, &err)?;
-            squares = sq.0.iter().fold(squares, |a, v| a.wrapping_add(*v));
+            squares = squares.wrapping_add(sq);
         }
         let step = self.learning_rate * (1u64 << t) as f64 / rows as f64;
         grad.scale(self.fp.encode(step)?);
@@ -340,18 +350,25 @@ impl Trainer {
         }))
     }
 
-    /// The label holder tells every computing party whether to stop.
-    fn agree_stop(&self, s: &mut Party<'_>, stop: bool) -> Result<bool, LearnError> {
-        let flag = Shared::public(&[stop as u64], s.rank());
-        let opened = s.open(&flag)?;
-        match opened[0] {
+    /// The label holder tells every computing party whether the epoch
+    /// improved the validation loss and whether to stop.
+    fn agree(
+        &self,
+        s: &mut Party<'_>,
+        improved: bool,
+        stop: bool,
+    ) -> Result<(bool, bool), LearnError> {
+        let flags = Shared::public(&[improved as u64, stop as u64], s.rank());
+        let opened = s.open(&flags)?;
+        let flag = |v: u64| match v {
             0 => Ok(false),
             1 => Ok(true),
             v => Err(LearnError::Disagreement {
                 peer: "label holder".into(),
-                what: format!("stop flag {v}"),
+                what: format!("early-stopping flag {v}"),
             }),
-        }
+        };
+        Ok((flag(opened[0])?, flag(opened[1])?))
     }
 
     /// Opens each rank's block of weights to that rank only.

@@ -13,7 +13,10 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 /// The bytes one party received.
-pub type Log = Arc<Mutex<Vec<u8>>>;
+pub type Frames = Vec<Vec<u8>>;
+
+/// The shared record of one party's frames.
+pub type Log = Arc<Mutex<Frames>>;
 
 /// A channel that appends every frame it receives to a shared log.
 pub struct Recording<C> {
@@ -27,7 +30,7 @@ impl<C: Channel> Channel for Recording<C> {
     }
     fn recv(&mut self) -> Result<Vec<u8>, NetError> {
         let frame = self.inner.recv()?;
-        self.log.lock().unwrap().extend_from_slice(&frame);
+        self.log.lock().unwrap().push(frame.clone());
         Ok(frame)
     }
     fn peer(&self) -> &str {
@@ -79,7 +82,7 @@ pub fn run<T: Send>(
     n: usize,
     fp: FixedPoint,
     f: impl Fn(&mut Session<'_, DealerClient>, &mut StdRng) -> T + Sync,
-) -> (Vec<T>, Vec<Vec<u8>>) {
+) -> (Vec<T>, Vec<Frames>) {
     let (mut sets, logs) = recorded_mesh(n + 1);
     let mut dealer_set = sets.pop().unwrap();
     let results = std::thread::scope(|s| {
@@ -121,11 +124,17 @@ pub fn run<T: Send>(
     (results, logs)
 }
 
-/// Whether any 8-byte little-endian encoding of `values` occurs anywhere
-/// in `transcript` (at any byte offset).
-pub fn contains_any(transcript: &[u8], values: &[u64]) -> bool {
+/// Whether any frame holds one of `values` as a little-endian u64: at every
+/// 8-byte boundary of frames of whole u64s (ring vectors, seeds, dealt
+/// items), at every offset of other frames (control messages).
+pub fn contains_any(frames: &[Vec<u8>], values: &[u64]) -> bool {
     let wanted: HashSet<u64> = values.iter().copied().collect();
-    transcript
-        .windows(8)
-        .any(|w| wanted.contains(&u64::from_le_bytes(w.try_into().unwrap())))
+    let hit = |w: &[u8]| wanted.contains(&u64::from_le_bytes(w.try_into().unwrap()));
+    frames.iter().any(|f| {
+        if f.len() % 8 == 0 {
+            f.chunks_exact(8).any(hit)
+        } else {
+            f.windows(8).any(hit)
+        }
+    })
 }

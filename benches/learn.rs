@@ -1,0 +1,70 @@
+//! Criterion benches: vertical training (issue #7), a label holder, a
+//! feature holder and a dealer on threads with in-memory channels, on
+//! generated data of default_credit's shape (22,500 training rows, 13 + 10
+//! standardised features).
+//!
+//! - `vertical_22500x23/epochs_1`: one epoch, including the one-time
+//!   masking and opening of both parties' columns;
+//! - `vertical_22500x23/epochs_20`: the 20-epoch job of the SPU comparison.
+//!
+//! The per-epoch cost is (epochs_20 − epochs_1) / 19.
+//!
+//! `cargo bench --bench learn`.
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use indomain_learn::vertical;
+use indomain_learn::{Task, TrainParams};
+use indomain_net::memory::mesh;
+use ndarray::Array2;
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use std::time::Duration;
+
+const ROWS: usize = 22_500;
+
+fn train(blocks: &[Array2<f64>], y: &[f64], epochs: usize) {
+    let params = TrainParams {
+        task: Task::Logistic,
+        epochs,
+        learning_rate: 0.5,
+        ..TrainParams::default()
+    };
+    let empty = Array2::zeros((0, 0));
+    std::thread::scope(|s| {
+        for mut set in mesh(&["bank", "tax", "dealer"]) {
+            let me = set.me();
+            let x = blocks.get(me).unwrap_or(&empty).view();
+            let labels = (me == 0).then_some(y);
+            let params = &params;
+            s.spawn(move || {
+                let mut rng = StdRng::seed_from_u64(me as u64);
+                vertical::train(&mut set, 0, 2, x, labels, params, &mut |_, _| {}, &mut rng)
+                    .expect("training")
+            });
+        }
+    });
+}
+
+fn vertical_epochs(c: &mut Criterion) {
+    let mut rng = StdRng::seed_from_u64(1);
+    let blocks: Vec<Array2<f64>> = [13, 10]
+        .iter()
+        .map(|&w| Array2::from_shape_fn((ROWS, w), |_| rng.random_range(-2.0..2.0)))
+        .collect();
+    let y: Vec<f64> = (0..ROWS)
+        .map(|i| (blocks[0][[i, 0]] + blocks[1][[i, 0]] > 0.0) as u8 as f64)
+        .collect();
+    let mut group = c.benchmark_group("vertical_22500x23");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(10));
+    for epochs in [1, 20] {
+        group.bench_function(format!("epochs_{epochs}"), |b| {
+            b.iter(|| train(&blocks, &y, epochs))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, vertical_epochs);
+criterion_main!(benches);

@@ -1,0 +1,486 @@
+//! Vertical training and joint scoring against plaintext gradient descent
+//! with the same sigmoid approximation, rows, order and hyper-parameters:
+//! 2 and 3 computing parties plus a dealer, one thread each, over
+//! recording in-memory channels.
+
+use indomain_core::FixedPoint;
+use indomain_learn::vertical::{self, TrainOutcome, batch_order, batches, validation_split};
+use indomain_learn::{EarlyStopping, LearnError, Task, TrainParams};
+use indomain_net::memory::pair;
+use indomain_net::{Channel, Counters, NetError, PartySet};
+use ndarray::{Array1, Array2, ArrayView2, Axis, concatenate, s};
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+/// The frames one party received.
+type Frames = Vec<Vec<u8>>;
+type Log = Arc<Mutex<Frames>>;
+
+struct Recording<C> {
+    inner: C,
+    log: Log,
+}
+
+impl<C: Channel> Channel for Recording<C> {
+    fn send(&mut self, frame: &[u8]) -> Result<(), NetError> {
+        self.inner.send(frame)
+    }
+    fn recv(&mut self) -> Result<Vec<u8>, NetError> {
+        let frame = self.inner.recv()?;
+        self.log.lock().unwrap().push(frame.clone());
+        Ok(frame)
+    }
+    fn peer(&self) -> &str {
+        self.inner.peer()
+    }
+    fn counters(&self) -> Counters {
+        self.inner.counters()
+    }
+}
+
+/// Parties 0..n-1 hold data (0 the labels), party n is the dealer.
+fn recorded_mesh(n: usize) -> (Vec<PartySet>, Vec<Log>) {
+    let names: Vec<String> = (0..n).map(|i| format!("p{i}")).collect();
+    let logs: Vec<Log> = (0..n).map(|_| Log::default()).collect();
+    let mut links: Vec<Vec<Option<Box<dyn Channel>>>> =
+        (0..n).map(|_| (0..n).map(|_| None).collect()).collect();
+    for i in 0..n {
+        for j in i + 1..n {
+            let (a, b) = pair(&names[i], &names[j]);
+            links[i][j] = Some(Box::new(Recording {
+                inner: a,
+                log: logs[i].clone(),
+            }));
+            links[j][i] = Some(Box::new(Recording {
+                inner: b,
+                log: logs[j].clone(),
+            }));
+        }
+    }
+    let sets = links
+        .into_iter()
+        .enumerate()
+        .map(|(me, row)| PartySet::new(me, names.clone(), row))
+        .collect();
+    (sets, logs)
+}
+
+/// A generated vertical data set: feature blocks per data party (party 0
+/// also holds the labels).
+struct Data {
+    blocks: Vec<Array2<f64>>,
+    y: Vec<f64>,
+}
+
+fn data(rows: usize, widths: &[usize], task: Task, seed: u64) -> Data {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let blocks: Vec<Array2<f64>> = widths
+        .iter()
+        .map(|&w| Array2::from_shape_fn((rows, w), |_| rng.random_range(-2.0..2.0)))
+        .collect();
+    let all = concatenate(
+        Axis(1),
+        &blocks.iter().map(|b| b.view()).collect::<Vec<_>>(),
+    )
+    .unwrap();
+    let beta: Array1<f64> = (0..all.ncols())
+        .map(|_| rng.random_range(-1.0..1.0))
+        .collect();
+    let z = all.dot(&beta);
+    let y = z
+        .iter()
+        .map(|&z| match task {
+            Task::Logistic => (rng.random::<f64>() < 1.0 / (1.0 + (-z).exp())) as u8 as f64,
+            Task::Linear => z + 0.3 + rng.random_range(-0.5..0.5),
+        })
+        .collect();
+    Data { blocks, y }
+}
+
+/// Runs training at every party; returns outcomes in party order (the
+/// dealer last) and each party's received bytes.
+fn train_all(
+    d: &Data,
+    params: &TrainParams,
+) -> (Vec<Result<TrainOutcome, LearnError>>, Vec<Frames>) {
+    let n = d.blocks.len() + 1;
+    let (sets, logs) = recorded_mesh(n);
+    let empty = Array2::<f64>::zeros((0, 0));
+    let out = std::thread::scope(|sc| {
+        let handles: Vec<_> = sets
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut set)| {
+                let x = d.blocks.get(i).map_or(empty.view(), |b| b.view());
+                let y = (i == 0).then_some(d.y.as_slice());
+                sc.spawn(move || {
+                    let mut rng = StdRng::seed_from_u64(100 + i as u64);
+                    vertical::train(&mut set, 0, n - 1, x, y, params, &mut |_, _| {}, &mut rng)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let logs = logs.iter().map(|l| l.lock().unwrap().clone()).collect();
+    (out, logs)
+}
+
+fn approx_sigmoid(z: f64) -> f64 {
+    0.5 + z / 4.0
+}
+
+struct Plain {
+    w: Array1<f64>,
+    loss: Vec<f64>,
+    epochs: usize,
+}
+
+/// Plaintext gradient descent doing what the secure protocol does: the
+/// label holder's block then a column of ones, then the other blocks.
+fn plain_train(d: &Data, p: &TrainParams) -> Plain {
+    let rows = d.y.len();
+    let mut cols = vec![d.blocks[0].view()];
+    let ones = Array2::from_elem((rows, 1), 1.0);
+    cols.push(ones.view());
+    cols.extend(d.blocks[1..].iter().map(|b| b.view()));
+    let x = concatenate(Axis(1), &cols).unwrap();
+    let intercept = d.blocks[0].ncols();
+    let y = Array1::from(d.y.clone());
+    let (tr, va) = validation_split(
+        rows,
+        p.early_stopping.map(|e| e.validation_fraction),
+        p.seed,
+    );
+    let xt = x.select(Axis(0), &tr);
+    let yt = y.select(Axis(0), &tr);
+    let xv = x.select(Axis(0), &va);
+    let yv = y.select(Axis(0), &va);
+    let bs = batches(tr.len(), p.batch_size);
+    let mut w = Array1::<f64>::zeros(x.ncols());
+    let mut loss = Vec::new();
+    let mut best = (f64::INFINITY, w.clone());
+    let mut since = 0;
+    let mut epochs = 0;
+    for epoch in 0..p.epochs {
+        let mut sq = 0.0;
+        for b in batch_order(epoch, bs.len(), p.seed) {
+            let r = bs[b].clone();
+            let xb = xt.slice(s![r.clone(), ..]);
+            let z = xb.dot(&w);
+            let err: Array1<f64> = z
+                .iter()
+                .zip(yt.slice(s![r.clone()]))
+                .map(|(&z, &y)| match p.task {
+                    Task::Logistic => approx_sigmoid(z) - y,
+                    Task::Linear => z - y,
+                })
+                .collect();
+            sq += err.dot(&err);
+            let g = xb.t().dot(&err) / r.len() as f64;
+            let mut decay = w.clone() * p.l2;
+            decay[intercept] = 0.0;
+            w = &w - &((g + decay) * p.learning_rate);
+        }
+        let mean = sq / tr.len() as f64;
+        loss.push(match p.task {
+            Task::Linear => mean / 2.0,
+            Task::Logistic => std::f64::consts::LN_2 - 0.5 + 2.0 * mean,
+        });
+        epochs = epoch + 1;
+        if let Some(es) = p.early_stopping {
+            let z = xv.dot(&w);
+            let v: f64 = match p.task {
+                Task::Logistic => {
+                    z.iter()
+                        .zip(&yv)
+                        .map(|(&z, &y)| {
+                            let q = (1.0 / (1.0 + (-z).exp())).clamp(1e-15, 1.0 - 1e-15);
+                            -(y * q.ln() + (1.0 - y) * (1.0 - q).ln())
+                        })
+                        .sum::<f64>()
+                        / yv.len() as f64
+                }
+                Task::Linear => (&z - &yv).mapv(|e| e * e).sum() / (2.0 * yv.len() as f64),
+            };
+            if v < best.0 {
+                best = (v, w.clone());
+                since = 0;
+            } else {
+                since += 1;
+                if since >= es.patience {
+                    break;
+                }
+            }
+        }
+    }
+    if p.early_stopping.is_some() {
+        w = best.1;
+    }
+    Plain { w, loss, epochs }
+}
+
+/// Weights within `tol` of the plaintext, at every party, and nothing
+/// else revealed to anyone but the label holder.
+fn check(d: &Data, p: &TrainParams, tol: f64) -> TrainOutcome {
+    let (out, logs) = train_all(d, p);
+    let plain = plain_train(d, p);
+    let out: Vec<TrainOutcome> = out.into_iter().map(|r| r.unwrap()).collect();
+    let mut col = 0;
+    for (k, o) in out[..d.blocks.len()].iter().enumerate() {
+        let width = d.blocks[k].ncols();
+        assert_eq!(o.weights.len(), width);
+        for (j, wv) in o.weights.iter().enumerate() {
+            let want = plain.w[col + j];
+            assert!(
+                (wv - want).abs() <= tol,
+                "party {k} weight {j}: {wv} vs {want}"
+            );
+        }
+        col += width;
+        if k == 0 {
+            let b = o.intercept.unwrap();
+            assert!(
+                (b - plain.w[col]).abs() <= tol,
+                "intercept {b} vs {}",
+                plain.w[col]
+            );
+            col += 1;
+            assert_eq!(o.epochs, plain.epochs);
+            assert_eq!(o.loss_per_epoch.len(), plain.loss.len());
+            for (a, b) in o.loss_per_epoch.iter().zip(&plain.loss) {
+                assert!((a - b).abs() <= 1e-3, "loss {a} vs {b}");
+            }
+        } else {
+            assert!(o.intercept.is_none() && o.loss_per_epoch.is_empty());
+        }
+    }
+    assert!(out.last().unwrap().weights.is_empty());
+    // No party receives another party's encoded raw features or labels.
+    let fp = FixedPoint::new(p.frac_bits).unwrap();
+    // Values that encode to small integers (|x| < 1/16) also occur in
+    // protocol words (row counts, flags) by chance: only larger ones are
+    // evidence.
+    let encoded = |v: &[f64]| -> HashSet<u64> {
+        v.iter()
+            .filter(|x| x.abs() >= 1.0 / 16.0)
+            .map(|&x| fp.encode(x).unwrap())
+            .collect()
+    };
+    let labels = encoded(&d.y);
+    for (r, log) in logs.iter().enumerate() {
+        for (k, b) in d.blocks.iter().enumerate().filter(|(k, _)| *k != r) {
+            assert!(
+                !contains_any(log, &encoded(b.as_slice().unwrap())),
+                "party {r} saw party {k}'s features"
+            );
+        }
+        if r != 0 && p.task == Task::Linear {
+            // 0/1 labels encode to two values that appear by chance; real
+            // labels must not appear.
+            assert!(!contains_any(log, &labels), "party {r} saw the labels");
+        }
+    }
+    out.into_iter().next().unwrap()
+}
+
+/// Whether any frame holds one of `wanted` as a little-endian u64: at
+/// every 8-byte boundary of frames of whole u64s (ring vectors, seeds,
+/// dealt items), at every offset of other frames (control messages).
+fn contains_any(frames: &[Vec<u8>], wanted: &HashSet<u64>) -> bool {
+    let hit = |w: &[u8]| wanted.contains(&u64::from_le_bytes(w.try_into().unwrap()));
+    frames.iter().any(|f| {
+        if f.len() % 8 == 0 {
+            f.chunks_exact(8).any(hit)
+        } else {
+            f.windows(8).any(hit)
+        }
+    })
+}
+
+fn params(task: Task) -> TrainParams {
+    TrainParams {
+        task,
+        epochs: 10,
+        learning_rate: 0.3,
+        l2: 0.01,
+        ..TrainParams::default()
+    }
+}
+
+#[test]
+fn logistic_two_parties_full_batch_matches_plaintext() {
+    let d = data(600, &[3, 4], Task::Logistic, 1);
+    check(&d, &params(Task::Logistic), 2e-3);
+}
+
+#[test]
+fn linear_three_parties_mini_batch_matches_plaintext() {
+    let d = data(500, &[2, 3, 2], Task::Linear, 2);
+    let p = TrainParams {
+        batch_size: Some(128),
+        ..params(Task::Linear)
+    };
+    check(&d, &p, 2e-3);
+}
+
+#[test]
+fn logistic_three_parties_with_early_stopping_matches_plaintext() {
+    let mut d = data(400, &[2, 2, 3], Task::Logistic, 3);
+    // Validation labels flipped: the validation loss has a clear minimum
+    // after a few epochs, far from the rounding noise of a plateau.
+    let p = TrainParams {
+        epochs: 30,
+        learning_rate: 1.0,
+        early_stopping: Some(EarlyStopping {
+            validation_fraction: 0.25,
+            patience: 2,
+        }),
+        ..params(Task::Logistic)
+    };
+    for r in validation_split(400, Some(0.25), p.seed).1 {
+        d.y[r] = 1.0 - d.y[r];
+    }
+    let label = check(&d, &p, 2e-3);
+    // Training stopped early and kept an earlier epoch's weights.
+    assert!(label.epochs < p.epochs, "ran all {} epochs", label.epochs);
+    assert!(label.best_epoch < label.epochs);
+    assert_eq!(label.validation_loss.len(), label.epochs);
+}
+
+#[test]
+fn linear_two_parties_matches_plaintext() {
+    let d = data(300, &[0, 5], Task::Linear, 4);
+    check(&d, &params(Task::Linear), 2e-3);
+}
+
+#[test]
+fn joint_scores_equal_plaintext_scores_at_the_receiver_only() {
+    let d = data(200, &[2, 3, 1], Task::Linear, 5);
+    let weights: Vec<Vec<f64>> = vec![vec![0.5, -1.0], vec![0.25, 2.0, -0.75], vec![1.5]];
+    let b = 0.125;
+    let n = 4;
+    let (sets, logs) = recorded_mesh(n);
+    let empty = Array2::<f64>::zeros((0, 0));
+    let out: Vec<Option<Vec<f64>>> = std::thread::scope(|sc| {
+        let handles: Vec<_> = sets
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut set)| {
+                let x = d.blocks.get(i).map_or(empty.view(), |b| b.view());
+                let w: &[f64] = weights.get(i).map_or(&[], |w| w.as_slice());
+                sc.spawn(move || {
+                    let mut rng = StdRng::seed_from_u64(i as u64);
+                    let icpt = (i == 0).then_some(b);
+                    vertical::predict(&mut set, 0, Some(n - 1), x, w, icpt, 16, &mut rng).unwrap()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut want = Array1::from_elem(200, b);
+    for (blk, w) in d.blocks.iter().zip(&weights) {
+        want = want + blk.dot(&Array1::from(w.clone()));
+    }
+    let got = out[0].as_ref().unwrap();
+    for (g, w) in got.iter().zip(&want) {
+        assert!((g - w).abs() < 1e-4, "{g} vs {w}");
+    }
+    assert!(out[1..].iter().all(Option::is_none));
+    // No party's partial scores reach anyone.
+    let fp = FixedPoint::new(16).unwrap();
+    for (k, (blk, w)) in d.blocks.iter().zip(&weights).enumerate() {
+        let mut partial = blk.dot(&Array1::from(w.clone()));
+        if k == 0 {
+            partial += b;
+        }
+        let enc: HashSet<u64> = partial.iter().map(|&v| fp.encode(v).unwrap()).collect();
+        for (r, log) in logs.iter().enumerate().filter(|(r, _)| *r != k) {
+            let log = log.lock().unwrap();
+            assert!(
+                !contains_any(&log, &enc),
+                "party {r} saw party {k}'s partial scores"
+            );
+        }
+    }
+}
+
+#[test]
+fn bad_inputs_are_refused_before_training() {
+    let d = data(50, &[2, 2], Task::Logistic, 6);
+    let mut bad = Data {
+        blocks: d.blocks.clone(),
+        y: d.y.clone(),
+    };
+    bad.y[7] = 0.5;
+    let (out, _) = train_all(&bad, &params(Task::Logistic));
+    assert!(matches!(&out[0], Err(LearnError::Input(m)) if m.contains("row 7")));
+    assert!(out[1].is_err() && out[2].is_err());
+
+    let mut bad = Data {
+        blocks: d.blocks.clone(),
+        y: d.y.clone(),
+    };
+    bad.blocks[1][[3, 1]] = 1e6;
+    let (out, _) = train_all(&bad, &params(Task::Logistic));
+    assert!(matches!(&out[1], Err(LearnError::Input(m)) if m.contains("row 3")));
+    assert!(out[0].is_err());
+
+    let bad = Data {
+        blocks: vec![
+            d.blocks[0].clone(),
+            d.blocks[1].slice(s![..40, ..]).to_owned(),
+        ],
+        y: d.y.clone(),
+    };
+    let (out, _) = train_all(&bad, &params(Task::Logistic));
+    assert!(matches!(&out[0], Err(LearnError::Disagreement { peer, .. }) if peer == "p1"));
+
+    let p = TrainParams {
+        epochs: 0,
+        ..params(Task::Logistic)
+    };
+    let (out, _) = train_all(&d, &p);
+    assert!(out.iter().all(|r| matches!(r, Err(LearnError::Params(_)))));
+    let _ = ArrayView2::<f64>::from_shape((0, 0), &[]);
+}
+
+/// The label holder and the dealer need not be the first and last parties
+/// of the set: here the dealer is party 0, a feature holder party 1 and
+/// the label holder party 2.
+#[test]
+fn any_set_order_of_label_holder_feature_holder_and_dealer() {
+    let d = data(300, &[3, 2], Task::Logistic, 8);
+    let p = params(Task::Logistic);
+    let (sets, _) = recorded_mesh(3);
+    let empty = Array2::<f64>::zeros((0, 0));
+    let out: Vec<TrainOutcome> = std::thread::scope(|sc| {
+        let handles: Vec<_> = sets
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut set)| {
+                let x = match i {
+                    2 => d.blocks[0].view(),
+                    1 => d.blocks[1].view(),
+                    _ => empty.view(),
+                };
+                let y = (i == 2).then_some(d.y.as_slice());
+                let p = &p;
+                sc.spawn(move || {
+                    let mut rng = StdRng::seed_from_u64(i as u64);
+                    vertical::train(&mut set, 2, 0, x, y, p, &mut |_, _| {}, &mut rng).unwrap()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let plain = plain_train(&d, &p);
+    let mut secure = out[2].weights.clone();
+    secure.push(out[2].intercept.unwrap());
+    secure.extend(&out[1].weights);
+    for (s, w) in secure.iter().zip(&plain.w) {
+        assert!((s - w).abs() <= 2e-3, "{s} vs {w}");
+    }
+    assert!(out[0].weights.is_empty() && out[1].intercept.is_none());
+}
