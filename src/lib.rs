@@ -7,9 +7,10 @@
 //! - [`core`]: ring Z_2^64, fixed point, additive sharing, Beaver triples;
 //! - [`net`]: channels (in-memory and QUIC with mutual TLS);
 //! - [`mpc`]: secret-shared fixed-point vectors and matrices, a dealer;
-//! - [`learn`]: vertical regression on shared values, joint scoring;
 //! - [`psi`]: private set intersection and its variants;
 //! - [`aggregate`]: N-party secure statistics and secure aggregation;
+//! - [`learn`]: vertical regression on shared values with joint scoring,
+//!   horizontal FedAvg, metrics, model files;
 //! - [`node`]: datasets and job runners of a party node.
 #![warn(missing_docs)]
 

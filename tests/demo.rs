@@ -16,7 +16,7 @@ fn demo_runs_every_job_and_matches_plaintext() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "demo failed:\n{stdout}\n{stderr}");
     assert!(
-        stdout.contains("all 6 jobs matched the plaintext computation"),
+        stdout.contains("all 7 jobs matched the plaintext computation"),
         "{stdout}"
     );
     assert!(!stdout.contains("MISMATCH"), "{stdout}");

@@ -152,7 +152,7 @@ enum StatArg {
 }
 
 /// One `--party` entry: NAME=sha256:<hex>@HOST:PORT.
-fn parse_party(entry: &str) -> Result<(TrustedPeer, SocketAddr), String> {
+pub(super) fn parse_party(entry: &str) -> Result<(TrustedPeer, SocketAddr), String> {
     let (peer, addr) = entry.rsplit_once('@').ok_or_else(|| {
         format!("--party {entry:?}: expected NAME=sha256:<64 hex digits>@HOST:PORT")
     })?;

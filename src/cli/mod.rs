@@ -4,9 +4,11 @@ mod aggregate;
 mod demo;
 mod keygen;
 mod net_args;
+mod predict;
 mod psi;
 mod stop;
 mod verify;
+mod train;
 
 use clap::{Parser, Subcommand};
 use indomain_net::text::escape_and_cut;
@@ -44,6 +46,12 @@ enum Command {
     /// N-party secure statistics (sum, count, mean, variance, histogram)
     /// over numeric CSV columns.
     Aggregate(aggregate::Args),
+    /// One party of a joint training job: vertical (label holder, feature
+    /// holders, dealer) or horizontal (FedAvg clients and server).
+    Train(train::Args),
+    /// Score rows jointly with the model files of a vertical training job;
+    /// only the label holder learns the scores.
+    Predict(predict::Args),
     /// Run every capability end to end: real party processes on loopback
     /// over QUIC, on generated data, with a readable report.
     Demo(demo::Args),
@@ -71,6 +79,8 @@ pub fn main() -> ExitCode {
         Command::Fingerprint(a) => keygen::fingerprint(a),
         Command::Psi(a) => psi::run(a),
         Command::Aggregate(a) => aggregate::run(a),
+        Command::Train(a) => train::run(a),
+        Command::Predict(a) => predict::run(a),
         Command::Demo(a) => demo::run(a),
         Command::Verify(a) => verify::run(a),
     };

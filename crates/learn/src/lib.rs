@@ -7,10 +7,38 @@
 //!   scores.
 //! - [`params`]: the hyper-parameters every party of a training job agrees
 //!   on.
+//! - [`agree`]: every party checks it runs the same job and that every
+//!   party's input was accepted; [`align`]: rows aligned by PSI join.
+//! - [`data`]: one party's CSV rows, checked before any training;
+//!   standardisation; the train/test split every party derives alike.
+//! - [`plain`]: the plaintext reference training (the tests' oracle);
+//!   [`reference`]: a vertical job's plaintext reference on joined files.
+//! - [`metrics`]: AUC, KS, accuracy, log-loss on held-out rows;
+//!   [`report`]: the ROC/KS/loss figure as SVG.
+//! - [`horizontal`]: FedAvg over SecAgg+: the server learns only the sum
+//!   of the clients' row-weighted models.
+//! - [`contribution`]: the contribution report (joint vs label holder
+//!   alone vs leave-one-party-out).
+//! - [`pipeline`]: a whole vertical job at one party, from checked rows to
+//!   its model file.
+//! - [`model`]: one versioned JSON model file per party, tied to its job
+//!   by a SHA-256 hash.
 #![warn(missing_docs)]
 
+pub mod agree;
+pub mod align;
+pub mod contribution;
+pub mod data;
 pub mod error;
+pub mod horizontal;
+pub mod metrics;
+pub mod model;
 pub mod params;
+pub mod pipeline;
+pub mod plain;
+pub mod reference;
+pub mod report;
+pub mod secure;
 pub mod vertical;
 
 pub use error::LearnError;

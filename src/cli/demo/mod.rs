@@ -5,6 +5,7 @@
 mod data;
 mod jobs;
 mod procs;
+mod training;
 
 use super::CliResult;
 use std::path::{Path, PathBuf};
@@ -86,6 +87,7 @@ pub fn run(args: Args) -> CliResult {
         Box::new(|| jobs::join(&setup)),
         Box::new(|| jobs::statistics(&exe, dir, &nodes, &incomes)),
         Box::new(jobs::secure_aggregation),
+        Box::new(|| training::vertical_training(&exe, dir, &nodes, args.rows / 4, args.seed)),
     ];
     let mut failed = 0;
     for (i, job) in all.iter().enumerate() {

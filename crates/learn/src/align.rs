@@ -1,0 +1,249 @@
+//! Row alignment for vertical training and scoring: a PSI join
+//! ([`indomain_psi::Mode::Join`], ECDH on ristretto255) between the label
+//! holder and each feature holder, then one common order over the rows
+//! every data party shares.
+//!
+//! The label holder runs a join with each feature holder j (it is the PSI
+//! receiver), which gives both the rows they share in an order common to
+//! the two of them. The label holder keeps the rows present in every join,
+//! in the order of the join with the first feature holder (an order set by
+//! the double-blinded keys, unrelated to either file's order), and sends
+//! each feature holder the positions of those rows in their own join
+//! order; it sends every other party (the dealer) only the row count.
+//!
+//! What each party learns: the label holder learns which of its rows each
+//! feature holder has (a join reveals the matches to both sides) and each
+//! feature holder's row count; feature holder j learns the label holder's
+//! row count, which of its rows it shares with the label holder, and which
+//! of those are in the rows every party shares (the rows the model is
+//! trained on); the dealer learns the number of shared rows.
+
+use crate::LearnError;
+use indomain_net::PartySet;
+use indomain_net::wire::{recv_msg, recv_u64s, send_msg, send_u64s};
+use indomain_psi::{Items, Job, Mode};
+use rand::CryptoRng;
+use std::collections::HashSet;
+
+/// Who does what in a vertical job (party indices).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Roles {
+    /// The label holder.
+    pub label: usize,
+    /// The feature holders, in party order.
+    pub features: Vec<usize>,
+    /// The dealer of correlated randomness, if any.
+    pub dealer: Option<usize>,
+}
+
+impl Roles {
+    /// Roles from the label holder and the dealer; every other party holds
+    /// features.
+    pub fn new(parties: usize, label: usize, dealer: Option<usize>) -> Result<Self, LearnError> {
+        if label >= parties || dealer.is_some_and(|d| d >= parties || d == label) {
+            return Err(LearnError::Params(
+                "the label holder and the dealer must be two different parties of the list".into(),
+            ));
+        }
+        let features: Vec<usize> = (0..parties)
+            .filter(|&p| p != label && Some(p) != dealer)
+            .collect();
+        if features.is_empty() || features.len() > 4 {
+            return Err(LearnError::Params(format!(
+                "vertical training takes 1 to 4 feature holders, not {}",
+                features.len()
+            )));
+        }
+        Ok(Self {
+            label,
+            features,
+            dealer,
+        })
+    }
+}
+
+/// The PSI job of the alignment: the id column, trimmed, case kept.
+fn psi_job() -> Job {
+    let mut job = Job::new(Mode::Join);
+    job.key_spec = "1 key column, trimmed, case kept".into();
+    job
+}
+
+/// Aligns this party's rows with every other data party's. `ids` are this
+/// party's row ids (empty at the dealer). Returns the number of shared
+/// rows and, at a data party, the indices of its rows in the common order.
+/// Every party refuses fewer than `min_rows` shared rows.
+pub fn align<R: CryptoRng + ?Sized>(
+    parties: &mut PartySet,
+    roles: &Roles,
+    ids: &[String],
+    min_rows: usize,
+    rng: &mut R,
+) -> Result<(usize, Option<Vec<usize>>), LearnError> {
+    let me = parties.me();
+    let items = || {
+        let mut items = Items::new();
+        for id in ids {
+            items.push_columns(&[id.trim()]);
+        }
+        items
+    };
+    let psi_err = |e: indomain_psi::PsiError| LearnError::Data(format!("aligning rows: {e}"));
+    if me == roles.label {
+        let items = items();
+        let mut positions: Vec<Vec<Option<u64>>> = Vec::new();
+        for &f in &roles.features {
+            let outcome = indomain_psi::ecdh::receiver(
+                parties.channel(f)?,
+                &psi_job(),
+                &items,
+                rng,
+                &mut |_| {},
+            )
+            .map_err(psi_err)?;
+            let mut pos = vec![None; ids.len()];
+            for (p, &row) in outcome.matched.unwrap_or_default().iter().enumerate() {
+                if let Some(slot) = pos.get_mut(row) {
+                    *slot = Some(p as u64);
+                }
+            }
+            positions.push(pos);
+        }
+        let mut rows: Vec<usize> = (0..ids.len())
+            .filter(|&r| positions.iter().all(|p| p[r].is_some()))
+            .collect();
+        rows.sort_by(|&a, &b| ids[a].trim().cmp(ids[b].trim()));
+        let n = rows.len();
+        for i in parties.others().collect::<Vec<_>>() {
+            send_msg(parties.channel(i)?, &(n as u64))?;
+        }
+        for (j, &f) in roles.features.iter().enumerate() {
+            let mine: Vec<u64> = rows.iter().filter_map(|&r| positions[j][r]).collect();
+            send_u64s(parties.channel(f)?, &mine)?;
+        }
+        check_rows(n, min_rows, "every feature holder")?;
+        Ok((n, Some(rows)))
+    } else {
+        let label_name = parties.name(roles.label).to_string();
+        let matched = if roles.features.contains(&me) {
+            let outcome = indomain_psi::ecdh::sender(
+                parties.channel(roles.label)?,
+                &psi_job(),
+                &items(),
+                None,
+                rng,
+                &mut |_| {},
+            )
+            .map_err(psi_err)?;
+            Some(outcome.matched.unwrap_or_default())
+        } else {
+            None
+        };
+        let ch = parties.channel(roles.label)?;
+        let n: u64 = recv_msg(ch)?;
+        let limit = matched.as_ref().map_or(u32::MAX as usize, Vec::len);
+        let n = usize::try_from(n)
+            .ok()
+            .filter(|&n| n <= limit)
+            .ok_or_else(|| LearnError::Protocol {
+                peer: label_name.clone(),
+                phase: "aligning rows",
+                reason: format!("announced {n} shared rows, more than the join gave"),
+            })?;
+        let Some(matched) = matched else {
+            check_rows(n, min_rows, &label_name)?;
+            return Ok((n, None));
+        };
+        let positions = recv_u64s(parties.channel(roles.label)?, n)?;
+        check_rows(n, min_rows, &label_name)?;
+        let mut seen = HashSet::with_capacity(n);
+        let rows = positions
+            .iter()
+            .map(|&p| {
+                usize::try_from(p)
+                    .ok()
+                    .and_then(|p| matched.get(p).copied())
+                    .filter(|_| seen.insert(p))
+                    .ok_or_else(|| LearnError::Protocol {
+                        peer: label_name.clone(),
+                        phase: "aligning rows",
+                        reason: format!("sent position {p}, out of range or repeated"),
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((n, Some(rows)))
+    }
+}
+
+fn check_rows(n: usize, min: usize, with: &str) -> Result<(), LearnError> {
+    crate::data::check_shared_rows(n, min, with)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use indomain_net::memory::mesh;
+
+    fn ids(v: &[u32]) -> Vec<String> {
+        v.iter().map(|i| format!("C{i}")).collect()
+    }
+
+    #[test]
+    fn every_party_gets_the_shared_rows_in_one_order() {
+        let bank = ids(&[1, 2, 3, 4, 5, 6, 7, 8]);
+        let tax = ids(&[8, 7, 6, 5, 4, 3, 20, 21]);
+        let telco = ids(&[30, 2, 3, 4, 5, 6, 7]);
+        let roles = Roles::new(4, 0, Some(3)).unwrap();
+        assert_eq!(roles.features, vec![1, 2]);
+        let inputs = [bank.clone(), tax.clone(), telco.clone(), Vec::new()];
+        let sets = mesh(&["bank", "tax", "telco", "dealer"]);
+        let out: Vec<_> = std::thread::scope(|s| {
+            let hs: Vec<_> = sets
+                .into_iter()
+                .zip(&inputs)
+                .map(|(mut p, ids)| {
+                    let roles = roles.clone();
+                    s.spawn(move || align(&mut p, &roles, ids, 2, &mut rand::rng()).unwrap())
+                })
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert!(out.iter().all(|(n, _)| *n == 5));
+        assert_eq!(out[3].1, None);
+        let keys = |i: usize, table: &[String]| -> Vec<String> {
+            out[i]
+                .1
+                .as_ref()
+                .unwrap()
+                .iter()
+                .map(|&r| table[r].clone())
+                .collect()
+        };
+        let order = keys(0, &bank);
+        assert_eq!(order, keys(1, &tax));
+        assert_eq!(order, keys(2, &telco));
+        assert_eq!(order, ids(&[3, 4, 5, 6, 7]));
+    }
+
+    #[test]
+    fn too_few_shared_rows_stop_every_party() {
+        let roles = Roles::new(3, 0, Some(2)).unwrap();
+        let inputs = [ids(&[1, 2, 3]), ids(&[3, 4, 5]), Vec::new()];
+        let sets = mesh(&["bank", "tax", "dealer"]);
+        let out: Vec<_> = std::thread::scope(|s| {
+            let hs: Vec<_> = sets
+                .into_iter()
+                .zip(&inputs)
+                .map(|(mut p, ids)| {
+                    let roles = roles.clone();
+                    s.spawn(move || align(&mut p, &roles, ids, 10, &mut rand::rng()))
+                })
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        for r in &out {
+            let err = r.as_ref().unwrap_err().to_string();
+            assert!(err.contains("only 1 rows are shared"), "{err}");
+        }
+    }
+}

@@ -1,0 +1,316 @@
+//! Model files: one versioned JSON file per party, holding that party's
+//! weights and what it needs to score new rows (feature names,
+//! standardisation), the training parameters, the held-out metrics, the
+//! contribution report and the SHA-256 hash of the job, so that scoring
+//! refuses a file from another job.
+//!
+//! A party's file holds only its own weights: the model, split by columns,
+//! is all that leaves the training.
+
+use crate::LearnError;
+use crate::contribution::Report;
+use crate::data::Standardizer;
+use crate::metrics::Evaluation;
+use crate::params::TrainParams;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::io::Write;
+use std::path::Path;
+
+/// The model file format this build writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// A party's role in a training job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PartyRole {
+    /// Holds the labels and some features (vertical), and the intercept.
+    Label,
+    /// Holds features of the same rows (vertical).
+    Feature,
+    /// Deals correlated randomness; holds no data and no model.
+    Dealer,
+    /// Holds rows with every column (horizontal).
+    Client,
+    /// Aggregates the clients' updates (horizontal); holds the global model.
+    Server,
+}
+
+/// One party of a job, as every party knows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobParty {
+    /// The party's name (its certificate name).
+    pub name: String,
+    /// Its role.
+    pub role: PartyRole,
+}
+
+/// What every party of a job agrees on; its hash ties the model files of
+/// one job together.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobSpec {
+    /// `vertical` or `horizontal`.
+    pub mode: String,
+    /// Every party, in the agreed order.
+    pub parties: Vec<JobParty>,
+    /// The id column rows are aligned on (vertical).
+    pub id_column: String,
+    /// Share of the aligned rows held out for evaluation.
+    pub test_fraction: f64,
+    /// The training hyper-parameters.
+    pub params: TrainParams,
+    /// Horizontal jobs: the shared columns, rounds and aggregation bound.
+    pub horizontal: Option<HorizontalSpec>,
+    /// A nonce that makes two runs with the same parameters distinct jobs
+    /// (the label holder's start time in the CLI).
+    pub nonce: String,
+}
+
+/// What the parties of a horizontal job also agree on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HorizontalSpec {
+    /// The feature columns every client has.
+    pub columns: Vec<String>,
+    /// Rounds of FedAvg.
+    pub rounds: usize,
+    /// The bound on every aggregated value.
+    pub max_abs: f64,
+}
+
+impl JobSpec {
+    /// `sha256:<hex>` of the spec's canonical JSON (fields in declaration
+    /// order).
+    pub fn hash(&self) -> String {
+        let json = serde_json::to_vec(self).unwrap_or_default();
+        format!("sha256:{}", hex(&Sha256::digest(&json)))
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// One party's model file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelFile {
+    /// [`FORMAT_VERSION`] when written.
+    pub format: u32,
+    /// The hash of `job`.
+    pub job_hash: String,
+    /// The job this model came from.
+    pub job: JobSpec,
+    /// The party this file belongs to.
+    pub party: String,
+    /// Its role.
+    pub role: PartyRole,
+    /// Its feature columns, in order.
+    pub features: Vec<String>,
+    /// Its standardisation, applied before the weights (none in
+    /// horizontal training, where all clients share raw columns).
+    pub standardizer: Option<Standardizer>,
+    /// One weight per feature.
+    pub weights: Vec<f64>,
+    /// The intercept (label holder and horizontal models only).
+    pub intercept: Option<f64>,
+    /// Rows trained on and held out.
+    pub rows: Rows,
+    /// Held-out metrics, as the label holder computed them.
+    pub evaluation: Option<Evaluation>,
+    /// Training loss per epoch, where this party learns it.
+    pub loss_per_epoch: Vec<f64>,
+    /// The contribution report (vertical).
+    pub contribution: Option<Report>,
+    /// The indomain version that wrote the file.
+    pub written_by: String,
+}
+
+/// Row counts of a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rows {
+    /// Rows trained on.
+    pub train: usize,
+    /// Rows held out for evaluation.
+    pub test: usize,
+}
+
+impl ModelFile {
+    /// Writes the file as pretty JSON, atomically and readable only by
+    /// this user (see [`write_private`]).
+    pub fn save(&self, path: &Path) -> Result<(), LearnError> {
+        let json = serde_json::to_string_pretty(self).map_err(|e| LearnError::Model {
+            file: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        write_private(path, json.as_bytes())
+    }
+
+    /// Reads and checks a file: format version, that the hash matches the
+    /// job it carries, and that weights and features agree.
+    pub fn load(path: &Path) -> Result<Self, LearnError> {
+        let file = path.display().to_string();
+        let bad = |reason: String| LearnError::Model {
+            file: file.clone(),
+            reason,
+        };
+        let text = std::fs::read_to_string(path).map_err(|source| LearnError::Io {
+            path: file.clone(),
+            source,
+        })?;
+        let m: ModelFile =
+            serde_json::from_str(&text).map_err(|e| bad(format!("not a model file: {e}")))?;
+        if m.format != FORMAT_VERSION {
+            return Err(bad(format!(
+                "format {} (this build reads format {FORMAT_VERSION})",
+                m.format
+            )));
+        }
+        if m.job.hash() != m.job_hash {
+            return Err(bad(
+                "the job hash does not match the job it describes".into()
+            ));
+        }
+        if m.weights.len() != m.features.len()
+            || m.standardizer.as_ref().is_some_and(|s| {
+                s.mean.len() != m.features.len() || s.std.len() != m.features.len()
+            })
+        {
+            return Err(bad(
+                "weights, features and standardisation differ in length".into(),
+            ));
+        }
+        Ok(m)
+    }
+
+    /// Refuses the file unless it belongs to the job hashed `job_hash`.
+    pub fn check_job(&self, job_hash: &str, file: &str) -> Result<(), LearnError> {
+        if self.job_hash != job_hash {
+            return Err(LearnError::Model {
+                file: file.to_string(),
+                reason: format!(
+                    "it belongs to job {}, not to job {job_hash}; give every party the model file of the same training job",
+                    self.job_hash
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Writes `bytes` to a temporary file (mode 0600) beside `path` and
+/// renames it into place: a failed write leaves no partial file and never
+/// clobbers an earlier one.
+pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), LearnError> {
+    let io = |source| LearnError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".indomain-partial-")
+        .tempfile_in(dir)
+        .map_err(io)?;
+    tmp.write_all(bytes).map_err(io)?;
+    tmp.as_file().sync_all().map_err(io)?;
+    tmp.persist(path).map_err(|e| io(e.error))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> ModelFile {
+        let job = JobSpec {
+            mode: "vertical".into(),
+            parties: vec![
+                JobParty {
+                    name: "bank".into(),
+                    role: PartyRole::Label,
+                },
+                JobParty {
+                    name: "tax".into(),
+                    role: PartyRole::Feature,
+                },
+            ],
+            id_column: "id".into(),
+            test_fraction: 0.25,
+            params: TrainParams::default(),
+            horizontal: None,
+            nonce: "1".into(),
+        };
+        ModelFile {
+            format: FORMAT_VERSION,
+            job_hash: job.hash(),
+            job,
+            party: "bank".into(),
+            role: PartyRole::Label,
+            features: vec!["a".into()],
+            standardizer: Some(Standardizer {
+                mean: vec![1.0],
+                std: vec![2.0],
+                clip: 63.0,
+            }),
+            weights: vec![0.5],
+            intercept: Some(-0.1),
+            rows: Rows { train: 3, test: 1 },
+            evaluation: None,
+            loss_per_epoch: vec![0.6, 0.5],
+            contribution: None,
+            written_by: "test".into(),
+        }
+    }
+
+    #[test]
+    fn round_trips_and_checks_the_job() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.json");
+        let m = sample();
+        m.save(&path).unwrap();
+        let back = ModelFile::load(&path).unwrap();
+        assert_eq!(back, m);
+        assert!(back.check_job(&m.job_hash, "m.json").is_ok());
+        let mut other = m.job.clone();
+        other.nonce = "2".into();
+        let err = back
+            .check_job(&other.hash(), "m.json")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("m.json") && err.contains("not to job"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn tampered_or_foreign_files_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.json");
+        let mut m = sample();
+        m.job.params.epochs = 99;
+        m.save(&path).unwrap();
+        assert!(
+            ModelFile::load(&path)
+                .unwrap_err()
+                .to_string()
+                .contains("hash")
+        );
+        std::fs::write(&path, "{\"format\": 1}").unwrap();
+        assert!(
+            ModelFile::load(&path)
+                .unwrap_err()
+                .to_string()
+                .contains("not a model file")
+        );
+        let mut m = sample();
+        m.format = 7;
+        m.save(&path).unwrap();
+        assert!(
+            ModelFile::load(&path)
+                .unwrap_err()
+                .to_string()
+                .contains("format 7")
+        );
+    }
+}

@@ -1,0 +1,398 @@
+//! A whole vertical job, every party on its own thread over in-memory
+//! links: PSI alignment, split, standardisation, secure training, joint
+//! scoring, evaluation, contribution report and model files — checked
+//! against the plaintext reference on the joined files, for 2 and 3 data
+//! parties, logistic and linear.
+
+use indomain_learn::align::Roles;
+use indomain_learn::data::{CsvSpec, Table, read_csv};
+use indomain_learn::metrics::Evaluation;
+use indomain_learn::model::{JobParty, JobSpec, ModelFile, PartyRole};
+use indomain_learn::pipeline::{self, VerticalJob};
+use indomain_learn::{EarlyStopping, Task, TrainParams, reference, secure};
+use indomain_mpc::sigmoid::sigmoid_approx;
+use indomain_net::memory::mesh;
+
+fn noise(i: u64, salt: u64) -> f64 {
+    let mut z = i
+        .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        .wrapping_add(salt.wrapping_mul(0xbf58_476d_1ce4_e5b9));
+    z ^= z >> 31;
+    z = z.wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^= z >> 29;
+    (z >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// Files for the label holder and `holders` feature holders: 2 columns
+/// each; party p has ids p·7 .. p·7 + n (so the shared rows are fewer
+/// than any file's), rows in reverse order at odd parties.
+fn tables(holders: usize, n: u64, task: Task) -> Vec<Table> {
+    let feat = |i: u64, k: u64| noise(i, k) * 4.0 - 2.0;
+    let truth = |i: u64| -> f64 {
+        (0..=holders as u64)
+            .map(|p| 0.9 * feat(i, 2 * p) - 0.6 * feat(i, 2 * p + 1) * (p as f64 + 1.0) / 2.0)
+            .sum::<f64>()
+    };
+    (0..=holders as u64)
+        .map(|p| {
+            let mut text = if p == 0 {
+                String::from("id,y,a0,a1\n")
+            } else {
+                format!("id,b{p}0,b{p}1\n")
+            };
+            let ids: Vec<u64> = if p % 2 == 1 {
+                (p * 7..p * 7 + n).rev().collect()
+            } else {
+                (p * 7..p * 7 + n).collect()
+            };
+            for i in ids {
+                // Feature scales differ, so standardisation matters.
+                let (u, v) = (feat(i, 2 * p) * 10.0 + 3.0, feat(i, 2 * p + 1) * 0.5);
+                if p == 0 {
+                    let y = match task {
+                        Task::Logistic => f64::from(truth(i) + (noise(i, 99) - 0.5) * 2.0 > 0.0),
+                        Task::Linear => truth(i) + (noise(i, 99) - 0.5) * 0.2,
+                    };
+                    text.push_str(&format!("id{i:04},{y},{u},{v}\n"));
+                } else {
+                    text.push_str(&format!("id{i:04},{u},{v}\n"));
+                }
+            }
+            read_csv(
+                text.as_bytes(),
+                &format!("party{p}.csv"),
+                &CsvSpec {
+                    id_column: "id".into(),
+                    label_column: (p == 0).then(|| "y".into()),
+                    features: None,
+                    task,
+                },
+            )
+            .unwrap()
+        })
+        .collect()
+}
+
+/// Runs the job: parties label, feature holders…, dealer (last).
+fn run(tables: &[Table], params: TrainParams, contribution: bool) -> Vec<Option<ModelFile>> {
+    let holders = tables.len() - 1;
+    let mut names: Vec<String> = vec!["bank".into()];
+    names.extend((1..=holders).map(|p| format!("holder{p}")));
+    names.push("dealer".into());
+    let dealer = names.len() - 1;
+    let job = VerticalJob {
+        spec: JobSpec {
+            mode: "vertical".into(),
+            parties: names
+                .iter()
+                .enumerate()
+                .map(|(i, n)| JobParty {
+                    name: n.clone(),
+                    role: match i {
+                        0 => PartyRole::Label,
+                        d if d == dealer => PartyRole::Dealer,
+                        _ => PartyRole::Feature,
+                    },
+                })
+                .collect(),
+            id_column: "id".into(),
+            test_fraction: 0.25,
+            params,
+            horizontal: None,
+            nonce: String::new(),
+        },
+        roles: Roles::new(names.len(), 0, Some(dealer)).unwrap(),
+        min_rows: 20,
+        contribution,
+    };
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let sets = mesh(&refs);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = sets
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut set)| {
+                let job = &job;
+                let table = tables.get(i).filter(|_| i != dealer);
+                s.spawn(move || {
+                    let mut trainer = secure::Trainer::new(job.spec.params.frac_bits);
+                    pipeline::run(
+                        &mut set,
+                        job,
+                        Ok(table),
+                        &mut trainer,
+                        &mut rand::rng(),
+                        &mut |_| {},
+                    )
+                    .unwrap()
+                    .model
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    })
+}
+
+fn check_against_plaintext(holders: usize, task: Task, params: TrainParams, tol: f64) {
+    let tables = tables(holders, 400, task);
+    let models = run(&tables, params.clone(), false);
+    assert!(models[holders + 1].is_none(), "the dealer got a model");
+    let refs: Vec<&Table> = tables.iter().collect();
+    let activation = match task {
+        Task::Logistic => Some(sigmoid_approx as fn(f64) -> f64),
+        Task::Linear => None,
+    };
+    let want = reference::vertical(&refs, 0.25, &params, activation).unwrap();
+    let hash = &models[0].as_ref().unwrap().job_hash;
+    for (p, m) in models[..=holders].iter().enumerate() {
+        let m = m.as_ref().unwrap();
+        assert_eq!(&m.job_hash, hash);
+        assert_eq!(m.weights.len(), want.weights[p].len());
+        for (g, w) in m.weights.iter().zip(&want.weights[p]) {
+            assert!(
+                (g - w).abs() < tol,
+                "party {p}: {:?} vs {:?}",
+                m.weights,
+                want.weights[p]
+            );
+        }
+        assert_eq!(m.intercept.is_some(), p == 0);
+        assert_eq!(m.rows, models[0].as_ref().unwrap().rows);
+    }
+    let bank = models[0].as_ref().unwrap();
+    assert!((bank.intercept.unwrap() - want.fit.intercept).abs() < tol);
+    assert_eq!(bank.rows.train + bank.rows.test, want.shared_rows);
+    match (bank.evaluation.unwrap(), task) {
+        (Evaluation::Classification(c), Task::Logistic) => assert!(c.auc > 0.8, "{c:?}"),
+        (Evaluation::Regression(r), Task::Linear) => assert!(r.r2 > 0.8, "{r:?}"),
+        (e, _) => panic!("{e:?}"),
+    }
+}
+
+#[test]
+fn two_parties_logistic_equals_plaintext() {
+    check_against_plaintext(1, Task::Logistic, TrainParams::default(), 2e-3);
+}
+
+#[test]
+fn three_parties_logistic_equals_plaintext() {
+    check_against_plaintext(2, Task::Logistic, TrainParams::default(), 2e-3);
+}
+
+#[test]
+fn two_parties_linear_equals_plaintext() {
+    let params = TrainParams {
+        task: Task::Linear,
+        epochs: 30,
+        learning_rate: 0.2,
+        l2: 0.01,
+        ..TrainParams::default()
+    };
+    check_against_plaintext(1, Task::Linear, params, 2e-3);
+}
+
+#[test]
+fn three_parties_linear_with_mini_batches_and_early_stopping_equals_plaintext() {
+    let params = TrainParams {
+        task: Task::Linear,
+        epochs: 15,
+        learning_rate: 0.1,
+        batch_size: Some(64),
+        early_stopping: Some(EarlyStopping {
+            validation_fraction: 0.2,
+            patience: 2,
+        }),
+        seed: 11,
+        ..TrainParams::default()
+    };
+    check_against_plaintext(2, Task::Linear, params, 3e-3);
+}
+
+#[test]
+fn contribution_report_is_in_every_model_file() {
+    let tables = tables(2, 300, Task::Logistic);
+    let models = run(&tables, TrainParams::default(), true);
+    let reports: Vec<_> = models[..3]
+        .iter()
+        .map(|m| m.as_ref().unwrap().contribution.clone().unwrap())
+        .collect();
+    assert!(reports.iter().all(|r| *r == reports[0]));
+    let r = &reports[0];
+    assert_eq!(r.label_holder, "bank");
+    assert_eq!(r.joint.feature_holders, ["holder1", "holder2"]);
+    assert!(r.label_only.feature_holders.is_empty());
+    assert_eq!(r.leave_one_out.len(), 2);
+    assert_eq!(r.leave_one_out[0].left_out, "holder1");
+    assert_eq!(r.leave_one_out[0].entry.feature_holders, ["holder2"]);
+    // The joint model's AUC in the report is the model file's.
+    let Some(Evaluation::Classification(c)) = models[0].as_ref().unwrap().evaluation else {
+        panic!("no metrics");
+    };
+    assert!((r.joint.scores.auc - c.auc).abs() < 1e-12);
+    // The label depends on every party's columns: each adds something.
+    assert!(r.joint_gain() > 0.02, "{r:?}");
+    for (who, gain) in r.marginal_gains() {
+        assert!(gain > 0.0, "{who}: {gain}");
+    }
+    // The label-only run equals plaintext training on the bank's columns
+    // of the rows every party shares.
+    let shared: Vec<usize> = (0..tables[0].rows())
+        .filter(|&r| {
+            tables[1..]
+                .iter()
+                .all(|t| t.ids.contains(&tables[0].ids[r]))
+        })
+        .collect();
+    let bank_shared = tables[0].select(&shared);
+    let alone = reference::vertical(
+        &[&bank_shared],
+        0.25,
+        &TrainParams::default(),
+        Some(sigmoid_approx),
+    )
+    .unwrap();
+    let expected = indomain_learn::metrics::auc(&alone.test_outputs, &alone.test_labels);
+    assert!(
+        (r.label_only.scores.auc - expected).abs() < 0.01,
+        "{} vs {expected}",
+        r.label_only.scores.auc
+    );
+}
+
+/// A link that records every frame it receives.
+struct Recording {
+    inner: indomain_net::memory::MemoryChannel,
+    log: std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>,
+}
+
+impl indomain_net::Channel for Recording {
+    fn send(&mut self, frame: &[u8]) -> Result<(), indomain_net::NetError> {
+        self.inner.send(frame)
+    }
+    fn recv(&mut self) -> Result<Vec<u8>, indomain_net::NetError> {
+        let f = self.inner.recv()?;
+        self.log.lock().unwrap().push(f.clone());
+        Ok(f)
+    }
+    fn peer(&self) -> &str {
+        self.inner.peer()
+    }
+    fn counters(&self) -> indomain_net::Counters {
+        self.inner.counters()
+    }
+}
+
+#[test]
+fn no_party_receives_the_bank_s_rows_labels_or_other_ids() {
+    use indomain_net::PartySet;
+    use std::sync::{Arc, Mutex};
+    let tables = tables(1, 200, Task::Logistic);
+    let names = ["bank", "holder1", "dealer"];
+    let logs: Vec<Arc<Mutex<Vec<Vec<u8>>>>> = (0..3).map(|_| Arc::default()).collect();
+    let mut links: Vec<Vec<Option<Box<dyn indomain_net::Channel>>>> =
+        (0..3).map(|_| (0..3).map(|_| None).collect()).collect();
+    for i in 0..3 {
+        for j in i + 1..3 {
+            let (a, b) = indomain_net::memory::pair(names[i], names[j]);
+            links[i][j] = Some(Box::new(Recording {
+                inner: a,
+                log: logs[i].clone(),
+            }));
+            links[j][i] = Some(Box::new(Recording {
+                inner: b,
+                log: logs[j].clone(),
+            }));
+        }
+    }
+    let owned: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+    let sets: Vec<PartySet> = links
+        .into_iter()
+        .enumerate()
+        .map(|(me, row)| PartySet::new(me, owned.clone(), row))
+        .collect();
+    let params = TrainParams::default();
+    let job = VerticalJob {
+        spec: JobSpec {
+            mode: "vertical".into(),
+            parties: vec![],
+            id_column: "id".into(),
+            test_fraction: 0.25,
+            params: params.clone(),
+            horizontal: None,
+            nonce: String::new(),
+        },
+        roles: Roles::new(3, 0, Some(2)).unwrap(),
+        min_rows: 20,
+        contribution: true,
+    };
+    std::thread::scope(|s| {
+        for (i, mut set) in sets.into_iter().enumerate() {
+            let (job, table) = (&job, tables.get(i).filter(|_| i != 2));
+            s.spawn(move || {
+                let mut t = secure::Trainer::new(16);
+                pipeline::run(
+                    &mut set,
+                    job,
+                    Ok(table),
+                    &mut t,
+                    &mut rand::rng(),
+                    &mut |_| {},
+                )
+                .unwrap()
+            });
+        }
+    });
+    let bank = &tables[0];
+    // The bank's raw cells (f64 bits) and its standardised cells as the
+    // fixed-point values the secure training encodes (16 fractional bits).
+    // Standardised as the pipeline does it: shared rows in id order, split,
+    // fitted on the training rows.
+    let mut shared: Vec<usize> = (0..bank.rows())
+        .filter(|&r| tables[1].ids.contains(&bank.ids[r]))
+        .collect();
+    shared.sort_by(|&a, &b| bank.ids[a].cmp(&bank.ids[b]));
+    let aligned = bank.select(&shared);
+    let parts = indomain_learn::data::split(shared.len(), 0.25, params.seed);
+    let train = aligned.select(&parts.train);
+    let s =
+        indomain_learn::data::Standardizer::fit(train.x.view(), &bank.feature_names, "b").unwrap();
+    let z = s.apply(train.x.view());
+    let mut secrets: Vec<u64> = bank.x.iter().map(|v| v.to_bits()).collect();
+    secrets.extend(
+        z.iter()
+            .filter(|v| v.abs() > 0.5)
+            .map(|v| ((v * 65536.0).round() as i64) as u64),
+    );
+    let secrets: std::collections::HashSet<u64> = secrets.into_iter().collect();
+    // Labels as a run of 16 consecutive fixed-point values.
+    let labels: Vec<u64> = train.y.as_ref().unwrap()[..16]
+        .iter()
+        .map(|&y| (y * 65536.0) as u64)
+        .collect();
+    for (who, log) in [("holder1", &logs[1]), ("dealer", &logs[2])] {
+        let frames = log.lock().unwrap();
+        assert!(!frames.is_empty());
+        for f in frames.iter() {
+            let words: Vec<u64> = f
+                .chunks_exact(8)
+                .map(|c| u64::from_le_bytes(c.try_into().unwrap()))
+                .collect();
+            assert!(
+                !words.iter().any(|w| secrets.contains(w)),
+                "{who} received one of the bank's cells"
+            );
+            assert!(
+                !words.windows(labels.len()).any(|w| w == labels),
+                "{who} received the bank's labels"
+            );
+            // Ids the bank alone holds never travel (the join sends only
+            // blinded points).
+            for only in ["id0000", "id0003", "id0006"] {
+                assert!(
+                    !f.windows(only.len()).any(|w| w == only.as_bytes()),
+                    "{who} received {only}"
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,231 @@
+//! `indomain predict`: one party of joint scoring with the model files of a
+//! vertical training job. Rows are aligned by PSI join on the model's id
+//! column; each party computes its partial scores from its own columns and
+//! weights; a secure sum opens their totals to the label holder only.
+
+use super::CliResult;
+use super::aggregate::parse_party;
+use indicatif::{ProgressBar, ProgressStyle};
+use indomain_learn::align::{Roles, align};
+use indomain_learn::data::{CsvSpec, check_features, load_csv};
+use indomain_learn::model::{ModelFile, PartyRole};
+use indomain_learn::pipeline::Trained;
+use indomain_learn::{LearnError, Task, agree, plain, secure};
+use indomain_net::Limits;
+use indomain_net::quic::{Endpoint, Identity, PartyAddr, mesh};
+use indomain_node::output::AtomicOutput;
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+const AFTER_HELP: &str = "\
+Run one process per data party of the training job (the dealer is not
+needed), each with its own model file from that job and the same --party
+list. The parties first check that their model files come from the same
+job; a model file from another job is refused. Each party's --input must
+have the model's feature columns, in the model's order (an extra label
+column is ignored with --label-column).
+
+Only the label holder learns the scores; it writes OUT.csv with the
+columns id,score,prediction (the linear score, and the probability for a
+logistic model), for the ids every party holds, in an order common to all
+parties.";
+
+/// Arguments of `indomain predict`.
+#[derive(clap::Args)]
+#[command(after_help = AFTER_HELP)]
+pub struct Args {
+    /// Directory with this node's node.crt and node.key.
+    #[arg(long, value_name = "DIR")]
+    identity: PathBuf,
+
+    /// This party's name (its entry in the --party list).
+    #[arg(long, value_name = "NAME")]
+    me: String,
+
+    /// Every data party, as NAME=sha256:<fingerprint>@HOST:PORT, in the
+    /// same order at every party.
+    #[arg(long = "party", value_name = "NAME=FINGERPRINT@ADDR", required = true)]
+    parties: Vec<String>,
+
+    /// This party's model file (from `indomain train`).
+    #[arg(long, value_name = "MODEL.json")]
+    model: PathBuf,
+
+    /// The CSV file with the rows to score (with a header row).
+    #[arg(long, value_name = "FILE.csv")]
+    input: PathBuf,
+
+    /// A label column in --input to ignore.
+    #[arg(long, value_name = "COL")]
+    label_column: Option<String>,
+
+    /// Where the label holder writes the scores.
+    #[arg(long, value_name = "OUT.csv")]
+    output: Option<PathBuf>,
+
+    /// Seconds to wait for a peer's next message.
+    #[arg(long, value_name = "SECS", default_value_t = 120.0)]
+    timeout: f64,
+
+    /// No progress display.
+    #[arg(long)]
+    quiet: bool,
+}
+
+pub fn run(args: Args) -> CliResult {
+    let model = ModelFile::load(&args.model)?;
+    let model_name = args.model.display().to_string();
+    let bad_model = |reason: String| LearnError::Model {
+        file: model_name.clone(),
+        reason,
+    };
+    if model.party != args.me {
+        return Err(bad_model(format!("it is {}'s model, not {}'s", model.party, args.me)).into());
+    }
+    if !matches!(model.role, PartyRole::Label | PartyRole::Feature) {
+        return Err(bad_model("joint scoring takes vertical models".into()).into());
+    }
+    let is_label = model.role == PartyRole::Label;
+    if is_label != args.output.is_some() {
+        return Err(if is_label {
+            "this party holds the labels and learns the scores: give --output OUT.csv"
+        } else {
+            "only the label holder learns the scores: drop --output"
+        }
+        .into());
+    }
+    // Check the input against the model before connecting to anyone.
+    let table = load_csv(
+        &args.input,
+        &CsvSpec {
+            id_column: model.job.id_column.clone(),
+            label_column: args.label_column.clone(),
+            features: None,
+            task: Task::Linear,
+        },
+    )?;
+    check_features(
+        &model.features,
+        &table.feature_names,
+        &args.input.display().to_string(),
+    )?;
+
+    let parties = args
+        .parties
+        .iter()
+        .map(|p| parse_party(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let names: Vec<String> = parties.iter().map(|(p, _)| p.name.clone()).collect();
+    let me = names
+        .iter()
+        .position(|n| *n == args.me)
+        .ok_or_else(|| format!("{} is not in the --party list", args.me))?;
+    let label_name = model
+        .job
+        .parties
+        .iter()
+        .find(|p| p.role == PartyRole::Label)
+        .map(|p| p.name.clone())
+        .ok_or_else(|| bad_model("its job names no label holder".into()))?;
+    let label = names
+        .iter()
+        .position(|n| *n == label_name)
+        .ok_or_else(|| format!("the label holder {label_name} is not in the --party list"))?;
+    let roles = Roles::new(names.len(), label, None)?;
+
+    let recv_timeout = Duration::try_from_secs_f64(args.timeout)
+        .ok()
+        .filter(|t| !t.is_zero())
+        .ok_or("--timeout: give a positive number of seconds")?;
+    let identity = Identity::load(&args.identity)?;
+    let trusted = parties
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != me)
+        .map(|(_, (p, _))| p.clone())
+        .collect();
+    let limits = Limits {
+        recv_timeout,
+        ..Limits::default()
+    };
+    let endpoint = Endpoint::bind(&identity, parties[me].1, trusted, limits)?;
+    let addrs: Vec<PartyAddr> = parties
+        .iter()
+        .map(|(p, addr)| PartyAddr {
+            name: p.name.clone(),
+            addr: *addr,
+        })
+        .collect();
+    let bar = if args.quiet {
+        ProgressBar::hidden()
+    } else {
+        let bar = ProgressBar::new_spinner().with_style(
+            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}")
+                .map_err(|e| e.to_string())?,
+        );
+        bar.enable_steady_tick(Duration::from_millis(120));
+        bar
+    };
+    let started = Instant::now();
+    bar.set_message(format!("connecting to {} parties", names.len() - 1));
+    let mut party_set = mesh(&endpoint, me, &addrs)?;
+    bar.set_message("checking the model files");
+    agree::same_job(&mut party_set, &model.job_hash).map_err(|e| match e {
+        LearnError::Protocol { peer, .. } => LearnError::Model {
+            file: model_name.clone(),
+            reason: format!(
+                "party {peer}'s model file comes from another training job (ours is {}); give every party its model file of the same job",
+                model.job_hash
+            ),
+        },
+        other => other,
+    })?;
+    bar.set_message("aligning rows");
+    let (n, rows) = align(&mut party_set, &roles, &table.ids, 1, &mut rand::rng())?;
+    let rows = rows.unwrap_or_default();
+    let aligned = table.select(&rows);
+    let x = match &model.standardizer {
+        Some(s) => s.apply(aligned.x.view()),
+        None => aligned.x.clone(),
+    };
+    bar.set_message(format!("scoring {n} rows"));
+    let trained = Trained {
+        weights: model.weights.clone(),
+        intercept: model.intercept,
+        loss_per_epoch: Vec::new(),
+    };
+    let scores = secure::joint_scores(
+        &mut party_set,
+        &roles,
+        x.view(),
+        &trained,
+        model.job.params.frac_bits,
+    )?;
+    bar.finish_and_clear();
+    let counters = party_set.counters();
+    drop(party_set);
+    drop(endpoint);
+    if let (Some(scores), Some(path)) = (scores, &args.output) {
+        let mut out = AtomicOutput::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        writeln!(out, "{},score,prediction", model.job.id_column)?;
+        for (id, s) in aligned.ids.iter().zip(&scores) {
+            writeln!(out, "{id},{s},{}", plain::link(model.job.params.task, *s))?;
+        }
+        out.commit()
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        eprintln!(
+            "predict {}: {n} scores written to {}",
+            args.me,
+            path.display()
+        );
+    }
+    eprintln!(
+        "predict {}: {n} rows scored jointly; {:.2} s; sent {:.2} MB, received {:.2} MB",
+        args.me,
+        started.elapsed().as_secs_f64(),
+        counters.sent as f64 / 1e6,
+        counters.received as f64 / 1e6
+    );
+    Ok(())
+}

@@ -1,0 +1,239 @@
+//! `indomain train --mode horizontal`: a FedAvg client or its server. The
+//! clients connect to the server only (a star); the server learns each
+//! round's row-weighted sum of the clients' models and nothing else.
+
+use super::{Args, Parties, bytes, describe};
+use crate::cli::CliResult;
+use indomain_learn::data::{self, load_csv};
+use indomain_learn::horizontal::{FedAvgParams, GlobalModel, run_client, run_server};
+use indomain_learn::metrics::{self, Evaluation};
+use indomain_learn::model::{
+    FORMAT_VERSION, HorizontalSpec, JobParty, JobSpec, ModelFile, PartyRole, Rows,
+};
+use indomain_learn::{Task, agree, plain};
+use indomain_net::quic::{Endpoint, Identity, QuicChannel};
+use indomain_net::wire::{recv_msg, send_msg};
+use indomain_net::{Channel, Counters};
+use rand::RngExt;
+use std::time::Instant;
+
+pub fn run(args: &Args, parties: &Parties) -> CliResult {
+    let names = parties.names();
+    let server = parties.index(args.server.as_deref().unwrap_or_default())?;
+    let is_server = parties.me == server;
+    if args.early_stopping.is_some() {
+        return Err("--early-stopping is only available in vertical training".into());
+    }
+    let Some(columns) = args.features.clone() else {
+        return Err("horizontal training needs --features: the columns every client has".into());
+    };
+    if is_server && args.input.is_some() {
+        return Err(format!("{} is the server and holds no data: drop --input", args.me).into());
+    }
+    let model_path = args
+        .model
+        .clone()
+        .ok_or("give --model MODEL.json: where this party writes its model")?;
+    // Read and check the client's rows before connecting to anyone.
+    let table = if is_server {
+        None
+    } else {
+        let input = args
+            .input
+            .as_ref()
+            .ok_or_else(|| format!("{} is a client: give --input FILE.csv", args.me))?;
+        if args.label_column.is_none() {
+            return Err("every horizontal client needs --label-column".into());
+        }
+        Some(load_csv(input, &args.csv_spec(true))?)
+    };
+    let clients: Vec<usize> = (0..names.len()).filter(|&p| p != server).collect();
+    let mut spec = JobSpec {
+        mode: "horizontal".into(),
+        parties: names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| JobParty {
+                name: n.clone(),
+                role: if i == server {
+                    PartyRole::Server
+                } else {
+                    PartyRole::Client
+                },
+            })
+            .collect(),
+        id_column: args.id.clone(),
+        test_fraction: args.test_fraction,
+        params: args.params(),
+        horizontal: Some(HorizontalSpec {
+            columns: columns.clone(),
+            rounds: args.rounds,
+            max_abs: args.max_abs,
+        }),
+        nonce: String::new(),
+    };
+    let fedavg = FedAvgParams {
+        clients: clients.len(),
+        features: columns.len(),
+        rounds: args.rounds,
+        local: args.params(),
+        frac_bits: args.frac_bits,
+        max_abs: args.max_abs,
+    };
+    fedavg.validate()?;
+
+    let limits = args.limits()?;
+    let identity = Identity::load(&args.identity)?;
+    let bar = args.progress_bar()?;
+    let started = Instant::now();
+    let (model, counters, rows, evaluation) = if is_server {
+        let trusted = clients
+            .iter()
+            .map(|&c| parties.entries[c].0.clone())
+            .collect();
+        let endpoint = Endpoint::bind(&identity, parties.entries[server].1, trusted, limits)?;
+        bar.set_message(format!("waiting for {} clients", clients.len()));
+        let mut links: Vec<Option<QuicChannel>> = (0..clients.len()).map(|_| None).collect();
+        for _ in 0..clients.len() {
+            let ch = endpoint.accept()?;
+            let slot = clients
+                .iter()
+                .position(|&c| names[c] == ch.peer())
+                .ok_or_else(|| format!("{} is not a client of this job", ch.peer()))?;
+            links[slot] = Some(ch);
+        }
+        let mut links: Vec<QuicChannel> = links.into_iter().flatten().collect();
+        let hash = spec.hash();
+        for ch in links.iter_mut() {
+            agree::same_job_with(ch, &hash)?;
+        }
+        spec.nonce = hex(&rand::rng().random::<[u8; 16]>());
+        for ch in links.iter_mut() {
+            send_msg(ch, &spec.nonce)?;
+        }
+        let out = run_server(&mut links, &fedavg, &mut rand::rng(), &mut |round, info| {
+            bar.set_message(format!(
+                "round {}/{}: {} clients, {} rows{}",
+                round + 1,
+                fedavg.rounds,
+                info.survivors.len(),
+                info.rows,
+                if info.dropped.is_empty() {
+                    String::new()
+                } else {
+                    format!(", dropped {:?}", info.dropped)
+                }
+            ))
+        })?;
+        let counters = links
+            .iter()
+            .map(|c| c.counters())
+            .fold(Counters::default(), |a, b| a + b);
+        let last = out.rounds.last().map_or(0.0, |r| r.rows);
+        eprintln!(
+            "train {}: {} rounds; last round averaged {} clients ({last} rows)",
+            args.me,
+            out.rounds.len(),
+            out.rounds.last().map_or(0, |r| r.survivors.len())
+        );
+        drop(links);
+        drop(endpoint);
+        (
+            out.model,
+            counters,
+            Rows {
+                train: last as usize,
+                test: 0,
+            },
+            None,
+        )
+    } else {
+        let table = table.as_ref().ok_or("client without rows")?;
+        let trusted = vec![parties.entries[server].0.clone()];
+        let endpoint = Endpoint::bind(&identity, parties.entries[parties.me].1, trusted, limits)?;
+        bar.set_message(format!("connecting to {}", names[server]));
+        let mut ch = endpoint.connect(parties.entries[server].1, &names[server])?;
+        agree::same_job_with(&mut ch, &spec.hash())?;
+        spec.nonce = recv_msg(&mut ch)?;
+        let id = clients
+            .iter()
+            .position(|&c| c == parties.me)
+            .ok_or("not a client")?;
+        let parts = data::split(table.rows(), args.test_fraction, args.seed);
+        let train = table.select(&parts.train);
+        let test = table.select(&parts.test);
+        bar.set_message(format!("training with {} rows", train.rows()));
+        let y = train.y.clone().unwrap_or_default();
+        let model = run_client(&mut ch, id, &fedavg, train.x.view(), &y, &mut rand::rng())?;
+        let counters = ch.counters();
+        drop(ch);
+        drop(endpoint);
+        let evaluation = evaluate(args.task(), &model, &test);
+        (
+            model,
+            counters,
+            Rows {
+                train: train.rows(),
+                test: test.rows(),
+            },
+            evaluation,
+        )
+    };
+    bar.finish_and_clear();
+    let file = ModelFile {
+        format: FORMAT_VERSION,
+        job_hash: spec.hash(),
+        job: spec,
+        party: args.me.clone(),
+        role: if is_server {
+            PartyRole::Server
+        } else {
+            PartyRole::Client
+        },
+        features: columns,
+        standardizer: None,
+        weights: model.weights,
+        intercept: Some(model.intercept),
+        rows,
+        evaluation,
+        loss_per_epoch: Vec::new(),
+        contribution: None,
+        written_by: format!("indomain {}", env!("CARGO_PKG_VERSION")),
+    };
+    file.save(&model_path)?;
+    if let Some(e) = &evaluation {
+        eprintln!(
+            "train {}: held-out ({} rows): {}",
+            args.me,
+            rows.test,
+            describe(e)
+        );
+    }
+    eprintln!(
+        "train {}: model written to {}; {:.2} s; {}",
+        args.me,
+        model_path.display(),
+        started.elapsed().as_secs_f64(),
+        bytes(counters)
+    );
+    Ok(())
+}
+
+fn evaluate(task: Task, model: &GlobalModel, test: &data::Table) -> Option<Evaluation> {
+    let y = test.y.as_ref()?;
+    if y.is_empty() {
+        return None;
+    }
+    let out: Vec<f64> = plain::scores(test.x.view(), &model.weights, model.intercept)
+        .into_iter()
+        .map(|s| plain::link(task, s))
+        .collect();
+    Some(match task {
+        Task::Logistic => Evaluation::Classification(metrics::classification(&out, y)),
+        Task::Linear => Evaluation::Regression(metrics::regression(&out, y)),
+    })
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

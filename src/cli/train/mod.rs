@@ -1,0 +1,308 @@
+//! `indomain train`: one party of a joint training job — vertical
+//! (label holder, feature holders, dealer; rows aligned by PSI join) or
+//! horizontal (FedAvg clients and their server, over secure aggregation).
+
+mod horizontal;
+mod vertical;
+
+use super::CliResult;
+use indicatif::{ProgressBar, ProgressStyle};
+use indomain_learn::data::CsvSpec;
+use indomain_learn::metrics::Evaluation;
+use indomain_learn::{EarlyStopping, Task, TrainParams};
+use indomain_net::quic::TrustedPeer;
+use indomain_net::{Counters, Limits};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+const AFTER_HELP: &str = "\
+Run one process per party. Every party gives the same --mode, --party list
+(in the same order, its own entry included), roles and training options;
+the parties check this before anything else.
+
+vertical: --label-holder names the party with the labels (and some
+features), --dealer the party that deals correlated randomness and holds
+no data; every other party is a feature holder (1 to 4). Rows are aligned
+by a PSI join on --id. The aligned rows are split 75/25 (--test-fraction)
+by a shuffle seeded with --seed, each party standardises its own columns
+on the training rows, and the model is trained on secret-shared values.
+Each data party writes --model with only its own weights; the label holder
+also writes an SVG of the ROC and KS curves and the loss per epoch beside
+it. Unless --no-contribution, the training is re-run on the label holder's
+columns alone and, with two or more feature holders, without each one,
+and the held-out AUC and KS of each run go into every model file.
+
+horizontal: --server names the aggregator; every other party is a client
+with the same columns. Each round the clients train locally for --epochs
+epochs from the global model, and the server learns only the row-weighted
+sum of their models (SecAgg+); clients may drop out. Each client
+evaluates the final model on its own held-out rows.
+
+Any bad input (a label not 0/1, an empty, non-numeric, NaN or infinite
+cell, a constant column, too few shared rows) stops every party before
+training, with an error naming the file, line, column or party.";
+
+/// Arguments of `indomain train`.
+#[derive(clap::Args)]
+#[command(after_help = AFTER_HELP)]
+pub struct Args {
+    /// Vertical (parties hold different columns of the same rows) or
+    /// horizontal (parties hold different rows with the same columns).
+    #[arg(long, value_enum, default_value_t = ModeArg::Vertical)]
+    mode: ModeArg,
+
+    /// Directory with this node's node.crt and node.key (made by `indomain
+    /// keygen`).
+    #[arg(long, value_name = "DIR")]
+    identity: PathBuf,
+
+    /// This party's name (its entry in the --party list).
+    #[arg(long, value_name = "NAME")]
+    me: String,
+
+    /// Every party of the job, in the agreed order, as
+    /// NAME=sha256:<fingerprint>@HOST:PORT. Repeat once per party.
+    #[arg(long = "party", value_name = "NAME=FINGERPRINT@ADDR", required = true)]
+    parties: Vec<String>,
+
+    /// vertical: the party holding the labels.
+    #[arg(long, value_name = "NAME", required_if_eq("mode", "vertical"))]
+    label_holder: Option<String>,
+
+    /// vertical: the dealer of correlated randomness (holds no data).
+    #[arg(long, value_name = "NAME", required_if_eq("mode", "vertical"))]
+    dealer: Option<String>,
+
+    /// horizontal: the aggregation server (holds no data).
+    #[arg(long, value_name = "NAME", required_if_eq("mode", "horizontal"))]
+    server: Option<String>,
+
+    /// This party's CSV file (with a header row); not for the dealer or
+    /// the server.
+    #[arg(long, value_name = "FILE.csv")]
+    input: Option<PathBuf>,
+
+    /// The id column rows are aligned on.
+    #[arg(long, value_name = "COL", default_value = "id")]
+    id: String,
+
+    /// The label column (label holder; every horizontal client).
+    #[arg(long, value_name = "COL")]
+    label_column: Option<String>,
+
+    /// The feature columns (default: every column but the id and label).
+    #[arg(long, value_name = "COL[,COL]", value_delimiter = ',')]
+    features: Option<Vec<String>>,
+
+    /// Where to write this party's model file (every party with data; the
+    /// horizontal server writes the global model).
+    #[arg(long, value_name = "MODEL.json")]
+    model: Option<PathBuf>,
+
+    /// Logistic (labels 0/1) or linear regression.
+    #[arg(long, value_enum, default_value_t = TaskArg::Logistic)]
+    task: TaskArg,
+
+    /// Epochs (vertical); local epochs per round (horizontal).
+    #[arg(long, default_value_t = 20)]
+    epochs: usize,
+
+    /// Rounds of FedAvg (horizontal).
+    #[arg(long, default_value_t = 10)]
+    rounds: usize,
+
+    /// Gradient-descent step size.
+    #[arg(long, default_value_t = 0.5)]
+    learning_rate: f64,
+
+    /// L2 regularisation strength (the intercept is not regularised).
+    #[arg(long, default_value_t = 0.0)]
+    l2: f64,
+
+    /// Rows per mini-batch (default: full batch).
+    #[arg(long, value_name = "ROWS")]
+    batch_size: Option<usize>,
+
+    /// Stop after this many epochs without a better validation loss
+    /// (vertical; the label holder keeps --validation-fraction of the
+    /// training rows for it).
+    #[arg(long, value_name = "EPOCHS")]
+    early_stopping: Option<usize>,
+
+    /// Share of the training rows kept for early stopping's validation.
+    #[arg(long, default_value_t = 0.2)]
+    validation_fraction: f64,
+
+    /// Share of the aligned rows held out for evaluation.
+    #[arg(long, default_value_t = 0.25)]
+    test_fraction: f64,
+
+    /// Seed of the public randomness (split, mini-batch order).
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+
+    /// Fractional bits of the fixed-point encoding.
+    #[arg(long, default_value_t = TrainParams::default().frac_bits)]
+    frac_bits: u32,
+
+    /// The fewest shared rows to train on (vertical).
+    #[arg(long, default_value_t = 20)]
+    min_rows: usize,
+
+    /// horizontal: the bound on |weight × rows| and rows a client sends.
+    #[arg(long, default_value_t = 1e9)]
+    max_abs: f64,
+
+    /// Skip the contribution report (vertical).
+    #[arg(long)]
+    no_contribution: bool,
+
+    /// Seconds to wait for a peer's next message (and for peers to
+    /// connect) before giving up.
+    #[arg(long, value_name = "SECS", default_value_t = 120.0)]
+    timeout: f64,
+
+    /// No progress display.
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, PartialEq, Eq)]
+enum ModeArg {
+    /// Different columns of the same rows.
+    Vertical,
+    /// Different rows with the same columns.
+    Horizontal,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy)]
+enum TaskArg {
+    /// Binary classification (labels 0/1).
+    Logistic,
+    /// Regression.
+    Linear,
+}
+
+/// The parsed party list and this party's place in it.
+struct Parties {
+    entries: Vec<(TrustedPeer, SocketAddr)>,
+    me: usize,
+}
+
+impl Parties {
+    fn parse(args: &Args) -> Result<Self, String> {
+        let entries = args
+            .parties
+            .iter()
+            .map(|p| super::aggregate::parse_party(p))
+            .collect::<Result<Vec<_>, _>>()?;
+        let parties = Self { entries, me: 0 };
+        let me = parties.index(&args.me)?;
+        Ok(Self { me, ..parties })
+    }
+
+    fn names(&self) -> Vec<String> {
+        self.entries.iter().map(|(p, _)| p.name.clone()).collect()
+    }
+
+    fn index(&self, name: &str) -> Result<usize, String> {
+        self.entries
+            .iter()
+            .position(|(p, _)| p.name == name)
+            .ok_or_else(|| {
+                format!(
+                    "{name} is not in the --party list ({})",
+                    self.names().join(", ")
+                )
+            })
+    }
+}
+
+impl Args {
+    fn params(&self) -> TrainParams {
+        TrainParams {
+            task: self.task(),
+            epochs: self.epochs,
+            learning_rate: self.learning_rate,
+            l2: self.l2,
+            batch_size: self.batch_size,
+            early_stopping: self.early_stopping.map(|patience| EarlyStopping {
+                validation_fraction: self.validation_fraction,
+                patience,
+            }),
+            frac_bits: self.frac_bits,
+            seed: self.seed,
+        }
+    }
+
+    fn task(&self) -> Task {
+        match self.task {
+            TaskArg::Logistic => Task::Logistic,
+            TaskArg::Linear => Task::Linear,
+        }
+    }
+
+    fn csv_spec(&self, label: bool) -> CsvSpec {
+        CsvSpec {
+            id_column: self.id.clone(),
+            label_column: if label {
+                self.label_column.clone()
+            } else {
+                None
+            },
+            features: self.features.clone(),
+            task: self.task(),
+        }
+    }
+
+    fn limits(&self) -> Result<Limits, String> {
+        let recv_timeout = Duration::try_from_secs_f64(self.timeout)
+            .ok()
+            .filter(|t| !t.is_zero())
+            .ok_or("--timeout: give a positive number of seconds")?;
+        Ok(Limits {
+            recv_timeout,
+            ..Limits::default()
+        })
+    }
+
+    fn progress_bar(&self) -> Result<ProgressBar, String> {
+        if self.quiet {
+            return Ok(ProgressBar::hidden());
+        }
+        let bar = ProgressBar::new_spinner().with_style(
+            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}")
+                .map_err(|e| e.to_string())?,
+        );
+        bar.enable_steady_tick(Duration::from_millis(120));
+        Ok(bar)
+    }
+}
+
+pub fn run(args: Args) -> CliResult {
+    let parties = Parties::parse(&args)?;
+    match args.mode {
+        ModeArg::Vertical => vertical::run(&args, &parties),
+        ModeArg::Horizontal => horizontal::run(&args, &parties),
+    }
+}
+
+/// One line of metrics.
+fn describe(e: &Evaluation) -> String {
+    match e {
+        Evaluation::Classification(c) => format!(
+            "AUC {:.4}, KS {:.4}, accuracy {:.4}, log-loss {:.4}",
+            c.auc, c.ks, c.accuracy, c.log_loss
+        ),
+        Evaluation::Regression(r) => format!("RMSE {:.4}, R² {:.4}", r.rmse, r.r2),
+    }
+}
+
+fn bytes(c: Counters) -> String {
+    format!(
+        "sent {:.2} MB, received {:.2} MB",
+        c.sent as f64 / 1e6,
+        c.received as f64 / 1e6
+    )
+}

@@ -1,0 +1,701 @@
+//! End to end: real `indomain train` and `indomain predict` processes, one
+//! per party, over QUIC on loopback, checked against plaintext training on
+//! the same rows; and every bad input refused before training.
+
+use indomain_learn::data::{self, CsvSpec};
+use indomain_learn::horizontal::{FedAvgParams, plain_fedavg};
+use indomain_learn::model::ModelFile;
+use indomain_learn::{Task, TrainParams};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+mod common;
+
+use common::{BIN, free_port};
+
+struct Party {
+    name: &'static str,
+    identity: PathBuf,
+    entry: String,
+}
+
+fn parties(dir: &Path, names: &[&'static str]) -> Vec<Party> {
+    names
+        .iter()
+        .map(|&name| {
+            let identity = dir.join(format!("{name}-id"));
+            let trusted = common::keygen(name, &identity);
+            Party {
+                name,
+                identity,
+                entry: format!("{trusted}@127.0.0.1:{}", free_port()),
+            }
+        })
+        .collect()
+}
+
+/// A deterministic pseudo-random value in [0, 1) from two integers.
+fn noise(i: u64, salt: u64) -> f64 {
+    let mut z = i
+        .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        .wrapping_add(salt.wrapping_mul(0xbf58_476d_1ce4_e5b9));
+    z ^= z >> 31;
+    z = z.wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^= z >> 29;
+    (z >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// Bank rows `id,y,age,balance` for ids 0..n and tax rows
+/// `id,income,tax_paid,assets` for ids `shift..n + shift`, in a shuffled
+/// order; the label depends on columns of both.
+fn vertical_files(dir: &Path, n: u64, shift: u64) -> (PathBuf, PathBuf) {
+    let feat = |i: u64, k: u64| noise(i, k) * 4.0 - 2.0;
+    let mut bank = String::from("id,y,age,balance\n");
+    let mut tax = String::from("id,income,tax_paid,assets\n");
+    for i in 0..n {
+        let s = 1.2 * feat(i, 1) - 0.8 * feat(i, 2) + 1.5 * feat(i, 3) + 0.5 * feat(i, 5);
+        let y = u8::from(s + (noise(i, 9) - 0.5) * 3.0 > 0.0);
+        bank.push_str(&format!(
+            "C{i:05},{y},{:.4},{:.4}\n",
+            30.0 + 10.0 * feat(i, 1),
+            1000.0 * feat(i, 2)
+        ));
+    }
+    for k in 0..n {
+        // Reverse order, so the files' row orders differ.
+        let i = n + shift - 1 - k;
+        tax.push_str(&format!(
+            "C{i:05},{:.4},{:.4},{:.4}\n",
+            feat(i, 3),
+            feat(i, 4),
+            50.0 + 5.0 * feat(i, 5)
+        ));
+    }
+    let (b, t) = (dir.join("bank.csv"), dir.join("tax.csv"));
+    std::fs::write(&b, bank).unwrap();
+    std::fs::write(&t, tax).unwrap();
+    (b, t)
+}
+
+fn spawn(args: &[String]) -> Child {
+    Command::new(BIN)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn base(cmd: &str, parties: &[Party], me: usize) -> Vec<String> {
+    let mut a: Vec<String> = vec![
+        cmd.into(),
+        "--identity".into(),
+        parties[me].identity.display().to_string(),
+        "--me".into(),
+        parties[me].name.into(),
+        "--timeout".into(),
+        "30".into(),
+        "--quiet".into(),
+    ];
+    for p in parties {
+        a.push("--party".into());
+        a.push(p.entry.clone());
+    }
+    a
+}
+
+fn args(extra: &[&str]) -> Vec<String> {
+    extra.iter().map(|s| s.to_string()).collect()
+}
+
+fn wait_all(children: Vec<Child>) -> Vec<Output> {
+    children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn assert_ok(outs: &[Output]) {
+    for (i, o) in outs.iter().enumerate() {
+        assert!(o.status.success(), "party {i}: {}", stderr(o));
+    }
+}
+
+/// One process alone, failing before it connects to anyone.
+fn refused(cmd: Vec<String>) -> String {
+    let out = Command::new(BIN).args(&cmd).output().unwrap();
+    assert!(!out.status.success(), "{cmd:?} succeeded");
+    stderr(&out)
+}
+
+fn vertical_args(
+    parties: &[Party],
+    me: usize,
+    input: Option<&Path>,
+    model: Option<&Path>,
+) -> Vec<String> {
+    let mut a = base("train", parties, me);
+    a.extend(args(&[
+        "--label-holder",
+        "bank",
+        "--dealer",
+        "stats",
+        "--id",
+        "id",
+        "--epochs",
+        "10",
+        "--learning-rate",
+        "0.5",
+        "--seed",
+        "3",
+    ]));
+    if me == 0 {
+        a.extend(args(&["--label-column", "y"]));
+    }
+    if let Some(i) = input {
+        a.extend(["--input".into(), i.display().to_string()]);
+    }
+    if let Some(m) = model {
+        a.extend(["--model".into(), m.display().to_string()]);
+    }
+    a
+}
+
+#[test]
+fn bad_cells_stop_every_party_naming_file_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let (bank, tax) = vertical_files(dir.path(), 30, 0);
+    let text = std::fs::read_to_string(&bank).unwrap();
+    let cases = [
+        ("C00003,2", "line 5, column y", "label 2 is not 0 or 1"),
+        (
+            "C00003,1,abc",
+            "line 5, column age",
+            "\"abc\" is not a number",
+        ),
+        ("C00003,1,", "line 5, column age", "empty cell"),
+        (
+            "C00003,1,NaN",
+            "line 5, column age",
+            "\"NaN\" is not a finite number",
+        ),
+        (
+            "C00003,1,inf",
+            "line 5, column age",
+            "\"inf\" is not a finite number",
+        ),
+    ];
+    for (k, (prefix, place, reason)) in cases.into_iter().enumerate() {
+        let bad: String = text
+            .lines()
+            .enumerate()
+            .map(|(i, l)| {
+                if i == 4 {
+                    // Replace the first cells, keep the rest of the row.
+                    let mut row: Vec<String> = l.split(',').map(str::to_string).collect();
+                    for (c, f) in prefix.split(',').enumerate() {
+                        row[c] = f.to_string();
+                    }
+                    format!("{}\n", row.join(","))
+                } else {
+                    format!("{l}\n")
+                }
+            })
+            .collect();
+        let case = dir.path().join(format!("case{k}"));
+        std::fs::create_dir_all(&case).unwrap();
+        let path = case.join("bad.csv");
+        std::fs::write(&path, bad).unwrap();
+        let ps = parties(&case, &["bank", "tax", "stats"]);
+        let model = case.join("m.json");
+        let outs = wait_all(vec![
+            spawn(&vertical_args(&ps, 0, Some(&path), Some(&model))),
+            spawn(&vertical_args(
+                &ps,
+                1,
+                Some(&tax),
+                Some(&case.join("t.json")),
+            )),
+            spawn(&vertical_args(&ps, 2, None, None)),
+        ]);
+        let own = stderr(&outs[0]);
+        assert!(!outs[0].status.success());
+        let full = format!("{}, {place}: {reason}", path.display());
+        assert!(own.contains(&full), "{own} lacks {full}");
+        for o in &outs[1..] {
+            let err = stderr(o);
+            assert!(!o.status.success());
+            assert!(
+                err.contains("party bank refused the job") && err.contains(place),
+                "{err}"
+            );
+            // The others learn where, not the cell's value.
+            assert!(!err.contains(reason), "{err}");
+        }
+        assert!(!model.exists());
+    }
+}
+
+#[test]
+fn a_constant_column_or_too_few_shared_rows_stop_every_party() {
+    let dir = tempfile::tempdir().unwrap();
+    let ps = parties(dir.path(), &["bank", "tax", "stats"]);
+    // Only 10 ids in common: below --min-rows 20.
+    let (bank, tax) = vertical_files(dir.path(), 40, 30);
+    let models: Vec<PathBuf> = (0..2)
+        .map(|i| dir.path().join(format!("m{i}.json")))
+        .collect();
+    let outs = wait_all(vec![
+        spawn(&vertical_args(&ps, 0, Some(&bank), Some(&models[0]))),
+        spawn(&vertical_args(&ps, 1, Some(&tax), Some(&models[1]))),
+        spawn(&vertical_args(&ps, 2, None, None)),
+    ]);
+    for o in &outs {
+        assert!(!o.status.success());
+        assert!(
+            stderr(o).contains("only 10 rows are shared"),
+            "{}",
+            stderr(o)
+        );
+    }
+    // A constant column at the tax bureau.
+    let (bank, tax) = vertical_files(dir.path(), 60, 0);
+    let text = std::fs::read_to_string(&tax).unwrap();
+    let constant: String = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            if i == 0 {
+                format!("{l}\n")
+            } else {
+                let (head, _) = l.rsplit_once(',').unwrap();
+                format!("{head},7\n")
+            }
+        })
+        .collect();
+    std::fs::write(&tax, constant).unwrap();
+    let second = dir.path().join("second");
+    std::fs::create_dir_all(&second).unwrap();
+    let ps = parties(&second, &["bank", "tax", "stats"]);
+    let outs = wait_all(vec![
+        spawn(&vertical_args(&ps, 0, Some(&bank), Some(&models[0]))),
+        spawn(&vertical_args(&ps, 1, Some(&tax), Some(&models[1]))),
+        spawn(&vertical_args(&ps, 2, None, None)),
+    ]);
+    assert!(
+        stderr(&outs[1]).contains("column \"assets\" is constant"),
+        "{}",
+        stderr(&outs[1])
+    );
+    for i in [0, 2] {
+        let err = stderr(&outs[i]);
+        assert!(!outs[i].status.success());
+        assert!(
+            err.contains("party tax refused") && err.contains("constant"),
+            "{err}"
+        );
+    }
+    assert!(!models[0].exists() && !models[1].exists());
+}
+
+/// Client c's rows `id,y,f1,f2` (different sizes).
+fn client_file(dir: &Path, c: u64) -> PathBuf {
+    let mut text = String::from("id,y,f1,f2\n");
+    for i in 0..(80 + 30 * c) {
+        let (a, b) = (
+            noise(i, c * 10 + 1) * 2.0 - 1.0,
+            noise(i, c * 10 + 2) * 2.0 - 1.0,
+        );
+        let y = u8::from(a - 0.6 * b + (noise(i, c * 10 + 3) - 0.5) > 0.0);
+        text.push_str(&format!("c{c}-{i},{y},{a:.5},{b:.5}\n"));
+    }
+    let path = dir.join(format!("client{c}.csv"));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn horizontal_fedavg_over_quic_matches_plaintext_fedavg() {
+    let dir = tempfile::tempdir().unwrap();
+    let ps = parties(dir.path(), &["server", "c0", "c1", "c2"]);
+    let files: Vec<PathBuf> = (0..3).map(|c| client_file(dir.path(), c)).collect();
+    let models: Vec<PathBuf> = (0..4)
+        .map(|i| dir.path().join(format!("h{i}.json")))
+        .collect();
+    let common = args(&[
+        "--mode",
+        "horizontal",
+        "--server",
+        "server",
+        "--features",
+        "f1,f2",
+        "--rounds",
+        "3",
+        "--epochs",
+        "2",
+        "--seed",
+        "5",
+    ]);
+    let children = (0..4)
+        .map(|i| {
+            let mut a = base("train", &ps, i);
+            a.extend(common.clone());
+            a.extend(["--model".into(), models[i].display().to_string()]);
+            if i > 0 {
+                a.extend([
+                    "--input".into(),
+                    files[i - 1].display().to_string(),
+                    "--label-column".into(),
+                    "y".into(),
+                ]);
+            }
+            spawn(&a)
+        })
+        .collect();
+    let outs = wait_all(children);
+    assert_ok(&outs);
+    let server = ModelFile::load(&models[0]).unwrap();
+    // The oracle: plaintext FedAvg on each client's training split.
+    let tables: Vec<_> = files
+        .iter()
+        .map(|f| {
+            let t = data::load_csv(
+                f,
+                &CsvSpec {
+                    id_column: "id".into(),
+                    label_column: Some("y".into()),
+                    features: Some(vec!["f1".into(), "f2".into()]),
+                    task: Task::Logistic,
+                },
+            )
+            .unwrap();
+            t.select(&data::split(t.rows(), 0.25, 5).train)
+        })
+        .collect();
+    let params = FedAvgParams {
+        clients: 3,
+        features: 2,
+        rounds: 3,
+        local: TrainParams {
+            epochs: 2,
+            seed: 5,
+            ..TrainParams::default()
+        },
+        frac_bits: 20,
+        max_abs: 1e9,
+    };
+    let ys: Vec<Vec<f64>> = tables.iter().map(|t| t.y.clone().unwrap()).collect();
+    let views: Vec<_> = tables
+        .iter()
+        .zip(&ys)
+        .map(|(t, y)| (t.x.view(), y.as_slice()))
+        .collect();
+    let want = plain_fedavg(&views, &params, &vec![vec![0, 1, 2]; 3]).unwrap();
+    for (g, w) in server.weights.iter().zip(&want.weights) {
+        assert!(
+            (g - w).abs() < 1e-4,
+            "{:?} vs {:?}",
+            server.weights,
+            want.weights
+        );
+    }
+    assert!((server.intercept.unwrap() - want.intercept).abs() < 1e-4);
+    for m in &models[1..] {
+        let client = ModelFile::load(m).unwrap();
+        assert_eq!(client.weights, server.weights);
+        assert_eq!(client.job_hash, server.job_hash);
+        assert!(client.evaluation.is_some());
+    }
+}
+
+/// Model files of one made-up vertical job: bank (label holder) with
+/// weights on age and balance, tax with weights on its three columns.
+fn model_pair(dir: &Path, nonce: &str) -> (PathBuf, PathBuf, ModelFile, ModelFile) {
+    use indomain_learn::data::Standardizer;
+    use indomain_learn::model::{FORMAT_VERSION, JobParty, JobSpec, PartyRole, Rows};
+    let job = JobSpec {
+        mode: "vertical".into(),
+        parties: vec![
+            JobParty {
+                name: "bank".into(),
+                role: PartyRole::Label,
+            },
+            JobParty {
+                name: "tax".into(),
+                role: PartyRole::Feature,
+            },
+            JobParty {
+                name: "stats".into(),
+                role: PartyRole::Dealer,
+            },
+        ],
+        id_column: "id".into(),
+        test_fraction: 0.25,
+        params: TrainParams::default(),
+        horizontal: None,
+        nonce: nonce.into(),
+    };
+    let file =
+        |party: &str, role, features: &[&str], weights: Vec<f64>, intercept, std: Standardizer| {
+            ModelFile {
+                format: FORMAT_VERSION,
+                job_hash: job.hash(),
+                job: job.clone(),
+                party: party.into(),
+                role,
+                features: features.iter().map(|s| s.to_string()).collect(),
+                standardizer: Some(std),
+                weights,
+                intercept,
+                rows: Rows { train: 1, test: 1 },
+                evaluation: None,
+                loss_per_epoch: Vec::new(),
+                contribution: None,
+                written_by: "test".into(),
+            }
+        };
+    let bank = file(
+        "bank",
+        PartyRole::Label,
+        &["age", "balance"],
+        vec![0.8, -0.5],
+        Some(0.1),
+        Standardizer {
+            mean: vec![30.0, 0.0],
+            std: vec![10.0, 1000.0],
+            clip: 63.0,
+        },
+    );
+    let tax = file(
+        "tax",
+        PartyRole::Feature,
+        &["income", "tax_paid", "assets"],
+        vec![1.1, 0.0, 0.3],
+        None,
+        Standardizer {
+            mean: vec![0.0; 3],
+            std: vec![1.0, 1.0, 5.0],
+            clip: 63.0,
+        },
+    );
+    let (bp, tp) = (
+        dir.join(format!("bank-{nonce}.json")),
+        dir.join(format!("tax-{nonce}.json")),
+    );
+    bank.save(&bp).unwrap();
+    tax.save(&tp).unwrap();
+    (bp, tp, bank, tax)
+}
+
+fn predict_args(
+    ps: &[Party],
+    me: usize,
+    model: &Path,
+    input: &Path,
+    output: Option<&Path>,
+) -> Vec<String> {
+    let mut a = base("predict", ps, me);
+    a.extend([
+        "--model".into(),
+        model.display().to_string(),
+        "--input".into(),
+        input.display().to_string(),
+    ]);
+    if me == 0 {
+        a.extend(args(&["--label-column", "y"]));
+    }
+    if let Some(o) = output {
+        a.extend(["--output".into(), o.display().to_string()]);
+    }
+    a
+}
+
+#[test]
+fn joint_scoring_over_quic_equals_plaintext_scoring() {
+    let dir = tempfile::tempdir().unwrap();
+    let ps = parties(dir.path(), &["bank", "tax"]);
+    let (bank_csv, tax_csv) = vertical_files(dir.path(), 50, 10);
+    let (bm, tm, bank, tax) = model_pair(dir.path(), "a");
+    let out = dir.path().join("scores.csv");
+    let outs = wait_all(vec![
+        spawn(&predict_args(&ps, 0, &bm, &bank_csv, Some(&out))),
+        spawn(&predict_args(&ps, 1, &tm, &tax_csv, None)),
+    ]);
+    assert_ok(&outs);
+    let spec = |label: bool| CsvSpec {
+        id_column: "id".into(),
+        label_column: label.then(|| "y".into()),
+        features: None,
+        task: Task::Logistic,
+    };
+    let b = data::load_csv(&bank_csv, &spec(true)).unwrap();
+    let t = data::load_csv(&tax_csv, &spec(false)).unwrap();
+    let text = std::fs::read_to_string(&out).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("id,score,prediction"));
+    let mut rows = 0;
+    for line in lines {
+        let cells: Vec<&str> = line.split(',').collect();
+        let (bi, ti) = (
+            b.ids.iter().position(|i| i == cells[0]).unwrap(),
+            t.ids.iter().position(|i| i == cells[0]).unwrap(),
+        );
+        let partial = |m: &ModelFile, x: Vec<f64>| -> f64 {
+            let s = m.standardizer.as_ref().unwrap();
+            x.iter()
+                .enumerate()
+                .map(|(j, v)| (v - s.mean[j]) / s.std[j] * m.weights[j])
+                .sum::<f64>()
+        };
+        let want = partial(&bank, b.x.row(bi).to_vec()) + 0.1 + partial(&tax, t.x.row(ti).to_vec());
+        let got: f64 = cells[1].parse().unwrap();
+        assert!((got - want).abs() < 1e-4, "{line}: {want}");
+        let p: f64 = cells[2].parse().unwrap();
+        assert!((p - 1.0 / (1.0 + (-want).exp())).abs() < 1e-4);
+        rows += 1;
+    }
+    assert_eq!(rows, 40);
+}
+
+#[test]
+fn predict_refuses_another_jobs_model_and_other_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let ps = parties(dir.path(), &["bank", "tax"]);
+    let (bank_csv, tax_csv) = vertical_files(dir.path(), 30, 0);
+    let (bm, _, _, _) = model_pair(dir.path(), "a");
+    let (_, tm_other, _, _) = model_pair(dir.path(), "b");
+    let out = dir.path().join("scores.csv");
+    let outs = wait_all(vec![
+        spawn(&predict_args(&ps, 0, &bm, &bank_csv, Some(&out))),
+        spawn(&predict_args(&ps, 1, &tm_other, &tax_csv, None)),
+    ]);
+    for (o, peer) in outs.iter().zip(["tax", "bank"]) {
+        let err = stderr(o);
+        assert!(!o.status.success());
+        assert!(
+            err.contains("another training job") && err.contains(peer),
+            "{err}"
+        );
+    }
+    assert!(!out.exists());
+    // A file whose columns differ from the model's.
+    let text = std::fs::read_to_string(&tax_csv).unwrap();
+    let renamed = text.replacen("tax_paid", "vat_paid", 1);
+    let other = dir.path().join("tax-renamed.csv");
+    std::fs::write(&other, renamed).unwrap();
+    let (_, tm, _, _) = model_pair(dir.path(), "a");
+    let err = refused(predict_args(&ps, 1, &tm, &other, None));
+    assert!(
+        err.contains("tax-renamed.csv") && err.contains("differ from the model's"),
+        "{err}"
+    );
+}
+
+#[test]
+fn vertical_training_over_quic_matches_plaintext_and_its_models_score_jointly() {
+    use indomain_learn::reference;
+    use indomain_mpc::sigmoid::sigmoid_approx;
+    let dir = tempfile::tempdir().unwrap();
+    let ps = parties(dir.path(), &["bank", "tax", "stats"]);
+    let (bank_csv, tax_csv) = vertical_files(dir.path(), 300, 20);
+    let models: Vec<PathBuf> = (0..2)
+        .map(|i| dir.path().join(format!("v{i}.json")))
+        .collect();
+    let mut bank_args = vertical_args(&ps, 0, Some(&bank_csv), Some(&models[0]));
+    bank_args.retain(|a| a != "--quiet");
+    let outs = wait_all(vec![
+        spawn(&bank_args),
+        spawn(&vertical_args(&ps, 1, Some(&tax_csv), Some(&models[1]))),
+        spawn(&vertical_args(&ps, 2, None, None)),
+    ]);
+    assert_ok(&outs);
+    let summary = stderr(&outs[0]);
+    for needle in [
+        "280 shared rows",
+        "sent",
+        "received",
+        "held-out (70 rows): AUC",
+        "contribution: joint AUC",
+        "epoch 10/10",
+    ] {
+        assert!(summary.contains(needle), "{needle} not in {summary}");
+    }
+    let bank = ModelFile::load(&models[0]).unwrap();
+    let tax = ModelFile::load(&models[1]).unwrap();
+    assert!(models[0].with_extension("svg").exists());
+    assert!(!models[1].with_extension("svg").exists());
+    assert_eq!(bank.job_hash, tax.job_hash);
+    assert_eq!(bank.contribution, tax.contribution);
+    assert_eq!(bank.features, ["age", "balance"]);
+    assert_eq!(tax.features, ["income", "tax_paid", "assets"]);
+    // The plaintext reference on the joined files, same split and σ̃.
+    let spec = |label: bool| CsvSpec {
+        id_column: "id".into(),
+        label_column: label.then(|| "y".into()),
+        features: None,
+        task: Task::Logistic,
+    };
+    let b = data::load_csv(&bank_csv, &spec(true)).unwrap();
+    let t = data::load_csv(&tax_csv, &spec(false)).unwrap();
+    let params = TrainParams {
+        epochs: 10,
+        learning_rate: 0.5,
+        seed: 3,
+        ..TrainParams::default()
+    };
+    let want = reference::vertical(&[&b, &t], 0.25, &params, Some(sigmoid_approx)).unwrap();
+    for (got, want) in [
+        (&bank.weights, &want.weights[0]),
+        (&tax.weights, &want.weights[1]),
+    ] {
+        for (g, w) in got.iter().zip(want) {
+            assert!((g - w).abs() < 2e-3, "{got:?} vs {want:?}");
+        }
+    }
+    assert!((bank.intercept.unwrap() - want.fit.intercept).abs() < 2e-3);
+
+    // Joint scoring with the trained model files.
+    let out = dir.path().join("scores.csv");
+    let ps2 = parties(&dir.path().join("p2").tap_mkdir(), &["bank", "tax"]);
+    let outs = wait_all(vec![
+        spawn(&predict_args(&ps2, 0, &models[0], &bank_csv, Some(&out))),
+        spawn(&predict_args(&ps2, 1, &models[1], &tax_csv, None)),
+    ]);
+    assert_ok(&outs);
+    let text = std::fs::read_to_string(&out).unwrap();
+    let lines: Vec<&str> = text.lines().skip(1).collect();
+    assert_eq!(lines.len(), 280);
+    let sb = bank.standardizer.as_ref().unwrap();
+    let st = tax.standardizer.as_ref().unwrap();
+    for line in lines.iter().step_by(17) {
+        let cells: Vec<&str> = line.split(',').collect();
+        let bi = b.ids.iter().position(|i| i == cells[0]).unwrap();
+        let ti = t.ids.iter().position(|i| i == cells[0]).unwrap();
+        let part = |x: Vec<f64>, s: &data::Standardizer, w: &[f64]| -> f64 {
+            x.iter()
+                .enumerate()
+                .map(|(j, v)| (v - s.mean[j]) / s.std[j] * w[j])
+                .sum()
+        };
+        let want = part(b.x.row(bi).to_vec(), sb, &bank.weights)
+            + bank.intercept.unwrap()
+            + part(t.x.row(ti).to_vec(), st, &tax.weights);
+        let got: f64 = cells[1].parse().unwrap();
+        assert!((got - want).abs() < 1e-3, "{line}: {want}");
+    }
+}
+
+trait Mkdir {
+    fn tap_mkdir(self) -> Self;
+}
+
+impl Mkdir for PathBuf {
+    fn tap_mkdir(self) -> Self {
+        std::fs::create_dir_all(&self).unwrap();
+        self
+    }
+}
