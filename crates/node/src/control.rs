@@ -1,0 +1,1 @@
+//! Local control socket (TODO(#8)).
