@@ -1,9 +1,12 @@
 //! Command-line interface: one subcommand per capability, one file each.
 
 mod aggregate;
+mod audit;
 mod demo;
+mod job;
 mod keygen;
 mod net_args;
+mod node;
 mod psi;
 
 use clap::{Parser, Subcommand};
@@ -37,6 +40,13 @@ enum Command {
     /// N-party secure statistics (sum, count, mean, variance, histogram)
     /// over numeric CSV columns.
     Aggregate(aggregate::Args),
+    /// Run this organisation's party node: datasets, policy, audit log,
+    /// a control socket for the operator and a QUIC address for peers.
+    Node(node::Args),
+    /// Submit, list, inspect and cancel jobs on the local node.
+    Job(job::Args),
+    /// Verify and read a node's audit log; print a node's audit key.
+    Audit(audit::Args),
     /// Run every capability end to end: real party processes on loopback
     /// over QUIC, on generated data, with a readable report.
     Demo(demo::Args),
@@ -55,6 +65,9 @@ pub fn main() -> ExitCode {
         Command::Keygen(a) => keygen::run(a),
         Command::Psi(a) => psi::run(a),
         Command::Aggregate(a) => aggregate::run(a),
+        Command::Node(a) => node::run(a),
+        Command::Job(a) => job::run(a),
+        Command::Audit(a) => audit::run(a),
         Command::Demo(a) => demo::run(a),
     };
     match result {

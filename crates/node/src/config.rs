@@ -128,9 +128,12 @@ impl NodeConfig {
         let mut datasets = BTreeMap::new();
         for (ds_name, d) in &raw.datasets {
             let n = ds_name.get_ref();
-            let ds = d
-                .to_dataset(n, &resolve)
-                .map_err(|r| at(start(&ds_name.span()), format!("datasets.{n}: {r}")))?;
+            let ds = d.to_dataset(n, &resolve).map_err(|(offset, r)| {
+                at(
+                    offset.or(start(&ds_name.span())),
+                    format!("datasets.{n}: {r}"),
+                )
+            })?;
             datasets.insert(n.clone(), ds);
         }
 
@@ -218,8 +221,8 @@ struct RawPeer {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawDataset {
-    csv: Option<PathBuf>,
-    sqlite: Option<PathBuf>,
+    csv: Option<Spanned<PathBuf>>,
+    sqlite: Option<Spanned<PathBuf>>,
     postgres: Option<String>,
     table: Option<String>,
     query: Option<String>,
@@ -227,32 +230,37 @@ struct RawDataset {
 }
 
 impl RawDataset {
+    /// The dataset, or the offset (when more precise than the table's) and
+    /// reason of its first problem.
     fn to_dataset(
         &self,
         name: &str,
         resolve: &dyn Fn(&Path) -> PathBuf,
-    ) -> Result<Dataset, String> {
+    ) -> Result<Dataset, (Option<usize>, String)> {
+        let whole = |reason: &str| (None, reason.to_string());
         if !is_name(name) {
-            return Err("not a valid dataset name".into());
+            return Err(whole("not a valid dataset name"));
         }
         let select = match (&self.table, &self.query) {
             (Some(t), None) => Some(Select::Table(t.clone())),
             (None, Some(q)) => Some(Select::Query(q.clone())),
             (None, None) => None,
-            (Some(_), Some(_)) => return Err("give `table` or `query`, not both".into()),
+            (Some(_), Some(_)) => return Err(whole("give `table` or `query`, not both")),
         };
         let source = match (&self.csv, &self.sqlite, &self.postgres, select) {
-            (Some(path), None, None, None) => {
-                let path = resolve(path);
+            (Some(file), None, None, None) => {
+                let path = resolve(file.get_ref());
                 if !path.is_file() {
-                    return Err(format!("CSV file {} does not exist", path.display()));
+                    let reason = format!("CSV file {} does not exist", path.display());
+                    return Err((Some(file.span().start), reason));
                 }
                 Source::Csv(path)
             }
-            (None, Some(path), None, Some(select)) => {
-                let path = resolve(path);
+            (None, Some(file), None, Some(select)) => {
+                let path = resolve(file.get_ref());
                 if !path.is_file() {
-                    return Err(format!("SQLite database {} does not exist", path.display()));
+                    let reason = format!("SQLite database {} does not exist", path.display());
+                    return Err((Some(file.span().start), reason));
                 }
                 Source::Sqlite { path, select }
             }
@@ -261,15 +269,19 @@ impl RawDataset {
                 select,
             },
             (Some(_), None, None, Some(_)) => {
-                return Err("a CSV dataset takes no `table` or `query`".into());
+                return Err(whole("a CSV dataset takes no `table` or `query`"));
             }
             (None, Some(_), None, None) | (None, None, Some(_), None) => {
-                return Err("an SQL dataset needs a `table` or a `query`".into());
+                return Err(whole("an SQL dataset needs a `table` or a `query`"));
             }
-            _ => return Err("give exactly one source: `csv`, `sqlite` or `postgres`".into()),
+            _ => {
+                return Err(whole(
+                    "give exactly one source: `csv`, `sqlite` or `postgres`",
+                ));
+            }
         };
         if self.columns.is_empty() {
-            return Err("declares no columns".into());
+            return Err(whole("declares no columns"));
         }
         Ok(Dataset {
             name: name.to_string(),

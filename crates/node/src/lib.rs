@@ -13,6 +13,7 @@ pub mod aggregate_job;
 pub mod audit;
 pub mod config;
 pub mod control;
+pub mod daemon;
 pub mod dataset;
 pub mod egress;
 pub mod error;

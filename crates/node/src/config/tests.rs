@@ -113,7 +113,7 @@ fn missing_datasets_and_columns_are_named() {
     let f = Fixture::new();
     let m = f.message(&config_text().replace("csv = \"people.csv\"", "csv = \"persons.csv\""));
     assert!(
-        m.starts_with("12:") && m.contains("persons.csv does not exist"),
+        m.starts_with("13:") && m.contains("persons.csv does not exist"),
         "{m}"
     );
     let m = f.message(&config_text().replace("datasets = [\"people\"]", "datasets = [\"staff\"]"));
