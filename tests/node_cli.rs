@@ -234,7 +234,7 @@ fn nodes_propose_check_policy_and_audit() {
         text(&to_tax)
     );
     // The bank side refuses, locally, a party it does not know.
-    let stranger = spec(root.path(), "stranger.toml", "[\"id\"]", "bank").replace(".toml", ".toml");
+    let stranger = spec(root.path(), "stranger.toml", "[\"id\"]", "bank");
     std::fs::write(
         &stranger,
         std::fs::read_to_string(&stranger)
@@ -293,6 +293,15 @@ fn nodes_propose_check_policy_and_audit() {
         assert!(v.status.success(), "{}", text(&v));
         assert!(text(&v).contains(": OK"), "{}", text(&v));
     }
+    // The bank holds tax's signed receipts of its three decisions.
+    let v = run(&["audit", "verify", "--config", bank_cfg]);
+    assert!(text(&v).contains("3 receipts"), "{}", text(&v));
+    let shown = text(&run(&["audit", "show", "--config", bank_cfg]));
+    assert!(
+        shown.contains(&format!("receipt from tax for job {accepted}: accepted")),
+        "{shown}"
+    );
+    assert_eq!(shown.matches("receipt from tax").count(), 3, "{shown}");
     let show = run(&["audit", "show", "--config", tax_cfg]);
     let shown = text(&show);
     assert!(

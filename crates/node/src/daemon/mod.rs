@@ -13,13 +13,16 @@
 mod jobs;
 pub mod propose;
 
-use crate::audit::{AuditLog, Event, JobRecord, Outcome, OutputRecord, Touched};
+use crate::audit::{
+    AuditLog, Event, JobRecord, Outcome, OutputRecord, Receipt, ReceiptBody, Touched,
+};
 use crate::config::NodeConfig;
 use crate::control::{self, JobSummary, Request, Response};
 use crate::error::NodeError;
 use crate::grade::Grade;
 use crate::jobspec::JobSpec;
 use crate::policy::{self, RateLimiter};
+use ed25519_dalek::SigningKey;
 use indomain_net::quic::{Endpoint, Identity, QuicChannel, TrustedPeer};
 use indomain_net::{Channel, Limits, wire};
 use jobs::{Job, State};
@@ -34,6 +37,8 @@ use std::time::SystemTime;
 /// A running node.
 pub struct Node {
     config: NodeConfig,
+    /// The audit key, which also signs the receipts this node gives.
+    key: SigningKey,
     audit: Arc<Mutex<AuditLog>>,
     jobs: Mutex<BTreeMap<String, Job>>,
     /// Job ids in the order they arrived, for listing.
@@ -72,7 +77,7 @@ impl Node {
         }
         let config_bytes =
             std::fs::read(config_path).map_err(|e| crate::error::io_error(config_path, e))?;
-        let mut audit = AuditLog::open(&config.audit_log, key)?;
+        let mut audit = AuditLog::open(&config.audit_log, key.clone())?;
         audit.append(Event::NodeStarted {
             node: config.name.clone(),
             config_hash: crate::hex::encode(&Sha256::digest(&config_bytes)),
@@ -90,6 +95,7 @@ impl Node {
             .map_err(|e| NodeError::Control(format!("QUIC on {}: {e}", config.listen)))?;
         Ok(Arc::new(Node {
             config,
+            key,
             audit: Arc::new(Mutex::new(audit)),
             jobs: Mutex::new(BTreeMap::new()),
             order: Mutex::new(Vec::new()),
@@ -314,19 +320,30 @@ impl Node {
             let answer = self.propose_to(peer, spec_json.clone());
             let refusal = match answer {
                 Ok(Answer::Accept {
-                    rule,
-                    spec_hash: theirs,
-                }) if theirs == spec_hash => {
-                    accepted.push(format!("{peer} ({rule})"));
-                    continue;
-                }
-                Ok(Answer::Accept {
                     spec_hash: theirs, ..
-                }) => (
+                }) if theirs != spec_hash => (
                     format!("peers.{peer}"),
                     format!("{peer} hashed the spec to {theirs}, this node to {spec_hash}"),
                 ),
-                Ok(Answer::Refuse { rule, reason }) => {
+                Ok(Answer::Accept { rule, receipt, .. }) => {
+                    match self.keep_receipt(peer, &spec, "accepted", receipt) {
+                        Ok(()) => {
+                            accepted.push(format!("{peer} ({rule})"));
+                            continue;
+                        }
+                        Err(e) => (format!("peers.{peer}.audit_key"), e),
+                    }
+                }
+                Ok(Answer::Refuse {
+                    rule,
+                    reason,
+                    receipt,
+                }) => {
+                    if let Some(receipt) = receipt
+                        && let Err(e) = self.keep_receipt(peer, &spec, "refused", receipt)
+                    {
+                        tracing::warn!("{e}");
+                    }
                     (rule, format!("{reason} (refused by {peer})"))
                 }
                 Err(e) => (
@@ -354,6 +371,35 @@ impl Node {
         // record its outcome and exchange receipts.
         self.set_state(&spec.id, State::Accepted, rule)
             .ok_or_else(|| "the job vanished".to_string())
+    }
+
+    /// Checks a peer's receipt for `spec` (signer, signature against the
+    /// peer's audit key, job, spec hash, outcome) and stores it in the log.
+    fn keep_receipt(
+        &self,
+        peer: &str,
+        spec: &JobSpec,
+        outcome: &str,
+        receipt: Receipt,
+    ) -> Result<(), String> {
+        let key = self
+            .config
+            .peers
+            .get(peer)
+            .map(|p| p.audit_key)
+            .ok_or("not a configured peer")?;
+        let body = &receipt.body;
+        if receipt.signer != peer
+            || body.job_id != spec.id
+            || body.spec_hash != spec.hash().to_string()
+            || body.outcome != outcome
+        {
+            return Err(format!(
+                "{peer}'s receipt does not match the job and its answer"
+            ));
+        }
+        receipt.verify(&key)?;
+        self.log(Event::Receipt(receipt))
     }
 
     fn propose_to(&self, peer: &str, spec_json: Vec<u8>) -> Result<Answer, String> {
@@ -389,6 +435,7 @@ impl Node {
         let refuse = |rule: &str, reason: String| Answer::Refuse {
             rule: rule.to_string(),
             reason,
+            receipt: None,
         };
         let spec: JobSpec = match serde_json::from_slice(spec_json) {
             Ok(s) => s,
@@ -404,6 +451,16 @@ impl Node {
         let started = crate::time::now_millis();
         let decision = policy::check(&self.config.policy, peer, &spec, now)
             .and_then(|grant| lock(&self.limiter).admit(&grant, now).map(|()| grant));
+        let spec_hash = spec.hash().to_string();
+        let receipt = |outcome: &str| {
+            let body = ReceiptBody {
+                job_id: spec.id.clone(),
+                spec_hash: spec_hash.clone(),
+                outcome: outcome.to_string(),
+                outputs: Vec::new(),
+            };
+            Receipt::sign(body, &self.config.name, &self.key)
+        };
         let (state, outcome, answer) = match decision {
             Ok(grant) => {
                 let rule = format!("policy.peers.{peer}.allow[{}]", grant.rule);
@@ -412,7 +469,8 @@ impl Node {
                     Outcome::Accepted { rule: rule.clone() },
                     Answer::Accept {
                         rule,
-                        spec_hash: spec.hash().to_string(),
+                        spec_hash: spec_hash.clone(),
+                        receipt: receipt("accepted"),
                     },
                 )
             }
@@ -422,12 +480,16 @@ impl Node {
                     rule: refusal.rule.clone(),
                     reason: refusal.reason.clone(),
                 },
-                refuse(&refusal.rule, refusal.reason),
+                Answer::Refuse {
+                    rule: refusal.rule,
+                    reason: refusal.reason,
+                    receipt: Some(receipt("refused")),
+                },
             ),
         };
         let detail = match &answer {
             Answer::Accept { rule, .. } => rule.clone(),
-            Answer::Refuse { rule, reason } => format!("{rule}: {reason}"),
+            Answer::Refuse { rule, reason, .. } => format!("{rule}: {reason}"),
         };
         if let Err(e) = self.register(&spec, peer, state, detail, started) {
             return refuse("job", e);

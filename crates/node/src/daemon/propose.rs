@@ -3,9 +3,12 @@
 //! The proposer opens a channel to each other party and sends the spec (as
 //! its canonical JSON inside one bincode frame); the peer checks it against
 //! its own policy, before reading any data, and answers accept (with the
-//! rule and its own spec hash) or refuse (with the rule and the reason).
+//! rule and its own spec hash) or refuse (with the rule and the reason),
+//! together with its signed receipt of that decision, which the proposer
+//! checks against the peer's audit key and keeps in its audit log.
 //! What each side learns: the spec, and the other's decision.
 
+use crate::audit::Receipt;
 use indomain_net::{Channel, NetError, wire};
 use serde::{Deserialize, Serialize};
 
@@ -28,6 +31,8 @@ pub enum Answer {
         rule: String,
         /// The spec hash it computed (the proposer checks it agrees).
         spec_hash: String,
+        /// Its signed receipt (outcome `accepted`).
+        receipt: Receipt,
     },
     /// The peer refuses.
     Refuse {
@@ -35,6 +40,8 @@ pub enum Answer {
         rule: String,
         /// Why.
         reason: String,
+        /// Its signed receipt (outcome `refused`), when it could parse the spec.
+        receipt: Option<Receipt>,
     },
 }
 
