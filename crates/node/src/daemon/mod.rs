@@ -32,7 +32,10 @@ use std::collections::BTreeMap;
 use std::os::unix::net::UnixListener;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
+
+/// The most jobs the node keeps in its table.
+const MAX_JOBS: usize = 10_000;
 
 /// A running node.
 pub struct Node {
@@ -144,14 +147,21 @@ impl Node {
 
     fn serve_peers(self: Arc<Self>) {
         loop {
+            let waited = Instant::now();
             match self.endpoint.accept() {
                 Ok(channel) => {
                     let node = Arc::clone(&self);
                     std::thread::spawn(move || node.answer_proposal(channel));
                 }
                 // No peer connected within the receive timeout, or a
-                // connection was refused at the handshake: keep listening.
-                Err(e) => tracing::debug!("waiting for peers: {e}"),
+                // connection was refused at the handshake: keep listening,
+                // without spinning if the error came at once.
+                Err(e) => {
+                    tracing::debug!("waiting for peers: {e}");
+                    if waited.elapsed() < Duration::from_secs(1) {
+                        std::thread::sleep(Duration::from_millis(200));
+                    }
+                }
             }
         }
     }
@@ -258,6 +268,24 @@ impl Node {
                 spec.id
             ));
         }
+        let mut order = lock(&self.order);
+        if jobs.len() >= MAX_JOBS {
+            // Forget finished jobs, oldest first (their records stay in the
+            // audit log), so peers cannot grow the table without bound.
+            let mut kept = Vec::with_capacity(order.len());
+            for id in order.drain(..) {
+                let finished = jobs.get(&id).is_none_or(|j| !j.state.is_open());
+                if finished && jobs.len() > MAX_JOBS / 2 {
+                    jobs.remove(&id);
+                } else {
+                    kept.push(id);
+                }
+            }
+            *order = kept;
+            if jobs.len() >= MAX_JOBS {
+                return Err(format!("{MAX_JOBS} jobs are open on this node; try later"));
+            }
+        }
         jobs.insert(
             spec.id.clone(),
             Job {
@@ -269,7 +297,7 @@ impl Node {
                 started_ms,
             },
         );
-        lock(&self.order).push(spec.id.clone());
+        order.push(spec.id.clone());
         Ok(())
     }
 
