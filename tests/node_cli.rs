@@ -125,6 +125,13 @@ grades = ["internal"]
 outputs = { intersection = ["bank"], cardinality = ["bank", "tax"] }
 min_intersection = 2
 not_after = 2100-01-01T00:00:00Z
+
+[[policy.peers.bank.allow]]
+protocols = ["psi-join"]
+datasets = ["taxpayers"]
+grades = ["internal"]
+outputs = { alignment = ["bank", "tax"] }
+not_after = 2020-01-01T00:00:00Z
 "#;
 
 fn spec(dir: &Path, name: &str, tax_columns: &str, receiver: &str) -> String {
@@ -233,6 +240,25 @@ fn nodes_propose_check_policy_and_audit() {
         "{}",
         text(&to_tax)
     );
+    // A rule whose validity has ended.
+    let join = spec(root.path(), "join.toml", "[\"id\"]", "bank");
+    std::fs::write(
+        &join,
+        std::fs::read_to_string(&join)
+            .unwrap()
+            .replace("psi-intersection", "psi-join")
+            .replace("\"intersection\"", "\"alignment\""),
+    )
+    .unwrap();
+    let expired = run(&["job", "submit", "--config", bank_cfg, &join]);
+    assert!(!expired.status.success());
+    assert!(
+        text(&expired).contains(
+            "policy.peers.bank.allow[1].not_after: the rule expired at 2020-01-01T00:00:00Z"
+        ),
+        "{}",
+        text(&expired)
+    );
     // The bank side refuses, locally, a party it does not know.
     let stranger = spec(root.path(), "stranger.toml", "[\"id\"]", "bank");
     std::fs::write(
@@ -259,7 +285,7 @@ fn nodes_propose_check_policy_and_audit() {
         )),
         "{listed}"
     );
-    assert_eq!(listed.matches("refused").count(), 2, "{listed}");
+    assert_eq!(listed.matches("refused").count(), 3, "{listed}");
     let status = run(&[
         "job",
         "status",
@@ -293,15 +319,15 @@ fn nodes_propose_check_policy_and_audit() {
         assert!(v.status.success(), "{}", text(&v));
         assert!(text(&v).contains(": OK"), "{}", text(&v));
     }
-    // The bank holds tax's signed receipts of its three decisions.
+    // The bank holds tax's signed receipts of its four decisions.
     let v = run(&["audit", "verify", "--config", bank_cfg]);
-    assert!(text(&v).contains("3 receipts"), "{}", text(&v));
+    assert!(text(&v).contains("4 receipts"), "{}", text(&v));
     let shown = text(&run(&["audit", "show", "--config", bank_cfg]));
     assert!(
         shown.contains(&format!("receipt from tax for job {accepted}: accepted")),
         "{shown}"
     );
-    assert_eq!(shown.matches("receipt from tax").count(), 3, "{shown}");
+    assert_eq!(shown.matches("receipt from tax").count(), 4, "{shown}");
     let show = run(&["audit", "show", "--config", tax_cfg]);
     let shown = text(&show);
     assert!(

@@ -10,29 +10,28 @@
 //! itself under the node is not built yet (TODO(#8)): accepted jobs stay
 //! `accepted`.
 
+mod answer;
 mod jobs;
 pub mod propose;
+mod submit;
 
-use crate::audit::{
-    AuditLog, Event, JobRecord, Outcome, OutputRecord, Receipt, ReceiptBody, Touched,
-};
+use crate::audit::{AuditLog, Event, JobRecord, Outcome, OutputRecord, Touched};
 use crate::config::NodeConfig;
 use crate::control::{self, JobSummary, Request, Response};
 use crate::error::NodeError;
 use crate::grade::Grade;
 use crate::jobspec::JobSpec;
-use crate::policy::{self, RateLimiter};
+use crate::policy::RateLimiter;
 use ed25519_dalek::SigningKey;
-use indomain_net::quic::{Endpoint, Identity, QuicChannel, TrustedPeer};
-use indomain_net::{Channel, Limits, wire};
+use indomain_net::Limits;
+use indomain_net::quic::{Endpoint, Identity, TrustedPeer};
 use jobs::{Job, State};
-use propose::{Answer, Hello};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::os::unix::net::UnixListener;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 /// The most jobs the node keeps in its table.
 const MAX_JOBS: usize = 10_000;
@@ -307,229 +306,6 @@ impl Node {
         job.state = state;
         job.detail = detail;
         Some(job.summary())
-    }
-
-    /// Checks a job submitted by the operator and proposes it to the peers.
-    fn submit(&self, mut spec: JobSpec) -> Result<JobSummary, String> {
-        if spec.id.is_empty() {
-            spec.id = format!("job-{}", crate::hex::encode(&rand::random::<[u8; 8]>()));
-        }
-        spec.validate().map_err(|e| e.to_string())?;
-        let me = &self.config.name;
-        let mine = spec
-            .party(me)
-            .ok_or_else(|| format!("this node ({me}) is not a party of the job"))?;
-        let grades = self
-            .config
-            .policy
-            .catalog
-            .get(&mine.dataset)
-            .ok_or_else(|| format!("no dataset {:?} on this node", mine.dataset))?;
-        if let Some(c) = mine.columns.iter().find(|c| !grades.contains_key(*c)) {
-            return Err(format!("dataset {:?} has no column {c:?}", mine.dataset));
-        }
-        let others: Vec<&str> = spec
-            .parties
-            .iter()
-            .map(|p| p.name.as_str())
-            .filter(|n| n != me)
-            .collect();
-        if let Some(unknown) = others.iter().find(|n| !self.config.peers.contains_key(**n)) {
-            return Err(format!("party {unknown:?} is not a configured peer"));
-        }
-        let started = crate::time::now_millis();
-        self.register(&spec, me, State::Proposed, String::new(), started)?;
-        self.log(self.record(&spec, me, started, Outcome::Proposed))?;
-
-        let spec_json = spec.canonical_bytes();
-        let spec_hash = spec.hash().to_string();
-        let mut accepted = Vec::new();
-        for peer in others {
-            let answer = self.propose_to(peer, spec_json.clone());
-            let refusal = match answer {
-                Ok(Answer::Accept {
-                    spec_hash: theirs, ..
-                }) if theirs != spec_hash => (
-                    format!("peers.{peer}"),
-                    format!("{peer} hashed the spec to {theirs}, this node to {spec_hash}"),
-                ),
-                Ok(Answer::Accept { rule, receipt, .. }) => {
-                    match self.keep_receipt(peer, &spec, "accepted", receipt) {
-                        Ok(()) => {
-                            accepted.push(format!("{peer} ({rule})"));
-                            continue;
-                        }
-                        Err(e) => (format!("peers.{peer}.audit_key"), e),
-                    }
-                }
-                Ok(Answer::Refuse {
-                    rule,
-                    reason,
-                    receipt,
-                }) => {
-                    if let Some(receipt) = receipt
-                        && let Err(e) = self.keep_receipt(peer, &spec, "refused", receipt)
-                    {
-                        tracing::warn!("{e}");
-                    }
-                    (rule, format!("{reason} (refused by {peer})"))
-                }
-                Err(e) => (
-                    format!("peers.{peer}"),
-                    format!("could not propose to {peer}: {e}"),
-                ),
-            };
-            let (rule, reason) = refusal;
-            self.log(self.record(
-                &spec,
-                me,
-                started,
-                Outcome::Refused {
-                    rule: rule.clone(),
-                    reason: reason.clone(),
-                },
-            ))?;
-            return self
-                .set_state(&spec.id, State::Refused, format!("{rule}: {reason}"))
-                .ok_or_else(|| "the job vanished".to_string());
-        }
-        let rule = format!("accepted by {}", accepted.join(", "));
-        self.log(self.record(&spec, me, started, Outcome::Accepted { rule: rule.clone() }))?;
-        // TODO(#8): run the job's protocol here, under an EgressGuard, then
-        // record its outcome and exchange receipts.
-        self.set_state(&spec.id, State::Accepted, rule)
-            .ok_or_else(|| "the job vanished".to_string())
-    }
-
-    /// Checks a peer's receipt for `spec` (signer, signature against the
-    /// peer's audit key, job, spec hash, outcome) and stores it in the log.
-    fn keep_receipt(
-        &self,
-        peer: &str,
-        spec: &JobSpec,
-        outcome: &str,
-        receipt: Receipt,
-    ) -> Result<(), String> {
-        let key = self
-            .config
-            .peers
-            .get(peer)
-            .map(|p| p.audit_key)
-            .ok_or("not a configured peer")?;
-        let body = &receipt.body;
-        if receipt.signer != peer
-            || body.job_id != spec.id
-            || body.spec_hash != spec.hash().to_string()
-            || body.outcome != outcome
-        {
-            return Err(format!(
-                "{peer}'s receipt does not match the job and its answer"
-            ));
-        }
-        receipt.verify(&key)?;
-        self.log(Event::Receipt(receipt))
-    }
-
-    fn propose_to(&self, peer: &str, spec_json: Vec<u8>) -> Result<Answer, String> {
-        let address = self
-            .config
-            .peers
-            .get(peer)
-            .map(|p| p.address)
-            .ok_or("not a configured peer")?;
-        let mut channel = self
-            .endpoint
-            .connect(address, peer)
-            .map_err(|e| e.to_string())?;
-        propose::propose(&mut channel, spec_json).map_err(|e| e.to_string())
-    }
-
-    /// Answers a peer's proposal: policy first, before any data is read.
-    fn answer_proposal(&self, mut channel: QuicChannel) {
-        let peer = channel.peer().to_string();
-        let answer = match wire::recv_msg::<Hello>(&mut channel) {
-            Ok(Hello::Propose { spec_json }) => self.decide(&peer, &spec_json),
-            Err(e) => {
-                tracing::warn!("proposal from {peer}: {e}");
-                return;
-            }
-        };
-        if let Err(e) = wire::send_msg(&mut channel, &answer) {
-            tracing::warn!("answering {peer}: {e}");
-        }
-    }
-
-    fn decide(&self, peer: &str, spec_json: &[u8]) -> Answer {
-        let refuse = |rule: &str, reason: String| Answer::Refuse {
-            rule: rule.to_string(),
-            reason,
-            receipt: None,
-        };
-        let spec: JobSpec = match serde_json::from_slice(spec_json) {
-            Ok(s) => s,
-            Err(e) => return refuse("job", format!("malformed job spec: {e}")),
-        };
-        if let Err(e) = spec.validate() {
-            return refuse("job", e.to_string());
-        }
-        if spec.id.is_empty() {
-            return refuse("job", "the job has no id".into());
-        }
-        let now = SystemTime::now();
-        let started = crate::time::now_millis();
-        let decision = policy::check(&self.config.policy, peer, &spec, now)
-            .and_then(|grant| lock(&self.limiter).admit(&grant, now).map(|()| grant));
-        let spec_hash = spec.hash().to_string();
-        let receipt = |outcome: &str| {
-            let body = ReceiptBody {
-                job_id: spec.id.clone(),
-                spec_hash: spec_hash.clone(),
-                outcome: outcome.to_string(),
-                outputs: Vec::new(),
-            };
-            Receipt::sign(body, &self.config.name, &self.key)
-        };
-        let (state, outcome, answer) = match decision {
-            Ok(grant) => {
-                let rule = format!("policy.peers.{peer}.allow[{}]", grant.rule);
-                (
-                    State::Accepted,
-                    Outcome::Accepted { rule: rule.clone() },
-                    Answer::Accept {
-                        rule,
-                        spec_hash: spec_hash.clone(),
-                        receipt: receipt("accepted"),
-                    },
-                )
-            }
-            Err(refusal) => (
-                State::Refused,
-                Outcome::Refused {
-                    rule: refusal.rule.clone(),
-                    reason: refusal.reason.clone(),
-                },
-                Answer::Refuse {
-                    rule: refusal.rule,
-                    reason: refusal.reason,
-                    receipt: Some(receipt("refused")),
-                },
-            ),
-        };
-        let detail = match &answer {
-            Answer::Accept { rule, .. } => rule.clone(),
-            Answer::Refuse { rule, reason, .. } => format!("{rule}: {reason}"),
-        };
-        if let Err(e) = self.register(&spec, peer, state, detail, started) {
-            return refuse("job", e);
-        }
-        if let Err(e) = self.log(self.record(&spec, peer, started, outcome)) {
-            // Nothing is agreed to without its audit record.
-            self.set_state(&spec.id, State::Failed, e.clone());
-            return refuse("audit", e);
-        }
-        // TODO(#8): on acceptance, wait for the proposer to open the job's
-        // protocol channels and run this node's side under an EgressGuard.
-        answer
     }
 
     fn cancel(&self, job_id: &str) -> Result<JobSummary, String> {
