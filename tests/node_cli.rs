@@ -1,179 +1,442 @@
-//! End to end: the small things an operator meets first — printing a
-//! node's fingerprint again, plain WARN lines in files, roles and party
-//! lists that cannot work reported as such, and messages that name the
-//! flags of the command in use.
-
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
+//! End to end with real `indomain node` processes on loopback: a job
+//! inside policy is accepted by the peer, one outside it is refused with
+//! the rule named, both nodes record everything, `audit verify` passes and
+//! catches tampering, and bad configuration is named by file and line.
 
 mod common;
 
 use common::{BIN, free_port, keygen};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
 
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
+/// A running node, stopped when dropped.
+struct NodeProcess(Child);
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
-/// Runs two `indomain psi` processes, `a` listening and `b` connecting.
-fn psi_pair(dir: &Path, a: &[&str], b: &[&str]) -> (Output, Output) {
-    std::fs::write(dir.join("in.csv"), "id\nx\ny\n").unwrap();
-    let addr = format!("127.0.0.1:{}", free_port());
-    let spawn = |args: &[&str], side: [&str; 2]| {
-        Command::new(BIN)
-            .args(["psi", "--key", "id", "--input", "in.csv", "--timeout", "5"])
-            .args(["--quiet", side[0], side[1]])
-            .args(args)
-            .current_dir(dir)
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
-    };
-    let first = spawn(a, ["--listen", &addr]);
-    let second = spawn(b, ["--connect", &addr]);
-    (
-        first.wait_with_output().unwrap(),
-        second.wait_with_output().unwrap(),
+fn start(config: &Path) -> NodeProcess {
+    let mut child = Command::new(BIN)
+        .args(["node", "--config"])
+        .arg(config)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let node = NodeProcess(child);
+    assert!(line.contains("ready"), "node did not start: {line:?}");
+    node
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).output().unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
     )
 }
 
+struct Site {
+    dir: PathBuf,
+    fingerprint: String,
+    audit_key: String,
+    port: u16,
+}
+
+fn site(root: &Path, name: &str) -> Site {
+    let dir = root.join(name);
+    let entry = keygen(name, &dir.join("identity"));
+    let fingerprint = entry.split_once('=').unwrap().1.to_string();
+    let key = run(&[
+        "audit",
+        "key",
+        "--identity",
+        dir.join("identity").to_str().unwrap(),
+    ]);
+    assert!(key.status.success(), "{}", text(&key));
+    Site {
+        dir,
+        fingerprint,
+        audit_key: String::from_utf8(key.stdout).unwrap().trim().to_string(),
+        port: free_port(),
+    }
+}
+
+fn write_config(
+    me: &Site,
+    name: &str,
+    peer: &Site,
+    peer_name: &str,
+    dataset: &str,
+    policy: &str,
+) -> PathBuf {
+    std::fs::write(
+        me.dir.join("people.csv"),
+        "id,region,salary\na,north,10\nb,south,20\n",
+    )
+    .unwrap();
+    let text = format!(
+        r#"name = "{name}"
+identity = "identity"
+listen = "127.0.0.1:{port}"
+audit_log = "audit.jsonl"
+control_socket = "control.sock"
+
+[peers.{peer_name}]
+address = "127.0.0.1:{peer_port}"
+fingerprint = "{fp}"
+audit_key = "{key}"
+
+[datasets.{dataset}]
+csv = "people.csv"
+[datasets.{dataset}.columns]
+id = {{ type = "text", grade = "internal" }}
+region = {{ type = "text", grade = "public" }}
+salary = {{ type = "float", grade = "core" }}
+{policy}"#,
+        port = me.port,
+        peer_port = peer.port,
+        fp = peer.fingerprint,
+        key = peer.audit_key,
+    );
+    let path = me.dir.join("node.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+const TAX_POLICY: &str = r#"
+[[policy.peers.bank.allow]]
+protocols = ["psi-intersection", "psi-cardinality"]
+datasets = ["taxpayers"]
+columns = ["id"]
+grades = ["internal"]
+outputs = { intersection = ["bank"], cardinality = ["bank", "tax"] }
+min_intersection = 2
+not_after = 2100-01-01T00:00:00Z
+
+[[policy.peers.bank.allow]]
+protocols = ["psi-join"]
+datasets = ["taxpayers"]
+grades = ["internal"]
+outputs = { alignment = ["bank", "tax"] }
+not_after = 2020-01-01T00:00:00Z
+"#;
+
+fn spec(dir: &Path, name: &str, tax_columns: &str, receiver: &str) -> String {
+    let text = format!(
+        r#"protocol = "psi-intersection"
+purpose = "customer overlap"
+
+[[parties]]
+name = "bank"
+dataset = "customers"
+columns = ["id"]
+
+[[parties]]
+name = "tax"
+dataset = "taxpayers"
+columns = {tax_columns}
+
+[parameters]
+min_intersection = 2
+
+[[outputs]]
+name = "intersection"
+receiver = "{receiver}"
+"#
+    );
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+/// The job id `job submit` printed first on its output.
+fn job_id(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
 #[test]
-fn fingerprint_prints_the_keygen_entry_again() {
-    let dir = tempfile::tempdir().unwrap();
-    let entry = keygen("bank-1", &dir.path().join("id"));
-    let out = Command::new(BIN)
-        .args(["fingerprint", "--identity"])
-        .arg(dir.path().join("id"))
+fn nodes_propose_check_policy_and_audit() {
+    let root = tempfile::tempdir().unwrap();
+    let bank = site(root.path(), "bank");
+    let tax = site(root.path(), "tax");
+    let bank_config = write_config(&bank, "bank", &tax, "tax", "customers", "");
+    let tax_config = write_config(&tax, "tax", &bank, "bank", "taxpayers", TAX_POLICY);
+    let (bank_cfg, tax_cfg) = (bank_config.to_str().unwrap(), tax_config.to_str().unwrap());
+
+    let bank_node = start(&bank_config);
+    let tax_node = start(&tax_config);
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(bank.dir.join("control.sock"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(
+        mode & 0o777,
+        0o600,
+        "the control socket is the operator's only"
+    );
+
+    // Inside policy: accepted by tax under its first rule.
+    let ok = run(&[
+        "job",
+        "submit",
+        "--config",
+        bank_cfg,
+        &spec(root.path(), "ok.toml", "[\"id\"]", "bank"),
+    ]);
+    assert!(ok.status.success(), "{}", text(&ok));
+    assert!(
+        text(&ok).contains("accepted by tax (policy.peers.bank.allow[0])"),
+        "{}",
+        text(&ok)
+    );
+    let accepted = job_id(&ok);
+
+    // A core-grade column: refused by tax with the rule named.
+    let core = run(&[
+        "job",
+        "submit",
+        "--config",
+        bank_cfg,
+        &spec(root.path(), "core.toml", "[\"id\", \"salary\"]", "bank"),
+    ]);
+    assert!(!core.status.success());
+    assert!(
+        text(&core).contains(
+            "policy.peers.bank.allow[0].columns: column \"salary\" (grade core) not allowed"
+        ),
+        "{}",
+        text(&core)
+    );
+    // An output to a receiver the policy does not allow.
+    let to_tax = run(&[
+        "job",
+        "submit",
+        "--config",
+        bank_cfg,
+        &spec(root.path(), "to_tax.toml", "[\"id\"]", "tax"),
+    ]);
+    assert!(!to_tax.status.success());
+    assert!(
+        text(&to_tax)
+            .contains("allow[0].outputs: output \"intersection\" may not be released to \"tax\""),
+        "{}",
+        text(&to_tax)
+    );
+    // A rule whose validity has ended.
+    let join = spec(root.path(), "join.toml", "[\"id\"]", "bank");
+    std::fs::write(
+        &join,
+        std::fs::read_to_string(&join)
+            .unwrap()
+            .replace("psi-intersection", "psi-join")
+            .replace("\"intersection\"", "\"alignment\""),
+    )
+    .unwrap();
+    let expired = run(&["job", "submit", "--config", bank_cfg, &join]);
+    assert!(!expired.status.success());
+    assert!(
+        text(&expired).contains(
+            "policy.peers.bank.allow[1].not_after: the rule expired at 2020-01-01T00:00:00Z"
+        ),
+        "{}",
+        text(&expired)
+    );
+    // The bank side refuses, locally, a party it does not know.
+    let stranger = spec(root.path(), "stranger.toml", "[\"id\"]", "bank");
+    std::fs::write(
+        &stranger,
+        std::fs::read_to_string(&stranger)
+            .unwrap()
+            .replace("\"tax\"", "\"broker\""),
+    )
+    .unwrap();
+    let unknown = run(&["job", "submit", "--config", bank_cfg, &stranger]);
+    assert!(!unknown.status.success());
+    assert!(
+        text(&unknown).contains("party \"broker\" is not a configured peer"),
+        "{}",
+        text(&unknown)
+    );
+
+    // Tax lists what it was asked, with who asked.
+    let list = run(&["job", "list", "--config", tax_cfg]);
+    let listed = text(&list);
+    assert!(
+        listed.contains(&format!(
+            "{accepted}  psi-intersection  accepted  proposed by bank"
+        )),
+        "{listed}"
+    );
+    assert_eq!(listed.matches("refused").count(), 3, "{listed}");
+    let status = run(&[
+        "job",
+        "status",
+        "--socket",
+        tax.dir.join("control.sock").to_str().unwrap(),
+        &accepted,
+    ]);
+    assert!(text(&status).contains("accepted"), "{}", text(&status));
+    // Result: nothing has run yet, and the node says so.
+    let result = run(&["job", "result", "--config", bank_cfg, &accepted]);
+    assert!(
+        !result.status.success() && text(&result).contains("no result"),
+        "{}",
+        text(&result)
+    );
+    let cancel = run(&["job", "cancel", "--config", bank_cfg, &accepted]);
+    assert!(text(&cancel).contains("cancelled"), "{}", text(&cancel));
+    let again = run(&["job", "cancel", "--config", bank_cfg, &accepted]);
+    assert!(
+        !again.status.success() && text(&again).contains("already cancelled"),
+        "{}",
+        text(&again)
+    );
+
+    drop(bank_node);
+    drop(tax_node);
+
+    // Both logs verify, receipts and signatures included.
+    for cfg in [bank_cfg, tax_cfg] {
+        let v = run(&["audit", "verify", "--config", cfg]);
+        assert!(v.status.success(), "{}", text(&v));
+        assert!(text(&v).contains(": OK"), "{}", text(&v));
+    }
+    // The bank holds tax's signed receipts of its four decisions.
+    let v = run(&["audit", "verify", "--config", bank_cfg]);
+    assert!(text(&v).contains("4 receipts"), "{}", text(&v));
+    let shown = text(&run(&["audit", "show", "--config", bank_cfg]));
+    assert!(
+        shown.contains(&format!("receipt from tax for job {accepted}: accepted")),
+        "{shown}"
+    );
+    assert_eq!(shown.matches("receipt from tax").count(), 4, "{shown}");
+    let show = run(&["audit", "show", "--config", tax_cfg]);
+    let shown = text(&show);
+    assert!(
+        shown.contains("REFUSED by policy.peers.bank.allow[0].columns"),
+        "{shown}"
+    );
+    assert!(shown.contains("salary (core)"), "{shown}");
+    assert!(
+        shown.contains(&format!(
+            "job {accepted} psi-intersection: accepted under policy.peers.bank.allow[0]"
+        )),
+        "{shown}"
+    );
+
+    // Tampering with tax's log is caught, and the record is named.
+    let log = tax.dir.join("audit.jsonl");
+    let original = std::fs::read_to_string(&log).unwrap();
+    std::fs::write(&log, original.replacen("\"salary\"", "\"region\"", 1)).unwrap();
+    let v = run(&["audit", "verify", "--config", tax_cfg]);
+    assert!(!v.status.success());
+    assert!(
+        text(&v).contains(", record 2: its contents do not match its hash"),
+        "{}",
+        text(&v)
+    );
+    // Verifying with the other node's key fails on the first record.
+    std::fs::write(&log, &original).unwrap();
+    let v = run(&[
+        "audit",
+        "verify",
+        "--log",
+        log.to_str().unwrap(),
+        "--key",
+        &bank.audit_key,
+    ]);
+    assert!(
+        !v.status.success() && text(&v).contains("record 0"),
+        "{}",
+        text(&v)
+    );
+    // A node does not start on a tampered log.
+    std::fs::write(&log, original.replacen("\"salary\"", "\"region\"", 1)).unwrap();
+    let mut refused = Command::new(BIN)
+        .args(["node", "--config", tax_cfg])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), entry);
+    assert!(!refused.status.success(), "{}", text(&refused));
+    assert!(text(&refused).contains("record 2"), "{}", text(&refused));
+    refused.stdout.clear();
 }
 
 #[test]
-fn warnings_written_to_a_file_have_no_colour_codes() {
-    let dir = tempfile::tempdir().unwrap();
-    let alice = keygen("alice", &dir.path().join("alice"));
-    let bob = keygen("bob", &dir.path().join("bob"));
-    let carol = keygen("carol", &dir.path().join("carol"));
-    // Carol is not on alice's list: alice warns about the refusal.
-    let (a, _) = psi_pair(
-        dir.path(),
-        &["--identity", "alice", "--peer", &bob, "--output", "oa.csv"],
-        &[
-            "--identity",
-            "carol",
-            "--peer",
-            &alice,
-            "--output",
-            "oc.csv",
-        ],
-    );
-    let err = stderr(&a);
-    assert!(
-        err.contains("WARN") && err.contains(carol.split('=').nth(1).unwrap()),
-        "{err}"
-    );
-    assert!(!err.contains('\u{1b}'), "{err:?}");
-}
-
-#[test]
-fn two_receivers_are_reported_as_both_receivers() {
-    let dir = tempfile::tempdir().unwrap();
-    let alice = keygen("alice", &dir.path().join("alice"));
-    let bob = keygen("bob", &dir.path().join("bob"));
-    let (a, b) = psi_pair(
-        dir.path(),
-        &[
-            "--identity",
-            "alice",
-            "--peer",
-            &bob,
-            "--role",
-            "receiver",
-            "--output",
-            "a.csv",
-        ],
-        &[
-            "--identity",
-            "bob",
-            "--peer",
-            &alice,
-            "--role",
-            "receiver",
-            "--output",
-            "b.csv",
-        ],
-    );
-    for o in [&a, &b] {
-        let err = stderr(o);
+fn bad_configuration_is_named_by_file_and_line() {
+    let root = tempfile::tempdir().unwrap();
+    let bank = site(root.path(), "bank");
+    let tax = site(root.path(), "tax");
+    let config = write_config(&tax, "tax", &bank, "bank", "taxpayers", TAX_POLICY);
+    let cfg = config.to_str().unwrap();
+    let original = std::fs::read_to_string(&config).unwrap();
+    let cases = [
+        ("listen =", "listn =", ":3:", "listn"),
+        (
+            "[[policy.peers.bank.allow]]",
+            "[[policy.peers.insurer.allow]]",
+            ":19:",
+            "unknown peer \"insurer\"",
+        ),
+        (
+            "csv = \"people.csv\"",
+            "csv = \"staff.csv\"",
+            ":13:",
+            "staff.csv does not exist",
+        ),
+        (
+            "columns = [\"id\"]",
+            "columns = [\"iban\"]",
+            ":22:",
+            "no column \"iban\"",
+        ),
+    ];
+    for (from, to, line, what) in cases {
+        std::fs::write(&config, original.replace(from, to)).unwrap();
+        let o = run(&["node", "--config", cfg]);
         assert!(!o.status.success());
-        assert!(err.contains("ours receiver, theirs receiver"), "{err}");
+        let t = text(&o);
+        assert!(
+            t.contains(&format!("{cfg}{line}")) && t.contains(what),
+            "{from} -> {to}: {t}"
+        );
     }
-}
-
-/// `indomain aggregate` as `me` of parties a and b, with `entries` as the
-/// --party list.
-fn aggregate(dir: &Path, me: &str, entries: &[String]) -> std::process::Child {
-    std::fs::write(dir.join("in.csv"), "v\n1\n2\n").unwrap();
-    let mut cmd = Command::new(BIN);
-    cmd.args([
-        "aggregate",
-        "--identity",
-        me,
-        "--me",
-        me,
-        "--input",
-        "in.csv",
-    ])
-    .args(["--stat", "sum", "--columns", "v", "--receivers", "a"])
-    .args(["--min-group-size", "2", "--timeout", "5", "--quiet"]);
-    if me == "a" {
-        cmd.args(["--output", "out.csv"]);
-    }
-    for e in entries {
-        cmd.args(["--party", e]);
-    }
-    cmd.current_dir(dir).stderr(Stdio::piped()).spawn().unwrap()
-}
-
-#[test]
-fn a_party_list_giving_another_party_this_nodes_fingerprint_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let a = keygen("a", &dir.path().join("a"));
-    let fingerprint = a.split_once('=').unwrap().1;
-    let entries = [
-        format!("{a}@127.0.0.1:{}", free_port()),
-        format!("b={fingerprint}@127.0.0.1:{}", free_port()),
-    ];
-    let out = aggregate(dir.path(), "a", &entries)
-        .wait_with_output()
-        .unwrap();
-    let err = stderr(&out);
-    assert!(!out.status.success());
-    assert!(err.contains("b has this node's own fingerprint"), "{err}");
-}
-
-#[test]
-fn aggregate_messages_do_not_speak_of_a_peer_flag_it_does_not_have() {
-    let dir = tempfile::tempdir().unwrap();
-    let a = keygen("a", &dir.path().join("a"));
-    let b = keygen("b", &dir.path().join("b"));
-    let stranger = keygen("b", &dir.path().join("stranger"));
-    let (pa, pb) = (free_port(), free_port());
-    // a lists an old fingerprint for b: a refuses b's connection.
-    let at_a = [
-        format!("{a}@127.0.0.1:{pa}"),
-        format!("{stranger}@127.0.0.1:{pb}"),
-    ];
-    let at_b = [format!("{a}@127.0.0.1:{pa}"), format!("{b}@127.0.0.1:{pb}")];
-    let first = aggregate(dir.path(), "a", &at_a);
-    let second = aggregate(dir.path(), "b", &at_b);
-    for out in [
-        first.wait_with_output().unwrap(),
-        second.wait_with_output().unwrap(),
-    ] {
-        let err = stderr(&out);
-        assert!(!out.status.success());
-        assert!(!err.contains("--peer"), "{err}");
-    }
+    // A job spec with a typo, named by file and line, before any socket is used.
+    std::fs::write(&config, &original).unwrap();
+    let spec_path = spec(root.path(), "typo.toml", "[\"id\"]", "bank");
+    std::fs::write(
+        &spec_path,
+        std::fs::read_to_string(&spec_path)
+            .unwrap()
+            .replace("receiver", "reciever"),
+    )
+    .unwrap();
+    let o = run(&["job", "submit", "--socket", "/nonexistent.sock", &spec_path]);
+    assert!(
+        text(&o).contains(&format!("{spec_path}:19:")) && text(&o).contains("reciever"),
+        "{}",
+        text(&o)
+    );
+    // A dataset whose file lost a declared column is refused at start.
+    std::fs::write(tax.dir.join("people.csv"), "id,region\na,north\n").unwrap();
+    let o = run(&["node", "--config", cfg]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("dataset taxpayers, column \"salary\": declared in the configuration but not in the source"), "{}", text(&o));
 }

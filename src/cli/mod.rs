@@ -1,10 +1,13 @@
 //! Command-line interface: one subcommand per capability, one file each.
 
 mod aggregate;
+mod audit;
 mod demo;
+mod job;
 mod keygen;
 mod net_args;
 mod predict;
+mod node;
 mod psi;
 mod stop;
 mod verify;
@@ -52,6 +55,13 @@ enum Command {
     /// Score rows jointly with the model files of a vertical training job;
     /// only the label holder learns the scores.
     Predict(predict::Args),
+    /// Run this organisation's party node: datasets, policy, audit log,
+    /// a control socket for the operator and a QUIC address for peers.
+    Node(node::Args),
+    /// Submit, list, inspect and cancel jobs on the local node.
+    Job(job::Args),
+    /// Verify and read a node's audit log; print a node's audit key.
+    Audit(audit::Args),
     /// Run every capability end to end: real party processes on loopback
     /// over QUIC, on generated data, with a readable report.
     Demo(demo::Args),
@@ -81,6 +91,9 @@ pub fn main() -> ExitCode {
         Command::Aggregate(a) => aggregate::run(a),
         Command::Train(a) => train::run(a),
         Command::Predict(a) => predict::run(a),
+        Command::Node(a) => node::run(a),
+        Command::Job(a) => job::run(a),
+        Command::Audit(a) => audit::run(a),
         Command::Demo(a) => demo::run(a),
         Command::Verify(a) => verify::run(a),
     };

@@ -3,11 +3,29 @@
 //! outputs it is allowed to keep.
 //!
 //! Protocol crates never touch files; this crate is where files meet them.
+//! The node's foundations live here too: its configuration ([`config`]),
+//! typed and graded datasets ([`dataset`]), job specs ([`jobspec`]), policy
+//! ([`policy`]), the egress guard ([`egress`]), the signed audit trail
+//! ([`audit`]) and the local control socket ([`control`]).
 #![warn(missing_docs)]
 
 pub mod aggregate_job;
+pub mod audit;
+pub mod config;
+pub mod control;
+pub mod daemon;
+pub mod dataset;
+pub mod egress;
+pub mod error;
+pub mod grade;
+pub mod hex;
+pub mod jobspec;
 pub mod keys_csv;
 mod lines;
 pub mod numeric_csv;
 pub mod output;
+pub mod policy;
 pub mod psi_job;
+pub mod time;
+
+pub use error::NodeError;

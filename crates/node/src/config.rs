@@ -1,0 +1,424 @@
+//! The node configuration (`node.toml`): the node's name and identity, its
+//! QUIC listen address, its audit log and control socket, its peers (name,
+//! address, certificate fingerprint, audit key), its datasets and its
+//! policy. Unknown keys are errors; every error names the file and the
+//! line (and the key) it is about. Relative paths are resolved against the
+//! directory of the configuration file.
+
+use crate::audit::key::parse_public_key;
+use crate::dataset::{ColumnDef, Dataset, Select, Source};
+use crate::error::{Location, NodeError};
+use crate::grade::Grade;
+use crate::jobspec::{Protocol, is_name};
+use crate::policy::{PeerPolicy, Policy, Rule};
+use ed25519_dalek::VerifyingKey;
+use indomain_net::quic::Fingerprint;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use toml::Spanned;
+
+/// A peer this node works with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Peer {
+    /// Its name (the one in its certificate).
+    pub name: String,
+    /// Its QUIC address.
+    pub address: SocketAddr,
+    /// The SHA-256 fingerprint of its certificate.
+    pub fingerprint: Fingerprint,
+    /// The ed25519 key it signs its audit records and receipts with.
+    pub audit_key: VerifyingKey,
+}
+
+/// A loaded and checked node configuration.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// The file it was read from.
+    pub path: PathBuf,
+    /// This node's name.
+    pub name: String,
+    /// The identity directory (`node.crt`, `node.key`).
+    pub identity: PathBuf,
+    /// The QUIC listen address.
+    pub listen: SocketAddr,
+    /// The audit log file.
+    pub audit_log: PathBuf,
+    /// The control socket's path.
+    pub control_socket: PathBuf,
+    /// The peers by name.
+    pub peers: BTreeMap<String, Peer>,
+    /// The datasets by name.
+    pub datasets: BTreeMap<String, Dataset>,
+    /// The policy (with the datasets' grades).
+    pub policy: Policy,
+}
+
+impl NodeConfig {
+    /// Reads and checks `path`. Datasets are checked for existence of their
+    /// files here; [`Dataset::check`] opens them.
+    pub fn load(path: &Path) -> Result<NodeConfig, NodeError> {
+        let text = std::fs::read_to_string(path).map_err(|e| crate::error::io_error(path, e))?;
+        NodeConfig::from_toml(path, &text)
+    }
+
+    /// Parses and checks configuration `text` read from `path`.
+    pub fn from_toml(path: &Path, text: &str) -> Result<NodeConfig, NodeError> {
+        let at = |offset: Option<usize>, reason: String| NodeError::Config {
+            at: Location::at(path, text, offset),
+            reason,
+        };
+        let raw: RawConfig =
+            toml::from_str(text).map_err(|e| at(e.span().map(|s| s.start), e.message().into()))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let resolve = |p: &Path| {
+            if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                base.join(p)
+            }
+        };
+        let start = |s: &std::ops::Range<usize>| Some(s.start);
+
+        if !is_name(raw.name.get_ref()) {
+            return Err(at(
+                start(&raw.name.span()),
+                format!("name {:?}: not a valid node name", raw.name.get_ref()),
+            ));
+        }
+        let name = raw.name.get_ref().clone();
+        let listen = parse_addr(&raw.listen).map_err(|r| at(start(&raw.listen.span()), r))?;
+
+        let mut peers = BTreeMap::new();
+        for (peer_name, p) in &raw.peers {
+            let here = start(&peer_name.span());
+            let n = peer_name.get_ref();
+            if !is_name(n) || *n == name {
+                return Err(at(
+                    here,
+                    format!("peer {n:?}: not a valid peer name (or this node's own)"),
+                ));
+            }
+            let address = parse_addr(&p.address)
+                .map_err(|r| at(start(&p.address.span()), format!("peers.{n}.address: {r}")))?;
+            let fingerprint: Fingerprint = p.fingerprint.get_ref().parse().map_err(|e| {
+                at(
+                    start(&p.fingerprint.span()),
+                    format!("peers.{n}.fingerprint: {e}"),
+                )
+            })?;
+            let audit_key = parse_public_key(p.audit_key.get_ref()).map_err(|e| {
+                at(
+                    start(&p.audit_key.span()),
+                    format!("peers.{n}.audit_key: {e}"),
+                )
+            })?;
+            peers.insert(
+                n.clone(),
+                Peer {
+                    name: n.clone(),
+                    address,
+                    fingerprint,
+                    audit_key,
+                },
+            );
+        }
+
+        let mut datasets = BTreeMap::new();
+        for (ds_name, d) in &raw.datasets {
+            let n = ds_name.get_ref();
+            let ds = d.to_dataset(n, &resolve).map_err(|(offset, r)| {
+                at(
+                    offset.or(start(&ds_name.span())),
+                    format!("datasets.{n}: {r}"),
+                )
+            })?;
+            datasets.insert(n.clone(), ds);
+        }
+
+        let catalog: BTreeMap<String, BTreeMap<String, Grade>> = datasets
+            .iter()
+            .map(|(n, d)| {
+                (
+                    n.clone(),
+                    d.columns
+                        .iter()
+                        .map(|(c, def)| (c.clone(), def.grade))
+                        .collect(),
+                )
+            })
+            .collect();
+        let mut policy = Policy {
+            me: name.clone(),
+            catalog,
+            peers: BTreeMap::new(),
+        };
+        for (peer_name, pp) in &raw.policy.peers {
+            let n = peer_name.get_ref();
+            if !peers.contains_key(n) {
+                return Err(at(
+                    start(&peer_name.span()),
+                    format!("policy.peers.{n}: unknown peer {n:?} (not in [peers])"),
+                ));
+            }
+            let mut allow = Vec::new();
+            for (i, r) in pp.allow.iter().enumerate() {
+                let rule =
+                    r.to_rule(&policy.catalog, &peers, &name)
+                        .map_err(|(offset, reason)| {
+                            at(offset, format!("policy.peers.{n}.allow[{i}]: {reason}"))
+                        })?;
+                allow.push(rule);
+            }
+            policy.peers.insert(n.clone(), PeerPolicy { allow });
+        }
+
+        Ok(NodeConfig {
+            path: path.to_path_buf(),
+            name,
+            identity: resolve(&raw.identity),
+            listen,
+            audit_log: resolve(&raw.audit_log),
+            control_socket: resolve(&raw.control_socket),
+            peers,
+            datasets,
+            policy,
+        })
+    }
+}
+
+fn parse_addr(s: &Spanned<String>) -> Result<SocketAddr, String> {
+    s.get_ref()
+        .parse()
+        .map_err(|_| format!("{:?} is not an IP address and port", s.get_ref()))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    name: Spanned<String>,
+    identity: PathBuf,
+    listen: Spanned<String>,
+    audit_log: PathBuf,
+    control_socket: PathBuf,
+    #[serde(default)]
+    peers: BTreeMap<Spanned<String>, RawPeer>,
+    #[serde(default)]
+    datasets: BTreeMap<Spanned<String>, RawDataset>,
+    #[serde(default)]
+    policy: RawPolicy,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPeer {
+    address: Spanned<String>,
+    fingerprint: Spanned<String>,
+    audit_key: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDataset {
+    csv: Option<Spanned<PathBuf>>,
+    sqlite: Option<Spanned<PathBuf>>,
+    postgres: Option<String>,
+    table: Option<String>,
+    query: Option<String>,
+    columns: BTreeMap<String, ColumnDef>,
+}
+
+impl RawDataset {
+    /// The dataset, or the offset (when more precise than the table's) and
+    /// reason of its first problem.
+    fn to_dataset(
+        &self,
+        name: &str,
+        resolve: &dyn Fn(&Path) -> PathBuf,
+    ) -> Result<Dataset, (Option<usize>, String)> {
+        let whole = |reason: &str| (None, reason.to_string());
+        if !is_name(name) {
+            return Err(whole("not a valid dataset name"));
+        }
+        let select = match (&self.table, &self.query) {
+            (Some(t), None) => Some(Select::Table(t.clone())),
+            (None, Some(q)) => Some(Select::Query(q.clone())),
+            (None, None) => None,
+            (Some(_), Some(_)) => return Err(whole("give `table` or `query`, not both")),
+        };
+        let source = match (&self.csv, &self.sqlite, &self.postgres, select) {
+            (Some(file), None, None, None) => {
+                let path = resolve(file.get_ref());
+                if !path.is_file() {
+                    let reason = format!("CSV file {} does not exist", path.display());
+                    return Err((Some(file.span().start), reason));
+                }
+                Source::Csv(path)
+            }
+            (None, Some(file), None, Some(select)) => {
+                let path = resolve(file.get_ref());
+                if !path.is_file() {
+                    let reason = format!("SQLite database {} does not exist", path.display());
+                    return Err((Some(file.span().start), reason));
+                }
+                Source::Sqlite { path, select }
+            }
+            (None, None, Some(conninfo), Some(select)) => Source::Postgres {
+                conninfo: conninfo.clone(),
+                select,
+            },
+            (Some(_), None, None, Some(_)) => {
+                return Err(whole("a CSV dataset takes no `table` or `query`"));
+            }
+            (None, Some(_), None, None) | (None, None, Some(_), None) => {
+                return Err(whole("an SQL dataset needs a `table` or a `query`"));
+            }
+            _ => {
+                return Err(whole(
+                    "give exactly one source: `csv`, `sqlite` or `postgres`",
+                ));
+            }
+        };
+        if self.columns.is_empty() {
+            return Err(whole("declares no columns"));
+        }
+        Ok(Dataset {
+            name: name.to_string(),
+            source,
+            columns: self.columns.clone(),
+        })
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawPolicy {
+    #[serde(default)]
+    peers: BTreeMap<Spanned<String>, RawPeerPolicy>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPeerPolicy {
+    #[serde(default)]
+    allow: Vec<RawRule>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRule {
+    protocols: Spanned<Vec<Protocol>>,
+    purposes: Option<Vec<String>>,
+    datasets: Vec<Spanned<String>>,
+    columns: Option<Vec<Spanned<String>>>,
+    grades: Spanned<Vec<Grade>>,
+    #[serde(default)]
+    outputs: BTreeMap<String, Vec<Spanned<String>>>,
+    min_group_size: Option<i64>,
+    min_intersection: Option<i64>,
+    max_rows: Option<u64>,
+    max_jobs_per_hour: Option<u32>,
+    not_before: Option<Spanned<toml::value::Datetime>>,
+    not_after: Option<Spanned<toml::value::Datetime>>,
+}
+
+impl RawRule {
+    /// The rule, or the offset and reason of its first problem.
+    fn to_rule(
+        &self,
+        catalog: &BTreeMap<String, BTreeMap<String, Grade>>,
+        peers: &BTreeMap<String, Peer>,
+        me: &str,
+    ) -> Result<Rule, (Option<usize>, String)> {
+        let here = |s: std::ops::Range<usize>, reason: String| (Some(s.start), reason);
+        if self.protocols.get_ref().is_empty() {
+            return Err(here(
+                self.protocols.span(),
+                "protocols: allows no protocol".into(),
+            ));
+        }
+        if self.grades.get_ref().is_empty() {
+            return Err(here(self.grades.span(), "grades: allows no grade".into()));
+        }
+        for d in &self.datasets {
+            if !catalog.contains_key(d.get_ref()) {
+                return Err(here(
+                    d.span(),
+                    format!("datasets: no dataset {:?} in [datasets]", d.get_ref()),
+                ));
+            }
+        }
+        for c in self.columns.iter().flatten() {
+            let known = self
+                .datasets
+                .iter()
+                .any(|d| catalog[d.get_ref()].contains_key(c.get_ref()));
+            if !known {
+                return Err(here(
+                    c.span(),
+                    format!(
+                        "columns: no column {:?} in the rule's datasets",
+                        c.get_ref()
+                    ),
+                ));
+            }
+        }
+        for (output, receivers) in &self.outputs {
+            for r in receivers {
+                let n = r.get_ref();
+                if n != me && !peers.contains_key(n) {
+                    return Err(here(
+                        r.span(),
+                        format!("outputs.{output}: unknown receiver {n:?}"),
+                    ));
+                }
+            }
+        }
+        let time = |t: &Option<Spanned<toml::value::Datetime>>| match t {
+            None => Ok(None),
+            Some(t) => crate::time::from_toml(t.get_ref())
+                .map(Some)
+                .ok_or_else(|| {
+                    here(
+                        t.span(),
+                        format!(
+                            "{} needs a date, or a time with its UTC offset",
+                            t.get_ref()
+                        ),
+                    )
+                }),
+        };
+        let not_before = time(&self.not_before)?;
+        let not_after = time(&self.not_after)?;
+        if let (Some(a), Some(b), Some(span)) = (not_before, not_after, self.not_after.as_ref())
+            && b < a
+        {
+            return Err(here(span.span(), "not_after is before not_before".into()));
+        }
+        Ok(Rule {
+            protocols: self.protocols.get_ref().clone(),
+            purposes: self.purposes.clone(),
+            datasets: self.datasets.iter().map(|d| d.get_ref().clone()).collect(),
+            columns: self
+                .columns
+                .as_ref()
+                .map(|cs| cs.iter().map(|c| c.get_ref().clone()).collect()),
+            grades: self.grades.get_ref().clone(),
+            outputs: self
+                .outputs
+                .iter()
+                .map(|(o, rs)| (o.clone(), rs.iter().map(|r| r.get_ref().clone()).collect()))
+                .collect(),
+            min_group_size: self.min_group_size,
+            min_intersection: self.min_intersection,
+            max_rows: self.max_rows,
+            max_jobs_per_hour: self.max_jobs_per_hour,
+            not_before,
+            not_after,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

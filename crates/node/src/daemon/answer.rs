@@ -1,0 +1,103 @@
+//! The answering side: a peer's proposal is checked against this node's
+//! policy and rate limits before any data is read, recorded, and answered
+//! with the decision and this node's signed receipt of it.
+
+use super::jobs::State;
+use super::propose::{Answer, Hello};
+use super::{Node, lock};
+use crate::audit::{Outcome, Receipt, ReceiptBody};
+use crate::jobspec::JobSpec;
+use crate::policy;
+use indomain_net::quic::QuicChannel;
+use indomain_net::{Channel, wire};
+use std::time::SystemTime;
+
+impl Node {
+    /// Answers a peer's proposal: policy first, before any data is read.
+    pub(super) fn answer_proposal(&self, mut channel: QuicChannel) {
+        let peer = channel.peer().to_string();
+        let answer = match wire::recv_msg::<Hello>(&mut channel) {
+            Ok(Hello::Propose { spec_json }) => self.decide(&peer, &spec_json),
+            Err(e) => {
+                tracing::warn!("proposal from {peer}: {e}");
+                return;
+            }
+        };
+        if let Err(e) = wire::send_msg(&mut channel, &answer) {
+            tracing::warn!("answering {peer}: {e}");
+        }
+    }
+
+    fn decide(&self, peer: &str, spec_json: &[u8]) -> Answer {
+        let refuse = |rule: &str, reason: String| Answer::Refuse {
+            rule: rule.to_string(),
+            reason,
+            receipt: None,
+        };
+        let spec: JobSpec = match serde_json::from_slice(spec_json) {
+            Ok(s) => s,
+            Err(e) => return refuse("job", format!("malformed job spec: {e}")),
+        };
+        if let Err(e) = spec.validate() {
+            return refuse("job", e.to_string());
+        }
+        if spec.id.is_empty() {
+            return refuse("job", "the job has no id".into());
+        }
+        let now = SystemTime::now();
+        let started = crate::time::now_millis();
+        let decision = policy::check(&self.config.policy, peer, &spec, now)
+            .and_then(|grant| lock(&self.limiter).admit(&grant, now).map(|()| grant));
+        let spec_hash = spec.hash().to_string();
+        let receipt = |outcome: &str| {
+            let body = ReceiptBody {
+                job_id: spec.id.clone(),
+                spec_hash: spec_hash.clone(),
+                outcome: outcome.to_string(),
+                outputs: Vec::new(),
+            };
+            Receipt::sign(body, &self.config.name, &self.key)
+        };
+        let (state, outcome, answer) = match decision {
+            Ok(grant) => {
+                let rule = format!("policy.peers.{peer}.allow[{}]", grant.rule);
+                (
+                    State::Accepted,
+                    Outcome::Accepted { rule: rule.clone() },
+                    Answer::Accept {
+                        rule,
+                        spec_hash: spec_hash.clone(),
+                        receipt: receipt("accepted"),
+                    },
+                )
+            }
+            Err(refusal) => (
+                State::Refused,
+                Outcome::Refused {
+                    rule: refusal.rule.clone(),
+                    reason: refusal.reason.clone(),
+                },
+                Answer::Refuse {
+                    rule: refusal.rule,
+                    reason: refusal.reason,
+                    receipt: Some(receipt("refused")),
+                },
+            ),
+        };
+        let detail = match &answer {
+            Answer::Accept { rule, .. } => rule.clone(),
+            Answer::Refuse { rule, reason, .. } => format!("{rule}: {reason}"),
+        };
+        if let Err(e) = self.register(&spec, peer, state, detail, started) {
+            return refuse("job", e);
+        }
+        if let Err(e) = self.log(self.record(&spec, peer, started, outcome)) {
+            // Nothing is agreed to without its audit record.
+            self.set_state(&spec.id, State::Failed, e.clone());
+            return refuse("audit", e);
+        }
+        // TODO(#8): on acceptance, wait for the proposer to open the job's
+        // protocol channels and run this node's side under an EgressGuard.
+        answer
+    }
+}

@@ -1,0 +1,52 @@
+//! Proposing a job to a peer over QUIC, and answering a peer's proposal.
+//!
+//! The proposer opens a channel to each other party and sends the spec (as
+//! its canonical JSON inside one bincode frame); the peer checks it against
+//! its own policy, before reading any data, and answers accept (with the
+//! rule and its own spec hash) or refuse (with the rule and the reason),
+//! together with its signed receipt of that decision, which the proposer
+//! checks against the peer's audit key and keeps in its audit log.
+//! What each side learns: the spec, and the other's decision.
+
+use crate::audit::Receipt;
+use indomain_net::{Channel, NetError, wire};
+use serde::{Deserialize, Serialize};
+
+/// The first message on a channel a node opens to another.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Hello {
+    /// Proposes a job: the spec's canonical JSON.
+    Propose {
+        /// [`crate::jobspec::JobSpec::canonical_bytes`] of the spec.
+        spec_json: Vec<u8>,
+    },
+}
+
+/// A peer's answer to a proposal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Answer {
+    /// The peer takes part.
+    Accept {
+        /// The rule of its policy that accepted the job.
+        rule: String,
+        /// The spec hash it computed (the proposer checks it agrees).
+        spec_hash: String,
+        /// Its signed receipt (outcome `accepted`).
+        receipt: Receipt,
+    },
+    /// The peer refuses.
+    Refuse {
+        /// The rule that refused (or `job` for a malformed proposal).
+        rule: String,
+        /// Why.
+        reason: String,
+        /// Its signed receipt (outcome `refused`), when it could parse the spec.
+        receipt: Option<Receipt>,
+    },
+}
+
+/// Sends `spec_json` and waits for the peer's answer.
+pub fn propose(ch: &mut impl Channel, spec_json: Vec<u8>) -> Result<Answer, NetError> {
+    wire::send_msg(ch, &Hello::Propose { spec_json })?;
+    wire::recv_msg(ch)
+}

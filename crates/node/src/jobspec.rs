@@ -1,0 +1,396 @@
+//! Job specs: what a job computes (its protocol), which party contributes
+//! which dataset and columns, its parameters, and every output with the
+//! party that receives it. A spec is written in TOML by the operator who
+//! submits the job; peers receive it as JSON and check it against their
+//! policy. Its identity is [`JobSpec::hash`], the SHA-256 of a canonical
+//! serialisation (not of the TOML text), which receipts and audit records
+//! quote.
+
+use crate::error::{Location, NodeError};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::Path;
+use toml::Spanned;
+
+/// The longest job id, party name, dataset or column name accepted.
+const MAX_NAME_LEN: usize = 128;
+/// Upper bounds on a spec's size, so a peer cannot send an unbounded one.
+const MAX_PARTIES: usize = 64;
+const MAX_COLUMNS: usize = 1024;
+const MAX_OUTPUTS: usize = 64;
+const MAX_PARAMETERS: usize = 64;
+
+/// The computation a job runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Protocol {
+    /// PSI: the matching keys.
+    PsiIntersection,
+    /// PSI: only the number of matching keys.
+    PsiCardinality,
+    /// PSI: the number of matches and the sum of the sender's values over them.
+    PsiSum,
+    /// PSI: both parties learn which of their rows match, in a common order.
+    PsiJoin,
+    /// N-party secure statistics (sum, count, mean, variance, histogram).
+    Aggregate,
+    /// Federated model training.
+    Train,
+    /// Inference with a trained model.
+    Predict,
+}
+
+impl Protocol {
+    /// The outputs a job of this protocol may declare.
+    pub fn outputs(self) -> &'static [&'static str] {
+        match self {
+            Protocol::PsiIntersection => &["intersection"],
+            Protocol::PsiCardinality => &["cardinality"],
+            Protocol::PsiSum => &["cardinality", "sum"],
+            Protocol::PsiJoin => &["alignment"],
+            Protocol::Aggregate => &["statistics"],
+            Protocol::Train => &["model", "model-share", "metrics"],
+            Protocol::Predict => &["predictions"],
+        }
+    }
+
+    /// How many parties a job of this protocol has: (fewest, most).
+    fn party_count(self) -> (usize, usize) {
+        match self {
+            Protocol::PsiIntersection
+            | Protocol::PsiCardinality
+            | Protocol::PsiSum
+            | Protocol::PsiJoin => (2, 2),
+            Protocol::Aggregate => (2, MAX_PARTIES),
+            Protocol::Train | Protocol::Predict => (2, 3),
+        }
+    }
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Protocol::PsiIntersection => "psi-intersection",
+            Protocol::PsiCardinality => "psi-cardinality",
+            Protocol::PsiSum => "psi-sum",
+            Protocol::PsiJoin => "psi-join",
+            Protocol::Aggregate => "aggregate",
+            Protocol::Train => "train",
+            Protocol::Predict => "predict",
+        })
+    }
+}
+
+/// One party of a job: a node, the dataset it contributes and the columns
+/// of that dataset the job reads.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Party {
+    /// The node's name.
+    pub name: String,
+    /// The dataset, by its name in that node's configuration.
+    pub dataset: String,
+    /// The columns the job reads from it.
+    pub columns: Vec<String>,
+}
+
+/// One output of a job and the party that receives it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Output {
+    /// What the output is (one of [`Protocol::outputs`]).
+    pub name: String,
+    /// The party that receives it.
+    pub receiver: String,
+}
+
+/// A job parameter's value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Param {
+    /// A boolean.
+    Bool(bool),
+    /// An integer.
+    Int(i64),
+    /// A floating-point number.
+    Float(f64),
+    /// A string.
+    Text(String),
+}
+
+impl fmt::Display for Param {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Param::Bool(b) => write!(f, "{b}"),
+            Param::Int(i) => write!(f, "{i}"),
+            Param::Float(x) => write!(f, "{x}"),
+            Param::Text(s) => write!(f, "{s:?}"),
+        }
+    }
+}
+
+/// A validated job spec.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobSpec {
+    /// The job's id; the submitting node assigns one when the file has none.
+    pub id: String,
+    /// What the job computes.
+    pub protocol: Protocol,
+    /// Why: free text that policy may restrict.
+    pub purpose: String,
+    /// The parties in protocol order.
+    pub parties: Vec<Party>,
+    /// Protocol parameters (e.g. `min_group_size`, `min_intersection`).
+    pub parameters: BTreeMap<String, Param>,
+    /// Every output and its receiver.
+    pub outputs: Vec<Output>,
+}
+
+/// The SHA-256 identity of a job spec.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SpecHash(pub [u8; 32]);
+
+impl fmt::Display for SpecHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&crate::hex::encode(&self.0))
+    }
+}
+
+impl fmt::Debug for SpecHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// Domain separation for the spec hash.
+const SPEC_HASH_DOMAIN: &[u8] = b"indomain/job-spec/v1\n";
+
+impl JobSpec {
+    /// The canonical serialisation: compact JSON with fields in declaration
+    /// order and parameters sorted by name, so two nodes that parse the same
+    /// job (from TOML or from JSON) get the same bytes.
+    pub fn canonical_bytes(&self) -> Vec<u8> {
+        // Serialising plain structs, Vecs and BTreeMaps to a Vec cannot fail.
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// SHA-256 over a domain tag and [`JobSpec::canonical_bytes`].
+    pub fn hash(&self) -> SpecHash {
+        let mut h = Sha256::new();
+        h.update(SPEC_HASH_DOMAIN);
+        h.update(self.canonical_bytes());
+        SpecHash(h.finalize().into())
+    }
+
+    /// The party entry of `name`, if it takes part.
+    pub fn party(&self, name: &str) -> Option<&Party> {
+        self.parties.iter().find(|p| p.name == name)
+    }
+
+    /// An integer parameter, if present and an integer.
+    pub fn int_param(&self, name: &str) -> Option<i64> {
+        match self.parameters.get(name) {
+            Some(Param::Int(i)) => Some(*i),
+            _ => None,
+        }
+    }
+
+    /// Reads and validates a spec from a TOML file; errors name the file and
+    /// line.
+    pub fn load(path: &Path) -> Result<JobSpec, NodeError> {
+        let text = std::fs::read_to_string(path).map_err(|e| crate::error::io_error(path, e))?;
+        JobSpec::from_toml(path, &text)
+    }
+
+    /// Parses and validates a spec from TOML `text` read from `path`.
+    pub fn from_toml(path: &Path, text: &str) -> Result<JobSpec, NodeError> {
+        let err = |offset: Option<usize>, reason: String| NodeError::JobSpec {
+            at: Location::at(path, text, offset),
+            reason,
+        };
+        let raw: RawSpec =
+            toml::from_str(text).map_err(|e| err(e.span().map(|s| s.start), e.message().into()))?;
+        let spec = JobSpec {
+            id: raw
+                .id
+                .as_ref()
+                .map(|s| s.get_ref().clone())
+                .unwrap_or_default(),
+            protocol: raw.protocol,
+            purpose: raw.purpose.clone(),
+            parties: raw
+                .parties
+                .iter()
+                .map(|p| Party {
+                    name: p.name.get_ref().clone(),
+                    dataset: p.dataset.clone(),
+                    columns: p.columns.clone(),
+                })
+                .collect(),
+            parameters: raw.parameters.clone(),
+            outputs: raw
+                .outputs
+                .iter()
+                .map(|o| Output {
+                    name: o.name.get_ref().clone(),
+                    receiver: o.receiver.get_ref().clone(),
+                })
+                .collect(),
+        };
+        // Validate, then place the first problem on the line it comes from.
+        match spec.problem() {
+            None => Ok(spec),
+            Some(problem) => {
+                let offset = match &problem.at {
+                    Part::Id => raw.id.as_ref().map(|s| s.span().start),
+                    Part::Whole => None,
+                    Part::Party(i) => raw.parties.get(*i).map(|p| p.name.span().start),
+                    Part::OutputName(i) => raw.outputs.get(*i).map(|o| o.name.span().start),
+                    Part::Receiver(i) => raw.outputs.get(*i).map(|o| o.receiver.span().start),
+                };
+                Err(err(offset, problem.reason))
+            }
+        }
+    }
+
+    /// Checks a spec that arrived as JSON (from a peer or the control socket).
+    pub fn validate(&self) -> Result<(), NodeError> {
+        match self.problem() {
+            None => Ok(()),
+            Some(p) => Err(NodeError::InvalidJob(p.reason)),
+        }
+    }
+
+    /// The first thing wrong with the spec, if any.
+    fn problem(&self) -> Option<Problem> {
+        let bad = |at: Part, reason: String| Some(Problem { at, reason });
+        if !self.id.is_empty() && !is_name(&self.id) {
+            return bad(Part::Id, format!("job id {:?}: {NAME_RULE}", self.id));
+        }
+        let (fewest, most) = self.protocol.party_count();
+        if self.parties.len() < fewest || self.parties.len() > most {
+            return bad(
+                Part::Whole,
+                format!(
+                    "{} takes {fewest}..={most} parties, the spec names {}",
+                    self.protocol,
+                    self.parties.len()
+                ),
+            );
+        }
+        if self.parameters.len() > MAX_PARAMETERS || self.outputs.len() > MAX_OUTPUTS {
+            return bad(Part::Whole, "too many parameters or outputs".into());
+        }
+        let mut names = BTreeSet::new();
+        for (i, p) in self.parties.iter().enumerate() {
+            for name in [&p.name, &p.dataset].into_iter().chain(&p.columns) {
+                if !is_name(name) {
+                    return bad(Part::Party(i), format!("{name:?}: {NAME_RULE}"));
+                }
+            }
+            if p.columns.is_empty() || p.columns.len() > MAX_COLUMNS {
+                return bad(
+                    Part::Party(i),
+                    format!("party {:?} names no columns", p.name),
+                );
+            }
+            if !names.insert(p.name.as_str()) {
+                return bad(
+                    Part::Party(i),
+                    format!("party {:?} is listed twice", p.name),
+                );
+            }
+        }
+        if self.outputs.is_empty() {
+            return bad(Part::Whole, "the spec declares no output".into());
+        }
+        let mut declared = BTreeSet::new();
+        for (i, o) in self.outputs.iter().enumerate() {
+            if !self.protocol.outputs().contains(&o.name.as_str()) {
+                return bad(
+                    Part::OutputName(i),
+                    format!(
+                        "{} has no output {:?} (it has {:?})",
+                        self.protocol,
+                        o.name,
+                        self.protocol.outputs()
+                    ),
+                );
+            }
+            if !names.contains(o.receiver.as_str()) {
+                return bad(
+                    Part::Receiver(i),
+                    format!(
+                        "output {:?} goes to {:?}, which is not a party of the job",
+                        o.name, o.receiver
+                    ),
+                );
+            }
+            if !declared.insert((&o.name, &o.receiver)) {
+                return bad(
+                    Part::OutputName(i),
+                    format!("output {:?} to {:?} is declared twice", o.name, o.receiver),
+                );
+            }
+        }
+        None
+    }
+}
+
+const NAME_RULE: &str = "names use ASCII letters, digits, '-', '_' or '.' (1 to 128)";
+
+/// Whether `s` is an acceptable id or name.
+pub fn is_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= MAX_NAME_LEN
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+/// Which part of a spec a problem is in, to find its line.
+enum Part {
+    Id,
+    Whole,
+    Party(usize),
+    OutputName(usize),
+    Receiver(usize),
+}
+
+struct Problem {
+    at: Part,
+    reason: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSpec {
+    id: Option<Spanned<String>>,
+    protocol: Protocol,
+    #[serde(default)]
+    purpose: String,
+    parties: Vec<RawParty>,
+    #[serde(default)]
+    parameters: BTreeMap<String, Param>,
+    outputs: Vec<RawOutput>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawParty {
+    name: Spanned<String>,
+    dataset: String,
+    columns: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOutput {
+    name: Spanned<String>,
+    receiver: Spanned<String>,
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,119 @@
+use super::*;
+use std::path::Path;
+
+const SPEC: &str = r#"
+id = "job-1"
+protocol = "psi-intersection"
+purpose = "customer overlap"
+
+[[parties]]
+name = "bank"
+dataset = "customers"
+columns = ["id"]
+
+[[parties]]
+name = "tax"
+dataset = "taxpayers"
+columns = ["id"]
+
+[parameters]
+min_intersection = 10
+
+[[outputs]]
+name = "intersection"
+receiver = "bank"
+"#;
+
+fn parse(text: &str) -> Result<JobSpec, NodeError> {
+    JobSpec::from_toml(Path::new("job.toml"), text)
+}
+
+fn message(text: &str) -> String {
+    parse(text).unwrap_err().to_string()
+}
+
+#[test]
+fn parses_a_spec() {
+    let spec = parse(SPEC).unwrap();
+    assert_eq!(spec.protocol, Protocol::PsiIntersection);
+    assert_eq!(spec.parties[1].dataset, "taxpayers");
+    assert_eq!(spec.int_param("min_intersection"), Some(10));
+    assert_eq!(spec.outputs[0].receiver, "bank");
+}
+
+#[test]
+fn hash_is_canonical_not_textual() {
+    let a = parse(SPEC).unwrap();
+    // The same spec written differently: comments, key order, spacing.
+    let reordered = SPEC
+        .replace(
+            "purpose = \"customer overlap\"",
+            "# note\npurpose   =   \"customer overlap\"",
+        )
+        .replace(
+            "id = \"job-1\"\nprotocol = \"psi-intersection\"",
+            "protocol = \"psi-intersection\"\nid = \"job-1\"",
+        );
+    let b = parse(&reordered).unwrap();
+    assert_eq!(a.hash(), b.hash());
+    // A spec that arrives as JSON hashes the same.
+    let c: JobSpec = serde_json::from_slice(&a.canonical_bytes()).unwrap();
+    assert_eq!(a.hash(), c.hash());
+    // Any change of substance changes the hash.
+    let d = parse(&SPEC.replace("receiver = \"bank\"", "receiver = \"tax\"")).unwrap();
+    assert_ne!(a.hash(), d.hash());
+    let e = parse(&SPEC.replace("min_intersection = 10", "min_intersection = 11")).unwrap();
+    assert_ne!(a.hash(), e.hash());
+}
+
+#[test]
+fn typo_names_file_line_and_key() {
+    let m = message(&SPEC.replace("purpose =", "purpse ="));
+    assert!(m.starts_with("job.toml:4:"), "{m}");
+    assert!(m.contains("purpse"), "{m}");
+    let m = message(&SPEC.replace(
+        "dataset = \"taxpayers\"",
+        "dataset = \"taxpayers\"\ncolumn = [\"x\"]",
+    ));
+    assert!(m.starts_with("job.toml:"), "{m}");
+    assert!(m.contains("column"), "{m}");
+}
+
+#[test]
+fn receiver_outside_the_job_is_refused_on_its_line() {
+    let m = message(&SPEC.replace("receiver = \"bank\"", "receiver = \"broker\""));
+    assert!(m.starts_with("job.toml:21:"), "{m}");
+    assert!(m.contains("\"broker\""), "{m}");
+}
+
+#[test]
+fn unknown_output_and_protocol_are_refused() {
+    let m = message(&SPEC.replace("name = \"intersection\"", "name = \"model\""));
+    assert!(
+        m.starts_with("job.toml:20:") && m.contains("no output \"model\""),
+        "{m}"
+    );
+    let m = message(&SPEC.replace("psi-intersection", "psi-everything"));
+    assert!(
+        m.starts_with("job.toml:3:") && m.contains("psi-everything"),
+        "{m}"
+    );
+}
+
+#[test]
+fn party_count_and_duplicates_are_checked() {
+    let m = message(&SPEC.replace("name = \"tax\"", "name = \"bank\""));
+    assert!(
+        m.starts_with("job.toml:12:") && m.contains("listed twice"),
+        "{m}"
+    );
+    let three = format!("{SPEC}\n[[parties]]\nname = \"x\"\ndataset = \"d\"\ncolumns = [\"c\"]\n");
+    assert!(message(&three).contains("takes 2..=2 parties"));
+}
+
+#[test]
+fn json_specs_are_validated_too() {
+    let mut spec = parse(SPEC).unwrap();
+    spec.id = "../etc".into();
+    assert!(matches!(spec.validate(), Err(NodeError::InvalidJob(_))));
+}
