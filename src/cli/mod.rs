@@ -6,12 +6,12 @@ mod demo;
 mod job;
 mod keygen;
 mod net_args;
-mod predict;
 mod node;
+mod predict;
 mod psi;
 mod stop;
-mod verify;
 mod train;
+mod verify;
 
 use clap::{Parser, Subcommand};
 use indomain_net::text::escape_and_cut;

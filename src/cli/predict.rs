@@ -13,7 +13,7 @@ use indomain_learn::pipeline::Trained;
 use indomain_learn::{LearnError, Task, agree, plain, secure};
 use indomain_net::Limits;
 use indomain_net::quic::{Endpoint, Identity, PartyAddr, mesh};
-use indomain_node::output::AtomicOutput;
+use indomain_node::output::{AtomicOutput, check_destination};
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -64,6 +64,10 @@ pub struct Args {
     #[arg(long, value_name = "OUT.csv")]
     output: Option<PathBuf>,
 
+    /// Replace --output if it exists.
+    #[arg(long)]
+    force: bool,
+
     /// Seconds to wait for a peer's next message.
     #[arg(long, value_name = "SECS", default_value_t = 120.0)]
     timeout: f64,
@@ -74,6 +78,10 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> CliResult {
+    if let Some(path) = &args.output {
+        check_destination(path, &[&args.input, &args.model], args.force)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+    }
     let model = ModelFile::load(&args.model)?;
     let model_name = args.model.display().to_string();
     let bad_model = |reason: String| LearnError::Model {
@@ -207,7 +215,8 @@ pub fn run(args: Args) -> CliResult {
     drop(party_set);
     drop(endpoint);
     if let (Some(scores), Some(path)) = (scores, &args.output) {
-        let mut out = AtomicOutput::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let mut out = AtomicOutput::create(path, &[&args.input, &args.model], args.force)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
         writeln!(out, "{},score,prediction", model.job.id_column)?;
         for (id, s) in aligned.ids.iter().zip(&scores) {
             writeln!(out, "{id},{s},{}", plain::link(model.job.params.task, *s))?;
