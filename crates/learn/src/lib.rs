@@ -14,4 +14,4 @@ pub mod params;
 pub mod vertical;
 
 pub use error::LearnError;
-pub use params::{EarlyStopping, Task, TrainParams};
+pub use params::{EarlyStopping, Sigmoid, Task, TrainParams};
