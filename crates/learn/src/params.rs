@@ -23,8 +23,8 @@ pub enum Sigmoid {
     #[default]
     Linear,
     /// 1/2 + z/4 clamped to [0, 1]: error at most 0.1192 on the whole line,
-    /// for two secure comparisons (9 rounds) and about 4 KB per row and
-    /// party per batch.
+    /// for two secure comparisons (9 rounds per 2^14 rows) and about
+    /// 3.8 KB per row and party per batch.
     Clamped,
 }
 

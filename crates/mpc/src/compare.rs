@@ -28,10 +28,10 @@
 //! boolean triples and a daBit conversion back to the ring; the arithmetic
 //! form reuses the layer's triples and is exact. TODO(#7): boolean triples.
 //!
-//! Cost per element, ℓ = 63: 8 rounds (1 opening, 6 tree levels, 1
-//! product); 123 + 1 Beaver products, so each party sends every other
-//! party 8 + 124·16 = 1,992 bytes; the dealer sends the leader
-//! 8·(124 + 64) = 1,504 bytes of corrections and everyone a seed per
+//! Cost per element, ℓ = 63: 8 rounds per [`CHUNK`] elements (1 opening,
+//! 6 tree levels, 1 product); 118 + 1 Beaver products, so each party sends
+//! every other party 8 + 119·16 = 1,912 bytes; the dealer sends the leader
+//! 8·(119 + 64) = 1,464 bytes of corrections and everyone a seed per
 //! request.
 //!
 //! What each party learns: c = x + 2^ℓ + r, uniformly random because r is
@@ -47,6 +47,13 @@ use crate::shared::Shared;
 
 /// The largest bound: every x of the ring, read as signed, qualifies.
 pub const FULL_RANGE: u32 = 63;
+
+/// Elements compared at once. The first tree level multiplies up to 62
+/// values per element, so 2^15 elements keep a request of triples within
+/// the dealer's default item limit (2^23 ring elements) and the tree's
+/// shares within 2^15 · 64 · 16 bytes = 32 MiB; a longer vector costs 8
+/// rounds per 2^15 elements.
+pub const CHUNK: usize = 1 << 15;
 
 /// Per-element shares of a (greater, equal) pair of bit ranges, one vector
 /// per node of the prefix tree.
@@ -69,6 +76,16 @@ impl<C: Correlations> Session<'_, C> {
                 "a comparison bound of {bound} bits (1 to {FULL_RANGE})"
             )));
         }
+        let mut out = Vec::with_capacity(x.len());
+        for chunk in x.as_slice().chunks(CHUNK) {
+            out.extend(self.less_than_zero_chunk(chunk, bound)?.0);
+        }
+        Ok(Shared(out))
+    }
+
+    /// [`less_than_zero`](Self::less_than_zero) on at most [`CHUNK`]
+    /// elements.
+    fn less_than_zero_chunk(&mut self, x: &[u64], bound: u32) -> Result<Shared, MpcError> {
         let len = x.len();
         let rank = self.rank();
         let leader = rank == LEADER;
@@ -77,7 +94,8 @@ impl<C: Correlations> Session<'_, C> {
             let (parties, corr, _) = self.parts();
             corr.masked_bits(parties, len, bound + 1)?
         };
-        let mut masked = x.add(&Shared(mask.r))?;
+        let mut masked = Shared(mask.r);
+        masked.add_assign(&Shared(x.to_vec()))?;
         masked.add_public(&vec![1u64 << bound; len], rank)?;
         let c = self.open(&masked)?;
         let bit = |j: usize| &mask.bits[j * len..(j + 1) * len];

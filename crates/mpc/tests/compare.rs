@@ -194,3 +194,20 @@ fn a_short_masked_bits_item_is_an_error_naming_the_dealer() {
         );
     });
 }
+
+#[test]
+fn a_vector_longer_than_a_chunk_is_compared_in_pieces() {
+    let len = indomain_mpc::compare::CHUNK + 5;
+    let mut rng = StdRng::seed_from_u64(21);
+    let x: Vec<i64> = (0..len).map(|_| rng.random_range(-1000i64..1000)).collect();
+    let ring: Vec<u64> = x.iter().map(|&v| v as u64).collect();
+    let (out, _) = run(2, fp(), |s, rng| {
+        let mine = (s.rank() == 0).then_some(ring.as_slice());
+        let sx = s.share_input(0, mine, len, rng).unwrap();
+        let b = s.less_than_zero(&sx, 12).unwrap();
+        s.open(&b).unwrap()
+    });
+    let want: Vec<u64> = x.iter().map(|&v| (v < 0) as u64).collect();
+    assert_eq!(out[0], want);
+    assert_eq!(out[1], want);
+}
