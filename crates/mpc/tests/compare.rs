@@ -211,3 +211,19 @@ fn a_vector_longer_than_a_chunk_is_compared_in_pieces() {
     assert_eq!(out[0], want);
     assert_eq!(out[1], want);
 }
+
+#[test]
+fn a_comparison_sends_the_bytes_the_construction_states() {
+    // docs/protocols.md: 8 + 119·16 bytes per element at ℓ = 63, 8 + 73·16
+    // at ℓ = 40, from each computing party to the other, in 8 messages
+    // (rounds) of 8 bytes of framing each.
+    for (bound, per_element) in [(FULL_RANGE, 1_912u64), (40, 1_176)] {
+        let (out, _) = run(2, fp(), |s, _| {
+            let before = s.parties().counters().sent;
+            s.less_than_zero(&Shared::zeros(1000), bound).unwrap();
+            s.parties().counters().sent - before
+        });
+        // Rank 1 sends to rank 0 only (the leader also sends requests).
+        assert_eq!(out[1], 1000 * per_element + 8 * 8, "bound {bound}");
+    }
+}
