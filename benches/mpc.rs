@@ -7,10 +7,14 @@
 //! - `fixed_epoch_22500x23`: one training epoch's products on a
 //!   column-split 22,500×23 matrix opened once (SecureML mask reuse): X·w
 //!   then Xᵀ·e, each with a fresh right triple and truncation.
+//! - `less_than_zero_1e5_full` / `less_than_zero_1e5_40bit`: secure
+//!   comparisons [x < 0] of 10^5 shared values (`indomain_mpc::compare`),
+//!   for any ring value (bound 63) and for |x| < 2^40; the throughput line
+//!   is in elements (comparisons) per second.
 //!
 //! `cargo bench --bench mpc`.
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use indomain_core::FixedPoint;
 use indomain_mpc::dealer::{self, DealerClient, DealerLimits};
 use indomain_mpc::{FixedMatrix, Roster, Session, Shared};
@@ -89,5 +93,33 @@ fn mul_1e6(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, mul_1e6);
+fn compare_1e5(c: &mut Criterion) {
+    let mut group = c.benchmark_group("mpc");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(10))
+        .throughput(Throughput::Elements(100_000));
+    let mut rng = StdRng::seed_from_u64(3);
+    let x: Vec<u64> = (0..100_000)
+        .map(|_| (rng.random::<i64>() >> 24) as u64)
+        .collect();
+    for (name, bound) in [
+        ("less_than_zero_1e5_full", 63),
+        ("less_than_zero_1e5_40bit", 40),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                run2(|s| {
+                    let bits = s
+                        .less_than_zero(&Shared(x.clone()), bound)
+                        .expect("compare");
+                    assert_eq!(bits.len(), x.len());
+                })
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, mul_1e6, compare_1e5);
 criterion_main!(benches);

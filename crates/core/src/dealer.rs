@@ -374,6 +374,73 @@ impl Dealer {
             .collect();
         Ok(Self::deal(seeds, shifted, len))
     }
+
+    /// `len` masks r uniform in Z_2^64, each with shares of its low `bits`
+    /// bits as ring elements 0 or 1 (bit-major: bit j of every mask, then
+    /// bit j + 1), one [`DealtShare`] per party: the edaBit-style
+    /// correlation of a secure comparison. Every party's share of r is its
+    /// seed's expansion; the bits are the corrected product. At most 64
+    /// bits.
+    pub fn masked_bits<R: Rng + CryptoRng + ?Sized>(
+        &self,
+        len: usize,
+        bits: u32,
+        rng: &mut R,
+    ) -> Result<Vec<DealtShare>, CoreError> {
+        check_mask_bits(bits)?;
+        let seeds = self.seeds(rng);
+        let r = Self::sum_expansions(&seeds, 0, len);
+        let mut decomposed = vec![0u64; len * bits as usize];
+        decomposed
+            .par_chunks_mut(len.max(1))
+            .enumerate()
+            .for_each(|(j, out)| {
+                for (o, v) in out.iter_mut().zip(&r) {
+                    *o = (v >> j) & 1;
+                }
+            });
+        Ok(Self::deal(seeds, decomposed, len))
+    }
+}
+
+fn check_mask_bits(bits: u32) -> Result<(), CoreError> {
+    if bits > 64 {
+        return Err(CoreError::ShapeMismatch {
+            what: "masked bits: bits per mask (at most)",
+            expected: 64,
+            got: bits as usize,
+        });
+    }
+    Ok(())
+}
+
+/// A party's share of `len` masks r and of their low bits (bit-major), from
+/// [`Dealer::masked_bits`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MaskedBitsShare {
+    /// Shares of the masks.
+    pub r: Vec<u64>,
+    /// Shares of bit j of mask e at `j * len + e`.
+    pub bits: Vec<u64>,
+}
+
+impl MaskedBitsShare {
+    /// Reads this party's item for `len` masks of `bits` bits; a correction
+    /// of the wrong length is an error.
+    pub fn from_dealt(dealt: &DealtShare, len: usize, bits: u32) -> Result<Self, CoreError> {
+        check_mask_bits(bits)?;
+        let total = len
+            .checked_mul(bits as usize)
+            .ok_or(CoreError::ShapeMismatch {
+                what: "masked bits: elements",
+                expected: usize::MAX,
+                got: len,
+            })?;
+        Ok(Self {
+            r: expand_at(&dealt.seed, 0, len),
+            bits: dealt.product_share(len, total)?,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -382,6 +449,42 @@ mod tests {
     use crate::share::reconstruct;
     use rand::SeedableRng;
     use rand::rngs::StdRng;
+
+    #[test]
+    fn masked_bits_reconstruct_to_the_bits_of_the_mask() {
+        let mut rng = StdRng::seed_from_u64(3);
+        let (len, bits) = (7, 64);
+        let dealt = Dealer::new(3)
+            .unwrap()
+            .masked_bits(len, bits, &mut rng)
+            .unwrap();
+        let shares: Vec<MaskedBitsShare> = dealt
+            .iter()
+            .map(|d| {
+                let d = DealtShare::from_bytes(&d.to_bytes(), d.correction.as_ref().map(Vec::len))
+                    .unwrap();
+                MaskedBitsShare::from_dealt(&d, len, bits).unwrap()
+            })
+            .collect();
+        let r = reconstruct(&shares.iter().map(|s| s.r.as_slice()).collect::<Vec<_>>()).unwrap();
+        let b = reconstruct(&shares.iter().map(|s| s.bits.as_slice()).collect::<Vec<_>>()).unwrap();
+        for (e, v) in r.iter().enumerate() {
+            for j in 0..bits as usize {
+                assert_eq!(b[j * len + e], (v >> j) & 1);
+            }
+        }
+        assert!(
+            Dealer::new(2)
+                .unwrap()
+                .masked_bits(1, 65, &mut rng)
+                .is_err()
+        );
+        let short = DealtShare {
+            seed: dealt[0].seed,
+            correction: Some(vec![0; 3]),
+        };
+        assert!(MaskedBitsShare::from_dealt(&short, len, bits).is_err());
+    }
 
     #[test]
     fn correction_is_explicit_only_for_party_zero_and_round_trips() {

@@ -42,4 +42,4 @@ pub mod secure;
 pub mod vertical;
 
 pub use error::LearnError;
-pub use params::{EarlyStopping, Task, TrainParams};
+pub use params::{EarlyStopping, Sigmoid, Task, TrainParams};

@@ -5,7 +5,7 @@
 
 use indomain_core::FixedPoint;
 use indomain_learn::vertical::{self, TrainOutcome, batch_order, batches, validation_split};
-use indomain_learn::{EarlyStopping, LearnError, Task, TrainParams};
+use indomain_learn::{EarlyStopping, LearnError, Sigmoid, Task, TrainParams};
 use indomain_net::memory::pair;
 use indomain_net::{Channel, Counters, NetError, PartySet};
 use ndarray::{Array1, Array2, Axis, concatenate, s};
@@ -132,8 +132,12 @@ fn train_all(
     (out, logs)
 }
 
-fn approx_sigmoid(z: f64) -> f64 {
-    0.5 + z / 4.0
+fn approx_sigmoid(z: f64, kind: Sigmoid) -> f64 {
+    let linear = 0.5 + z / 4.0;
+    match kind {
+        Sigmoid::Clamped => linear.clamp(0.0, 1.0),
+        _ => linear,
+    }
 }
 
 struct Plain {
@@ -178,7 +182,7 @@ fn plain_train(d: &Data, p: &TrainParams) -> Plain {
                 .iter()
                 .zip(yt.slice(s![r.clone()]))
                 .map(|(&z, &y)| match p.task {
-                    Task::Logistic => approx_sigmoid(z) - y,
+                    Task::Logistic => approx_sigmoid(z, p.sigmoid) - y,
                     Task::Linear => z - y,
                 })
                 .collect();
@@ -325,6 +329,38 @@ fn params(task: Task) -> TrainParams {
 fn logistic_two_parties_full_batch_matches_plaintext() {
     let d = data(600, &[3, 4], Task::Logistic, 1);
     check(&d, &params(Task::Logistic), 2e-3);
+}
+
+#[test]
+fn logistic_with_the_clamped_sigmoid_matches_plaintext_for_two_and_three_parties() {
+    for (widths, seed) in [(vec![3, 4], 11), (vec![2, 3, 2], 12)] {
+        let mut d = data(300, &widths, Task::Logistic, seed);
+        // Scaled features: scores leave [−2, 2], where the clamp acts.
+        for b in &mut d.blocks {
+            b.mapv_inplace(|v| 2.0 * v);
+        }
+        let p = TrainParams {
+            learning_rate: 1.0,
+            epochs: 6,
+            batch_size: Some(100),
+            sigmoid: Sigmoid::Clamped,
+            ..params(Task::Logistic)
+        };
+        check(&d, &p, 2e-3);
+        // The clamp changed the training: the unclamped plaintext differs.
+        let linear = plain_train(
+            &d,
+            &TrainParams {
+                sigmoid: Sigmoid::Linear,
+                ..p.clone()
+            },
+        );
+        let clamped = plain_train(&d, &p);
+        let gap = (&linear.w - &clamped.w)
+            .mapv(f64::abs)
+            .fold(0.0f64, |a, &b| a.max(b));
+        assert!(gap > 0.05, "the clamp changed the weights by only {gap}");
+    }
 }
 
 #[test]

@@ -2,7 +2,8 @@
 //!
 //! Every multiplication of the layer consumes items that are random but
 //! correlated across the computing parties: Beaver triples, left masks and
-//! right triples for matrix products, truncation pairs. Training code asks
+//! right triples for matrix products, truncation pairs, masks with their
+//! bits for comparisons. Training code asks
 //! a [`Correlations`] for them and never knows where they come from. The
 //! first implementation is [`DealerClient`](crate::dealer::DealerClient): a
 //! dealer party that holds no data and sees no shares deals them with seed
@@ -16,6 +17,7 @@
 
 use crate::MpcError;
 use indomain_core::beaver::TripleShare;
+use indomain_core::dealer::MaskedBitsShare;
 use indomain_core::matrix_triple::RightTripleShare;
 use indomain_core::ring::RingMatrix;
 use indomain_core::truncate::TruncationPairShare;
@@ -96,6 +98,16 @@ pub trait Correlations {
         len: usize,
         shift: u32,
     ) -> Result<TruncationPairShare, MpcError>;
+
+    /// `len` masks r uniform in Z_2^64 with shares of their low `bits`
+    /// bits (0 or 1 in the ring, bit-major): what [`crate::compare`]
+    /// consumes.
+    fn masked_bits(
+        &mut self,
+        parties: &mut PartySet,
+        len: usize,
+        bits: u32,
+    ) -> Result<MaskedBitsShare, MpcError>;
 
     /// Tells the source that no more items will be asked for.
     fn finish(&mut self, parties: &mut PartySet) -> Result<(), MpcError>;

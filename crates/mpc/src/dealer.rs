@@ -23,7 +23,7 @@ use crate::correlations::{Correlations, MaskId, MaskLayout};
 use crate::error::core;
 use crate::roster::{LEADER, Roster};
 use indomain_core::beaver::TripleShare;
-use indomain_core::dealer::{Dealer, DealtShare, LeftMask};
+use indomain_core::dealer::{Dealer, DealtShare, LeftMask, MaskedBitsShare};
 use indomain_core::matrix_triple::{LeftMaskShare, RightTripleShare};
 use indomain_core::ring::RingMatrix;
 use indomain_core::truncate::TruncationPairShare;
@@ -70,6 +70,13 @@ pub enum Request {
         len: u64,
         /// Bits shifted.
         shift: u32,
+    },
+    /// `len` masks with their low `bits` bits.
+    MaskedBits {
+        /// Number of masks.
+        len: u64,
+        /// Bits of each mask (at most 64).
+        bits: u32,
     },
     /// No more requests.
     Done,
@@ -226,6 +233,19 @@ pub fn serve<R: Rng + CryptoRng + ?Sized>(
                 dealer
                     .truncation_pairs(len, shift, rng)
                     .map_err(core("dealing truncation pairs"))?
+            }
+            Request::MaskedBits { len, bits } => {
+                let len = check(
+                    "masked bits",
+                    len as u128 * (bits as u128 + 1),
+                    limits.max_item_elements,
+                )? / (bits as usize + 1);
+                dealer
+                    .masked_bits(len, bits, rng)
+                    .map_err(|e| MpcError::Refused {
+                        peer: leader_name.clone(),
+                        reason: e.to_string(),
+                    })?
             }
         };
         for (share, &party) in shares.iter().zip(computing) {
@@ -392,6 +412,27 @@ impl Correlations for DealerClient {
         };
         let dealt = self.fetch(parties, &request, Some(len), phase)?;
         TruncationPairShare::from_dealt(&dealt, len, shift)
+            .map_err(|e| self.malformed(parties, phase, e))
+    }
+
+    fn masked_bits(
+        &mut self,
+        parties: &mut PartySet,
+        len: usize,
+        bits: u32,
+    ) -> Result<MaskedBitsShare, MpcError> {
+        let phase = "masked bits from the dealer";
+        if bits > 64 {
+            return Err(MpcError::Usage(format!(
+                "masks of {bits} bits (at most 64)"
+            )));
+        }
+        let request = Request::MaskedBits {
+            len: len as u64,
+            bits,
+        };
+        let dealt = self.fetch(parties, &request, Some(len * bits as usize), phase)?;
+        MaskedBitsShare::from_dealt(&dealt, len, bits)
             .map_err(|e| self.malformed(parties, phase, e))
     }
 

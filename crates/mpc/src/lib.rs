@@ -9,7 +9,10 @@
 //! - [`session`]: inputs, openings, Beaver products, truncation.
 //! - [`matrix`]: matrix products on matrix triples, with SecureML's mask
 //!   reuse for a column-split matrix fixed across a computation.
-//! - [`sigmoid`]: the sigmoid approximation and its error.
+//! - [`compare`]: secure comparison with zero or a public constant, and
+//!   "count ≥ k?" revealed to named receivers.
+//! - [`sigmoid`]: the sigmoid approximations (linear, clamped) and their
+//!   errors.
 //! - [`sum`]: secure sum to one receiver (no dealer needed).
 //! - [`correlations`]: the one trait correlated randomness comes through;
 //!   [`dealer`]: its first implementation, a dealer party.
@@ -20,6 +23,7 @@
 //! party learns.
 #![warn(missing_docs)]
 
+pub mod compare;
 pub mod correlations;
 pub mod dealer;
 pub mod error;

@@ -104,6 +104,11 @@ fn the_dealer_refuses_oversized_and_malformed_requests() {
             transposed: false,
         },
         Request::TruncationPairs { len: 10, shift: 70 },
+        Request::MaskedBits {
+            len: 1 << 40,
+            bits: 64,
+        },
+        Request::MaskedBits { len: 1, bits: 65 },
     ] {
         let mut sets = sets();
         let mut d = sets.pop().unwrap();

@@ -15,7 +15,9 @@
 //! mask only it knows (`indomain_mpc::matrix`). The weights w are shared,
 //! starting at 0. Each step on a batch, per chunk of at most 2^16 rows:
 //! z = X·w (one opening of w − V), err = σ̃(z) − y (logistic, σ̃(z) = 1/2 +
-//! z/4: `indomain_mpc::sigmoid`) or z − y (linear), y subtracted by the
+//! z/4: `indomain_mpc::sigmoid`; with [`crate::Sigmoid::Clamped`] the same
+//! line clamped to [0, 1] by two secure comparisons, `indomain_mpc::compare`)
+//! or z − y (linear), y subtracted by the
 //! label holder; g = Xᵀ·err (one opening of err − V′), truncated; then
 //! w ← w − lr·(g/rows + l2·w), the intercept not regularised. Σ err² comes
 //! from the same opening of err − V′ (the dealer adds shares of ‖V′‖²) and

@@ -7,7 +7,7 @@
 //! come from the job's public seed.
 
 use crate::LearnError;
-use crate::params::{Task, TrainParams};
+use crate::params::{Sigmoid, Task, TrainParams};
 use indomain_mpc::open;
 use indomain_net::PartySet;
 use rand::SeedableRng;
@@ -50,6 +50,7 @@ fn param_words(p: &TrainParams) -> Vec<u64> {
         matches!(p.task, Task::Logistic) as u64,
         es.map_or(0, |e| e.validation_fraction.to_bits()),
         es.map_or(0, |e| e.patience as u64),
+        matches!(p.sigmoid, Sigmoid::Clamped) as u64,
     ]
 }
 

@@ -5,7 +5,7 @@
 use super::TrainOutcome;
 use super::plan::{self, FEATURE_BOUND};
 use crate::LearnError;
-use crate::params::{Task, TrainParams};
+use crate::params::{Sigmoid, Task, TrainParams};
 use indomain_core::{Bounded, FixedPoint};
 use indomain_mpc::dealer::{self, DealerClient, DealerLimits};
 use indomain_mpc::{FixedMatrix, LEADER, Roster, Session, Shared};
@@ -259,6 +259,7 @@ pub(super) fn run<R: Rng + CryptoRng + ?Sized>(
 /// The per-epoch arithmetic, with every public constant encoded once.
 struct Trainer {
     task: Task,
+    sigmoid: Sigmoid,
     fp: FixedPoint,
     cols: usize,
     widths: Vec<usize>,
@@ -277,6 +278,7 @@ impl Trainer {
             .collect();
         Ok(Self {
             task: params.task,
+            sigmoid: params.sigmoid,
             fp,
             cols,
             widths: widths.to_vec(),
@@ -299,7 +301,10 @@ impl Trainer {
         for chunk in batch {
             let z = s.fixed_times(&chunk.matrix, w)?;
             let mut err = match self.task {
-                Task::Logistic => s.sigmoid(z, f)?,
+                Task::Logistic => match self.sigmoid {
+                    Sigmoid::Linear => s.sigmoid(z, f)?,
+                    Sigmoid::Clamped => s.sigmoid_clamped(z, f)?,
+                },
                 Task::Linear => s.truncate(z, f)?,
             };
             if rank == LEADER {
