@@ -23,7 +23,8 @@ pub struct Args {
     #[arg(long, value_name = "FILE", conflicts_with = "data")]
     sqlite: Option<PathBuf>,
 
-    /// The SQLite table holding the dataset (every row).
+    /// The SQLite table holding the dataset (every row); one name, taken
+    /// literally (use --query for a schema-qualified table or a filter).
     #[arg(
         long,
         value_name = "TABLE",
