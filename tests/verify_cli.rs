@@ -24,6 +24,8 @@ struct Setup {
     dir: tempfile::TempDir,
     operator_fp: String,
     port: u16,
+    /// The operator's store directory, under `dir`.
+    store: String,
 }
 
 impl Setup {
@@ -32,6 +34,11 @@ impl Setup {
     }
 
     fn publish(&self, data: &Path, update: bool) -> Output {
+        self.publish_from(&["--data".as_ref(), data.as_os_str()], update)
+    }
+
+    /// Publishes from the source given by `source` (e.g. `--data FILE`).
+    fn publish_from(&self, source: &[&std::ffi::OsStr], update: bool) -> Output {
         let mut cmd = Command::new(BIN);
         cmd.args([
             "verify",
@@ -41,10 +48,10 @@ impl Setup {
             "--attributes",
             "name,phone,city",
         ])
-        .args(["--labels", "status", "--data"])
-        .arg(data)
+        .args(["--labels", "status"])
+        .args(source)
         .arg("--store")
-        .arg(self.path("store"));
+        .arg(self.path(&self.store));
         if update {
             cmd.arg("--update");
         }
@@ -52,9 +59,14 @@ impl Setup {
     }
 
     fn serve(&self, clients: &[String], quota: u64, log: &str) -> Server {
+        self.serve_with(clients, quota, log, &[])
+    }
+
+    /// The operator's command line, without extra arguments.
+    fn serve_cmd(&self, clients: &[String], quota: u64, log: &str) -> Command {
         let mut cmd = Command::new(BIN);
         cmd.args(["verify", "serve", "--store"])
-            .arg(self.path("store"))
+            .arg(self.path(&self.store))
             .arg("--identity")
             .arg(self.path("operator"))
             .args(["--listen", &format!("127.0.0.1:{}", self.port)])
@@ -65,7 +77,15 @@ impl Setup {
         for c in clients {
             cmd.args(["--peer", c]);
         }
-        let mut child = cmd.spawn().unwrap();
+        cmd
+    }
+
+    fn serve_with(&self, clients: &[String], quota: u64, log: &str, extra: &[&str]) -> Server {
+        let mut child = self
+            .serve_cmd(clients, quota, log)
+            .args(extra)
+            .spawn()
+            .unwrap();
         let stderr = child.stderr.take().unwrap();
         let mut reader = BufReader::new(stderr);
         let mut line = String::new();
@@ -87,13 +107,13 @@ impl Setup {
             .args(["--connect", &format!("127.0.0.1:{}", self.port)])
             .args(["--peer", &self.operator_fp, "--timeout", "20"])
             .arg("--operator-key")
-            .arg(self.path("store/signing.pub"))
+            .arg(self.path(&self.store).join("signing.pub"))
             .arg("--queries")
             .arg(queries)
             .arg("--output")
             .arg(self.path(out))
             .arg("--cache")
-            .arg(self.path(&format!("cache-{client}")))
+            .arg(self.path(&format!("cache-{}-{client}", self.store)))
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -198,6 +218,7 @@ fn operator_and_client_processes_agree_with_the_plaintext_lookup() {
         dir,
         operator_fp,
         port: free_port(),
+        store: "store".into(),
     };
     let v1 = data(300, 0);
     std::fs::write(s.path("data.csv"), &v1).unwrap();
@@ -260,13 +281,20 @@ fn operator_and_client_processes_agree_with_the_plaintext_lookup() {
     std::fs::write(s.path("data2.csv"), &v2).unwrap();
     let err = ok(&s.publish(&s.path("data2.csv"), true));
     assert!(err.contains("30 records removed, 30 added"), "{err}");
-    let cached = s.path("cache-bank-c/table.bin");
+    let cached = s.path("cache-store-bank-c/table.bin");
     let mut bytes = std::fs::read(&cached).unwrap();
     let last = bytes.len() - 1;
     bytes[last] ^= 1;
     std::fs::write(&cached, bytes).unwrap();
-    // A new usage log starts the quotas afresh.
-    let _server = s.serve(&banks, 400, "usage2.log");
+    // A missing usage log would reset every quota: refused unless the
+    // operator asks for it explicitly.
+    let out = s.serve_cmd(&banks, 400, "usage2.log").output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("--reset-usage") && err.contains("usage.log"),
+        "{err}"
+    );
+    let _server = s.serve_with(&banks, 400, "usage2.log", &["--reset-usage"]);
     for (b, how) in [
         ("bank-b", "brought to 1.1 with 1 delta(s)"),
         ("bank-c", "cached table not used"),
@@ -282,4 +310,126 @@ fn operator_and_client_processes_agree_with_the_plaintext_lookup() {
         assert!(versions.iter().all(|v| v == "1.1"));
     }
     assert_ne!(expected(&v1, &q), expected(&v2, &q));
+}
+
+/// The rows of `data` (as made by [`data`]) in table `people` of a new
+/// SQLite database, phones as INTEGER.
+fn sqlite_db(path: &Path, data: &str) {
+    let mut conn = rusqlite::Connection::open(path).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE people (id TEXT, name TEXT, phone INTEGER, city TEXT, status TEXT);
+         CREATE TABLE twice (id TEXT, name TEXT, phone INTEGER, city TEXT, status TEXT);
+         INSERT INTO twice VALUES ('1', 'a', 1, 'c', 'valid'), ('1', 'b', 2, 'c', 'valid');",
+    )
+    .unwrap();
+    let tx = conn.transaction().unwrap();
+    for l in data.lines().skip(1) {
+        let f: Vec<&str> = l.split(',').collect();
+        let phone: i64 = f[2].parse().unwrap();
+        tx.execute(
+            "INSERT INTO people VALUES (?1, ?2, ?3, ?4, ?5)",
+            rusqlite::params![f[0], f[1], phone, f[3], f[4]],
+        )
+        .unwrap();
+    }
+    tx.commit().unwrap();
+}
+
+#[test]
+fn publishing_from_sqlite_answers_as_from_the_equivalent_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let operator_fp = keygen("operator", &dir.path().join("operator"));
+    let bank = keygen("bank-a", &dir.path().join("bank-a"));
+    let mut s = Setup {
+        dir,
+        operator_fp,
+        port: free_port(),
+        store: "csv".into(),
+    };
+    let d = data(200, 0);
+    std::fs::write(s.path("data.csv"), &d).unwrap();
+    let db = s.path("people.db");
+    sqlite_db(&db, &d);
+    let q = queries(80);
+    std::fs::write(s.path("q.csv"), &q).unwrap();
+    let want = expected(&d, &q);
+
+    let csv = s.path("data.csv");
+    let table = [db.as_os_str(), "--table".as_ref(), "people".as_ref()];
+    let query = [
+        db.as_os_str(),
+        "--query".as_ref(),
+        // Columns in another order, and a filter that keeps every row.
+        "SELECT status, city, phone, name, id FROM people WHERE id LIKE '1101%'".as_ref(),
+    ];
+    let sources: [(&str, Vec<&std::ffi::OsStr>); 3] = [
+        ("csv", vec!["--data".as_ref(), csv.as_os_str()]),
+        ("table", [&["--sqlite".as_ref()][..], &table].concat()),
+        ("query", [&["--sqlite".as_ref()][..], &query].concat()),
+    ];
+    let mut all = Vec::new();
+    for (store, source) in &sources {
+        s.store = store.to_string();
+        let err = ok(&s.publish_from(source, false));
+        assert!(err.contains("200 records"), "{store}: {err}");
+        let _server = s.serve(std::slice::from_ref(&bank), 1000, "usage.log");
+        let out = format!("out-{store}.csv");
+        ok(&s
+            .query("bank-a", &s.path("q.csv"), &out)
+            .wait_with_output()
+            .unwrap());
+        let (rows, versions) = answers(&s.path(&out));
+        assert_eq!(rows, want, "{store}");
+        assert!(versions.iter().all(|v| v == "1.0"));
+        all.push(rows);
+    }
+    assert_eq!(all[0], all[1]);
+    assert_eq!(all[0], all[2]);
+
+    // Bad sources: each error names the database and the table or query
+    // (and the row, for a bad row).
+    s.store = "bad".into();
+    let db_name = db.display().to_string();
+    let cases: [(&[&str], &[&str]); 5] = [
+        (&["--table", "nope"], &["table nope", "no such table"]),
+        (
+            &["--query", "SELEC id FROM people"],
+            &["query \"SELEC", "syntax error"],
+        ),
+        (
+            &["--query", "SELECT id, name FROM people"],
+            &["no column named phone"],
+        ),
+        (&["--table", "twice"], &["table twice", "row 2", "repeats"]),
+        (&[], &["exactly one of --table or --query"]),
+    ];
+    for (args, wants) in cases {
+        let mut source = vec!["--sqlite".as_ref(), db.as_os_str()];
+        source.extend(args.iter().map(std::ffi::OsStr::new));
+        let out = s.publish_from(&source, false);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?}");
+        for w in wants {
+            assert!(err.contains(w), "{args:?}: {err}");
+        }
+        if !args.is_empty() {
+            assert!(err.contains(&db_name), "{args:?}: {err}");
+        }
+    }
+    let missing = s.path("missing.db");
+    let out = s.publish_from(
+        &[
+            "--sqlite".as_ref(),
+            missing.as_os_str(),
+            "--table".as_ref(),
+            "people".as_ref(),
+        ],
+        false,
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("cannot open"),
+        "{err}"
+    );
+    assert!(!missing.exists(), "a missing database was created");
 }

@@ -6,6 +6,7 @@
 mod publish;
 mod query;
 mod serve;
+mod sqlite;
 mod store;
 
 use super::CliResult;
@@ -21,7 +22,12 @@ which clients pass as --operator-key to check every table and answer.
 Each OPRF evaluation a client asks for tests one guess of a (key,
 attribute, value) entry, so `serve` limits them per client certificate
 (--rate, --burst, --quota) and appends one line per request (client name
-and counts, never query content) to the usage log.";
+and counts, never query content) to the usage log. Quotas span versions and
+restarts; they start from zero only with `serve --reset-usage`, and `serve`
+refuses a missing or empty log once the store has recorded usage.
+
+`publish` reads a CSV file (--data) or an SQLite database (--sqlite, with
+--table or --query).";
 
 /// Arguments of `indomain verify`.
 #[derive(clap::Args)]
@@ -34,7 +40,7 @@ pub struct Args {
 #[derive(clap::Subcommand)]
 enum Command {
     /// Operator: publish a new version (or, with --update, a new revision)
-    /// of a dataset for verification.
+    /// of a dataset from CSV or SQLite for verification.
     Publish(publish::Args),
     /// Operator: serve OPRF evaluations for the current version to pinned
     /// clients over QUIC.

@@ -99,11 +99,25 @@ impl UsageRecord {
     }
 }
 
-/// Per client, the evaluations served so far, from usage-log lines (lines
-/// that do not parse are skipped).
+/// The word that marks a usage-log line as a reset of every quota.
+const RESET: &str = "usage-reset";
+
+/// The usage-log line, stamped with `unix_ms`, after which every client's
+/// quota counts from zero again (the operator asked for it explicitly).
+pub fn reset_line(unix_ms: u128) -> String {
+    format!("{unix_ms} {RESET}")
+}
+
+/// Per client, the evaluations served so far, from usage-log lines: those
+/// served since the last [`reset_line`], whatever version served them
+/// (quotas span versions). Lines that do not parse are skipped.
 pub fn replay_usage<'a>(lines: impl Iterator<Item = &'a str>) -> HashMap<String, u64> {
     let mut used = HashMap::new();
     for line in lines {
+        if line.split(' ').nth(1) == Some(RESET) {
+            used.clear();
+            continue;
+        }
         let field = |name: &str| {
             line.split(' ')
                 .find_map(|f| f.strip_prefix(name)?.strip_prefix('='))

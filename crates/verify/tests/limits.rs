@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use indomain_verify::messages::{Refusal, Reply, Request};
 use indomain_verify::oprf::{Blind, OprfKey};
-use indomain_verify::service::{Handled, Limits, Outcome, Service, replay_usage};
+use indomain_verify::service::{Handled, Limits, Outcome, Service, replay_usage, reset_line};
 use std::time::{Duration, Instant};
 
 fn request(n: usize) -> Vec<u8> {
@@ -150,6 +150,16 @@ fn the_usage_log_has_counts_only_and_replays_into_the_quota() {
     let used = replay_usage(lines.iter().map(String::as_str));
     assert_eq!(used.get("bank-a"), Some(&5));
     assert_eq!(used.get("bank-b"), Some(&3));
+    // An explicit reset starts every quota afresh; later lines count.
+    let reset: Vec<String> = lines
+        .iter()
+        .cloned()
+        .chain([reset_line(2)])
+        .chain(lines[..1].iter().cloned())
+        .collect();
+    let after = replay_usage(reset.iter().map(String::as_str));
+    assert_eq!(after.get("bank-a"), Some(&2));
+    assert_eq!(after.get("bank-b"), None);
     let d = dataset(10, 1);
     let key = OprfKey::random(&mut rand::rng());
     let p = publish(&d, 1, &key);

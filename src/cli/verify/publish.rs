@@ -1,5 +1,7 @@
-//! `indomain verify publish`: register a dataset version for verification.
+//! `indomain verify publish`: register a dataset version for verification,
+//! from a CSV file or an SQLite table or query.
 
+use super::sqlite::{self, Source};
 use super::store::{DatasetSpec, Store, read_dataset};
 use crate::cli::CliResult;
 use indomain_verify::commit::public_key_hex;
@@ -14,10 +16,30 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 #[derive(clap::Args)]
 pub struct Args {
     /// The dataset: a CSV file with a header row.
-    #[arg(long, value_name = "FILE.csv")]
-    data: PathBuf,
+    #[arg(long, value_name = "FILE.csv", required_unless_present = "sqlite")]
+    data: Option<PathBuf>,
 
-    /// The key column (e.g. the ID number).
+    /// The dataset: an SQLite database, with --table or --query.
+    #[arg(long, value_name = "FILE", conflicts_with = "data")]
+    sqlite: Option<PathBuf>,
+
+    /// The SQLite table holding the dataset (every row); one name, taken
+    /// literally (use --query for a schema-qualified table or a filter).
+    #[arg(
+        long,
+        value_name = "TABLE",
+        requires = "sqlite",
+        conflicts_with = "query"
+    )]
+    table: Option<String>,
+
+    /// The SQLite query returning the dataset's rows (e.g. "SELECT id,
+    /// name, phone FROM people WHERE active"); columns by their names.
+    #[arg(long, value_name = "SELECT ...", requires = "sqlite")]
+    query: Option<String>,
+
+    /// The key column (e.g. the ID number); in SQLite, a column name of
+    /// the table or query, as for the columns below.
     #[arg(long, value_name = "COL")]
     key: String,
 
@@ -53,7 +75,22 @@ pub fn run(args: Args) -> CliResult {
         attributes: args.attributes.clone(),
         labels: args.labels.clone(),
     };
-    let dataset = read_dataset(&args.data, &spec)?;
+    let dataset = match (&args.data, &args.sqlite, &args.table, &args.query) {
+        (Some(csv), None, None, None) => read_dataset(csv, &spec)?,
+        (None, Some(db), Some(table), None) => {
+            sqlite::read_dataset(db, &Source::Table(table), &spec)?
+        }
+        (None, Some(db), None, Some(query)) => {
+            sqlite::read_dataset(db, &Source::Query(query), &spec)?
+        }
+        _ => {
+            return Err(
+                "give --data FILE.csv, or --sqlite FILE with exactly one of \
+                        --table or --query"
+                    .into(),
+            );
+        }
+    };
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())

@@ -5,11 +5,13 @@ use crate::cli::CliResult;
 use indomain_net::Limits as NetLimits;
 use indomain_net::quic::{Endpoint, Hub, TrustedPeer};
 use indomain_verify::driver;
-use indomain_verify::service::{Limits, Service, replay_usage};
+use indomain_verify::service::{Limits, Service, replay_usage, reset_line};
+use std::collections::HashMap;
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Arguments of `indomain verify serve`.
 #[derive(clap::Args)]
@@ -40,7 +42,7 @@ pub struct Args {
     burst: u64,
 
     /// Evaluations a client may ask for in all (counted in the usage log,
-    /// across restarts; start a new log to reset).
+    /// across restarts and versions; reset only with --reset-usage).
     #[arg(long, default_value_t = Limits::default().quota)]
     quota: u64,
 
@@ -55,6 +57,12 @@ pub struct Args {
     /// The usage log (appended; default STORE/usage.log).
     #[arg(long, value_name = "FILE")]
     log: Option<PathBuf>,
+
+    /// Start every client's quota from zero: appends a reset line to the
+    /// usage log. Required to start with a missing or empty log once this
+    /// store has recorded usage, so a lost log cannot reset quotas silently.
+    #[arg(long)]
+    reset_usage: bool,
 
     /// Seconds a connected client may stay silent before it is dropped.
     #[arg(long, value_name = "SECS", default_value_t = 120.0)]
@@ -73,13 +81,47 @@ pub fn run(args: Args) -> CliResult {
     let key = store.oprf_key(version)?;
     let deltas = store.deltas(version, revision)?;
     let log_path = args.log.unwrap_or_else(|| store.dir.join("usage.log"));
-    let past = std::fs::read_to_string(&log_path).unwrap_or_default();
-    let served = replay_usage(past.lines());
-    let mut log = std::fs::OpenOptions::new()
+    let past = match std::fs::read_to_string(&log_path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(format!("reading the usage log {}: {e}", log_path.display()).into()),
+    };
+    let fresh = past.trim().is_empty();
+    if let (true, false, Some(previous)) = (fresh, args.reset_usage, store.usage_recorded()?) {
+        return Err(format!(
+            "the usage log {} is missing or empty, but this store has recorded client usage \
+             (last in {previous}): starting with it would reset every quota. Point --log at \
+             the store's usage log, or pass --reset-usage to start every quota from zero",
+            log_path.display()
+        )
+        .into());
+    }
+    let mut file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(&log_path)
         .map_err(|e| format!("opening the usage log {}: {e}", log_path.display()))?;
+    let served = if args.reset_usage {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
+        writeln!(file, "{}", reset_line(now))
+            .map_err(|e| format!("writing the usage log {}: {e}", log_path.display()))?;
+        HashMap::new()
+    } else {
+        replay_usage(past.lines())
+    };
+    let mut log = UsageLog {
+        file,
+        // Once the log holds a line, the store remembers that it has
+        // recorded usage, so a lost log is noticed at the next start.
+        mark: if fresh && !args.reset_usage {
+            Some((store, log_path.clone()))
+        } else {
+            store.mark_usage_recorded(&log_path)?;
+            None
+        },
+    };
     let limits = Limits {
         rate_per_sec: args.rate,
         burst: args.burst,
@@ -111,15 +153,42 @@ pub fn run(args: Args) -> CliResult {
     let endpoint = Endpoint::bind(&identity, addr, args.peers.clone(), net)?;
     let hub = Hub::start(endpoint, args.max_clients);
     eprintln!(
-        "{}: serving version {version}.{revision} ({} records) on {} to {} clients; usage log {}",
+        "{}: serving version {version}.{revision} ({} records) on {} to {} clients; usage log {}{}",
         identity.name(),
         published.table.rows,
         hub.local_addr(),
         args.peers.len(),
-        log_path.display()
+        log_path.display(),
+        if args.reset_usage {
+            " (reset: every quota starts from zero)"
+        } else {
+            ""
+        }
     );
     // Runs until the process is stopped.
     let stop = AtomicBool::new(false);
     driver::serve(&hub, &mut service, &mut log, &stop)?;
     Ok(())
+}
+
+/// The usage log file; marks the store as having recorded usage before its
+/// first line is written.
+struct UsageLog {
+    file: std::fs::File,
+    mark: Option<(Store, PathBuf)>,
+}
+
+impl Write for UsageLog {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Some((store, path)) = self.mark.take() {
+            store
+                .mark_usage_recorded(&path)
+                .map_err(std::io::Error::other)?;
+        }
+        self.file.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
 }

@@ -1,9 +1,12 @@
-//! The operator's store directory, and reading datasets from CSV.
+//! The operator's store directory, and reading datasets from CSV (SQLite
+//! sources are read by [`super::sqlite`]).
 //!
 //! ```text
 //! DIR/signing.key            ed25519 seed (hex, owner-only)
 //! DIR/signing.pub            the public key clients pin (hex)
 //! DIR/current                "VERSION.REVISION" being served
+//! DIR/usage.recorded         the usage log that last recorded usage (so a
+//!                            lost log is not a silent quota reset)
 //! DIR/v<V>/oprf.key          the version's OPRF key (hex, owner-only)
 //! DIR/v<V>/snapshot.csv      the records of the latest revision (for --update)
 //! DIR/v<V>/table-<R>.bin     the published table of revision R
@@ -105,6 +108,23 @@ impl Store {
         parsed.map(Some).ok_or_else(|| {
             VerifyError::Input(format!("{} should read VERSION.REVISION", path.display()))
         })
+    }
+
+    /// The usage log that last recorded client usage, if any has.
+    pub fn usage_recorded(&self) -> Result<Option<String>, VerifyError> {
+        let path = self.dir.join("usage.recorded");
+        if !path.exists() {
+            return Ok(None);
+        }
+        Ok(Some(
+            String::from_utf8_lossy(&read(&path)?).trim().to_string(),
+        ))
+    }
+
+    /// Remembers that `log` has recorded client usage.
+    pub fn mark_usage_recorded(&self, log: &Path) -> Result<(), VerifyError> {
+        let path = self.dir.join("usage.recorded");
+        write(&path, log.display().to_string().as_bytes(), false)
     }
 
     /// The OPRF key of `version`.
@@ -218,11 +238,23 @@ fn write_snapshot(path: &Path, d: &Dataset) -> Result<(), VerifyError> {
     w.flush().map_err(io(format!("writing {}", path.display())))
 }
 
-/// Which CSV columns make a dataset.
+/// Which columns (of a CSV file or an SQLite table or query) make a
+/// dataset.
 pub struct DatasetSpec {
     pub key: String,
     pub attributes: Vec<String>,
     pub labels: Vec<String>,
+}
+
+/// Checks a record's key: not empty, and not seen before in `keys`.
+pub fn check_key(keys: &mut HashSet<String>, key: &str, column: &str) -> Result<(), String> {
+    if key.is_empty() {
+        return Err(format!("the key column {column} is empty"));
+    }
+    if !keys.insert(key.to_string()) {
+        return Err(format!("key {key} repeats an earlier row"));
+    }
+    Ok(())
 }
 
 /// Reads a dataset from a CSV file with a header row. Cells are trimmed;
@@ -273,18 +305,7 @@ pub fn read_dataset(path: &Path, spec: &DatasetSpec) -> Result<Dataset, VerifyEr
             values: attrs.iter().map(|&i| cell(i)).collect(),
             labels: labels.iter().map(|&i| cell(i)).collect(),
         };
-        if r.key.is_empty() {
-            return Err(line_err(
-                line,
-                format!("the key column {} is empty", spec.key),
-            ));
-        }
-        if !keys.insert(r.key.clone()) {
-            return Err(line_err(
-                line,
-                format!("key {} repeats an earlier row", r.key),
-            ));
-        }
+        check_key(&mut keys, &r.key, &spec.key).map_err(|reason| line_err(line, reason))?;
         records.push(r);
     }
     Ok(Dataset {
