@@ -205,6 +205,7 @@ pub fn model_pair(dir: &Path, nonce: &str) -> (PathBuf, PathBuf, ModelFile, Mode
                 rows: Rows { train: 1, test: 1 },
                 evaluation: None,
                 loss_per_epoch: Vec::new(),
+                validation_loss_per_epoch: Vec::new(),
                 contribution: None,
                 written_by: "test".into(),
             }

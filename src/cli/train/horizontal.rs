@@ -197,6 +197,7 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
         rows,
         evaluation,
         loss_per_epoch: Vec::new(),
+        validation_loss_per_epoch: Vec::new(),
         contribution: None,
         written_by: format!("indomain {}", env!("CARGO_PKG_VERSION")),
     };
