@@ -8,7 +8,7 @@ use indomain_learn::vertical::{self, TrainOutcome, batch_order, batches, validat
 use indomain_learn::{EarlyStopping, LearnError, Task, TrainParams};
 use indomain_net::memory::pair;
 use indomain_net::{Channel, Counters, NetError, PartySet};
-use ndarray::{Array1, Array2, ArrayView2, Axis, concatenate, s};
+use ndarray::{Array1, Array2, Axis, concatenate, s};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use std::collections::HashSet;
@@ -113,7 +113,12 @@ fn train_all(
             .into_iter()
             .enumerate()
             .map(|(i, mut set)| {
-                let x = d.blocks.get(i).map_or(empty.view(), |b| b.view());
+                // A party without columns passes an empty matrix.
+                let x = d
+                    .blocks
+                    .get(i)
+                    .filter(|b| b.ncols() > 0)
+                    .map_or(empty.view(), |b| b.view());
                 let y = (i == 0).then_some(d.y.as_slice());
                 sc.spawn(move || {
                     let mut rng = StdRng::seed_from_u64(100 + i as u64);
@@ -257,6 +262,13 @@ fn check(d: &Data, p: &TrainParams, tol: f64) -> TrainOutcome {
         }
     }
     assert!(out.last().unwrap().weights.is_empty());
+    // The dealer receives requests (shapes) only: small control messages.
+    let dealer_log = logs.last().unwrap();
+    assert!(!dealer_log.is_empty());
+    assert!(
+        dealer_log.iter().all(|f| f.len() < 64),
+        "the dealer received a large frame"
+    );
     // No party receives another party's encoded raw features or labels.
     let fp = FixedPoint::new(p.frac_bits).unwrap();
     // Values that encode to small integers (|x| < 1/16) also occur in
@@ -443,7 +455,6 @@ fn bad_inputs_are_refused_before_training() {
     };
     let (out, _) = train_all(&d, &p);
     assert!(out.iter().all(|r| matches!(r, Err(LearnError::Params(_)))));
-    let _ = ArrayView2::<f64>::from_shape((0, 0), &[]);
 }
 
 /// The label holder and the dealer need not be the first and last parties
@@ -483,4 +494,42 @@ fn any_set_order_of_label_holder_feature_holder_and_dealer() {
         assert!((s - w).abs() <= 2e-3, "{s} vs {w}");
     }
     assert!(out[0].weights.is_empty() && out[1].intercept.is_none());
+}
+
+#[test]
+fn a_feature_holder_without_columns_takes_part() {
+    let d = data(200, &[2, 0, 3], Task::Logistic, 11);
+    check(&d, &params(Task::Logistic), 2e-3);
+}
+
+#[test]
+fn four_feature_holders_match_plaintext() {
+    let d = data(200, &[1, 2, 1, 2, 1], Task::Linear, 9);
+    check(&d, &params(Task::Linear), 2e-3);
+}
+
+#[test]
+fn scoring_refuses_parties_with_different_row_counts() {
+    let d = data(50, &[2, 2], Task::Linear, 10);
+    let (sets, _) = recorded_mesh(3);
+    let out: Vec<Result<Option<Vec<f64>>, LearnError>> = std::thread::scope(|sc| {
+        let handles: Vec<_> = sets
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut set)| {
+                let x = match i {
+                    0 => d.blocks[0].view(),
+                    _ => d.blocks[1].slice(s![..40, ..]),
+                };
+                sc.spawn(move || {
+                    let mut rng = StdRng::seed_from_u64(i as u64);
+                    vertical::predict(&mut set, 0, Some(2), x, &[1.0, 2.0], None, 16, &mut rng)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(matches!(&out[0], Err(LearnError::Disagreement { peer, .. }) if peer == "p1"));
+    assert!(out[1].is_err());
+    assert!(matches!(out[2], Ok(None)));
 }

@@ -89,8 +89,9 @@ pub struct TrainOutcome {
 /// - `label`, `dealer`: set indices of the label holder and the dealer;
 ///   every other party holds features.
 /// - `x`: this party's standardised feature columns, rows aligned across
-///   parties (rows × own columns; ignored at the dealer, may have zero
-///   columns at a party that takes part without features).
+///   parties (rows × own columns; ignored at the dealer). A party that
+///   takes part without columns may pass an empty matrix of any shape with
+///   zero columns: it takes the others' row count.
 /// - `y`: the labels, at the label holder only (0/1 for logistic).
 /// - `on_epoch(epoch, loss)`: called after every epoch, with the training
 ///   loss at the label holder and `None` elsewhere.

@@ -20,6 +20,11 @@ use std::ops::Range;
 /// (and the chance that a truncation fails) small for any number of rows.
 pub(crate) const CHUNK_ROWS: usize = 1 << 16;
 
+/// The most shared matrix elements (rows × all parties' columns) a party
+/// accepts to hold: 2^31 elements, 16 GiB of masked matrix. Larger jobs are
+/// refused when announced, before anything is allocated.
+pub(crate) const MAX_ELEMENTS: u128 = 1 << 31;
+
 /// The largest |feature| accepted (standardised features; see the bounded
 /// encoder of indomain-core).
 pub const FEATURE_BOUND: f64 = 1024.0;
@@ -74,28 +79,39 @@ pub(crate) fn check_params(p: &TrainParams) -> Result<(), LearnError> {
     Ok(())
 }
 
-/// Every computing party announces its rows, its block width and the
-/// parameters; returns every rank's width. Any difference in rows or
-/// parameters is an error naming the peer.
+/// Announced instead of a row count by a party without columns, which
+/// takes the others' rows.
+const ANY_ROWS: u64 = u64::MAX;
+
+/// Every computing party announces its rows (`None` for a party without
+/// columns, which takes the others'), its block width and the parameters;
+/// returns the agreed row count and every rank's width. Any difference in
+/// rows or parameters is an error naming the peer.
 pub(crate) fn agree(
     parties: &mut PartySet,
     group: &[usize],
-    rows: usize,
+    rows: Option<usize>,
     width: usize,
     params: Option<&TrainParams>,
-) -> Result<Vec<usize>, LearnError> {
-    let mut mine = vec![rows as u64, width as u64];
+) -> Result<(usize, Vec<usize>), LearnError> {
+    let mut mine = vec![rows.map_or(ANY_ROWS, |r| r as u64), width as u64];
     mine.extend(params.map(param_words).unwrap_or_default());
     let lens = vec![mine.len(); group.len()];
     let all = open::exchange(parties, group, mine.clone(), &lens)?;
+    let mut agreed = rows.map(|r| r as u64);
     let mut widths = Vec::with_capacity(group.len());
     for (theirs, &index) in all.iter().zip(group) {
         let peer = || parties.name(index).to_string();
-        if theirs[0] != mine[0] {
-            return Err(LearnError::Disagreement {
-                peer: peer(),
-                what: format!("it has {} rows, this party {}", theirs[0], rows),
-            });
+        if theirs[0] != ANY_ROWS {
+            match agreed {
+                Some(r) if r != theirs[0] => {
+                    return Err(LearnError::Disagreement {
+                        peer: peer(),
+                        what: format!("it has {} rows, this party {r}", theirs[0]),
+                    });
+                }
+                _ => agreed = Some(theirs[0]),
+            }
         }
         if theirs[2..] != mine[2..] {
             return Err(LearnError::Disagreement {
@@ -111,7 +127,15 @@ pub(crate) fn agree(
         }
         widths.push(theirs[1] as usize);
     }
-    Ok(widths)
+    let rows = agreed.ok_or_else(|| LearnError::Input("no party has any rows".into()))?;
+    let total = rows as u128 * widths.iter().map(|&w| w as u128).sum::<u128>();
+    if total > MAX_ELEMENTS {
+        return Err(LearnError::Params(format!(
+            "{rows} rows × {} columns exceed the {MAX_ELEMENTS} shared elements a party holds",
+            widths.iter().sum::<usize>()
+        )));
+    }
+    Ok((rows as usize, widths))
 }
 
 /// Training and validation rows (each in row order): the validation rows

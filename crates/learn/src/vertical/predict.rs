@@ -38,7 +38,7 @@ pub(super) fn run<R: Rng + CryptoRng + ?Sized>(
     }
     let fp = FixedPoint::new(frac_bits)?;
     let group = plan::computing_order(parties.len(), receiver, dealer);
-    plan::agree(parties, &group, x.nrows(), 0, None)?;
+    plan::agree(parties, &group, Some(x.nrows()), 0, None)?;
     let w = ndarray::ArrayView1::from(weights);
     let partial: Vec<f64> = x
         .dot(&w)

@@ -139,21 +139,37 @@ pub(super) fn run<R: Rng + CryptoRng + ?Sized>(
     }
     let roster = Roster::ordered(parties, computing.clone(), Some(dealer_index))?;
     let is_label = roster.is_leader();
-    let rows = x.nrows();
-    match (is_label, y) {
-        (true, Some(y)) => check_labels(params.task, y, rows)?,
+    // A party without columns (left out of a contribution run) takes the
+    // others' row count; the label holder's is its number of labels.
+    let own_rows = match (is_label, y) {
+        (true, Some(y)) => Some(y.len()),
         (true, None) => return Err(LearnError::Input("the label holder has no labels".into())),
         (false, Some(_)) => {
             return Err(LearnError::Input(
                 "only the label holder passes labels".into(),
             ));
         }
-        (false, None) => {}
+        (false, None) => (x.ncols() > 0).then_some(x.nrows()),
+    };
+    if x.ncols() > 0 && own_rows != Some(x.nrows()) {
+        return Err(LearnError::Input(format!(
+            "{} labels for {} rows of features",
+            own_rows.unwrap_or_default(),
+            x.nrows()
+        )));
+    }
+    if let Some(y) = y {
+        check_labels(params.task, y, y.len())?;
     }
     let fp = FixedPoint::new(params.frac_bits)?;
     let enc = Bounded::new(fp, FEATURE_BOUND)?;
-    let block = encode_block(x, is_label, &enc)?;
-    let widths = plan::agree(parties, &computing, rows, block.ncols(), Some(params))?;
+    let width = x.ncols() + is_label as usize;
+    let (rows, widths) = plan::agree(parties, &computing, own_rows, width, Some(params))?;
+    let block = if x.ncols() == 0 {
+        encode_block(Array2::zeros((rows, 0)).view(), is_label, &enc)?
+    } else {
+        encode_block(x, is_label, &enc)?
+    };
     let labels = y.map(|y| enc.encode_slice(y)).transpose()?;
 
     let fraction = params.early_stopping.map(|e| e.validation_fraction);
