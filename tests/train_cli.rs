@@ -167,14 +167,12 @@ fn client_file(dir: &Path, c: u64) -> PathBuf {
     path
 }
 
-#[test]
-fn horizontal_fedavg_over_quic_matches_plaintext_fedavg() {
-    let dir = tempfile::tempdir().unwrap();
-    let ps = parties(dir.path(), &["server", "c0", "c1", "c2"]);
-    let files: Vec<PathBuf> = (0..3).map(|c| client_file(dir.path(), c)).collect();
-    let models: Vec<PathBuf> = (0..4)
-        .map(|i| dir.path().join(format!("h{i}.json")))
-        .collect();
+/// Runs a horizontal job: the server and one client per file.
+fn horizontal_job(
+    ps: &[Party],
+    files: &[PathBuf],
+    models: &[PathBuf],
+) -> Vec<std::process::Output> {
     let common = args(&[
         "--mode",
         "horizontal",
@@ -189,7 +187,7 @@ fn horizontal_fedavg_over_quic_matches_plaintext_fedavg() {
         "--seed",
         "5",
     ]);
-    let children = (0..4)
+    let children = (0..=files.len())
         .map(|i| {
             let mut a = base("train", &ps, i);
             a.extend(common.clone());
@@ -205,7 +203,56 @@ fn horizontal_fedavg_over_quic_matches_plaintext_fedavg() {
             spawn(&a)
         })
         .collect();
-    let outs = wait_all(children);
+    wait_all(children)
+}
+
+#[test]
+fn a_bad_cell_at_one_client_stops_the_server_and_every_client() {
+    let dir = tempfile::tempdir().unwrap();
+    let ps = parties(dir.path(), &["server", "c0", "c1", "c2"]);
+    let files: Vec<PathBuf> = (0..3).map(|c| client_file(dir.path(), c)).collect();
+    let text = std::fs::read_to_string(&files[1]).unwrap();
+    let bad: String = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            if i == 2 {
+                format!("{},x\n", l.rsplit_once(',').unwrap().0)
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    std::fs::write(&files[1], bad).unwrap();
+    let models: Vec<PathBuf> = (0..4)
+        .map(|i| dir.path().join(format!("h{i}.json")))
+        .collect();
+    let outs = horizontal_job(&ps, &files, &models);
+    let own = stderr(&outs[2]);
+    assert!(
+        own.contains("line 3, column f2: \"x\" is not a number"),
+        "{own}"
+    );
+    for i in [0, 1, 3] {
+        let err = stderr(&outs[i]);
+        assert!(!outs[i].status.success());
+        assert!(
+            err.contains("party c1 refused the job") && err.contains("line 3, column f2"),
+            "{i}: {err}"
+        );
+    }
+    assert!(models.iter().all(|m| !m.exists()));
+}
+
+#[test]
+fn horizontal_fedavg_over_quic_matches_plaintext_fedavg() {
+    let dir = tempfile::tempdir().unwrap();
+    let ps = parties(dir.path(), &["server", "c0", "c1", "c2"]);
+    let files: Vec<PathBuf> = (0..3).map(|c| client_file(dir.path(), c)).collect();
+    let models: Vec<PathBuf> = (0..4)
+        .map(|i| dir.path().join(format!("h{i}.json")))
+        .collect();
+    let outs = horizontal_job(&ps, &files, &models);
     assert_ok(&outs);
     let server = ModelFile::load(&models[0]).unwrap();
     // The oracle: plaintext FedAvg on each client's training split.
