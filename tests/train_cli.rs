@@ -189,7 +189,7 @@ fn horizontal_job(
     ]);
     let children = (0..=files.len())
         .map(|i| {
-            let mut a = base("train", &ps, i);
+            let mut a = base("train", ps, i);
             a.extend(common.clone());
             a.extend(["--model".into(), models[i].display().to_string()]);
             if i > 0 {
