@@ -202,6 +202,7 @@ pub fn run(args: Args) -> CliResult {
         weights: model.weights.clone(),
         intercept: model.intercept,
         loss_per_epoch: Vec::new(),
+        validation_loss: Vec::new(),
     };
     let scores = secure::joint_scores(
         &mut party_set,

@@ -99,6 +99,45 @@ pub fn all_ready<T>(parties: &mut PartySet, mine: Result<T, LearnError>) -> Resu
     }
 }
 
+/// [`all_ready`] for a client of a star (horizontal training): tells the
+/// server whether this client's input was accepted and learns whether
+/// every client's was.
+pub fn ready_to_server<T, C: Channel + ?Sized>(
+    server: &mut C,
+    mine: Result<T, LearnError>,
+) -> Result<T, LearnError> {
+    let status: Option<String> = mine.as_ref().err().map(public_reason);
+    let sent = send_msg(server, &status);
+    let value = mine?;
+    sent?;
+    let verdict: Option<String> = recv_msg(server)?;
+    match verdict {
+        Some(reason) => Err(LearnError::Data(reason)),
+        None => Ok(value),
+    }
+}
+
+/// [`all_ready`] for the server of a star: learns whether every client's
+/// input was accepted and tells every client the first refusal, naming
+/// the client.
+pub fn ready_from_clients<C: Channel>(clients: &mut [C]) -> Result<(), LearnError> {
+    let mut refusal: Option<String> = None;
+    for ch in clients.iter_mut() {
+        let status: Option<String> = recv_msg(ch)?;
+        if let Some(reason) = status {
+            refusal.get_or_insert(format!("party {} refused the job: {reason}", ch.peer()));
+        }
+    }
+    for ch in clients.iter_mut() {
+        // A client that refused may be gone already.
+        let _ = send_msg(ch, &refusal);
+    }
+    match refusal {
+        Some(reason) => Err(LearnError::Data(reason)),
+        None => Ok(()),
+    }
+}
+
 /// What the other parties are told of this party's refusal: the message,
 /// except that a refused cell is named by file, line and column without
 /// its value (which the local error quotes).

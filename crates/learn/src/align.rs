@@ -226,6 +226,17 @@ mod tests {
     }
 
     #[test]
+    fn roles_take_one_to_four_feature_holders() {
+        assert!(Roles::new(3, 0, Some(2)).is_ok());
+        assert!(Roles::new(6, 5, Some(0)).is_ok());
+        assert!(Roles::new(2, 0, Some(1)).is_err());
+        assert!(Roles::new(7, 0, Some(1)).is_err());
+        assert!(Roles::new(3, 1, Some(1)).is_err());
+        assert!(Roles::new(3, 3, None).is_err());
+        assert_eq!(Roles::new(4, 2, Some(0)).unwrap().features, vec![1, 3]);
+    }
+
+    #[test]
     fn too_few_shared_rows_stop_every_party() {
         let roles = Roles::new(3, 0, Some(2)).unwrap();
         let inputs = [ids(&[1, 2, 3]), ids(&[3, 4, 5]), Vec::new()];

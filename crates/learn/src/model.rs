@@ -117,6 +117,9 @@ pub struct ModelFile {
     pub evaluation: Option<Evaluation>,
     /// Training loss per epoch, where this party learns it.
     pub loss_per_epoch: Vec<f64>,
+    /// Validation loss per epoch, with early stopping.
+    #[serde(default)]
+    pub validation_loss_per_epoch: Vec<f64>,
     /// The contribution report (vertical).
     pub contribution: Option<Report>,
     /// The indomain version that wrote the file.
@@ -257,6 +260,7 @@ mod tests {
             rows: Rows { train: 3, test: 1 },
             evaluation: None,
             loss_per_epoch: vec![0.6, 0.5],
+            validation_loss_per_epoch: Vec::new(),
             contribution: None,
             written_by: "test".into(),
         }

@@ -37,6 +37,9 @@ pub struct Trained {
     pub intercept: Option<f64>,
     /// Training loss per epoch, where the trainer reveals it.
     pub loss_per_epoch: Vec<f64>,
+    /// Validation loss per epoch with early stopping, where the trainer
+    /// reveals it.
+    pub validation_loss: Vec<f64>,
 }
 
 /// The secure training and joint scoring a vertical job runs.
@@ -130,6 +133,7 @@ pub enum Event {
 struct Release {
     evaluation: Evaluation,
     loss_per_epoch: Vec<f64>,
+    validation_loss: Vec<f64>,
     contribution: Option<Report>,
 }
 
@@ -264,6 +268,7 @@ pub fn run<R: Rng + CryptoRng + ?Sized>(
         let release = Release {
             evaluation,
             loss_per_epoch: results[0].0.loss_per_epoch.clone(),
+            validation_loss: results[0].0.validation_loss.clone(),
             contribution,
         };
         for &f in &roles.features {
@@ -299,6 +304,7 @@ pub fn run<R: Rng + CryptoRng + ?Sized>(
                 },
                 evaluation: Some(release.evaluation),
                 loss_per_epoch: release.loss_per_epoch,
+                validation_loss_per_epoch: release.validation_loss,
                 contribution: release.contribution,
                 written_by: format!("indomain {}", env!("CARGO_PKG_VERSION")),
             })

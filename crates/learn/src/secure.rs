@@ -49,6 +49,7 @@ impl SecureTrainer for Trainer {
             weights: out.weights,
             intercept: out.intercept,
             loss_per_epoch: out.loss_per_epoch,
+            validation_loss: out.validation_loss,
         })
     }
 

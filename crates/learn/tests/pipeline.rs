@@ -161,6 +161,17 @@ fn check_against_plaintext(holders: usize, task: Task, params: TrainParams, tol:
     }
     let bank = models[0].as_ref().unwrap();
     assert!((bank.intercept.unwrap() - want.fit.intercept).abs() < tol);
+    // With early stopping, both stopped after the same epoch.
+    assert_eq!(
+        bank.validation_loss_per_epoch.len(),
+        want.fit.validation_loss.len()
+    );
+    if params.early_stopping.is_some() {
+        assert!(
+            bank.validation_loss_per_epoch.len() < params.epochs,
+            "did not stop early"
+        );
+    }
     assert_eq!(bank.rows.train + bank.rows.test, want.shared_rows);
     match (bank.evaluation.unwrap(), task) {
         (Evaluation::Classification(c), Task::Logistic) => assert!(c.auc > 0.8, "{c:?}"),
@@ -195,12 +206,12 @@ fn two_parties_linear_equals_plaintext() {
 fn three_parties_linear_with_mini_batches_and_early_stopping_equals_plaintext() {
     let params = TrainParams {
         task: Task::Linear,
-        epochs: 15,
-        learning_rate: 0.1,
+        epochs: 40,
+        learning_rate: 0.3,
         batch_size: Some(64),
         early_stopping: Some(EarlyStopping {
             validation_fraction: 0.2,
-            patience: 2,
+            patience: 1,
         }),
         seed: 11,
         ..TrainParams::default()

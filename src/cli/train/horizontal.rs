@@ -45,7 +45,8 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
         if args.label_column.is_none() {
             return Err("every horizontal client needs --label-column".into());
         }
-        Some(load_csv(input, &args.csv_spec(true))?)
+        // A refused file is reported to the server, which stops everyone.
+        Some(load_csv(input, &args.csv_spec(true)))
     };
     let clients: Vec<usize> = (0..names.len()).filter(|&p| p != server).collect();
     let mut spec = JobSpec {
@@ -111,6 +112,7 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
         for ch in links.iter_mut() {
             send_msg(ch, &spec.nonce)?;
         }
+        agree::ready_from_clients(&mut links)?;
         let out = run_server(&mut links, &fedavg, &mut rand::rng(), &mut |round, info| {
             bar.set_message(format!(
                 "round {}/{}: {} clients, {} rows{}",
@@ -148,13 +150,14 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
             None,
         )
     } else {
-        let table = table.as_ref().ok_or("client without rows")?;
+        let table = table.ok_or("client without rows")?;
         let trusted = vec![parties.entries[server].0.clone()];
         let endpoint = Endpoint::bind(&identity, parties.entries[parties.me].1, trusted, limits)?;
         bar.set_message(format!("connecting to {}", names[server]));
         let mut ch = endpoint.connect(parties.entries[server].1, &names[server])?;
         agree::same_job_with(&mut ch, &spec.hash())?;
         spec.nonce = recv_msg(&mut ch)?;
+        let table = agree::ready_to_server(&mut ch, table)?;
         let id = clients
             .iter()
             .position(|&c| c == parties.me)
@@ -197,6 +200,7 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
         rows,
         evaluation,
         loss_per_epoch: Vec::new(),
+        validation_loss_per_epoch: Vec::new(),
         contribution: None,
         written_by: format!("indomain {}", env!("CARGO_PKG_VERSION")),
     };

@@ -206,7 +206,7 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
                 &format!("{} — held-out evaluation", args.me),
                 roc,
                 &model.loss_per_epoch,
-                &[],
+                &model.validation_loss_per_epoch,
             );
             write_private(&svg_path, svg.as_bytes())?;
             written.push_str(&format!(" and {}", svg_path.display()));

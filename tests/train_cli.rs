@@ -1,169 +1,18 @@
-//! End to end: real `indomain train` and `indomain predict` processes, one
-//! per party, over QUIC on loopback, checked against plaintext training on
-//! the same rows; and every bad input refused before training.
+//! End to end: real `indomain train` processes, one per party, over QUIC
+//! on loopback, checked against plaintext training on the same rows (and
+//! the trained model files used by `indomain predict`); every bad input
+//! stops every party before training.
 
 use indomain_learn::data::{self, CsvSpec};
 use indomain_learn::horizontal::{FedAvgParams, plain_fedavg};
 use indomain_learn::model::ModelFile;
 use indomain_learn::{Task, TrainParams};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
 
 mod common;
+mod learn_common;
 
-use common::{BIN, free_port};
-
-struct Party {
-    name: &'static str,
-    identity: PathBuf,
-    entry: String,
-}
-
-fn parties(dir: &Path, names: &[&'static str]) -> Vec<Party> {
-    names
-        .iter()
-        .map(|&name| {
-            let identity = dir.join(format!("{name}-id"));
-            let trusted = common::keygen(name, &identity);
-            Party {
-                name,
-                identity,
-                entry: format!("{trusted}@127.0.0.1:{}", free_port()),
-            }
-        })
-        .collect()
-}
-
-/// A deterministic pseudo-random value in [0, 1) from two integers.
-fn noise(i: u64, salt: u64) -> f64 {
-    let mut z = i
-        .wrapping_mul(0x9e37_79b9_7f4a_7c15)
-        .wrapping_add(salt.wrapping_mul(0xbf58_476d_1ce4_e5b9));
-    z ^= z >> 31;
-    z = z.wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^= z >> 29;
-    (z >> 11) as f64 / (1u64 << 53) as f64
-}
-
-/// Bank rows `id,y,age,balance` for ids 0..n and tax rows
-/// `id,income,tax_paid,assets` for ids `shift..n + shift`, in a shuffled
-/// order; the label depends on columns of both.
-fn vertical_files(dir: &Path, n: u64, shift: u64) -> (PathBuf, PathBuf) {
-    let feat = |i: u64, k: u64| noise(i, k) * 4.0 - 2.0;
-    let mut bank = String::from("id,y,age,balance\n");
-    let mut tax = String::from("id,income,tax_paid,assets\n");
-    for i in 0..n {
-        let s = 1.2 * feat(i, 1) - 0.8 * feat(i, 2) + 1.5 * feat(i, 3) + 0.5 * feat(i, 5);
-        let y = u8::from(s + (noise(i, 9) - 0.5) * 3.0 > 0.0);
-        bank.push_str(&format!(
-            "C{i:05},{y},{:.4},{:.4}\n",
-            30.0 + 10.0 * feat(i, 1),
-            1000.0 * feat(i, 2)
-        ));
-    }
-    for k in 0..n {
-        // Reverse order, so the files' row orders differ.
-        let i = n + shift - 1 - k;
-        tax.push_str(&format!(
-            "C{i:05},{:.4},{:.4},{:.4}\n",
-            feat(i, 3),
-            feat(i, 4),
-            50.0 + 5.0 * feat(i, 5)
-        ));
-    }
-    let (b, t) = (dir.join("bank.csv"), dir.join("tax.csv"));
-    std::fs::write(&b, bank).unwrap();
-    std::fs::write(&t, tax).unwrap();
-    (b, t)
-}
-
-fn spawn(args: &[String]) -> Child {
-    Command::new(BIN)
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
-fn base(cmd: &str, parties: &[Party], me: usize) -> Vec<String> {
-    let mut a: Vec<String> = vec![
-        cmd.into(),
-        "--identity".into(),
-        parties[me].identity.display().to_string(),
-        "--me".into(),
-        parties[me].name.into(),
-        "--timeout".into(),
-        "30".into(),
-        "--quiet".into(),
-    ];
-    for p in parties {
-        a.push("--party".into());
-        a.push(p.entry.clone());
-    }
-    a
-}
-
-fn args(extra: &[&str]) -> Vec<String> {
-    extra.iter().map(|s| s.to_string()).collect()
-}
-
-fn wait_all(children: Vec<Child>) -> Vec<Output> {
-    children
-        .into_iter()
-        .map(|c| c.wait_with_output().unwrap())
-        .collect()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn assert_ok(outs: &[Output]) {
-    for (i, o) in outs.iter().enumerate() {
-        assert!(o.status.success(), "party {i}: {}", stderr(o));
-    }
-}
-
-/// One process alone, failing before it connects to anyone.
-fn refused(cmd: Vec<String>) -> String {
-    let out = Command::new(BIN).args(&cmd).output().unwrap();
-    assert!(!out.status.success(), "{cmd:?} succeeded");
-    stderr(&out)
-}
-
-fn vertical_args(
-    parties: &[Party],
-    me: usize,
-    input: Option<&Path>,
-    model: Option<&Path>,
-) -> Vec<String> {
-    let mut a = base("train", parties, me);
-    a.extend(args(&[
-        "--label-holder",
-        "bank",
-        "--dealer",
-        "stats",
-        "--id",
-        "id",
-        "--epochs",
-        "10",
-        "--learning-rate",
-        "0.5",
-        "--seed",
-        "3",
-    ]));
-    if me == 0 {
-        a.extend(args(&["--label-column", "y"]));
-    }
-    if let Some(i) = input {
-        a.extend(["--input".into(), i.display().to_string()]);
-    }
-    if let Some(m) = model {
-        a.extend(["--model".into(), m.display().to_string()]);
-    }
-    a
-}
+use learn_common::*;
 
 #[test]
 fn bad_cells_stop_every_party_naming_file_line_and_column() {
@@ -318,14 +167,12 @@ fn client_file(dir: &Path, c: u64) -> PathBuf {
     path
 }
 
-#[test]
-fn horizontal_fedavg_over_quic_matches_plaintext_fedavg() {
-    let dir = tempfile::tempdir().unwrap();
-    let ps = parties(dir.path(), &["server", "c0", "c1", "c2"]);
-    let files: Vec<PathBuf> = (0..3).map(|c| client_file(dir.path(), c)).collect();
-    let models: Vec<PathBuf> = (0..4)
-        .map(|i| dir.path().join(format!("h{i}.json")))
-        .collect();
+/// Runs a horizontal job: the server and one client per file.
+fn horizontal_job(
+    ps: &[Party],
+    files: &[PathBuf],
+    models: &[PathBuf],
+) -> Vec<std::process::Output> {
     let common = args(&[
         "--mode",
         "horizontal",
@@ -340,9 +187,9 @@ fn horizontal_fedavg_over_quic_matches_plaintext_fedavg() {
         "--seed",
         "5",
     ]);
-    let children = (0..4)
+    let children = (0..=files.len())
         .map(|i| {
-            let mut a = base("train", &ps, i);
+            let mut a = base("train", ps, i);
             a.extend(common.clone());
             a.extend(["--model".into(), models[i].display().to_string()]);
             if i > 0 {
@@ -356,7 +203,56 @@ fn horizontal_fedavg_over_quic_matches_plaintext_fedavg() {
             spawn(&a)
         })
         .collect();
-    let outs = wait_all(children);
+    wait_all(children)
+}
+
+#[test]
+fn a_bad_cell_at_one_client_stops_the_server_and_every_client() {
+    let dir = tempfile::tempdir().unwrap();
+    let ps = parties(dir.path(), &["server", "c0", "c1", "c2"]);
+    let files: Vec<PathBuf> = (0..3).map(|c| client_file(dir.path(), c)).collect();
+    let text = std::fs::read_to_string(&files[1]).unwrap();
+    let bad: String = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            if i == 2 {
+                format!("{},x\n", l.rsplit_once(',').unwrap().0)
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    std::fs::write(&files[1], bad).unwrap();
+    let models: Vec<PathBuf> = (0..4)
+        .map(|i| dir.path().join(format!("h{i}.json")))
+        .collect();
+    let outs = horizontal_job(&ps, &files, &models);
+    let own = stderr(&outs[2]);
+    assert!(
+        own.contains("line 3, column f2: \"x\" is not a number"),
+        "{own}"
+    );
+    for i in [0, 1, 3] {
+        let err = stderr(&outs[i]);
+        assert!(!outs[i].status.success());
+        assert!(
+            err.contains("party c1 refused the job") && err.contains("line 3, column f2"),
+            "{i}: {err}"
+        );
+    }
+    assert!(models.iter().all(|m| !m.exists()));
+}
+
+#[test]
+fn horizontal_fedavg_over_quic_matches_plaintext_fedavg() {
+    let dir = tempfile::tempdir().unwrap();
+    let ps = parties(dir.path(), &["server", "c0", "c1", "c2"]);
+    let files: Vec<PathBuf> = (0..3).map(|c| client_file(dir.path(), c)).collect();
+    let models: Vec<PathBuf> = (0..4)
+        .map(|i| dir.path().join(format!("h{i}.json")))
+        .collect();
+    let outs = horizontal_job(&ps, &files, &models);
     assert_ok(&outs);
     let server = ModelFile::load(&models[0]).unwrap();
     // The oracle: plaintext FedAvg on each client's training split.
@@ -410,189 +306,6 @@ fn horizontal_fedavg_over_quic_matches_plaintext_fedavg() {
         assert_eq!(client.job_hash, server.job_hash);
         assert!(client.evaluation.is_some());
     }
-}
-
-/// Model files of one made-up vertical job: bank (label holder) with
-/// weights on age and balance, tax with weights on its three columns.
-fn model_pair(dir: &Path, nonce: &str) -> (PathBuf, PathBuf, ModelFile, ModelFile) {
-    use indomain_learn::data::Standardizer;
-    use indomain_learn::model::{FORMAT_VERSION, JobParty, JobSpec, PartyRole, Rows};
-    let job = JobSpec {
-        mode: "vertical".into(),
-        parties: vec![
-            JobParty {
-                name: "bank".into(),
-                role: PartyRole::Label,
-            },
-            JobParty {
-                name: "tax".into(),
-                role: PartyRole::Feature,
-            },
-            JobParty {
-                name: "stats".into(),
-                role: PartyRole::Dealer,
-            },
-        ],
-        id_column: "id".into(),
-        test_fraction: 0.25,
-        params: TrainParams::default(),
-        horizontal: None,
-        nonce: nonce.into(),
-    };
-    let file =
-        |party: &str, role, features: &[&str], weights: Vec<f64>, intercept, std: Standardizer| {
-            ModelFile {
-                format: FORMAT_VERSION,
-                job_hash: job.hash(),
-                job: job.clone(),
-                party: party.into(),
-                role,
-                features: features.iter().map(|s| s.to_string()).collect(),
-                standardizer: Some(std),
-                weights,
-                intercept,
-                rows: Rows { train: 1, test: 1 },
-                evaluation: None,
-                loss_per_epoch: Vec::new(),
-                contribution: None,
-                written_by: "test".into(),
-            }
-        };
-    let bank = file(
-        "bank",
-        PartyRole::Label,
-        &["age", "balance"],
-        vec![0.8, -0.5],
-        Some(0.1),
-        Standardizer {
-            mean: vec![30.0, 0.0],
-            std: vec![10.0, 1000.0],
-            clip: 63.0,
-        },
-    );
-    let tax = file(
-        "tax",
-        PartyRole::Feature,
-        &["income", "tax_paid", "assets"],
-        vec![1.1, 0.0, 0.3],
-        None,
-        Standardizer {
-            mean: vec![0.0; 3],
-            std: vec![1.0, 1.0, 5.0],
-            clip: 63.0,
-        },
-    );
-    let (bp, tp) = (
-        dir.join(format!("bank-{nonce}.json")),
-        dir.join(format!("tax-{nonce}.json")),
-    );
-    bank.save(&bp).unwrap();
-    tax.save(&tp).unwrap();
-    (bp, tp, bank, tax)
-}
-
-fn predict_args(
-    ps: &[Party],
-    me: usize,
-    model: &Path,
-    input: &Path,
-    output: Option<&Path>,
-) -> Vec<String> {
-    let mut a = base("predict", ps, me);
-    a.extend([
-        "--model".into(),
-        model.display().to_string(),
-        "--input".into(),
-        input.display().to_string(),
-    ]);
-    if me == 0 {
-        a.extend(args(&["--label-column", "y"]));
-    }
-    if let Some(o) = output {
-        a.extend(["--output".into(), o.display().to_string()]);
-    }
-    a
-}
-
-#[test]
-fn joint_scoring_over_quic_equals_plaintext_scoring() {
-    let dir = tempfile::tempdir().unwrap();
-    let ps = parties(dir.path(), &["bank", "tax"]);
-    let (bank_csv, tax_csv) = vertical_files(dir.path(), 50, 10);
-    let (bm, tm, bank, tax) = model_pair(dir.path(), "a");
-    let out = dir.path().join("scores.csv");
-    let outs = wait_all(vec![
-        spawn(&predict_args(&ps, 0, &bm, &bank_csv, Some(&out))),
-        spawn(&predict_args(&ps, 1, &tm, &tax_csv, None)),
-    ]);
-    assert_ok(&outs);
-    let spec = |label: bool| CsvSpec {
-        id_column: "id".into(),
-        label_column: label.then(|| "y".into()),
-        features: None,
-        task: Task::Logistic,
-    };
-    let b = data::load_csv(&bank_csv, &spec(true)).unwrap();
-    let t = data::load_csv(&tax_csv, &spec(false)).unwrap();
-    let text = std::fs::read_to_string(&out).unwrap();
-    let mut lines = text.lines();
-    assert_eq!(lines.next(), Some("id,score,prediction"));
-    let mut rows = 0;
-    for line in lines {
-        let cells: Vec<&str> = line.split(',').collect();
-        let (bi, ti) = (
-            b.ids.iter().position(|i| i == cells[0]).unwrap(),
-            t.ids.iter().position(|i| i == cells[0]).unwrap(),
-        );
-        let partial = |m: &ModelFile, x: Vec<f64>| -> f64 {
-            let s = m.standardizer.as_ref().unwrap();
-            x.iter()
-                .enumerate()
-                .map(|(j, v)| (v - s.mean[j]) / s.std[j] * m.weights[j])
-                .sum::<f64>()
-        };
-        let want = partial(&bank, b.x.row(bi).to_vec()) + 0.1 + partial(&tax, t.x.row(ti).to_vec());
-        let got: f64 = cells[1].parse().unwrap();
-        assert!((got - want).abs() < 1e-4, "{line}: {want}");
-        let p: f64 = cells[2].parse().unwrap();
-        assert!((p - 1.0 / (1.0 + (-want).exp())).abs() < 1e-4);
-        rows += 1;
-    }
-    assert_eq!(rows, 40);
-}
-
-#[test]
-fn predict_refuses_another_jobs_model_and_other_columns() {
-    let dir = tempfile::tempdir().unwrap();
-    let ps = parties(dir.path(), &["bank", "tax"]);
-    let (bank_csv, tax_csv) = vertical_files(dir.path(), 30, 0);
-    let (bm, _, _, _) = model_pair(dir.path(), "a");
-    let (_, tm_other, _, _) = model_pair(dir.path(), "b");
-    let out = dir.path().join("scores.csv");
-    let outs = wait_all(vec![
-        spawn(&predict_args(&ps, 0, &bm, &bank_csv, Some(&out))),
-        spawn(&predict_args(&ps, 1, &tm_other, &tax_csv, None)),
-    ]);
-    for (o, peer) in outs.iter().zip(["tax", "bank"]) {
-        let err = stderr(o);
-        assert!(!o.status.success());
-        assert!(
-            err.contains("another training job") && err.contains(peer),
-            "{err}"
-        );
-    }
-    assert!(!out.exists());
-    // A file whose columns differ from the model's.
-    let text = std::fs::read_to_string(&tax_csv).unwrap();
-    let renamed = text.replacen("tax_paid", "vat_paid", 1);
-    let other = dir.path().join("tax-renamed.csv");
-    std::fs::write(&other, renamed).unwrap();
-    let (_, tm, _, _) = model_pair(dir.path(), "a");
-    let err = refused(predict_args(&ps, 1, &tm, &other, None));
-    assert!(
-        err.contains("tax-renamed.csv") && err.contains("differ from the model's"),
-        "{err}"
-    );
 }
 
 #[test]
@@ -686,16 +399,5 @@ fn vertical_training_over_quic_matches_plaintext_and_its_models_score_jointly() 
             + part(t.x.row(ti).to_vec(), st, &tax.weights);
         let got: f64 = cells[1].parse().unwrap();
         assert!((got - want).abs() < 1e-3, "{line}: {want}");
-    }
-}
-
-trait Mkdir {
-    fn tap_mkdir(self) -> Self;
-}
-
-impl Mkdir for PathBuf {
-    fn tap_mkdir(self) -> Self {
-        std::fs::create_dir_all(&self).unwrap();
-        self
     }
 }
