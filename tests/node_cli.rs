@@ -271,6 +271,18 @@ fn nodes_propose_check_policy_and_audit() {
     .unwrap();
     let unknown = run(&["job", "submit", "--config", bank_cfg, &stranger]);
     assert!(!unknown.status.success());
+    let named = format!("{stranger}:10: party \"broker\" is not a configured peer");
+    assert!(text(&unknown).contains(&named), "{}", text(&unknown));
+    // Given only the socket, the node itself refuses it (without a line).
+    let socket = bank.dir.join("control.sock");
+    let unknown = run(&[
+        "job",
+        "submit",
+        "--socket",
+        socket.to_str().unwrap(),
+        &stranger,
+    ]);
+    assert!(!unknown.status.success());
     assert!(
         text(&unknown).contains("party \"broker\" is not a configured peer"),
         "{}",
