@@ -61,6 +61,38 @@ impl QuicChannel {
     pub fn remote_addr(&self) -> std::net::SocketAddr {
         self.connection.remote_address()
     }
+
+    /// The link's packet figures so far, to see what a transfer cost.
+    pub fn path_stats(&self) -> PathStats {
+        let stats = self.connection.stats();
+        PathStats {
+            datagram_size: stats.path.current_mtu,
+            datagrams_sent: stats.udp_tx.datagrams,
+            send_calls: stats.udp_tx.ios,
+            lost_packets: stats.path.lost_packets,
+            congestion_events: stats.path.congestion_events,
+            congestion_window: stats.path.cwnd,
+        }
+    }
+}
+
+/// Packet figures of one link ([`QuicChannel::path_stats`]). Datagrams per
+/// send call above 1 mean that segmentation offload (GSO) batches them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PathStats {
+    /// The UDP payload size in use now, in bytes.
+    pub datagram_size: u16,
+    /// UDP datagrams sent.
+    pub datagrams_sent: u64,
+    /// Send system calls (one per GSO batch).
+    pub send_calls: u64,
+    /// Packets declared lost.
+    pub lost_packets: u64,
+    /// Times the congestion controller cut its window.
+    pub congestion_events: u64,
+    /// The congestion window now, in bytes.
+    pub congestion_window: u64,
 }
 
 /// How long a channel whose peer ended the stream waits for the peer's

@@ -10,6 +10,7 @@
 //! [`super::handshake`].
 
 use super::channel::QuicChannel;
+use super::datagram::{self, DatagramSize, PathDatagrams};
 use super::identity::{Identity, TrustedPeer};
 use super::verify::{PinnedClientVerifier, PinnedServerVerifier, Refusal, TrustList};
 use crate::{Limits, NetError};
@@ -45,14 +46,6 @@ const SEND_WINDOW: u64 = 64 << 20;
 /// UDP socket buffer size asked of the kernel.
 const SOCKET_BUFFER: usize = 8 << 20;
 
-/// The datagram size used on loopback, and the largest this endpoint
-/// accepts. Fewer, larger packets cost much less CPU (quinn encrypts and
-/// acknowledges per packet). quinn sends up to 10 datagrams in one
-/// segmentation-offload batch, which must stay under 64 KiB, so 6000 bytes
-/// is close to the largest that works; the endpoint's receive buffers grow
-/// linearly with it.
-const LOOPBACK_MTU: u16 = 6000;
-
 /// Application error codes in CONNECTION_CLOSE frames.
 pub(crate) const CLOSE_DONE: u32 = 0;
 pub(crate) const CLOSE_WRONG_PEER: u32 = 1;
@@ -79,8 +72,9 @@ pub(crate) struct Shared {
     pub(crate) trust: Arc<TrustList>,
     pub(crate) endpoint: quinn::Endpoint,
     tls: TlsMaterial,
-    network: Arc<TransportConfig>,
-    loopback: Arc<TransportConfig>,
+    datagrams: DatagramSize,
+    /// Read once at bind: the namespace does not change under a process.
+    loopback_mtu: Option<u32>,
     closers: Mutex<Vec<JoinHandle<()>>>,
     /// Set when the job failed here: links then close with the "stopped"
     /// code and this reason (after delivering what was sent) instead of
@@ -95,13 +89,28 @@ pub(crate) struct Shared {
 
 impl Endpoint {
     /// Binds a UDP socket on `listen` (port 0 picks a free port) and accepts
-    /// only the `trusted` peers, on connections in both directions.
+    /// only the `trusted` peers, on connections in both directions, with
+    /// datagram sizes chosen per path ([`DatagramSize::Auto`]).
     pub fn bind(
         identity: &Identity,
         listen: SocketAddr,
         trusted: Vec<TrustedPeer>,
         limits: Limits,
     ) -> Result<Endpoint, NetError> {
+        Self::bind_with(identity, listen, trusted, limits, DatagramSize::Auto)
+    }
+
+    /// [`Endpoint::bind`] with the datagram size set: for a path whose MTU
+    /// the operator knows (say [`DatagramSize::Known`]`(1472)` on a
+    /// 1500-byte IPv4 network).
+    pub fn bind_with(
+        identity: &Identity,
+        listen: SocketAddr,
+        trusted: Vec<TrustedPeer>,
+        limits: Limits,
+        datagrams: DatagramSize,
+    ) -> Result<Endpoint, NetError> {
+        datagrams.validate().map_err(NetError::Config)?;
         if limits.max_frame == 0
             || limits.recv_timeout.is_zero()
             || limits.connect_timeout.is_zero()
@@ -124,11 +133,10 @@ impl Endpoint {
             certificate: identity.certificate(),
             key: identity.private_key()?,
         };
-        let network = Arc::new(transport_config(Path::Network)?);
-        let loopback = Arc::new(transport_config(Path::Loopback)?);
         // Incoming connections are accepted with a configuration of their
         // own (`accept_with`); this one only enables the server role.
-        let (default_server, _) = tls.server(&trust, network.clone())?;
+        let network = Arc::new(transport_config(PathDatagrams::Discover)?);
+        let (default_server, _) = tls.server(&trust, network)?;
 
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -144,7 +152,7 @@ impl Endpoint {
             let socket = udp_socket(listen)?;
             let mut config = quinn::EndpointConfig::default();
             config
-                .max_udp_payload_size(LOOPBACK_MTU)
+                .max_udp_payload_size(datagrams.largest())
                 .map_err(|e| NetError::Config(format!("UDP payload size: {e}")))?;
             let server = Some(default_server);
             quinn::Endpoint::new(config, server, socket, Arc::new(quinn::TokioRuntime)).map_err(
@@ -165,8 +173,8 @@ impl Endpoint {
                 trust,
                 endpoint,
                 tls,
-                network,
-                loopback,
+                datagrams,
+                loopback_mtu: datagram::loopback_mtu(),
                 closers: Mutex::new(Vec::new()),
                 stop_reason: Arc::new(Mutex::new(None)),
                 pending: Mutex::new(JoinSet::new()),
@@ -341,24 +349,10 @@ impl TlsMaterial {
     }
 }
 
-/// Which kind of path a connection takes.
-#[derive(Clone, Copy)]
-enum Path {
-    /// Anything beyond this machine: start at QUIC's safe datagram size and
-    /// let path MTU discovery raise it up to 1452 bytes.
-    Network,
-    /// Loopback, whose MTU (64 KiB on Linux) is known: large datagrams from
-    /// the first packet.
-    Loopback,
-}
-
 impl Shared {
-    fn transport(&self, remote: SocketAddr) -> Arc<TransportConfig> {
-        if remote.ip().to_canonical().is_loopback() {
-            self.loopback.clone()
-        } else {
-            self.network.clone()
-        }
+    fn transport(&self, remote: SocketAddr) -> Result<Arc<TransportConfig>, NetError> {
+        let path = self.datagrams.for_path(remote, self.loopback_mtu);
+        Ok(Arc::new(transport_config(path)?))
     }
 
     /// A server configuration for one incoming connection from `remote`.
@@ -366,7 +360,7 @@ impl Shared {
         &self,
         remote: SocketAddr,
     ) -> Result<(Arc<quinn::ServerConfig>, Arc<Refusal>), NetError> {
-        let (config, refusal) = self.tls.server(&self.trust, self.transport(remote))?;
+        let (config, refusal) = self.tls.server(&self.trust, self.transport(remote)?)?;
         Ok((Arc::new(config), refusal))
     }
 
@@ -375,7 +369,7 @@ impl Shared {
         &self,
         remote: SocketAddr,
     ) -> Result<(quinn::ClientConfig, Arc<Refusal>), NetError> {
-        self.tls.client(&self.trust, self.transport(remote))
+        self.tls.client(&self.trust, self.transport(remote)?)
     }
 
     /// The code and reason a link closes with once it is done: "done", or
@@ -442,7 +436,7 @@ fn udp_socket(listen: SocketAddr) -> Result<std::net::UdpSocket, NetError> {
     Ok(socket)
 }
 
-fn transport_config(path: Path) -> Result<TransportConfig, NetError> {
+fn transport_config(path: PathDatagrams) -> Result<TransportConfig, NetError> {
     let mut transport = TransportConfig::default();
     let idle = IdleTimeout::try_from(IDLE_TIMEOUT)
         .map_err(|e| NetError::Config(format!("idle timeout: {e}")))?;
@@ -455,12 +449,6 @@ fn transport_config(path: Path) -> Result<TransportConfig, NetError> {
         .max_idle_timeout(Some(idle))
         .keep_alive_interval(Some(KEEP_ALIVE))
         .datagram_receive_buffer_size(None);
-    if let Path::Loopback = path {
-        // Discovery is off: on loopback there is nothing to discover.
-        transport
-            .initial_mtu(LOOPBACK_MTU)
-            .min_mtu(LOOPBACK_MTU)
-            .mtu_discovery_config(None);
-    }
+    datagram::configure(&mut transport, path);
     Ok(transport)
 }

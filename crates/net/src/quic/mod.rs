@@ -18,6 +18,7 @@
 //! [`crate::Channel`], so protocol code never sees async.
 
 mod channel;
+mod datagram;
 mod endpoint;
 mod frame;
 mod handshake;
@@ -28,7 +29,8 @@ mod mesh;
 pub(crate) mod tests;
 mod verify;
 
-pub use channel::QuicChannel;
+pub use channel::{PathStats, QuicChannel};
+pub use datagram::{DatagramSize, MAX_DATAGRAM, MIN_DATAGRAM};
 pub use endpoint::{ALPN, Endpoint, StopHandle};
 pub use hub::{ClientId, Hub, HubEvent};
 pub use identity::{CERT_FILE, Fingerprint, Identity, KEY_FILE, TrustedPeer};
