@@ -9,7 +9,7 @@ use super::CliResult;
 use indicatif::{ProgressBar, ProgressStyle};
 use indomain_learn::data::CsvSpec;
 use indomain_learn::metrics::Evaluation;
-use indomain_learn::{EarlyStopping, Task, TrainParams};
+use indomain_learn::{EarlyStopping, Sigmoid, Task, TrainParams};
 use indomain_net::quic::TrustedPeer;
 use indomain_net::{Counters, Limits};
 use std::net::SocketAddr;
@@ -104,6 +104,12 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = TaskArg::Logistic)]
     task: TaskArg,
 
+    /// The sigmoid approximation of secure logistic training: `linear`
+    /// (1/2 + z/4, no communication) or `clamped` (the same clamped to
+    /// [0, 1] by two secure comparisons a batch; more rounds and bytes).
+    #[arg(long, value_enum, default_value_t = SigmoidArg::Linear)]
+    sigmoid: SigmoidArg,
+
     /// Epochs (vertical); local epochs per round (horizontal).
     #[arg(long, default_value_t = 20)]
     epochs: usize,
@@ -177,6 +183,14 @@ enum ModeArg {
 }
 
 #[derive(clap::ValueEnum, Clone, Copy)]
+enum SigmoidArg {
+    /// 1/2 + z/4, unclamped.
+    Linear,
+    /// 1/2 + z/4 clamped to [0, 1].
+    Clamped,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy)]
 enum TaskArg {
     /// Binary classification (labels 0/1).
     Logistic,
@@ -233,6 +247,10 @@ impl Args {
             }),
             frac_bits: self.frac_bits,
             seed: self.seed,
+            sigmoid: match self.sigmoid {
+                SigmoidArg::Linear => Sigmoid::Linear,
+                SigmoidArg::Clamped => Sigmoid::Clamped,
+            },
         }
     }
 
