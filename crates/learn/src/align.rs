@@ -1,5 +1,6 @@
 //! Row alignment for vertical training and scoring: a PSI join
-//! ([`indomain_psi::Mode::Join`], ECDH on ristretto255) between the label
+//! ([`indomain_psi::Mode::Join`], by the fastest construction that joins:
+//! RR22's VOLE and OKVS) between the label
 //! holder and each feature holder, then one common order over the rows
 //! every data party shares.
 //!
@@ -7,7 +8,7 @@
 //! receiver), which gives both the rows they share in an order common to
 //! the two of them. The label holder keeps the rows present in every join,
 //! in the order of the join with the first feature holder (an order set by
-//! the double-blinded keys, unrelated to either file's order), and sends
+//! the PSI's outputs, unrelated to either file's order), and sends
 //! each feature holder the positions of those rows in their own join
 //! order; it sends every other party (the dealer) only the row count.
 //!
@@ -21,7 +22,7 @@
 use crate::LearnError;
 use indomain_net::PartySet;
 use indomain_net::wire::{recv_msg, recv_u64s, send_msg, send_u64s};
-use indomain_psi::{Items, Job, Mode};
+use indomain_psi::{Construction, Items, Job, Mode};
 use rand::CryptoRng;
 use std::collections::HashSet;
 
@@ -64,7 +65,7 @@ impl Roles {
 
 /// The PSI job of the alignment: the id column, trimmed, case kept.
 fn psi_job() -> Job {
-    let mut job = Job::new(Mode::Join);
+    let mut job = Job::new(Mode::Join).with_construction(Construction::fastest(Mode::Join));
     job.key_spec = "1 key column, trimmed, case kept".into();
     job
 }
@@ -93,7 +94,7 @@ pub fn align<R: CryptoRng + ?Sized>(
         let items = items();
         let mut positions: Vec<Vec<Option<u64>>> = Vec::new();
         for &f in &roles.features {
-            let outcome = indomain_psi::ecdh::receiver(
+            let outcome = indomain_psi::session::receiver(
                 parties.channel(f)?,
                 &psi_job(),
                 &items,
@@ -126,7 +127,7 @@ pub fn align<R: CryptoRng + ?Sized>(
     } else {
         let label_name = parties.name(roles.label).to_string();
         let matched = if roles.features.contains(&me) {
-            let outcome = indomain_psi::ecdh::sender(
+            let outcome = indomain_psi::session::sender(
                 parties.channel(roles.label)?,
                 &psi_job(),
                 &items(),
