@@ -51,7 +51,7 @@ impl Node {
             .args(["aggregate", "--identity", "alice", "--me", "alice"])
             .args(["--party", &me, "--party", &other])
             .args(["--stat", "sum", "--columns", "v", "--receivers", "alice"])
-            .args(["--min-group-size", "2", "--timeout", "5", "--quiet"])
+            .args(["--min-group-size", "3", "--timeout", "5", "--quiet"])
             .args(extra)
             .current_dir(self.dir.path())
             .output()

@@ -126,7 +126,7 @@ fn aggregate(dir: &Path, me: &str, entries: &[String]) -> std::process::Child {
         "in.csv",
     ])
     .args(["--stat", "sum", "--columns", "v", "--receivers", "a"])
-    .args(["--min-group-size", "2", "--timeout", "5", "--quiet"]);
+    .args(["--min-group-size", "3", "--timeout", "5", "--quiet"]);
     if me == "a" {
         cmd.args(["--output", "out.csv"]);
     }

@@ -266,7 +266,10 @@ fn operator_and_client_processes_agree_with_the_plaintext_lookup() {
         .wait_with_output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && err.contains("trust"), "{err}");
+    assert!(
+        !out.status.success() && err.contains("list this node's fingerprint"),
+        "{err}"
+    );
     let log = std::fs::read_to_string(s.path("usage.log")).unwrap();
     assert!(
         !log.contains("1101000") && !log.contains("Name "),
