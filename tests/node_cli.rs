@@ -1,7 +1,8 @@
 //! End to end with real `indomain node` processes on loopback: a job
 //! inside policy is accepted by the peer, one outside it is refused with
-//! the rule named, both nodes record everything, `audit verify` passes and
-//! catches tampering, and bad configuration is named by file and line.
+//! the rule named, four jobs submitted at once are all handled, both nodes
+//! record everything, `audit verify` passes and catches tampering, and bad
+//! configuration is named by file and line.
 
 mod common;
 
@@ -270,11 +271,41 @@ fn nodes_propose_check_policy_and_audit() {
     .unwrap();
     let unknown = run(&["job", "submit", "--config", bank_cfg, &stranger]);
     assert!(!unknown.status.success());
+    let named = format!("{stranger}:10: party \"broker\" is not a configured peer");
+    assert!(text(&unknown).contains(&named), "{}", text(&unknown));
+    // Given only the socket, the node itself refuses it (without a line).
+    let socket = bank.dir.join("control.sock");
+    let unknown = run(&[
+        "job",
+        "submit",
+        "--socket",
+        socket.to_str().unwrap(),
+        &stranger,
+    ]);
+    assert!(!unknown.status.success());
     assert!(
         text(&unknown).contains("party \"broker\" is not a configured peer"),
         "{}",
         text(&unknown)
     );
+
+    // Four jobs submitted at once are each proposed, checked and accepted.
+    let concurrent: Vec<Output> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4)
+            .map(|i| {
+                let spec = spec(root.path(), &format!("at_once{i}.toml"), "[\"id\"]", "bank");
+                s.spawn(move || run(&["job", "submit", "--config", bank_cfg, &spec]))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for o in &concurrent {
+        assert!(
+            o.status.success() && text(o).contains("accepted by tax"),
+            "{}",
+            text(o)
+        );
+    }
 
     // Tax lists what it was asked, with who asked.
     let list = run(&["job", "list", "--config", tax_cfg]);
@@ -319,15 +350,15 @@ fn nodes_propose_check_policy_and_audit() {
         assert!(v.status.success(), "{}", text(&v));
         assert!(text(&v).contains(": OK"), "{}", text(&v));
     }
-    // The bank holds tax's signed receipts of its four decisions.
+    // The bank holds tax's signed receipts of its eight decisions.
     let v = run(&["audit", "verify", "--config", bank_cfg]);
-    assert!(text(&v).contains("4 receipts"), "{}", text(&v));
+    assert!(text(&v).contains("8 receipts"), "{}", text(&v));
     let shown = text(&run(&["audit", "show", "--config", bank_cfg]));
     assert!(
         shown.contains(&format!("receipt from tax for job {accepted}: accepted")),
         "{shown}"
     );
-    assert_eq!(shown.matches("receipt from tax").count(), 4, "{shown}");
+    assert_eq!(shown.matches("receipt from tax").count(), 8, "{shown}");
     let show = run(&["audit", "show", "--config", tax_cfg]);
     let shown = text(&show);
     assert!(

@@ -86,12 +86,13 @@ fn print(job: &JobSummary) {
 
 pub fn run(args: Args) -> CliResult {
     let (target, request) = match args.command {
-        Command::Submit { target, spec } => (
-            target,
-            Request::Submit {
-                spec: JobSpec::load(&spec)?,
-            },
-        ),
+        Command::Submit { target, spec } => {
+            // With the configuration at hand, check the spec against it here,
+            // so that problems are named by the spec's file and line.
+            let config = target.config.as_deref().map(NodeConfig::load).transpose()?;
+            let spec = JobSpec::load(&spec, config.as_ref().map(NodeConfig::known).as_ref())?;
+            (target, Request::Submit { spec })
+        }
         Command::List { target } => (target, Request::List),
         Command::Status { target, job_id } => (target, Request::Status { job_id }),
         Command::Cancel { target, job_id } => (target, Request::Cancel { job_id }),

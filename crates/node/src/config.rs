@@ -9,7 +9,7 @@ use crate::audit::key::parse_public_key;
 use crate::dataset::{ColumnDef, Dataset, Select, Source};
 use crate::error::{Location, NodeError};
 use crate::grade::Grade;
-use crate::jobspec::{Protocol, is_name};
+use crate::jobspec::{Known, Protocol, is_name};
 use crate::policy::{PeerPolicy, Policy, Rule};
 use ed25519_dalek::VerifyingKey;
 use indomain_net::quic::Fingerprint;
@@ -56,6 +56,16 @@ pub struct NodeConfig {
 }
 
 impl NodeConfig {
+    /// What this node knows about job parties, to check a spec before
+    /// proposing it.
+    pub fn known(&self) -> Known<'_> {
+        Known {
+            me: &self.name,
+            peers: self.peers.keys().map(String::as_str).collect(),
+            catalog: &self.policy.catalog,
+        }
+    }
+
     /// Reads and checks `path`. Datasets are checked for existence of their
     /// files here; [`Dataset::check`] opens them.
     pub fn load(path: &Path) -> Result<NodeConfig, NodeError> {

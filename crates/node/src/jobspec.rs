@@ -198,15 +198,21 @@ impl JobSpec {
         }
     }
 
-    /// Reads and validates a spec from a TOML file; errors name the file and
-    /// line.
-    pub fn load(path: &Path) -> Result<JobSpec, NodeError> {
+    /// Reads and validates a spec from a TOML file, and checks it against
+    /// what the submitting node knows when `known` is given; errors name
+    /// the file and line.
+    pub fn load(path: &Path, known: Option<&Known<'_>>) -> Result<JobSpec, NodeError> {
         let text = std::fs::read_to_string(path).map_err(|e| crate::error::io_error(path, e))?;
-        JobSpec::from_toml(path, &text)
+        JobSpec::from_toml(path, &text, known)
     }
 
-    /// Parses and validates a spec from TOML `text` read from `path`.
-    pub fn from_toml(path: &Path, text: &str) -> Result<JobSpec, NodeError> {
+    /// Parses and validates a spec from TOML `text` read from `path` (and
+    /// checks it against `known`, if given).
+    pub fn from_toml(
+        path: &Path,
+        text: &str,
+        known: Option<&Known<'_>>,
+    ) -> Result<JobSpec, NodeError> {
         let err = |offset: Option<usize>, reason: String| NodeError::JobSpec {
             at: Location::at(path, text, offset),
             reason,
@@ -226,8 +232,8 @@ impl JobSpec {
                 .iter()
                 .map(|p| Party {
                     name: p.name.get_ref().clone(),
-                    dataset: p.dataset.clone(),
-                    columns: p.columns.clone(),
+                    dataset: p.dataset.get_ref().clone(),
+                    columns: p.columns.get_ref().clone(),
                 })
                 .collect(),
             parameters: raw.parameters.clone(),
@@ -241,13 +247,18 @@ impl JobSpec {
                 .collect(),
         };
         // Validate, then place the first problem on the line it comes from.
-        match spec.problem() {
+        let problem = spec
+            .problem()
+            .or_else(|| known.and_then(|k| spec.problem_known(k)));
+        match problem {
             None => Ok(spec),
             Some(problem) => {
                 let offset = match &problem.at {
                     Part::Id => raw.id.as_ref().map(|s| s.span().start),
                     Part::Whole => None,
                     Part::Party(i) => raw.parties.get(*i).map(|p| p.name.span().start),
+                    Part::Dataset(i) => raw.parties.get(*i).map(|p| p.dataset.span().start),
+                    Part::Columns(i) => raw.parties.get(*i).map(|p| p.columns.span().start),
                     Part::OutputName(i) => raw.outputs.get(*i).map(|o| o.name.span().start),
                     Part::Receiver(i) => raw.outputs.get(*i).map(|o| o.receiver.span().start),
                 };
@@ -262,6 +273,52 @@ impl JobSpec {
             None => Ok(()),
             Some(p) => Err(NodeError::InvalidJob(p.reason)),
         }
+    }
+
+    /// Checks a valid spec against what the submitting node knows.
+    pub fn check_known(&self, known: &Known<'_>) -> Result<(), NodeError> {
+        match self.problem_known(known) {
+            None => Ok(()),
+            Some(p) => Err(NodeError::InvalidJob(p.reason)),
+        }
+    }
+
+    /// The first thing the submitting node knows to be wrong: a party that
+    /// is neither it nor a configured peer, or its own dataset or columns
+    /// missing.
+    fn problem_known(&self, known: &Known<'_>) -> Option<Problem> {
+        let bad = |at: Part, reason: String| Some(Problem { at, reason });
+        let Some(mine) = self.parties.iter().position(|p| p.name == known.me) else {
+            return bad(
+                Part::Whole,
+                format!("this node ({}) is not a party of the job", known.me),
+            );
+        };
+        if let Some(i) = self
+            .parties
+            .iter()
+            .position(|p| p.name != known.me && !known.peers.contains(&p.name.as_str()))
+        {
+            let name = &self.parties[i].name;
+            return bad(
+                Part::Party(i),
+                format!("party {name:?} is not a configured peer"),
+            );
+        }
+        let party = &self.parties[mine];
+        let Some(columns) = known.catalog.get(&party.dataset) else {
+            return bad(
+                Part::Dataset(mine),
+                format!("no dataset {:?} on this node", party.dataset),
+            );
+        };
+        if let Some(c) = party.columns.iter().find(|c| !columns.contains_key(*c)) {
+            return bad(
+                Part::Columns(mine),
+                format!("dataset {:?} has no column {c:?}", party.dataset),
+            );
+        }
+        None
     }
 
     /// The first thing wrong with the spec, if any.
@@ -350,11 +407,24 @@ pub fn is_name(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
+/// What the submitting node knows, to check a spec against before
+/// proposing it.
+pub struct Known<'a> {
+    /// The node's name.
+    pub me: &'a str,
+    /// Its configured peers.
+    pub peers: Vec<&'a str>,
+    /// Its datasets and their columns' grades.
+    pub catalog: &'a BTreeMap<String, BTreeMap<String, crate::grade::Grade>>,
+}
+
 /// Which part of a spec a problem is in, to find its line.
 enum Part {
     Id,
     Whole,
     Party(usize),
+    Dataset(usize),
+    Columns(usize),
     OutputName(usize),
     Receiver(usize),
 }
@@ -381,8 +451,8 @@ struct RawSpec {
 #[serde(deny_unknown_fields)]
 struct RawParty {
     name: Spanned<String>,
-    dataset: String,
-    columns: Vec<String>,
+    dataset: Spanned<String>,
+    columns: Spanned<Vec<String>>,
 }
 
 #[derive(Deserialize)]

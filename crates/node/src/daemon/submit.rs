@@ -16,28 +16,15 @@ impl Node {
             spec.id = format!("job-{}", crate::hex::encode(&rand::random::<[u8; 8]>()));
         }
         spec.validate().map_err(|e| e.to_string())?;
+        spec.check_known(&self.config.known())
+            .map_err(|e| e.to_string())?;
         let me = &self.config.name;
-        let mine = spec
-            .party(me)
-            .ok_or_else(|| format!("this node ({me}) is not a party of the job"))?;
-        let grades = self
-            .config
-            .policy
-            .catalog
-            .get(&mine.dataset)
-            .ok_or_else(|| format!("no dataset {:?} on this node", mine.dataset))?;
-        if let Some(c) = mine.columns.iter().find(|c| !grades.contains_key(*c)) {
-            return Err(format!("dataset {:?} has no column {c:?}", mine.dataset));
-        }
         let others: Vec<&str> = spec
             .parties
             .iter()
             .map(|p| p.name.as_str())
             .filter(|n| n != me)
             .collect();
-        if let Some(unknown) = others.iter().find(|n| !self.config.peers.contains_key(**n)) {
-            return Err(format!("party {unknown:?} is not a configured peer"));
-        }
         let started = crate::time::now_millis();
         self.register(&spec, me, State::Proposed, String::new(), started)?;
         self.log(self.record(&spec, me, started, Outcome::Proposed))?;

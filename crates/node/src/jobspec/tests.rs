@@ -25,7 +25,7 @@ receiver = "bank"
 "#;
 
 fn parse(text: &str) -> Result<JobSpec, NodeError> {
-    JobSpec::from_toml(Path::new("job.toml"), text)
+    JobSpec::from_toml(Path::new("job.toml"), text, None)
 }
 
 fn message(text: &str) -> String {
@@ -116,4 +116,44 @@ fn json_specs_are_validated_too() {
     let mut spec = parse(SPEC).unwrap();
     spec.id = "../etc".into();
     assert!(matches!(spec.validate(), Err(NodeError::InvalidJob(_))));
+}
+
+#[test]
+fn the_submitting_node_checks_peers_datasets_and_columns_with_lines() {
+    use crate::grade::Grade;
+    let catalog = BTreeMap::from([(
+        "customers".to_string(),
+        BTreeMap::from([("id".to_string(), Grade::Internal)]),
+    )]);
+    let known = Known {
+        me: "bank",
+        peers: vec!["tax"],
+        catalog: &catalog,
+    };
+    let check = |text: &str| JobSpec::from_toml(Path::new("job.toml"), text, Some(&known));
+    check(SPEC).unwrap();
+    let m = check(&SPEC.replace("name = \"tax\"", "name = \"broker\""))
+        .unwrap_err()
+        .to_string();
+    assert_eq!(m, "job.toml:12: party \"broker\" is not a configured peer");
+    let m = check(&SPEC.replace("\"customers\"", "\"clients\""))
+        .unwrap_err()
+        .to_string();
+    assert_eq!(m, "job.toml:8: no dataset \"clients\" on this node");
+    let m = check(&SPEC.replacen("columns = [\"id\"]", "columns = [\"iban\"]", 1))
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        m,
+        "job.toml:9: dataset \"customers\" has no column \"iban\""
+    );
+    let other = Known {
+        me: "insurer",
+        peers: vec!["tax", "bank"],
+        catalog: &catalog,
+    };
+    let m = JobSpec::from_toml(Path::new("job.toml"), SPEC, Some(&other))
+        .unwrap_err()
+        .to_string();
+    assert_eq!(m, "job.toml: this node (insurer) is not a party of the job");
 }
