@@ -30,12 +30,15 @@ use std::collections::HashSet;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// What a completed run leaves.
 struct Done {
     outputs: Vec<OutputRecord>,
     files: Vec<PathBuf>,
     bytes: Counters,
+    /// The protocol's own time, from its first message to its outcome.
+    protocol: Duration,
 }
 
 /// A failed run: why, and the bytes moved before it failed.
@@ -209,10 +212,12 @@ impl Node {
             }
         };
         let mut rng = rand::rng();
+        let clock = Instant::now();
         let ran = match role {
             Role::Receiver => session::receiver(ch, &job, &items, &mut rng, &mut |_| {}),
             Role::Sender => session::sender(ch, &job, &items, None, &mut rng, &mut |_| {}),
         };
+        let protocol = clock.elapsed();
         let outcome = ran.map_err(|e| Failed {
             reason: format!("the protocol with {peer} failed: {e}"),
             bytes: moved(ch),
@@ -269,6 +274,7 @@ impl Node {
             outputs,
             files,
             bytes: moved(ch),
+            protocol,
         })
     }
 
@@ -335,8 +341,10 @@ impl Node {
         let (outcome, state, detail, bytes, outputs, files) = match result {
             Ok(done) => {
                 let detail = format!(
-                    "{} bytes sent, {} received",
-                    done.bytes.sent, done.bytes.received
+                    "protocol {:.2} ms; {} bytes sent, {} received",
+                    done.protocol.as_secs_f64() * 1e3,
+                    done.bytes.sent,
+                    done.bytes.received
                 );
                 (
                     Outcome::Completed,
