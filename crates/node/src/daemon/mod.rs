@@ -8,7 +8,7 @@
 //! policy before reading any data and accepts or refuses with the rule
 //! named; both sides record it in their audit logs. Once every party
 //! accepted, the proposer opens the job's protocol channel and both sides
-//! run it ([`run`]): PSI intersection and cardinality jobs run today; other
+//! run it (`daemon/run.rs`): PSI intersection and cardinality jobs run today; other
 //! protocols fail with a clear error (TODO(#8)).
 
 mod answer;
