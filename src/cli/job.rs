@@ -107,10 +107,21 @@ pub fn run(args: Args) -> CliResult {
             }
         }
         Response::Jobs { jobs } => jobs.iter().for_each(print),
-        Response::Outputs { job_id, outputs } => {
+        Response::Outputs {
+            job_id,
+            outputs,
+            files,
+        } => {
+            // The hashes on stderr, the outputs this node received on
+            // stdout, so that `job result` can be piped.
             for o in outputs {
                 let hash = o.hash.as_deref().unwrap_or("not released");
-                println!("{job_id}  {} -> {}  sha256 {hash}", o.name, o.receiver);
+                eprintln!("{job_id}  {} -> {}  sha256 {hash}", o.name, o.receiver);
+            }
+            let mut out = std::io::stdout().lock();
+            for file in files {
+                let bytes = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+                std::io::Write::write_all(&mut out, &bytes)?;
             }
         }
         Response::Error { message } => return Err(message.into()),

@@ -83,6 +83,10 @@ pub enum Response {
         job_id: String,
         /// Its outputs.
         outputs: Vec<OutputRecord>,
+        /// The files holding the outputs this node received, written
+        /// atomically once the job completed.
+        #[serde(default)]
+        files: Vec<std::path::PathBuf>,
     },
     /// The request failed.
     Error {

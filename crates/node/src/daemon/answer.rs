@@ -13,11 +13,16 @@ use indomain_net::{Channel, wire};
 use std::time::SystemTime;
 
 impl Node {
-    /// Answers a peer's proposal: policy first, before any data is read.
-    pub(super) fn answer_proposal(&self, mut channel: QuicChannel) {
+    /// Routes a channel a peer opened by its first message: a proposal is
+    /// answered (policy first, before any data is read); a run request goes
+    /// to its accepted job.
+    pub(super) fn serve_channel(&self, mut channel: QuicChannel) {
         let peer = channel.peer().to_string();
         let answer = match wire::recv_msg::<Hello>(&mut channel) {
             Ok(Hello::Propose { spec_json }) => self.decide(&peer, &spec_json),
+            Ok(Hello::Run { job_id, spec_hash }) => {
+                return self.run_answered(channel, job_id, spec_hash);
+            }
             Err(e) => {
                 tracing::warn!("proposal from {peer}: {e}");
                 return;
@@ -58,6 +63,7 @@ impl Node {
             };
             Receipt::sign(body, &self.config.name, &self.key)
         };
+        let max_rows = decision.as_ref().ok().and_then(|g| g.max_rows);
         let (state, outcome, answer) = match decision {
             Ok(grant) => {
                 let rule = format!("policy.peers.{peer}.allow[{}]", grant.rule);
@@ -91,13 +97,15 @@ impl Node {
         if let Err(e) = self.register(&spec, peer, state, detail, started) {
             return refuse("job", e);
         }
+        if let Some(job) = lock(&self.jobs).get_mut(&spec.id) {
+            job.max_rows = max_rows;
+        }
         if let Err(e) = self.log(self.record(&spec, peer, started, outcome)) {
             // Nothing is agreed to without its audit record.
             self.set_state(&spec.id, State::Failed, e.clone());
             return refuse("audit", e);
         }
-        // TODO(#8): on acceptance, wait for the proposer to open the job's
-        // protocol channels and run this node's side under an EgressGuard.
+        // On acceptance the job waits for the proposer's `Hello::Run`.
         answer
     }
 }

@@ -1,8 +1,10 @@
 //! The node's table of jobs: what the control socket lists, and the state
 //! each job is in.
 
+use crate::audit::OutputRecord;
 use crate::control::JobSummary;
 use crate::jobspec::JobSpec;
+use std::path::PathBuf;
 
 /// A job this node knows.
 pub(super) struct Job {
@@ -12,6 +14,13 @@ pub(super) struct Job {
     pub state: State,
     pub detail: String,
     pub started_ms: u64,
+    /// The row limit this node's policy granted (none for a job this node
+    /// proposed: its operator submitted it).
+    pub max_rows: Option<u64>,
+    /// The declared outputs, with hashes once released.
+    pub outputs: Vec<OutputRecord>,
+    /// The files of the outputs this node received.
+    pub files: Vec<PathBuf>,
 }
 
 /// Where a job stands on this node.
@@ -19,6 +28,8 @@ pub(super) struct Job {
 pub(super) enum State {
     Proposed,
     Accepted,
+    Running,
+    Completed,
     Refused,
     Failed,
     Cancelled,
@@ -29,6 +40,8 @@ impl State {
         match self {
             State::Proposed => "proposed",
             State::Accepted => "accepted",
+            State::Running => "running",
+            State::Completed => "completed",
             State::Refused => "refused",
             State::Failed => "failed",
             State::Cancelled => "cancelled",

@@ -6,13 +6,15 @@
 //! What runs today: a job submitted at this node is checked locally, then
 //! proposed to every other party over QUIC; each peer checks it against its
 //! policy before reading any data and accepts or refuses with the rule
-//! named; both sides record it in their audit logs. Running the protocol
-//! itself under the node is not built yet (TODO(#8)): accepted jobs stay
-//! `accepted`.
+//! named; both sides record it in their audit logs. Once every party
+//! accepted, the proposer opens the job's protocol channel and both sides
+//! run it (`daemon/run.rs`): PSI intersection and cardinality jobs run today; other
+//! protocols fail with a clear error (TODO(#8)).
 
 mod answer;
 mod jobs;
 pub mod propose;
+mod run;
 mod submit;
 
 use crate::audit::{AuditLog, Event, JobRecord, Outcome, OutputRecord, Touched};
@@ -150,7 +152,7 @@ impl Node {
             match self.endpoint.accept() {
                 Ok(channel) => {
                     let node = Arc::clone(&self);
-                    std::thread::spawn(move || node.answer_proposal(channel));
+                    std::thread::spawn(move || node.serve_channel(channel));
                 }
                 // No peer connected within the receive timeout, or a
                 // connection was refused at the handshake: keep listening,
@@ -166,23 +168,39 @@ impl Node {
     }
 
     /// Answers one control request.
-    pub fn handle(&self, request: Request) -> Response {
+    pub fn handle(self: &Arc<Self>, request: Request) -> Response {
         let result = match request {
             Request::Submit { spec } => self.submit(spec).map(Response::Job),
             Request::List => {
                 let jobs = lock(&self.jobs);
-                let list = lock(&self.order).iter().filter_map(|id| jobs.get(id)).map(Job::summary).collect();
+                let list = lock(&self.order)
+                    .iter()
+                    .filter_map(|id| jobs.get(id))
+                    .map(Job::summary)
+                    .collect();
                 Ok(Response::Jobs { jobs: list })
             }
-            Request::Status { job_id } => self.with_job(&job_id, |job| Ok(Response::Job(job.summary()))),
+            Request::Status { job_id } => {
+                self.with_job(&job_id, |job| Ok(Response::Job(job.summary())))
+            }
             Request::Cancel { job_id } => self.cancel(&job_id).map(Response::Job),
-            // TODO(#8): jobs do not run under the node yet, so none has a
-            // result; once they do, answer with `Response::Outputs`.
             Request::Result { job_id } => self.with_job(&job_id, |job| {
-                Err(format!(
-                    "job {job_id} is {}: it has no result (running protocols under the node is not built yet)",
-                    job.summary().state
-                ))
+                if job.state != State::Completed {
+                    return Err(format!(
+                        "job {job_id} is {}: it has no result{}",
+                        job.summary().state,
+                        if job.detail.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" ({})", job.detail)
+                        }
+                    ));
+                }
+                Ok(Response::Outputs {
+                    job_id: job_id.clone(),
+                    outputs: job.outputs.clone(),
+                    files: job.files.clone(),
+                })
             }),
         };
         result.unwrap_or_else(|message| Response::Error { message })
@@ -294,6 +312,17 @@ impl Node {
                 state,
                 detail,
                 started_ms,
+                max_rows: None,
+                outputs: spec
+                    .outputs
+                    .iter()
+                    .map(|o| OutputRecord {
+                        name: o.name.clone(),
+                        receiver: o.receiver.clone(),
+                        hash: None,
+                    })
+                    .collect(),
+                files: Vec::new(),
             },
         );
         order.push(spec.id.clone());

@@ -20,6 +20,26 @@ pub enum Hello {
         /// [`crate::jobspec::JobSpec::canonical_bytes`] of the spec.
         spec_json: Vec<u8>,
     },
+    /// Opens the protocol channel of a job both sides accepted: the job id
+    /// routes the channel to its job, so one endpoint carries many jobs.
+    Run {
+        /// The job.
+        job_id: String,
+        /// Its spec hash, which both sides must agree on.
+        spec_hash: String,
+    },
+}
+
+/// The peer's reply to [`Hello::Run`], before the protocol starts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RunReply {
+    /// The peer runs its side now.
+    Ready,
+    /// The peer will not run the job.
+    Refuse {
+        /// Why.
+        reason: String,
+    },
 }
 
 /// A peer's answer to a proposal.

@@ -8,10 +8,11 @@ use super::propose::{self, Answer};
 use crate::audit::{Event, Outcome, Receipt};
 use crate::control::JobSummary;
 use crate::jobspec::JobSpec;
+use std::sync::Arc;
 
 impl Node {
     /// Checks a job submitted by the operator and proposes it to the peers.
-    pub(super) fn submit(&self, mut spec: JobSpec) -> Result<JobSummary, String> {
+    pub(super) fn submit(self: &Arc<Self>, mut spec: JobSpec) -> Result<JobSummary, String> {
         if spec.id.is_empty() {
             spec.id = format!("job-{}", crate::hex::encode(&rand::random::<[u8; 8]>()));
         }
@@ -32,7 +33,7 @@ impl Node {
         let spec_json = spec.canonical_bytes();
         let spec_hash = spec.hash().to_string();
         let mut accepted = Vec::new();
-        for peer in others {
+        for &peer in &others {
             let answer = self.propose_to(peer, spec_json.clone());
             let refusal = match answer {
                 Ok(Answer::Accept {
@@ -83,15 +84,41 @@ impl Node {
         }
         let rule = format!("accepted by {}", accepted.join(", "));
         self.log(self.record(&spec, me, started, Outcome::Accepted { rule: rule.clone() }))?;
-        // TODO(#8): run the job's protocol here, under an EgressGuard, then
-        // record its outcome and exchange receipts.
-        self.set_state(&spec.id, State::Accepted, rule)
-            .ok_or_else(|| "the job vanished".to_string())
+        let summary = self
+            .set_state(&spec.id, State::Running, rule)
+            .ok_or_else(|| "the job vanished".to_string())?;
+        // The protocol runs on its own thread: `job status` follows it.
+        match others.as_slice() {
+            [peer] => {
+                let (node, peer) = (Arc::clone(self), peer.to_string());
+                std::thread::spawn(move || node.run_proposed(spec, peer, started));
+            }
+            _ => {
+                // TODO(#8): jobs with more than two parties (aggregate, train).
+                let reason = format!(
+                    "{} jobs with {} parties do not run under the node yet",
+                    spec.protocol,
+                    spec.parties.len()
+                );
+                self.log(self.record(
+                    &spec,
+                    me,
+                    started,
+                    Outcome::Failed {
+                        reason: reason.clone(),
+                    },
+                ))?;
+                return self
+                    .set_state(&spec.id, State::Failed, reason)
+                    .ok_or_else(|| "the job vanished".to_string());
+            }
+        }
+        Ok(summary)
     }
 
     /// Checks a peer's receipt for `spec` (signer, signature against the
     /// peer's audit key, job, spec hash, outcome) and stores it in the log.
-    fn keep_receipt(
+    pub(super) fn keep_receipt(
         &self,
         peer: &str,
         spec: &JobSpec,

@@ -1,0 +1,414 @@
+//! Running an accepted job's protocol under the node.
+//!
+//! Once every party accepted, the proposer opens one more channel to the
+//! peer on the nodes' QUIC endpoints and sends [`Hello::Run`] with the job
+//! id and spec hash; the peer's accept loop routes the channel to that job
+//! (it must be accepted, from that proposer, with the same spec hash), so
+//! one endpoint carries many jobs at once. Each side then reads its key
+//! columns through its dataset reader (with the row limit its policy
+//! granted), runs the PSI, releases through its [`EgressGuard`] only the
+//! outputs the job declares for it, writes them atomically, records the
+//! outcome with bytes, output hashes and timing, and the two exchange
+//! signed receipts of the completed job.
+//!
+//! What each side learns: what the PSI mode reveals to it, which the job's
+//! declared outputs decide (an output the job does not declare for a party
+//! is never revealed to it); a failed job releases nothing.
+
+use super::jobs::State;
+use super::propose::{Hello, RunReply};
+use super::{Node, lock};
+use crate::audit::{Event, Outcome, OutputHash, OutputRecord, Receipt, ReceiptBody};
+use crate::dataset::Cell;
+use crate::egress::EgressGuard;
+use crate::jobspec::{JobSpec, Protocol};
+use crate::output::AtomicOutput;
+use indomain_net::quic::QuicChannel;
+use indomain_net::{Channel, Counters, wire};
+use indomain_psi::{Construction, Items, Mode, Reveal, Role, session};
+use std::collections::HashSet;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What a completed run leaves.
+struct Done {
+    outputs: Vec<OutputRecord>,
+    files: Vec<PathBuf>,
+    bytes: Counters,
+    /// The protocol's own time, from its first message to its outcome.
+    protocol: Duration,
+}
+
+/// A failed run: why, and the bytes moved before it failed.
+struct Failed {
+    reason: String,
+    bytes: Counters,
+}
+
+impl From<String> for Failed {
+    fn from(reason: String) -> Self {
+        Failed {
+            reason,
+            bytes: Counters::default(),
+        }
+    }
+}
+
+impl Node {
+    /// The proposer's side: opens the job's channel to `peer`, has the peer
+    /// start its side, and runs this node's.
+    pub(super) fn run_proposed(self: Arc<Self>, spec: JobSpec, peer: String, started: u64) {
+        let result = (|| {
+            let address = self
+                .config
+                .peers
+                .get(&peer)
+                .map(|p| p.address)
+                .ok_or_else(|| format!("{peer} is not a configured peer"))?;
+            let mut ch = self
+                .endpoint
+                .connect(address, &peer)
+                .map_err(|e| format!("opening the job's channel to {peer}: {e}"))?;
+            let hello = Hello::Run {
+                job_id: spec.id.clone(),
+                spec_hash: spec.hash().to_string(),
+            };
+            wire::send_msg(&mut ch, &hello)
+                .map_err(|e| format!("starting the job with {peer}: {e}"))?;
+            match wire::recv_msg::<RunReply>(&mut ch) {
+                Ok(RunReply::Ready) => {}
+                Ok(RunReply::Refuse { reason }) => {
+                    return Err(format!("{peer} would not run the job: {reason}").into());
+                }
+                Err(e) => return Err(format!("starting the job with {peer}: {e}").into()),
+            }
+            self.execute(&spec, &peer, &mut ch, None)
+        })();
+        let me = self.config.name.clone();
+        self.finish(&spec, &me, started, result);
+    }
+
+    /// The answering side: `ch` came with [`Hello::Run`] for `job_id`.
+    pub(super) fn run_answered(&self, mut ch: QuicChannel, job_id: String, spec_hash: String) {
+        let peer = ch.peer().to_string();
+        let claimed = {
+            let mut jobs = lock(&self.jobs);
+            match jobs.get_mut(&job_id) {
+                Some(job)
+                    if job.proposer == peer
+                        && job.spec_hash == spec_hash
+                        && job.state == State::Accepted =>
+                {
+                    job.state = State::Running;
+                    Ok((job.spec.clone(), job.max_rows, job.started_ms))
+                }
+                Some(job) if job.proposer != peer || job.spec_hash != spec_hash => Err(format!(
+                    "job {job_id} was not accepted from {peer} with spec hash {spec_hash}"
+                )),
+                Some(job) => Err(format!("job {job_id} is {}", job.summary().state)),
+                None => Err(format!("no job {job_id:?} was accepted from {peer}")),
+            }
+        };
+        let (spec, max_rows, started) = match claimed {
+            Ok(c) => c,
+            Err(reason) => {
+                tracing::warn!("run request from {peer}: {reason}");
+                let _ = wire::send_msg(&mut ch, &RunReply::Refuse { reason });
+                return;
+            }
+        };
+        let result = match wire::send_msg(&mut ch, &RunReply::Ready) {
+            Ok(()) => self.execute(&spec, &peer, &mut ch, max_rows),
+            Err(e) => Err(format!("starting the job with {peer}: {e}").into()),
+        };
+        self.finish(&spec, &peer, started, result);
+    }
+
+    /// Reads this node's keys, runs the PSI with `peer` on `ch`, releases
+    /// and writes this node's declared outputs, and exchanges receipts.
+    fn execute(
+        &self,
+        spec: &JobSpec,
+        peer: &str,
+        ch: &mut QuicChannel,
+        max_rows: Option<u64>,
+    ) -> Result<Done, Failed> {
+        let me = self.config.name.as_str();
+        let (mode, construction) = match spec.protocol {
+            Protocol::PsiIntersection => (Mode::Intersection, Construction::Rr22),
+            Protocol::PsiCardinality => (Mode::Cardinality, Construction::Ecdh),
+            // TODO(#8): psi-sum, psi-join, aggregate, train and predict jobs.
+            other => return Err(format!("{other} jobs do not run under the node yet").into()),
+        };
+        let output = spec.protocol.outputs()[0];
+        let receivers: Vec<&str> = spec
+            .outputs
+            .iter()
+            .filter(|o| o.name == output)
+            .map(|o| o.receiver.as_str())
+            .collect();
+        let (first, second) = match spec.parties.as_slice() {
+            [a, b] => (a.name.as_str(), b.name.as_str()),
+            _ => return Err("a PSI job has exactly two parties".to_string().into()),
+        };
+        // The first party is the PSI receiver, which always learns the
+        // result: a job that does not declare it so would leak.
+        if !receivers.contains(&first) {
+            return Err(format!(
+                "the first party ({first}) is the PSI receiver and learns the {output}: the job must declare it as a receiver of {output:?}"
+            )
+            .into());
+        }
+        let reveal = if receivers.contains(&second) {
+            Reveal::Both
+        } else {
+            Reveal::Receiver
+        };
+        let party = spec
+            .party(me)
+            .ok_or_else(|| format!("{me} is not a party of the job"))?;
+        let dataset = self
+            .config
+            .datasets
+            .get(&party.dataset)
+            .ok_or_else(|| format!("no dataset {:?} on this node", party.dataset))?;
+        let table = dataset
+            .read(&party.columns, max_rows)
+            .map_err(|e| e.to_string())?;
+        let mut seen = HashSet::with_capacity(table.rows.len());
+        let mut keys = Vec::with_capacity(table.rows.len());
+        let mut items = Items::new();
+        for row in &table.rows {
+            let key: Vec<String> = row.iter().map(cell_text).collect();
+            // A repeated key takes part once.
+            if seen.insert(key.clone()) {
+                items.push_columns(&key);
+                keys.push(key);
+            }
+        }
+        drop(seen);
+
+        let mut job = indomain_psi::Job::new(mode);
+        job.construction = construction;
+        job.reveal = reveal;
+        // Column names differ between the parties; the cell encoding must not.
+        job.key_spec = format!(
+            "node dataset cells as text, {} column(s)",
+            party.columns.len()
+        );
+        let role = if me == first {
+            Role::Receiver
+        } else {
+            Role::Sender
+        };
+        let before = ch.counters();
+        let moved = |ch: &QuicChannel| {
+            let after = ch.counters();
+            Counters {
+                sent: after.sent - before.sent,
+                received: after.received - before.received,
+            }
+        };
+        let mut rng = rand::rng();
+        let clock = Instant::now();
+        let ran = match role {
+            Role::Receiver => session::receiver(ch, &job, &items, &mut rng, &mut |_| {}),
+            Role::Sender => session::sender(ch, &job, &items, None, &mut rng, &mut |_| {}),
+        };
+        let protocol = clock.elapsed();
+        let outcome = ran.map_err(|e| Failed {
+            reason: format!("the protocol with {peer} failed: {e}"),
+            bytes: moved(ch),
+        })?;
+        let fail = |reason: String, ch: &QuicChannel| Failed {
+            reason,
+            bytes: moved(ch),
+        };
+
+        let mut guard = EgressGuard::new(spec, Arc::clone(&self.audit));
+        let mut pending = Vec::new();
+        if receivers.contains(&me) {
+            let size = outcome.intersection_size.ok_or_else(|| {
+                fail(
+                    format!("the protocol did not give this node the {output}"),
+                    ch,
+                )
+            })?;
+            if let Some(min) = spec.int_param("min_intersection")
+                && (size as i64) < min
+            {
+                return Err(fail(
+                    format!(
+                        "the intersection has {size} keys, fewer than min_intersection = {min}: nothing released"
+                    ),
+                    ch,
+                ));
+            }
+            let bytes = match (mode, &outcome.matched) {
+                (Mode::Intersection, Some(matched)) => {
+                    let mut own = matched.clone();
+                    own.sort_unstable();
+                    intersection_csv(&party.columns, own.iter().filter_map(|&i| keys.get(i)))
+                }
+                _ => Ok(format!("intersection_size\n{size}\n").into_bytes()),
+            }
+            .map_err(|e| fail(format!("rendering the {output}: {e}"), ch))?;
+            guard
+                .release(output, me, &bytes)
+                .map_err(|e| fail(e.to_string(), ch))?;
+            pending.push(self.stage(spec, output, &bytes).map_err(|e| fail(e, ch))?);
+        }
+        // Everything is computed and released: only now do the files appear.
+        let mut files = Vec::new();
+        for out in pending {
+            let path = out.path().to_path_buf();
+            out.commit()
+                .map_err(|e| fail(format!("{}: {e}", path.display()), ch))?;
+            files.push(path);
+        }
+        let outputs = guard.outputs().to_vec();
+        self.exchange_receipts(spec, peer, ch, &outputs);
+        Ok(Done {
+            outputs,
+            files,
+            bytes: moved(ch),
+            protocol,
+        })
+    }
+
+    /// Starts the file of `output`, under `results/<job id>/` beside the
+    /// audit log.
+    fn stage(&self, spec: &JobSpec, output: &str, bytes: &[u8]) -> Result<AtomicOutput, String> {
+        let dir = self
+            .config
+            .audit_log
+            .parent()
+            .unwrap_or(std::path::Path::new("."))
+            .join("results")
+            .join(&spec.id);
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let path = dir.join(format!("{output}.csv"));
+        let mut out = AtomicOutput::create(&path, &[], false)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        out.write_all(bytes)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(out)
+    }
+
+    /// Sends this node's signed receipt of the completed job and keeps the
+    /// peer's. The job is complete either way; a missing or bad receipt is
+    /// logged, not fatal.
+    fn exchange_receipts(
+        &self,
+        spec: &JobSpec,
+        peer: &str,
+        ch: &mut QuicChannel,
+        outputs: &[OutputRecord],
+    ) {
+        let body = ReceiptBody {
+            job_id: spec.id.clone(),
+            spec_hash: spec.hash().to_string(),
+            outcome: "completed".into(),
+            outputs: outputs
+                .iter()
+                .filter_map(|o| {
+                    Some(OutputHash {
+                        name: o.name.clone(),
+                        receiver: o.receiver.clone(),
+                        hash: o.hash.clone()?,
+                    })
+                })
+                .collect(),
+        };
+        let mine = Receipt::sign(body, &self.config.name, &self.key);
+        let theirs = wire::send_msg(ch, &mine).and_then(|()| wire::recv_msg::<Receipt>(ch));
+        let kept = match theirs {
+            Ok(receipt) => self.keep_receipt(peer, spec, "completed", receipt),
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(e) = kept {
+            tracing::warn!(
+                "job {}: no valid completion receipt from {peer}: {e}",
+                spec.id
+            );
+        }
+    }
+
+    /// Records the run's outcome and sets the job's final state.
+    fn finish(&self, spec: &JobSpec, proposer: &str, started: u64, result: Result<Done, Failed>) {
+        let (outcome, state, detail, bytes, outputs, files) = match result {
+            Ok(done) => {
+                let detail = format!(
+                    "protocol {:.2} ms; {} bytes sent, {} received",
+                    done.protocol.as_secs_f64() * 1e3,
+                    done.bytes.sent,
+                    done.bytes.received
+                );
+                (
+                    Outcome::Completed,
+                    State::Completed,
+                    detail,
+                    done.bytes,
+                    done.outputs,
+                    done.files,
+                )
+            }
+            Err(f) => {
+                tracing::warn!("job {} failed: {}", spec.id, f.reason);
+                (
+                    Outcome::Failed {
+                        reason: f.reason.clone(),
+                    },
+                    State::Failed,
+                    f.reason,
+                    f.bytes,
+                    Vec::new(),
+                    Vec::new(),
+                )
+            }
+        };
+        let mut event = self.record(spec, proposer, started, outcome);
+        if let Event::Job(record) = &mut event {
+            record.bytes_sent = bytes.sent;
+            record.bytes_received = bytes.received;
+            if !outputs.is_empty() {
+                record.outputs = outputs.clone();
+            }
+        }
+        let (state, detail) = match self.log(event) {
+            Ok(()) => (state, detail),
+            Err(e) => (State::Failed, format!("the audit log failed: {e}")),
+        };
+        let mut jobs = lock(&self.jobs);
+        if let Some(job) = jobs.get_mut(&spec.id) {
+            job.state = state;
+            job.detail = detail;
+            job.outputs = outputs;
+            job.files = files;
+        }
+    }
+}
+
+/// A cell as the text both parties hash: integers in decimal, floats in
+/// Rust's shortest round-trip form.
+fn cell_text(cell: &Cell) -> String {
+    match cell {
+        Cell::Text(s) => s.clone(),
+        Cell::Int(i) => i.to_string(),
+        Cell::Float(x) => x.to_string(),
+    }
+}
+
+fn intersection_csv<'a>(
+    columns: &[String],
+    rows: impl Iterator<Item = &'a Vec<String>>,
+) -> Result<Vec<u8>, csv::Error> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(columns)?;
+    for row in rows {
+        w.write_record(row)?;
+    }
+    w.into_inner().map_err(|e| e.into_error().into())
+}
