@@ -33,16 +33,17 @@ fn psi_gives_the_intersection_to_the_receiver_only() -> Result<(), Error> {
     let (mut a, mut b) = (Items::new(), Items::new());
     ours.iter().for_each(|k| a.push_columns(&[k]));
     theirs.iter().for_each(|k| b.push_columns(&[k]));
-    let mut job = Job::new(Mode::Intersection);
-    job.reveal = Reveal::Receiver;
+    // The default reveals the result to the receiver only.
+    let job = Job::new(Mode::Intersection).with_key_spec("id");
+    assert_eq!(job.reveal, Reveal::Receiver);
     let outcomes = local::run(&["receiver", "sender"], |me, mut links| {
         let ch = links.channel(1 - me)?;
         let mut rng = rand::rng();
-        if me == 0 {
-            indomain::psi::receiver(ch, &job, &a, &mut rng, &mut |_| {})
+        Ok::<_, Error>(if me == 0 {
+            job.receive(ch, &a, &mut rng)?
         } else {
-            indomain::psi::sender(ch, &job, &b, None, &mut rng, &mut |_| {})
-        }
+            job.send(ch, &b, None, &mut rng)?
+        })
     })?;
     let mut got: Vec<&str> = outcomes[0]
         .matched
