@@ -304,7 +304,7 @@ pub fn secure_sum_real<R: Rng + CryptoRng + ?Sized>(
     let fp = FixedPoint::new(encoding.frac_bits)
         .map_err(|e| AggregateError::BadParameters(e.to_string()))?;
     let RealEncoding { max_abs, .. } = encoding;
-    if !(max_abs.is_finite() && max_abs > 0.0) {
+    if !max_abs.is_finite() || max_abs <= 0.0 {
         return Err(AggregateError::BadParameters(format!(
             "max_abs must be a positive number, got {max_abs}"
         )));
@@ -322,8 +322,8 @@ pub fn secure_sum_real<R: Rng + CryptoRng + ?Sized>(
         .iter()
         .enumerate()
         .map(|(row, &value)| {
-            // `!(a <= b)` also refuses NaN.
-            if !(value.abs() <= max_abs) {
+            // NaN is refused too: it is not finite.
+            if !value.is_finite() || value.abs() > max_abs {
                 return Err(AggregateError::OutOfRange {
                     row,
                     column: 0,
