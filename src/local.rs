@@ -17,7 +17,7 @@ use indomain_net::memory::mesh;
 /// use indomain::net::Channel;
 ///
 /// // Party 0 sends its rank to party 1, which echoes it doubled.
-/// let got = indomain::local::run(&["a", "b"], |me, mut links| {
+/// let got = indomain::local::run(&["a", "b"], |me, mut links| -> Result<u8, indomain::Error> {
 ///     if me == 0 {
 ///         links.channel(1)?.send(&[21])?;
 ///         Ok(links.channel(1)?.recv()?[0])
