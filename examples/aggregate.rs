@@ -10,8 +10,9 @@ use indomain::aggregate::stats::{
     ColumnResult, GroupOutcome, LocalData, Statistic, StatsJob, run_statistics,
 };
 use indomain::net::memory::mesh;
-use rand::rngs::StdRng;
-use rand::{RngExt, SeedableRng};
+use indomain::rand;
+use indomain::rand::rngs::StdRng;
+use indomain::rand::{RngExt, SeedableRng};
 
 const AGENCIES: [&str; 5] = ["tax", "health", "labour", "housing", "stats-office"];
 const REGIONS: [&str; 4] = ["north", "south", "east", "islands"];

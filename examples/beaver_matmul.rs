@@ -22,11 +22,12 @@ use indomain::core::share::{share_from_seed, share_seeded};
 use indomain::core::truncate::{TwoPartyRole, truncate_local};
 use indomain::core::{FixedPoint, Seed};
 use indomain::mpc::open::{everyone, open, open_to};
+use indomain::ndarray::{Array2, ArrayView2};
 use indomain::net::memory::{mesh, pair};
 use indomain::net::{Channel, PartySet};
-use ndarray::{Array2, ArrayView2};
-use rand::rngs::StdRng;
-use rand::{RngExt, SeedableRng};
+use indomain::rand;
+use indomain::rand::rngs::StdRng;
+use indomain::rand::{RngExt, SeedableRng};
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 

@@ -12,11 +12,13 @@ use indomain::learn::data::split;
 use indomain::learn::horizontal::{FedAvgParams, plain_fedavg, run_client, run_server};
 use indomain::learn::metrics::auc;
 use indomain::learn::plain::{scores, sigmoid};
+use indomain::ndarray;
+use indomain::ndarray::Array2;
 use indomain::net::memory::{MemoryChannel, pair};
 use indomain::net::{Channel, Counters, NetError};
-use ndarray::Array2;
-use rand::rngs::StdRng;
-use rand::{RngExt, SeedableRng};
+use indomain::rand;
+use indomain::rand::rngs::StdRng;
+use indomain::rand::{RngExt, SeedableRng};
 use std::time::Instant;
 
 const FEATURES: usize = 10;

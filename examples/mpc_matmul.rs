@@ -13,10 +13,12 @@
 use indomain::core::FixedPoint;
 use indomain::mpc::dealer::{self, DealerClient, DealerLimits};
 use indomain::mpc::{LEADER, Roster, Session};
+use indomain::ndarray;
+use indomain::ndarray::{Array2, s};
 use indomain::net::memory::mesh;
-use ndarray::{Array2, s};
-use rand::rngs::StdRng;
-use rand::{RngExt, SeedableRng};
+use indomain::rand;
+use indomain::rand::rngs::StdRng;
+use indomain::rand::{RngExt, SeedableRng};
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 

@@ -4,9 +4,10 @@
 //!
 //! `cargo run --release --example psi`
 
-use indomain_net::Channel;
-use indomain_net::memory::pair;
-use indomain_psi::{Items, Job, Mode, Outcome, PsiError, Reveal, ecdh};
+use indomain::net::Channel;
+use indomain::net::memory::pair;
+use indomain::psi::{Items, Job, Mode, Outcome, PsiError, Reveal, ecdh};
+use indomain::rand;
 
 /// Runs `job` between a bank (receiver) and a tax bureau (sender).
 fn run(

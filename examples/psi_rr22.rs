@@ -5,9 +5,10 @@
 //!
 //! `cargo run --release --example psi_rr22 -- [N] [B]` (default 2^16, 1)
 
-use indomain_net::Channel;
-use indomain_net::memory::pair;
-use indomain_psi::{Construction, Items, Job, Mode, PsiError, buckets};
+use indomain::net::Channel;
+use indomain::net::memory::pair;
+use indomain::psi::{Construction, Items, Job, Mode, PsiError, buckets};
+use indomain::rand;
 use std::time::Instant;
 
 fn main() -> Result<(), PsiError> {

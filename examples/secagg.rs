@@ -14,8 +14,8 @@
 use indomain::aggregate::secagg::sim::{Dropout, simulate_round};
 use indomain::aggregate::secagg::{Params, Threat};
 use indomain::net::Limits;
-use rand::rngs::StdRng;
-use rand::{RngExt, SeedableRng};
+use indomain::rand::rngs::StdRng;
+use indomain::rand::{RngExt, SeedableRng};
 use std::time::Instant;
 
 const ROUNDS: usize = 5;

@@ -14,15 +14,16 @@
 //! told apart from the clients' through /proc, so the figure holds however
 //! much CPU the clients in the same process take.
 
-use ed25519_dalek::SigningKey;
-use indomain_net::Limits;
-use indomain_net::quic::{Endpoint, Hub, Identity};
-use indomain_verify::client::Verifier;
-use indomain_verify::oprf::OprfKey;
-use indomain_verify::publish::{Dataset, Publisher};
-use indomain_verify::record::{Query, Record};
-use indomain_verify::service::{self, Service};
-use indomain_verify::{driver, session};
+use indomain::ed25519_dalek::SigningKey;
+use indomain::net::Limits;
+use indomain::net::quic::{Endpoint, Hub, Identity};
+use indomain::rand;
+use indomain::verify::client::Verifier;
+use indomain::verify::oprf::OprfKey;
+use indomain::verify::publish::{Dataset, Publisher};
+use indomain::verify::record::{Query, Record};
+use indomain::verify::service::{self, Service};
+use indomain::verify::{driver, session};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -93,7 +94,7 @@ fn stat_cpu_seconds(path: &str) -> f64 {
 /// CPU time of one BlindEvaluate of a single element (the operator's cost
 /// per online evaluation), on one thread.
 fn evaluation_cpu_cost(key: &OprfKey) -> f64 {
-    let element = indomain_verify::oprf::Blind::random(&mut rand::rng())
+    let element = indomain::verify::oprf::Blind::random(&mut rand::rng())
         .blind(b"entry")
         .expect("a short input");
     let rounds = 20_000;

@@ -18,13 +18,14 @@
 
 use indomain::learn::vertical;
 use indomain::learn::{Task, TrainParams};
+use indomain::ndarray::{Array1, Array2, Axis, concatenate};
 use indomain::net::memory;
 use indomain::net::quic::{Endpoint, Identity, PartyAddr, mesh};
 use indomain::net::{Limits, PartySet};
-use ndarray::{Array1, Array2, Axis, concatenate};
-use rand::rngs::StdRng;
-use rand::seq::SliceRandom;
-use rand::{RngExt, SeedableRng};
+use indomain::rand;
+use indomain::rand::rngs::StdRng;
+use indomain::rand::seq::SliceRandom;
+use indomain::rand::{RngExt, SeedableRng};
 use std::collections::HashMap;
 use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;

@@ -14,11 +14,12 @@
 
 use indomain::learn::vertical;
 use indomain::learn::{Task, TrainParams};
+use indomain::ndarray::Array2;
 use indomain::net::Limits;
 use indomain::net::quic::{Endpoint, Identity, PartyAddr, mesh};
-use ndarray::Array2;
-use rand::rngs::StdRng;
-use rand::{RngExt, SeedableRng};
+use indomain::rand;
+use indomain::rand::rngs::StdRng;
+use indomain::rand::{RngExt, SeedableRng};
 use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
 use std::process::{Command, Stdio};

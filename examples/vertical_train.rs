@@ -17,6 +17,7 @@ use indomain::learn::pipeline::{self, VerticalJob};
 use indomain::learn::{Task, TrainParams, reference, secure};
 use indomain::mpc::sigmoid::sigmoid_approx;
 use indomain::net::memory::mesh;
+use indomain::rand;
 use std::time::Instant;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -1,5 +1,5 @@
 //! Jobs over an emulated wide-area network: real QUIC endpoints on
-//! loopback, every link through an `indomain_net::wanlab` relay that adds
+//! loopback, every link through an `indomain::net::wanlab` relay that adds
 //! delay, a bandwidth cap and loss. Every party runs in this process (a
 //! thread each, each with its own endpoint and runtime).
 //!
@@ -11,11 +11,12 @@
 //! `--rows` rows each compute the mean of two columns over four groups;
 //! party 0 receives it. Options: `--rtt`, `--rate`, `--loss` (a fraction).
 
-use indomain_aggregate::stats::{LocalData, Statistic, StatsJob, run_statistics};
-use indomain_net::quic::{Endpoint, Identity, QuicChannel};
-use indomain_net::wanlab::{Link, Relay};
-use indomain_net::{Channel, Counters, Limits, PartySet};
-use indomain_psi::{Items, Job, Mode, Reveal, ecdh};
+use indomain::aggregate::stats::{LocalData, Statistic, StatsJob, run_statistics};
+use indomain::net::quic::{Endpoint, Identity, QuicChannel};
+use indomain::net::wanlab::{Link, Relay};
+use indomain::net::{Channel, Counters, Limits, PartySet};
+use indomain::psi::{Items, Job, Mode, Reveal, ecdh};
+use indomain::rand;
 use std::time::{Duration, Instant};
 
 type Error = Box<dyn std::error::Error + Send + Sync>;

@@ -28,6 +28,7 @@
 
 use crate::AggregateError;
 use crate::word::{Word, recv_words, send_words};
+use indomain_core::FixedPoint;
 use indomain_core::prg::Seed;
 use indomain_net::{Channel, NetError, PartySet};
 use rand::{CryptoRng, Rng};
@@ -253,6 +254,91 @@ pub fn secure_sum<W: Word, R: Rng + CryptoRng + ?Sized>(
     Ok(Some(sum))
 }
 
+/// The fixed-point encoding of a real-number sum, the same at every party:
+/// named fields, so the two numbers cannot be swapped.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RealEncoding {
+    /// Fractional bits: the sum is exact to 2^-frac_bits per input value.
+    pub frac_bits: u32,
+    /// The bound on |x| of every input value; a larger value is refused.
+    pub max_abs: f64,
+}
+
+/// A secure element-wise sum of one real vector per party, opened to
+/// `receivers` as reals: [`secure_sum`] with the encoding and the overflow
+/// check built in. Every value is encoded with `encoding.frac_bits`
+/// fractional bits after checking |x| ≤ `encoding.max_abs`; before anything
+/// is sent, the job is refused if the sum of one value per party at that
+/// bound could leave the ring's signed range (so a released sum never
+/// wrapped). What each party learns is what [`secure_sum`] says.
+///
+/// ```
+/// use indomain_aggregate::sum::{RealEncoding, secure_sum_real};
+///
+/// let enc = RealEncoding { frac_bits: 20, max_abs: 1e6 };
+/// let sets = indomain_net::memory::mesh(&["a", "b", "c"]);
+/// let sums: Vec<_> = std::thread::scope(|s| {
+///     let handles: Vec<_> = sets
+///         .into_iter()
+///         .enumerate()
+///         .map(|(i, mut links)| {
+///             s.spawn(move || {
+///                 let mine = [i as f64 + 0.25, -1.5];
+///                 secure_sum_real(&mut links, &mine, enc, &[0], &mut rand::rng())
+///             })
+///         })
+///         .collect();
+///     handles.into_iter().map(|h| h.join().unwrap()).collect()
+/// });
+/// let at_a = sums[0].as_ref().unwrap().as_ref().unwrap();
+/// assert!((at_a[0] - 3.75).abs() < 1e-5 && (at_a[1] + 4.5).abs() < 1e-5);
+/// assert!(sums[1].as_ref().unwrap().is_none());
+/// ```
+pub fn secure_sum_real<R: Rng + CryptoRng + ?Sized>(
+    parties: &mut PartySet,
+    input: &[f64],
+    encoding: RealEncoding,
+    receivers: &[usize],
+    rng: &mut R,
+) -> Result<Option<Vec<f64>>, AggregateError> {
+    let fp = FixedPoint::new(encoding.frac_bits)
+        .map_err(|e| AggregateError::BadParameters(e.to_string()))?;
+    let RealEncoding { max_abs, .. } = encoding;
+    if !max_abs.is_finite() || max_abs <= 0.0 {
+        return Err(AggregateError::BadParameters(format!(
+            "max_abs must be a positive number, got {max_abs}"
+        )));
+    }
+    // Every party checks the same public numbers, so all refuse together.
+    if parties.len() as f64 * max_abs >= fp.limit() {
+        return Err(AggregateError::Overflow {
+            group: "all".into(),
+            what: "sum",
+            count: parties.len() as u64,
+            max_abs,
+        });
+    }
+    let encoded = input
+        .iter()
+        .enumerate()
+        .map(|(row, &value)| {
+            // NaN is refused too: it is not finite.
+            if !value.is_finite() || value.abs() > max_abs {
+                return Err(AggregateError::OutOfRange {
+                    row,
+                    column: 0,
+                    value,
+                    max_abs,
+                });
+            }
+            fp.encode(value)
+                .map_err(|e| AggregateError::BadInput(e.to_string()))
+        })
+        .collect::<Result<Vec<u64>, _>>()?;
+    let sum = secure_sum(parties, &encoded, receivers, rng)?;
+    Ok(sum.map(|v| fp.decode_slice(&v)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -296,5 +382,54 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn real_sum_matches_the_plaintext_and_refuses_what_could_overflow() {
+        let inputs = [
+            vec![1.5, -2.25, 1e3],
+            vec![0.125, 7.0, -1e3],
+            vec![-3.0, 0.5, 42.0],
+        ];
+        let enc = RealEncoding {
+            frac_bits: 16,
+            max_abs: 1e4,
+        };
+        let sets = mesh(&["a", "b", "c"]);
+        let results: Vec<_> = std::thread::scope(|s| {
+            let handles: Vec<_> = sets
+                .into_iter()
+                .zip(&inputs)
+                .map(|(mut ps, input)| {
+                    s.spawn(move || secure_sum_real(&mut ps, input, enc, &[1], &mut rand::rng()))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap().unwrap())
+                .collect()
+        });
+        let got = results[1].as_ref().unwrap();
+        for (i, g) in got.iter().enumerate() {
+            let want: f64 = inputs.iter().map(|v| v[i]).sum();
+            assert!((g - want).abs() < 1e-4, "element {i}: {g} vs {want}");
+        }
+        assert!(results[0].is_none() && results[2].is_none());
+
+        let mut one = mesh(&["a", "b"]).remove(0);
+        let too_wide = RealEncoding {
+            frac_bits: 40,
+            max_abs: 1e7,
+        };
+        let err = secure_sum_real(&mut one, &[1.0], too_wide, &[0], &mut rand::rng());
+        assert!(
+            matches!(err, Err(AggregateError::Overflow { .. })),
+            "{err:?}"
+        );
+        let err = secure_sum_real(&mut one, &[f64::NAN], enc, &[0], &mut rand::rng());
+        assert!(
+            matches!(err, Err(AggregateError::OutOfRange { .. })),
+            "{err:?}"
+        );
     }
 }

@@ -6,7 +6,7 @@
 //!
 //! - [`memory`]: an in-process pair, for tests and for researchers running
 //!   every party in one process (one thread a party);
-//! - [`quic`]: QUIC with mutual TLS, where each end accepts only the
+//! - `quic` (feature `quic`, on by default): QUIC with mutual TLS, where each end accepts only the
 //!   certificate fingerprints it was configured with and names the peer from
 //!   the verified certificate.
 //!
@@ -20,6 +20,7 @@ pub mod channel;
 pub mod error;
 pub mod memory;
 pub mod party;
+#[cfg(feature = "quic")]
 pub mod quic;
 pub mod stream;
 pub mod text;

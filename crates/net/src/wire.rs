@@ -143,6 +143,7 @@ mod tests {
     }
 
     proptest! {
+        #[cfg(feature = "quic")]
         #[test]
         fn random_bytes_are_an_error_or_a_message_never_a_panic_or_a_big_allocation(
             bytes in prop::collection::vec(any::<u8>(), 0..256),

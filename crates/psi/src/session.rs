@@ -157,13 +157,23 @@ pub struct Job {
 }
 
 impl Job {
-    /// A job of `mode` by ECDH-PSI, revealed to both, batches of 4096 keys,
-    /// sum bound 2^40 − 1, at most 2^26 items from the peer.
+    /// A job of `mode` by ECDH-PSI, revealed to the receiver only (the more
+    /// private choice: [`Job::with_reveal`] asks for both), batches of 4096
+    /// keys, sum bound 2^40 − 1, at most 2^26 items from the peer.
+    ///
+    /// ```
+    /// use indomain_psi::{Construction, Job, Mode, Reveal};
+    ///
+    /// let job = Job::new(Mode::Intersection)
+    ///     .with_construction(Construction::Rr22)
+    ///     .with_key_spec("email, trimmed, lower case");
+    /// assert_eq!(job.reveal, Reveal::Receiver);
+    /// ```
     pub fn new(mode: Mode) -> Self {
         Self {
             mode,
             construction: Construction::Ecdh,
-            reveal: Reveal::Both,
+            reveal: Reveal::Receiver,
             key_spec: String::new(),
             batch: 4096,
             sum_bound: (1 << 40) - 1,
@@ -183,6 +193,19 @@ impl Job {
     /// return, hiding which of the receiver's keys matched.
     pub(crate) fn hides_receiver_matches(&self) -> bool {
         matches!(self.mode, Mode::Cardinality | Mode::IntersectionSum)
+    }
+
+    /// The same job revealed to `reveal` (intersection and cardinality).
+    pub fn with_reveal(mut self, reveal: Reveal) -> Self {
+        self.reveal = reveal;
+        self
+    }
+
+    /// The same job with `key_spec`: how keys were chosen and normalised,
+    /// checked to be equal at both parties in the hello.
+    pub fn with_key_spec(mut self, key_spec: impl Into<String>) -> Self {
+        self.key_spec = key_spec.into();
+        self
     }
 
     /// The same job run by `construction`.
@@ -371,6 +394,35 @@ where
                 job.mode
             ))),
         },
+    }
+}
+
+impl Job {
+    /// Runs this job as the receiver over `ch`, without progress reports:
+    /// [`receiver`] with a progress closure that ignores them.
+    pub fn receive<C, R>(&self, ch: &mut C, items: &Items, rng: &mut R) -> Result<Outcome, PsiError>
+    where
+        C: Channel + ?Sized,
+        R: CryptoRng + ?Sized,
+    {
+        receiver(ch, self, items, rng, &mut |_| {})
+    }
+
+    /// Runs this job as the sender over `ch` (with one value a key in
+    /// intersection-sum mode), without progress reports: [`sender`] with a
+    /// progress closure that ignores them.
+    pub fn send<C, R>(
+        &self,
+        ch: &mut C,
+        items: &Items,
+        values: Option<&[u64]>,
+        rng: &mut R,
+    ) -> Result<Outcome, PsiError>
+    where
+        C: Channel + ?Sized,
+        R: CryptoRng + ?Sized,
+    {
+        sender(ch, self, items, values, rng, &mut |_| {})
     }
 }
 

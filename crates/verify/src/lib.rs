@@ -7,6 +7,7 @@
 pub mod client;
 pub mod codec;
 pub mod commit;
+#[cfg(feature = "quic")]
 pub mod driver;
 pub mod error;
 pub mod messages;

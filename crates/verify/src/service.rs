@@ -1,6 +1,6 @@
 //! The operator's online service as an I/O-free state machine: a frame from
 //! a client (named by its verified certificate) goes in, the reply frame and
-//! a usage record come out. A driver moves frames (see [`crate::driver`]);
+//! a usage record come out. A driver moves frames (see `crate::driver`, feature `quic`);
 //! tests drive it directly.
 //!
 //! Abuse limits: each OPRF evaluation lets a client test one guess of a

@@ -81,7 +81,44 @@ pub struct Params {
     pub round: u64,
 }
 
+/// The shape and encoding of a round by name, for [`Params::from_spec`]:
+/// the positional [`Params::new`] takes two `usize` and makes them easy to
+/// swap.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RoundSpec {
+    /// Number of clients n (ids 0..n).
+    pub clients: usize,
+    /// Length of every client's vector.
+    pub len: usize,
+    /// The fixed-point encoding of every input value.
+    pub encoding: crate::sum::RealEncoding,
+}
+
 impl Params {
+    /// Parameters with the default neighbourhood ([`Params::new`]) for a
+    /// round described by name.
+    ///
+    /// ```
+    /// use indomain_aggregate::secagg::{Params, RoundSpec};
+    /// use indomain_aggregate::sum::RealEncoding;
+    ///
+    /// let params = Params::from_spec(RoundSpec {
+    ///     clients: 10,
+    ///     len: 100,
+    ///     encoding: RealEncoding { frac_bits: 16, max_abs: 1.0 },
+    /// })?;
+    /// assert_eq!((params.clients, params.len), (10, 100));
+    /// # Ok::<(), indomain_aggregate::AggregateError>(())
+    /// ```
+    pub fn from_spec(spec: RoundSpec) -> Result<Self, AggregateError> {
+        let RoundSpec {
+            clients,
+            len,
+            encoding,
+        } = spec;
+        Self::new(clients, len, encoding.frac_bits, encoding.max_abs)
+    }
+
     /// Parameters with the default neighbourhood: the complete graph for up
     /// to 16 clients (t = ⌊k/2⌋ + 1), otherwise k and t from Bell et al.'s
     /// bounds for [`Threat::DEFAULT`] (see [`parameters`]).

@@ -1,6 +1,13 @@
 //! A whole round in one process: the server and every client on their own
 //! thread over in-memory links, with chosen clients dropping out at chosen
 //! steps. For tests, benchmarks and experiments.
+//!
+//! The pieces are public for researchers who drive a round by hand:
+//! [`Vanishing`] wraps any channel and fails every send after the first N
+//! (a process that died there), and [`Dropout::sends`] maps each named
+//! dropout point to that N. One rule when driving by hand: once
+//! `run_server` returns, drop the server's ends of the links, so that
+//! clients still waiting for a message see the link close and return.
 
 use super::driver::{ServerStats, run_server_with_stats};
 use super::{Params, RoundOutput, run_client};
@@ -23,8 +30,9 @@ pub enum Dropout {
 }
 
 impl Dropout {
-    /// How many frames the client sends before it disappears.
-    fn sends(self) -> usize {
+    /// How many frames the client sends before it disappears (the `sends`
+    /// of a [`Vanishing`] link).
+    pub fn sends(self) -> usize {
         match self {
             Dropout::Never => usize::MAX,
             Dropout::BeforeShares => 1,
@@ -34,14 +42,32 @@ impl Dropout {
     }
 }
 
-/// A link that fails every send after the first `left`, as if the process
-/// died there.
-struct Vanishing {
-    inner: MemoryChannel,
+/// A link that fails every send after the first `sends`, as if the process
+/// died there (receiving still works, as a half-dead peer's would).
+///
+/// ```
+/// use indomain_aggregate::secagg::sim::Vanishing;
+/// use indomain_net::Channel;
+///
+/// let (a, mut b) = indomain_net::memory::pair("client", "server");
+/// let mut a = Vanishing::new(a, 1);
+/// a.send(b"hello").unwrap();
+/// assert!(a.send(b"again").is_err());
+/// assert_eq!(b.recv().unwrap(), b"hello");
+/// ```
+pub struct Vanishing<C: Channel = MemoryChannel> {
+    inner: C,
     left: usize,
 }
 
-impl Channel for Vanishing {
+impl<C: Channel> Vanishing<C> {
+    /// Wraps `inner`; the first `sends` frames go through.
+    pub fn new(inner: C, sends: usize) -> Self {
+        Self { inner, left: sends }
+    }
+}
+
+impl<C: Channel> Channel for Vanishing<C> {
     fn send(&mut self, frame: &[u8]) -> Result<(), NetError> {
         if self.left == 0 {
             return Err(NetError::Closed {
@@ -102,10 +128,7 @@ pub fn simulate_round(
             .enumerate()
             .map(|(id, (inner, (input, &dropout)))| {
                 scope.spawn(move || {
-                    let mut link = Vanishing {
-                        inner,
-                        left: dropout.sends(),
-                    };
+                    let mut link = Vanishing::new(inner, dropout.sends());
                     let outcome = run_client(&mut link, id, params, input, &mut rand::rng());
                     (dropout, outcome, link.counters())
                 })

@@ -1,0 +1,1 @@
+//! Nothing here: see tests/ and the examples this crate builds.
