@@ -182,10 +182,10 @@ fn stats(rows: usize, link: Link) -> Result<(), Error> {
 
 fn report(what: &str, n: usize, elapsed: Duration, bytes: Counters, relay: &Relay) {
     println!(
-        "{what}: n = {n}: {:.2} s, {:.1} MB sent, {:.1} MB received; relay (first link): {:?}",
+        "{what}: n = {n}: {:.2} s, {:.1} kB sent, {:.1} kB received; relay (first link): {:?}",
         elapsed.as_secs_f64(),
-        bytes.sent as f64 / 1e6,
-        bytes.received as f64 / 1e6,
+        bytes.sent as f64 / 1e3,
+        bytes.received as f64 / 1e3,
         relay.stats()
     );
 }

@@ -17,7 +17,8 @@ Run one process per party (2 to 16). Every party gives the same --party
 list in the same order (its own entry included), and the same --stat,
 --columns, --group-by categories, --bins, --receivers, --min-group-size,
 --frac-bits and --max-abs; the parties check this before anything else.
-Each party listens on the address of its own --party entry.
+Each party listens on the address of its own --party entry; start them
+in any order within --timeout.
 
 Only the --receivers learn the result, and they write it to --output
 (required for them, refused for the others). A group whose total count
@@ -127,8 +128,9 @@ pub struct Args {
     #[arg(long)]
     force: bool,
 
-    /// Seconds to wait for a peer's next message (and for peers to connect)
-    /// before giving up.
+    /// Seconds to wait for a peer's next message before giving up, and for
+    /// the other parties to come (connecting ones are tried again while
+    /// they do not answer, so parties may start in any order).
     #[arg(long, value_name = "SECS", default_value_t = 120.0)]
     timeout: f64,
 

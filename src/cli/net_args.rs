@@ -37,8 +37,9 @@ pub struct PeerArgs {
     #[arg(long = "peer", value_name = "NAME=FINGERPRINT", required = true)]
     pub peers: Vec<TrustedPeer>,
 
-    /// Seconds to wait for the peer's next message (and, with --listen, for
-    /// the peer to connect) before giving up.
+    /// Seconds to wait for the peer's next message before giving up, and
+    /// for the peer to come: with --listen, for it to connect; with
+    /// --connect, trying again while nobody answers (start order is free).
     #[arg(long, value_name = "SECS", default_value_t = 120.0)]
     pub timeout: f64,
 
