@@ -229,3 +229,75 @@ fn resuming_with_a_changed_input_or_another_peer_is_refused() {
     let e = r.unwrap_err();
     assert!(e.to_string().contains("the peer's input changed"), "{e}");
 }
+
+/// A channel that truncates the `k`-th frame it sends.
+struct Truncate {
+    inner: MemoryChannel,
+    k: usize,
+    sent: usize,
+}
+
+impl indomain_net::Channel for Truncate {
+    fn send(&mut self, frame: &[u8]) -> Result<(), indomain_net::NetError> {
+        self.sent += 1;
+        if self.sent - 1 == self.k {
+            return self.inner.send(&frame[..frame.len() / 2]);
+        }
+        self.inner.send(frame)
+    }
+    fn recv(&mut self) -> Result<Vec<u8>, indomain_net::NetError> {
+        self.inner.recv()
+    }
+    fn peer(&self) -> &str {
+        self.inner.peer()
+    }
+    fn counters(&self) -> indomain_net::Counters {
+        self.inner.counters()
+    }
+}
+
+#[test]
+fn truncated_bucket_messages_are_errors_naming_the_peer() {
+    let (x, y, _) = sets(5, 20, 20, 20);
+    let (xi, yi) = (items(&x), items(&y));
+    let job = Job::new(Mode::Join).with_construction(Construction::Rr22);
+    // Frame 0 is the bucket hello, 1 the bucket sizes, 2 the first run's hello.
+    for k in 0..3 {
+        let (a, b) = pair("receiver", "sender");
+        let bad = Truncate {
+            inner: b,
+            k,
+            sent: 0,
+        };
+        let (jr, xr, yr) = (&job, &xi, &yi);
+        // Each party owns its end, so the one that fails closes it at once.
+        let (r, s) = std::thread::scope(|sc| {
+            let r = sc.spawn(move || {
+                let mut a = a;
+                buckets::receiver(
+                    &mut a,
+                    jr,
+                    xr,
+                    3,
+                    &mut StdRng::seed_from_u64(1),
+                    &mut |_| {},
+                )
+            });
+            let t = sc.spawn(move || {
+                let mut bad = bad;
+                buckets::sender(
+                    &mut bad,
+                    jr,
+                    yr,
+                    3,
+                    &mut StdRng::seed_from_u64(2),
+                    &mut |_| {},
+                )
+            });
+            (r.join().unwrap(), t.join().unwrap())
+        });
+        let e = r.unwrap_err();
+        assert!(e.to_string().contains("peer sender"), "frame {k}: {e}");
+        assert!(s.is_err());
+    }
+}
