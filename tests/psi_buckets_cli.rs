@@ -184,7 +184,7 @@ fn an_interrupted_run_resumes_to_the_uninterrupted_output_and_a_changed_input_is
     a.wait().unwrap();
     b.wait().unwrap();
     let cut = state_buckets(&bob_state).unwrap();
-    assert!(cut >= 2 && cut < 60, "{cut} buckets at the cut");
+    assert!((2..60).contains(&cut), "{cut} buckets at the cut");
     assert!(state_buckets(&alice_state).is_some());
     assert!(!p.path("a-cut.csv").exists() && !p.path("b-cut.csv").exists());
 
