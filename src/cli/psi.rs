@@ -7,6 +7,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use indomain_net::Channel;
 use indomain_node::keys_csv::{Duplicates, KeySpec};
 use indomain_node::psi_job::{self, PsiJob};
+use indomain_node::psi_resume;
 use indomain_psi::{Construction, Job, Mode, Reveal, Role};
 use std::path::PathBuf;
 
@@ -98,6 +99,13 @@ pub struct Args {
     /// The most keys accepted from the peer.
     #[arg(long, value_name = "N", default_value_t = 1 << 26)]
     max_peer_items: usize,
+
+    /// Run in N buckets by a keyed hash (intersection and join only; both
+    /// parties must agree). The state after every bucket is kept in
+    /// OUT.csv.indomain-resume: the same command run again resumes after
+    /// the last bucket both parties completed.
+    #[arg(long, value_name = "N")]
+    buckets: Option<usize>,
 
     /// Replace --output if it exists (it may never be the input).
     #[arg(long)]
@@ -209,6 +217,7 @@ pub fn run(args: Args) -> CliResult {
         input: args.input.clone(),
         output: args.output.clone(),
         replace_output: args.force,
+        buckets: args.buckets,
     };
     // Refuse a wrong --output before waiting for the peer.
     if psi.learns_output() != psi.output.is_some() {
@@ -221,6 +230,12 @@ pub fn run(args: Args) -> CliResult {
         .into());
     }
     let prepared = psi.prepare()?;
+    if let (Some(_), Some(out)) = (psi.buckets, &psi.output) {
+        let state = psi_resume::path_for(out);
+        if state.exists() {
+            eprintln!("psi: resuming from {}", state.display());
+        }
+    }
     let (endpoint, mut channel) = args.net.open_peer()?;
     let stop = stop::Guard::new(endpoint.stop_handle());
     eprintln!(

@@ -26,6 +26,7 @@ pub mod numeric_csv;
 pub mod output;
 pub mod policy;
 pub mod psi_job;
+pub mod psi_resume;
 pub mod time;
 
 pub use error::NodeError;

@@ -13,9 +13,10 @@
 
 use crate::keys_csv::{self, KeySpec, KeyTable, decode_columns, read_keys};
 use crate::output::AtomicOutput;
+use crate::psi_resume;
 use indomain_net::{Channel, Counters};
-use indomain_psi::session;
 use indomain_psi::{Job, Mode, Outcome, Progress, PsiError, Reveal, Role};
+use indomain_psi::{buckets, session};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -66,6 +67,9 @@ pub struct PsiJob {
     pub output: Option<PathBuf>,
     /// Replace an existing output file (`--force`).
     pub replace_output: bool,
+    /// Run in this many buckets by a keyed hash (intersection and join
+    /// only), resumable from `OUT.indomain-resume` beside the output.
+    pub buckets: Option<usize>,
 }
 
 /// What a job checked and read locally before any peer is involved: the
@@ -173,6 +177,20 @@ impl PsiJob {
             }
             _ => {}
         }
+        if let Some(n) = self.buckets {
+            if !matches!(self.job.mode, Mode::Intersection | Mode::Join) {
+                return Err(PsiJobError::Usage(format!(
+                    "{} mode cannot run in buckets (it would reveal a result per bucket): drop --buckets",
+                    self.job.mode
+                )));
+            }
+            if n == 0 || n > buckets::MAX_BUCKETS {
+                return Err(PsiJobError::Usage(format!(
+                    "{n} buckets: give 1 to {}",
+                    buckets::MAX_BUCKETS
+                )));
+            }
+        }
         let create = |path: &PathBuf| {
             AtomicOutput::create(path, &[&self.input], self.replace_output).map_err(|source| {
                 PsiJobError::Output {
@@ -206,9 +224,29 @@ pub fn run<C: Channel + ?Sized>(
     psi_job.key_spec = job.keys.describe();
     let before = ch.counters();
     let mut rng = rand::rng();
-    let outcome = match job.role {
-        Role::Receiver => session::receiver(ch, &psi_job, &table.items, &mut rng, progress)?,
-        Role::Sender => session::sender(
+    let resume_path = job.output.as_deref().map(psi_resume::path_for);
+    let outcome = match (job.buckets, job.role) {
+        (Some(n), role) => {
+            let resume = match &resume_path {
+                Some(path) => psi_resume::load(path)?,
+                None => None,
+            };
+            let mut save = |state: &buckets::State| match &resume_path {
+                Some(path) => psi_resume::save(path, state),
+                None => Ok(()),
+            };
+            let plan = buckets::Plan {
+                buckets: n,
+                resume,
+                save: &mut save,
+            };
+            buckets::run(ch, &psi_job, &table.items, role, plan, &mut rng, progress)
+                .map_err(|e| resume_hint(e, resume_path.as_deref()))?
+        }
+        (None, Role::Receiver) => {
+            session::receiver(ch, &psi_job, &table.items, &mut rng, progress)?
+        }
+        (None, Role::Sender) => session::sender(
             ch,
             &psi_job,
             &table.items,
@@ -230,6 +268,15 @@ pub fn run<C: Channel + ?Sized>(
     if let (Some(out), Some(path)) = (out, job.output.as_deref()) {
         out.commit().map_err(output_err(path))?;
     }
+    if let (Some(_), Some(path)) = (job.buckets, &resume_path) {
+        // The output is in place: the state has served.
+        match std::fs::remove_file(path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(output_err(path)(e));
+            }
+            _ => {}
+        }
+    }
     Ok(PsiSummary {
         mode: job.job.mode,
         role: job.role,
@@ -246,6 +293,19 @@ pub fn run<C: Channel + ?Sized>(
         },
         output: job.output.clone(),
     })
+}
+
+/// A refused resume names the state file and how to start afresh.
+fn resume_hint(e: PsiError, path: Option<&Path>) -> PsiJobError {
+    match (&e, path) {
+        (PsiError::Job(why), Some(path)) if why.starts_with("cannot resume") => {
+            PsiJobError::Usage(format!(
+                "{why}; the state is {} (remove it on both sides to start afresh)",
+                path.display()
+            ))
+        }
+        _ => e.into(),
+    }
 }
 
 enum WriteError {

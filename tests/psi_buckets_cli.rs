@@ -1,0 +1,224 @@
+//! End to end: `indomain psi --buckets N`, two real processes on loopback
+//! over QUIC: the bucketed result equals the plaintext one, an interrupted
+//! run resumes from its state files to the uninterrupted output, and a
+//! resume against a changed input is refused.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+mod common;
+
+use common::{BIN, free_port, keygen};
+
+struct Parties {
+    dir: tempfile::TempDir,
+    peer_a: String,
+    peer_b: String,
+}
+
+impl Parties {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let peer_a = keygen("alice", &dir.path().join("alice"));
+        let peer_b = keygen("bob", &dir.path().join("bob"));
+        Self {
+            dir,
+            peer_a,
+            peer_b,
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Starts alice (listening, sender) and bob (connecting, receiver) on
+    /// `alice.csv` and `bob.csv`, with `args` on both sides and outputs
+    /// `a-OUT` and `b-OUT`.
+    fn spawn(&self, args: &[&str], out: &str) -> (Child, Child) {
+        let addr = format!("127.0.0.1:{}", free_port());
+        let spawn = |name: &str, side: [&str; 2], peer: &str| {
+            Command::new(BIN)
+                .arg("psi")
+                .arg("--identity")
+                .arg(self.path(name))
+                .args(side)
+                .args(["--peer", peer, "--timeout", "30", "--quiet"])
+                .args(["--input", &format!("{name}.csv"), "--key", "id"])
+                .args(["--output", &format!("{}-{out}", &name[..1])])
+                .args(args)
+                .current_dir(self.dir.path())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let a = spawn("alice", ["--listen", &addr], &self.peer_b);
+        std::thread::sleep(Duration::from_millis(300));
+        let b = spawn("bob", ["--connect", &addr], &self.peer_a);
+        (a, b)
+    }
+
+    fn run(&self, args: &[&str], out: &str) -> (Output, Output) {
+        let (a, b) = self.spawn(args, out);
+        (a.wait_with_output().unwrap(), b.wait_with_output().unwrap())
+    }
+}
+
+fn ok(o: &Output) -> String {
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(o.status.success(), "{err}");
+    err
+}
+
+fn rows(path: &Path) -> Vec<Vec<String>> {
+    let mut r = csv::Reader::from_path(path).unwrap();
+    r.records()
+        .map(|r| r.unwrap().iter().map(str::to_string).collect())
+        .collect()
+}
+
+/// Alice holds ids `a`, Bob ids `b`, each with a second column.
+fn write_inputs(p: &Parties, a: std::ops::Range<u32>, b: std::ops::Range<u32>) {
+    let mut text = String::from("id,income\n");
+    for i in a {
+        text += &format!("id{i},{}\n", i * 10);
+    }
+    std::fs::write(p.path("alice.csv"), text).unwrap();
+    let mut text = String::from("id,score\n");
+    for i in b {
+        text += &format!("id{i},{}\n", i % 7);
+    }
+    std::fs::write(p.path("bob.csv"), text).unwrap();
+}
+
+/// Buckets completed in a resume state (one `intersection_size` field per
+/// completed bucket).
+fn state_buckets(path: &Path) -> Option<usize> {
+    let text = std::fs::read_to_string(path).ok()?;
+    Some(text.matches("\"intersection_size\"").count())
+}
+
+#[test]
+fn bucketed_intersection_and_join_match_the_plaintext() {
+    let p = Parties::new();
+    write_inputs(&p, 0..600, 400..1000);
+    let (ra, rb) = p.run(&["--mode", "intersection", "--buckets", "5"], "i.csv");
+    let (ea, eb) = (ok(&ra), ok(&rb));
+    assert!(
+        ea.contains("matches: 200") && eb.contains("matches: 200"),
+        "{ea}\n{eb}"
+    );
+    let want: Vec<Vec<String>> = (400..600).map(|i| vec![format!("id{i}")]).collect();
+    // Intersection rows come in each party's input order.
+    assert_eq!(rows(&p.path("a-i.csv")), want);
+    assert_eq!(rows(&p.path("b-i.csv")), want);
+    for side in ["a", "b"] {
+        assert!(!p.path(&format!("{side}-i.csv.indomain-resume")).exists());
+    }
+
+    let (ra, rb) = p.run(&["--mode", "join", "--buckets", "3"], "j.csv");
+    ok(&ra);
+    ok(&rb);
+    let (ja, jb) = (rows(&p.path("a-j.csv")), rows(&p.path("b-j.csv")));
+    assert_eq!((ja.len(), jb.len()), (200, 200));
+    let mut seen = HashSet::new();
+    for (x, y) in ja.iter().zip(&jb) {
+        assert_eq!(x[0], y[0]);
+        let i: u32 = x[0][2..].parse().unwrap();
+        assert!((400..600).contains(&i));
+        assert_eq!(
+            (x[1].clone(), y[1].clone()),
+            ((i * 10).to_string(), (i % 7).to_string())
+        );
+        assert!(seen.insert(i));
+    }
+}
+
+#[test]
+fn cardinality_in_buckets_is_refused_before_connecting() {
+    let p = Parties::new();
+    write_inputs(&p, 0..10, 5..15);
+    let o = Command::new(BIN)
+        .arg("psi")
+        .arg("--identity")
+        .arg(p.path("bob"))
+        .args(["--connect", &format!("127.0.0.1:{}", free_port())])
+        .args(["--peer", &p.peer_a, "--timeout", "30", "--quiet"])
+        .args(["--input", "bob.csv", "--key", "id", "--output", "c.csv"])
+        .args(["--mode", "cardinality", "--buckets", "4"])
+        .current_dir(p.dir.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(err.contains("cannot run in buckets"), "{err}");
+    assert!(!p.path("c.csv").exists());
+}
+
+#[test]
+fn an_interrupted_run_resumes_to_the_uninterrupted_output_and_a_changed_input_is_refused() {
+    const BUCKETS: &str = "60";
+    let p = Parties::new();
+    write_inputs(&p, 0..3000, 2000..5000);
+    let args = ["--mode", "intersection", "--buckets", BUCKETS];
+
+    let (ra, rb) = p.run(&args, "whole.csv");
+    ok(&ra);
+    ok(&rb);
+
+    // Kill both processes once bob's state shows some buckets done.
+    let (mut a, mut b) = p.spawn(&args, "cut.csv");
+    let bob_state = p.path("b-cut.csv.indomain-resume");
+    let alice_state = p.path("a-cut.csv.indomain-resume");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while state_buckets(&bob_state).unwrap_or(0) < 2 {
+        assert!(Instant::now() < deadline, "no bucket completed");
+        assert!(b.try_wait().unwrap().is_none(), "bob ended before the cut");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    a.kill().unwrap();
+    b.kill().unwrap();
+    a.wait().unwrap();
+    b.wait().unwrap();
+    let cut = state_buckets(&bob_state).unwrap();
+    assert!((2..60).contains(&cut), "{cut} buckets at the cut");
+    assert!(state_buckets(&alice_state).is_some());
+    assert!(!p.path("a-cut.csv").exists() && !p.path("b-cut.csv").exists());
+
+    // Bob's input changes: his own state refuses it.
+    let original = std::fs::read(p.path("bob.csv")).unwrap();
+    let mut changed = original.clone();
+    changed.extend_from_slice(b"id999999,1\n");
+    std::fs::write(p.path("bob.csv"), &changed).unwrap();
+    let (ra, rb) = p.run(&args, "cut.csv");
+    let err = String::from_utf8_lossy(&rb.stderr);
+    assert!(!rb.status.success() && !ra.status.success());
+    assert!(
+        err.contains("cannot resume") && err.contains("input changed"),
+        "{err}"
+    );
+    assert!(err.contains("indomain-resume"), "{err}");
+    assert!(!p.path("a-cut.csv").exists() && !p.path("b-cut.csv").exists());
+    assert!(state_buckets(&bob_state).unwrap() >= cut);
+
+    // The same command on the same input resumes and ends as the whole run.
+    std::fs::write(p.path("bob.csv"), &original).unwrap();
+    let (ra, rb) = p.run(&args, "cut.csv");
+    let (ea, eb) = (ok(&ra), ok(&rb));
+    assert!(
+        ea.contains("resuming from") && eb.contains("resuming from"),
+        "{eb}"
+    );
+    assert!(eb.contains("matches: 1000"), "{eb}");
+    for side in ["a", "b"] {
+        let whole = std::fs::read(p.path(&format!("{side}-whole.csv"))).unwrap();
+        let cut = std::fs::read(p.path(&format!("{side}-cut.csv"))).unwrap();
+        assert_eq!(whole, cut, "{side}");
+        assert!(!p.path(&format!("{side}-cut.csv.indomain-resume")).exists());
+    }
+    let want: Vec<Vec<String>> = (2000..3000).map(|i| vec![format!("id{i}")]).collect();
+    assert_eq!(rows(&p.path("b-cut.csv")), want);
+}
