@@ -135,7 +135,9 @@ fn quotas_hold_under_concurrent_clients_and_answers_are_right() {
         // An unlisted certificate is refused at the handshake.
         let ep = bind(&stranger, &[&operator]);
         match ep.connect(addr, "operator") {
-            Err(NetError::Connect { reason, .. }) => assert!(reason.contains("trust"), "{reason}"),
+            Err(NetError::Connect { reason, .. }) => {
+                assert!(reason.contains("list this node's fingerprint"), "{reason}")
+            }
             other => panic!("expected a refused handshake, got {other:?}"),
         }
         stop.store(true, Ordering::Relaxed);

@@ -170,7 +170,11 @@ impl Acceptor {
                 Ok(channel) => self.admit(channel),
                 // Refusals are logged by the endpoint; a quiet period is not
                 // an error for a server.
-                Err(NetError::Connect { .. } | NetError::UnknownPeer { .. }) => {}
+                Err(
+                    NetError::Connect { .. }
+                    | NetError::UnknownPeer { .. }
+                    | NetError::NeverArrived { .. },
+                ) => {}
                 Err(e) => {
                     tracing::error!("the hub stops accepting: {e}");
                     return;
