@@ -18,9 +18,10 @@ use sha2::{Digest, Sha512};
 
 /// Bytes of a compressed point.
 pub const POINT_BYTES: usize = 32;
-/// Bytes of a double-blinded value kept for comparison. A false match needs
-/// two 128-bit prefixes of distinct pseudo-random points to agree: at most
-/// 2^-128 · |X| · |Y| over a run.
+/// Bytes of a double-blinded value kept for comparison. They carry 127
+/// bits: the lowest bit of a ristretto255 encoding is always 0. A false
+/// match needs two such prefixes of distinct pseudo-random points to agree:
+/// about 2^-127 · |X| · |Y| over a run.
 pub const COMPARE_BYTES: usize = 16;
 
 /// Points compressed together (one shared inversion a chunk); also the unit
