@@ -1,12 +1,12 @@
 //! `indomain aggregate`: one party of an N-party secure statistics job.
 
 use super::CliResult;
+use super::net_args::{party_addrs, spinner};
 use super::stop;
-use indicatif::{ProgressBar, ProgressStyle};
 use indomain_aggregate::stats::job::{DEFAULT_FRAC_BITS, DEFAULT_MAX_ABS};
 use indomain_aggregate::stats::{Statistic, StatsJob};
 use indomain_net::Limits;
-use indomain_net::quic::{Endpoint, Identity, PartyAddr, TrustedPeer, mesh};
+use indomain_net::quic::{Endpoint, Identity, TrustedPeer, mesh};
 use indomain_node::aggregate_job::{self, AggregateJob};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
@@ -248,23 +248,8 @@ pub fn run(args: Args) -> CliResult {
         .collect();
     let endpoint = Endpoint::bind(&identity, parties[me].1, trusted, limits)?;
     let stop = stop::Guard::new(endpoint.stop_handle());
-    let addrs: Vec<PartyAddr> = parties
-        .iter()
-        .map(|(p, addr)| PartyAddr {
-            name: p.name.clone(),
-            addr: *addr,
-        })
-        .collect();
-    let bar = if args.quiet {
-        ProgressBar::hidden()
-    } else {
-        let bar = ProgressBar::new_spinner().with_style(
-            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}")
-                .map_err(|e| e.to_string())?,
-        );
-        bar.enable_steady_tick(Duration::from_millis(120));
-        bar
-    };
+    let addrs = party_addrs(&parties);
+    let bar = spinner(args.quiet)?;
     bar.set_message(format!("connecting to {} parties", addrs.len() - 1));
     let mut party_set = mesh(&endpoint, me, &addrs)?;
     let summary = aggregate_job::run(&mut party_set, &job, prepared, &mut |phase| {

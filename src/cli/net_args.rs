@@ -1,7 +1,8 @@
 //! Command-line flags shared by every subcommand that talks to peers, and
 //! opening the channel to the one peer of a two-party job.
 
-use indomain_net::quic::{Endpoint, Identity, QuicChannel, TrustedPeer};
+use indicatif::{ProgressBar, ProgressStyle};
+use indomain_net::quic::{Endpoint, Identity, PartyAddr, QuicChannel, TrustedPeer};
 use indomain_net::{Limits, NetError};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
@@ -129,6 +130,30 @@ fn resolve(flag: &str, addr: &str) -> Result<SocketAddr, NetError> {
         .map_err(|e| bad(e.to_string()))?
         .next()
         .ok_or_else(|| bad("the name has no address".into()))
+}
+
+/// The address list of a party mesh, in party order.
+pub(super) fn party_addrs(parties: &[(TrustedPeer, SocketAddr)]) -> Vec<PartyAddr> {
+    parties
+        .iter()
+        .map(|(p, addr)| PartyAddr {
+            name: p.name.clone(),
+            addr: *addr,
+        })
+        .collect()
+}
+
+/// The spinner of a multi-party job (hidden with --quiet).
+pub(super) fn spinner(quiet: bool) -> Result<ProgressBar, String> {
+    if quiet {
+        return Ok(ProgressBar::hidden());
+    }
+    let bar = ProgressBar::new_spinner().with_style(
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}")
+            .map_err(|e| e.to_string())?,
+    );
+    bar.enable_steady_tick(Duration::from_millis(120));
+    Ok(bar)
 }
 
 #[cfg(test)]

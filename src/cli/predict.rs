@@ -5,14 +5,14 @@
 
 use super::CliResult;
 use super::aggregate::parse_party;
-use indicatif::{ProgressBar, ProgressStyle};
+use super::net_args::{party_addrs, spinner};
 use indomain_learn::align::{Roles, align};
 use indomain_learn::data::{CsvSpec, check_features, load_csv};
 use indomain_learn::model::{ModelFile, PartyRole};
 use indomain_learn::pipeline::Trained;
 use indomain_learn::{LearnError, Task, agree, plain, secure};
 use indomain_net::Limits;
-use indomain_net::quic::{Endpoint, Identity, PartyAddr, mesh};
+use indomain_net::quic::{Endpoint, Identity, mesh};
 use indomain_node::output::{AtomicOutput, check_destination};
 use std::io::Write;
 use std::path::PathBuf;
@@ -158,23 +158,8 @@ pub fn run(args: Args) -> CliResult {
         ..Limits::default()
     };
     let endpoint = Endpoint::bind(&identity, parties[me].1, trusted, limits)?;
-    let addrs: Vec<PartyAddr> = parties
-        .iter()
-        .map(|(p, addr)| PartyAddr {
-            name: p.name.clone(),
-            addr: *addr,
-        })
-        .collect();
-    let bar = if args.quiet {
-        ProgressBar::hidden()
-    } else {
-        let bar = ProgressBar::new_spinner().with_style(
-            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}")
-                .map_err(|e| e.to_string())?,
-        );
-        bar.enable_steady_tick(Duration::from_millis(120));
-        bar
-    };
+    let addrs = party_addrs(&parties);
+    let bar = spinner(args.quiet)?;
     let started = Instant::now();
     bar.set_message(format!("connecting to {} parties", names.len() - 1));
     let mut party_set = mesh(&endpoint, me, &addrs)?;

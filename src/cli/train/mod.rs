@@ -6,7 +6,7 @@ mod horizontal;
 mod vertical;
 
 use super::CliResult;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use indomain_learn::data::CsvSpec;
 use indomain_learn::metrics::Evaluation;
 use indomain_learn::{EarlyStopping, Sigmoid, Task, TrainParams};
@@ -286,15 +286,7 @@ impl Args {
     }
 
     fn progress_bar(&self) -> Result<ProgressBar, String> {
-        if self.quiet {
-            return Ok(ProgressBar::hidden());
-        }
-        let bar = ProgressBar::new_spinner().with_style(
-            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}")
-                .map_err(|e| e.to_string())?,
-        );
-        bar.enable_steady_tick(Duration::from_millis(120));
-        Ok(bar)
+        super::net_args::spinner(self.quiet)
     }
 }
 

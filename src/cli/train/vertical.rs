@@ -3,12 +3,13 @@
 
 use super::{Args, Parties, bytes, describe};
 use crate::cli::CliResult;
+use crate::cli::net_args::party_addrs;
 use indomain_learn::align::Roles;
 use indomain_learn::data::load_csv;
 use indomain_learn::model::{JobParty, JobSpec, PartyRole, write_private};
 use indomain_learn::pipeline::{self, Event, VerticalJob};
 use indomain_learn::report;
-use indomain_net::quic::{Endpoint, Identity, PartyAddr, mesh};
+use indomain_net::quic::{Endpoint, Identity, mesh};
 use std::time::Instant;
 
 pub fn run(args: &Args, parties: &Parties) -> CliResult {
@@ -105,14 +106,7 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
         .map(|(_, (p, _))| p.clone())
         .collect();
     let endpoint = Endpoint::bind(&identity, parties.entries[me].1, trusted, args.limits()?)?;
-    let addrs: Vec<PartyAddr> = parties
-        .entries
-        .iter()
-        .map(|(p, addr)| PartyAddr {
-            name: p.name.clone(),
-            addr: *addr,
-        })
-        .collect();
+    let addrs = party_addrs(&parties.entries);
     let bar = args.progress_bar()?;
     bar.set_message(format!("connecting to {} parties", addrs.len() - 1));
     let started = Instant::now();
