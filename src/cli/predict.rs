@@ -6,6 +6,7 @@
 use super::CliResult;
 use super::aggregate::parse_party;
 use super::net_args::{party_addrs, spinner};
+use super::stop;
 use indomain_learn::align::{Roles, align};
 use indomain_learn::data::{CsvSpec, check_features, load_csv};
 use indomain_learn::model::{ModelFile, PartyRole};
@@ -158,6 +159,7 @@ pub fn run(args: Args) -> CliResult {
         ..Limits::default()
     };
     let endpoint = Endpoint::bind(&identity, parties[me].1, trusted, limits)?;
+    let stop = stop::Guard::new(endpoint.stop_handle());
     let addrs = party_addrs(&parties);
     let bar = spinner(args.quiet)?;
     let started = Instant::now();
@@ -198,6 +200,7 @@ pub fn run(args: Args) -> CliResult {
     )?;
     bar.finish_and_clear();
     let counters = party_set.counters();
+    stop.done();
     drop(party_set);
     drop(endpoint);
     if let (Some(scores), Some(path)) = (scores, &args.output) {

@@ -4,6 +4,7 @@
 use super::{Args, Parties, bytes, describe};
 use crate::cli::CliResult;
 use crate::cli::net_args::party_addrs;
+use crate::cli::stop;
 use indomain_learn::align::Roles;
 use indomain_learn::data::load_csv;
 use indomain_learn::model::{JobParty, JobSpec, PartyRole, write_private};
@@ -106,6 +107,7 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
         .map(|(_, (p, _))| p.clone())
         .collect();
     let endpoint = Endpoint::bind(&identity, parties.entries[me].1, trusted, args.limits()?)?;
+    let stop = stop::Guard::new(endpoint.stop_handle());
     let addrs = party_addrs(&parties.entries);
     let bar = args.progress_bar()?;
     bar.set_message(format!("connecting to {} parties", addrs.len() - 1));
@@ -150,6 +152,7 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
     bar.finish_and_clear();
     let outcome = outcome?;
     let counters = party_set.counters();
+    stop.done();
     drop(party_set);
     drop(endpoint);
 
