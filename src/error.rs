@@ -27,7 +27,8 @@ pub enum Error {
     /// Training and scoring (`indomain::learn`).
     #[error(transparent)]
     Learn(#[from] indomain_learn::LearnError),
-    /// Private verification (`indomain::verify`).
+    /// Private verification (`indomain::verify`, feature `verify`).
+    #[cfg(feature = "verify")]
     #[error(transparent)]
     Verify(#[from] indomain_verify::VerifyError),
     /// The party node (`indomain::node`, feature `cli`).

@@ -11,8 +11,10 @@
 //! - [`psi`]: private set intersection and its variants;
 //! - [`aggregate`]: N-party secure statistics and secure aggregation;
 //! - [`learn`]: vertical regression on shared values with joint scoring,
-//!   horizontal FedAvg, metrics, model files;
-//! - [`verify`]: private verification against an operator's table;
+//!   horizontal FedAvg, metrics, model files (read and written with the
+//!   feature `files`);
+//! - `verify` (feature `verify`): private verification against an
+//!   operator's table;
 //! - `node` (feature `cli`): datasets and job runners of a party node.
 //!
 //! [`local::run`] runs every party on its own thread over in-memory
@@ -21,8 +23,12 @@
 //!
 //! # Features
 //!
-//! - default (`cli`): everything the `indomain` command needs;
-//! - `quic`: the QUIC backend of [`net`] and the verification driver;
+//! - default (`cli`): everything the `indomain` command needs (it
+//!   includes the three below);
+//! - `quic`: the QUIC backend of [`net`] (and the verification driver
+//!   with `verify`);
+//! - `verify`: private verification and the `ed25519-dalek` it signs with;
+//! - `files`: CSV tables and model files in [`learn`];
 //! - `default-features = false`: the protocols and the in-memory backend
 //!   only (docs/architecture.md gives the dependency counts).
 //!
@@ -141,9 +147,11 @@ pub use indomain_net as net;
 #[cfg(feature = "cli")]
 pub use indomain_node as node;
 pub use indomain_psi as psi;
+#[cfg(feature = "verify")]
 pub use indomain_verify as verify;
 
 /// The version of `ed25519-dalek` whose keys sign verification tables.
+#[cfg(feature = "verify")]
 pub use ed25519_dalek;
 /// The version of `ndarray` whose arrays the API takes and returns.
 pub use ndarray;

@@ -29,12 +29,14 @@ impl Node {
         self.dir.path().join(name)
     }
 
-    /// `indomain psi` listening for a peer that never comes; a local
-    /// problem must stop it long before the timeout.
+    /// `indomain psi` listening for a peer that never comes (a sender
+    /// with an output, so revealed to both); a local problem must stop it
+    /// long before the timeout.
     fn psi(&self, extra: &[&str]) -> Output {
         Command::new(BIN)
             .args(["psi", "--identity", "alice", "--peer", PEER, "--key", "id"])
             .args(["--listen", &format!("127.0.0.1:{}", free_port())])
+            .args(["--reveal", "both"])
             .args(["--timeout", "5", "--quiet"])
             .args(extra)
             .current_dir(self.dir.path())

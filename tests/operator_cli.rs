@@ -58,7 +58,16 @@ fn warnings_written_to_a_file_have_no_colour_codes() {
     // Carol is not on alice's list: alice warns about the refusal.
     let (a, _) = psi_pair(
         dir.path(),
-        &["--identity", "alice", "--peer", &bob, "--output", "oa.csv"],
+        &[
+            "--identity",
+            "alice",
+            "--peer",
+            &bob,
+            "--output",
+            "oa.csv",
+            "--reveal",
+            "both",
+        ],
         &[
             "--identity",
             "carol",
@@ -66,6 +75,8 @@ fn warnings_written_to_a_file_have_no_colour_codes() {
             &alice,
             "--output",
             "oc.csv",
+            "--reveal",
+            "both",
         ],
     );
     let err = stderr(&a);

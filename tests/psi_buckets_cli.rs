@@ -105,7 +105,17 @@ fn state_buckets(path: &Path) -> Option<usize> {
 fn bucketed_intersection_and_join_match_the_plaintext() {
     let p = Parties::new();
     write_inputs(&p, 0..600, 400..1000);
-    let (ra, rb) = p.run(&["--mode", "intersection", "--buckets", "5"], "i.csv");
+    let (ra, rb) = p.run(
+        &[
+            "--mode",
+            "intersection",
+            "--buckets",
+            "5",
+            "--reveal",
+            "both",
+        ],
+        "i.csv",
+    );
     let (ea, eb) = (ok(&ra), ok(&rb));
     assert!(
         ea.contains("matches: 200") && eb.contains("matches: 200"),
@@ -163,7 +173,14 @@ fn an_interrupted_run_resumes_to_the_uninterrupted_output_and_a_changed_input_is
     const BUCKETS: &str = "60";
     let p = Parties::new();
     write_inputs(&p, 0..3000, 2000..5000);
-    let args = ["--mode", "intersection", "--buckets", BUCKETS];
+    let args = [
+        "--mode",
+        "intersection",
+        "--buckets",
+        BUCKETS,
+        "--reveal",
+        "both",
+    ];
 
     let (ra, rb) = p.run(&args, "whole.csv");
     ok(&ra);

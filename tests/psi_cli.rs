@@ -101,6 +101,8 @@ fn intersection_and_join_match_the_plaintext_and_align() {
         &[
             "--mode",
             "intersection",
+            "--reveal",
+            "both",
             "--case-fold",
             "--duplicates",
             "first",
@@ -245,12 +247,63 @@ fn cardinality_and_intersection_sum_reveal_only_counts_and_the_sum() {
 }
 
 #[test]
+fn only_the_receiver_learns_the_intersection_unless_both_sides_ask() {
+    let p = Parties::new();
+    let (a, b) = data(&p);
+    let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
+    let common = ["--case-fold", "--duplicates", "first"];
+    // The default: bob (connecting, the receiver) writes the matches;
+    // alice (the sender) gives no --output and learns none.
+    let (ra, rb) = p.run(
+        &common,
+        &["--input", a, "--key", "id"],
+        &["--input", b, "--key", "customer", "--output", "rb.csv"],
+    );
+    let (ea, eb) = (ok(&ra), ok(&rb));
+    assert!(ea.contains("matches: not revealed"), "{ea}");
+    assert!(eb.contains("matches: 100"), "{eb}");
+    assert_eq!(rows(&p.path("rb.csv")).len(), 100);
+
+    // A sender with --output under the default is refused before connecting.
+    let out = Command::new(BIN)
+        .args(["psi", "--identity"])
+        .arg(p.path("alice"))
+        .args(["--listen", "127.0.0.1:0", "--peer", &p.peer_b])
+        .args(["--input", a, "--key", "id", "--output", "sa.csv"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("the sender learns no result with --reveal receiver")
+            && err.contains("--reveal both"),
+        "{err}"
+    );
+    assert!(!p.path("sa.csv").exists());
+
+    // One side asking for both and the other not: both refuse at hello.
+    let (ra, rb) = p.run(
+        &common,
+        &[
+            "--input", a, "--key", "id", "--reveal", "both", "--output", "ma.csv",
+        ],
+        &["--input", b, "--key", "customer", "--output", "mb.csv"],
+    );
+    for (o, name) in [(&ra, "alice"), (&rb, "bob")] {
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{name}: {err}");
+        assert!(err.contains("reveal"), "{name}: {err}");
+    }
+    assert!(!p.path("ma.csv").exists() && !p.path("mb.csv").exists());
+}
+
+#[test]
 fn a_malformed_row_names_file_and_line_and_nothing_is_written() {
     let p = Parties::new();
     let a = p.write("a.csv", "id\nx1\nx2\n");
     let b = p.write("b.csv", "id,other\nx1,1\nx2\n");
     let (ra, rb) = p.run(
-        &["--key", "id"],
+        &["--key", "id", "--reveal", "both"],
         &["--input", a.to_str().unwrap(), "--output", "oa.csv"],
         &["--input", b.to_str().unwrap(), "--output", "ob.csv"],
     );
@@ -277,7 +330,7 @@ fn empty_inputs_and_repeated_keys_follow_the_flags() {
     let a = p.write("a.csv", "id\n");
     let b = p.write("b.csv", "id\nk\nk\n");
     let (ra, rb) = p.run(
-        &["--key", "id"],
+        &["--key", "id", "--reveal", "both"],
         &["--input", a.to_str().unwrap(), "--output", "oa.csv"],
         &["--input", b.to_str().unwrap(), "--output", "ob.csv"],
     );
@@ -292,6 +345,8 @@ fn empty_inputs_and_repeated_keys_follow_the_flags() {
             "first",
             "--mode",
             "cardinality",
+            "--reveal",
+            "both",
         ],
         &["--input", a.to_str().unwrap(), "--output", "oa.csv"],
         &["--input", b.to_str().unwrap(), "--output", "ob.csv"],
@@ -312,7 +367,7 @@ fn empty_inputs_and_repeated_keys_follow_the_flags() {
         "cardinality",
     ];
     let (ra, rb) = p.run(
-        &args,
+        &[&args[..], &["--reveal", "both"]].concat(),
         &["--input", a.to_str().unwrap(), "--output", "oa.csv"],
         &["--input", b.to_str().unwrap(), "--output", "ob.csv"],
     );
@@ -321,8 +376,9 @@ fn empty_inputs_and_repeated_keys_follow_the_flags() {
         assert!(!r.status.success() && err.contains("--force"), "{err}");
     }
     assert_eq!(rows(&p.path("oa.csv")), want);
+    // By default only the receiver learns the result.
     let (ra, rb) = p.run(
-        &[&args[..], &["--force", "--reveal", "receiver"]].concat(),
+        &[&args[..], &["--force"]].concat(),
         &["--input", a.to_str().unwrap()],
         &["--input", b.to_str().unwrap(), "--output", "ob.csv"],
     );

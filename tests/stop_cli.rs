@@ -45,7 +45,8 @@ fn start() -> Job {
             "--input",
             "in.csv",
         ])
-        .args(["--output", "out.csv", "--listen", &addr, "--quiet"])
+        .args(["--output", "out.csv", "--reveal", "both"])
+        .args(["--listen", &addr, "--quiet"])
         .args([
             "--peer",
             &bob.trusted_entry().to_string(),

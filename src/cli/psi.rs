@@ -64,9 +64,10 @@ pub struct Args {
     #[arg(long, value_enum)]
     protocol: Option<ProtocolArg>,
 
-    /// Who learns the result in intersection and cardinality modes (join
+    /// Who learns the result in intersection and cardinality modes: by
+    /// default the receiver only; `both` gives it to the sender too (join
     /// always reveals to both; intersection-sum has fixed outputs).
-    #[arg(long, value_enum, default_value_t = RevealArg::Both)]
+    #[arg(long, value_enum, default_value_t = RevealArg::Receiver)]
     reveal: RevealArg,
 
     /// This party's role; by default the --connect side is the receiver
@@ -225,7 +226,9 @@ pub fn run(args: Args) -> CliResult {
             None => format!(
                 "this party ({role}) learns the result of {mode} mode: give --output OUT.csv"
             ),
-            Some(_) => format!("the {role} learns no result with --reveal receiver: drop --output"),
+            Some(_) => format!(
+                "the {role} learns no result with --reveal receiver (the default): drop --output, or give --reveal both to both parties"
+            ),
         }
         .into());
     }

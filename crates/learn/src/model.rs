@@ -1,4 +1,5 @@
-//! Model files: one versioned JSON file per party, holding that party's
+//! Model files: one versioned JSON file per party (saved and loaded with
+//! the feature `files`), holding that party's
 //! weights and what it needs to score new rows (feature names,
 //! standardisation), the training parameters, the held-out metrics, the
 //! contribution report and the SHA-256 hash of the job, so that scoring
@@ -14,7 +15,9 @@ use crate::metrics::Evaluation;
 use crate::params::TrainParams;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+#[cfg(feature = "files")]
 use std::io::Write;
+#[cfg(feature = "files")]
 use std::path::Path;
 
 /// The model file format this build writes and reads.
@@ -135,6 +138,7 @@ pub struct Rows {
     pub test: usize,
 }
 
+#[cfg(feature = "files")]
 impl ModelFile {
     /// Writes the file as pretty JSON, atomically and readable only by
     /// this user (see [`write_private`]).
@@ -182,7 +186,9 @@ impl ModelFile {
         }
         Ok(m)
     }
+}
 
+impl ModelFile {
     /// Refuses the file unless it belongs to the job hashed `job_hash`.
     pub fn check_job(&self, job_hash: &str, file: &str) -> Result<(), LearnError> {
         if self.job_hash != job_hash {
@@ -201,6 +207,7 @@ impl ModelFile {
 /// Writes `bytes` to a temporary file (mode 0600) beside `path` and
 /// renames it into place: a failed write leaves no partial file and never
 /// clobbers an earlier one.
+#[cfg(feature = "files")]
 pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), LearnError> {
     let io = |source| LearnError::Io {
         path: path.display().to_string(),
@@ -220,7 +227,7 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), LearnError> {
     Ok(())
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "files"))]
 mod tests {
     use super::*;
 

@@ -259,8 +259,12 @@ pub fn read_keys(path: &Path, spec: &KeySpec) -> Result<KeyTable, PsiJobError> {
     })
 }
 
-/// The key columns of an encoded key (the inverse of `Items::push_columns`).
-pub fn decode_columns(key: &[u8]) -> Vec<String> {
+/// The `columns` key columns of an encoded key (the inverse of
+/// `Items::push_columns`: one column is the key's bytes).
+pub fn decode_columns(key: &[u8], columns: usize) -> Vec<String> {
+    if columns == 1 {
+        return vec![String::from_utf8_lossy(key).into_owned()];
+    }
     let mut out = Vec::new();
     let mut rest = key;
     while rest.len() >= 8 {
@@ -307,10 +311,14 @@ mod tests {
             (t.rows_read, t.duplicates_dropped, t.items.len()),
             (2, 1, 1)
         );
-        assert_eq!(decode_columns(t.items.get(0).unwrap()), ["a1", "bob"]);
+        assert_eq!(decode_columns(t.items.get(0).unwrap(), 2), ["a1", "bob"]);
         let t = read_keys(f.path(), &spec(&["id", "name"], false, Duplicates::Error)).unwrap();
-        assert_eq!(decode_columns(t.items.get(1).unwrap()), ["a1", "bob"]);
-        assert_eq!(decode_columns(t.items.get(0).unwrap()), ["A1", "Bob"]);
+        assert_eq!(decode_columns(t.items.get(1).unwrap(), 2), ["a1", "bob"]);
+        assert_eq!(decode_columns(t.items.get(0).unwrap(), 2), ["A1", "Bob"]);
+        // One column: the key is the cell's bytes, as `Items::from_raw` has it.
+        let t = read_keys(f.path(), &spec(&["name"], true, Duplicates::KeepFirst)).unwrap();
+        assert_eq!(t.items, indomain_psi::Items::from_raw(["bob"]));
+        assert_eq!(decode_columns(t.items.get(0).unwrap(), 1), ["bob"]);
     }
 
     #[test]

@@ -338,7 +338,10 @@ fn write_output(
             let mut own: Vec<usize> = matched.clone();
             own.sort_unstable();
             for i in own {
-                w.write_record(decode_columns(table.items.get(i).unwrap_or_default()))?;
+                w.write_record(decode_columns(
+                    table.items.get(i).unwrap_or_default(),
+                    table.key_columns.len(),
+                ))?;
             }
         }
         (Mode::Join, Some(matched)) => {

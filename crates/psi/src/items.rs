@@ -1,9 +1,12 @@
 //! One party's keys, stored flat (one buffer and an end offset per key) so
 //! that 2^24 keys cost their bytes plus eight, not a heap allocation each.
 //!
-//! A key made of several columns is encoded with each column length-prefixed,
-//! so that ("ab", "c") and ("a", "bc") are different keys. Nothing here is
-//! sent anywhere: keys leave a party only hashed to the group and blinded.
+//! A key is its bytes: [`Items::from_raw`], [`Items::push_raw`] and a
+//! one-column [`Items::push_columns`] encode `"ann"` alike, so parties that
+//! built their sets either way find the same intersection. A key made of
+//! several columns is encoded with each column length-prefixed, so that
+//! ("ab", "c") and ("a", "bc") are different keys. Nothing here is sent
+//! anywhere: keys leave a party only hashed to the group and blinded.
 
 use crate::PsiError;
 use rayon::prelude::*;
@@ -40,8 +43,13 @@ impl Items {
         self.ends.push(self.bytes.len());
     }
 
-    /// Appends a key made of several columns, each length-prefixed.
+    /// Appends a key made of columns: one column is its bytes (as
+    /// [`Items::push_raw`]), several are each length-prefixed (u64 LE).
     pub fn push_columns<S: AsRef<str>>(&mut self, columns: &[S]) {
+        if let [one] = columns {
+            self.push_raw(one.as_ref().as_bytes());
+            return;
+        }
         for c in columns {
             let c = c.as_ref().as_bytes();
             self.bytes
@@ -109,6 +117,21 @@ mod tests {
         assert_eq!(items.len(), 2);
         assert_eq!(items.get(2), None);
         assert!(items.check_distinct().is_ok());
+    }
+
+    #[test]
+    fn one_column_is_encoded_as_its_raw_bytes() {
+        let mut columns = Items::new();
+        ["ann", "", "bob"]
+            .iter()
+            .for_each(|k| columns.push_columns(&[k]));
+        assert_eq!(columns, Items::from_raw(["ann", "", "bob"]));
+        let mut two = Items::new();
+        two.push_columns(&["ann", "x"]);
+        assert_eq!(
+            two.get(0),
+            Some(&b"\x03\0\0\0\0\0\0\0ann\x01\0\0\0\0\0\0\0x"[..])
+        );
     }
 
     #[test]

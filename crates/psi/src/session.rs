@@ -253,8 +253,11 @@ pub(crate) struct Hello {
     pub public_key: Option<[u8; 32]>,
 }
 
-/// Version 2 added the construction id.
-pub(crate) const VERSION: u32 = 2;
+/// Version 2 added the construction id. Version 3: a one-column key is
+/// hashed as its bytes, as `Items::from_raw` gives it (version 2 prefixed
+/// it with its length), so a version-2 peer would find no match and is
+/// refused instead.
+pub(crate) const VERSION: u32 = 3;
 
 impl Hello {
     pub fn new(job: &Job, role: Role, items: usize, public_key: Option<[u8; 32]>) -> Self {
@@ -516,4 +519,24 @@ pub(crate) fn checked_len(items: &Items) -> Result<usize, PsiError> {
         )));
     }
     Ok(items.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_peer_with_the_length_prefixed_key_encoding_is_refused_at_hello() {
+        let job = Job::new(Mode::Intersection);
+        let ours = Hello::new(&job, Role::Receiver, 3, None);
+        let mut theirs = Hello::new(&job, Role::Sender, 3, None);
+        assert_eq!(ours.check_peer(&theirs, "bank", 10).unwrap(), 3);
+        theirs.version = 2;
+        let err = ours.check_peer(&theirs, "bank", 10).unwrap_err();
+        assert!(
+            matches!(&err, PsiError::JobMismatch { peer, field: "version", .. } if peer == "bank"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("bank"), "{err}");
+    }
 }

@@ -86,6 +86,13 @@ const PLAIN: Side<'static> = Side {
     output: true,
 };
 
+/// Intersection revealed to both (`indomain psi` reveals to the receiver
+/// only unless asked).
+const BOTH: Side<'static> = Side {
+    extra: &["--reveal", "both"],
+    output: true,
+};
+
 /// Runs a two-party PSI job: `bank` listens, `tax-bureau` connects.
 /// Returns the parties, the wall time and both output paths.
 fn psi_job(
@@ -171,7 +178,7 @@ fn key_set(path: &Path) -> Result<Vec<String>, String> {
 /// Intersection, revealed to both agencies.
 pub fn intersection(setup: &PsiSetup) -> Result<Outcome, String> {
     let psi = setup.psi;
-    let (parties, seconds, bank_out, tax_out) = psi_job(setup, "intersection", PLAIN, PLAIN)?;
+    let (parties, seconds, bank_out, tax_out) = psi_job(setup, "intersection", BOTH, BOTH)?;
     let expected = plaintext_intersection(psi);
     let bank_keys: BTreeSet<String> = key_set(&bank_out)?.into_iter().collect();
     let tax_keys: BTreeSet<String> = key_set(&tax_out)?.into_iter().collect();
