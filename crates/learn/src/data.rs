@@ -1,6 +1,7 @@
 //! One party's training data: reading its CSV file with every check done
-//! before any training (feature `files`), local standardisation, and the train/test split
-//! every party computes identically from the aligned row order.
+//! before any training (feature `files`), local standardisation, and the
+//! train/test split every party computes identically from the aligned row
+//! order.
 //!
 //! Nothing here talks to a peer: a party learns only its own file. The
 //! split depends only on the number of aligned rows and the job's seed, so

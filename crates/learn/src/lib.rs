@@ -12,7 +12,7 @@
 //! - [`data`]: one party's CSV rows, checked before any training;
 //!   standardisation; the train/test split every party derives alike.
 //! - [`plain`]: the plaintext reference training (the tests' oracle);
-//!   [`reference`]: a vertical job's plaintext reference on joined files.
+//!   [`reference`](mod@reference): a vertical job's plaintext reference on joined files.
 //! - [`metrics`]: AUC, KS, accuracy, log-loss on held-out rows;
 //!   [`report`]: the ROC/KS/loss figure as SVG.
 //! - [`horizontal`]: FedAvg over SecAgg+: the server learns only the sum

@@ -1,9 +1,9 @@
 //! Model files: one versioned JSON file per party (saved and loaded with
-//! the feature `files`), holding that party's
-//! weights and what it needs to score new rows (feature names,
-//! standardisation), the training parameters, the held-out metrics, the
-//! contribution report and the SHA-256 hash of the job, so that scoring
-//! refuses a file from another job.
+//! the feature `files`), holding that party's weights and what it needs to
+//! score new rows (feature names, standardisation), the training
+//! parameters, the held-out metrics, the contribution report and the
+//! SHA-256 hash of the job, so that scoring refuses a file from another
+//! job.
 //!
 //! A party's file holds only its own weights: the model, split by columns,
 //! is all that leaves the training.
