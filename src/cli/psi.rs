@@ -49,8 +49,8 @@ pub struct Args {
     key: Vec<String>,
 
     /// Where to write what this party learns (see below). Refused for the
-    /// sender of intersection or cardinality with --reveal receiver, which
-    /// learns nothing to write.
+    /// sender of intersection or cardinality with --reveal receiver (the
+    /// default), which learns nothing to write.
     #[arg(long, value_name = "OUT.csv")]
     output: Option<PathBuf>,
 
