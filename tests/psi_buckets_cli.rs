@@ -36,7 +36,7 @@ impl Parties {
 
     /// Starts alice (listening, sender) and bob (connecting, receiver) on
     /// `alice.csv` and `bob.csv`, with `args` on both sides and outputs
-    /// `a-OUT` and `b-OUT`.
+    /// `a-OUT` and `b-OUT` (revealed to both).
     fn spawn(&self, args: &[&str], out: &str) -> (Child, Child) {
         let addr = format!("127.0.0.1:{}", free_port());
         let spawn = |name: &str, side: [&str; 2], peer: &str| {
@@ -48,6 +48,7 @@ impl Parties {
                 .args(["--peer", peer, "--timeout", "30", "--quiet"])
                 .args(["--input", &format!("{name}.csv"), "--key", "id"])
                 .args(["--output", &format!("{}-{out}", &name[..1])])
+                .args(["--reveal", "both"])
                 .args(args)
                 .current_dir(self.dir.path())
                 .stdout(Stdio::piped())
@@ -105,17 +106,7 @@ fn state_buckets(path: &Path) -> Option<usize> {
 fn bucketed_intersection_and_join_match_the_plaintext() {
     let p = Parties::new();
     write_inputs(&p, 0..600, 400..1000);
-    let (ra, rb) = p.run(
-        &[
-            "--mode",
-            "intersection",
-            "--buckets",
-            "5",
-            "--reveal",
-            "both",
-        ],
-        "i.csv",
-    );
+    let (ra, rb) = p.run(&["--mode", "intersection", "--buckets", "5"], "i.csv");
     let (ea, eb) = (ok(&ra), ok(&rb));
     assert!(
         ea.contains("matches: 200") && eb.contains("matches: 200"),
@@ -173,14 +164,7 @@ fn an_interrupted_run_resumes_to_the_uninterrupted_output_and_a_changed_input_is
     const BUCKETS: &str = "60";
     let p = Parties::new();
     write_inputs(&p, 0..3000, 2000..5000);
-    let args = [
-        "--mode",
-        "intersection",
-        "--buckets",
-        BUCKETS,
-        "--reveal",
-        "both",
-    ];
+    let args = ["--mode", "intersection", "--buckets", BUCKETS];
 
     let (ra, rb) = p.run(&args, "whole.csv");
     ok(&ra);
