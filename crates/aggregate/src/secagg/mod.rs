@@ -48,12 +48,14 @@ pub mod graph;
 pub mod messages;
 pub mod parameters;
 pub mod server;
+pub mod signing;
 pub mod sim;
 
-pub use client::run_client;
-pub use driver::run_server;
+pub use client::{run_client, run_client_signed};
+pub use driver::{run_server, run_server_signed};
 pub use parameters::{ServerModel, Threat};
 pub use server::{Outgoing, RoundOutput, ServerRound, Step};
+pub use signing::{Mode, Pki};
 
 use crate::AggregateError;
 use serde::{Deserialize, Serialize};
