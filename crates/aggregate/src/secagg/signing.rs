@@ -27,7 +27,9 @@ use super::Params;
 use super::graph::Graph;
 use super::messages::{Advertise, Endorsement};
 use crate::AggregateError;
-use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use ed25519_dalek::{Signature, Signer};
+/// The identity key types (ed25519-dalek), for callers without that crate.
+pub use ed25519_dalek::{SigningKey, VerifyingKey};
 use rand::{CryptoRng, Rng};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
