@@ -71,6 +71,25 @@ fn signed_secagg_plus_round_with_ten_percent_dropouts() {
     assert_sum_of(&round.output.sum, &xs, &round.output.survivors);
 }
 
+#[test]
+fn too_many_dropouts_at_the_consistency_check_abort_the_round() {
+    let params = Params::new(10, 50, FRAC_BITS, MAX_ABS).unwrap();
+    assert_eq!(params.threshold, 5);
+    let xs = inputs(10, 50, 23);
+    let mut plan = vec![Dropout::Never; 10];
+    for p in plan.iter_mut().take(6) {
+        *p = Dropout::BeforeConsistencyCheck;
+    }
+    match simulate_round(&params, &xs, &plan, Limits::default()) {
+        Err(AggregateError::TooFewSurvivors {
+            phase: "consistency check",
+            survivors: 4,
+            threshold: 5,
+        }) => {}
+        other => panic!("{other:?}"),
+    }
+}
+
 /// What a scripted server does to a round of the complete graph.
 struct Script {
     /// Rewrites the key list sent to a client.

@@ -156,6 +156,9 @@ pub fn verify(pki: &Pki, client: usize, message: &[u8], signature: &[u8]) -> boo
     let Some(key) = pki.key(client) else {
         return false;
     };
+    if signature.len() != SIGNATURE_LEN {
+        return false;
+    }
     Signature::from_slice(signature).is_ok_and(|s| key.verify_strict(message, &s).is_ok())
 }
 
