@@ -10,9 +10,13 @@
 //!     cargo run --release --example secagg            # 10 × 10^5 (1 drop), 100 × 10^5 (10% drop)
 //!     cargo run --release --example secagg -- 20 1000 2   # clients, length, dropouts
 //!     cargo run --release --example secagg -- --clients 1000 --len 10000 --dropout 0.1
+//!     cargo run --release --example secagg -- --clients 1000 --len 10000 --dropout 0.1 --unsigned
+//!
+//! Rounds are signed (signed keys and the consistency-check round against a
+//! malicious server) unless `--unsigned` asks for the semi-honest protocol.
 
-use indomain::aggregate::secagg::sim::{Dropout, simulate_round};
-use indomain::aggregate::secagg::{Params, Threat};
+use indomain::aggregate::secagg::sim::{Dropout, simulate_round_in};
+use indomain::aggregate::secagg::{Mode, Params, Threat};
 use indomain::net::Limits;
 use indomain::rand::rngs::StdRng;
 use indomain::rand::{RngExt, SeedableRng};
@@ -21,7 +25,13 @@ use std::time::Instant;
 const ROUNDS: usize = 5;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let mode = if args.iter().any(|a| a == "--unsigned") {
+        Mode::Unsigned
+    } else {
+        Mode::Signed
+    };
+    args.retain(|a| a != "--unsigned");
     let configs: Vec<(usize, usize, usize, usize)> =
         if args.first().is_some_and(|a| a.starts_with("--")) {
             let flag = |name: &str| -> Result<Option<f64>, Box<dyn std::error::Error>> {
@@ -54,7 +64,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!("load average at start: {}", load.trim());
     for (clients, len, dropouts, rounds) in configs {
-        run(clients, len, dropouts, rounds)?;
+        run(clients, len, dropouts, rounds, mode)?;
     }
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     if let Some(peak) = status.lines().find(|l| l.starts_with("VmHWM")) {
@@ -71,6 +81,7 @@ fn run(
     len: usize,
     dropouts: usize,
     rounds: usize,
+    mode: Mode,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let mut params = Params::new(clients, len, 16, 1000.0)?;
     let mut rng = StdRng::seed_from_u64(1);
@@ -87,7 +98,7 @@ fn run(
     for round in 0..rounds as u64 {
         params.round = round;
         let start = Instant::now();
-        let outcome = simulate_round(&params, &inputs, &plan, Limits::default())?;
+        let outcome = simulate_round_in(&params, &inputs, &plan, Limits::default(), mode)?;
         times.push(start.elapsed().as_secs_f64());
         last = Some(outcome);
     }
@@ -114,7 +125,7 @@ fn run(
     let per_client = bytes.iter().sum::<u64>() as f64 / bytes.len() as f64;
     times.sort_by(f64::total_cmp);
     println!(
-        "{clients} clients × {len} values, {} dropped mid-round: median {:.3} s per round (min {:.3}, max {:.3}, {rounds} rounds); \
+        "{mode:?} rounds, {clients} clients × {len} values, {} dropped mid-round: median {:.3} s per round (min {:.3}, max {:.3}, {rounds} rounds); \
          neighbours k = {}, threshold t = {} ({}); per surviving client {:.0} bytes sent+received ({:.2}× its masked vector); \
          server received {} bytes; max error vs plaintext {worst:.2e}",
         outcome.output.dropped.len(),

@@ -119,6 +119,35 @@ pub enum AggregateError {
         /// The threshold t.
         threshold: usize,
     },
+    /// A signature that should be client `client`'s is missing, malformed
+    /// or does not verify under its key in the PKI: the server substituted
+    /// or altered what it relayed (or sent different survivor lists); the
+    /// round was refused before anything depending on it was sent.
+    #[error(
+        "secure aggregation refused in {phase}: client {client}'s signature on {what} is missing or does not verify; nothing was revealed"
+    )]
+    BadSignature {
+        /// The client whose signature it should be.
+        client: usize,
+        /// The phase.
+        phase: &'static str,
+        /// What was signed.
+        what: &'static str,
+    },
+    /// Fewer than t of a neighbour's neighbours signed the survivor list
+    /// this client was sent, so the lists may differ between clients; the
+    /// round was refused before any share was revealed.
+    #[error(
+        "secure aggregation refused in the consistency check: only {got} of client {client}'s neighbours signed our survivor list, {threshold} are needed; no share was revealed"
+    )]
+    TooFewEndorsements {
+        /// The neighbour whose shares would have been revealed.
+        client: usize,
+        /// Its neighbours whose signatures on the list arrived (ours included).
+        got: usize,
+        /// The threshold t.
+        threshold: usize,
+    },
     /// The unmasked sum is outside what in-range inputs can produce: some
     /// client's input was out of range; nothing was released.
     #[error(

@@ -3,12 +3,21 @@
 //! values were computed independently (Python: hashlib, `cryptography`'s
 //! AES-GCM, and a textbook Montgomery ladder), not by this code. A change
 //! here breaks interoperability with every deployed client.
+//!
+//! Layout change (#11, signed rounds): `Advertise` gained a trailing
+//! `signature` byte vector (a length byte 0 in unsigned rounds, 64 and the
+//! signature in signed ones), so its frame and `KeyList`'s changed; the
+//! consistency-check messages `Endorse` and `Endorsements` are new. The
+//! ed25519 signatures below were computed with Python's `cryptography`.
 
 use curve25519_dalek::Scalar;
+use ed25519_dalek::SigningKey;
 use indomain_aggregate::secagg::crypto::{KeyPair, mask_seed, seal, share_key};
 use indomain_aggregate::secagg::messages::{
-    Advertise, KeyList, PeerKeys, Reveal, RevealedShare, Sealed, Survivors,
+    Advertise, Endorse, Endorsement, Endorsements, KeyList, PeerKeys, Reveal, RevealedShare,
+    Sealed, Survivors,
 };
+use indomain_aggregate::secagg::signing::{Pki, sign_keys, sign_survivors, verify_keys};
 use indomain_net::Channel;
 use indomain_net::memory::pair;
 use indomain_net::wire::send_msg;
@@ -72,10 +81,20 @@ fn control_messages_have_pinned_bytes() {
     let advert = Advertise {
         cipher_key: [1; 32],
         mask_key: [2; 32],
+        signature: vec![],
     };
     let mut want = vec![1u8; 32];
     want.extend([2u8; 32]);
+    want.push(0);
     assert_eq!(frame(&advert), want);
+    let signed = Advertise {
+        signature: vec![9; 64],
+        ..advert.clone()
+    };
+    want.pop();
+    want.push(64);
+    want.extend([9u8; 64]);
+    assert_eq!(frame(&signed), want);
 
     let list = KeyList {
         graph_seed: [3; 16],
@@ -88,6 +107,7 @@ fn control_messages_have_pinned_bytes() {
     want.extend([1, 251, 0x2c, 0x01]);
     want.extend([1u8; 32]);
     want.extend([2u8; 32]);
+    want.push(0);
     assert_eq!(frame(&list), want);
 
     let sealed = vec![Sealed {
@@ -112,4 +132,59 @@ fn control_messages_have_pinned_bytes() {
     want.extend([7u8; 32]);
     want.push(0);
     assert_eq!(frame(&reveal), want);
+
+    let endorse = Endorse {
+        signature: vec![3; 64],
+    };
+    let mut want = vec![64];
+    want.extend([3u8; 64]);
+    assert_eq!(frame(&endorse), want);
+    let relayed = Endorsements {
+        signatures: vec![Endorsement {
+            client: 300,
+            signature: vec![4; 64],
+        }],
+    };
+    let mut want = vec![1, 251, 0x2c, 0x01, 64];
+    want.extend([4u8; 64]);
+    assert_eq!(frame(&relayed), want);
+}
+
+#[test]
+fn signatures_on_keys_and_survivor_lists_are_pinned() {
+    // ed25519 (RFC 8032) with secret seed 07^32 over
+    // u64(len label) ‖ label ‖ u64 round ‖ u64 client ‖ cipher key ‖ mask key, and
+    // u64(len label) ‖ label ‖ u64 round ‖ SHA-256(u64 count ‖ u32 ids),
+    // integers little-endian.
+    let key = SigningKey::from_bytes(&[7; 32]);
+    assert_eq!(
+        key.verifying_key().to_bytes().to_vec(),
+        hex("ea4a6c63e29c520abef5507b132ec5f9954776aebebe7b92421eea691446d22c")
+    );
+    let mut advert = Advertise {
+        cipher_key: [1; 32],
+        mask_key: [2; 32],
+        signature: vec![],
+    };
+    advert.signature = sign_keys(&key, 9, 300, &advert);
+    assert_eq!(
+        advert.signature,
+        hex(
+            "7a6b27f6d93271df657ca5b6b552c169acebee6c2dd6a69ae218f5a49520d756\
+             168655138179f4eead77a843aed88abbe32805b3ea1ca760c1eb4b8f64dfcc09"
+        )
+    );
+    let mut keys = vec![SigningKey::from_bytes(&[1; 32]).verifying_key(); 301];
+    keys[300] = key.verifying_key();
+    let pki = Pki::new(keys);
+    assert!(verify_keys(&pki, 9, 300, &advert));
+    assert!(!verify_keys(&pki, 10, 300, &advert));
+    assert!(!verify_keys(&pki, 9, 299, &advert));
+    assert_eq!(
+        sign_survivors(&key, 9, &[0, 2, 1000]),
+        hex(
+            "6834211bd69c5477c8a822927d4dd33fc7e4d1061f22c53765a44ef83bedcacf\
+             461b64f347d01c61a71eabcf87ff5fac4f86333d67cc36ba2a8d943adab5a300"
+        )
+    );
 }

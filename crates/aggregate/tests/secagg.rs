@@ -220,6 +220,7 @@ fn a_relayed_small_order_key_is_refused_before_any_share_is_sent() {
     let keys = |cipher_key| Advertise {
         cipher_key,
         mask_key: honest,
+        signature: Vec::new(),
     };
     let list = KeyList {
         graph_seed: [0; 16],

@@ -27,10 +27,21 @@
 //! or row count (SecAgg's guarantee, with its non-collusion condition). A
 //! **client** learns the global model after each round and what a SecAgg
 //! client learns. Rows never leave a client.
+//!
+//! [`run_server`] / [`run_client`] run unsigned SecAgg rounds (a
+//! semi-honest server); [`run_server_signed`] / [`run_client_signed`] run
+//! signed ones (signed keys and the consistency check against a malicious
+//! server), given every client's ed25519 identity key ([`secagg::Pki`]).
+//! The round id signed is the FedAvg round number, so a job's identity
+//! keys must not be reused for another job with the same round numbers
+//! unless the table of keys changes (see `docs/protocols.md`).
 
 use crate::params::TrainParams;
 use crate::{LearnError, plain};
-use indomain_aggregate::secagg;
+use indomain_aggregate::secagg::driver::drive;
+use indomain_aggregate::secagg::server::ServerRound;
+use indomain_aggregate::secagg::signing::SigningKey;
+use indomain_aggregate::secagg::{self, Pki};
 use indomain_net::wire::{recv_msg, recv_u64s, send_msg, send_u64s};
 use indomain_net::{Channel, Counters, NetError};
 use ndarray::ArrayView2;
@@ -188,6 +199,28 @@ pub fn run_server<C: Channel, R: CryptoRng + ?Sized>(
     rng: &mut R,
     progress: &mut dyn FnMut(usize, &RoundInfo),
 ) -> Result<FedAvgOutcome, LearnError> {
+    serve(clients, params, None, rng, progress)
+}
+
+/// [`run_server`] with signed SecAgg rounds: `pki` holds every client's
+/// identity key.
+pub fn run_server_signed<C: Channel, R: CryptoRng + ?Sized>(
+    clients: &mut [C],
+    params: &FedAvgParams,
+    pki: &Pki,
+    rng: &mut R,
+    progress: &mut dyn FnMut(usize, &RoundInfo),
+) -> Result<FedAvgOutcome, LearnError> {
+    serve(clients, params, Some(pki), rng, progress)
+}
+
+fn serve<C: Channel, R: CryptoRng + ?Sized>(
+    clients: &mut [C],
+    params: &FedAvgParams,
+    pki: Option<&Pki>,
+    rng: &mut R,
+    progress: &mut dyn FnMut(usize, &RoundInfo),
+) -> Result<FedAvgOutcome, LearnError> {
     params.validate()?;
     if clients.len() != params.clients {
         return Err(LearnError::Params(format!(
@@ -209,8 +242,14 @@ pub fn run_server<C: Channel, R: CryptoRng + ?Sized>(
                 kill(link);
             }
         }
-        let out = secagg::run_server(&mut links, &params.secagg(round)?, rng)
-            .map_err(|source| LearnError::Aggregate { round, source })?;
+        let secagg_params = params.secagg(round)?;
+        let out = match pki {
+            Some(pki) => ServerRound::signed(&secagg_params, pki.clone(), rng),
+            None => ServerRound::new(&secagg_params, rng),
+        }
+        .and_then(|state| drive(&mut links, state))
+        .map(|(out, _)| out)
+        .map_err(|source| LearnError::Aggregate { round, source })?;
         for &u in &out.dropped {
             kill(&mut links[u]);
         }
@@ -249,6 +288,30 @@ pub fn run_client<C: Channel + ?Sized, R: CryptoRng + ?Sized>(
     params: &FedAvgParams,
     x: ArrayView2<f64>,
     y: &[f64],
+    rng: &mut R,
+) -> Result<GlobalModel, LearnError> {
+    train(server, id, params, None, (x, y), rng)
+}
+
+/// [`run_client`] with signed SecAgg rounds: `identity` is this client's
+/// ed25519 key and `pki` every client's public key.
+pub fn run_client_signed<C: Channel + ?Sized, R: CryptoRng + ?Sized>(
+    server: &mut C,
+    id: usize,
+    params: &FedAvgParams,
+    identity: (&SigningKey, &Pki),
+    (x, y): (ArrayView2<f64>, &[f64]),
+    rng: &mut R,
+) -> Result<GlobalModel, LearnError> {
+    train(server, id, params, Some(identity), (x, y), rng)
+}
+
+fn train<C: Channel + ?Sized, R: CryptoRng + ?Sized>(
+    server: &mut C,
+    id: usize,
+    params: &FedAvgParams,
+    signer: Option<(&SigningKey, &Pki)>,
+    (x, y): (ArrayView2<f64>, &[f64]),
     rng: &mut R,
 ) -> Result<GlobalModel, LearnError> {
     params.validate()?;
@@ -300,8 +363,12 @@ pub fn run_client<C: Channel + ?Sized, R: CryptoRng + ?Sized>(
             .map(|v| v * n)
             .chain(std::iter::once(n))
             .collect();
-        secagg::run_client(server, id, &params.secagg(round)?, &input, rng)
-            .map_err(|source| LearnError::Aggregate { round, source })?;
+        let secagg_params = params.secagg(round)?;
+        match signer {
+            Some(me) => secagg::run_client_signed(server, id, &secagg_params, me, &input, rng),
+            None => secagg::run_client(server, id, &secagg_params, &input, rng),
+        }
+        .map_err(|source| LearnError::Aggregate { round, source })?;
         expected += 1;
     }
 }

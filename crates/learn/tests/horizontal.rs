@@ -248,3 +248,41 @@ fn early_stopping_and_empty_jobs_are_refused() {
     });
     assert!(p.validate().is_err());
 }
+
+#[test]
+fn signed_fedavg_equals_plain_fedavg() {
+    use indomain_aggregate::secagg::Pki;
+    use indomain_learn::horizontal::{run_client_signed, run_server_signed};
+    let p = params(3);
+    let data: Vec<_> = (0..3).map(client_data).collect();
+    let (pki, ids) = Pki::generate(3, &mut rand::rng());
+    let (mut server_ends, client_ends): (Vec<MemoryChannel>, Vec<MemoryChannel>) = (0..3)
+        .map(|c| pair("server", &format!("client {c}")))
+        .unzip();
+    let (out, clients) = std::thread::scope(|scope| {
+        let handles: Vec<_> = client_ends
+            .into_iter()
+            .enumerate()
+            .map(|(c, mut link)| {
+                let (x, y) = &data[c];
+                let me = (&ids[c], &pki);
+                let p = &p;
+                scope.spawn(move || {
+                    run_client_signed(&mut link, c, p, me, (x.view(), y), &mut rand::rng())
+                })
+            })
+            .collect();
+        let out = run_server_signed(&mut server_ends, &p, &pki, &mut rand::rng(), &mut |_, _| {});
+        drop(server_ends);
+        let clients: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        (out, clients)
+    });
+    let out = out.unwrap();
+    let views: Vec<_> = data.iter().map(|(x, y)| (x.view(), y.as_slice())).collect();
+    let want = plain_fedavg(&views, &p, &vec![vec![0, 1, 2]; 4]).unwrap();
+    assert_close(&out.model.weights, &want.weights, 1e-5);
+    assert_close(&[out.model.intercept], &[want.intercept], 1e-5);
+    for c in clients {
+        assert_eq!(c.unwrap(), out.model);
+    }
+}

@@ -5,7 +5,9 @@
 use super::{Args, Parties, bytes, describe};
 use crate::cli::CliResult;
 use indomain_learn::data::{self, load_csv};
-use indomain_learn::horizontal::{FedAvgParams, GlobalModel, run_client, run_server};
+use indomain_learn::horizontal::{
+    FedAvgParams, GlobalModel, run_client, run_client_signed, run_server, run_server_signed,
+};
 use indomain_learn::metrics::{self, Evaluation};
 use indomain_learn::model::{
     FORMAT_VERSION, HorizontalSpec, JobParty, JobSpec, ModelFile, PartyRole, Rows,
@@ -82,6 +84,16 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
         max_abs: args.max_abs,
     };
     fedavg.validate()?;
+    let client_names: Vec<&str> = clients.iter().map(|&c| names[c].as_str()).collect();
+    let keys = args
+        .secagg_keys
+        .as_deref()
+        .map(|path| super::secagg_keys::load(path, &client_names))
+        .transpose()?;
+    let agreement = match &keys {
+        Some(table) => format!("{} signed-secagg {}", spec.hash(), table.agreement),
+        None => spec.hash(),
+    };
 
     let limits = args.limits()?;
     let identity = Identity::load(&args.identity)?;
@@ -104,16 +116,15 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
             links[slot] = Some(ch);
         }
         let mut links: Vec<QuicChannel> = links.into_iter().flatten().collect();
-        let hash = spec.hash();
         for ch in links.iter_mut() {
-            agree::same_job_with(ch, &hash)?;
+            agree::same_job_with(ch, &agreement)?;
         }
         spec.nonce = hex(&rand::rng().random::<[u8; 16]>());
         for ch in links.iter_mut() {
             send_msg(ch, &spec.nonce)?;
         }
         agree::ready_from_clients(&mut links)?;
-        let out = run_server(&mut links, &fedavg, &mut rand::rng(), &mut |round, info| {
+        let mut progress = |round: usize, info: &indomain_learn::horizontal::RoundInfo| {
             bar.set_message(format!(
                 "round {}/{}: {} clients, {} rows{}",
                 round + 1,
@@ -126,16 +137,27 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
                     format!(", dropped {:?}", info.dropped)
                 }
             ))
-        })?;
+        };
+        let out = match &keys {
+            Some(table) => run_server_signed(
+                &mut links,
+                &fedavg,
+                &table.pki,
+                &mut rand::rng(),
+                &mut progress,
+            )?,
+            None => run_server(&mut links, &fedavg, &mut rand::rng(), &mut progress)?,
+        };
         let counters = links
             .iter()
             .map(|c| c.counters())
             .fold(Counters::default(), |a, b| a + b);
         let last = out.rounds.last().map_or(0.0, |r| r.rows);
         eprintln!(
-            "train {}: {} rounds; last round averaged {} clients ({last} rows)",
+            "train {}: {} rounds ({} SecAgg); last round averaged {} clients ({last} rows)",
             args.me,
             out.rounds.len(),
+            if keys.is_some() { "signed" } else { "unsigned" },
             out.rounds.last().map_or(0, |r| r.survivors.len())
         );
         drop(links);
@@ -151,23 +173,38 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
         )
     } else {
         let table = table.ok_or("client without rows")?;
-        let trusted = vec![parties.entries[server].0.clone()];
-        let endpoint = Endpoint::bind(&identity, parties.entries[parties.me].1, trusted, limits)?;
-        bar.set_message(format!("connecting to {}", names[server]));
-        let mut ch = endpoint.connect(parties.entries[server].1, &names[server])?;
-        agree::same_job_with(&mut ch, &spec.hash())?;
-        spec.nonce = recv_msg(&mut ch)?;
-        let table = agree::ready_to_server(&mut ch, table)?;
         let id = clients
             .iter()
             .position(|&c| c == parties.me)
             .ok_or("not a client")?;
+        let own = keys
+            .as_ref()
+            .map(|t| super::secagg_keys::own_key(&args.identity, t, id, &args.me))
+            .transpose()?;
+        let trusted = vec![parties.entries[server].0.clone()];
+        let endpoint = Endpoint::bind(&identity, parties.entries[parties.me].1, trusted, limits)?;
+        bar.set_message(format!("connecting to {}", names[server]));
+        let mut ch = endpoint.connect(parties.entries[server].1, &names[server])?;
+        agree::same_job_with(&mut ch, &agreement)?;
+        spec.nonce = recv_msg(&mut ch)?;
+        let table = agree::ready_to_server(&mut ch, table)?;
         let parts = data::split(table.rows(), args.test_fraction, args.seed);
         let train = table.select(&parts.train);
         let test = table.select(&parts.test);
         bar.set_message(format!("training with {} rows", train.rows()));
         let y = train.y.clone().unwrap_or_default();
-        let model = run_client(&mut ch, id, &fedavg, train.x.view(), &y, &mut rand::rng())?;
+        let rng = &mut rand::rng();
+        let model = match (&keys, &own) {
+            (Some(t), Some(key)) => run_client_signed(
+                &mut ch,
+                id,
+                &fedavg,
+                (key, &t.pki),
+                (train.x.view(), &y),
+                rng,
+            )?,
+            _ => run_client(&mut ch, id, &fedavg, train.x.view(), &y, rng)?,
+        };
         let counters = ch.counters();
         drop(ch);
         drop(endpoint);

@@ -3,6 +3,7 @@
 //! horizontal (FedAvg clients and their server, over secure aggregation).
 
 mod horizontal;
+mod secagg_keys;
 mod vertical;
 
 use super::CliResult;
@@ -77,6 +78,15 @@ pub struct Args {
     /// horizontal: the aggregation server (holds no data).
     #[arg(long, value_name = "NAME", required_if_eq("mode", "horizontal"))]
     server: Option<String>,
+
+    /// horizontal: every client's SecAgg identity key, one `NAME
+    /// ed25519:<hex>` line per client (what `indomain audit key --identity
+    /// DIR` prints for it). With it every round is signed: clients check
+    /// each other's keys and the survivor list against a malicious server.
+    /// Without it rounds trust the server to follow the protocol. Every
+    /// party gives the same table.
+    #[arg(long, value_name = "FILE")]
+    secagg_keys: Option<PathBuf>,
 
     /// This party's CSV file (with a header row); not for the dealer or
     /// the server.

@@ -1,11 +1,18 @@
-//! One client of a secure-aggregation round.
+//! One client of a secure-aggregation round, unsigned ([`run_client`]) or
+//! signed ([`run_client_signed`]: it signs its keys and the survivor list,
+//! and verifies its neighbours' signatures before it uses their keys or
+//! reveals a share; see [`super::signing`]).
 
 use super::Params;
 use super::crypto::{self, KeyPair, SEALED_LEN, SHARE_PLAINTEXT};
 use super::graph::Graph;
-use super::messages::{Advertise, KeyList, Reveal, RevealedShare, Sealed, Survivors};
+use super::messages::{
+    Advertise, Endorse, Endorsements, KeyList, Reveal, RevealedShare, Sealed, Survivors,
+};
+use super::signing::{self, Pki};
 use crate::AggregateError;
 use crate::shamir::{self, Share};
+use ed25519_dalek::SigningKey;
 use indomain_core::FixedPoint;
 use indomain_core::prg::{self, Seed};
 use indomain_net::Channel;
@@ -13,8 +20,9 @@ use indomain_net::wire::{recv_msg, send_msg, send_u64s};
 use rand::CryptoRng;
 use std::collections::BTreeMap;
 
-/// Runs client `id` of a round with `input` (length `params.len`, every
-/// value within ±`params.max_abs`), talking to the server over `server`.
+/// Runs client `id` of an unsigned (semi-honest) round with `input`
+/// (length `params.len`, every value within ±`params.max_abs`), talking to
+/// the server over `server`.
 ///
 /// Returns once the client has sent its shares for unmasking; the client
 /// learns nothing of the result.
@@ -22,6 +30,39 @@ pub fn run_client<C: Channel + ?Sized, R: CryptoRng + ?Sized>(
     server: &mut C,
     id: usize,
     params: &Params,
+    input: &[f64],
+    rng: &mut R,
+) -> Result<(), AggregateError> {
+    run(server, id, params, None, input, rng)
+}
+
+/// Runs client `id` of a signed round: `identity` is its long-term ed25519
+/// key and `pki` every client's public key. The client refuses the round
+/// ([`AggregateError::BadSignature`], [`AggregateError::TooFewEndorsements`])
+/// if a relayed key or survivor-list signature does not verify, before it
+/// sends anything that depends on it.
+pub fn run_client_signed<C: Channel + ?Sized, R: CryptoRng + ?Sized>(
+    server: &mut C,
+    id: usize,
+    params: &Params,
+    (identity, pki): (&SigningKey, &Pki),
+    input: &[f64],
+    rng: &mut R,
+) -> Result<(), AggregateError> {
+    pki.check(params)?;
+    if pki.key(id) != Some(&identity.verifying_key()) {
+        return Err(AggregateError::BadParameters(format!(
+            "client {id}'s identity key is not the one the key table lists for it"
+        )));
+    }
+    run(server, id, params, Some((identity, pki)), input, rng)
+}
+
+fn run<C: Channel + ?Sized, R: CryptoRng + ?Sized>(
+    server: &mut C,
+    id: usize,
+    params: &Params,
+    signer: Option<(&SigningKey, &Pki)>,
     input: &[f64],
     rng: &mut R,
 ) -> Result<(), AggregateError> {
@@ -45,10 +86,14 @@ pub fn run_client<C: Channel + ?Sized, R: CryptoRng + ?Sized>(
     let phase = "advertising keys";
     let cipher_keys = KeyPair::generate(rng);
     let mask_keys = KeyPair::generate(rng);
-    let advert = Advertise {
+    let mut advert = Advertise {
         cipher_key: cipher_keys.public(),
         mask_key: mask_keys.public(),
+        signature: Vec::new(),
     };
+    if let Some((key, _)) = signer {
+        advert.signature = signing::sign_keys(key, round, id, &advert);
+    }
     send_msg(server, &advert).map_err(AggregateError::net(phase))?;
     let list: KeyList = recv_msg(server).map_err(AggregateError::net(phase))?;
     let graph = Graph::new(params.clients, params.neighbours, &Seed(list.graph_seed));
@@ -70,6 +115,15 @@ pub fn run_client<C: Channel + ?Sized, R: CryptoRng + ?Sized>(
                     "relayed a key for client {v} that is not a canonical point of the prime-order subgroup"
                 ),
             ));
+        }
+        if let Some((_, pki)) = signer
+            && !signing::verify_keys(pki, round, v, &p.keys)
+        {
+            return Err(AggregateError::BadSignature {
+                client: v,
+                phase,
+                what: "its public keys",
+            });
         }
         peers.insert(v, p.keys);
     }
@@ -186,6 +240,21 @@ pub fn run_client<C: Channel + ?Sized, R: CryptoRng + ?Sized>(
             survivors: alive.len(),
             threshold: params.threshold,
         });
+    }
+    if let Some((key, pki)) = signer {
+        let phase = "consistency check";
+        let signature = signing::sign_survivors(key, round, alive);
+        send_msg(server, &Endorse { signature }).map_err(AggregateError::net(phase))?;
+        let relayed: Endorsements = recv_msg(server).map_err(AggregateError::net(phase))?;
+        signing::check_endorsements(
+            params,
+            pki,
+            &graph,
+            id,
+            alive,
+            &relayed.signatures,
+            held.keys().copied(),
+        )?;
     }
     let mut reveal = Reveal {
         self_masks: Vec::new(),

@@ -10,6 +10,7 @@
 
 use super::Params;
 use super::server::{Outgoing, RoundOutput, ServerRound, Step};
+use super::signing::Pki;
 use crate::AggregateError;
 use indomain_net::wire::send_msg;
 use indomain_net::{Channel, NetError};
@@ -33,7 +34,8 @@ pub struct ServerStats {
     pub readers: usize,
 }
 
-/// Runs the server of a round; `clients[i]` is the link to client i.
+/// Runs the server of an unsigned (semi-honest) round; `clients[i]` is the
+/// link to client i.
 pub fn run_server<C: Channel, R: CryptoRng + ?Sized>(
     clients: &mut [C],
     params: &Params,
@@ -42,12 +44,34 @@ pub fn run_server<C: Channel, R: CryptoRng + ?Sized>(
     run_server_with_stats(clients, params, rng).map(|(output, _)| output)
 }
 
+/// Runs the server of a signed round (signed keys and the consistency
+/// check, see [`super::signing`]) with the clients' identity keys `pki`.
+pub fn run_server_signed<C: Channel, R: CryptoRng + ?Sized>(
+    clients: &mut [C],
+    params: &Params,
+    pki: Pki,
+    rng: &mut R,
+) -> Result<RoundOutput, AggregateError> {
+    let round = ServerRound::signed(params, pki, rng)?;
+    drive(clients, round).map(|(output, _)| output)
+}
+
 /// [`run_server`], also reporting the server's own work.
 pub fn run_server_with_stats<C: Channel, R: CryptoRng + ?Sized>(
     clients: &mut [C],
     params: &Params,
     rng: &mut R,
 ) -> Result<(RoundOutput, ServerStats), AggregateError> {
+    drive(clients, ServerRound::new(params, rng)?)
+}
+
+/// Drives `round` (unsigned or signed) over the links to its clients to
+/// the end, reporting the server's own work.
+pub fn drive<C: Channel>(
+    clients: &mut [C],
+    mut round: ServerRound,
+) -> Result<(RoundOutput, ServerStats), AggregateError> {
+    let params = round.params().clone();
     if clients.len() != params.clients {
         return Err(AggregateError::BadParameters(format!(
             "{} client links for a round of {} clients",
@@ -55,7 +79,6 @@ pub fn run_server_with_stats<C: Channel, R: CryptoRng + ?Sized>(
             params.clients
         )));
     }
-    let mut round = ServerRound::new(params, rng)?;
     let mut stats = ServerStats {
         readers: params.clients.min(READERS),
         ..ServerStats::default()
@@ -72,6 +95,7 @@ pub fn run_server_with_stats<C: Channel, R: CryptoRng + ?Sized>(
                 Outgoing::Keys(list) => send_msg(ch, list),
                 Outgoing::Shares(inbox) => send_msg(ch, inbox),
                 Outgoing::Survivors(list) => send_msg(ch, list),
+                Outgoing::Endorsements(list) => send_msg(ch, list),
             };
             if sent.is_err() {
                 round.drop_client(v);

@@ -54,6 +54,23 @@ impl Graph {
         out
     }
 
+    /// The clients within two hops of `u` (neighbours and their
+    /// neighbours), `u` excluded, in increasing id order.
+    pub fn two_hop(&self, u: usize) -> Vec<usize> {
+        let n = self.order.len();
+        let mut out: Vec<usize> = if self.k >= n.saturating_sub(1) || 2 * self.k >= n - 1 {
+            (0..n).filter(|&v| v != u).collect()
+        } else {
+            let p = self.position[u];
+            (1..=self.k)
+                .flat_map(|d| [self.order[(p + d) % n], self.order[(p + n - d) % n]])
+                .collect()
+        };
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
     /// Whether `u` and `v` are neighbours.
     pub fn adjacent(&self, u: usize, v: usize) -> bool {
         let n = self.order.len();
@@ -72,6 +89,14 @@ impl Graph {
 mod tests {
     use super::*;
 
+    fn nb_of(g: &Graph, u: usize) -> Vec<usize> {
+        g.neighbours(u)
+            .into_iter()
+            .flat_map(|w| g.neighbours(w).into_iter().chain([w]))
+            .filter(|&v| v != u)
+            .collect()
+    }
+
     #[test]
     fn graph_is_k_regular_and_symmetric() {
         let g = Graph::new(100, 14, &Seed([3; 16]));
@@ -85,6 +110,12 @@ mod tests {
         }
         let other = Graph::new(100, 14, &Seed([4; 16]));
         assert_ne!(g.neighbours(0), other.neighbours(0));
+        for u in [0, 57] {
+            let mut two: Vec<usize> = nb_of(&g, u);
+            two.sort_unstable();
+            two.dedup();
+            assert_eq!(g.two_hop(u), two);
+        }
         let complete = Graph::new(5, 4, &Seed([0; 16]));
         assert_eq!(complete.neighbours(2), vec![0, 1, 3, 4]);
     }

@@ -3,13 +3,16 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Client → server: the client's two public keys.
+/// Client → server: the client's two public keys and, in a signed round,
+/// its ed25519 signature on (round, id, keys).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Advertise {
     /// Key for encrypting shares exchanged with neighbours.
     pub cipher_key: [u8; 32],
     /// Key for pairwise mask agreement.
     pub mask_key: [u8; 32],
+    /// The signature (64 bytes; empty in an unsigned round).
+    pub signature: Vec<u8>,
 }
 
 /// One client's public keys as the server forwards them.
@@ -46,6 +49,31 @@ pub struct Sealed {
 pub struct Survivors {
     /// Their ids, increasing.
     pub clients: Vec<u32>,
+}
+
+/// Survivor → server (signed rounds): its signature on (round, survivor
+/// list).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Endorse {
+    /// The ed25519 signature (64 bytes).
+    pub signature: Vec<u8>,
+}
+
+/// One client's signature on the survivor list, as the server relays it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Endorsement {
+    /// The signer.
+    pub client: u32,
+    /// Its signature (64 bytes).
+    pub signature: Vec<u8>,
+}
+
+/// Server → survivors (signed rounds): the signatures on the survivor list
+/// of the clients within two hops of the recipient.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Endorsements {
+    /// The signatures, by increasing signer id.
+    pub signatures: Vec<Endorsement>,
 }
 
 /// One revealed share of a neighbour's secret.

@@ -1,7 +1,9 @@
 //! Dropout-tolerant secure aggregation for horizontal federated learning:
 //! Bonawitz et al., "Practical Secure Aggregation for Privacy-Preserving
-//! Machine Learning" (CCS 2017), semi-honest variant, with the sparse
-//! neighbourhoods of SecAgg+ (Bell et al., CCS 2020).
+//! Machine Learning" (CCS 2017), with the sparse neighbourhoods of SecAgg+
+//! (Bell et al., CCS 2020): unsigned rounds (semi-honest server) or signed
+//! rounds with the paper's defences against a malicious server — signed
+//! keys and the consistency-check round ([`signing`]).
 //!
 //! Many clients each hold a vector of reals (a model update); one server
 //! learns their sum and nothing else. A round:
@@ -19,7 +21,10 @@
 //!    Σ_v ±PRG(s_uv), where s_uv is the 128-bit seed hashed from the X25519
 //!    agreement with each neighbour v that sent shares (+ if u < v, − if
 //!    u > v), so pairwise masks cancel in the sum.
-//! 4. **unmasking** — the server names the survivors; each survivor returns,
+//! 4. **consistency check** (signed rounds) — the server names the
+//!    survivors; each signs the list, and checks the signatures the server
+//!    relays before it reveals anything ([`signing`]);
+//! 5. **unmasking** — the server names the survivors; each survivor returns,
 //!    for each neighbour, the share of b_u if that neighbour survived and of
 //!    its mask key if it dropped — never both for the same client. The
 //!    server rebuilds them (t shares each), removes the self masks of the
@@ -33,7 +38,7 @@
 //! clients' inputs and which clients dropped; everything else it sees is
 //! masked by PRG outputs or encrypted. A **client** learns its neighbours'
 //! public keys, its shares of their secrets (fewer than t of anything) and
-//! the survivor list. Security against the server needs that it does not
+//! the survivor list (signed rounds: and signatures on public values). Security against the server needs that it does not
 //! collude with t or more of a client's neighbours; t > k/2 is enforced.
 //!
 //! Values are fixed-point (`frac_bits` fractional bits) with |x| ≤
@@ -48,12 +53,14 @@ pub mod graph;
 pub mod messages;
 pub mod parameters;
 pub mod server;
+pub mod signing;
 pub mod sim;
 
-pub use client::run_client;
-pub use driver::run_server;
+pub use client::{run_client, run_client_signed};
+pub use driver::{run_server, run_server_signed};
 pub use parameters::{ServerModel, Threat};
 pub use server::{Outgoing, RoundOutput, ServerRound, Step};
+pub use signing::{Mode, Pki};
 
 use crate::AggregateError;
 use serde::{Deserialize, Serialize};

@@ -5,6 +5,11 @@
 //! [`super::driver::run_server`]; an asynchronous one can drive the same
 //! machine.
 //!
+//! In a signed round ([`ServerRound::signed`], see [`super::signing`]) the
+//! server also drops clients whose keys or survivor-list signature do not
+//! verify, and runs the consistency-check step between the masked inputs
+//! and the unmasking.
+//!
 //! A client that fails — closes its link, times out, or sends anything
 //! malformed — is treated as dropped from that step on. The round goes on
 //! while at least t clients remain and every needed secret has t shares.
@@ -14,7 +19,11 @@
 use super::Params;
 use super::crypto::{self, KeyPair, SEALED_LEN};
 use super::graph::Graph;
-use super::messages::{Advertise, KeyList, PeerKeys, Reveal, RevealedShare, Sealed, Survivors};
+use super::messages::{
+    Advertise, Endorse, Endorsement, Endorsements, KeyList, PeerKeys, Reveal, RevealedShare,
+    Sealed, Survivors,
+};
+use super::signing::{self, Pki};
 use crate::AggregateError;
 use crate::shamir::{self, Share};
 use indomain_core::prg::{self, Seed};
@@ -43,6 +52,9 @@ pub enum Step {
     Shares,
     /// Waiting for every client's masked input (raw little-endian `u64`s).
     MaskedInputs,
+    /// Signed rounds: waiting for every survivor's signature on the
+    /// survivor list ([`Endorse`]).
+    ConsistencyCheck,
     /// Waiting for every survivor's revealed shares ([`Reveal`]).
     Unmasking,
     /// The round is over: [`ServerRound::finish`] gives the result.
@@ -56,6 +68,7 @@ impl Step {
             Step::Keys => "collecting keys",
             Step::Shares => "relaying shares",
             Step::MaskedInputs => "collecting masked inputs",
+            Step::ConsistencyCheck => "consistency check",
             Step::Unmasking => "unmasking",
             Step::Done => "done",
         }
@@ -71,6 +84,9 @@ pub enum Outgoing {
     Shares(Vec<Sealed>),
     /// After the masked inputs: the survivors.
     Survivors(Survivors),
+    /// Signed rounds, after the consistency check: the signatures on the
+    /// survivor list of the clients within two hops of the recipient.
+    Endorsements(Endorsements),
 }
 
 /// Shares of the secrets the server must rebuild, by owner.
@@ -101,6 +117,12 @@ pub struct ServerRound {
     seed_shares: SharesByOwner,
     key_shares: SharesByOwner,
     output: Option<RoundOutput>,
+    /// The clients' identity keys in a signed round.
+    pki: Option<Pki>,
+    /// What survivors sign in the consistency check.
+    survivors_message: Vec<u8>,
+    /// Each survivor's signature on the survivor list.
+    endorsements: Vec<Option<Vec<u8>>>,
 }
 
 impl ServerRound {
@@ -129,7 +151,28 @@ impl ServerRound {
             seed_shares: SharesByOwner::new(),
             key_shares: SharesByOwner::new(),
             output: None,
+            pki: None,
+            survivors_message: Vec::new(),
+            endorsements: vec![None; n],
         })
+    }
+
+    /// A signed round: keys must carry their owner's signature under
+    /// `pki`, and the consistency-check step runs before the unmasking.
+    pub fn signed<R: CryptoRng + ?Sized>(
+        params: &Params,
+        pki: Pki,
+        rng: &mut R,
+    ) -> Result<Self, AggregateError> {
+        pki.check(params)?;
+        let mut round = Self::new(params, rng)?;
+        round.pki = Some(pki);
+        Ok(round)
+    }
+
+    /// The round's parameters.
+    pub fn params(&self) -> &Params {
+        &self.params
     }
 
     /// The current step.
@@ -167,9 +210,14 @@ impl ServerRound {
             Step::Keys => decode_msg::<Advertise>(&peer, frame)
                 .ok()
                 .filter(|a| {
-                    // Keys outside the prime-order subgroup: the
-                    // neighbours would refuse them anyway.
-                    crypto::valid_public_key(&a.cipher_key) && crypto::valid_public_key(&a.mask_key)
+                    // Keys outside the prime-order subgroup or without
+                    // their owner's signature: the neighbours would refuse
+                    // them (and the round with them) anyway.
+                    crypto::valid_public_key(&a.cipher_key)
+                        && crypto::valid_public_key(&a.mask_key)
+                        && self.pki.as_ref().is_none_or(|pki| {
+                            signing::verify_keys(pki, self.params.round, client, a)
+                        })
                 })
                 .map(|a| self.adverts[client] = Some(a))
                 .is_some(),
@@ -197,6 +245,15 @@ impl ServerRound {
                 }
                 Err(_) => false,
             },
+            Step::ConsistencyCheck => decode_msg::<Endorse>(&peer, frame)
+                .ok()
+                .filter(|e| {
+                    self.pki.as_ref().is_some_and(|pki| {
+                        signing::verify(pki, client, &self.survivors_message, &e.signature)
+                    })
+                })
+                .map(|e| self.endorsements[client] = Some(e.signature))
+                .is_some(),
             Step::Unmasking => {
                 // A reveal with any share the round does not need is
                 // ignored whole; the client stays a survivor.
@@ -282,9 +339,21 @@ impl ServerRound {
                 let list = Survivors {
                     clients: live.iter().map(|&u| u as u32).collect(),
                 };
-                self.step = Step::Unmasking;
+                self.step = if self.pki.is_some() {
+                    self.survivors_message =
+                        signing::survivors_message(self.params.round, &list.clients);
+                    Step::ConsistencyCheck
+                } else {
+                    Step::Unmasking
+                };
                 live.iter()
                     .map(|&u| (u, Outgoing::Survivors(list.clone())))
+                    .collect()
+            }
+            Step::ConsistencyCheck => {
+                self.step = Step::Unmasking;
+                live.iter()
+                    .map(|&u| (u, Outgoing::Endorsements(self.endorsements_for(u))))
                     .collect()
             }
             Step::Unmasking => {
@@ -325,11 +394,36 @@ impl ServerRound {
             .chain(self.key_shares.values())
             .map(Vec::len)
             .sum();
+        let endorsements = self
+            .endorsements
+            .iter()
+            .flatten()
+            .map(Vec::len)
+            .sum::<usize>();
         self.sum.len() * 8
+            + endorsements
             + sealed
             + listed * std::mem::size_of::<usize>()
             + shares * std::mem::size_of::<Share>()
             + n * (std::mem::size_of::<Option<Advertise>>() + 5)
+    }
+
+    /// The survivors' signatures a client checks: those of the live
+    /// clients within two hops of it.
+    fn endorsements_for(&self, u: usize) -> Endorsements {
+        let signatures = self
+            .graph
+            .two_hop(u)
+            .into_iter()
+            .filter(|&v| self.alive[v])
+            .filter_map(|v| {
+                self.endorsements[v].as_ref().map(|signature| Endorsement {
+                    client: v as u32,
+                    signature: signature.clone(),
+                })
+            })
+            .collect();
+        Endorsements { signatures }
     }
 
     /// Fails the round if fewer than t clients remain.

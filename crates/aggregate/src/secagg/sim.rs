@@ -1,6 +1,8 @@
 //! A whole round in one process: the server and every client on their own
 //! thread over in-memory links, with chosen clients dropping out at chosen
-//! steps. For tests, benchmarks and experiments.
+//! steps. For tests, benchmarks and experiments. Rounds are signed
+//! ([`Mode::Signed`], with a fresh key table for the simulated clients)
+//! unless [`simulate_round_in`] says otherwise.
 //!
 //! The pieces are public for researchers who drive a round by hand:
 //! [`Vanishing`] wraps any channel and fails every send after the first N
@@ -9,8 +11,10 @@
 //! `run_server` returns, drop the server's ends of the links, so that
 //! clients still waiting for a message see the link close and return.
 
-use super::driver::{ServerStats, run_server_with_stats};
-use super::{Params, RoundOutput, run_client};
+use super::driver::{ServerStats, drive};
+use super::server::ServerRound;
+use super::signing::{Mode, Pki};
+use super::{Params, RoundOutput, run_client, run_client_signed};
 use crate::AggregateError;
 use indomain_net::memory::{MemoryChannel, pair_with_limits};
 use indomain_net::{Channel, Counters, Limits, NetError};
@@ -25,19 +29,33 @@ pub enum Dropout {
     /// After sending its shares, before its masked input: its pairwise masks
     /// are in its neighbours' inputs and must be removed (mid-round).
     BeforeMaskedInput,
-    /// After its masked input, before helping to unmask.
+    /// After its masked input, before signing the survivor list (signed
+    /// rounds; in unsigned ones the same as [`Dropout::BeforeUnmasking`]).
+    /// Its input is in the sum; it reveals no share.
+    BeforeConsistencyCheck,
+    /// After its masked input (and, signed, its signature on the survivor
+    /// list), before helping to unmask.
     BeforeUnmasking,
 }
 
 impl Dropout {
-    /// How many frames the client sends before it disappears (the `sends`
-    /// of a [`Vanishing`] link).
+    /// How many frames the client of a signed round sends before it
+    /// disappears (the `sends` of a [`Vanishing`] link).
     pub fn sends(self) -> usize {
+        self.sends_in(Mode::Signed)
+    }
+
+    /// How many frames the client sends before it disappears in a round of
+    /// `mode`: keys, shares, masked input, (signed: survivor-list
+    /// signature,) revealed shares.
+    pub fn sends_in(self, mode: Mode) -> usize {
+        let signed = usize::from(mode == Mode::Signed);
         match self {
             Dropout::Never => usize::MAX,
             Dropout::BeforeShares => 1,
             Dropout::BeforeMaskedInput => 2,
-            Dropout::BeforeUnmasking => 3,
+            Dropout::BeforeConsistencyCheck => 3,
+            Dropout::BeforeUnmasking => 3 + signed,
         }
     }
 }
@@ -101,13 +119,24 @@ pub struct SimulatedRound {
     pub server: ServerStats,
 }
 
-/// Runs one round: `inputs[i]` is client i's vector and `dropouts[i]` when
-/// it disappears.
+/// Runs one signed round: `inputs[i]` is client i's vector and
+/// `dropouts[i]` when it disappears.
 pub fn simulate_round(
     params: &Params,
     inputs: &[Vec<f64>],
     dropouts: &[Dropout],
     limits: Limits,
+) -> Result<SimulatedRound, AggregateError> {
+    simulate_round_in(params, inputs, dropouts, limits, Mode::Signed)
+}
+
+/// [`simulate_round`] in a chosen [`Mode`].
+pub fn simulate_round_in(
+    params: &Params,
+    inputs: &[Vec<f64>],
+    dropouts: &[Dropout],
+    limits: Limits,
+    mode: Mode,
 ) -> Result<SimulatedRound, AggregateError> {
     if inputs.len() != params.clients || dropouts.len() != params.clients {
         return Err(AggregateError::BadParameters(format!(
@@ -121,6 +150,8 @@ pub fn simulate_round(
         .clients)
         .map(|i| pair_with_limits("server", &format!("client {i}"), limits))
         .unzip();
+    let (pki, identities) = Pki::generate(params.clients, &mut rand::rng());
+    let (pki, identities) = (&pki, &identities);
     std::thread::scope(|scope| {
         let clients: Vec<_> = client_ends
             .into_iter()
@@ -128,13 +159,24 @@ pub fn simulate_round(
             .enumerate()
             .map(|(id, (inner, (input, &dropout)))| {
                 scope.spawn(move || {
-                    let mut link = Vanishing::new(inner, dropout.sends());
-                    let outcome = run_client(&mut link, id, params, input, &mut rand::rng());
+                    let mut link = Vanishing::new(inner, dropout.sends_in(mode));
+                    let rng = &mut rand::rng();
+                    let outcome = match mode {
+                        Mode::Signed => {
+                            let me = (&identities[id], pki);
+                            run_client_signed(&mut link, id, params, me, input, rng)
+                        }
+                        Mode::Unsigned => run_client(&mut link, id, params, input, rng),
+                    };
                     (dropout, outcome, link.counters())
                 })
             })
             .collect();
-        let output = run_server_with_stats(&mut server_ends, params, &mut rand::rng());
+        let round = match mode {
+            Mode::Signed => ServerRound::signed(params, pki.clone(), &mut rand::rng()),
+            Mode::Unsigned => ServerRound::new(params, &mut rand::rng()),
+        };
+        let output = round.and_then(|round| drive(&mut server_ends, round));
         // Close the server's links so clients still waiting see the end.
         let server_bytes = server_ends
             .drain(..)
