@@ -4,13 +4,17 @@
 
 use super::{Args, Parties, bytes, describe};
 use crate::cli::CliResult;
+use crate::cli::stop;
+use indicatif::ProgressBar;
 use indomain_learn::data::{self, load_csv};
-use indomain_learn::horizontal::{FedAvgParams, GlobalModel, run_client, run_server};
+use indomain_learn::horizontal::{
+    FedAvgOutcome, FedAvgParams, GlobalModel, run_client, run_server,
+};
 use indomain_learn::metrics::{self, Evaluation};
 use indomain_learn::model::{
     FORMAT_VERSION, HorizontalSpec, JobParty, JobSpec, ModelFile, PartyRole, Rows,
 };
-use indomain_learn::{Task, agree, plain};
+use indomain_learn::{LearnError, Task, agree, plain};
 use indomain_net::quic::{Endpoint, Identity, QuicChannel};
 use indomain_net::wire::{recv_msg, send_msg};
 use indomain_net::{Channel, Counters};
@@ -93,40 +97,19 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
             .map(|&c| parties.entries[c].0.clone())
             .collect();
         let endpoint = Endpoint::bind(&identity, parties.entries[server].1, trusted, limits)?;
+        // A signal or a failure from here on tells the clients at once.
+        let stop = stop::Guard::new(endpoint.stop_handle());
         bar.set_message(format!("waiting for {} clients", clients.len()));
-        let mut links: Vec<Option<QuicChannel>> = (0..clients.len()).map(|_| None).collect();
-        for _ in 0..clients.len() {
-            let ch = endpoint.accept()?;
-            let slot = clients
-                .iter()
-                .position(|&c| names[c] == ch.peer())
-                .ok_or_else(|| format!("{} is not a client of this job", ch.peer()))?;
-            links[slot] = Some(ch);
+        let mut links: Vec<QuicChannel> = Vec::new();
+        let outcome = serve_rounds(
+            &endpoint, &mut links, &clients, &names, &mut spec, &fedavg, &bar,
+        );
+        if outcome.is_err() {
+            // Before the links are dropped, so that they close as stopped.
+            stop.failed();
         }
-        let mut links: Vec<QuicChannel> = links.into_iter().flatten().collect();
-        let hash = spec.hash();
-        for ch in links.iter_mut() {
-            agree::same_job_with(ch, &hash)?;
-        }
-        spec.nonce = hex(&rand::rng().random::<[u8; 16]>());
-        for ch in links.iter_mut() {
-            send_msg(ch, &spec.nonce)?;
-        }
-        agree::ready_from_clients(&mut links)?;
-        let out = run_server(&mut links, &fedavg, &mut rand::rng(), &mut |round, info| {
-            bar.set_message(format!(
-                "round {}/{}: {} clients, {} rows{}",
-                round + 1,
-                fedavg.rounds,
-                info.survivors.len(),
-                info.rows,
-                if info.dropped.is_empty() {
-                    String::new()
-                } else {
-                    format!(", dropped {:?}", info.dropped)
-                }
-            ))
-        })?;
+        let out = outcome?;
+        stop.done();
         let counters = links
             .iter()
             .map(|c| c.counters())
@@ -154,20 +137,19 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
         let trusted = vec![parties.entries[server].0.clone()];
         let endpoint = Endpoint::bind(&identity, parties.entries[parties.me].1, trusted, limits)?;
         bar.set_message(format!("connecting to {}", names[server]));
+        let stop = stop::Guard::new(endpoint.stop_handle());
         let mut ch = endpoint.connect(parties.entries[server].1, &names[server])?;
-        agree::same_job_with(&mut ch, &spec.hash())?;
-        spec.nonce = recv_msg(&mut ch)?;
-        let table = agree::ready_to_server(&mut ch, table)?;
         let id = clients
             .iter()
             .position(|&c| c == parties.me)
             .ok_or("not a client")?;
-        let parts = data::split(table.rows(), args.test_fraction, args.seed);
-        let train = table.select(&parts.train);
-        let test = table.select(&parts.test);
-        bar.set_message(format!("training with {} rows", train.rows()));
-        let y = train.y.clone().unwrap_or_default();
-        let model = run_client(&mut ch, id, &fedavg, train.x.view(), &y, &mut rand::rng())?;
+        let outcome = client_rounds(&mut ch, id, table, &mut spec, &fedavg, args, &bar);
+        if outcome.is_err() {
+            // Before the link is dropped, so that it closes as stopped.
+            stop.failed();
+        }
+        let (model, train, test) = outcome?;
+        stop.done();
         let counters = ch.counters();
         drop(ch);
         drop(endpoint);
@@ -221,6 +203,78 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
         bytes(counters)
     );
     Ok(())
+}
+
+/// The server's job once its endpoint is up: accept every client into
+/// `links` (in client order), agree on the job, send the nonce, learn that
+/// every client is ready, and run the rounds.
+fn serve_rounds(
+    endpoint: &Endpoint,
+    links: &mut Vec<QuicChannel>,
+    clients: &[usize],
+    names: &[String],
+    spec: &mut JobSpec,
+    fedavg: &FedAvgParams,
+    bar: &ProgressBar,
+) -> Result<FedAvgOutcome, Box<dyn std::error::Error + Send + Sync>> {
+    let mut slots: Vec<Option<QuicChannel>> = (0..clients.len()).map(|_| None).collect();
+    for _ in 0..clients.len() {
+        let ch = endpoint.accept()?;
+        let slot = clients
+            .iter()
+            .position(|&c| names[c] == ch.peer())
+            .ok_or_else(|| format!("{} is not a client of this job", ch.peer()))?;
+        slots[slot] = Some(ch);
+    }
+    links.extend(slots.into_iter().flatten());
+    let hash = spec.hash();
+    for ch in links.iter_mut() {
+        agree::same_job_with(ch, &hash)?;
+    }
+    spec.nonce = hex(&rand::rng().random::<[u8; 16]>());
+    for ch in links.iter_mut() {
+        send_msg(ch, &spec.nonce)?;
+    }
+    agree::ready_from_clients(links)?;
+    let out = run_server(links, fedavg, &mut rand::rng(), &mut |round, info| {
+        bar.set_message(format!(
+            "round {}/{}: {} clients, {} rows{}",
+            round + 1,
+            fedavg.rounds,
+            info.survivors.len(),
+            info.rows,
+            if info.dropped.is_empty() {
+                String::new()
+            } else {
+                format!(", dropped {:?}", info.dropped)
+            }
+        ))
+    })?;
+    Ok(out)
+}
+
+/// A client's job once it is connected: agree on the job, receive the
+/// nonce, report its rows ready (or its refusal) and train. Returns the
+/// global model with the training and held-out rows.
+fn client_rounds(
+    ch: &mut QuicChannel,
+    id: usize,
+    table: Result<data::Table, LearnError>,
+    spec: &mut JobSpec,
+    fedavg: &FedAvgParams,
+    args: &Args,
+    bar: &ProgressBar,
+) -> Result<(GlobalModel, data::Table, data::Table), Box<dyn std::error::Error + Send + Sync>> {
+    agree::same_job_with(ch, &spec.hash())?;
+    spec.nonce = recv_msg(ch)?;
+    let table = agree::ready_to_server(ch, table)?;
+    let parts = data::split(table.rows(), args.test_fraction, args.seed);
+    let train = table.select(&parts.train);
+    let test = table.select(&parts.test);
+    bar.set_message(format!("training with {} rows", train.rows()));
+    let y = train.y.clone().unwrap_or_default();
+    let model = run_client(ch, id, fedavg, train.x.view(), &y, &mut rand::rng())?;
+    Ok((model, train, test))
 }
 
 fn evaluate(task: Task, model: &GlobalModel, test: &data::Table) -> Option<Evaluation> {
