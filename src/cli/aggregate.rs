@@ -128,8 +128,8 @@ pub struct Args {
     receivers: Vec<String>,
 
     /// A group is released only if, for every receiver, the other parties
-    /// hold at least K of its rows (K ≥ 3); histogram cells below K are
-    /// written as suppressed.
+    /// hold at least K of its rows (K ≥ 3); histogram cells follow the
+    /// same rule (see below for who learns what).
     #[arg(long, value_name = "K")]
     min_group_size: u64,
 
