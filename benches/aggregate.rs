@@ -8,7 +8,10 @@
 use criterion::{Criterion, criterion_group, criterion_main};
 use indomain_aggregate::secagg::Params;
 use indomain_aggregate::secagg::sim::{Dropout, simulate_round};
-use indomain_aggregate::stats::{LocalData, Statistic, StatsJob, run_statistics};
+use indomain_aggregate::stats::{
+    CountDecision, LocalData, Statistic, StatsJob, run_statistics, run_statistics_with,
+    serve_dealer,
+};
 use indomain_aggregate::sum::secure_sum;
 use indomain_net::Limits;
 use indomain_net::memory::mesh;
@@ -107,6 +110,53 @@ fn statistics_bench(c: &mut Criterion) {
     group.finish();
 }
 
+/// The suppression decision of a count job, 3 data parties × 10^4 rows in
+/// 10^3 groups, receivers p0 and p2: opened to the decider, or compared
+/// with a dealer (a fourth thread).
+fn decision_bench(c: &mut Criterion) {
+    let (rows, groups) = (10_000, 1000);
+    let data: Vec<LocalData> = (0..3)
+        .map(|p| {
+            let mut rng = StdRng::seed_from_u64(p);
+            LocalData {
+                groups: (0..rows).map(|_| rng.random_range(0..groups)).collect(),
+                columns: Vec::new(),
+            }
+        })
+        .collect();
+    let job = StatsJob {
+        statistic: Statistic::Count,
+        columns: Vec::new(),
+        categories: Some((0..groups).map(|g| format!("g{g}")).collect()),
+        receivers: vec![0, 2],
+        min_group_size: 20,
+        frac_bits: 32,
+        max_abs: 1e3,
+    };
+    let mut group = c.benchmark_group("statistics_decision");
+    group.sample_size(10);
+    group.bench_function("count, 3 parties, 10^3 groups, opened", |b| {
+        b.iter(|| {
+            run_parties(3, |i, ps| {
+                run_statistics(ps, &job, &data[i], &mut rand::rng(), &mut |_| {}).unwrap()
+            })
+        })
+    });
+    let compared = CountDecision::Compared { dealer: 3 };
+    group.bench_function("count, 3 parties + dealer, 10^3 groups, compared", |b| {
+        b.iter(|| {
+            run_parties(4, |i, ps| match data.get(i) {
+                Some(d) => {
+                    run_statistics_with(ps, &job, d, compared, &mut rand::rng(), &mut |_| {})
+                        .unwrap()
+                }
+                None => serve_dealer(ps, &mut rand::rng()).map(|()| None).unwrap(),
+            })
+        })
+    });
+    group.finish();
+}
+
 fn secagg_bench(c: &mut Criterion) {
     let (clients, len) = (10, 100_000);
     let params = Params::new(clients, len, 16, 1000.0).unwrap();
@@ -124,5 +174,11 @@ fn secagg_bench(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, secure_sum_bench, statistics_bench, secagg_bench);
+criterion_group!(
+    benches,
+    secure_sum_bench,
+    statistics_bench,
+    decision_bench,
+    secagg_bench
+);
 criterion_main!(benches);

@@ -2,12 +2,15 @@
 //! over in-memory links): five agencies compute the mean and variance of
 //! income by region without any of them seeing another's rows. A region
 //! with fewer than 20 rows from the agencies other than the receiver is
-//! suppressed for everyone.
+//! suppressed for everyone. A sixth party, the dealer, holds no data: with
+//! it, suppression is decided by a secure comparison of the shared counts,
+//! so no one learns a suppressed region's count either.
 //!
 //!     cargo run --release --example aggregate
 
 use indomain::aggregate::stats::{
-    ColumnResult, GroupOutcome, LocalData, Statistic, StatsJob, run_statistics,
+    ColumnResult, CountDecision, GroupOutcome, LocalData, Statistic, StatsJob, run_statistics_with,
+    serve_dealer,
 };
 use indomain::net::memory::mesh;
 use indomain::rand;
@@ -15,6 +18,15 @@ use indomain::rand::rngs::StdRng;
 use indomain::rand::{RngExt, SeedableRng};
 
 const AGENCIES: [&str; 5] = ["tax", "health", "labour", "housing", "stats-office"];
+/// The party list: the agencies, then the dealer.
+const PARTIES: [&str; 6] = [
+    "tax",
+    "health",
+    "labour",
+    "housing",
+    "stats-office",
+    "dealer",
+];
 const REGIONS: [&str; 4] = ["north", "south", "east", "islands"];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -55,15 +67,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         frac_bits: 8,
         max_abs: 100_000.0,
     };
-    let sets = mesh(&AGENCIES);
+    let decision = CountDecision::Compared { dealer: 5 };
+    let sets = mesh(&PARTIES);
     let results = std::thread::scope(|s| {
         let handles: Vec<_> = sets
             .into_iter()
-            .zip(&data)
-            .map(|(mut parties, rows)| {
-                let job = &job;
-                s.spawn(move || {
-                    run_statistics(&mut parties, job, rows, &mut rand::rng(), &mut |_| {})
+            .enumerate()
+            .map(|(i, mut parties)| {
+                let (job, rows) = (&job, data.get(i));
+                s.spawn(move || match rows {
+                    Some(rows) => run_statistics_with(
+                        &mut parties,
+                        job,
+                        rows,
+                        decision,
+                        &mut rand::rng(),
+                        &mut |_| {},
+                    ),
+                    None => serve_dealer(&mut parties, &mut rand::rng()).map(|()| None),
                 })
             })
             .collect();
@@ -72,12 +93,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .map(|h| h.join().map_err(|_| "a party panicked"))
             .collect::<Result<Vec<_>, _>>()
     })?;
-    for (agency, result) in AGENCIES.iter().zip(results) {
+    for (party, result) in PARTIES.iter().zip(results) {
         let Some(result) = result? else {
-            println!("{agency}: not a receiver, learns only which regions were released");
+            if *party == "dealer" {
+                println!("{party}: holds no data, saw only the sizes of its requests");
+            } else {
+                println!("{party}: not a receiver, learns only which regions were released");
+            }
             continue;
         };
-        println!("{agency} receives:");
+        println!("{party} receives:");
         for group in result.groups {
             match group.outcome {
                 GroupOutcome::Suppressed => {

@@ -76,7 +76,11 @@
 //!
 //! Secure statistics by group (here a mean, released to party 0 only when
 //! each group has enough rows): see `examples/aggregate.rs` and
-//! [`aggregate::stats::run_statistics`].
+//! [`aggregate::stats::run_statistics_with`] — with a dealer party
+//! ([`aggregate::stats::serve_dealer`]) suppression is decided by secure
+//! comparison and no party learns a suppressed group's count;
+//! [`aggregate::stats::run_statistics`] opens the counts to the first
+//! receiver.
 //!
 //! SecAgg+ with dropouts: a server sums clients' vectors; clients that
 //! vanish at named points are left out of the sum.

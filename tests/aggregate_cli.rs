@@ -55,7 +55,7 @@ fn write_input(path: &Path, party: u64) -> Vec<Row> {
 fn spawn(
     parties: &[Party],
     me: usize,
-    input: &Path,
+    input: Option<&Path>,
     output: Option<&Path>,
     extra: &[&str],
 ) -> Child {
@@ -63,18 +63,20 @@ fn spawn(
     cmd.arg("aggregate")
         .arg("--identity")
         .arg(&parties[me].identity)
-        .args(["--me", parties[me].name, "--input"])
-        .arg(input)
-        .args([
-            "--receivers",
-            "a,c",
-            "--min-group-size",
-            "5",
-            "--timeout",
-            "20",
-            "--quiet",
-        ])
-        .args(extra);
+        .args(["--me", parties[me].name]);
+    if let Some(input) = input {
+        cmd.arg("--input").arg(input);
+    }
+    cmd.args([
+        "--receivers",
+        "a,c",
+        "--min-group-size",
+        "5",
+        "--timeout",
+        "20",
+        "--quiet",
+    ])
+    .args(extra);
     for p in parties {
         cmd.args(["--party", &p.entry]);
     }
@@ -94,10 +96,11 @@ fn run_job(
     extra: &[&str],
 ) -> (Vec<Output>, Vec<PathBuf>) {
     let outputs: Vec<PathBuf> = (0..3).map(|i| dir.join(format!("out-{i}.csv"))).collect();
-    let children: Vec<Child> = (0..3)
+    // A fourth party is the dealer: no input, no output.
+    let children: Vec<Child> = (0..parties.len())
         .map(|i| {
-            let out = (i != 1).then(|| outputs[i].as_path());
-            spawn(parties, i, &inputs[i], out, extra)
+            let out = (i == 0 || i == 2).then(|| outputs[i].as_path());
+            spawn(parties, i, inputs.get(i).map(PathBuf::as_path), out, extra)
         })
         .collect();
     let done = children
@@ -125,13 +128,16 @@ fn setup() -> (tempfile::TempDir, Vec<Party>, Vec<PathBuf>, Vec<Vec<Row>>) {
 }
 
 #[test]
-fn three_processes_compute_grouped_means_and_suppress_small_groups() {
-    let (dir, parties, inputs, rows) = setup();
+fn three_processes_and_a_dealer_compute_grouped_variances_and_suppress_small_groups() {
+    let (dir, mut parties, inputs, rows) = setup();
+    parties.push(keygen(dir.path(), "d"));
     let (done, outputs) = run_job(
         dir.path(),
         &parties,
         &inputs,
         &[
+            "--dealer",
+            "d",
             "--stat",
             "variance",
             "--columns",
@@ -154,6 +160,7 @@ fn three_processes_compute_grouped_means_and_suppress_small_groups() {
         );
     }
     assert!(String::from_utf8_lossy(&done[1].stderr).contains("not a result receiver"));
+    assert!(String::from_utf8_lossy(&done[3].stderr).contains("(dealer)"));
     assert!(!outputs[1].exists());
     // Plaintext reference over the pooled rows.
     let mut pooled: BTreeMap<&str, Vec<(f64, f64)>> = BTreeMap::new();
@@ -212,7 +219,13 @@ fn a_bad_cell_names_file_line_and_column_and_the_others_stop_naming_the_party() 
         dir.path(),
         &parties,
         &inputs,
-        &["--stat", "sum", "--columns", "income,age"],
+        &[
+            "--open-counts-to-decider",
+            "--stat",
+            "sum",
+            "--columns",
+            "income,age",
+        ],
     );
     let err_b = String::from_utf8_lossy(&done[1].stderr);
     assert!(!done[1].status.success());
@@ -248,4 +261,102 @@ fn help_describes_the_output_format_it_refers_to() {
             && help.contains("group,status,column,count,sum,mean"),
         "{help}"
     );
+}
+
+#[test]
+fn without_a_dealer_the_job_is_refused_unless_the_decider_may_see_counts() {
+    let (dir, parties, inputs, _) = setup();
+    let out = spawn(
+        &parties,
+        0,
+        Some(&inputs[0]),
+        Some(&dir.path().join("out.csv")),
+        &["--stat", "count"],
+    )
+    .wait_with_output()
+    .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("--dealer NAME") && err.contains("--open-counts-to-decider"),
+        "{err}"
+    );
+    // The dealer may be neither a receiver nor hold data.
+    let mut with_d = parties;
+    with_d.push(keygen(dir.path(), "d"));
+    let out = spawn(
+        &with_d,
+        3,
+        Some(&inputs[0]),
+        None,
+        &["--stat", "count", "--dealer", "d"],
+    )
+    .wait_with_output()
+    .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("holds no data: drop --input"), "{err}");
+}
+
+#[test]
+fn histogram_cells_with_a_dealer_are_released_or_suppressed_by_comparison() {
+    let (dir, mut parties, inputs, rows) = setup();
+    parties.push(keygen(dir.path(), "d"));
+    let (done, outputs) = run_job(
+        dir.path(),
+        &parties,
+        &inputs,
+        &[
+            "--dealer",
+            "d",
+            "--stat",
+            "histogram",
+            "--columns",
+            "age",
+            "--bins",
+            "18,30,70,77",
+        ],
+    );
+    for (i, out) in done.iter().enumerate() {
+        assert!(
+            out.status.success(),
+            "party {i}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // Per cell, per party: the rows of each age bin.
+    let edges = [18.0, 30.0, 70.0, 77.0];
+    let cell = |x: f64| match edges.iter().position(|&e| x < e) {
+        Some(i) => i,
+        None if x <= 77.0 => 3,
+        None => 4,
+    };
+    let mut counts = [[0u64; 3]; 5];
+    for (p, party_rows) in rows.iter().enumerate() {
+        for (_, _, age) in party_rows {
+            counts[cell(*age)][p] += 1;
+        }
+    }
+    let text = std::fs::read_to_string(&outputs[0]).unwrap();
+    assert_eq!(text, std::fs::read_to_string(&outputs[2]).unwrap());
+    let got: Vec<String> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.rsplit(',').next().unwrap().to_string())
+        .collect();
+    assert_eq!(got.len(), 5, "{text}");
+    let mut suppressed = 0;
+    for (i, g) in got.iter().enumerate() {
+        let total: u64 = counts[i].iter().sum();
+        // Receivers a and c: the other parties' rows must reach 5.
+        let passes = [0, 2].iter().all(|&r| total - counts[i][r] >= 5);
+        if g == "suppressed" {
+            suppressed += 1;
+        } else {
+            assert!(passes, "cell {i} released: {text}");
+            assert_eq!(g.parse::<u64>().unwrap(), total, "{text}");
+        }
+    }
+    // Below 18 and above 77 are empty; two cells hidden, never one.
+    assert!(suppressed >= 2, "{text}");
 }

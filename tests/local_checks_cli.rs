@@ -54,6 +54,7 @@ impl Node {
             .args(["--party", &me, "--party", &other])
             .args(["--stat", "sum", "--columns", "v", "--receivers", "alice"])
             .args(["--min-group-size", "3", "--timeout", "5", "--quiet"])
+            .arg("--open-counts-to-decider")
             .args(extra)
             .current_dir(self.dir.path())
             .output()

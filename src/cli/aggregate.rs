@@ -4,13 +4,13 @@ use super::CliResult;
 use super::net_args::{party_addrs, spinner};
 use super::stop;
 use indomain_aggregate::stats::job::{DEFAULT_FRAC_BITS, DEFAULT_MAX_ABS};
-use indomain_aggregate::stats::{Statistic, StatsJob};
+use indomain_aggregate::stats::{CountDecision, Statistic, StatsJob, serve_dealer};
 use indomain_net::Limits;
 use indomain_net::quic::{Endpoint, Identity, TrustedPeer, mesh};
 use indomain_node::aggregate_job::{self, AggregateJob};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const AFTER_HELP: &str = "\
 Run one process per party (2 to 16). Every party gives the same --party
@@ -21,13 +21,27 @@ Each party listens on the address of its own --party entry; start them
 in any order within --timeout.
 
 Only the --receivers learn the result, and they write it to --output
-(required for them, refused for the others). A group whose total count
-over all parties is below --min-group-size is suppressed for everyone:
-its statistics are never opened, and the output marks it `suppressed`.
-Receivers learn every group's count, and for released groups the sums
-(sum, mean), sums and sums of squares (variance) or bin counts
-(histogram) behind the statistic; other parties learn only which groups
-were released.
+(required for them, refused for the others). A group is released only if,
+for every receiver, the other parties hold at least --min-group-size of
+its rows; otherwise it is suppressed for everyone: its statistics are
+never opened, and the output marks it `suppressed`. Histogram cells
+follow the same rule.
+
+--dealer NAME names a party of the --party list that holds no data (no
+--input, no --output) and deals correlated randomness: suppression is
+then decided by a secure comparison of the shared counts, and no party
+learns the count of a suppressed group or cell (a histogram column with
+one suppressed cell has a second one suppressed, since the group count
+would give it away). The dealer learns only how many groups and cells
+there are. Without --dealer the job is refused, unless
+--open-counts-to-decider accepts that the first receiver learns every
+group's count, suppressed ones included, and every receiver the counts
+of small histogram cells.
+
+Receivers learn, for released groups, the count and the sums (sum,
+mean), sums and sums of squares (variance) or bin counts (histogram)
+behind the statistic; other parties learn only which groups were
+released.
 
 OUT.csv (long format, one row per group and column):
   count:     group,status,count
@@ -56,9 +70,21 @@ pub struct Args {
     #[arg(long = "party", value_name = "NAME=FINGERPRINT@ADDR", required = true)]
     parties: Vec<String>,
 
-    /// The CSV file with this party's rows (with a header row).
+    /// The CSV file with this party's rows (with a header row); not for
+    /// the dealer.
     #[arg(long, value_name = "FILE.csv")]
-    input: PathBuf,
+    input: Option<PathBuf>,
+
+    /// The party that deals correlated randomness for the secure
+    /// comparison of counts with --min-group-size; it holds no data.
+    #[arg(long, value_name = "NAME")]
+    dealer: Option<String>,
+
+    /// Without a --dealer: decide suppression by opening every group's
+    /// count to the first receiver, which then learns the counts of
+    /// suppressed groups.
+    #[arg(long, conflicts_with = "dealer")]
+    open_counts_to_decider: bool,
 
     /// The statistic to compute.
     #[arg(long, value_enum)]
@@ -102,8 +128,8 @@ pub struct Args {
     receivers: Vec<String>,
 
     /// A group is released only if, for every receiver, the other parties
-    /// hold at least K of its rows (K ≥ 3); histogram cells below K are
-    /// written as suppressed.
+    /// hold at least K of its rows (K ≥ 3); histogram cells follow the
+    /// same rule (see below for who learns what).
     #[arg(long, value_name = "K")]
     min_group_size: u64,
 
@@ -203,23 +229,52 @@ pub fn run(args: Args) -> CliResult {
     if !args.bins.is_empty() && !matches!(statistic, Statistic::Histogram { .. }) {
         return Err("--bins is only used with --stat histogram".into());
     }
-    let job = AggregateJob {
-        job: StatsJob {
-            statistic,
-            columns: args.columns.iter().map(|c| c.trim().to_string()).collect(),
-            categories: args.group_by.as_ref().map(|_| args.categories.clone()),
-            receivers,
-            min_group_size: args.min_group_size,
-            frac_bits: args.frac_bits,
-            max_abs: args.max_abs,
+    let job = StatsJob {
+        statistic,
+        columns: args.columns.iter().map(|c| c.trim().to_string()).collect(),
+        categories: args.group_by.as_ref().map(|_| args.categories.clone()),
+        receivers,
+        min_group_size: args.min_group_size,
+        frac_bits: args.frac_bits,
+        max_abs: args.max_abs,
+    };
+    // Refuse a bad job before waiting for peers.
+    job.validate(parties.len())?;
+    let decision = match &args.dealer {
+        Some(name) => CountDecision::Compared {
+            dealer: index(name)?,
         },
+        None if args.open_counts_to_decider => CountDecision::OpenedToDecider,
+        None => {
+            return Err(format!(
+                "give --dealer NAME (a party that holds no data) so that suppression is decided without opening any count, or --open-counts-to-decider to let {} see every group's count",
+                names[job.receivers[0]]
+            )
+            .into());
+        }
+    };
+    if let CountDecision::Compared { dealer } = decision {
+        if job.receivers.contains(&dealer) {
+            return Err(format!(
+                "the dealer {} holds no data and cannot be a receiver",
+                names[dealer]
+            )
+            .into());
+        }
+        if me == dealer {
+            return run_dealer(&args, &parties, me);
+        }
+    }
+    let Some(input) = args.input.clone() else {
+        return Err(format!("{} holds data: give --input FILE.csv", args.me).into());
+    };
+    let job = AggregateJob {
+        job,
         group_by: args.group_by.clone(),
-        input: args.input.clone(),
+        input,
         output: args.output.clone(),
         replace_output: args.force,
     };
-    // Refuse a bad job before waiting for peers.
-    job.job.validate(parties.len())?;
     if job.job.receivers.contains(&me) != args.output.is_some() {
         return Err(match args.output {
             None => format!("{} is a result receiver: give --output OUT.csv", args.me),
@@ -230,14 +285,7 @@ pub fn run(args: Args) -> CliResult {
         }
         .into());
     }
-    let recv_timeout = Duration::try_from_secs_f64(args.timeout)
-        .ok()
-        .filter(|t| !t.is_zero())
-        .ok_or("--timeout: give a positive number of seconds")?;
-    let limits = Limits {
-        recv_timeout,
-        ..Limits::default()
-    };
+    let limits = limits(&args)?;
     let identity = Identity::load(&args.identity)?;
     let prepared = job.prepare(me, parties.len())?;
     let trusted = parties
@@ -252,7 +300,7 @@ pub fn run(args: Args) -> CliResult {
     let bar = spinner(args.quiet)?;
     bar.set_message(format!("connecting to {} parties", addrs.len() - 1));
     let mut party_set = mesh(&endpoint, me, &addrs)?;
-    let summary = aggregate_job::run(&mut party_set, &job, prepared, &mut |phase| {
+    let summary = aggregate_job::run_with(&mut party_set, &job, prepared, decision, &mut |phase| {
         bar.set_message(phase.to_string())
     });
     bar.finish_and_clear();
@@ -263,6 +311,66 @@ pub fn run(args: Args) -> CliResult {
     let summary = summary?;
     stop.done();
     eprintln!("aggregate {}: {summary}", args.me);
+    drop(party_set);
+    drop(endpoint);
+    Ok(())
+}
+
+fn limits(args: &Args) -> Result<Limits, String> {
+    let recv_timeout = Duration::try_from_secs_f64(args.timeout)
+        .ok()
+        .filter(|t| !t.is_zero())
+        .ok_or("--timeout: give a positive number of seconds")?;
+    Ok(Limits {
+        recv_timeout,
+        ..Limits::default()
+    })
+}
+
+/// The dealer of a job decided by comparison: deals masks, their bits and
+/// Beaver triples to the data parties until their leader is done. It holds
+/// no data and learns only the sizes of the requests.
+fn run_dealer(args: &Args, parties: &[(TrustedPeer, SocketAddr)], me: usize) -> CliResult {
+    if args.input.is_some() {
+        return Err(format!("{} is the dealer and holds no data: drop --input", args.me).into());
+    }
+    if args.output.is_some() {
+        return Err(format!(
+            "{} is the dealer and learns no result: drop --output",
+            args.me
+        )
+        .into());
+    }
+    let identity = Identity::load(&args.identity)?;
+    let trusted = parties
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != me)
+        .map(|(_, (p, _))| p.clone())
+        .collect();
+    let endpoint = Endpoint::bind(&identity, parties[me].1, trusted, limits(args)?)?;
+    let stop = stop::Guard::new(endpoint.stop_handle());
+    let addrs = party_addrs(parties);
+    let bar = spinner(args.quiet)?;
+    bar.set_message(format!("connecting to {} parties", addrs.len() - 1));
+    let started = Instant::now();
+    let mut party_set = mesh(&endpoint, me, &addrs)?;
+    bar.set_message("dealing correlated randomness");
+    let dealt = serve_dealer(&mut party_set, &mut rand::rng());
+    bar.finish_and_clear();
+    if dealt.is_err() {
+        stop.failed();
+    }
+    dealt?;
+    stop.done();
+    let bytes = party_set.counters();
+    eprintln!(
+        "aggregate {} (dealer): {:.2} s; {} bytes sent, {} received; this party holds no data and learns no result",
+        args.me,
+        started.elapsed().as_secs_f64(),
+        bytes.sent,
+        bytes.received
+    );
     drop(party_set);
     drop(endpoint);
     Ok(())

@@ -80,6 +80,28 @@ pub enum AggregateError {
         /// The job's bound on |x|.
         max_abs: f64,
     },
+    /// The secure comparison (mpc layer) failed; the error names the peer
+    /// or the dealer.
+    #[error("{phase}: {source}")]
+    Mpc {
+        /// The protocol phase that was running.
+        phase: &'static str,
+        /// The mpc error.
+        #[source]
+        source: indomain_mpc::MpcError,
+    },
+    /// The job's rows, over all parties, could make a total exceed the
+    /// fixed-point range. Decided by a secure comparison of the shared row
+    /// total with the public bound, so every party learns only this.
+    #[error(
+        "overflow check: the job has {bound} rows or more over all parties, enough for a {what} to exceed the fixed-point range; nothing was released (use fewer fractional bits or a tighter range)"
+    )]
+    RowsOverflow {
+        /// Which aggregate (sum, sum of squares).
+        what: &'static str,
+        /// The public bound on the rows the job's parameters allow.
+        bound: u64,
+    },
     /// The deciding receiver stopped the job. Its reason may name a group
     /// or a count this party may not learn, so it stays at that party (in
     /// its own error); nothing was released.
@@ -167,5 +189,12 @@ impl AggregateError {
     /// Wraps a channel error with the phase it happened in.
     pub(crate) fn net(phase: &'static str) -> impl Fn(NetError) -> AggregateError + Copy {
         move |source| AggregateError::Net { phase, source }
+    }
+
+    /// Wraps an mpc error with the phase it happened in.
+    pub(crate) fn mpc(
+        phase: &'static str,
+    ) -> impl Fn(indomain_mpc::MpcError) -> AggregateError + Copy {
+        move |source| AggregateError::Mpc { phase, source }
     }
 }

@@ -99,7 +99,18 @@ pub fn share_and_combine<W: Word, R: Rng + CryptoRng + ?Sized>(
     rng: &mut R,
 ) -> Result<Vec<W>, AggregateError> {
     let everyone: Vec<usize> = (0..parties.len()).collect();
-    let seeds = exchange_seeds(parties, &everyone, rng)?;
+    share_and_combine_among(parties, &everyone, input, rng)
+}
+
+/// [`share_and_combine`] among the parties `among` (set indices, us
+/// included) only: a statistics job's data parties, without its dealer.
+pub(crate) fn share_and_combine_among<W: Word, R: Rng + CryptoRng + ?Sized>(
+    parties: &mut PartySet,
+    among: &[usize],
+    input: &[W],
+    rng: &mut R,
+) -> Result<Vec<W>, AggregateError> {
+    let seeds = exchange_seeds(parties, among, rng)?;
     let mut combined = vec![W::default(); input.len()];
     for (b, (out, inp)) in combined
         .chunks_mut(OPEN_CHUNK)
@@ -128,12 +139,25 @@ pub fn open_to_receivers<W: Word>(
     receivers: &[usize],
     phase: &'static str,
 ) -> Result<Option<Vec<W>>, AggregateError> {
+    let everyone: Vec<usize> = (0..parties.len()).collect();
+    open_among(parties, &everyone, share, receivers, phase)
+}
+
+/// [`open_to_receivers`] among the parties `among` (set indices, us and
+/// every receiver included) only.
+pub(crate) fn open_among<W: Word>(
+    parties: &mut PartySet,
+    among: &[usize],
+    share: &[W],
+    receivers: &[usize],
+    phase: &'static str,
+) -> Result<Option<Vec<W>>, AggregateError> {
     let me = parties.me();
     let mut opened = None;
     for &r in receivers {
         if r == me {
             let mut sum = share.to_vec();
-            for j in parties.others().collect::<Vec<_>>() {
+            for &j in among.iter().filter(|&&j| j != me) {
                 let ch = parties.channel(j).map_err(AggregateError::net(phase))?;
                 recv_add_chunked(ch, &mut sum).map_err(AggregateError::net(phase))?;
             }

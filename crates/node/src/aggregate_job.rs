@@ -19,7 +19,8 @@ use crate::numeric_csv::{NumericCsvError, NumericSpec, read_numeric};
 use crate::output::AtomicOutput;
 use indomain_aggregate::AggregateError;
 use indomain_aggregate::stats::{
-    ColumnResult, GroupOutcome, LocalData, Phase, Statistic, StatsJob, StatsResult, run_statistics,
+    ColumnResult, CountDecision, GroupOutcome, LocalData, Phase, Statistic, StatsJob, StatsResult,
+    run_statistics_with,
 };
 use indomain_net::{Counters, PartySet};
 use std::fmt;
@@ -164,16 +165,44 @@ impl AggregateJob {
 }
 
 /// Runs `job` as party `parties.me()`, on what [`AggregateJob::prepare`]
-/// read for that party.
+/// read for that party, with suppression decided by opening the counts to
+/// the first receiver ([`CountDecision::OpenedToDecider`]: it learns every
+/// group's count); [`run_with`] takes the decision.
 pub fn run(
     parties: &mut PartySet,
     job: &AggregateJob,
     prepared: Prepared,
     progress: &mut dyn FnMut(Phase),
 ) -> Result<AggregateSummary, AggregateJobError> {
+    run_with(
+        parties,
+        job,
+        prepared,
+        CountDecision::OpenedToDecider,
+        progress,
+    )
+}
+
+/// [`run`] with suppression decided as `decision` says; with
+/// [`CountDecision::Compared`] the dealer of the set runs
+/// `indomain_aggregate::stats::serve_dealer` meanwhile.
+pub fn run_with(
+    parties: &mut PartySet,
+    job: &AggregateJob,
+    prepared: Prepared,
+    decision: CountDecision,
+    progress: &mut dyn FnMut(Phase),
+) -> Result<AggregateSummary, AggregateJobError> {
     let start = Instant::now();
     let Prepared { data, output } = prepared;
-    let result = run_statistics(parties, &job.job, &data, &mut rand::rng(), progress)?;
+    let result = run_statistics_with(
+        parties,
+        &job.job,
+        &data,
+        decision,
+        &mut rand::rng(),
+        progress,
+    )?;
     let released = match (result, output) {
         (Some(result), Some(mut out)) => {
             let path = out.path().to_path_buf();

@@ -379,6 +379,9 @@ pub fn statistics(
                 "150000".into(),
                 "--frac-bits".into(),
                 "12".into(),
+                // The demo has no dealer node: the receiver decides on
+                // the opened counts (see `indomain aggregate --help`).
+                "--open-counts-to-decider".into(),
             ];
             args.extend(party_list.iter().cloned());
             if n.name == receiver.name {

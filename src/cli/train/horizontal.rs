@@ -2,17 +2,22 @@
 //! clients connect to the server only (a star); the server learns each
 //! round's row-weighted sum of the clients' models and nothing else.
 
+use super::secagg_keys::KeyTable;
 use super::{Args, Parties, bytes, describe};
 use crate::cli::CliResult;
+use crate::cli::stop;
+use indicatif::ProgressBar;
+use indomain_aggregate::secagg::signing::SigningKey;
 use indomain_learn::data::{self, load_csv};
 use indomain_learn::horizontal::{
-    FedAvgParams, GlobalModel, run_client, run_client_signed, run_server, run_server_signed,
+    FedAvgOutcome, FedAvgParams, GlobalModel, run_client, run_client_signed, run_server,
+    run_server_signed,
 };
 use indomain_learn::metrics::{self, Evaluation};
 use indomain_learn::model::{
     FORMAT_VERSION, HorizontalSpec, JobParty, JobSpec, ModelFile, PartyRole, Rows,
 };
-use indomain_learn::{Task, agree, plain};
+use indomain_learn::{LearnError, Task, agree, plain};
 use indomain_net::quic::{Endpoint, Identity, QuicChannel};
 use indomain_net::wire::{recv_msg, send_msg};
 use indomain_net::{Channel, Counters};
@@ -105,49 +110,24 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
             .map(|&c| parties.entries[c].0.clone())
             .collect();
         let endpoint = Endpoint::bind(&identity, parties.entries[server].1, trusted, limits)?;
+        // A signal or a failure from here on tells the clients at once.
+        let stop = stop::Guard::new(endpoint.stop_handle());
         bar.set_message(format!("waiting for {} clients", clients.len()));
-        let mut links: Vec<Option<QuicChannel>> = (0..clients.len()).map(|_| None).collect();
-        for _ in 0..clients.len() {
-            let ch = endpoint.accept()?;
-            let slot = clients
-                .iter()
-                .position(|&c| names[c] == ch.peer())
-                .ok_or_else(|| format!("{} is not a client of this job", ch.peer()))?;
-            links[slot] = Some(ch);
-        }
-        let mut links: Vec<QuicChannel> = links.into_iter().flatten().collect();
-        for ch in links.iter_mut() {
-            agree::same_job_with(ch, &agreement)?;
-        }
-        spec.nonce = hex(&rand::rng().random::<[u8; 16]>());
-        for ch in links.iter_mut() {
-            send_msg(ch, &spec.nonce)?;
-        }
-        agree::ready_from_clients(&mut links)?;
-        let mut progress = |round: usize, info: &indomain_learn::horizontal::RoundInfo| {
-            bar.set_message(format!(
-                "round {}/{}: {} clients, {} rows{}",
-                round + 1,
-                fedavg.rounds,
-                info.survivors.len(),
-                info.rows,
-                if info.dropped.is_empty() {
-                    String::new()
-                } else {
-                    format!(", dropped {:?}", info.dropped)
-                }
-            ))
+        let mut links: Vec<QuicChannel> = Vec::new();
+        let job = ServerJob {
+            clients: &clients,
+            names: &names,
+            fedavg: &fedavg,
+            keys: keys.as_ref(),
+            agreement: &agreement,
         };
-        let out = match &keys {
-            Some(table) => run_server_signed(
-                &mut links,
-                &fedavg,
-                &table.pki,
-                &mut rand::rng(),
-                &mut progress,
-            )?,
-            None => run_server(&mut links, &fedavg, &mut rand::rng(), &mut progress)?,
-        };
+        let outcome = serve_rounds(&endpoint, &mut links, &job, &mut spec, &bar);
+        if outcome.is_err() {
+            // Before the links are dropped, so that they close as stopped.
+            stop.failed();
+        }
+        let out = outcome?;
+        stop.done();
         let counters = links
             .iter()
             .map(|c| c.counters())
@@ -184,27 +164,21 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
         let trusted = vec![parties.entries[server].0.clone()];
         let endpoint = Endpoint::bind(&identity, parties.entries[parties.me].1, trusted, limits)?;
         bar.set_message(format!("connecting to {}", names[server]));
+        let stop = stop::Guard::new(endpoint.stop_handle());
         let mut ch = endpoint.connect(parties.entries[server].1, &names[server])?;
-        agree::same_job_with(&mut ch, &agreement)?;
-        spec.nonce = recv_msg(&mut ch)?;
-        let table = agree::ready_to_server(&mut ch, table)?;
-        let parts = data::split(table.rows(), args.test_fraction, args.seed);
-        let train = table.select(&parts.train);
-        let test = table.select(&parts.test);
-        bar.set_message(format!("training with {} rows", train.rows()));
-        let y = train.y.clone().unwrap_or_default();
-        let rng = &mut rand::rng();
-        let model = match (&keys, &own) {
-            (Some(t), Some(key)) => run_client_signed(
-                &mut ch,
-                id,
-                &fedavg,
-                (key, &t.pki),
-                (train.x.view(), &y),
-                rng,
-            )?,
-            _ => run_client(&mut ch, id, &fedavg, train.x.view(), &y, rng)?,
+        let job = ClientJob {
+            id,
+            fedavg: &fedavg,
+            agreement: &agreement,
+            signing: keys.as_ref().zip(own.as_ref()),
         };
+        let outcome = client_rounds(&mut ch, &job, table, &mut spec, args, &bar);
+        if outcome.is_err() {
+            // Before the link is dropped, so that it closes as stopped.
+            stop.failed();
+        }
+        let (model, train, test) = outcome?;
+        stop.done();
         let counters = ch.counters();
         drop(ch);
         drop(endpoint);
@@ -258,6 +232,112 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
         bytes(counters)
     );
     Ok(())
+}
+
+/// What the server's rounds need besides the links.
+struct ServerJob<'a> {
+    /// The parties' indices of the clients, in client order.
+    clients: &'a [usize],
+    /// Every party's name.
+    names: &'a [String],
+    fedavg: &'a FedAvgParams,
+    /// The clients' signing keys, when the rounds are signed.
+    keys: Option<&'a KeyTable>,
+    /// What every client must agree on: the job's hash, and the key table.
+    agreement: &'a str,
+}
+
+/// The server's job once its endpoint is up: accept every client into
+/// `links` (in client order), agree on the job, send the nonce, learn that
+/// every client is ready, and run the rounds.
+fn serve_rounds(
+    endpoint: &Endpoint,
+    links: &mut Vec<QuicChannel>,
+    job: &ServerJob,
+    spec: &mut JobSpec,
+    bar: &ProgressBar,
+) -> Result<FedAvgOutcome, Box<dyn std::error::Error + Send + Sync>> {
+    let (clients, names, fedavg) = (job.clients, job.names, job.fedavg);
+    let mut slots: Vec<Option<QuicChannel>> = (0..clients.len()).map(|_| None).collect();
+    for _ in 0..clients.len() {
+        let ch = endpoint.accept()?;
+        let slot = clients
+            .iter()
+            .position(|&c| names[c] == ch.peer())
+            .ok_or_else(|| format!("{} is not a client of this job", ch.peer()))?;
+        slots[slot] = Some(ch);
+    }
+    links.extend(slots.into_iter().flatten());
+    for ch in links.iter_mut() {
+        agree::same_job_with(ch, job.agreement)?;
+    }
+    spec.nonce = hex(&rand::rng().random::<[u8; 16]>());
+    for ch in links.iter_mut() {
+        send_msg(ch, &spec.nonce)?;
+    }
+    agree::ready_from_clients(links)?;
+    let mut progress = |round: usize, info: &indomain_learn::horizontal::RoundInfo| {
+        bar.set_message(format!(
+            "round {}/{}: {} clients, {} rows{}",
+            round + 1,
+            fedavg.rounds,
+            info.survivors.len(),
+            info.rows,
+            if info.dropped.is_empty() {
+                String::new()
+            } else {
+                format!(", dropped {:?}", info.dropped)
+            }
+        ))
+    };
+    let out = match job.keys {
+        Some(table) => {
+            run_server_signed(links, fedavg, &table.pki, &mut rand::rng(), &mut progress)?
+        }
+        None => run_server(links, fedavg, &mut rand::rng(), &mut progress)?,
+    };
+    Ok(out)
+}
+
+/// What a client's rounds need besides its link and rows.
+struct ClientJob<'a> {
+    /// This client's index among the clients.
+    id: usize,
+    fedavg: &'a FedAvgParams,
+    /// What the server must agree on: the job's hash, and the key table.
+    agreement: &'a str,
+    /// The key table and this client's signing key, when rounds are signed.
+    signing: Option<(&'a KeyTable, &'a SigningKey)>,
+}
+
+/// A client's job once it is connected: agree on the job, receive the
+/// nonce, report its rows ready (or its refusal) and train. Returns the
+/// global model with the training and held-out rows.
+fn client_rounds(
+    ch: &mut QuicChannel,
+    job: &ClientJob,
+    table: Result<data::Table, LearnError>,
+    spec: &mut JobSpec,
+    args: &Args,
+    bar: &ProgressBar,
+) -> Result<(GlobalModel, data::Table, data::Table), Box<dyn std::error::Error + Send + Sync>> {
+    let (id, fedavg) = (job.id, job.fedavg);
+    agree::same_job_with(ch, job.agreement)?;
+    spec.nonce = recv_msg(ch)?;
+    let table = agree::ready_to_server(ch, table)?;
+    let parts = data::split(table.rows(), args.test_fraction, args.seed);
+    let train = table.select(&parts.train);
+    let test = table.select(&parts.test);
+    bar.set_message(format!("training with {} rows", train.rows()));
+    let y = train.y.clone().unwrap_or_default();
+    let rng = &mut rand::rng();
+    let model = match job.signing {
+        Some((table, key)) => {
+            run_client_signed(ch, id, fedavg, (key, &table.pki), (train.x.view(), &y), rng)?
+        }
+        None => run_client(ch, id, fedavg, train.x.view(), &y, rng)?,
+    };
+    Ok((model, train, test))
 }
 
 fn evaluate(task: Task, model: &GlobalModel, test: &data::Table) -> Option<Evaluation> {

@@ -5,33 +5,43 @@
 //! Every party turns its rows into one vector of local aggregates per group
 //! ([`tabulate()`]): the row count, and per column the sum, the sum of squares
 //! or the bin counts the statistic needs. The vectors are added up with the
-//! seed-compressed secure sum of [`crate::sum`] in two openings
-//! ([`protocol::run_statistics`]): first the counts, then — only for the
-//! groups whose total count reaches the job's minimum — the other
-//! aggregates. A suppressed group's aggregates never leave any party, so no
-//! one can reconstruct them.
+//! seed-compressed secure sum of [`crate::sum`]
+//! ([`protocol::run_statistics_with`]); then it is decided which groups
+//! pass, and only the passing groups' counts and aggregates are opened to
+//! the receivers. A suppressed group's aggregates never leave any party, so
+//! no one can reconstruct them.
 //!
 //! A group is released only if, for every receiver, the rows of the
 //! parties other than that receiver number at least the job's minimum
 //! group size (at least [`job::MIN_GROUP_SIZE_FLOOR`]): a receiver cannot
 //! single out another party's row by supplying the rest of the group.
-//! Inside a released histogram, cells below the minimum are written as
-//! suppressed.
+//! Histogram cells follow the same rule.
 //!
-//! What each party learns:
-//! - the **deciding receiver** (the first) learns every group's total
-//!   count, suppressed groups included (TODO(#11): a secure comparison in
-//!   the mpc layer would remove this);
-//! - **every other receiver** learns the total counts of the groups that
-//!   pass the decider's check (candidates), which may still be suppressed by
-//!   another receiver's check;
-//! - every **receiver** learns, for each released group, the column sums
-//!   (sum, mean), sums and sums of squares (variance) or bin counts
-//!   (histogram, small cells included) over all parties — mean and variance
+//! How it is decided ([`CountDecision`]):
+//! - **compared** ([`compare`], the default of the command line): the
+//!   shared counts are compared with the minimum by the mpc layer's secure
+//!   comparison, with a dealer party that holds no data; only the verdicts
+//!   are opened, to every data party. No party learns a suppressed group's
+//!   or cell's count. A column of a released histogram with one suppressed
+//!   cell has a second one suppressed, so that the released count does not
+//!   give the first away;
+//! - **opened to the decider** ([`run_statistics`], kept from before): the
+//!   counts are opened to the first receiver (the decider), which decides;
+//!   with several receivers the candidates' counts are opened to the
+//!   others, which check them. The decider learns every group's count, the
+//!   other receivers the candidates', and receivers every cell's count
+//!   (cells below the minimum are only left out of the result).
+//!
+//! What each party learns (compared):
+//! - every **receiver** learns, for each released group, its count and the
+//!   column sums (sum, mean), sums and sums of squares (variance) or the
+//!   released bin counts (histogram) over all parties — mean and variance
 //!   are computed from these;
-//! - **every other party** learns only which groups are candidates and
-//!   which passed, or that the job was stopped — never why: an abort
-//!   carries no figure and no group name.
+//! - **every data party** learns which groups and cells were released,
+//!   and whether the job's rows fit the fixed-point range;
+//! - the **dealer** learns the sizes of its requests (how many groups,
+//!   cells and receivers), never a value;
+//! - an abort carries no figure and no group name.
 //!
 //! Fixed point in Z_2^128: values are encoded with core's
 //! [`indomain_core::fixed128::Fixed128`] (nearest, ties to even) with the
@@ -40,18 +50,23 @@
 //! party adds its encoded values exactly, and their squares exactly in 256
 //! bits, shifted back by `frac_bits` (rounded once per party), so sums of
 //! squares carry `frac_bits` fractional bits too. Before anything but the
-//! counts is opened, the decider checks that count·max_abs·2^f (and
+//! counts is opened, the job checks that count·max_abs·2^f (and
 //! count·max_abs²·2^f for variance) stays below 2^127; otherwise the job
-//! aborts with [`AggregateError::Overflow`] instead of wrapping. With the
-//! defaults (f = 32, max_abs = 10^9) that takes more than 10^10 rows.
+//! aborts with [`AggregateError::Overflow`] (opened: the decider checks
+//! each passing group's count) or [`AggregateError::RowsOverflow`]
+//! (compared: a secure comparison of the job's row total with the public
+//! bound) instead of wrapping. With the defaults (f = 32, max_abs = 10^9)
+//! that takes more than 10^10 rows.
 
+pub mod compare;
 pub mod job;
 pub mod protocol;
 pub mod tabulate;
 pub mod value;
 
+pub use compare::serve_dealer;
 pub use job::{LocalData, MAX_PARTIES, Statistic, StatsJob};
-pub use protocol::{Phase, run_statistics};
+pub use protocol::{CountDecision, Phase, run_statistics, run_statistics_with};
 pub use tabulate::tabulate;
 pub use value::Fixed;
 
@@ -137,11 +152,15 @@ pub struct StatsResult {
 
 /// Turns opened aggregates into statistics. `counts` and `pass` cover
 /// every group; `stats` holds the passing groups' segments, in group order.
+/// `cells` marks the released histogram cells of every group (compared
+/// decision); without it a cell is released if its total reaches the
+/// minimum.
 pub(crate) fn decode_result(
     job: &StatsJob,
     counts: &[u64],
     pass: &[bool],
     stats: &[u128],
+    cells: Option<&[bool]>,
 ) -> Result<StatsResult, AggregateError> {
     let width = job.group_width();
     let per_column = job.statistic.per_column();
@@ -163,9 +182,15 @@ pub(crate) fn decode_result(
                 AggregateError::BadInput("opened statistics are shorter than the layout".into())
             })?
         };
+        let group_cells = cells.and_then(|c| c.get(g * width..(g + 1) * width));
         let columns = segment
             .chunks_exact(per_column.max(1))
-            .filter_map(|agg| decode_column(job, agg, count))
+            .enumerate()
+            .filter_map(|(c, agg)| {
+                let released =
+                    group_cells.and_then(|gc| gc.get(c * per_column..(c + 1) * per_column));
+                decode_column(job, agg, count, released)
+            })
             .collect();
         groups.push(GroupResult {
             group,
@@ -176,8 +201,13 @@ pub(crate) fn decode_result(
 }
 
 /// Decodes one column's aggregates (`None` for [`Statistic::Count`], which
-/// has none).
-fn decode_column(job: &StatsJob, agg: &[u128], count: u64) -> Option<ColumnResult> {
+/// has none); `released` marks its released histogram cells, if decided.
+fn decode_column(
+    job: &StatsJob,
+    agg: &[u128],
+    count: u64,
+    released: Option<&[bool]>,
+) -> Option<ColumnResult> {
     // Each value was rounded once (half a step); each party rounded its
     // sum of squares once.
     let sum = |v: u128| Fixed::with_error(v as i128, job.frac_bits, 0.5 * count as f64);
@@ -185,10 +215,15 @@ fn decode_column(job: &StatsJob, agg: &[u128], count: u64) -> Option<ColumnResul
         let parties = MAX_PARTIES as f64;
         Fixed::with_error(v as i128, job.frac_bits, 0.5 * parties)
     };
-    // A cell below the minimum group size is not written out. Its count
-    // was opened to the receivers nevertheless: see docs/threat-model.md.
-    // TODO(#11): decide cells by a secure comparison in the mpc layer.
-    let cell = |v: u128| u64::try_from(v).ok().filter(|&c| c >= job.min_group_size);
+    // Compared: the verdicts say which cells were opened. Opened to the
+    // decider: a cell below the minimum is only not written out.
+    let cell = |i: usize, v: u128| {
+        let shown = match released {
+            Some(r) => r.get(i).copied().unwrap_or(false),
+            None => u64::try_from(v).is_ok_and(|c| c >= job.min_group_size),
+        };
+        u64::try_from(v).ok().filter(|_| shown)
+    };
     Some(match &job.statistic {
         Statistic::Count => return None,
         Statistic::Sum => ColumnResult::Sum { sum: sum(agg[0]) },
@@ -217,9 +252,9 @@ fn decode_column(job: &StatsJob, agg: &[u128], count: u64) -> Option<ColumnResul
             }
         }
         Statistic::Histogram { .. } => ColumnResult::Histogram {
-            below: cell(agg[0]),
-            bins: agg[1..agg.len() - 1].iter().map(|&v| cell(v)).collect(),
-            above: cell(agg[agg.len() - 1]),
+            below: cell(0, agg[0]),
+            bins: (1..agg.len() - 1).map(|i| cell(i, agg[i])).collect(),
+            above: cell(agg.len() - 1, agg[agg.len() - 1]),
         },
     })
 }

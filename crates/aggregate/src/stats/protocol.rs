@@ -1,25 +1,33 @@
 //! The statistics protocol over a [`PartySet`], in the ring Z_2^128:
 //!
-//! 1. **agreement** — every party sends its job and party list to every
-//!    other and stops if any differs;
-//! 2. **sharing** — local aggregates are shared with seed compression and
-//!    each party adds the shares it holds ([`share_and_combine`]);
-//! 3. **counts** — the group counts are opened to the first receiver (the
+//! 1. **agreement** — every data party sends its job, party list and
+//!    [`CountDecision`] to every other and stops if any differs (a dealer
+//!    takes no part: it never sees the job);
+//! 2. **sharing** — local aggregates are shared among the data parties
+//!    with seed compression and each adds the shares it holds
+//!    ([`crate::sum::share_and_combine`]);
+//! 3. **decision**, compared ([`CountDecision::Compared`],
+//!    [`super::compare`]): the shared counts of groups and histogram cells
+//!    are compared with the minimum, once per receiver without that
+//!    receiver's rows, and only the conjunction is opened, to every data
+//!    party; no count is opened;
+//! 4. **counts and decision**, opened ([`CountDecision::OpenedToDecider`]):
+//!    instead of 3, the group counts are opened to the first receiver (the
 //!    decider) only;
-//! 4. **decision** — the decider marks the groups in which the other
-//!    parties' rows reach the minimum and whose totals cannot overflow, and
-//!    tells every party; with several receivers, the candidates' counts are
-//!    opened to the other receivers, each tells the decider which pass for
-//!    it (the others' rows reach the minimum too), and the decider sends
-//!    the conjunction. An abort carries no figure and no group name;
-//! 5. **statistics** — only the passing groups' segments are opened to the
-//!    receivers.
+//!    it marks the groups in which the other parties' rows reach the
+//!    minimum and whose totals cannot overflow, and tells every party; with
+//!    several receivers, the candidates' counts are opened to the other
+//!    receivers, each tells the decider which pass for it, and the decider
+//!    sends the conjunction. An abort carries no figure and no group name;
+//! 5. **statistics** — only the passing groups' counts (compared) and
+//!    segments are opened to the receivers.
 
-use super::job::{LocalData, StatsJob};
+use super::compare;
+use super::job::{LocalData, MAX_PARTIES, StatsJob};
 use super::tabulate::tabulate;
 use super::{StatsResult, decode_result};
 use crate::AggregateError;
-use crate::sum::{open_to_receivers, share_and_combine};
+use crate::sum::{open_among, open_to_receivers, share_and_combine_among};
 use indomain_net::PartySet;
 use indomain_net::wire::{recv_msg, send_msg};
 use rand::{CryptoRng, Rng};
@@ -71,9 +79,36 @@ enum Decision {
     Abort,
 }
 
-/// Runs a statistics job as party `parties.me()`. Returns the result at the
-/// receivers and `None` at every other party.
+/// How a statistics job decides which groups (and histogram cells) are
+/// suppressed. Every data party must pass the same value (it is part of
+/// the job agreement).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CountDecision {
+    /// By a secure comparison of each shared count with the minimum
+    /// ([`super::compare`]): no party learns a suppressed group's or cell's
+    /// count. `dealer` is the set index of a party that holds no data and
+    /// deals correlated randomness ([`super::compare::serve_dealer`]); every
+    /// other party of the set holds data.
+    Compared {
+        /// The dealer's index in the party set.
+        dealer: usize,
+    },
+    /// By opening every group's count to the first receiver, which then
+    /// learns the counts of suppressed groups too, and every receiver
+    /// learns the count of every histogram cell of a released group
+    /// (cells below the minimum are only left out of the result). Use it
+    /// only where the first receiver may see those counts.
+    OpenedToDecider,
+}
+
+/// Runs a statistics job as party `parties.me()` with
+/// [`CountDecision::OpenedToDecider`]: **the first receiver learns every
+/// group's count, suppressed groups included**. This is the entry point
+/// from before the compared decision, kept with its behaviour; use
+/// [`run_statistics_with`] and a dealer so that no party learns a
+/// suppressed count.
 ///
+/// Returns the result at the receivers and `None` at every other party;
 /// `progress` is called as each phase starts.
 pub fn run_statistics<R: Rng + CryptoRng + ?Sized>(
     parties: &mut PartySet,
@@ -82,23 +117,53 @@ pub fn run_statistics<R: Rng + CryptoRng + ?Sized>(
     rng: &mut R,
     progress: &mut dyn FnMut(Phase),
 ) -> Result<Option<StatsResult>, AggregateError> {
+    run_statistics_with(
+        parties,
+        job,
+        data,
+        CountDecision::OpenedToDecider,
+        rng,
+        progress,
+    )
+}
+
+/// Runs a statistics job as data party `parties.me()`, deciding
+/// suppression as `decision` says. With [`CountDecision::Compared`] the
+/// dealer runs [`super::compare::serve_dealer`] meanwhile, and each party
+/// must hold fewer than [`super::compare::MAX_ROWS_PER_PARTY`] rows.
+///
+/// Returns the result at the receivers and `None` at every other party;
+/// `progress` is called as each phase starts.
+pub fn run_statistics_with<R: Rng + CryptoRng + ?Sized>(
+    parties: &mut PartySet,
+    job: &StatsJob,
+    data: &LocalData,
+    decision: CountDecision,
+    rng: &mut R,
+    progress: &mut dyn FnMut(Phase),
+) -> Result<Option<StatsResult>, AggregateError> {
     job.validate(parties.len())?;
+    let among = data_parties(parties, job, decision, data)?;
     let local = tabulate(job, data)?;
 
     progress(Phase::Agreement);
-    agree_on_job(parties, job)?;
+    agree_on_job(parties, &among, job, decision)?;
 
     progress(Phase::Sharing);
-    let combined = share_and_combine(parties, &local, rng)?;
+    let combined = share_and_combine_among(parties, &among, &local, rng)?;
     let groups = job.groups();
     let (count_share, stat_share) = combined.split_at(groups);
     let own_counts = &local[..groups];
 
+    if let CountDecision::Compared { dealer } = decision {
+        progress(Phase::Decision);
+        let verdicts = compare::decide(parties, job, dealer, &local, &combined)?;
+        progress(Phase::Statistics);
+        return open_released(parties, &among, job, &verdicts, count_share, stat_share);
+    }
+
     progress(Phase::Counts);
     let decider = job.receivers[0];
-    // Only the decider opens every group's count; TODO(#11): replace by a
-    // secure comparison of the shared counts with the threshold (mpc
-    // layer), so that no party learns a suppressed group's count.
     let counts = match open_to_receivers(parties, count_share, &[decider], Phase::Counts.name()) {
         Ok(counts) => counts,
         Err(e) => {
@@ -128,9 +193,92 @@ pub fn run_statistics<R: Rng + CryptoRng + ?Sized>(
         Phase::Statistics.name(),
     )?;
     match (counts, stats) {
-        (Some(counts), Some(stats)) => decode_result(job, &counts, &pass, &stats).map(Some),
+        (Some(counts), Some(stats)) => decode_result(job, &counts, &pass, &stats, None).map(Some),
         _ => Ok(None),
     }
+}
+
+/// The data parties of the set (everyone but a dealer), after checking
+/// what `decision` needs.
+fn data_parties(
+    parties: &PartySet,
+    job: &StatsJob,
+    decision: CountDecision,
+    data: &LocalData,
+) -> Result<Vec<usize>, AggregateError> {
+    let n = parties.len();
+    let CountDecision::Compared { dealer } = decision else {
+        return Ok((0..n).collect());
+    };
+    let bad = |m: String| Err(AggregateError::BadParameters(m));
+    if dealer >= n {
+        return bad(format!("the dealer {dealer} is not one of the {n} parties"));
+    }
+    if dealer == parties.me() {
+        return bad("the dealer holds no data: it runs serve_dealer".into());
+    }
+    if job.receivers.contains(&dealer) {
+        return bad("the dealer holds no data and cannot receive the result".into());
+    }
+    if n < 3 {
+        return bad("a job decided by comparison needs two data parties and a dealer".into());
+    }
+    let most = compare::MAX_ROWS_PER_PARTY;
+    if data.rows() >= most {
+        return bad(format!(
+            "{} rows: a party of a job decided by comparison holds fewer than {most}",
+            data.rows()
+        ));
+    }
+    if job.min_group_size >= most as u64 * MAX_PARTIES as u64 {
+        return bad(format!(
+            "a minimum group size of {} exceeds any group the job can have",
+            job.min_group_size
+        ));
+    }
+    Ok((0..n).filter(|&i| i != dealer).collect())
+}
+
+/// Opens the released groups' counts and statistics (suppressed cells
+/// zeroed by every party, so they open to 0) to the receivers, and decodes
+/// them there.
+fn open_released(
+    parties: &mut PartySet,
+    among: &[usize],
+    job: &StatsJob,
+    verdicts: &compare::Verdicts,
+    count_share: &[u128],
+    stat_share: &[u128],
+) -> Result<Option<StatsResult>, AggregateError> {
+    let width = job.group_width();
+    let pass = &verdicts.pass;
+    let mut opened_share = select(count_share, pass);
+    for (g, segment) in stat_share.chunks_exact(width.max(1)).enumerate() {
+        if !pass[g] {
+            continue;
+        }
+        let cells = verdicts.cells.get(g * width..(g + 1) * width);
+        opened_share.extend(segment.iter().enumerate().map(|(i, &v)| {
+            match cells.and_then(|c| c.get(i)) {
+                Some(false) => 0,
+                _ => v,
+            }
+        }));
+    }
+    let phase = Phase::Statistics.name();
+    let Some(opened) = open_among(parties, among, &opened_share, &job.receivers, phase)? else {
+        return Ok(None);
+    };
+    let released = pass.iter().filter(|p| **p).count();
+    let (opened_counts, stats) = opened.split_at(released);
+    let mut counts = vec![0u64; job.groups()];
+    let chosen = (0..job.groups()).filter(|&g| pass[g]);
+    for (g, &count) in chosen.zip(opened_counts) {
+        counts[g] = u64::try_from(count)
+            .map_err(|_| AggregateError::BadInput("an opened count does not fit 64 bits".into()))?;
+    }
+    let cells = (!verdicts.cells.is_empty()).then_some(verdicts.cells.as_slice());
+    decode_result(job, &counts, pass, stats, cells).map(Some)
 }
 
 /// Sends `decision` to every other party that is still reachable.
@@ -145,10 +293,16 @@ fn broadcast(parties: &mut PartySet, decision: &Decision) {
 
 /// Sends our job and party list to every other party and compares theirs
 /// with ours (receivers are party indices: the order must agree too).
-fn agree_on_job(parties: &mut PartySet, job: &StatsJob) -> Result<(), AggregateError> {
+fn agree_on_job(
+    parties: &mut PartySet,
+    among: &[usize],
+    job: &StatsJob,
+    decision: CountDecision,
+) -> Result<(), AggregateError> {
     let phase = Phase::Agreement.name();
-    let others: Vec<usize> = parties.others().collect();
-    let ours = (job.clone(), parties.names().to_vec());
+    let me = parties.me();
+    let others: Vec<usize> = among.iter().copied().filter(|&j| j != me).collect();
+    let ours = (job.clone(), parties.names().to_vec(), decision);
     // A peer that already left over a mismatch makes our send fail, but its
     // job is still waiting for us: report the mismatch, not the closed link.
     let mut send_error = None;
@@ -160,7 +314,8 @@ fn agree_on_job(parties: &mut PartySet, job: &StatsJob) -> Result<(), AggregateE
     }
     for &j in &others {
         let ch = parties.channel(j).map_err(AggregateError::net(phase))?;
-        let theirs: (StatsJob, Vec<String>) = recv_msg(ch).map_err(AggregateError::net(phase))?;
+        let theirs: (StatsJob, Vec<String>, CountDecision) =
+            recv_msg(ch).map_err(AggregateError::net(phase))?;
         if theirs != ours {
             return Err(AggregateError::JobMismatch {
                 peer: ch.peer().to_string(),
