@@ -9,9 +9,9 @@
 //! named; both sides record it in their audit logs. Once every party
 //! accepted, the proposer opens the job's protocol channel and both sides
 //! run it (`daemon/run.rs`): PSI intersection and cardinality jobs between
-//! two nodes; statistics jobs (and, with their own slices, training and
-//! scoring jobs) among all the parties of the job over links between every
-//! two of them (`daemon/mesh.rs`, `daemon/run_mesh.rs`). psi-sum and
+//! two nodes; statistics, training and scoring jobs among all the parties
+//! of the job over links between every two of them (`daemon/mesh.rs`,
+//! `daemon/run_mesh.rs`). psi-sum and
 //! psi-join jobs fail with a clear error (TODO(#8)).
 
 mod answer;
@@ -21,6 +21,8 @@ pub mod propose;
 mod run;
 mod run_aggregate;
 mod run_mesh;
+mod run_predict;
+mod run_train;
 mod submit;
 
 use crate::audit::{AuditLog, Event, JobRecord, Outcome, OutputRecord, Touched};
