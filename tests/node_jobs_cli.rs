@@ -46,10 +46,10 @@ fn accounts(file: &str, columns: &[&str]) -> String {
 /// What beta and gamma allow alpha to propose, on `datasets`.
 const POLICY: &str = r#"
 [[policy.peers.alpha.allow]]
-protocols = ["aggregate", "train", "predict"]
+protocols = ["aggregate", "train", "predict", "psi-join"]
 datasets = DATASETS
 grades = ["public", "internal", "sensitive"]
-outputs = { statistics = ["alpha", "beta"], model = ["alpha", "beta"], metrics = ["alpha", "beta"], predictions = ["alpha"] }
+outputs = { statistics = ["alpha", "beta"], model = ["alpha", "beta"], metrics = ["alpha", "beta"], predictions = ["alpha"], alignment = ["alpha", "beta"] }
 min_group_size = 3
 "#;
 
@@ -279,6 +279,34 @@ fn statistics_jobs_equal_the_plaintext_statistics() {
 
     nodes.audited(&id);
     nodes.audited(&vid);
+
+    // gamma's column is not numeric: gamma fails naming the cell, and the
+    // others fail at once naming gamma; nothing is written anywhere.
+    let bad = aggregate_spec("sum", "", "[\"income\"]").replacen(
+        "name = \"gamma\"\ndataset = \"people\"\ncolumns = [\"income\"]",
+        "name = \"gamma\"\ndataset = \"people\"\ncolumns = [\"id\"]",
+        1,
+    );
+    let bid = submit(nodes.cfg(0), &nodes.spec("bad.toml", &bad));
+    for (i, name) in NAMES.iter().enumerate() {
+        let (st, status) = settled(nodes.cfg(i), &bid);
+        assert_eq!(st, "failed", "{name}: {status}");
+        assert!(
+            status.contains("column \"id\"") && status.contains("is not a number"),
+            "{name}: {status}"
+        );
+        if i != 2 {
+            assert!(status.contains("failed at gamma"), "{name}: {status}");
+        }
+        assert!(
+            !nodes.sites[i]
+                .dir
+                .join("results")
+                .join(&bid)
+                .join("statistics.csv")
+                .exists()
+        );
+    }
 }
 
 /// alpha holds the labels (bank.csv), beta features (tax.csv), gamma deals.
@@ -472,6 +500,31 @@ fn training_and_predict_jobs_match_the_plaintext_reference() {
     }
     let beta_result = run(&["job", "result", "--config", nodes.cfg(1), &pid]);
     assert!(beta_result.stdout.is_empty(), "beta learns no scores");
+
+    // A PSI join of the same rows: both learn their matching ids in one
+    // common order.
+    let join = PREDICT_SPEC
+        .replace("protocol = \"predict\"", "protocol = \"psi-join\"")
+        .replace("model = \"MODEL_JOB\"\nmin_group_size = 3\n", "")
+        .replace("[\"id\", \"age\", \"balance\"]", "[\"id\"]")
+        .replace("[\"id\", \"income\", \"tax_paid\", \"assets\"]", "[\"id\"]")
+        .replace(
+            "name = \"predictions\"\nreceiver = \"alpha\"\n",
+            "name = \"alignment\"\nreceiver = \"alpha\"\n\n[[outputs]]\nname = \"alignment\"\nreceiver = \"beta\"\n",
+        );
+    let jid = submit(nodes.cfg(0), &nodes.spec("join.toml", &join));
+    for i in 0..2 {
+        let (st, status) = settled(nodes.cfg(i), &jid);
+        assert_eq!(st, "completed", "{status}");
+    }
+    let (at_alpha, at_beta) = (result(nodes.cfg(0), &jid), result(nodes.cfg(1), &jid));
+    assert_eq!(at_alpha, at_beta, "one common order");
+    assert!(at_alpha.starts_with("id\n"), "{at_alpha}");
+    let mut got: Vec<&str> = at_alpha.lines().skip(1).collect();
+    got.sort_unstable();
+    let mut want: Vec<&str> = b.ids.iter().map(String::as_str).collect();
+    want.sort_unstable();
+    assert_eq!(got, want);
 }
 
 #[test]

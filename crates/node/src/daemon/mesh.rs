@@ -226,3 +226,46 @@ fn dials(spec: &JobSpec, proposer: &str, from: &str, to: &str) -> bool {
     let at = |name: &str| spec.parties.iter().position(|p| p.name == name);
     from != proposer && to != proposer && matches!((at(from), at(to)), (Some(a), Some(b)) if a < b)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jobspec::{Party, Protocol};
+
+    #[test]
+    fn every_two_parties_have_exactly_one_link() {
+        let names = ["a", "b", "c", "d"];
+        let spec = JobSpec {
+            id: "j".into(),
+            protocol: Protocol::Aggregate,
+            purpose: String::new(),
+            parties: names
+                .iter()
+                .map(|n| Party {
+                    name: n.to_string(),
+                    dataset: "d".into(),
+                    columns: vec!["x".into()],
+                })
+                .collect(),
+            parameters: Default::default(),
+            outputs: Vec::new(),
+        };
+        for proposer in names {
+            for (i, x) in names.iter().enumerate() {
+                for y in &names[i + 1..] {
+                    // The proposer opens its links with `Hello::Run`; of
+                    // two other parties exactly one dials the other.
+                    let links = [dials(&spec, proposer, x, y), dials(&spec, proposer, y, x)];
+                    let expected = usize::from(*x != proposer && *y != proposer);
+                    assert_eq!(
+                        links.iter().filter(|d| **d).count(),
+                        expected,
+                        "{proposer}: {x}-{y}"
+                    );
+                }
+            }
+        }
+        assert!(dials(&spec, "a", "b", "c") && !dials(&spec, "a", "c", "b"));
+        assert!(!dials(&spec, "a", "b", "nobody"));
+    }
+}
