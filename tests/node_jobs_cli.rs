@@ -125,6 +125,11 @@ impl Nodes {
         for (i, name) in NAMES.iter().enumerate() {
             let (st, status) = settled(self.cfg(i), id);
             assert_eq!(st, "completed", "{name}: {status}");
+            // The protocol's time and bytes, for the record (--nocapture).
+            eprintln!(
+                "{name}: {}",
+                status.lines().nth(1).unwrap_or_default().trim()
+            );
         }
     }
 
@@ -226,8 +231,13 @@ fn statistics_jobs_equal_the_plaintext_statistics() {
             "[\"income\", \"age\", \"region\"]",
         ),
     );
+    let clock = std::time::Instant::now();
     let id = submit(nodes.cfg(0), &mean);
     nodes.completed(&id);
+    eprintln!(
+        "mean job: submit to completed on all three nodes {:?}",
+        clock.elapsed()
+    );
     let got = result(nodes.cfg(0), &id);
     assert_eq!(
         got,
@@ -276,6 +286,33 @@ fn statistics_jobs_equal_the_plaintext_statistics() {
     let mean = all.iter().map(|x| x.income).sum::<f64>() / n;
     let var = all.iter().map(|x| (x.income - mean).powi(2)).sum::<f64>() / (n - 1.0);
     close(&rows[0]["variance"], var, 1e-6, "variance");
+
+    // A histogram of age over everyone; cells below 3 are suppressed.
+    let histogram = nodes.spec(
+        "histogram.toml",
+        &aggregate_spec("histogram", "bins = \"20,40,60\"", "[\"age\"]"),
+    );
+    let hid = submit(nodes.cfg(0), &histogram);
+    nodes.completed(&hid);
+    let got = result(nodes.cfg(0), &hid);
+    let rows = records(&got);
+    let ages: Vec<f64> = all.iter().map(|x| x.age as f64).collect();
+    let count = |keep: &dyn Fn(f64) -> bool| ages.iter().filter(|a| keep(**a)).count();
+    let want = [
+        count(&|a| a < 20.0),
+        count(&|a| (20.0..40.0).contains(&a)),
+        count(&|a| (40.0..=60.0).contains(&a)),
+        count(&|a| a > 60.0),
+    ];
+    assert_eq!(rows.len(), 4, "{got}");
+    for (r, n) in rows.iter().zip(want) {
+        let n = if n < 3 {
+            "suppressed".to_string()
+        } else {
+            n.to_string()
+        };
+        assert_eq!(r["count"], n, "{got}");
+    }
 
     nodes.audited(&id);
     nodes.audited(&vid);
