@@ -146,6 +146,38 @@ impl Node {
             .position(|n| n == me)
             .ok_or_else(|| format!("{me} is not a party of job {}", spec.id))?;
         let mut links: Vec<Option<QuicChannel>> = names.iter().map(|_| None).collect();
+        let opened = self.open_links(spec, proposer, from_proposer, &names, mine, &mut links);
+        if let Err(reason) = &opened {
+            // The parties already linked learn at once why the job stops.
+            for link in links.iter().flatten() {
+                link.stopper()
+                    .stop(&format!("job {} failed at {me}: {reason}", spec.id));
+            }
+        }
+        opened?;
+        let stoppers = links.iter().flatten().map(QuicChannel::stopper).collect();
+        let links = links
+            .into_iter()
+            .map(|l| l.map(|c| Box::new(c) as Box<dyn Channel>))
+            .collect();
+        Ok(Mesh {
+            parties: PartySet::new(mine, names, links),
+            stoppers,
+        })
+    }
+
+    /// Fills `links`: the proposer's, then those this node dials, then
+    /// those it waits for.
+    fn open_links(
+        &self,
+        spec: &JobSpec,
+        proposer: &str,
+        from_proposer: Option<QuicChannel>,
+        names: &[String],
+        mine: usize,
+        links: &mut [Option<QuicChannel>],
+    ) -> Result<(), String> {
+        let me = self.config.name.as_str();
         let hash = spec.hash().to_string();
         if let Some(ch) = from_proposer {
             let at = names
@@ -185,15 +217,7 @@ impl Node {
                 links[i] = Some(ch);
             }
         }
-        let stoppers = links.iter().flatten().map(QuicChannel::stopper).collect();
-        let links = links
-            .into_iter()
-            .map(|l| l.map(|c| Box::new(c) as Box<dyn Channel>))
-            .collect();
-        Ok(Mesh {
-            parties: PartySet::new(mine, names, links),
-            stoppers,
-        })
+        Ok(())
     }
 
     /// Opens a channel to `peer`, sends `hello` and waits for it to be
