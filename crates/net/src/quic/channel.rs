@@ -62,6 +62,16 @@ impl QuicChannel {
         self.connection.remote_address()
     }
 
+    /// A handle that closes this link as stopped, with a reason the peer's
+    /// next receive reports ([`NetError::Stopped`]), from wherever the
+    /// channel itself has gone (e.g. into a [`crate::PartySet`]): a party
+    /// whose job failed tells every other party why at once.
+    pub fn stopper(&self) -> LinkStopper {
+        LinkStopper {
+            connection: self.connection.clone(),
+        }
+    }
+
     /// The link's packet figures so far, to see what a transfer cost.
     pub fn path_stats(&self) -> PathStats {
         let stats = self.connection.stats();
@@ -73,6 +83,33 @@ impl QuicChannel {
             congestion_events: stats.path.congestion_events,
             congestion_window: stats.path.cwnd,
         }
+    }
+}
+
+/// Closes one link as stopped ([`QuicChannel::stopper`]).
+#[derive(Clone)]
+pub struct LinkStopper {
+    connection: quinn::Connection,
+}
+
+impl LinkStopper {
+    /// Closes the link at once; the peer's pending and next receives fail
+    /// with [`NetError::Stopped`] carrying `reason` (cut to 200 bytes).
+    pub fn stop(&self, reason: &str) {
+        let mut cut = reason.len().min(200);
+        while !reason.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        self.connection
+            .close(VarInt::from_u32(CLOSE_STOPPED), &reason.as_bytes()[..cut]);
+    }
+}
+
+impl std::fmt::Debug for LinkStopper {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LinkStopper")
+            .field("remote", &self.connection.remote_address())
+            .finish()
     }
 }
 

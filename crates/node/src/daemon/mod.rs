@@ -8,13 +8,21 @@
 //! policy before reading any data and accepts or refuses with the rule
 //! named; both sides record it in their audit logs. Once every party
 //! accepted, the proposer opens the job's protocol channel and both sides
-//! run it (`daemon/run.rs`): PSI intersection and cardinality jobs run today; other
-//! protocols fail with a clear error (TODO(#8)).
+//! run it (`daemon/run.rs`): PSI jobs (intersection, cardinality, join and
+//! sum) between two nodes; statistics, training and scoring jobs among all
+//! the parties of the job over links between every two of them
+//! (`daemon/mesh.rs`, `daemon/run_mesh.rs`).
 
 mod answer;
 mod jobs;
+mod mesh;
 pub mod propose;
 mod run;
+mod run_aggregate;
+mod run_mesh;
+mod run_predict;
+mod run_psi_sum;
+mod run_train;
 mod submit;
 
 use crate::audit::{AuditLog, Event, JobRecord, Outcome, OutputRecord, Touched};
@@ -50,6 +58,8 @@ pub struct Node {
     limiter: Mutex<RateLimiter>,
     endpoint: Endpoint,
     control: Mutex<Option<UnixListener>>,
+    /// Links between parties of jobs, until each job takes its own.
+    links: mesh::Links,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -106,6 +116,7 @@ impl Node {
             limiter: Mutex::new(RateLimiter::default()),
             endpoint,
             control: Mutex::new(Some(control)),
+            links: mesh::Links::default(),
         }))
     }
 

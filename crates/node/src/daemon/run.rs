@@ -33,18 +33,18 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// What a completed run leaves.
-struct Done {
-    outputs: Vec<OutputRecord>,
-    files: Vec<PathBuf>,
-    bytes: Counters,
+pub(super) struct Done {
+    pub outputs: Vec<OutputRecord>,
+    pub files: Vec<PathBuf>,
+    pub bytes: Counters,
     /// The protocol's own time, from its first message to its outcome.
-    protocol: Duration,
+    pub protocol: Duration,
 }
 
 /// A failed run: why, and the bytes moved before it failed.
-struct Failed {
-    reason: String,
-    bytes: Counters,
+pub(super) struct Failed {
+    pub reason: String,
+    pub bytes: Counters,
 }
 
 impl From<String> for Failed {
@@ -119,6 +119,9 @@ impl Node {
                 return;
             }
         };
+        if super::run_mesh::on_mesh(spec.protocol) {
+            return self.run_mesh_answered(ch, spec, max_rows, started);
+        }
         let result = match wire::send_msg(&mut ch, &RunReply::Ready) {
             Ok(()) => self.execute(&spec, &peer, &mut ch, max_rows),
             Err(e) => Err(format!("starting the job with {peer}: {e}").into()),
@@ -139,8 +142,9 @@ impl Node {
         let (mode, construction) = match spec.protocol {
             Protocol::PsiIntersection => (Mode::Intersection, Construction::Rr22),
             Protocol::PsiCardinality => (Mode::Cardinality, Construction::Ecdh),
-            // TODO(#8): psi-sum, psi-join, aggregate, train and predict jobs.
-            other => return Err(format!("{other} jobs do not run under the node yet").into()),
+            Protocol::PsiJoin => (Mode::Join, Construction::Rr22),
+            Protocol::PsiSum => return self.execute_psi_sum(spec, peer, ch, max_rows),
+            other => return Err(format!("{other} jobs do not run on one channel").into()),
         };
         let output = spec.protocol.outputs()[0];
         let receivers: Vec<&str> = spec
@@ -158,6 +162,13 @@ impl Node {
         if !receivers.contains(&first) {
             return Err(format!(
                 "the first party ({first}) is the PSI receiver and learns the {output}: the job must declare it as a receiver of {output:?}"
+            )
+            .into());
+        }
+        // A join always reveals the alignment to both parties.
+        if mode == Mode::Join && !receivers.contains(&second) {
+            return Err(format!(
+                "a join reveals the {output} to both parties: the job must declare {second} as a receiver of {output:?} too"
             )
             .into());
         }
@@ -252,13 +263,20 @@ impl Node {
                     own.sort_unstable();
                     intersection_csv(&party.columns, own.iter().filter_map(|&i| keys.get(i)))
                 }
+                // This party's matching keys in the order common to both.
+                (Mode::Join, Some(matched)) => {
+                    intersection_csv(&party.columns, matched.iter().filter_map(|&i| keys.get(i)))
+                }
                 _ => Ok(format!("intersection_size\n{size}\n").into_bytes()),
             }
             .map_err(|e| fail(format!("rendering the {output}: {e}"), ch))?;
             guard
                 .release(output, me, &bytes)
                 .map_err(|e| fail(e.to_string(), ch))?;
-            pending.push(self.stage(spec, output, &bytes).map_err(|e| fail(e, ch))?);
+            pending.push(
+                self.stage(spec, &format!("{output}.csv"), &bytes)
+                    .map_err(|e| fail(e, ch))?,
+            );
         }
         // Everything is computed and released: only now do the files appear.
         let mut files = Vec::new();
@@ -278,9 +296,14 @@ impl Node {
         })
     }
 
-    /// Starts the file of `output`, under `results/<job id>/` beside the
+    /// Starts the output file `file`, under `results/<job id>/` beside the
     /// audit log.
-    fn stage(&self, spec: &JobSpec, output: &str, bytes: &[u8]) -> Result<AtomicOutput, String> {
+    pub(super) fn stage(
+        &self,
+        spec: &JobSpec,
+        file: &str,
+        bytes: &[u8],
+    ) -> Result<AtomicOutput, String> {
         let dir = self
             .config
             .audit_log
@@ -289,7 +312,7 @@ impl Node {
             .join("results")
             .join(&spec.id);
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        let path = dir.join(format!("{output}.csv"));
+        let path = dir.join(file);
         let mut out = AtomicOutput::create(&path, &[], false)
             .map_err(|e| format!("{}: {e}", path.display()))?;
         out.write_all(bytes)
@@ -300,7 +323,7 @@ impl Node {
     /// Sends this node's signed receipt of the completed job and keeps the
     /// peer's. The job is complete either way; a missing or bad receipt is
     /// logged, not fatal.
-    fn exchange_receipts(
+    pub(super) fn exchange_receipts(
         &self,
         spec: &JobSpec,
         peer: &str,
@@ -337,7 +360,13 @@ impl Node {
     }
 
     /// Records the run's outcome and sets the job's final state.
-    fn finish(&self, spec: &JobSpec, proposer: &str, started: u64, result: Result<Done, Failed>) {
+    pub(super) fn finish(
+        &self,
+        spec: &JobSpec,
+        proposer: &str,
+        started: u64,
+        result: Result<Done, Failed>,
+    ) {
         let (outcome, state, detail, bytes, outputs, files) = match result {
             Ok(done) => {
                 let detail = format!(
