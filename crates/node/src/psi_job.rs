@@ -13,6 +13,7 @@
 
 use crate::keys_csv::{self, KeySpec, KeyTable, Layout, decode_columns, read_keys, read_layout};
 use crate::output::AtomicOutput;
+use crate::psi_spool;
 use crate::psi_spooled::{self, Spooled};
 use indomain_net::{Channel, Counters};
 use indomain_psi::{Job, Mode, Outcome, Progress, PsiError, Reveal, Role};
@@ -304,7 +305,7 @@ fn run_spooled<C: Channel + ?Sized>(
     let mut source = Spooled::new(
         job,
         layout,
-        &psi_spooled::spool_dir(output),
+        output.map(psi_spool::path_for),
         out.as_mut(),
         resume_path.clone(),
         found,

@@ -4,8 +4,11 @@
 //! alone, so a party holds one bucket's rows at a time whatever the input
 //! size.
 //!
-//! The buckets share one temporary file beside the output (one file rather
-//! than one per bucket: 65536 buckets would not fit the open-file limit).
+//! The buckets share one file beside the output, `OUT.indomain-spool` (one
+//! file rather than one per bucket: 65536 buckets would not fit the
+//! open-file limit; a fixed name, so that a run killed outright leaves at
+//! most one, which the next run of the same command replaces), or a
+//! temporary file for a party without an output.
 //! Each bucket's records gather in a small buffer that is appended to the
 //! file as a chunk when full; the chunks of a bucket are listed in order, so
 //! reading a bucket back is reading its chunks. Buffers share a budget of
@@ -14,14 +17,24 @@
 //! ([`crate::output::remove_partials`]).
 
 use crate::output;
+use std::fs::File;
 use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use tempfile::NamedTempFile;
 
-/// Prefix of the spool files.
-pub const SPOOL_PREFIX: &str = ".indomain-spool-";
+/// The suffix added to the output's path to name its spool file.
+pub const SUFFIX: &str = ".indomain-spool";
+
+/// Prefix of the temporary spool files of parties without an output.
+pub const TEMP_PREFIX: &str = ".indomain-spool-";
+
+/// Where the spool of the run writing `output` goes.
+pub fn path_for(output: &Path) -> PathBuf {
+    let mut p = output.as_os_str().to_owned();
+    p.push(SUFFIX);
+    PathBuf::from(p)
+}
 
 /// What all bucket buffers may hold together while spooling.
 pub const BUFFER_BUDGET: usize = 64 << 20;
@@ -82,7 +95,7 @@ fn take_bytes(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
 
 /// The bucket files of one run.
 pub struct Spool {
-    file: NamedTempFile,
+    file: File,
     path: PathBuf,
     buffers: Vec<Vec<u8>>,
     /// Per bucket, its chunks (offset, length) in the file, in order.
@@ -93,18 +106,36 @@ pub struct Spool {
 }
 
 impl Spool {
-    /// An empty spool of `buckets` buckets in a temporary file in `dir`.
-    pub fn create(dir: &Path, buckets: usize) -> std::io::Result<Self> {
-        let file = tempfile::Builder::new()
-            .prefix(SPOOL_PREFIX)
-            .tempfile_in(dir)
-            .map_err(|e| {
-                std::io::Error::new(
-                    e.kind(),
-                    format!("cannot spool in directory {}: {e}", dir.display()),
-                )
-            })?;
-        let path = file.path().to_path_buf();
+    /// An empty spool of `buckets` buckets at `path` (replacing a file a
+    /// killed run left there), or, without a path, in a temporary file in
+    /// the system's temporary directory.
+    pub fn create(path: Option<&Path>, buckets: usize) -> std::io::Result<Self> {
+        let (file, path) = match path {
+            Some(path) => {
+                let file = File::options()
+                    .read(true)
+                    .write(true)
+                    .create(true)
+                    .truncate(true)
+                    .open(path)
+                    .map_err(|e| {
+                        std::io::Error::new(
+                            e.kind(),
+                            format!("cannot spool to {}: {e}", path.display()),
+                        )
+                    })?;
+                (file, path.to_path_buf())
+            }
+            None => {
+                let (file, temp) = tempfile::Builder::new()
+                    .prefix(TEMP_PREFIX)
+                    .tempfile()?
+                    .into_parts();
+                // Removed by `Drop` like a spool at a fixed path.
+                let path = temp.keep().map_err(|e| e.error)?;
+                (file, path)
+            }
+        };
         output::track(&path);
         Ok(Self {
             file,
@@ -138,7 +169,7 @@ impl Spool {
             return Ok(());
         }
         let len = u32::try_from(buffer.len()).map_err(std::io::Error::other)?;
-        self.file.as_file_mut().write_all(buffer)?;
+        self.file.write_all(buffer)?;
         self.chunks[b].push((self.len, len));
         self.len += len as u64;
         buffer.clear();
@@ -152,7 +183,7 @@ impl Spool {
             self.flush(b)?;
         }
         self.buffers = Vec::new();
-        self.file.as_file_mut().flush()
+        self.file.flush()
     }
 
     /// The bytes of bucket `b`'s records, read back from the file alone.
@@ -163,9 +194,7 @@ impl Spool {
         let mut at = 0;
         for &(offset, len) in chunks {
             let len = len as usize;
-            self.file
-                .as_file()
-                .read_exact_at(&mut bytes[at..at + len], offset)?;
+            self.file.read_exact_at(&mut bytes[at..at + len], offset)?;
             at += len;
         }
         self.read.fetch_add(total as u64, Ordering::Relaxed);
@@ -212,7 +241,7 @@ impl Spool {
 
 impl Drop for Spool {
     fn drop(&mut self) {
-        // The file itself goes with `file`.
+        let _ = std::fs::remove_file(&self.path);
         output::untrack(&self.path);
     }
 }
@@ -224,7 +253,9 @@ mod tests {
     #[test]
     fn buckets_read_back_alone_and_in_order_and_the_file_goes() {
         let dir = tempfile::tempdir().unwrap();
-        let mut spool = Spool::create(dir.path(), 3).unwrap();
+        let path = path_for(&dir.path().join("out.csv"));
+        std::fs::write(&path, b"left by a killed run").unwrap();
+        let mut spool = Spool::create(Some(&path), 3).unwrap();
         // Small chunks, so that buckets interleave in the file.
         spool.chunk = 64;
         let keys: Vec<String> = (0..300).map(|i| format!("key{i}")).collect();
@@ -238,8 +269,7 @@ mod tests {
             spool.push(i % 3, &record).unwrap();
         }
         spool.finish().unwrap();
-        let path = spool.path().to_path_buf();
-        assert!(path.exists());
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), spool.len);
         for b in 0..3 {
             let before = spool.bytes_read();
             let bytes = spool.read(b).unwrap();
@@ -258,6 +288,11 @@ mod tests {
         }
         assert!(spool.bucket_bytes(0) < spool.len);
         drop(spool);
+        assert!(!path.exists());
+        let temp = Spool::create(None, 1).unwrap();
+        let path = temp.path().to_path_buf();
+        assert!(path.exists());
+        drop(temp);
         assert!(!path.exists());
     }
 

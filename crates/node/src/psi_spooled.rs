@@ -63,7 +63,8 @@ impl Loaded {
 pub(crate) struct Spooled<'a> {
     job: &'a PsiJob,
     layout: &'a Layout,
-    dir: PathBuf,
+    /// The spool's path (`None`: a temporary file).
+    spool_path: Option<PathBuf>,
     /// Whether the spool keeps whole rows (a join with an output).
     rows: bool,
     spool: Option<Spool>,
@@ -88,13 +89,13 @@ pub(crate) struct Spooled<'a> {
 }
 
 impl<'a> Spooled<'a> {
-    /// A source over `layout`'s file for `job`, spooling in `dir`, writing
+    /// A source over `layout`'s file for `job`, spooling to `spool_path`, writing
     /// to `out` and keeping its resume state at `log_path` (where `found`
     /// is what an earlier run left).
     pub(crate) fn new(
         job: &'a PsiJob,
         layout: &'a Layout,
-        dir: &Path,
+        spool_path: Option<PathBuf>,
         out: Option<&'a mut AtomicOutput>,
         log_path: Option<PathBuf>,
         found: Option<Found>,
@@ -102,7 +103,7 @@ impl<'a> Spooled<'a> {
         Self {
             job,
             layout,
-            dir: dir.to_path_buf(),
+            spool_path,
             rows: job.job.mode == Mode::Join && out.is_some(),
             spool: None,
             current: None,
@@ -127,15 +128,17 @@ impl<'a> Spooled<'a> {
     }
 
     fn io(&mut self, e: std::io::Error) -> PsiError {
-        let path = self
-            .spool
-            .as_ref()
-            .map_or_else(|| self.dir.clone(), |s| s.path().to_path_buf());
+        let path = match (&self.spool, &self.spool_path) {
+            (Some(s), _) => s.path().to_path_buf(),
+            (None, Some(p)) => p.clone(),
+            (None, None) => std::env::temp_dir(),
+        };
         self.fail(PsiJobError::Output { path, source: e })
     }
 
     fn spool_input(&mut self, bucket_key: &BucketKey, buckets: usize) -> Result<(), PsiError> {
-        let mut spool = Spool::create(&self.dir, buckets).map_err(|e| self.io(e))?;
+        let spool = Spool::create(self.spool_path.as_deref(), buckets);
+        let mut spool = spool.map_err(|e| self.io(e))?;
         let (layout, spec, path) = (self.layout, &self.job.keys, &self.layout.path);
         let (_, mut reader) = keys_csv::read_layout(path, spec).map_err(|e| self.fail(e))?;
         let mut record = csv::StringRecord::new();
@@ -418,16 +421,6 @@ impl BucketSource for Spooled<'_> {
             })?;
         }
         Ok(())
-    }
-}
-
-/// The directory to spool in: beside the output, or the system's
-/// temporary directory for a party without one.
-pub(crate) fn spool_dir(output: Option<&Path>) -> PathBuf {
-    match output.and_then(Path::parent) {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        Some(_) => PathBuf::from("."),
-        None => std::env::temp_dir(),
     }
 }
 
