@@ -69,7 +69,9 @@ pub struct PsiJob {
     /// Replace an existing output file (`--force`).
     pub replace_output: bool,
     /// Run in this many buckets by a keyed hash (intersection and join
-    /// only), resumable from `OUT.indomain-resume` beside the output.
+    /// only): the input is spooled to disk and read one bucket at a time
+    /// (never whole into memory), and the run is resumable from
+    /// `OUT.indomain-resume` beside the output.
     pub buckets: Option<usize>,
 }
 
