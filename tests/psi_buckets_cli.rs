@@ -1,7 +1,9 @@
 //! End to end: `indomain psi --buckets N`, two real processes on loopback
-//! over QUIC: the bucketed result equals the plaintext one, an interrupted
-//! run resumes from its state files to the uninterrupted output, and a
-//! resume against a changed input is refused.
+//! over QUIC, the input spooled to bucket files: the bucketed result equals
+//! the plaintext one and the unbucketed one, an interrupted run resumes
+//! from its state files (a torn last line ignored) to the uninterrupted
+//! output, a resume against a changed input is refused, and no spool file
+//! is left after a success or a failure.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -95,6 +97,20 @@ fn write_inputs(p: &Parties, a: std::ops::Range<u32>, b: std::ops::Range<u32>) {
     std::fs::write(p.path("bob.csv"), text).unwrap();
 }
 
+/// The spool files left in the parties' directory.
+fn spools(p: &Parties) -> Vec<String> {
+    std::fs::read_dir(p.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("indomain-spool"))
+        .collect()
+}
+
+fn sorted(mut rows: Vec<Vec<String>>) -> Vec<Vec<String>> {
+    rows.sort();
+    rows
+}
+
 /// Buckets completed in a resume state (one `intersection_size` field per
 /// completed bucket).
 fn state_buckets(path: &Path) -> Option<usize> {
@@ -119,6 +135,16 @@ fn bucketed_intersection_and_join_match_the_plaintext() {
     for side in ["a", "b"] {
         assert!(!p.path(&format!("{side}-i.csv.indomain-resume")).exists());
     }
+    assert_eq!(spools(&p), Vec::<String>::new());
+    // The unbucketed run writes the same files.
+    let (ra, rb) = p.run(&["--mode", "intersection"], "u.csv");
+    ok(&ra);
+    ok(&rb);
+    for side in ["a", "b"] {
+        let bucketed = std::fs::read(p.path(&format!("{side}-i.csv"))).unwrap();
+        let whole = std::fs::read(p.path(&format!("{side}-u.csv"))).unwrap();
+        assert_eq!(bucketed, whole, "{side}");
+    }
 
     let (ra, rb) = p.run(&["--mode", "join", "--buckets", "3"], "j.csv");
     ok(&ra);
@@ -135,6 +161,32 @@ fn bucketed_intersection_and_join_match_the_plaintext() {
             ((i * 10).to_string(), (i % 7).to_string())
         );
         assert!(seen.insert(i));
+    }
+    assert_eq!(spools(&p), Vec::<String>::new());
+    // The same rows as the unbucketed join (in another common order).
+    let (ra, rb) = p.run(&["--mode", "join"], "ju.csv");
+    ok(&ra);
+    ok(&rb);
+    assert_eq!(sorted(ja), sorted(rows(&p.path("a-ju.csv"))));
+    assert_eq!(sorted(jb), sorted(rows(&p.path("b-ju.csv"))));
+}
+
+#[test]
+fn a_run_failing_after_spooling_leaves_no_spool_output_or_state() {
+    let p = Parties::new();
+    write_inputs(&p, 0..300, 100..400);
+    // A repeated key shows only once the input is spooled (after connecting).
+    let mut bob = std::fs::read_to_string(p.path("bob.csv")).unwrap();
+    bob += "id150,3\n";
+    std::fs::write(p.path("bob.csv"), bob).unwrap();
+    let (ra, rb) = p.run(&["--mode", "join", "--buckets", "4"], "f.csv");
+    let err = String::from_utf8_lossy(&rb.stderr);
+    assert!(!ra.status.success() && !rb.status.success());
+    assert!(err.contains("repeats the key of line"), "{err}");
+    assert_eq!(spools(&p), Vec::<String>::new());
+    for side in ["a", "b"] {
+        assert!(!p.path(&format!("{side}-f.csv")).exists());
+        assert!(!p.path(&format!("{side}-f.csv.indomain-resume")).exists());
     }
 }
 
@@ -188,6 +240,13 @@ fn an_interrupted_run_resumes_to_the_uninterrupted_output_and_a_changed_input_is
     assert!((2..60).contains(&cut), "{cut} buckets at the cut");
     assert!(state_buckets(&alice_state).is_some());
     assert!(!p.path("a-cut.csv").exists() && !p.path("b-cut.csv").exists());
+    // A crash in the middle of writing bob's next line: it is ignored.
+    let mut state = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&bob_state)
+        .unwrap();
+    std::io::Write::write_all(&mut state, b"{\"bucket\":99,\"intersection_si").unwrap();
+    drop(state);
 
     // Bob's input changes: his own state refuses it.
     let original = std::fs::read(p.path("bob.csv")).unwrap();
@@ -220,6 +279,7 @@ fn an_interrupted_run_resumes_to_the_uninterrupted_output_and_a_changed_input_is
         assert_eq!(whole, cut, "{side}");
         assert!(!p.path(&format!("{side}-cut.csv.indomain-resume")).exists());
     }
+    assert_eq!(spools(&p), Vec::<String>::new());
     let want: Vec<Vec<String>> = (2000..3000).map(|i| vec![format!("id{i}")]).collect();
     assert_eq!(rows(&p.path("b-cut.csv")), want);
 }

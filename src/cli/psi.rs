@@ -102,9 +102,13 @@ pub struct Args {
     max_peer_items: usize,
 
     /// Run in N buckets by a keyed hash (intersection and join only; both
-    /// parties must agree). The state after every bucket is kept in
-    /// OUT.csv.indomain-resume: the same command run again resumes after
-    /// the last bucket both parties completed.
+    /// parties must agree). The input is spooled to OUT.csv.indomain-spool
+    /// (removed at the end) and read back one bucket at a time, so memory
+    /// follows the largest bucket, not the input: take about one bucket per
+    /// 2^18 keys of the larger side (2^26 keys: --buckets 256). A line per
+    /// completed bucket is appended to OUT.csv.indomain-resume: the same
+    /// command run again resumes after the last bucket both parties
+    /// completed.
     #[arg(long, value_name = "N")]
     buckets: Option<usize>,
 

@@ -130,8 +130,26 @@ pub(crate) fn key_of(
     Ok(one)
 }
 
-/// Reads the keys of `path` according to `spec`.
-pub fn read_keys(path: &Path, spec: &KeySpec) -> Result<KeyTable, PsiJobError> {
+/// Where the columns a job needs are in a file: its header row and the
+/// positions of the key columns (and of the value column, if asked for).
+#[derive(Debug, Clone)]
+pub struct Layout {
+    /// The file.
+    pub path: PathBuf,
+    /// The header row.
+    pub headers: Vec<String>,
+    /// Positions of the key columns in the header.
+    pub key_columns: Vec<usize>,
+    /// Position of the value column, if the spec names one.
+    pub value_column: Option<usize>,
+}
+
+/// Opens `path` and finds the columns `spec` names in its header row,
+/// returning the reader positioned at the first data row.
+pub fn read_layout(
+    path: &Path,
+    spec: &KeySpec,
+) -> Result<(Layout, csv::Reader<std::fs::File>), PsiJobError> {
     if spec.columns.is_empty() {
         return Err(csv_error(path, None, "no key column given"));
     }
@@ -163,6 +181,71 @@ pub fn read_keys(path: &Path, spec: &KeySpec) -> Result<KeyTable, PsiJobError> {
         .map(|c| find(c))
         .collect::<Result<Vec<_>, _>>()?;
     let value_column = spec.value_column.as_deref().map(find).transpose()?;
+    let layout = Layout {
+        path: path.to_path_buf(),
+        headers,
+        key_columns,
+        value_column,
+    };
+    Ok((layout, reader))
+}
+
+/// The next record of `reader` into `record`; `false` at the end.
+pub(crate) fn next_record(
+    reader: &mut csv::Reader<std::fs::File>,
+    record: &mut csv::StringRecord,
+    path: &Path,
+) -> Result<bool, PsiJobError> {
+    reader
+        .read_record(record)
+        .map_err(|e| csv_error(path, line_of_position(path, e.position()), e.to_string()))
+}
+
+/// Encodes the normalised key of `record` into `out` (cleared first), as
+/// [`Items::push_columns`] does.
+pub(crate) fn encode_key(
+    spec: &KeySpec,
+    key_columns: &[usize],
+    record: &csv::StringRecord,
+    path: &Path,
+    out: &mut Vec<u8>,
+) -> Result<(), PsiJobError> {
+    out.clear();
+    for (&c, name) in key_columns.iter().zip(&spec.columns) {
+        let cell = record.get(c).unwrap_or_default().trim();
+        let folded;
+        let cell = if spec.case_fold {
+            folded = cell.to_lowercase();
+            folded.as_str()
+        } else {
+            cell
+        };
+        if cell.is_empty() {
+            return Err(csv_error(
+                path,
+                line_of(path, record),
+                format!("empty key column {name:?}"),
+            ));
+        }
+        // One column is its bytes, several are each length-prefixed: the
+        // PSI hello (version 3) says every party encodes keys so.
+        if key_columns.len() > 1 {
+            out.extend_from_slice(&(cell.len() as u64).to_le_bytes());
+        }
+        out.extend_from_slice(cell.as_bytes());
+    }
+    Ok(())
+}
+
+/// Reads the keys of `path` according to `spec`.
+pub fn read_keys(path: &Path, spec: &KeySpec) -> Result<KeyTable, PsiJobError> {
+    let (layout, mut reader) = read_layout(path, spec)?;
+    let Layout {
+        headers,
+        key_columns,
+        value_column,
+        ..
+    } = layout;
 
     let mut items = Items::new();
     // Byte offsets of the rows, turned into lines only for a message.
@@ -227,15 +310,11 @@ pub fn read_keys(path: &Path, spec: &KeySpec) -> Result<KeyTable, PsiJobError> {
     drop(order);
     let duplicates_dropped = repeat.iter().filter(|&&r| r).count();
     if let (Duplicates::Error, Some((first, again))) = (spec.duplicates, first_repeat) {
-        let line = |row: u32| line_at(path, offsets[row as usize]);
-        return Err(csv_error(
+        return Err(repeat_error(
             path,
-            line(again),
-            format!(
-                "key repeats the key of line {} ({} repeated rows in the file; --duplicates first keeps each key's first row)",
-                line(first).unwrap_or_default(),
-                duplicates_dropped
-            ),
+            offsets[again as usize],
+            offsets[first as usize],
+            duplicates_dropped as u64,
         ));
     }
     let mut kept = Items::new();
@@ -257,6 +336,19 @@ pub fn read_keys(path: &Path, spec: &KeySpec) -> Result<KeyTable, PsiJobError> {
         rows_read,
         duplicates_dropped,
     })
+}
+
+/// The error for a key repeated at byte offset `again` of `path`, first
+/// seen at offset `first`, with `repeats` repeated rows in the file.
+pub(crate) fn repeat_error(path: &Path, again: u64, first: u64, repeats: u64) -> PsiJobError {
+    csv_error(
+        path,
+        line_at(path, again),
+        format!(
+            "key repeats the key of line {} ({repeats} repeated rows in the file; --duplicates first keeps each key's first row)",
+            line_at(path, first).unwrap_or_default(),
+        ),
+    )
 }
 
 /// The `columns` key columns of an encoded key (the inverse of

@@ -27,6 +27,8 @@ pub mod output;
 pub mod policy;
 pub mod psi_job;
 pub mod psi_resume;
+pub mod psi_spool;
+mod psi_spooled;
 pub mod time;
 
 pub use error::NodeError;

@@ -50,9 +50,7 @@ impl AtomicOutput {
                 )
             })?;
         let partial = tmp.path().to_path_buf();
-        if let Ok(mut list) = PARTIALS.lock() {
-            list.push(partial.clone());
-        }
+        track(&partial);
         Ok(Self {
             path: path.to_path_buf(),
             partial,
@@ -92,9 +90,7 @@ impl AtomicOutput {
 impl Drop for AtomicOutput {
     fn drop(&mut self) {
         // The temporary file itself goes with `writer` (unless committed).
-        if let Ok(mut list) = PARTIALS.lock() {
-            list.retain(|p| p != &self.partial);
-        }
+        untrack(&self.partial);
     }
 }
 
@@ -104,6 +100,20 @@ impl Write for AtomicOutput {
     }
     fn flush(&mut self) -> std::io::Result<()> {
         self.writer()?.flush()
+    }
+}
+
+/// Lists a temporary file of this process for [`remove_partials`].
+pub(crate) fn track(path: &Path) {
+    if let Ok(mut list) = PARTIALS.lock() {
+        list.push(path.to_path_buf());
+    }
+}
+
+/// Takes a file off the list of [`track`] (it is gone or kept).
+pub(crate) fn untrack(path: &Path) {
+    if let Ok(mut list) = PARTIALS.lock() {
+        list.retain(|p| p != path);
     }
 }
 

@@ -11,9 +11,10 @@
 //!   `items,peer_items,intersection_size,intersection_sum`, a cell left
 //!   empty where this party does not learn it.
 
-use crate::keys_csv::{self, KeySpec, KeyTable, decode_columns, read_keys};
+use crate::keys_csv::{self, KeySpec, KeyTable, Layout, decode_columns, read_keys, read_layout};
 use crate::output::AtomicOutput;
-use crate::psi_resume;
+use crate::psi_spool;
+use crate::psi_spooled::{self, Spooled};
 use indomain_net::{Channel, Counters};
 use indomain_psi::{Job, Mode, Outcome, Progress, PsiError, Reveal, Role};
 use indomain_psi::{buckets, session};
@@ -68,15 +69,26 @@ pub struct PsiJob {
     /// Replace an existing output file (`--force`).
     pub replace_output: bool,
     /// Run in this many buckets by a keyed hash (intersection and join
-    /// only), resumable from `OUT.indomain-resume` beside the output.
+    /// only): the input is spooled to disk and read one bucket at a time
+    /// (never whole into memory), and the run is resumable from
+    /// `OUT.indomain-resume` beside the output.
     pub buckets: Option<usize>,
 }
 
 /// What a job checked and read locally before any peer is involved: the
-/// keys, and the output file it will write (not yet visible).
+/// keys (or, for a bucketed job, where they are in the file), and the
+/// output file it will write (not yet visible).
 pub struct Prepared {
-    table: KeyTable,
+    input: Input,
     out: Option<AtomicOutput>,
+}
+
+enum Input {
+    /// The keys, in memory.
+    Table(KeyTable),
+    /// The file's columns: a bucketed job spools the keys to disk once the
+    /// bucket key is agreed.
+    Spooled(Layout),
 }
 
 impl PsiJob {
@@ -201,8 +213,11 @@ impl PsiJob {
         };
         // The destination first: a mistake there costs no reading.
         let out = self.output.as_ref().map(create).transpose()?;
-        let table = read_keys(&self.input, &self.keys)?;
-        Ok(Prepared { table, out })
+        let input = match self.buckets {
+            Some(_) => Input::Spooled(read_layout(&self.input, &self.keys)?.0),
+            None => Input::Table(read_keys(&self.input, &self.keys)?),
+        };
+        Ok(Prepared { input, out })
     }
 }
 
@@ -215,7 +230,7 @@ pub fn run<C: Channel + ?Sized>(
     progress: &mut dyn FnMut(Progress),
 ) -> Result<PsiSummary, PsiJobError> {
     let start = Instant::now();
-    let Prepared { table, mut out } = prepared;
+    let Prepared { input, mut out } = prepared;
     let output_err = |path: &Path| {
         let path = path.to_path_buf();
         move |source| PsiJobError::Output { path, source }
@@ -224,29 +239,15 @@ pub fn run<C: Channel + ?Sized>(
     psi_job.key_spec = job.keys.describe();
     let before = ch.counters();
     let mut rng = rand::rng();
-    let resume_path = job.output.as_deref().map(psi_resume::path_for);
-    let outcome = match (job.buckets, job.role) {
-        (Some(n), role) => {
-            let resume = match &resume_path {
-                Some(path) => psi_resume::load(path)?,
-                None => None,
-            };
-            let mut save = |state: &buckets::State| match &resume_path {
-                Some(path) => psi_resume::save(path, state),
-                None => Ok(()),
-            };
-            let plan = buckets::Plan {
-                buckets: n,
-                resume,
-                save: &mut save,
-            };
-            buckets::run(ch, &psi_job, &table.items, role, plan, &mut rng, progress)
-                .map_err(|e| resume_hint(e, resume_path.as_deref()))?
+    let table = match input {
+        Input::Table(table) => table,
+        Input::Spooled(layout) => {
+            return run_spooled(ch, job, &psi_job, &layout, out, progress, start);
         }
-        (None, Role::Receiver) => {
-            session::receiver(ch, &psi_job, &table.items, &mut rng, progress)?
-        }
-        (None, Role::Sender) => session::sender(
+    };
+    let outcome = match job.role {
+        Role::Receiver => session::receiver(ch, &psi_job, &table.items, &mut rng, progress)?,
+        Role::Sender => session::sender(
             ch,
             &psi_job,
             &table.items,
@@ -268,7 +269,81 @@ pub fn run<C: Channel + ?Sized>(
     if let (Some(out), Some(path)) = (out, job.output.as_deref()) {
         out.commit().map_err(output_err(path))?;
     }
-    if let (Some(_), Some(path)) = (job.buckets, &resume_path) {
+    Ok(PsiSummary {
+        mode: job.job.mode,
+        role: job.role,
+        rows_read: table.rows_read,
+        items: table.items.len(),
+        duplicates_dropped: table.duplicates_dropped,
+        duplicates: job.keys.duplicates,
+        normalisation: job.keys.describe(),
+        outcome,
+        elapsed: start.elapsed(),
+        bytes: Counters {
+            sent: after.sent - before.sent,
+            received: after.received - before.received,
+        },
+        output: job.output.clone(),
+    })
+}
+
+/// A bucketed job: the keys spooled to bucket files beside the output and
+/// read back one bucket at a time ([`psi_spooled`]), the resume file
+/// appended to after every bucket and removed once the output is in place.
+fn run_spooled<C: Channel + ?Sized>(
+    ch: &mut C,
+    job: &PsiJob,
+    psi_job: &Job,
+    layout: &Layout,
+    mut out: Option<AtomicOutput>,
+    progress: &mut dyn FnMut(Progress),
+    start: Instant,
+) -> Result<PsiSummary, PsiJobError> {
+    let before = ch.counters();
+    let buckets = job.buckets.unwrap_or(1);
+    let output = job.output.as_deref();
+    let (resume_path, found) = psi_spooled::resume_file(output)?;
+    let resume = found.as_ref().map(|f| f.resume());
+    let mut source = Spooled::new(
+        job,
+        layout,
+        output.map(psi_spool::path_for),
+        out.as_mut(),
+        resume_path.clone(),
+        found,
+    );
+    let ran = buckets::run_source(
+        ch,
+        psi_job,
+        job.role,
+        buckets,
+        &mut source,
+        resume,
+        &mut rand::rng(),
+        progress,
+    );
+    let totals = match (ran, source.failure.take()) {
+        (Ok(t), _) => t,
+        (Err(_), Some(e)) => return Err(e),
+        (Err(e), None) => return Err(resume_hint(e, resume_path.as_deref())),
+    };
+    let after = ch.counters();
+    source.write_intersection()?;
+    let output_err = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| PsiJobError::Output { path, source }
+    };
+    if let Some(path) = output {
+        source.flush().map_err(output_err(path))?;
+    }
+    let (rows_read, duplicates_dropped) = (source.rows_read, source.duplicates_dropped);
+    let intersection_size = source.intersection_size;
+    // The bucket files go now, whatever follows.
+    drop(source);
+    if let (Some(out), Some(path)) = (out, output) {
+        out.commit().map_err(output_err(path))?;
+    }
+    if let Some(path) = &resume_path {
         // The output is in place: the state has served.
         match std::fs::remove_file(path) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
@@ -280,12 +355,19 @@ pub fn run<C: Channel + ?Sized>(
     Ok(PsiSummary {
         mode: job.job.mode,
         role: job.role,
-        rows_read: table.rows_read,
-        items: table.items.len(),
-        duplicates_dropped: table.duplicates_dropped,
+        rows_read: rows_read as usize,
+        items: totals.items,
+        duplicates_dropped: duplicates_dropped as usize,
         duplicates: job.keys.duplicates,
         normalisation: job.keys.describe(),
-        outcome,
+        outcome: Outcome {
+            role: job.role,
+            items: totals.items,
+            peer_items: totals.peer_items,
+            intersection_size: intersection_size.map(|s| s as usize),
+            matched: None,
+            sum: None,
+        },
         elapsed: start.elapsed(),
         bytes: Counters {
             sent: after.sent - before.sent,
