@@ -188,6 +188,26 @@ fn an_interrupted_bucketed_run_resumes_to_the_plaintext_result() {
 }
 
 #[test]
+fn a_sender_that_learns_nothing_resumes_without_state_of_its_own() {
+    let (x, y, v) = sets(23, 200, 150, 250);
+    let (xi, yi) = (items(&x), items(&y));
+    // The default reveal: only the receiver learns the intersection, so
+    // the command line's sender has no output to keep a resume state by.
+    let job = Job::new(Mode::Intersection).with_construction(Construction::Rr22);
+    assert_eq!(job.reveal, Reveal::Receiver);
+    let ((r, s), states, _) = run_resumable(&job, &xi, &yi, 8, [None, None], [3, usize::MAX]);
+    assert!(r.is_err() && s.is_err());
+    assert_eq!(states[0].as_ref().map_or(0, |s| s.done.len()), 3);
+    // Resumed with the receiver's state alone: the sender continues where
+    // the receiver stopped, and only the last five buckets run again.
+    let [receiver_state, _] = states;
+    let ((r, s), _, saves) =
+        run_resumable(&job, &xi, &yi, 8, [receiver_state, None], [usize::MAX; 2]);
+    assert_eq!(saves, [5, 5]);
+    check(&job, &x, &y, &v, &r.unwrap(), &s.unwrap());
+}
+
+#[test]
 fn resuming_with_a_changed_input_or_another_peer_is_refused() {
     let (x, y, _) = sets(22, 40, 40, 40);
     let (xi, yi) = (items(&x), items(&y));

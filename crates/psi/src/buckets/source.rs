@@ -145,10 +145,19 @@ where
         }
         (None, Role::Sender) => [0; 16],
     };
+    // A sender that learns no result keeps no resume state: it has nothing
+    // of its own to resume, so it announces every bucket done and continues
+    // wherever the receiver does (running fewer buckets tells the receiver
+    // less, never more).
+    let stateless = role == Role::Sender && !job.sender_learns_result() && resume.is_none();
     let ours = BucketHello {
         buckets: buckets as u32,
         key: if role == Role::Receiver { key } else { [0; 16] },
-        done: resume_done as u32,
+        done: if stateless {
+            buckets as u32
+        } else {
+            resume_done as u32
+        },
     };
     wire::send_msg(ch, &ours).map_err(PsiError::net(&peer, Phase::Hello))?;
     let theirs: BucketHello = wire::recv_msg(ch).map_err(PsiError::net(&peer, Phase::Hello))?;
@@ -161,7 +170,11 @@ where
         Role::Sender => theirs.key,
     };
     // Continue after the last bucket both completed.
-    let start = resume_done.min(theirs.done as usize);
+    let start = if stateless {
+        (theirs.done as usize).min(buckets)
+    } else {
+        resume_done.min(theirs.done as usize)
+    };
 
     let split = source.split(&key, buckets)?;
     if split.sizes.len() != buckets {
