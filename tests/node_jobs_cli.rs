@@ -373,10 +373,13 @@ receiver = "beta"
     for (i, name) in NAMES.iter().enumerate() {
         let (st, status) = settled(nodes.cfg(i), &bid);
         assert_eq!(st, "failed", "{name}: {status}");
-        assert!(
-            status.contains("column \"region\"") && status.contains("is not a number"),
-            "{name}: {status}"
-        );
+        // A peer's reason may reach a node through another peer, and peer
+        // text is cut to a bounded length: the cell's column is always
+        // there, the whole sentence at gamma itself.
+        assert!(status.contains("column \"region\""), "{name}: {status}");
+        if i == 2 {
+            assert!(status.contains("is not a number"), "{name}: {status}");
+        }
         if i != 2 {
             assert!(status.contains("failed at gamma"), "{name}: {status}");
         }
