@@ -1,8 +1,13 @@
-//! The README's main command, end to end: `indomain demo` starts real party
-//! processes on loopback over QUIC with mutual TLS and checks every secure
-//! result against the plaintext computation; it must report that all matched.
+//! The README's main command, end to end: `indomain demo` starts three real
+//! `indomain node` processes on loopback, submits jobs to them over their
+//! control sockets, shows one refused by policy, verifies every node's
+//! audit log, then runs what the node does not run yet as command-line
+//! parties; every secure result is checked against the plaintext
+//! computation, and the report must say that all matched.
 
 use std::process::Command;
+
+const NODES: [&str; 3] = ["bank", "tax-bureau", "statistics-office"];
 
 #[test]
 fn demo_runs_every_job_and_matches_plaintext() {
@@ -16,11 +21,47 @@ fn demo_runs_every_job_and_matches_plaintext() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "demo failed:\n{stdout}\n{stderr}");
     assert!(
-        stdout.contains("all 7 jobs matched the plaintext computation"),
+        stdout.contains("jobs matched the plaintext computation"),
         "{stdout}"
     );
     assert!(!stdout.contains("MISMATCH"), "{stdout}");
-    // Every party's output landed, and no partial file was left behind.
+    assert!(!stdout.contains("failed"), "{stdout}");
+
+    // The node part: the PSI jobs ran between the nodes, the out-of-policy
+    // job was refused with the rule named, and every audit log verified.
+    assert!(
+        stdout.contains("ok: both nodes' outputs equal the plaintext intersection"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "policy.peers.bank.allow[0].columns: column \"tax_paid\" (grade core) not allowed (refused by tax-bureau)"
+        ),
+        "{stdout}"
+    );
+    for node in NODES {
+        assert!(stdout.contains(&format!("{node}: OK — ")), "{stdout}");
+    }
+    let nodes = dir.path().join("nodes");
+    for node in ["bank", "tax-bureau"] {
+        let out = nodes
+            .join(node)
+            .join("results/demo-overlap/intersection.csv");
+        assert!(out.is_file(), "{}", out.display());
+        assert!(!nodes.join(node).join("results/demo-overreach").exists());
+    }
+    // The nodes were stopped: nobody answers on their control sockets.
+    for node in NODES {
+        let socket = nodes.join(node).join("control.sock");
+        assert!(
+            std::os::unix::net::UnixStream::connect(&socket).is_err(),
+            "{} still answers",
+            socket.display()
+        );
+    }
+
+    // The command-line part: every party's output landed, and no partial
+    // file was left behind.
     let names: Vec<String> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

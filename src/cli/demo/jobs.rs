@@ -8,6 +8,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+/// The scope of a job run as party processes of the command line.
+pub const PROCESSES: &str = "processes started, connected, computed, exited";
+
 /// How long one job may take before the demo stops its parties.
 const DEADLINE: Duration = Duration::from_secs(600);
 
@@ -23,6 +26,8 @@ pub struct Outcome {
     pub check: String,
     /// Every party's summary, as it printed it.
     pub parties: Vec<Finished>,
+    /// What the time covers.
+    pub scope: &'static str,
 }
 
 impl Outcome {
@@ -36,7 +41,7 @@ fn path_arg(p: &Path) -> String {
     p.to_string_lossy().into_owned()
 }
 
-fn read_csv(path: &Path) -> Result<(Vec<String>, Vec<Vec<String>>), String> {
+pub fn read_csv(path: &Path) -> Result<(Vec<String>, Vec<Vec<String>>), String> {
     let mut r = csv::Reader::from_path(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let header = r
         .headers()
@@ -54,7 +59,7 @@ fn read_csv(path: &Path) -> Result<(Vec<String>, Vec<Vec<String>>), String> {
     Ok((header, rows))
 }
 
-fn column(header: &[String], name: &str, path: &Path) -> Result<usize, String> {
+pub fn column(header: &[String], name: &str, path: &Path) -> Result<usize, String> {
     header
         .iter()
         .position(|h| h == name)
@@ -168,77 +173,12 @@ fn key_set(path: &Path) -> Result<Vec<String>, String> {
     Ok(rows.into_iter().map(|r| r[id].clone()).collect())
 }
 
-/// Intersection, revealed to both agencies.
-pub fn intersection(setup: &PsiSetup) -> Result<Outcome, String> {
-    let psi = setup.psi;
-    let (parties, seconds, bank_out, tax_out) = psi_job(setup, "intersection", PLAIN, PLAIN)?;
-    let expected = plaintext_intersection(psi);
-    let bank_keys: BTreeSet<String> = key_set(&bank_out)?.into_iter().collect();
-    let tax_keys: BTreeSet<String> = key_set(&tax_out)?.into_iter().collect();
-    let check = if bank_keys == expected && tax_keys == expected {
-        format!(
-            "ok: both outputs equal the plaintext intersection ({} keys)",
-            expected.len()
-        )
-    } else {
-        format!(
-            "MISMATCH: plaintext {} keys, bank wrote {}, tax-bureau wrote {}",
-            expected.len(),
-            bank_keys.len(),
-            tax_keys.len()
-        )
-    };
-    Ok(Outcome {
-        title: format!(
-            "PSI intersection: bank ({} customers) ∩ tax-bureau ({} taxpayers), both learn it",
-            psi.bank.len(),
-            psi.tax.len()
-        ),
-        seconds,
-        result: format!("{} shared customers", bank_keys.len()),
-        check,
-        parties,
-    })
-}
-
 fn summary_cell(path: &Path, name: &str) -> Result<String, String> {
     let (header, rows) = read_csv(path)?;
     let c = column(&header, name, path)?;
     rows.first()
         .map(|r| r[c].clone())
         .ok_or_else(|| format!("{}: no result row", path.display()))
-}
-
-/// Cardinality only: the tax bureau learns how many customers are shared.
-pub fn cardinality(setup: &PsiSetup) -> Result<Outcome, String> {
-    let psi = setup.psi;
-    let reveal = &["--reveal", "receiver"];
-    let (parties, seconds, _, tax_out) = psi_job(
-        setup,
-        "cardinality",
-        Side {
-            extra: reveal,
-            output: false,
-        },
-        Side {
-            extra: reveal,
-            output: true,
-        },
-    )?;
-    let expected = plaintext_intersection(psi).len();
-    let got = summary_cell(&tax_out, "intersection_size")?;
-    let check = if got == expected.to_string() {
-        format!("ok: equals the plaintext count {expected}")
-    } else {
-        format!("MISMATCH: plaintext {expected}, secure {got}")
-    };
-    Ok(Outcome {
-        title: "PSI cardinality: the tax-bureau learns only how many customers are shared".into(),
-        seconds,
-        result: format!("|intersection| = {got}; no party learns which keys match"),
-        check,
-        parties,
-    })
 }
 
 /// Intersection-sum: the tax bureau learns the total tax paid by shared customers.
@@ -281,6 +221,7 @@ pub fn intersection_sum(setup: &PsiSetup) -> Result<Outcome, String> {
         ),
         check,
         parties,
+        scope: PROCESSES,
     })
 }
 
@@ -316,6 +257,7 @@ pub fn join(setup: &PsiSetup) -> Result<Outcome, String> {
         ),
         check,
         parties,
+        scope: PROCESSES,
     })
 }
 
@@ -452,6 +394,7 @@ pub fn statistics(
             .join("\n"),
         check,
         parties,
+        scope: PROCESSES,
     })
 }
 
@@ -514,5 +457,6 @@ pub fn secure_aggregation() -> Result<Outcome, String> {
         ),
         check,
         parties: Vec::new(),
+        scope: "in this process",
     })
 }

@@ -4,6 +4,8 @@
 
 mod data;
 mod jobs;
+mod node_jobs;
+mod nodes;
 mod procs;
 mod training;
 
@@ -72,6 +74,48 @@ pub fn run(args: Args) -> CliResult {
 
     let psi = data::psi_data(dir, args.rows, 0.4, args.seed)?;
     let incomes = data::region_data(dir, &AGENCIES, args.rows / 4, args.seed)?;
+
+    println!("# Part 1: party nodes");
+    println!();
+    let sites = nodes
+        .iter()
+        .map(|n| nodes::Site::new(&exe, dir, n))
+        .collect::<Result<Vec<_>, _>>()?;
+    let [bank, tax, stats] = sites.as_slice() else {
+        return Err("the demo has three organisations".into());
+    };
+    let roles = node_jobs::Sites { bank, tax, stats };
+    node_jobs::write_databases(&roles, &psi, &incomes)?;
+    for site in &sites {
+        site.write_config(
+            &sites,
+            &node_jobs::datasets(site, &roles),
+            &node_jobs::policy(site, &roles),
+        )?;
+    }
+    let mut outcomes = Runner::default();
+    {
+        let (running, ready) = nodes::start(&exe, &sites)?;
+        println!("## Nodes started");
+        for line in &ready {
+            println!("  {line}");
+        }
+        println!();
+        outcomes.run("PSI intersection as a node job", || {
+            node_jobs::intersection(&roles, &psi)
+        });
+        outcomes.run("PSI cardinality as a node job", || {
+            node_jobs::cardinality(&roles, &psi)
+        });
+        outcomes.run("A job outside policy", || node_jobs::refused(&roles));
+        drop(running);
+        println!("(nodes stopped)");
+        println!();
+    }
+    outcomes.run("Audit trail", || Ok(node_jobs::audit(&exe, &sites)));
+
+    println!("# Part 2: what the node does not run yet, as command-line parties and library use");
+    println!();
     let setup = jobs::PsiSetup {
         exe: &exe,
         dir,
@@ -79,56 +123,64 @@ pub fn run(args: Args) -> CliResult {
         tax: &nodes[1],
         psi: &psi,
     };
-    type Job<'a> = Box<dyn Fn() -> Result<jobs::Outcome, String> + 'a>;
-    let all: Vec<Job> = vec![
-        Box::new(|| jobs::intersection(&setup)),
-        Box::new(|| jobs::cardinality(&setup)),
-        Box::new(|| jobs::intersection_sum(&setup)),
-        Box::new(|| jobs::join(&setup)),
-        Box::new(|| jobs::statistics(&exe, dir, &nodes, &incomes)),
-        Box::new(jobs::secure_aggregation),
-        Box::new(|| training::vertical_training(&exe, dir, &nodes, args.rows / 4, args.seed)),
-    ];
-    let mut failed = 0;
-    for (i, job) in all.iter().enumerate() {
-        match job() {
-            Ok(outcome) => {
-                report(i + 1, &outcome);
-                failed += usize::from(!outcome.passed());
-            }
-            Err(e) => {
-                println!("## {}. failed\n{}\n", i + 1, procs::indent(&e));
-                failed += 1;
-            }
-        }
-    }
+    outcomes.run("PSI intersection-sum", || jobs::intersection_sum(&setup));
+    outcomes.run("PSI join", || jobs::join(&setup));
+    outcomes.run("Secure statistics", || {
+        jobs::statistics(&exe, dir, &nodes, &incomes)
+    });
+    outcomes.run("Secure aggregation", jobs::secure_aggregation);
+    outcomes.run("Vertical training", || {
+        training::vertical_training(&exe, dir, &nodes, args.rows / 4, args.seed)
+    });
 
     println!("total time: {:.1} s", started.elapsed().as_secs_f64());
     if args.keep && args.workdir.is_none() {
         let kept = tmp_keep(dir)?;
         println!("kept: {}", kept.display());
     }
-    if failed > 0 {
+    if outcomes.failed > 0 {
         return Err(format!(
-            "{failed} of {} jobs failed or did not match the plaintext",
-            all.len()
+            "{} of {} jobs failed or did not match the plaintext",
+            outcomes.failed, outcomes.count
         )
         .into());
     }
-    println!("all {} jobs matched the plaintext computation", all.len());
+    println!(
+        "all {} jobs matched the plaintext computation",
+        outcomes.count
+    );
     Ok(())
 }
 
-fn report(n: usize, o: &jobs::Outcome) {
-    println!("## {n}. {}", o.title);
+/// Runs the demo's jobs one after the other and reports each.
+#[derive(Default)]
+struct Runner {
+    count: usize,
+    failed: usize,
+}
+
+impl Runner {
+    fn run(&mut self, heading: &str, job: impl FnOnce() -> Result<jobs::Outcome, String>) {
+        self.count += 1;
+        println!("## {}. {heading}", self.count);
+        match job() {
+            Ok(outcome) => {
+                report(&outcome);
+                self.failed += usize::from(!outcome.passed());
+            }
+            Err(e) => {
+                println!("  failed:\n{}\n", procs::indent(&e));
+                self.failed += 1;
+            }
+        }
+    }
+}
+
+fn report(o: &jobs::Outcome) {
+    println!("  what:   {}", o.title);
     println!("  result: {}", o.result.replace('\n', "\n          "));
     println!("  check:  {}", o.check);
-    let scope = if o.parties.is_empty() {
-        "in this process"
-    } else {
-        "processes started, connected, computed, exited"
-    };
-    println!("  time:   {:.2} s ({scope})", o.seconds);
+    println!("  time:   {:.2} s ({})", o.seconds, o.scope);
     for p in &o.parties {
         println!("  [{}]", p.label);
         for text in [p.stdout.trim(), p.stderr.trim()] {

@@ -207,5 +207,6 @@ pub fn vertical_training(
         result,
         check,
         parties,
+        scope: super::jobs::PROCESSES,
     })
 }

@@ -57,6 +57,16 @@ impl QuicChannel {
         self.counter.clone()
     }
 
+    /// A handle on this link for other threads: to close it at once as
+    /// stopped (say, when the job it carries is cancelled), or to see later
+    /// whether the peer stopped it and why.
+    pub fn link(&self) -> LinkHandle {
+        LinkHandle {
+            peer: self.peer.clone(),
+            connection: self.connection.clone(),
+        }
+    }
+
     /// The peer's address.
     pub fn remote_addr(&self) -> std::net::SocketAddr {
         self.connection.remote_address()
@@ -73,6 +83,51 @@ impl QuicChannel {
             congestion_events: stats.path.congestion_events,
             congestion_window: stats.path.cwnd,
         }
+    }
+}
+
+/// One link, seen from outside the thread that uses its channel
+/// ([`QuicChannel::link`]).
+#[derive(Clone)]
+pub struct LinkHandle {
+    peer: String,
+    connection: quinn::Connection,
+}
+
+impl LinkHandle {
+    /// Closes the link now as stopped, with a short public reason (cut to
+    /// 200 bytes) that the peer reads as [`NetError::Stopped`] naming this
+    /// node; frames not yet delivered are dropped. The channel's own
+    /// `send` and `recv` then fail at once.
+    pub fn stop(&self, reason: &str) {
+        let reason = super::endpoint::cut_reason(reason);
+        self.connection
+            .close(VarInt::from_u32(CLOSE_STOPPED), reason.as_bytes());
+    }
+
+    /// If the peer closed the link as stopped: its reason (escaped).
+    pub fn stopped_by_peer(&self) -> Option<String> {
+        match self.connection.close_reason()? {
+            ConnectionError::ApplicationClosed(close)
+                if close.error_code == VarInt::from_u32(CLOSE_STOPPED) =>
+            {
+                Some(untrusted_bytes(&close.reason))
+            }
+            _ => None,
+        }
+    }
+
+    /// The peer of the link.
+    pub fn peer(&self) -> &str {
+        &self.peer
+    }
+}
+
+impl std::fmt::Debug for LinkHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LinkHandle")
+            .field("peer", &self.peer)
+            .finish_non_exhaustive()
     }
 }
 

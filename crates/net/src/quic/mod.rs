@@ -29,9 +29,9 @@ mod mesh;
 pub(crate) mod tests;
 mod verify;
 
-pub use channel::{PathStats, QuicChannel};
+pub use channel::{LinkHandle, PathStats, QuicChannel};
 pub use datagram::{DatagramSize, MAX_DATAGRAM, MIN_DATAGRAM};
-pub use endpoint::{ALPN, Endpoint, StopHandle};
+pub use endpoint::{ALPN, Endpoint, Liveness, StopHandle};
 pub use hub::{ClientId, Hub, HubEvent};
 pub use identity::{CERT_FILE, Fingerprint, Identity, KEY_FILE, TrustedPeer};
 pub use mesh::{PartyAddr, mesh};
