@@ -8,76 +8,13 @@
 //! named by file and line.
 
 mod common;
+mod node_common;
 
-use common::{BIN, free_port, keygen};
-use std::io::{BufRead, BufReader};
+use common::BIN;
+use node_common::{Site, job_id, run, settled, site, start, state, text};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::Duration;
-
-/// A running node, stopped when dropped.
-struct NodeProcess(Child);
-
-impl Drop for NodeProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start(config: &Path) -> NodeProcess {
-    let mut child = Command::new(BIN)
-        .args(["node", "--config"])
-        .arg(config)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
-    let node = NodeProcess(child);
-    assert!(line.contains("ready"), "node did not start: {line:?}");
-    node
-}
-
-fn run(args: &[&str]) -> Output {
-    Command::new(BIN).args(args).output().unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-struct Site {
-    dir: PathBuf,
-    fingerprint: String,
-    audit_key: String,
-    port: u16,
-}
-
-fn site(root: &Path, name: &str) -> Site {
-    let dir = root.join(name);
-    let entry = keygen(name, &dir.join("identity"));
-    let fingerprint = entry.split_once('=').unwrap().1.to_string();
-    let key = run(&[
-        "audit",
-        "key",
-        "--identity",
-        dir.join("identity").to_str().unwrap(),
-    ]);
-    assert!(key.status.success(), "{}", text(&key));
-    Site {
-        dir,
-        fingerprint,
-        audit_key: String::from_utf8(key.stdout).unwrap().trim().to_string(),
-        port: free_port(),
-    }
-}
 
 fn write_config(
     me: &Site,
@@ -165,39 +102,6 @@ receiver = "{receiver}"
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap();
     path.to_str().unwrap().to_string()
-}
-
-/// The job id `job submit` printed first on its output.
-fn job_id(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout)
-        .split_whitespace()
-        .next()
-        .unwrap_or_default()
-        .to_string()
-}
-
-/// The state `job status` reports for `id`.
-fn state(cfg: &str, id: &str) -> String {
-    let o = run(&["job", "status", "--config", cfg, id]);
-    String::from_utf8_lossy(&o.stdout)
-        .split("  ")
-        .nth(2)
-        .unwrap_or_default()
-        .to_string()
-}
-
-/// Polls `job status` until the job has finished running; returns its
-/// final state and the status text.
-fn settled(cfg: &str, id: &str) -> (String, String) {
-    for _ in 0..3000 {
-        let st = state(cfg, id);
-        if st != "running" && st != "accepted" && st != "proposed" {
-            let o = run(&["job", "status", "--config", cfg, id]);
-            return (st, text(&o));
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("job {id} never finished on {cfg}");
 }
 
 #[test]

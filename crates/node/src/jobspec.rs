@@ -198,6 +198,43 @@ impl JobSpec {
         }
     }
 
+    /// Whether `name` is the dealer of a training job (parameter
+    /// `dealer`): a party that reads no data and so names no dataset.
+    pub fn is_dealer(&self, name: &str) -> bool {
+        self.protocol == Protocol::Train && self.text_param("dealer") == Some(name)
+    }
+
+    /// A text parameter, if present and text.
+    pub fn text_param(&self, name: &str) -> Option<&str> {
+        match self.parameters.get(name) {
+            Some(Param::Text(s)) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// A number parameter (integer or float), if present and a number.
+    pub fn number_param(&self, name: &str) -> Option<f64> {
+        match self.parameters.get(name) {
+            Some(Param::Int(i)) => Some(*i as f64),
+            Some(Param::Float(x)) => Some(*x),
+            _ => None,
+        }
+    }
+
+    /// The receivers of `output`, in the order of the parties.
+    pub fn receivers(&self, output: &str) -> Vec<usize> {
+        self.parties
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| {
+                self.outputs
+                    .iter()
+                    .any(|o| o.name == output && o.receiver == p.name)
+            })
+            .map(|(i, _)| i)
+            .collect()
+    }
+
     /// Reads and validates a spec from a TOML file, and checks it against
     /// what the submitting node knows when `known` is given; errors name
     /// the file and line.
@@ -232,8 +269,16 @@ impl JobSpec {
                 .iter()
                 .map(|p| Party {
                     name: p.name.get_ref().clone(),
-                    dataset: p.dataset.get_ref().clone(),
-                    columns: p.columns.get_ref().clone(),
+                    dataset: p
+                        .dataset
+                        .as_ref()
+                        .map(|d| d.get_ref().clone())
+                        .unwrap_or_default(),
+                    columns: p
+                        .columns
+                        .as_ref()
+                        .map(|c| c.get_ref().clone())
+                        .unwrap_or_default(),
                 })
                 .collect(),
             parameters: raw.parameters.clone(),
@@ -257,8 +302,14 @@ impl JobSpec {
                     Part::Id => raw.id.as_ref().map(|s| s.span().start),
                     Part::Whole => None,
                     Part::Party(i) => raw.parties.get(*i).map(|p| p.name.span().start),
-                    Part::Dataset(i) => raw.parties.get(*i).map(|p| p.dataset.span().start),
-                    Part::Columns(i) => raw.parties.get(*i).map(|p| p.columns.span().start),
+                    Part::Dataset(i) => raw
+                        .parties
+                        .get(*i)
+                        .map(|p| p.dataset.as_ref().map_or(p.name.span(), |d| d.span()).start),
+                    Part::Columns(i) => raw
+                        .parties
+                        .get(*i)
+                        .map(|p| p.columns.as_ref().map_or(p.name.span(), |c| c.span()).start),
                     Part::OutputName(i) => raw.outputs.get(*i).map(|o| o.name.span().start),
                     Part::Receiver(i) => raw.outputs.get(*i).map(|o| o.receiver.span().start),
                 };
@@ -306,6 +357,9 @@ impl JobSpec {
             );
         }
         let party = &self.parties[mine];
+        if self.is_dealer(&party.name) {
+            return None;
+        }
         let Some(columns) = known.catalog.get(&party.dataset) else {
             return bad(
                 Part::Dataset(mine),
@@ -343,6 +397,24 @@ impl JobSpec {
         }
         let mut names = BTreeSet::new();
         for (i, p) in self.parties.iter().enumerate() {
+            if self.is_dealer(&p.name) {
+                if !p.dataset.is_empty() || !p.columns.is_empty() {
+                    return bad(
+                        Part::Dataset(i),
+                        format!(
+                            "party {:?} is the dealer, which reads no data: leave out its dataset and columns",
+                            p.name
+                        ),
+                    );
+                }
+                if !names.insert(p.name.as_str()) {
+                    return bad(
+                        Part::Party(i),
+                        format!("party {:?} is listed twice", p.name),
+                    );
+                }
+                continue;
+            }
             for name in [&p.name, &p.dataset].into_iter().chain(&p.columns) {
                 if !is_name(name) {
                     return bad(Part::Party(i), format!("{name:?}: {NAME_RULE}"));
@@ -451,8 +523,9 @@ struct RawSpec {
 #[serde(deny_unknown_fields)]
 struct RawParty {
     name: Spanned<String>,
-    dataset: Spanned<String>,
-    columns: Spanned<Vec<String>>,
+    // Absent only for a training job's dealer, which reads no data.
+    dataset: Option<Spanned<String>>,
+    columns: Option<Spanned<Vec<String>>>,
 }
 
 #[derive(Deserialize)]

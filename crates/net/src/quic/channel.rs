@@ -57,19 +57,19 @@ impl QuicChannel {
         self.counter.clone()
     }
 
-    /// A handle on this link for other threads: to close it at once as
-    /// stopped (say, when the job it carries is cancelled), or to see later
-    /// whether the peer stopped it and why.
-    pub fn link(&self) -> LinkHandle {
-        LinkHandle {
-            peer: self.peer.clone(),
-            connection: self.connection.clone(),
-        }
-    }
-
     /// The peer's address.
     pub fn remote_addr(&self) -> std::net::SocketAddr {
         self.connection.remote_address()
+    }
+
+    /// A handle that closes this link as stopped, with a reason the peer's
+    /// next receive reports ([`NetError::Stopped`]), from wherever the
+    /// channel itself has gone (e.g. into a [`crate::PartySet`]): a party
+    /// whose job failed tells every other party why at once.
+    pub fn stopper(&self) -> LinkStopper {
+        LinkStopper {
+            connection: self.connection.clone(),
+        }
     }
 
     /// The link's packet figures so far, to see what a transfer cost.
@@ -86,26 +86,26 @@ impl QuicChannel {
     }
 }
 
-/// One link, seen from outside the thread that uses its channel
-/// ([`QuicChannel::link`]).
+/// Closes one link as stopped ([`QuicChannel::stopper`]).
 #[derive(Clone)]
-pub struct LinkHandle {
-    peer: String,
+pub struct LinkStopper {
     connection: quinn::Connection,
 }
 
-impl LinkHandle {
-    /// Closes the link now as stopped, with a short public reason (cut to
-    /// 200 bytes) that the peer reads as [`NetError::Stopped`] naming this
-    /// node; frames not yet delivered are dropped. The channel's own
-    /// `send` and `recv` then fail at once.
+impl LinkStopper {
+    /// Closes the link at once; the peer's pending and next receives fail
+    /// with [`NetError::Stopped`] carrying `reason` (cut to 200 bytes).
     pub fn stop(&self, reason: &str) {
-        let reason = super::endpoint::cut_reason(reason);
+        let mut cut = reason.len().min(200);
+        while !reason.is_char_boundary(cut) {
+            cut -= 1;
+        }
         self.connection
-            .close(VarInt::from_u32(CLOSE_STOPPED), reason.as_bytes());
+            .close(VarInt::from_u32(CLOSE_STOPPED), &reason.as_bytes()[..cut]);
     }
 
-    /// If the peer closed the link as stopped: its reason (escaped).
+    /// If the peer closed the link as stopped: its reason (escaped). Lets
+    /// the side that failed tell a peer's cancel from any other failure.
     pub fn stopped_by_peer(&self) -> Option<String> {
         match self.connection.close_reason()? {
             ConnectionError::ApplicationClosed(close)
@@ -116,18 +116,13 @@ impl LinkHandle {
             _ => None,
         }
     }
-
-    /// The peer of the link.
-    pub fn peer(&self) -> &str {
-        &self.peer
-    }
 }
 
-impl std::fmt::Debug for LinkHandle {
+impl std::fmt::Debug for LinkStopper {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LinkHandle")
-            .field("peer", &self.peer)
-            .finish_non_exhaustive()
+        f.debug_struct("LinkStopper")
+            .field("remote", &self.connection.remote_address())
+            .finish()
     }
 }
 

@@ -322,7 +322,7 @@ pub(crate) fn close_code(stop_reason: &Mutex<Option<String>>) -> (VarInt, Vec<u8
     }
 }
 
-pub(crate) fn cut_reason(reason: &str) -> &str {
+fn cut_reason(reason: &str) -> &str {
     let mut cut = MAX_CLOSE_REASON.min(reason.len());
     while !reason.is_char_boundary(cut) {
         cut -= 1;

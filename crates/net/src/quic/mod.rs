@@ -29,7 +29,7 @@ mod mesh;
 pub(crate) mod tests;
 mod verify;
 
-pub use channel::{LinkHandle, PathStats, QuicChannel};
+pub use channel::{LinkStopper, PathStats, QuicChannel};
 pub use datagram::{DatagramSize, MAX_DATAGRAM, MIN_DATAGRAM};
 pub use endpoint::{ALPN, Endpoint, Liveness, StopHandle};
 pub use hub::{ClientId, Hub, HubEvent};

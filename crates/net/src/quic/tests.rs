@@ -252,8 +252,7 @@ fn liveness_must_send_keep_alives_within_the_idle_timeout() {
 #[test]
 fn a_link_stopped_from_another_thread_tells_the_peer_why() {
     let (mut writer, mut reader, _we, _re) = pair();
-    let link = writer.link();
-    assert_eq!(link.peer(), "reader");
+    let link = writer.stopper();
     std::thread::spawn(move || link.stop("cancelled by writer"))
         .join()
         .unwrap();
@@ -264,10 +263,10 @@ fn a_link_stopped_from_another_thread_tells_the_peer_why() {
         "{err}"
     );
     assert_eq!(
-        reader.link().stopped_by_peer().as_deref(),
+        reader.stopper().stopped_by_peer().as_deref(),
         Some("cancelled by writer")
     );
     // The side that stopped fails at once too, and was not stopped by its peer.
     assert!(writer.recv().is_err());
-    assert_eq!(writer.link().stopped_by_peer(), None);
+    assert_eq!(writer.stopper().stopped_by_peer(), None);
 }

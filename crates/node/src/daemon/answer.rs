@@ -24,6 +24,9 @@ impl Node {
             Ok(Hello::Run { job_id, spec_hash }) => {
                 return self.run_answered(channel, job_id, spec_hash);
             }
+            Ok(Hello::Link { job_id, spec_hash }) => {
+                return self.link_arrived(channel, job_id, spec_hash);
+            }
             Ok(Hello::Cancel { job_id }) => return self.cancel_from_peer(&peer, &job_id),
             Err(e) => {
                 tracing::warn!("proposal from {peer}: {e}");

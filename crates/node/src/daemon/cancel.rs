@@ -18,7 +18,7 @@ use super::propose::Hello;
 use super::{Node, lock};
 use crate::audit::Outcome;
 use crate::control::JobSummary;
-use indomain_net::quic::{LinkHandle, QuicChannel};
+use indomain_net::quic::{LinkStopper, QuicChannel};
 use indomain_net::wire;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -47,7 +47,7 @@ struct StopState {
     /// The job is writing its outputs: too late to cancel.
     sealed: bool,
     /// The links its protocol uses.
-    links: Vec<LinkHandle>,
+    links: Vec<LinkStopper>,
 }
 
 impl JobStop {
@@ -92,7 +92,7 @@ impl Node {
             return;
         };
         let mut s = lock(&stop.0);
-        let link = ch.link();
+        let link = ch.stopper();
         if let Some(by) = &s.cancelled_by {
             link.stop(&reason(by));
         }

@@ -8,14 +8,20 @@
 //! policy before reading any data and accepts or refuses with the rule
 //! named; both sides record it in their audit logs. Once every party
 //! accepted, the proposer opens the job's protocol channel and both sides
-//! run it (`daemon/run.rs`): PSI intersection and cardinality jobs run today; other
-//! protocols fail with a clear error (TODO(#8)).
+//! run it (`daemon/run.rs`): PSI intersection and cardinality jobs between
+//! two nodes; statistics jobs (and, with their own slices, training and
+//! scoring jobs) among all the parties of the job over links between every
+//! two of them (`daemon/mesh.rs`, `daemon/run_mesh.rs`). psi-sum and
+//! psi-join jobs fail with a clear error (TODO(#8)).
 
 mod answer;
 mod cancel;
 mod jobs;
+mod mesh;
 pub mod propose;
 mod run;
+mod run_aggregate;
+mod run_mesh;
 mod submit;
 
 use crate::audit::{AuditLog, Event, JobRecord, Outcome, OutputRecord, Touched};
@@ -51,6 +57,8 @@ pub struct Node {
     limiter: Mutex<RateLimiter>,
     endpoint: Endpoint,
     control: Mutex<Option<UnixListener>>,
+    /// Links between parties of jobs, until each job takes its own.
+    links: mesh::Links,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -112,6 +120,7 @@ impl Node {
             limiter: Mutex::new(RateLimiter::default()),
             endpoint,
             control: Mutex::new(Some(control)),
+            links: mesh::Links::default(),
         }))
     }
 

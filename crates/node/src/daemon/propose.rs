@@ -28,6 +28,14 @@ pub enum Hello {
         /// Its spec hash, which both sides must agree on.
         spec_hash: String,
     },
+    /// Opens the link between two parties of a job that neither proposed
+    /// (`daemon/mesh.rs`): the party listed first dials the other.
+    Link {
+        /// The job.
+        job_id: String,
+        /// Its spec hash, which both sides must agree on.
+        spec_hash: String,
+    },
     /// The sender's operator cancelled the job (the channel is
     /// authenticated, so it names who cancelled).
     Cancel {
@@ -36,7 +44,7 @@ pub enum Hello {
     },
 }
 
-/// The peer's reply to [`Hello::Run`], before the protocol starts.
+/// The peer's reply to [`Hello::Run`] or [`Hello::Link`], before the protocol starts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RunReply {
     /// The peer runs its side now.

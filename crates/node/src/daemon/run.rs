@@ -33,18 +33,18 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// What a completed run leaves.
-struct Done {
-    outputs: Vec<OutputRecord>,
-    files: Vec<PathBuf>,
-    bytes: Counters,
+pub(super) struct Done {
+    pub outputs: Vec<OutputRecord>,
+    pub files: Vec<PathBuf>,
+    pub bytes: Counters,
     /// The protocol's own time, from its first message to its outcome.
-    protocol: Duration,
+    pub protocol: Duration,
 }
 
 /// A failed run: why, and the bytes moved before it failed.
-struct Failed {
-    reason: String,
-    bytes: Counters,
+pub(super) struct Failed {
+    pub reason: String,
+    pub bytes: Counters,
 }
 
 impl From<String> for Failed {
@@ -122,6 +122,9 @@ impl Node {
             }
         };
         self.watch(&job_id, &ch);
+        if super::run_mesh::on_mesh(spec.protocol) {
+            return self.run_mesh_answered(ch, spec, max_rows, started);
+        }
         let result = match wire::send_msg(&mut ch, &RunReply::Ready) {
             Ok(()) => self.execute(&spec, &peer, &mut ch, max_rows),
             Err(e) => Err(format!("starting the job with {peer}: {e}").into()),
@@ -142,7 +145,7 @@ impl Node {
         let (mode, construction) = match spec.protocol {
             Protocol::PsiIntersection => (Mode::Intersection, Construction::Rr22),
             Protocol::PsiCardinality => (Mode::Cardinality, Construction::Ecdh),
-            // TODO(#8): psi-sum, psi-join, aggregate, train and predict jobs.
+            // TODO(#8): psi-sum and psi-join jobs.
             other => return Err(format!("{other} jobs do not run under the node yet").into()),
         };
         let output = spec.protocol.outputs()[0];
@@ -262,7 +265,10 @@ impl Node {
             guard
                 .release(output, me, &bytes)
                 .map_err(|e| fail(e.to_string(), ch))?;
-            pending.push(self.stage(spec, output, &bytes).map_err(|e| fail(e, ch))?);
+            pending.push(
+                self.stage(spec, &format!("{output}.csv"), &bytes)
+                    .map_err(|e| fail(e, ch))?,
+            );
         }
         // Everything is computed and released: only now do the files
         // appear, and the job can no longer be cancelled.
@@ -284,9 +290,14 @@ impl Node {
         })
     }
 
-    /// Starts the file of `output`, under `results/<job id>/` beside the
+    /// Starts the output file `file`, under `results/<job id>/` beside the
     /// audit log.
-    fn stage(&self, spec: &JobSpec, output: &str, bytes: &[u8]) -> Result<AtomicOutput, String> {
+    pub(super) fn stage(
+        &self,
+        spec: &JobSpec,
+        file: &str,
+        bytes: &[u8],
+    ) -> Result<AtomicOutput, String> {
         let dir = self
             .config
             .audit_log
@@ -295,7 +306,7 @@ impl Node {
             .join("results")
             .join(&spec.id);
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        let path = dir.join(format!("{output}.csv"));
+        let path = dir.join(file);
         let mut out = AtomicOutput::create(&path, &[], false)
             .map_err(|e| format!("{}: {e}", path.display()))?;
         out.write_all(bytes)
@@ -343,7 +354,13 @@ impl Node {
     }
 
     /// Records the run's outcome and sets the job's final state.
-    fn finish(&self, spec: &JobSpec, proposer: &str, started: u64, result: Result<Done, Failed>) {
+    pub(super) fn finish(
+        &self,
+        spec: &JobSpec,
+        proposer: &str,
+        started: u64,
+        result: Result<Done, Failed>,
+    ) {
         let (outcome, state, detail, bytes, outputs, files) = match result {
             Ok(done) => {
                 let detail = format!(

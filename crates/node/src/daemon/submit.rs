@@ -91,15 +91,19 @@ impl Node {
             return Ok(summary);
         }
         // The protocol runs on its own thread: `job status` follows it.
+        if super::run_mesh::on_mesh(spec.protocol) {
+            let node = Arc::clone(self);
+            std::thread::spawn(move || node.run_mesh_proposed(spec, started));
+            return Ok(summary);
+        }
         match others.as_slice() {
             [peer] => {
                 let (node, peer) = (Arc::clone(self), peer.to_string());
                 std::thread::spawn(move || node.run_proposed(spec, peer, started));
             }
             _ => {
-                // TODO(#8): jobs with more than two parties (aggregate, train).
                 let reason = format!(
-                    "{} jobs with {} parties do not run under the node yet",
+                    "{} jobs take two parties, not {}",
                     spec.protocol,
                     spec.parties.len()
                 );

@@ -1,0 +1,228 @@
+//! The channels of a job run over a party set (aggregate, train, predict):
+//! one link between every two parties of the job, all on the nodes' one
+//! QUIC endpoint, routed to the job by its id.
+//!
+//! The proposer opens a link to every other party with [`Hello::Run`]
+//! (which also starts the job there). Between two other parties, the one
+//! listed first in the spec dials the other with [`Hello::Link`]; the
+//! accept loop of the dialled node checks the link (a job it accepted,
+//! with the same spec hash, from a party of the job that should dial it)
+//! and leaves it in [`Links`] until the job there takes it. Dialling
+//! retries while the peer does not answer, and waiting for a link gives up
+//! after [`MESH_TIMEOUT`] naming the party that never came. The result is
+//! a [`PartySet`] in the spec's party order, on which the protocol crates'
+//! functions run unchanged.
+//!
+//! What each side learns: which parties of the job connected.
+
+use super::jobs::State;
+use super::propose::{Hello, RunReply};
+use super::{Node, lock};
+use crate::jobspec::JobSpec;
+use indomain_net::quic::{LinkStopper, QuicChannel};
+use indomain_net::{Channel, PartySet, wire};
+use std::collections::HashMap;
+use std::sync::{Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long a party waits for another party's link to its job.
+const MESH_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Links that arrived for jobs of this node, until each job takes them.
+#[derive(Default)]
+pub(super) struct Links {
+    waiting: Mutex<HashMap<String, Vec<QuicChannel>>>,
+    arrived: Condvar,
+}
+
+impl Links {
+    fn deposit(&self, job_id: &str, channel: QuicChannel) -> Result<(), String> {
+        let mut waiting = lock(&self.waiting);
+        let slot = waiting.entry(job_id.to_string()).or_default();
+        if slot.iter().any(|c| c.peer() == channel.peer()) {
+            return Err(format!("{} linked to job {job_id} twice", channel.peer()));
+        }
+        slot.push(channel);
+        drop(waiting);
+        self.arrived.notify_all();
+        Ok(())
+    }
+
+    /// The link `peer` opened to `job_id`, waiting until `deadline`.
+    fn take(&self, job_id: &str, peer: &str, deadline: Instant) -> Option<QuicChannel> {
+        let mut waiting = lock(&self.waiting);
+        loop {
+            if let Some(slot) = waiting.get_mut(job_id)
+                && let Some(i) = slot.iter().position(|c| c.peer() == peer)
+            {
+                return Some(slot.swap_remove(i));
+            }
+            let left = deadline.checked_duration_since(Instant::now())?;
+            waiting = self
+                .arrived
+                .wait_timeout(waiting, left)
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .0;
+        }
+    }
+
+    /// Drops whatever is left for a job that ended.
+    pub(super) fn forget(&self, job_id: &str) {
+        lock(&self.waiting).remove(job_id);
+    }
+}
+
+/// A job's party set, with a handle on each link to stop it.
+pub(super) struct Mesh {
+    /// The parties in the spec's order.
+    pub parties: PartySet,
+    stoppers: Vec<LinkStopper>,
+}
+
+impl Mesh {
+    /// Closes every link saying why, so every other party fails at once
+    /// with this node's reason instead of waiting for a timeout.
+    pub fn stop(&self, reason: &str) {
+        for s in &self.stoppers {
+            s.stop(reason);
+        }
+    }
+}
+
+impl Node {
+    /// A [`Hello::Link`] from `ch.peer()` for `job_id`: kept for the job if
+    /// this node accepted it with that spec hash and the peer is a party
+    /// of it listed before this node (and not the proposer, which links
+    /// with [`Hello::Run`]).
+    pub(super) fn link_arrived(&self, mut ch: QuicChannel, job_id: String, spec_hash: String) {
+        let peer = ch.peer().to_string();
+        let me = self.config.name.as_str();
+        let checked = {
+            let jobs = lock(&self.jobs);
+            match jobs.get(&job_id) {
+                Some(job)
+                    if job.spec_hash == spec_hash
+                        && matches!(job.state, State::Accepted | State::Running)
+                        && job.proposer != peer
+                        && dials(&job.spec, &job.proposer, &peer, me) =>
+                {
+                    Ok(())
+                }
+                Some(job) if job.spec_hash != spec_hash => Err(format!(
+                    "job {job_id} was not accepted with spec hash {spec_hash}"
+                )),
+                Some(job) if !matches!(job.state, State::Accepted | State::Running) => {
+                    Err(format!("job {job_id} is {}", job.summary().state))
+                }
+                Some(_) => Err(format!(
+                    "{peer} does not open a link of job {job_id} to {me}"
+                )),
+                None => Err(format!("no job {job_id:?} on {me}")),
+            }
+        };
+        let kept = checked.and_then(|()| {
+            wire::send_msg(&mut ch, &RunReply::Ready).map_err(|e| e.to_string())?;
+            self.links.deposit(&job_id, ch)
+        });
+        if let Err(reason) = kept {
+            tracing::warn!("link from {peer}: {reason}");
+        }
+    }
+
+    /// Opens this node's links of `spec`. At the proposer `from_proposer`
+    /// is `None` and it dials every other party; elsewhere it is the link
+    /// the proposer opened, and this node dials the parties listed after
+    /// it and waits for those listed before it.
+    pub(super) fn open_mesh(
+        &self,
+        spec: &JobSpec,
+        proposer: &str,
+        from_proposer: Option<QuicChannel>,
+    ) -> Result<Mesh, String> {
+        let me = self.config.name.as_str();
+        let names: Vec<String> = spec.parties.iter().map(|p| p.name.clone()).collect();
+        let mine = names
+            .iter()
+            .position(|n| n == me)
+            .ok_or_else(|| format!("{me} is not a party of job {}", spec.id))?;
+        let mut links: Vec<Option<QuicChannel>> = names.iter().map(|_| None).collect();
+        let hash = spec.hash().to_string();
+        if let Some(ch) = from_proposer {
+            let at = names
+                .iter()
+                .position(|n| n == proposer)
+                .ok_or_else(|| format!("the proposer {proposer} is not a party of the job"))?;
+            links[at] = Some(ch);
+        }
+        for (i, name) in names.iter().enumerate() {
+            if i == mine || links[i].is_some() {
+                continue;
+            }
+            if me == proposer {
+                let hello = Hello::Run {
+                    job_id: spec.id.clone(),
+                    spec_hash: hash.clone(),
+                };
+                links[i] = Some(self.dial(name, &hello)?);
+            } else if dials(spec, proposer, me, name) {
+                let hello = Hello::Link {
+                    job_id: spec.id.clone(),
+                    spec_hash: hash.clone(),
+                };
+                links[i] = Some(self.dial(name, &hello)?);
+            }
+        }
+        let deadline = Instant::now() + MESH_TIMEOUT;
+        for (i, name) in names.iter().enumerate() {
+            if i != mine && links[i].is_none() {
+                let ch = self.links.take(&spec.id, name, deadline).ok_or_else(|| {
+                    format!(
+                        "{name} did not open its link of job {} within {} s",
+                        spec.id,
+                        MESH_TIMEOUT.as_secs()
+                    )
+                })?;
+                links[i] = Some(ch);
+            }
+        }
+        let stoppers = links.iter().flatten().map(QuicChannel::stopper).collect();
+        let links = links
+            .into_iter()
+            .map(|l| l.map(|c| Box::new(c) as Box<dyn Channel>))
+            .collect();
+        Ok(Mesh {
+            parties: PartySet::new(mine, names, links),
+            stoppers,
+        })
+    }
+
+    /// Opens a channel to `peer`, sends `hello` and waits for it to be
+    /// ready.
+    pub(super) fn dial(&self, peer: &str, hello: &Hello) -> Result<QuicChannel, String> {
+        let address = self
+            .config
+            .peers
+            .get(peer)
+            .map(|p| p.address)
+            .ok_or_else(|| format!("{peer} is not a configured peer"))?;
+        let mut ch = self
+            .endpoint
+            .connect(address, peer)
+            .map_err(|e| format!("opening the job's channel to {peer}: {e}"))?;
+        wire::send_msg(&mut ch, hello).map_err(|e| format!("starting the job with {peer}: {e}"))?;
+        match wire::recv_msg::<RunReply>(&mut ch) {
+            Ok(RunReply::Ready) => Ok(ch),
+            Ok(RunReply::Refuse { reason }) => {
+                Err(format!("{peer} would not run the job: {reason}"))
+            }
+            Err(e) => Err(format!("starting the job with {peer}: {e}")),
+        }
+    }
+}
+
+/// Whether `from` dials `to` with [`Hello::Link`]: neither is the proposer
+/// and `from` is listed first.
+fn dials(spec: &JobSpec, proposer: &str, from: &str, to: &str) -> bool {
+    let at = |name: &str| spec.parties.iter().position(|p| p.name == name);
+    from != proposer && to != proposer && matches!((at(from), at(to)), (Some(a), Some(b)) if a < b)
+}
