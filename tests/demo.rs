@@ -43,6 +43,11 @@ fn demo_runs_every_job_and_matches_plaintext() {
         assert!(stdout.contains(&format!("{node}: OK — ")), "{stdout}");
     }
     let nodes = dir.path().join("nodes");
+    let statistics = nodes.join("statistics-office/results/demo-incomes/statistics.csv");
+    assert!(statistics.is_file(), "{}", statistics.display());
+    for node in ["bank", "tax-bureau"] {
+        assert!(!nodes.join(node).join("results/demo-incomes").exists());
+    }
     for node in ["bank", "tax-bureau"] {
         let out = nodes
             .join(node)
@@ -66,10 +71,7 @@ fn demo_runs_every_job_and_matches_plaintext() {
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert!(
-        names.iter().any(|n| n == "income_by_region.csv"),
-        "{names:?}"
-    );
+    assert!(names.iter().any(|n| n == "tax_join.csv"), "{names:?}");
     assert!(
         !names.iter().any(|n| n.starts_with(".indomain-partial")),
         "{names:?}"

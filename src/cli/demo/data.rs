@@ -13,10 +13,8 @@ use std::path::{Path, PathBuf};
 /// Regions of the aggregation job; the last is tiny and must be suppressed.
 pub const REGIONS: [&str; 4] = ["north", "south", "east", "islands"];
 
-/// One agency's rows for the statistics job.
+/// One agency's rows for the statistics job (its node's `incomes` table).
 pub struct RegionRows {
-    /// The CSV file written for the agency.
-    pub path: PathBuf,
     /// (region, income) rows.
     pub rows: Vec<(&'static str, f64)>,
 }
@@ -72,18 +70,11 @@ pub fn psi_data(dir: &Path, rows: usize, overlap: f64, seed: u64) -> std::io::Re
     })
 }
 
-/// Writes one income file per agency for the statistics job.
-pub fn region_data(
-    dir: &Path,
-    agencies: &[&str],
-    rows: usize,
-    seed: u64,
-) -> std::io::Result<Vec<RegionRows>> {
+/// Each agency's incomes by region for the statistics job.
+pub fn region_data(agencies: &[&str], rows: usize, seed: u64) -> Vec<RegionRows> {
     let mut rng = StdRng::seed_from_u64(seed ^ 0xa66);
-    agencies
-        .iter()
-        .enumerate()
-        .map(|(a, name)| {
+    (0..agencies.len())
+        .map(|a| {
             let mut rows_of: Vec<(&'static str, f64)> = (0..rows)
                 .map(|_| {
                     let region = REGIONS[rng.random_range(0..REGIONS.len() - 1)];
@@ -95,16 +86,7 @@ pub fn region_data(
             if a < 2 {
                 rows_of.push((REGIONS[3], 55_000.0));
             }
-            let path = dir.join(format!("{name}_incomes.csv"));
-            write_csv(
-                &path,
-                "region,income",
-                rows_of.iter().map(|(r, v)| format!("{r},{v}")),
-            )?;
-            Ok(RegionRows {
-                path,
-                rows: rows_of,
-            })
+            RegionRows { rows: rows_of }
         })
         .collect()
 }

@@ -73,7 +73,7 @@ pub fn run(args: Args) -> CliResult {
     println!();
 
     let psi = data::psi_data(dir, args.rows, 0.4, args.seed)?;
-    let incomes = data::region_data(dir, &AGENCIES, args.rows / 4, args.seed)?;
+    let incomes = data::region_data(&AGENCIES, args.rows / 4, args.seed);
 
     println!("# Part 1: party nodes");
     println!();
@@ -107,6 +107,9 @@ pub fn run(args: Args) -> CliResult {
         outcomes.run("PSI cardinality as a node job", || {
             node_jobs::cardinality(&roles, &psi)
         });
+        outcomes.run("Secure statistics as a node job", || {
+            node_jobs::statistics(&roles, &incomes)
+        });
         outcomes.run("A job outside policy", || node_jobs::refused(&roles));
         drop(running);
         println!("(nodes stopped)");
@@ -125,9 +128,6 @@ pub fn run(args: Args) -> CliResult {
     };
     outcomes.run("PSI intersection-sum", || jobs::intersection_sum(&setup));
     outcomes.run("PSI join", || jobs::join(&setup));
-    outcomes.run("Secure statistics", || {
-        jobs::statistics(&exe, dir, &nodes, &incomes)
-    });
     outcomes.run("Secure aggregation", jobs::secure_aggregation);
     outcomes.run("Vertical training", || {
         training::vertical_training(&exe, dir, &nodes, args.rows / 4, args.seed)

@@ -8,7 +8,7 @@
 //! the end every node's audit log is verified.
 
 use super::data::{PsiData, RegionRows};
-use super::jobs::{Outcome, column, read_csv};
+use super::jobs::{MIN_GROUP, Outcome, check_statistics, column, read_csv};
 use super::nodes::{self, Site};
 use super::procs::Finished;
 use indomain_node::control::JobSummary;
@@ -121,7 +121,15 @@ pub fn datasets(site: &Site, sites: &Sites) -> String {
 
 /// The policy section of `node.toml` for `site`: what each peer may ask.
 pub fn policy(site: &Site, sites: &Sites) -> String {
-    let (bank, tax) = (sites.bank.name, sites.tax.name);
+    let (bank, tax, office) = (sites.bank.name, sites.tax.name, sites.stats.name);
+    // The statistics office may compute statistics over everyone's incomes
+    // by region, for itself alone, never releasing a group under the
+    // minimum size.
+    let statistics = format!(
+        "\n[[policy.peers.{office}.allow]]\nprotocols = [\"aggregate\"]\n\
+         datasets = [\"incomes\"]\ngrades = [\"public\", \"sensitive\"]\n\
+         outputs = {{ statistics = [\"{office}\"] }}\nmin_group_size = {MIN_GROUP}\n"
+    );
     if site.name == tax {
         // The bank may find the shared customers by id, both learning them.
         format!(
@@ -129,7 +137,7 @@ pub fn policy(site: &Site, sites: &Sites) -> String {
              purposes = [\"customer overlap\"]\ndatasets = [\"taxpayers\"]\n\
              columns = [\"id\"]\ngrades = [\"internal\"]\n\
              outputs = {{ intersection = [\"{bank}\", \"{tax}\"] }}\n\
-             min_intersection = {MIN_INTERSECTION}\nnot_after = 2100-01-01T00:00:00Z\n"
+             min_intersection = {MIN_INTERSECTION}\nnot_after = 2100-01-01T00:00:00Z\n{statistics}"
         )
     } else if site.name == bank {
         // The tax bureau may learn how many customers are shared, not which.
@@ -137,7 +145,7 @@ pub fn policy(site: &Site, sites: &Sites) -> String {
             "[[policy.peers.{tax}.allow]]\nprotocols = [\"psi-cardinality\"]\n\
              datasets = [\"customers\"]\ncolumns = [\"id\"]\ngrades = [\"internal\"]\n\
              outputs = {{ cardinality = [\"{tax}\"] }}\n\
-             min_intersection = {MIN_INTERSECTION}\nmax_jobs_per_hour = 10\n"
+             min_intersection = {MIN_INTERSECTION}\nmax_jobs_per_hour = 10\n{statistics}"
         )
     } else {
         String::new()
@@ -332,6 +340,48 @@ pub fn cardinality(sites: &Sites, psi: &PsiData) -> Result<Outcome, String> {
         result: format!("|intersection| = {got}; no party learns which keys match"),
         check,
         parties: party_lines(&[tax, bank], &jobs),
+        scope: SCOPE,
+    })
+}
+
+/// The statistics office proposes income mean and variance by region
+/// over all three organisations' incomes, with the result to itself.
+pub fn statistics(sites: &Sites, inputs: &[RegionRows]) -> Result<Outcome, String> {
+    let office = sites.stats;
+    let categories = super::data::REGIONS.join(",");
+    let mut spec = format!(
+        "id = \"demo-incomes\"\nprotocol = \"aggregate\"\npurpose = \"income statistics\"\n\n\
+         [parameters]\nstatistic = \"variance\"\ngroup_by = \"region\"\n\
+         categories = \"{categories}\"\nmin_group_size = {MIN_GROUP}\n\
+         # Incomes are below 150,000: a tight range leaves room in the ring\n\
+         # for sums of squares.\nmax_abs = 150000\nfrac_bits = 12\n"
+    );
+    for site in [sites.bank, sites.tax, office] {
+        spec.push_str(&format!(
+            "\n[[parties]]\nname = \"{}\"\ndataset = \"incomes\"\ncolumns = [\"region\", \"income\"]\n",
+            site.name
+        ));
+    }
+    spec.push_str(&format!(
+        "\n[[outputs]]\nname = \"statistics\"\nreceiver = \"{}\"\n",
+        office.name
+    ));
+    let (jobs, seconds) = run_job(office, &[sites.bank, sites.tax], "incomes.toml", &spec)?;
+    let files = office.result_files("demo-incomes")?;
+    let file = files
+        .first()
+        .ok_or("the statistics office received no output")?;
+    let (result, check) = check_statistics(file, inputs)?;
+    let rows: usize = inputs.iter().map(|i| i.rows.len()).sum();
+    Ok(Outcome {
+        title: format!(
+            "Node job, secure statistics: {} proposes income mean and variance by region over the three organisations' incomes ({rows} rows); {} and {} accept; only {} learns the result",
+            office.name, sites.bank.name, sites.tax.name, office.name
+        ),
+        seconds,
+        result,
+        check,
+        parties: party_lines(&[office, sites.bank, sites.tax], &jobs),
         scope: SCOPE,
     })
 }

@@ -185,6 +185,9 @@ impl Node {
                 links[i] = Some(ch);
             }
         }
+        for link in links.iter().flatten() {
+            self.watch(&spec.id, link);
+        }
         let stoppers = links.iter().flatten().map(QuicChannel::stopper).collect();
         let links = links
             .into_iter()

@@ -84,6 +84,7 @@ impl Node {
         max_rows: Option<u64>,
     ) -> Result<Done, Failed> {
         let me = self.config.name.clone();
+        self.check_cancelled(&spec.id)?;
         let clock = Instant::now();
         let computed = match spec.protocol {
             Protocol::Aggregate => self.compute_aggregate(spec, &mut mesh.parties, max_rows),
@@ -112,7 +113,14 @@ impl Node {
                 });
             }
         };
-        // Everything is computed and released: only now do the files appear.
+        // Everything is computed and released: only now do the files
+        // appear, and the job can no longer be cancelled.
+        if let Err(reason) = self.seal(&spec.id) {
+            return Err(Failed {
+                reason,
+                bytes: mesh.parties.counters(),
+            });
+        }
         let mut files = Vec::new();
         for out in pending {
             let path = out.path().to_path_buf();
