@@ -8,16 +8,19 @@
 //! log verifies, with the other parties' completion receipts.
 
 mod common;
+mod learn_common;
 mod node_common;
 
+use learn_common::vertical_files;
 use node_common::{
-    NodeProcess, Site, result, run, settled, site, start, submit, text, write_node_config,
+    NodeProcess, Site, result, run, settled, site, start, state, submit, text, write_node_config,
 };
 use std::path::PathBuf;
+use std::time::Duration;
 
 const NAMES: [&str; 3] = ["alpha", "beta", "gamma"];
 
-const DATASETS: &str = r#"
+const PEOPLE: &str = r#"
 [datasets.people]
 csv = "people.csv"
 [datasets.people.columns]
@@ -27,13 +30,26 @@ income = { type = "float", grade = "sensitive" }
 age = { type = "integer", grade = "sensitive" }
 "#;
 
-/// What beta and gamma allow alpha to propose.
+/// A training dataset: `columns` are the CSV file's after `id`.
+fn accounts(file: &str, columns: &[&str]) -> String {
+    let mut text = format!(
+        "\n[datasets.accounts]\ncsv = \"{file}\"\n[datasets.accounts.columns]\nid = {{ type = \"text\", grade = \"internal\" }}\n"
+    );
+    for c in columns {
+        text.push_str(&format!(
+            "{c} = {{ type = \"float\", grade = \"sensitive\" }}\n"
+        ));
+    }
+    text
+}
+
+/// What beta and gamma allow alpha to propose, on `datasets`.
 const POLICY: &str = r#"
 [[policy.peers.alpha.allow]]
-protocols = ["aggregate", "train", "predict"]
-datasets = ["people"]
+protocols = ["aggregate", "train", "predict", "psi-join"]
+datasets = DATASETS
 grades = ["public", "internal", "sensitive"]
-outputs = { statistics = ["alpha", "beta"], model = ["alpha", "beta"], metrics = ["alpha", "beta"], predictions = ["alpha"] }
+outputs = { statistics = ["alpha", "beta"], model = ["alpha", "beta"], metrics = ["alpha", "beta"], predictions = ["alpha"], alignment = ["alpha", "beta"] }
 min_group_size = 3
 "#;
 
@@ -45,7 +61,9 @@ struct Nodes {
 }
 
 impl Nodes {
-    fn new() -> Nodes {
+    /// Three sites with the `people` dataset (whose file each test
+    /// writes before starting the nodes) and the `extra` datasets.
+    fn new(extra: [&str; 3]) -> Nodes {
         let root = tempfile::tempdir().unwrap();
         let sites: Vec<Site> = NAMES.iter().map(|n| site(root.path(), n)).collect();
         let configs = NAMES
@@ -58,8 +76,18 @@ impl Nodes {
                     .filter(|(n, _)| *n != name)
                     .map(|(n, s)| (*n, s))
                     .collect();
-                let policy = if i == 0 { "" } else { POLICY };
-                write_node_config(&sites[i], name, &peers, DATASETS, policy)
+                let names = if extra[i].is_empty() {
+                    r#"["people"]"#
+                } else {
+                    r#"["people", "accounts"]"#
+                };
+                let policy = if i == 0 {
+                    String::new()
+                } else {
+                    POLICY.replace("DATASETS", names)
+                };
+                let datasets = format!("{PEOPLE}{}", extra[i]);
+                write_node_config(&sites[i], name, &peers, &datasets, &policy)
             })
             .collect();
         Nodes {
@@ -94,24 +122,27 @@ impl Nodes {
 
     /// Waits until job `id` settles on every node and asserts it completed.
     fn completed(&self, id: &str) {
-        for i in 0..3 {
+        for (i, name) in NAMES.iter().enumerate() {
             let (st, status) = settled(self.cfg(i), id);
-            assert_eq!(st, "completed", "{} : {status}", NAMES[i]);
+            assert_eq!(st, "completed", "{name}: {status}");
+            // The protocol's time and bytes, for the record (--nocapture).
+            eprintln!(
+                "{name}: {}",
+                status.lines().nth(1).unwrap_or_default().trim()
+            );
         }
     }
 
     /// `audit verify` passes on every node, and each holds the completion
     /// receipts of the two others for `job`.
     fn audited(&self, job: &str) {
-        for i in 0..3 {
+        for (i, name) in NAMES.iter().enumerate() {
             let v = run(&["audit", "verify", "--config", self.cfg(i)]);
             assert!(v.status.success(), "{}", text(&v));
             let shown = text(&run(&["audit", "show", "--config", self.cfg(i)]));
-            for (j, other) in NAMES.iter().enumerate() {
-                if j != i {
-                    let receipt = format!("receipt from {other} for job {job}: completed");
-                    assert!(shown.contains(&receipt), "{}: {shown}", NAMES[i]);
-                }
+            for other in NAMES.iter().filter(|o| *o != name) {
+                let receipt = format!("receipt from {other} for job {job}: completed");
+                assert!(shown.contains(&receipt), "{name}: {shown}");
             }
         }
     }
@@ -183,7 +214,7 @@ fn close(got: &str, want: f64, tolerance: f64, what: &str) {
 
 #[test]
 fn statistics_jobs_equal_the_plaintext_statistics() {
-    let nodes = Nodes::new();
+    let nodes = Nodes::new(["", "", ""]);
     let data: Vec<Vec<Row>> = (0..3).map(|p| people(p, 20 + 5 * p)).collect();
     for (i, rows) in data.iter().enumerate() {
         nodes.write_people(i, rows);
@@ -200,8 +231,13 @@ fn statistics_jobs_equal_the_plaintext_statistics() {
             "[\"income\", \"age\", \"region\"]",
         ),
     );
+    let clock = std::time::Instant::now();
     let id = submit(nodes.cfg(0), &mean);
     nodes.completed(&id);
+    eprintln!(
+        "mean job: submit to completed on all three nodes {:?}",
+        clock.elapsed()
+    );
     let got = result(nodes.cfg(0), &id);
     assert_eq!(
         got,
@@ -251,6 +287,350 @@ fn statistics_jobs_equal_the_plaintext_statistics() {
     let var = all.iter().map(|x| (x.income - mean).powi(2)).sum::<f64>() / (n - 1.0);
     close(&rows[0]["variance"], var, 1e-6, "variance");
 
+    // A histogram of age over everyone; cells below 3 are suppressed.
+    let histogram = nodes.spec(
+        "histogram.toml",
+        &aggregate_spec("histogram", "bins = \"20,40,60\"", "[\"age\"]"),
+    );
+    let hid = submit(nodes.cfg(0), &histogram);
+    nodes.completed(&hid);
+    let got = result(nodes.cfg(0), &hid);
+    let rows = records(&got);
+    let ages: Vec<f64> = all.iter().map(|x| x.age as f64).collect();
+    let count = |keep: &dyn Fn(f64) -> bool| ages.iter().filter(|a| keep(**a)).count();
+    let want = [
+        count(&|a| a < 20.0),
+        count(&|a| (20.0..40.0).contains(&a)),
+        count(&|a| (40.0..=60.0).contains(&a)),
+        count(&|a| a > 60.0),
+    ];
+    assert_eq!(rows.len(), 4, "{got}");
+    for (r, n) in rows.iter().zip(want) {
+        let n = if n < 3 {
+            "suppressed".to_string()
+        } else {
+            n.to_string()
+        };
+        assert_eq!(r["count"], n, "{got}");
+    }
+
     nodes.audited(&id);
     nodes.audited(&vid);
+
+    // gamma's column is not numeric: gamma fails naming the cell, and the
+    // others fail at once naming gamma; nothing is written anywhere.
+    let bad = aggregate_spec("sum", "", "[\"income\"]").replacen(
+        "name = \"gamma\"\ndataset = \"people\"\ncolumns = [\"income\"]",
+        "name = \"gamma\"\ndataset = \"people\"\ncolumns = [\"id\"]",
+        1,
+    );
+    let bid = submit(nodes.cfg(0), &nodes.spec("bad.toml", &bad));
+    for (i, name) in NAMES.iter().enumerate() {
+        let (st, status) = settled(nodes.cfg(i), &bid);
+        assert_eq!(st, "failed", "{name}: {status}");
+        assert!(
+            status.contains("column \"id\"") && status.contains("is not a number"),
+            "{name}: {status}"
+        );
+        if i != 2 {
+            assert!(status.contains("failed at gamma"), "{name}: {status}");
+        }
+        assert!(
+            !nodes.sites[i]
+                .dir
+                .join("results")
+                .join(&bid)
+                .join("statistics.csv")
+                .exists()
+        );
+    }
+}
+
+/// alpha holds the labels (bank.csv), beta features (tax.csv), gamma deals.
+fn training_nodes(rows: u64) -> (Nodes, PathBuf, PathBuf) {
+    let nodes = Nodes::new([
+        &accounts("bank.csv", &["y", "age", "balance"]),
+        &accounts("tax.csv", &["income", "tax_paid", "assets"]),
+        "",
+    ]);
+    let (bank, tax) = vertical_files(nodes._root.path(), rows, 0);
+    let bank_csv = nodes.sites[0].dir.join("bank.csv");
+    let tax_csv = nodes.sites[1].dir.join("tax.csv");
+    std::fs::copy(&bank, &bank_csv).unwrap();
+    std::fs::copy(&tax, &tax_csv).unwrap();
+    for i in 0..3 {
+        nodes.write_people(i, &people(i, 10));
+    }
+    (nodes, bank_csv, tax_csv)
+}
+
+fn train_spec(epochs: usize) -> String {
+    format!(
+        r#"protocol = "train"
+purpose = "credit model"
+
+[parameters]
+label_holder = "alpha"
+dealer = "gamma"
+id_column = "id"
+label_column = "y"
+epochs = {epochs}
+learning_rate = 0.5
+seed = 3
+min_group_size = 3
+
+[[parties]]
+name = "alpha"
+dataset = "accounts"
+columns = ["id", "y", "age", "balance"]
+
+[[parties]]
+name = "beta"
+dataset = "accounts"
+columns = ["id", "income", "tax_paid", "assets"]
+
+[[parties]]
+name = "gamma"
+
+[[outputs]]
+name = "model"
+receiver = "alpha"
+
+[[outputs]]
+name = "model"
+receiver = "beta"
+
+[[outputs]]
+name = "metrics"
+receiver = "alpha"
+"#
+    )
+}
+
+const PREDICT_SPEC: &str = r#"protocol = "predict"
+purpose = "credit model"
+
+[parameters]
+model = "MODEL_JOB"
+min_group_size = 3
+
+[[parties]]
+name = "alpha"
+dataset = "accounts"
+columns = ["id", "age", "balance"]
+
+[[parties]]
+name = "beta"
+dataset = "accounts"
+columns = ["id", "income", "tax_paid", "assets"]
+
+[[outputs]]
+name = "predictions"
+receiver = "alpha"
+"#;
+
+#[test]
+fn training_and_predict_jobs_match_the_plaintext_reference() {
+    use indomain_learn::data::{self, CsvSpec};
+    use indomain_learn::model::ModelFile;
+    use indomain_learn::{Task, TrainParams, reference};
+    use indomain_mpc::sigmoid::sigmoid_approx;
+
+    let (nodes, bank_csv, tax_csv) = training_nodes(120);
+    let _running: Vec<NodeProcess> = (0..3).map(|i| nodes.start(i)).collect();
+    let id = submit(nodes.cfg(0), &nodes.spec("train.toml", &train_spec(10)));
+    nodes.completed(&id);
+    nodes.audited(&id);
+
+    // Each data party received its own model part; the dealer nothing.
+    let model = |i: usize| {
+        nodes.sites[i]
+            .dir
+            .join("results")
+            .join(&id)
+            .join("model.json")
+    };
+    let alpha = ModelFile::load(&model(0)).unwrap();
+    let beta = ModelFile::load(&model(1)).unwrap();
+    assert!(!nodes.sites[2].dir.join("results").join(&id).exists());
+    assert_eq!(alpha.job_hash, beta.job_hash);
+    assert_eq!(alpha.features, ["age", "balance"]);
+    assert_eq!(beta.features, ["income", "tax_paid", "assets"]);
+    let metrics = std::fs::read_to_string(
+        nodes.sites[0]
+            .dir
+            .join("results")
+            .join(&id)
+            .join("metrics.json"),
+    )
+    .unwrap();
+    assert!(metrics.contains("auc"), "{metrics}");
+    assert!(
+        !nodes.sites[1]
+            .dir
+            .join("results")
+            .join(&id)
+            .join("metrics.json")
+            .exists()
+    );
+
+    // The plaintext reference on the joined files, same split and
+    // sigmoid approximation: weights within 2e-3.
+    let spec = |label: bool| CsvSpec {
+        id_column: "id".into(),
+        label_column: label.then(|| "y".into()),
+        features: None,
+        task: Task::Logistic,
+    };
+    let b = data::load_csv(&bank_csv, &spec(true)).unwrap();
+    let t = data::load_csv(&tax_csv, &spec(false)).unwrap();
+    let params = TrainParams {
+        epochs: 10,
+        learning_rate: 0.5,
+        seed: 3,
+        ..TrainParams::default()
+    };
+    let want = reference::vertical(&[&b, &t], 0.25, &params, Some(sigmoid_approx)).unwrap();
+    for (got, want) in [
+        (&alpha.weights, &want.weights[0]),
+        (&beta.weights, &want.weights[1]),
+    ] {
+        for (g, w) in got.iter().zip(want) {
+            assert!((g - w).abs() < 2e-3, "{got:?} vs {want:?}");
+        }
+    }
+    assert!((alpha.intercept.unwrap() - want.fit.intercept).abs() < 2e-3);
+
+    // Scoring with the model parts: alpha's scores equal the plaintext
+    // scores of the same model within 1e-3.
+    let predict = nodes.spec("predict.toml", &PREDICT_SPEC.replace("MODEL_JOB", &id));
+    let pid = submit(nodes.cfg(0), &predict);
+    for i in 0..2 {
+        let (st, status) = settled(nodes.cfg(i), &pid);
+        assert_eq!(st, "completed", "{status}");
+    }
+    let scores = result(nodes.cfg(0), &pid);
+    let lines: Vec<&str> = scores.lines().collect();
+    assert_eq!(lines[0], "id,score,prediction");
+    assert_eq!(lines.len(), 121, "every shared row is scored");
+    let (sb, st) = (
+        alpha.standardizer.as_ref().unwrap(),
+        beta.standardizer.as_ref().unwrap(),
+    );
+    for line in lines.iter().skip(1) {
+        let cells: Vec<&str> = line.split(',').collect();
+        let bi = b.ids.iter().position(|i| i == cells[0]).unwrap();
+        let ti = t.ids.iter().position(|i| i == cells[0]).unwrap();
+        let part = |x: Vec<f64>, s: &data::Standardizer, w: &[f64]| -> f64 {
+            x.iter()
+                .enumerate()
+                .map(|(j, v)| (v - s.mean[j]) / s.std[j] * w[j])
+                .sum()
+        };
+        let want = part(b.x.row(bi).to_vec(), sb, &alpha.weights)
+            + alpha.intercept.unwrap()
+            + part(t.x.row(ti).to_vec(), st, &beta.weights);
+        let got: f64 = cells[1].parse().unwrap();
+        assert!((got - want).abs() < 1e-3, "{line}: {want}");
+        let p: f64 = cells[2].parse().unwrap();
+        assert!((p - 1.0 / (1.0 + (-got).exp())).abs() < 1e-9, "{line}");
+    }
+    let beta_result = run(&["job", "result", "--config", nodes.cfg(1), &pid]);
+    assert!(beta_result.stdout.is_empty(), "beta learns no scores");
+
+    // A PSI join of the same rows: both learn their matching ids in one
+    // common order.
+    let join = PREDICT_SPEC
+        .replace("protocol = \"predict\"", "protocol = \"psi-join\"")
+        .replace("model = \"MODEL_JOB\"\nmin_group_size = 3\n", "")
+        .replace("[\"id\", \"age\", \"balance\"]", "[\"id\"]")
+        .replace("[\"id\", \"income\", \"tax_paid\", \"assets\"]", "[\"id\"]")
+        .replace(
+            "name = \"predictions\"\nreceiver = \"alpha\"\n",
+            "name = \"alignment\"\nreceiver = \"alpha\"\n\n[[outputs]]\nname = \"alignment\"\nreceiver = \"beta\"\n",
+        );
+    let jid = submit(nodes.cfg(0), &nodes.spec("join.toml", &join));
+    for i in 0..2 {
+        let (st, status) = settled(nodes.cfg(i), &jid);
+        assert_eq!(st, "completed", "{status}");
+    }
+    let (at_alpha, at_beta) = (result(nodes.cfg(0), &jid), result(nodes.cfg(1), &jid));
+    assert_eq!(at_alpha, at_beta, "one common order");
+    assert!(at_alpha.starts_with("id\n"), "{at_alpha}");
+    let mut got: Vec<&str> = at_alpha.lines().skip(1).collect();
+    got.sort_unstable();
+    let mut want: Vec<&str> = b.ids.iter().map(String::as_str).collect();
+    want.sort_unstable();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn a_node_killed_mid_job_fails_it_on_the_others_who_serve_on() {
+    let (nodes, _, _) = training_nodes(400);
+    let alpha = nodes.start(0);
+    let beta = nodes.start(1);
+    let gamma = nodes.start(2);
+    // Long enough to be killed in the middle.
+    let doomed = submit(nodes.cfg(0), &nodes.spec("long.toml", &train_spec(100_000)));
+    let mut running = false;
+    for _ in 0..3000 {
+        if state(nodes.cfg(1), &doomed) == "running" {
+            running = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(running, "beta never started the job");
+    std::thread::sleep(Duration::from_millis(1000));
+    drop(beta);
+    for i in [0, 2] {
+        let (st, status) = settled(nodes.cfg(i), &doomed);
+        assert_eq!(st, "failed", "{}: {status}", NAMES[i]);
+        let reason = status.lines().nth(1).unwrap_or_default();
+        assert!(reason.contains("beta"), "{} names beta: {status}", NAMES[i]);
+        let results = nodes.sites[i].dir.join("results").join(&doomed);
+        let left = std::fs::read_dir(&results).map(|d| d.count()).unwrap_or(0);
+        assert_eq!(left, 0, "files left in {}", results.display());
+    }
+    // alpha and gamma keep serving: with beta back, a statistics job runs.
+    let _beta = nodes.start(1);
+    let stats = nodes.spec(
+        "count.toml",
+        &aggregate_spec(
+            "count",
+            "group_by = \"region\"\ncategories = \"north,south\"",
+            "[\"region\"]",
+        ),
+    );
+    let id = submit(nodes.cfg(0), &stats);
+    nodes.completed(&id);
+    let got = result(nodes.cfg(0), &id);
+    assert!(
+        got.starts_with("group,status,count\nnorth,released,18\nsouth,released,12\n"),
+        "{got}"
+    );
+    drop((alpha, gamma));
+    for i in 0..3 {
+        let v = run(&["audit", "verify", "--config", nodes.cfg(i)]);
+        assert!(v.status.success(), "{}", text(&v));
+    }
+}
+
+#[test]
+fn the_example_specs_are_valid() {
+    use indomain_node::jobspec::{JobSpec, Protocol};
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/node");
+    for (file, protocol) in [
+        ("aggregate.toml", Protocol::Aggregate),
+        ("train.toml", Protocol::Train),
+        ("predict.toml", Protocol::Predict),
+    ] {
+        let spec = JobSpec::load(&dir.join(file), None).unwrap();
+        assert_eq!(spec.protocol, protocol, "{file}");
+    }
+    // The dealer alone may leave out its dataset and columns.
+    let text = std::fs::read_to_string(dir.join("train.toml")).unwrap();
+    let bad = text.replace("dealer = \"stats\"", "dealer = \"tax\"");
+    let err = JobSpec::from_toml(&dir.join("train.toml"), &bad, None).unwrap_err();
+    assert!(err.to_string().contains("dealer"), "{err}");
 }

@@ -415,6 +415,15 @@ impl JobSpec {
                 }
                 continue;
             }
+            if p.dataset.is_empty() {
+                return bad(
+                    Part::Dataset(i),
+                    format!(
+                        "party {:?} names no dataset (only a training job's dealer may leave it out)",
+                        p.name
+                    ),
+                );
+            }
             for name in [&p.name, &p.dataset].into_iter().chain(&p.columns) {
                 if !is_name(name) {
                     return bad(Part::Party(i), format!("{name:?}: {NAME_RULE}"));

@@ -146,6 +146,41 @@ impl Node {
             .position(|n| n == me)
             .ok_or_else(|| format!("{me} is not a party of job {}", spec.id))?;
         let mut links: Vec<Option<QuicChannel>> = names.iter().map(|_| None).collect();
+        let opened = self.open_links(spec, proposer, from_proposer, &names, mine, &mut links);
+        if let Err(reason) = &opened {
+            // The parties already linked learn at once why the job stops.
+            for link in links.iter().flatten() {
+                link.stopper()
+                    .stop(&format!("job {} failed at {me}: {reason}", spec.id));
+            }
+        }
+        opened?;
+        for link in links.iter().flatten() {
+            self.watch(&spec.id, link);
+        }
+        let stoppers = links.iter().flatten().map(QuicChannel::stopper).collect();
+        let links = links
+            .into_iter()
+            .map(|l| l.map(|c| Box::new(c) as Box<dyn Channel>))
+            .collect();
+        Ok(Mesh {
+            parties: PartySet::new(mine, names, links),
+            stoppers,
+        })
+    }
+
+    /// Fills `links`: the proposer's, then those this node dials, then
+    /// those it waits for.
+    fn open_links(
+        &self,
+        spec: &JobSpec,
+        proposer: &str,
+        from_proposer: Option<QuicChannel>,
+        names: &[String],
+        mine: usize,
+        links: &mut [Option<QuicChannel>],
+    ) -> Result<(), String> {
+        let me = self.config.name.as_str();
         let hash = spec.hash().to_string();
         if let Some(ch) = from_proposer {
             let at = names
@@ -185,18 +220,7 @@ impl Node {
                 links[i] = Some(ch);
             }
         }
-        for link in links.iter().flatten() {
-            self.watch(&spec.id, link);
-        }
-        let stoppers = links.iter().flatten().map(QuicChannel::stopper).collect();
-        let links = links
-            .into_iter()
-            .map(|l| l.map(|c| Box::new(c) as Box<dyn Channel>))
-            .collect();
-        Ok(Mesh {
-            parties: PartySet::new(mine, names, links),
-            stoppers,
-        })
+        Ok(())
     }
 
     /// Opens a channel to `peer`, sends `hello` and waits for it to be
@@ -228,4 +252,47 @@ impl Node {
 fn dials(spec: &JobSpec, proposer: &str, from: &str, to: &str) -> bool {
     let at = |name: &str| spec.parties.iter().position(|p| p.name == name);
     from != proposer && to != proposer && matches!((at(from), at(to)), (Some(a), Some(b)) if a < b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jobspec::{Party, Protocol};
+
+    #[test]
+    fn every_two_parties_have_exactly_one_link() {
+        let names = ["a", "b", "c", "d"];
+        let spec = JobSpec {
+            id: "j".into(),
+            protocol: Protocol::Aggregate,
+            purpose: String::new(),
+            parties: names
+                .iter()
+                .map(|n| Party {
+                    name: n.to_string(),
+                    dataset: "d".into(),
+                    columns: vec!["x".into()],
+                })
+                .collect(),
+            parameters: Default::default(),
+            outputs: Vec::new(),
+        };
+        for proposer in names {
+            for (i, x) in names.iter().enumerate() {
+                for y in &names[i + 1..] {
+                    // The proposer opens its links with `Hello::Run`; of
+                    // two other parties exactly one dials the other.
+                    let links = [dials(&spec, proposer, x, y), dials(&spec, proposer, y, x)];
+                    let expected = usize::from(*x != proposer && *y != proposer);
+                    assert_eq!(
+                        links.iter().filter(|d| **d).count(),
+                        expected,
+                        "{proposer}: {x}-{y}"
+                    );
+                }
+            }
+        }
+        assert!(dials(&spec, "a", "b", "c") && !dials(&spec, "a", "c", "b"));
+        assert!(!dials(&spec, "a", "b", "nobody"));
+    }
 }

@@ -145,7 +145,8 @@ impl Node {
         let (mode, construction) = match spec.protocol {
             Protocol::PsiIntersection => (Mode::Intersection, Construction::Rr22),
             Protocol::PsiCardinality => (Mode::Cardinality, Construction::Ecdh),
-            // TODO(#8): psi-sum and psi-join jobs.
+            Protocol::PsiJoin => (Mode::Join, Construction::Rr22),
+            // TODO(#8): psi-sum jobs.
             other => return Err(format!("{other} jobs do not run under the node yet").into()),
         };
         let output = spec.protocol.outputs()[0];
@@ -164,6 +165,13 @@ impl Node {
         if !receivers.contains(&first) {
             return Err(format!(
                 "the first party ({first}) is the PSI receiver and learns the {output}: the job must declare it as a receiver of {output:?}"
+            )
+            .into());
+        }
+        // A join always reveals the alignment to both parties.
+        if mode == Mode::Join && !receivers.contains(&second) {
+            return Err(format!(
+                "a join reveals the {output} to both parties: the job must declare {second} as a receiver of {output:?} too"
             )
             .into());
         }
@@ -258,6 +266,10 @@ impl Node {
                     let mut own = matched.clone();
                     own.sort_unstable();
                     intersection_csv(&party.columns, own.iter().filter_map(|&i| keys.get(i)))
+                }
+                // This party's matching keys in the order common to both.
+                (Mode::Join, Some(matched)) => {
+                    intersection_csv(&party.columns, matched.iter().filter_map(|&i| keys.get(i)))
                 }
                 _ => Ok(format!("intersection_size\n{size}\n").into_bytes()),
             }

@@ -157,3 +157,49 @@ fn the_submitting_node_checks_peers_datasets_and_columns_with_lines() {
         .to_string();
     assert_eq!(m, "job.toml: this node (insurer) is not a party of the job");
 }
+
+const TRAIN: &str = r#"
+protocol = "train"
+purpose = "credit model"
+
+[parameters]
+label_holder = "bank"
+dealer = "stats"
+
+[[parties]]
+name = "bank"
+dataset = "customers"
+columns = ["id", "y", "age"]
+
+[[parties]]
+name = "stats"
+
+[[outputs]]
+name = "model"
+receiver = "bank"
+"#;
+
+#[test]
+fn only_a_training_jobs_dealer_names_no_dataset() {
+    let spec = parse(TRAIN).unwrap();
+    assert!(spec.is_dealer("stats") && !spec.is_dealer("bank"));
+    assert_eq!(spec.parties[1].dataset, "");
+    assert!(spec.parties[1].columns.is_empty());
+    // Round trip through the JSON a peer receives, same hash.
+    let json: JobSpec = serde_json::from_slice(&spec.canonical_bytes()).unwrap();
+    json.validate().unwrap();
+    assert_eq!(json.hash(), spec.hash());
+
+    let m = message(&TRAIN.replace("dealer = \"stats\"", "dealer = \"nobody\""));
+    assert!(
+        m.starts_with("job.toml:15:") && m.contains("names no dataset"),
+        "{m}"
+    );
+    let m = message(&TRAIN.replace(
+        "name = \"stats\"\n",
+        "name = \"stats\"\ndataset = \"d\"\ncolumns = [\"c\"]\n",
+    ));
+    assert!(m.contains("is the dealer, which reads no data"), "{m}");
+    let m = message(&TRAIN.replace("protocol = \"train\"", "protocol = \"predict\""));
+    assert!(m.contains("names no dataset"), "{m}");
+}

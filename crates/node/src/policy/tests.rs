@@ -286,3 +286,39 @@ fn grant_carries_row_limit_and_rate_limit_is_enforced() {
         limiter.admit(&psi, at(NOW)).unwrap();
     }
 }
+
+#[test]
+fn a_dealer_is_checked_on_everything_but_data() {
+    let mut policy = policy();
+    let dealer_rule = Rule {
+        protocols: vec![Protocol::Train],
+        datasets: vec![],
+        grades: vec![],
+        outputs: BTreeMap::from([("model".to_string(), vec!["bank".to_string()])]),
+        min_group_size: Some(5),
+        ..Rule::default()
+    };
+    policy.peers.get_mut("bank").unwrap().allow = vec![dealer_rule];
+    let mut job = stats_job();
+    job.protocol = Protocol::Train;
+    job.parties[1].dataset = String::new();
+    job.parties[1].columns = Vec::new();
+    job.parameters
+        .insert("dealer".to_string(), Param::Text("tax".into()));
+    job.outputs = vec![Output {
+        name: "model".into(),
+        receiver: "bank".into(),
+    }];
+    check(&policy, "bank", &job, at(NOW)).unwrap();
+    // The rest of the rule still applies: an output to another receiver,
+    // or a job that is not the dealer's, is refused.
+    let to_tax = with(job.clone(), |j| j.outputs[0].receiver = "tax".into());
+    let refusal = check(&policy, "bank", &to_tax, at(NOW)).unwrap_err();
+    assert_eq!(refusal.rule, "policy.peers.bank.allow[0].outputs");
+    let not_dealer = with(job, |j| {
+        j.parameters
+            .insert("dealer".to_string(), Param::Text("bank".into()));
+    });
+    let refusal = check(&policy, "bank", &not_dealer, at(NOW)).unwrap_err();
+    assert_eq!(refusal.rule, "datasets");
+}
