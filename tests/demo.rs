@@ -47,7 +47,18 @@ fn demo_runs_every_job_and_matches_plaintext() {
     assert!(statistics.is_file(), "{}", statistics.display());
     for node in ["bank", "tax-bureau"] {
         assert!(!nodes.join(node).join("results/demo-incomes").exists());
+        // Each data party holds its own part of the trained model and the
+        // join's alignment; the dealer holds no model.
+        let model = nodes.join(node).join("results/demo-credit/model.json");
+        assert!(model.is_file(), "{}", model.display());
+        let alignment = nodes.join(node).join("results/demo-align/alignment.csv");
+        assert!(alignment.is_file(), "{}", alignment.display());
     }
+    assert!(!nodes.join("statistics-office/results/demo-credit").exists());
+    assert!(
+        stdout.contains("ok: AUC within 0.01 of plaintext training"),
+        "{stdout}"
+    );
     for node in ["bank", "tax-bureau"] {
         let out = nodes
             .join(node)
@@ -71,7 +82,10 @@ fn demo_runs_every_job_and_matches_plaintext() {
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert!(names.iter().any(|n| n == "tax_join.csv"), "{names:?}");
+    assert!(
+        names.iter().any(|n| n == "tax_intersection-sum.csv"),
+        "{names:?}"
+    );
     assert!(
         !names.iter().any(|n| n.starts_with(".indomain-partial")),
         "{names:?}"

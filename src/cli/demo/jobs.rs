@@ -1,5 +1,6 @@
-//! The demo's jobs: each starts real party processes, then checks what the
-//! parties wrote against the plaintext computation on the same data.
+//! The demo's report type, the jobs that run outside the node (PSI
+//! intersection-sum as command-line party processes, SecAgg+ in one
+//! process) and the plaintext check of the statistics result.
 
 use super::Node;
 use super::data::{self, PsiData, RegionRows};
@@ -170,12 +171,6 @@ fn plaintext_intersection(psi: &PsiData) -> BTreeSet<String> {
         .collect()
 }
 
-fn key_set(path: &Path) -> Result<Vec<String>, String> {
-    let (header, rows) = read_csv(path)?;
-    let id = column(&header, "id", path)?;
-    Ok(rows.into_iter().map(|r| r[id].clone()).collect())
-}
-
 fn summary_cell(path: &Path, name: &str) -> Result<String, String> {
     let (header, rows) = read_csv(path)?;
     let c = column(&header, name, path)?;
@@ -221,42 +216,6 @@ pub fn intersection_sum(setup: &PsiSetup) -> Result<Outcome, String> {
         seconds,
         result: format!(
             "tax-bureau learns count and sum = {got_sum}; bank learns count = {bank_count}; nobody learns which customers"
-        ),
-        check,
-        parties,
-        scope: PROCESSES,
-    })
-}
-
-/// Aligned join: both end with their own rows of the shared customers, in one order.
-pub fn join(setup: &PsiSetup) -> Result<Outcome, String> {
-    let psi = setup.psi;
-    let (parties, seconds, bank_out, tax_out) = psi_job(setup, "join", PLAIN, PLAIN)?;
-    let expected = plaintext_intersection(psi);
-    let bank_rows = key_set(&bank_out)?;
-    let tax_rows = key_set(&tax_out)?;
-    let same_set = bank_rows.iter().cloned().collect::<BTreeSet<_>>() == expected;
-    let check = if same_set && bank_rows == tax_rows {
-        format!(
-            "ok: {} rows on each side, row i is the same customer on both",
-            bank_rows.len()
-        )
-    } else {
-        format!(
-            "MISMATCH: plaintext {} keys, bank {} rows, tax-bureau {} rows, aligned: {}",
-            expected.len(),
-            bank_rows.len(),
-            tax_rows.len(),
-            bank_rows == tax_rows
-        )
-    };
-    Ok(Outcome {
-        title: "PSI join: both sides' rows of the shared customers, aligned for vertical training"
-            .into(),
-        seconds,
-        result: format!(
-            "{} aligned rows (bank: id,balance; tax-bureau: id,tax_paid)",
-            bank_rows.len()
         ),
         check,
         parties,

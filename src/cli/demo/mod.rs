@@ -1,6 +1,13 @@
-//! `indomain demo`: every capability end to end, with real party processes
-//! on loopback over QUIC with mutual TLS, on generated data, and a report
-//! that checks each secure result against the plaintext computation.
+//! `indomain demo`: every capability end to end on generated data, with a
+//! report that checks each secure result against the plaintext computation.
+//!
+//! Part 1 runs three real `indomain node` processes on loopback (QUIC with
+//! mutual TLS), each over an SQLite database of its own with a policy, and
+//! submits jobs to them through their control sockets: PSI intersection,
+//! cardinality and join, secure statistics, vertical training, and one job
+//! the policy refuses; then `audit verify` checks every node's log. Part 2
+//! runs what the node does not run yet: PSI intersection-sum as two
+//! command-line party processes, and SecAgg+ with dropouts in one process.
 
 mod data;
 mod jobs;
@@ -85,7 +92,8 @@ pub fn run(args: Args) -> CliResult {
         return Err("the demo has three organisations".into());
     };
     let roles = node_jobs::Sites { bank, tax, stats };
-    node_jobs::write_databases(&roles, &psi, &incomes)?;
+    let training_files = training::write_files(dir, args.rows / 4, args.seed)?;
+    node_jobs::write_databases(&roles, &psi, &incomes, &training_files)?;
     for site in &sites {
         site.write_config(
             &sites,
@@ -107,8 +115,12 @@ pub fn run(args: Args) -> CliResult {
         outcomes.run("PSI cardinality as a node job", || {
             node_jobs::cardinality(&roles, &psi)
         });
+        outcomes.run("PSI join as a node job", || node_jobs::join(&roles, &psi));
         outcomes.run("Secure statistics as a node job", || {
             node_jobs::statistics(&roles, &incomes)
+        });
+        outcomes.run("Vertical training as a node job", || {
+            training::node_training(&roles, &training_files, args.seed)
         });
         outcomes.run("A job outside policy", || node_jobs::refused(&roles));
         drop(running);
@@ -127,11 +139,7 @@ pub fn run(args: Args) -> CliResult {
         psi: &psi,
     };
     outcomes.run("PSI intersection-sum", || jobs::intersection_sum(&setup));
-    outcomes.run("PSI join", || jobs::join(&setup));
     outcomes.run("Secure aggregation", jobs::secure_aggregation);
-    outcomes.run("Vertical training", || {
-        training::vertical_training(&exe, dir, &nodes, args.rows / 4, args.seed)
-    });
 
     println!("total time: {:.1} s", started.elapsed().as_secs_f64());
     if args.keep && args.workdir.is_none() {

@@ -11,10 +11,11 @@ use super::data::{PsiData, RegionRows};
 use super::jobs::{MIN_GROUP, Outcome, check_statistics, column, read_csv};
 use super::nodes::{self, Site};
 use super::procs::Finished;
+use super::training::MIN_ROWS;
 use indomain_node::control::JobSummary;
 use rusqlite::{Connection, params};
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// How long a node job may take.
@@ -39,7 +40,12 @@ fn sql(e: rusqlite::Error) -> String {
 
 /// Writes each organisation's database: the bank's customers, the tax
 /// bureau's taxpayers, and everyone's incomes by region.
-pub fn write_databases(sites: &Sites, psi: &PsiData, incomes: &[RegionRows]) -> Result<(), String> {
+pub fn write_databases(
+    sites: &Sites,
+    psi: &PsiData,
+    incomes: &[RegionRows],
+    training: &(PathBuf, PathBuf),
+) -> Result<(), String> {
     let open = |site: &Site| {
         let path = site.dir.join(format!("{}.db", site.name));
         let _ = std::fs::remove_file(&path);
@@ -85,12 +91,66 @@ pub fn write_databases(sites: &Sites, psi: &PsiData, incomes: &[RegionRows]) -> 
     let mut bank = open(sites.bank)?;
     keyed(&mut bank, "customers", "balance", &psi.bank)?;
     regional(&mut bank, bank_in)?;
+    import_csv(&mut bank, "credit", &training.0)?;
     let mut tax = open(sites.tax)?;
     keyed(&mut tax, "taxpayers", "tax_paid", &psi.tax)?;
     regional(&mut tax, tax_in)?;
+    import_csv(&mut tax, "credit", &training.1)?;
     let mut stats = open(sites.stats)?;
     regional(&mut stats, stats_in)?;
     Ok(())
+}
+
+/// Copies a CSV file whose first column is the text `id` and whose other
+/// columns are numbers into a new table (`default`, the label, as an
+/// integer).
+fn import_csv(conn: &mut Connection, table: &str, path: &Path) -> Result<(), String> {
+    let (header, rows) = read_csv(path)?;
+    let sql_type = |c: &str| match c {
+        "id" => "TEXT",
+        "default" => "INTEGER",
+        _ => "REAL",
+    };
+    let columns: Vec<String> = header
+        .iter()
+        .map(|c| format!("\"{c}\" {} NOT NULL", sql_type(c)))
+        .collect();
+    let tx = conn.transaction().map_err(sql)?;
+    tx.execute(
+        &format!("CREATE TABLE {table} ({})", columns.join(", ")),
+        [],
+    )
+    .map_err(sql)?;
+    {
+        let marks: Vec<String> = (1..=header.len()).map(|i| format!("?{i}")).collect();
+        let mut insert = tx
+            .prepare(&format!(
+                "INSERT INTO {table} VALUES ({})",
+                marks.join(", ")
+            ))
+            .map_err(sql)?;
+        for row in &rows {
+            let values: Vec<rusqlite::types::Value> = header
+                .iter()
+                .zip(row)
+                .map(|(c, v)| match sql_type(c) {
+                    "TEXT" => Ok(rusqlite::types::Value::Text(v.clone())),
+                    "INTEGER" => v
+                        .parse()
+                        .map(rusqlite::types::Value::Integer)
+                        .map_err(|e| format!("{}: {v:?}: {e}", path.display())),
+                    _ => v
+                        .parse()
+                        .map(rusqlite::types::Value::Real)
+                        .map_err(|e| format!("{}: {v:?}: {e}", path.display())),
+                })
+                .collect::<Result<_, String>>()?;
+            insert
+                .execute(rusqlite::params_from_iter(values))
+                .map_err(sql)?;
+        }
+    }
+    tx.commit().map_err(sql)
 }
 
 /// The datasets section of `node.toml` for `site`, with graded columns.
@@ -110,10 +170,35 @@ pub fn datasets(site: &Site, sites: &Sites) -> String {
              {value} = {{ type = \"integer\", grade = \"core\" }}\n\n"
         )
     };
+    let credit = |columns: &[(&str, &str)]| {
+        let mut text = format!(
+            "\n[datasets.credit]\nsqlite = \"{db}\"\ntable = \"credit\"\n\
+             [datasets.credit.columns]\nid = {{ type = \"text\", grade = \"internal\" }}\n"
+        );
+        for (c, t) in columns {
+            text.push_str(&format!(
+                "{c} = {{ type = \"{t}\", grade = \"sensitive\" }}\n"
+            ));
+        }
+        text
+    };
     if site.name == sites.bank.name {
-        keyed("customers", "balance") + &incomes
+        keyed("customers", "balance")
+            + &incomes
+            + &credit(&[
+                ("default", "integer"),
+                ("age", "float"),
+                ("balance", "float"),
+                ("card_utilisation", "float"),
+            ])
     } else if site.name == sites.tax.name {
-        keyed("taxpayers", "tax_paid") + &incomes
+        keyed("taxpayers", "tax_paid")
+            + &incomes
+            + &credit(&[
+                ("income", "float"),
+                ("tax_arrears", "float"),
+                ("late_filings", "float"),
+            ])
     } else {
         incomes
     }
@@ -130,14 +215,29 @@ pub fn policy(site: &Site, sites: &Sites) -> String {
          datasets = [\"incomes\"]\ngrades = [\"public\", \"sensitive\"]\n\
          outputs = {{ statistics = [\"{office}\"] }}\nmin_group_size = {MIN_GROUP}\n"
     );
+    // The bank may train a credit model with the tax bureau's features and
+    // the statistics office as dealer; each data party keeps its own model
+    // part, the bank the metrics.
+    let training = |datasets: &str, grades: &str| {
+        format!(
+            "\n[[policy.peers.{bank}.allow]]\nprotocols = [\"train\"]\npurposes = [\"credit model\"]\n\
+             datasets = [{datasets}]\ngrades = [{grades}]\n\
+             outputs = {{ model = [\"{bank}\", \"{tax}\"], metrics = [\"{bank}\"] }}\n\
+             min_group_size = {MIN_ROWS}\n"
+        )
+    };
+    if site.name == office {
+        return training("\"incomes\"", "\"public\"");
+    }
     if site.name == tax {
         // The bank may find the shared customers by id, both learning them.
         format!(
-            "[[policy.peers.{bank}.allow]]\nprotocols = [\"psi-intersection\"]\n\
+            "[[policy.peers.{bank}.allow]]\nprotocols = [\"psi-intersection\", \"psi-join\"]\n\
              purposes = [\"customer overlap\"]\ndatasets = [\"taxpayers\"]\n\
              columns = [\"id\"]\ngrades = [\"internal\"]\n\
-             outputs = {{ intersection = [\"{bank}\", \"{tax}\"] }}\n\
-             min_intersection = {MIN_INTERSECTION}\nnot_after = 2100-01-01T00:00:00Z\n{statistics}"
+             outputs = {{ intersection = [\"{bank}\", \"{tax}\"], alignment = [\"{bank}\", \"{tax}\"] }}\n\
+             min_intersection = {MIN_INTERSECTION}\nnot_after = 2100-01-01T00:00:00Z\n{statistics}{}",
+            training("\"credit\"", "\"internal\", \"sensitive\"")
         )
     } else if site.name == bank {
         // The tax bureau may learn how many customers are shared, not which.
@@ -180,7 +280,7 @@ fn psi_spec(
 /// Submits `spec` at `proposer`, prints the answer, and waits for the job
 /// to settle on every party. Returns each party's final summary
 /// (proposer first) and the wall time from submit to the last party.
-fn run_job(
+pub fn run_job(
     proposer: &Site,
     others: &[&Site],
     file: &str,
@@ -215,7 +315,7 @@ fn run_job(
     Ok((all, seconds))
 }
 
-fn party_lines(sites: &[&Site], jobs: &[JobSummary]) -> Vec<Finished> {
+pub fn party_lines(sites: &[&Site], jobs: &[JobSummary]) -> Vec<Finished> {
     sites
         .iter()
         .zip(jobs)
@@ -296,6 +396,64 @@ pub fn intersection(sites: &Sites, psi: &PsiData) -> Result<Outcome, String> {
             bank.dir
                 .join("results/demo-overlap/intersection.csv")
                 .display()
+        ),
+        check,
+        parties: party_lines(&[bank, tax], &jobs),
+        scope: SCOPE,
+    })
+}
+
+/// The bank proposes a PSI join to the tax bureau: both end with the
+/// shared customers' ids in one common order, to align their rows.
+pub fn join(sites: &Sites, psi: &PsiData) -> Result<Outcome, String> {
+    let (bank, tax) = (sites.bank, sites.tax);
+    let spec = psi_spec(
+        "demo-align",
+        "psi-join",
+        "customer overlap",
+        [
+            (bank.name, "customers", "[\"id\"]"),
+            (tax.name, "taxpayers", "[\"id\"]"),
+        ],
+        "alignment",
+        &[bank.name, tax.name],
+    );
+    let (jobs, seconds) = run_job(bank, &[tax], "align.toml", &spec)?;
+    let expected = plaintext_intersection(psi);
+    let ordered = |site: &Site| -> Result<Vec<String>, String> {
+        let files = site.result_files("demo-align")?;
+        let file = files
+            .first()
+            .ok_or_else(|| format!("{} received no alignment", site.name))?;
+        let (header, rows) = read_csv(file)?;
+        let id = column(&header, "id", file)?;
+        Ok(rows.into_iter().map(|r| r[id].clone()).collect())
+    };
+    let (at_bank, at_tax) = (ordered(bank)?, ordered(tax)?);
+    let same_set = at_bank.iter().cloned().collect::<BTreeSet<_>>() == expected;
+    let check = if same_set && at_bank == at_tax {
+        format!(
+            "ok: {} ids on each side, the plaintext intersection, in one order on both",
+            at_bank.len()
+        )
+    } else {
+        format!(
+            "MISMATCH: plaintext {} keys, bank {} ids, tax-bureau {} ids, same order: {}",
+            expected.len(),
+            at_bank.len(),
+            at_tax.len(),
+            at_bank == at_tax
+        )
+    };
+    Ok(Outcome {
+        title: format!(
+            "Node job, PSI join: {} proposes, {} accepts; both get the shared customers in one order, to align their rows",
+            bank.name, tax.name
+        ),
+        seconds,
+        result: format!(
+            "{} aligned ids; row i is the same customer at both",
+            at_bank.len()
         ),
         check,
         parties: party_lines(&[bank, tax], &jobs),
