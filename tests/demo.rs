@@ -59,6 +59,10 @@ fn demo_runs_every_job_and_matches_plaintext() {
         stdout.contains("ok: AUC within 0.01 of plaintext training"),
         "{stdout}"
     );
+    assert!(
+        stdout.contains("answers equal the plaintext look-up"),
+        "{stdout}"
+    );
     for node in ["bank", "tax-bureau"] {
         let out = nodes
             .join(node)
@@ -76,7 +80,8 @@ fn demo_runs_every_job_and_matches_plaintext() {
         );
     }
 
-    // The command-line part: every party's output landed, and no partial
+    // The command-line part: the private verification answers equal the
+    // plaintext look-up, every party's output landed, and no partial
     // file was left behind.
     let names: Vec<String> = std::fs::read_dir(dir.path())
         .unwrap()

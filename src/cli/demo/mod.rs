@@ -6,8 +6,10 @@
 //! submits jobs to them through their control sockets: PSI intersection,
 //! cardinality and join, secure statistics, vertical training, and one job
 //! the policy refuses; then `audit verify` checks every node's log. Part 2
-//! runs what the node does not run yet: PSI intersection-sum as two
-//! command-line party processes, and SecAgg+ with dropouts in one process.
+//! runs what the node does not run: PSI intersection-sum as two
+//! command-line party processes, the private verification service (an
+//! operator process and a client process), and SecAgg+ with dropouts in
+//! one process.
 
 mod data;
 mod jobs;
@@ -15,6 +17,7 @@ mod node_jobs;
 mod nodes;
 mod procs;
 mod training;
+mod verification;
 
 use super::CliResult;
 use std::path::{Path, PathBuf};
@@ -139,6 +142,9 @@ pub fn run(args: Args) -> CliResult {
         psi: &psi,
     };
     outcomes.run("PSI intersection-sum", || jobs::intersection_sum(&setup));
+    outcomes.run("Private verification", || {
+        verification::verification(&exe, dir, &nodes[1], &nodes[0], args.rows / 5, args.seed)
+    });
     outcomes.run("Secure aggregation", jobs::secure_aggregation);
 
     println!("total time: {:.1} s", started.elapsed().as_secs_f64());
