@@ -46,10 +46,10 @@ fn accounts(file: &str, columns: &[&str]) -> String {
 /// What beta and gamma allow alpha to propose, on `datasets`.
 const POLICY: &str = r#"
 [[policy.peers.alpha.allow]]
-protocols = ["aggregate", "train", "predict", "psi-join"]
+protocols = ["aggregate", "train", "predict", "psi-join", "psi-sum"]
 datasets = DATASETS
 grades = ["public", "internal", "sensitive"]
-outputs = { statistics = ["alpha", "beta"], model = ["alpha", "beta"], metrics = ["alpha", "beta"], predictions = ["alpha"], alignment = ["alpha", "beta"] }
+outputs = { statistics = ["alpha", "beta"], model = ["alpha", "beta"], metrics = ["alpha", "beta"], predictions = ["alpha"], alignment = ["alpha", "beta"], cardinality = ["alpha", "beta"], sum = ["beta"] }
 min_group_size = 3
 "#;
 
@@ -156,14 +156,15 @@ struct Row {
     age: i64,
 }
 
-/// `n` rows of party `p`, deterministic, ids `p-k`.
+/// `n` rows of party `p`, deterministic, ids `k0`, `k1`, ….
 fn people(p: usize, n: usize) -> Vec<Row> {
     (0..n)
         .map(|k| {
             let z = (p * 1000 + k) as u64;
             let h = z.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40;
             Row {
-                id: format!("{p}-{k}"),
+                // The same ids at every party, for PSI.
+                id: format!("k{k}"),
                 region: if k % 3 == 0 { "south" } else { "north" },
                 income: (h % 100_000) as f64 / 100.0,
                 age: 20 + (h % 50) as i64,
@@ -314,6 +315,50 @@ fn statistics_jobs_equal_the_plaintext_statistics() {
         assert_eq!(r["count"], n, "{got}");
     }
 
+    // psi-sum: alpha's ids against beta's ids with their ages; both learn
+    // the number of matches, beta the sum of its ages over them.
+    let psi_sum = r#"protocol = "psi-sum"
+purpose = "overlap"
+
+[parameters]
+value_column = "age"
+
+[[parties]]
+name = "alpha"
+dataset = "people"
+columns = ["id"]
+
+[[parties]]
+name = "beta"
+dataset = "people"
+columns = ["id", "age"]
+
+[[outputs]]
+name = "cardinality"
+receiver = "alpha"
+
+[[outputs]]
+name = "cardinality"
+receiver = "beta"
+
+[[outputs]]
+name = "sum"
+receiver = "beta"
+"#;
+    let sid = submit(nodes.cfg(0), &nodes.spec("sum.toml", psi_sum));
+    for i in 0..2 {
+        let (st, status) = settled(nodes.cfg(i), &sid);
+        assert_eq!(st, "completed", "{status}");
+    }
+    let matches = data[0].len().min(data[1].len());
+    let age_sum: i64 = data[1][..matches].iter().map(|r| r.age).sum();
+    let cardinality = format!("intersection_size\n{matches}\n");
+    assert_eq!(result(nodes.cfg(0), &sid), cardinality);
+    assert_eq!(
+        result(nodes.cfg(1), &sid),
+        format!("{cardinality}sum\n{age_sum}\n")
+    );
+
     nodes.audited(&id);
     nodes.audited(&vid);
 
@@ -321,7 +366,7 @@ fn statistics_jobs_equal_the_plaintext_statistics() {
     // others fail at once naming gamma; nothing is written anywhere.
     let bad = aggregate_spec("sum", "", "[\"income\"]").replacen(
         "name = \"gamma\"\ndataset = \"people\"\ncolumns = [\"income\"]",
-        "name = \"gamma\"\ndataset = \"people\"\ncolumns = [\"id\"]",
+        "name = \"gamma\"\ndataset = \"people\"\ncolumns = [\"region\"]",
         1,
     );
     let bid = submit(nodes.cfg(0), &nodes.spec("bad.toml", &bad));
@@ -329,7 +374,7 @@ fn statistics_jobs_equal_the_plaintext_statistics() {
         let (st, status) = settled(nodes.cfg(i), &bid);
         assert_eq!(st, "failed", "{name}: {status}");
         assert!(
-            status.contains("column \"id\"") && status.contains("is not a number"),
+            status.contains("column \"region\"") && status.contains("is not a number"),
             "{name}: {status}"
         );
         if i != 2 {

@@ -8,11 +8,10 @@
 //! policy before reading any data and accepts or refuses with the rule
 //! named; both sides record it in their audit logs. Once every party
 //! accepted, the proposer opens the job's protocol channel and both sides
-//! run it (`daemon/run.rs`): PSI intersection, cardinality and join jobs between
-//! two nodes; statistics, training and scoring jobs among all the parties
-//! of the job over links between every two of them (`daemon/mesh.rs`,
-//! `daemon/run_mesh.rs`). psi-sum jobs fail with a clear error
-//! (TODO(#8)).
+//! run it (`daemon/run.rs`): PSI jobs (intersection, cardinality, join and
+//! sum) between two nodes; statistics, training and scoring jobs among all
+//! the parties of the job over links between every two of them
+//! (`daemon/mesh.rs`, `daemon/run_mesh.rs`).
 
 mod answer;
 mod cancel;
@@ -23,6 +22,7 @@ mod run;
 mod run_aggregate;
 mod run_mesh;
 mod run_predict;
+mod run_psi_sum;
 mod run_train;
 mod submit;
 

@@ -146,8 +146,8 @@ impl Node {
             Protocol::PsiIntersection => (Mode::Intersection, Construction::Rr22),
             Protocol::PsiCardinality => (Mode::Cardinality, Construction::Ecdh),
             Protocol::PsiJoin => (Mode::Join, Construction::Rr22),
-            // TODO(#8): psi-sum jobs.
-            other => return Err(format!("{other} jobs do not run under the node yet").into()),
+            Protocol::PsiSum => return self.execute_psi_sum(spec, peer, ch, max_rows),
+            other => return Err(format!("{other} jobs do not run on one channel").into()),
         };
         let output = spec.protocol.outputs()[0];
         let receivers: Vec<&str> = spec
@@ -329,7 +329,7 @@ impl Node {
     /// Sends this node's signed receipt of the completed job and keeps the
     /// peer's. The job is complete either way; a missing or bad receipt is
     /// logged, not fatal.
-    fn exchange_receipts(
+    pub(super) fn exchange_receipts(
         &self,
         spec: &JobSpec,
         peer: &str,
