@@ -1,9 +1,9 @@
 //! The README's main command, end to end: `indomain demo` starts three real
 //! `indomain node` processes on loopback, submits jobs to them over their
 //! control sockets, shows one refused by policy, verifies every node's
-//! audit log, then runs what the node does not run yet as command-line
-//! parties; every secure result is checked against the plaintext
-//! computation, and the report must say that all matched.
+//! audit log, then runs the private verification service and SecAgg+;
+//! every secure result is checked against the plaintext computation, and
+//! the report must say that all matched.
 
 use std::process::Command;
 
@@ -55,6 +55,13 @@ fn demo_runs_every_job_and_matches_plaintext() {
         assert!(alignment.is_file(), "{}", alignment.display());
     }
     assert!(!nodes.join("statistics-office/results/demo-credit").exists());
+    // The intersection-sum: the sum only at the tax bureau.
+    assert!(
+        nodes
+            .join("tax-bureau/results/demo-tax-sum/sum.csv")
+            .is_file()
+    );
+    assert!(!nodes.join("bank/results/demo-tax-sum/sum.csv").exists());
     assert!(
         stdout.contains("ok: AUC within 0.01 of plaintext training"),
         "{stdout}"
@@ -80,17 +87,13 @@ fn demo_runs_every_job_and_matches_plaintext() {
         );
     }
 
-    // The command-line part: the private verification answers equal the
-    // plaintext look-up, every party's output landed, and no partial
-    // file was left behind.
+    // Outside the node: the client's answers landed, and no partial file
+    // was left behind.
     let names: Vec<String> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert!(
-        names.iter().any(|n| n == "tax_intersection-sum.csv"),
-        "{names:?}"
-    );
+    assert!(names.iter().any(|n| n == "bank_answers.csv"), "{names:?}");
     assert!(
         !names.iter().any(|n| n.starts_with(".indomain-partial")),
         "{names:?}"

@@ -1,22 +1,18 @@
-//! The demo's report type, the jobs that run outside the node (PSI
-//! intersection-sum as command-line party processes, SecAgg+ in one
-//! process) and the plaintext check of the statistics result.
+//! The demo's report type, CSV helpers, SecAgg+ (which runs in one
+//! process, outside the node) and the plaintext check of the statistics
+//! result.
 
-use super::Node;
-use super::data::{self, PsiData, RegionRows};
-use super::procs::{self, Finished, PartyCmd};
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use super::data::{self, RegionRows};
+use super::procs::Finished;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Instant;
 
 /// The smallest group the statistics job releases.
 pub const MIN_GROUP: usize = 5;
 
 /// The scope of a job run as party processes of the command line.
 pub const PROCESSES: &str = "processes started, connected, computed, exited";
-
-/// How long one job may take before the demo stops its parties.
-const DEADLINE: Duration = Duration::from_secs(600);
 
 /// What one job reports.
 pub struct Outcome {
@@ -39,10 +35,6 @@ impl Outcome {
     pub fn passed(&self) -> bool {
         self.check.starts_with("ok")
     }
-}
-
-fn path_arg(p: &Path) -> String {
-    p.to_string_lossy().into_owned()
 }
 
 pub fn read_csv(path: &Path) -> Result<(Vec<String>, Vec<Vec<String>>), String> {
@@ -68,159 +60,6 @@ pub fn column(header: &[String], name: &str, path: &Path) -> Result<usize, Strin
         .iter()
         .position(|h| h == name)
         .ok_or_else(|| format!("{}: no column {name}", path.display()))
-}
-
-/// The two agencies of the PSI jobs and their data.
-pub struct PsiSetup<'a> {
-    /// The `indomain` executable.
-    pub exe: &'a Path,
-    /// Where inputs and outputs live.
-    pub dir: &'a Path,
-    /// The bank's node (listens).
-    pub bank: &'a Node,
-    /// The tax bureau's node (connects).
-    pub tax: &'a Node,
-    /// Both agencies' keys.
-    pub psi: &'a PsiData,
-}
-
-/// One side's part of a PSI job: extra flags, and whether it writes output.
-struct Side<'a> {
-    extra: &'a [&'a str],
-    output: bool,
-}
-
-const PLAIN: Side<'static> = Side {
-    extra: &[],
-    output: true,
-};
-
-/// Runs a two-party PSI job: `bank` listens, `tax-bureau` connects.
-/// Returns the parties, the wall time and both output paths.
-fn psi_job(
-    setup: &PsiSetup,
-    mode: &str,
-    bank_side: Side,
-    tax_side: Side,
-) -> Result<(Vec<Finished>, f64, PathBuf, PathBuf), String> {
-    let addr = procs::free_udp_addr()
-        .map_err(|e| e.to_string())?
-        .to_string();
-    let bank_out = setup.dir.join(format!("bank_{mode}.csv"));
-    let tax_out = setup.dir.join(format!("tax_{mode}.csv"));
-    let args = |node: &Node, peer: &Node, input: &Path, net: [&str; 2], side: &Side, out: &Path| {
-        let mut args: Vec<String> = [
-            "psi",
-            "--quiet",
-            "--mode",
-            mode,
-            "--identity",
-            &path_arg(&node.identity),
-            "--peer",
-            &peer.peer_entry,
-            "--input",
-            &path_arg(input),
-            "--key",
-            "id",
-            net[0],
-            net[1],
-        ]
-        .iter()
-        .chain(side.extra)
-        .map(|s| s.to_string())
-        .collect();
-        if side.output {
-            args.extend(["--output".into(), path_arg(out)]);
-        }
-        args
-    };
-    let bank_args = args(
-        setup.bank,
-        setup.tax,
-        &setup.psi.bank_path,
-        ["--listen", &addr],
-        &bank_side,
-        &bank_out,
-    );
-    let tax_args = args(
-        setup.tax,
-        setup.bank,
-        &setup.psi.tax_path,
-        ["--connect", &addr],
-        &tax_side,
-        &tax_out,
-    );
-    let start = Instant::now();
-    let finished = procs::run_parties(
-        setup.exe,
-        vec![
-            PartyCmd::new(setup.bank.name, bank_args),
-            PartyCmd::new(setup.tax.name, tax_args),
-        ],
-        DEADLINE,
-    )?;
-    Ok((finished, start.elapsed().as_secs_f64(), bank_out, tax_out))
-}
-
-fn plaintext_intersection(psi: &PsiData) -> BTreeSet<String> {
-    let tax: BTreeSet<&String> = psi.tax.iter().map(|(k, _)| k).collect();
-    psi.bank
-        .iter()
-        .filter(|(k, _)| tax.contains(k))
-        .map(|(k, _)| k.clone())
-        .collect()
-}
-
-fn summary_cell(path: &Path, name: &str) -> Result<String, String> {
-    let (header, rows) = read_csv(path)?;
-    let c = column(&header, name, path)?;
-    rows.first()
-        .map(|r| r[c].clone())
-        .ok_or_else(|| format!("{}: no result row", path.display()))
-}
-
-/// Intersection-sum: the tax bureau learns the total tax paid by shared customers.
-pub fn intersection_sum(setup: &PsiSetup) -> Result<Outcome, String> {
-    let psi = setup.psi;
-    let (parties, seconds, bank_out, tax_out) = psi_job(
-        setup,
-        "intersection-sum",
-        PLAIN,
-        Side {
-            extra: &["--value", "tax_paid"],
-            output: true,
-        },
-    )?;
-    let shared = plaintext_intersection(psi);
-    let expected_sum: u64 = psi
-        .tax
-        .iter()
-        .filter(|(k, _)| shared.contains(k))
-        .map(|(_, v)| v)
-        .sum();
-    let got_sum = summary_cell(&tax_out, "intersection_sum")?;
-    let bank_count = summary_cell(&bank_out, "intersection_size")?;
-    let check = if got_sum == expected_sum.to_string() && bank_count == shared.len().to_string() {
-        format!(
-            "ok: sum {expected_sum} and count {} equal the plaintext",
-            shared.len()
-        )
-    } else {
-        format!(
-            "MISMATCH: plaintext sum {expected_sum} count {}, secure sum {got_sum} count {bank_count}",
-            shared.len()
-        )
-    };
-    Ok(Outcome {
-        title: "PSI intersection-sum: total tax paid by the shared customers".into(),
-        seconds,
-        result: format!(
-            "tax-bureau learns count and sum = {got_sum}; bank learns count = {bank_count}; nobody learns which customers"
-        ),
-        check,
-        parties,
-        scope: PROCESSES,
-    })
 }
 
 /// Checks a statistics result file (income mean and variance by region,

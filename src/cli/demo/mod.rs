@@ -4,12 +4,11 @@
 //! Part 1 runs three real `indomain node` processes on loopback (QUIC with
 //! mutual TLS), each over an SQLite database of its own with a policy, and
 //! submits jobs to them through their control sockets: PSI intersection,
-//! cardinality and join, secure statistics, vertical training, and one job
-//! the policy refuses; then `audit verify` checks every node's log. Part 2
-//! runs what the node does not run: PSI intersection-sum as two
-//! command-line party processes, the private verification service (an
-//! operator process and a client process), and SecAgg+ with dropouts in
-//! one process.
+//! cardinality, intersection-sum and join, secure statistics, vertical
+//! training, and one job the policy refuses; then `audit verify` checks
+//! every node's log. Part 2 runs what is not a node job: the private
+//! verification service (an operator process and a client process) and
+//! SecAgg+ with dropouts in one process.
 
 mod data;
 mod jobs;
@@ -82,7 +81,7 @@ pub fn run(args: Args) -> CliResult {
     }
     println!();
 
-    let psi = data::psi_data(dir, args.rows, 0.4, args.seed)?;
+    let psi = data::psi_data(args.rows, 0.4, args.seed);
     let incomes = data::region_data(&AGENCIES, args.rows / 4, args.seed);
 
     println!("# Part 1: party nodes");
@@ -118,6 +117,9 @@ pub fn run(args: Args) -> CliResult {
         outcomes.run("PSI cardinality as a node job", || {
             node_jobs::cardinality(&roles, &psi)
         });
+        outcomes.run("PSI intersection-sum as a node job", || {
+            node_jobs::intersection_sum(&roles, &psi)
+        });
         outcomes.run("PSI join as a node job", || node_jobs::join(&roles, &psi));
         outcomes.run("Secure statistics as a node job", || {
             node_jobs::statistics(&roles, &incomes)
@@ -132,16 +134,8 @@ pub fn run(args: Args) -> CliResult {
     }
     outcomes.run("Audit trail", || Ok(node_jobs::audit(&exe, &sites)));
 
-    println!("# Part 2: what the node does not run yet, as command-line parties and library use");
+    println!("# Part 2: a service and library use, outside the node");
     println!();
-    let setup = jobs::PsiSetup {
-        exe: &exe,
-        dir,
-        bank: &nodes[0],
-        tax: &nodes[1],
-        psi: &psi,
-    };
-    outcomes.run("PSI intersection-sum", || jobs::intersection_sum(&setup));
     outcomes.run("Private verification", || {
         verification::verification(&exe, dir, &nodes[1], &nodes[0], args.rows / 5, args.seed)
     });

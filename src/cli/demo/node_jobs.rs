@@ -242,9 +242,9 @@ pub fn policy(site: &Site, sites: &Sites) -> String {
     } else if site.name == bank {
         // The tax bureau may learn how many customers are shared, not which.
         format!(
-            "[[policy.peers.{tax}.allow]]\nprotocols = [\"psi-cardinality\"]\n\
+            "[[policy.peers.{tax}.allow]]\nprotocols = [\"psi-cardinality\", \"psi-sum\"]\n\
              datasets = [\"customers\"]\ncolumns = [\"id\"]\ngrades = [\"internal\"]\n\
-             outputs = {{ cardinality = [\"{tax}\"] }}\n\
+             outputs = {{ cardinality = [\"{tax}\", \"{bank}\"], sum = [\"{tax}\"] }}\n\
              min_intersection = {MIN_INTERSECTION}\nmax_jobs_per_hour = 10\n{statistics}"
         )
     } else {
@@ -457,6 +457,77 @@ pub fn join(sites: &Sites, psi: &PsiData) -> Result<Outcome, String> {
         ),
         check,
         parties: party_lines(&[bank, tax], &jobs),
+        scope: SCOPE,
+    })
+}
+
+/// The tax bureau proposes a PSI intersection-sum to the bank: both learn
+/// how many customers are shared, the tax bureau the total tax they paid.
+pub fn intersection_sum(sites: &Sites, psi: &PsiData) -> Result<Outcome, String> {
+    let (bank, tax) = (sites.bank, sites.tax);
+    let mut spec = psi_spec(
+        "demo-tax-sum",
+        "psi-sum",
+        "tax paid by shared customers",
+        [
+            (bank.name, "customers", "[\"id\"]"),
+            (tax.name, "taxpayers", "[\"id\", \"tax_paid\"]"),
+        ],
+        "cardinality",
+        &[bank.name, tax.name],
+    );
+    spec = spec.replace(
+        "[parameters]\n",
+        "[parameters]\nvalue_column = \"tax_paid\"\n",
+    );
+    spec.push_str(&format!(
+        "\n[[outputs]]\nname = \"sum\"\nreceiver = \"{}\"\n",
+        tax.name
+    ));
+    let (jobs, seconds) = run_job(tax, &[bank], "tax-sum.toml", &spec)?;
+    let cell = |site: &Site, file: &str, name: &str| -> Result<String, String> {
+        let path = site.dir.join("results/demo-tax-sum").join(file);
+        let (header, rows) = read_csv(&path)?;
+        let c = column(&header, name, &path)?;
+        rows.first()
+            .map(|r| r[c].clone())
+            .ok_or_else(|| format!("{}: no result row", path.display()))
+    };
+    let shared = plaintext_intersection(psi);
+    let expected_sum: u64 = psi
+        .tax
+        .iter()
+        .filter(|(k, _)| shared.contains(k))
+        .map(|(_, v)| v)
+        .sum();
+    let got_sum = cell(tax, "sum.csv", "sum")?;
+    let bank_count = cell(bank, "cardinality.csv", "intersection_size")?;
+    let tax_count = cell(tax, "cardinality.csv", "intersection_size")?;
+    let bank_has_sum = bank.dir.join("results/demo-tax-sum/sum.csv").exists();
+    let count = shared.len().to_string();
+    let check = if got_sum == expected_sum.to_string()
+        && bank_count == count
+        && tax_count == count
+        && !bank_has_sum
+    {
+        format!("ok: sum {expected_sum} and count {count} equal the plaintext; the bank has no sum")
+    } else {
+        format!(
+            "MISMATCH: plaintext sum {expected_sum} count {count}; secure sum {got_sum}, counts {bank_count} (bank) {tax_count} (tax-bureau); sum at the bank: {bank_has_sum}"
+        )
+    };
+    Ok(Outcome {
+        title: format!(
+            "Node job, PSI intersection-sum: {} proposes, {} accepts; total tax paid by the shared customers",
+            tax.name, bank.name
+        ),
+        seconds,
+        result: format!(
+            "{} learns count {tax_count} and sum {got_sum}; {} learns count {bank_count}; nobody learns which customers",
+            tax.name, bank.name
+        ),
+        check,
+        parties: party_lines(&[tax, bank], &jobs),
         scope: SCOPE,
     })
 }
