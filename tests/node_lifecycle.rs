@@ -216,3 +216,131 @@ fn an_accepted_job_whose_proposer_never_starts_it_fails_naming_the_proposer() {
     let v = run(&["audit", "verify", "--config", tax_cfg]);
     assert!(v.status.success(), "{}", text(&v));
 }
+
+/// A party of a three-party job (the dealer, neither the proposer nor a
+/// data holder) cancels a long training job: every party stops it and
+/// names the dealer, nothing is released, and every log records it.
+#[test]
+fn a_dealer_cancels_a_running_training_job_on_all_three_nodes() {
+    let root = tempfile::tempdir().unwrap();
+    let names = ["bank", "tax", "stats"];
+    let sites: Vec<Site> = names.iter().map(|n| site(root.path(), n)).collect();
+    let columns = ["id,y,age,balance", "id,income,tax_paid", "id"];
+    for (i, s) in sites.iter().enumerate() {
+        let mut csv = format!("{}\n", columns[i]);
+        for r in 0..200u32 {
+            let age = 20 + r % 50;
+            let row = match i {
+                0 => format!(
+                    "p{r},{},{age},{}",
+                    u32::from((age > 45) ^ (r % 7 == 0)),
+                    (r * 37) % 1000
+                ),
+                1 => format!("p{r},{},{}", (r * 13) % 100, r % 17),
+                _ => format!("p{r}"),
+            };
+            csv.push_str(&row);
+            csv.push('\n');
+        }
+        std::fs::write(s.dir.join("credit.csv"), csv).unwrap();
+    }
+    let configs: Vec<PathBuf> = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let mut dataset = String::from(
+                "\n[datasets.credit]\ncsv = \"credit.csv\"\n[datasets.credit.columns]\n\
+                 id = { type = \"text\", grade = \"internal\" }\n",
+            );
+            for c in columns[i].split(',').skip(1) {
+                dataset.push_str(&format!("{c} = {{ type = \"float\", grade = \"sensitive\" }}\n"));
+            }
+            let policy = if i == 0 {
+                String::new()
+            } else {
+                "\n[[policy.peers.bank.allow]]\nprotocols = [\"train\"]\ndatasets = [\"credit\"]\n\
+                 grades = [\"internal\", \"sensitive\"]\n\
+                 outputs = { model = [\"bank\", \"tax\"], metrics = [\"bank\"] }\nmin_group_size = 3\n"
+                    .to_string()
+            };
+            let peers: Vec<(&str, &Site)> = names
+                .iter()
+                .zip(&sites)
+                .filter(|(n, _)| *n != name)
+                .map(|(n, s)| (*n, s))
+                .collect();
+            write_node_config(&sites[i], name, &peers, &dataset, &policy)
+        })
+        .collect();
+    let cfgs: Vec<&str> = configs.iter().map(|c| c.to_str().unwrap()).collect();
+    let nodes: Vec<_> = configs.iter().map(|c| start(c)).collect();
+
+    // Enough epochs that the job is still training when it is cancelled.
+    let spec = root.path().join("train.toml");
+    std::fs::write(
+        &spec,
+        r#"protocol = "train"
+purpose = "credit model"
+
+[parameters]
+label_holder = "bank"
+dealer = "stats"
+id_column = "id"
+label_column = "y"
+epochs = 100000
+learning_rate = 0.5
+min_group_size = 3
+
+[[parties]]
+name = "bank"
+dataset = "credit"
+columns = ["id", "y", "age", "balance"]
+
+[[parties]]
+name = "tax"
+dataset = "credit"
+columns = ["id", "income", "tax_paid"]
+
+[[parties]]
+name = "stats"
+
+[[outputs]]
+name = "model"
+receiver = "bank"
+
+[[outputs]]
+name = "model"
+receiver = "tax"
+
+[[outputs]]
+name = "metrics"
+receiver = "bank"
+"#,
+    )
+    .unwrap();
+    let id = submit(cfgs[0], &spec);
+    for cfg in &cfgs {
+        until_running(cfg, &id);
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let cancel = run(&["job", "cancel", "--config", cfgs[2], &id]);
+    assert!(cancel.status.success(), "{}", text(&cancel));
+    for (i, cfg) in cfgs.iter().enumerate() {
+        let (st, status) = settled(cfg, &id);
+        assert_eq!(st, "cancelled", "{cfg}: {status}");
+        assert!(status.contains("cancelled by stats"), "{cfg}: {status}");
+        assert_eq!(files_left(&sites[i], &id), 0, "{cfg}");
+    }
+    drop(nodes);
+    for cfg in &cfgs {
+        let v = run(&["audit", "verify", "--config", cfg]);
+        assert!(v.status.success(), "{}", text(&v));
+        let shown = text(&run(&["audit", "show", "--config", cfg]));
+        assert!(
+            shown
+                .lines()
+                .any(|l| l.contains(&format!("job {id} ")) && l.contains("CANCELLED by stats")),
+            "{cfg}:\n{shown}"
+        );
+    }
+}

@@ -269,4 +269,10 @@ fn a_link_stopped_from_another_thread_tells_the_peer_why() {
     // The side that stopped fails at once too, and was not stopped by its peer.
     assert!(writer.recv().is_err());
     assert_eq!(writer.stopper().stopped_by_peer(), None);
+    // Stopping a link the peer already stopped keeps the peer's reason.
+    reader.stopper().stop("failed at reader");
+    assert_eq!(
+        reader.stopper().stopped_by_peer().as_deref(),
+        Some("cancelled by writer")
+    );
 }

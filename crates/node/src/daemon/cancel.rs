@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 const CANCEL_WAIT: Duration = Duration::from_secs(10);
 
 /// The close reason of a link whose job `by` cancelled.
-fn reason(by: &str) -> String {
+pub(super) fn reason(by: &str) -> String {
     format!("cancelled by {by}")
 }
 

@@ -107,8 +107,13 @@ impl Node {
         let pending = match staged {
             Ok(p) => p,
             Err(reason) => {
-                // Tell every party at once, naming this node.
-                mesh.stop(&format!("job {} failed at {me}: {reason}", spec.id));
+                // Tell every party at once, naming this node; a job stopped
+                // by a cancel passes on who cancelled it.
+                let why = match self.cancelled_by(&spec.id) {
+                    Some(by) => super::cancel::reason(&by),
+                    None => format!("job {} failed at {me}: {reason}", spec.id),
+                };
+                mesh.stop(&why);
                 return Err(Failed {
                     reason,
                     bytes: mesh.parties.counters(),
