@@ -11,7 +11,10 @@
 //! run it (`daemon/run.rs`): PSI jobs (intersection, cardinality, join and
 //! sum) between two nodes; statistics, training and scoring jobs among all
 //! the parties of the job over links between every two of them
-//! (`daemon/mesh.rs`, `daemon/run_mesh.rs`).
+//! (`daemon/mesh.rs`, `daemon/run_mesh.rs`). `job cancel` stops a job on
+//! every party (`daemon/cancel.rs`); a job accepted here fails if its
+//! proposer does not start it within the configured start timeout; the
+//! QUIC links notice a vanished peer within seconds ([`Liveness::PROMPT`]).
 
 mod answer;
 mod cancel;
