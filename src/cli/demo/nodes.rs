@@ -63,11 +63,18 @@ impl Site {
     /// Writes `node.toml`: every other site is a peer; `datasets` and
     /// `policy` are TOML tables of this site's own.
     pub fn write_config(&self, sites: &[Site], datasets: &str, policy: &str) -> Result<(), String> {
+        // Relative to this file (the identity is two levels up, in the
+        // demo's directory), so that a kept directory still works.
+        let identity = self
+            .identity
+            .file_name()
+            .map(|f| Path::new("../..").join(f))
+            .unwrap_or_else(|| self.identity.clone());
         let mut text = format!(
             "name = \"{}\"\nidentity = \"{}\"\nlisten = \"127.0.0.1:{}\"\n\
              audit_log = \"audit.jsonl\"\ncontrol_socket = \"control.sock\"\n",
             self.name,
-            self.identity.display(),
+            identity.display(),
             self.port
         );
         for peer in sites.iter().filter(|s| s.name != self.name) {
