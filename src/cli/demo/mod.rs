@@ -15,6 +15,7 @@ mod jobs;
 mod node_jobs;
 mod nodes;
 mod procs;
+mod setup;
 mod training;
 mod verification;
 
@@ -95,12 +96,12 @@ pub fn run(args: Args) -> CliResult {
     };
     let roles = node_jobs::Sites { bank, tax, stats };
     let training_files = training::write_files(dir, args.rows / 4, args.seed)?;
-    node_jobs::write_databases(&roles, &psi, &incomes, &training_files)?;
+    setup::write_databases(&roles, &psi, &incomes, &training_files)?;
     for site in &sites {
         site.write_config(
             &sites,
-            &node_jobs::datasets(site, &roles),
-            &node_jobs::policy(site, &roles),
+            &setup::datasets(site, &roles),
+            &setup::policy(site, &roles),
         )?;
     }
     let mut outcomes = Runner::default();
