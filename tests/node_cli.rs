@@ -470,6 +470,9 @@ fn a_killed_peer_fails_the_job_and_the_node_serves_on() {
     assert_eq!(st, "failed", "{status}");
     let reason = status.lines().nth(1).unwrap_or_default();
     assert!(reason.contains("tax"), "the error names the peer: {status}");
+    // Noticed by the node's short QUIC idle timeout (keep-alives stopped
+    // coming), not by a receive timeout.
+    assert!(reason.contains("it is gone"), "{status}");
     // Nothing was released: no output file, no result.
     let results = bank.dir.join("results").join(&doomed);
     let left = std::fs::read_dir(&results).map(|d| d.count()).unwrap_or(0);

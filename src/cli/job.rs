@@ -48,7 +48,9 @@ enum Command {
         /// The job id.
         job_id: String,
     },
-    /// Cancel a job that has not finished.
+    /// Cancel a job that has not finished, at every party: a running job
+    /// stops at its next message, each party records who cancelled it, and
+    /// nothing is released.
     Cancel {
         #[command(flatten)]
         target: Target,

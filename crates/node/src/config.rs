@@ -17,6 +17,7 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 use toml::Spanned;
 
 /// A peer this node works with.
@@ -53,7 +54,16 @@ pub struct NodeConfig {
     pub datasets: BTreeMap<String, Dataset>,
     /// The policy (with the datasets' grades).
     pub policy: Policy,
+    /// How long a job this node accepted waits for its proposer to start
+    /// it before it fails (`start_timeout_secs`, default
+    /// [`DEFAULT_START_TIMEOUT`]).
+    pub start_timeout: Duration,
 }
+
+/// How long an accepted job waits for its proposer by default: longer than
+/// a proposer may spend proposing to its other peers (each connection
+/// attempt is retried for up to the 120 s receive timeout).
+pub const DEFAULT_START_TIMEOUT: Duration = Duration::from_secs(180);
 
 impl NodeConfig {
     /// What this node knows about job parties, to check a spec before
@@ -135,6 +145,17 @@ impl NodeConfig {
             );
         }
 
+        let start_timeout = match &raw.start_timeout_secs {
+            None => DEFAULT_START_TIMEOUT,
+            Some(s) if *s.get_ref() > 0 => Duration::from_secs(*s.get_ref()),
+            Some(s) => {
+                return Err(at(
+                    start(&s.span()),
+                    "start_timeout_secs: must be at least 1".into(),
+                ));
+            }
+        };
+
         let mut datasets = BTreeMap::new();
         for (ds_name, d) in &raw.datasets {
             let n = ds_name.get_ref();
@@ -194,6 +215,7 @@ impl NodeConfig {
             peers,
             datasets,
             policy,
+            start_timeout,
         })
     }
 }
@@ -212,6 +234,7 @@ struct RawConfig {
     listen: Spanned<String>,
     audit_log: PathBuf,
     control_socket: PathBuf,
+    start_timeout_secs: Option<Spanned<u64>>,
     #[serde(default)]
     peers: BTreeMap<Spanned<String>, RawPeer>,
     #[serde(default)]

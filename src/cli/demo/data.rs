@@ -7,16 +7,12 @@
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::path::{Path, PathBuf};
 
 /// Regions of the aggregation job; the last is tiny and must be suppressed.
 pub const REGIONS: [&str; 4] = ["north", "south", "east", "islands"];
 
-/// One agency's rows for the statistics job.
+/// One agency's rows for the statistics job (its node's `incomes` table).
 pub struct RegionRows {
-    /// The CSV file written for the agency.
-    pub path: PathBuf,
     /// (region, income) rows.
     pub rows: Vec<(&'static str, f64)>,
 }
@@ -27,19 +23,15 @@ pub struct PsiData {
     pub bank: Vec<(String, u64)>,
     /// Tax bureau taxpayers: (id, tax paid).
     pub tax: Vec<(String, u64)>,
-    /// The bank's CSV file.
-    pub bank_path: PathBuf,
-    /// The tax bureau's CSV file.
-    pub tax_path: PathBuf,
 }
 
 fn customer_id(i: u64) -> String {
     format!("C{i:08}")
 }
 
-/// Writes the bank's and the tax bureau's files: `rows` each, about
-/// `overlap` of them shared.
-pub fn psi_data(dir: &Path, rows: usize, overlap: f64, seed: u64) -> std::io::Result<PsiData> {
+/// The bank's customers and the tax bureau's taxpayers: `rows` each,
+/// about `overlap` of them shared.
+pub fn psi_data(rows: usize, overlap: f64, seed: u64) -> PsiData {
     let mut rng = StdRng::seed_from_u64(seed);
     let shared = (rows as f64 * overlap) as u64;
     let rows = rows as u64;
@@ -52,38 +44,14 @@ pub fn psi_data(dir: &Path, rows: usize, overlap: f64, seed: u64) -> std::io::Re
     let tax: Vec<(String, u64)> = tax_ids
         .map(|i| (customer_id(i), rng.random_range(0..20_000)))
         .collect();
-    let bank_path = dir.join("bank_customers.csv");
-    let tax_path = dir.join("tax_taxpayers.csv");
-    write_csv(
-        &bank_path,
-        "id,balance",
-        bank.iter().map(|(k, v)| format!("{k},{v}")),
-    )?;
-    write_csv(
-        &tax_path,
-        "id,tax_paid",
-        tax.iter().map(|(k, v)| format!("{k},{v}")),
-    )?;
-    Ok(PsiData {
-        bank,
-        tax,
-        bank_path,
-        tax_path,
-    })
+    PsiData { bank, tax }
 }
 
-/// Writes one income file per agency for the statistics job.
-pub fn region_data(
-    dir: &Path,
-    agencies: &[&str],
-    rows: usize,
-    seed: u64,
-) -> std::io::Result<Vec<RegionRows>> {
+/// Each agency's incomes by region for the statistics job.
+pub fn region_data(agencies: &[&str], rows: usize, seed: u64) -> Vec<RegionRows> {
     let mut rng = StdRng::seed_from_u64(seed ^ 0xa66);
-    agencies
-        .iter()
-        .enumerate()
-        .map(|(a, name)| {
+    (0..agencies.len())
+        .map(|a| {
             let mut rows_of: Vec<(&'static str, f64)> = (0..rows)
                 .map(|_| {
                     let region = REGIONS[rng.random_range(0..REGIONS.len() - 1)];
@@ -95,16 +63,7 @@ pub fn region_data(
             if a < 2 {
                 rows_of.push((REGIONS[3], 55_000.0));
             }
-            let path = dir.join(format!("{name}_incomes.csv"));
-            write_csv(
-                &path,
-                "region,income",
-                rows_of.iter().map(|(r, v)| format!("{r},{v}")),
-            )?;
-            Ok(RegionRows {
-                path,
-                rows: rows_of,
-            })
+            RegionRows { rows: rows_of }
         })
         .collect()
 }
@@ -123,13 +82,4 @@ pub fn plaintext_stats(all: &[RegionRows]) -> BTreeMap<&'static str, (usize, f64
             (r, (vs.len(), mean, var))
         })
         .collect()
-}
-
-fn write_csv(path: &Path, header: &str, rows: impl Iterator<Item = String>) -> std::io::Result<()> {
-    let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
-    writeln!(f, "{header}")?;
-    for r in rows {
-        writeln!(f, "{r}")?;
-    }
-    f.flush()
 }

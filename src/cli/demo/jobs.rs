@@ -1,15 +1,18 @@
-//! The demo's jobs: each starts real party processes, then checks what the
-//! parties wrote against the plaintext computation on the same data.
+//! The demo's report type, CSV helpers, SecAgg+ (which runs in one
+//! process, outside the node) and the plaintext check of the statistics
+//! result.
 
-use super::Node;
-use super::data::{self, PsiData, RegionRows};
-use super::procs::{self, Finished, PartyCmd};
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use super::data::{self, RegionRows};
+use super::procs::Finished;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Instant;
 
-/// How long one job may take before the demo stops its parties.
-const DEADLINE: Duration = Duration::from_secs(600);
+/// The smallest group the statistics job releases.
+pub const MIN_GROUP: usize = 5;
+
+/// The scope of a job run as party processes of the command line.
+pub const PROCESSES: &str = "processes started, connected, computed, exited";
 
 /// What one job reports.
 pub struct Outcome {
@@ -23,6 +26,8 @@ pub struct Outcome {
     pub check: String,
     /// Every party's summary, as it printed it.
     pub parties: Vec<Finished>,
+    /// What the time covers.
+    pub scope: &'static str,
 }
 
 impl Outcome {
@@ -32,11 +37,7 @@ impl Outcome {
     }
 }
 
-fn path_arg(p: &Path) -> String {
-    p.to_string_lossy().into_owned()
-}
-
-fn read_csv(path: &Path) -> Result<(Vec<String>, Vec<Vec<String>>), String> {
+pub fn read_csv(path: &Path) -> Result<(Vec<String>, Vec<Vec<String>>), String> {
     let mut r = csv::Reader::from_path(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let header = r
         .headers()
@@ -54,350 +55,23 @@ fn read_csv(path: &Path) -> Result<(Vec<String>, Vec<Vec<String>>), String> {
     Ok((header, rows))
 }
 
-fn column(header: &[String], name: &str, path: &Path) -> Result<usize, String> {
+pub fn column(header: &[String], name: &str, path: &Path) -> Result<usize, String> {
     header
         .iter()
         .position(|h| h == name)
         .ok_or_else(|| format!("{}: no column {name}", path.display()))
 }
 
-/// The two agencies of the PSI jobs and their data.
-pub struct PsiSetup<'a> {
-    /// The `indomain` executable.
-    pub exe: &'a Path,
-    /// Where inputs and outputs live.
-    pub dir: &'a Path,
-    /// The bank's node (listens).
-    pub bank: &'a Node,
-    /// The tax bureau's node (connects).
-    pub tax: &'a Node,
-    /// Both agencies' keys.
-    pub psi: &'a PsiData,
-}
-
-/// One side's part of a PSI job: extra flags, and whether it writes output.
-struct Side<'a> {
-    extra: &'a [&'a str],
-    output: bool,
-}
-
-const PLAIN: Side<'static> = Side {
-    extra: &[],
-    output: true,
-};
-
-/// Intersection revealed to both (`indomain psi` reveals to the receiver
-/// only unless asked).
-const BOTH: Side<'static> = Side {
-    extra: &["--reveal", "both"],
-    output: true,
-};
-
-/// Runs a two-party PSI job: `bank` listens, `tax-bureau` connects.
-/// Returns the parties, the wall time and both output paths.
-fn psi_job(
-    setup: &PsiSetup,
-    mode: &str,
-    bank_side: Side,
-    tax_side: Side,
-) -> Result<(Vec<Finished>, f64, PathBuf, PathBuf), String> {
-    let addr = procs::free_udp_addr()
-        .map_err(|e| e.to_string())?
-        .to_string();
-    let bank_out = setup.dir.join(format!("bank_{mode}.csv"));
-    let tax_out = setup.dir.join(format!("tax_{mode}.csv"));
-    let args = |node: &Node, peer: &Node, input: &Path, net: [&str; 2], side: &Side, out: &Path| {
-        let mut args: Vec<String> = [
-            "psi",
-            "--quiet",
-            "--mode",
-            mode,
-            "--identity",
-            &path_arg(&node.identity),
-            "--peer",
-            &peer.peer_entry,
-            "--input",
-            &path_arg(input),
-            "--key",
-            "id",
-            net[0],
-            net[1],
-        ]
-        .iter()
-        .chain(side.extra)
-        .map(|s| s.to_string())
-        .collect();
-        if side.output {
-            args.extend(["--output".into(), path_arg(out)]);
-        }
-        args
-    };
-    let bank_args = args(
-        setup.bank,
-        setup.tax,
-        &setup.psi.bank_path,
-        ["--listen", &addr],
-        &bank_side,
-        &bank_out,
-    );
-    let tax_args = args(
-        setup.tax,
-        setup.bank,
-        &setup.psi.tax_path,
-        ["--connect", &addr],
-        &tax_side,
-        &tax_out,
-    );
-    let start = Instant::now();
-    let finished = procs::run_parties(
-        setup.exe,
-        vec![
-            PartyCmd::new(setup.bank.name, bank_args),
-            PartyCmd::new(setup.tax.name, tax_args),
-        ],
-        DEADLINE,
-    )?;
-    Ok((finished, start.elapsed().as_secs_f64(), bank_out, tax_out))
-}
-
-fn plaintext_intersection(psi: &PsiData) -> BTreeSet<String> {
-    let tax: BTreeSet<&String> = psi.tax.iter().map(|(k, _)| k).collect();
-    psi.bank
-        .iter()
-        .filter(|(k, _)| tax.contains(k))
-        .map(|(k, _)| k.clone())
-        .collect()
-}
-
-fn key_set(path: &Path) -> Result<Vec<String>, String> {
-    let (header, rows) = read_csv(path)?;
-    let id = column(&header, "id", path)?;
-    Ok(rows.into_iter().map(|r| r[id].clone()).collect())
-}
-
-/// Intersection, revealed to both agencies.
-pub fn intersection(setup: &PsiSetup) -> Result<Outcome, String> {
-    let psi = setup.psi;
-    let (parties, seconds, bank_out, tax_out) = psi_job(setup, "intersection", BOTH, BOTH)?;
-    let expected = plaintext_intersection(psi);
-    let bank_keys: BTreeSet<String> = key_set(&bank_out)?.into_iter().collect();
-    let tax_keys: BTreeSet<String> = key_set(&tax_out)?.into_iter().collect();
-    let check = if bank_keys == expected && tax_keys == expected {
-        format!(
-            "ok: both outputs equal the plaintext intersection ({} keys)",
-            expected.len()
-        )
-    } else {
-        format!(
-            "MISMATCH: plaintext {} keys, bank wrote {}, tax-bureau wrote {}",
-            expected.len(),
-            bank_keys.len(),
-            tax_keys.len()
-        )
-    };
-    Ok(Outcome {
-        title: format!(
-            "PSI intersection: bank ({} customers) ∩ tax-bureau ({} taxpayers), both learn it",
-            psi.bank.len(),
-            psi.tax.len()
-        ),
-        seconds,
-        result: format!("{} shared customers", bank_keys.len()),
-        check,
-        parties,
-    })
-}
-
-fn summary_cell(path: &Path, name: &str) -> Result<String, String> {
-    let (header, rows) = read_csv(path)?;
-    let c = column(&header, name, path)?;
-    rows.first()
-        .map(|r| r[c].clone())
-        .ok_or_else(|| format!("{}: no result row", path.display()))
-}
-
-/// Cardinality only: the tax bureau learns how many customers are shared.
-pub fn cardinality(setup: &PsiSetup) -> Result<Outcome, String> {
-    let psi = setup.psi;
-    let reveal = &["--reveal", "receiver"];
-    let (parties, seconds, _, tax_out) = psi_job(
-        setup,
-        "cardinality",
-        Side {
-            extra: reveal,
-            output: false,
-        },
-        Side {
-            extra: reveal,
-            output: true,
-        },
-    )?;
-    let expected = plaintext_intersection(psi).len();
-    let got = summary_cell(&tax_out, "intersection_size")?;
-    let check = if got == expected.to_string() {
-        format!("ok: equals the plaintext count {expected}")
-    } else {
-        format!("MISMATCH: plaintext {expected}, secure {got}")
-    };
-    Ok(Outcome {
-        title: "PSI cardinality: the tax-bureau learns only how many customers are shared".into(),
-        seconds,
-        result: format!("|intersection| = {got}; no party learns which keys match"),
-        check,
-        parties,
-    })
-}
-
-/// Intersection-sum: the tax bureau learns the total tax paid by shared customers.
-pub fn intersection_sum(setup: &PsiSetup) -> Result<Outcome, String> {
-    let psi = setup.psi;
-    let (parties, seconds, bank_out, tax_out) = psi_job(
-        setup,
-        "intersection-sum",
-        PLAIN,
-        Side {
-            extra: &["--value", "tax_paid"],
-            output: true,
-        },
-    )?;
-    let shared = plaintext_intersection(psi);
-    let expected_sum: u64 = psi
-        .tax
-        .iter()
-        .filter(|(k, _)| shared.contains(k))
-        .map(|(_, v)| v)
-        .sum();
-    let got_sum = summary_cell(&tax_out, "intersection_sum")?;
-    let bank_count = summary_cell(&bank_out, "intersection_size")?;
-    let check = if got_sum == expected_sum.to_string() && bank_count == shared.len().to_string() {
-        format!(
-            "ok: sum {expected_sum} and count {} equal the plaintext",
-            shared.len()
-        )
-    } else {
-        format!(
-            "MISMATCH: plaintext sum {expected_sum} count {}, secure sum {got_sum} count {bank_count}",
-            shared.len()
-        )
-    };
-    Ok(Outcome {
-        title: "PSI intersection-sum: total tax paid by the shared customers".into(),
-        seconds,
-        result: format!(
-            "tax-bureau learns count and sum = {got_sum}; bank learns count = {bank_count}; nobody learns which customers"
-        ),
-        check,
-        parties,
-    })
-}
-
-/// Aligned join: both end with their own rows of the shared customers, in one order.
-pub fn join(setup: &PsiSetup) -> Result<Outcome, String> {
-    let psi = setup.psi;
-    let (parties, seconds, bank_out, tax_out) = psi_job(setup, "join", PLAIN, PLAIN)?;
-    let expected = plaintext_intersection(psi);
-    let bank_rows = key_set(&bank_out)?;
-    let tax_rows = key_set(&tax_out)?;
-    let same_set = bank_rows.iter().cloned().collect::<BTreeSet<_>>() == expected;
-    let check = if same_set && bank_rows == tax_rows {
-        format!(
-            "ok: {} rows on each side, row i is the same customer on both",
-            bank_rows.len()
-        )
-    } else {
-        format!(
-            "MISMATCH: plaintext {} keys, bank {} rows, tax-bureau {} rows, aligned: {}",
-            expected.len(),
-            bank_rows.len(),
-            tax_rows.len(),
-            bank_rows == tax_rows
-        )
-    };
-    Ok(Outcome {
-        title: "PSI join: both sides' rows of the shared customers, aligned for vertical training"
-            .into(),
-        seconds,
-        result: format!(
-            "{} aligned rows (bank: id,balance; tax-bureau: id,tax_paid)",
-            bank_rows.len()
-        ),
-        check,
-        parties,
-    })
-}
-
-/// Three agencies compute income mean and variance by region; the
-/// statistics office receives the result; tiny regions are suppressed.
-pub fn statistics(
-    exe: &Path,
-    dir: &Path,
-    nodes: &[Node],
-    inputs: &[RegionRows],
-) -> Result<Outcome, String> {
-    const MIN_GROUP: usize = 5;
-    let receiver = nodes.last().ok_or("no nodes")?;
-    let out = dir.join("income_by_region.csv");
-    let addrs = nodes
-        .iter()
-        .map(|_| procs::free_udp_addr().map(|a| a.to_string()))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| e.to_string())?;
-    let party_list: Vec<String> = nodes
-        .iter()
-        .zip(&addrs)
-        .flat_map(|(n, a)| ["--party".to_string(), format!("{}@{a}", n.peer_entry)])
-        .collect();
-    let categories = data::REGIONS.join(",");
-    let cmds = nodes
-        .iter()
-        .zip(inputs)
-        .map(|(n, input)| {
-            let mut args: Vec<String> = vec![
-                "aggregate".into(),
-                "--quiet".into(),
-                "--identity".into(),
-                path_arg(&n.identity),
-                "--me".into(),
-                n.name.into(),
-                "--input".into(),
-                path_arg(&input.path),
-                "--stat".into(),
-                "variance".into(),
-                "--columns".into(),
-                "income".into(),
-                "--group-by".into(),
-                "region".into(),
-                "--categories".into(),
-                categories.clone(),
-                "--receivers".into(),
-                receiver.name.into(),
-                "--min-group-size".into(),
-                MIN_GROUP.to_string(),
-                // Incomes are below 150,000: a tight range leaves room in
-                // the ring for sums of squares.
-                "--max-abs".into(),
-                "150000".into(),
-                "--frac-bits".into(),
-                "12".into(),
-                // The demo has no dealer node: the receiver decides on
-                // the opened counts (see `indomain aggregate --help`).
-                "--open-counts-to-decider".into(),
-            ];
-            args.extend(party_list.iter().cloned());
-            if n.name == receiver.name {
-                args.extend(["--output".into(), path_arg(&out)]);
-            }
-            PartyCmd::new(n.name, args)
-        })
-        .collect();
-    let start = Instant::now();
-    let parties = procs::run_parties(exe, cmds, DEADLINE)?;
-    let seconds = start.elapsed().as_secs_f64();
-
+/// Checks a statistics result file (income mean and variance by region,
+/// groups under `MIN_GROUP` rows suppressed) against the plaintext
+/// computation over every agency's rows; the last agency is the receiver,
+/// whose own rows do not count towards the minimum. Returns the result and
+/// the check, in words.
+pub fn check_statistics(out: &Path, inputs: &[RegionRows]) -> Result<(String, String), String> {
     let expected = data::plaintext_stats(inputs);
-    let (header, rows) = read_csv(&out)?;
+    let (header, rows) = read_csv(out)?;
     let [g, status, mean, var] =
-        ["group", "status", "mean", "variance"].map(|name| column(&header, name, &out));
+        ["group", "status", "mean", "variance"].map(|name| column(&header, name, out));
     let (g, status, mean, var) = (g?, status?, mean?, var?);
     let mut result = BTreeMap::new();
     let mut problems = Vec::new();
@@ -447,22 +121,12 @@ pub fn statistics(
     } else {
         format!("MISMATCH: {}", problems.join("; "))
     };
-    let rows_total: usize = inputs.iter().map(|i| i.rows.len()).sum();
-    Ok(Outcome {
-        title: format!(
-            "Secure statistics: income mean and variance by region over {} agencies ({rows_total} rows), result to {}",
-            nodes.len(),
-            receiver.name
-        ),
-        seconds,
-        result: result
-            .iter()
-            .map(|(k, v)| format!("{k}: {v}"))
-            .collect::<Vec<_>>()
-            .join("\n"),
-        check,
-        parties,
-    })
+    let result = result
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    Ok((result, check))
 }
 
 /// Secure aggregation of model updates, as a researcher embeds it: the
@@ -524,5 +188,6 @@ pub fn secure_aggregation() -> Result<Outcome, String> {
         ),
         check,
         parties: Vec::new(),
+        scope: "in this process",
     })
 }

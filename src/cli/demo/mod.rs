@@ -1,11 +1,23 @@
-//! `indomain demo`: every capability end to end, with real party processes
-//! on loopback over QUIC with mutual TLS, on generated data, and a report
-//! that checks each secure result against the plaintext computation.
+//! `indomain demo`: every capability end to end on generated data, with a
+//! report that checks each secure result against the plaintext computation.
+//!
+//! Part 1 runs three real `indomain node` processes on loopback (QUIC with
+//! mutual TLS), each over an SQLite database of its own with a policy, and
+//! submits jobs to them through their control sockets: PSI intersection,
+//! cardinality, intersection-sum and join, secure statistics, vertical
+//! training, and one job the policy refuses; then `audit verify` checks
+//! every node's log. Part 2 runs what is not a node job: the private
+//! verification service (an operator process and a client process) and
+//! SecAgg+ with dropouts in one process.
 
 mod data;
 mod jobs;
+mod node_jobs;
+mod nodes;
 mod procs;
+mod setup;
 mod training;
+mod verification;
 
 use super::CliResult;
 use std::path::{Path, PathBuf};
@@ -70,65 +82,114 @@ pub fn run(args: Args) -> CliResult {
     }
     println!();
 
-    let psi = data::psi_data(dir, args.rows, 0.4, args.seed)?;
-    let incomes = data::region_data(dir, &AGENCIES, args.rows / 4, args.seed)?;
-    let setup = jobs::PsiSetup {
-        exe: &exe,
-        dir,
-        bank: &nodes[0],
-        tax: &nodes[1],
-        psi: &psi,
+    let psi = data::psi_data(args.rows, 0.4, args.seed);
+    let incomes = data::region_data(&AGENCIES, args.rows / 4, args.seed);
+
+    println!("# Part 1: party nodes");
+    println!();
+    let sites = nodes
+        .iter()
+        .map(|n| nodes::Site::new(&exe, dir, n))
+        .collect::<Result<Vec<_>, _>>()?;
+    let [bank, tax, stats] = sites.as_slice() else {
+        return Err("the demo has three organisations".into());
     };
-    type Job<'a> = Box<dyn Fn() -> Result<jobs::Outcome, String> + 'a>;
-    let all: Vec<Job> = vec![
-        Box::new(|| jobs::intersection(&setup)),
-        Box::new(|| jobs::cardinality(&setup)),
-        Box::new(|| jobs::intersection_sum(&setup)),
-        Box::new(|| jobs::join(&setup)),
-        Box::new(|| jobs::statistics(&exe, dir, &nodes, &incomes)),
-        Box::new(jobs::secure_aggregation),
-        Box::new(|| training::vertical_training(&exe, dir, &nodes, args.rows / 4, args.seed)),
-    ];
-    let mut failed = 0;
-    for (i, job) in all.iter().enumerate() {
-        match job() {
-            Ok(outcome) => {
-                report(i + 1, &outcome);
-                failed += usize::from(!outcome.passed());
-            }
-            Err(e) => {
-                println!("## {}. failed\n{}\n", i + 1, procs::indent(&e));
-                failed += 1;
-            }
-        }
+    let roles = node_jobs::Sites { bank, tax, stats };
+    let training_files = training::write_files(dir, args.rows / 4, args.seed)?;
+    setup::write_databases(&roles, &psi, &incomes, &training_files)?;
+    for site in &sites {
+        site.write_config(
+            &sites,
+            &setup::datasets(site, &roles),
+            &setup::policy(site, &roles),
+        )?;
     }
+    let mut outcomes = Runner::default();
+    {
+        let (running, ready) = nodes::start(&exe, &sites)?;
+        println!("## Nodes started");
+        for line in &ready {
+            println!("  {line}");
+        }
+        println!();
+        outcomes.run("PSI intersection as a node job", || {
+            node_jobs::intersection(&roles, &psi)
+        });
+        outcomes.run("PSI cardinality as a node job", || {
+            node_jobs::cardinality(&roles, &psi)
+        });
+        outcomes.run("PSI intersection-sum as a node job", || {
+            node_jobs::intersection_sum(&roles, &psi)
+        });
+        outcomes.run("PSI join as a node job", || node_jobs::join(&roles, &psi));
+        outcomes.run("Secure statistics as a node job", || {
+            node_jobs::statistics(&roles, &incomes)
+        });
+        outcomes.run("Vertical training as a node job", || {
+            training::node_training(&roles, &training_files, args.seed)
+        });
+        outcomes.run("A job outside policy", || node_jobs::refused(&roles));
+        drop(running);
+        println!("(nodes stopped)");
+        println!();
+    }
+    outcomes.run("Audit trail", || Ok(node_jobs::audit(&exe, &sites)));
+
+    println!("# Part 2: a service and library use, outside the node");
+    println!();
+    outcomes.run("Private verification", || {
+        verification::verification(&exe, dir, &nodes[1], &nodes[0], args.rows / 5, args.seed)
+    });
+    outcomes.run("Secure aggregation", jobs::secure_aggregation);
 
     println!("total time: {:.1} s", started.elapsed().as_secs_f64());
     if args.keep && args.workdir.is_none() {
         let kept = tmp_keep(dir)?;
         println!("kept: {}", kept.display());
     }
-    if failed > 0 {
+    if outcomes.failed > 0 {
         return Err(format!(
-            "{failed} of {} jobs failed or did not match the plaintext",
-            all.len()
+            "{} of {} jobs failed or did not match the plaintext",
+            outcomes.failed, outcomes.count
         )
         .into());
     }
-    println!("all {} jobs matched the plaintext computation", all.len());
+    println!(
+        "all {} jobs matched the plaintext computation",
+        outcomes.count
+    );
     Ok(())
 }
 
-fn report(n: usize, o: &jobs::Outcome) {
-    println!("## {n}. {}", o.title);
+/// Runs the demo's jobs one after the other and reports each.
+#[derive(Default)]
+struct Runner {
+    count: usize,
+    failed: usize,
+}
+
+impl Runner {
+    fn run(&mut self, heading: &str, job: impl FnOnce() -> Result<jobs::Outcome, String>) {
+        self.count += 1;
+        println!("## {}. {heading}", self.count);
+        match job() {
+            Ok(outcome) => {
+                report(&outcome);
+                self.failed += usize::from(!outcome.passed());
+            }
+            Err(e) => {
+                println!("  failed:\n{}\n", procs::indent(&e));
+                self.failed += 1;
+            }
+        }
+    }
+}
+
+fn report(o: &jobs::Outcome) {
+    println!("  what:   {}", o.title);
     println!("  result: {}", o.result.replace('\n', "\n          "));
     println!("  check:  {}", o.check);
-    let scope = if o.parties.is_empty() {
-        "in this process"
-    } else {
-        "processes started, connected, computed, exited"
-    };
-    println!("  time:   {:.2} s ({scope})", o.seconds);
+    println!("  time:   {:.2} s ({})", o.seconds, o.scope);
     for p in &o.parties {
         println!("  [{}]", p.label);
         for text in [p.stdout.trim(), p.stderr.trim()] {

@@ -1,13 +1,13 @@
 //! The demo's vertical training job: the bank holds default labels and
 //! account features, the tax bureau income features of partly the same
 //! people, the statistics office deals correlated randomness. They train
-//! one credit model with `indomain train`; the harness, which generated
-//! every file, checks the held-out AUC against the same model trained in
+//! one credit model as a node job; the harness, which generated every
+//! file, checks the held-out AUC against the same model trained in
 //! plaintext on the joined files.
 
-use super::Node;
 use super::jobs::Outcome;
-use super::procs::{self, PartyCmd};
+use super::node_jobs::{self, Sites};
+use super::nodes::Site;
 use indomain_learn::data::{CsvSpec, load_csv};
 use indomain_learn::metrics::Evaluation;
 use indomain_learn::model::ModelFile;
@@ -16,7 +16,6 @@ use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 /// Epochs and learning rate of the demo's model.
 const EPOCHS: usize = 20;
@@ -26,7 +25,7 @@ const AUC_TOLERANCE: f64 = 0.01;
 
 /// Writes the bank's and the tax bureau's training files: `rows` each,
 /// 80% of them shared. Returns their paths.
-fn write_files(dir: &Path, rows: usize, seed: u64) -> std::io::Result<(PathBuf, PathBuf)> {
+pub fn write_files(dir: &Path, rows: usize, seed: u64) -> std::io::Result<(PathBuf, PathBuf)> {
     let mut rng = StdRng::seed_from_u64(seed ^ 0x7ea1);
     let shared = rows * 4 / 5;
     let mut bank = String::from("id,default,age,balance,card_utilisation\n");
@@ -71,94 +70,55 @@ fn params(seed: u64) -> TrainParams {
     }
 }
 
-/// Trains the credit model over QUIC (bank, tax bureau, statistics office
-/// as dealer) and compares it with plaintext training.
-pub fn vertical_training(
-    exe: &Path,
-    dir: &Path,
-    nodes: &[Node],
-    rows: usize,
+/// The training job's spec: the bank (labels) proposes, the tax bureau
+/// adds its features, the statistics office deals; each data party gets
+/// its own model part, the bank the held-out metrics.
+fn spec(sites: &Sites, seed: u64) -> String {
+    let (bank, tax, dealer) = (sites.bank.name, sites.tax.name, sites.stats.name);
+    format!(
+        "id = \"demo-credit\"\nprotocol = \"train\"\npurpose = \"credit model\"\n\n\
+         [parameters]\nlabel_holder = \"{bank}\"\ndealer = \"{dealer}\"\n\
+         id_column = \"id\"\nlabel_column = \"default\"\ntask = \"logistic\"\n\
+         epochs = {EPOCHS}\nlearning_rate = {LEARNING_RATE}\nseed = {seed}\n\
+         min_group_size = {MIN_ROWS}\ncontribution = true\n\n\
+         [[parties]]\nname = \"{bank}\"\ndataset = \"credit\"\n\
+         columns = [\"id\", \"default\", \"age\", \"balance\", \"card_utilisation\"]\n\n\
+         [[parties]]\nname = \"{tax}\"\ndataset = \"credit\"\n\
+         columns = [\"id\", \"income\", \"tax_arrears\", \"late_filings\"]\n\n\
+         [[parties]]\nname = \"{dealer}\"\n\n\
+         [[outputs]]\nname = \"model\"\nreceiver = \"{bank}\"\n\n\
+         [[outputs]]\nname = \"model\"\nreceiver = \"{tax}\"\n\n\
+         [[outputs]]\nname = \"metrics\"\nreceiver = \"{bank}\"\n"
+    )
+}
+
+/// The fewest shared rows the training policies allow.
+pub const MIN_ROWS: usize = 20;
+
+/// Trains the credit model as a node job (bank, tax bureau, statistics
+/// office as dealer) and compares it with plaintext training on `files`,
+/// the bank's and the tax bureau's training files.
+pub fn node_training(
+    sites: &Sites,
+    files: &(PathBuf, PathBuf),
     seed: u64,
 ) -> Result<Outcome, String> {
-    let [bank, tax, stats] = nodes else {
-        return Err("the training job needs three nodes".into());
-    };
-    let (bank_csv, tax_csv) = write_files(dir, rows, seed).map_err(|e| e.to_string())?;
-    let models = [dir.join("bank_model.json"), dir.join("tax_model.json")];
-    let addrs = nodes
-        .iter()
-        .map(|_| procs::free_udp_addr().map(|a| a.to_string()))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| e.to_string())?;
-    let party_list: Vec<String> = nodes
-        .iter()
-        .zip(&addrs)
-        .flat_map(|(n, a)| ["--party".to_string(), format!("{}@{a}", n.peer_entry)])
-        .collect();
-    let cmd = |n: &Node, extra: Vec<String>| {
-        let mut args: Vec<String> = [
-            "train",
-            "--quiet",
-            "--identity",
-            &n.identity.to_string_lossy(),
-            "--me",
-            n.name,
-            "--label-holder",
-            bank.name,
-            "--dealer",
-            stats.name,
-            "--epochs",
-            &EPOCHS.to_string(),
-            "--learning-rate",
-            &LEARNING_RATE.to_string(),
-            "--seed",
-            &seed.to_string(),
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        args.extend(party_list.iter().cloned());
-        args.extend(extra);
-        PartyCmd::new(n.name, args)
-    };
-    let path = |p: &Path| p.to_string_lossy().into_owned();
-    let cmds = vec![
-        cmd(
-            bank,
-            vec![
-                "--input".into(),
-                path(&bank_csv),
-                "--label-column".into(),
-                "default".into(),
-                "--model".into(),
-                path(&models[0]),
-            ],
-        ),
-        cmd(
-            tax,
-            vec![
-                "--input".into(),
-                path(&tax_csv),
-                "--model".into(),
-                path(&models[1]),
-            ],
-        ),
-        cmd(stats, Vec::new()),
-    ];
-    let start = Instant::now();
-    let parties = procs::run_parties(exe, cmds, Duration::from_secs(600))?;
-    let seconds = start.elapsed().as_secs_f64();
+    let (bank, tax, dealer) = (sites.bank, sites.tax, sites.stats);
+    let (jobs, seconds) =
+        node_jobs::run_job(bank, &[tax, dealer], "credit.toml", &spec(sites, seed))?;
+    let model = |site: &Site| site.dir.join("results/demo-credit/model.json");
+    let bank_model = ModelFile::load(&model(bank)).map_err(|e| e.to_string())?;
+    let tax_model = ModelFile::load(&model(tax)).map_err(|e| e.to_string())?;
+    let dealer_files = dealer.result_files("demo-credit")?.len();
 
-    let bank_model = ModelFile::load(&models[0]).map_err(|e| e.to_string())?;
-    let tax_model = ModelFile::load(&models[1]).map_err(|e| e.to_string())?;
-    let spec = |label: Option<&str>| CsvSpec {
+    let csv_spec = |label: Option<&str>| CsvSpec {
         id_column: "id".into(),
         label_column: label.map(str::to_string),
         features: None,
         task: Task::Logistic,
     };
-    let b = load_csv(&bank_csv, &spec(Some("default"))).map_err(|e| e.to_string())?;
-    let t = load_csv(&tax_csv, &spec(None)).map_err(|e| e.to_string())?;
+    let b = load_csv(&files.0, &csv_spec(Some("default"))).map_err(|e| e.to_string())?;
+    let t = load_csv(&files.1, &csv_spec(None)).map_err(|e| e.to_string())?;
     let plain =
         reference::vertical(&[&b, &t], 0.25, &params(seed), None).map_err(|e| e.to_string())?;
     let (Some(Evaluation::Classification(secure)), Evaluation::Classification(clear)) =
@@ -183,29 +143,30 @@ pub fn vertical_training(
     }
     write!(
         result,
-        "\nmodel files: {} (with {}), {}",
-        models[0].display(),
-        models[0].with_extension("svg").display(),
-        models[1].display()
+        "\nmodel parts: {} and {}",
+        model(bank).display(),
+        model(tax).display()
     )
     .ok();
     let same_job = bank_model.job_hash == tax_model.job_hash;
-    let check = if gap <= AUC_TOLERANCE && same_job {
+    let check = if gap <= AUC_TOLERANCE && same_job && dealer_files == 0 {
         format!(
-            "ok: AUC within {AUC_TOLERANCE} of plaintext training on the joined files (gap {gap:.4}); both model files carry job {}",
-            &bank_model.job_hash[..19]
+            "ok: AUC within {AUC_TOLERANCE} of plaintext training on the joined files (gap {gap:.4}); both model parts carry one job; the dealer received nothing"
         )
     } else {
-        format!("MISMATCH: AUC gap {gap:.4} (tolerance {AUC_TOLERANCE}), same job: {same_job}")
+        format!(
+            "MISMATCH: AUC gap {gap:.4} (tolerance {AUC_TOLERANCE}), same job: {same_job}, files at the dealer: {dealer_files}"
+        )
     };
     Ok(Outcome {
         title: format!(
-            "Vertical training: {} (labels) and {} train a credit model, {} deals randomness",
-            bank.name, tax.name, stats.name
+            "Node job, vertical training: {} (labels) proposes a credit model with {}'s features; {} deals randomness; {} and {} accept under their policies",
+            bank.name, tax.name, dealer.name, tax.name, dealer.name
         ),
         seconds,
         result,
         check,
-        parties,
+        parties: node_jobs::party_lines(&[bank, tax, dealer], &jobs),
+        scope: node_jobs::SCOPE,
     })
 }

@@ -94,14 +94,32 @@ pub struct LinkStopper {
 
 impl LinkStopper {
     /// Closes the link at once; the peer's pending and next receives fail
-    /// with [`NetError::Stopped`] carrying `reason` (cut to 200 bytes).
+    /// with [`NetError::Stopped`] carrying `reason` (cut to 200 bytes). A
+    /// link already closed is left as it is, so that
+    /// [`LinkStopper::stopped_by_peer`] still gives the peer's reason.
     pub fn stop(&self, reason: &str) {
         let mut cut = reason.len().min(200);
         while !reason.is_char_boundary(cut) {
             cut -= 1;
         }
-        self.connection
-            .close(VarInt::from_u32(CLOSE_STOPPED), &reason.as_bytes()[..cut]);
+        close_if_open(
+            &self.connection,
+            VarInt::from_u32(CLOSE_STOPPED),
+            &reason.as_bytes()[..cut],
+        );
+    }
+
+    /// If the peer closed the link as stopped: its reason (escaped). Lets
+    /// the side that failed tell a peer's cancel from any other failure.
+    pub fn stopped_by_peer(&self) -> Option<String> {
+        match self.connection.close_reason()? {
+            ConnectionError::ApplicationClosed(close)
+                if close.error_code == VarInt::from_u32(CLOSE_STOPPED) =>
+            {
+                Some(untrusted_bytes(&close.reason))
+            }
+            _ => None,
+        }
     }
 }
 
@@ -243,7 +261,7 @@ impl Drop for QuicChannel {
         // double the time a silent peer costs.
         if self.failed {
             let (code, reason) = self.shared.close_code();
-            self.connection.close(code, &reason);
+            close_if_open(&self.connection, code, &reason);
             return;
         }
         let _ = self.send.finish();
@@ -254,9 +272,18 @@ impl Drop for QuicChannel {
         let closer = self.shared.runtime.spawn(async move {
             let _ = tokio::time::timeout(linger, delivered).await;
             let (code, reason) = close_code(&stop_reason);
-            connection.close(code, &reason);
+            close_if_open(&connection, code, &reason);
         });
         self.shared.linger(closer);
+    }
+}
+
+/// Closes `connection` unless it is closed already: closing again would
+/// replace the peer's close (and its reason, which
+/// [`LinkStopper::stopped_by_peer`] reads) by a local one.
+fn close_if_open(connection: &quinn::Connection, code: VarInt, reason: &[u8]) {
+    if connection.close_reason().is_none() {
+        connection.close(code, reason);
     }
 }
 

@@ -32,10 +32,52 @@ pub(crate) const HELLO: [u8; 8] = *b"indomain";
 /// fingerprint, so the name only has to be syntactically valid.
 pub(crate) const SERVER_NAME: &str = "indomain.node";
 
-/// A link with no packets for this long is dead (the peer vanished without
-/// closing). Keep-alives keep quiet but live links open.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
-const KEEP_ALIVE: Duration = Duration::from_secs(5);
+/// How a link tells a vanished peer from a quiet one: with no packet for
+/// `idle_timeout` the link is dead (the peer was killed, or its machine or
+/// network went away, without closing); keep-alives every `keep_alive` keep
+/// a quiet but live link open (the runtime sends them even while the
+/// protocol thread computes). Each end proposes its idle timeout and the
+/// shorter one applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Liveness {
+    /// No packet for this long: the peer is gone.
+    pub idle_timeout: Duration,
+    /// A keep-alive after this long without sending.
+    pub keep_alive: Duration,
+}
+
+impl Default for Liveness {
+    /// 30 s idle, keep-alives every 5 s: lenient, for one-shot commands
+    /// whose peers may be on slow or lossy paths.
+    fn default() -> Self {
+        Liveness {
+            idle_timeout: Duration::from_secs(30),
+            keep_alive: Duration::from_secs(5),
+        }
+    }
+}
+
+impl Liveness {
+    /// A few seconds to notice a dead peer: for a long-running node, whose
+    /// peers must fail a job soon after a party vanished, not half a minute
+    /// later. Keep-alives every second leave room for several lost ones.
+    pub const PROMPT: Liveness = Liveness {
+        idle_timeout: Duration::from_secs(5),
+        keep_alive: Duration::from_secs(1),
+    };
+
+    fn validate(&self) -> Result<(), NetError> {
+        if self.keep_alive.is_zero() || self.keep_alive >= self.idle_timeout {
+            return Err(NetError::Config(format!(
+                "keep-alives ({:?}) must be more frequent than the idle timeout ({:?})",
+                self.keep_alive, self.idle_timeout
+            )));
+        }
+        IdleTimeout::try_from(self.idle_timeout)
+            .map(|_| ())
+            .map_err(|e| NetError::Config(format!("idle timeout: {e}")))
+    }
+}
 
 /// Flow-control windows. Large enough that a sender can keep several
 /// 1 MiB frames in flight and `send` returns once a frame is buffered.
@@ -76,6 +118,8 @@ pub(crate) struct Shared {
     /// Read once at bind: the namespace does not change under a process.
     loopback_mtu: Option<u32>,
     closers: Mutex<Vec<JoinHandle<()>>>,
+    /// Applies to the connections opened or accepted after it is set.
+    liveness: Mutex<Liveness>,
     /// Set when the job failed here: links then close with the "stopped"
     /// code and this reason (after delivering what was sent) instead of
     /// "done".
@@ -135,7 +179,10 @@ impl Endpoint {
         };
         // Incoming connections are accepted with a configuration of their
         // own (`accept_with`); this one only enables the server role.
-        let network = Arc::new(transport_config(PathDatagrams::Discover)?);
+        let network = Arc::new(transport_config(
+            PathDatagrams::Discover,
+            Liveness::default(),
+        )?);
         let (default_server, _) = tls.server(&trust, network)?;
 
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -176,6 +223,7 @@ impl Endpoint {
                 datagrams,
                 loopback_mtu: datagram::loopback_mtu(),
                 closers: Mutex::new(Vec::new()),
+                liveness: Mutex::new(Liveness::default()),
                 stop_reason: Arc::new(Mutex::new(None)),
                 pending: Mutex::new(JoinSet::new()),
                 runtime,
@@ -197,6 +245,16 @@ impl Endpoint {
     /// The limits every channel of this endpoint enforces.
     pub fn limits(&self) -> Limits {
         self.shared.limits
+    }
+
+    /// Sets how links opened or accepted from now on detect a vanished peer
+    /// (the default is [`Liveness::default`]).
+    pub fn set_liveness(&self, liveness: Liveness) -> Result<(), NetError> {
+        liveness.validate()?;
+        if let Ok(mut slot) = self.shared.liveness.lock() {
+            *slot = liveness;
+        }
+        Ok(())
     }
 
     /// A handle that stops every link of this endpoint from any thread
@@ -352,7 +410,8 @@ impl TlsMaterial {
 impl Shared {
     fn transport(&self, remote: SocketAddr) -> Result<Arc<TransportConfig>, NetError> {
         let path = self.datagrams.for_path(remote, self.loopback_mtu);
-        Ok(Arc::new(transport_config(path)?))
+        let liveness = self.liveness.lock().map(|l| *l).unwrap_or_default();
+        Ok(Arc::new(transport_config(path, liveness)?))
     }
 
     /// A server configuration for one incoming connection from `remote`.
@@ -436,9 +495,9 @@ fn udp_socket(listen: SocketAddr) -> Result<std::net::UdpSocket, NetError> {
     Ok(socket)
 }
 
-fn transport_config(path: PathDatagrams) -> Result<TransportConfig, NetError> {
+fn transport_config(path: PathDatagrams, liveness: Liveness) -> Result<TransportConfig, NetError> {
     let mut transport = TransportConfig::default();
-    let idle = IdleTimeout::try_from(IDLE_TIMEOUT)
+    let idle = IdleTimeout::try_from(liveness.idle_timeout)
         .map_err(|e| NetError::Config(format!("idle timeout: {e}")))?;
     transport
         .max_concurrent_bidi_streams(VarInt::from_u32(1))
@@ -447,7 +506,7 @@ fn transport_config(path: PathDatagrams) -> Result<TransportConfig, NetError> {
         .receive_window(VarInt::from_u32(CONNECTION_RECEIVE_WINDOW))
         .send_window(SEND_WINDOW)
         .max_idle_timeout(Some(idle))
-        .keep_alive_interval(Some(KEEP_ALIVE))
+        .keep_alive_interval(Some(liveness.keep_alive))
         .datagram_receive_buffer_size(None);
     datagram::configure(&mut transport, path);
     Ok(transport)

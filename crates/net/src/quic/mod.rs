@@ -31,7 +31,7 @@ mod verify;
 
 pub use channel::{LinkStopper, PathStats, QuicChannel};
 pub use datagram::{DatagramSize, MAX_DATAGRAM, MIN_DATAGRAM};
-pub use endpoint::{ALPN, Endpoint, StopHandle};
+pub use endpoint::{ALPN, Endpoint, Liveness, StopHandle};
 pub use hub::{ClientId, Hub, HubEvent};
 pub use identity::{CERT_FILE, Fingerprint, Identity, KEY_FILE, TrustedPeer};
 pub use mesh::{PartyAddr, mesh};

@@ -230,3 +230,49 @@ fn a_stalled_handshake_does_not_keep_a_trusted_peer_out() {
         drop(stalled);
     });
 }
+
+#[test]
+fn liveness_must_send_keep_alives_within_the_idle_timeout() {
+    use super::Liveness;
+    let id = Identity::generate("solo").unwrap();
+    let e = Endpoint::bind(&id, "127.0.0.1:0".parse().unwrap(), vec![], limits()).unwrap();
+    assert!(e.set_liveness(Liveness::PROMPT).is_ok());
+    for (idle, keep_alive) in [(5, 5), (5, 0), (1, 2)] {
+        let bad = Liveness {
+            idle_timeout: Duration::from_secs(idle),
+            keep_alive: Duration::from_secs(keep_alive),
+        };
+        assert!(
+            matches!(e.set_liveness(bad), Err(NetError::Config(_))),
+            "{bad:?}"
+        );
+    }
+}
+
+#[test]
+fn a_link_stopped_from_another_thread_tells_the_peer_why() {
+    let (mut writer, mut reader, _we, _re) = pair();
+    let link = writer.stopper();
+    std::thread::spawn(move || link.stop("cancelled by writer"))
+        .join()
+        .unwrap();
+    let err = reader.recv().unwrap_err();
+    assert!(
+        matches!(&err, NetError::Stopped { peer, reason }
+            if peer == "writer" && reason == "cancelled by writer"),
+        "{err}"
+    );
+    assert_eq!(
+        reader.stopper().stopped_by_peer().as_deref(),
+        Some("cancelled by writer")
+    );
+    // The side that stopped fails at once too, and was not stopped by its peer.
+    assert!(writer.recv().is_err());
+    assert_eq!(writer.stopper().stopped_by_peer(), None);
+    // Stopping a link the peer already stopped keeps the peer's reason.
+    reader.stopper().stop("failed at reader");
+    assert_eq!(
+        reader.stopper().stopped_by_peer().as_deref(),
+        Some("cancelled by writer")
+    );
+}

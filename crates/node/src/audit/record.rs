@@ -59,8 +59,12 @@ pub enum Outcome {
         /// The error.
         reason: String,
     },
-    /// Cancelled by the operator.
-    Cancelled,
+    /// Cancelled by the operator of a party's node; nothing was released.
+    Cancelled {
+        /// The node whose operator cancelled it.
+        #[serde(default)]
+        by: String,
+    },
 }
 
 /// A job's state change.

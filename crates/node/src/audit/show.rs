@@ -24,7 +24,7 @@ pub fn describe(r: &Record) -> String {
                 Outcome::Refused { rule, reason } => format!("REFUSED by {rule}: {reason}"),
                 Outcome::Completed => "completed".to_string(),
                 Outcome::Failed { reason } => format!("FAILED: {reason}"),
-                Outcome::Cancelled => "cancelled".to_string(),
+                Outcome::Cancelled { by } => format!("CANCELLED by {by}"),
             };
             let columns: Vec<String> = j
                 .columns

@@ -136,13 +136,16 @@ fn a_written_log_verifies_and_reopens() {
     // Reopening continues the chain.
     let mut log = AuditLog::open(&path, node_key()).unwrap();
     assert_eq!(log.head(), v.head);
-    log.append(job(Outcome::Cancelled, None)).unwrap();
+    log.append(job(Outcome::Cancelled { by: "tax".into() }, None))
+        .unwrap();
     assert_eq!(verify(&path).unwrap().records, RECORDS + 1);
     let show: Vec<String> = read_records(&path)
         .unwrap()
         .iter()
         .map(show::describe)
         .collect();
+    let last = show.last().unwrap();
+    assert!(last.contains("CANCELLED by tax"), "{last}");
     assert!(
         show[2].contains("accepted under policy.peers.tax.allow[0]"),
         "{}",

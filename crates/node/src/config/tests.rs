@@ -148,3 +148,21 @@ fn bad_values_are_named() {
     let m = f.message(&config_text().replace("2027-01-01T00:00:00Z", "2027-01-01T00:00:00"));
     assert!(m.starts_with("24:") && m.contains("UTC offset"), "{m}");
 }
+
+#[test]
+fn the_start_timeout_defaults_and_must_be_positive() {
+    let f = Fixture::new();
+    let text = config_text();
+    assert_eq!(f.parse(&text).unwrap().start_timeout, DEFAULT_START_TIMEOUT);
+    let set = format!("start_timeout_secs = 30\n{text}");
+    assert_eq!(
+        f.parse(&set).unwrap().start_timeout,
+        Duration::from_secs(30)
+    );
+    let zero = format!("start_timeout_secs = 0\n{text}");
+    let m = f.message(&zero);
+    assert!(
+        m.starts_with("1:") && m.contains("start_timeout_secs: must be at least 1"),
+        "{m}"
+    );
+}

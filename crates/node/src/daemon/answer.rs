@@ -10,22 +10,24 @@ use crate::jobspec::JobSpec;
 use crate::policy;
 use indomain_net::quic::QuicChannel;
 use indomain_net::{Channel, wire};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 impl Node {
     /// Routes a channel a peer opened by its first message: a proposal is
     /// answered (policy first, before any data is read); a run request goes
     /// to its accepted job.
-    pub(super) fn serve_channel(&self, mut channel: QuicChannel) {
+    pub(super) fn serve_channel(self: Arc<Self>, mut channel: QuicChannel) {
         let peer = channel.peer().to_string();
         let answer = match wire::recv_msg::<Hello>(&mut channel) {
-            Ok(Hello::Propose { spec_json }) => self.decide(&peer, &spec_json),
+            Ok(Hello::Propose { spec_json }) => Arc::clone(&self).decide(&peer, &spec_json),
             Ok(Hello::Run { job_id, spec_hash }) => {
                 return self.run_answered(channel, job_id, spec_hash);
             }
             Ok(Hello::Link { job_id, spec_hash }) => {
                 return self.link_arrived(channel, job_id, spec_hash);
             }
+            Ok(Hello::Cancel { job_id }) => return self.cancel_from_peer(&peer, &job_id),
             Err(e) => {
                 tracing::warn!("proposal from {peer}: {e}");
                 return;
@@ -36,7 +38,7 @@ impl Node {
         }
     }
 
-    fn decide(&self, peer: &str, spec_json: &[u8]) -> Answer {
+    fn decide(self: Arc<Self>, peer: &str, spec_json: &[u8]) -> Answer {
         let refuse = |rule: &str, reason: String| Answer::Refuse {
             rule: rule.to_string(),
             reason,
@@ -108,7 +110,48 @@ impl Node {
             self.set_state(&spec.id, State::Failed, e.clone());
             return refuse("audit", e);
         }
-        // On acceptance the job waits for the proposer's `Hello::Run`.
+        // On acceptance the job waits for the proposer's `Hello::Run`, but
+        // not forever: a proposer that died meanwhile never sends it.
+        if matches!(answer, Answer::Accept { .. }) {
+            let job_id = spec.id.clone();
+            std::thread::spawn(move || self.start_deadline(&job_id));
+        }
         answer
+    }
+
+    /// Fails the accepted job `job_id` if its proposer has not started it
+    /// within the configured start timeout.
+    fn start_deadline(&self, job_id: &str) {
+        let timeout = self.config.start_timeout;
+        std::thread::sleep(timeout);
+        let expired = {
+            let mut jobs = lock(&self.jobs);
+            match jobs.get_mut(job_id) {
+                Some(job) if job.state == State::Accepted => {
+                    job.state = State::Failed;
+                    job.detail = format!(
+                        "the proposer {} did not start the job within {} s of its acceptance \
+                         (start_timeout_secs); it may have stopped",
+                        job.proposer,
+                        timeout.as_secs()
+                    );
+                    Some((
+                        job.spec.clone(),
+                        job.proposer.clone(),
+                        job.started_ms,
+                        job.detail.clone(),
+                    ))
+                }
+                _ => None,
+            }
+        };
+        let Some((spec, proposer, started, reason)) = expired else {
+            return;
+        };
+        tracing::warn!("job {job_id}: {reason}");
+        if let Err(e) = self.log(self.record(&spec, &proposer, started, Outcome::Failed { reason }))
+        {
+            tracing::warn!("job {job_id}: {e}");
+        }
     }
 }

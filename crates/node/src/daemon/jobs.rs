@@ -1,10 +1,12 @@
 //! The node's table of jobs: what the control socket lists, and the state
 //! each job is in.
 
+use super::cancel::JobStop;
 use crate::audit::OutputRecord;
 use crate::control::JobSummary;
 use crate::jobspec::JobSpec;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// A job this node knows.
 pub(super) struct Job {
@@ -21,6 +23,8 @@ pub(super) struct Job {
     pub outputs: Vec<OutputRecord>,
     /// The files of the outputs this node received.
     pub files: Vec<PathBuf>,
+    /// Stops the job when it is cancelled.
+    pub stop: Arc<JobStop>,
 }
 
 /// Where a job stands on this node.
@@ -36,7 +40,7 @@ pub(super) enum State {
 }
 
 impl State {
-    fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             State::Proposed => "proposed",
             State::Accepted => "accepted",
@@ -50,7 +54,7 @@ impl State {
 
     /// Whether the job can still change state.
     pub fn is_open(self) -> bool {
-        matches!(self, State::Proposed | State::Accepted)
+        matches!(self, State::Proposed | State::Accepted | State::Running)
     }
 }
 

@@ -155,6 +155,9 @@ impl Node {
             }
         }
         opened?;
+        for link in links.iter().flatten() {
+            self.watch(&spec.id, link);
+        }
         let stoppers = links.iter().flatten().map(QuicChannel::stopper).collect();
         let links = links
             .into_iter()

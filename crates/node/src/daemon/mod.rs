@@ -11,9 +11,13 @@
 //! run it (`daemon/run.rs`): PSI jobs (intersection, cardinality, join and
 //! sum) between two nodes; statistics, training and scoring jobs among all
 //! the parties of the job over links between every two of them
-//! (`daemon/mesh.rs`, `daemon/run_mesh.rs`).
+//! (`daemon/mesh.rs`, `daemon/run_mesh.rs`). `job cancel` stops a job on
+//! every party (`daemon/cancel.rs`); a job accepted here fails if its
+//! proposer does not start it within the configured start timeout; the
+//! QUIC links notice a vanished peer within seconds ([`Liveness::PROMPT`]).
 
 mod answer;
+mod cancel;
 mod jobs;
 mod mesh;
 pub mod propose;
@@ -34,7 +38,7 @@ use crate::jobspec::JobSpec;
 use crate::policy::RateLimiter;
 use ed25519_dalek::SigningKey;
 use indomain_net::Limits;
-use indomain_net::quic::{Endpoint, Identity, TrustedPeer};
+use indomain_net::quic::{Endpoint, Identity, Liveness, TrustedPeer};
 use jobs::{Job, State};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -106,6 +110,11 @@ impl Node {
             })
             .collect();
         let endpoint = Endpoint::bind(&identity, config.listen, trusted, Limits::default())
+            .map_err(|e| NodeError::Control(format!("QUIC on {}: {e}", config.listen)))?;
+        // A peer killed mid-job must fail the job within seconds, not after
+        // the lenient idle timeout of one-shot commands.
+        endpoint
+            .set_liveness(Liveness::PROMPT)
             .map_err(|e| NodeError::Control(format!("QUIC on {}: {e}", config.listen)))?;
         Ok(Arc::new(Node {
             config,
@@ -334,33 +343,21 @@ impl Node {
                     })
                     .collect(),
                 files: Vec::new(),
+                stop: Default::default(),
             },
         );
         order.push(spec.id.clone());
         Ok(())
     }
 
+    /// Sets the job's state, unless it was cancelled meanwhile.
     fn set_state(&self, job_id: &str, state: State, detail: String) -> Option<JobSummary> {
         let mut jobs = lock(&self.jobs);
         let job = jobs.get_mut(job_id)?;
-        job.state = state;
-        job.detail = detail;
+        if job.state != State::Cancelled {
+            job.state = state;
+            job.detail = detail;
+        }
         Some(job.summary())
-    }
-
-    fn cancel(&self, job_id: &str) -> Result<JobSummary, String> {
-        let (spec, proposer, started) = {
-            let jobs = lock(&self.jobs);
-            let job = jobs
-                .get(job_id)
-                .ok_or_else(|| format!("no job {job_id:?} on this node"))?;
-            if !job.state.is_open() {
-                return Err(format!("job {job_id} is already {}", job.summary().state));
-            }
-            (job.spec.clone(), job.proposer.clone(), job.started_ms)
-        };
-        self.log(self.record(&spec, &proposer, started, Outcome::Cancelled))?;
-        self.set_state(job_id, State::Cancelled, "cancelled by the operator".into())
-            .ok_or_else(|| "the job vanished".to_string())
     }
 }

@@ -36,6 +36,12 @@ pub enum Hello {
         /// Its spec hash, which both sides must agree on.
         spec_hash: String,
     },
+    /// The sender's operator cancelled the job (the channel is
+    /// authenticated, so it names who cancelled).
+    Cancel {
+        /// The job.
+        job_id: String,
+    },
 }
 
 /// The peer's reply to [`Hello::Run`] or [`Hello::Link`], before the protocol starts.

@@ -61,6 +61,7 @@ impl Node {
     /// start its side, and runs this node's.
     pub(super) fn run_proposed(self: Arc<Self>, spec: JobSpec, peer: String, started: u64) {
         let result = (|| {
+            self.check_cancelled(&spec.id)?;
             let address = self
                 .config
                 .peers
@@ -71,6 +72,7 @@ impl Node {
                 .endpoint
                 .connect(address, &peer)
                 .map_err(|e| format!("opening the job's channel to {peer}: {e}"))?;
+            self.watch(&spec.id, &ch);
             let hello = Hello::Run {
                 job_id: spec.id.clone(),
                 spec_hash: spec.hash().to_string(),
@@ -119,6 +121,7 @@ impl Node {
                 return;
             }
         };
+        self.watch(&job_id, &ch);
         if super::run_mesh::on_mesh(spec.protocol) {
             return self.run_mesh_answered(ch, spec, max_rows, started);
         }
@@ -180,6 +183,7 @@ impl Node {
         let party = spec
             .party(me)
             .ok_or_else(|| format!("{me} is not a party of the job"))?;
+        self.check_cancelled(&spec.id)?;
         let dataset = self
             .config
             .datasets
@@ -278,7 +282,9 @@ impl Node {
                     .map_err(|e| fail(e, ch))?,
             );
         }
-        // Everything is computed and released: only now do the files appear.
+        // Everything is computed and released: only now do the files
+        // appear, and the job can no longer be cancelled.
+        self.seal(&spec.id).map_err(|e| fail(e, ch))?;
         let mut files = Vec::new();
         for out in pending {
             let path = out.path().to_path_buf();
@@ -382,6 +388,17 @@ impl Node {
                     done.bytes,
                     done.outputs,
                     done.files,
+                )
+            }
+            Err(f) if let Some(by) = self.cancelled_by(&spec.id) => {
+                tracing::info!("job {} cancelled by {by}: {}", spec.id, f.reason);
+                (
+                    Outcome::Cancelled { by: by.clone() },
+                    State::Cancelled,
+                    format!("cancelled by {by}; nothing released"),
+                    f.bytes,
+                    Vec::new(),
+                    Vec::new(),
                 )
             }
             Err(f) => {

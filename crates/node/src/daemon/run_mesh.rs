@@ -84,6 +84,7 @@ impl Node {
         max_rows: Option<u64>,
     ) -> Result<Done, Failed> {
         let me = self.config.name.clone();
+        self.check_cancelled(&spec.id)?;
         let clock = Instant::now();
         let computed = match spec.protocol {
             Protocol::Aggregate => self.compute_aggregate(spec, &mut mesh.parties, max_rows),
@@ -106,15 +107,27 @@ impl Node {
         let pending = match staged {
             Ok(p) => p,
             Err(reason) => {
-                // Tell every party at once, naming this node.
-                mesh.stop(&format!("job {} failed at {me}: {reason}", spec.id));
+                // Tell every party at once, naming this node; a job stopped
+                // by a cancel passes on who cancelled it.
+                let why = match self.cancelled_by(&spec.id) {
+                    Some(by) => super::cancel::reason(&by),
+                    None => format!("job {} failed at {me}: {reason}", spec.id),
+                };
+                mesh.stop(&why);
                 return Err(Failed {
                     reason,
                     bytes: mesh.parties.counters(),
                 });
             }
         };
-        // Everything is computed and released: only now do the files appear.
+        // Everything is computed and released: only now do the files
+        // appear, and the job can no longer be cancelled.
+        if let Err(reason) = self.seal(&spec.id) {
+            return Err(Failed {
+                reason,
+                bytes: mesh.parties.counters(),
+            });
+        }
         let mut files = Vec::new();
         for out in pending {
             let path = out.path().to_path_buf();

@@ -56,6 +56,7 @@ impl Node {
             )
             .into());
         }
+        self.check_cancelled(&spec.id)?;
         let value_column = spec
             .text_param("value_column")
             .ok_or_else(|| "a psi-sum job names the sender's value_column".to_string())?;
@@ -182,6 +183,8 @@ impl Node {
                     .map_err(|e| fail(e, ch))?,
             );
         }
+        // From here on the job can no longer be cancelled.
+        self.seal(&spec.id).map_err(|e| fail(e, ch))?;
         let mut files = Vec::new();
         for out in pending {
             let path = out.path().to_path_buf();

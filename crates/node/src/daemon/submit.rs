@@ -87,6 +87,9 @@ impl Node {
         let summary = self
             .set_state(&spec.id, State::Running, rule)
             .ok_or_else(|| "the job vanished".to_string())?;
+        if summary.state == State::Cancelled.name() {
+            return Ok(summary);
+        }
         // The protocol runs on its own thread: `job status` follows it.
         if super::run_mesh::on_mesh(spec.protocol) {
             let node = Arc::clone(self);

@@ -1,0 +1,245 @@
+//! The demo's party nodes: each organisation gets a directory with its
+//! SQLite database, its `node.toml` (peers, datasets with graded columns,
+//! policy) and its audit log, and runs as a real `indomain node` process on
+//! loopback. The demo then talks to each node over its control socket,
+//! exactly as `indomain job submit | status | result` does.
+
+use super::Node;
+use super::procs;
+use indomain_node::config::NodeConfig;
+use indomain_node::control::{self, JobSummary, Request, Response};
+use indomain_node::jobspec::JobSpec;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// How long a node may take to print its ready line.
+const START_DEADLINE: Duration = Duration::from_secs(60);
+
+/// One organisation's node directory and what its peers need to know.
+pub struct Site {
+    /// The organisation.
+    pub name: &'static str,
+    /// Its directory (database, `node.toml`, audit log, control socket,
+    /// results, `node.log`).
+    pub dir: PathBuf,
+    /// Its `node.toml`.
+    pub config: PathBuf,
+    identity: PathBuf,
+    fingerprint: String,
+    audit_key: String,
+    port: u16,
+}
+
+impl Site {
+    /// A directory for `node` under `root`, with the audit key of its
+    /// identity and a free loopback port.
+    pub fn new(exe: &Path, root: &Path, node: &Node) -> Result<Site, String> {
+        let dir = root.join("nodes").join(node.name);
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let identity = node.identity.to_string_lossy().into_owned();
+        let audit_key = procs::run_one(exe, &["audit", "key", "--identity", &identity])?
+            .trim()
+            .to_string();
+        let fingerprint = node
+            .peer_entry
+            .split_once('=')
+            .map(|(_, fp)| fp.to_string())
+            .ok_or_else(|| format!("no fingerprint in {:?}", node.peer_entry))?;
+        let port = procs::free_udp_addr().map_err(|e| e.to_string())?.port();
+        Ok(Site {
+            name: node.name,
+            config: dir.join("node.toml"),
+            dir,
+            identity: node.identity.clone(),
+            fingerprint,
+            audit_key,
+            port,
+        })
+    }
+
+    /// Writes `node.toml`: every other site is a peer; `datasets` and
+    /// `policy` are TOML tables of this site's own.
+    pub fn write_config(&self, sites: &[Site], datasets: &str, policy: &str) -> Result<(), String> {
+        // Relative to this file (the identity is two levels up, in the
+        // demo's directory), so that a kept directory still works.
+        let identity = self
+            .identity
+            .file_name()
+            .map(|f| Path::new("../..").join(f))
+            .unwrap_or_else(|| self.identity.clone());
+        let mut text = format!(
+            "name = \"{}\"\nidentity = \"{}\"\nlisten = \"127.0.0.1:{}\"\n\
+             audit_log = \"audit.jsonl\"\ncontrol_socket = \"control.sock\"\n",
+            self.name,
+            identity.display(),
+            self.port
+        );
+        for peer in sites.iter().filter(|s| s.name != self.name) {
+            text.push_str(&format!(
+                "\n[peers.{}]\naddress = \"127.0.0.1:{}\"\nfingerprint = \"{}\"\naudit_key = \"{}\"\n",
+                peer.name, peer.port, peer.fingerprint, peer.audit_key
+            ));
+        }
+        text.push('\n');
+        text.push_str(datasets);
+        text.push('\n');
+        text.push_str(policy);
+        std::fs::write(&self.config, text).map_err(|e| format!("{}: {e}", self.config.display()))
+    }
+
+    fn socket(&self) -> PathBuf {
+        self.dir.join("control.sock")
+    }
+
+    fn call(&self, request: &Request) -> Result<Response, String> {
+        match control::call(&self.socket(), request) {
+            Ok(Response::Error { message }) => Err(format!("{}: {message}", self.name)),
+            Ok(r) => Ok(r),
+            Err(e) => Err(format!("{}: {e}", self.name)),
+        }
+    }
+
+    /// Writes `spec` to `jobs/<file>` and submits it to this node, checked
+    /// against the node's configuration first (as `indomain job submit
+    /// --config` does). Returns the job as the node reports it after every
+    /// peer answered: running, or refused with the rule.
+    pub fn submit(&self, file: &str, spec: &str) -> Result<JobSummary, String> {
+        let jobs = self.dir.join("jobs");
+        std::fs::create_dir_all(&jobs).map_err(|e| format!("{}: {e}", jobs.display()))?;
+        let path = jobs.join(file);
+        std::fs::write(&path, spec).map_err(|e| format!("{}: {e}", path.display()))?;
+        let config = NodeConfig::load(&self.config).map_err(|e| e.to_string())?;
+        let spec = JobSpec::load(&path, Some(&config.known())).map_err(|e| e.to_string())?;
+        match self.call(&Request::Submit { spec })? {
+            Response::Job(job) => Ok(job),
+            other => Err(format!("{}: unexpected answer {other:?}", self.name)),
+        }
+    }
+
+    /// The job's state on this node.
+    pub fn status(&self, job_id: &str) -> Result<JobSummary, String> {
+        match self.call(&Request::Status {
+            job_id: job_id.to_string(),
+        })? {
+            Response::Job(job) => Ok(job),
+            other => Err(format!("{}: unexpected answer {other:?}", self.name)),
+        }
+    }
+
+    /// Waits until the job has left `proposed`, `accepted` and `running`
+    /// on this node, printing each change of state from `last` on, with
+    /// the time since `since`.
+    pub fn settle(
+        &self,
+        job_id: &str,
+        since: Instant,
+        mut last: String,
+        deadline: Duration,
+    ) -> Result<JobSummary, String> {
+        loop {
+            let job = self.status(job_id)?;
+            if job.state != last {
+                progress(since, self.name, &job.state);
+                last.clone_from(&job.state);
+            }
+            if !matches!(job.state.as_str(), "proposed" | "accepted" | "running") {
+                return Ok(job);
+            }
+            if since.elapsed() > deadline {
+                return Err(format!(
+                    "job {job_id} still {} on {} after {} s",
+                    job.state,
+                    self.name,
+                    deadline.as_secs()
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    /// The files of the outputs this node received for a completed job.
+    pub fn result_files(&self, job_id: &str) -> Result<Vec<PathBuf>, String> {
+        match self.call(&Request::Result {
+            job_id: job_id.to_string(),
+        })? {
+            Response::Outputs { files, .. } => Ok(files),
+            other => Err(format!("{}: unexpected answer {other:?}", self.name)),
+        }
+    }
+
+    /// `indomain audit verify --config node.toml`: its summary line.
+    pub fn audit_verify(&self, exe: &Path) -> Result<String, String> {
+        let config = self.config.to_string_lossy().into_owned();
+        procs::run_one(exe, &["audit", "verify", "--config", &config])
+            .map(|out| out.trim().to_string())
+    }
+}
+
+/// One line of a job's progress: the time since it was submitted, the
+/// node, and what it says.
+pub fn progress(since: Instant, node: &str, what: &str) {
+    println!(
+        "    {:>6.2} s  {node:<18} {what}",
+        since.elapsed().as_secs_f64()
+    );
+}
+
+/// The running node processes, stopped when dropped.
+pub struct Running(Vec<Child>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Starts `indomain node --config` for every site (its log in
+/// `node.log`) and waits for each to print its ready line, which it
+/// returns.
+pub fn start(exe: &Path, sites: &[Site]) -> Result<(Running, Vec<String>), String> {
+    let mut running = Running(Vec::new());
+    let mut ready = Vec::new();
+    for site in sites {
+        let log_path = site.dir.join("node.log");
+        let log =
+            std::fs::File::create(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
+        let mut child = Command::new(exe)
+            .arg("node")
+            .arg("--config")
+            .arg(&site.config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log))
+            .spawn()
+            .map_err(|e| format!("cannot start the {} node: {e}", site.name))?;
+        let stdout = child.stdout.take();
+        running.0.push(child);
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let Some(stdout) = stdout else { return };
+            let mut reader = BufReader::new(stdout);
+            let mut line = String::new();
+            let _ = reader.read_line(&mut line);
+            let _ = tx.send(line);
+            // Keep reading, so that the node never writes into a closed pipe.
+            let _ = reader.read_to_end(&mut Vec::new());
+        });
+        let line = rx.recv_timeout(START_DEADLINE).unwrap_or_default();
+        if !line.contains("ready") {
+            let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+            return Err(format!(
+                "the {} node did not start:\n{}",
+                site.name,
+                procs::indent(log.trim())
+            ));
+        }
+        ready.push(line.trim().to_string());
+    }
+    Ok((running, ready))
+}
