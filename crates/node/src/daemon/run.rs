@@ -41,6 +41,18 @@ pub(super) struct Done {
     pub protocol: Duration,
 }
 
+/// A two-party job's released outputs, staged and waiting to appear.
+pub(super) struct Staged<'a> {
+    /// The egress guard that released them.
+    pub guard: &'a EgressGuard,
+    /// The staged output files.
+    pub pending: Vec<AtomicOutput>,
+    /// The protocol's own time.
+    pub protocol: Duration,
+    /// The link's counters before the protocol, to count its bytes.
+    pub before: Counters,
+}
+
 /// A failed run: why, and the bytes moved before it failed.
 pub(super) struct Failed {
     pub reason: String,
@@ -282,6 +294,42 @@ impl Node {
                     .map_err(|e| fail(e, ch))?,
             );
         }
+        let staged = Staged {
+            guard: &guard,
+            pending,
+            protocol,
+            before,
+        };
+        self.publish(spec, peer, ch, staged)
+    }
+
+    /// Ends a two-party job once every output is released and staged:
+    /// seals the job against cancels, makes the staged files appear, and
+    /// exchanges completion receipts with `peer`.
+    pub(super) fn publish(
+        &self,
+        spec: &JobSpec,
+        peer: &str,
+        ch: &mut QuicChannel,
+        staged: Staged,
+    ) -> Result<Done, Failed> {
+        let Staged {
+            guard,
+            pending,
+            protocol,
+            before,
+        } = staged;
+        let moved = |ch: &QuicChannel| {
+            let after = ch.counters();
+            Counters {
+                sent: after.sent - before.sent,
+                received: after.received - before.received,
+            }
+        };
+        let fail = |reason: String, ch: &QuicChannel| Failed {
+            reason,
+            bytes: moved(ch),
+        };
         // Everything is computed and released: only now do the files
         // appear, and the job can no longer be cancelled.
         self.seal(&spec.id).map_err(|e| fail(e, ch))?;
@@ -326,16 +374,8 @@ impl Node {
         Ok(out)
     }
 
-    /// Sends this node's signed receipt of the completed job and keeps the
-    /// peer's. The job is complete either way; a missing or bad receipt is
-    /// logged, not fatal.
-    pub(super) fn exchange_receipts(
-        &self,
-        spec: &JobSpec,
-        peer: &str,
-        ch: &mut QuicChannel,
-        outputs: &[OutputRecord],
-    ) {
+    /// This node's signed receipt that `spec` completed with `outputs`.
+    pub(super) fn completion_receipt(&self, spec: &JobSpec, outputs: &[OutputRecord]) -> Receipt {
         let body = ReceiptBody {
             job_id: spec.id.clone(),
             spec_hash: spec.hash().to_string(),
@@ -351,7 +391,20 @@ impl Node {
                 })
                 .collect(),
         };
-        let mine = Receipt::sign(body, &self.config.name, &self.key);
+        Receipt::sign(body, &self.config.name, &self.key)
+    }
+
+    /// Sends this node's signed receipt of the completed job and keeps the
+    /// peer's. The job is complete either way; a missing or bad receipt is
+    /// logged, not fatal.
+    pub(super) fn exchange_receipts(
+        &self,
+        spec: &JobSpec,
+        peer: &str,
+        ch: &mut QuicChannel,
+        outputs: &[OutputRecord],
+    ) {
+        let mine = self.completion_receipt(spec, outputs);
         let theirs = wire::send_msg(ch, &mine).and_then(|()| wire::recv_msg::<Receipt>(ch));
         let kept = match theirs {
             Ok(receipt) => self.keep_receipt(peer, spec, "completed", receipt),

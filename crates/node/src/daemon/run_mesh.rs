@@ -17,7 +17,7 @@ use super::Node;
 use super::mesh::Mesh;
 use super::propose::RunReply;
 use super::run::{Done, Failed};
-use crate::audit::{OutputHash, OutputRecord, Receipt, ReceiptBody};
+use crate::audit::{OutputRecord, Receipt};
 use crate::egress::EgressGuard;
 use crate::jobspec::{JobSpec, Protocol};
 use indomain_net::quic::QuicChannel;
@@ -160,22 +160,7 @@ impl Node {
         parties: &mut PartySet,
         outputs: &[OutputRecord],
     ) {
-        let body = ReceiptBody {
-            job_id: spec.id.clone(),
-            spec_hash: spec.hash().to_string(),
-            outcome: "completed".into(),
-            outputs: outputs
-                .iter()
-                .filter_map(|o| {
-                    Some(OutputHash {
-                        name: o.name.clone(),
-                        receiver: o.receiver.clone(),
-                        hash: o.hash.clone()?,
-                    })
-                })
-                .collect(),
-        };
-        let mine = Receipt::sign(body, &self.config.name, &self.key);
+        let mine = self.completion_receipt(spec, outputs);
         let others: Vec<usize> = parties.others().collect();
         for &i in &others {
             let sent = parties.channel(i).and_then(|ch| wire::send_msg(ch, &mine));

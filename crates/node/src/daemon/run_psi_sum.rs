@@ -12,7 +12,7 @@
 //! and at the sender the sum; never which keys match.
 
 use super::Node;
-use super::run::{Done, Failed};
+use super::run::{Done, Failed, Staged};
 use super::run_aggregate::{cell_number, cell_text};
 use crate::egress::EgressGuard;
 use crate::jobspec::JobSpec;
@@ -183,22 +183,12 @@ impl Node {
                     .map_err(|e| fail(e, ch))?,
             );
         }
-        // From here on the job can no longer be cancelled.
-        self.seal(&spec.id).map_err(|e| fail(e, ch))?;
-        let mut files = Vec::new();
-        for out in pending {
-            let path = out.path().to_path_buf();
-            out.commit()
-                .map_err(|e| fail(format!("{}: {e}", path.display()), ch))?;
-            files.push(path);
-        }
-        let outputs = guard.outputs().to_vec();
-        self.exchange_receipts(spec, peer, ch, &outputs);
-        Ok(Done {
-            outputs,
-            files,
-            bytes: moved(ch),
+        let staged = Staged {
+            guard: &guard,
+            pending,
             protocol,
-        })
+            before,
+        };
+        self.publish(spec, peer, ch, staged)
     }
 }
