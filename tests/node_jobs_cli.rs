@@ -173,14 +173,28 @@ fn people(p: usize, n: usize) -> Vec<Row> {
         .collect()
 }
 
+/// A statistics job over all three nodes, suppression decided by opening
+/// the counts to alpha (min_group_size 3).
 fn aggregate_spec(statistic: &str, extra: &str, columns: &str) -> String {
+    statistics_spec(
+        statistic,
+        &format!("min_group_size = 3\nopen_counts_to_decider = true\n{extra}"),
+        columns,
+        None,
+    )
+}
+
+/// A statistics job: `params` after `statistic`, every party but `dealer`
+/// lists `columns`, the result goes to alpha and beta.
+fn statistics_spec(statistic: &str, params: &str, columns: &str, dealer: Option<&str>) -> String {
     let mut spec = format!(
-        "protocol = \"aggregate\"\npurpose = \"income statistics\"\n\n[parameters]\nstatistic = \"{statistic}\"\nmin_group_size = 3\n{extra}\n"
+        "protocol = \"aggregate\"\npurpose = \"income statistics\"\n\n[parameters]\nstatistic = \"{statistic}\"\n{params}\n"
     );
     for name in NAMES {
-        spec.push_str(&format!(
-            "\n[[parties]]\nname = \"{name}\"\ndataset = \"people\"\ncolumns = {columns}\n"
-        ));
+        spec.push_str(&format!("\n[[parties]]\nname = \"{name}\"\n"));
+        if dealer != Some(name) {
+            spec.push_str(&format!("dataset = \"people\"\ncolumns = {columns}\n"));
+        }
     }
     for receiver in ["alpha", "beta"] {
         spec.push_str(&format!(
@@ -223,20 +237,24 @@ fn statistics_jobs_equal_the_plaintext_statistics() {
     let _running: Vec<NodeProcess> = (0..3).map(|i| nodes.start(i)).collect();
     let all: Vec<&Row> = data.iter().flatten().collect();
 
-    // Mean income and age by region, to alpha and beta.
+    // Mean income and age by region over alpha's and beta's rows, to
+    // alpha and beta; gamma deals, so suppression is decided by secure
+    // comparison. With at least 10 rows of the other receiver required,
+    // north (13 and 16) is released and south (7 and 9) suppressed.
     let mean = nodes.spec(
         "mean.toml",
-        &aggregate_spec(
+        &statistics_spec(
             "mean",
-            "group_by = \"region\"\ncategories = \"north,south\"",
+            "min_group_size = 10\ndealer = \"gamma\"\ngroup_by = \"region\"\ncategories = \"north,south\"",
             "[\"income\", \"age\", \"region\"]",
+            Some("gamma"),
         ),
     );
     let clock = std::time::Instant::now();
     let id = submit(nodes.cfg(0), &mean);
     nodes.completed(&id);
     eprintln!(
-        "mean job: submit to completed on all three nodes {:?}",
+        "mean job with a dealer: submit to completed on all three nodes {:?}",
         clock.elapsed()
     );
     let got = result(nodes.cfg(0), &id);
@@ -246,10 +264,15 @@ fn statistics_jobs_equal_the_plaintext_statistics() {
         "both receivers get the same"
     );
     let rows = records(&got);
-    assert_eq!(rows.len(), 4, "{got}");
-    for r in &rows {
-        assert_eq!(r["status"], "released", "{got}");
-        let group: Vec<&&Row> = all.iter().filter(|x| x.region == r["group"]).collect();
+    assert_eq!(rows.len(), 3, "{got}");
+    let dealt: Vec<&Row> = data[..2].iter().flatten().collect();
+    for r in &rows[..2] {
+        assert_eq!(
+            (r["group"].as_str(), r["status"].as_str()),
+            ("north", "released"),
+            "{got}"
+        );
+        let group: Vec<&&Row> = dealt.iter().filter(|x| x.region == "north").collect();
         let values: Vec<f64> = match r["column"].as_str() {
             "income" => group.iter().map(|x| x.income).collect(),
             "age" => group.iter().map(|x| x.age as f64).collect(),
@@ -260,7 +283,18 @@ fn statistics_jobs_equal_the_plaintext_statistics() {
         close(&r["sum"], sum, 1e-9, "sum");
         close(&r["mean"], sum / values.len() as f64, 1e-9, "mean");
     }
-    // gamma receives nothing and writes nothing.
+    let south = dealt.iter().filter(|x| x.region == "south").count();
+    assert!(south > 0, "south has rows, yet no figure of it is released");
+    assert_eq!(
+        (
+            rows[2]["group"].as_str(),
+            rows[2]["status"].as_str(),
+            rows[2]["count"].as_str()
+        ),
+        ("south", "suppressed", ""),
+        "{got}"
+    );
+    // gamma, the dealer, receives nothing and writes nothing.
     let gamma = run(&["job", "result", "--config", nodes.cfg(2), &id]);
     assert!(gamma.status.success(), "{}", text(&gamma));
     assert!(gamma.stdout.is_empty(), "gamma learns no statistics");

@@ -198,10 +198,12 @@ impl JobSpec {
         }
     }
 
-    /// Whether `name` is the dealer of a training job (parameter
-    /// `dealer`): a party that reads no data and so names no dataset.
+    /// Whether `name` is the dealer of a training or statistics job
+    /// (parameter `dealer`): a party that reads no data and so names no
+    /// dataset.
     pub fn is_dealer(&self, name: &str) -> bool {
-        self.protocol == Protocol::Train && self.text_param("dealer") == Some(name)
+        matches!(self.protocol, Protocol::Train | Protocol::Aggregate)
+            && self.text_param("dealer") == Some(name)
     }
 
     /// A text parameter, if present and text.
@@ -419,7 +421,7 @@ impl JobSpec {
                 return bad(
                     Part::Dataset(i),
                     format!(
-                        "party {:?} names no dataset (only a training job's dealer may leave it out)",
+                        "party {:?} names no dataset (only a training or aggregate job's dealer may leave it out)",
                         p.name
                     ),
                 );
@@ -473,6 +475,55 @@ impl JobSpec {
                     format!("output {:?} to {:?} is declared twice", o.name, o.receiver),
                 );
             }
+        }
+        if self.protocol == Protocol::Aggregate {
+            return self.suppression_problem();
+        }
+        None
+    }
+
+    /// What is wrong with how a statistics job decides suppression: with a
+    /// dealer (a party of the job that is not a receiver) no party learns
+    /// a suppressed group's count; without one the job must say that the
+    /// first receiver may see every group's count.
+    fn suppression_problem(&self) -> Option<Problem> {
+        let bad = |at: Part, reason: String| Some(Problem { at, reason });
+        let opened = self.parameters.get("open_counts_to_decider");
+        let Some(dealer) = self.text_param("dealer") else {
+            if matches!(opened, Some(Param::Bool(true))) {
+                return None;
+            }
+            return bad(
+                Part::Whole,
+                "an aggregate job names a dealer (parameter dealer = \"<party>\", a party of the job that names no dataset) so that suppression is decided without opening any count, or sets open_counts_to_decider = true to let the first receiver of statistics see every group's count".into(),
+            );
+        };
+        if opened.is_some() {
+            return bad(
+                Part::Whole,
+                "parameters dealer and open_counts_to_decider exclude each other: give one".into(),
+            );
+        }
+        if self.party(dealer).is_none() {
+            return bad(
+                Part::Whole,
+                format!("parameter dealer: {dealer:?} is not a party of the job"),
+            );
+        }
+        if let Some(i) = self.outputs.iter().position(|o| o.receiver == dealer) {
+            return bad(
+                Part::Receiver(i),
+                format!(
+                    "{dealer:?} is the dealer, which holds no data and learns no statistics: drop output {:?} to it",
+                    self.outputs[i].name
+                ),
+            );
+        }
+        if self.parties.len() < 3 {
+            return bad(
+                Part::Whole,
+                "a job with a dealer needs two data parties besides the dealer".into(),
+            );
         }
         None
     }
@@ -532,7 +583,7 @@ struct RawSpec {
 #[serde(deny_unknown_fields)]
 struct RawParty {
     name: Spanned<String>,
-    // Absent only for a training job's dealer, which reads no data.
+    // Absent only for a training or aggregate job's dealer, which reads no data.
     dataset: Option<Spanned<String>>,
     columns: Option<Spanned<Vec<String>>>,
 }

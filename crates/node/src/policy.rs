@@ -124,7 +124,7 @@ pub fn check(
             format!("this node ({:?}) is not a party of the job", policy.me),
         ));
     };
-    // A training job's dealer reads no data: only the dataset-free checks
+    // A training or aggregate job's dealer reads no data: only the dataset-free checks
     // of a rule apply to it.
     let none = BTreeMap::new();
     let columns = if spec.is_dealer(&mine.name) {

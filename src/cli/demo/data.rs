@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 pub const REGIONS: [&str; 4] = ["north", "south", "east", "islands"];
 
 /// One agency's rows for the statistics job (its node's `incomes` table).
+#[derive(Clone)]
 pub struct RegionRows {
     /// (region, income) rows.
     pub rows: Vec<(&'static str, f64)>,

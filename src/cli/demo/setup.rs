@@ -185,9 +185,9 @@ pub fn datasets(site: &Site, sites: &Sites) -> String {
 /// The policy section of `node.toml` for `site`: what each peer may ask.
 pub fn policy(site: &Site, sites: &Sites) -> String {
     let (bank, tax, office) = (sites.bank.name, sites.tax.name, sites.stats.name);
-    // The statistics office may compute statistics over everyone's incomes
-    // by region, for itself alone, never releasing a group under the
-    // minimum size.
+    // The statistics office may compute statistics over the incomes by
+    // region, for itself alone, never releasing a group under the minimum
+    // size (the bank contributes rows, the tax bureau deals).
     let statistics = format!(
         "\n[[policy.peers.{office}.allow]]\nprotocols = [\"aggregate\"]\n\
          datasets = [\"incomes\"]\ngrades = [\"public\", \"sensitive\"]\n\

@@ -1,10 +1,16 @@
-//! A statistics job under the node (`protocol = "aggregate"`): every party
-//! reads its columns from its own dataset and runs the aggregate crate's
-//! secure statistics with all the others; each declared receiver of
-//! `statistics` gets the result in the format of [`crate::aggregate_job`].
+//! A statistics job under the node (`protocol = "aggregate"`): every data
+//! party reads its columns from its own dataset and runs the aggregate
+//! crate's secure statistics with all the others; each declared receiver
+//! of `statistics` gets the result in the format of [`crate::aggregate_job`].
+//! With the parameter `dealer` (a party that names no dataset and is no
+//! receiver), suppression is decided by secure comparison
+//! ([`CountDecision::Compared`]) and the dealer only deals correlated
+//! randomness; with `open_counts_to_decider = true` instead, the first
+//! receiver sees every group's count ([`CountDecision::OpenedToDecider`]).
+//! The spec's validation refuses a job with neither.
 //!
 //! The spec: each party lists its numeric columns (the same number at
-//! every party; the result is labelled with the first party's names) and,
+//! every data party; the result is labelled with the first one's names) and,
 //! with grouping, the `group_by` column. Parameters: `statistic` (`count`,
 //! `sum`, `mean`, `variance` or `histogram`), `min_group_size` (required),
 //! and optionally `group_by` with `categories` (comma-separated), `bins`
@@ -12,7 +18,8 @@
 //! A count reads its columns only to count the rows.
 //!
 //! What each party learns: what [`indomain_aggregate::stats`] reveals to
-//! it; only the receivers learn the statistics.
+//! it under the job's decision (the dealer: the number of groups and
+//! cells); only the receivers learn the statistics.
 
 use super::Node;
 use super::run_mesh::Produced;
@@ -20,11 +27,14 @@ use crate::aggregate_job::write_result;
 use crate::dataset::{Cell, Table};
 use crate::jobspec::JobSpec;
 use indomain_aggregate::stats::job::{DEFAULT_FRAC_BITS, DEFAULT_MAX_ABS};
-use indomain_aggregate::stats::{LocalData, Statistic, StatsJob, run_statistics};
+use indomain_aggregate::stats::{
+    CountDecision, LocalData, Statistic, StatsJob, run_statistics_with, serve_dealer,
+};
 use indomain_net::PartySet;
 
 impl Node {
-    /// Reads this node's columns and runs the statistics on `parties`.
+    /// Reads this node's columns and runs the statistics on `parties`; at
+    /// the dealer, deals correlated randomness and produces nothing.
     pub(super) fn compute_aggregate(
         &self,
         spec: &JobSpec,
@@ -35,6 +45,17 @@ impl Node {
         job.validate(parties.len()).map_err(|e| e.to_string())?;
         let me = parties.me();
         let party = &spec.parties[me];
+        // The party set is the spec's parties in order, as in `indomain
+        // aggregate --dealer`: the dealer's rank is its place in the spec.
+        let decision = match spec.parties.iter().position(|p| spec.is_dealer(&p.name)) {
+            Some(dealer) => CountDecision::Compared { dealer },
+            None => CountDecision::OpenedToDecider,
+        };
+        if decision == (CountDecision::Compared { dealer: me }) {
+            serve_dealer(parties, &mut rand::rng())
+                .map_err(|e| format!("dealing for the statistics failed: {e}"))?;
+            return Ok(Vec::new());
+        }
         let dataset = self
             .config
             .datasets
@@ -44,8 +65,15 @@ impl Node {
             .read(&party.columns, max_rows)
             .map_err(|e| e.to_string())?;
         let data = local_data(&table, &job, group_by.as_deref(), &party.dataset)?;
-        let result = run_statistics(parties, &job, &data, &mut rand::rng(), &mut |_| {})
-            .map_err(|e| format!("the statistics protocol failed: {e}"))?;
+        let result = run_statistics_with(
+            parties,
+            &job,
+            &data,
+            decision,
+            &mut rand::rng(),
+            &mut |_| {},
+        )
+        .map_err(|e| format!("the statistics protocol failed: {e}"))?;
         match result {
             Some(result) => {
                 let mut bytes = Vec::new();
@@ -105,8 +133,12 @@ fn stats_job(spec: &JobSpec) -> Result<(StatsJob, Option<String>), String> {
             .cloned()
             .collect()
     };
-    let first = numeric(&spec.parties[0].columns);
-    for p in &spec.parties {
+    // The dealer lists no columns; the result is labelled with the first
+    // data party's names.
+    let mut data_parties = spec.parties.iter().filter(|p| !spec.is_dealer(&p.name));
+    let head = data_parties.next().ok_or("the job has no data party")?;
+    let first = numeric(&head.columns);
+    for p in std::iter::once(head).chain(data_parties) {
         if let Some(g) = &group_by
             && !p.columns.contains(g)
         {
@@ -120,7 +152,7 @@ fn stats_job(spec: &JobSpec) -> Result<(StatsJob, Option<String>), String> {
                 "party {} lists {} numeric columns, {} lists {}: every party gives the same number",
                 p.name,
                 numeric(&p.columns).len(),
-                spec.parties[0].name,
+                head.name,
                 first.len()
             ));
         }

@@ -203,3 +203,93 @@ fn only_a_training_jobs_dealer_names_no_dataset() {
     let m = message(&TRAIN.replace("protocol = \"train\"", "protocol = \"predict\""));
     assert!(m.contains("names no dataset"), "{m}");
 }
+
+const AGGREGATE: &str = r#"
+protocol = "aggregate"
+purpose = "income statistics"
+
+[parameters]
+statistic = "mean"
+min_group_size = 20
+dealer = "stats"
+
+[[parties]]
+name = "bank"
+dataset = "customers"
+columns = ["income"]
+
+[[parties]]
+name = "tax"
+dataset = "taxpayers"
+columns = ["income"]
+
+[[parties]]
+name = "stats"
+
+[[outputs]]
+name = "statistics"
+receiver = "bank"
+"#;
+
+#[test]
+fn an_aggregate_jobs_dealer_names_no_dataset() {
+    let spec = parse(AGGREGATE).unwrap();
+    assert!(spec.is_dealer("stats") && !spec.is_dealer("tax"));
+    let json: JobSpec = serde_json::from_slice(&spec.canonical_bytes()).unwrap();
+    json.validate().unwrap();
+    let m = message(&AGGREGATE.replace(
+        "name = \"stats\"\n",
+        "name = \"stats\"\ndataset = \"d\"\ncolumns = [\"c\"]\n",
+    ));
+    assert!(m.contains("is the dealer, which reads no data"), "{m}");
+}
+
+#[test]
+fn an_aggregate_job_without_dealer_must_open_counts_explicitly() {
+    let without = AGGREGATE
+        .replace("dealer = \"stats\"\n", "")
+        .replace("[[parties]]\nname = \"stats\"\n", "");
+    let m = message(&without);
+    assert!(
+        m.starts_with("job.toml: an aggregate job names a dealer")
+            && m.contains("open_counts_to_decider = true"),
+        "{m}"
+    );
+    let opened = without.replace(
+        "min_group_size = 20\n",
+        "min_group_size = 20\nopen_counts_to_decider = true\n",
+    );
+    assert!(!parse(&opened).unwrap().is_dealer("bank"));
+    // false is not consent; both at once is ambiguous.
+    let m = message(&opened.replace("= true", "= false"));
+    assert!(m.contains("names a dealer"), "{m}");
+    let both = AGGREGATE.replace(
+        "min_group_size = 20\n",
+        "min_group_size = 20\nopen_counts_to_decider = true\n",
+    );
+    assert!(message(&both).contains("exclude each other"));
+    // A JSON spec from a peer is held to the same rule.
+    let mut json = parse(AGGREGATE).unwrap();
+    json.parameters.remove("dealer");
+    json.parties.pop();
+    let m = json.validate().unwrap_err().to_string();
+    assert!(m.contains("names a dealer"), "{m}");
+}
+
+#[test]
+fn an_aggregate_jobs_dealer_receives_nothing_and_is_a_party() {
+    let m = message(&format!(
+        "{AGGREGATE}\n[[outputs]]\nname = \"statistics\"\nreceiver = \"stats\"\n"
+    ));
+    assert!(
+        m.starts_with("job.toml:29:") && m.contains("\"stats\" is the dealer"),
+        "{m}"
+    );
+    let m = message(&AGGREGATE.replace("dealer = \"stats\"", "dealer = \"nobody\""));
+    assert!(m.contains("names no dataset"), "{m}");
+    let two = AGGREGATE.replace(
+        "[[parties]]\nname = \"tax\"\ndataset = \"taxpayers\"\ncolumns = [\"income\"]\n",
+        "",
+    );
+    assert!(message(&two).contains("two data parties besides the dealer"));
+}

@@ -322,3 +322,26 @@ fn a_dealer_is_checked_on_everything_but_data() {
     let refusal = check(&policy, "bank", &not_dealer, at(NOW)).unwrap_err();
     assert_eq!(refusal.rule, "datasets");
 }
+
+#[test]
+fn an_aggregate_jobs_dealer_is_checked_on_everything_but_data() {
+    let mut policy = policy();
+    policy.peers.get_mut("bank").unwrap().allow = vec![Rule {
+        protocols: vec![Protocol::Aggregate],
+        outputs: BTreeMap::from([("statistics".to_string(), vec!["bank".to_string()])]),
+        min_group_size: Some(5),
+        ..Rule::default()
+    }];
+    let mut job = stats_job();
+    job.parties[1].dataset = String::new();
+    job.parties[1].columns = Vec::new();
+    job.parameters
+        .insert("dealer".to_string(), Param::Text("tax".into()));
+    check(&policy, "bank", &job, at(NOW)).unwrap();
+    // Without the dealer parameter the node looks for its (empty) dataset.
+    let not_dealer = with(job, |j| {
+        j.parameters.remove("dealer");
+    });
+    let refusal = check(&policy, "bank", &not_dealer, at(NOW)).unwrap_err();
+    assert_eq!(refusal.rule, "datasets");
+}
