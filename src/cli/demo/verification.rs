@@ -219,7 +219,7 @@ pub fn verification(
         ),
         seconds,
         result: format!(
-            "{matched} claims match on every attribute; for the others the bank learns only which attribute did not match; the operator learns only how many claims were checked\nanswers: {}",
+            "{matched} claims give every attribute and match on all, so the bank also learns their status (the query counts claims that match on the attributes they give); for the others the bank learns only which attribute did not match; the operator learns only how many claims were checked\nanswers: {}",
             answers.display()
         ),
         check,
