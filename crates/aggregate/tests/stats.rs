@@ -221,7 +221,7 @@ fn every_statistic_matches_plaintext_and_transcripts_hide_inputs() {
                     let frames = transcript.lock().unwrap();
                     for (q, d) in data.iter().enumerate().filter(|(q, _)| *q != p) {
                         for &x in d.columns.iter().flatten().filter(|x| x.abs() >= 1.0) {
-                            let encoded = codec.encode(x).unwrap();
+                            let encoded = codec.encode_decimal(x).unwrap();
                             assert!(
                                 !contains_u128(&frames, encoded),
                                 "party {p} saw a value of party {q}"
@@ -529,4 +529,38 @@ fn bad_jobs_are_refused() {
         j.min_group_size = k;
         assert!(j.validate(2).is_err(), "k = {k}");
     }
+}
+
+#[test]
+fn sums_of_amounts_are_exact_to_the_cent_whatever_their_parse_error() {
+    // 987654321.03 parses to an f64 2.9·10^−8 below it: encoding the f64
+    // put the sum of 210,000 of them 0.006 below the amount, a cent off
+    // once rounded. The amount itself is encoded, so the sum is exact.
+    let amount = "987654321.03";
+    let x: f64 = amount.parse().unwrap();
+    let data: Vec<LocalData> = (0..3)
+        .map(|_| LocalData::ungrouped(vec![vec![x; 70_000]]))
+        .collect();
+    let job = StatsJob {
+        statistic: Statistic::Sum,
+        columns: vec!["amount".into()],
+        categories: None,
+        receivers: vec![0],
+        min_group_size: 10,
+        frac_bits: DEFAULT_FRAC_BITS,
+        max_abs: DEFAULT_MAX_ABS,
+    };
+    let (sets, _) = recording_mesh(&NAMES[..3], &[usize::MAX; 3]);
+    let results = run_all(&job, sets, &data);
+    let result = results[0].as_ref().unwrap().as_ref().unwrap();
+    let GroupOutcome::Released { columns, .. } = &result.groups[0].outcome else {
+        panic!("suppressed")
+    };
+    let ColumnResult::Sum { sum, .. } = &columns[0] else {
+        panic!("{columns:?}")
+    };
+    let exact_cents: i128 = 98_765_432_103 * 210_000;
+    let got_cents = (sum.raw * 100 + (1 << (sum.frac_bits - 1))) >> sum.frac_bits;
+    assert_eq!(got_cents, exact_cents, "{sum}");
+    assert!(sum.to_string().starts_with("207407407416300.00"), "{sum}");
 }

@@ -75,6 +75,70 @@ impl Fixed128 {
         Ok(rounded.copysign(scaled) as i128 as u128)
     }
 
+    /// Encodes the decimal that `x` was read from: the shortest decimal
+    /// that parses back to `x` (the digits `{x}` prints), exactly, rounded
+    /// once to f bits (nearest, ties to even). An amount written with at
+    /// most 15 significant digits, such as 987654321.03, parses to an `f64`
+    /// that is not the amount (2.9·10^−8 below it); [`Self::encode`] keeps
+    /// that error, and a sum of n such values n times over, while this
+    /// encodes the amount itself, so sums of amounts with cents are exact
+    /// to the cent whatever n. It refuses what [`Self::encode`] refuses,
+    /// and gives its result for integers (their own decimal) and where the
+    /// exact quotient would not fit 128 bits (values far below 2^−f).
+    pub fn encode_decimal(&self, x: f64) -> Result<u128, CoreError> {
+        let binary = self.encode(x)?;
+        if x.fract() == 0.0 {
+            return Ok(binary);
+        }
+        // Amounts with at most 4 decimals, without formatting: r · 10^−d is
+        // the decimal if x is its nearest f64 (r and 10^d are exact f64s, so
+        // the division rounds once); at most 15 digits make it the only one.
+        let mut power = 1.0;
+        for d in 1..=4 {
+            power *= 10.0;
+            let r = (x.abs() * power).round();
+            if r < 1e15 && r / power == x.abs() {
+                return Ok(self.round_decimal(r as u128, d, x < 0.0).unwrap_or(binary));
+            }
+        }
+        // The shortest round-trip digits: "d.ddde-x" with up to 17 digits.
+        let mut buf = [0u8; 40];
+        let mut at = std::io::Cursor::new(&mut buf[..]);
+        if std::io::Write::write_fmt(&mut at, format_args!("{:e}", x.abs())).is_err() {
+            return Ok(binary);
+        }
+        let len = at.position() as usize;
+        let text = std::str::from_utf8(&buf[..len]).unwrap_or_default();
+        let Some((mantissa, exponent)) = text.split_once('e') else {
+            return Ok(binary);
+        };
+        let mut digits: u128 = 0;
+        let mut count: i32 = 0;
+        for b in mantissa.bytes().filter(u8::is_ascii_digit) {
+            digits = digits * 10 + u128::from(b - b'0');
+            count += 1;
+        }
+        let Ok(exponent) = exponent.parse::<i32>() else {
+            return Ok(binary);
+        };
+        // |x| = digits · 10^−k, with k > 0 because x is no integer.
+        let Ok(k) = u32::try_from(count - 1 - exponent) else {
+            return Ok(binary);
+        };
+        Ok(self.round_decimal(digits, k, x < 0.0).unwrap_or(binary))
+    }
+
+    /// ±digits · 10^−k · 2^f rounded to nearest, ties to even, in
+    /// integers; `None` where it does not fit 128 bits.
+    fn round_decimal(&self, digits: u128, k: u32, negative: bool) -> Option<u128> {
+        let numerator = digits.checked_mul(1u128 << self.frac_bits)?;
+        let denominator = 10u128.checked_pow(k)?;
+        let (q, r) = (numerator / denominator, numerator % denominator);
+        let up = 2 * r > denominator || (2 * r == denominator && q % 2 == 1);
+        let magnitude = i128::try_from(q + u128::from(up)).ok()?;
+        Some(if negative { -magnitude } else { magnitude } as u128)
+    }
+
     /// Decodes one ring element (two's complement) into the nearest f64.
     pub fn decode(&self, v: u128) -> f64 {
         (v as i128) as f64 / self.scale()
@@ -127,6 +191,48 @@ impl Fixed128 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn encodes_the_decimal_an_amount_was_read_from() {
+        let f32 = Fixed128::new(32).unwrap();
+        for (text, cents) in [
+            ("987654321.03", 98_765_432_103i128),
+            ("-999999999.99", -99_999_999_999),
+            ("0.01", 1),
+            ("123456789.07", 12_345_678_907),
+        ] {
+            let x: f64 = text.parse().unwrap();
+            // round(cents · 2^32 / 100), ties to even, in integers.
+            let num = cents.abs() * (1i128 << 32);
+            let (q, r) = (num / 100, num % 100);
+            let q = q + i128::from(2 * r > 100 || (2 * r == 100 && q % 2 == 1));
+            let exact = if cents < 0 { -q } else { q };
+            assert_eq!(f32.encode_decimal(x).unwrap() as i128, exact, "{text}");
+            // Near 10^9 the binary value of the f64 is off by its parse
+            // error, hundreds of units of 2^−32.
+            if cents.abs() > 1_000_000_000 {
+                assert_ne!(f32.encode(x).unwrap() as i128, exact, "{text}");
+            }
+        }
+        // Integers and dyadic values are their own decimal.
+        for x in [0.0, -7.0, 1234.5, 0.0625, 1e15] {
+            assert_eq!(
+                f32.encode_decimal(x).unwrap(),
+                f32.encode(x).unwrap(),
+                "{x}"
+            );
+        }
+        // More decimals than the fast path takes: the shortest digits.
+        let x: f64 = "98765.4321987".parse().unwrap();
+        let num = 987_654_321_987i128 << 32;
+        let d = 10i128.pow(7);
+        let q = num / d + i128::from(2 * (num % d) >= d);
+        assert_eq!(f32.encode_decimal(x).unwrap() as i128, q);
+        // Values far below 2^−f, and what encode refuses.
+        assert_eq!(f32.encode_decimal(1e-300).unwrap(), 0);
+        assert!(f32.encode_decimal(2f64.powi(95)).is_err());
+        assert!(f32.encode_decimal(f64::NAN).is_err());
+    }
 
     #[test]
     fn rounds_like_the_64_bit_encoder() {

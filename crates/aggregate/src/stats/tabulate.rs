@@ -68,10 +68,10 @@ pub fn tabulate(job: &StatsJob, data: &LocalData) -> Result<Vec<u128>, Aggregate
             match &job.statistic {
                 Statistic::Count => {}
                 Statistic::Sum | Statistic::Mean => {
-                    cell[0] += codec.encode(x).map_err(|_| out_of_range())? as i128;
+                    cell[0] += codec.encode_decimal(x).map_err(|_| out_of_range())? as i128;
                 }
                 Statistic::Variance => {
-                    let encoded = codec.encode(x).map_err(|_| out_of_range())? as i128;
+                    let encoded = codec.encode_decimal(x).map_err(|_| out_of_range())? as i128;
                     cell[0] += encoded;
                     squares[at + 1].add(encoded.unsigned_abs().pow(2));
                 }
