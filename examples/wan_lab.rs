@@ -5,17 +5,29 @@
 //!
 //!     cargo run --release --example wan_lab -- psi --items 1048576 --rtt 50ms --rate 100mbit
 //!     cargo run --release --example wan_lab -- stats --rows 1000000 --rtt 50ms --rate 100mbit
+//!     cargo run --release --example wan_lab -- train --rows 10000 --epochs 10 --rtt 50ms --rate 100mbit
 //!
-//! `psi`: ECDH PSI (intersection, revealed to both) between two parties of
-//! `--items` keys each, half of them shared. `stats`: three parties of
-//! `--rows` rows each compute the mean of two columns over four groups;
-//! party 0 receives it. Options: `--rtt`, `--rate`, `--loss` (a fraction).
+//! `psi`: PSI (intersection, revealed to both) between two parties of
+//! `--items` keys each, half of them shared, by `--protocol rr22` (the
+//! default, as in the CLI) or `ecdh`. `stats`: three parties of `--rows`
+//! rows each compute the mean of two columns over four groups; party 0
+//! receives it. `train`: vertical logistic regression (PSI join, secure
+//! full-batch training, joint scoring) between a label holder and a
+//! feature holder of `--rows` generated rows each (three features each),
+//! with a dealer, over `--epochs` epochs. Options: `--rtt`, `--rate`,
+//! `--loss` (a fraction).
 
 use indomain::aggregate::stats::{LocalData, Statistic, StatsJob, run_statistics};
+use indomain::learn::align::Roles;
+use indomain::learn::data::Table;
+use indomain::learn::model::{JobParty, JobSpec, PartyRole};
+use indomain::learn::pipeline::{self, Event, VerticalJob};
+use indomain::learn::{Task, TrainParams, secure};
+use indomain::ndarray::Array2;
 use indomain::net::quic::{Endpoint, Identity, QuicChannel};
 use indomain::net::wanlab::{Link, Relay};
 use indomain::net::{Channel, Counters, Limits, PartySet};
-use indomain::psi::{Items, Job, Mode, Reveal, ecdh};
+use indomain::psi::{Construction, Items, Job, Mode, Reveal, session};
 use indomain::rand;
 use std::time::{Duration, Instant};
 
@@ -54,7 +66,7 @@ fn link_up(
     Ok((accepted, connected?, relay))
 }
 
-fn psi(items: usize, link: Link) -> Result<(), Error> {
+fn psi(items: usize, construction: Construction, link: Link) -> Result<(), Error> {
     let (alice, bob) = (Identity::generate("alice")?, Identity::generate("bob")?);
     let (a, b) = (endpoint(&alice, &[&bob])?, endpoint(&bob, &[&alice])?);
     let (mut to_bob, mut to_alice, relay) = link_up(&a, &b, link)?;
@@ -64,12 +76,13 @@ fn psi(items: usize, link: Link) -> Result<(), Error> {
         set
     };
     let (sender_keys, receiver_keys) = (keys(0), keys(items / 2));
-    let mut job = Job::new(Mode::Intersection);
-    job.reveal = Reveal::Both;
+    let job = Job::new(Mode::Intersection)
+        .with_reveal(Reveal::Both)
+        .with_construction(construction);
     let start = Instant::now();
     let (sent, received) = std::thread::scope(|s| {
         let sender = s.spawn(|| {
-            ecdh::sender(
+            session::sender(
                 &mut to_bob,
                 &job,
                 &sender_keys,
@@ -79,7 +92,7 @@ fn psi(items: usize, link: Link) -> Result<(), Error> {
             )
         });
         let receiver = s.spawn(|| {
-            ecdh::receiver(
+            session::receiver(
                 &mut to_alice,
                 &job,
                 &receiver_keys,
@@ -98,12 +111,19 @@ fn psi(items: usize, link: Link) -> Result<(), Error> {
     if matches != items - items / 2 || sent.intersection_size != Some(matches) {
         return Err(format!("wrong intersection: {matches}").into());
     }
-    report("ECDH PSI", items, elapsed, to_alice.counters(), &relay);
+    report(
+        &format!("{construction} PSI"),
+        items,
+        elapsed,
+        to_alice.counters(),
+        &relay,
+    );
     Ok(())
 }
 
-fn stats(rows: usize, link: Link) -> Result<(), Error> {
-    let names = ["a", "b", "c"];
+/// Three parties `names`, each pair linked through its own relay over
+/// `link` (the later party connects to the earlier one).
+fn wan_mesh(names: [&str; 3], link: Link) -> Result<(Vec<PartySet>, Vec<Relay>), Error> {
     let ids = names
         .iter()
         .map(|n| Identity::generate(n))
@@ -114,7 +134,6 @@ fn stats(rows: usize, link: Link) -> Result<(), Error> {
             endpoint(&ids[i], &others)
         })
         .collect::<Result<Vec<_>, _>>()?;
-    // One relay per pair; the later party connects to the earlier one.
     let mut links: Vec<Vec<Option<Box<dyn Channel>>>> =
         (0..3).map(|_| (0..3).map(|_| None).collect()).collect();
     let mut relays = Vec::new();
@@ -126,6 +145,16 @@ fn stats(rows: usize, link: Link) -> Result<(), Error> {
             relays.push(relay);
         }
     }
+    let sets = links
+        .into_iter()
+        .enumerate()
+        .map(|(me, l)| PartySet::new(me, names.map(String::from).to_vec(), l))
+        .collect();
+    Ok((sets, relays))
+}
+
+fn stats(rows: usize, link: Link) -> Result<(), Error> {
+    let (mut sets, relays) = wan_mesh(["a", "b", "c"], link)?;
     let job = StatsJob {
         statistic: Statistic::Mean,
         columns: vec!["amount".into(), "age".into()],
@@ -145,11 +174,6 @@ fn stats(rows: usize, link: Link) -> Result<(), Error> {
                 (0..rows).map(|r| 18.0 + (r % 60) as f64).collect(),
             ],
         })
-        .collect();
-    let mut sets: Vec<PartySet> = links
-        .into_iter()
-        .enumerate()
-        .map(|(me, l)| PartySet::new(me, names.map(String::from).to_vec(), l))
         .collect();
     let start = Instant::now();
     let results = std::thread::scope(|s| {
@@ -174,6 +198,144 @@ fn stats(rows: usize, link: Link) -> Result<(), Error> {
     report(
         "secure statistics (mean, 2 columns, 4 groups, 3 parties)",
         3 * rows,
+        elapsed,
+        bytes,
+        &relays[0],
+    );
+    Ok(())
+}
+
+/// A uniform value in [-1, 1) from `seed` (splitmix64), so the generated
+/// rows are the same in every run.
+fn uniform(seed: u64) -> f64 {
+    let mut z = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^= z >> 31;
+    (z >> 11) as f64 / (1u64 << 52) as f64 - 1.0
+}
+
+/// The label holder's and the feature holder's tables: `rows` shared ids
+/// (the host's in reverse order, so the join has work to do), three
+/// features each, and a label that depends on all six.
+fn vertical_tables(rows: usize) -> Result<(Table, Table), Error> {
+    const FEATURES: usize = 3;
+    let x = |party: u64, r: usize, j: usize| uniform((r * 8 + j) as u64 ^ (party << 40));
+    let weights = [1.5, -1.0, 0.5, 2.0, -0.8, 1.2];
+    let y = (0..rows)
+        .map(|r| {
+            let logit: f64 = (0..2 * FEATURES)
+                .map(|j| weights[j] * x(j as u64 / 3, r, j % 3))
+                .sum();
+            f64::from(logit + 0.5 * uniform(r as u64 ^ (7 << 40)) > 0.0)
+        })
+        .collect();
+    let table = |party: u64, order: Vec<usize>, y: Option<Vec<f64>>| -> Result<Table, Error> {
+        let values = order
+            .iter()
+            .flat_map(|&r| (0..FEATURES).map(move |j| x(party, r, j)))
+            .collect();
+        Ok(Table {
+            source: format!("generated (party {party})"),
+            ids: order.iter().map(|r| format!("id-{r:08}")).collect(),
+            lines: (2..rows as u64 + 2).collect(),
+            feature_names: (0..FEATURES).map(|j| format!("p{party}x{j}")).collect(),
+            x: Array2::from_shape_vec((rows, FEATURES), values)?,
+            y,
+        })
+    };
+    Ok((
+        table(0, (0..rows).collect(), Some(y))?,
+        table(1, (0..rows).rev().collect(), None)?,
+    ))
+}
+
+fn train(rows: usize, epochs: usize, link: Link) -> Result<(), Error> {
+    let names = ["guest", "host", "dealer"];
+    let (guest, host) = vertical_tables(rows)?;
+    let job = VerticalJob {
+        spec: JobSpec {
+            mode: "vertical".into(),
+            parties: names
+                .iter()
+                .zip([PartyRole::Label, PartyRole::Feature, PartyRole::Dealer])
+                .map(|(n, role)| JobParty {
+                    name: n.to_string(),
+                    role,
+                })
+                .collect(),
+            id_column: "id".into(),
+            test_fraction: 0.25,
+            params: TrainParams {
+                task: Task::Logistic,
+                epochs,
+                learning_rate: 0.5,
+                seed: 0,
+                ..TrainParams::default()
+            },
+            horizontal: None,
+            nonce: String::new(),
+        },
+        roles: Roles::new(3, 0, Some(2))?,
+        min_rows: 20,
+        contribution: false,
+    };
+    let (mut sets, relays) = wan_mesh(names, link)?;
+    let tables = [Some(&guest), Some(&host), None];
+    let start = Instant::now();
+    let results = std::thread::scope(|s| {
+        let handles: Vec<_> = sets
+            .iter_mut()
+            .zip(tables)
+            .map(|(set, table)| {
+                let job = &job;
+                s.spawn(move || {
+                    let mut epochs_run = 0;
+                    let mut trainer = secure::Trainer::new(job.spec.params.frac_bits);
+                    pipeline::run(
+                        set,
+                        job,
+                        Ok(table),
+                        &mut trainer,
+                        &mut rand::rng(),
+                        &mut |e| {
+                            if let Event::Epoch { .. } = e {
+                                epochs_run += 1;
+                            }
+                        },
+                    )
+                    .map(|outcome| (outcome, epochs_run))
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join()).collect::<Vec<_>>()
+    });
+    let elapsed = start.elapsed();
+    let mut outcomes = Vec::new();
+    for r in results {
+        outcomes.push(r.map_err(|_| "a party panicked")??);
+    }
+    let (guest_out, epochs_run) = &outcomes[0];
+    let model = guest_out.model.as_ref().ok_or("the guest has no model")?;
+    let p = guest_out.seconds;
+    println!(
+        "{} shared rows ({} train, {} test), {epochs_run} full-batch epochs; align {:.2} s, train {:.2} s ({:.3} s an epoch), evaluate {:.2} s; evaluation {:?}",
+        guest_out.shared_rows,
+        model.rows.train,
+        model.rows.test,
+        p.align,
+        p.train,
+        p.train / (*epochs_run).max(1) as f64,
+        p.evaluate,
+        model.evaluation
+    );
+    let bytes = sets
+        .iter()
+        .fold(Counters::default(), |acc, s| acc + s.counters());
+    println!("(bytes below: all three parties together)");
+    report(
+        "vertical logistic regression (3 + 3 features, label, feature, dealer)",
+        rows,
         elapsed,
         bytes,
         &relays[0],
@@ -217,8 +379,20 @@ fn main() -> Result<(), Error> {
         link.loss * 100.0
     );
     match args.first().map(String::as_str) {
-        Some("psi") => psi(flag("--items").unwrap_or("65536").parse()?, link),
+        Some("psi") => {
+            let construction = match flag("--protocol").unwrap_or("rr22") {
+                "rr22" => Construction::Rr22,
+                "ecdh" => Construction::Ecdh,
+                other => return Err(format!("--protocol: rr22 or ecdh, not {other}").into()),
+            };
+            psi(flag("--items").unwrap_or("65536").parse()?, construction, link)
+        }
         Some("stats") => stats(flag("--rows").unwrap_or("100000").parse()?, link),
-        _ => Err("usage: wan_lab (psi --items N | stats --rows N) [--rtt 50ms] [--rate 100mbit] [--loss 0.01]".into()),
+        Some("train") => train(
+            flag("--rows").unwrap_or("10000").parse()?,
+            flag("--epochs").unwrap_or("10").parse()?,
+            link,
+        ),
+        _ => Err("usage: wan_lab (psi --items N [--protocol rr22|ecdh] | stats --rows N | train --rows N [--epochs E]) [--rtt 50ms] [--rate 100mbit] [--loss 0.01]".into()),
     }
 }
