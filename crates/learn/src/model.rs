@@ -80,11 +80,13 @@ pub struct HorizontalSpec {
 }
 
 impl JobSpec {
-    /// `sha256:<hex>` of the spec's canonical JSON (fields in declaration
-    /// order).
+    /// `sha256:<hex>` of the spec's canonical bytes: its bincode encoding
+    /// (standard configuration, fields in declaration order), so that the
+    /// hash needs no JSON library in a build without files.
     pub fn hash(&self) -> String {
-        let json = serde_json::to_vec(self).unwrap_or_default();
-        format!("sha256:{}", hex(&Sha256::digest(&json)))
+        let bytes =
+            bincode::serde::encode_to_vec(self, bincode::config::standard()).unwrap_or_default();
+        format!("sha256:{}", hex(&Sha256::digest(&bytes)))
     }
 }
 
