@@ -53,6 +53,15 @@ pub(super) struct Staged<'a> {
     pub before: Counters,
 }
 
+/// The bytes `ch` moved since its counters read `before`.
+pub(super) fn moved_since(before: Counters, ch: &QuicChannel) -> Counters {
+    let after = ch.counters();
+    Counters {
+        sent: after.sent - before.sent,
+        received: after.received - before.received,
+    }
+}
+
 /// A failed run: why, and the bytes moved before it failed.
 pub(super) struct Failed {
     pub reason: String,
@@ -231,13 +240,7 @@ impl Node {
             Role::Sender
         };
         let before = ch.counters();
-        let moved = |ch: &QuicChannel| {
-            let after = ch.counters();
-            Counters {
-                sent: after.sent - before.sent,
-                received: after.received - before.received,
-            }
-        };
+        let moved = |ch: &QuicChannel| moved_since(before, ch);
         let mut rng = rand::rng();
         let clock = Instant::now();
         let ran = match role {
@@ -319,13 +322,7 @@ impl Node {
             protocol,
             before,
         } = staged;
-        let moved = |ch: &QuicChannel| {
-            let after = ch.counters();
-            Counters {
-                sent: after.sent - before.sent,
-                received: after.received - before.received,
-            }
-        };
+        let moved = |ch: &QuicChannel| moved_since(before, ch);
         let fail = |reason: String, ch: &QuicChannel| Failed {
             reason,
             bytes: moved(ch),

@@ -12,12 +12,12 @@
 //! and at the sender the sum; never which keys match.
 
 use super::Node;
-use super::run::{Done, Failed, Staged};
+use super::run::{Done, Failed, Staged, moved_since};
 use super::run_aggregate::{cell_number, cell_text};
 use crate::egress::EgressGuard;
 use crate::jobspec::JobSpec;
+use indomain_net::Channel;
 use indomain_net::quic::QuicChannel;
-use indomain_net::{Channel, Counters};
 use indomain_psi::{Construction, Items, Job, Mode, Role, session};
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -130,13 +130,7 @@ impl Node {
         job.construction = Construction::Ecdh;
         job.key_spec = format!("node dataset cells as text, {} column(s)", key_at.len());
         let before = ch.counters();
-        let moved = |ch: &QuicChannel| {
-            let after = ch.counters();
-            Counters {
-                sent: after.sent - before.sent,
-                received: after.received - before.received,
-            }
-        };
+        let moved = |ch: &QuicChannel| moved_since(before, ch);
         let mut rng = rand::rng();
         let clock = Instant::now();
         let ran = match role {
