@@ -15,6 +15,9 @@
 //!   [`reference`](mod@reference): a vertical job's plaintext reference on joined files.
 //! - [`metrics`]: AUC, KS, accuracy, log-loss on held-out rows;
 //!   [`report`]: the ROC/KS/loss figure as SVG.
+//! - [`binning`]: a party's local binning of its own columns (quantile,
+//!   equal width, given edges, categories, missing values), shared by
+//!   WOE/IV scorecards and gradient-boosted trees.
 //! - [`horizontal`]: FedAvg over SecAgg+: the server learns only the sum
 //!   of the clients' row-weighted models.
 //! - [`contribution`]: the contribution report (joint vs label holder
@@ -27,6 +30,7 @@
 
 pub mod agree;
 pub mod align;
+pub mod binning;
 pub mod contribution;
 pub mod data;
 pub mod error;
