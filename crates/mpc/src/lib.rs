@@ -13,6 +13,8 @@
 //!   "count ≥ k?" revealed to named receivers.
 //! - [`sigmoid`]: the sigmoid approximations (linear, clamped) and their
 //!   errors.
+//! - [`log`]: the natural logarithm of shared positive integers (range
+//!   reduction by comparisons, a polynomial on [1, 2)).
 //! - [`sum`]: secure sum to one receiver (no dealer needed).
 //! - [`correlations`]: the one trait correlated randomness comes through;
 //!   [`dealer`]: its first implementation, a dealer party.
@@ -27,6 +29,7 @@ pub mod compare;
 pub mod correlations;
 pub mod dealer;
 pub mod error;
+pub mod log;
 pub mod matrix;
 pub mod open;
 pub mod roster;
