@@ -23,9 +23,12 @@ use crate::binning::BinIndex;
 use crate::woe::layout::Layout;
 use indomain_core::FixedPoint;
 use indomain_mpc::dealer::{self, DealerClient, DealerLimits};
-use indomain_mpc::{LEADER, Roster, Session, Shared};
+use indomain_mpc::{Roster, Session, Shared};
 use indomain_net::PartySet;
 use rand::{CryptoRng, Rng};
+
+/// The label holder's rank: first of the computing parties.
+const LEAD: usize = 0;
 
 /// Scores rows jointly; returns the scores at `label` and `None`
 /// elsewhere. Every computing party passes its own features' bins of the
@@ -47,7 +50,7 @@ pub fn score<R: Rng + CryptoRng + ?Sized>(
         .chain((0..parties.len()).filter(|&i| i != label && i != dealer_index))
         .collect();
     if parties.me() == dealer_index {
-        dealer::serve(parties, &computing, DealerLimits::default(), rng)?;
+        dealer::serve_ordered(parties, &computing, DealerLimits::default(), rng)?;
         return Ok(None);
     }
     let roster = Roster::ordered(parties, computing.clone(), Some(dealer_index))?;
@@ -104,16 +107,16 @@ pub fn score<R: Rng + CryptoRng + ?Sized>(
     let widths: Vec<usize> = (0..computing.len()).map(|r| layout.rank_bins(r)).collect();
     let cols: usize = widths.iter().sum::<usize>().max(1);
     let chunk_rows = ((1usize << 23) / cols).clamp(1, 1 << 16);
-    let mut scores = Vec::with_capacity(if rank == LEADER { rows } else { 0 });
+    let mut scores = Vec::with_capacity(if rank == LEAD { rows } else { 0 });
     for start in (0..rows).step_by(chunk_rows) {
         let end = (start + chunk_rows).min(rows);
         let block = one_hot(bins, sizes, start..end, false);
         let matrix = s.fix_matrix(block.view(), &widths)?;
         let z = s.fixed_times(&matrix, points)?;
-        if let Some(v) = s.open_to(&z, LEADER)? {
+        if let Some(v) = s.open_to(&z, label)? {
             scores.extend(fp.decode_slice(&v));
         }
     }
     s.finish()?;
-    Ok((rank == LEADER).then_some(scores))
+    Ok((rank == LEAD).then_some(scores))
 }

@@ -50,12 +50,15 @@ use crate::params::{Sigmoid, Task, TrainParams};
 use crate::woe::layout::Layout;
 use indomain_core::FixedPoint;
 use indomain_mpc::dealer::{self, DealerClient, DealerLimits};
-use indomain_mpc::{FixedMatrix, LEADER, Roster, Session, Shared};
+use indomain_mpc::{FixedMatrix, Roster, Session, Shared};
 use indomain_net::PartySet;
 use ndarray::Array2;
 use rand::{CryptoRng, Rng};
 
 type Party<'a> = Session<'a, DealerClient>;
+
+/// The label holder's rank: first of the computing parties.
+const LEAD: usize = 0;
 
 /// The most ring elements of one chunk of the opened matrix (the dealer's
 /// item limit).
@@ -114,7 +117,7 @@ pub fn train<R: Rng + CryptoRng + ?Sized>(
         .chain((0..parties.len()).filter(|&i| i != label && i != dealer_index))
         .collect();
     if parties.me() == dealer_index {
-        dealer::serve(parties, &computing, DealerLimits::default(), rng)?;
+        dealer::serve_ordered(parties, &computing, DealerLimits::default(), rng)?;
         return Ok(Outcome::default());
     }
     let roster = Roster::ordered(parties, computing.clone(), Some(dealer_index))?;
@@ -125,7 +128,7 @@ pub fn train<R: Rng + CryptoRng + ?Sized>(
             "one bin index of the same rows per feature".into(),
         ));
     }
-    let labels = match (rank == LEADER, input.labels) {
+    let labels = match (rank == LEAD, input.labels) {
         (true, Some(y)) => Some(y),
         (true, None) => return Err(LearnError::Input("the label holder has no labels".into())),
         (false, None) => None,
@@ -161,14 +164,14 @@ pub fn train<R: Rng + CryptoRng + ?Sized>(
     let client = DealerClient::new(&roster)?;
     let mut s = Session::new(parties, roster, fp, client);
     let widths: Vec<usize> = (0..computing.len())
-        .map(|r| layout.rank_bins(r) + (r == LEADER) as usize)
+        .map(|r| layout.rank_bins(r) + (r == LEAD) as usize)
         .collect();
     let cols: usize = widths.iter().sum();
     let chunk_rows = (CHUNK_ELEMENTS / cols.max(1)).clamp(1, 1 << 16);
     let mut chunks = Vec::new();
     for start in (0..rows).step_by(chunk_rows) {
         let end = (start + chunk_rows).min(rows);
-        let block = one_hot(input.bins, input.sizes, start..end, rank == LEADER);
+        let block = one_hot(input.bins, input.sizes, start..end, rank == LEAD);
         let matrix = s.fix_matrix(block.view(), &widths)?;
         let y = labels
             .map(|y| fp.encode_slice(&y[start..end]))
@@ -185,7 +188,7 @@ pub fn train<R: Rng + CryptoRng + ?Sized>(
     };
     for _ in 0..params.epochs {
         let squares = trainer.step(&mut s, &chunks, input.woe, &mut w, rows)?;
-        if let Some(v) = s.open_to(&Shared(vec![squares]), LEADER)? {
+        if let Some(v) = s.open_to(&Shared(vec![squares]), label)? {
             let mean = (v[0] as i64) as f64 / (fp.scale() * fp.scale()) / rows as f64;
             outcome
                 .loss_per_epoch
@@ -196,10 +199,10 @@ pub fn train<R: Rng + CryptoRng + ?Sized>(
     // The label holder learns the intercept and its own weights, or all.
     let own = layout.feature_offset(rank)..layout.feature_offset(rank) + input.sizes.len();
     let opened = if reveal_to_label {
-        s.open_to(&w, LEADER)?
+        s.open_to(&w, label)?
     } else {
-        let lead = 0..1 + layout.sizes[LEADER].len();
-        s.open_to(&Shared(w.0[lead].to_vec()), LEADER)?
+        let lead = 0..1 + layout.sizes[LEAD].len();
+        s.open_to(&Shared(w.0[lead].to_vec()), label)?
     };
     if let Some(v) = opened {
         let v = fp.decode_slice(&v);
@@ -358,7 +361,7 @@ impl Steps {
                 Sigmoid::Linear => s.sigmoid(z, 0)?,
                 Sigmoid::Clamped => s.sigmoid_clamped(z, 0)?,
             };
-            if rank == LEADER {
+            if rank == LEAD {
                 err.sub_public(y, rank)?;
             }
             let (g, sq) = s.fixed_t_times_square(matrix, &err)?;
