@@ -4,12 +4,16 @@
 //! - [`math`]: WOE and IV in the clear, with the smoothing of empty bins
 //!   (the label holder's own features; the reference of the tests).
 //! - [`layout`]: the public shape of a job (bins per feature and party).
+//! - [`file`]: each party's binning file and the IV report;
+//!   [`chart`]: a feature's bins, bad rate and WOE as SVG.
 //! - [`protocol`]: the binning job at one party, in three modes, over
 //!   the histogram kernel ([`kernel`]) shared with gradient-boosted trees.
 //!
 //! What each party learns depends on the job's [`Mode`]; docs/protocols.md
 //! ("WOE / IV binning") states it for each.
 
+pub mod chart;
+pub mod file;
 pub mod kernel;
 pub mod layout;
 pub mod math;
