@@ -8,6 +8,7 @@ mod harness;
 
 use harness::{binned, contains_any, run};
 use indomain_core::FixedPoint;
+use indomain_learn::align::Roles;
 use indomain_learn::plain;
 use indomain_learn::scorecard::{Scale, score, train};
 use indomain_learn::woe::{bin_counts, woe_iv};
@@ -57,11 +58,11 @@ fn secure_scorecard_equals_the_plaintext_one() {
         let (out, frames) = run(parties, |set| {
             let me = set.me();
             let mut rng = rand::rng();
+            let roles = Roles::new(parties, 0, Some(dealer)).unwrap();
             if me == dealer {
                 train::train(
                     set,
-                    0,
-                    dealer,
+                    &roles,
                     train::Input {
                         bins: &[],
                         sizes: &[],
@@ -74,18 +75,7 @@ fn secure_scorecard_equals_the_plaintext_one() {
                     &mut rng,
                 )
                 .unwrap();
-                score::score(
-                    set,
-                    0,
-                    dealer,
-                    &[],
-                    &[],
-                    &[],
-                    &Shared::default(),
-                    16,
-                    &mut rng,
-                )
-                .unwrap();
+                score::score(set, &roles, &[], &[], &[], &Shared::default(), 16, &mut rng).unwrap();
                 return None;
             }
             // The label holder deals the WOE of every bin (as in the
@@ -98,8 +88,7 @@ fn secure_scorecard_equals_the_plaintext_one() {
             let index = d.index(me);
             let o = train::train(
                 set,
-                0,
-                dealer,
+                &roles,
                 train::Input {
                     bins: &index,
                     sizes: &d.sizes[me],
@@ -114,8 +103,7 @@ fn secure_scorecard_equals_the_plaintext_one() {
             .unwrap();
             let scores = score::score(
                 set,
-                0,
-                dealer,
+                &roles,
                 &index,
                 &d.sizes[me],
                 &o.sizes,
@@ -181,7 +169,13 @@ fn secure_scorecard_equals_the_plaintext_one() {
                 scale.score(z)
             );
         }
+        let train_z = lead.train_scores.clone().unwrap();
+        for (r, z) in train_z.iter().enumerate() {
+            let want = intercept + (0..m).map(|f| weights[f] * x[[r, f]]).sum::<f64>();
+            assert!((z - want).abs() < 1e-3, "row {r}: {z} vs {want}");
+        }
         for o in out.iter().skip(1).flatten() {
+            assert!(o.0.train_scores.is_none());
             assert!(o.1.is_none() && o.0.intercept.is_none() && o.0.own_weights.is_empty());
         }
         // No owner receives the label holder's WOE values or the labels.
@@ -213,8 +207,7 @@ fn bad_parameters_and_shapes_are_refused() {
         };
         train::train(
             set,
-            0,
-            2,
+            &Roles::new(3, 0, Some(2)).unwrap(),
             train::Input {
                 bins: &index,
                 sizes,

@@ -19,6 +19,7 @@
 
 use super::train::one_hot;
 use crate::LearnError;
+use crate::align::Roles;
 use crate::binning::BinIndex;
 use crate::woe::layout::Layout;
 use indomain_core::FixedPoint;
@@ -30,15 +31,14 @@ use rand::{CryptoRng, Rng};
 /// The label holder's rank: first of the computing parties.
 const LEAD: usize = 0;
 
-/// Scores rows jointly; returns the scores at `label` and `None`
-/// elsewhere. Every computing party passes its own features' bins of the
+/// Scores rows jointly; returns the scores at the label holder and `None`
+/// elsewhere (`roles` by set index, a dealer needed). Every computing party passes its own features' bins of the
 /// same rows, their sizes, the sizes of every party's features in
 /// training (to check against), and its share of every bin's points.
 #[allow(clippy::too_many_arguments)]
 pub fn score<R: Rng + CryptoRng + ?Sized>(
     parties: &mut PartySet,
-    label: usize,
-    dealer_index: usize,
+    roles: &Roles,
     bins: &[BinIndex],
     sizes: &[usize],
     trained_sizes: &[Vec<usize>],
@@ -46,9 +46,7 @@ pub fn score<R: Rng + CryptoRng + ?Sized>(
     frac_bits: u32,
     rng: &mut R,
 ) -> Result<Option<Vec<f64>>, LearnError> {
-    let computing: Vec<usize> = std::iter::once(label)
-        .chain((0..parties.len()).filter(|&i| i != label && i != dealer_index))
-        .collect();
+    let (label, dealer_index, computing) = super::train::parties_of(parties, roles)?;
     if parties.me() == dealer_index {
         dealer::serve_ordered(parties, &computing, DealerLimits::default(), rng)?;
         return Ok(None);

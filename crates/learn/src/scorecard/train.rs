@@ -45,6 +45,7 @@
 
 use super::points::Scale;
 use crate::LearnError;
+use crate::align::Roles;
 use crate::binning::BinIndex;
 use crate::params::{Sigmoid, Task, TrainParams};
 use crate::woe::layout::Layout;
@@ -93,19 +94,21 @@ pub struct Outcome {
     pub points: Shared,
     /// The training loss per epoch, at the label holder.
     pub loss_per_epoch: Vec<f64>,
+    /// The final model's log-odds z on every training row, at the label
+    /// holder (what scoring those rows would tell it).
+    pub train_scores: Option<Vec<f64>>,
     /// The agreed bins per feature of every rank.
     pub sizes: Vec<Vec<usize>>,
 }
 
-/// Trains a WOE scorecard; every party of `parties` calls it. `label` and
-/// `dealer` are set indices; the computing parties are ranked label
-/// holder first, then the others in set order. With `reveal_to_label`,
-/// every weight is opened to the label holder.
+/// Trains a WOE scorecard; every party of `parties` calls it (`roles` by
+/// set index, a dealer needed). The computing parties are ranked label
+/// holder first, then the feature holders in set order. With
+/// `reveal_to_label`, every weight is opened to the label holder.
 #[allow(clippy::too_many_arguments)]
 pub fn train<R: Rng + CryptoRng + ?Sized>(
     parties: &mut PartySet,
-    label: usize,
-    dealer_index: usize,
+    roles: &Roles,
     input: Input<'_>,
     params: &TrainParams,
     scale: &Scale,
@@ -113,9 +116,7 @@ pub fn train<R: Rng + CryptoRng + ?Sized>(
     rng: &mut R,
 ) -> Result<Outcome, LearnError> {
     check(params, scale)?;
-    let computing: Vec<usize> = std::iter::once(label)
-        .chain((0..parties.len()).filter(|&i| i != label && i != dealer_index))
-        .collect();
+    let (label, dealer_index, computing) = parties_of(parties, roles)?;
     if parties.me() == dealer_index {
         dealer::serve_ordered(parties, &computing, DealerLimits::default(), rng)?;
         return Ok(Outcome::default());
@@ -196,6 +197,15 @@ pub fn train<R: Rng + CryptoRng + ?Sized>(
         }
     }
     outcome.points = trainer.points(&mut s, &w, input.woe, scale)?;
+    let v = trainer.model_vector(&mut s, &w, input.woe)?;
+    let mut z = Vec::new();
+    for (matrix, _) in &chunks {
+        let zc = s.fixed_times(matrix, &v)?;
+        if let Some(opened) = s.open_to(&zc, label)? {
+            z.extend(fp.decode_slice(&opened));
+        }
+    }
+    outcome.train_scores = (rank == LEAD).then_some(z);
     // The label holder learns the intercept and its own weights, or all.
     let own = layout.feature_offset(rank)..layout.feature_offset(rank) + input.sizes.len();
     let opened = if reveal_to_label {
@@ -214,6 +224,22 @@ pub fn train<R: Rng + CryptoRng + ?Sized>(
     }
     s.finish()?;
     Ok(outcome)
+}
+
+/// The label holder, the dealer and the computing parties (label holder
+/// first) of `roles`.
+pub(super) fn parties_of(
+    parties: &PartySet,
+    roles: &Roles,
+) -> Result<(usize, usize, Vec<usize>), LearnError> {
+    roles.check(parties.len())?;
+    let dealer = roles
+        .dealer
+        .ok_or_else(|| LearnError::Params("a scorecard needs a dealer".into()))?;
+    let computing = std::iter::once(roles.label)
+        .chain(roles.features.iter().copied())
+        .collect();
+    Ok((roles.label, dealer, computing))
 }
 
 /// Checks what every party must accept before anything is sent.
@@ -338,6 +364,18 @@ impl Steps {
         Ok(s.mul_fixed(&expanded, woe)?)
     }
 
+    /// v = [b ; expand(w) ⊙ WOE]: z = I·v.
+    fn model_vector(
+        &self,
+        s: &mut Party<'_>,
+        w: &Shared,
+        woe: &Shared,
+    ) -> Result<Shared, LearnError> {
+        let mut v = vec![w.0[0]];
+        v.extend(self.bin_weights(s, w, woe)?.0);
+        Ok(Shared(v))
+    }
+
     /// One full-batch gradient step; returns this party's share of Σ err²
     /// (2f bits).
     fn step(
@@ -350,9 +388,7 @@ impl Steps {
     ) -> Result<u64, LearnError> {
         let f = self.fp.frac_bits();
         let rank = s.rank();
-        let mut v = vec![w.0[0]];
-        v.extend(self.bin_weights(s, w, woe)?.0);
-        let v = Shared(v);
+        let v = self.model_vector(s, w, woe)?;
         let mut g_bins = Shared::zeros(v.len());
         let mut squares = 0u64;
         for (matrix, y) in chunks {

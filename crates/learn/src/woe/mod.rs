@@ -6,6 +6,8 @@
 //! - [`layout`]: the public shape of a job (bins per feature and party).
 //! - [`file`]: each party's binning file and the IV report;
 //!   [`chart`]: a feature's bins, bad rate and WOE as SVG.
+//! - [`pipeline`]: a whole binning job at one party (agreement, PSI
+//!   alignment, split, local binning, the protocol, the file).
 //! - [`protocol`]: the binning job at one party, in three modes, over
 //!   the histogram kernel ([`kernel`]) shared with gradient-boosted trees.
 //!
@@ -17,6 +19,7 @@ pub mod file;
 pub mod kernel;
 pub mod layout;
 pub mod math;
+pub mod pipeline;
 pub mod protocol;
 mod strict;
 
