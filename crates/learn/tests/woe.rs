@@ -6,60 +6,16 @@
 
 mod harness;
 
-use harness::run;
+use harness::{ClearKernel, run};
 use indomain_learn::LearnError;
 use indomain_learn::align::Roles;
 use indomain_learn::binning::{
-    BinIndex, BinKind, BinParams, Binned, Column, FeatureBins, bin_column, monotone_blocks,
+    BinKind, BinParams, Binned, Column, FeatureBins, bin_column, monotone_blocks,
 };
-use indomain_learn::woe::kernel::BinSums;
 use indomain_learn::woe::protocol::{self, Outcome, Settings};
 use indomain_learn::woe::{Mode, bin_counts, merge_lacking, woe_iv};
-use indomain_mpc::{DealerClient, Session, Shared};
-use indomain_net::wire::{recv_u64s, send_u64s};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
-
-/// A reference kernel for these tests only, with no privacy at all: every
-/// party sends its share of the vector to the owner in the clear, and the
-/// owner keeps the bin sums as its share. It checks the protocol around
-/// the kernel, not the kernel.
-struct ClearKernel;
-
-impl BinSums for ClearKernel {
-    fn bin_sums(
-        &mut self,
-        s: &mut Session<'_, DealerClient>,
-        owner: usize,
-        bins: Option<&[BinIndex]>,
-        sizes: &[usize],
-        v: &Shared,
-    ) -> Result<Shared, LearnError> {
-        let total: usize = sizes.iter().sum();
-        let me = s.parties().me();
-        let computing = s.roster().computing().to_vec();
-        if me != owner {
-            send_u64s(s.parties_mut().channel(owner)?, &v.0)?;
-            return Ok(Shared::zeros(total));
-        }
-        let mut full = v.0.clone();
-        for &p in computing.iter().filter(|&&p| p != me) {
-            let theirs = recv_u64s(s.parties_mut().channel(p)?, full.len())?;
-            full.iter_mut()
-                .zip(theirs)
-                .for_each(|(a, b)| *a = a.wrapping_add(b));
-        }
-        let mut sums = vec![0u64; total];
-        let mut at = 0;
-        for (index, &k) in bins.unwrap_or_default().iter().zip(sizes) {
-            for (r, &x) in full.iter().enumerate() {
-                sums[at + index.get(r)] = sums[at + index.get(r)].wrapping_add(x);
-            }
-            at += k;
-        }
-        Ok(Shared(sums))
-    }
-}
 
 /// Generated raw columns: per party, numeric columns (some missing values)
 /// and one categorical; labels depend on them. One numeric column of the

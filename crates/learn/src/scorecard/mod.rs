@@ -6,11 +6,15 @@
 //!   and its CSV.
 //! - [`train`]: logistic regression on WOE columns that no party holds in
 //!   the clear (one-hot bins times shared WOE), ending with shared points.
+//! - [`model`]: each party's scorecard file; [`pipeline`]: a whole
+//!   scorecard job at one party, from its binning file to its scorecard.
 //! - [`score`]: joint scoring, the sum of a row's points opened to the
 //!   label holder only.
 //!
 //! Each module says what each party learns.
 
+pub mod model;
+pub mod pipeline;
 pub mod points;
 pub mod score;
 pub mod train;

@@ -1,0 +1,262 @@
+//! A whole binning job and a scorecard's training job, each party in its
+//! own thread over in-memory channels: PSI alignment, split, binning, WOE,
+//! the scorecard in each mode, and its checks against the plaintext; a
+//! binning file from another job is refused.
+
+mod harness;
+
+use harness::{ClearKernel, run};
+use indomain_learn::align::Roles;
+use indomain_learn::binning::{BinParams, Column, RawTable};
+use indomain_learn::model::{JobParty, PartyRole};
+use indomain_learn::scorecard::Scale;
+use indomain_learn::scorecard::model::{ScorecardFile, ScorecardJob};
+use indomain_learn::scorecard::pipeline::{self as card, ScorecardRun};
+use indomain_learn::woe::file::{BinningFile, BinningJob};
+use indomain_learn::woe::pipeline::{self as binning, BinningRun};
+use indomain_learn::woe::protocol::Settings;
+use indomain_learn::woe::{Mode, bin_counts, woe_iv};
+use indomain_learn::{LearnError, TrainParams};
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+
+/// The bank (labels, two features) and the tax bureau (two features, one
+/// with missing values, one categorical), on overlapping ids.
+fn tables(rows: usize, seed: u64) -> (RawTable, RawTable) {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut bank = RawTable {
+        source: "bank.csv".into(),
+        ids: Vec::new(),
+        lines: Vec::new(),
+        feature_names: vec!["age".into(), "balance".into()],
+        columns: Vec::new(),
+        y: Some(Vec::new()),
+    };
+    let mut tax = RawTable {
+        source: "tax.csv".into(),
+        ids: Vec::new(),
+        lines: Vec::new(),
+        feature_names: vec!["income".into(), "sector".into()],
+        columns: Vec::new(),
+        y: None,
+    };
+    let (mut age, mut balance, mut income, mut sector) = (vec![], vec![], vec![], vec![]);
+    for i in 0..rows {
+        let a: f64 = rng.random_range(18.0..70.0);
+        let b: f64 = rng.random_range(0.0..10.0);
+        let inc: f64 = rng.random_range(1.0..100.0);
+        let sec = ["farm", "trade", "tech"][rng.random_range(0..3)];
+        let z = -1.0 - (a - 44.0) / 15.0 + (b - 5.0) / 4.0 - (inc - 50.0) / 30.0
+            + if sec == "tech" { -0.5 } else { 0.3 };
+        let y = (rng.random::<f64>() < 1.0 / (1.0 + (-z).exp())) as u8 as f64;
+        if i % 10 != 0 {
+            bank.ids.push(format!("c{i}"));
+            bank.lines.push(i as u64 + 2);
+            age.push(a);
+            balance.push(b);
+            bank.y.as_mut().unwrap().push(y);
+        }
+        if i % 7 != 0 {
+            tax.ids.push(format!("c{i}"));
+            tax.lines.push(i as u64 + 2);
+            income.push(if i % 13 == 0 { f64::NAN } else { inc });
+            sector.push(Some(sec));
+        }
+    }
+    bank.columns = vec![Column::Numeric(age), Column::Numeric(balance)];
+    tax.columns = vec![Column::Numeric(income), Column::categorical(&sector)];
+    (bank, tax)
+}
+
+fn parties() -> Vec<JobParty> {
+    ["p0", "p1", "p2"]
+        .iter()
+        .zip([PartyRole::Label, PartyRole::Feature, PartyRole::Dealer])
+        .map(|(n, role)| JobParty {
+            name: n.to_string(),
+            role,
+        })
+        .collect()
+}
+
+fn bin(bank: &RawTable, tax: &RawTable, settings: Settings) -> Vec<Option<BinningFile>> {
+    let params = BinParams::default();
+    let job = BinningJob {
+        parties: parties(),
+        id_column: "id".into(),
+        test_fraction: 0.25,
+        seed: 3,
+        method: params.method,
+        min_share: params.min_share,
+        max_categories: params.max_categories,
+        settings,
+        nonce: String::new(),
+    };
+    let roles = Roles::new(3, 0, Some(2)).unwrap();
+    let (out, _) = run(3, |set| {
+        let me = set.me();
+        let table = [Some(bank), Some(tax), None][me];
+        let r = BinningRun {
+            job: job.clone(),
+            roles: roles.clone(),
+            min_rows: 10,
+            edges: Vec::new(),
+        };
+        binning::run(
+            set,
+            &r,
+            Ok(table),
+            &mut ClearKernel,
+            &mut rand::rng(),
+            &mut |_| {},
+        )
+        .unwrap()
+        .file
+    });
+    out
+}
+
+fn card_job(min_iv: f64) -> ScorecardJob {
+    ScorecardJob {
+        binning_hash: String::new(),
+        mode: Mode::Default,
+        parties: parties(),
+        id_column: "id".into(),
+        test_fraction: 0.0,
+        seed: 0,
+        min_iv,
+        scale: Scale::default(),
+        params: TrainParams {
+            epochs: 30,
+            learning_rate: 1.0,
+            ..TrainParams::default()
+        },
+        nonce: String::new(),
+    }
+}
+
+fn train(
+    bank: &RawTable,
+    tax: &RawTable,
+    files: &[Option<BinningFile>],
+    min_iv: f64,
+) -> Vec<Result<Option<ScorecardFile>, LearnError>> {
+    let roles = Roles::new(3, 0, Some(2)).unwrap();
+    let (out, _) = run(3, |set| {
+        let me = set.me();
+        let table = [Some(bank), Some(tax), None][me];
+        let r = ScorecardRun {
+            job: card_job(min_iv),
+            roles: roles.clone(),
+            min_rows: 10,
+        };
+        let file = files[me].as_ref().map(|f| (f, "binning.json"));
+        card::run(set, &r, file, Ok(table), &mut rand::rng()).map(|f| f.file)
+    });
+    out
+}
+
+#[test]
+fn binning_then_scorecard_in_every_mode() {
+    let (bank, tax) = tables(2400, 4);
+    for mode in [Mode::Default, Mode::Strict, Mode::OwnerTransform] {
+        let files = bin(
+            &bank,
+            &tax,
+            Settings {
+                mode,
+                ..Settings::default()
+            },
+        );
+        let (lead, owner) = (files[0].clone().unwrap(), files[1].clone().unwrap());
+        assert!(files[2].is_none());
+        assert_eq!(lead.job_hash, owner.job_hash);
+        assert_eq!(
+            lead.rows.train + lead.rows.test,
+            owner.rows.train + owner.rows.test
+        );
+        // The label holder's own WOE equals the plaintext of its counts.
+        for f in &lead.features {
+            let w = woe_iv(f.events.as_ref().unwrap(), f.non_events.as_ref().unwrap());
+            assert_eq!(f.woe.as_ref(), Some(&w.woe));
+        }
+        assert_eq!(
+            owner.features.iter().all(|f| f.woe.is_some()),
+            mode == Mode::OwnerTransform
+        );
+        assert!(owner.features.iter().all(|f| f.events.is_none()));
+        assert_eq!(lead.woe_shares.is_some(), mode == Mode::Strict);
+        // IV report: all four features at the label holder, two at the owner.
+        assert_eq!(lead.iv_ranking().len(), 4);
+        assert_eq!(owner.iv_ranking().len(), 2);
+
+        let cards = train(&bank, &tax, &files, 0.0);
+        let cards: Vec<Option<ScorecardFile>> = cards.into_iter().map(Result::unwrap).collect();
+        let (lc, oc) = (cards[0].clone().unwrap(), cards[1].clone().unwrap());
+        let e = lc.evaluation.unwrap();
+        assert!(e.auc > 0.7, "{mode:?}: AUC {}", e.auc);
+        assert_eq!(oc.evaluation, lc.evaluation);
+        assert_eq!(lc.sizes, oc.sizes);
+        // Points readable at the label holder: the plaintext points of the
+        // weights it knows, and a points table.
+        let m = lc.features.len() + lc.foreign.len();
+        let b = lc.intercept.unwrap();
+        for f in &lc.features {
+            let want = lc
+                .job
+                .scale
+                .points(f.weight.unwrap(), f.woe.as_ref().unwrap(), b, m);
+            for (p, w) in f.points.as_ref().unwrap().iter().zip(&want) {
+                assert!((p - w).abs() < 0.05, "{p} vs {w}");
+            }
+        }
+        let readable_foreign = lc.foreign.iter().all(|f| f.points.is_some());
+        assert_eq!(readable_foreign, mode != Mode::Strict);
+        assert!(oc.features.iter().all(|f| f.points.is_none()));
+        let table = lc.points_table().unwrap();
+        assert!(table.starts_with("party,feature,bin,woe,points\n"));
+        assert_eq!(table.contains("bin 1"), mode != Mode::Strict);
+        assert!(lc.score_bands.is_some() && oc.score_bands.is_none());
+    }
+}
+
+#[test]
+fn a_binning_file_from_another_job_is_refused() {
+    let (bank, tax) = tables(600, 5);
+    let first = bin(&bank, &tax, Settings::default());
+    let second = bin(&bank, &tax, Settings::default());
+    let mixed = vec![first[0].clone(), second[1].clone(), None];
+    let out = train(&bank, &tax, &mixed, 0.0);
+    let owner = out[1].as_ref().unwrap_err().to_string();
+    assert!(
+        owner.contains("binning.json") && owner.contains("binning file of job"),
+        "{owner}"
+    );
+    for r in [&out[0], &out[2]] {
+        let e = r.as_ref().unwrap_err().to_string();
+        assert!(e.contains("p1 refused"), "{e}");
+    }
+    // And a threshold no feature reaches stops every party.
+    let out = train(&bank, &tax, &first, 10.0);
+    assert!(
+        out[0]
+            .as_ref()
+            .unwrap_err()
+            .to_string()
+            .contains("--min-iv")
+    );
+}
+
+#[test]
+fn counts_of_the_label_holder_match_its_rows() {
+    let (bank, tax) = tables(600, 6);
+    let files = bin(&bank, &tax, Settings::default());
+    let lead = files[0].clone().unwrap();
+    for f in &lead.features {
+        let e: u64 = f.events.as_ref().unwrap().iter().sum();
+        let n: u64 = f.non_events.as_ref().unwrap().iter().sum();
+        assert_eq!((e + n) as usize, lead.rows.train);
+        assert_eq!(f.rows.iter().sum::<u64>() as usize, lead.rows.train);
+    }
+    let _ = bin_counts;
+}
