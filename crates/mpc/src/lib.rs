@@ -13,6 +13,9 @@
 //!   "count ≥ k?" revealed to named receivers.
 //! - [`sigmoid`]: the sigmoid approximations (linear, clamped) and their
 //!   errors.
+//! - [`bins`]: per-bin sums over a party's private bins (the histogram
+//!   kernel of gradient-boosted trees and WOE/IV binning), on bin-sum
+//!   masks from the correlations source.
 //! - [`sum`]: secure sum to one receiver (no dealer needed).
 //! - [`correlations`]: the one trait correlated randomness comes through;
 //!   [`dealer`]: its first implementation, a dealer party.
@@ -23,9 +26,11 @@
 //! party learns.
 #![warn(missing_docs)]
 
+pub mod bins;
 pub mod compare;
 pub mod correlations;
 pub mod dealer;
+mod dealer_bins;
 pub mod error;
 pub mod matrix;
 pub mod open;
@@ -35,7 +40,10 @@ pub mod shared;
 pub mod sigmoid;
 pub mod sum;
 
-pub use correlations::{Correlations, MaskId, MaskLayout};
+pub use bins::FixedBins;
+pub use correlations::{
+    BinShape, BinSumMasks, Correlations, IndicatorId, MaskId, MaskLayout, Permutations,
+};
 pub use dealer::{DealerClient, DealerLimits};
 pub use error::MpcError;
 pub use matrix::FixedMatrix;
