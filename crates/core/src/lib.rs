@@ -16,6 +16,10 @@
 //! - [`beaver`]: element-wise multiplication of shared vectors.
 //! - [`matrix_triple`]: multiplication of shared matrices, with reusable
 //!   masks for a fixed operand.
+//! - [`bits`]: packed XOR-shared bits and the dealer's items for them
+//!   (AND triples, masks with their bits, daBits).
+//! - [`trig`]: masks with their sines and cosines, for Fourier series of
+//!   shared values with one opening.
 //! - [`truncate`]: truncation of shared fixed-point values, with its error
 //!   bound.
 //!
@@ -25,6 +29,7 @@
 
 pub mod beaver;
 pub mod binsum;
+pub mod bits;
 pub mod dealer;
 pub mod error;
 pub mod fixed;
@@ -35,6 +40,7 @@ pub mod prg;
 pub mod ring;
 pub mod ring128;
 pub mod share;
+pub mod trig;
 pub mod truncate;
 
 pub use error::CoreError;

@@ -3,7 +3,9 @@
 //! Every multiplication of the layer consumes items that are random but
 //! correlated across the computing parties: Beaver triples, left masks and
 //! right triples for matrix products, truncation pairs, masks with their
-//! bits for comparisons. Training code asks
+//! bits for comparisons (as ring elements, or packed 64 to a word with
+//! packed AND triples and daBits), masks with their sines and cosines for
+//! Fourier series. Training code asks
 //! a [`Correlations`] for them and never knows where they come from. The
 //! first implementation is [`DealerClient`](crate::dealer::DealerClient): a
 //! dealer party that holds no data and sees no shares deals them with seed
@@ -21,9 +23,11 @@
 
 use crate::MpcError;
 use indomain_core::beaver::TripleShare;
+use indomain_core::bits::{BitTripleShare, DaBitShare, PackedMaskedBitsShare};
 use indomain_core::dealer::MaskedBitsShare;
 use indomain_core::matrix_triple::RightTripleShare;
 use indomain_core::ring::RingMatrix;
+use indomain_core::trig::TrigMaskShare;
 use indomain_core::truncate::TruncationPairShare;
 use indomain_net::PartySet;
 use ndarray::ArrayView2;
@@ -159,6 +163,41 @@ pub trait Correlations {
         len: usize,
         bits: u32,
     ) -> Result<MaskedBitsShare, MpcError>;
+
+    /// AND triples for `words` packed words (64 gates a word), XOR-shared:
+    /// what [`crate::bits`] consumes.
+    fn bit_triples(
+        &mut self,
+        parties: &mut PartySet,
+        words: usize,
+    ) -> Result<BitTripleShare, MpcError>;
+
+    /// `len` masks r uniform in Z_2^64 (additive shares) with XOR shares of
+    /// their low `bits` bits, packed plane by plane: what
+    /// [`crate::compare_bits`] consumes.
+    fn packed_masked_bits(
+        &mut self,
+        parties: &mut PartySet,
+        len: usize,
+        bits: u32,
+    ) -> Result<PackedMaskedBitsShare, MpcError>;
+
+    /// `len` random bits shared both as packed XOR shares and additively
+    /// in the ring: what converts boolean shares to arithmetic ones.
+    fn dabits(&mut self, parties: &mut PartySet, len: usize) -> Result<DaBitShare, MpcError>;
+
+    /// `len` masks r uniform in Z_2^64 with shares of cos(m·φ_r) and
+    /// sin(m·φ_r), m = 1..=`harmonics`, φ_r = 2π·(r mod 2^`modulus_bits`) /
+    /// 2^`modulus_bits`, encoded with `frac_bits` fractional bits: what
+    /// [`crate::fourier`] consumes.
+    fn trig_masks(
+        &mut self,
+        parties: &mut PartySet,
+        len: usize,
+        modulus_bits: u32,
+        harmonics: usize,
+        frac_bits: u32,
+    ) -> Result<TrigMaskShare, MpcError>;
 
     /// Registers the bin indices held in the clear by the party of rank
     /// `owner` (rows × features, `Some` at the owner only; every party

@@ -31,9 +31,11 @@ use crate::dealer_bins::{self, ClientIndicator, ServerIndicator};
 use crate::error::core;
 use crate::roster::{LEADER, Roster};
 use indomain_core::beaver::TripleShare;
+use indomain_core::bits::{BitTripleShare, DaBitShare, PackedMaskedBitsShare, words};
 use indomain_core::dealer::{Dealer, DealtShare, LeftMask, MaskedBitsShare};
 use indomain_core::matrix_triple::{LeftMaskShare, RightTripleShare};
 use indomain_core::ring::RingMatrix;
+use indomain_core::trig::TrigMaskShare;
 use indomain_core::truncate::TruncationPairShare;
 use indomain_net::PartySet;
 use indomain_net::wire::{recv_msg, send_msg};
@@ -86,6 +88,35 @@ pub enum Request {
         len: u64,
         /// Bits of each mask (at most 64).
         bits: u32,
+    },
+    /// AND triples for `words` packed words.
+    BitTriples {
+        /// Words of 64 gates.
+        words: u64,
+    },
+    /// `len` masks with XOR shares of their low `bits` bits, packed.
+    PackedMaskedBits {
+        /// Number of masks.
+        len: u64,
+        /// Bits of each mask (1 to 64).
+        bits: u32,
+    },
+    /// `len` bits shared both as packed XOR shares and in the ring.
+    DaBits {
+        /// Number of bits.
+        len: u64,
+    },
+    /// `len` masks with shares of their first `harmonics` cosines and
+    /// sines for the modulus 2^`modulus_bits`.
+    TrigMasks {
+        /// Number of masks.
+        len: u64,
+        /// The modulus of the angle, in bits (1 to 64).
+        modulus_bits: u32,
+        /// Harmonics (at least 1).
+        harmonics: u32,
+        /// Fractional bits of the values.
+        frac_bits: u32,
     },
     /// No more requests.
     Done,
@@ -322,6 +353,52 @@ pub fn serve_ordered<R: Rng + CryptoRng + ?Sized>(
                         reason: e.to_string(),
                     })?
             }
+            Request::BitTriples { words } => {
+                let words = check("AND triples", 3 * words as u128, limits.max_item_elements)? / 3;
+                dealer.bit_triples(words, rng)
+            }
+            Request::PackedMaskedBits { len, bits } => {
+                let planes = (len as u128).div_ceil(64) * bits as u128;
+                check(
+                    "packed masked bits",
+                    len as u128 + planes,
+                    limits.max_item_elements,
+                )?;
+                dealer
+                    .packed_masked_bits(len as usize, bits, rng)
+                    .map_err(|e| MpcError::Refused {
+                        peer: leader_name.clone(),
+                        reason: e.to_string(),
+                    })?
+            }
+            Request::DaBits { len } => {
+                let len = check("daBits", 2 * len as u128, limits.max_item_elements)? / 2;
+                dealer.dabits(len, rng)
+            }
+            Request::TrigMasks {
+                len,
+                modulus_bits,
+                harmonics,
+                frac_bits,
+            } => {
+                check(
+                    "trigonometric masks",
+                    len as u128 * (2 * harmonics as u128 + 1),
+                    limits.max_item_elements,
+                )?;
+                dealer
+                    .trig_masks(
+                        len as usize,
+                        modulus_bits,
+                        harmonics as usize,
+                        frac_bits,
+                        rng,
+                    )
+                    .map_err(|e| MpcError::Refused {
+                        peer: leader_name.clone(),
+                        reason: e.to_string(),
+                    })?
+            }
         };
         for (share, &party) in shares.iter().zip(computing) {
             parties.channel(party)?.send(&share.to_bytes())?;
@@ -510,6 +587,69 @@ impl Correlations for DealerClient {
         };
         let dealt = self.fetch(parties, &request, Some(len * bits as usize), phase)?;
         MaskedBitsShare::from_dealt(&dealt, len, bits)
+            .map_err(|e| self.malformed(parties, phase, e))
+    }
+
+    fn bit_triples(
+        &mut self,
+        parties: &mut PartySet,
+        words: usize,
+    ) -> Result<BitTripleShare, MpcError> {
+        let phase = "AND triples from the dealer";
+        let request = Request::BitTriples {
+            words: words as u64,
+        };
+        let dealt = self.fetch(parties, &request, Some(words), phase)?;
+        BitTripleShare::from_dealt(&dealt, words).map_err(|e| self.malformed(parties, phase, e))
+    }
+
+    fn packed_masked_bits(
+        &mut self,
+        parties: &mut PartySet,
+        len: usize,
+        bits: u32,
+    ) -> Result<PackedMaskedBitsShare, MpcError> {
+        let phase = "packed masked bits from the dealer";
+        if !(1..=64).contains(&bits) {
+            return Err(MpcError::Usage(format!("masks of {bits} bits (1 to 64)")));
+        }
+        let request = Request::PackedMaskedBits {
+            len: len as u64,
+            bits,
+        };
+        let planes = words(len) * bits as usize;
+        let dealt = self.fetch(parties, &request, Some(planes), phase)?;
+        PackedMaskedBitsShare::from_dealt(&dealt, len, bits)
+            .map_err(|e| self.malformed(parties, phase, e))
+    }
+
+    fn dabits(&mut self, parties: &mut PartySet, len: usize) -> Result<DaBitShare, MpcError> {
+        let phase = "daBits from the dealer";
+        let request = Request::DaBits { len: len as u64 };
+        let dealt = self.fetch(parties, &request, Some(len), phase)?;
+        DaBitShare::from_dealt(&dealt, len).map_err(|e| self.malformed(parties, phase, e))
+    }
+
+    fn trig_masks(
+        &mut self,
+        parties: &mut PartySet,
+        len: usize,
+        modulus_bits: u32,
+        harmonics: usize,
+        frac_bits: u32,
+    ) -> Result<TrigMaskShare, MpcError> {
+        let phase = "trigonometric masks from the dealer";
+        if harmonics == 0 || harmonics > u32::MAX as usize {
+            return Err(MpcError::Usage(format!("{harmonics} harmonics")));
+        }
+        let request = Request::TrigMasks {
+            len: len as u64,
+            modulus_bits,
+            harmonics: harmonics as u32,
+            frac_bits,
+        };
+        let dealt = self.fetch(parties, &request, Some(2 * harmonics * len), phase)?;
+        TrigMaskShare::from_dealt(&dealt, len, harmonics)
             .map_err(|e| self.malformed(parties, phase, e))
     }
 

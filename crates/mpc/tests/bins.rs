@@ -211,7 +211,7 @@ fn a_block_outside_the_plan_is_an_error_naming_the_owner() {
     std::thread::scope(|s| {
         s.spawn(move || {
             let mut rng = StdRng::seed_from_u64(1);
-            dealer::serve(&mut dealer_set, &[0, 1], DealerLimits::default(), &mut rng).unwrap();
+            dealer::serve(&mut dealer_set, DealerLimits::default(), &mut rng).unwrap();
         });
         // A fake owner and leader: asks for the registration, takes the
         // dealer's seed and sends a layout naming a block past the last one.
