@@ -157,12 +157,12 @@ impl Dealer {
         self.parties
     }
 
-    fn seeds<R: Rng + CryptoRng + ?Sized>(&self, rng: &mut R) -> Vec<Seed> {
+    pub(crate) fn seeds<R: Rng + CryptoRng + ?Sized>(&self, rng: &mut R) -> Vec<Seed> {
         (0..self.parties).map(|_| Seed::random(rng)).collect()
     }
 
     /// Σ_i expansion(seed_i)[offset .. offset + len].
-    fn sum_expansions(seeds: &[Seed], offset: usize, len: usize) -> Vec<u64> {
+    pub(crate) fn sum_expansions(seeds: &[Seed], offset: usize, len: usize) -> Vec<u64> {
         let mut sum = vec![0u64; len];
         for seed in seeds {
             prg::add_expansion_at(&mut sum, seed, offset);
@@ -172,7 +172,7 @@ impl Dealer {
 
     /// Turns the product into one seeded item per party: the correction
     /// party gets `product − Σ_{i≠0} expansion(seed_i)[offset..]`.
-    fn deal(seeds: Vec<Seed>, mut product: Vec<u64>, offset: usize) -> Vec<DealtShare> {
+    pub(crate) fn deal(seeds: Vec<Seed>, mut product: Vec<u64>, offset: usize) -> Vec<DealtShare> {
         for (_, seed) in seeds
             .iter()
             .enumerate()

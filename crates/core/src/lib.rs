@@ -9,11 +9,17 @@
 //!   128-bit words) and its fixed-point encoding, for statistics.
 //! - [`share`]: n-party additive secret sharing, with seed compression.
 //! - [`matmul`]: a fast wrapping matrix product (blocked, SIMD, rayon).
+//! - [`binsum`]: per-bin sums over a party's private bins (slot layouts,
+//!   permutations, block sums) for the bin-sum kernel.
 //! - [`dealer`]: the dealer of Beaver triples, matrix triples and truncation
 //!   pairs, seed-compressed.
 //! - [`beaver`]: element-wise multiplication of shared vectors.
 //! - [`matrix_triple`]: multiplication of shared matrices, with reusable
 //!   masks for a fixed operand.
+//! - [`bits`]: packed XOR-shared bits and the dealer's items for them
+//!   (AND triples, masks with their bits, daBits).
+//! - [`trig`]: masks with their sines and cosines, for Fourier series of
+//!   shared values with one opening.
 //! - [`truncate`]: truncation of shared fixed-point values, with its error
 //!   bound.
 //!
@@ -22,6 +28,8 @@
 #![warn(missing_docs)]
 
 pub mod beaver;
+pub mod binsum;
+pub mod bits;
 pub mod dealer;
 pub mod error;
 pub mod fixed;
@@ -32,6 +40,7 @@ pub mod prg;
 pub mod ring;
 pub mod ring128;
 pub mod share;
+pub mod trig;
 pub mod truncate;
 
 pub use error::CoreError;

@@ -106,6 +106,12 @@ pub fn add_expansion_at(acc: &mut [u64], seed: &Seed, start: usize) {
     combine_expansion(acc, seed, start, u64::wrapping_add);
 }
 
+/// XORs elements `start..start + acc.len()` of the expansion of `seed`
+/// into `acc`: the expansion read as packed bits, for XOR sharing.
+pub fn xor_expansion_at(acc: &mut [u64], seed: &Seed, start: usize) {
+    combine_expansion(acc, seed, start, |a, p| a ^ p);
+}
+
 /// Keystream elements generated per step when combining: a 4 KiB pad on the
 /// stack stays in L1 and costs no allocation.
 const PAD: usize = 512;

@@ -17,18 +17,29 @@
 //!
 //! The dealer keeps every left mask it dealt (to deal right triples
 //! against it), so it bounds what a request may cost: [`DealerLimits`].
+//!
+//! Bin-sum masks ([`Request::BinIndicators`], [`Request::BinSumMasks`])
+//! travel differently: registration sends the owner one seed, and each
+//! mask sends every other party a seed and the owner its corrections as
+//! several frames (`crate::dealer_bins` describes them).
 
 use crate::MpcError;
-use crate::correlations::{Correlations, MaskId, MaskLayout};
+use crate::correlations::{
+    BinShape, BinSumMasks, Correlations, IndicatorId, MaskId, MaskLayout, Permutations,
+};
+use crate::dealer_bins::{self, ClientIndicator, ServerIndicator};
 use crate::error::core;
 use crate::roster::{LEADER, Roster};
 use indomain_core::beaver::TripleShare;
+use indomain_core::bits::{BitTripleShare, DaBitShare, PackedMaskedBitsShare, words};
 use indomain_core::dealer::{Dealer, DealtShare, LeftMask, MaskedBitsShare};
 use indomain_core::matrix_triple::{LeftMaskShare, RightTripleShare};
 use indomain_core::ring::RingMatrix;
+use indomain_core::trig::TrigMaskShare;
 use indomain_core::truncate::TruncationPairShare;
 use indomain_net::PartySet;
 use indomain_net::wire::{recv_msg, send_msg};
+use ndarray::ArrayView2;
 use rand::{CryptoRng, Rng};
 use serde::{Deserialize, Serialize};
 
@@ -78,8 +89,56 @@ pub enum Request {
         /// Bits of each mask (at most 64).
         bits: u32,
     },
+    /// AND triples for `words` packed words.
+    BitTriples {
+        /// Words of 64 gates.
+        words: u64,
+    },
+    /// `len` masks with XOR shares of their low `bits` bits, packed.
+    PackedMaskedBits {
+        /// Number of masks.
+        len: u64,
+        /// Bits of each mask (1 to 64).
+        bits: u32,
+    },
+    /// `len` bits shared both as packed XOR shares and in the ring.
+    DaBits {
+        /// Number of bits.
+        len: u64,
+    },
+    /// `len` masks with shares of their first `harmonics` cosines and
+    /// sines for the modulus 2^`modulus_bits`.
+    TrigMasks {
+        /// Number of masks.
+        len: u64,
+        /// The modulus of the angle, in bits (1 to 64).
+        modulus_bits: u32,
+        /// Harmonics (at least 1).
+        harmonics: u32,
+        /// Fractional bits of the values.
+        frac_bits: u32,
+    },
     /// No more requests.
     Done,
+    /// Registers the bin indices of the computing party of rank `owner`
+    /// (a shape: the dealer learns no bin).
+    BinIndicators {
+        /// The owner's rank.
+        owner: u32,
+        /// Rows.
+        rows: u64,
+        /// Bins of each feature.
+        bins: Vec<u16>,
+        /// One permutation for all features ([`Permutations::Shared`]).
+        shared_permutation: bool,
+    },
+    /// `count` bin-sum masks for indicators registered earlier.
+    BinSumMasks {
+        /// The indicators, by registration order.
+        indicator: u32,
+        /// Number of masks.
+        count: u64,
+    },
 }
 
 /// What a dealer accepts: requests above these are refused, so that no
@@ -146,6 +205,7 @@ pub fn serve_ordered<R: Rng + CryptoRng + ?Sized>(
     let leader = computing[LEADER];
     let leader_name = parties.name(leader).to_string();
     let mut masks: Vec<LeftMask> = Vec::new();
+    let mut indicators: Vec<ServerIndicator> = Vec::new();
     let mut kept = 0usize;
     let mut report = DealerReport::default();
     let check = |what: &str, elements: u128, max: usize| {
@@ -159,6 +219,40 @@ pub fn serve_ordered<R: Rng + CryptoRng + ?Sized>(
         let request: Request = recv_msg(parties.channel(leader)?)?;
         let shares = match request {
             Request::Done => return Ok(report),
+            Request::BinIndicators {
+                owner,
+                rows,
+                bins,
+                shared_permutation,
+            } => {
+                let room = (limits.max_mask_elements as u128).saturating_sub(kept as u128);
+                let indicator = dealer_bins::register(
+                    parties,
+                    computing,
+                    &leader_name,
+                    owner,
+                    rows,
+                    &bins,
+                    shared_permutation,
+                    room,
+                    rng,
+                )?;
+                kept += indicator.kept() as usize;
+                indicators.push(indicator);
+                report.items += 1;
+                continue;
+            }
+            Request::BinSumMasks { indicator, count } => {
+                let Some(ind) = indicators.get(indicator as usize) else {
+                    return Err(MpcError::Refused {
+                        peer: leader_name,
+                        reason: format!("no bin indicators {indicator}"),
+                    });
+                };
+                dealer_bins::deal_masks(parties, ind, count, limits, &leader_name, rng)?;
+                report.items += 1;
+                continue;
+            }
             Request::Triples { len } => {
                 let len = check("triples", 3 * len as u128, limits.max_item_elements)? / 3;
                 dealer.triples(len, rng)
@@ -259,6 +353,52 @@ pub fn serve_ordered<R: Rng + CryptoRng + ?Sized>(
                         reason: e.to_string(),
                     })?
             }
+            Request::BitTriples { words } => {
+                let words = check("AND triples", 3 * words as u128, limits.max_item_elements)? / 3;
+                dealer.bit_triples(words, rng)
+            }
+            Request::PackedMaskedBits { len, bits } => {
+                let planes = (len as u128).div_ceil(64) * bits as u128;
+                check(
+                    "packed masked bits",
+                    len as u128 + planes,
+                    limits.max_item_elements,
+                )?;
+                dealer
+                    .packed_masked_bits(len as usize, bits, rng)
+                    .map_err(|e| MpcError::Refused {
+                        peer: leader_name.clone(),
+                        reason: e.to_string(),
+                    })?
+            }
+            Request::DaBits { len } => {
+                let len = check("daBits", 2 * len as u128, limits.max_item_elements)? / 2;
+                dealer.dabits(len, rng)
+            }
+            Request::TrigMasks {
+                len,
+                modulus_bits,
+                harmonics,
+                frac_bits,
+            } => {
+                check(
+                    "trigonometric masks",
+                    len as u128 * (2 * harmonics as u128 + 1),
+                    limits.max_item_elements,
+                )?;
+                dealer
+                    .trig_masks(
+                        len as usize,
+                        modulus_bits,
+                        harmonics as usize,
+                        frac_bits,
+                        rng,
+                    )
+                    .map_err(|e| MpcError::Refused {
+                        peer: leader_name.clone(),
+                        reason: e.to_string(),
+                    })?
+            }
         };
         for (share, &party) in shares.iter().zip(computing) {
             parties.channel(party)?.send(&share.to_bytes())?;
@@ -273,6 +413,7 @@ pub struct DealerClient {
     roster: Roster,
     dealer: usize,
     masks: Vec<(usize, MaskLayout)>,
+    indicators: Vec<ClientIndicator>,
 }
 
 impl DealerClient {
@@ -285,6 +426,7 @@ impl DealerClient {
             roster: roster.clone(),
             dealer,
             masks: Vec::new(),
+            indicators: Vec::new(),
         })
     }
 
@@ -446,6 +588,119 @@ impl Correlations for DealerClient {
         let dealt = self.fetch(parties, &request, Some(len * bits as usize), phase)?;
         MaskedBitsShare::from_dealt(&dealt, len, bits)
             .map_err(|e| self.malformed(parties, phase, e))
+    }
+
+    fn bit_triples(
+        &mut self,
+        parties: &mut PartySet,
+        words: usize,
+    ) -> Result<BitTripleShare, MpcError> {
+        let phase = "AND triples from the dealer";
+        let request = Request::BitTriples {
+            words: words as u64,
+        };
+        let dealt = self.fetch(parties, &request, Some(words), phase)?;
+        BitTripleShare::from_dealt(&dealt, words).map_err(|e| self.malformed(parties, phase, e))
+    }
+
+    fn packed_masked_bits(
+        &mut self,
+        parties: &mut PartySet,
+        len: usize,
+        bits: u32,
+    ) -> Result<PackedMaskedBitsShare, MpcError> {
+        let phase = "packed masked bits from the dealer";
+        if !(1..=64).contains(&bits) {
+            return Err(MpcError::Usage(format!("masks of {bits} bits (1 to 64)")));
+        }
+        let request = Request::PackedMaskedBits {
+            len: len as u64,
+            bits,
+        };
+        let planes = words(len) * bits as usize;
+        let dealt = self.fetch(parties, &request, Some(planes), phase)?;
+        PackedMaskedBitsShare::from_dealt(&dealt, len, bits)
+            .map_err(|e| self.malformed(parties, phase, e))
+    }
+
+    fn dabits(&mut self, parties: &mut PartySet, len: usize) -> Result<DaBitShare, MpcError> {
+        let phase = "daBits from the dealer";
+        let request = Request::DaBits { len: len as u64 };
+        let dealt = self.fetch(parties, &request, Some(len), phase)?;
+        DaBitShare::from_dealt(&dealt, len).map_err(|e| self.malformed(parties, phase, e))
+    }
+
+    fn trig_masks(
+        &mut self,
+        parties: &mut PartySet,
+        len: usize,
+        modulus_bits: u32,
+        harmonics: usize,
+        frac_bits: u32,
+    ) -> Result<TrigMaskShare, MpcError> {
+        let phase = "trigonometric masks from the dealer";
+        if harmonics == 0 || harmonics > u32::MAX as usize {
+            return Err(MpcError::Usage(format!("{harmonics} harmonics")));
+        }
+        let request = Request::TrigMasks {
+            len: len as u64,
+            modulus_bits,
+            harmonics: harmonics as u32,
+            frac_bits,
+        };
+        let dealt = self.fetch(parties, &request, Some(2 * harmonics * len), phase)?;
+        TrigMaskShare::from_dealt(&dealt, len, harmonics)
+            .map_err(|e| self.malformed(parties, phase, e))
+    }
+
+    fn bin_indicators(
+        &mut self,
+        parties: &mut PartySet,
+        owner: usize,
+        shape: &BinShape,
+        indices: Option<ArrayView2<'_, u16>>,
+    ) -> Result<IndicatorId, MpcError> {
+        self.roster.index(owner)?;
+        if self.roster.is_leader() {
+            let request = Request::BinIndicators {
+                owner: owner as u32,
+                rows: shape.rows as u64,
+                bins: shape.bins.clone(),
+                shared_permutation: shape.permutations == Permutations::Shared,
+            };
+            send_msg(parties.channel(self.dealer)?, &request)?;
+        }
+        let ind = dealer_bins::client_register(
+            parties,
+            &self.roster,
+            self.dealer,
+            owner,
+            shape,
+            indices,
+        )?;
+        self.indicators.push(ind);
+        Ok(IndicatorId(self.indicators.len() as u32 - 1))
+    }
+
+    fn bin_sum_masks(
+        &mut self,
+        parties: &mut PartySet,
+        id: IndicatorId,
+        count: usize,
+    ) -> Result<BinSumMasks, MpcError> {
+        let ind = self
+            .indicators
+            .get(id.0 as usize)
+            .ok_or_else(|| MpcError::Usage(format!("no bin indicators {}", id.0)))?;
+        dealer_bins::check_count(ind, count)?;
+        if self.roster.is_leader() {
+            let request = Request::BinSumMasks {
+                indicator: id.0,
+                count: count as u64,
+            };
+            send_msg(parties.channel(self.dealer)?, &request)?;
+        }
+        dealer_bins::client_masks(parties, &self.roster, self.dealer, ind, count)
     }
 
     fn finish(&mut self, parties: &mut PartySet) -> Result<(), MpcError> {
