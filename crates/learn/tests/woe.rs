@@ -6,12 +6,13 @@
 
 mod harness;
 
-use harness::{ClearKernel, run};
+use harness::run;
 use indomain_learn::LearnError;
 use indomain_learn::align::Roles;
 use indomain_learn::binning::{
     BinKind, BinParams, Binned, Column, FeatureBins, bin_column, monotone_blocks,
 };
+use indomain_learn::woe::kernel::MpcKernel;
 use indomain_learn::woe::protocol::{self, Outcome, Settings};
 use indomain_learn::woe::{Mode, bin_counts, merge_lacking, woe_iv};
 use rand::rngs::StdRng;
@@ -137,7 +138,7 @@ fn job(owners: usize, settings: Settings, d: &Data) -> Vec<Outcome> {
             features,
             (me == 0).then_some(&d.y[..]),
             &settings,
-            &mut ClearKernel,
+            &mut MpcKernel::default(),
             &mut rand::rng(),
         )
         .unwrap()
@@ -259,4 +260,69 @@ fn owner_transform_gives_the_owner_its_woe_and_strict_refuses_monotone() {
         ..Settings::default()
     };
     assert!(matches!(strict.check(), Err(LearnError::Params(m)) if m.contains("strict")));
+}
+
+/// Per-bin counts of the owner's features (and in strict mode WOE values),
+/// as the words a frame would carry them in: plain integers, f64 bits and
+/// fixed-point encodings.
+fn count_words(d: &Data, owner: usize, min_events: u64) -> Vec<u64> {
+    let fp = indomain_core::FixedPoint::new(16).unwrap();
+    let mut words = Vec::new();
+    for b in binned(d, owner) {
+        let (_, e, n) = reference(&b, &d.y, min_events, false);
+        for &c in e.iter().chain(&n).filter(|&&c| c > 255) {
+            words.push(c);
+            words.push((c as f64).to_bits());
+            words.push(fp.encode(c as f64).unwrap());
+        }
+        for w in woe_iv(&e, &n).woe {
+            words.push(w.to_bits());
+            words.push(fp.encode(w).unwrap());
+        }
+    }
+    words
+}
+
+#[test]
+fn no_frame_of_the_owner_holds_a_bin_count_nor_any_in_strict_mode() {
+    let d = data(8000, 1, 11);
+    for mode in [Mode::Default, Mode::Strict] {
+        let settings = Settings {
+            mode,
+            min_events: 40,
+            ..Settings::default()
+        };
+        let roles = Roles::new(3, 0, Some(2)).unwrap();
+        let (_, frames) = run(3, |set| {
+            let me = set.me();
+            let features = if me == 2 { Vec::new() } else { binned(&d, me) };
+            protocol::run(
+                set,
+                &roles,
+                features,
+                (me == 0).then_some(&d.y[..]),
+                &settings,
+                &mut MpcKernel::default(),
+                &mut rand::rng(),
+            )
+            .unwrap()
+        });
+        let words = count_words(&d, 1, 40);
+        assert!(words.len() > 20, "{}", words.len());
+        assert!(
+            !harness::contains_any(&frames[1], &words),
+            "{mode:?}: the owner received a count"
+        );
+        // Labels never reach the owner either.
+        let y: Vec<u64> = d.y.iter().map(|&v| v as u64).collect();
+        let positives = y.iter().sum::<u64>();
+        assert!(!harness::contains_any(&frames[1], &[positives]));
+        if mode == Mode::Strict {
+            assert!(
+                !harness::contains_any(&frames[0], &words),
+                "strict: the label holder received a count"
+            );
+            assert!(!harness::contains_any(&frames[2], &words));
+        }
+    }
 }

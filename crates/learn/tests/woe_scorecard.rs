@@ -5,7 +5,7 @@
 
 mod harness;
 
-use harness::{ClearKernel, run};
+use harness::run;
 use indomain_learn::align::Roles;
 use indomain_learn::binning::{BinParams, Column, RawTable};
 use indomain_learn::model::{JobParty, PartyRole};
@@ -13,6 +13,7 @@ use indomain_learn::scorecard::Scale;
 use indomain_learn::scorecard::model::{ScorecardFile, ScorecardJob};
 use indomain_learn::scorecard::pipeline::{self as card, ScorecardRun};
 use indomain_learn::woe::file::{BinningFile, BinningJob};
+use indomain_learn::woe::kernel::MpcKernel;
 use indomain_learn::woe::pipeline::{self as binning, BinningRun};
 use indomain_learn::woe::protocol::Settings;
 use indomain_learn::woe::{Mode, bin_counts, woe_iv};
@@ -106,7 +107,7 @@ fn bin(bank: &RawTable, tax: &RawTable, settings: Settings) -> Vec<Option<Binnin
             set,
             &r,
             Ok(table),
-            &mut ClearKernel,
+            &mut MpcKernel::default(),
             &mut rand::rng(),
             &mut |_| {},
         )

@@ -10,9 +10,9 @@ use indomain_net::PartySet;
 /// The most features a party may announce.
 pub const MAX_FEATURES: usize = 1 << 16;
 
-/// The most bins a feature may announce (a categorical feature's 65,535
-/// categories plus the missing-value bin).
-pub const MAX_FEATURE_BINS: usize = 1 << 16;
+/// The most bins a feature may announce (the histogram kernel counts bins
+/// in 16 bits).
+pub const MAX_FEATURE_BINS: usize = u16::MAX as usize;
 
 /// Bins of every feature of every computing party, in rank order.
 #[derive(Debug, Clone, PartialEq, Eq)]

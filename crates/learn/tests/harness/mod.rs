@@ -2,12 +2,8 @@
 //! receives, one thread a party; generated binned data.
 #![allow(dead_code)]
 
-use indomain_learn::LearnError;
 use indomain_learn::binning::BinIndex;
-use indomain_learn::woe::kernel::BinSums;
-use indomain_mpc::{DealerClient, Session, Shared};
 use indomain_net::memory::pair;
-use indomain_net::wire::{recv_u64s, send_u64s};
 use indomain_net::{Channel, Counters, NetError, PartySet};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
@@ -147,45 +143,4 @@ pub fn contains_any(frames: &[Vec<u8>], values: &[u64]) -> bool {
             f.windows(8).any(hit)
         }
     })
-}
-
-/// A reference kernel for these tests only, with no privacy at all: every
-/// party sends its share of the vector to the owner in the clear, and the
-/// owner keeps the bin sums as its share. It checks the protocol around
-/// the kernel, not the kernel.
-pub struct ClearKernel;
-
-impl BinSums for ClearKernel {
-    fn bin_sums(
-        &mut self,
-        s: &mut Session<'_, DealerClient>,
-        owner: usize,
-        bins: Option<&[BinIndex]>,
-        sizes: &[usize],
-        v: &Shared,
-    ) -> Result<Shared, LearnError> {
-        let total: usize = sizes.iter().sum();
-        let me = s.parties().me();
-        let computing = s.roster().computing().to_vec();
-        if me != owner {
-            send_u64s(s.parties_mut().channel(owner)?, &v.0)?;
-            return Ok(Shared::zeros(total));
-        }
-        let mut full = v.0.clone();
-        for &p in computing.iter().filter(|&&p| p != me) {
-            let theirs = recv_u64s(s.parties_mut().channel(p)?, full.len())?;
-            full.iter_mut()
-                .zip(theirs)
-                .for_each(|(a, b)| *a = a.wrapping_add(b));
-        }
-        let mut sums = vec![0u64; total];
-        let mut at = 0;
-        for (index, &k) in bins.unwrap_or_default().iter().zip(sizes) {
-            for (r, &x) in full.iter().enumerate() {
-                sums[at + index.get(r)] = sums[at + index.get(r)].wrapping_add(x);
-            }
-            at += k;
-        }
-        Ok(Shared(sums))
-    }
 }
