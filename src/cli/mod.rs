@@ -2,6 +2,7 @@
 
 mod aggregate;
 mod audit;
+mod bin;
 mod demo;
 mod job;
 mod keygen;
@@ -52,6 +53,10 @@ enum Command {
     /// One party of a joint training job: vertical (label holder, feature
     /// holders, dealer) or horizontal (FedAvg clients and server).
     Train(train::Args),
+    /// One party of a WOE/IV binning job (label holder, feature owners,
+    /// dealer): local binning, every feature's WOE and IV, a binning file
+    /// per party for a scorecard's training.
+    Bin(bin::Args),
     /// Score rows jointly with the model files of a vertical training job;
     /// only the label holder learns the scores.
     Predict(predict::Args),
@@ -90,6 +95,7 @@ pub fn main() -> ExitCode {
         Command::Psi(a) => psi::run(a),
         Command::Aggregate(a) => aggregate::run(a),
         Command::Train(a) => train::run(a),
+        Command::Bin(a) => bin::run(a),
         Command::Predict(a) => predict::run(a),
         Command::Node(a) => node::run(a),
         Command::Job(a) => job::run(a),

@@ -261,3 +261,78 @@ fn counts_of_the_label_holder_match_its_rows() {
     }
     let _ = bin_counts;
 }
+
+fn predict(
+    bank: &RawTable,
+    tax: &RawTable,
+    cards: &[Option<ScorecardFile>],
+) -> Vec<card::Predicted> {
+    let roles = Roles::new(3, 0, Some(2)).unwrap();
+    let (out, _) = run(3, |set| {
+        let me = set.me();
+        let table = [Some(bank), Some(tax), None][me];
+        let c = cards[me].as_ref().map(|c| (c, "card.json"));
+        card::predict(set, &roles, c, Ok(table), &mut rand::rng()).unwrap()
+    });
+    out
+}
+
+#[test]
+fn joint_scoring_and_stability_equal_the_plaintext() {
+    let (bank, tax) = tables(2000, 8);
+    let files = bin(&bank, &tax, Settings::default());
+    let cards: Vec<Option<ScorecardFile>> = train(&bank, &tax, &files, 0.0)
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    // A new batch: the same customers, the bureau's incomes shifted up.
+    let mut shifted = tax.clone();
+    if let Column::Numeric(v) = &mut shifted.columns[0] {
+        v.iter_mut().for_each(|x| *x += 35.0);
+    }
+    let out = predict(&bank, &shifted, &cards);
+    let (lc, oc) = (cards[0].as_ref().unwrap(), cards[1].as_ref().unwrap());
+    let scores = out[0].scores.as_ref().unwrap();
+    assert!(out[1].scores.is_none() && out[2].scores.is_none());
+    assert_eq!(out[0].ids, out[1].ids);
+    // The plaintext: each row's bins (both parties' files) and the points
+    // the label holder reads.
+    let bins_of = |t: &RawTable, c: &ScorecardFile, ids: &[String]| -> Vec<Vec<usize>> {
+        let rows: Vec<usize> = ids
+            .iter()
+            .map(|id| t.ids.iter().position(|x| x == id).unwrap())
+            .collect();
+        let sel = t.select(&rows);
+        c.features
+            .iter()
+            .zip(&sel.columns)
+            .map(|(f, col)| {
+                let idx = f.bins.assign(col, "t", &[]).unwrap();
+                (0..rows.len()).map(|r| idx.get(r)).collect()
+            })
+            .collect()
+    };
+    let own = bins_of(&bank, lc, &out[0].ids);
+    let theirs = bins_of(&shifted, oc, &out[0].ids);
+    for (r, s) in scores.iter().enumerate() {
+        let mut want = 0.0;
+        for (f, b) in lc.features.iter().zip(&own) {
+            want += f.points.as_ref().unwrap()[b[r]];
+        }
+        for (f, b) in lc.foreign.iter().zip(&theirs) {
+            want += f.points.as_ref().unwrap()[b[r]];
+        }
+        assert!((s - want).abs() < 0.01, "row {r}: {s} vs {want}");
+    }
+    // Stability: the owner's per feature, the label holder's on the score.
+    for ((name, psi), (f, b)) in out[1].stability.iter().zip(oc.features.iter().zip(&theirs)) {
+        assert_eq!(name, &f.bins.name);
+        let mut counts = vec![0u64; f.bins.bins()];
+        b.iter().for_each(|&x| counts[x] += 1);
+        assert_eq!(*psi, indomain_learn::stability::index(&f.rows, &counts));
+    }
+    assert!(out[1].stability[0].1 > 0.25, "{:?}", out[1].stability);
+    let bands = lc.score_bands.as_ref().unwrap();
+    assert_eq!(out[0].score_stability, Some(bands.index(scores)));
+    assert!(out[1].score_stability.is_none());
+}

@@ -3,6 +3,7 @@
 //! horizontal (FedAvg clients and their server, over secure aggregation).
 
 mod horizontal;
+mod scorecard;
 mod secagg_keys;
 mod vertical;
 
@@ -39,6 +40,17 @@ with the same columns. Each round the clients train locally for --epochs
 epochs from the global model, and the server learns only the row-weighted
 sum of their models (SecAgg+); clients may drop out. Each client
 evaluates the final model on its own held-out rows.
+
+vertical --scorecard: every data party gives --woe, its binning file from
+one `indomain bin` job (a file from another job is refused), and --input
+with the columns it binned; rows are aligned and split as the binning job
+did. Features with an IV below --min-iv are left out. In the default and
+strict modes the WOE columns of the owners' features never exist in
+anyone's clear (each owner's bins times the shared WOE); in the
+owner-transform mode each party transforms its own columns. Each data
+party writes --model (a scorecard file); the label holder also writes
+MODEL.points.csv, the points table it may read (base score --base-score
+at odds --base-odds:1, --pdo points to double the odds), and MODEL.svg.
 
 Any bad input (a label not 0/1, an empty, non-numeric, NaN or infinite
 cell, a constant column, too few shared rows) stops every party before
@@ -174,6 +186,36 @@ pub struct Args {
     #[arg(long)]
     no_contribution: bool,
 
+    /// vertical: train a WOE scorecard (every party, the dealer too):
+    /// logistic regression on the WOE of a binning job's bins (`indomain
+    /// bin`), turned into a points table. Rows, split and bins come from
+    /// the binning files; full-batch gradient descent (--epochs,
+    /// --learning-rate, --l2).
+    #[arg(long)]
+    scorecard: bool,
+
+    /// --scorecard: this party's binning file (every data party; all from
+    /// the same binning job).
+    #[arg(long, value_name = "BINNING.json")]
+    woe: Option<PathBuf>,
+
+    /// --scorecard: leave out features whose IV is below this.
+    #[arg(long, default_value_t = 0.02)]
+    min_iv: f64,
+
+    /// --scorecard: the score at the base odds.
+    #[arg(long, default_value_t = 600.0)]
+    base_score: f64,
+
+    /// --scorecard: points that double the odds.
+    #[arg(long, default_value_t = 20.0)]
+    pdo: f64,
+
+    /// --scorecard: the odds (non-event to event) at the base score, X
+    /// for X:1.
+    #[arg(long, default_value_t = 50.0)]
+    base_odds: f64,
+
     /// Seconds to wait for a peer's next message (and for peers to
     /// connect) before giving up.
     #[arg(long, value_name = "SECS", default_value_t = 120.0)]
@@ -302,6 +344,12 @@ impl Args {
 
 pub fn run(args: Args) -> CliResult {
     let parties = Parties::parse(&args)?;
+    if args.scorecard || args.woe.is_some() {
+        if args.mode != ModeArg::Vertical {
+            return Err("--scorecard is a vertical job".into());
+        }
+        return scorecard::run(&args, &parties);
+    }
     match args.mode {
         ModeArg::Vertical => vertical::run(&args, &parties),
         ModeArg::Horizontal => horizontal::run(&args, &parties),

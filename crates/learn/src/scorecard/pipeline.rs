@@ -698,3 +698,165 @@ fn card_file(
         written_by: format!("indomain {}", env!("CARGO_PKG_VERSION")),
     }
 }
+
+/// What a party ends joint scorecard scoring with.
+#[derive(Debug, Clone, Default)]
+pub struct Predicted {
+    /// The ids of the scored rows (every data party's, in the common
+    /// order) and, at the label holder, their scores.
+    pub ids: Vec<String>,
+    /// The scores, at the label holder.
+    pub scores: Option<Vec<f64>>,
+    /// The stability index of each of this party's card features between
+    /// its training rows and these rows.
+    pub stability: Vec<(String, f64)>,
+    /// The stability index of the score, at the label holder.
+    pub score_stability: Option<f64>,
+}
+
+/// Scores new rows with a scorecard: every data party passes its
+/// scorecard file and rows (the card's features, raw), the dealer neither.
+/// The label holder's hash of the card's job is checked by every party;
+/// rows are aligned by PSI join; only the label holder learns the scores.
+/// Each owner computes its features' stability index alone; the label
+/// holder the score's.
+pub fn predict<R: Rng + CryptoRng + ?Sized>(
+    parties: &mut PartySet,
+    roles: &Roles,
+    card: Option<(&ScorecardFile, &str)>,
+    table: Result<Option<&RawTable>, LearnError>,
+    rng: &mut R,
+) -> Result<Predicted, LearnError> {
+    roles.check(parties.len())?;
+    let me = parties.me();
+    let is_label = me == roles.label;
+    let hash = if is_label {
+        let (c, _) =
+            card.ok_or_else(|| LearnError::Params("the label holder needs its scorecard".into()))?;
+        for i in parties.others().collect::<Vec<_>>() {
+            send_msg(parties.channel(i)?, &(c.job_hash.clone(), c.job.mode))?;
+        }
+        (c.job_hash.clone(), c.job.mode)
+    } else {
+        recv_msg::<(String, Mode)>(parties.channel(roles.label)?)?
+    };
+    let same = match card {
+        Some((c, name)) if c.job_hash != hash.0 => Err(LearnError::Model {
+            file: name.to_string(),
+            reason: format!(
+                "it is the scorecard of job {}, the label holder's is of job {}; give every party its scorecard of the same job",
+                c.job_hash, hash.0
+            ),
+        }),
+        None if roles.dealer != Some(me) => Err(LearnError::Params(
+            "a data party needs its scorecard".into(),
+        )),
+        _ => Ok(()),
+    };
+    agree::all_ready(parties, same)?;
+    let table = agree::all_ready(
+        parties,
+        table.and_then(|t| {
+            if let (Some(t), Some((c, _))) = (t, card) {
+                let names: Vec<String> = c.features.iter().map(|f| f.bins.name.clone()).collect();
+                crate::data::check_features(&names, &t.feature_names, &t.source)?;
+            }
+            Ok(t)
+        }),
+    )?;
+    let ids: &[String] = table.map_or(&[], |t| &t.ids);
+    let (_, rows) = align(parties, roles, ids, 1, rng)?;
+    let mut out = Predicted::default();
+    let binned = table
+        .zip(rows.as_ref())
+        .zip(card)
+        .map(|((t, rows), (c, _))| {
+            let aligned = t.select(rows);
+            c.features
+                .iter()
+                .zip(&aligned.columns)
+                .map(|(f, col)| f.bins.assign(col, &t.source, &aligned.lines))
+                .collect::<Result<Vec<BinIndex>, _>>()
+                .map(|idx| (idx, aligned.ids))
+        })
+        .transpose();
+    let binned = agree::all_ready(parties, binned)?;
+    let Some(((index, ids), (card, _))) = binned.zip(card) else {
+        // The dealer deals for the scoring (default and strict modes).
+        if hash.1 != Mode::OwnerTransform {
+            score::score(parties, roles, &[], &[], &[], &Shared::default(), 16, rng)?;
+        } else {
+            let empty = Array2::zeros((0, 0));
+            vertical::predict(
+                parties,
+                roles,
+                roles.label,
+                empty.view(),
+                &[],
+                None,
+                16,
+                rng,
+            )?;
+        }
+        return Ok(out);
+    };
+    let frac_bits = card.job.params.frac_bits;
+    let sizes: Vec<usize> = card.features.iter().map(|f| f.bins.bins()).collect();
+    let scores = match card.job.mode {
+        Mode::OwnerTransform => {
+            let x = Array2::from_shape_fn((ids.len(), index.len()), |(r, j)| {
+                card.features[j]
+                    .woe
+                    .as_ref()
+                    .map_or(0.0, |w| w[index[j].get(r)])
+            });
+            let weights: Vec<f64> = card
+                .features
+                .iter()
+                .map(|f| f.weight.unwrap_or(0.0))
+                .collect();
+            let z = vertical::predict(
+                parties,
+                roles,
+                roles.label,
+                x.view(),
+                &weights,
+                card.intercept,
+                frac_bits,
+                rng,
+            )?;
+            z.map(|z| z.iter().map(|&z| card.job.scale.score(z)).collect())
+        }
+        _ => {
+            let shares = Shared(card.points_shares.clone().unwrap_or_default());
+            score::score(
+                parties,
+                roles,
+                &index,
+                &sizes,
+                &card.sizes,
+                &shares,
+                frac_bits,
+                rng,
+            )?
+        }
+    };
+    out.stability = card
+        .features
+        .iter()
+        .zip(&index)
+        .map(|(f, i)| {
+            (
+                f.bins.name.clone(),
+                crate::stability::index(&f.rows, &i.counts(f.bins.bins())),
+            )
+        })
+        .collect();
+    out.score_stability = scores
+        .as_ref()
+        .zip(card.score_bands.as_ref())
+        .map(|(s, b)| b.index(s));
+    out.scores = scores;
+    out.ids = ids;
+    Ok(out)
+}

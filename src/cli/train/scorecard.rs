@@ -1,0 +1,250 @@
+//! `indomain train --scorecard`: the label holder, a feature owner or the
+//! dealer of a WOE scorecard's training, over a QUIC mesh.
+
+use super::{Args, Parties, bytes};
+use crate::cli::CliResult;
+use crate::cli::net_args::party_addrs;
+use crate::cli::stop;
+use indomain_learn::align::Roles;
+use indomain_learn::data::{CsvSpec, load_raw_csv};
+use indomain_learn::model::{JobParty, PartyRole, write_private};
+use indomain_learn::report;
+use indomain_learn::scorecard::Scale;
+use indomain_learn::scorecard::model::ScorecardJob;
+use indomain_learn::scorecard::pipeline::{self, ScorecardRun};
+use indomain_learn::woe::Mode;
+use indomain_learn::woe::file::BinningFile;
+use indomain_learn::{LearnError, Task};
+use indomain_net::quic::{Endpoint, Identity, mesh};
+use indomain_node::output::check_destination;
+use std::time::Instant;
+
+pub fn run(args: &Args, parties: &Parties) -> CliResult {
+    let names = parties.names();
+    let label = parties.index(args.label_holder.as_deref().unwrap_or_default())?;
+    let dealer = parties.index(args.dealer.as_deref().unwrap_or_default())?;
+    let roles = Roles::new(names.len(), label, Some(dealer))?;
+    let me = parties.me;
+    let role = if me == label {
+        PartyRole::Label
+    } else if me == dealer {
+        PartyRole::Dealer
+    } else {
+        PartyRole::Feature
+    };
+    if !args.scorecard {
+        return Err(
+            "--woe trains a scorecard: give --scorecard too (every party, the dealer included)"
+                .into(),
+        );
+    }
+    let scale = Scale {
+        base_score: args.base_score,
+        pdo: args.pdo,
+        base_odds: args.base_odds,
+    };
+    scale.check()?;
+    if !(args.min_iv.is_finite() && args.min_iv >= 0.0) {
+        return Err("--min-iv must be a number ≥ 0".into());
+    }
+    let binning = match (role, &args.woe) {
+        (PartyRole::Dealer, None) => None,
+        (PartyRole::Dealer, Some(_)) => {
+            return Err(format!("{} is the dealer: drop --woe", args.me).into());
+        }
+        (_, None) => {
+            return Err(format!(
+                "{} holds data: give --woe BINNING.json, its binning file from `indomain bin`",
+                args.me
+            )
+            .into());
+        }
+        (_, Some(path)) => {
+            let b = BinningFile::load(path)?;
+            if b.party != args.me {
+                return Err(LearnError::Model {
+                    file: path.display().to_string(),
+                    reason: format!("it is {}'s binning file, not {}'s", b.party, args.me),
+                }
+                .into());
+            }
+            Some(b)
+        }
+    };
+    let model_path = match (role, &args.model) {
+        (PartyRole::Dealer, Some(_)) => {
+            return Err("the dealer holds no model: drop --model".into());
+        }
+        (PartyRole::Dealer, None) => None,
+        (_, None) => {
+            return Err("give --model MODEL.json: where this party writes its scorecard".into());
+        }
+        (_, Some(p)) => {
+            let inputs: Vec<&std::path::Path> = args
+                .input
+                .iter()
+                .map(|p| p.as_path())
+                .chain(args.woe.iter().map(|p| p.as_path()))
+                .collect();
+            check_destination(p, &inputs, true).map_err(|e| format!("{}: {e}", p.display()))?;
+            Some(p.clone())
+        }
+    };
+    if role == PartyRole::Label && args.label_column.is_none() {
+        return Err("the label holder needs --label-column".into());
+    }
+    let table = match (role, &args.input, &binning) {
+        (PartyRole::Dealer, None, _) => Ok(None),
+        (PartyRole::Dealer, Some(_), _) => {
+            return Err(
+                format!("{} is the dealer and holds no data: drop --input", args.me).into(),
+            );
+        }
+        (_, None, _) => return Err(format!("{} holds data: give --input FILE.csv", args.me).into()),
+        (_, Some(path), Some(b)) => {
+            let features: Vec<String> = b.features.iter().map(|f| f.bins.name.clone()).collect();
+            let categorical: Vec<String> = b
+                .features
+                .iter()
+                .filter(|f| {
+                    matches!(
+                        f.bins.kind,
+                        indomain_learn::binning::BinKind::Categorical { .. }
+                    )
+                })
+                .map(|f| f.bins.name.clone())
+                .collect();
+            load_raw_csv(
+                path,
+                &CsvSpec {
+                    id_column: b.job.id_column.clone(),
+                    label_column: if role == PartyRole::Label {
+                        args.label_column.clone()
+                    } else {
+                        None
+                    },
+                    features: Some(features),
+                    task: Task::Logistic,
+                },
+                &categorical,
+            )
+            .map(Some)
+        }
+        (_, Some(_), None) => Ok(None),
+    };
+    let (table, refusal) = match table {
+        Ok(t) => (t, None),
+        Err(e) => (None, Some(e)),
+    };
+    let job = ScorecardJob {
+        binning_hash: String::new(),
+        mode: Mode::Default,
+        parties: names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| JobParty {
+                name: n.clone(),
+                role: if i == label {
+                    PartyRole::Label
+                } else if i == dealer {
+                    PartyRole::Dealer
+                } else {
+                    PartyRole::Feature
+                },
+            })
+            .collect(),
+        id_column: binning
+            .as_ref()
+            .map_or(args.id.clone(), |b| b.job.id_column.clone()),
+        test_fraction: 0.0,
+        seed: 0,
+        min_iv: args.min_iv,
+        scale,
+        params: args.params(),
+        nonce: String::new(),
+    };
+    let run = ScorecardRun {
+        job,
+        roles,
+        min_rows: args.min_rows,
+    };
+
+    let identity = Identity::load(&args.identity)?;
+    let trusted = parties
+        .entries
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != me)
+        .map(|(_, (p, _))| p.clone())
+        .collect();
+    let endpoint = Endpoint::bind(&identity, parties.entries[me].1, trusted, args.limits()?)?;
+    let stop = stop::Guard::new(endpoint.stop_handle());
+    let addrs = party_addrs(&parties.entries);
+    let bar = args.progress_bar()?;
+    bar.set_message(format!("connecting to {} parties", addrs.len() - 1));
+    let started = Instant::now();
+    let mut party_set = mesh(&endpoint, me, &addrs)?;
+    bar.set_message("training the scorecard");
+    let woe_name = args
+        .woe
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    let finished = pipeline::run(
+        &mut party_set,
+        &run,
+        binning.as_ref().map(|b| (b, woe_name.as_str())),
+        match refusal {
+            Some(e) => Err(e),
+            None => Ok(table.as_ref()),
+        },
+        &mut rand::rng(),
+    );
+    bar.finish_and_clear();
+    let finished = finished?;
+    let counters = party_set.counters();
+    stop.done();
+    drop(party_set);
+    drop(endpoint);
+    let [align, train, evaluate] = finished.seconds;
+    eprintln!(
+        "train {} (scorecard): {} shared rows; align {align:.2} s, train {train:.2} s, evaluate {evaluate:.2} s; total {:.2} s; {}",
+        args.me,
+        finished.shared_rows,
+        started.elapsed().as_secs_f64(),
+        bytes(counters)
+    );
+    if let (Some(card), Some(path)) = (finished.file, &model_path) {
+        card.save(path)?;
+        let mut written = path.display().to_string();
+        if let Some(e) = &card.evaluation {
+            eprintln!(
+                "train {}: scorecard of {} features ({} mode), held-out ({} rows): AUC {:.4}, KS {:.4}",
+                args.me,
+                card.sizes.iter().map(Vec::len).sum::<usize>(),
+                card.job.mode.name(),
+                card.rows.test,
+                e.auc,
+                e.ks
+            );
+        }
+        if let Some(table) = card.points_table() {
+            let csv = path.with_extension("points.csv");
+            write_private(&csv, table.as_bytes())?;
+            written.push_str(&format!(", points table {}", csv.display()));
+        }
+        if let Some(roc) = &finished.roc {
+            let svg_path = path.with_extension("svg");
+            let svg = report::svg(
+                &format!("{} — scorecard, held-out evaluation", args.me),
+                roc,
+                &finished.loss_per_epoch,
+                &[],
+            );
+            write_private(&svg_path, svg.as_bytes())?;
+            written.push_str(&format!(", {}", svg_path.display()));
+        }
+        eprintln!("train {}: scorecard written to {written}", args.me);
+    }
+    Ok(())
+}
