@@ -2,6 +2,10 @@
 //! vertical training job. Rows are aligned by PSI join on the model's id
 //! column; each party computes its partial scores from its own columns and
 //! weights; a secure sum opens their totals to the label holder only.
+//! With a scorecard (`indomain train --scorecard`) the parties sum their
+//! rows' points jointly instead ([`scorecard`]).
+
+mod scorecard;
 
 use super::CliResult;
 use super::aggregate::parse_party;
@@ -30,7 +34,14 @@ column is ignored with --label-column).
 Only the label holder learns the scores; it writes OUT.csv with the
 columns id,score,prediction (the linear score, and the probability for a
 logistic model), for the ids every party holds, in an order common to all
-parties.";
+parties.
+
+With a scorecard file: in the default and strict modes the job's dealer
+takes part too (--dealer NAME in every process; the dealer gives no
+--model or --input). The score is the sum of the row's points; OUT.csv has
+id,score,probability. Each party prints the population stability index of
+its features between the training rows and these rows (the label holder
+also of the score); --stability FILE.csv writes them.";
 
 /// Arguments of `indomain predict`.
 #[derive(clap::Args)]
@@ -49,13 +60,29 @@ pub struct Args {
     #[arg(long = "party", value_name = "NAME=FINGERPRINT@ADDR", required = true)]
     parties: Vec<String>,
 
-    /// This party's model file (from `indomain train`).
-    #[arg(long, value_name = "MODEL.json")]
-    model: PathBuf,
+    /// This party's model file (from `indomain train`); not for a
+    /// scorecard's dealer.
+    #[arg(long, value_name = "MODEL.json", required_unless_present = "dealer")]
+    model: Option<PathBuf>,
 
     /// The CSV file with the rows to score (with a header row).
+    #[arg(long, value_name = "FILE.csv", required_unless_present = "dealer")]
+    input: Option<PathBuf>,
+
+    /// Scorecards in the default and strict modes: the dealer of
+    /// correlated randomness (in every process of the job).
+    #[arg(long, value_name = "NAME")]
+    dealer: Option<String>,
+
+    /// Scorecards, at the dealer: the party holding the labels (the data
+    /// parties read it from their scorecards).
+    #[arg(long, value_name = "NAME")]
+    label_holder: Option<String>,
+
+    /// Scorecards: where to write the stability index of this party's
+    /// features (and, at the label holder, of the score).
     #[arg(long, value_name = "FILE.csv")]
-    input: PathBuf,
+    stability: Option<PathBuf>,
 
     /// A label column in --input to ignore.
     #[arg(long, value_name = "COL")]
@@ -79,12 +106,18 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> CliResult {
+    if args.dealer.is_some() || args.model.as_deref().is_some_and(scorecard::is_scorecard) {
+        return scorecard::run(args);
+    }
+    let (Some(model_path), Some(input)) = (args.model.clone(), args.input.clone()) else {
+        return Err("give --model MODEL.json and --input FILE.csv".into());
+    };
     if let Some(path) = &args.output {
-        check_destination(path, &[&args.input, &args.model], args.force)
+        check_destination(path, &[&input, &model_path], args.force)
             .map_err(|e| format!("{}: {e}", path.display()))?;
     }
-    let model = ModelFile::load(&args.model)?;
-    let model_name = args.model.display().to_string();
+    let model = ModelFile::load(&model_path)?;
+    let model_name = model_path.display().to_string();
     let bad_model = |reason: String| LearnError::Model {
         file: model_name.clone(),
         reason,
@@ -106,7 +139,7 @@ pub fn run(args: Args) -> CliResult {
     }
     // Check the input against the model before connecting to anyone.
     let table = load_csv(
-        &args.input,
+        &input,
         &CsvSpec {
             id_column: model.job.id_column.clone(),
             label_column: args.label_column.clone(),
@@ -117,7 +150,7 @@ pub fn run(args: Args) -> CliResult {
     check_features(
         &model.features,
         &table.feature_names,
-        &args.input.display().to_string(),
+        &input.display().to_string(),
     )?;
 
     let parties = args
@@ -204,7 +237,7 @@ pub fn run(args: Args) -> CliResult {
     drop(party_set);
     drop(endpoint);
     if let (Some(scores), Some(path)) = (scores, &args.output) {
-        let mut out = AtomicOutput::create(path, &[&args.input, &args.model], args.force)
+        let mut out = AtomicOutput::create(path, &[&input, &model_path], args.force)
             .map_err(|e| format!("{}: {e}", path.display()))?;
         writeln!(out, "{},score,prediction", model.job.id_column)?;
         for (id, s) in aligned.ids.iter().zip(&scores) {

@@ -235,6 +235,20 @@ impl ScorecardFile {
         crate::model::write_private(path, json.as_bytes())
     }
 
+    /// Whether the file at `path` says it is a scorecard (its `kind`); a
+    /// file that cannot be read as JSON is not.
+    pub fn is_scorecard(path: &std::path::Path) -> bool {
+        #[derive(Deserialize)]
+        struct Kind {
+            kind: Option<String>,
+        }
+        std::fs::read_to_string(path)
+            .ok()
+            .and_then(|t| serde_json::from_str::<Kind>(&t).ok())
+            .and_then(|k| k.kind)
+            .is_some_and(|k| k == "scorecard")
+    }
+
     /// Reads and checks a scorecard file.
     pub fn load(path: &std::path::Path) -> Result<Self, LearnError> {
         let file = path.display().to_string();
