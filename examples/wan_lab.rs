@@ -6,6 +6,7 @@
 //!     cargo run --release --example wan_lab -- psi --items 1048576 --rtt 50ms --rate 100mbit
 //!     cargo run --release --example wan_lab -- stats --rows 1000000 --rtt 50ms --rate 100mbit
 //!     cargo run --release --example wan_lab -- train --rows 10000 --epochs 10 --rtt 50ms --rate 100mbit
+//!     cargo run --release --example wan_lab -- woe --rows 800000 --features 150 --rtt 50ms --rate 100mbit
 //!
 //! `psi`: PSI (intersection, revealed to both) between two parties of
 //! `--items` keys each, half of them shared, by `--protocol rr22` (the
@@ -14,14 +15,21 @@
 //! receives it. `train`: vertical logistic regression (PSI join, secure
 //! full-batch training, joint scoring) between a label holder and a
 //! feature holder of `--rows` generated rows each (three features each),
-//! with a dealer, over `--epochs` epochs. Options: `--rtt`, `--rate`,
-//! `--loss` (a fraction).
+//! with a dealer, over `--epochs` epochs. `woe`: WOE/IV binning in the
+//! default mode between a label holder and a feature owner of `--rows`
+//! generated rows and `--features` numeric columns each (10 quantile bins),
+//! with a dealer; each party bins its columns locally, then the owner's
+//! events per bin come through the histogram kernel (add
+//! `--shared-permutation` for one dealer permutation for all features).
+//! Options: `--rtt`, `--rate`, `--loss` (a fraction).
 
 use indomain::aggregate::stats::{LocalData, Statistic, StatsJob, run_statistics};
 use indomain::learn::align::Roles;
+use indomain::learn::binning::{BinParams, Binned, Column, bin_column};
 use indomain::learn::data::Table;
 use indomain::learn::model::{JobParty, JobSpec, PartyRole};
 use indomain::learn::pipeline::{self, Event, VerticalJob};
+use indomain::learn::woe::protocol::{self, Settings};
 use indomain::learn::{Task, TrainParams, secure};
 use indomain::ndarray::Array2;
 use indomain::net::quic::{Endpoint, Identity, QuicChannel};
@@ -29,6 +37,7 @@ use indomain::net::wanlab::{Link, Relay};
 use indomain::net::{Channel, Counters, Limits, PartySet};
 use indomain::psi::{Construction, Items, Job, Mode, Reveal, session};
 use indomain::rand;
+use rayon::prelude::*;
 use std::time::{Duration, Instant};
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -343,6 +352,119 @@ fn train(rows: usize, epochs: usize, link: Link) -> Result<(), Error> {
     Ok(())
 }
 
+/// A value in [0, 1) from a column's salt and a row.
+fn unit(salt: u64, row: u64) -> f64 {
+    (uniform(
+        salt.wrapping_mul(0x1_0000_0001)
+            .wrapping_add(row << 20 ^ row),
+    ) + 1.0)
+        / 2.0
+}
+
+/// One party's generated numeric columns, binned locally (10 quantile
+/// bins, 5 % a bin at least); the labels depend on each party's first
+/// column.
+fn woe_features(party: u64, rows: usize, features: usize) -> Result<Vec<Binned>, Error> {
+    let params = BinParams::default();
+    let columns: Vec<Result<Binned, _>> = (0..features)
+        .into_par_iter()
+        .map(|f| {
+            let salt = 1000 * (party + 1) + f as u64;
+            let v: Vec<f64> = (0..rows).map(|r| unit(salt, r as u64)).collect();
+            bin_column(&format!("x{f}"), &Column::Numeric(v), &params, "generated")
+        })
+        .collect();
+    Ok(columns.into_iter().collect::<Result<Vec<_>, _>>()?)
+}
+
+fn woe(rows: usize, features: usize, shared_permutation: bool, link: Link) -> Result<(), Error> {
+    let names = ["guest", "host", "dealer"];
+    let (mut sets, relays) = wan_mesh(names, link)?;
+    let roles = Roles::new(3, 0, Some(2))?;
+    let settings = Settings {
+        shared_permutation,
+        ..Settings::default()
+    };
+    let labels: Vec<f64> = (0..rows)
+        .map(|r| {
+            let z = -1.4 + 3.0 * (unit(1000, r as u64) - 0.5) - 2.0 * (unit(2000, r as u64) - 0.5);
+            f64::from(unit(7, r as u64) < 1.0 / (1.0 + (-z).exp()))
+        })
+        .collect();
+    let start = Instant::now();
+    let results = std::thread::scope(|s| {
+        let handles: Vec<_> = sets
+            .iter_mut()
+            .enumerate()
+            .map(|(me, set)| {
+                let (roles, labels) = (&roles, &labels);
+                s.spawn(move || -> Result<_, Error> {
+                    let started = Instant::now();
+                    let binned = if me == 2 {
+                        Vec::new()
+                    } else {
+                        woe_features(me as u64, rows, features)?
+                    };
+                    let local = started.elapsed();
+                    let outcome = protocol::run(
+                        set,
+                        roles,
+                        binned,
+                        (me == 0).then_some(&labels[..]),
+                        &settings,
+                        &mut settings.kernel(),
+                        &mut rand::rng(),
+                    )?;
+                    Ok((outcome, local, started.elapsed()))
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join()).collect::<Vec<_>>()
+    });
+    let elapsed = start.elapsed();
+    let mut outcomes = Vec::new();
+    for r in results {
+        outcomes.push(r.map_err(|_| "a party panicked")??);
+    }
+    let (guest, guest_local, _) = &outcomes[0];
+    let best = guest
+        .foreign
+        .iter()
+        .max_by(|a, b| a.iv.total_cmp(&b.iv))
+        .map(|f| format!("{} (IV {:.4})", f.name, f.iv))
+        .unwrap_or_default();
+    println!(
+        "{rows} rows × {features} features a party, {} permutation: local binning {:.2} s (guest), {:.2} s (host); host's strongest feature {best}",
+        if shared_permutation {
+            "one shared"
+        } else {
+            "one per-feature"
+        },
+        guest_local.as_secs_f64(),
+        outcomes[1].1.as_secs_f64(),
+    );
+    for (name, set) in names.iter().zip(&sets) {
+        let c = set.counters();
+        println!(
+            "  {name}: sent {:.1} MB, received {:.1} MB",
+            c.sent as f64 / 1e6,
+            c.received as f64 / 1e6
+        );
+    }
+    let bytes = sets
+        .iter()
+        .fold(Counters::default(), |acc, s| acc + s.counters());
+    println!("(bytes below: all three parties together; wall time includes local binning)");
+    report(
+        "WOE/IV binning, default mode",
+        rows,
+        elapsed,
+        bytes,
+        &relays[0],
+    );
+    Ok(())
+}
+
 fn report(what: &str, n: usize, elapsed: Duration, bytes: Counters, relay: &Relay) {
     println!(
         "{what}: n = {n}: {:.2} s, {:.1} kB sent, {:.1} kB received; relay (first link): {:?}",
@@ -393,6 +515,12 @@ fn main() -> Result<(), Error> {
             flag("--epochs").unwrap_or("10").parse()?,
             link,
         ),
-        _ => Err("usage: wan_lab (psi --items N [--protocol rr22|ecdh] | stats --rows N | train --rows N [--epochs E]) [--rtt 50ms] [--rate 100mbit] [--loss 0.01]".into()),
+        Some("woe") => woe(
+            flag("--rows").unwrap_or("100000").parse()?,
+            flag("--features").unwrap_or("10").parse()?,
+            args.iter().any(|a| a == "--shared-permutation"),
+            link,
+        ),
+        _ => Err("usage: wan_lab (psi --items N [--protocol rr22|ecdh] | stats --rows N | train --rows N [--epochs E] | woe --rows N --features F [--shared-permutation]) [--rtt 50ms] [--rate 100mbit] [--loss 0.01]".into()),
     }
 }

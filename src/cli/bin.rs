@@ -14,7 +14,6 @@ use indomain_learn::model::{JobParty, PartyRole, write_private};
 use indomain_learn::woe::Mode;
 use indomain_learn::woe::chart::feature_svg;
 use indomain_learn::woe::file::{BinningFile, BinningJob, strength};
-use indomain_learn::woe::kernel::MpcKernel;
 use indomain_learn::woe::pipeline::{self, BinningRun, Event};
 use indomain_learn::woe::protocol::Settings;
 use indomain_learn::{LearnError, Task};
@@ -133,6 +132,13 @@ pub struct Args {
     /// Merge adjacent numeric bins until the WOE is monotone.
     #[arg(long)]
     monotone: bool,
+
+    /// One dealer permutation for all of an owner's features in the
+    /// histogram kernel: far fewer dealer bytes, but the label holder
+    /// learns how each owner's bins co-occur across its features (rows and
+    /// bin labels hidden). Recorded in the binning files.
+    #[arg(long)]
+    shared_permutation: bool,
 
     /// Share of the aligned rows held out (binning uses the rest; give
     /// `indomain train` the same split through the binning file).
@@ -256,6 +262,7 @@ pub fn run(args: Args) -> CliResult {
         min_events: args.min_events,
         monotone: args.monotone,
         frac_bits: args.frac_bits,
+        shared_permutation: args.shared_permutation,
     };
     settings.check()?;
     let params = BinParams {
@@ -383,7 +390,7 @@ pub fn run(args: Args) -> CliResult {
             Some(e) => Err(e),
             None => Ok(table.as_ref()),
         },
-        &mut MpcKernel::default(),
+        &mut settings.kernel(),
         &mut rand::rng(),
         &mut |event| match event {
             Event::Aligned(n) => bar.set_message(format!("{n} rows shared; binning")),

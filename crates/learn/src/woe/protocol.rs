@@ -54,6 +54,12 @@ pub struct Settings {
     pub monotone: bool,
     /// Fractional bits of the shared arithmetic.
     pub frac_bits: u32,
+    /// One dealer permutation for all of an owner's features in the
+    /// histogram kernel instead of one per feature: far fewer dealer bytes,
+    /// but the other computing parties learn how the owner's bins
+    /// co-occur across its features (`indomain_mpc::bins`). Off unless the
+    /// job asks for it.
+    pub shared_permutation: bool,
 }
 
 impl Default for Settings {
@@ -63,6 +69,20 @@ impl Default for Settings {
             min_events: 0,
             monotone: false,
             frac_bits: 16,
+            shared_permutation: false,
+        }
+    }
+}
+
+impl Settings {
+    /// The histogram kernel these settings ask for.
+    pub fn kernel(&self) -> super::kernel::MpcKernel {
+        super::kernel::MpcKernel {
+            permutations: if self.shared_permutation {
+                indomain_mpc::correlations::Permutations::Shared
+            } else {
+                indomain_mpc::correlations::Permutations::PerFeature
+            },
         }
     }
 }
