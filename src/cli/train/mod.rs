@@ -185,7 +185,7 @@ pub struct Args {
 
     /// horizontal: train with differential privacy, ε of the whole
     /// training (needs --clip-norm).
-    #[arg(long, value_name = "E")]
+    #[arg(long, value_name = "E", allow_hyphen_values = true)]
     dp_epsilon: Option<f64>,
 
     /// horizontal, with --dp-epsilon: δ of the whole training.
