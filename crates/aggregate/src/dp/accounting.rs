@@ -49,6 +49,9 @@ pub fn delta_for(rho: f64, epsilon: f64) -> f64 {
         } else {
             hi = alpha;
         }
+        if hi - lo <= 1e-13 * hi {
+            break;
+        }
     }
     let log_delta = (alpha - 1.0) * (alpha * rho - epsilon) + alpha * (-1.0 / alpha).ln_1p()
         - (alpha - 1.0).ln();
