@@ -481,12 +481,13 @@ mod tests {
         let budget = MonthlyBudget::new(1.0, 1e-6).unwrap();
         let bank = [account("bank")];
         let mut before = Ledger::new();
-        let mut log = Vec::new();
-        log.push(before.reserve("j1", &bank, DEC, 0.005, &budget).unwrap());
-        log.push(before.release("j1").unwrap());
-        log.push(before.reserve("j2", &bank, DEC, 0.004, &budget).unwrap());
-        log.push(before.refund("j2").unwrap());
-        log.push(before.reserve("j3", &bank, DEC, 0.003, &budget).unwrap());
+        let log = vec![
+            before.reserve("j1", &bank, DEC, 0.005, &budget).unwrap(),
+            before.release("j1").unwrap(),
+            before.reserve("j2", &bank, DEC, 0.004, &budget).unwrap(),
+            before.refund("j2").unwrap(),
+            before.reserve("j3", &bank, DEC, 0.003, &budget).unwrap(),
+        ];
         // The node stops while j3 runs.
         let mut after = Ledger::new();
         for event in &log {
