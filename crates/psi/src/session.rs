@@ -165,7 +165,8 @@ impl Job {
     /// items from the peer.
     ///
     /// ```
-    /// use indomain_psi::{Construction, Job, Mode, Reveal};
+    /// # mod indomain { pub use indomain_psi as psi; }
+    /// use indomain::psi::{Construction, Job, Mode, Reveal};
     ///
     /// let job = Job::new(Mode::Intersection).with_key_spec("email, trimmed, lower case");
     /// assert_eq!(job.construction, Construction::Rr22);

@@ -91,8 +91,9 @@ impl StatsJob {
     /// when it runs ([`StatsJob::validate`]).
     ///
     /// ```
-    /// use indomain_aggregate::stats::{Statistic, StatsJob};
-    /// use indomain_aggregate::sum::RealEncoding;
+    /// # mod indomain { pub use indomain_aggregate as aggregate; }
+    /// use indomain::aggregate::stats::{Statistic, StatsJob};
+    /// use indomain::aggregate::sum::RealEncoding;
     ///
     /// let job = StatsJob::new(Statistic::Mean, ["income"], vec![0], 5)
     ///     .with_categories(["north", "south"])
