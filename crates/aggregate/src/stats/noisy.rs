@@ -70,3 +70,38 @@ pub fn run_statistics_noised<R: Rng + CryptoRng + ?Sized>(
 ) -> Result<Option<StatsResult>, AggregateError> {
     run_job(parties, job, data, decision, Some(noise), rng, progress)
 }
+
+/// Each party's σ on counts, at most, in a job decided by comparison: 16
+/// parties' noise stays below 2^37 (over 30 σ of the total) so that counts
+/// stay within the comparison's 40 bits.
+const MAX_COMPARED_COUNT_SIGMA: u128 = 1 << 30;
+
+/// Checks that the decision suits the job's DP (or its absence) and that
+/// the noise was drawn for `data_parties` parties.
+pub(super) fn check_noise(
+    decision: CountDecision,
+    noise: Option<&NoiseShare>,
+    data_parties: usize,
+) -> Result<(), AggregateError> {
+    let bad = |m: &str| Err(AggregateError::BadParameters(m.to_string()));
+    match (decision, noise) {
+        (CountDecision::NoisyCounts, None) => {
+            bad("the noisy-count decision needs differential privacy (a DP spec)")
+        }
+        (CountDecision::OpenedToDecider, Some(_)) => bad(
+            "with differential privacy, decide on the noisy counts (CountDecision::NoisyCounts) or by comparison with a dealer: opening exact counts would bypass the noise",
+        ),
+        (_, Some(n)) if n.parties() != data_parties => Err(AggregateError::BadParameters(format!(
+            "the noise was calibrated for {} data parties, the job has {data_parties}",
+            n.parties()
+        ))),
+        (CountDecision::Compared { .. }, Some(n))
+            if n.calibration().count_sigma() > MAX_COMPARED_COUNT_SIGMA =>
+        {
+            bad(
+                "the count noise this epsilon needs is too large for the secure comparison (40-bit counts): use a larger epsilon or the noisy-count decision",
+            )
+        }
+        _ => Ok(()),
+    }
+}

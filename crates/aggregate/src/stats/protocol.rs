@@ -128,11 +128,6 @@ impl CountDecision {
     }
 }
 
-/// Each party's σ on counts, at most, in a job decided by comparison: 16
-/// parties' noise stays below 2^37 (over 30 σ of the total) so that counts
-/// stay within the comparison's 40 bits.
-const MAX_COMPARED_COUNT_SIGMA: u128 = 1 << 30;
-
 /// Runs a statistics job as party `parties.me()` with
 /// [`CountDecision::OpenedToDecider`]: **the first receiver learns every
 /// group's count, suppressed groups included**. This is the entry point
@@ -189,7 +184,7 @@ pub(super) fn run_job<R: Rng + CryptoRng + ?Sized>(
 ) -> Result<Option<StatsResult>, AggregateError> {
     job.validate(parties.len())?;
     let among = data_parties(parties, job, decision, data)?;
-    check_noise(decision, noise, among.len())?;
+    super::noisy::check_noise(decision, noise, among.len())?;
     let spec = noise.map(|n| *n.calibration().spec());
     let local = tabulate_clipped(job, data, spec.and_then(|s| s.clip))?;
 
@@ -275,36 +270,6 @@ pub(super) fn run_job<R: Rng + CryptoRng + ?Sized>(
             decode_result(job, &counts, &pass, &stats, None, scale).map(Some)
         }
         _ => Ok(None),
-    }
-}
-
-/// Checks that the decision suits the job's DP (or its absence) and that
-/// the noise was drawn for `data_parties` parties.
-fn check_noise(
-    decision: CountDecision,
-    noise: Option<&NoiseShare>,
-    data_parties: usize,
-) -> Result<(), AggregateError> {
-    let bad = |m: &str| Err(AggregateError::BadParameters(m.to_string()));
-    match (decision, noise) {
-        (CountDecision::NoisyCounts, None) => {
-            bad("the noisy-count decision needs differential privacy (a DP spec)")
-        }
-        (CountDecision::OpenedToDecider, Some(_)) => bad(
-            "with differential privacy, decide on the noisy counts (CountDecision::NoisyCounts) or by comparison with a dealer: opening exact counts would bypass the noise",
-        ),
-        (_, Some(n)) if n.parties() != data_parties => Err(AggregateError::BadParameters(format!(
-            "the noise was calibrated for {} data parties, the job has {data_parties}",
-            n.parties()
-        ))),
-        (CountDecision::Compared { .. }, Some(n))
-            if n.calibration().count_sigma() > MAX_COMPARED_COUNT_SIGMA =>
-        {
-            bad(
-                "the count noise this epsilon needs is too large for the secure comparison (40-bit counts): use a larger epsilon or the noisy-count decision",
-            )
-        }
-        _ => Ok(()),
     }
 }
 
