@@ -238,7 +238,8 @@ impl Dealer {
     /// whose column block k party k holds in the clear (a vertically split
     /// feature matrix), party k opens X_k − U_k once and no other party
     /// holds or sends anything for that block. Right triples against it are
-    /// dealt as for [`left_mask`](Self::left_mask).
+    /// dealt as for [`left_mask`](Self::left_mask). A width of 0 (a party
+    /// without a block), or widths or a size that overflow, are errors.
     pub fn left_mask_blocks<R: Rng + CryptoRng + ?Sized>(
         &self,
         rows: usize,
@@ -252,8 +253,8 @@ impl Dealer {
                 got: widths.len(),
             });
         }
+        let inner = block_columns(rows, widths)?;
         let seeds = self.seeds(rng);
-        let inner: usize = widths.iter().sum();
         let mut u = Array2::zeros((rows, inner));
         let mut col = 0;
         for (seed, &width) in seeds.iter().zip(widths) {
@@ -403,6 +404,31 @@ impl Dealer {
     }
 }
 
+/// The columns of a left mask of `rows` rows in blocks of `widths`: every
+/// width at least 1, and the blocks' and the whole mask's sizes within
+/// `usize` (checked, so that wrapped widths cannot pass for a small mask).
+pub fn block_columns(rows: usize, widths: &[usize]) -> Result<usize, CoreError> {
+    let what = "left mask blocks";
+    if let Some(k) = widths.iter().position(|&w| w == 0) {
+        return Err(CoreError::BadShape {
+            what,
+            reason: format!("block {k} has width 0 (every party holds at least one column)"),
+        });
+    }
+    let inner = widths
+        .iter()
+        .try_fold(0usize, |sum, &w| sum.checked_add(w))
+        .ok_or_else(|| CoreError::BadShape {
+            what,
+            reason: "the widths overflow".into(),
+        })?;
+    rows.checked_mul(inner).ok_or_else(|| CoreError::BadShape {
+        what,
+        reason: format!("{rows} rows of {inner} columns overflow"),
+    })?;
+    Ok(inner)
+}
+
 fn check_mask_bits(bits: u32) -> Result<(), CoreError> {
     if bits > 64 {
         return Err(CoreError::ShapeMismatch {
@@ -540,6 +566,26 @@ mod tests {
         let v = ArrayView2::from_shape((5, 2), &v).unwrap();
         let expected = matmul(left.u.view(), v).unwrap();
         assert_eq!(expected.as_slice().unwrap(), &w[..]);
+    }
+
+    #[test]
+    fn block_widths_that_are_zero_or_wrap_are_errors() {
+        let mut rng = StdRng::seed_from_u64(5);
+        let dealer = Dealer::new(2).unwrap();
+        for (rows, widths) in [
+            (3, vec![0, 2]),
+            (1, vec![1 << 63, (1 << 63) + 3]),
+            (usize::MAX, vec![usize::MAX, 2]),
+            (1 << 40, vec![1 << 30, 1 << 30]),
+        ] {
+            assert!(
+                matches!(
+                    dealer.left_mask_blocks(rows, &widths, &mut rng),
+                    Err(CoreError::BadShape { .. })
+                ),
+                "{rows} × {widths:?}"
+            );
+        }
     }
 
     #[test]
