@@ -26,6 +26,10 @@ use indomain_psi::{Construction, Items, Job, Mode};
 use rand::CryptoRng;
 use std::collections::HashSet;
 
+/// The most feature holders a vertical job takes (with the label holder
+/// and the dealer, at most 6 parties).
+pub const MAX_FEATURE_HOLDERS: usize = 4;
+
 /// Who does what in a vertical job (party indices).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Roles {
@@ -49,9 +53,9 @@ impl Roles {
         let features: Vec<usize> = (0..parties)
             .filter(|&p| p != label && Some(p) != dealer)
             .collect();
-        if features.is_empty() || features.len() > 4 {
+        if features.is_empty() || features.len() > MAX_FEATURE_HOLDERS {
             return Err(LearnError::Params(format!(
-                "vertical training takes 1 to 4 feature holders, not {}",
+                "vertical training takes 1 to {MAX_FEATURE_HOLDERS} feature holders, not {}",
                 features.len()
             )));
         }

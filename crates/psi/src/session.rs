@@ -127,6 +127,10 @@ impl fmt::Display for Reveal {
     }
 }
 
+/// The most items a party accepts from its peer unless the job says fewer
+/// ([`Job::max_peer_items`]): 2^26 keys, about 2 GiB of blinded points.
+pub const DEFAULT_MAX_PEER_ITEMS: usize = 1 << 26;
+
 /// The largest batch a party may announce (keys a frame).
 pub const MAX_BATCH: usize = 1 << 16;
 /// The largest bound on an intersection sum: the sender recovers the sum by
@@ -185,7 +189,7 @@ impl Job {
             key_spec: String::new(),
             batch: 4096,
             sum_bound: (1 << 40) - 1,
-            max_peer_items: 1 << 26,
+            max_peer_items: DEFAULT_MAX_PEER_ITEMS,
             min_intersection: 0,
         }
     }
