@@ -238,8 +238,9 @@ impl Dealer {
     /// whose column block k party k holds in the clear (a vertically split
     /// feature matrix), party k opens X_k − U_k once and no other party
     /// holds or sends anything for that block. Right triples against it are
-    /// dealt as for [`left_mask`](Self::left_mask). A width of 0 (a party
-    /// without a block), or widths or a size that overflow, are errors.
+    /// dealt as for [`left_mask`](Self::left_mask). A party's block may be
+    /// empty (a party that takes part without columns), the mask may not;
+    /// widths or a size that overflow are errors.
     pub fn left_mask_blocks<R: Rng + CryptoRng + ?Sized>(
         &self,
         rows: usize,
@@ -404,17 +405,12 @@ impl Dealer {
     }
 }
 
-/// The columns of a left mask of `rows` rows in blocks of `widths`: every
-/// width at least 1, and the blocks' and the whole mask's sizes within
-/// `usize` (checked, so that wrapped widths cannot pass for a small mask).
+/// The columns of a left mask of `rows` rows in blocks of `widths`: at
+/// least one in all (a block of width 0 is a party without columns, as in
+/// training's contribution re-runs), and the mask's size within `usize`
+/// (checked, so that wrapped widths cannot pass for a small mask).
 pub fn block_columns(rows: usize, widths: &[usize]) -> Result<usize, CoreError> {
     let what = "left mask blocks";
-    if let Some(k) = widths.iter().position(|&w| w == 0) {
-        return Err(CoreError::BadShape {
-            what,
-            reason: format!("block {k} has width 0 (every party holds at least one column)"),
-        });
-    }
     let inner = widths
         .iter()
         .try_fold(0usize, |sum, &w| sum.checked_add(w))
@@ -422,6 +418,12 @@ pub fn block_columns(rows: usize, widths: &[usize]) -> Result<usize, CoreError> 
             what,
             reason: "the widths overflow".into(),
         })?;
+    if inner == 0 {
+        return Err(CoreError::BadShape {
+            what,
+            reason: "every block has width 0: the mask has no column".into(),
+        });
+    }
     rows.checked_mul(inner).ok_or_else(|| CoreError::BadShape {
         what,
         reason: format!("{rows} rows of {inner} columns overflow"),
@@ -569,11 +571,14 @@ mod tests {
     }
 
     #[test]
-    fn block_widths_that_are_zero_or_wrap_are_errors() {
+    fn block_widths_that_are_all_zero_or_wrap_are_errors() {
         let mut rng = StdRng::seed_from_u64(5);
         let dealer = Dealer::new(2).unwrap();
+        // One empty block is a party without columns.
+        let (left, _) = dealer.left_mask_blocks(3, &[0, 2], &mut rng).unwrap();
+        assert_eq!(left.dim(), (3, 2));
         for (rows, widths) in [
-            (3, vec![0, 2]),
+            (3, vec![0, 0]),
             (1, vec![1 << 63, (1 << 63) + 3]),
             (usize::MAX, vec![usize::MAX, 2]),
             (1 << 40, vec![1 << 30, 1 << 30]),

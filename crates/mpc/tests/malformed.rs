@@ -104,11 +104,11 @@ fn the_dealer_refuses_oversized_and_malformed_requests() {
             inner: 3,
             widths: vec![1 << 63, (1 << 63) + 3],
         },
-        // A party without a block.
+        // A mask without a column.
         Request::LeftMask {
             rows: 2,
-            inner: 3,
-            widths: vec![0, 3],
+            inner: 0,
+            widths: vec![0, 0],
         },
         Request::RightTriple {
             mask: 0,

@@ -1,6 +1,7 @@
 //! The plan of a two-party PSI job (`psi-intersection`, `psi-cardinality`,
 //! `psi-join`). The first party is the PSI receiver, the second the
-//! sender; both list the same number of key columns.
+//! sender; each lists its key columns (the PSI hello refuses keys of
+//! different column counts).
 //!
 //! Parameters: `min_intersection` (default 0: any), the fewest matches for
 //! which anything is revealed — it travels into the protocol, where the
@@ -17,7 +18,7 @@
 
 use super::params::{Params, bad};
 use super::{LeakProfile, set};
-use crate::jobspec::{JobSpec, Part, Problem, Protocol};
+use crate::jobspec::{JobSpec, Problem, Protocol};
 use indomain_psi::session::DEFAULT_MAX_PEER_ITEMS;
 use indomain_psi::{Construction, Job, Mode, Reveal};
 use std::collections::BTreeSet;
@@ -32,8 +33,6 @@ pub struct PsiPlan {
     pub mode: Mode,
     /// Whether the sender (second party) learns the result too.
     pub reveal: Reveal,
-    /// Key columns at each party.
-    pub key_columns: usize,
     /// The fewest matches revealed.
     pub min_intersection: usize,
     /// The most keys either party accepts from the other.
@@ -49,17 +48,6 @@ impl PsiPlan {
             _ => Mode::Intersection,
         };
         let (first, second) = two_parties(spec)?;
-        let (receiver, sender) = (&spec.parties[0], &spec.parties[1]);
-        if receiver.columns.len() != sender.columns.len() {
-            return Err(Problem {
-                at: Part::Columns(1),
-                reason: format!(
-                    "both parties of a PSI job list the same key columns: {first} lists {}, {second} {}",
-                    receiver.columns.len(),
-                    sender.columns.len()
-                ),
-            });
-        }
         let output = output_of(mode);
         let declared = |to: &str| {
             spec.outputs
@@ -85,7 +73,6 @@ impl PsiPlan {
         Ok(Self {
             mode,
             reveal,
-            key_columns: receiver.columns.len(),
             min_intersection: params.count("min_intersection", 0..=most)?.unwrap_or(0),
             max_peer_items: params
                 .count("max_peer_items", 1..=most)?
@@ -98,16 +85,18 @@ impl PsiPlan {
         output_of(self.mode)
     }
 
-    /// The PSI job both parties run: the fastest construction for the
-    /// mode, the plan's reveal, minimum and peer limit, keys described by
-    /// their column count (column names may differ between the parties).
-    pub fn job(&self) -> Job {
+    /// The PSI job a party runs with `key_columns` key columns of its own:
+    /// the fastest construction for the mode, the plan's reveal, minimum
+    /// and peer limit, keys described by their column count (names may
+    /// differ between the parties; a different count is refused in the
+    /// hello, since the keys would never match).
+    pub fn job(&self, key_columns: usize) -> Job {
         let mut job = Job::new(self.mode)
             .with_construction(Construction::fastest(self.mode))
             .with_reveal(self.reveal)
             .with_min_intersection(self.min_intersection);
         job.max_peer_items = self.max_peer_items;
-        job.key_spec = key_spec(self.key_columns);
+        job.key_spec = key_spec(key_columns);
         job
     }
 
