@@ -34,13 +34,9 @@ impl SecureTrainer for Trainer {
         epoch: &mut dyn FnMut(usize, Option<f64>),
         rng: &mut dyn CryptoRng,
     ) -> Result<Trained, LearnError> {
-        let dealer = roles
-            .dealer
-            .ok_or_else(|| LearnError::Params("vertical training needs a dealer".into()))?;
         let out = vertical::train(
             parties,
-            roles.label,
-            dealer,
+            roles,
             x,
             y,
             params,
@@ -97,8 +93,8 @@ pub fn joint_scores_with(
     };
     vertical::predict(
         parties,
+        roles,
         roles.label,
-        roles.dealer,
         x,
         weights,
         model.intercept,

@@ -129,7 +129,7 @@ fn the_dealer_refuses_oversized_and_malformed_requests() {
         // No party waits: a request the dealer served would fail on the
         // closed links instead of being refused.
         drop((p0, sets));
-        let err = dealer::serve(&mut d, &[0, 1], limits, &mut rng).unwrap_err();
+        let err = dealer::serve(&mut d, limits, &mut rng).unwrap_err();
         assert!(
             matches!(err, MpcError::Refused { .. } | MpcError::Core { .. }),
             "{request:?}: {err}"
@@ -139,7 +139,7 @@ fn the_dealer_refuses_oversized_and_malformed_requests() {
     let mut d = sets.pop().unwrap();
     sets[0].channel(2).unwrap().send(&[0xff; 9]).unwrap();
     assert!(matches!(
-        dealer::serve(&mut d, &[0, 1], limits, &mut rng),
+        dealer::serve(&mut d, limits, &mut rng),
         Err(MpcError::Net(NetError::Decode { .. }))
     ));
 }
