@@ -490,7 +490,9 @@ fn below_the_minimum_intersection_the_sender_learns_nothing() {
 #[test]
 fn sets_smaller_than_the_minimum_stop_at_hello_and_minimums_must_agree() {
     let (x, y, _) = sets(13, 2, 2, 1);
-    let job = Job::new(Mode::Intersection).with_min_intersection(4);
+    let job = Job::new(Mode::Intersection)
+        .with_construction(Construction::Ecdh)
+        .with_min_intersection(4);
     let (a, b) = pair("receiver", "sender");
     let (r, s) = run_over(a, b, &job, &job, &items(&x), &items(&y), None);
     for e in [r.unwrap_err(), s.unwrap_err()] {
@@ -506,7 +508,7 @@ fn sets_smaller_than_the_minimum_stop_at_hello_and_minimums_must_agree() {
             "{e}"
         );
     }
-    let other = Job::new(Mode::Intersection).with_min_intersection(1);
+    let other = job.clone().with_min_intersection(1);
     let (a, b) = pair("receiver", "sender");
     let (r, _) = run_over(a, b, &job, &other, &items(&x), &items(&y), None);
     assert!(matches!(
