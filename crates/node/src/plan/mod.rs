@@ -1,7 +1,7 @@
 //! Typed job plans: what a job spec asks for, parsed once, bounded, and
 //! checked against what its protocol reveals, before any party accepts.
 //!
-//! [`build`] turns a structurally valid [`JobSpec`] into a [`JobPlan`],
+//! [`JobSpec::plan`] turns a structurally valid [`JobSpec`] into a [`JobPlan`],
 //! one variant a protocol, each in a file of its own
 //! (`psi.rs`, `psi_sum.rs`, `aggregate.rs`, `train.rs`, `predict.rs`):
 //!
