@@ -67,7 +67,7 @@ pub mod tabulate;
 pub mod value;
 
 pub use compare::serve_dealer;
-pub use job::{LocalData, MAX_PARTIES, Statistic, StatsJob};
+pub use job::{LocalData, MAX_CELLS, MAX_PARTIES, Statistic, StatsJob};
 pub use noise::{DpCalibration, NoiseScale, NoiseShare};
 pub use noisy::{run_statistics_dp, run_statistics_noised};
 pub use protocol::{CountDecision, Phase, run_statistics, run_statistics_with};
