@@ -22,7 +22,8 @@
 //!   [`scorecard`]: logistic regression on WOE columns, points tables and
 //!   joint scoring; [`stability`]: the population stability index.
 //! - [`horizontal`]: FedAvg over SecAgg+: the server learns only the sum
-//!   of the clients' row-weighted models.
+//!   of the clients' row-weighted models; [`fed_dp`]: with distributed
+//!   differential privacy, only a noisy sum of clipped updates.
 //! - [`contribution`]: the contribution report (joint vs label holder
 //!   alone vs leave-one-party-out).
 //! - [`pipeline`]: a whole vertical job at one party, from checked rows to
@@ -37,6 +38,7 @@ pub mod binning;
 pub mod contribution;
 pub mod data;
 pub mod error;
+pub mod fed_dp;
 pub mod horizontal;
 pub mod metrics;
 pub mod model;

@@ -67,6 +67,7 @@ mod plan;
 mod predict;
 mod train;
 
+pub(crate) use plan::check_params;
 pub use plan::{FEATURE_BOUND, batch_order, batches, validation_split};
 
 use crate::LearnError;
