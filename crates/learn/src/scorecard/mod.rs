@@ -13,9 +13,11 @@
 //!
 //! Each module says what each party learns.
 
+mod card;
 pub mod model;
 pub mod pipeline;
 pub mod points;
+mod predict;
 pub mod score;
 pub mod train;
 

@@ -13,15 +13,15 @@
 //! owner-transform mode every owner sends the label holder its features'
 //! weights, so that the label holder can read the whole points table.
 
-use super::model::{CardFeature, ForeignCard, SCORECARD_FORMAT, ScorecardFile, ScorecardJob};
-use super::points::Scale;
+use super::card::{Trained, card_file, woe_shares};
+use super::model::{ScorecardFile, ScorecardJob};
 use super::{score, train};
+
+pub use super::predict::{Predicted, predict};
 use crate::align::{Roles, align};
 use crate::binning::{BinIndex, RawTable};
 use crate::data::split;
 use crate::metrics::{self, RocPoint};
-use crate::model::{PartyRole, Rows};
-use crate::stability::ScoreBands;
 use crate::woe::Mode;
 use crate::woe::file::BinningFile;
 use crate::{LearnError, agree, vertical};
@@ -83,55 +83,9 @@ pub fn run<R: Rng + CryptoRng + ?Sized>(
     let roles = &run.roles;
     roles.check(parties.len())?;
     let is_label = me == roles.label;
-    let is_data = is_label || roles.features.contains(&me);
     let started = Instant::now();
 
-    // Every data party's binning file must come from the label holder's
-    // binning job.
-    let mut job = run.job.clone();
-    let from = if is_label {
-        let (b, _) = binning
-            .ok_or_else(|| LearnError::Params("the label holder needs its binning file".into()))?;
-        let from = FromBinning {
-            hash: b.job_hash.clone(),
-            mode: b.mode(),
-            test_fraction: b.job.test_fraction,
-            seed: b.job.seed,
-        };
-        for i in parties.others().collect::<Vec<_>>() {
-            send_msg(parties.channel(i)?, &from)?;
-        }
-        from
-    } else {
-        recv_msg(parties.channel(roles.label)?)?
-    };
-    let same_binning = match binning {
-        Some((b, name)) => b.check_job(&from.hash, name).map(|_| ()),
-        None if is_data => Err(LearnError::Params(
-            "a data party needs its binning file".into(),
-        )),
-        None => Ok(()),
-    };
-    agree::all_ready(parties, same_binning)?;
-    job.binning_hash = from.hash;
-    job.mode = from.mode;
-    job.test_fraction = from.test_fraction;
-    job.seed = from.seed;
-    job.nonce = String::new();
-    agree::same_job(parties, &job.hash())?;
-    let table = agree::all_ready(
-        parties,
-        table.and_then(|t| check_table(t, binning, is_label)),
-    )?;
-    if is_label {
-        let nonce: [u8; 16] = rng.random();
-        job.nonce = nonce.iter().map(|b| format!("{b:02x}")).collect();
-        for i in parties.others().collect::<Vec<_>>() {
-            send_msg(parties.channel(i)?, &job.nonce)?;
-        }
-    } else {
-        job.nonce = recv_msg(parties.channel(roles.label)?)?;
-    }
+    let (job, table) = agree_job(parties, run, binning, table, rng)?;
 
     let ids: &[String] = table.map_or(&[], |t| &t.ids);
     let (n, rows) = align(parties, roles, ids, run.min_rows, rng)?;
@@ -172,49 +126,7 @@ pub fn run<R: Rng + CryptoRng + ?Sized>(
         seconds: [(aligned_at - started).as_secs_f64(), 0.0, 0.0],
     };
     let Some(((index, y), (file, _))) = binning.and_then(|b| binned.map(|x| (x, b))) else {
-        // The dealer deals for the training and, in the default and strict
-        // modes, for the scoring.
-        let dealer_roles = roles.clone();
-        match job.mode {
-            Mode::OwnerTransform => {
-                vertical::train(
-                    parties,
-                    &dealer_roles,
-                    Array2::zeros((0, 0)).view(),
-                    None,
-                    &job.params,
-                    &mut |_, _| {},
-                    rng,
-                )?;
-            }
-            _ => {
-                let empty = train::Input {
-                    bins: &[],
-                    sizes: &[],
-                    woe: &Shared::default(),
-                    labels: None,
-                };
-                train::train(
-                    parties,
-                    &dealer_roles,
-                    empty,
-                    &job.params,
-                    &job.scale,
-                    false,
-                    rng,
-                )?;
-                score::score(
-                    parties,
-                    &dealer_roles,
-                    &[],
-                    &[],
-                    &[],
-                    &Shared::default(),
-                    job.params.frac_bits,
-                    rng,
-                )?;
-            }
-        }
+        deal(parties, roles, &job, rng)?;
         return Ok(out);
     };
 
@@ -261,57 +173,19 @@ pub fn run<R: Rng + CryptoRng + ?Sized>(
     let trained = match job.mode {
         Mode::Default | Mode::Strict => {
             let woe = woe_shares(file, &kept, rank, fp, job.params.frac_bits)?;
-            let o = train::train(
+            train_on_shares(
                 parties,
                 roles,
-                train::Input {
-                    bins: &train_bins,
-                    sizes: &sizes,
-                    woe: &woe,
-                    labels: y_train.as_deref(),
-                },
-                &job.params,
-                &job.scale,
-                job.mode == Mode::Default,
-                rng,
-            )?;
-            out.seconds[1] = aligned_at.elapsed().as_secs_f64();
-            let scores = score::score(
-                parties,
-                roles,
-                &test_bins,
+                &job,
+                &woe,
                 &sizes,
-                &o.sizes,
-                &o.points,
-                job.params.frac_bits,
-                rng,
-            )?;
-            // The label holder reads its own points, and the owners' in
-            // the default mode.
-            let readable = if job.mode == Mode::Default {
-                o.points.len()
-            } else {
-                o.sizes[0].iter().sum()
-            };
-            let opened = indomain_mpc::open::open_to(
-                parties,
+                &train_bins,
+                &test_bins,
+                y_train.as_deref(),
                 &computing,
-                roles.label,
-                &o.points.0[..readable],
-            )?;
-            Trained {
-                intercept: o.intercept,
-                own_weights: o.own_weights,
-                all_weights: o.all_weights,
-                points: opened.map(|v| fp.decode_slice(&v)),
-                points_shares: Some(o.points.0),
-                sizes: o.sizes,
-                test_scores: scores,
-                train_scores: o
-                    .train_scores
-                    .map(|z| z.iter().map(|&z| job.scale.score(z)).collect()),
-                loss: o.loss_per_epoch,
-            }
+                rng,
+                &mut out,
+            )?
         }
         Mode::OwnerTransform => owner_transform(
             parties,
@@ -363,6 +237,199 @@ pub fn run<R: Rng + CryptoRng + ?Sized>(
     Ok(out)
 }
 
+/// The default and strict modes: the scorecard trained on one-hot bins
+/// times shared WOE, the held-out rows scored jointly, and the points the
+/// label holder may read opened to it.
+#[allow(clippy::too_many_arguments)]
+fn train_on_shares<R: Rng + CryptoRng + ?Sized>(
+    parties: &mut PartySet,
+    roles: &Roles,
+    job: &ScorecardJob,
+    woe: &Shared,
+    sizes: &[usize],
+    train_bins: &[BinIndex],
+    test_bins: &[BinIndex],
+    y_train: Option<&[f64]>,
+    computing: &[usize],
+    rng: &mut R,
+    out: &mut Finished,
+) -> Result<Trained, LearnError> {
+    let started = Instant::now();
+    let fp = FixedPoint::new(job.params.frac_bits)?;
+    let o = train::train(
+        parties,
+        roles,
+        train::Input {
+            bins: train_bins,
+            sizes,
+            woe,
+            labels: y_train,
+        },
+        &job.params,
+        &job.scale,
+        job.mode == Mode::Default,
+        rng,
+    )?;
+    out.seconds[1] = started.elapsed().as_secs_f64();
+    let scores = score::score(
+        parties,
+        roles,
+        test_bins,
+        sizes,
+        &o.sizes,
+        &o.points,
+        job.params.frac_bits,
+        rng,
+    )?;
+    // The label holder reads its own points, and the owners' in
+    // the default mode.
+    let readable = if job.mode == Mode::Default {
+        o.points.len()
+    } else {
+        o.sizes[0].iter().sum()
+    };
+    let opened =
+        indomain_mpc::open::open_to(parties, computing, roles.label, &o.points.0[..readable])?;
+    Ok(Trained {
+        intercept: o.intercept,
+        own_weights: o.own_weights,
+        all_weights: o.all_weights,
+        points: opened.map(|v| fp.decode_slice(&v)),
+        points_shares: Some(o.points.0),
+        sizes: o.sizes,
+        test_scores: scores,
+        train_scores: o
+            .train_scores
+            .map(|z| z.iter().map(|&z| job.scale.score(z)).collect()),
+        loss: o.loss_per_epoch,
+    })
+}
+
+/// Checks that every data party's binning file comes from the label
+/// holder's binning job and the same parties, fills the job's
+/// binning-derived fields, agrees on the job, checks this party's rows,
+/// and takes the label holder's nonce.
+fn agree_job<'t, R: Rng + CryptoRng + ?Sized>(
+    parties: &mut PartySet,
+    run: &ScorecardRun,
+    binning: Option<(&BinningFile, &str)>,
+    table: Result<Option<&'t RawTable>, LearnError>,
+    rng: &mut R,
+) -> Result<(ScorecardJob, Option<&'t RawTable>), LearnError> {
+    let roles = &run.roles;
+    let is_label = parties.me() == roles.label;
+    let is_data = is_label || roles.features.contains(&parties.me());
+    // Every data party's binning file must come from the label holder's
+    // binning job.
+    let mut job = run.job.clone();
+    let from = if is_label {
+        let (b, _) = binning
+            .ok_or_else(|| LearnError::Params("the label holder needs its binning file".into()))?;
+        let from = FromBinning {
+            hash: b.job_hash.clone(),
+            mode: b.mode(),
+            test_fraction: b.job.test_fraction,
+            seed: b.job.seed,
+        };
+        for i in parties.others().collect::<Vec<_>>() {
+            send_msg(parties.channel(i)?, &from)?;
+        }
+        from
+    } else {
+        recv_msg(parties.channel(roles.label)?)?
+    };
+    let same_binning = match binning {
+        Some((b, name)) => b.check_job(&from.hash, name).and_then(|_| {
+            if b.job.parties != run.job.parties {
+                return Err(LearnError::Model {
+                    file: name.to_string(),
+                    reason: "its binning job had another party list or other roles: give the parties in the same order and roles as when binning".into(),
+                });
+            }
+            Ok(())
+        }),
+        None if is_data => Err(LearnError::Params(
+            "a data party needs its binning file".into(),
+        )),
+        None => Ok(()),
+    };
+    agree::all_ready(parties, same_binning)?;
+    job.binning_hash = from.hash;
+    job.mode = from.mode;
+    job.test_fraction = from.test_fraction;
+    job.seed = from.seed;
+    job.nonce = String::new();
+    agree::same_job(parties, &job.hash())?;
+    let table = agree::all_ready(
+        parties,
+        table.and_then(|t| check_table(t, binning, is_label)),
+    )?;
+    if is_label {
+        let nonce: [u8; 16] = rng.random();
+        job.nonce = nonce.iter().map(|b| format!("{b:02x}")).collect();
+        for i in parties.others().collect::<Vec<_>>() {
+            send_msg(parties.channel(i)?, &job.nonce)?;
+        }
+    } else {
+        job.nonce = recv_msg(parties.channel(roles.label)?)?;
+    }
+
+    Ok((job, table))
+}
+
+/// The dealer's part: it deals for the training and, in the default and
+/// strict modes, for the scoring.
+fn deal<R: Rng + CryptoRng + ?Sized>(
+    parties: &mut PartySet,
+    roles: &Roles,
+    job: &ScorecardJob,
+    rng: &mut R,
+) -> Result<(), LearnError> {
+    let dealer_roles = roles.clone();
+
+    match job.mode {
+        Mode::OwnerTransform => {
+            vertical::train(
+                parties,
+                &dealer_roles,
+                Array2::zeros((0, 0)).view(),
+                None,
+                &job.params,
+                &mut |_, _| {},
+                rng,
+            )?;
+        }
+        _ => {
+            let empty = train::Input {
+                bins: &[],
+                sizes: &[],
+                woe: &Shared::default(),
+                labels: None,
+            };
+            train::train(
+                parties,
+                &dealer_roles,
+                empty,
+                &job.params,
+                &job.scale,
+                false,
+                rng,
+            )?;
+            score::score(
+                parties,
+                &dealer_roles,
+                &[],
+                &[],
+                &[],
+                &Shared::default(),
+                job.params.frac_bits,
+                rng,
+            )?;
+        }
+    }
+    Ok(())
+}
+
 /// Refuses a table that does not hold the binning file's features.
 fn check_table<'t>(
     t: Option<&'t RawTable>,
@@ -384,68 +451,6 @@ fn check_table<'t>(
         }
     }
     Ok(t)
-}
-
-/// What the training gave a party, whichever the mode.
-struct Trained {
-    intercept: Option<f64>,
-    own_weights: Vec<f64>,
-    all_weights: Option<Vec<f64>>,
-    /// Points the label holder may read, in card order.
-    points: Option<Vec<f64>>,
-    points_shares: Option<Vec<u64>>,
-    sizes: Vec<Vec<usize>>,
-    test_scores: Option<Vec<f64>>,
-    train_scores: Option<Vec<f64>>,
-    loss: Vec<f64>,
-}
-
-/// This party's share of the WOE of every card bin (rank order): the
-/// label holder holds every WOE it knows in the clear (the others zeros);
-/// in the strict mode the owners' bins come from the binning job's shares.
-fn woe_shares(
-    file: &BinningFile,
-    kept: &[Vec<bool>],
-    rank: usize,
-    fp: FixedPoint,
-    frac_bits: u32,
-) -> Result<Shared, LearnError> {
-    let mut out = Vec::new();
-    // The label holder's own features.
-    for (f, &k) in kept[0].iter().enumerate() {
-        let bins = file.sizes[0][f];
-        if !k {
-            continue;
-        }
-        match (rank, file.features.get(f).and_then(|x| x.woe.as_ref())) {
-            (0, Some(w)) => out.extend(fp.encode_slice(w)?),
-            _ => out.extend(std::iter::repeat_n(0, bins)),
-        }
-    }
-    let strict_shares = file.woe_shares.as_deref();
-    if strict_shares.is_some() && file.job.settings.frac_bits != frac_bits {
-        return Err(LearnError::Params(format!(
-            "the strict binning job used {} fractional bits: train with --frac-bits {}",
-            file.job.settings.frac_bits, file.job.settings.frac_bits
-        )));
-    }
-    let mut at = 0;
-    let mut foreign = file.foreign.iter();
-    for (r, features) in kept.iter().enumerate().skip(1) {
-        for (f, &k) in features.iter().enumerate() {
-            let bins = file.sizes[r][f];
-            let theirs = if rank == 0 { foreign.next() } else { None };
-            if k {
-                match (strict_shares, theirs.and_then(|t| t.woe.as_ref())) {
-                    (Some(s), _) => out.extend_from_slice(&s[at..at + bins]),
-                    (None, Some(w)) => out.extend(fp.encode_slice(w)?),
-                    (None, None) => out.extend(std::iter::repeat_n(0, bins)),
-                }
-            }
-            at += bins;
-        }
-    }
-    Ok(Shared(out))
 }
 
 /// The owner-transform mode: each party's WOE columns in the clear,
@@ -538,325 +543,4 @@ fn owner_transform<R: Rng + CryptoRng + ?Sized>(
         train_scores: train_z.map(|z| z.iter().map(|&z| scale.score(z)).collect()),
         loss: o.loss_per_epoch,
     })
-}
-
-/// The party's scorecard file.
-#[allow(clippy::too_many_arguments)]
-fn card_file(
-    job: &ScorecardJob,
-    file: &BinningFile,
-    own_f: &[usize],
-    kept: &[Vec<bool>],
-    is_label: bool,
-    t: Trained,
-    evaluation: metrics::Classification,
-    parts: &crate::data::Split,
-    party: &str,
-) -> ScorecardFile {
-    let m = kept.iter().flatten().filter(|&&k| k).count();
-    let scale: Scale = job.scale;
-    let intercept = t.intercept.unwrap_or(0.0);
-    // Points the label holder reads, per card feature in card order.
-    let mut readable: Vec<Option<Vec<f64>>> = Vec::new();
-    let kept_sizes: Vec<usize> = kept
-        .iter()
-        .enumerate()
-        .flat_map(|(r, k)| {
-            k.iter()
-                .enumerate()
-                .filter(|(_, k)| **k)
-                .map(move |(f, _)| file.sizes[r][f])
-        })
-        .collect();
-    if is_label {
-        let weights = t
-            .all_weights
-            .clone()
-            .unwrap_or_else(|| t.own_weights.clone());
-        let mut at = 0;
-        let own_count = kept[0].iter().filter(|&&k| k).count();
-        // WOE of every card feature the label holder knows, card order.
-        let mut woe: Vec<Option<Vec<f64>>> = own_f
-            .iter()
-            .map(|&f| file.features[f].woe.clone())
-            .collect();
-        let mut foreign = file.foreign.iter();
-        for k in kept.iter().skip(1) {
-            for &kf in k {
-                let f = foreign.next();
-                if kf {
-                    woe.push(f.and_then(|f| f.woe.clone()));
-                }
-            }
-        }
-        for (j, &size) in kept_sizes.iter().enumerate() {
-            let from_shares = t
-                .points
-                .as_ref()
-                .and_then(|p| p.get(at..at + size))
-                .map(<[f64]>::to_vec);
-            let computed = match (weights.get(j), woe.get(j).cloned().flatten()) {
-                (Some(&w), Some(wv)) if j < own_count || t.all_weights.is_some() => {
-                    Some(scale.points(w, &wv, intercept, m))
-                }
-                _ => None,
-            };
-            readable.push(from_shares.or(computed));
-            at += size;
-        }
-    }
-    let label_weights = t
-        .all_weights
-        .clone()
-        .unwrap_or_else(|| t.own_weights.clone());
-    let features: Vec<CardFeature> = own_f
-        .iter()
-        .enumerate()
-        .map(|(j, &f)| {
-            let src = &file.features[f];
-            let knows = is_label || job.mode == Mode::OwnerTransform;
-            CardFeature {
-                bins: src.bins.clone(),
-                labels: src.labels.clone(),
-                rows: src.rows.clone(),
-                iv: src.iv,
-                woe: if knows { src.woe.clone() } else { None },
-                weight: if is_label {
-                    label_weights.get(j).copied()
-                } else if job.mode == Mode::OwnerTransform {
-                    t.own_weights.get(j).copied()
-                } else {
-                    None
-                },
-                points: if is_label {
-                    readable.get(j).cloned().flatten()
-                } else {
-                    None
-                },
-            }
-        })
-        .collect();
-    let mut foreign = Vec::new();
-    if is_label {
-        let mut j = kept[0].iter().filter(|&&k| k).count();
-        let mut src = file.foreign.iter();
-        for k in kept.iter().skip(1) {
-            for &kf in k {
-                let f = src.next();
-                if let (true, Some(f)) = (kf, f) {
-                    foreign.push(ForeignCard {
-                        party: f.party.clone(),
-                        name: f.name.clone(),
-                        bins: f.bins,
-                        iv: f.iv,
-                        woe: f.woe.clone(),
-                        weight: t.all_weights.as_ref().and_then(|w| w.get(j).copied()),
-                        points: readable.get(j).cloned().flatten(),
-                    });
-                    j += 1;
-                }
-            }
-        }
-    }
-    let sizes = if t.sizes.is_empty() {
-        kept.iter()
-            .enumerate()
-            .map(|(r, k)| {
-                k.iter()
-                    .enumerate()
-                    .filter(|(_, k)| **k)
-                    .map(|(f, _)| file.sizes[r][f])
-                    .collect()
-            })
-            .collect()
-    } else {
-        t.sizes
-    };
-    let job = job.clone();
-    ScorecardFile {
-        format: SCORECARD_FORMAT,
-        kind: "scorecard".into(),
-        job_hash: job.hash(),
-        job,
-        party: party.to_string(),
-        role: if is_label {
-            PartyRole::Label
-        } else {
-            PartyRole::Feature
-        },
-        rows: Rows {
-            train: parts.train.len(),
-            test: parts.test.len(),
-        },
-        features,
-        foreign,
-        sizes,
-        intercept: t.intercept,
-        points_shares: t.points_shares,
-        evaluation: Some(evaluation),
-        score_bands: t.train_scores.as_deref().map(ScoreBands::fit),
-        written_by: format!("indomain {}", env!("CARGO_PKG_VERSION")),
-    }
-}
-
-/// What a party ends joint scorecard scoring with.
-#[derive(Debug, Clone, Default)]
-pub struct Predicted {
-    /// The ids of the scored rows (every data party's, in the common
-    /// order) and, at the label holder, their scores.
-    pub ids: Vec<String>,
-    /// The scores, at the label holder.
-    pub scores: Option<Vec<f64>>,
-    /// The stability index of each of this party's card features between
-    /// its training rows and these rows.
-    pub stability: Vec<(String, f64)>,
-    /// The stability index of the score, at the label holder.
-    pub score_stability: Option<f64>,
-}
-
-/// Scores new rows with a scorecard: every data party passes its
-/// scorecard file and rows (the card's features, raw), the dealer neither.
-/// The label holder's hash of the card's job is checked by every party;
-/// rows are aligned by PSI join; only the label holder learns the scores.
-/// Each owner computes its features' stability index alone; the label
-/// holder the score's.
-pub fn predict<R: Rng + CryptoRng + ?Sized>(
-    parties: &mut PartySet,
-    roles: &Roles,
-    card: Option<(&ScorecardFile, &str)>,
-    table: Result<Option<&RawTable>, LearnError>,
-    rng: &mut R,
-) -> Result<Predicted, LearnError> {
-    roles.check(parties.len())?;
-    let me = parties.me();
-    let is_label = me == roles.label;
-    let hash = if is_label {
-        let (c, _) =
-            card.ok_or_else(|| LearnError::Params("the label holder needs its scorecard".into()))?;
-        for i in parties.others().collect::<Vec<_>>() {
-            send_msg(parties.channel(i)?, &(c.job_hash.clone(), c.job.mode))?;
-        }
-        (c.job_hash.clone(), c.job.mode)
-    } else {
-        recv_msg::<(String, Mode)>(parties.channel(roles.label)?)?
-    };
-    let same = match card {
-        Some((c, name)) if c.job_hash != hash.0 => Err(LearnError::Model {
-            file: name.to_string(),
-            reason: format!(
-                "it is the scorecard of job {}, the label holder's is of job {}; give every party its scorecard of the same job",
-                c.job_hash, hash.0
-            ),
-        }),
-        None if roles.dealer != Some(me) => Err(LearnError::Params(
-            "a data party needs its scorecard".into(),
-        )),
-        _ => Ok(()),
-    };
-    agree::all_ready(parties, same)?;
-    let table = agree::all_ready(
-        parties,
-        table.and_then(|t| {
-            if let (Some(t), Some((c, _))) = (t, card) {
-                let names: Vec<String> = c.features.iter().map(|f| f.bins.name.clone()).collect();
-                crate::data::check_features(&names, &t.feature_names, &t.source)?;
-            }
-            Ok(t)
-        }),
-    )?;
-    let ids: &[String] = table.map_or(&[], |t| &t.ids);
-    let (_, rows) = align(parties, roles, ids, 1, rng)?;
-    let mut out = Predicted::default();
-    let binned = table
-        .zip(rows.as_ref())
-        .zip(card)
-        .map(|((t, rows), (c, _))| {
-            let aligned = t.select(rows);
-            c.features
-                .iter()
-                .zip(&aligned.columns)
-                .map(|(f, col)| f.bins.assign(col, &t.source, &aligned.lines))
-                .collect::<Result<Vec<BinIndex>, _>>()
-                .map(|idx| (idx, aligned.ids))
-        })
-        .transpose();
-    let binned = agree::all_ready(parties, binned)?;
-    let Some(((index, ids), (card, _))) = binned.zip(card) else {
-        // The dealer deals for the scoring (default and strict modes).
-        if hash.1 != Mode::OwnerTransform {
-            score::score(parties, roles, &[], &[], &[], &Shared::default(), 16, rng)?;
-        } else {
-            let empty = Array2::zeros((0, 0));
-            vertical::predict(
-                parties,
-                roles,
-                roles.label,
-                empty.view(),
-                &[],
-                None,
-                16,
-                rng,
-            )?;
-        }
-        return Ok(out);
-    };
-    let frac_bits = card.job.params.frac_bits;
-    let sizes: Vec<usize> = card.features.iter().map(|f| f.bins.bins()).collect();
-    let scores = match card.job.mode {
-        Mode::OwnerTransform => {
-            let x = Array2::from_shape_fn((ids.len(), index.len()), |(r, j)| {
-                card.features[j]
-                    .woe
-                    .as_ref()
-                    .map_or(0.0, |w| w[index[j].get(r)])
-            });
-            let weights: Vec<f64> = card
-                .features
-                .iter()
-                .map(|f| f.weight.unwrap_or(0.0))
-                .collect();
-            let z = vertical::predict(
-                parties,
-                roles,
-                roles.label,
-                x.view(),
-                &weights,
-                card.intercept,
-                frac_bits,
-                rng,
-            )?;
-            z.map(|z| z.iter().map(|&z| card.job.scale.score(z)).collect())
-        }
-        _ => {
-            let shares = Shared(card.points_shares.clone().unwrap_or_default());
-            score::score(
-                parties,
-                roles,
-                &index,
-                &sizes,
-                &card.sizes,
-                &shares,
-                frac_bits,
-                rng,
-            )?
-        }
-    };
-    out.stability = card
-        .features
-        .iter()
-        .zip(&index)
-        .map(|(f, i)| {
-            (
-                f.bins.name.clone(),
-                crate::stability::index(&f.rows, &i.counts(f.bins.bins())),
-            )
-        })
-        .collect();
-    out.score_stability = scores
-        .as_ref()
-        .zip(card.score_bands.as_ref())
-        .map(|(s, b)| b.index(s));
-    out.scores = scores;
-    out.ids = ids;
-    Ok(out)
 }

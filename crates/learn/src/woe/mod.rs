@@ -21,6 +21,7 @@ pub mod layout;
 pub mod math;
 pub mod pipeline;
 pub mod protocol;
+mod reveal;
 mod strict;
 
 pub use math::{SMOOTHING, WoeIv, bin_counts, merge_lacking, woe_iv};

@@ -28,7 +28,7 @@
 use super::kernel::BinSums;
 use super::layout::Layout;
 use super::math::{SMOOTHING, bin_counts, merge_lacking, woe_iv};
-use super::{Mode, strict};
+use super::{Mode, reveal, strict};
 use crate::LearnError;
 use crate::align::Roles;
 use crate::binning::{BinIndex, BinKind, Binned, Direction, FeatureBins, monotone_blocks};
@@ -163,23 +163,23 @@ pub struct Outcome {
 
 /// What an owner tells the label holder about each feature.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct Announced {
-    name: String,
-    numeric: bool,
-    missing: bool,
+pub(super) struct Announced {
+    pub(super) name: String,
+    pub(super) numeric: bool,
+    pub(super) missing: bool,
 }
 
 /// A merge plan for one feature: blocks of adjacent value bins, or none.
 pub(super) type Plan = Option<Vec<(u32, u32)>>;
 
 /// Each owner's events and non-events per bin, opened to the label holder.
-type OpenedCounts = Option<Vec<(Vec<u64>, Vec<u64>)>>;
+pub(super) type OpenedCounts = Option<Vec<(Vec<u64>, Vec<u64>)>>;
 
-fn to_ranges(plan: &[(u32, u32)]) -> Vec<Range<usize>> {
+pub(super) fn to_ranges(plan: &[(u32, u32)]) -> Vec<Range<usize>> {
     plan.iter().map(|&(a, b)| a as usize..b as usize).collect()
 }
 
-fn to_plan(blocks: &[Range<usize>]) -> Vec<(u32, u32)> {
+pub(super) fn to_plan(blocks: &[Range<usize>]) -> Vec<(u32, u32)> {
     blocks
         .iter()
         .map(|r| (r.start as u32, r.end as u32))
@@ -243,12 +243,12 @@ pub fn run<R: Rng + CryptoRng + ?Sized>(
     match settings.mode {
         Mode::Default | Mode::OwnerTransform => {
             let neg = non_events(&pos, &own, rank, &layout);
-            let counts = open_counts(&mut s, &computing, &pos, &neg)?;
+            let counts = reveal::open_counts(&mut s, &computing, &pos, &neg)?;
             if is_label {
                 result.foreign =
-                    label_view(&mut s, &computing, &layout, counts, &announced, settings)?;
+                    reveal::label_view(&mut s, &computing, &layout, counts, &announced, settings)?;
             } else {
-                result.own = owner_view(&mut s, &computing, &mut own, settings)?;
+                result.own = reveal::owner_view(&mut s, &computing, &mut own, settings)?;
             }
         }
         Mode::Strict => {
@@ -291,7 +291,7 @@ pub fn run<R: Rng + CryptoRng + ?Sized>(
                     .collect();
             } else {
                 let ivs = ivs.own.unwrap_or_default();
-                result.own = own_without_counts(&own, &ivs, None);
+                result.own = reveal::own_without_counts(&own, &ivs, None);
             }
         }
     }
@@ -509,7 +509,7 @@ fn lacking(bins: &FeatureBins, e: &[u64], n: &[u64], min: u64) -> Option<Vec<Ran
     merge_lacking(&ok, &rows)
 }
 
-fn monotone(e: &[u64], n: &[u64]) -> (Vec<Range<usize>>, Direction) {
+pub(super) fn monotone(e: &[u64], n: &[u64]) -> (Vec<Range<usize>>, Direction) {
     let e: Vec<f64> = e.iter().map(|&v| v as f64).collect();
     let n: Vec<f64> = n.iter().map(|&v| v as f64).collect();
     monotone_blocks(&e, &n)
@@ -529,271 +529,6 @@ pub(super) fn non_events(pos: &[Shared], own: &Owned, rank: usize, layout: &Layo
         }
     }
     neg
-}
-
-/// Opens every owner's events and non-events to the label holder.
-fn open_counts<C: indomain_mpc::Correlations>(
-    s: &mut Session<'_, C>,
-    computing: &[usize],
-    pos: &[Shared],
-    neg: &[Shared],
-) -> Result<OpenedCounts, LearnError> {
-    let label = computing[0];
-    let mut out = Vec::new();
-    for k in 1..computing.len() {
-        let mut both = pos[k].clone();
-        both.0.extend_from_slice(&neg[k].0);
-        if let Some(v) = s.open_to(&both, label)? {
-            let (e, n) = v.split_at(pos[k].len());
-            out.push((e.to_vec(), n.to_vec()));
-        }
-    }
-    Ok((s.parties().me() == label).then_some(out))
-}
-
-/// What the label holder sends an owner after it has the counts.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-enum ToOwner {
-    /// Whether each value bin of each feature has enough events.
-    Flags(Vec<Vec<bool>>),
-    /// Monotone merge plans per feature.
-    Monotone(Vec<Plan>),
-    /// Each feature's IV, and in the owner-transform mode its bins' WOE.
-    Result {
-        ivs: Vec<f64>,
-        woe: Option<Vec<Vec<f64>>>,
-    },
-}
-
-/// Default and owner-transform modes at the label holder: for each owner
-/// in turn, the minimum of events, monotone merging and WOE/IV, talking to
-/// that owner.
-fn label_view<C: indomain_mpc::Correlations>(
-    s: &mut Session<'_, C>,
-    computing: &[usize],
-    layout: &Layout,
-    counts: OpenedCounts,
-    announced: &[(String, Announced)],
-    settings: &Settings,
-) -> Result<Vec<ForeignFeature>, LearnError> {
-    let counts = counts.unwrap_or_default();
-    let mut out = Vec::new();
-    let mut first = 0;
-    for (k, (events, non_events)) in counts.into_iter().enumerate() {
-        let owner = computing[k + 1];
-        let peer = s.parties().name(owner).to_string();
-        let sizes = &layout.sizes[k + 1];
-        let mine = &announced[first..first + sizes.len()];
-        first += sizes.len();
-        // The owner's flat counts, per feature.
-        let mut features: Vec<(Vec<u64>, Vec<u64>, usize)> = Vec::new();
-        let mut at = 0;
-        for (f, &bins) in sizes.iter().enumerate() {
-            let missing = mine[f].1.missing as usize;
-            features.push((
-                events[at..at + bins].to_vec(),
-                non_events[at..at + bins].to_vec(),
-                bins - missing,
-            ));
-            at += bins;
-        }
-        if settings.min_events > 0 {
-            loop {
-                let flags: Vec<Vec<bool>> = features
-                    .iter()
-                    .map(|(e, n, vb)| {
-                        (0..*vb)
-                            .map(|b| e[b] >= settings.min_events && n[b] >= settings.min_events)
-                            .collect()
-                    })
-                    .collect();
-                let done = flags.iter().all(|f| f.iter().all(|&b| b));
-                send_msg(ch_of(s, owner)?, &ToOwner::Flags(flags))?;
-                let plans: Vec<Plan> = recv_msg(ch_of(s, owner)?)?;
-                let any = apply_plans(&mut features, &plans, &peer)?;
-                if done || !any {
-                    break;
-                }
-            }
-        }
-        if settings.monotone {
-            let plans: Vec<Plan> = features
-                .iter()
-                .zip(mine)
-                .map(|((e, n, vb), (_, a))| {
-                    if !a.numeric || *vb < 2 {
-                        return None;
-                    }
-                    let (blocks, _) = monotone(&e[..*vb], &n[..*vb]);
-                    (blocks.len() < *vb).then(|| to_plan(&blocks))
-                })
-                .collect();
-            send_msg(ch_of(s, owner)?, &ToOwner::Monotone(plans.clone()))?;
-            apply_plans(&mut features, &plans, &peer)?;
-        }
-        let results: Vec<_> = features.iter().map(|(e, n, _)| woe_iv(e, n)).collect();
-        let ivs: Vec<f64> = results.iter().map(|r| r.iv).collect();
-        let woe = (settings.mode == Mode::OwnerTransform)
-            .then(|| results.iter().map(|r| r.woe.clone()).collect());
-        send_msg(ch_of(s, owner)?, &ToOwner::Result { ivs, woe })?;
-        for (((e, n, _), r), (party, a)) in features.into_iter().zip(results).zip(mine) {
-            out.push(ForeignFeature {
-                party: party.clone(),
-                name: a.name.clone(),
-                numeric: a.numeric,
-                missing: a.missing,
-                bins: e.len(),
-                events: Some(e),
-                non_events: Some(n),
-                woe: Some(r.woe),
-                iv: r.iv,
-            });
-        }
-    }
-    Ok(out)
-}
-
-fn ch_of<'s, C: indomain_mpc::Correlations>(
-    s: &'s mut Session<'_, C>,
-    peer: usize,
-) -> Result<&'s mut (dyn indomain_net::Channel + 'static), LearnError> {
-    Ok(s.parties_mut().channel(peer)?)
-}
-
-/// Applies an owner's merge plans to the label holder's counts; returns
-/// whether any feature merged. A plan that does not cover the bins is an
-/// error naming the owner.
-fn apply_plans(
-    features: &mut [(Vec<u64>, Vec<u64>, usize)],
-    plans: &[Plan],
-    peer: &str,
-) -> Result<bool, LearnError> {
-    if plans.len() != features.len() {
-        return Err(LearnError::Protocol {
-            peer: peer.to_string(),
-            phase: "merging bins",
-            reason: format!("{} plans for {} features", plans.len(), features.len()),
-        });
-    }
-    let mut any = false;
-    for ((e, n, vb), plan) in features.iter_mut().zip(plans) {
-        let Some(plan) = plan else { continue };
-        let blocks = to_ranges(plan);
-        let covers = blocks.first().map(|b| b.start) == Some(0)
-            && blocks.last().map(|b| b.end) == Some(*vb)
-            && blocks.iter().all(|b| b.start < b.end)
-            && blocks.windows(2).all(|w| w[0].end == w[1].start);
-        if !covers {
-            return Err(LearnError::Protocol {
-                peer: peer.to_string(),
-                phase: "merging bins",
-                reason: "a merge plan that does not cover the bins in order".into(),
-            });
-        }
-        *e = merge_values(e, *vb, &blocks, |a, b| a + b);
-        *n = merge_values(n, *vb, &blocks, |a, b| a + b);
-        *vb = blocks.len();
-        any = true;
-    }
-    Ok(any)
-}
-
-/// Default and owner-transform modes at an owner: answers the label
-/// holder's flags with merge plans, applies its monotone plans, and keeps
-/// the IVs (and WOE) it is sent.
-fn owner_view<C: indomain_mpc::Correlations>(
-    s: &mut Session<'_, C>,
-    computing: &[usize],
-    own: &mut Owned,
-    settings: &Settings,
-) -> Result<Vec<OwnFeature>, LearnError> {
-    let label = computing[0];
-    let peer = s.parties().name(label).to_string();
-    let bad = |reason: String| LearnError::Protocol {
-        peer: peer.clone(),
-        phase: "binning results",
-        reason,
-    };
-    loop {
-        let msg: ToOwner = recv_msg(ch_of(s, label)?)?;
-        match msg {
-            ToOwner::Flags(flags) => {
-                if flags.len() != own.bins.len() {
-                    return Err(bad(format!(
-                        "{} flag lists for {} features",
-                        flags.len(),
-                        own.bins.len()
-                    )));
-                }
-                let mut plans: Vec<Plan> = Vec::with_capacity(flags.len());
-                for (f, ok) in flags.iter().enumerate() {
-                    let vb = own.bins[f].value_bins();
-                    if ok.len() != vb {
-                        return Err(bad(format!("{} flags for {vb} bins", ok.len())));
-                    }
-                    let rows = own.rows(f);
-                    let plan = merge_lacking(ok, &rows[..vb]);
-                    if let Some(blocks) = &plan {
-                        own.merge(f, blocks)?;
-                    }
-                    plans.push(plan.as_deref().map(to_plan));
-                }
-                send_msg(ch_of(s, label)?, &plans)?;
-            }
-            ToOwner::Monotone(plans) => {
-                if plans.len() != own.bins.len() {
-                    return Err(bad(format!(
-                        "{} plans for {} features",
-                        plans.len(),
-                        own.bins.len()
-                    )));
-                }
-                for (f, plan) in plans.iter().enumerate() {
-                    if let Some(plan) = plan {
-                        if !matches!(own.bins[f].kind, BinKind::Numeric { .. }) {
-                            return Err(bad("a monotone plan for a categorical feature".into()));
-                        }
-                        own.merge(f, &to_ranges(plan))?;
-                    }
-                }
-            }
-            ToOwner::Result { ivs, woe } => {
-                if ivs.len() != own.bins.len()
-                    || woe.as_ref().is_some_and(|w| {
-                        w.len() != own.bins.len()
-                            || w.iter().zip(&own.bins).any(|(w, b)| w.len() != b.bins())
-                    })
-                {
-                    return Err(bad("results that do not match this party's features".into()));
-                }
-                if settings.mode != Mode::OwnerTransform && woe.is_some() {
-                    return Err(bad(
-                        "WOE sent to an owner outside the owner-transform mode".into()
-                    ));
-                }
-                return Ok(own_without_counts(own, &ivs, woe));
-            }
-        }
-    }
-}
-
-/// An owner's features with their IVs (and WOE where it may know it).
-fn own_without_counts(own: &Owned, ivs: &[f64], woe: Option<Vec<Vec<f64>>>) -> Vec<OwnFeature> {
-    let mut woe = woe.map(|w| w.into_iter());
-    (0..own.bins.len())
-        .map(|f| OwnFeature {
-            binned: Binned {
-                bins: own.bins[f].clone(),
-                index: own.indices[f].clone(),
-            },
-            rows: own.rows(f),
-            events: None,
-            non_events: None,
-            woe: woe.as_mut().and_then(Iterator::next),
-            iv: ivs.get(f).copied().unwrap_or(f64::NAN),
-            direction: None,
-        })
-        .collect()
 }
 
 /// The smoothing constant as used by the strict arithmetic (events and
