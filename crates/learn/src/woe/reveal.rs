@@ -287,3 +287,48 @@ pub(super) fn own_without_counts(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use indomain_net::wire::decode_msg;
+    use proptest::prelude::*;
+
+    fn encode<T: Serialize>(msg: &T) -> Vec<u8> {
+        bincode::serde::encode_to_vec(msg, bincode::config::standard()).unwrap()
+    }
+
+    #[test]
+    fn known_answers_of_the_messages_to_an_owner() {
+        // Variant 0, one feature, two flags.
+        assert_eq!(
+            encode(&ToOwner::Flags(vec![vec![true, false]])),
+            [0, 1, 2, 1, 0]
+        );
+        // Variant 1, two features: no plan, then bins 0..2 and 2..3.
+        assert_eq!(
+            encode(&ToOwner::Monotone(vec![None, Some(vec![(0, 2), (2, 3)])])),
+            [1, 2, 0, 1, 2, 0, 2, 2, 3]
+        );
+        let r = encode(&ToOwner::Result {
+            ivs: vec![0.5],
+            woe: None,
+        });
+        assert_eq!(r, [2, 1, 0, 0, 0, 0, 0, 0, 224, 63, 0]);
+        let plans: Vec<Plan> = vec![Some(vec![(0, 1)])];
+        assert_eq!(encode(&plans), [1, 1, 1, 0, 1]);
+    }
+
+    proptest! {
+        /// Random and truncated bytes from a peer are refused, never a panic.
+        #[test]
+        fn random_frames_are_errors_not_panics(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let _ = decode_msg::<ToOwner>("peer", &bytes);
+            let _ = decode_msg::<Vec<Plan>>("peer", &bytes);
+            let full = encode(&ToOwner::Flags(vec![vec![true; 5]; 3]));
+            for cut in 0..full.len() {
+                prop_assert!(decode_msg::<ToOwner>("peer", &full[..cut]).is_err());
+            }
+        }
+    }
+}
