@@ -9,14 +9,14 @@
 //! t_j ⊕ r_j·Δ: the sender holds q_j, the receiver t_j and r_j. The sender
 //! sees only u, which is r masked by a pseudo-random string.
 
-use super::base_ot;
-use super::prf::Aes;
-use crate::{Phase, PsiError};
+use crate::base_ot;
+use crate::prf::Aes;
+use crate::{OtError, Phase};
 use indomain_net::Channel;
 use rand::CryptoRng;
 
 /// The COT sender's side of `m` transfers: returns q (one block each).
-pub fn send<C, R>(ch: &mut C, delta: u128, m: usize, rng: &mut R) -> Result<Vec<u128>, PsiError>
+pub fn send<C, R>(ch: &mut C, delta: u128, m: usize, rng: &mut R) -> Result<Vec<u128>, OtError>
 where
     C: Channel + ?Sized,
     R: CryptoRng + ?Sized,
@@ -27,9 +27,9 @@ where
     let phase = Phase::OtExtension;
     let blocks = m.div_ceil(128);
     let expected = 128 * blocks * 16;
-    let frame = ch.recv().map_err(PsiError::net(&peer, phase))?;
+    let frame = ch.recv().map_err(OtError::net(&peer, phase))?;
     if frame.len() != expected {
-        return Err(PsiError::BatchLength {
+        return Err(OtError::BatchLength {
             peer,
             phase,
             expected,
@@ -50,7 +50,7 @@ where
 }
 
 /// The COT receiver's side, one transfer per choice bit: returns t.
-pub fn receive<C, R>(ch: &mut C, choices: &[bool], rng: &mut R) -> Result<Vec<u128>, PsiError>
+pub fn receive<C, R>(ch: &mut C, choices: &[bool], rng: &mut R) -> Result<Vec<u128>, OtError>
 where
     C: Channel + ?Sized,
     R: CryptoRng + ?Sized,
@@ -74,7 +74,7 @@ where
         }
     }
     ch.send(&msg)
-        .map_err(PsiError::net(&peer, Phase::OtExtension))?;
+        .map_err(OtError::net(&peer, Phase::OtExtension))?;
     Ok(transpose(&columns, blocks, m))
 }
 
