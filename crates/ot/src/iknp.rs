@@ -21,32 +21,7 @@ where
     C: Channel + ?Sized,
     R: CryptoRng + ?Sized,
 {
-    let choices: Vec<bool> = (0..128).map(|i| (delta >> i) & 1 == 1).collect();
-    let keys = base_ot::receive(ch, &choices, rng)?;
-    let peer = ch.peer().to_string();
-    let phase = Phase::OtExtension;
-    let blocks = m.div_ceil(128);
-    let expected = 128 * blocks * 16;
-    let frame = ch.recv().map_err(OtError::net(&peer, phase))?;
-    if frame.len() != expected {
-        return Err(OtError::BatchLength {
-            peer,
-            phase,
-            expected,
-            got: frame.len(),
-        });
-    }
-    let mut columns = vec![0u128; 128 * blocks];
-    for (i, column) in columns.chunks_exact_mut(blocks).enumerate() {
-        Aes::new(keys[i]).keystream(0, column);
-        if choices[i] {
-            let u = &frame[i * blocks * 16..(i + 1) * blocks * 16];
-            for (c, u) in column.iter_mut().zip(u.chunks_exact(16)) {
-                *c ^= read_block(u);
-            }
-        }
-    }
-    Ok(transpose(&columns, blocks, m))
+    CotSender::setup(ch, delta, rng)?.extend(ch, m)
 }
 
 /// The COT receiver's side, one transfer per choice bit: returns t.
@@ -55,27 +30,125 @@ where
     C: Channel + ?Sized,
     R: CryptoRng + ?Sized,
 {
-    let keys = base_ot::send(ch, 128, rng)?;
-    let peer = ch.peer().to_string();
-    let m = choices.len();
-    let blocks = m.div_ceil(128);
-    let mut r = vec![0u128; blocks];
-    for (j, &c) in choices.iter().enumerate() {
-        r[j / 128] |= (c as u128) << (j % 128);
+    CotReceiver::setup(ch, rng)?.extend(ch, choices)
+}
+
+/// The COT sender after its 128 base OTs: extends them any number of
+/// times (each extension continues the PRG streams where the last one
+/// stopped, so no stream position is used twice).
+pub struct CotSender {
+    delta: u128,
+    keys: Vec<Aes>,
+    position: u128,
+}
+
+impl CotSender {
+    /// Runs the base OTs, with the bits of `delta` as choices.
+    pub fn setup<C, R>(ch: &mut C, delta: u128, rng: &mut R) -> Result<Self, OtError>
+    where
+        C: Channel + ?Sized,
+        R: CryptoRng + ?Sized,
+    {
+        let choices: Vec<bool> = (0..128).map(|i| (delta >> i) & 1 == 1).collect();
+        let keys = base_ot::receive(ch, &choices, rng)?;
+        Ok(Self {
+            delta,
+            keys: keys.into_iter().map(Aes::new).collect(),
+            position: 0,
+        })
     }
-    let mut columns = vec![0u128; 128 * blocks];
-    let mut msg = Vec::with_capacity(128 * blocks * 16);
-    let mut other = vec![0u128; blocks];
-    for (i, column) in columns.chunks_exact_mut(blocks).enumerate() {
-        Aes::new(keys[i][0]).keystream(0, column);
-        Aes::new(keys[i][1]).keystream(0, &mut other);
-        for ((t, o), r) in column.iter().zip(&other).zip(&r) {
-            msg.extend_from_slice(&(t ^ o ^ r).to_le_bytes());
+
+    /// The global correlation Δ.
+    pub fn delta(&self) -> u128 {
+        self.delta
+    }
+
+    /// `m` more transfers: q (one block each), from the receiver's next
+    /// frame of masked columns.
+    pub fn extend<C: Channel + ?Sized>(
+        &mut self,
+        ch: &mut C,
+        m: usize,
+    ) -> Result<Vec<u128>, OtError> {
+        let peer = ch.peer().to_string();
+        let phase = Phase::OtExtension;
+        let blocks = m.div_ceil(128);
+        let expected = 128 * blocks * 16;
+        let frame = ch.recv().map_err(OtError::net(&peer, phase))?;
+        if frame.len() != expected {
+            return Err(OtError::BatchLength {
+                peer,
+                phase,
+                expected,
+                got: frame.len(),
+            });
         }
+        let mut columns = vec![0u128; 128 * blocks];
+        for (i, column) in columns.chunks_exact_mut(blocks).enumerate() {
+            self.keys[i].keystream(self.position, column);
+            if (self.delta >> i) & 1 == 1 {
+                let u = &frame[i * blocks * 16..(i + 1) * blocks * 16];
+                for (c, u) in column.iter_mut().zip(u.chunks_exact(16)) {
+                    *c ^= read_block(u);
+                }
+            }
+        }
+        self.position += blocks as u128;
+        Ok(transpose(&columns, blocks, m))
     }
-    ch.send(&msg)
-        .map_err(OtError::net(&peer, Phase::OtExtension))?;
-    Ok(transpose(&columns, blocks, m))
+}
+
+/// The COT receiver after its 128 base OTs (as their sender).
+pub struct CotReceiver {
+    keys: Vec<[Aes; 2]>,
+    position: u128,
+}
+
+impl CotReceiver {
+    /// Runs the base OTs as their sender.
+    pub fn setup<C, R>(ch: &mut C, rng: &mut R) -> Result<Self, OtError>
+    where
+        C: Channel + ?Sized,
+        R: CryptoRng + ?Sized,
+    {
+        let keys = base_ot::send(ch, 128, rng)?;
+        Ok(Self {
+            keys: keys
+                .into_iter()
+                .map(|[k0, k1]| [Aes::new(k0), Aes::new(k1)])
+                .collect(),
+            position: 0,
+        })
+    }
+
+    /// One more transfer per choice bit: sends the masked columns as one
+    /// frame and returns t.
+    pub fn extend<C: Channel + ?Sized>(
+        &mut self,
+        ch: &mut C,
+        choices: &[bool],
+    ) -> Result<Vec<u128>, OtError> {
+        let m = choices.len();
+        let blocks = m.div_ceil(128);
+        let mut r = vec![0u128; blocks];
+        for (j, &c) in choices.iter().enumerate() {
+            r[j / 128] |= (c as u128) << (j % 128);
+        }
+        let mut columns = vec![0u128; 128 * blocks];
+        let mut msg = Vec::with_capacity(128 * blocks * 16);
+        let mut other = vec![0u128; blocks];
+        for (i, column) in columns.chunks_exact_mut(blocks).enumerate() {
+            self.keys[i][0].keystream(self.position, column);
+            self.keys[i][1].keystream(self.position, &mut other);
+            for ((t, o), r) in column.iter().zip(&other).zip(&r) {
+                msg.extend_from_slice(&(t ^ o ^ r).to_le_bytes());
+            }
+        }
+        self.position += blocks as u128;
+        ch.send(&msg)
+            .map_err(OtError::net(ch.peer(), Phase::OtExtension))?;
+        Ok(transpose(&columns, blocks, m))
+    }
 }
 
 /// Rows of the 128 × (128·blocks) bit matrix stored by columns: row j has
