@@ -31,7 +31,7 @@ fn run2(f: impl Fn(&mut Session<'_, DealerClient>) + Sync) {
     std::thread::scope(|s| {
         s.spawn(move || {
             let mut rng = StdRng::seed_from_u64(1);
-            dealer::serve(&mut d, &[0, 1], DealerLimits::default(), &mut rng).expect("dealer")
+            dealer::serve(&mut d, DealerLimits::default(), &mut rng).expect("dealer")
         });
         for mut set in sets {
             let f = &f;

@@ -12,6 +12,7 @@
 //! per-epoch cost, the rest the one-time cost (masking and opening every
 //! party's columns once).
 
+use indomain::learn::align::Roles;
 use indomain::learn::vertical;
 use indomain::learn::{Task, TrainParams};
 use indomain::ndarray::Array2;
@@ -155,10 +156,10 @@ fn party(args: &[String]) -> Result<(), Error> {
     let start = Instant::now();
     let before = set.counters();
     let mut rng = StdRng::from_rng(&mut rand::rng());
+    let roles = Roles::new(parties + 1, 0, Some(dealer))?;
     vertical::train(
         &mut set,
-        0,
-        dealer,
+        &roles,
         x.view(),
         y,
         &params,

@@ -107,14 +107,14 @@
 //! ```
 //! use indomain::core::FixedPoint;
 //! use indomain::mpc::dealer::{self, DealerClient, DealerLimits};
-//! use indomain::mpc::{LEADER, Roster, Session};
+//! use indomain::mpc::{Roster, Session};
 //! use indomain::prelude::*;
 //!
 //! let (x, y, fp) = ([1.5, -2.0], [4.0, 0.25], FixedPoint::new(16)?);
 //! let out = local::run(&["alice", "bob", "dealer"], |me, mut links| {
 //!     let rng = &mut indomain::rand::rng();
 //!     if me == 2 {
-//!         dealer::serve(&mut links, &[0, 1], DealerLimits::default(), rng)?;
+//!         dealer::serve(&mut links, DealerLimits::default(), rng)?;
 //!         return Ok::<_, Error>(None);
 //!     }
 //!     let roster = Roster::new(&links, Some(2))?;
@@ -124,7 +124,7 @@
 //!     let sx = s.share_input(0, (me == 0).then_some(&mine[..]), 2, rng)?;
 //!     let sy = s.share_input(1, (me == 1).then_some(&mine[..]), 2, rng)?;
 //!     let xy = s.mul_fixed(&sx, &sy)?;
-//!     let opened = s.open_to(&xy, LEADER)?;
+//!     let opened = s.open_to(&xy, 0)?;
 //!     s.finish()?;
 //!     Ok(opened.map(|v| fp.decode_slice(&v)))
 //! })?;

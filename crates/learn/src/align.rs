@@ -26,7 +26,10 @@ use indomain_psi::{Construction, Items, Job, Mode};
 use rand::CryptoRng;
 use std::collections::HashSet;
 
-/// Who does what in a vertical job (party indices).
+/// Who does what in a vertical job: parties named by set index, as
+/// everywhere in the engine. Alignment, training
+/// ([`crate::vertical::train`]) and scoring ([`crate::vertical::predict`])
+/// take the same value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Roles {
     /// The label holder.
@@ -60,6 +63,32 @@ impl Roles {
             features,
             dealer,
         })
+    }
+
+    /// Checks that every party of a set of `parties` has exactly one role
+    /// and that there are 1 to 4 feature holders.
+    pub fn check(&self, parties: usize) -> Result<(), LearnError> {
+        let mut seen = vec![false; parties];
+        let everyone = std::iter::once(self.label)
+            .chain(self.features.iter().copied())
+            .chain(self.dealer);
+        for p in everyone {
+            if p >= parties || std::mem::replace(&mut seen[p], true) {
+                return Err(LearnError::Params(format!(
+                    "party {p} is outside a set of {parties} parties or has two roles"
+                )));
+            }
+        }
+        if let Some(p) = seen.iter().position(|s| !s) {
+            return Err(LearnError::Params(format!("party {p} has no role")));
+        }
+        if self.features.is_empty() || self.features.len() > 4 {
+            return Err(LearnError::Params(format!(
+                "vertical training takes 1 to 4 feature holders, not {}",
+                self.features.len()
+            )));
+        }
+        Ok(())
     }
 }
 

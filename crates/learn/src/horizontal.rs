@@ -121,7 +121,8 @@ pub struct GlobalModel {
 pub struct RoundInfo {
     /// Clients whose update is in the mean.
     pub survivors: Vec<usize>,
-    /// Clients that dropped (in this round or earlier).
+    /// Clients that dropped (in this round or earlier), increasing; one
+    /// that dropped after its masked update arrived is a survivor too.
     pub dropped: Vec<usize>,
     /// Total rows of the survivors.
     pub rows: f64,
@@ -250,7 +251,13 @@ fn serve<C: Channel, R: CryptoRng + ?Sized>(
         .and_then(|state| drive(&mut links, state))
         .map(|(out, _)| out)
         .map_err(|source| LearnError::Aggregate { round, source })?;
-        for &u in &out.dropped {
+        let dropped: Vec<usize> = out
+            .left_out
+            .iter()
+            .chain(&out.dropped_after_input)
+            .map(|d| d.client)
+            .collect();
+        for &u in &dropped {
             kill(&mut links[u]);
         }
         let rows = out.sum[d + 1];
@@ -267,7 +274,7 @@ fn serve<C: Channel, R: CryptoRng + ?Sized>(
         };
         let info = RoundInfo {
             survivors: out.survivors,
-            dropped: out.dropped,
+            dropped,
             rows,
         };
         progress(round, &info);

@@ -32,13 +32,9 @@ impl SecureTrainer for Trainer {
         params: &TrainParams,
         epoch: &mut dyn FnMut(usize, Option<f64>),
     ) -> Result<Trained, LearnError> {
-        let dealer = roles
-            .dealer
-            .ok_or_else(|| LearnError::Params("vertical training needs a dealer".into()))?;
         let out = vertical::train(
             parties,
-            roles.label,
-            dealer,
+            roles,
             x,
             y,
             params,
@@ -82,8 +78,8 @@ pub fn joint_scores(
     };
     vertical::predict(
         parties,
+        roles,
         roles.label,
-        roles.dealer,
         x,
         weights,
         model.intercept,

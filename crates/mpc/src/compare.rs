@@ -186,8 +186,8 @@ impl<C: Correlations> Session<'_, C> {
         self.less_than_zero(&d, bound)
     }
 
-    /// "count ≥ k?" for shared integer counts, revealed to the parties of
-    /// ranks `receivers` only: each receiver gets `Some` of one flag per
+    /// "count ≥ k?" for shared integer counts, revealed to the computing
+    /// parties of set indices `receivers` only: each receiver gets `Some` of one flag per
     /// count, every other party `None`, and nobody learns a count.
     /// Counts and k must satisfy |count − k| < 2^`bound`.
     pub fn at_least_to(

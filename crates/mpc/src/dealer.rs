@@ -116,10 +116,22 @@ fn too_big(peer: &str, what: &str, got: u128, max: usize) -> MpcError {
     }
 }
 
-/// Runs the dealer until the leader says [`Request::Done`]. `computing`
-/// lists the computing parties' set indices in rank order (the order of
-/// their [`Roster`]).
+/// Runs the dealer (this party) until the leader says [`Request::Done`],
+/// for every other party of the set in set order: the computing parties of
+/// [`Roster::new`]`(parties, Some(dealer))` at the others.
 pub fn serve<R: Rng + CryptoRng + ?Sized>(
+    parties: &mut PartySet,
+    limits: DealerLimits,
+    rng: &mut R,
+) -> Result<DealerReport, MpcError> {
+    let computing = Roster::computing_of(parties.len(), Some(parties.me()));
+    serve_ordered(parties, &computing, limits, rng)
+}
+
+/// [`serve`] for computing parties ranked in another order: `computing`
+/// lists their set indices in rank order, as the others pass it to
+/// [`Roster::ordered`].
+pub fn serve_ordered<R: Rng + CryptoRng + ?Sized>(
     parties: &mut PartySet,
     computing: &[usize],
     limits: DealerLimits,

@@ -2,7 +2,8 @@
 //! computing parties, between the arithmetic of `indomain-core` and the
 //! capabilities (learn, aggregate).
 //!
-//! - [`roster`]: who computes, their ranks, the leader, the dealer.
+//! - [`roster`]: who computes, their ranks, the leader, the dealer; how
+//!   parties are named (by set index, everywhere).
 //! - [`open`]: opening shared vectors to all or one party, exchanging
 //!   blocks (deadlock-free pairwise order, frame chunking).
 //! - [`shared`]: a party's share and the local operations on shares.
@@ -42,7 +43,7 @@ pub use correlations::{Correlations, MaskId, MaskLayout};
 pub use dealer::{DealerClient, DealerLimits};
 pub use error::MpcError;
 pub use matrix::FixedMatrix;
-pub use roster::{LEADER, Roster};
+pub use roster::Roster;
 pub use session::Session;
 pub use shared::Shared;
 pub use twoparty::TwoParty;

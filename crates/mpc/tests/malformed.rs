@@ -114,7 +114,7 @@ fn the_dealer_refuses_oversized_and_malformed_requests() {
         let mut d = sets.pop().unwrap();
         let mut p0 = sets.remove(0);
         send_msg(p0.channel(2).unwrap(), &request).unwrap();
-        let err = dealer::serve(&mut d, &[0, 1], limits, &mut rng).unwrap_err();
+        let err = dealer::serve(&mut d, limits, &mut rng).unwrap_err();
         assert!(
             matches!(err, MpcError::Refused { .. } | MpcError::Core { .. }),
             "{request:?}: {err}"
@@ -124,7 +124,7 @@ fn the_dealer_refuses_oversized_and_malformed_requests() {
     let mut d = sets.pop().unwrap();
     sets[0].channel(2).unwrap().send(&[0xff; 9]).unwrap();
     assert!(matches!(
-        dealer::serve(&mut d, &[0, 1], limits, &mut rng),
+        dealer::serve(&mut d, limits, &mut rng),
         Err(MpcError::Net(NetError::Decode { .. }))
     ));
 }

@@ -157,22 +157,25 @@ pub struct Job {
 }
 
 impl Job {
-    /// A job of `mode` by ECDH-PSI, revealed to the receiver only (the more
-    /// private choice: [`Job::with_reveal`] asks for both), batches of 4096
-    /// keys, sum bound 2^40 − 1, at most 2^26 items from the peer.
+    /// A job of `mode` by the fastest construction that runs it
+    /// ([`Construction::fastest`]: RR22 for intersection and join, ECDH-PSI
+    /// for the others — the command line's default too), revealed to the
+    /// receiver only (the more private choice: [`Job::with_reveal`] asks
+    /// for both), batches of 4096 keys, sum bound 2^40 − 1, at most 2^26
+    /// items from the peer.
     ///
     /// ```
     /// use indomain_psi::{Construction, Job, Mode, Reveal};
     ///
-    /// let job = Job::new(Mode::Intersection)
-    ///     .with_construction(Construction::Rr22)
-    ///     .with_key_spec("email, trimmed, lower case");
+    /// let job = Job::new(Mode::Intersection).with_key_spec("email, trimmed, lower case");
+    /// assert_eq!(job.construction, Construction::Rr22);
     /// assert_eq!(job.reveal, Reveal::Receiver);
+    /// assert_eq!(Job::new(Mode::Cardinality).construction, Construction::Ecdh);
     /// ```
     pub fn new(mode: Mode) -> Self {
         Self {
             mode,
-            construction: Construction::Ecdh,
+            construction: Construction::fastest(mode),
             reveal: Reveal::Receiver,
             key_spec: String::new(),
             batch: 4096,

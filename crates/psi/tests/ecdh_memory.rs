@@ -7,7 +7,7 @@ mod common;
 use common::{all_jobs, check, items, sets};
 use indomain_net::memory::{MemoryChannel, pair, pair_with_limits};
 use indomain_net::{Channel, Counters, Limits, NetError};
-use indomain_psi::{Items, Job, Mode, Outcome, Phase, PsiError, ecdh};
+use indomain_psi::{Construction, Items, Job, Mode, Outcome, Phase, PsiError, ecdh};
 use proptest::prelude::*;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -81,7 +81,7 @@ proptest! {
 
 #[test]
 fn duplicate_keys_in_own_input_are_refused_before_anything_is_sent() {
-    let job = Job::new(Mode::Intersection);
+    let job = Job::new(Mode::Intersection).with_construction(Construction::Ecdh);
     let (mut a, b) = pair("receiver", "sender");
     let dup = Items::from_raw(["a", "b", "a"]);
     let mut rng = StdRng::seed_from_u64(0);
@@ -213,7 +213,7 @@ fn with_bad_receiver(
 
 #[test]
 fn a_non_canonical_point_is_refused_naming_peer_and_phase() {
-    let job = Job::new(Mode::Intersection);
+    let job = Job::new(Mode::Intersection).with_construction(Construction::Ecdh);
     let (r, _) = with_bad_sender(&job, |f| {
         (f.len() == 96).then(|| [vec![0xff; 32], f[32..].to_vec()].concat())
     });
@@ -264,7 +264,7 @@ fn a_batch_of_the_wrong_length_is_refused() {
 
 #[test]
 fn repeated_double_blinded_values_are_refused() {
-    let job = Job::new(Mode::Intersection);
+    let job = Job::new(Mode::Intersection).with_construction(Construction::Ecdh);
     let (r, _) = with_bad_sender(&job, |f| {
         (f.len() == 80).then(|| [&f[..16], &f[..16], &f[32..]].concat())
     });
@@ -280,13 +280,13 @@ fn repeated_double_blinded_values_are_refused() {
 #[test]
 fn mismatched_jobs_and_oversized_sets_are_refused_at_hello() {
     let (x, y, _) = sets(5, 4, 4, 4);
-    let mut other = Job::new(Mode::Intersection);
+    let mut other = Job::new(Mode::Intersection).with_construction(Construction::Ecdh);
     other.key_spec = "id, trimmed".into();
     let (a, b) = pair("receiver", "sender");
     let (r, s) = run_over(
         a,
         b,
-        &Job::new(Mode::Intersection),
+        &Job::new(Mode::Intersection).with_construction(Construction::Ecdh),
         &other,
         &items(&x),
         &items(&y),
@@ -341,7 +341,7 @@ fn a_silent_peer_times_out_and_an_oversized_frame_is_refused() {
     let mut rng = StdRng::seed_from_u64(0);
     let e = ecdh::receiver(
         &mut a,
-        &Job::new(Mode::Intersection),
+        &Job::new(Mode::Intersection).with_construction(Construction::Ecdh),
         &Items::from_raw(["k"]),
         &mut rng,
         &mut |_| {},
@@ -365,8 +365,8 @@ fn a_silent_peer_times_out_and_an_oversized_frame_is_refused() {
     let (_, s) = run_over(
         a,
         b,
-        &Job::new(Mode::Intersection),
-        &Job::new(Mode::Intersection),
+        &Job::new(Mode::Intersection).with_construction(Construction::Ecdh),
+        &Job::new(Mode::Intersection).with_construction(Construction::Ecdh),
         &items(&x),
         &items(&y),
         None,
@@ -412,7 +412,7 @@ fn intersection_sum_checks_the_bound_and_the_returned_ciphertext() {
 #[test]
 fn revealed_positions_out_of_range_are_refused() {
     let (x, y, _) = sets(10, 2, 2, 3);
-    let job = Job::new(Mode::Join);
+    let job = Job::new(Mode::Join).with_construction(Construction::Ecdh);
     let (a, b) = pair("receiver", "sender");
     // Three matches: the receiver reveals three positions (12 bytes).
     let garbled = Tap::new(a, |f: &[u8]| {

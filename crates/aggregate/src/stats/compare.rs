@@ -38,7 +38,7 @@ use crate::AggregateError;
 use indomain_core::FixedPoint;
 use indomain_mpc::compare::CHUNK;
 use indomain_mpc::dealer::{DealerLimits, serve};
-use indomain_mpc::{DealerClient, LEADER, Roster, Session, Shared};
+use indomain_mpc::{DealerClient, Roster, Session, Shared};
 use indomain_net::PartySet;
 use rand::{CryptoRng, Rng};
 
@@ -68,8 +68,7 @@ pub fn serve_dealer<R: Rng + CryptoRng + ?Sized>(
     parties: &mut PartySet,
     rng: &mut R,
 ) -> Result<(), AggregateError> {
-    let computing = Roster::computing_of(parties.len(), Some(parties.me()));
-    serve(parties, &computing, DealerLimits::default(), rng)
+    serve(parties, DealerLimits::default(), rng)
         .map(drop)
         .map_err(AggregateError::mpc("dealing correlated randomness"))
 }
@@ -117,7 +116,7 @@ pub(crate) fn decide(
     let roster = Roster::new(parties, Some(dealer)).map_err(mpc)?;
     let dealer_client = DealerClient::new(&roster).map_err(mpc)?;
     let mut session = Session::new(parties, roster, FixedPoint::default(), dealer_client);
-    let leader = session.rank() == LEADER;
+    let leader = session.is_leader();
     let k = if leader { job.min_group_size } else { 0 };
 
     let mut x = Vec::with_capacity(job.receivers.len() * units + 1);

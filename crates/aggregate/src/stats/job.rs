@@ -82,6 +82,59 @@ pub struct StatsJob {
 }
 
 impl StatsJob {
+    /// A job of `statistic` over `columns` (none for
+    /// [`Statistic::Count`]), one group of all rows, released to the
+    /// parties `receivers` (set indices, in the order results are sent)
+    /// for groups where, for every receiver, the other parties hold at
+    /// least `min_group_size` rows (at least [`MIN_GROUP_SIZE_FLOOR`]); the
+    /// default encoding ([`DEFAULT_FRAC_BITS`], [`DEFAULT_MAX_ABS`]). Checked
+    /// when it runs ([`StatsJob::validate`]).
+    ///
+    /// ```
+    /// use indomain_aggregate::stats::{Statistic, StatsJob};
+    /// use indomain_aggregate::sum::RealEncoding;
+    ///
+    /// let job = StatsJob::new(Statistic::Mean, ["income"], vec![0], 5)
+    ///     .with_categories(["north", "south"])
+    ///     .with_encoding(RealEncoding { frac_bits: 16, max_abs: 1e6 });
+    /// assert_eq!(job.groups(), 2);
+    /// job.validate(3)?;
+    /// # Ok::<(), indomain_aggregate::AggregateError>(())
+    /// ```
+    pub fn new<S: Into<String>>(
+        statistic: Statistic,
+        columns: impl IntoIterator<Item = S>,
+        receivers: Vec<usize>,
+        min_group_size: u64,
+    ) -> Self {
+        Self {
+            statistic,
+            columns: columns.into_iter().map(Into::into).collect(),
+            categories: None,
+            receivers,
+            min_group_size,
+            frac_bits: DEFAULT_FRAC_BITS,
+            max_abs: DEFAULT_MAX_ABS,
+        }
+    }
+
+    /// The same job grouped by the public `categories` of a group-by column
+    /// ([`LocalData::groups`] indexes them).
+    pub fn with_categories<S: Into<String>>(
+        mut self,
+        categories: impl IntoIterator<Item = S>,
+    ) -> Self {
+        self.categories = Some(categories.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// The same job with another fixed-point encoding.
+    pub fn with_encoding(mut self, encoding: crate::sum::RealEncoding) -> Self {
+        self.frac_bits = encoding.frac_bits;
+        self.max_abs = encoding.max_abs;
+        self
+    }
+
     /// The number of groups.
     pub fn groups(&self) -> usize {
         self.categories.as_ref().map_or(1, Vec::len)

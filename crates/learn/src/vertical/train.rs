@@ -8,7 +8,7 @@ use crate::LearnError;
 use crate::params::{Sigmoid, Task, TrainParams};
 use indomain_core::{Bounded, FixedPoint};
 use indomain_mpc::dealer::{self, DealerClient, DealerLimits};
-use indomain_mpc::{FixedMatrix, LEADER, Roster, Session, Shared};
+use indomain_mpc::{FixedMatrix, Roster, Session, Shared};
 use indomain_net::PartySet;
 use ndarray::{Array2, ArrayView2};
 use rand::{CryptoRng, Rng};
@@ -22,6 +22,9 @@ struct Chunk {
 }
 
 type Party<'a> = Session<'a, DealerClient>;
+
+/// The label holder's rank: it is the mpc layer's leader.
+const LEADER: usize = 0;
 
 /// Checks the label holder's labels.
 fn check_labels(task: Task, y: &[f64], rows: usize) -> Result<(), LearnError> {
@@ -134,7 +137,7 @@ pub(super) fn run<R: Rng + CryptoRng + ?Sized>(
     }
     if parties.me() == dealer_index {
         let limits = DealerLimits::default();
-        dealer::serve(parties, &computing, limits, rng)?;
+        dealer::serve_ordered(parties, &computing, limits, rng)?;
         return Ok(TrainOutcome::default());
     }
     let roster = Roster::ordered(parties, computing.clone(), Some(dealer_index))?;
@@ -334,7 +337,7 @@ impl Trainer {
         squares: u64,
         rows: usize,
     ) -> Result<Option<f64>, LearnError> {
-        let opened = s.open_to(&Shared(vec![squares]), LEADER)?;
+        let opened = s.open_to(&Shared(vec![squares]), s.leader())?;
         Ok(opened.map(|v| {
             let mean = (v[0] as i64) as f64 / (self.fp.scale() * self.fp.scale()) / rows as f64;
             match self.task {
@@ -358,7 +361,7 @@ impl Trainer {
         for chunk in chunks {
             let z = s.fixed_times(&chunk.matrix, w)?;
             let z = s.truncate(z, self.fp.frac_bits())?;
-            if let Some(v) = s.open_to(&z, LEADER)? {
+            if let Some(v) = s.open_to(&z, s.leader())? {
                 scores.extend(self.fp.decode_slice(&v));
             }
         }
@@ -398,7 +401,8 @@ impl Trainer {
         let mut off = 0;
         for (rank, &width) in self.widths.iter().enumerate() {
             let part = Shared(w.0[off..off + width].to_vec());
-            if let Some(v) = s.open_to(&part, rank)? {
+            let owner = s.roster().index(rank)?;
+            if let Some(v) = s.open_to(&part, owner)? {
                 mine = self.fp.decode_slice(&v);
             }
             off += width;
