@@ -38,7 +38,7 @@ use crate::AggregateError;
 use indomain_core::FixedPoint;
 use indomain_mpc::compare::CHUNK;
 use indomain_mpc::dealer::{DealerLimits, serve};
-use indomain_mpc::{DealerClient, Roster, Session, Shared};
+use indomain_mpc::{Correlations, DealerClient, Roster, Session, Shared, TwoParty};
 use indomain_net::PartySet;
 use rand::{CryptoRng, Rng};
 
@@ -95,13 +95,14 @@ pub(crate) fn overflow_bound(job: &StatsJob, parties: usize) -> Option<(u64, &'s
 }
 
 /// Decides every group and histogram cell by secure comparison with the
-/// dealer at set index `dealer`. `local` is this party's local aggregates,
+/// dealer at set index `dealer`, or with none: two data parties generate
+/// the correlations themselves ([`TwoParty`]). `local` is this party's local aggregates,
 /// `combined` its share of the totals (both counts first, then the
 /// groups' segments).
 pub(crate) fn decide(
     parties: &mut PartySet,
     job: &StatsJob,
-    dealer: usize,
+    dealer: Option<usize>,
     local: &[u128],
     combined: &[u128],
 ) -> Result<Verdicts, AggregateError> {
@@ -111,11 +112,14 @@ pub(crate) fn decide(
     // Units: the group counts, then (histogram) every cell.
     let units = if histogram { local.len() } else { groups };
     let me = parties.me();
-    let data_parties = parties.len() - 1;
+    let data_parties = parties.len() - dealer.is_some() as usize;
     let overflow = overflow_bound(job, data_parties);
-    let roster = Roster::new(parties, Some(dealer)).map_err(mpc)?;
-    let dealer_client = DealerClient::new(&roster).map_err(mpc)?;
-    let mut session = Session::new(parties, roster, FixedPoint::default(), dealer_client);
+    let roster = Roster::new(parties, dealer).map_err(mpc)?;
+    let source: Box<dyn Correlations> = match dealer {
+        Some(_) => Box::new(DealerClient::new(&roster).map_err(mpc)?),
+        None => Box::new(TwoParty::new(&roster).map_err(mpc)?),
+    };
+    let mut session = Session::new(parties, roster, FixedPoint::default(), source);
     let leader = session.is_leader();
     let k = if leader { job.min_group_size } else { 0 };
 
@@ -185,7 +189,7 @@ pub(crate) fn decide(
 /// (in chunks, within the dealer's item limit); an odd last one passes
 /// through.
 fn and_pairs(
-    session: &mut Session<'_, DealerClient>,
+    session: &mut Session<'_, Box<dyn Correlations>>,
     verdicts: Vec<Shared>,
 ) -> Result<Vec<Shared>, AggregateError> {
     let mpc = AggregateError::mpc(PHASE);

@@ -93,6 +93,11 @@ pub enum CountDecision {
         /// The dealer's index in the party set.
         dealer: usize,
     },
+    /// By the same secure comparison between exactly two data parties and
+    /// no dealer: they generate the comparison's correlated randomness
+    /// themselves (`indomain_mpc::TwoParty`, correlated OT), so no third
+    /// organisation is trusted. No party learns a suppressed count.
+    ComparedTwoParty,
     /// By opening every group's count to the first receiver, which then
     /// learns the counts of suppressed groups too, and every receiver
     /// learns the count of every histogram cell of a released group
@@ -155,7 +160,7 @@ pub fn run_statistics_with<R: Rng + CryptoRng + ?Sized>(
     let (count_share, stat_share) = combined.split_at(groups);
     let own_counts = &local[..groups];
 
-    if let CountDecision::Compared { dealer } = decision {
+    if let Some(dealer) = decision.compared() {
         progress(Phase::Decision);
         let verdicts = compare::decide(parties, job, dealer, &local, &combined)?;
         progress(Phase::Statistics);
@@ -207,10 +212,19 @@ fn data_parties(
     data: &LocalData,
 ) -> Result<Vec<usize>, AggregateError> {
     let n = parties.len();
-    let CountDecision::Compared { dealer } = decision else {
-        return Ok((0..n).collect());
-    };
     let bad = |m: String| Err(AggregateError::BadParameters(m));
+    let dealer = match decision {
+        CountDecision::OpenedToDecider => return Ok((0..n).collect()),
+        CountDecision::ComparedTwoParty => {
+            if n != 2 {
+                return bad(format!(
+                    "a job compared without a dealer takes exactly two data parties, not {n}"
+                ));
+            }
+            return check_compared_sizes(job, data).map(|()| vec![0, 1]);
+        }
+        CountDecision::Compared { dealer } => dealer,
+    };
     if dealer >= n {
         return bad(format!("the dealer {dealer} is not one of the {n} parties"));
     }
@@ -223,6 +237,13 @@ fn data_parties(
     if n < 3 {
         return bad("a job decided by comparison needs two data parties and a dealer".into());
     }
+    check_compared_sizes(job, data)?;
+    Ok((0..n).filter(|&i| i != dealer).collect())
+}
+
+/// The row and group-size bounds of a job decided by comparison.
+fn check_compared_sizes(job: &StatsJob, data: &LocalData) -> Result<(), AggregateError> {
+    let bad = |m: String| Err(AggregateError::BadParameters(m));
     let most = compare::MAX_ROWS_PER_PARTY;
     if data.rows() >= most {
         return bad(format!(
@@ -236,7 +257,32 @@ fn data_parties(
             job.min_group_size
         ));
     }
-    Ok((0..n).filter(|&i| i != dealer).collect())
+    Ok(())
+}
+
+impl CountDecision {
+    /// `Some(dealer)` when counts are compared securely (the dealer's set
+    /// index, or `None` for two parties alone); `None` when opened.
+    pub fn compared(self) -> Option<Option<usize>> {
+        match self {
+            CountDecision::Compared { dealer } => Some(Some(dealer)),
+            CountDecision::ComparedTwoParty => Some(None),
+            CountDecision::OpenedToDecider => None,
+        }
+    }
+
+    /// How the comparison's correlated randomness is produced, for the
+    /// trust record of a result: "dealer NAME", "two-party", or `None` when
+    /// counts were opened to the decider.
+    pub fn trust(self, names: &[String]) -> Option<String> {
+        match self.compared()? {
+            Some(d) => Some(format!(
+                "dealer {}",
+                names.get(d).map_or("?", String::as_str)
+            )),
+            None => Some("two-party".into()),
+        }
+    }
 }
 
 /// Opens the released groups' counts and statistics (suppressed cells
