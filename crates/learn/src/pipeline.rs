@@ -306,6 +306,7 @@ pub fn run<R: Rng + CryptoRng + ?Sized>(
                 loss_per_epoch: release.loss_per_epoch,
                 validation_loss_per_epoch: release.validation_loss,
                 contribution: release.contribution,
+                correlations: spec.correlations(),
                 written_by: format!("indomain {}", env!("CARGO_PKG_VERSION")),
             })
         }

@@ -274,11 +274,11 @@ impl CountDecision {
     /// How the comparison's correlated randomness is produced, for the
     /// trust record of a result: "dealer NAME", "two-party", or `None` when
     /// counts were opened to the decider.
-    pub fn trust(self, names: &[String]) -> Option<String> {
+    pub fn trust(self, names: &[impl AsRef<str>]) -> Option<String> {
         match self.compared()? {
             Some(d) => Some(format!(
                 "dealer {}",
-                names.get(d).map_or("?", String::as_str)
+                names.get(d).map_or("?", |n| n.as_ref())
             )),
             None => Some("two-party".into()),
         }
