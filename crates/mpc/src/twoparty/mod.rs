@@ -13,9 +13,14 @@
 //!   share being zero. No message.
 //! - **Right triples** against a mask: each party draws its share of V;
 //!   W = U·V (or Uᵀ·V) is the local U_me·V_me plus U_0·V_1 and U_1·V_0,
-//!   vector OLEs with the rows (or columns) of the mask owner's U as the
-//!   sender's vectors and the other party's V entries as choices.
-//!   ‖V‖² adds one inner product V_0·V_1.
+//!   products of a privately held, fixed matrix with the other party's
+//!   fresh vector. Those run on ring-LWE ([`he`]): each party encrypts its
+//!   mask share once, when the mask is made, and for every right triple
+//!   the other party evaluates it on its V share and returns one masked
+//!   ciphertext per N outputs. (Gilboa products would move 64·(64+1)/2
+//!   bits per matrix entry per product: rows × width × 260 bytes, which
+//!   docs/benchmarks.md measures at 360 MB an epoch on default_credit.)
+//!   ‖V‖² adds one inner product V_0·V_1 (the leader's V_0 encrypted).
 //! - **Masked bits**: r = Σ 2^j·b_j + 2^bits·h with each b_j = β_0 ⊕ β_1
 //!   for bits β_i drawn by party i: b_j = β_0 + β_1 − 2·β_0·β_1, one
 //!   one-bit product (a single OT) per bit; h is the sum of the parties'
@@ -32,11 +37,13 @@
 //! from the OTs, values that are pseudo-random whatever the peer's
 //! secrets are (see [`ole`]); the items are therefore uniformly random
 //! shares, as the dealer's are. Security is semi-honest, under the CDH
-//! assumption on ristretto255 (base OT) and the correlation robustness of
-//! the TMMO hash on AES (IKNP). docs/protocols.md has the simulator
-//! argument and the costs.
+//! assumption on ristretto255 (base OT), the correlation robustness of
+//! the TMMO hash on AES (IKNP) and ring-LWE (N = 8192, log q ≈ 216).
+//! docs/protocols.md has the simulator argument and the costs.
 
+mod he;
 mod ole;
+mod rlwe;
 
 use crate::MpcError;
 use crate::correlations::{Correlations, MaskId, MaskLayout};
@@ -51,14 +58,17 @@ use indomain_net::wire::{decode_msg, send_msg};
 use indomain_net::{NetError, PartySet};
 use ndarray::{Array2, s};
 use ole::{Ole, Shape};
-use rand::RngExt;
 use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use rayon::prelude::*;
 
 const PHASE_AGREE: &str = "two-party agreement";
 const PHASE_OT: &str = "two-party base OT";
 const PHASE_TRIPLES: &str = "two-party beaver triples";
 const PHASE_RIGHT: &str = "two-party right triple";
 const PHASE_SQUARE: &str = "two-party square of a right triple";
+const PHASE_MASK: &str = "two-party encrypted mask";
+const PHASE_KEYS: &str = "two-party public keys";
 const PHASE_BITS: &str = "two-party masked bits";
 
 /// Turns a link failure of `peer` during `phase` into an error naming both.
@@ -86,12 +96,17 @@ fn ot_error(phase: &'static str) -> impl Fn(indomain_ot::OtError) -> MpcError {
     }
 }
 
+/// Wire frames of masked ciphertexts, and their masks.
+type Masked = (Vec<Vec<u8>>, Vec<Vec<u64>>);
+
 /// A left mask as one party holds it.
 struct Mask {
     rows: usize,
     layout: MaskLayout,
     /// This party's share of its own columns (rows × width).
     own: RingMatrix,
+    /// The other party's share, encrypted under its key.
+    peer: he::PeerMask,
 }
 
 impl Mask {
@@ -110,6 +125,7 @@ pub struct TwoParty {
     rank: usize,
     peer: usize,
     ole: Option<Ole>,
+    keys: Option<(he::Keys, he::PeerKey)>,
     masks: Vec<Mask>,
     rng: StdRng,
     items: u64,
@@ -136,6 +152,7 @@ impl TwoParty {
             rank,
             peer: roster.index(1 - rank)?,
             ole: None,
+            keys: None,
             masks: Vec::new(),
             rng,
             items: 0,
@@ -174,9 +191,112 @@ impl TwoParty {
         if self.ole.is_none() {
             let leader = self.leader();
             self.ole = Some(Ole::setup(ch, leader, &mut self.rng)?);
+            let keys = he::Keys::generate(&mut self.rng);
+            let theirs = self.swap(
+                parties,
+                vec![keys.public_bytes()],
+                1,
+                he::SEEDED_BYTES,
+                PHASE_KEYS,
+            )?;
+            let peer_key = he::PeerKey::from_bytes(&theirs[0]).ok_or_else(|| {
+                self.malformed(
+                    parties,
+                    PHASE_KEYS,
+                    "a public key with a residue out of range",
+                )
+            })?;
+            self.keys = Some((keys, peer_key));
         }
         self.items += 1;
         Ok(())
+    }
+
+    fn malformed(&self, parties: &PartySet, phase: &'static str, reason: &str) -> MpcError {
+        MpcError::Malformed {
+            peer: parties.name(self.peer).to_string(),
+            phase,
+            reason: reason.to_string(),
+        }
+    }
+
+    /// Sends `mine` and receives `count` frames of `len` bytes each, the
+    /// leader sending first (so that two large transfers never wait on
+    /// each other's flow control).
+    fn swap(
+        &self,
+        parties: &mut PartySet,
+        mine: Vec<Vec<u8>>,
+        count: usize,
+        len: usize,
+        phase: &'static str,
+    ) -> Result<Vec<Vec<u8>>, MpcError> {
+        let ch = parties.channel(self.peer)?;
+        let peer = ch.peer().to_string();
+        let send = |ch: &mut dyn indomain_net::Channel| -> Result<(), MpcError> {
+            for frame in &mine {
+                ch.send(frame).map_err(link(&peer, phase))?;
+            }
+            Ok(())
+        };
+        if self.leader() {
+            send(ch)?;
+        }
+        let mut theirs = Vec::with_capacity(count);
+        for _ in 0..count {
+            let frame = ch.recv().map_err(link(&peer, phase))?;
+            if frame.len() != len {
+                return Err(MpcError::Malformed {
+                    peer,
+                    phase,
+                    reason: format!("a frame of {} bytes, expected {len}", frame.len()),
+                });
+            }
+            theirs.push(frame);
+        }
+        if !self.leader() {
+            send(ch)?;
+        }
+        Ok(theirs)
+    }
+
+    fn he_keys(&self) -> Result<&(he::Keys, he::PeerKey), MpcError> {
+        self.keys
+            .as_ref()
+            .ok_or_else(|| MpcError::Usage("products before agreement".into()))
+    }
+
+    /// Decrypts full ciphertexts the peer returned.
+    fn decrypt_all(
+        &self,
+        parties: &PartySet,
+        frames: &[Vec<u8>],
+        len: usize,
+        phase: &'static str,
+    ) -> Result<Vec<Vec<u64>>, MpcError> {
+        let (keys, _) = self.he_keys()?;
+        frames
+            .iter()
+            .map(|f| {
+                he::Ct::from_bytes(f)
+                    .map(|ct| keys.decrypt(&ct, len))
+                    .ok_or_else(|| {
+                        self.malformed(parties, phase, "a ciphertext residue out of range")
+                    })
+            })
+            .collect()
+    }
+
+    /// Masks evaluated ciphertexts for the peer: wire frames and the masks
+    /// (this party's shares are their negations).
+    fn mask_all(&mut self, cts: Vec<he::Ct>) -> Result<Masked, MpcError> {
+        let seeds: Vec<[u8; 32]> = cts.iter().map(|_| self.rng.random()).collect();
+        let (_, key) = self.he_keys()?;
+        Ok(cts
+            .into_par_iter()
+            .zip(seeds)
+            .map(|(ct, seed)| he::mask_for_owner(ct, key, &mut StdRng::from_seed(seed)))
+            .unzip())
     }
 
     /// Shares of x·y where this party is the sender (vectors `xs`) and the
@@ -276,15 +396,57 @@ impl Correlations for TwoParty {
                 widths,
             },
         )?;
-        let mut mask = Mask {
+        let (width, peer_width) = match layout {
+            MaskLayout::Shared { inner } => (*inner, *inner),
+            MaskLayout::Blocks { widths } => (widths[self.rank], widths[1 - self.rank]),
+        };
+        for w in [width, peer_width] {
+            he::check_shape(rows, w).map_err(MpcError::Usage)?;
+        }
+        let own = matrix(rows, width, self.random(rows * width))?;
+        // This party's share, encrypted in both layouts, for the peer.
+        let (columns, interleaved) =
+            he::mask_plaintexts(own.as_slice().unwrap_or_default(), rows, width);
+        let seeds: Vec<[u8; 32]> = (0..columns.len() + interleaved.len())
+            .map(|_| self.rng.random())
+            .collect();
+        let (keys, _) = self.he_keys()?;
+        let plaintexts: Vec<&Vec<u64>> = columns.iter().chain(&interleaved).collect();
+        let frames: Vec<Vec<u8>> = plaintexts
+            .par_iter()
+            .zip(seeds)
+            .map(|(m, seed)| keys.encrypt_bytes(m, &mut StdRng::from_seed(seed)))
+            .collect();
+        let (n_columns, n_interleaved) = he::mask_counts(rows, peer_width);
+        let theirs = self.swap(
+            parties,
+            frames,
+            n_columns + n_interleaved,
+            he::SEEDED_BYTES,
+            PHASE_MASK,
+        )?;
+        let cts: Vec<he::Ct> = theirs
+            .par_iter()
+            .map(|f| he::Ct::from_seeded(f))
+            .collect::<Option<_>>()
+            .ok_or_else(|| {
+                self.malformed(parties, PHASE_MASK, "a ciphertext residue out of range")
+            })?;
+        let mut cts = cts;
+        let interleaved = cts.split_off(n_columns);
+        let peer = he::PeerMask {
+            rows,
+            width: peer_width,
+            columns: cts,
+            interleaved,
+        };
+        let share = own.clone();
+        self.masks.push(Mask {
             rows,
             layout: layout.clone(),
-            own: Array2::zeros((0, 0)),
-        };
-        let (_, width) = mask.range(self.rank);
-        mask.own = matrix(rows, width, self.random(rows * width))?;
-        let share = mask.own.clone();
-        self.masks.push(mask);
+            own,
+            peer,
+        });
         Ok((MaskId(self.masks.len() as u32 - 1), share))
     }
 
@@ -308,77 +470,87 @@ impl Correlations for TwoParty {
         let (rows, inner) = (m.rows, m.layout.inner());
         let (off, width) = m.range(rank);
         let (peer_off, peer_width) = m.range(peer_rank);
-        let own = m.own.clone();
-        if !transposed {
-            // V is inner × cols, W = U·V is rows × cols.
-            let v = matrix(inner, cols, self.random(inner * cols))?;
-            let mut w = own.dot(&v.slice(s![off..off + width, ..]));
-            // Sender: value (c, j) is column j of U_me, summed into column c.
-            let columns = own.t().as_standard_layout().into_owned();
-            let xs: Vec<u64> = (0..cols).flat_map(|_| columns.iter().copied()).collect();
-            let by_col_mine = |i: usize| i / width.max(1);
-            let by_col_theirs = |i: usize| i / peer_width.max(1);
-            let mine = Shape {
-                bits: 64,
-                len: rows,
-                groups: cols,
-                group: &by_col_mine,
+        let local = if transposed {
+            (rows, cols)
+        } else {
+            (inner, cols)
+        };
+        let v = matrix(local.0, local.1, self.random(local.0 * local.1))?;
+        let m = self.mask(mask)?;
+        // This party evaluates the peer's encrypted share on its own V.
+        let evaluated: Vec<he::Ct> = if peer_width == 0 {
+            Vec::new()
+        } else if transposed {
+            (0..cols)
+                .map(|c| m.peer.t_times(&v.column(c).to_vec()))
+                .collect()
+        } else {
+            (0..cols)
+                .flat_map(|c| {
+                    let vc: Vec<u64> = (peer_off..peer_off + peer_width)
+                        .map(|j| v[[j, c]])
+                        .collect();
+                    m.peer.times(&vc)
+                })
+                .collect()
+        };
+        let mut w = if transposed {
+            let mut w = Array2::<u64>::zeros((inner, cols));
+            w.slice_mut(s![off..off + width, ..])
+                .assign(&m.own.t().dot(&v));
+            w
+        } else {
+            m.own.dot(&v.slice(s![off..off + width, ..]))
+        };
+        let chunks = rows.div_ceil(rlwe::N);
+        let (frames, masks) = self.mask_all(evaluated)?;
+        // Theirs: one ciphertext per output column (transposed) or per
+        // column and chunk of rows, if this party's share has columns.
+        let expected = match (width, transposed) {
+            (0, _) => 0,
+            (_, true) => cols,
+            (_, false) => cols * chunks,
+        };
+        let theirs = self.swap(parties, frames, expected, he::CT_BYTES, PHASE_RIGHT)?;
+        let decrypted = self.decrypt_all(parties, &theirs, rlwe::N, PHASE_RIGHT)?;
+        let mut add = |r: usize, c: usize, x: u64, sub: bool| {
+            w[[r, c]] = if sub {
+                w[[r, c]].wrapping_sub(x)
+            } else {
+                w[[r, c]].wrapping_add(x)
             };
-            let theirs = Shape {
-                bits: 64,
-                len: rows,
-                groups: cols,
-                group: &by_col_theirs,
-            };
-            let ys: Vec<u64> = (0..cols)
-                .flat_map(|c| (peer_off..peer_off + peer_width).map(move |j| (j, c)))
-                .map(|(j, c)| v[[j, c]])
-                .collect();
-            let (sent, received) =
-                self.products(parties, (&mine, &xs), (&theirs, &ys), PHASE_RIGHT)?;
+        };
+        if transposed {
             for c in 0..cols {
-                for r in 0..rows {
-                    let add = sent[c * rows + r].wrapping_add(received[c * rows + r]);
-                    w[[r, c]] = w[[r, c]].wrapping_add(add);
+                if let Some(mask) = masks.get(c) {
+                    for j in 0..peer_width {
+                        add(
+                            peer_off + j,
+                            c,
+                            mask[he::transposed_slot(peer_width, j)],
+                            true,
+                        );
+                    }
+                }
+                if let Some(dec) = decrypted.get(c) {
+                    for j in 0..width {
+                        add(off + j, c, dec[he::transposed_slot(width, j)], false);
+                    }
                 }
             }
-            return Ok(RightTripleShare { v, w });
-        }
-        // V is rows × cols, W = Uᵀ·V is inner × cols.
-        let v = matrix(rows, cols, self.random(rows * cols))?;
-        let mut w = Array2::<u64>::zeros((inner, cols));
-        let local = own.t().dot(&v);
-        w.slice_mut(s![off..off + width, ..]).assign(&local);
-        // Sender: value (c, i) is row i of U_me, summed into column c.
-        let flat = own.as_standard_layout().into_owned();
-        let flat = flat.as_slice().unwrap_or_default();
-        let xs: Vec<u64> = (0..cols).flat_map(|_| flat.iter().copied()).collect();
-        let by_col = |i: usize| i / rows.max(1);
-        let mine = Shape {
-            bits: 64,
-            len: width,
-            groups: cols,
-            group: &by_col,
-        };
-        let theirs = Shape {
-            bits: 64,
-            len: peer_width,
-            groups: cols,
-            group: &by_col,
-        };
-        let ys: Vec<u64> = (0..cols)
-            .flat_map(|c| (0..rows).map(move |i| (i, c)))
-            .map(|(i, c)| v[[i, c]])
-            .collect();
-        let (sent, received) = self.products(parties, (&mine, &xs), (&theirs, &ys), PHASE_RIGHT)?;
-        for c in 0..cols {
-            for k in 0..width {
-                let at = off + k;
-                w[[at, c]] = w[[at, c]].wrapping_add(sent[c * width + k]);
-            }
-            for k in 0..peer_width {
-                let at = peer_off + k;
-                w[[at, c]] = w[[at, c]].wrapping_add(received[c * peer_width + k]);
+        } else {
+            for c in 0..cols {
+                for b in 0..chunks {
+                    let first = b * rlwe::N;
+                    for k in 0..rlwe::N.min(rows - first) {
+                        if let Some(mask) = masks.get(c * chunks + b) {
+                            add(first + k, c, mask[k], true);
+                        }
+                        if let Some(dec) = decrypted.get(c * chunks + b) {
+                            add(first + k, c, dec[k], false);
+                        }
+                    }
+                }
             }
         }
         Ok(RightTripleShare { v, w })
@@ -394,27 +566,38 @@ impl Correlations for TwoParty {
         let own = v
             .iter()
             .fold(0u64, |s, x| s.wrapping_add(x.wrapping_mul(*x)));
-        // 2·V_0·V_1: the leader's entries are the vectors, the other's the
-        // scalars, all into one group.
-        let one = |_: usize| 0usize;
-        let shape = Shape {
-            bits: 64,
-            len: 1,
-            groups: 1,
-            group: &one,
-        };
-        let leader = self.leader();
-        let ch = parties.channel(self.peer)?;
-        let ole = self
-            .ole
-            .as_mut()
-            .ok_or_else(|| MpcError::Usage("products before agreement".into()))?;
-        let cross = if leader {
-            ole.send(ch, &shape, &v, PHASE_SQUARE)?
+        // 2·V_0·V_1: the leader encrypts V_0, the other party returns the
+        // inner product with V_1 masked, the leader decrypts its share.
+        let cross = if self.leader() {
+            let seeds: Vec<[u8; 32]> = v.chunks(rlwe::N).map(|_| self.rng.random()).collect();
+            let (keys, _) = self.he_keys()?;
+            let frames: Vec<Vec<u8>> = v
+                .par_chunks(rlwe::N)
+                .zip(seeds)
+                .map(|(c, seed)| keys.encrypt_bytes(c, &mut StdRng::from_seed(seed)))
+                .collect();
+            let theirs = self.swap(parties, frames, 1, he::CT_BYTES, PHASE_SQUARE)?;
+            self.decrypt_all(parties, &theirs, rlwe::N, PHASE_SQUARE)?[0][rlwe::N - 1]
         } else {
-            ole.receive(ch, &shape, &v, PHASE_SQUARE)?
+            let chunks = v.len().div_ceil(rlwe::N);
+            let ch = parties.channel(self.peer)?;
+            let peer = ch.peer().to_string();
+            let mut encrypted = Vec::with_capacity(chunks);
+            for _ in 0..chunks {
+                let frame = ch.recv().map_err(link(&peer, PHASE_SQUARE))?;
+                let ct = he::Ct::from_seeded(&frame).ok_or_else(|| MpcError::Malformed {
+                    peer: peer.clone(),
+                    phase: PHASE_SQUARE,
+                    reason: format!("a frame of {} bytes, not an encrypted vector", frame.len()),
+                })?;
+                encrypted.push(ct);
+            }
+            let (frames, masks) = self.mask_all(vec![he::inner_product(&encrypted, &v)])?;
+            let ch = parties.channel(self.peer)?;
+            ch.send(&frames[0]).map_err(link(&peer, PHASE_SQUARE))?;
+            masks[0][rlwe::N - 1].wrapping_neg()
         };
-        let square = own.wrapping_add(cross[0].wrapping_mul(2));
+        let square = own.wrapping_add(cross.wrapping_mul(2));
         Ok((triple, square))
     }
 
