@@ -68,15 +68,15 @@ fn to_ntt(mut p: Poly) -> Poly {
 }
 
 /// m (centred) + t·e as a coefficient-form polynomial.
-fn message_plus_error(m: &[u64], e: &[i128]) -> Poly {
+fn message_plus_error(m: &[u64], e: &[i64]) -> Poly {
     let r = ring();
     let mut out = vec![0u64; LIMBS * N];
     for (l, limb) in out.chunks_mut(N).enumerate() {
         let p = r.primes[l];
         let t = r.t_mod(l);
         for (k, o) in limb.iter_mut().enumerate() {
-            let mv = m.get(k).map_or(0, |v| r.reduce_i128(*v as i64 as i128, l));
-            let ev = r.mul(r.reduce_i128(e[k], l), t, l);
+            let mv = m.get(k).map_or(0, |v| r.reduce(*v as i64, l));
+            let ev = r.mul(r.reduce(e[k], l), t, l);
             *o = (mv + ev) % p;
         }
     }
@@ -173,6 +173,13 @@ impl Ct {
             c0: rlwe::read_poly(&bytes[..POLY_BYTES])?,
             c1: rlwe::read_poly(&bytes[POLY_BYTES..])?,
         })
+    }
+
+    fn sum(mut self, other: Self) -> Self {
+        let r = ring();
+        r.add(&mut self.c0, &other.c0);
+        r.add(&mut self.c1, &other.c1);
+        self
     }
 
     fn zero() -> Self {
@@ -275,19 +282,28 @@ impl PeerMask {
     pub fn t_times(&self, v: &[u64]) -> Ct {
         let r = ring();
         let n_w = N / self.width.max(1);
-        let mut acc = Ct::zero();
-        for (c, ct) in self.interleaved.iter().enumerate() {
-            let first = c * n_w;
-            let coeffs: Vec<i128> = (0..n_w.min(self.rows - first))
-                .map(|i| v[first + i] as i64 as i128)
-                .collect();
-            let mut p = r.signed_poly(&coeffs);
-            r.ntt(&mut p);
-            r.mul_add(&mut acc.c0, &ct.c0, &p);
-            r.mul_add(&mut acc.c1, &ct.c1, &p);
-        }
-        acc
+        self.interleaved
+            .par_iter()
+            .enumerate()
+            .map(|(c, ct)| {
+                let first = c * n_w;
+                let coeffs: Vec<i64> = (0..n_w.min(self.rows - first))
+                    .map(|i| v[first + i] as i64)
+                    .collect();
+                times_plain(ct, r.signed_poly(&coeffs))
+            })
+            .reduce(Ct::zero, Ct::sum)
     }
+}
+
+/// ct ⊙ NTT(p) for a coefficient-form plaintext p.
+fn times_plain(ct: &Ct, mut p: Poly) -> Ct {
+    let r = ring();
+    r.ntt(&mut p);
+    let mut out = Ct::zero();
+    r.mul_add(&mut out.c0, &ct.c0, &p);
+    r.mul_add(&mut out.c1, &ct.c1, &p);
+    out
 }
 
 /// Where entry j of a transposed product sits, for a share of `width`
@@ -302,19 +318,18 @@ pub fn transposed_slot(width: usize, j: usize) -> usize {
 /// coefficient N − 1 holds it.
 pub fn inner_product(encrypted: &[Ct], v: &[u64]) -> Ct {
     let r = ring();
-    let mut acc = Ct::zero();
-    for (b, ct) in encrypted.iter().enumerate() {
-        let first = b * N;
-        let mut coeffs = vec![0i128; N];
-        for (i, x) in v[first..v.len().min(first + N)].iter().enumerate() {
-            coeffs[N - 1 - i] = *x as i64 as i128;
-        }
-        let mut p = r.signed_poly(&coeffs);
-        r.ntt(&mut p);
-        r.mul_add(&mut acc.c0, &ct.c0, &p);
-        r.mul_add(&mut acc.c1, &ct.c1, &p);
-    }
-    acc
+    encrypted
+        .par_iter()
+        .enumerate()
+        .map(|(b, ct)| {
+            let first = b * N;
+            let mut coeffs = vec![0i64; N];
+            for (i, x) in v[first..v.len().min(first + N)].iter().enumerate() {
+                coeffs[N - 1 - i] = *x as i64;
+            }
+            times_plain(ct, r.signed_poly(&coeffs))
+        })
+        .reduce(Ct::zero, Ct::sum)
 }
 
 /// Masks an evaluated ciphertext for its owner: adds the plaintext R (N
@@ -350,8 +365,8 @@ pub fn mask_for_owner<R: CryptoRng + ?Sized>(
         for (k, o) in limb.iter_mut().enumerate() {
             let (lo, hi) = highs[k];
             let f = (r.mul(hi % p, two_128, l) + (lo % p as u128) as u64 + p - offset) % p;
-            let f = (f + r.reduce_i128(e1[k], l)) % p;
-            let m = r.reduce_i128(mask[k] as i64 as i128, l);
+            let f = (f + r.reduce(e1[k], l)) % p;
+            let m = r.reduce(mask[k] as i64, l);
             *o = (r.mul(f, t, l) + m) % p;
         }
     }

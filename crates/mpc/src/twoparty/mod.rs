@@ -62,6 +62,9 @@ use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use rayon::prelude::*;
 
+/// The most bytes each way that two parties send at once before reading.
+const DUPLEX_BYTES: usize = 8 << 20;
+
 const PHASE_AGREE: &str = "two-party agreement";
 const PHASE_OT: &str = "two-party base OT";
 const PHASE_TRIPLES: &str = "two-party beaver triples";
@@ -220,9 +223,11 @@ impl TwoParty {
         }
     }
 
-    /// Sends `mine` and receives `count` frames of `len` bytes each, the
-    /// leader sending first (so that two large transfers never wait on
-    /// each other's flow control).
+    /// Sends `mine` and receives `count` frames of `len` bytes each. Both
+    /// send at once when each direction fits well within a link's receive
+    /// window (QUIC's is 32 MiB a stream); larger transfers go one way at
+    /// a time, the leader first, so that neither waits on the other's flow
+    /// control.
     fn swap(
         &self,
         parties: &mut PartySet,
@@ -239,7 +244,9 @@ impl TwoParty {
             }
             Ok(())
         };
-        if self.leader() {
+        let ours: usize = mine.iter().map(Vec::len).sum();
+        let duplex = ours.max(count * len) <= DUPLEX_BYTES;
+        if duplex || self.leader() {
             send(ch)?;
         }
         let mut theirs = Vec::with_capacity(count);
@@ -254,7 +261,7 @@ impl TwoParty {
             }
             theirs.push(frame);
         }
-        if !self.leader() {
+        if !duplex && !self.leader() {
             send(ch)?;
         }
         Ok(theirs)

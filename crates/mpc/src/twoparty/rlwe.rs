@@ -199,8 +199,10 @@ impl Ring {
 
     /// A signed integer's residue mod p_l.
     #[inline]
-    pub fn reduce_i128(&self, v: i128, l: usize) -> u64 {
-        v.rem_euclid(self.primes[l] as i128) as u64
+    pub fn reduce(&self, v: i64, l: usize) -> u64 {
+        let p = self.primes[l];
+        let r = v.unsigned_abs() % p;
+        if v < 0 && r != 0 { p - r } else { r }
     }
 
     /// In-place negacyclic NTT of every limb (bit-reversed order).
@@ -278,7 +280,7 @@ impl Ring {
             .enumerate()
             .for_each(|(l, (acc, a))| {
                 let p = self.primes[l];
-                let w = shoup(self.reduce_i128(k as i128, l), p);
+                let w = shoup(self.reduce(k, l), p);
                 for (o, x) in acc.iter_mut().zip(a) {
                     let s = *o + mul_shoup(*x, w, p);
                     *o = if s >= p { s - p } else { s };
@@ -300,14 +302,15 @@ impl Ring {
             });
     }
 
-    /// The coefficient-form polynomial with signed integer coefficients.
-    pub fn signed_poly(&self, coeffs: &[i128]) -> Poly {
+    /// The coefficient-form polynomial with signed integer coefficients
+    /// (the rest zero).
+    pub fn signed_poly(&self, coeffs: &[i64]) -> Poly {
         let mut out = vec![0u64; LIMBS * N];
-        for (l, limb) in out.chunks_mut(N).enumerate() {
+        out.par_chunks_mut(N).enumerate().for_each(|(l, limb)| {
             for (o, c) in limb.iter_mut().zip(coeffs) {
-                *o = self.reduce_i128(*c, l);
+                *o = self.reduce(*c, l);
             }
-        }
+        });
         out
     }
 
@@ -358,17 +361,16 @@ impl Ring {
 }
 
 /// A ternary secret, N coefficients in {−1, 0, 1}.
-pub fn ternary<R: CryptoRng + ?Sized>(rng: &mut R) -> Vec<i128> {
-    (0..N).map(|_| rng.random_range(0..3) as i128 - 1).collect()
+pub fn ternary<R: CryptoRng + ?Sized>(rng: &mut R) -> Vec<i64> {
+    (0..N).map(|_| rng.random_range(0..3) as i64 - 1).collect()
 }
 
 /// Centred binomial errors (η = 21): Σ of 21 coin pairs' differences.
-pub fn error<R: CryptoRng + ?Sized>(rng: &mut R) -> Vec<i128> {
+pub fn error<R: CryptoRng + ?Sized>(rng: &mut R) -> Vec<i64> {
     (0..N)
         .map(|_| {
             let bits: u64 = rng.random();
-            ((bits & 0x1f_ffff).count_ones() as i128)
-                - ((bits >> 21 & 0x1f_ffff).count_ones() as i128)
+            (bits & 0x1f_ffff).count_ones() as i64 - (bits >> 21 & 0x1f_ffff).count_ones() as i64
         })
         .collect()
 }
@@ -413,7 +415,7 @@ mod tests {
             assert!(is_prime(p) && p % (2 * N as u64) == 1 && p < 1 << 54 && p > 1 << 53);
         }
         let mut rng = StdRng::seed_from_u64(1);
-        let a: Vec<i128> = (0..N).map(|_| rng.random_range(-1000..1000)).collect();
+        let a: Vec<i64> = (0..N).map(|_| rng.random_range(-1000..1000)).collect();
         let mut pa = r.signed_poly(&a);
         let orig = pa.clone();
         r.ntt(&mut pa);
@@ -421,9 +423,9 @@ mod tests {
         r.intt(&mut back);
         assert_eq!(back, orig);
         // X · X^(N−1) = X^N = −1.
-        let mut x = vec![0i128; N];
+        let mut x = vec![0i64; N];
         x[1] = 1;
-        let mut y = vec![0i128; N];
+        let mut y = vec![0i64; N];
         y[N - 1] = 1;
         let (mut px, mut py) = (r.signed_poly(&x), r.signed_poly(&y));
         r.ntt(&mut px);
@@ -431,7 +433,7 @@ mod tests {
         let mut prod = vec![0u64; LIMBS * N];
         r.mul_add(&mut prod, &px, &py);
         r.intt(&mut prod);
-        let mut want = vec![0i128; N];
+        let mut want = vec![0i64; N];
         want[0] = -1;
         assert_eq!(prod, r.signed_poly(&want));
         // Barrett agrees with the definition.
@@ -457,7 +459,12 @@ mod tests {
             .zip(&e)
             .map(|(m, e)| *m as i64 as i128 + e * (1i128 << 64))
             .collect();
-        let mut c0 = r.signed_poly(&x);
+        let mut c0: Poly = (0..LIMBS)
+            .flat_map(|l| {
+                x.iter()
+                    .map(move |v| v.rem_euclid(r.primes[l] as i128) as u64)
+            })
+            .collect();
         r.ntt(&mut c0);
         let zero = vec![0u64; LIMBS * N];
         let got = r.decrypt(&c0, &zero, &zero, N);
