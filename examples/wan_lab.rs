@@ -261,7 +261,8 @@ fn csv_table(path: &str, labels: bool) -> Result<Table, Error> {
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().ok_or("an empty file")?.split(',').collect();
     let skip = 1 + labels as usize;
-    let (mut ids, mut y, mut values, mut numbers) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut ids, mut y, mut values, mut numbers) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (i, line) in lines.enumerate() {
         let cells: Vec<&str> = line.split(',').collect();
         ids.push(cells[0].to_string());
