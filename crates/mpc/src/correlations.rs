@@ -65,7 +65,7 @@ pub trait Correlations {
 
     /// A left mask U of `rows` rows laid out as `layout`. Returns its name
     /// and this party's share: rows × inner for [`MaskLayout::Shared`],
-    /// rows × widths[rank] (its own block) for [`MaskLayout::Blocks`].
+    /// rows × `widths[rank]` (its own block) for [`MaskLayout::Blocks`].
     fn left_mask(
         &mut self,
         parties: &mut PartySet,

@@ -139,6 +139,20 @@ pub enum PsiError {
         /// What was wrong.
         reason: String,
     },
+    /// Fewer keys matched than the job's minimum intersection (or one
+    /// party's set is smaller than it): nothing was revealed to the sender,
+    /// and the receiver's result is withheld.
+    #[error(
+        "peer {peer}, phase {phase}: fewer than the job's minimum of {minimum} keys match; nothing revealed"
+    )]
+    BelowMinimum {
+        /// The peer.
+        peer: String,
+        /// The phase in which the run stopped.
+        phase: Phase,
+        /// The job's minimum intersection.
+        minimum: usize,
+    },
     /// Our own input holds the same key twice; the protocol needs distinct keys.
     #[error(
         "input holds duplicate keys (items {first} and {second}); deduplicate before running PSI"

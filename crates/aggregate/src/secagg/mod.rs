@@ -112,8 +112,9 @@ impl Params {
     /// round described by name.
     ///
     /// ```
-    /// use indomain_aggregate::secagg::{Params, RoundSpec};
-    /// use indomain_aggregate::sum::RealEncoding;
+    /// # mod indomain { pub use indomain_aggregate as aggregate; }
+    /// use indomain::aggregate::secagg::{Params, RoundSpec};
+    /// use indomain::aggregate::sum::RealEncoding;
     ///
     /// let params = Params::from_spec(RoundSpec {
     ///     clients: 10,

@@ -65,7 +65,7 @@ pub mod tabulate;
 pub mod value;
 
 pub use compare::serve_dealer;
-pub use job::{LocalData, MAX_PARTIES, Statistic, StatsJob};
+pub use job::{LocalData, MAX_CELLS, MAX_PARTIES, Statistic, StatsJob};
 pub use protocol::{CountDecision, Phase, run_statistics, run_statistics_with};
 pub use tabulate::tabulate;
 pub use value::Fixed;

@@ -51,11 +51,23 @@
 //! same σ̃, rows and order up to the rounding of encodings and truncations
 //! (about 2^-f per step) and the truncation failure bound of
 //! docs/protocols.md.
+//!
+//! **Which sigmoid, which plaintext reference.** Logistic training never
+//! evaluates the exact σ: its gradient uses σ̃(z) = 1/2 + z/4
+//! ([`crate::Sigmoid::Linear`], the default of [`TrainParams`]) or that
+//! line clamped to [0, 1] ([`crate::Sigmoid::Clamped`]). The plaintext
+//! computation it matches is [`crate::plain::train_with`] with
+//! `indomain_mpc::sigmoid::sigmoid_approx` (or `sigmoid_clamped`), on the
+//! parties' columns joined label holder first, then the feature holders in
+//! set order. [`crate::plain::train`] descends with the exact σ and ends
+//! elsewhere: after the same epochs its weights can differ by tens of
+//! percent. Scores, losses on held-out rows and metrics use the exact σ.
 
 mod plan;
 mod predict;
 mod train;
 
+pub(crate) use plan::check_params;
 pub use plan::{FEATURE_BOUND, batch_order, batches, validation_split};
 
 use crate::LearnError;

@@ -15,7 +15,9 @@
 //!    order, truncated to ℓ bytes.
 //! 4. R compares with H_out(Decode(C, x), x̂) for its own keys; then, as in
 //!    ECDH, the session's finishing step tells S the matched positions of
-//!    its stream if the job reveals to both (always in join mode).
+//!    its stream if the job reveals to both (always in join mode) — or,
+//!    with fewer matches than the job's minimum, only a below-minimum
+//!    notice, and both end with an error.
 //!
 //! What each party learns: both learn the other's set size; R learns X ∩ Y
 //! (S too if revealed). S sees only A', uniform since A is pseudo-random
@@ -36,7 +38,8 @@ pub mod okvs;
 pub use indomain_ot::{base_ot, code, gf128, iknp, pprf, prf, vole};
 
 use crate::session::{
-    Hello, Job, Outcome, Role, checked_len, exchange_hello, recv_positions, send_positions,
+    Hello, Job, Outcome, Role, checked_len, exchange_hello, recv_positions, refuse_below_minimum,
+    send_positions,
 };
 use crate::{Construction, Items, Phase, Progress, PsiError};
 use indomain_net::Channel;
@@ -133,6 +136,7 @@ where
         });
     }
 
+    refuse_below_minimum(ch, job, matches.len(), Phase::Reveal)?;
     matches.sort_unstable_by_key(|m| m.0);
     if job.sender_learns_result() {
         let positions: Vec<u32> = matches.iter().map(|m| m.2).collect();
