@@ -152,45 +152,48 @@ fn right_triples_multiply_the_mask_in_every_layout() {
         MaskLayout::Blocks { widths: vec![0, 4] },
         MaskLayout::Shared { inner: 3 },
     ];
-    for rows in [1, 5, 300] {
-        for layout in &layouts {
-            let (out, _) = run(Faults::default(), [3, 4], |set, g| {
-                let (id, share) = g.left_mask(set, rows, layout).unwrap();
-                let plain = g.right_triple(set, id, 2, false).unwrap();
-                let transposed = g.right_triple(set, id, 3, true).unwrap();
-                let square = g.right_triple_square(set, id).unwrap();
-                (share, plain, transposed, square)
-            });
-            let inner = layout.inner();
-            // U: each party's share on its own columns, zero elsewhere.
-            let mut u = Array2::<u64>::zeros((rows, inner));
-            for (rank, o) in out.iter().enumerate() {
-                let (off, width) = match layout {
-                    MaskLayout::Shared { .. } => (0, inner),
-                    MaskLayout::Blocks { widths } => (widths[..rank].iter().sum(), widths[rank]),
-                };
-                let mut block = u.slice_mut(ndarray::s![.., off..off + width]);
-                block.zip_mut_with(&o.0, |x, y| *x = x.wrapping_add(*y));
-            }
-            let v = reconstruct(&out[0].1.v, &out[1].1.v);
-            let w = reconstruct(&out[0].1.w, &out[1].1.w);
-            assert_eq!(
-                w,
-                matmul(u.view(), v.view()).unwrap(),
-                "{layout:?}, {rows} rows"
-            );
-            let v = reconstruct(&out[0].2.v, &out[1].2.v);
-            let w = reconstruct(&out[0].2.w, &out[1].2.w);
-            assert_eq!(w, matmul(u.t(), v.view()).unwrap(), "{layout:?} transposed");
-            let v = reconstruct(&out[0].3.0.v, &out[1].3.0.v);
-            let w = reconstruct(&out[0].3.0.w, &out[1].3.0.w);
-            assert_eq!(w, matmul(u.t(), v.view()).unwrap());
-            let square = out[0].3.1.wrapping_add(out[1].3.1);
-            let want = v
-                .iter()
-                .fold(0u64, |s, x| s.wrapping_add(x.wrapping_mul(*x)));
-            assert_eq!(square, want);
+    // 20,000 rows span three ciphertexts of the column layout (N = 8192).
+    let cases = layouts
+        .iter()
+        .flat_map(|l| [1, 5, 300].map(|r| (r, l)))
+        .chain([(20_000, &layouts[0])]);
+    for (rows, layout) in cases {
+        let (out, _) = run(Faults::default(), [3, 4], |set, g| {
+            let (id, share) = g.left_mask(set, rows, layout).unwrap();
+            let plain = g.right_triple(set, id, 2, false).unwrap();
+            let transposed = g.right_triple(set, id, 3, true).unwrap();
+            let square = g.right_triple_square(set, id).unwrap();
+            (share, plain, transposed, square)
+        });
+        let inner = layout.inner();
+        // U: each party's share on its own columns, zero elsewhere.
+        let mut u = Array2::<u64>::zeros((rows, inner));
+        for (rank, o) in out.iter().enumerate() {
+            let (off, width) = match layout {
+                MaskLayout::Shared { .. } => (0, inner),
+                MaskLayout::Blocks { widths } => (widths[..rank].iter().sum(), widths[rank]),
+            };
+            let mut block = u.slice_mut(ndarray::s![.., off..off + width]);
+            block.zip_mut_with(&o.0, |x, y| *x = x.wrapping_add(*y));
         }
+        let v = reconstruct(&out[0].1.v, &out[1].1.v);
+        let w = reconstruct(&out[0].1.w, &out[1].1.w);
+        assert_eq!(
+            w,
+            matmul(u.view(), v.view()).unwrap(),
+            "{layout:?}, {rows} rows"
+        );
+        let v = reconstruct(&out[0].2.v, &out[1].2.v);
+        let w = reconstruct(&out[0].2.w, &out[1].2.w);
+        assert_eq!(w, matmul(u.t(), v.view()).unwrap(), "{layout:?} transposed");
+        let v = reconstruct(&out[0].3.0.v, &out[1].3.0.v);
+        let w = reconstruct(&out[0].3.0.w, &out[1].3.0.w);
+        assert_eq!(w, matmul(u.t(), v.view()).unwrap());
+        let square = out[0].3.1.wrapping_add(out[1].3.1);
+        let want = v
+            .iter()
+            .fold(0u64, |s, x| s.wrapping_add(x.wrapping_mul(*x)));
+        assert_eq!(square, want);
     }
 }
 
