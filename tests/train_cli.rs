@@ -284,6 +284,7 @@ fn horizontal_fedavg_over_quic_matches_plaintext_fedavg() {
         },
         frac_bits: 20,
         max_abs: 1e9,
+        dp: None,
     };
     let ys: Vec<Vec<f64>> = tables.iter().map(|t| t.y.clone().unwrap()).collect();
     let views: Vec<_> = tables

@@ -11,6 +11,7 @@
 use crate::LearnError;
 use crate::contribution::Report;
 use crate::data::Standardizer;
+use crate::fed_dp::FedDp;
 use crate::metrics::Evaluation;
 use crate::params::TrainParams;
 use serde::{Deserialize, Serialize};
@@ -77,6 +78,10 @@ pub struct HorizontalSpec {
     pub rounds: usize,
     /// The bound on every aggregated value.
     pub max_abs: f64,
+    /// Differential privacy: ε, δ, the clipping norm and the coalition the
+    /// training was calibrated for (`None`: none).
+    #[serde(default)]
+    pub dp: Option<FedDp>,
 }
 
 impl JobSpec {

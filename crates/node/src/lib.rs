@@ -15,6 +15,7 @@ pub mod config;
 pub mod control;
 pub mod daemon;
 pub mod dataset;
+pub mod dp_ledger;
 pub mod egress;
 pub mod error;
 pub mod grade;

@@ -40,6 +40,9 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
     } else {
         PartyRole::Feature
     };
+    if args.dp_epsilon.is_some() {
+        return Err("--dp-epsilon is available in horizontal training only".into());
+    }
     if args.server.is_some() {
         return Err("--server is for horizontal training".into());
     }

@@ -34,6 +34,7 @@
 //! requests: shapes, never a value.
 
 use super::job::{MAX_PARTIES, Statistic, StatsJob};
+use super::{CountDecision, LocalData};
 use crate::AggregateError;
 use indomain_core::FixedPoint;
 use indomain_mpc::compare::CHUNK;
@@ -230,6 +231,50 @@ fn secondary_suppression(cells: &mut [bool], per_column: usize) {
         if let (Some((i, _)), None) = (hidden.next(), hidden.next()) {
             let neighbour = if i + 1 < column.len() { i + 1 } else { i - 1 };
             column[neighbour] = false;
+        }
+    }
+}
+
+/// The row and group-size bounds of a job decided by comparison.
+pub(crate) fn check_sizes(job: &StatsJob, data: &LocalData) -> Result<(), AggregateError> {
+    let bad = |m: String| Err(AggregateError::BadParameters(m));
+    let most = MAX_ROWS_PER_PARTY;
+    if data.rows() >= most {
+        return bad(format!(
+            "{} rows: a party of a job decided by comparison holds fewer than {most}",
+            data.rows()
+        ));
+    }
+    if job.min_group_size >= most as u64 * MAX_PARTIES as u64 {
+        return bad(format!(
+            "a minimum group size of {} exceeds any group the job can have",
+            job.min_group_size
+        ));
+    }
+    Ok(())
+}
+
+impl CountDecision {
+    /// `Some(dealer)` when counts are compared securely (the dealer's set
+    /// index, or `None` for two parties alone); `None` when opened.
+    pub fn compared(self) -> Option<Option<usize>> {
+        match self {
+            CountDecision::Compared { dealer } => Some(Some(dealer)),
+            CountDecision::ComparedTwoParty => Some(None),
+            CountDecision::OpenedToDecider | CountDecision::NoisyCounts => None,
+        }
+    }
+
+    /// How the comparison's correlated randomness is produced, for the
+    /// trust record of a result: "dealer NAME", "two-party", or `None` when
+    /// counts were opened to the decider.
+    pub fn trust(self, names: &[impl AsRef<str>]) -> Option<String> {
+        match self.compared()? {
+            Some(d) => Some(format!(
+                "dealer {}",
+                names.get(d).map_or("?", |n| n.as_ref())
+            )),
+            None => Some("two-party".into()),
         }
     }
 }
