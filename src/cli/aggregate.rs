@@ -34,10 +34,14 @@ then decided by a secure comparison of the shared counts, and no party
 learns the count of a suppressed group or cell (a histogram column with
 one suppressed cell has a second one suppressed, since the group count
 would give it away). The dealer learns only how many groups and cells
-there are. Without --dealer the job is refused, unless
+there are. Two data parties need no dealer: without --dealer they run the
+same comparison on correlated randomness they generate themselves
+(two-party: oblivious transfer between them; no third organisation is
+trusted). With more parties and no --dealer the job is refused, unless
 --open-counts-to-decider accepts that the first receiver learns every
 group's count, suppressed ones included, and every receiver the counts
-of small histogram cells.
+of small histogram cells. The summary line names how the comparison's
+randomness was produced (\"correlations: dealer NAME\" or \"two-party\").
 
 Receivers learn, for released groups, the count and the sums (sum,
 mean), sums and sums of squares (variance) or bin counts (histogram)
@@ -292,9 +296,12 @@ pub fn run(args: Args) -> CliResult {
         }
         None if dp.is_some() => CountDecision::NoisyCounts,
         None if args.open_counts_to_decider => CountDecision::OpenedToDecider,
+        // Two data parties and no dealer: they generate the comparison's
+        // correlated randomness themselves.
+        None if parties.len() == 2 => CountDecision::ComparedTwoParty,
         None => {
             return Err(format!(
-                "give --dealer NAME (a party that holds no data) so that suppression is decided without opening any count, or --open-counts-to-decider to let {} see every group's count",
+                "give --dealer NAME (a party that holds no data) so that suppression is decided without opening any count (two parties alone need none), or --open-counts-to-decider to let {} see every group's count",
                 names[job.receivers[0]]
             )
             .into());
@@ -364,6 +371,9 @@ pub fn run(args: Args) -> CliResult {
     let summary = summary?;
     stop.done();
     eprintln!("aggregate {}: {summary}", args.me);
+    if let Some(trust) = decision.trust(&names) {
+        eprintln!("aggregate {}: correlations: {trust}", args.me);
+    }
     drop(party_set);
     drop(endpoint);
     Ok(())

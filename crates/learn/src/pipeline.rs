@@ -428,6 +428,7 @@ pub fn run_with<R: Rng + CryptoRng>(
                 loss_per_epoch,
                 validation_loss_per_epoch: validation_loss,
                 contribution,
+                correlations: spec.correlations(),
                 written_by: format!("indomain {}", env!("CARGO_PKG_VERSION")),
             })
         }

@@ -169,6 +169,55 @@ pub enum PsiError {
     Job(String),
 }
 
+/// The OT stack's errors keep their peer and phase (RR22's base OT, OT
+/// extension and punctured PRF).
+impl From<indomain_ot::OtError> for PsiError {
+    fn from(e: indomain_ot::OtError) -> Self {
+        use indomain_ot::OtError as O;
+        let phase = |p: indomain_ot::Phase| match p {
+            indomain_ot::Phase::BaseOt => Phase::BaseOt,
+            indomain_ot::Phase::OtExtension => Phase::OtExtension,
+            _ => Phase::Pprf,
+        };
+        match e {
+            O::Net {
+                peer,
+                phase: p,
+                source,
+            } => PsiError::Net {
+                peer,
+                phase: phase(p),
+                source,
+            },
+            O::BatchLength {
+                peer,
+                phase: p,
+                expected,
+                got,
+            } => PsiError::BatchLength {
+                peer,
+                phase: phase(p),
+                expected,
+                got,
+            },
+            O::BadPoint {
+                peer,
+                phase: p,
+                index,
+            } => PsiError::BadPoint {
+                peer,
+                phase: phase(p),
+                index,
+            },
+            other => PsiError::Protocol {
+                peer: other.peer().to_string(),
+                phase: phase(other.phase()),
+                reason: other.to_string(),
+            },
+        }
+    }
+}
+
 impl PsiError {
     pub(crate) fn net(peer: &str, phase: Phase) -> impl FnOnce(NetError) -> PsiError + '_ {
         move |source| PsiError::Net {

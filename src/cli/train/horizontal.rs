@@ -236,6 +236,7 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
         loss_per_epoch: Vec::new(),
         validation_loss_per_epoch: Vec::new(),
         contribution: None,
+        correlations: None,
         written_by: format!("indomain {}", env!("CARGO_PKG_VERSION")),
     };
     file.save(&model_path)?;

@@ -26,7 +26,11 @@ the parties check this before anything else.
 
 vertical: --label-holder names the party with the labels (and some
 features), --dealer the party that deals correlated randomness and holds
-no data; every other party is a feature holder (1 to 4). Rows are aligned
+no data; every other party is a feature holder (1 to 4). With exactly two
+parties --dealer may be left out: the label holder and the feature holder
+then generate the correlated randomness themselves (two-party: oblivious
+transfer between them, slower, but no third organisation must be trusted
+not to collude). The model file records which (\"correlations\"). Rows are aligned
 by a PSI join on --id. The aligned rows are split 75/25 (--test-fraction)
 by a shuffle seeded with --seed, each party standardises its own columns
 on the training rows, and the model is trained on secret-shared values.
@@ -95,8 +99,11 @@ pub struct Args {
     #[arg(long, value_name = "NAME", required_if_eq("mode", "vertical"))]
     label_holder: Option<String>,
 
-    /// vertical: the dealer of correlated randomness (holds no data).
-    #[arg(long, value_name = "NAME", required_if_eq("mode", "vertical"))]
+    /// vertical: the dealer of correlated randomness (holds no data). Leave
+    /// it out with exactly two parties: they then generate the correlated
+    /// randomness themselves (two-party, correlated OT), trusting no third
+    /// organisation.
+    #[arg(long, value_name = "NAME")]
     dealer: Option<String>,
 
     /// horizontal: the aggregation server (holds no data).

@@ -31,7 +31,7 @@
 //! exact counts would otherwise steer the decision everyone learns.
 
 use super::compare;
-use super::job::{LocalData, MAX_PARTIES, StatsJob};
+use super::job::{LocalData, StatsJob};
 use super::noise::{NoiseScale, NoiseShare};
 use super::tabulate::tabulate_clipped;
 use super::{StatsResult, decode_result};
@@ -103,6 +103,11 @@ pub enum CountDecision {
         /// The dealer's index in the party set.
         dealer: usize,
     },
+    /// By the same secure comparison between exactly two data parties and
+    /// no dealer: they generate the comparison's correlated randomness
+    /// themselves (`indomain_mpc::TwoParty`, correlated OT), so no third
+    /// organisation is trusted. No party learns a suppressed count.
+    ComparedTwoParty,
     /// By opening every group's count to the first receiver, which then
     /// learns the counts of suppressed groups too, and every receiver
     /// learns the count of every histogram cell of a released group
@@ -204,7 +209,7 @@ pub(super) fn run_job<R: Rng + CryptoRng + ?Sized>(
     let none_own = vec![0u128; if noise.is_some() { local.len() } else { 0 }];
     let own: &[u128] = if noise.is_some() { &none_own } else { &local };
 
-    if let CountDecision::Compared { dealer } = decision {
+    if let Some(dealer) = decision.compared() {
         progress(Phase::Decision);
         let verdicts = match noise {
             // One comparison per unit suffices: it is the same for every
@@ -282,10 +287,19 @@ fn data_parties(
     data: &LocalData,
 ) -> Result<Vec<usize>, AggregateError> {
     let n = parties.len();
-    let CountDecision::Compared { dealer } = decision else {
-        return Ok((0..n).collect());
-    };
     let bad = |m: String| Err(AggregateError::BadParameters(m));
+    let dealer = match decision {
+        CountDecision::OpenedToDecider | CountDecision::NoisyCounts => return Ok((0..n).collect()),
+        CountDecision::ComparedTwoParty => {
+            if n != 2 {
+                return bad(format!(
+                    "a job compared without a dealer takes exactly two data parties, not {n}"
+                ));
+            }
+            return compare::check_sizes(job, data).map(|()| vec![0, 1]);
+        }
+        CountDecision::Compared { dealer } => dealer,
+    };
     if dealer >= n {
         return bad(format!("the dealer {dealer} is not one of the {n} parties"));
     }
@@ -298,19 +312,7 @@ fn data_parties(
     if n < 3 {
         return bad("a job decided by comparison needs two data parties and a dealer".into());
     }
-    let most = compare::MAX_ROWS_PER_PARTY;
-    if data.rows() >= most {
-        return bad(format!(
-            "{} rows: a party of a job decided by comparison holds fewer than {most}",
-            data.rows()
-        ));
-    }
-    if job.min_group_size >= most as u64 * MAX_PARTIES as u64 {
-        return bad(format!(
-            "a minimum group size of {} exceeds any group the job can have",
-            job.min_group_size
-        ));
-    }
+    compare::check_sizes(job, data)?;
     Ok((0..n).filter(|&i| i != dealer).collect())
 }
 

@@ -33,14 +33,9 @@
 //! function of the key that S already sent; ordering by it reveals nothing
 //! more.
 
-pub mod base_ot;
-pub mod code;
-pub mod gf128;
-pub mod iknp;
 pub mod okvs;
-pub mod pprf;
-pub mod prf;
-pub mod vole;
+
+pub use indomain_ot::{base_ot, code, gf128, iknp, pprf, prf, vole};
 
 use crate::session::{
     Hello, Job, Outcome, Role, checked_len, exchange_hello, recv_positions, refuse_below_minimum,
@@ -85,7 +80,7 @@ where
     let total = n + peer_n;
     let m = okvs::size_for(n);
 
-    let (a, c) = vole::receive(ch, m, rng)?;
+    let (a, c) = vole::receive(ch, m, rng).map_err(PsiError::from)?;
     let values = okvs_values(&hashes);
     let (seed, okvs, table) = (0..SEED_TRIES)
         .find_map(|_| {
@@ -178,7 +173,7 @@ where
     let total = n + peer_n;
     let m = okvs::size_for(peer_n);
 
-    let (delta, b) = vole::send(ch, m, rng)?;
+    let (delta, b) = vole::send(ch, m, rng).map_err(PsiError::from)?;
     let phase = Phase::Okvs;
     let seed = recv_batch(ch, 16).map_err(PsiError::stream(&peer, phase))?;
     let seed = read_block(&seed);
