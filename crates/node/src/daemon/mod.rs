@@ -250,9 +250,7 @@ impl Node {
                 .resolve(&job_id)
                 .and_then(|key| self.cancel(&key))
                 .map(Response::Job),
-            Request::Result { job_id } => self
-                .resolve(&job_id)
-                .and_then(|key| self.result(&key)),
+            Request::Result { job_id } => self.resolve(&job_id).and_then(|key| self.result(&key)),
         };
         result.unwrap_or_else(|message| Response::Error { message })
     }
