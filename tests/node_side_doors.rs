@@ -12,6 +12,10 @@
 mod common;
 mod node_common;
 
+use indomain_net::Limits;
+use indomain_net::quic::{Endpoint, Identity, TrustedPeer};
+use indomain_node::daemon::propose::{Answer, propose};
+use indomain_node::jobspec::JobSpec;
 use node_common::{Cluster, job_id, mode, run, settled, text};
 use sha2::{Digest, Sha256};
 use std::collections::HashSet;
@@ -26,6 +30,12 @@ csv = "people.csv"
 id = { type = "text", grade = "internal" }
 region = { type = "text", grade = "public" }
 v = { type = "integer", grade = "internal" }
+salary = { type = "integer", grade = "core" }
+
+[datasets.payroll]
+csv = "people.csv"
+[datasets.payroll.columns]
+id = { type = "text", grade = "internal" }
 salary = { type = "integer", grade = "core" }
 "#;
 
@@ -332,4 +342,187 @@ fn job_result_gives_absolute_paths_whatever_directory_the_node_started_in() {
     assert!(Path::new(file).is_absolute(), "{err}");
     assert!(Path::new(file).is_file(), "{err}");
     assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 21);
+}
+
+/// A proposal as a misbehaving peer sends it: straight onto the QUIC link
+/// from node `from`'s identity to node `to`, whatever the bytes hold.
+fn propose_raw(c: &Cluster, from: usize, to: usize, spec_json: Vec<u8>) -> Answer {
+    let identity = Identity::load(&c.sites[from].dir.join("identity")).unwrap();
+    let trusted = vec![TrustedPeer {
+        name: NAMES[to].into(),
+        fingerprint: c.sites[to].fingerprint.parse().unwrap(),
+    }];
+    let any = "127.0.0.1:0".parse().unwrap();
+    let endpoint = Endpoint::bind(&identity, any, trusted, Limits::default()).unwrap();
+    let to_addr = format!("127.0.0.1:{}", c.sites[to].port).parse().unwrap();
+    let mut ch = endpoint.connect(to_addr, NAMES[to]).unwrap();
+    propose(&mut ch, spec_json).unwrap()
+}
+
+/// The refusal's rule and reason.
+fn refused(answer: Answer) -> (String, String) {
+    match answer {
+        Answer::Refuse { rule, reason, .. } => (rule, reason),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// A cardinality job of alpha with beta, as a spec value.
+fn card_spec(id: &str, purpose: &str, beta_columns: &[&str]) -> JobSpec {
+    let text = CARDINALITY
+        .replace(
+            "purpose = \"overlap\"",
+            &format!("id = \"{id}\"\npurpose = \"{purpose}\""),
+        )
+        .replacen(
+            "name = \"beta\"\ndataset = \"people\"\ncolumns = [\"id\"]",
+            &format!("name = \"beta\"\ndataset = \"people\"\ncolumns = {beta_columns:?}"),
+            1,
+        );
+    JobSpec::from_toml(Path::new("spec.toml"), &text, None).unwrap()
+}
+
+/// `indomain ARGS | reader that closes its input at once`, through bash
+/// with pipefail: the status is the command's.
+fn into_closed_pipe(args: &str) -> std::process::Output {
+    std::process::Command::new("bash")
+        .args([
+            "-c",
+            &format!(
+                "set -o pipefail; '{}' {args} | (exec <&-; sleep 0.3)",
+                common::BIN
+            ),
+        ])
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn peer_text_is_bounded_refusals_are_rate_limited_and_listings_survive() {
+    let c = cluster();
+    let _alpha = c.start(0);
+    let _beta = c.start(1);
+    let beta_log = c.sites[1].dir.join("audit.jsonl");
+    let log_len = || std::fs::metadata(&beta_log).unwrap().len();
+    let before = log_len();
+
+    // A 900 KB purpose straight from a peer: refused before parsing, the
+    // refusal quoting none of it, nothing recorded.
+    let huge = card_spec("huge", "x", &["id"]);
+    let mut huge = huge;
+    huge.purpose = "p".repeat(900 << 10);
+    let (rule, reason) = refused(propose_raw(&c, 0, 1, huge.canonical_bytes()));
+    assert_eq!(rule, "job");
+    assert!(reason.len() < 200 && !reason.contains("ppp"), "{reason}");
+    // Under the spec's size bound, a purpose over its own bound.
+    let mut long = card_spec("long", "x", &["id"]);
+    long.purpose = "q".repeat(5000);
+    let (_, reason) = refused(propose_raw(&c, 0, 1, long.canonical_bytes()));
+    assert!(
+        reason.contains("the purpose is 5000 bytes") && !reason.contains("qqq"),
+        "{reason}"
+    );
+    // Garbage is refused without being echoed.
+    let (_, reason) = refused(propose_raw(&c, 0, 1, b"{\"id\":\"\\u001b[2Jevil".to_vec()));
+    assert!(
+        !reason.contains("evil") && !reason.contains('\u{1b}'),
+        "{reason}"
+    );
+    assert_eq!(
+        log_len(),
+        before,
+        "nothing recorded for unreadable proposals"
+    );
+
+    // Ten refusals by policy in a minute are recorded; the rest are turned
+    // away unread and unrecorded.
+    for i in 0..12 {
+        let spec = card_spec(&format!("core{i}"), "overlap", &["id", "salary"]);
+        let (rule, _) = refused(propose_raw(&c, 0, 1, spec.canonical_bytes()));
+        if i < 10 {
+            assert!(rule.ends_with(".columns"), "{i}: {rule}");
+        } else {
+            assert_eq!(rule, "max_refused_per_minute", "{i}");
+        }
+    }
+    let shown = text(&run(&["audit", "show", "--config", c.cfg(1)]));
+    assert_eq!(shown.matches("REFUSED by").count(), 10, "{shown}");
+    assert!(shown.len() < 40_000, "{} bytes", shown.len());
+
+    // The operator's own 900 KB purpose is refused, naming the file.
+    let spec = c.spec(
+        0,
+        "huge.toml",
+        &CARDINALITY.replace("overlap", &"o".repeat(900 << 10)),
+    );
+    let o = c.submit(0, &spec);
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("huge.toml: the purpose is 921600 bytes") && text(&o).len() < 2000,
+        "{}",
+        text(&o).len()
+    );
+
+    // Both nodes still list their jobs, and `audit show` reads every record.
+    for i in [0, 1] {
+        let list = run(&["job", "list", "--config", c.cfg(i)]);
+        assert!(list.status.success(), "{}", text(&list));
+        assert!(text(&list).len() < 20_000);
+    }
+    assert!(text(&run(&["job", "list", "--config", c.cfg(1)])).contains("core9"));
+
+    // A reader that goes away is no error (no panic on a broken pipe).
+    let cfg = c.cfg(0);
+    let ok = c.spec(0, "ok.toml", CARDINALITY);
+    for args in [
+        format!("job list --config '{cfg}'"),
+        format!("job submit --config '{cfg}' '{}'", ok.display()),
+        format!("audit show --config '{cfg}'"),
+    ] {
+        let o = into_closed_pipe(&args);
+        assert!(
+            o.status.success() && !text(&o).contains("panicked"),
+            "{args}: {}",
+            text(&o)
+        );
+    }
+}
+
+#[test]
+fn refusals_read_the_same_whether_data_exists_or_not() {
+    let c = cluster();
+    let _alpha = c.start(0);
+    let _beta = c.start(1);
+    // beta's dataset `people` has a core column `salary` and no column
+    // `bonus`.
+    let refusal = |file: &str, dataset: &str, columns: &str| {
+        let spec = CARDINALITY.replacen(
+            "name = \"beta\"\ndataset = \"people\"\ncolumns = [\"id\"]",
+            &format!("name = \"beta\"\ndataset = \"{dataset}\"\ncolumns = {columns}"),
+            1,
+        );
+        let o = c.submit(0, &c.spec(0, file, &spec));
+        assert!(!o.status.success(), "{}", text(&o));
+        // The job's line names its id and hash; the refusal is the rest.
+        String::from_utf8_lossy(&o.stderr).replace(&job_id(&o), "ID")
+    };
+    let existing = refusal("a.toml", "people", "[\"id\", \"salary\"]");
+    let missing = refusal("b.toml", "people", "[\"id\", \"bonus\"]");
+    assert_eq!(existing.as_bytes(), missing.as_bytes());
+    assert!(
+        existing.contains("policy.peers.alpha.allow[0].columns"),
+        "{existing}"
+    );
+    assert!(
+        !existing.contains("core") && !existing.contains("salary"),
+        "{existing}"
+    );
+    // `payroll` exists at beta but no rule allows it; `nosuch` does not.
+    let existing = refusal("c.toml", "payroll", "[\"id\"]");
+    let missing = refusal("d.toml", "nosuch", "[\"id\"]");
+    assert_eq!(existing.as_bytes(), missing.as_bytes());
+    assert!(
+        existing.contains("policy.peers.alpha.allow[0].datasets"),
+        "{existing}"
+    );
 }
