@@ -12,6 +12,7 @@
 //! `cargo bench --bench learn`.
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use indomain_learn::align::Roles;
 use indomain_learn::vertical;
 use indomain_learn::{Task, TrainParams};
 use indomain_net::memory::mesh;
@@ -38,8 +39,17 @@ fn train(blocks: &[Array2<f64>], y: &[f64], epochs: usize) {
             let params = &params;
             s.spawn(move || {
                 let mut rng = StdRng::seed_from_u64(me as u64);
-                vertical::train(&mut set, 0, 2, x, labels, params, &mut |_, _| {}, &mut rng)
-                    .expect("training")
+                let roles = Roles::new(3, 0, Some(2)).expect("roles");
+                vertical::train(
+                    &mut set,
+                    &roles,
+                    x,
+                    labels,
+                    params,
+                    &mut |_, _| {},
+                    &mut rng,
+                )
+                .expect("training")
             });
         }
     });

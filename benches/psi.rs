@@ -92,7 +92,7 @@ fn psi_kernels(c: &mut Criterion) {
 fn psi_protocol(c: &mut Criterion) {
     let n = 1 << 14;
     let (x, y) = (keys(n, 0), keys(n, n / 2));
-    let job = Job::new(Mode::Intersection);
+    let job = Job::new(Mode::Intersection).with_construction(Construction::Ecdh);
     let mut g = c.benchmark_group("psi_protocol");
     g.throughput(Throughput::Elements(n as u64));
     g.sample_size(10);

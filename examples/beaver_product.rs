@@ -7,7 +7,7 @@
 
 use indomain::core::FixedPoint;
 use indomain::mpc::dealer::{self, DealerClient, DealerLimits};
-use indomain::mpc::{LEADER, Roster, Session};
+use indomain::mpc::{Roster, Session};
 use indomain::prelude::*;
 use indomain::rand;
 
@@ -18,28 +18,21 @@ fn main() -> Result<(), Error> {
     let n = prices.len();
     let results = local::run(&["alice", "bob", "dealer"], |me, mut links| {
         if me == 2 {
-            dealer::serve(
-                &mut links,
-                &[0, 1],
-                DealerLimits::default(),
-                &mut rand::rng(),
-            )?;
+            dealer::serve(&mut links, DealerLimits::default(), &mut rand::rng())?;
             return Ok::<_, Error>(None);
         }
         let roster = Roster::new(&links, Some(2))?;
         let client = DealerClient::new(&roster)?;
         let mut session = Session::new(&mut links, roster, fp, client);
-        // Rank 0 (Alice) inputs x, rank 1 (Bob) y; the other passes None.
+        // Party 0 (Alice) inputs x, party 1 (Bob) y; the other passes None.
         let mut input = |owner: usize, values: &[f64]| -> Result<_, Error> {
-            let own = (session.rank() == owner)
-                .then(|| fp.encode_slice(values))
-                .transpose()?;
+            let own = (me == owner).then(|| fp.encode_slice(values)).transpose()?;
             Ok(session.share_input(owner, own.as_deref(), n, &mut rand::rng())?)
         };
         let x = input(0, &prices)?;
         let y = input(1, &quantities)?;
         let xy = session.mul_fixed(&x, &y)?;
-        let opened = session.open_to(&xy, LEADER)?;
+        let opened = session.open_to(&xy, 0)?;
         session.finish()?;
         Ok(opened.map(|v| fp.decode_slice(&v)))
     })?;

@@ -12,7 +12,7 @@
 
 use indomain::core::FixedPoint;
 use indomain::mpc::dealer::{self, DealerClient, DealerLimits};
-use indomain::mpc::{LEADER, Roster, Session};
+use indomain::mpc::{Roster, Session};
 use indomain::ndarray;
 use indomain::ndarray::{Array2, s};
 use indomain::net::memory::mesh;
@@ -39,7 +39,7 @@ fn main() -> Result<(), Error> {
     let results = std::thread::scope(|sc| -> Result<Vec<Vec<Vec<f64>>>, Error> {
         sc.spawn(move || {
             let mut rng = StdRng::from_rng(&mut rand::rng());
-            dealer::serve(&mut dealer_set, &[0, 1], DealerLimits::default(), &mut rng)
+            dealer::serve(&mut dealer_set, DealerLimits::default(), &mut rng)
         });
         let handles: Vec<_> = sets
             .into_iter()
@@ -57,12 +57,13 @@ fn main() -> Result<(), Error> {
                     let fixed = session.fix_matrix(own.view(), &WIDTHS)?;
                     let mut products = Vec::new();
                     for w in ws {
-                        // Alice inputs w; both hold shares of it.
-                        let ew = (rank == LEADER).then(|| fp.encode_slice(w)).transpose()?;
-                        let sw = session.share_input(LEADER, ew.as_deref(), cols, &mut rng)?;
+                        // Alice (party 0) inputs w; both hold shares of it.
+                        let alice = session.parties().me() == 0;
+                        let ew = alice.then(|| fp.encode_slice(w)).transpose()?;
+                        let sw = session.share_input(0, ew.as_deref(), cols, &mut rng)?;
                         let xw = session.fixed_times(&fixed, &sw)?;
                         let xw = session.truncate(xw, fp.frac_bits())?;
-                        if let Some(v) = session.open_to(&xw, LEADER)? {
+                        if let Some(v) = session.open_to(&xw, 0)? {
                             products.push(fp.decode_slice(&v));
                         }
                     }

@@ -1,12 +1,13 @@
 //! Two agencies find the customers they share, without revealing anyone
 //! else: every PSI mode, both parties in this process (one thread each,
-//! in-memory channel).
+//! in-memory channel), each by the construction a `Job` picks by default
+//! (RR22 for intersection and join, ECDH for the others).
 //!
 //! `cargo run --release --example psi`
 
 use indomain::net::Channel;
 use indomain::net::memory::pair;
-use indomain::psi::{Items, Job, Mode, Outcome, PsiError, Reveal, ecdh};
+use indomain::psi::{Items, Job, Mode, Outcome, PsiError, Reveal, session};
 use indomain::rand;
 
 /// Runs `job` between a bank (receiver) and a tax bureau (sender).
@@ -19,9 +20,9 @@ fn run(
     let (mut to_bureau, mut to_bank) = pair("bank", "tax-bureau");
     let (r, t) = std::thread::scope(|s| {
         let r =
-            s.spawn(|| ecdh::receiver(&mut to_bureau, job, bank, &mut rand::rng(), &mut |_| {}));
+            s.spawn(|| session::receiver(&mut to_bureau, job, bank, &mut rand::rng(), &mut |_| {}));
         let t = s.spawn(|| {
-            ecdh::sender(
+            session::sender(
                 &mut to_bank,
                 job,
                 bureau,

@@ -128,7 +128,7 @@ fn run(
         "{mode:?} rounds, {clients} clients × {len} values, {} dropped mid-round: median {:.3} s per round (min {:.3}, max {:.3}, {rounds} rounds); \
          neighbours k = {}, threshold t = {} ({}); per surviving client {:.0} bytes sent+received ({:.2}× its masked vector); \
          server received {} bytes; max error vs plaintext {worst:.2e}",
-        outcome.output.dropped.len(),
+        outcome.output.left_out.len(),
         times[rounds / 2],
         times[0],
         times[rounds - 1],

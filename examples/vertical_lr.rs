@@ -16,6 +16,7 @@
 //! mutual TLS on loopback and reports the label holder's time from a
 //! connected mesh to trained weights.
 
+use indomain::learn::align::Roles;
 use indomain::learn::vertical;
 use indomain::learn::{Task, TrainParams};
 use indomain::ndarray::{Array1, Array2, Axis, concatenate};
@@ -177,7 +178,8 @@ fn party(
     let y: Vec<f64> = d.train.iter().map(|&i| d.y[i]).collect();
     let y = (me == 0).then_some(y.as_slice());
     let mut rng = StdRng::from_rng(&mut rand::rng());
-    let out = vertical::train(parties, 0, 2, x.view(), y, p, &mut |_, _| {}, &mut rng)?;
+    let roles = Roles::new(3, 0, Some(2))?;
+    let out = vertical::train(parties, &roles, x.view(), y, p, &mut |_, _| {}, &mut rng)?;
     Ok((out.weights, out.intercept, parties.counters().sent))
 }
 

@@ -7,8 +7,11 @@ use common::{TestLink, Transcript, contains_u64};
 use indomain_aggregate::AggregateError;
 use indomain_aggregate::secagg::parameters::neighbourhood;
 use indomain_aggregate::secagg::sim::{Dropout, simulate_round};
-use indomain_aggregate::secagg::{Params, Threat, run_client, run_server};
-use indomain_net::memory::pair;
+use indomain_aggregate::secagg::{
+    DropCause, Dropped, Outgoing, Params, ServerRound, Step, Threat, run_client, run_server,
+};
+use indomain_net::memory::{MemoryChannel, pair};
+use indomain_net::wire::send_msg;
 use indomain_net::{Channel, Limits};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
@@ -27,6 +30,10 @@ fn inputs(n: usize, len: usize, seed: u64) -> Vec<Vec<f64>> {
         .collect()
 }
 
+fn clients(dropped: &[Dropped]) -> Vec<usize> {
+    dropped.iter().map(|d| d.client).collect()
+}
+
 fn assert_sum_of(sum: &[f64], inputs: &[Vec<f64>], members: &[usize]) {
     let tol = members.len() as f64 * 2f64.powi(-(FRAC_BITS as i32));
     for (i, &got) in sum.iter().enumerate() {
@@ -41,7 +48,8 @@ fn no_dropouts_gives_the_plaintext_sum() {
     let xs = inputs(6, 500, 1);
     let round = simulate_round(&params, &xs, &[Dropout::Never; 6], Limits::default()).unwrap();
     assert_eq!(round.output.survivors, (0..6).collect::<Vec<_>>());
-    assert!(round.output.dropped.is_empty());
+    assert!(round.output.left_out.is_empty());
+    assert!(round.output.dropped_after_input.is_empty());
     assert_sum_of(&round.output.sum, &xs, &round.output.survivors);
 }
 
@@ -56,9 +64,26 @@ fn dropouts_at_every_step_are_tolerated() {
     plan[8] = Dropout::BeforeMaskedInput;
     plan[7] = Dropout::BeforeUnmasking;
     let round = simulate_round(&params, &xs, &plan, Limits::default()).unwrap();
-    // Client 7's masked input arrived, so its input is in the sum.
+    // Client 7's masked input arrived, so its input is in the sum; the
+    // output says when and why each client dropped.
     assert_eq!(round.output.survivors, vec![0, 2, 3, 5, 6, 7, 9]);
-    assert_eq!(round.output.dropped, vec![1, 4, 8]);
+    let dropped = |client, step| Dropped {
+        client,
+        step,
+        cause: DropCause::Vanished,
+    };
+    assert_eq!(
+        round.output.left_out,
+        vec![
+            dropped(1, Step::Shares),
+            dropped(4, Step::MaskedInputs),
+            dropped(8, Step::MaskedInputs)
+        ]
+    );
+    assert_eq!(
+        round.output.dropped_after_input,
+        vec![dropped(7, Step::Unmasking)]
+    );
     assert_sum_of(&round.output.sum, &xs, &round.output.survivors);
 }
 
@@ -74,7 +99,7 @@ fn secagg_plus_graph_with_ten_percent_dropouts() {
         plan[u] = Dropout::BeforeMaskedInput;
     }
     let round = simulate_round(&params, &xs, &plan, Limits::default()).unwrap();
-    assert_eq!(round.output.dropped, vec![3, 11, 20, 33]);
+    assert_eq!(clients(&round.output.left_out), vec![3, 11, 20, 33]);
     assert_sum_of(&round.output.sum, &xs, &round.output.survivors);
     // Each client moved little more than its own masked vector.
     for bytes in &round.client_bytes {
@@ -176,7 +201,12 @@ fn a_client_sending_garbage_is_dropped_and_the_round_completes() {
         }
         run_server(&mut server_ends, &params, &mut rand::rng()).unwrap()
     });
-    assert_eq!(output.dropped, vec![2]);
+    let refused = Dropped {
+        client: 2,
+        step: Step::Keys,
+        cause: DropCause::Refused,
+    };
+    assert_eq!(output.left_out, vec![refused]);
     assert_sum_of(&output.sum, &xs, &[0, 1, 3, 4]);
 }
 
@@ -269,4 +299,66 @@ fn the_server_holds_one_vector_not_one_per_client() {
         round.server.peak_state_bytes
     );
     assert!(round.server.readers <= 32);
+}
+
+#[test]
+fn a_client_lost_right_after_its_masked_input_is_still_in_the_sum() {
+    // A driver may learn that a link closed after it handed that client's
+    // masked input to the server, within the same step (an asynchronous
+    // driver does): the input is in the running sum, so the client is a
+    // survivor whose self mask the others help remove.
+    let n = 5;
+    let params = Params::new(n, 40, FRAC_BITS, MAX_ABS).unwrap();
+    let xs = inputs(n, 40, 8);
+    let (server_ends, client_ends): (Vec<_>, Vec<_>) = (0..n)
+        .map(|i| pair("server", &format!("client {i}")))
+        .unzip();
+    let mut links: Vec<Option<MemoryChannel>> = server_ends.into_iter().map(Some).collect();
+    let output = std::thread::scope(|s| {
+        for (id, (mut link, x)) in client_ends.into_iter().zip(&xs).enumerate() {
+            let params = &params;
+            // Client 3 fails once its link is gone; the others complete.
+            s.spawn(move || run_client(&mut link, id, params, x, &mut rand::rng()).is_ok());
+        }
+        let mut round = ServerRound::new(&params, &mut rand::rng()).unwrap();
+        while round.step() != Step::Done {
+            for u in round.pending() {
+                let link = links[u].as_mut().expect("a live client's link");
+                match link.recv() {
+                    Ok(frame) => round.handle(u, &frame),
+                    Err(_) => round.drop_client(u),
+                }
+                if u == 3 && round.step() == Step::MaskedInputs {
+                    round.drop_client(3);
+                    links[3] = None;
+                }
+            }
+            for (v, message) in round.advance().unwrap() {
+                let ch = links[v].as_mut().expect("messages go to live clients");
+                let sent = match &message {
+                    Outgoing::Keys(m) => send_msg(ch, m),
+                    Outgoing::Shares(m) => send_msg(ch, m),
+                    Outgoing::Survivors(m) => send_msg(ch, m),
+                    Outgoing::Endorsements(m) => send_msg(ch, m),
+                };
+                if sent.is_err() {
+                    round.drop_client(v);
+                }
+            }
+        }
+        // Closing the links ends the clients' threads.
+        links.clear();
+        round.finish().unwrap()
+    });
+    assert_eq!(output.survivors, (0..n).collect::<Vec<_>>());
+    assert!(output.left_out.is_empty());
+    assert_eq!(
+        output.dropped_after_input,
+        vec![Dropped {
+            client: 3,
+            step: Step::MaskedInputs,
+            cause: DropCause::Vanished
+        }]
+    );
+    assert_sum_of(&output.sum, &xs, &output.survivors);
 }

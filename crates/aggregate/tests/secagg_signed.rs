@@ -10,7 +10,7 @@ use indomain_aggregate::secagg::messages::{
 };
 use indomain_aggregate::secagg::signing::sign_keys;
 use indomain_aggregate::secagg::sim::{Dropout, simulate_round, simulate_round_in};
-use indomain_aggregate::secagg::{Mode, Params, Pki, run_client_signed};
+use indomain_aggregate::secagg::{Dropped, Mode, Params, Pki, Step, run_client_signed};
 use indomain_net::memory::pair;
 use indomain_net::wire::{recv_msg, send_msg};
 use indomain_net::{Channel, Limits};
@@ -51,7 +51,17 @@ fn signed_rounds_give_the_plaintext_sum_with_dropouts_at_every_point() {
     for mode in [Mode::Signed, Mode::Unsigned] {
         let round = simulate_round_in(&params, &xs, &plan, Limits::default(), mode).unwrap();
         // 6 and 9 sent their masked inputs: they are in the sum.
-        assert_eq!(round.output.dropped, vec![1, 4], "{mode:?}");
+        let clients = |d: &[Dropped]| d.iter().map(|d| d.client).collect::<Vec<_>>();
+        assert_eq!(clients(&round.output.left_out), vec![1, 4], "{mode:?}");
+        assert_eq!(clients(&round.output.dropped_after_input), vec![6, 9]);
+        // Signed, 6 dropped at the consistency check; unsigned rounds have
+        // none, so it dropped at the unmasking.
+        let late = round.output.dropped_after_input[0].step;
+        let want = match mode {
+            Mode::Signed => Step::ConsistencyCheck,
+            Mode::Unsigned => Step::Unmasking,
+        };
+        assert_eq!(late, want, "{mode:?}");
         assert_sum_of(&round.output.sum, &xs, &round.output.survivors);
     }
 }
@@ -67,7 +77,9 @@ fn signed_secagg_plus_round_with_ten_percent_dropouts() {
     plan[25] = Dropout::BeforeUnmasking;
     plan[38] = Dropout::BeforeShares;
     let round = simulate_round(&params, &xs, &plan, Limits::default()).unwrap();
-    assert_eq!(round.output.dropped, vec![3, 38]);
+    let clients = |d: &[Dropped]| d.iter().map(|d| d.client).collect::<Vec<_>>();
+    assert_eq!(clients(&round.output.left_out), vec![3, 38]);
+    assert_eq!(clients(&round.output.dropped_after_input), vec![17, 25]);
     assert_sum_of(&round.output.sum, &xs, &round.output.survivors);
 }
 

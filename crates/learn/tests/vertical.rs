@@ -4,6 +4,7 @@
 //! recording in-memory channels.
 
 use indomain_core::FixedPoint;
+use indomain_learn::align::Roles;
 use indomain_learn::vertical::{self, TrainOutcome, batch_order, batches, validation_split};
 use indomain_learn::{EarlyStopping, LearnError, Sigmoid, Task, TrainParams};
 use indomain_net::memory::pair;
@@ -122,7 +123,8 @@ fn train_all(
                 let y = (i == 0).then_some(d.y.as_slice());
                 sc.spawn(move || {
                     let mut rng = StdRng::seed_from_u64(100 + i as u64);
-                    vertical::train(&mut set, 0, n - 1, x, y, params, &mut |_, _| {}, &mut rng)
+                    let roles = Roles::new(n, 0, Some(n - 1)).unwrap();
+                    vertical::train(&mut set, &roles, x, y, params, &mut |_, _| {}, &mut rng)
                 })
             })
             .collect();
@@ -421,7 +423,8 @@ fn joint_scores_equal_plaintext_scores_at_the_receiver_only() {
                 sc.spawn(move || {
                     let mut rng = StdRng::seed_from_u64(i as u64);
                     let icpt = (i == 0).then_some(b);
-                    vertical::predict(&mut set, 0, Some(n - 1), x, w, icpt, 16, &mut rng).unwrap()
+                    let roles = Roles::new(n, 0, Some(n - 1)).unwrap();
+                    vertical::predict(&mut set, &roles, 0, x, w, icpt, 16, &mut rng).unwrap()
                 })
             })
             .collect();
@@ -516,7 +519,8 @@ fn any_set_order_of_label_holder_feature_holder_and_dealer() {
                 let p = &p;
                 sc.spawn(move || {
                     let mut rng = StdRng::seed_from_u64(i as u64);
-                    vertical::train(&mut set, 2, 0, x, y, p, &mut |_, _| {}, &mut rng).unwrap()
+                    let roles = Roles::new(3, 2, Some(0)).unwrap();
+                    vertical::train(&mut set, &roles, x, y, p, &mut |_, _| {}, &mut rng).unwrap()
                 })
             })
             .collect();
@@ -559,7 +563,8 @@ fn scoring_refuses_parties_with_different_row_counts() {
                 };
                 sc.spawn(move || {
                     let mut rng = StdRng::seed_from_u64(i as u64);
-                    vertical::predict(&mut set, 0, Some(2), x, &[1.0, 2.0], None, 16, &mut rng)
+                    let roles = Roles::new(3, 0, Some(2)).unwrap();
+                    vertical::predict(&mut set, &roles, 0, x, &[1.0, 2.0], None, 16, &mut rng)
                 })
             })
             .collect();
@@ -568,4 +573,101 @@ fn scoring_refuses_parties_with_different_row_counts() {
     assert!(matches!(&out[0], Err(LearnError::Disagreement { peer, .. }) if peer == "p1"));
     assert!(out[1].is_err());
     assert!(matches!(out[2], Ok(None)));
+}
+
+/// Trains with no dealer: the data parties of `d` are the whole set.
+fn train_without_dealer(d: &Data, p: &TrainParams) -> Vec<Result<TrainOutcome, LearnError>> {
+    let n = d.blocks.len();
+    let roles = Roles::new(n, 0, None).unwrap();
+    let (sets, logs) = recorded_mesh(n);
+    let out = std::thread::scope(|sc| {
+        let handles: Vec<_> = sets
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut set)| {
+                let (x, y) = (d.blocks[i].view(), (i == 0).then_some(d.y.as_slice()));
+                let (roles, p) = (&roles, &p);
+                sc.spawn(move || {
+                    let mut rng = StdRng::seed_from_u64(i as u64);
+                    vertical::train(&mut set, roles, x, y, p, &mut |_, _| {}, &mut rng)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    // The feature holder never receives the label holder's raw features.
+    if n == 2 {
+        let fp = FixedPoint::new(p.frac_bits).unwrap();
+        let raw: HashSet<u64> = d.blocks[0]
+            .iter()
+            .filter(|x| x.abs() >= 1.0 / 16.0)
+            .map(|&x| fp.encode(x).unwrap())
+            .collect();
+        assert!(!contains_any(&logs[1].lock().unwrap(), &raw));
+    }
+    out
+}
+
+#[test]
+fn two_data_parties_train_without_a_dealer_as_with_one() {
+    for task in [Task::Logistic, Task::Linear] {
+        let d = data(60, &[2, 3], task, 12);
+        let p = params(task);
+        let plain = plain_train(&d, &p);
+        let with_dealer: Vec<TrainOutcome> = train_all(&d, &p)
+            .0
+            .into_iter()
+            .map(|r| r.unwrap())
+            .collect();
+        let two_party: Vec<TrainOutcome> = train_without_dealer(&d, &p)
+            .into_iter()
+            .map(|r| r.unwrap())
+            .collect();
+        // The same fixed-point computation: weights within the rounding of
+        // local truncation (a few units of 2^-f per step) of each other and
+        // of plaintext.
+        let mut col = 0;
+        for k in 0..2 {
+            for (j, (a, b)) in two_party[k]
+                .weights
+                .iter()
+                .zip(&with_dealer[k].weights)
+                .enumerate()
+            {
+                assert!(
+                    (a - b).abs() < 1e-3,
+                    "{task:?} party {k} weight {j}: {a} vs {b}"
+                );
+                let want = plain.w[col + j];
+                assert!((a - want).abs() < 2e-3, "{a} vs plaintext {want}");
+            }
+            col += two_party[k].weights.len() + (k == 0) as usize;
+        }
+        let (a, b) = (
+            two_party[0].intercept.unwrap(),
+            with_dealer[0].intercept.unwrap(),
+        );
+        assert!((a - b).abs() < 1e-3, "intercept {a} vs {b}");
+        assert_eq!(two_party[0].loss_per_epoch.len(), p.epochs);
+    }
+}
+
+#[test]
+fn training_takes_roles_and_needs_a_dealer_beyond_two_data_parties() {
+    let d = data(40, &[2, 2, 1], Task::Logistic, 12);
+    let p = params(Task::Logistic);
+    // Three data parties and no dealer: refused, naming the dealer.
+    for e in train_without_dealer(&d, &p) {
+        let e = e.unwrap_err();
+        assert!(
+            matches!(&e, LearnError::Params(m) if m.contains("dealer")),
+            "{e}"
+        );
+    }
+    // Roles must give every party of the set exactly one role.
+    let mut twice = Roles::new(3, 0, Some(2)).unwrap();
+    twice.features = vec![0];
+    assert!(twice.check(3).is_err());
+    assert!(Roles::new(3, 0, Some(2)).unwrap().check(4).is_err());
+    assert!(Roles::new(3, 1, Some(0)).unwrap().check(3).is_ok());
 }

@@ -3,6 +3,7 @@
 //! each with its own endpoint; the model equals the one trained over
 //! in-memory channels, and the receiver's scores equal plaintext scoring.
 
+use indomain_learn::align::Roles;
 use indomain_learn::vertical::{self, TrainOutcome};
 use indomain_learn::{Task, TrainParams};
 use indomain_net::memory;
@@ -98,12 +99,21 @@ fn training_and_scoring_over_quic() {
         let x = blocks.get(me).map_or(empty.view(), |b| b.view());
         let labels = (me == 0).then_some(y.as_slice());
         let mut rng = StdRng::seed_from_u64(me as u64);
-        let model =
-            vertical::train(parties, 0, 2, x, labels, &params, &mut |_, _| {}, &mut rng).unwrap();
+        let roles = Roles::new(3, 0, Some(2)).unwrap();
+        let model = vertical::train(
+            parties,
+            &roles,
+            x,
+            labels,
+            &params,
+            &mut |_, _| {},
+            &mut rng,
+        )
+        .unwrap();
         let scores = vertical::predict(
             parties,
+            &roles,
             0,
-            Some(2),
             x,
             &model.weights,
             model.intercept,

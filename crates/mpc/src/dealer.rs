@@ -116,10 +116,22 @@ fn too_big(peer: &str, what: &str, got: u128, max: usize) -> MpcError {
     }
 }
 
-/// Runs the dealer until the leader says [`Request::Done`]. `computing`
-/// lists the computing parties' set indices in rank order (the order of
-/// their [`Roster`]).
+/// Runs the dealer (this party) until the leader says [`Request::Done`],
+/// for every other party of the set in set order: the computing parties of
+/// [`Roster::new`]`(parties, Some(dealer))` at the others.
 pub fn serve<R: Rng + CryptoRng + ?Sized>(
+    parties: &mut PartySet,
+    limits: DealerLimits,
+    rng: &mut R,
+) -> Result<DealerReport, MpcError> {
+    let computing = Roster::computing_of(parties.len(), Some(parties.me()));
+    serve_ordered(parties, &computing, limits, rng)
+}
+
+/// [`serve`] for computing parties ranked in another order: `computing`
+/// lists their set indices in rank order, as the others pass it to
+/// [`Roster::ordered`].
+pub fn serve_ordered<R: Rng + CryptoRng + ?Sized>(
     parties: &mut PartySet,
     computing: &[usize],
     limits: DealerLimits,
@@ -165,12 +177,23 @@ pub fn serve<R: Rng + CryptoRng + ?Sized>(
                 let (mask, shares) = if widths.is_empty() {
                     dealer.left_mask(rows, inner, rng)
                 } else {
-                    let widths: Vec<usize> = widths.iter().map(|&w| w as usize).collect();
-                    if widths.iter().sum::<usize>() != inner {
-                        return Err(MpcError::Refused {
-                            peer: leader_name,
-                            reason: "block widths do not add up to the mask's columns".into(),
-                        });
+                    // Checked: widths that wrap around must not pass for
+                    // the mask's columns.
+                    let refuse = |reason: String| MpcError::Refused {
+                        peer: leader_name.clone(),
+                        reason,
+                    };
+                    let widths = widths
+                        .iter()
+                        .map(|&w| usize::try_from(w))
+                        .collect::<Result<Vec<usize>, _>>()
+                        .map_err(|_| refuse("a block width does not fit this machine".into()))?;
+                    let columns = indomain_core::dealer::block_columns(rows, &widths)
+                        .map_err(|e| refuse(e.to_string()))?;
+                    if columns != inner {
+                        return Err(refuse(
+                            "block widths do not add up to the mask's columns".into(),
+                        ));
                     }
                     dealer
                         .left_mask_blocks(rows, &widths, rng)
@@ -237,9 +260,9 @@ pub fn serve<R: Rng + CryptoRng + ?Sized>(
             Request::MaskedBits { len, bits } => {
                 let len = check(
                     "masked bits",
-                    len as u128 * (bits as u128 + 1),
+                    len as u128 * (u128::from(bits) + 1),
                     limits.max_item_elements,
-                )? / (bits as usize + 1);
+                )? / (bits as usize).saturating_add(1);
                 dealer
                     .masked_bits(len, bits, rng)
                     .map_err(|e| MpcError::Refused {

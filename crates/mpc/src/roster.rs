@@ -1,20 +1,32 @@
 //! Who computes, in which order, and who deals.
 //!
-//! The parties of a [`PartySet`] are numbered by set index. Of them, the
-//! **computing parties** hold shares; each has a **rank**: its position
-//! among the computing parties in set order. Rank [`LEADER`] (0) is the one
-//! party that adds public constants to its share, takes the first role in
-//! two-party truncation, receives the values opened for truncation, and
-//! receives the dealer's explicit correction shares: it is
-//! `indomain_core::dealer::CORRECTION_PARTY` under the one name used in
-//! this crate. The dealer, if there is one, is a party of the set that
-//! holds no rank and no share.
+//! **Parties are named by set index** everywhere in this crate (and in
+//! `indomain-aggregate` and `indomain-learn`): the position of a party in
+//! its [`PartySet`], the `me` that `indomain::local::run` hands each party.
+//! [`Session::share_input`](crate::Session::share_input) takes the owner's
+//! set index, [`Session::open_to`](crate::Session::open_to) the receiver's,
+//! [`Roster::new`] the dealer's, [`crate::dealer::serve`] serves every other
+//! party of the set.
+//!
+//! Of the parties, the **computing parties** hold shares; each also has a
+//! **rank**: its position among the computing parties (in set order for
+//! [`Roster::new`], in the given order for [`Roster::ordered`]). Ranks are
+//! the layer's internal order — block widths of a shared matrix are listed
+//! by rank, and [`Shared`](crate::Shared)'s local operations take this
+//! party's own rank. Rank 0 is the **leader** ([`Roster::leader`] gives its
+//! set index): the one party that adds public constants to its share, takes
+//! the first role in two-party truncation, receives the values opened for
+//! truncation, and receives the dealer's explicit correction shares (it is
+//! `indomain_core::dealer::CORRECTION_PARTY`). The dealer, if there is one,
+//! is a party of the set that holds no rank and no share.
 
 use crate::MpcError;
 use indomain_net::PartySet;
 
-/// The rank of the leader: the dealer's correction party.
-pub const LEADER: usize = indomain_core::dealer::CORRECTION_PARTY;
+/// The rank of the leader: the dealer's correction party. A rank, not a
+/// set index: outside this crate the leader is named by
+/// [`Roster::leader`].
+pub(crate) const LEADER: usize = indomain_core::dealer::CORRECTION_PARTY;
 
 /// The computing parties of a set (by set index, in rank order), the
 /// dealer's set index, and this party's rank.
@@ -95,6 +107,20 @@ impl Roster {
     /// The set indices of the computing parties, in rank order.
     pub fn computing(&self) -> &[usize] {
         &self.computing
+    }
+
+    /// The set index of the leader (rank 0).
+    pub fn leader(&self) -> usize {
+        self.computing[LEADER]
+    }
+
+    /// The rank of the computing party of set index `party`; an error for
+    /// the dealer or a party that does not compute.
+    pub fn rank_of(&self, party: usize) -> Result<usize, MpcError> {
+        self.computing
+            .iter()
+            .position(|&i| i == party)
+            .ok_or_else(|| MpcError::Usage(format!("party {party} is not a computing party")))
     }
 
     /// The set index of the party of rank `rank`.

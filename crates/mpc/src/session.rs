@@ -5,14 +5,18 @@
 //! in which rank order), the fixed-point codec and a [`Correlations`]
 //! source. Every computing party calls the same methods in the same order.
 //!
+//! Parties are named by their index in the party set (see [`crate::roster`]).
+//!
 //! - [`Session::share_input`]: the owner keeps x − Σ PRG(s_j) and sends each
 //!   other party a 16-byte seed s_j (seed compression): the others learn
 //!   nothing but a seed.
-//! - [`Session::open`] / [`Session::open_to`]: everyone (or one rank)
-//!   learns the value.
+//! - [`Session::open`] / [`Session::open_to`]: every computing party (or
+//!   one) learns the value.
 //! - [`Session::mul`]: element-wise product with Beaver triples
 //!   (`indomain_core::beaver`); the parties learn d = x − a and e = y − b,
 //!   uniformly random. The product carries 2f fractional bits.
+//! - [`Session::dot`]: the inner product x·y, as [`Session::mul`] then a
+//!   local [`Shared::sum`] and one truncation.
 //! - [`Session::truncate`]: divides by 2^shift. Two computing parties use
 //!   SecureML local truncation (no message); more use the dealer's
 //!   truncation pairs, opening x − r (uniformly random) to the leader. Both
@@ -25,7 +29,7 @@ use crate::MpcError;
 use crate::correlations::Correlations;
 use crate::error::core;
 use crate::open;
-use crate::roster::{LEADER, Roster};
+use crate::roster::Roster;
 use crate::shared::Shared;
 use indomain_core::share::{share_from_seed, share_seeded};
 use indomain_core::truncate::{TwoPartyRole, truncate_local};
@@ -53,7 +57,8 @@ impl<'a, C: Correlations> Session<'a, C> {
         }
     }
 
-    /// This party's rank.
+    /// This party's rank among the computing parties (see
+    /// [`crate::roster`]): what [`Shared`]'s local operations take.
     pub fn rank(&self) -> usize {
         self.roster.rank()
     }
@@ -61,6 +66,11 @@ impl<'a, C: Correlations> Session<'a, C> {
     /// Whether this party is the leader.
     pub fn is_leader(&self) -> bool {
         self.roster.is_leader()
+    }
+
+    /// The set index of the leader.
+    pub fn leader(&self) -> usize {
+        self.roster.leader()
     }
 
     /// The roster.
@@ -95,9 +105,9 @@ impl<'a, C: Correlations> Session<'a, C> {
         Ok(self.corr)
     }
 
-    /// Secret-shares a vector of `len` ring elements held by the party of
-    /// rank `owner`, which passes `Some(values)`; every other party passes
-    /// `None`. Each non-owner receives a 16-byte seed.
+    /// Secret-shares a vector of `len` ring elements held by the computing
+    /// party of set index `owner`, which passes `Some(values)`; every other
+    /// party passes `None`. Each non-owner receives a 16-byte seed.
     pub fn share_input<R: Rng + CryptoRng + ?Sized>(
         &mut self,
         owner: usize,
@@ -105,8 +115,8 @@ impl<'a, C: Correlations> Session<'a, C> {
         len: usize,
         rng: &mut R,
     ) -> Result<Shared, MpcError> {
-        let owner_index = self.roster.index(owner)?;
-        if self.rank() == owner {
+        let owner_rank = self.roster.rank_of(owner)?;
+        if self.rank() == owner_rank {
             let values = values
                 .ok_or_else(|| MpcError::Usage("the input owner must pass its values".into()))?;
             if values.len() != len {
@@ -115,7 +125,9 @@ impl<'a, C: Correlations> Session<'a, C> {
                     values.len()
                 )));
             }
-            let others: Vec<usize> = (0..self.roster.len()).filter(|&r| r != owner).collect();
+            let others: Vec<usize> = (0..self.roster.len())
+                .filter(|&r| r != owner_rank)
+                .collect();
             let sharing = share_seeded(values, others.len(), rng);
             for (&rank, seed) in others.iter().zip(&sharing.seeds) {
                 let index = self.roster.index(rank)?;
@@ -123,7 +135,7 @@ impl<'a, C: Correlations> Session<'a, C> {
             }
             return Ok(Shared(sharing.own));
         }
-        let ch = self.parties.channel(owner_index)?;
+        let ch = self.parties.channel(owner)?;
         let frame = ch.recv()?;
         let seed: [u8; 16] = frame
             .as_slice()
@@ -145,14 +157,14 @@ impl<'a, C: Correlations> Session<'a, C> {
         )?)
     }
 
-    /// Opens `x` to the party of rank `receiver` only: it gets
-    /// `Some(value)`, the others `None`.
+    /// Opens `x` to the computing party of set index `receiver` only: it
+    /// gets `Some(value)`, the others `None`.
     pub fn open_to(&mut self, x: &Shared, receiver: usize) -> Result<Option<Vec<u64>>, MpcError> {
-        let index = self.roster.index(receiver)?;
+        self.roster.rank_of(receiver)?;
         Ok(open::open_to(
             self.parties,
             self.roster.computing(),
-            index,
+            receiver,
             x.as_slice(),
         )?)
     }
@@ -185,6 +197,17 @@ impl<'a, C: Correlations> Session<'a, C> {
         self.truncate(product, self.fp.frac_bits())
     }
 
+    /// The inner product Σ x_i·y_i of two shared fixed-point vectors of
+    /// the same length, as a one-element share with f fractional bits:
+    /// [`mul`](Self::mul), a local [`Shared::sum`], then one
+    /// [`truncate`](Self::truncate) by f. Costs the Beaver openings of
+    /// `len` products and one truncation; the parties learn what
+    /// [`mul`](Self::mul) reveals (uniformly random values).
+    pub fn dot(&mut self, x: &Shared, y: &Shared) -> Result<Shared, MpcError> {
+        let products = self.mul(x, y)?;
+        self.truncate(products.sum(), self.fp.frac_bits())
+    }
+
     /// x / 2^shift (see the module documentation for the bound).
     pub fn truncate(&mut self, x: Shared, shift: u32) -> Result<Shared, MpcError> {
         let phase = "truncation";
@@ -200,7 +223,7 @@ impl<'a, C: Correlations> Session<'a, C> {
         }
         let pairs = self.corr.truncation_pairs(self.parties, x.len(), shift)?;
         let masked = Shared(pairs.mask(x.as_slice()).map_err(core(phase))?);
-        let opened = self.open_to(&masked, LEADER)?;
+        let opened = self.open_to(&masked, self.leader())?;
         Ok(Shared(
             pairs.finish(opened.as_deref()).map_err(core(phase))?,
         ))

@@ -53,6 +53,16 @@ impl Shared {
         &self.0
     }
 
+    /// A share of the sum of the elements, as a one-element vector (local:
+    /// each party adds up its own share). Fixed-point values keep their
+    /// fractional bits; the inner product of two shared vectors is
+    /// [`Session::dot`](crate::Session::dot).
+    pub fn sum(&self) -> Shared {
+        Shared(vec![
+            self.0.iter().fold(0u64, |acc, &v| acc.wrapping_add(v)),
+        ])
+    }
+
     /// self += other.
     pub fn add_assign(&mut self, other: &Shared) -> Result<(), MpcError> {
         ring::add_assign(&mut self.0, &other.0).map_err(usage)

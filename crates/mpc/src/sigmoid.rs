@@ -21,8 +21,8 @@
 //! cost and a largest error of 0.3775 (at z = ±1/2), so the line with
 //! slope 1/4 is the one clamped here. Cost: one comparison of a vector of
 //! 2·len elements ([`crate::compare`], both bounds at once) and one Beaver
-//! product: (1 − b_hi) + (b_hi − b_lo)·s with b_lo = [s < 0], b_hi = [s <
-//! 1] and s the linear value.
+//! product: (1 − b_hi) + (b_hi − b_lo)·s with b_lo = \[s < 0\], b_hi = \[s <
+//! 1\] and s the linear value.
 //!
 //! What each party learns: nothing (the linear form sends no message unless
 //! truncation uses the dealer's pairs: then the leader sees z − r,

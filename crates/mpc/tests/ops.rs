@@ -5,8 +5,8 @@ mod common;
 
 use common::{contains_any, run};
 use indomain_core::FixedPoint;
+use indomain_mpc::Shared;
 use indomain_mpc::sigmoid::sigmoid_approx;
-use indomain_mpc::{LEADER, Shared};
 use ndarray::{Array2, ArrayView2};
 use proptest::prelude::*;
 use rand::RngExt;
@@ -232,7 +232,9 @@ fn only_the_receiver_learns_an_opened_value() {
     let (out, transcripts) = run(3, fp, |s, rng| {
         let ex = (s.rank() == 2).then(|| fp.encode_slice(&x).unwrap());
         let sx = s.share_input(2, ex.as_deref(), x.len(), rng).unwrap();
-        s.open_to(&sx, LEADER).unwrap().map(|v| fp.decode_slice(&v))
+        s.open_to(&sx, s.leader())
+            .unwrap()
+            .map(|v| fp.decode_slice(&v))
     });
     close(out[0].as_ref().unwrap(), &x, 1.0 / fp.scale());
     assert!(out[1].is_none() && out[2].is_none());

@@ -8,7 +8,7 @@ mod common;
 use common::{items, sets};
 use indomain_net::memory::pair;
 use indomain_net::{Channel, Counters, NetError};
-use indomain_psi::{Job, Mode, Outcome, PsiError, ecdh};
+use indomain_psi::{Construction, Job, Mode, Outcome, PsiError, ecdh};
 use proptest::prelude::*;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -52,7 +52,7 @@ fn run_swapped(
     len: usize,
     with: Vec<u8>,
 ) -> (Result<Outcome, PsiError>, Result<Outcome, PsiError>) {
-    let job = Job::new(Mode::Intersection);
+    let job = Job::new(Mode::Intersection).with_construction(Construction::Ecdh);
     let (x, y, _) = sets(4, 5, 3, 0);
     let (x, y) = (items(&x), items(&y));
     let (a, b) = pair("receiver", "sender");

@@ -8,7 +8,7 @@ mod common;
 use common::{all_jobs, check, items, sets};
 use indomain_net::Limits;
 use indomain_net::quic::{Endpoint, Identity, QuicChannel};
-use indomain_psi::{Job, Mode, Outcome, ecdh};
+use indomain_psi::{Construction, Job, Mode, Outcome, ecdh};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
@@ -71,7 +71,7 @@ fn every_mode_matches_the_plaintext_over_quic() {
 fn two_to_the_sixteen_keys_stream_without_deadlock_over_quic() {
     let (x, y, v) = sets(11, 1 << 15, 1 << 15, 1 << 15);
     for mode in [Mode::Join, Mode::IntersectionSum] {
-        let mut job = Job::new(mode);
+        let mut job = Job::new(mode).with_construction(Construction::Ecdh);
         job.batch = 8192;
         let (r, s) = run_quic(&job, &x, &y, &v);
         check(&job, &x, &y, &v, &r, &s);

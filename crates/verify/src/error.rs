@@ -14,6 +14,9 @@ pub enum Phase {
     Table,
     /// The operator evaluates the OPRF on the client's blinded elements.
     Evaluate,
+    /// The operator's loop over one client's requests
+    /// ([`crate::service::serve`]).
+    Serving,
 }
 
 impl fmt::Display for Phase {
@@ -22,6 +25,7 @@ impl fmt::Display for Phase {
             Phase::Hello => "hello",
             Phase::Table => "table fetch",
             Phase::Evaluate => "oprf evaluation",
+            Phase::Serving => "serving a client",
         })
     }
 }

@@ -1,7 +1,10 @@
 //! The operator's online service as an I/O-free state machine: a frame from
 //! a client (named by its verified certificate) goes in, the reply frame and
-//! a usage record come out. A driver moves frames (see `crate::driver`, feature `quic`);
-//! tests drive it directly.
+//! a usage record come out ([`Service::handle`]). Drivers move frames:
+//! [`serve`] answers one client over any [`Channel`] (in memory, or one
+//! QUIC channel) until it hangs up; the QUIC hub driver (`crate::driver`,
+//! feature `quic`) feeds the same state machine batches of frames from many
+//! clients at once.
 //!
 //! Abuse limits: each OPRF evaluation lets a client test one guess of a
 //! (key, attribute, value) entry, so evaluations are counted per client
@@ -16,6 +19,8 @@
 use crate::commit::SignedCommitment;
 use crate::messages::{Refusal, Reply, Request, TABLE_CHUNK};
 use crate::oprf::{ELEMENT_BYTES, OprfKey};
+use crate::{Phase, VerifyError};
+use indomain_net::{Channel, NetError};
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::fmt;
@@ -428,6 +433,56 @@ impl Service {
         Handled {
             reply: encode(&Reply::Refused(why)),
             usage: Some(self.usage(client, n, Outcome::Refused)),
+        }
+    }
+}
+
+/// What [`serve`] did for one client.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Served {
+    /// Requests answered, refusals included.
+    pub requests: u64,
+    /// OPRF evaluations made (each one lets the client test one guess).
+    pub evaluations: u64,
+    /// Requests refused: a malformed frame, or an evaluation request over
+    /// quota, rate limited, too large or for a stale version.
+    pub refused: u64,
+}
+
+/// Serves one client over `channel` until it hangs up: every frame goes to
+/// [`Service::handle`] and its reply goes back. `client` names the client
+/// for its rate limit and quota: over QUIC, the name its verified
+/// certificate carries; in memory, any name the caller trusts. Returns what
+/// was served once the client closes the channel; any other channel error
+/// (a timeout, an oversized frame) ends the session with that error, and
+/// the service keeps serving others.
+///
+/// Usage records are counted, not kept: a caller that logs every request
+/// (as the QUIC driver does) calls [`Service::handle`] itself.
+pub fn serve<C: Channel + ?Sized>(
+    service: &mut Service,
+    channel: &mut C,
+    client: &str,
+) -> Result<Served, VerifyError> {
+    let mut served = Served::default();
+    loop {
+        let frame = match channel.recv() {
+            Ok(frame) => frame,
+            Err(NetError::Closed { .. }) => return Ok(served),
+            Err(e) => return Err(VerifyError::net(client, Phase::Serving, e)),
+        };
+        let handled = service.handle(client, &frame, Instant::now());
+        served.requests += 1;
+        if let Some(usage) = &handled.usage {
+            match usage.outcome {
+                Outcome::Served => served.evaluations += usage.evaluations,
+                _ => served.refused += 1,
+            }
+        }
+        match channel.send(&handled.reply) {
+            Ok(()) => {}
+            Err(NetError::Closed { .. }) => return Ok(served),
+            Err(e) => return Err(VerifyError::net(client, Phase::Serving, e)),
         }
     }
 }

@@ -31,7 +31,11 @@ pub struct Welcome {
     pub max_batch: u32,
 }
 
-fn ask(ch: &mut impl Channel, phase: Phase, req: &Request) -> Result<Reply, VerifyError> {
+fn ask(
+    ch: &mut (impl Channel + ?Sized),
+    phase: Phase,
+    req: &Request,
+) -> Result<Reply, VerifyError> {
     let peer = ch.peer().to_string();
     wire::send_msg(ch, req).map_err(|e| VerifyError::net(&peer, phase, e))?;
     let reply: Reply = wire::recv_msg(ch).map_err(|e| VerifyError::net(&peer, phase, e))?;
@@ -45,7 +49,7 @@ fn ask(ch: &mut impl Channel, phase: Phase, req: &Request) -> Result<Reply, Veri
 }
 
 /// Greets the operator.
-pub fn hello(ch: &mut impl Channel) -> Result<Welcome, VerifyError> {
+pub fn hello(ch: &mut (impl Channel + ?Sized)) -> Result<Welcome, VerifyError> {
     match ask(ch, Phase::Hello, &Request::Hello)? {
         Reply::Welcome {
             commitment,
@@ -68,7 +72,7 @@ pub fn hello(ch: &mut impl Channel) -> Result<Welcome, VerifyError> {
 /// signature first: its length bounds what is fetched). The bytes are not
 /// checked here; [`Verifier::new`] does.
 pub fn fetch_table(
-    ch: &mut impl Channel,
+    ch: &mut (impl Channel + ?Sized),
     commitment: &SignedCommitment,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<Vec<u8>, VerifyError> {
@@ -123,7 +127,7 @@ pub struct Batching {
 /// turn; every step checks the signature, the chain and the table hash.
 /// Fails with a refusal if the operator does not serve the deltas.
 pub fn update(
-    ch: &mut impl Channel,
+    ch: &mut (impl Channel + ?Sized),
     verifier: &Verifier,
     current: &SignedCommitment,
 ) -> Result<Verifier, VerifyError> {
@@ -146,7 +150,7 @@ pub fn update(
 }
 
 fn fetch_delta(
-    ch: &mut impl Channel,
+    ch: &mut (impl Channel + ?Sized),
     revision: u64,
 ) -> Result<(SignedCommitment, Vec<u8>), VerifyError> {
     let mut delta = Vec::new();
@@ -197,7 +201,7 @@ fn fetch_delta(
 /// records, waiting and retrying when rate limited. `progress` gets the
 /// number of records answered so far.
 pub fn verify(
-    ch: &mut impl Channel,
+    ch: &mut (impl Channel + ?Sized),
     verifier: &Verifier,
     queries: &[Query],
     batching: Batching,
@@ -213,7 +217,7 @@ pub fn verify(
 /// operator charged its quota for every answer returned, so the caller
 /// should keep them.
 pub fn verify_answered(
-    ch: &mut impl Channel,
+    ch: &mut (impl Channel + ?Sized),
     verifier: &Verifier,
     queries: &[Query],
     batching: Batching,
@@ -258,7 +262,7 @@ pub fn verify_answered(
 
 /// One evaluation request, retried after the wait a rate limit names.
 fn evaluate(
-    ch: &mut impl Channel,
+    ch: &mut (impl Channel + ?Sized),
     version: u64,
     elements: Vec<u8>,
 ) -> Result<Vec<u8>, VerifyError> {

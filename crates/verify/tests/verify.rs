@@ -240,3 +240,57 @@ fn a_bad_query_is_named_by_its_position_across_requests() {
     drop(ch);
     op.join().unwrap();
 }
+
+#[test]
+fn the_service_loop_answers_a_client_in_memory_over_a_dyn_channel() {
+    use ed25519_dalek::SigningKey;
+    use indomain_net::Channel;
+    use indomain_net::memory::pair;
+    use indomain_verify::client::Verifier;
+    use indomain_verify::service::{self, Served};
+
+    let d = dataset(120, 11);
+    let key = OprfKey::random(&mut rand::rng());
+    // A fresh operator key, from the same `rand` the protocols take.
+    let signer = SigningKey::generate(&mut rand::rng());
+    let p = Publisher {
+        service: "operator",
+        key: &key,
+        signer: &signer,
+        now: 0,
+    }
+    .publish(&d, 1)
+    .unwrap();
+    let mut operator = service(&p, &key, Limits::default());
+    let (client_end, mut operator_end) = pair("bank", "operator");
+    let qs = queries(&d, 12);
+    let (served, answers) = std::thread::scope(|s| {
+        let op = s.spawn(|| service::serve(&mut operator, &mut operator_end, "bank"));
+        // The client holds its link as a trait object, as a party set
+        // hands it out.
+        let mut boxed: Box<dyn Channel> = Box::new(client_end);
+        let ch: &mut dyn Channel = boxed.as_mut();
+        let welcome = session::hello(ch).unwrap();
+        let table = session::fetch_table(ch, &welcome.commitment, &mut |_, _| {}).unwrap();
+        let v = Verifier::new(signer.verifying_key(), welcome.commitment, &table).unwrap();
+        let batching = session::Batching {
+            max_entries: welcome.max_batch,
+            max_records: usize::MAX,
+        };
+        let answers = session::verify(ch, &v, &qs, batching, &mut |_| {}).unwrap();
+        drop(boxed);
+        (op.join().unwrap().unwrap(), answers)
+    });
+    assert_eq!(strip(&answers), plaintext(&d, &qs));
+    // Every claim of every known key is one evaluation; nothing refused.
+    let evaluations: usize = qs.iter().map(|q| q.claims.len()).sum();
+    assert_eq!(
+        served,
+        Served {
+            requests: served.requests,
+            evaluations: evaluations as u64,
+            refused: 0,
+        }
+    );
+    assert!(served.requests >= 3, "hello, table, evaluations");
+}

@@ -163,7 +163,7 @@ pub fn secure_aggregation() -> Result<Outcome, String> {
         .fold(0.0, f64::max);
     // Each of up to 40 encoded inputs is off by at most half an ulp (2^-17).
     let tolerance = CLIENTS as f64 * 2f64.powi(-17);
-    let dropped_ok = out.dropped.len() == DROPPED.len();
+    let dropped_ok = out.left_out.len() == DROPPED.len();
     let check = if worst <= tolerance && dropped_ok {
         format!(
             "ok: sum of the {} survivors' updates, max error {worst:.1e} (bound {tolerance:.1e})",
@@ -171,8 +171,8 @@ pub fn secure_aggregation() -> Result<Outcome, String> {
         )
     } else {
         format!(
-            "MISMATCH: max error {worst:.1e}, {} dropped",
-            out.dropped.len()
+            "MISMATCH: max error {worst:.1e}, {} left out",
+            out.left_out.len()
         )
     };
     let per_client = round.client_bytes[out.survivors[0]];

@@ -17,7 +17,7 @@ use indomain::learn::pipeline::{self, VerticalJob};
 use indomain::learn::{TrainParams, reference, secure};
 use indomain::mpc::dealer::{self, DealerClient, DealerLimits};
 use indomain::mpc::sigmoid::sigmoid_approx;
-use indomain::mpc::{LEADER, Roster, Session};
+use indomain::mpc::{Roster, Session};
 use indomain::ndarray::Array2;
 use indomain::net::Limits;
 use indomain::prelude::*;
@@ -166,14 +166,14 @@ fn beaver_product_matches_the_plaintext() -> Result<(), Error> {
     let fp = FixedPoint::new(16)?;
     let results = local::run(&["alice", "bob", "dealer"], |me, mut links| {
         if me == 2 {
-            dealer::serve(&mut links, &[0, 1], DealerLimits::default(), &mut rand::rng())?;
+            dealer::serve(&mut links, DealerLimits::default(), &mut rand::rng())?;
             return Ok::<_, Error>(None);
         }
         let roster = Roster::new(&links, Some(2))?;
         let client = DealerClient::new(&roster)?;
         let mut session = Session::new(&mut links, roster, fp, client);
         let mut input = |owner: usize, values: &[f64]| -> Result<_, Error> {
-            let own = (session.rank() == owner)
+            let own = (me == owner)
                 .then(|| fp.encode_slice(values))
                 .transpose()?;
             Ok(session.share_input(owner, own.as_deref(), 3, &mut rand::rng())?)
@@ -181,7 +181,7 @@ fn beaver_product_matches_the_plaintext() -> Result<(), Error> {
         let sx = input(0, &x)?;
         let sy = input(1, &y)?;
         let product = session.mul_fixed(&sx, &sy)?;
-        let opened = session.open_to(&product, LEADER)?;
+        let opened = session.open_to(&product, 0)?;
         session.finish()?;
         Ok(opened.map(|v| fp.decode_slice(&v)))
     })?;

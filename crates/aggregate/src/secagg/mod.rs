@@ -34,8 +34,14 @@
 //! At any step, fewer than t remaining clients (or fewer than t shares of a
 //! needed secret) aborts the round with nothing released.
 //!
-//! What each party learns: the **server** learns the sum of the surviving
-//! clients' inputs and which clients dropped; everything else it sees is
+//! Who is in the sum: every client whose masked input arrived. A client
+//! that drops before that is left out of the sum; one that drops after it
+//! (consistency check, unmasking) is still in it — its self mask is rebuilt
+//! from its neighbours' shares. [`RoundOutput`] lists both kinds, with the
+//! step at which and the reason why each dropped.
+//!
+//! What each party learns: the **server** learns the sum of the inputs of
+//! the clients whose masked input arrived, and which clients dropped when; everything else it sees is
 //! masked by PRG outputs or encrypted. A **client** learns its neighbours'
 //! public keys, its shares of their secrets (fewer than t of anything) and
 //! the survivor list (signed rounds: and signatures on public values). Security against the server needs that it does not
@@ -57,10 +63,10 @@ pub mod server;
 pub mod signing;
 pub mod sim;
 
-pub use client::{run_client, run_client_signed};
+pub use client::{run_client, run_client_noised, run_client_signed, run_client_signed_noised};
 pub use driver::{run_server, run_server_signed};
 pub use parameters::{ServerModel, Threat};
-pub use server::{Outgoing, RoundOutput, ServerRound, Step};
+pub use server::{DropCause, Dropped, Outgoing, RoundOutput, ServerRound, Step};
 pub use signing::{Mode, Pki};
 
 use crate::AggregateError;
@@ -122,8 +128,9 @@ impl Params {
     /// round described by name.
     ///
     /// ```
-    /// use indomain_aggregate::secagg::{Params, RoundSpec};
-    /// use indomain_aggregate::sum::RealEncoding;
+    /// # mod indomain { pub use indomain_aggregate as aggregate; }
+    /// use indomain::aggregate::secagg::{Params, RoundSpec};
+    /// use indomain::aggregate::sum::RealEncoding;
     ///
     /// let params = Params::from_spec(RoundSpec {
     ///     clients: 10,

@@ -32,15 +32,50 @@ use rand::CryptoRng;
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 
-/// What the server gets from a round.
+/// What the server gets from a round: the sum, whose inputs are in it,
+/// and every client that dropped, when and why.
+///
+/// A client's input is in the sum once its masked input has arrived: a
+/// client that drops after that (during the consistency check or the
+/// unmasking) is still in [`survivors`](Self::survivors), its masks are
+/// removed with its neighbours' shares, and it is listed in
+/// [`dropped_after_input`](Self::dropped_after_input). Only the clients of
+/// [`left_out`](Self::left_out) — dropped before their masked input arrived
+/// — are left out of the sum.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RoundOutput {
-    /// The sum of the surviving clients' inputs.
+    /// The sum of the inputs of the clients of `survivors`.
     pub sum: Vec<f64>,
     /// The clients whose input is in the sum, increasing.
     pub survivors: Vec<usize>,
-    /// The clients that dropped (at any step), increasing.
-    pub dropped: Vec<usize>,
+    /// The clients whose input is not in the sum, increasing: each dropped
+    /// before its masked input arrived.
+    pub left_out: Vec<Dropped>,
+    /// The clients whose input is in the sum but that dropped after
+    /// sending it, increasing.
+    pub dropped_after_input: Vec<Dropped>,
+}
+
+/// Why a client dropped out of a round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DropCause {
+    /// Its link failed, closed or timed out, or it had not answered when
+    /// the step closed: the process died, or the network did.
+    Vanished,
+    /// It sent a frame the round refused: malformed, out of turn, or (in a
+    /// signed round) keys or a signature that do not verify.
+    Refused,
+}
+
+/// A client that dropped out of a round: during which step, and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dropped {
+    /// The client.
+    pub client: usize,
+    /// The step during which it dropped.
+    pub step: Step,
+    /// Why.
+    pub cause: DropCause,
 }
 
 /// The steps of a round, in order.
@@ -100,6 +135,8 @@ pub struct ServerRound {
     graph: Graph,
     /// Clients still taking part.
     alive: Vec<bool>,
+    /// When and why each client dropped, if it did.
+    dropped: Vec<Option<(Step, DropCause)>>,
     /// Clients that answered the current step.
     answered: Vec<bool>,
     /// Each client's public keys (`None` if it never sent valid ones).
@@ -141,6 +178,7 @@ impl ServerRound {
             params: params.clone(),
             step: Step::Keys,
             alive: vec![true; n],
+            dropped: vec![None; n],
             answered: vec![false; n],
             adverts: vec![None; n],
             listed: vec![Vec::new(); n],
@@ -190,10 +228,19 @@ impl ServerRound {
             .collect()
     }
 
-    /// Marks `client` as dropped (its link failed or timed out).
+    /// Marks `client` as dropped (its link failed or timed out):
+    /// [`DropCause::Vanished`] at the current step.
     pub fn drop_client(&mut self, client: usize) {
-        if let Some(a) = self.alive.get_mut(client) {
-            *a = false;
+        self.drop_as(client, DropCause::Vanished);
+    }
+
+    /// Marks `client` as dropped at the current step for `cause`, unless it
+    /// dropped before.
+    fn drop_as(&mut self, client: usize, cause: DropCause) {
+        if let Some(a) = self.alive.get_mut(client)
+            && std::mem::replace(a, false)
+        {
+            self.dropped[client] = Some((self.step, cause));
         }
     }
 
@@ -202,7 +249,7 @@ impl ServerRound {
     /// nothing a client sends makes this fail or panic.
     pub fn handle(&mut self, client: usize, frame: &[u8]) {
         if client >= self.params.clients || !self.alive[client] || self.answered[client] {
-            self.drop_client(client);
+            self.drop_as(client, DropCause::Refused);
             return;
         }
         let peer = format!("client {client}");
@@ -267,7 +314,7 @@ impl ServerRound {
         if accepted {
             self.answered[client] = true;
         } else {
-            self.drop_client(client);
+            self.drop_as(client, DropCause::Refused);
         }
     }
 
@@ -335,9 +382,14 @@ impl ServerRound {
                     .collect()
             }
             Step::MaskedInputs => {
-                self.in_sum = self.alive.clone();
+                // Every client whose masked input was added to the running
+                // sum, including one that dropped after sending it (every
+                // live client is one of them: the others were dropped above).
                 let list = Survivors {
-                    clients: live.iter().map(|&u| u as u32).collect(),
+                    clients: (0..n)
+                        .filter(|&u| self.in_sum[u])
+                        .map(|u| u as u32)
+                        .collect(),
                 };
                 self.step = if self.pki.is_some() {
                     self.survivors_message =
@@ -505,11 +557,24 @@ impl ServerRound {
             }
         }
         let sum = decode_sum(params, &sum, survivors.len())?;
-        let dropped = (0..n).filter(|&u| !self.in_sum[u]).collect();
+        let dropped = |in_sum: bool| -> Vec<Dropped> {
+            (0..n)
+                .filter(|&u| self.in_sum[u] == in_sum)
+                .filter_map(|u| {
+                    let (step, cause) = self.dropped[u]?;
+                    Some(Dropped {
+                        client: u,
+                        step,
+                        cause,
+                    })
+                })
+                .collect()
+        };
         Ok(RoundOutput {
             sum,
             survivors,
-            dropped,
+            left_out: dropped(false),
+            dropped_after_input: dropped(true),
         })
     }
 }

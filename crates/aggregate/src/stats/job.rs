@@ -26,6 +26,12 @@ pub const DEFAULT_MAX_ABS: f64 = 1e9;
 /// bits, so that its square fits the 128-bit ring.
 pub const MAX_FRAC_BITS: u32 = 48;
 
+/// The most ring elements of local aggregates a job may ask each party
+/// for: groups × (1 + columns × elements per column). Every party holds a
+/// few vectors of this many 16-byte elements, so 2^22 bounds a job at
+/// about 64 MiB a vector, whatever the categories and bins it names.
+pub const MAX_CELLS: usize = 1 << 22;
+
 /// Which statistic a job computes for each column and group.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Statistic {
@@ -82,6 +88,60 @@ pub struct StatsJob {
 }
 
 impl StatsJob {
+    /// A job of `statistic` over `columns` (none for
+    /// [`Statistic::Count`]), one group of all rows, released to the
+    /// parties `receivers` (set indices, in the order results are sent)
+    /// for groups where, for every receiver, the other parties hold at
+    /// least `min_group_size` rows (at least [`MIN_GROUP_SIZE_FLOOR`]); the
+    /// default encoding ([`DEFAULT_FRAC_BITS`], [`DEFAULT_MAX_ABS`]). Checked
+    /// when it runs ([`StatsJob::validate`]).
+    ///
+    /// ```
+    /// # mod indomain { pub use indomain_aggregate as aggregate; }
+    /// use indomain::aggregate::stats::{Statistic, StatsJob};
+    /// use indomain::aggregate::sum::RealEncoding;
+    ///
+    /// let job = StatsJob::new(Statistic::Mean, ["income"], vec![0], 5)
+    ///     .with_categories(["north", "south"])
+    ///     .with_encoding(RealEncoding { frac_bits: 16, max_abs: 1e6 });
+    /// assert_eq!(job.groups(), 2);
+    /// job.validate(3)?;
+    /// # Ok::<(), indomain_aggregate::AggregateError>(())
+    /// ```
+    pub fn new<S: Into<String>>(
+        statistic: Statistic,
+        columns: impl IntoIterator<Item = S>,
+        receivers: Vec<usize>,
+        min_group_size: u64,
+    ) -> Self {
+        Self {
+            statistic,
+            columns: columns.into_iter().map(Into::into).collect(),
+            categories: None,
+            receivers,
+            min_group_size,
+            frac_bits: DEFAULT_FRAC_BITS,
+            max_abs: DEFAULT_MAX_ABS,
+        }
+    }
+
+    /// The same job grouped by the public `categories` of a group-by column
+    /// ([`LocalData::groups`] indexes them).
+    pub fn with_categories<S: Into<String>>(
+        mut self,
+        categories: impl IntoIterator<Item = S>,
+    ) -> Self {
+        self.categories = Some(categories.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// The same job with another fixed-point encoding.
+    pub fn with_encoding(mut self, encoding: crate::sum::RealEncoding) -> Self {
+        self.frac_bits = encoding.frac_bits;
+        self.max_abs = encoding.max_abs;
+        self
+    }
+
     /// The number of groups.
     pub fn groups(&self) -> usize {
         self.categories.as_ref().map_or(1, Vec::len)
@@ -119,6 +179,21 @@ impl StatsJob {
                 return bad(format!("receiver {r} is listed twice"));
             }
         }
+        let cells = self
+            .statistic
+            .per_column()
+            .checked_mul(self.columns.len())
+            .and_then(|w| w.checked_add(1))
+            .and_then(|w| w.checked_mul(self.groups()))
+            .filter(|&c| c <= MAX_CELLS);
+        if cells.is_none() {
+            return bad(format!(
+                "{} groups of {} columns with {} elements each exceed {MAX_CELLS} cells",
+                self.groups(),
+                self.columns.len(),
+                self.statistic.per_column()
+            ));
+        }
         if self.statistic != Statistic::Count && self.columns.is_empty() {
             return bad("the statistic needs at least one column".into());
         }
@@ -126,10 +201,9 @@ impl StatsJob {
             if c.is_empty() {
                 return bad("grouping needs at least one category".into());
             }
-            for (i, name) in c.iter().enumerate() {
-                if c[..i].contains(name) {
-                    return bad(format!("category {name:?} is listed twice"));
-                }
+            let mut seen = std::collections::HashSet::with_capacity(c.len());
+            if let Some(name) = c.iter().find(|name| !seen.insert(name.as_str())) {
+                return bad(format!("category {name:?} is listed twice"));
             }
         }
         if self.min_group_size < MIN_GROUP_SIZE_FLOOR {

@@ -51,14 +51,27 @@
 //! same σ̃, rows and order up to the rounding of encodings and truncations
 //! (about 2^-f per step) and the truncation failure bound of
 //! docs/protocols.md.
+//!
+//! **Which sigmoid, which plaintext reference.** Logistic training never
+//! evaluates the exact σ: its gradient uses σ̃(z) = 1/2 + z/4
+//! ([`crate::Sigmoid::Linear`], the default of [`TrainParams`]) or that
+//! line clamped to [0, 1] ([`crate::Sigmoid::Clamped`]). The plaintext
+//! computation it matches is [`crate::plain::train_with`] with
+//! `indomain_mpc::sigmoid::sigmoid_approx` (or `sigmoid_clamped`), on the
+//! parties' columns joined label holder first, then the feature holders in
+//! set order. [`crate::plain::train`] descends with the exact σ and ends
+//! elsewhere: after the same epochs its weights can differ by tens of
+//! percent. Scores, losses on held-out rows and metrics use the exact σ.
 
 mod plan;
 mod predict;
 mod train;
 
+pub(crate) use plan::check_params;
 pub use plan::{FEATURE_BOUND, batch_order, batches, validation_split};
 
 use crate::LearnError;
+use crate::align::Roles;
 use crate::params::TrainParams;
 use indomain_net::PartySet;
 use ndarray::ArrayView2;
@@ -88,8 +101,12 @@ pub struct TrainOutcome {
 
 /// Trains a vertical model; every party of `parties` calls it.
 ///
-/// - `label`, `dealer`: set indices of the label holder and the dealer;
-///   every other party holds features.
+/// - `roles`: who holds the labels, who holds features and who deals, by
+///   set index ([`Roles::new`]); every party of the set has one role.
+///   With `roles.dealer` of `None` and one feature holder, the two data
+///   parties generate the correlations themselves
+///   (`indomain_mpc::TwoParty`, correlated OT); more feature holders
+///   without a dealer are refused with [`LearnError::Params`].
 /// - `x`: this party's standardised feature columns, rows aligned across
 ///   parties (rows × own columns; ignored at the dealer). A party that
 ///   takes part without columns may pass an empty matrix of any shape with
@@ -97,38 +114,55 @@ pub struct TrainOutcome {
 /// - `y`: the labels, at the label holder only (0/1 for logistic).
 /// - `on_epoch(epoch, loss)`: called after every epoch, with the training
 ///   loss at the label holder and `None` elsewhere.
-#[allow(clippy::too_many_arguments)]
 pub fn train<R: Rng + CryptoRng + ?Sized>(
     parties: &mut PartySet,
-    label: usize,
-    dealer: usize,
+    roles: &Roles,
     x: ArrayView2<'_, f64>,
     y: Option<&[f64]>,
     params: &TrainParams,
     on_epoch: &mut dyn FnMut(usize, Option<f64>),
     rng: &mut R,
 ) -> Result<TrainOutcome, LearnError> {
-    train::run(parties, label, dealer, x, y, params, on_epoch, rng)
+    roles.check(parties.len())?;
+    train::run(
+        parties,
+        roles.label,
+        roles.dealer,
+        x,
+        y,
+        params,
+        on_epoch,
+        rng,
+    )
 }
 
 /// Scores rows jointly: returns the linear scores x·w + b (before any
-/// link function) at `receiver` and `None` at every other party. Every
-/// party but the dealer (which returns at once) passes its own columns of
-/// the same rows and its own weights; the label holder passes the
-/// intercept. Needs no dealer.
+/// link function) at `receiver` (the set index of a data party) and
+/// `None` at every other party. Every party of `roles` but the dealer
+/// (which returns at once) passes its own columns of the same rows and
+/// its own weights; the label holder passes the intercept. Needs no
+/// dealer: `roles.dealer` may be `None`.
 #[allow(clippy::too_many_arguments)]
 pub fn predict<R: Rng + CryptoRng + ?Sized>(
     parties: &mut PartySet,
+    roles: &Roles,
     receiver: usize,
-    dealer: Option<usize>,
     x: ArrayView2<'_, f64>,
     weights: &[f64],
     intercept: Option<f64>,
     frac_bits: u32,
     rng: &mut R,
 ) -> Result<Option<Vec<f64>>, LearnError> {
+    roles.check(parties.len())?;
     predict::run(
-        parties, receiver, dealer, x, weights, intercept, frac_bits, rng,
+        parties,
+        receiver,
+        roles.dealer,
+        x,
+        weights,
+        intercept,
+        frac_bits,
+        rng,
     )
 }
 

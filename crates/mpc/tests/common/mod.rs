@@ -88,14 +88,7 @@ pub fn run<T: Send>(
     let results = std::thread::scope(|s| {
         s.spawn(move || {
             let mut rng = StdRng::seed_from_u64(99);
-            let computing: Vec<usize> = (0..n).collect();
-            dealer::serve(
-                &mut dealer_set,
-                &computing,
-                DealerLimits::default(),
-                &mut rng,
-            )
-            .unwrap()
+            dealer::serve(&mut dealer_set, DealerLimits::default(), &mut rng).unwrap()
         });
         let handles: Vec<_> = sets
             .into_iter()

@@ -2,7 +2,7 @@
 //! and the checks that a run's outcomes agree with it.
 #![allow(dead_code)]
 
-use indomain_psi::{Items, Job, Mode, Outcome, Reveal};
+use indomain_psi::{Construction, Items, Job, Mode, Outcome, Reveal};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{RngExt, SeedableRng};
@@ -98,7 +98,7 @@ pub fn all_jobs(batch: usize) -> Vec<Job> {
             if reveal == Reveal::Receiver && matches!(mode, Mode::Join | Mode::IntersectionSum) {
                 continue;
             }
-            let mut job = Job::new(mode);
+            let mut job = Job::new(mode).with_construction(Construction::Ecdh);
             job.reveal = reveal;
             job.batch = batch;
             job.sum_bound = 1 << 32;
