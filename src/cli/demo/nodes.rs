@@ -113,7 +113,10 @@ impl Site {
         std::fs::write(&path, spec).map_err(|e| format!("{}: {e}", path.display()))?;
         let config = NodeConfig::load(&self.config).map_err(|e| e.to_string())?;
         let spec = JobSpec::load(&path, Some(&config.known())).map_err(|e| e.to_string())?;
-        match self.call(&Request::Submit { spec })? {
+        match self.call(&Request::Submit {
+            spec,
+            wait_secs: Some(60),
+        })? {
             Response::Job(job) => Ok(job),
             other => Err(format!("{}: unexpected answer {other:?}", self.name)),
         }
