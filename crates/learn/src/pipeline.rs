@@ -298,6 +298,10 @@ pub fn run<R: Rng + CryptoRng + ?Sized>(
                 standardizer: Some(p.standardizer),
                 weights: trained.weights,
                 intercept: trained.intercept,
+                roc: roc
+                    .as_deref()
+                    .map(|r| metrics::thin(r, crate::model::ROC_POINTS))
+                    .unwrap_or_default(),
                 rows: Rows {
                     train: parts.train.len(),
                     test: parts.test.len(),

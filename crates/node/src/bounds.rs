@@ -59,6 +59,9 @@ mod tests {
     fn printable_text_is_escaped_and_cut() {
         assert_eq!(printable("a\nb\u{1b}[2J", 50), "a\\nb\\u{1b}[2J");
         let cut = printable(&"y".repeat(10_000), MAX_SHOWN);
-        assert!(cut.len() < MAX_SHOWN + 40 && cut.ends_with("(9800 more bytes)"), "{cut}");
+        assert!(
+            cut.len() < MAX_SHOWN + 40 && cut.ends_with("(9800 more bytes)"),
+            "{cut}"
+        );
     }
 }

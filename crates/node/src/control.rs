@@ -198,7 +198,9 @@ fn read_line(reader: &mut impl BufRead, max: u64) -> Result<Option<String>, Node
         return Ok(None);
     }
     if n as u64 > max {
-        return Err(NodeError::Control(format!("a line longer than {max} bytes")));
+        return Err(NodeError::Control(format!(
+            "a line longer than {max} bytes"
+        )));
     }
     Ok(Some(line))
 }

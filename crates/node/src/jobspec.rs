@@ -541,7 +541,10 @@ impl JobSpec {
         if self.party(dealer).is_none() {
             return bad(
                 Part::Whole,
-                format!("parameter dealer: {} is not a party of the job", shown(dealer)),
+                format!(
+                    "parameter dealer: {} is not a party of the job",
+                    shown(dealer)
+                ),
             );
         }
         if let Some(i) = self.outputs.iter().position(|o| o.receiver == dealer) {

@@ -98,8 +98,7 @@ impl AuditLog {
             receipts: Receipts::Unchecked,
             heads: &saved_head,
         };
-        let Verified { records, head, .. } =
-            verify_log(path, &key.verifying_key(), checks, visit)?;
+        let Verified { records, head, .. } = verify_log(path, &key.verifying_key(), checks, visit)?;
         let mut log = AuditLog {
             path: path.to_path_buf(),
             file,

@@ -209,7 +209,13 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 impl Record {
     /// The hash the record's fields give.
     pub fn compute_hash(&self) -> [u8; 32] {
-        body_hash(self.version, self.seq, self.time_ms, &self.prev, &self.event)
+        body_hash(
+            self.version,
+            self.seq,
+            self.time_ms,
+            &self.prev,
+            &self.event,
+        )
     }
 }
 

@@ -62,12 +62,9 @@ pub fn describe(r: &Record) -> String {
                 .outputs
                 .iter()
                 .map(|o| match &o.hash {
-                    Some(h) => format!(
-                        "{} -> {} ({kind} {})",
-                        t(&o.name),
-                        t(&o.receiver),
-                        short(h)
-                    ),
+                    Some(h) => {
+                        format!("{} -> {} ({kind} {})", t(&o.name), t(&o.receiver), short(h))
+                    }
                     None => format!("{} -> {}", t(&o.name), t(&o.receiver)),
                 })
                 .collect();

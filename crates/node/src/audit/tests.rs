@@ -344,9 +344,13 @@ fn records_cut_off_the_end_are_caught_with_a_head_kept_elsewhere() {
         receipts: verify::Receipts::Unchecked,
         heads: &heads,
     };
-    let e = verify::verify_log(&path, &node_key().verifying_key(), checks, &mut |_| {})
-        .unwrap_err();
-    assert!(e.to_string().contains(&format!("does not reach head {head}")), "{e}");
+    let e =
+        verify::verify_log(&path, &node_key().verifying_key(), checks, &mut |_| {}).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains(&format!("does not reach head {head}")),
+        "{e}"
+    );
     // A node with that head in its head file does not start on the log.
     let head_file = dir.path().join("head");
     std::fs::write(&head_file, format!("{head}\n")).unwrap();
@@ -393,7 +397,10 @@ fn a_torn_last_line_is_named_and_only_repair_drops_it() {
     std::fs::write(&path, &torn).unwrap();
     let (record, reason) = first_bad(&path);
     assert_eq!(record, RECORDS);
-    assert!(reason.contains("torn") && reason.contains("audit repair"), "{reason}");
+    assert!(
+        reason.contains("torn") && reason.contains("audit repair"),
+        "{reason}"
+    );
     assert!(AuditLog::open(&path, node_key()).is_err());
     let dropped = log::repair(&path).unwrap().unwrap();
     assert_eq!(dropped.line, RECORDS);

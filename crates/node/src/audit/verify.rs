@@ -107,10 +107,7 @@ type LineVisitor<'a> = &'a mut dyn FnMut(u64, &[u8]) -> Result<(), NodeError>;
 /// Calls `f` with each line of the log (without its newline), numbered
 /// from 0. A last line without a newline is a torn write: an error that
 /// says so and how to repair it.
-fn for_each_line(
-    path: &Path,
-    f: LineVisitor<'_>,
-) -> Result<(), NodeError> {
+fn for_each_line(path: &Path, f: LineVisitor<'_>) -> Result<(), NodeError> {
     let file = std::fs::File::open(path).map_err(|e| crate::error::io_error(path, e))?;
     let mut reader = std::io::BufReader::new(file);
     let mut line = Vec::new();

@@ -22,8 +22,8 @@ use super::jobs::State;
 use super::propose::{Hello, RunReply};
 use super::{Node, lock};
 use crate::audit::{
-    CompletionReceipt, Event, Outcome, OutputHash, OutputRecord, OutputSalt, Receipt,
-    ReceiptBody, Salt,
+    CompletionReceipt, Event, Outcome, OutputHash, OutputRecord, OutputSalt, Receipt, ReceiptBody,
+    Salt,
 };
 use crate::dataset::Cell;
 use crate::egress::EgressGuard;
@@ -262,7 +262,8 @@ impl Node {
         let mut rng = rand::rng();
         self.phase(key, "running the protocol");
         let progress = self.progress(key);
-        let mut report = |p: session::Progress| progress.count(p.done as u64, p.total as u64, "keys");
+        let mut report =
+            |p: session::Progress| progress.count(p.done as u64, p.total as u64, "keys");
         let clock = Instant::now();
         let ran = match role {
             Role::Receiver => session::receiver(ch, &job, &items, &mut rng, &mut report),
@@ -496,9 +497,7 @@ impl Node {
                 .iter()
                 .map(|s| format!("{} {}\n", s.name, s.salt))
                 .collect();
-            let path = self
-                .results_dir(key)
-                .join(format!("salts-from-{peer}"));
+            let path = self.results_dir(key).join(format!("salts-from-{peer}"));
             crate::private::write(&path, lines.as_bytes())
                 .map_err(|e| format!("{}: {e}", path.display()))?;
         }
@@ -580,11 +579,14 @@ impl Node {
 
 /// Makes every staged file appear; returns the outputs' files and their
 /// salt files (staged in pairs by [`Node::stage`]).
-pub(super) fn commit_all(pending: Vec<AtomicOutput>) -> Result<(Vec<PathBuf>, Vec<PathBuf>), String> {
+pub(super) fn commit_all(
+    pending: Vec<AtomicOutput>,
+) -> Result<(Vec<PathBuf>, Vec<PathBuf>), String> {
     let (mut files, mut salts) = (Vec::new(), Vec::new());
     for (i, out) in pending.into_iter().enumerate() {
         let path = out.path().to_path_buf();
-        out.commit().map_err(|e| format!("{}: {e}", path.display()))?;
+        out.commit()
+            .map_err(|e| format!("{}: {e}", path.display()))?;
         if i % 2 == 0 {
             files.push(path);
         } else {

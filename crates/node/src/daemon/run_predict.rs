@@ -18,9 +18,9 @@
 //! What each party learns: the number of rows every party holds (the
 //! alignment); the label holder learns the scores.
 
-use super::{Node, lock};
 use super::run_mesh::Produced;
 use super::run_train::learn_rows;
+use super::{Node, lock};
 use crate::jobspec::{JobSpec, is_job_id, is_name};
 use indomain_learn::align::{Roles, align};
 use indomain_learn::data::check_features;

@@ -142,9 +142,7 @@ impl Node {
         let clock = Instant::now();
         let ran = match role {
             Role::Receiver => session::receiver(ch, &job, &items, &mut rng, &mut report),
-            Role::Sender => {
-                session::sender(ch, &job, &items, Some(&values), &mut rng, &mut report)
-            }
+            Role::Sender => session::sender(ch, &job, &items, Some(&values), &mut rng, &mut report),
         };
         let protocol = clock.elapsed();
         let fail = |reason: String, ch: &QuicChannel| Failed {

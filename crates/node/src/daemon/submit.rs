@@ -7,9 +7,9 @@
 //! says where the job stands: running, refused, or still waiting for named
 //! parties.
 
+use super::Node;
 use super::jobs::State;
 use super::propose::{self, Answer, Hello};
-use super::Node;
 use crate::audit::{Event, Outcome, Receipt};
 use crate::bounds::{MAX_PEER_REASON, printable};
 use crate::control::JobSummary;
@@ -50,7 +50,10 @@ impl Node {
             .collect();
         let started = crate::time::now_millis();
         self.register(&key, &spec, State::Proposed, String::new(), started)?;
-        self.phase(&key, &format!("waiting for the answers of {}", others.join(", ")));
+        self.phase(
+            &key,
+            &format!("waiting for the answers of {}", others.join(", ")),
+        );
         self.log(self.record(&spec, &me, started, Outcome::Proposed))?;
 
         let node = Arc::clone(self);
@@ -130,9 +133,12 @@ impl Node {
             return;
         }
         let rule = format!("accepted by {}", accepted.join(", "));
-        if let Err(e) = self.log(self.record(&spec, &me, started, Outcome::Accepted {
-            rule: rule.clone(),
-        })) {
+        if let Err(e) = self.log(self.record(
+            &spec,
+            &me,
+            started,
+            Outcome::Accepted { rule: rule.clone() },
+        )) {
             self.set_state(&key, State::Failed, e);
             return;
         }

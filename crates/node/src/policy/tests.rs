@@ -285,8 +285,12 @@ fn refusals_do_not_tell_existing_from_missing_data_nor_quote_the_spec() {
         ),
         // A rule by grades: a core column, and one missing.
         (
-            with(stats_job(), |j| j.parties[1].columns = vec!["salary".into()]),
-            with(stats_job(), |j| j.parties[1].columns = vec!["nosuch".into()]),
+            with(stats_job(), |j| {
+                j.parties[1].columns = vec!["salary".into()]
+            }),
+            with(stats_job(), |j| {
+                j.parties[1].columns = vec!["nosuch".into()]
+            }),
         ),
     ];
     for (existing, missing) in pairs {
@@ -298,8 +302,12 @@ fn refusals_do_not_tell_existing_from_missing_data_nor_quote_the_spec() {
     // missing, are both refused by its grades.
     let mut graded = policy.clone();
     graded.peers.get_mut("bank").unwrap().allow[1].columns = None;
-    let core = with(stats_job(), |j| j.parties[1].columns = vec!["salary".into()]);
-    let missing = with(stats_job(), |j| j.parties[1].columns = vec!["nosuch".into()]);
+    let core = with(stats_job(), |j| {
+        j.parties[1].columns = vec!["salary".into()]
+    });
+    let missing = with(stats_job(), |j| {
+        j.parties[1].columns = vec!["nosuch".into()]
+    });
     let a = check(&graded, "bank", &core, at(NOW)).unwrap_err();
     let b = check(&graded, "bank", &missing, at(NOW)).unwrap_err();
     assert_eq!(a, b);

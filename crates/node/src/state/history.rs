@@ -4,8 +4,8 @@
 //! bytes and timing.
 
 use super::JobKey;
-use crate::audit::{Event, JobRecord, OutputHash, OutputRecord, Record, Touched};
 use crate::audit::record::Outcome;
+use crate::audit::{Event, JobRecord, OutputHash, OutputRecord, Record, Touched};
 use crate::jobspec::{Param, Protocol};
 use std::collections::BTreeMap;
 
