@@ -1,8 +1,10 @@
 // indomain console: live parts of a page. Every element with a
 // `data-live` URL is refreshed from that URL (an HTML fragment the node
 // renders, every value escaped there) once a second, without reloading
-// the page. A fragment whose section says `data-final` stops the polling
-// of its element. A lost session sends the browser to the login page.
+// the page. Once a fragment says `data-final` (the job has ended), its
+// element is refreshed ten more times — receipts of the other parties may
+// still arrive — and then left alone. A lost session sends the browser to
+// the login page.
 "use strict";
 
 (function () {
@@ -10,7 +12,9 @@
 
   function poll(element) {
     const url = element.getAttribute("data-live");
+    const AFTER_FINAL = 10;
     let timer = null;
+    let finalSeen = 0;
     async function refresh() {
       try {
         const response = await fetch(url, {
@@ -25,7 +29,7 @@
         if (response.ok) {
           element.innerHTML = await response.text();
           element.dispatchEvent(new CustomEvent("console:updated", { bubbles: true }));
-          if (element.querySelector("[data-final]")) {
+          if (element.querySelector("[data-final]") && ++finalSeen >= AFTER_FINAL) {
             clearInterval(timer);
           }
         }
