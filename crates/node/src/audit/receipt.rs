@@ -131,7 +131,11 @@ pub struct CompletionReceipt {
 }
 
 /// A party's signed receipt.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// In the audit log (JSON) it is an object; on the wire (bincode, which
+/// cannot skip absent fields) it travels as the bytes of that same JSON,
+/// so a receipt reads back exactly as it was signed either way.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Receipt {
     /// The signed content.
     pub body: ReceiptBody,
@@ -139,6 +143,46 @@ pub struct Receipt {
     pub signer: String,
     /// Hex ed25519 signature over the domain tag and the body's JSON.
     pub signature: String,
+}
+
+/// [`Receipt`]'s fields, as JSON holds them.
+#[derive(Serialize, Deserialize)]
+struct ReceiptFields {
+    body: ReceiptBody,
+    signer: String,
+    signature: String,
+}
+
+impl Serialize for Receipt {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let fields = ReceiptFields {
+            body: self.body.clone(),
+            signer: self.signer.clone(),
+            signature: self.signature.clone(),
+        };
+        if s.is_human_readable() {
+            fields.serialize(s)
+        } else {
+            let json = serde_json::to_vec(&fields).map_err(serde::ser::Error::custom)?;
+            s.serialize_bytes(&json)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Receipt {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Receipt, D::Error> {
+        let fields = if d.is_human_readable() {
+            ReceiptFields::deserialize(d)?
+        } else {
+            let json: Vec<u8> = Vec::deserialize(d)?;
+            serde_json::from_slice(&json).map_err(serde::de::Error::custom)?
+        };
+        Ok(Receipt {
+            body: fields.body,
+            signer: fields.signer,
+            signature: fields.signature,
+        })
+    }
 }
 
 fn message(body: &ReceiptBody) -> Vec<u8> {
@@ -198,6 +242,30 @@ mod tests {
             }],
             &"ef".repeat(32),
         )
+    }
+
+    #[test]
+    fn receipts_cross_the_wire_whole() {
+        // bincode cannot skip absent fields: a receipt travels as its JSON.
+        let key = SigningKey::from_bytes(&[7; 32]);
+        for body in [body(), body().with_rule("policy.peers.bank.allow[0]")] {
+            let receipt = Receipt::sign(body, "tax", &key);
+            let wire = CompletionReceipt {
+                receipt: receipt.clone(),
+                salts: vec![OutputSalt {
+                    name: "intersection".into(),
+                    salt: "ab".repeat(32),
+                }],
+            };
+            let (mut a, mut b) = indomain_net::memory::pair("bank", "tax");
+            indomain_net::wire::send_msg(&mut a, &wire).unwrap();
+            let back: CompletionReceipt = indomain_net::wire::recv_msg(&mut b).unwrap();
+            assert_eq!(back, wire);
+            back.receipt.verify(&key.verifying_key()).unwrap();
+            // In JSON it is the plain object the log has always held.
+            let json = serde_json::to_string(&receipt).unwrap();
+            assert!(json.starts_with("{\"body\":{"), "{json}");
+        }
     }
 
     #[test]

@@ -77,16 +77,27 @@ impl Links {
 pub(super) struct Mesh {
     /// The parties in the spec's order.
     pub parties: PartySet,
-    stoppers: Vec<LinkStopper>,
+    /// Each other party's name and its link's stopper.
+    stoppers: Vec<(String, LinkStopper)>,
 }
 
 impl Mesh {
     /// Closes every link saying why, so every other party fails at once
     /// with this node's reason instead of waiting for a timeout.
     pub fn stop(&self, reason: &str) {
-        for s in &self.stoppers {
+        for (_, s) in &self.stoppers {
             s.stop(reason);
         }
+    }
+
+    /// The parties whose links closed before this node stopped any (a
+    /// party that vanished, or stopped the job itself).
+    pub fn lost(&self) -> Vec<&str> {
+        self.stoppers
+            .iter()
+            .filter(|(_, s)| s.is_closed())
+            .map(|(name, _)| name.as_str())
+            .collect()
     }
 }
 
@@ -162,7 +173,11 @@ impl Node {
         for link in links.iter().flatten() {
             self.watch(key, link);
         }
-        let stoppers = links.iter().flatten().map(QuicChannel::stopper).collect();
+        let stoppers = links
+            .iter()
+            .zip(&names)
+            .filter_map(|(l, name)| Some((name.clone(), l.as_ref()?.stopper())))
+            .collect();
         let links = links
             .into_iter()
             .map(|l| l.map(|c| Box::new(c) as Box<dyn Channel>))

@@ -117,7 +117,7 @@ impl Node {
                 // cancel passes on who cancelled it.
                 let why = match self.cancelled_by(key) {
                     Some(by) => super::cancel::reason(&by),
-                    None => failed_at(key, &me),
+                    None => failed_at(key, &me, &mesh.lost()),
                 };
                 mesh.stop(&why);
                 return Err(Failed {
@@ -138,7 +138,7 @@ impl Node {
         let (files, salts) = match commit_all(pending) {
             Ok(written) => written,
             Err(reason) => {
-                mesh.stop(&failed_at(key, &me));
+                mesh.stop(&failed_at(key, &me, &[]));
                 return Err(Failed {
                     reason,
                     bytes: mesh.parties.counters(),
@@ -190,10 +190,20 @@ impl Node {
     }
 }
 
-/// What a party that failed tells the others: that it failed, not why.
-fn failed_at(key: &JobKey, me: &str) -> String {
-    format!(
-        "job {} failed at {me} (its operator has the reason)",
-        key.id
-    )
+/// What a party that failed tells the others: that it failed, and which
+/// parties' links it lost (party names are no secret of the job), never
+/// its reason, which may quote its data.
+fn failed_at(key: &JobKey, me: &str, lost: &[&str]) -> String {
+    if lost.is_empty() {
+        format!(
+            "job {} failed at {me} (its operator has the reason)",
+            key.id
+        )
+    } else {
+        format!(
+            "job {} failed at {me}: it lost its link to {}",
+            key.id,
+            lost.join(", ")
+        )
+    }
 }
