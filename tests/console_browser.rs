@@ -133,9 +133,7 @@ fn wait_for(tab: &Tab, js: &str, what: &str) {
 }
 
 fn text_of(tab: &Tab, selector: &str) -> String {
-    let js = format!(
-        "(document.querySelector({selector:?}) || {{innerText: ''}}).innerText"
-    );
+    let js = format!("(document.querySelector({selector:?}) || {{innerText: ''}}).innerText");
     eval(tab, &js).as_str().unwrap_or_default().to_string()
 }
 
@@ -179,7 +177,12 @@ fn login(tab: &Tab, node: &Running) {
     go(tab, &format!("{}/login", node.url));
     let js = format!("document.querySelector('#token').value = {:?}", token(node));
     eval(tab, &js);
-    click_then(tab, "#login", "!!document.querySelector('#node-name')", "the overview after login");
+    click_then(
+        tab,
+        "#login",
+        "!!document.querySelector('#node-name')",
+        "the overview after login",
+    );
 }
 
 /// Writes the three sites' data and configurations (the bank and the tax
@@ -193,7 +196,11 @@ fn cluster(root: &Path) -> (Vec<Site>, Vec<PathBuf>) {
         for r in 0..200u32 {
             let age = 20 + r % 50;
             let row = match i {
-                0 => format!("p{r},{},{age},{}", u32::from((age > 45) ^ (r % 7 == 0)), (r * 37) % 1000),
+                0 => format!(
+                    "p{r},{},{age},{}",
+                    u32::from((age > 45) ^ (r % 7 == 0)),
+                    (r * 37) % 1000
+                ),
                 1 => format!("p{r},{},{}", (r * 13) % 100 + age, r % 17),
                 _ => format!("p{r}"),
             };
@@ -306,13 +313,24 @@ receiver = "bank"
 /// page.
 fn submit(tab: &Tab, node: &Running, spec: &str) {
     go(tab, &format!("{}/submit", node.url));
-    eval(tab, &format!("document.querySelector('#spec').value = {spec:?}"));
+    eval(
+        tab,
+        &format!("document.querySelector('#spec').value = {spec:?}"),
+    );
     click_then(
         tab,
         "#submit",
         "location.pathname.startsWith('/jobs/') && !!document.querySelector('#job-state')",
         "the job's page after submitting",
     );
+}
+
+/// Whether the page lists a receipt of `signer` vouching for `outcome`.
+fn receipt_js(signer: &str, outcome: &str) -> String {
+    format!(
+        "[...document.querySelectorAll('#receipts tr[data-signer=\"{signer}\"] [data-state]')]\
+         .some(e => e.dataset.state === '{outcome}')"
+    )
 }
 
 /// The job state the page shows.
@@ -341,8 +359,16 @@ fn the_console_in_a_real_browser() {
     // A wrong token is refused; the right one opens the overview.
     go(&tab, &format!("{}/", bank.url));
     assert!(tab.get_url().ends_with("/login"), "{}", tab.get_url());
-    eval(&tab, "document.querySelector('#token').value = 'not-the-token'");
-    click_then(&tab, "#login", "!!document.querySelector('#login-error')", "the login refused");
+    eval(
+        &tab,
+        "document.querySelector('#token').value = 'not-the-token'",
+    );
+    click_then(
+        &tab,
+        "#login",
+        "!!document.querySelector('#login-error')",
+        "the login refused",
+    );
     assert!(text_of(&tab, "#login-error").contains("not the operator token"));
     screenshot(&tab, "login-refused");
     login(&tab, &bank);
@@ -358,17 +384,35 @@ fn the_console_in_a_real_browser() {
     // A training job submitted through the page runs; its page and the
     // open list follow it to the end without a reload.
     submit(&tab, &bank, &train_spec("credit-live", 30));
-    assert!(tab.get_url().ends_with("/jobs/bank/credit-live"), "{}", tab.get_url());
+    assert!(
+        tab.get_url().ends_with("/jobs/bank/credit-live"),
+        "{}",
+        tab.get_url()
+    );
     eval(&tab, "window.__notReloaded = true");
-    wait_for(&tab, &state_js("completed"), "the job's page shows it completed");
-    assert_eq!(eval(&tab, "window.__notReloaded === true"), serde_json::Value::Bool(true));
+    wait_for(
+        &tab,
+        &state_js("completed"),
+        "the job's page shows it completed",
+    );
+    assert_eq!(
+        eval(&tab, "window.__notReloaded === true"),
+        serde_json::Value::Bool(true)
+    );
     wait_for(
         &list,
         "!!document.querySelector('tr[data-job=\"bank/credit-live\"] [data-state=\"completed\"]')",
         "the open jobs list shows the new job completed",
     );
-    assert_eq!(eval(&list, "window.__notReloaded === true"), serde_json::Value::Bool(true));
-    wait_for(&tab, "document.querySelectorAll('#receipts tr[data-signer]').length >= 2", "receipts");
+    assert_eq!(
+        eval(&list, "window.__notReloaded === true"),
+        serde_json::Value::Bool(true)
+    );
+    wait_for(
+        &tab,
+        "document.querySelectorAll('#receipts tr[data-signer]').length >= 2",
+        "receipts",
+    );
     screenshot(&tab, "job-completed");
     screenshot(&list, "jobs");
     let bank_hash = text_of(&tab, "#spec-hash");
@@ -377,10 +421,21 @@ fn the_console_in_a_real_browser() {
     // peer and its rule.
     submit(&tab, &bank, PSI_SPEC);
     wait_for(&tab, &state_js("refused"), "the PSI job refused");
-    wait_for(&tab, "!!document.querySelector('#decisions tr[data-party=\"tax\"]')", "tax's decision");
+    wait_for(
+        &tab,
+        "!!document.querySelector('#decisions tr[data-party=\"tax\"]')",
+        "tax's decision",
+    );
     let decision = text_of(&tab, "#decisions tr[data-party=\"tax\"]");
-    assert!(decision.contains("refused") && decision.contains("policy.peers.bank"), "{decision}");
-    assert!(text_of(&tab, "#failure").contains("refused by tax"), "{}", text_of(&tab, "#failure"));
+    assert!(
+        decision.contains("refused") && decision.contains("policy.peers.bank"),
+        "{decision}"
+    );
+    assert!(
+        text_of(&tab, "#failure").contains("refused by tax"),
+        "{}",
+        text_of(&tab, "#failure")
+    );
     screenshot(&tab, "job-refused");
 
     // A long job: its cancel form stripped of the CSRF token is refused;
@@ -400,7 +455,10 @@ fn the_console_in_a_real_browser() {
         "the form without its CSRF token refused",
     );
     go(&tab, &format!("{}/jobs/bank/credit-long", bank.url));
-    assert_eq!(eval(&tab, &state_js("running")), serde_json::Value::Bool(true));
+    assert_eq!(
+        eval(&tab, &state_js("running")),
+        serde_json::Value::Bool(true)
+    );
     eval(&tab, "document.querySelector('#cancel').click(); true");
     wait_for(&tab, &state_js("cancelled"), "the long job cancelled");
     assert!(text_of(&tab, "#failure").contains("Cancelled by bank"));
@@ -414,19 +472,35 @@ fn the_console_in_a_real_browser() {
          const s = document.createElement('script'); s.textContent = 'window.__inline = 1'; \
          document.body.appendChild(s); true",
     );
-    wait_for(&tab, "window.__violation !== ''", "a CSP violation reported");
+    wait_for(
+        &tab,
+        "window.__violation !== ''",
+        "a CSP violation reported",
+    );
     assert_eq!(eval(&tab, "window.__inline"), serde_json::json!(0));
-    assert!(eval(&tab, "window.__violation").as_str().unwrap().starts_with("script-src"));
+    assert!(
+        eval(&tab, "window.__violation")
+            .as_str()
+            .unwrap()
+            .starts_with("script-src")
+    );
 
     // The model the bank holds: metrics and the engine's ROC plot.
     go(&tab, &format!("{}/models", bank.url));
     assert!(text_of(&tab, "table.models").contains("bank/credit-live"));
     go(&tab, &format!("{}/models/bank/credit-live", bank.url));
-    wait_for(&tab, "!!document.querySelector('#plots svg')", "the model's plot");
+    wait_for(
+        &tab,
+        "!!document.querySelector('#plots svg')",
+        "the model's plot",
+    );
     let svg_text = eval(&tab, "document.querySelector('#plots svg').textContent");
     assert!(svg_text.as_str().unwrap().contains("ROC"), "{svg_text}");
     // The ROC, chance, TPR, FPR and loss curves; the ROC with its points.
-    let curves = eval(&tab, "document.querySelectorAll('#plots svg polyline').length");
+    let curves = eval(
+        &tab,
+        "document.querySelectorAll('#plots svg polyline').length",
+    );
     assert!(curves.as_u64().unwrap() >= 5, "{curves}");
     let roc_points = eval(
         &tab,
@@ -435,45 +509,74 @@ fn the_console_in_a_real_browser() {
     assert!(roc_points.as_u64().unwrap() >= 10, "{roc_points}");
     let png = screenshot(&tab, "model");
     let (w, h) = png_size(&png);
-    assert!(w >= 1000 && h >= 700 && png.len() > 30_000, "{w}x{h}, {} bytes", png.len());
+    assert!(
+        w >= 1000 && h >= 700 && png.len() > 30_000,
+        "{w}x{h}, {} bytes",
+        png.len()
+    );
 
     // The tax bureau's console shows the same outcome of the shared job,
     // the same spec hash, and the bank's signed receipt.
     let tax_tab = browser.new_tab().unwrap();
     login(&tax_tab, &tax);
     go(&tax_tab, &format!("{}/jobs/bank/credit-live", tax.url));
-    wait_for(&tax_tab, &state_js("completed"), "the shared job completed at tax");
+    wait_for(
+        &tax_tab,
+        &state_js("completed"),
+        "the shared job completed at tax",
+    );
     assert_eq!(text_of(&tax_tab, "#spec-hash"), bank_hash);
     wait_for(
         &tax_tab,
         "!!document.querySelector('#receipts tr[data-signer=\"bank\"]')",
         "the bank's receipt at tax",
     );
-    let bank_receipt = text_of(&tax_tab, "#receipts tr[data-signer=\"bank\"] .receipt-outcome");
-    assert_eq!(bank_receipt, "completed");
+    wait_for(
+        &tax_tab,
+        &receipt_js("bank", "completed"),
+        "the bank's completion receipt at tax",
+    );
     go(&tab, &format!("{}/jobs/bank/credit-live", bank.url));
-    let tax_receipt = text_of(&tab, "#receipts tr[data-signer=\"tax\"] .receipt-outcome");
-    assert_eq!(tax_receipt, "completed");
+    wait_for(
+        &tab,
+        &receipt_js("tax", "completed"),
+        "tax's completion receipt at the bank",
+    );
     screenshot(&tax_tab, "job-at-tax");
 
     // The audit log verifies; tampered with in place, it names record #3.
     go(&tab, &format!("{}/audit", bank.url));
-    assert_eq!(text_of(&tab, "#verdict").split(':').next(), Some("Verified"));
+    assert_eq!(
+        text_of(&tab, "#verdict").split(':').next(),
+        Some("Verified")
+    );
     screenshot(&tab, "audit");
     let log = sites[0].dir.join("audit.jsonl");
-    let lines: Vec<String> = std::fs::read_to_string(&log).unwrap().lines().map(String::from).collect();
+    let lines: Vec<String> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
     let mut tampered = lines.clone();
     tampered[3] = tampered[3].replacen("\"time_ms\":1", "\"time_ms\":2", 1);
     assert_ne!(tampered[3], lines[3]);
     std::fs::write(&log, tampered.join("\n") + "\n").unwrap();
     go(&tab, &format!("{}/audit", bank.url));
     assert_eq!(text_of(&tab, "#first-bad"), "#3");
-    let colour = eval(&tab, "getComputedStyle(document.querySelector('#verdict')).color");
+    let colour = eval(
+        &tab,
+        "getComputedStyle(document.querySelector('#verdict')).color",
+    );
     assert_eq!(colour, serde_json::json!("rgb(161, 27, 27)"));
     screenshot(&tab, "audit-tampered");
 
     // A rotated token logs the old session out at its next request.
-    let rotated = run(&["node", "--config", configs[0].to_str().unwrap(), "--new-console-token"]);
+    let rotated = run(&[
+        "node",
+        "--config",
+        configs[0].to_str().unwrap(),
+        "--new-console-token",
+    ]);
     assert!(rotated.status.success(), "{}", text(&rotated));
     go(&tab, &format!("{}/jobs", bank.url));
     assert!(tab.get_url().ends_with("/login"), "{}", tab.get_url());
@@ -491,7 +594,10 @@ fn a_console_beyond_loopback_needs_tls() {
     let o = run(&["node", "--config", config.to_str().unwrap()]);
     assert!(!o.status.success());
     let out = text(&o);
-    assert!(out.contains("node.toml:1") && out.contains("needs TLS"), "{out}");
+    assert!(
+        out.contains("node.toml:1") && out.contains("needs TLS"),
+        "{out}"
+    );
     assert!(!out.contains("ready"), "{out}");
 }
 
@@ -503,7 +609,11 @@ fn a_console_behind_tls_serves_over_tls() {
     let bank = site(root.path(), "bank");
     let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
     std::fs::write(bank.dir.join("console.crt"), cert.cert.pem()).unwrap();
-    std::fs::write(bank.dir.join("console.key"), cert.signing_key.serialize_pem()).unwrap();
+    std::fs::write(
+        bank.dir.join("console.key"),
+        cert.signing_key.serialize_pem(),
+    )
+    .unwrap();
     let config = write_node_config(&bank, "bank", &[], "", "");
     let body = std::fs::read_to_string(&config).unwrap();
     std::fs::write(
@@ -530,14 +640,22 @@ fn a_console_behind_tls_serves_over_tls() {
     let conn = rustls::ClientConnection::new(Arc::new(client), name).unwrap();
     let tcp = std::net::TcpStream::connect(&addr).unwrap();
     let mut tls = rustls::StreamOwned::new(conn, tcp);
-    tls.write_all(format!("GET /login HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes())
-        .unwrap();
+    tls.write_all(
+        format!("GET /login HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .unwrap();
     let mut answer = String::new();
     let _ = tls.read_to_string(&mut answer);
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     let lower = answer.to_lowercase();
-    assert!(lower.contains("content-security-policy: default-src 'none'; script-src 'self'"), "{answer}");
-    assert!(lower.contains("set-cookie: indomain-bank-login=") && lower.contains("secure"), "{answer}");
+    assert!(
+        lower.contains("content-security-policy: default-src 'none'; script-src 'self'"),
+        "{answer}"
+    );
+    assert!(
+        lower.contains("set-cookie: indomain-bank-login=") && lower.contains("secure"),
+        "{answer}"
+    );
 
     // Plain HTTP on the same port gets no page.
     let mut plain = std::net::TcpStream::connect(&addr).unwrap();

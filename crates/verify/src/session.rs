@@ -217,7 +217,7 @@ pub fn verify(
 /// operator charged its quota for every answer returned, so the caller
 /// should keep them.
 pub fn verify_answered(
-    ch: &mut impl Channel,
+    ch: &mut (impl Channel + ?Sized),
     verifier: &Verifier,
     queries: &[Query],
     batching: Batching,
