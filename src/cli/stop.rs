@@ -18,6 +18,19 @@ static CURRENT: Mutex<Option<StopHandle>> = Mutex::new(None);
 /// Set once a signal arrived: the signal thread reports and exits.
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
+/// What a command that waits for Ctrl-C on purpose (`demo --console`)
+/// does on a signal instead of reporting a stopped job: its cleanup, which
+/// returns the exit status.
+static ON_SIGNAL: Mutex<Option<fn() -> i32>> = Mutex::new(None);
+
+/// Makes the next SIGINT or SIGTERM run `cleanup` and exit with the status
+/// it returns (for a command whose normal end is Ctrl-C).
+pub fn on_signal(cleanup: fn() -> i32) {
+    if let Ok(mut slot) = ON_SIGNAL.lock() {
+        *slot = Some(cleanup);
+    }
+}
+
 /// What a peer is told when this node's job fails: that it stopped, not why.
 const FAILED: &str = "it stopped after an error on its side";
 
@@ -34,6 +47,9 @@ pub fn install() -> std::io::Result<()> {
                     "SIGTERM"
                 };
                 INTERRUPTED.store(true, Ordering::SeqCst);
+                if let Some(cleanup) = ON_SIGNAL.lock().ok().and_then(|c| *c) {
+                    std::process::exit(cleanup());
+                }
                 indomain_node::output::remove_partials();
                 if let Some(handle) = CURRENT.lock().ok().and_then(|mut c| c.take()) {
                     handle.stop(&format!("interrupted ({name})"));
