@@ -203,8 +203,7 @@ fn print_console(ready: &str) -> Result<(), String> {
         .nth(1)
         .and_then(|t| t.strip_suffix(')'))
         .unwrap_or_default();
-    let token = std::fs::read_to_string(token_file)
-        .map_err(|e| format!("{token_file}: {e}"))?;
+    let token = std::fs::read_to_string(token_file).map_err(|e| format!("{token_file}: {e}"))?;
     println!("## Operator console of the bank's node");
     println!("  open {url} and log in with the token {}", token.trim());
     println!("  (the token file is {token_file}; `demo --console` keeps it running)");
