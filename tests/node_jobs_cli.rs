@@ -12,9 +12,7 @@ mod learn_common;
 mod node_common;
 
 use learn_common::vertical_files;
-use node_common::{
-    NodeProcess, Site, result, run, settled, site, start, state, submit, text, write_node_config,
-};
+use node_common::{Cluster, NodeProcess, Site, result, run, settled, state, submit, text};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -55,54 +53,37 @@ min_group_size = 3
 
 /// Three sites with their configurations (alpha proposes).
 struct Nodes {
-    _root: tempfile::TempDir,
+    cluster: Cluster,
     sites: Vec<Site>,
-    configs: Vec<PathBuf>,
 }
 
 impl Nodes {
     /// Three sites with the `people` dataset (whose file each test
     /// writes before starting the nodes) and the `extra` datasets.
     fn new(extra: [&str; 3]) -> Nodes {
-        let root = tempfile::tempdir().unwrap();
-        let sites: Vec<Site> = NAMES.iter().map(|n| site(root.path(), n)).collect();
-        let configs = NAMES
-            .iter()
-            .enumerate()
-            .map(|(i, name)| {
-                let peers: Vec<(&str, &Site)> = NAMES
-                    .iter()
-                    .zip(&sites)
-                    .filter(|(n, _)| *n != name)
-                    .map(|(n, s)| (*n, s))
-                    .collect();
-                let names = if extra[i].is_empty() {
-                    r#"["people"]"#
-                } else {
-                    r#"["people", "accounts"]"#
-                };
-                let policy = if i == 0 {
-                    String::new()
-                } else {
-                    POLICY.replace("DATASETS", names)
-                };
-                let datasets = format!("{PEOPLE}{}", extra[i]);
-                write_node_config(&sites[i], name, &peers, &datasets, &policy)
-            })
-            .collect();
-        Nodes {
-            _root: root,
-            sites,
-            configs,
-        }
+        let mut cluster = Cluster::new(&NAMES, |i| {
+            let names = if extra[i].is_empty() {
+                r#"["people"]"#
+            } else {
+                r#"["people", "accounts"]"#
+            };
+            let policy = if i == 0 {
+                String::new()
+            } else {
+                POLICY.replace("DATASETS", names)
+            };
+            (format!("{PEOPLE}{}", extra[i]), policy)
+        });
+        let sites = std::mem::take(&mut cluster.sites);
+        Nodes { cluster, sites }
     }
 
     fn cfg(&self, i: usize) -> &str {
-        self.configs[i].to_str().unwrap()
+        self.cluster.cfg(i)
     }
 
     fn start(&self, i: usize) -> NodeProcess {
-        start(&self.configs[i])
+        self.cluster.start(i)
     }
 
     /// Writes a job spec into alpha's directory.
@@ -437,7 +418,7 @@ fn training_nodes(rows: u64) -> (Nodes, PathBuf, PathBuf) {
         &accounts("tax.csv", &["income", "tax_paid", "assets"]),
         "",
     ]);
-    let (bank, tax) = vertical_files(nodes._root.path(), rows, 0);
+    let (bank, tax) = vertical_files(nodes.cluster.root.path(), rows, 0);
     let bank_csv = nodes.sites[0].dir.join("bank.csv");
     let tax_csv = nodes.sites[1].dir.join("tax.csv");
     std::fs::copy(&bank, &bank_csv).unwrap();

@@ -45,6 +45,14 @@ pub fn run(args: Args) -> CliResult {
         return Ok(());
     }
     let node = Node::start(&args.config)?;
+    // On SIGINT or SIGTERM, every running job's peers hear at once.
+    let stopping = std::sync::Arc::clone(&node);
+    super::stop::on_signal(move |signal| {
+        match stopping.stop_running(&format!("the node stopped ({signal})")) {
+            0 => "the node was idle: no job was running".to_string(),
+            n => format!("{n} running job(s) stopped; their peers were told"),
+        }
+    });
     let console = indomain_node::console::start(&node)?;
     let c = node.config();
     // One line on stdout when the node is ready, for scripts and tests.

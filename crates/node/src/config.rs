@@ -144,8 +144,11 @@ impl NodeConfig {
         };
         let raw: RawConfig =
             toml::from_str(text).map_err(|e| at(e.span().map(|s| s.start), e.message().into()))?;
-        let base = std::path::absolute(path.parent().unwrap_or(Path::new(".")))
-            .unwrap_or_else(|_| path.parent().unwrap_or(Path::new(".")).to_path_buf());
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let base = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
         let resolve = |p: &Path| {
             if p.is_absolute() {
                 p.to_path_buf()

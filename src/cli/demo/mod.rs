@@ -222,15 +222,14 @@ fn wait_for_ctrl_c(running: nodes::Running, remove: Option<PathBuf>) -> ! {
     if let Ok(mut kept) = KEPT.lock() {
         *kept = Some((running, remove));
     }
-    super::stop::on_signal(|| {
+    super::stop::on_signal(|_| {
         if let Some((running, remove)) = KEPT.lock().ok().and_then(|mut k| k.take()) {
             drop(running);
             if let Some(dir) = remove {
                 let _ = std::fs::remove_dir_all(dir);
             }
         }
-        println!("(nodes and console stopped)");
-        0
+        "the demo's nodes and console were stopped".to_string()
     });
     println!("The nodes and the bank's console keep running: press Ctrl-C to stop them.");
     super::stop::wait_for_exit()

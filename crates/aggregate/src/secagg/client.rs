@@ -74,7 +74,7 @@ fn run<C: Channel + ?Sized, R: CryptoRng + ?Sized>(
         )));
     }
     let encoded = encode_input(params, input)?;
-    let round = params.round;
+    let round = params.round_id();
     let peer = server.peer().to_string();
     let protocol = |phase: &'static str, reason: String| AggregateError::Protocol {
         peer: peer.clone(),
