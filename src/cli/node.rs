@@ -50,7 +50,11 @@ pub fn run(args: Args) -> CliResult {
     super::stop::on_signal(move |signal| {
         match stopping.stop_running(&format!("the node stopped ({signal})")) {
             0 => "the node was idle: no job was running".to_string(),
-            n => format!("{n} running job(s) stopped; their peers were told"),
+            n => {
+                // Let the close frames leave before the process does.
+                std::thread::sleep(std::time::Duration::from_millis(200));
+                format!("{n} running job(s) stopped; their peers were told")
+            }
         }
     });
     let console = indomain_node::console::start(&node)?;

@@ -438,12 +438,17 @@ pub fn refused(sites: &Sites) -> Result<Outcome, String> {
     );
     let (jobs, seconds) = run_job(bank, &[], "overreach.toml", &spec)?;
     let at_tax = tax.status("demo-overreach")?;
+    // The refusal names the rule, and nothing of the tax bureau's schema:
+    // not the column's grade, not even whether the column exists.
     let refused = jobs.first().is_some_and(|j| {
-        j.state == "refused" && j.detail.starts_with(REFUSING_RULE) && j.detail.contains("tax_paid")
+        j.state == "refused"
+            && j.detail.starts_with(REFUSING_RULE)
+            && !j.detail.contains("tax_paid")
+            && !j.detail.contains("core")
     });
     let check = if refused && at_tax.state == "refused" {
         format!(
-            "ok: refused by {} under {REFUSING_RULE} before any row was read; both nodes record the refusal",
+            "ok: refused by {} under {REFUSING_RULE} before any row was read, without naming the column or its grade; both nodes record the refusal",
             tax.name
         )
     } else {

@@ -218,8 +218,8 @@ pub fn start(exe: &Path, sites: &[Site]) -> Result<(Running, Vec<String>), Strin
     let mut ready = Vec::new();
     for site in sites {
         let log_path = site.dir.join("node.log");
-        let log =
-            std::fs::File::create(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
+        let log = indomain_node::private::create(&log_path)
+            .map_err(|e| format!("{}: {e}", log_path.display()))?;
         let mut child = Command::new(exe)
             .arg("node")
             .arg("--config")
