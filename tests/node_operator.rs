@@ -30,6 +30,7 @@ datasets = ["people"]
 grades = ["internal"]
 outputs = { statistics = ["alpha"], intersection = ["alpha"], cardinality = ["alpha"] }
 min_group_size = 3
+open_counts_to_decider = true
 "#;
 
 fn cluster(keys: usize) -> Cluster {

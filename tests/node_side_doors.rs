@@ -73,10 +73,10 @@ fn completed(c: &Cluster, file: &str, spec: &str) -> String {
     let o = c.submit(0, &c.spec(0, file, spec));
     assert!(o.status.success(), "{}", text(&o));
     let id = job_id(&o);
-    for i in 0..NAMES.len() {
-        if spec.contains(&format!("name = \"{}\"", NAMES[i])) {
+    for (i, name) in NAMES.iter().enumerate() {
+        if spec.contains(&format!("name = \"{name}\"")) {
             let (st, status) = settled(c.cfg(i), &id);
-            assert_eq!(st, "completed", "{}: {status}", NAMES[i]);
+            assert_eq!(st, "completed", "{name}: {status}");
         }
     }
     id

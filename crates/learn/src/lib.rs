@@ -16,7 +16,8 @@
 //! - [`metrics`]: AUC, KS, accuracy, log-loss on held-out rows;
 //!   [`report`]: the ROC/KS/loss figure as SVG.
 //! - [`horizontal`]: FedAvg over SecAgg+: the server learns only the sum
-//!   of the clients' row-weighted models.
+//!   of the clients' row-weighted models; [`fed_dp`]: with distributed
+//!   differential privacy, only a noisy sum of clipped updates.
 //! - [`contribution`]: the contribution report (joint vs label holder
 //!   alone vs leave-one-party-out).
 //! - [`pipeline`]: a whole vertical job at one party, from checked rows to
@@ -30,6 +31,7 @@ pub mod align;
 pub mod contribution;
 pub mod data;
 pub mod error;
+pub mod fed_dp;
 pub mod horizontal;
 pub mod metrics;
 pub mod model;

@@ -8,9 +8,10 @@
 //! first implementation is [`DealerClient`](crate::dealer::DealerClient): a
 //! dealer party that holds no data and sees no shares deals them with seed
 //! compression. An implementation that generates them between the
-//! computing parties themselves (OT or homomorphic encryption, as in
-//! SecureML's offline phase) replaces it without touching training code: it
-//! gets the same [`PartySet`] and returns the same share types.
+//! computing parties themselves is [`TwoParty`](crate::twoparty::TwoParty)
+//! (correlated OT, two computing parties and no dealer): it gets the same
+//! [`PartySet`] and returns the same share types, so training code does not
+//! change.
 //!
 //! What each party learns from an item: its own shares, which are uniformly
 //! random; see `indomain_core::dealer` for the dealer's view.
@@ -111,4 +112,61 @@ pub trait Correlations {
 
     /// Tells the source that no more items will be asked for.
     fn finish(&mut self, parties: &mut PartySet) -> Result<(), MpcError>;
+}
+
+/// A boxed source is a source: code that picks the dealer or the two-party
+/// generator at run time holds a `Box<dyn Correlations>`.
+impl<C: Correlations + ?Sized> Correlations for Box<C> {
+    fn triples(&mut self, parties: &mut PartySet, len: usize) -> Result<TripleShare, MpcError> {
+        (**self).triples(parties, len)
+    }
+
+    fn left_mask(
+        &mut self,
+        parties: &mut PartySet,
+        rows: usize,
+        layout: &MaskLayout,
+    ) -> Result<(MaskId, RingMatrix), MpcError> {
+        (**self).left_mask(parties, rows, layout)
+    }
+
+    fn right_triple(
+        &mut self,
+        parties: &mut PartySet,
+        mask: MaskId,
+        cols: usize,
+        transposed: bool,
+    ) -> Result<RightTripleShare, MpcError> {
+        (**self).right_triple(parties, mask, cols, transposed)
+    }
+
+    fn right_triple_square(
+        &mut self,
+        parties: &mut PartySet,
+        mask: MaskId,
+    ) -> Result<(RightTripleShare, u64), MpcError> {
+        (**self).right_triple_square(parties, mask)
+    }
+
+    fn truncation_pairs(
+        &mut self,
+        parties: &mut PartySet,
+        len: usize,
+        shift: u32,
+    ) -> Result<TruncationPairShare, MpcError> {
+        (**self).truncation_pairs(parties, len, shift)
+    }
+
+    fn masked_bits(
+        &mut self,
+        parties: &mut PartySet,
+        len: usize,
+        bits: u32,
+    ) -> Result<MaskedBitsShare, MpcError> {
+        (**self).masked_bits(parties, len, bits)
+    }
+
+    fn finish(&mut self, parties: &mut PartySet) -> Result<(), MpcError> {
+        (**self).finish(parties)
+    }
 }

@@ -12,13 +12,17 @@
 //! reason never quotes free text of the spec back, and for data the peer
 //! may not use it is one sentence ([`DATA_NOT_ALLOWED`]) whether the
 //! dataset or column exists here or not, with no grade: a refusal does not
-//! map this node's schema.
+//! map this node's schema. What leaks beyond the outputs — the dealer,
+//! counts opened to a decider, contribution re-runs, sizes — is ruled on by
+//! the rule's leak fields ([`leak`]), against the job's plan.
 
 use crate::grade::Grade;
 use crate::jobspec::{JobSpec, Protocol};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
+
+pub mod leak;
 
 /// The reason of every refusal of a dataset or column the peer may not
 /// use, existing or not.
@@ -71,6 +75,8 @@ pub struct Rule {
     pub not_before: Option<u64>,
     /// Unix seconds after which the rule no longer applies.
     pub not_after: Option<u64>,
+    /// What the rule allows to leak beyond the outputs ([`leak`]).
+    pub leaks: leak::LeakRules,
 }
 
 /// Why a job was refused: the rule (a path into the configuration) and
@@ -152,6 +158,9 @@ pub fn check(
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
+    // The node validates every spec, its plan included, before its policy:
+    // a spec without a plan has no leak profile to rule on.
+    let profile = spec.plan().ok().map(|p| p.leaks());
     // Report the refusal of the rule that came closest to allowing the job:
     // it is the one the operator most likely meant.
     let mut closest: Option<(Stage, Refusal)> = None;
@@ -164,6 +173,7 @@ pub fn check(
             (!spec.is_dealer(&mine.name)).then_some(mine.dataset.as_str()),
             &mine.columns,
             columns,
+            profile.as_ref(),
             now,
         ) {
             Ok(()) => {
@@ -198,9 +208,11 @@ enum Stage {
     Column,
     Output,
     Size,
+    Leak,
     Validity,
 }
 
+#[allow(clippy::too_many_arguments)]
 fn check_rule(
     rule: &Rule,
     path: &str,
@@ -208,6 +220,7 @@ fn check_rule(
     dataset: Option<&str>,
     used: &[String],
     grades: &BTreeMap<String, Grade>,
+    profile: Option<&crate::plan::LeakProfile>,
     now: u64,
 ) -> Result<(), (Stage, Refusal)> {
     let refuse = |stage: Stage, key: &str, reason: String| {
@@ -301,6 +314,11 @@ fn check_rule(
                 }
             }
         }
+    }
+    if let Some(profile) = profile {
+        rule.leaks
+            .check(path, profile)
+            .map_err(|r| (Stage::Leak, r))?;
     }
     if let Some(t) = rule.not_before
         && now < t

@@ -17,7 +17,7 @@ use crate::jobspec::JobSpec;
 use crate::state::JobKey;
 use std::sync::Arc;
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A peer's answer to a proposal, as the proposer judges it.
 enum Verdict {
@@ -58,22 +58,28 @@ impl Node {
 
         let node = Arc::clone(self);
         let (k, s) = (key.clone(), spec.clone());
-        std::thread::spawn(move || node.propose_all(k, s, others, started));
+        // The proposing thread drops `decided` once the job is no longer
+        // waiting for answers (running, refused or failed).
+        let (decided, waiting) = mpsc::channel::<()>();
+        std::thread::spawn(move || node.propose_all(k, s, others, started, decided));
         // Wait until the answers are in (or the operator's patience ends).
-        let deadline = wait.map(|w| Instant::now() + w);
-        loop {
-            let summary = self.summary(&key)?;
-            let waiting = summary.state == State::Proposed.name();
-            if !waiting || deadline.is_some_and(|d| Instant::now() >= d) {
-                return Ok(summary);
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        let _ = match wait {
+            Some(w) => waiting.recv_timeout(w).map_err(|_| ()),
+            None => waiting.recv().map_err(|_| ()),
+        };
+        self.summary(&key)
     }
 
     /// Proposes `spec` to every party in `others` at once and acts on the
     /// answers as they come.
-    fn propose_all(self: Arc<Self>, key: JobKey, spec: JobSpec, others: Vec<String>, started: u64) {
+    fn propose_all(
+        self: Arc<Self>,
+        key: JobKey,
+        spec: JobSpec,
+        others: Vec<String>,
+        started: u64,
+        decided: mpsc::Sender<()>,
+    ) {
         let me = self.config.name.clone();
         let spec_json = spec.canonical_bytes();
         let (tx, rx) = mpsc::channel();
@@ -120,6 +126,9 @@ impl Node {
                         tracing::warn!("job {key}: {e}");
                     }
                     self.set_state(&key, State::Refused, format!("{rule}: {reason}"));
+                    // The operator hears now; the remaining answers only
+                    // decide whom to withdraw the job from.
+                    let _ = decided.send(());
                     // Every party that accepted hears at once.
                     for a in &accepted {
                         let name = a.split(' ').next().unwrap_or_default();
@@ -142,7 +151,9 @@ impl Node {
             self.set_state(&key, State::Failed, e);
             return;
         }
-        let Some(summary) = self.set_state(&key, State::Running, rule) else {
+        let summary = self.set_state(&key, State::Running, rule);
+        drop(decided);
+        let Some(summary) = summary else {
             return;
         };
         if summary.state == State::Cancelled.name() {
