@@ -1,7 +1,8 @@
 //! The operator's console in a real browser: headless Chromium (Debian's
-//! `chromium`, which .ci/run installs) driven over the DevTools protocol,
-//! against three real `indomain node` processes on loopback — a bank and a
-//! tax bureau, each with its console, and a statistics office that deals.
+//! `chromium`, which .ci/run installs; `$CHROME` or Google Chrome too)
+//! driven over the DevTools protocol, against three real `indomain node`
+//! processes on loopback — a bank and a tax bureau, each with its console,
+//! and a statistics office that deals.
 //!
 //! One browser for the file, reused by every step of one test: log in
 //! (a wrong token refused), submit a training job through the page and
@@ -31,15 +32,40 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Where Debian's package puts the browser.
-const CHROMIUM: &str = "/usr/bin/chromium";
+/// Where the browser may be, in order: Debian's `chromium` package, then
+/// Google Chrome's apt package (what .ci/run installs on Ubuntu, whose
+/// `chromium-browser` only installs a snap).
+const BROWSERS: [&str; 3] = [
+    "/usr/bin/chromium",
+    "/usr/bin/google-chrome-stable",
+    "/usr/bin/google-chrome",
+];
+
+/// The browser to drive: `$CHROME` when set (headless_chrome's own
+/// convention), else the first of [`BROWSERS`] present. No browser is a
+/// failure, in CI and out of it: a browser test that passes without a
+/// browser would claim what it never checked.
+fn browser_path() -> PathBuf {
+    if let Some(path) = std::env::var_os("CHROME") {
+        let path = PathBuf::from(path);
+        assert!(path.exists(), "CHROME={} does not exist", path.display());
+        return path;
+    }
+    BROWSERS
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+        .unwrap_or_else(|| {
+            panic!(
+                "no browser at {BROWSERS:?} and CHROME is not set: the console's browser \
+                 tests need headless Chromium (Debian: `apt-get install -y chromium`; \
+                 .ci/run installs it, or Google Chrome's apt package on Ubuntu)"
+            )
+        })
+}
 
 fn browser(profile: &Path) -> Browser {
-    assert!(
-        Path::new(CHROMIUM).exists(),
-        "{CHROMIUM} is missing: the console's browser tests need Debian's chromium \
-         (`apt-get install -y chromium`; .ci/run installs it)"
-    );
+    let path = browser_path();
     let args: Vec<&OsStr> = [
         "--headless",
         "--no-sandbox",
@@ -54,7 +80,7 @@ fn browser(profile: &Path) -> Browser {
     .map(OsStr::new)
     .collect();
     let options = LaunchOptions::default_builder()
-        .path(Some(PathBuf::from(CHROMIUM)))
+        .path(Some(path.clone()))
         .headless(true)
         .sandbox(false)
         .window_size(Some((1400, 1000)))
@@ -65,7 +91,7 @@ fn browser(profile: &Path) -> Browser {
         .args(args)
         .build()
         .unwrap();
-    Browser::new(options).expect("chromium did not start")
+    Browser::new(options).unwrap_or_else(|e| panic!("{} did not start: {e}", path.display()))
 }
 
 /// A node process and the console address its ready line names.

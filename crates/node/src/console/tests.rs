@@ -149,6 +149,8 @@ protocols = ["psi-cardinality"]
 datasets = ["people"]
 grades = ["internal"]
 outputs = {{ cardinality = ["tax"] }}
+dealers = ["two-party"]
+max_items = 5000
 "#,
         fp = "cd".repeat(32)
     );
@@ -475,6 +477,23 @@ fn what_a_peer_supplied_is_escaped() {
         text.contains("policy.peers.tax") && text.contains("refused"),
         "{text}"
     );
+}
+
+#[test]
+fn the_overview_shows_each_rules_leak_fields_with_their_defaults() {
+    let s = setup();
+    let (session, _) = s.login();
+    let text = body(&s.get("/", &session));
+    for shown in [
+        "<dt>dealers</dt><dd class=\"leak\">two-party</dd>",
+        "<dt>open_counts_to_decider</dt><dd class=\"leak\">false</dd>",
+        "<dt>contribution</dt><dd class=\"leak\">true</dd>",
+        "<dt>max_items</dt><dd class=\"leak\">5000</dd>",
+    ] {
+        assert!(text.contains(shown), "{shown} not in {text}");
+    }
+    // A limit the rule does not set is not shown as one.
+    assert!(!text.contains("max_epochs"), "{text}");
 }
 
 #[test]

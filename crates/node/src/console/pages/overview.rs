@@ -1,7 +1,9 @@
 //! The overview: this node's identity and audit key, its peers (address,
 //! fingerprint, when last heard from, whether a job with it runs now),
 //! its datasets with their columns and grades (never a row), and the
-//! policy rules in force.
+//! policy rules in force, with what each allows to leak beyond the
+//! outputs (dealers, counts opened to a decider, contribution re-runs,
+//! size limits).
 
 use super::layout::{self, when};
 use crate::console::Console;
@@ -10,6 +12,7 @@ use crate::console::routes::Ctx;
 use crate::control::{Request, Response};
 use crate::dataset::{Select, Source};
 use crate::policy::Rule;
+use crate::policy::leak::{DealerChoice, LeakRules, TWO_PARTY};
 use maud::{Markup, html};
 
 /// `GET /`.
@@ -137,6 +140,43 @@ fn rule_facts(rule: &Rule) -> Markup {
             @if let Some(v) = rule.max_jobs_per_hour { dt { "max_jobs_per_hour" } dd { (v) } }
             @if let Some(v) = rule.not_before { dt { "not_before" } dd { (crate::time::format(v)) } }
             @if let Some(v) = rule.not_after { dt { "not_after" } dd { (crate::time::format(v)) } }
+            (leak_facts(&rule.leaks))
+        }
+    }
+}
+
+/// What the rule allows to leak beyond the outputs (`policy::leak`), with
+/// the defaults spelled out so an operator sees what an absent key means.
+fn leak_facts(leaks: &LeakRules) -> Markup {
+    let dealers = leaks.dealers.as_ref().map_or_else(
+        || "any party".to_string(),
+        |d| {
+            let names: Vec<&str> = d
+                .iter()
+                .map(|choice| match choice {
+                    DealerChoice::Party(name) => name.as_str(),
+                    DealerChoice::TwoParty => TWO_PARTY,
+                })
+                .collect();
+            if names.is_empty() {
+                "none".to_string()
+            } else {
+                names.join(", ")
+            }
+        },
+    );
+    let limits = [
+        ("max_categories", leaks.max_categories),
+        ("max_bins", leaks.max_bins),
+        ("max_epochs", leaks.max_epochs),
+        ("max_items", leaks.max_items),
+    ];
+    html! {
+        dt { "dealers" } dd.leak { (dealers) }
+        dt { "open_counts_to_decider" } dd.leak { (leaks.open_counts_to_decider) }
+        dt { "contribution" } dd.leak { (leaks.contribution) }
+        @for (key, limit) in limits {
+            @if let Some(v) = limit { dt { (key) } dd.leak { (v) } }
         }
     }
 }
