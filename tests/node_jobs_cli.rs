@@ -396,7 +396,13 @@ receiver = "beta"
             assert!(status.contains("column \"region\""), "{name}: {status}");
             assert!(status.contains("is not a number"), "{name}: {status}");
         } else {
-            assert!(status.contains("failed at gamma"), "{name}: {status}");
+            // Under load a party may notice the lost link to gamma before
+            // gamma's own stop arrives and stop the job first: either way
+            // gamma is the one named.
+            assert!(
+                status.contains("failed at gamma") || status.contains("lost its link to gamma"),
+                "{name}: {status}"
+            );
             assert!(!status.contains("north"), "{name}: {status}");
             assert!(!status.contains("region"), "{name}: {status}");
         }
