@@ -3,7 +3,7 @@
 //!
 //! Every item is a sum of what each party draws for itself plus cross
 //! products of one party's secret with the other's, and every cross
-//! product is Gilboa's product on correlated OT ([`ole`]: IKNP extension
+//! product is Gilboa's product on correlated OT (`ole`: IKNP extension
 //! of 128 Chou–Orlandi base OTs each way, run once a session):
 //!
 //! - **Beaver triples**: each party draws a_i, b_i; c = a·b needs
@@ -14,7 +14,7 @@
 //! - **Right triples** against a mask: each party draws its share of V;
 //!   W = U·V (or Uᵀ·V) is the local U_me·V_me plus U_0·V_1 and U_1·V_0,
 //!   products of a privately held, fixed matrix with the other party's
-//!   fresh vector. Those run on ring-LWE ([`he`]): each party encrypts its
+//!   fresh vector. Those run on ring-LWE (`he`): each party encrypts its
 //!   mask share once, when the mask is made, and for every right triple
 //!   the other party evaluates it on its V share and returns one masked
 //!   ciphertext per N outputs. (Gilboa products would move 64·(64+1)/2
@@ -35,7 +35,7 @@
 //!
 //! What each party learns: the peer's requests (the same as its own) and,
 //! from the OTs, values that are pseudo-random whatever the peer's
-//! secrets are (see [`ole`]); the items are therefore uniformly random
+//! secrets are (see `ole`); the items are therefore uniformly random
 //! shares, as the dealer's are. Security is semi-honest, under the CDH
 //! assumption on ristretto255 (base OT), the correlation robustness of
 //! the TMMO hash on AES (IKNP) and ring-LWE (N = 8192, log q ≈ 216).
