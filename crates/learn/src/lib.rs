@@ -15,6 +15,12 @@
 //!   [`reference`](mod@reference): a vertical job's plaintext reference on joined files.
 //! - [`metrics`]: AUC, KS, accuracy, log-loss on held-out rows;
 //!   [`report`]: the ROC/KS/loss figure as SVG.
+//! - [`binning`]: a party's local binning of its own columns (quantile,
+//!   equal width, given edges, categories, missing values), shared by
+//!   WOE/IV scorecards and gradient-boosted trees.
+//! - [`woe`]: WOE and IV of binned features against the labels;
+//!   [`scorecard`]: logistic regression on WOE columns, points tables and
+//!   joint scoring; [`stability`]: the population stability index.
 //! - [`horizontal`]: FedAvg over SecAgg+: the server learns only the sum
 //!   of the clients' row-weighted models.
 //! - [`contribution`]: the contribution report (joint vs label holder
@@ -27,6 +33,7 @@
 
 pub mod agree;
 pub mod align;
+pub mod binning;
 pub mod contribution;
 pub mod data;
 pub mod error;
@@ -38,8 +45,11 @@ pub mod pipeline;
 pub mod plain;
 pub mod reference;
 pub mod report;
+pub mod scorecard;
 pub mod secure;
+pub mod stability;
 pub mod vertical;
+pub mod woe;
 
 pub use error::LearnError;
 pub use params::{EarlyStopping, Sigmoid, Task, TrainParams};

@@ -21,6 +21,8 @@
 //! - [`bins`]: per-bin sums over a party's private bins (the histogram
 //!   kernel of gradient-boosted trees and WOE/IV binning), on bin-sum
 //!   masks from the correlations source.
+//! - [`log`]: the natural logarithm of shared positive integers (range
+//!   reduction by comparisons, a polynomial on [1, 2)).
 //! - [`sum`]: secure sum to one receiver (no dealer needed).
 //! - [`correlations`]: the one trait correlated randomness comes through;
 //!   [`dealer`]: its first implementation, a dealer party.
@@ -40,6 +42,7 @@ pub mod dealer;
 mod dealer_bins;
 pub mod error;
 pub mod fourier;
+pub mod log;
 pub mod matrix;
 pub mod open;
 pub mod roster;
