@@ -40,7 +40,7 @@ impl<C: Correlations> Session<'_, C> {
     ) -> Result<Shared, MpcError> {
         let fp = self.fixed_point();
         let f = fp.frac_bits() as i32;
-        if num.len() != den.len() || !(-f <= lo && lo < hi && hi <= 40 && hi >= 1) {
+        if num.len() != den.len() || !(-f <= lo && lo < hi && (1..=40).contains(&hi)) {
             return Err(MpcError::Usage(format!(
                 "dividing {} by {} elements with a divisor in [2^{lo}, 2^{hi})",
                 num.len(),
