@@ -43,7 +43,9 @@
 
 mod candidates;
 pub mod forest;
+pub mod model;
 pub mod params;
+pub mod pipeline;
 pub mod plain;
 mod score;
 mod split;

@@ -51,11 +51,26 @@ fn paths(tree: &Tree) -> Vec<Vec<(usize, bool)>> {
     out
 }
 
-/// A hash of the forest's public structure, which every party compares.
+/// A hash of the forest's public structure — which party splits each
+/// node, the children, the leaves; not the thresholds, which only their
+/// owners know — that every party compares.
 fn structure_hash(trees: &[Tree]) -> [u64; 4] {
-    let bytes =
-        bincode::serde::encode_to_vec(trees, bincode::config::standard()).unwrap_or_default();
-    let d = Sha256::digest(&bytes);
+    let mut h = Sha256::new();
+    for tree in trees {
+        h.update((tree.nodes.len() as u64).to_le_bytes());
+        for node in &tree.nodes {
+            let words = match *node {
+                Node::Split {
+                    party, left, right, ..
+                } => [0, party as u64, left as u64, right as u64],
+                Node::Leaf { leaf } => [1, leaf as u64, 0, 0],
+            };
+            for w in words {
+                h.update(w.to_le_bytes());
+            }
+        }
+    }
+    let d = h.finalize();
     let mut out = [0u64; 4];
     for (o, c) in out.iter_mut().zip(d.chunks_exact(8)) {
         *o = u64::from_le_bytes(c.try_into().expect("8 bytes"));
