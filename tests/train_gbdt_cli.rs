@@ -28,7 +28,7 @@ fn files(dir: &Path, n: u64) -> Vec<PathBuf> {
     let mut customs = String::from("id,imports,assets\n");
     for i in 0..n + 5 {
         let region = match i % 7 {
-            0 | 1 | 2 => "north",
+            0..=2 => "north",
             3 | 4 => "south",
             5 => "east",
             _ if i % 14 == 6 => "west",
