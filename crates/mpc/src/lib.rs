@@ -27,6 +27,8 @@
 //!   on packed bits), for the large intermediates of gain comparisons.
 //! - [`divide`]: division by a shared divisor of known range (normalised
 //!   by comparisons, Newton–Raphson).
+//! - [`prefetch`]: a correlations source serving element-wise items from
+//!   batches drawn ahead (fewer dealer round trips per round).
 //! - [`sum`]: secure sum to one receiver (no dealer needed).
 //! - [`correlations`]: the one trait correlated randomness comes through;
 //!   [`dealer`]: its first implementation, a dealer party.
@@ -50,6 +52,7 @@ pub mod fourier;
 pub mod log;
 pub mod matrix;
 pub mod open;
+pub mod prefetch;
 pub mod roster;
 pub mod session;
 pub mod shared;
