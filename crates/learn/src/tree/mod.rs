@@ -41,6 +41,7 @@
 //! [`plain`] is the plaintext reference with the same candidates, order
 //! and ties, against which the secure training is tested.
 
+mod argmax;
 mod candidates;
 pub mod forest;
 pub mod model;

@@ -19,10 +19,9 @@
 //!    because its intermediates reach 2^56.
 //! 3. **min_child_weight**: candidates with H_L or H_R below it get
 //!    N = −2^40 (they lose to every valid candidate).
-//! 4. **Argmax**: a tournament, pairs compared level by level for all
-//!    nodes at once; the winner's N, D and index are selected with Beaver
-//!    products by the comparison bit (ties keep the earlier candidate, as
-//!    the plaintext reference does).
+//! 4. **Argmax**: an 8-way tournament for all nodes at once
+//!    ([`super::argmax`]; ties keep the earlier candidate, as the
+//!    plaintext reference does).
 //! 5. **Split or leaf**: split iff N*/D* − Ĝ²/Â > γ, i.e.
 //!    N*·Â − D*·Ĝ² − γ·D*·Â > 0: the bit is opened to every party, then
 //!    the winning index of every split node.
@@ -71,7 +70,8 @@ pub(super) struct NodeInput<'a> {
 }
 
 /// A node's split, public to every party, with this party's shares of
-/// its gain as a fraction (f fractional bits each).
+/// its gain as a fraction (2f fractional bits each: truncate both, then
+/// divide).
 #[derive(Debug, Clone)]
 pub(super) struct Decision {
     /// The owner's rank.
@@ -322,61 +322,7 @@ pub(super) fn search<C: Correlations>(
     let idx: Vec<u64> = (0..k)
         .flat_map(|_| (0..c as u64).map(|i| if leader { i } else { 0 }))
         .collect();
-    let (mut nv, mut dv, mut iv) = (num.0, den.0, idx);
-    let mut width = c;
-    while width > 1 {
-        let pairs = width / 2;
-        let pick = |v: &[u64], off: usize| -> Vec<u64> {
-            (0..k)
-                .flat_map(|node| (0..pairs).map(move |p| v[node * width + 2 * p + off]))
-                .collect()
-        };
-        let (na, nb, da, db) = (pick(&nv, 0), pick(&nv, 1), pick(&dv, 0), pick(&dv, 1));
-        let (ia, ib) = (pick(&iv, 0), pick(&iv, 1));
-        let mut l = nb.clone();
-        l.extend_from_slice(&na);
-        let mut r = da.clone();
-        r.extend_from_slice(&db);
-        let cross = s.mul(&Shared(l), &Shared(r))?;
-        let (xb, ya) = cross.0.split_at(k * pairs);
-        // b wins iff N_b·D_a > N_a·D_b.
-        let diff: Vec<u64> = ya.iter().zip(xb).map(|(y, x)| y.wrapping_sub(*x)).collect();
-        let wins = s.less_than_zero_bits(&Shared(diff), FULL_RANGE)?;
-        let wins = s.bits_to_ring(&wins)?;
-        let delta = |a: &[u64], b: &[u64]| -> Vec<u64> {
-            a.iter()
-                .zip(b)
-                .map(|(a, b)| b.wrapping_sub(*a))
-                .collect::<Vec<_>>()
-        };
-        let mut diffs = delta(&na, &nb);
-        diffs.extend(delta(&da, &db));
-        diffs.extend(delta(&ia, &ib));
-        let mut sel = wins.0.clone();
-        sel.extend_from_slice(wins.as_slice());
-        sel.extend_from_slice(wins.as_slice());
-        let moved = s.mul(&Shared(sel), &Shared(diffs))?;
-        let new_width = width.div_ceil(2);
-        let mut nn = Vec::with_capacity(k * new_width);
-        let mut dd = Vec::with_capacity(k * new_width);
-        let mut ii = Vec::with_capacity(k * new_width);
-        let m = k * pairs;
-        for node in 0..k {
-            for p in 0..pairs {
-                let e = node * pairs + p;
-                nn.push(na[e].wrapping_add(moved.0[e]));
-                dd.push(da[e].wrapping_add(moved.0[m + e]));
-                ii.push(ia[e].wrapping_add(moved.0[2 * m + e]));
-            }
-            if width % 2 == 1 {
-                let last = node * width + width - 1;
-                nn.push(nv[last]);
-                dd.push(dv[last]);
-                ii.push(iv[last]);
-            }
-        }
-        (nv, dv, iv, width) = (nn, dd, ii, new_width);
-    }
+    let (nv, dv, iv) = super::argmax::argmax(s, k, c, num.0, den.0, idx)?;
 
     // 5. Split or leaf: Z = N*·Â − D*·Ĝ² − γ·D*·Â > 0.
     let mut l = nv.clone();
@@ -388,10 +334,10 @@ pub(super) fn search<C: Correlations>(
     let t = s.mul(&Shared(l), &Shared(r))?;
     let (t1, rest) = t.0.split_at(k);
     let (t2, t3) = rest.split_at(k);
-    let t3f = s.truncate_exact(&Shared(t3.to_vec()), f)?;
-    let mut gain_num = Shared(t1.to_vec()).sub(&Shared(t2.to_vec()))?;
+    let gain_num = Shared(t1.to_vec()).sub(&Shared(t2.to_vec()))?;
     let mut z = gain_num.clone();
     if let Some(gamma) = ctx.gamma {
+        let t3f = s.truncate_exact(&Shared(t3.to_vec()), f)?;
         let gv = s.mul(&Shared(vec![gamma; k]), &t3f)?;
         z.sub_assign(&gv)?;
     }
@@ -405,7 +351,6 @@ pub(super) fn search<C: Correlations>(
         .collect();
     let winners: Vec<u64> = (0..k).filter(|&e| splits[e]).map(|e| iv[e]).collect();
     let opened_idx = s.open(&Shared(winners))?;
-    gain_num = s.truncate_exact(&gain_num, f)?;
     let mut out = Vec::with_capacity(k);
     let mut next = opened_idx.iter();
     for (e, &split) in splits.iter().enumerate() {
@@ -423,7 +368,7 @@ pub(super) fn search<C: Correlations>(
             party,
             threshold,
             gain_num: gain_num.0[e],
-            gain_den: t3f.0[e].wrapping_add(if leader { 1 } else { 0 }),
+            gain_den: t3[e],
         }));
     }
     Ok(out)

@@ -40,6 +40,7 @@ use crate::align::Roles;
 use crate::vertical::validation_split;
 use indomain_core::FixedPoint;
 use indomain_mpc::dealer::{self, DealerClient, DealerLimits};
+use indomain_mpc::prefetch::{Batch, Prefetch};
 use indomain_mpc::{BinShape, Correlations, FixedBins, Permutations, Roster, Session, Shared};
 use indomain_net::PartySet;
 use rand::{CryptoRng, Rng};
@@ -139,7 +140,9 @@ pub fn train<R: Rng + CryptoRng + ?Sized>(
     }
     let shapes = agree(parties, &group, own, params)?;
     let fp = FixedPoint::new(params.frac_bits)?;
-    let client = DealerClient::new(&roster)?;
+    // Many small sequential steps: batches of items save a dealer round
+    // trip on most of them.
+    let client = Prefetch::new(DealerClient::new(&roster)?, Batch::default());
     let mut s = Session::new(parties, roster, fp, client);
     let out = run(&mut s, own, y, params, &shapes, progress, rng)?;
     s.finish()?;
@@ -408,9 +411,14 @@ fn run<C: Correlations, R: Rng + CryptoRng + ?Sized>(
     }
     // Gains to their owners.
     if !splits.is_empty() {
-        let num = Shared(splits.iter().map(|sp| sp.3).collect());
-        let den = Shared(splits.iter().map(|sp| sp.4).collect());
-        let q = s.divide(&num, &den, -(params.frac_bits as i32), 7)?;
+        // Both parts carry 2f fractional bits: truncate them together.
+        let mut both: Vec<u64> = splits.iter().map(|sp| sp.3).collect();
+        both.extend(splits.iter().map(|sp| sp.4));
+        let both = s.truncate_exact(&Shared(both), params.frac_bits)?;
+        let (num, den) = both.0.split_at(splits.len());
+        let mut den = Shared(den.to_vec());
+        den.add_public(&vec![1; splits.len()], rank)?;
+        let q = s.divide(&Shared(num.to_vec()), &den, -(params.frac_bits as i32), 7)?;
         let q = s.mul(&q, &Shared(vec![gain_factor; splits.len()]))?;
         for r in 0..shapes.len() {
             let mine: Vec<usize> = (0..splits.len()).filter(|&i| splits[i].2 == r).collect();
@@ -665,7 +673,7 @@ fn leaf_weights<C: Correlations>(
     let lo = p.lambda.log2().floor() as i32;
     let hi = ((job.max_hessian + p.lambda).log2().floor() as i32 + 1).max(lo + 1);
     let q = s.divide(&g, &h, lo, hi)?;
-    let mut w = q;
-    w.scale(fp.encode(-p.learning_rate)?);
-    Ok(s.truncate_exact(&w, fp.frac_bits())?)
+    // |G/(H + λ)|·2^(2f) stays near 2^43: the local truncation's failure
+    // probability is about 2^-20 per leaf.
+    Ok(s.mul_public_real(q, &vec![-p.learning_rate; leaves.len()])?)
 }
