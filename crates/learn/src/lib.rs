@@ -24,7 +24,8 @@
 //! - [`tree`]: vertical gradient-boosted trees (XGBoost `hist`) with the
 //!   instance space hidden, joint scoring, and the plaintext reference.
 //! - [`horizontal`]: FedAvg over SecAgg+: the server learns only the sum
-//!   of the clients' row-weighted models.
+//!   of the clients' row-weighted models; [`fed_dp`]: with distributed
+//!   differential privacy, only a noisy sum of clipped updates.
 //! - [`contribution`]: the contribution report (joint vs label holder
 //!   alone vs leave-one-party-out).
 //! - [`pipeline`]: a whole vertical job at one party, from checked rows to
@@ -39,6 +40,7 @@ pub mod binning;
 pub mod contribution;
 pub mod data;
 pub mod error;
+pub mod fed_dp;
 pub mod horizontal;
 pub mod metrics;
 pub mod model;

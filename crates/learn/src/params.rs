@@ -1,5 +1,6 @@
 //! Training hyper-parameters, agreed by every party of a job.
 
+use crate::LearnError;
 use serde::{Deserialize, Serialize};
 
 /// What the model predicts.
@@ -64,6 +65,16 @@ pub struct TrainParams {
     /// written before it existed read as [`Sigmoid::Linear`].
     #[serde(default)]
     pub sigmoid: Sigmoid,
+}
+
+impl TrainParams {
+    /// Checks the values as vertical training does before it starts (epochs
+    /// at least 1, learning rate and L2 strength in range, fractional
+    /// bits, batch size, early stopping), so that a job can be refused
+    /// before any party accepts it.
+    pub fn check(&self) -> Result<(), LearnError> {
+        crate::vertical::check_params(self)
+    }
 }
 
 impl Default for TrainParams {

@@ -44,7 +44,12 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
     debug_assert!(args.algorithm == AlgorithmArg::Gbdt);
     let names = parties.names();
     let label = parties.index(args.label_holder.as_deref().unwrap_or_default())?;
-    let dealer = parties.index(args.dealer.as_deref().unwrap_or_default())?;
+    // The two-party generator deals neither packed AND triples nor bin-sum
+    // masks yet: trees need the dealer.
+    let dealer = parties.index(args.dealer.as_deref().ok_or(
+        "--algorithm gbdt needs --dealer: the two-party correlations do not yet \
+         provide the packed comparisons and bin-sum masks trees are built on",
+    )?)?;
     let roles = Roles::new(names.len(), label, Some(dealer))?;
     let me = parties.me;
     let role = if me == label {
@@ -56,6 +61,9 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
     };
     if args.server.is_some() {
         return Err("--server is for horizontal training".into());
+    }
+    if args.dp_epsilon.is_some() {
+        return Err("--dp-epsilon is available in horizontal training only".into());
     }
     if args.batch_size.is_some() {
         return Err("--batch-size is for regression: trees use every row".into());

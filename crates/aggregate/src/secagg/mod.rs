@@ -62,7 +62,7 @@ pub mod server;
 pub mod signing;
 pub mod sim;
 
-pub use client::{run_client, run_client_signed};
+pub use client::{run_client, run_client_noised, run_client_signed, run_client_signed_noised};
 pub use driver::{run_server, run_server_signed};
 pub use parameters::{ServerModel, Threat};
 pub use server::{DropCause, Dropped, Outgoing, RoundOutput, ServerRound, Step};

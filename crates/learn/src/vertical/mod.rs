@@ -67,6 +67,7 @@ mod plan;
 mod predict;
 mod train;
 
+pub(crate) use plan::check_params;
 pub use plan::{FEATURE_BOUND, batch_order, batches, validation_split};
 
 use crate::LearnError;
@@ -102,8 +103,10 @@ pub struct TrainOutcome {
 ///
 /// - `roles`: who holds the labels, who holds features and who deals, by
 ///   set index ([`Roles::new`]); every party of the set has one role.
-///   Training needs a dealer today: `roles.dealer` of `None` is refused
-///   with [`LearnError::Params`].
+///   With `roles.dealer` of `None` and one feature holder, the two data
+///   parties generate the correlations themselves
+///   (`indomain_mpc::TwoParty`, correlated OT); more feature holders
+///   without a dealer are refused with [`LearnError::Params`].
 /// - `x`: this party's standardised feature columns, rows aligned across
 ///   parties (rows × own columns; ignored at the dealer). A party that
 ///   takes part without columns may pass an empty matrix of any shape with
@@ -121,13 +124,16 @@ pub fn train<R: Rng + CryptoRng + ?Sized>(
     rng: &mut R,
 ) -> Result<TrainOutcome, LearnError> {
     roles.check(parties.len())?;
-    let dealer = roles.dealer.ok_or_else(|| {
-        LearnError::Params(
-            "vertical training needs a dealer of correlated randomness (roles.dealer is None)"
-                .into(),
-        )
-    })?;
-    train::run(parties, roles.label, dealer, x, y, params, on_epoch, rng)
+    train::run(
+        parties,
+        roles.label,
+        roles.dealer,
+        x,
+        y,
+        params,
+        on_epoch,
+        rng,
+    )
 }
 
 /// Scores rows jointly: returns the linear scores x·w + b (before any
