@@ -19,7 +19,8 @@
 //!    because its intermediates reach 2^56.
 //! 3. **min_child_weight**: candidates with H_L or H_R below it get
 //!    N = −2^40 (they lose to every valid candidate).
-//! 4. **Argmax**: an 8-way tournament for all nodes at once
+//! 4. **Argmax**: a tournament of groups of up to 32 candidates, every
+//!    pair of a group compared at once, for all nodes at once
 //!    ([`super::argmax`]; ties keep the earlier candidate, as the
 //!    plaintext reference does).
 //! 5. **Split or leaf**: split iff N*/D* − Ĝ²/Â > γ, i.e.
