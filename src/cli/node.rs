@@ -20,6 +20,18 @@ pub struct Args {
 
 pub fn run(args: Args) -> CliResult {
     let node = Node::start(&args.config)?;
+    // On SIGINT or SIGTERM, every running job's peers hear at once.
+    let stopping = std::sync::Arc::clone(&node);
+    super::stop::on_signal(move |signal| {
+        match stopping.stop_running(&format!("the node stopped ({signal})")) {
+            0 => "the node was idle: no job was running".to_string(),
+            n => {
+                // Let the close frames leave before the process does.
+                std::thread::sleep(std::time::Duration::from_millis(200));
+                format!("{n} running job(s) stopped; their peers were told")
+            }
+        }
+    });
     let c = node.config();
     // One line on stdout when the node is ready, for scripts and tests.
     println!(

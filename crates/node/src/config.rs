@@ -3,7 +3,9 @@
 //! address, certificate fingerprint, audit key), its datasets and its
 //! policy. Unknown keys are errors; every error names the file and the
 //! line (and the key) it is about. Relative paths are resolved against the
-//! directory of the configuration file.
+//! directory of the configuration file, made absolute, so every path the
+//! node reports (result files, the audit log) is absolute whatever
+//! directory it was started in.
 
 use crate::audit::key::parse_public_key;
 use crate::dataset::{ColumnDef, Dataset, Select, Source};
@@ -46,6 +48,10 @@ pub struct NodeConfig {
     pub listen: SocketAddr,
     /// The audit log file.
     pub audit_log: PathBuf,
+    /// Where the hash of the audit log's last record is kept after every
+    /// record (`audit_head_file`; best on another disk or host): the log
+    /// must reach it at start.
+    pub audit_head_file: Option<PathBuf>,
     /// The control socket's path.
     pub control_socket: PathBuf,
     /// The peers by name.
@@ -58,7 +64,15 @@ pub struct NodeConfig {
     /// it before it fails (`start_timeout_secs`, default
     /// [`DEFAULT_START_TIMEOUT`]).
     pub start_timeout: Duration,
+    /// The most proposals of one peer this node refuses in a minute
+    /// (`max_refused_per_minute`, default [`DEFAULT_MAX_REFUSED_PER_MINUTE`]);
+    /// beyond it, further proposals are turned away unrecorded.
+    pub max_refused_per_minute: u32,
 }
+
+/// How many proposals of one peer are refused (and recorded) in a minute
+/// by default.
+pub const DEFAULT_MAX_REFUSED_PER_MINUTE: u32 = 10;
 
 /// How long an accepted job waits for its proposer by default: longer than
 /// a proposer may spend proposing to its other peers (each connection
@@ -91,7 +105,11 @@ impl NodeConfig {
         };
         let raw: RawConfig =
             toml::from_str(text).map_err(|e| at(e.span().map(|s| s.start), e.message().into()))?;
-        let base = path.parent().unwrap_or(Path::new("."));
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let base = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
         let resolve = |p: &Path| {
             if p.is_absolute() {
                 p.to_path_buf()
@@ -156,6 +174,17 @@ impl NodeConfig {
             }
         };
 
+        let max_refused_per_minute = match &raw.max_refused_per_minute {
+            None => DEFAULT_MAX_REFUSED_PER_MINUTE,
+            Some(s) if *s.get_ref() > 0 => *s.get_ref(),
+            Some(s) => {
+                return Err(at(
+                    start(&s.span()),
+                    "max_refused_per_minute: must be at least 1".into(),
+                ));
+            }
+        };
+
         let mut datasets = BTreeMap::new();
         for (ds_name, d) in &raw.datasets {
             let n = ds_name.get_ref();
@@ -211,11 +240,13 @@ impl NodeConfig {
             identity: resolve(&raw.identity),
             listen,
             audit_log: resolve(&raw.audit_log),
+            audit_head_file: raw.audit_head_file.as_deref().map(resolve),
             control_socket: resolve(&raw.control_socket),
             peers,
             datasets,
             policy,
             start_timeout,
+            max_refused_per_minute,
         })
     }
 }
@@ -233,8 +264,10 @@ struct RawConfig {
     identity: PathBuf,
     listen: Spanned<String>,
     audit_log: PathBuf,
+    audit_head_file: Option<PathBuf>,
     control_socket: PathBuf,
     start_timeout_secs: Option<Spanned<u64>>,
+    max_refused_per_minute: Option<Spanned<u32>>,
     #[serde(default)]
     peers: BTreeMap<Spanned<String>, RawPeer>,
     #[serde(default)]

@@ -113,7 +113,10 @@ impl Site {
         std::fs::write(&path, spec).map_err(|e| format!("{}: {e}", path.display()))?;
         let config = NodeConfig::load(&self.config).map_err(|e| e.to_string())?;
         let spec = JobSpec::load(&path, Some(&config.known())).map_err(|e| e.to_string())?;
-        match self.call(&Request::Submit { spec })? {
+        match self.call(&Request::Submit {
+            spec,
+            wait_secs: Some(60),
+        })? {
             Response::Job(job) => Ok(job),
             other => Err(format!("{}: unexpected answer {other:?}", self.name)),
         }
@@ -207,8 +210,8 @@ pub fn start(exe: &Path, sites: &[Site]) -> Result<(Running, Vec<String>), Strin
     let mut ready = Vec::new();
     for site in sites {
         let log_path = site.dir.join("node.log");
-        let log =
-            std::fs::File::create(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
+        let log = indomain_node::private::create(&log_path)
+            .map_err(|e| format!("{}: {e}", log_path.display()))?;
         let mut child = Command::new(exe)
             .arg("node")
             .arg("--config")
