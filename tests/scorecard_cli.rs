@@ -206,7 +206,13 @@ fn bin_train_a_scorecard_and_score_with_it() {
         psi.to_str().unwrap(),
     ]));
     let mut p2 = base("predict", &ps, 2);
-    p2.extend(args(&["--dealer", "stats", "--label-holder", "bank"]));
+    p2.extend(args(&[
+        "--dealer",
+        "stats",
+        "--label-holder",
+        "bank",
+        "--scorecard",
+    ]));
     let outs = wait_all(vec![spawn(&p0), spawn(&p1), spawn(&p2)]);
     assert_ok(&outs);
     let scores = std::fs::read_to_string(&out).unwrap();

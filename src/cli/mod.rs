@@ -52,7 +52,7 @@ enum Command {
     Aggregate(aggregate::Args),
     /// One party of a joint training job: vertical (label holder, feature
     /// holders, dealer) or horizontal (FedAvg clients and server).
-    Train(train::Args),
+    Train(Box<train::Args>),
     /// One party of a WOE/IV binning job (label holder, feature owners,
     /// dealer): local binning, every feature's WOE and IV, a binning file
     /// per party for a scorecard's training.
@@ -94,7 +94,7 @@ pub fn main() -> ExitCode {
         Command::Fingerprint(a) => keygen::fingerprint(a),
         Command::Psi(a) => psi::run(a),
         Command::Aggregate(a) => aggregate::run(a),
-        Command::Train(a) => train::run(a),
+        Command::Train(a) => train::run(*a),
         Command::Bin(a) => bin::run(a),
         Command::Predict(a) => predict::run(a),
         Command::Node(a) => node::run(a),

@@ -1,7 +1,10 @@
 //! `indomain predict`: one party of joint scoring with the model files of a
 //! vertical training job. Rows are aligned by PSI join on the model's id
-//! column; each party computes its partial scores from its own columns and
-//! weights; a secure sum opens their totals to the label holder only.
+//! column. Linear models: each party computes its partial scores from its
+//! own columns and weights; a secure sum opens their totals to the label
+//! holder only. Tree models: each party evaluates its own splits and the
+//! leaves are combined by secure products with the dealer's help
+//! (`indomain_learn::tree::score`); only the label holder learns scores.
 //! With a scorecard (`indomain train --scorecard`) the parties sum their
 //! rows' points jointly instead ([`scorecard`]).
 
@@ -13,8 +16,9 @@ use super::net_args::{party_addrs, spinner};
 use super::stop;
 use indomain_learn::align::{Roles, align};
 use indomain_learn::data::{CsvSpec, check_features, load_csv};
-use indomain_learn::model::{ModelFile, PartyRole};
+use indomain_learn::model::PartyRole;
 use indomain_learn::pipeline::Trained;
+use indomain_learn::tree::model::{AnyModel, load_any};
 use indomain_learn::{LearnError, Task, agree, plain, secure};
 use indomain_net::Limits;
 use indomain_net::quic::{Endpoint, Identity, mesh};
@@ -23,10 +27,14 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+mod trees;
+
 const AFTER_HELP: &str = "\
-Run one process per data party of the training job (the dealer is not
-needed), each with its own model file from that job and the same --party
-list. The parties first check that their model files come from the same
+Run one process per data party of the training job, each with its own
+model file from that job and the same --party list. A linear model needs
+no dealer. A tree model (--algorithm gbdt) needs one: list it in --party,
+name it with --dealer at every party, and run it with only --identity,
+--me, --party and --dealer. Text and empty cells are read as in training. The parties first check that their model files come from the same
 job; a model file from another job is refused. Each party's --input must
 have the model's feature columns, in the model's order (an extra label
 column is ignored with --label-column).
@@ -38,7 +46,7 @@ parties.
 
 With a scorecard file: in the default and strict modes the job's dealer
 takes part too (--dealer NAME in every process; the dealer gives no
---model or --input). The score is the sum of the row's points; OUT.csv has
+--model or --input, and --scorecard with --label-holder). The score is the sum of the row's points; OUT.csv has
 id,score,probability. Each party prints the population stability index of
 its features between the training rows and these rows (the label holder
 also of the score); --stability FILE.csv writes them.";
@@ -60,24 +68,31 @@ pub struct Args {
     #[arg(long = "party", value_name = "NAME=FINGERPRINT@ADDR", required = true)]
     parties: Vec<String>,
 
-    /// This party's model file (from `indomain train`); not for a
-    /// scorecard's dealer.
-    #[arg(long, value_name = "MODEL.json", required_unless_present = "dealer")]
+    /// This party's model file (from `indomain train`); not for the dealer.
+    #[arg(long, value_name = "MODEL.json")]
     model: Option<PathBuf>,
 
-    /// The CSV file with the rows to score (with a header row).
-    #[arg(long, value_name = "FILE.csv", required_unless_present = "dealer")]
+    /// The CSV file with the rows to score (with a header row); not for
+    /// the dealer.
+    #[arg(long, value_name = "FILE.csv")]
     input: Option<PathBuf>,
 
-    /// Scorecards in the default and strict modes: the dealer of
-    /// correlated randomness (in every process of the job).
+    /// Tree models, and scorecards in the default and strict modes: the
+    /// dealer of correlated randomness (holds no data; in every process of
+    /// the job).
     #[arg(long, value_name = "NAME")]
     dealer: Option<String>,
 
-    /// Scorecards, at the dealer: the party holding the labels (the data
-    /// parties read it from their scorecards).
+    /// At the dealer (which has no model to read it from): the party
+    /// holding the labels.
     #[arg(long, value_name = "NAME")]
     label_holder: Option<String>,
+
+    /// At the dealer: the job scores a scorecard (the data parties read
+    /// it from their scorecard files); without it the dealer serves a
+    /// tree model's scoring.
+    #[arg(long)]
+    scorecard: bool,
 
     /// Scorecards: where to write the stability index of this party's
     /// features (and, at the label holder, of the score).
@@ -106,17 +121,31 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> CliResult {
-    if args.dealer.is_some() || args.model.as_deref().is_some_and(scorecard::is_scorecard) {
+    if args.scorecard || args.model.as_deref().is_some_and(scorecard::is_scorecard) {
         return scorecard::run(args);
     }
-    let (Some(model_path), Some(input)) = (args.model.clone(), args.input.clone()) else {
-        return Err("give --model MODEL.json and --input FILE.csv".into());
+    if args.dealer.as_deref() == Some(args.me.as_str()) {
+        return trees::run_dealer(&args);
+    }
+    let (model_path, input) = match (&args.model, &args.input) {
+        (Some(m), Some(i)) => (m.clone(), i.clone()),
+        _ => return Err("a data party gives --model MODEL.json and --input FILE.csv".into()),
     };
     if let Some(path) = &args.output {
         check_destination(path, &[&input, &model_path], args.force)
             .map_err(|e| format!("{}: {e}", path.display()))?;
     }
-    let model = ModelFile::load(&model_path)?;
+    let model = match load_any(&model_path)? {
+        AnyModel::Linear(m) => *m,
+        AnyModel::Trees(m) => return trees::run(&args, &m, &model_path, &input),
+    };
+    if args.dealer.is_some() {
+        return Err(format!(
+            "{} is a linear model, scored without a dealer: drop --dealer",
+            model_path.display()
+        )
+        .into());
+    }
     let model_name = model_path.display().to_string();
     let bad_model = |reason: String| LearnError::Model {
         file: model_name.clone(),

@@ -21,6 +21,8 @@
 //! - [`woe`]: WOE and IV of binned features against the labels;
 //!   [`scorecard`]: logistic regression on WOE columns, points tables and
 //!   joint scoring; [`stability`]: the population stability index.
+//! - [`tree`]: vertical gradient-boosted trees (XGBoost `hist`) with the
+//!   instance space hidden, joint scoring, and the plaintext reference.
 //! - [`horizontal`]: FedAvg over SecAgg+: the server learns only the sum
 //!   of the clients' row-weighted models; [`fed_dp`]: with distributed
 //!   differential privacy, only a noisy sum of clipped updates.
@@ -50,6 +52,7 @@ pub mod report;
 pub mod scorecard;
 pub mod secure;
 pub mod stability;
+pub mod tree;
 pub mod vertical;
 pub mod woe;
 

@@ -47,7 +47,7 @@ pub fn verdict(psi: f64) -> &'static str {
 /// when scores tie), and the training rows per band.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScoreBands {
-    /// Band i holds edges[i − 1] ≤ score < edges[i].
+    /// Band i holds edges\[i − 1\] ≤ score < edges\[i\].
     pub edges: Vec<f64>,
     /// Training rows per band.
     pub counts: Vec<u64>,

@@ -23,6 +23,12 @@
 //!   masks from the correlations source.
 //! - [`log`]: the natural logarithm of shared positive integers (range
 //!   reduction by comparisons, a polynomial on [1, 2)).
+//! - [`truncate_exact`]: truncation with no failure probability (carries
+//!   on packed bits), for the large intermediates of gain comparisons.
+//! - [`divide`]: division by a shared divisor of known range (normalised
+//!   by comparisons, Newton–Raphson).
+//! - [`prefetch`]: a correlations source serving element-wise items from
+//!   batches drawn ahead (fewer dealer round trips per round).
 //! - [`sum`]: secure sum to one receiver (no dealer needed).
 //! - [`correlations`]: the one trait correlated randomness comes through;
 //!   [`dealer`]: its first implementation, a dealer party;
@@ -42,16 +48,19 @@ pub mod compare_bits;
 pub mod correlations;
 pub mod dealer;
 mod dealer_bins;
+pub mod divide;
 pub mod error;
 pub mod fourier;
 pub mod log;
 pub mod matrix;
 pub mod open;
+pub mod prefetch;
 pub mod roster;
 pub mod session;
 pub mod shared;
 pub mod sigmoid;
 pub mod sum;
+pub mod truncate_exact;
 pub mod twoparty;
 
 pub use bins::FixedBins;

@@ -25,7 +25,7 @@
 //! product: (1 − b_hi) + (b_hi − b_lo)·s with b_lo = \[s < 0\], b_hi = \[s <
 //! 1\] and s the linear value.
 //!
-//! Fourier, σ̂(z) = [z > R] + [−R ≤ z ≤ R]·(1/2 + Σ_{m=1}^{12} a_m
+//! Fourier, σ̂(z) = \[z > R\] + \[−R ≤ z ≤ R\]·(1/2 + Σ_{m=1}^{12} a_m
 //! sin(2πm·z/32)), R = 12: a 12-term sine series of period 32 fitted to
 //! σ − 1/2 on [−12, 12] by (Lawson-weighted) least squares, largest error
 //! 1.16·10^-4 there, and outside the clamp's 0 or 1, error σ(−12) =

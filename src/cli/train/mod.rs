@@ -5,6 +5,7 @@
 mod horizontal;
 mod scorecard;
 mod secagg_keys;
+mod trees;
 mod vertical;
 
 use super::CliResult;
@@ -39,6 +40,18 @@ also writes an SVG of the ROC and KS curves and the loss per epoch beside
 it. Unless --no-contribution, the training is re-run on the label holder's
 columns alone and, with two or more feature holders, without each one,
 and the held-out AUC and KS of each run go into every model file.
+
+vertical with --algorithm gbdt: gradient-boosted trees (XGBoost's hist
+method) on the same roles and rows. Each data party bins its own columns
+on the training rows: --bins quantile bins per numeric column, empty cells
+in a bin of their own (a learned direction at every split), text columns
+(or those given with --categorical) one bin per category. Node membership
+stays secret: per split only the winning party, feature and bin are
+opened, the threshold only to its owner, and the leaf weights only to the
+label holder. Progress is printed per tree. The model files (format 2,
+kind gbdt) are read by `indomain predict`, which then needs the dealer
+too. Trees always need --dealer (the two-party correlations do not yet
+provide their packed comparisons and bin-sum masks).
 
 horizontal: --server names the aggregator; every other party is a client
 with the same columns. Each round the clients train locally for --epochs
@@ -141,9 +154,48 @@ pub struct Args {
     #[arg(long, value_name = "MODEL.json")]
     model: Option<PathBuf>,
 
-    /// Logistic (labels 0/1) or linear regression.
+    /// vertical: logistic or linear regression (`lr`), or gradient-boosted
+    /// trees (`gbdt`).
+    #[arg(long, value_enum, default_value_t = AlgorithmArg::Lr)]
+    algorithm: AlgorithmArg,
+
+    /// Logistic (labels 0/1) or linear regression; with gbdt, the logistic
+    /// or squared loss.
     #[arg(long, value_enum, default_value_t = TaskArg::Logistic)]
     task: TaskArg,
+
+    /// gbdt: number of trees (the most, with --early-stopping).
+    #[arg(long, default_value_t = 100)]
+    trees: usize,
+
+    /// gbdt: depth of every tree (1 to 10).
+    #[arg(long, default_value_t = 6)]
+    max_depth: usize,
+
+    /// gbdt: quantile bins per numeric column (2 to 1024), before the bin
+    /// for missing values.
+    #[arg(long, default_value_t = 32)]
+    bins: usize,
+
+    /// gbdt: the smallest hessian sum of a child.
+    #[arg(long, default_value_t = 1.0)]
+    min_child_weight: f64,
+
+    /// gbdt: L2 regularisation of the leaf weights (1/64 to 10^4).
+    #[arg(long, default_value_t = 1.0)]
+    lambda: f64,
+
+    /// gbdt: the smallest loss reduction a split must bring.
+    #[arg(long, default_value_t = 0.0)]
+    gamma: f64,
+
+    /// gbdt: share of the training rows each tree is grown on.
+    #[arg(long, default_value_t = 1.0)]
+    subsample: f64,
+
+    /// gbdt: columns to read as categorical (text columns always are).
+    #[arg(long, value_name = "COL[,COL]", value_delimiter = ',')]
+    categorical: Vec<String>,
 
     /// The sigmoid approximation of secure logistic training: `linear`
     /// (1/2 + z/4, no communication) or `clamped` (the same clamped to
@@ -159,9 +211,10 @@ pub struct Args {
     #[arg(long, default_value_t = 10)]
     rounds: usize,
 
-    /// Gradient-descent step size.
-    #[arg(long, default_value_t = 0.5)]
-    learning_rate: f64,
+    /// Gradient-descent step size (default 0.5); with gbdt the shrinkage
+    /// of every leaf weight (XGBoost's eta, default 0.3).
+    #[arg(long)]
+    learning_rate: Option<f64>,
 
     /// L2 regularisation strength (the intercept is not regularised).
     #[arg(long, default_value_t = 0.0)]
@@ -171,9 +224,9 @@ pub struct Args {
     #[arg(long, value_name = "ROWS")]
     batch_size: Option<usize>,
 
-    /// Stop after this many epochs without a better validation loss
-    /// (vertical; the label holder keeps --validation-fraction of the
-    /// training rows for it).
+    /// Stop after this many epochs (gbdt: trees) without a better
+    /// validation loss (vertical; the label holder keeps
+    /// --validation-fraction of the training rows for it).
     #[arg(long, value_name = "EPOCHS")]
     early_stopping: Option<usize>,
 
@@ -273,6 +326,14 @@ enum ModeArg {
     Horizontal,
 }
 
+#[derive(clap::ValueEnum, Clone, Copy, PartialEq, Eq)]
+enum AlgorithmArg {
+    /// Logistic or linear regression.
+    Lr,
+    /// Gradient-boosted decision trees.
+    Gbdt,
+}
+
 #[derive(clap::ValueEnum, Clone, Copy)]
 enum SigmoidArg {
     /// 1/2 + z/4, unclamped.
@@ -329,7 +390,7 @@ impl Args {
         TrainParams {
             task: self.task(),
             epochs: self.epochs,
-            learning_rate: self.learning_rate,
+            learning_rate: self.learning_rate.unwrap_or(0.5),
             l2: self.l2,
             batch_size: self.batch_size,
             early_stopping: self.early_stopping.map(|patience| EarlyStopping {
@@ -406,11 +467,21 @@ pub fn run(args: Args) -> CliResult {
         if args.mode != ModeArg::Vertical {
             return Err("--scorecard is a vertical job".into());
         }
+        if matches!(args.algorithm, AlgorithmArg::Gbdt) {
+            return Err(
+                "--scorecard trains a logistic regression on WOE columns: drop --algorithm gbdt"
+                    .into(),
+            );
+        }
         return scorecard::run(&args, &parties);
     }
-    match args.mode {
-        ModeArg::Vertical => vertical::run(&args, &parties),
-        ModeArg::Horizontal => horizontal::run(&args, &parties),
+    match (args.mode, args.algorithm) {
+        (ModeArg::Vertical, AlgorithmArg::Gbdt) => trees::run(&args, &parties),
+        (ModeArg::Vertical, AlgorithmArg::Lr) => vertical::run(&args, &parties),
+        (ModeArg::Horizontal, AlgorithmArg::Lr) => horizontal::run(&args, &parties),
+        (ModeArg::Horizontal, AlgorithmArg::Gbdt) => {
+            Err("gradient-boosted trees are vertical: drop --mode horizontal".into())
+        }
     }
 }
 

@@ -6,7 +6,7 @@
 //! **Construction.** With I = [1 | I_0 | I_1 | …] the intercept column and
 //! every computing party's one-hot block (rank order; block k known to
 //! rank k only, entries plain integers 0/1) and WOE the shared WOE of every
-//! bin, the model z = b + Σ_j w_j·WOE_j[bin_j] is z = I · v with
+//! bin, the model z = b + Σ_j w_j·WOE_j\[bin_j\] is z = I · v with
 //! v = [b ; expand(w) ⊙ WOE] (each feature's weight repeated over its
 //! bins). The matrix I is opened once under a mask per chunk of rows
 //! (SecureML's mask reuse, `indomain_mpc::matrix`: the same machinery as

@@ -4,7 +4,7 @@
 //! - [`math`]: WOE and IV in the clear, with the smoothing of empty bins
 //!   (the label holder's own features; the reference of the tests).
 //! - [`layout`]: the public shape of a job (bins per feature and party).
-//! - [`file`]: each party's binning file and the IV report;
+//! - [`file`](mod@file): each party's binning file and the IV report;
 //!   [`chart`]: a feature's bins, bad rate and WOE as SVG.
 //! - [`pipeline`]: a whole binning job at one party (agreement, PSI
 //!   alignment, split, local binning, the protocol, the file).
