@@ -341,6 +341,16 @@ impl Ledger {
         }
     }
 
+    /// Whether `job` holds an open reservation.
+    pub fn holds(&self, job: &str) -> bool {
+        self.open.contains_key(job)
+    }
+
+    /// The jobs that hold an open reservation.
+    pub fn open_jobs(&self) -> Vec<String> {
+        self.open.keys().cloned().collect()
+    }
+
     /// After a replay at start: reservations of jobs that neither released
     /// nor refunded (the node stopped meanwhile) stay spent. Returns those
     /// jobs, for the node to log as released.
