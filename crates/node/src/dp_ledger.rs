@@ -4,7 +4,7 @@
 //! spends its ρ (zCDP composes by adding ρ, so the month's releases to one
 //! receiver are together (ε, δ)-DP at most).
 //!
-//! Pure logic, no I/O: the node (issue #22, phase 2) reserves before any
+//! Pure logic, no I/O: the node (`daemon/budget.rs`) reserves before any
 //! data is read, releases or refunds as the job ends, writes each
 //! [`LedgerEvent`] to its audit log, and rebuilds the ledger at start by
 //! [`Ledger::apply`]ing the logged events in order.
