@@ -69,6 +69,45 @@ pub struct NodeConfig {
     /// (`max_refused_per_minute`, default [`DEFAULT_MAX_REFUSED_PER_MINUTE`]);
     /// beyond it, further proposals are turned away unrecorded.
     pub max_refused_per_minute: u32,
+    /// The operator's console (`console = "ADDR"`), off when `None`.
+    pub console: Option<ConsoleSettings>,
+    /// The operator's verification store (`verify_store`, the directory
+    /// `indomain verify serve` serves), shown by the console.
+    pub verify_store: Option<PathBuf>,
+    /// The per-client quota the verification service enforces
+    /// (`verify_quota`, default the service's own), for the console's
+    /// usage page.
+    pub verify_quota: u64,
+}
+
+/// Where and how the operator's console listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsoleSettings {
+    /// The address it listens on (port 0: any free port).
+    pub listen: SocketAddr,
+    /// Its certificate chain and private key (PEM), required unless it
+    /// listens on a loopback address.
+    pub tls: Option<ConsoleTls>,
+    /// The operator token's file: `console.token` beside the control
+    /// socket.
+    pub token_file: PathBuf,
+}
+
+/// The console's TLS certificate chain and key (PEM files).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsoleTls {
+    /// `console_tls_cert`.
+    pub cert: PathBuf,
+    /// `console_tls_key`.
+    pub key: PathBuf,
+}
+
+/// The file of the console's operator token, beside `control_socket`.
+pub fn console_token_file(control_socket: &Path) -> PathBuf {
+    control_socket
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join("console.token")
 }
 
 /// How many proposals of one peer are refused (and recorded) in a minute
@@ -235,6 +274,48 @@ impl NodeConfig {
             policy.peers.insert(n.clone(), PeerPolicy { allow });
         }
 
+        let control_socket = resolve(&raw.control_socket);
+        let console = match &raw.console {
+            None => None,
+            Some(addr) => {
+                let listen = parse_addr(addr)
+                    .map_err(|r| at(start(&addr.span()), format!("console: {r}")))?;
+                let tls = match (&raw.console_tls_cert, &raw.console_tls_key) {
+                    (Some(cert), Some(key)) => Some(ConsoleTls {
+                        cert: resolve(cert),
+                        key: resolve(key),
+                    }),
+                    (None, None) => None,
+                    _ => {
+                        return Err(at(
+                            start(&addr.span()),
+                            "console: give both console_tls_cert and console_tls_key, or neither"
+                                .into(),
+                        ));
+                    }
+                };
+                if tls.is_none() && !listen.ip().is_loopback() {
+                    return Err(at(
+                        start(&addr.span()),
+                        format!(
+                            "console = \"{listen}\" is not a loopback address: a console reachable \
+                             from other hosts needs TLS (set console_tls_cert and console_tls_key, \
+                             see docs/operations.md), or listen on 127.0.0.1"
+                        ),
+                    ));
+                }
+                Some(ConsoleSettings {
+                    listen,
+                    tls,
+                    token_file: console_token_file(&control_socket),
+                })
+            }
+        };
+        let verify_quota = match &raw.verify_quota {
+            None => indomain_verify::service::Limits::default().quota,
+            Some(q) => *q.get_ref(),
+        };
+
         Ok(NodeConfig {
             path: path.to_path_buf(),
             name,
@@ -242,12 +323,15 @@ impl NodeConfig {
             listen,
             audit_log: resolve(&raw.audit_log),
             audit_head_file: raw.audit_head_file.as_deref().map(resolve),
-            control_socket: resolve(&raw.control_socket),
+            control_socket,
             peers,
             datasets,
             policy,
             start_timeout,
             max_refused_per_minute,
+            console,
+            verify_store: raw.verify_store.as_deref().map(resolve),
+            verify_quota,
         })
     }
 }
@@ -275,6 +359,11 @@ struct RawConfig {
     datasets: BTreeMap<Spanned<String>, RawDataset>,
     #[serde(default)]
     policy: RawPolicy,
+    console: Option<Spanned<String>>,
+    console_tls_cert: Option<PathBuf>,
+    console_tls_key: Option<PathBuf>,
+    verify_store: Option<PathBuf>,
+    verify_quota: Option<Spanned<u64>>,
 }
 
 #[derive(Deserialize)]

@@ -8,13 +8,15 @@
 //! their typed plans ([`plan`]), policy ([`policy`]), the egress guard
 //! ([`egress`]), the signed audit trail ([`audit`]), the state rebuilt from
 //! it at every start ([`state`]), private files ([`private`]), bounds on
-//! peer text ([`bounds`]) and the local control socket ([`control`]).
+//! peer text ([`bounds`]), the local control socket ([`control`]) and the
+//! operator's web console ([`console`]).
 #![warn(missing_docs)]
 
 pub mod aggregate_job;
 pub mod audit;
 pub mod bounds;
 pub mod config;
+pub mod console;
 pub mod control;
 pub mod daemon;
 pub mod dataset;

@@ -90,6 +90,14 @@ impl Site {
         std::fs::write(&self.config, text).map_err(|e| format!("{}: {e}", self.config.display()))
     }
 
+    /// Turns on the operator console of this site's node, on a free
+    /// loopback port (its address is on the node's ready line).
+    pub fn enable_console(&self) -> Result<(), String> {
+        let err = |e: std::io::Error| format!("{}: {e}", self.config.display());
+        let text = std::fs::read_to_string(&self.config).map_err(err)?;
+        std::fs::write(&self.config, format!("console = \"127.0.0.1:0\"\n{text}")).map_err(err)
+    }
+
     fn socket(&self) -> PathBuf {
         self.dir.join("control.sock")
     }

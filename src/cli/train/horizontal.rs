@@ -228,6 +228,7 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
         standardizer: None,
         weights: model.weights,
         intercept: Some(model.intercept),
+        roc: Vec::new(),
         rows,
         evaluation,
         loss_per_epoch: Vec::new(),

@@ -41,6 +41,7 @@ mod submit;
 
 use crate::audit::{AuditLog, Event, JobRecord, Outcome, OutputRecord, Touched};
 use crate::config::NodeConfig;
+use crate::console::AuditFeed;
 use crate::control::{self, JobSummary, Request, Response};
 use crate::error::NodeError;
 use crate::grade::Grade;
@@ -76,6 +77,9 @@ pub struct Node {
     control: Mutex<Option<UnixListener>>,
     /// Links between parties of jobs, until each job takes its own.
     links: mesh::Links,
+    /// The operator console's view of the audit log, fed every record
+    /// (when `console` is set in `node.toml`).
+    console_feed: Option<Arc<AuditFeed>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -109,15 +113,33 @@ impl Node {
         let config_bytes =
             std::fs::read(config_path).map_err(|e| crate::error::io_error(config_path, e))?;
         let mut state = NodeState::new(&config.name);
+        let console_feed = config
+            .console
+            .as_ref()
+            .map(|_| Arc::new(AuditFeed::new(&config.audit_log)));
         let mut audit = AuditLog::open_with(
             &config.audit_log,
             key.clone(),
             config.audit_head_file.as_deref(),
-            &mut |r| state.apply(r),
+            &mut |r| {
+                state.apply(r);
+                if let Some(feed) = &console_feed {
+                    feed.verified(r);
+                }
+            },
         )?;
+        if let Some(feed) = &console_feed {
+            feed.start_verified();
+        }
         let state = Arc::new(Mutex::new(state));
         let observed = Arc::clone(&state);
-        audit.observe(move |r| lock(&observed).apply(r));
+        let fed = console_feed.clone();
+        audit.observe(move |r| {
+            lock(&observed).apply(r);
+            if let Some(feed) = &fed {
+                feed.appended(r);
+            }
+        });
         audit.append(Event::NodeStarted {
             node: config.name.clone(),
             config_hash: crate::hex::encode(&Sha256::digest(&config_bytes)),
@@ -171,7 +193,24 @@ impl Node {
             endpoint,
             control: Mutex::new(Some(control)),
             links: mesh::Links::default(),
+            console_feed,
         }))
+    }
+
+    /// Reads the state rebuilt from the audit log (the console's job
+    /// history).
+    pub fn with_state<R>(&self, read: impl FnOnce(&NodeState) -> R) -> R {
+        read(&lock(&self.state))
+    }
+
+    /// The audit key's public half.
+    pub fn audit_key(&self) -> ed25519_dalek::VerifyingKey {
+        self.key.verifying_key()
+    }
+
+    /// The console's view of the audit log (when `console` is set).
+    pub fn console_feed(&self) -> Option<Arc<AuditFeed>> {
+        self.console_feed.clone()
     }
 
     /// The node's configuration.
