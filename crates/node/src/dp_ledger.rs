@@ -118,6 +118,17 @@ pub enum LedgerEvent {
     },
 }
 
+impl LedgerEvent {
+    /// The job the change is about.
+    pub fn job(&self) -> &str {
+        match self {
+            LedgerEvent::Reserved { job, .. }
+            | LedgerEvent::Released { job }
+            | LedgerEvent::Refunded { job } => job,
+        }
+    }
+}
+
 /// Why a job may not spend.
 #[derive(Debug, Clone, PartialEq, Error)]
 #[non_exhaustive]
