@@ -349,7 +349,7 @@ fn bad_tree_flags_and_model_kinds_are_refused() {
     }
     // A model file of a kind this build does not read, and a linear model
     // given a dealer.
-    std::fs::write(&model, r#"{"format": 2, "kind": "scorecard"}"#).unwrap();
+    std::fs::write(&model, r#"{"format": 2, "kind": "neural-net"}"#).unwrap();
     let mut a = base("predict", &ps, 1);
     a.extend([
         "--model".into(),
@@ -360,7 +360,7 @@ fn bad_tree_flags_and_model_kinds_are_refused() {
         "stats".into(),
     ]);
     let err = refused(a);
-    assert!(err.contains("kind") && err.contains("scorecard"), "{err}");
+    assert!(err.contains("kind") && err.contains("neural-net"), "{err}");
     let (_, tax_model, _, _) = model_pair(dir.path(), "n1");
     let mut a = base("predict", &ps, 1);
     a.extend([
