@@ -11,7 +11,9 @@
 //!   party's input was accepted; [`align`]: rows aligned by PSI join.
 //! - [`data`]: one party's CSV rows, checked before any training;
 //!   standardisation; the train/test split every party derives alike.
-//! - [`plain`]: the plaintext reference training (the tests' oracle);
+//! - [`plain`]: the plaintext reference training (the tests' oracle), and
+//!   the converged optimum by Newton's method; [`linalg`]: the small
+//!   Cholesky solves both it and the bound-Newton optimizer need;
 //!   [`reference`](mod@reference): a vertical job's plaintext reference on joined files.
 //! - [`metrics`]: AUC, KS, accuracy, log-loss on held-out rows;
 //!   [`report`]: the ROC/KS/loss figure as SVG.
@@ -31,6 +33,7 @@ pub mod contribution;
 pub mod data;
 pub mod error;
 pub mod horizontal;
+pub mod linalg;
 pub mod metrics;
 pub mod model;
 pub mod params;
@@ -42,4 +45,4 @@ pub mod secure;
 pub mod vertical;
 
 pub use error::LearnError;
-pub use params::{EarlyStopping, Sigmoid, Task, TrainParams};
+pub use params::{Convergence, EarlyStopping, Optimizer, Sigmoid, Task, TrainParams};

@@ -1,5 +1,6 @@
-//! Vertical training and joint scoring against plaintext gradient descent
-//! with the same sigmoid approximation, rows, order and hyper-parameters:
+//! Vertical training by gradient descent and joint scoring against
+//! plaintext gradient descent with the same sigmoid approximation, rows,
+//! order and hyper-parameters:
 //! 2 and 3 computing parties plus a dealer, one thread each, over
 //! recording in-memory channels.
 
@@ -317,13 +318,13 @@ fn contains_any(frames: &[Vec<u8>], wanted: &HashSet<u64>) -> bool {
     })
 }
 
+/// SecureML's gradient descent, which the plaintext oracle above repeats
+/// step by step (the converged defaults are tested in converged.rs).
 fn params(task: Task) -> TrainParams {
     TrainParams {
         task,
-        epochs: 10,
-        learning_rate: 0.3,
         l2: 0.01,
-        ..TrainParams::default()
+        ..TrainParams::gradient_descent(10, 0.3)
     }
 }
 

@@ -4,27 +4,16 @@
 
 use super::TrainOutcome;
 use super::plan::{self, FEATURE_BOUND};
+use super::step::{Chunk, Trainer, Weights};
 use crate::LearnError;
-use crate::params::{Sigmoid, Task, TrainParams};
+use crate::params::{Optimizer, Task, TrainParams};
 use indomain_core::{Bounded, FixedPoint};
 use indomain_mpc::dealer::{self, DealerClient, DealerLimits};
-use indomain_mpc::{FixedMatrix, Roster, Session, Shared};
+use indomain_mpc::{Roster, Session, Shared};
 use indomain_net::PartySet;
 use ndarray::{Array2, ArrayView2};
 use rand::{CryptoRng, Rng};
 use std::ops::Range;
-
-/// This party's block of one chunk of rows, opened once under a mask.
-struct Chunk {
-    matrix: FixedMatrix,
-    /// The chunk's labels, encoded (label holder only).
-    labels: Vec<u64>,
-}
-
-type Party<'a> = Session<'a, DealerClient>;
-
-/// The label holder's rank: it is the mpc layer's leader.
-const LEADER: usize = 0;
 
 /// Checks the label holder's labels.
 fn check_labels(task: Task, y: &[f64], rows: usize) -> Result<(), LearnError> {
@@ -91,7 +80,7 @@ fn gather_rows(block: &Array2<u64>, rows: &[usize]) -> Array2<u64> {
 
 /// Opens the chunks of a list of rows under their masks.
 fn fix_chunks(
-    s: &mut Party<'_>,
+    s: &mut Session<'_, DealerClient>,
     block: &Array2<u64>,
     rows: &[usize],
     range: Range<usize>,
@@ -175,7 +164,7 @@ pub(super) fn run<R: Rng + CryptoRng + ?Sized>(
     };
     let labels = y.map(|y| enc.encode_slice(y)).transpose()?;
 
-    let fraction = params.early_stopping.map(|e| e.validation_fraction);
+    let fraction = params.validation_fraction();
     let (train_rows, val_rows) = plan::validation_split(rows, fraction, params.seed);
     if train_rows.is_empty() {
         return Err(LearnError::Input("no rows left to train on".into()));
@@ -206,15 +195,17 @@ pub(super) fn run<R: Rng + CryptoRng + ?Sized>(
     };
     drop(block);
 
-    let trainer = Trainer::new(params, fp, &widths)?;
-    let mut w = Shared::zeros(trainer.cols);
+    let mut trainer = Trainer::new(params, fp, &widths)?;
+    if matches!(params.optimizer, Optimizer::BoundNewton { .. }) {
+        trainer.fix_bound(&mut s, x, &train_rows, params)?;
+    }
+    let mut weights = Weights::zeros(trainer.cols);
     let mut outcome = TrainOutcome::default();
-    let mut best: Option<(f64, Shared)> = None;
-    let mut since_best = 0usize;
+    let mut judge = Judge::new(params, val_labels);
     for epoch in 0..params.epochs {
         let mut squares = 0u64;
         for b in plan::batch_order(epoch, batches.len(), params.seed) {
-            squares = squares.wrapping_add(trainer.step(&mut s, &fixed[b], &mut w)?);
+            squares = squares.wrapping_add(trainer.step(&mut s, &fixed[b], &mut weights)?);
         }
         let loss = trainer.loss(&mut s, squares, train_rows.len())?;
         outcome.epochs = epoch + 1;
@@ -222,195 +213,128 @@ pub(super) fn run<R: Rng + CryptoRng + ?Sized>(
             outcome.loss_per_epoch.push(l);
         }
         on_epoch(epoch, loss);
-        if let Some(es) = params.early_stopping {
+        if judge.active() {
             // The label holder decides; the others follow its flags, so
-            // that every party keeps its share of the same best weights.
-            let val = trainer.validation_loss(&mut s, &val_chunks, &w, val_labels.as_deref())?;
-            let improved = match (&best, val) {
-                (Some((b, _)), Some(v)) => v < *b,
-                _ => true,
-            };
-            if let Some(v) = val {
-                outcome.validation_loss.push(v);
-            }
-            let proposed = !improved && since_best + 1 >= es.patience;
-            let (improved, stop) = trainer.agree(&mut s, improved, proposed)?;
-            if improved {
-                best = Some((val.unwrap_or(0.0), w.clone()));
-                outcome.best_epoch = epoch + 1;
-                since_best = 0;
-            } else {
-                since_best += 1;
-            }
+            // that every party keeps its share of the same weights.
+            let scores = trainer.validation_scores(&mut s, &val_chunks, &weights.w)?;
+            let proposal = judge.propose(scores);
+            let (improved, stop) = trainer.agree(&mut s, proposal.0, proposal.1)?;
+            judge.follow(epoch, improved, &weights.w, &mut outcome);
             if stop {
+                outcome.converged = params.convergence.is_some();
                 break;
             }
         }
     }
-    if let Some((_, b)) = best {
-        w = b;
-    } else {
-        outcome.best_epoch = outcome.epochs;
-    }
-    let (weights, intercept) = trainer.reveal(&mut s, &w)?;
-    outcome.weights = weights;
+    let w = judge.finish(weights.w, &mut outcome);
+    let (own, intercept) = trainer.reveal(&mut s, &w)?;
+    outcome.weights = own;
     outcome.intercept = intercept;
     s.finish()?;
     Ok(outcome)
 }
 
-/// The per-epoch arithmetic, with every public constant encoded once.
-struct Trainer {
+/// The label holder's judgement of each epoch on the validation split,
+/// and every party's record of the weights to keep.
+struct Judge {
     task: Task,
-    sigmoid: Sigmoid,
-    fp: FixedPoint,
-    cols: usize,
-    widths: Vec<usize>,
-    learning_rate: f64,
-    /// lr·l2 per coordinate (0 for the intercept), encoded.
-    decay: Vec<u64>,
+    early: Option<crate::params::EarlyStopping>,
+    convergence: Option<crate::params::Convergence>,
+    /// The validation labels (label holder).
+    labels: Option<Vec<f64>>,
+    /// The previous epoch's validation predictions (label holder).
+    previous: Option<Vec<f64>>,
+    /// The latest validation scores and loss (label holder).
+    latest: (Vec<f64>, Option<f64>),
+    /// Epochs in a row without improvement, or within the tolerance.
+    streak: usize,
+    /// Early stopping: the best loss, its weights and its scores.
+    best: Option<(f64, Shared, Vec<f64>)>,
 }
 
-impl Trainer {
-    fn new(params: &TrainParams, fp: FixedPoint, widths: &[usize]) -> Result<Self, LearnError> {
-        let cols: usize = widths.iter().sum();
-        let intercept = widths[LEADER] - 1;
-        let decay_value = fp.encode(params.learning_rate * params.l2)?;
-        let decay = (0..cols)
-            .map(|c| if c == intercept { 0 } else { decay_value })
-            .collect();
-        Ok(Self {
+impl Judge {
+    fn new(params: &TrainParams, labels: Option<Vec<f64>>) -> Self {
+        Self {
             task: params.task,
-            sigmoid: params.sigmoid,
-            fp,
-            cols,
-            widths: widths.to_vec(),
-            learning_rate: params.learning_rate,
-            decay,
-        })
-    }
-
-    /// One gradient step on a batch; returns this party's share of the
-    /// batch's Σ err² (2f fractional bits).
-    fn step(&self, s: &mut Party<'_>, batch: &[Chunk], w: &mut Shared) -> Result<u64, LearnError> {
-        let f = self.fp.frac_bits();
-        let rows: usize = batch.iter().map(|c| c.matrix.rows()).sum();
-        // 2^t ≤ rows: each chunk's gradient is truncated by f + t at once,
-        // and the remaining factor 2^t / rows is folded into the step size.
-        let t = usize::BITS - 1 - rows.leading_zeros();
-        let mut grad = Shared::zeros(self.cols);
-        let mut squares = 0u64;
-        let rank = s.rank();
-        for chunk in batch {
-            let z = s.fixed_times(&chunk.matrix, w)?;
-            let mut err = match self.task {
-                Task::Logistic => match self.sigmoid {
-                    Sigmoid::Linear => s.sigmoid(z, f)?,
-                    Sigmoid::Clamped => s.sigmoid_clamped(z, f)?,
-                },
-                Task::Linear => s.truncate(z, f)?,
-            };
-            if rank == LEADER {
-                err.sub_public(&chunk.labels, rank)?;
-            }
-            let (g, sq) = s.fixed_t_times_square(&chunk.matrix, &err)?;
-            grad.add_assign(&s.truncate(g, f + t)?)?;
-            squares = squares.wrapping_add(sq);
+            early: params.early_stopping,
+            convergence: params.convergence,
+            labels,
+            previous: None,
+            latest: (Vec::new(), None),
+            streak: 0,
+            best: None,
         }
-        let step = self.learning_rate * (1u64 << t) as f64 / rows as f64;
-        grad.scale(self.fp.encode(step)?);
-        let mut decay = w.clone();
-        decay.mul_public(&self.decay)?;
-        grad.add_assign(&decay)?;
-        let update = s.truncate(grad, f)?;
-        w.sub_assign(&update)?;
-        Ok(squares)
     }
 
-    /// Opens Σ err² to the label holder and turns it into the epoch's
-    /// training loss: half the mean squared error (linear), or the
-    /// second-order Taylor expansion of the logistic loss that matches
-    /// the sigmoid approximation, ln 2 − 1/2 + 2·mean(err²) (logistic).
-    fn loss(
-        &self,
-        s: &mut Party<'_>,
-        squares: u64,
-        rows: usize,
-    ) -> Result<Option<f64>, LearnError> {
-        let opened = s.open_to(&Shared(vec![squares]), s.leader())?;
-        Ok(opened.map(|v| {
-            let mean = (v[0] as i64) as f64 / (self.fp.scale() * self.fp.scale()) / rows as f64;
-            match self.task {
-                Task::Linear => mean / 2.0,
-                Task::Logistic => std::f64::consts::LN_2 - 0.5 + 2.0 * mean,
-            }
-        }))
+    fn active(&self) -> bool {
+        self.early.is_some() || self.convergence.is_some()
     }
 
-    /// Scores the validation rows and opens them to the label holder,
-    /// which returns the validation loss (log-loss with the exact sigmoid,
-    /// or half the mean squared error).
-    fn validation_loss(
-        &self,
-        s: &mut Party<'_>,
-        chunks: &[Chunk],
-        w: &Shared,
-        labels: Option<&[f64]>,
-    ) -> Result<Option<f64>, LearnError> {
-        let mut scores = Vec::new();
-        for chunk in chunks {
-            let z = s.fixed_times(&chunk.matrix, w)?;
-            let z = s.truncate(z, self.fp.frac_bits())?;
-            if let Some(v) = s.open_to(&z, s.leader())? {
-                scores.extend(self.fp.decode_slice(&v));
-            }
-        }
-        Ok(labels.map(|y| match self.task {
-            Task::Logistic => super::log_loss(&scores, y),
-            Task::Linear => {
-                let sum: f64 = scores.iter().zip(y).map(|(z, y)| (z - y).powi(2)).sum();
-                sum / (2.0 * y.len().max(1) as f64)
-            }
-        }))
-    }
-
-    /// The label holder tells every computing party whether the epoch
-    /// improved the validation loss and whether to stop.
-    fn agree(
-        &self,
-        s: &mut Party<'_>,
-        improved: bool,
-        stop: bool,
-    ) -> Result<(bool, bool), LearnError> {
-        let flags = Shared::public(&[improved as u64, stop as u64], s.rank());
-        let opened = s.open(&flags)?;
-        let flag = |v: u64| match v {
-            0 => Ok(false),
-            1 => Ok(true),
-            v => Err(LearnError::Disagreement {
-                peer: "label holder".into(),
-                what: format!("early-stopping flag {v}"),
-            }),
+    /// The label holder's flags (improved, stop) for the epoch whose
+    /// validation scores it received; `(false, false)` elsewhere.
+    fn propose(&mut self, scores: Option<Vec<f64>>) -> (bool, bool) {
+        let (Some(scores), Some(labels)) = (scores, self.labels.as_deref()) else {
+            return (false, false);
         };
-        Ok((flag(opened[0])?, flag(opened[1])?))
+        let loss = super::validation_loss(self.task, &scores, labels);
+        let outputs = super::outputs(self.task, &scores);
+        let proposal = if let Some(c) = self.convergence {
+            let change = self.previous.as_deref().map_or(f64::INFINITY, |p| {
+                plan::prediction_change(self.task, p, &outputs, labels)
+            });
+            self.streak = if change <= c.tolerance {
+                self.streak + 1
+            } else {
+                0
+            };
+            (false, self.streak >= c.patience)
+        } else {
+            let improved = self.best.as_ref().is_none_or(|(b, _, _)| loss < *b);
+            let patience = self.early.map_or(1, |e| e.patience);
+            (improved, !improved && self.streak + 1 >= patience)
+        };
+        self.previous = Some(outputs);
+        self.latest = (scores, Some(loss));
+        proposal
     }
 
-    /// Opens each rank's block of weights to that rank only.
-    fn reveal(&self, s: &mut Party<'_>, w: &Shared) -> Result<(Vec<f64>, Option<f64>), LearnError> {
-        let mut mine = Vec::new();
-        let mut off = 0;
-        for (rank, &width) in self.widths.iter().enumerate() {
-            let part = Shared(w.0[off..off + width].to_vec());
-            let owner = s.roster().index(rank)?;
-            if let Some(v) = s.open_to(&part, owner)? {
-                mine = self.fp.decode_slice(&v);
+    /// Every party records the agreed flags.
+    fn follow(&mut self, epoch: usize, improved: bool, w: &Shared, outcome: &mut TrainOutcome) {
+        if let Some(loss) = self.latest.1.take() {
+            outcome.validation_loss.push(loss);
+        }
+        if self.convergence.is_some() {
+            // Only the label holder keeps a streak: it proposes the stop.
+            return;
+        }
+        if improved {
+            let loss = outcome.validation_loss.last().copied().unwrap_or(0.0);
+            self.best = Some((loss, w.clone(), self.latest.0.clone()));
+            outcome.best_epoch = epoch + 1;
+            self.streak = 0;
+        } else {
+            self.streak += 1;
+        }
+    }
+
+    /// The weights to reveal: the best epoch's with early stopping, the
+    /// last otherwise; records the validation scores of those weights.
+    fn finish(self, last: Shared, outcome: &mut TrainOutcome) -> Shared {
+        let labels = self.labels.unwrap_or_default();
+        match self.best {
+            Some((_, w, scores)) if self.early.is_some() => {
+                outcome.validation_scores = scores;
+                outcome.validation_labels = labels;
+                w
             }
-            off += width;
+            _ => {
+                outcome.best_epoch = outcome.epochs;
+                if !self.latest.0.is_empty() {
+                    outcome.validation_scores = self.latest.0;
+                    outcome.validation_labels = labels;
+                }
+                last
+            }
         }
-        if s.rank() == LEADER {
-            let intercept = mine.pop();
-            return Ok((mine, intercept));
-        }
-        Ok((mine, None))
     }
 }
