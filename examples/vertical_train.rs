@@ -130,6 +130,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             c.joint_gain()
         );
     }
+    println!("epochs run: {}", model.loss_per_epoch.len());
+    let v = &model.validation_loss_per_epoch; println!("val {:?}", v.iter().step_by(10).map(|x| format!("{x:.7}")).collect::<Vec<_>>());
     let p = guest_out.seconds;
     println!(
         "one process, in-memory links: {seconds:.2} s (align {:.2}, train {:.2}, evaluate {:.2}, contribution {:.2})",

@@ -208,6 +208,9 @@ pub fn model_pair(dir: &Path, nonce: &str) -> (PathBuf, PathBuf, ModelFile, Mode
                 validation_loss_per_epoch: Vec::new(),
                 contribution: None,
                 written_by: "test".into(),
+                training: None,
+                calibration: None,
+                recalibration: None,
             }
         };
     let bank = file(

@@ -16,6 +16,8 @@
 //!   Cholesky solves both it and the bound-Newton optimizer need;
 //!   [`reference`](mod@reference): a vertical job's plaintext reference on joined files.
 //! - [`metrics`]: AUC, KS, accuracy, log-loss on held-out rows;
+//!   [`calibration`]: the reliability table, expected calibration error,
+//!   and Platt or isotonic recalibration;
 //!   [`report`]: the ROC/KS/loss figure as SVG.
 //! - [`horizontal`]: FedAvg over SecAgg+: the server learns only the sum
 //!   of the clients' row-weighted models.
@@ -29,6 +31,7 @@
 
 pub mod agree;
 pub mod align;
+pub mod calibration;
 pub mod contribution;
 pub mod data;
 pub mod error;

@@ -55,6 +55,21 @@ pub fn solve(l: ArrayView2<f64>, b: ArrayView1<f64>) -> Array1<f64> {
     y
 }
 
+/// L⁻¹ for lower-triangular L with a positive diagonal (forward
+/// substitution, column by column).
+pub fn lower_inverse(l: ArrayView2<f64>) -> Array2<f64> {
+    let n = l.nrows();
+    let mut inv = Array2::<f64>::zeros((n, n));
+    for j in 0..n {
+        inv[[j, j]] = 1.0 / l[[j, j]];
+        for i in j + 1..n {
+            let s: f64 = (j..i).map(|k| l[[i, k]] * inv[[k, j]]).sum();
+            inv[[i, j]] = -s / l[[i, i]];
+        }
+    }
+    inv
+}
+
 /// A⁻¹ for symmetric positive-definite A, or `None`.
 pub fn spd_inverse(a: ArrayView2<f64>) -> Option<Array2<f64>> {
     let l = cholesky(a)?;
@@ -86,6 +101,10 @@ mod tests {
         let b = array![1.0, 2.0, 3.0];
         let x = solve(cholesky(a.view()).unwrap().view(), b.view());
         assert!((a.dot(&x) - &b).iter().all(|v| v.abs() < 1e-12));
+        let l = cholesky(a.view()).unwrap();
+        let li = lower_inverse(l.view());
+        let id = l.dot(&li);
+        assert!((0..3).all(|i| (0..3).all(|j| (id[[i, j]] - f64::from(u8::from(i == j))).abs() < 1e-12)));
         assert!(cholesky(array![[1.0, 2.0], [2.0, 1.0]].view()).is_none());
         assert!(cholesky(array![[1.0, 2.0]].view()).is_none());
     }

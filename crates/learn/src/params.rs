@@ -51,20 +51,23 @@ pub enum Optimizer {
     GradientDescent,
     /// Newton steps on each party's block of the quadratic bound of the
     /// loss (Böhning and Lindsay 1988), with Nesterov momentum:
-    /// w ← y − P·∇L(y), y = w + momentum·(w − w_prev), P the inverse of
+    /// w ← y − P·∇L(y), y = w + β_k·(w − w_prev), P the inverse of
     /// blockdiag_k(K·c·X_kᵀX_k/n + L2), c = 1/4 (logistic) or 1 (linear),
-    /// K the number of parties with columns. Each party computes its block
-    /// of P from its own columns alone; `learning_rate` scales the step
-    /// (1 is the step the bound guarantees). See docs/protocols.md.
+    /// K the number of parties with columns; β_k = k/(k + 3) (Nesterov's
+    /// schedule) up to `momentum`, k counting steps since the last restart,
+    /// restarted when a step goes uphill (∇L(y)·(w_new − w) > 0, O'Donoghue
+    /// and Candès 2015). Each party computes its block of P from its own
+    /// columns alone; `learning_rate` scales the step (1 is the step the
+    /// bound guarantees). See docs/protocols.md.
     BoundNewton {
-        /// Nesterov momentum, in [0, 1).
+        /// The largest momentum, in [0, 1).
         momentum: f64,
     },
 }
 
 impl Optimizer {
     /// The default optimizer of new jobs.
-    pub const DEFAULT: Optimizer = Optimizer::BoundNewton { momentum: 0.7 };
+    pub const DEFAULT: Optimizer = Optimizer::BoundNewton { momentum: 0.95 };
 
     fn is_gradient_descent(&self) -> bool {
         matches!(self, Optimizer::GradientDescent)
@@ -145,6 +148,12 @@ pub struct TrainParams {
     /// `None` (left out of the hash).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub convergence: Option<Convergence>,
+    /// Logistic regression: recalibrate the probabilities on the
+    /// validation split (Platt or isotonic) at the label holder, which
+    /// records the map in its model file; `None` (the default, left out of
+    /// the hash) keeps the model's own probabilities.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recalibration: Option<crate::calibration::Method>,
 }
 
 impl Default for TrainParams {
@@ -161,6 +170,7 @@ impl Default for TrainParams {
             sigmoid: Sigmoid::Fourier,
             optimizer: Optimizer::DEFAULT,
             convergence: Some(Convergence::default()),
+            recalibration: None,
         }
     }
 }

@@ -11,14 +11,18 @@
 //! What each party learns, beyond what [`crate::align`] and the trainer
 //! reveal: every data party learns the held-out metrics of the joint model,
 //! the loss per epoch if the trainer opens it, and the contribution report;
-//! the label holder learns the held-out scores (it computes the metrics);
+//! the label holder learns the held-out scores (it computes the metrics,
+//! and for logistic regression the calibration report of
+//! [`crate::calibration`] and any recalibration, which stay in its own
+//! model file);
 //! the dealer learns nothing but the row count and the job's shape.
 
 use crate::align::{Roles, align};
 use crate::contribution::{self, Report, Scores};
 use crate::data::{Standardizer, Table, split};
 use crate::metrics::{self, Evaluation, RocPoint};
-use crate::model::{FORMAT_VERSION, JobSpec, ModelFile, PartyRole, Rows};
+use crate::calibration::{CalibrationReport, Recalibration};
+use crate::model::{FORMAT_VERSION, JobSpec, ModelFile, PartyRole, Rows, TrainingEnd};
 use crate::params::{Task, TrainParams};
 use crate::{LearnError, agree, plain};
 use indomain_net::PartySet;
@@ -29,7 +33,7 @@ use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
 /// A party's part of a trained model.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Trained {
     /// The weights of this party's columns.
     pub weights: Vec<f64>,
@@ -37,9 +41,21 @@ pub struct Trained {
     pub intercept: Option<f64>,
     /// Training loss per epoch, where the trainer reveals it.
     pub loss_per_epoch: Vec<f64>,
-    /// Validation loss per epoch with early stopping, where the trainer
-    /// reveals it.
+    /// Validation loss per epoch with a validation split, where the
+    /// trainer reveals it.
     pub validation_loss: Vec<f64>,
+    /// Epochs run.
+    pub epochs: usize,
+    /// Whether the convergence test ended training.
+    pub converged: bool,
+    /// The epoch whose weights were kept (1-based).
+    pub kept_epoch: usize,
+    /// The validation rows' linear scores under the kept weights and
+    /// their labels, at the label holder: what a recalibration is fitted
+    /// on.
+    pub validation_scores: Vec<f64>,
+    /// See `validation_scores`.
+    pub validation_labels: Vec<f64>,
 }
 
 /// The secure training and joint scoring a vertical job runs.
@@ -223,8 +239,11 @@ pub fn run<R: Rng + CryptoRng + ?Sized>(
         results.push((trained, scores));
     }
 
-    // The label holder evaluates and releases the metrics and the report.
+    // The label holder evaluates and releases the metrics and the report;
+    // the calibration report and any recalibration stay in its own file.
     let mut roc = None;
+    let mut calibration = None;
+    let mut recalibration = None;
     let release = if is_label {
         let y_test = prepared
             .as_ref()
@@ -247,6 +266,18 @@ pub fn run<R: Rng + CryptoRng + ?Sized>(
             Task::Linear => Evaluation::Regression(metrics::regression(&outputs, &y_test)),
         };
         roc = Some(metrics::roc(&outputs, &y_test));
+        if spec.params.task == Task::Logistic {
+            let trained = &results[0].0;
+            let map = spec
+                .params
+                .recalibration
+                .map(|m| {
+                    Recalibration::fit(m, &trained.validation_scores, &trained.validation_labels)
+                })
+                .transpose()?;
+            calibration = Some(CalibrationReport::new(&joint, &y_test, map.as_ref()));
+            recalibration = map;
+        }
         let contribution = if job.contribution {
             let mut scored = results.iter().map(|(_, s)| evaluate(s));
             Some(contribution::build(
@@ -307,6 +338,13 @@ pub fn run<R: Rng + CryptoRng + ?Sized>(
                 validation_loss_per_epoch: release.validation_loss,
                 contribution: release.contribution,
                 written_by: format!("indomain {}", env!("CARGO_PKG_VERSION")),
+                training: Some(TrainingEnd {
+                    epochs: trained.epochs,
+                    converged: trained.converged,
+                    kept_epoch: trained.kept_epoch,
+                }),
+                calibration,
+                recalibration,
             })
         }
         _ => None,

@@ -413,9 +413,7 @@ mod tests {
             .collect();
         let params = TrainParams {
             task: Task::Linear,
-            epochs: 500,
-            learning_rate: 0.3,
-            ..TrainParams::default()
+            ..TrainParams::gradient_descent(500, 0.3)
         };
         let fit = train(x.view(), &y, &params).unwrap();
         assert!((fit.weights[0] - 2.0).abs() < 1e-3, "{fit:?}");
@@ -427,7 +425,7 @@ mod tests {
     fn mini_batches_cover_every_row_once_per_epoch() {
         let params = TrainParams {
             batch_size: Some(7),
-            ..TrainParams::default()
+            ..TrainParams::gradient_descent(20, 0.5)
         };
         let b = batches(30, &params, 3);
         assert_eq!(b.len(), 5);
@@ -441,18 +439,47 @@ mod tests {
     fn early_stopping_keeps_the_best_epoch() {
         let (x, y) = toy(200);
         let params = TrainParams {
-            epochs: 400,
-            learning_rate: 5.0,
             early_stopping: Some(EarlyStopping {
                 validation_fraction: 0.2,
                 patience: 3,
             }),
-            ..TrainParams::default()
+            ..TrainParams::gradient_descent(400, 5.0)
         };
         let fit = train(x.view(), &y, &params).unwrap();
         let best = fit.validation_loss[fit.best_epoch - 1];
         assert!(fit.validation_loss.iter().all(|&v| v >= best));
         assert!(fit.validation_loss.len() < 400);
+    }
+
+    #[test]
+    fn newton_reaches_the_optimum_of_the_regularised_loss() {
+        let (x, y) = toy(300);
+        for (task, l2) in [(Task::Logistic, 1e-3), (Task::Logistic, 0.1), (Task::Linear, 0.01)] {
+            let fit = converged(x.view(), &y, task, l2).unwrap();
+            let at = objective(x.view(), &y, task, l2, &fit.weights, fit.intercept);
+            // Any small move increases the objective: a minimum.
+            for j in 0..=x.ncols() {
+                for h in [1e-4, -1e-4] {
+                    let (mut w, mut b) = (fit.weights.clone(), fit.intercept);
+                    if j < x.ncols() {
+                        w[j] += h;
+                    } else {
+                        b += h;
+                    }
+                    assert!(objective(x.view(), &y, task, l2, &w, b) > at, "{task:?} {j}");
+                }
+            }
+            assert!(fit.best_epoch < 50, "{} Newton steps", fit.best_epoch);
+        }
+        // The default training's plaintext counterpart is this optimum on
+        // the rows it trains on.
+        let params = TrainParams::default();
+        let fit = train(x.view(), &y, &params).unwrap();
+        let (rows, _) = validation_split(300, &params);
+        let yr: Vec<f64> = rows.iter().map(|&r| y[r]).collect();
+        let direct = converged(x.select(Axis(0), &rows).view(), &yr, Task::Logistic, params.l2).unwrap();
+        assert_eq!(fit.weights, direct.weights);
+        assert_eq!(fit.validation_loss.len(), 1);
     }
 
     #[test]

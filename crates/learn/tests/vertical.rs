@@ -196,9 +196,11 @@ fn plain_train(d: &Data, p: &TrainParams) -> Plain {
             w = &w - &((g + decay) * p.learning_rate);
         }
         let mean = sq / tr.len() as f64;
-        loss.push(match p.task {
-            Task::Linear => mean / 2.0,
-            Task::Logistic => std::f64::consts::LN_2 - 0.5 + 2.0 * mean,
+        loss.push(match (p.task, p.sigmoid) {
+            (Task::Linear, _) => mean / 2.0,
+            (Task::Logistic, Sigmoid::Linear) => std::f64::consts::LN_2 - 0.5 + 2.0 * mean,
+            // The Brier score with a clamped sigmoid.
+            (Task::Logistic, _) => mean,
         });
         epochs = epoch + 1;
         if let Some(es) = p.early_stopping {

@@ -122,12 +122,13 @@ pub trait Correlations {
     ) -> Result<BitTripleShare, MpcError>;
 
     /// `len` masks r uniform in Z_2^64 (additive shares) with XOR shares of
-    /// their low `bits` bits, packed plane by plane: what
+    /// their bits `low`..`low` + `bits`, packed plane by plane: what
     /// [`crate::compare_bits`] consumes.
     fn packed_masked_bits(
         &mut self,
         parties: &mut PartySet,
         len: usize,
+        low: u32,
         bits: u32,
     ) -> Result<PackedMaskedBitsShare, MpcError>;
 

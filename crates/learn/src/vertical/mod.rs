@@ -76,6 +76,7 @@ mod plan;
 mod predict;
 mod step;
 mod train;
+mod whiten;
 
 pub use plan::{FEATURE_BOUND, batch_order, batches, prediction_change, validation_split};
 

@@ -62,6 +62,11 @@ fn param_words(p: &TrainParams) -> Vec<u64> {
         p.convergence.map_or(0, |c| c.validation_fraction.to_bits()),
         p.convergence.map_or(0, |c| c.tolerance.to_bits()),
         p.convergence.map_or(0, |c| c.patience as u64),
+        match p.recalibration {
+            None => 0,
+            Some(crate::calibration::Method::Platt) => 1,
+            Some(crate::calibration::Method::Isotonic) => 2,
+        },
     ]
 }
 
@@ -116,6 +121,9 @@ pub(crate) fn check_params(p: &TrainParams) -> Result<(), LearnError> {
         return bad(
             "the convergence test needs a validation fraction in (0, 1), a positive tolerance and patience ≥ 1",
         );
+    }
+    if p.recalibration.is_some() && (p.validation_fraction().is_none() || p.task != Task::Logistic) {
+        return bad("recalibration needs logistic regression and a validation split (the convergence test or early stopping)");
     }
     if p.convergence.is_some() && p.early_stopping.is_some() {
         return bad("choose the convergence test or early stopping, not both");

@@ -1,17 +1,17 @@
 //! The arithmetic of one training step on shared weights, with every
 //! public constant encoded once: the gradient (through the chosen sigmoid),
-//! the gradient-descent step, the bound-Newton step with momentum, the
+//! the gradient-descent step, the bound-Newton step with momentum (in the
+//! whitened coordinates of [`super::whiten`], weights with f + 8
+//! fractional bits), the
 //! per-epoch losses, validation scores, the label holder's flags and the
 //! final reveal. See [`crate::vertical`] for the construction and what
 //! each party learns.
 
-use super::plan::CHUNK_ROWS;
 use crate::LearnError;
-use crate::linalg;
 use crate::params::{Optimizer, Sigmoid, Task, TrainParams};
 use indomain_core::FixedPoint;
 use indomain_mpc::{Correlations, FixedMatrix, Session, Shared};
-use ndarray::{Array2, ArrayView2, Axis};
+use ndarray::{Array2, ArrayView2};
 
 /// The label holder's rank: it is the mpc layer's leader.
 pub(super) const LEADER: usize = 0;
@@ -23,10 +23,12 @@ pub(super) struct Chunk {
     pub(super) labels: Vec<u64>,
 }
 
-/// The shared weights, and the previous step's for momentum.
+/// The shared weights, the previous step's for momentum, and the steps
+/// since momentum last restarted (the same at every party).
 pub(super) struct Weights {
     pub(super) w: Shared,
     prev: Shared,
+    since_restart: usize,
 }
 
 impl Weights {
@@ -34,8 +36,23 @@ impl Weights {
         Self {
             w: Shared::zeros(cols),
             prev: Shared::zeros(cols),
+            since_restart: 0,
         }
     }
+
+    /// Momentum starts again from 0 (the last step went uphill).
+    pub(super) fn restart(&mut self) {
+        self.since_restart = 0;
+    }
+}
+
+/// What one step leaves behind besides the new weights: this party's
+/// shares of the batch's Σ err² (2f fractional bits) and, for bound-Newton,
+/// of ∇L(y)·(w_new − w) (the sign the restart test needs).
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct StepShares {
+    pub(super) squares: u64,
+    pub(super) uphill: u64,
 }
 
 /// The per-step arithmetic.
@@ -47,25 +64,33 @@ pub(super) struct Trainer {
     pub(super) cols: usize,
     widths: Vec<usize>,
     learning_rate: f64,
-    /// Gradient descent: lr·l2 per coordinate; bound-Newton: l2 (0 for
-    /// the intercept), encoded.
+    /// Gradient descent: lr·l2 per coordinate (0 for the intercept),
+    /// encoded.
     decay: Vec<u64>,
-    /// The bound-Newton preconditioner P, fixed once.
-    bound: Option<FixedMatrix>,
+    /// Bound-Newton: the whitened penalty lr·M = lr·blockdiag(M_k), fixed
+    /// once.
+    whitened_decay: Option<FixedMatrix>,
+    /// Fractional bits of the shared weights: f for gradient descent, f +
+    /// [`EXTRA_WEIGHT_BITS`] for bound-Newton.
+    weight_bits: u32,
 }
+
+/// Fractional bits the bound-Newton weights carry beyond f: their rounding
+/// (2^-(f+8) a step) stays far below what the convergence test measures.
+pub(super) const EXTRA_WEIGHT_BITS: u32 = 8;
 
 impl Trainer {
     pub(super) fn new(params: &TrainParams, fp: FixedPoint, widths: &[usize]) -> Result<Self, LearnError> {
         let cols: usize = widths.iter().sum();
         let intercept = widths[LEADER] - 1;
-        let rate = match params.optimizer {
-            Optimizer::GradientDescent => params.learning_rate,
-            Optimizer::BoundNewton { .. } => 1.0,
-        };
-        let decay_value = fp.encode(rate * params.l2)?;
+        let decay_value = fp.encode(params.learning_rate * params.l2)?;
         let decay = (0..cols)
             .map(|c| if c == intercept { 0 } else { decay_value })
             .collect();
+        let weight_bits = match params.optimizer {
+            Optimizer::GradientDescent => fp.frac_bits(),
+            Optimizer::BoundNewton { .. } => fp.frac_bits() + EXTRA_WEIGHT_BITS,
+        };
         Ok(Self {
             task: params.task,
             sigmoid: params.sigmoid,
@@ -75,96 +100,113 @@ impl Trainer {
             widths: widths.to_vec(),
             learning_rate: params.learning_rate,
             decay,
-            bound: None,
+            whitened_decay: None,
+            weight_bits,
         })
     }
 
-    /// Fixes this party's block of the bound-Newton preconditioner: P_k =
-    /// lr·(K·c·X_kᵀX_k/n + diag(l2) + μ)^-1 from its own training rows
-    /// `x` (with the intercept column at the label holder), placed at its
-    /// rows of a d×d matrix whose other blocks the other parties hold.
-    pub(super) fn fix_bound<C: Correlations>(
+    /// The codec of the shared weights.
+    pub(super) fn weight_codec(&self) -> Result<FixedPoint, LearnError> {
+        Ok(FixedPoint::new(self.weight_bits)?)
+    }
+
+    /// Fixes this party's block of the whitened penalty lr·M_k
+    /// ([`super::whiten`]), placed at its rows of a d×d matrix whose other
+    /// blocks the other parties hold.
+    pub(super) fn fix_decay<C: Correlations>(
         &mut self,
         s: &mut Session<'_, C>,
-        x: ArrayView2<'_, f64>,
-        rows: &[usize],
-        params: &TrainParams,
+        own: ArrayView2<'_, f64>,
     ) -> Result<(), LearnError> {
         let rank = s.rank();
-        let own = bound_block(x, rows, rank == LEADER, &self.widths, params)?;
-        let mut placed = Array2::<u64>::zeros((self.cols, self.widths[rank]));
+        let width = self.widths[rank];
+        let mut placed = Array2::<u64>::zeros((self.cols, width));
         let offset: usize = self.widths[..rank].iter().sum();
-        let encoded = self.fp.encode_slice(own.as_slice().unwrap_or_default())?;
-        let encoded = ArrayView2::from_shape(own.dim(), &encoded)
+        let scaled = own.mapv(|v| v * self.learning_rate);
+        let encoded = self.fp.encode_slice(scaled.as_standard_layout().as_slice().unwrap_or_default())?;
+        let encoded = ArrayView2::from_shape((width, width), &encoded)
             .map_err(|e| LearnError::Params(e.to_string()))?;
         placed
-            .slice_mut(ndarray::s![offset..offset + self.widths[rank], ..])
+            .slice_mut(ndarray::s![offset..offset + width, ..])
             .assign(&encoded);
-        self.bound = Some(s.fix_matrix(placed.view(), &self.widths)?);
+        self.whitened_decay = Some(s.fix_matrix(placed.view(), &self.widths)?);
         Ok(())
     }
 
-    /// One step on a batch; returns this party's share of the batch's
-    /// Σ err² (2f fractional bits).
+    /// One step on a batch.
     pub(super) fn step<C: Correlations>(
         &self,
         s: &mut Session<'_, C>,
         batch: &[Chunk],
         weights: &mut Weights,
-    ) -> Result<u64, LearnError> {
+    ) -> Result<StepShares, LearnError> {
         let f = self.fp.frac_bits();
         let rows: usize = batch.iter().map(|c| c.matrix.rows()).sum();
         // 2^t ≤ rows: each chunk's gradient is truncated by f + t at once,
         // and the remaining factor 2^t / rows is folded into the step.
         let t = usize::BITS - 1 - rows.leading_zeros();
         let per_row = (1u64 << t) as f64 / rows as f64;
-        match (self.optimizer, &self.bound) {
+        match (self.optimizer, &self.whitened_decay) {
             (Optimizer::GradientDescent, _) => {
-                let (mut grad, squares) = self.gradient(s, batch, &weights.w, t)?;
+                let (mut grad, squares) = self.gradient(s, batch, &weights.w, f + t)?;
                 grad.scale(self.fp.encode(self.learning_rate * per_row)?);
                 let mut decay = weights.w.clone();
                 decay.mul_public(&self.decay)?;
                 grad.add_assign(&decay)?;
                 let update = s.truncate(grad, f)?;
                 weights.w.sub_assign(&update)?;
-                Ok(squares)
+                Ok(StepShares {
+                    squares,
+                    uphill: 0,
+                })
             }
-            (Optimizer::BoundNewton { momentum }, Some(bound)) => {
-                // y = w + β·(w − w_prev).
+            (Optimizer::BoundNewton { momentum }, Some(decay)) => {
+                // In whitened coordinates, with weights of f + 8 bits:
+                // y = w + β_k·(w − w_prev), Nesterov's β_k = k/(k + 3) up
+                // to the cap, k the steps since the last restart.
+                let k = weights.since_restart as f64;
+                let beta = (k / (k + 3.0)).min(momentum);
+                weights.since_restart += 1;
                 let mut ahead = weights.w.sub(&weights.prev)?;
-                ahead.scale(self.fp.encode(momentum)?);
+                ahead.scale(self.fp.encode(beta)?);
                 let mut point = s.truncate(ahead, f)?;
                 point.add_assign(&weights.w)?;
-                // v = ∇L(y) = Xᵀ(σ̂(X·y) − y)/rows + l2·y (intercept free).
-                let (mut grad, squares) = self.gradient(s, batch, &point, t)?;
-                grad.scale(self.fp.encode(per_row)?);
-                let mut decay = point.clone();
-                decay.mul_public(&self.decay)?;
-                grad.add_assign(&decay)?;
-                let v = s.truncate(grad, f)?;
-                // w ← y − P·v.
-                let step = s.fixed_times(bound, &v)?;
-                let step = s.truncate(step, f)?;
-                weights.prev = std::mem::replace(&mut weights.w, point.sub(&step)?);
-                Ok(squares)
+                // lr·∇L(y) = lr·X̃ᵀ(σ̂(X̃·y) − y)/rows + lr·M·y: the
+                // gradient truncated to the weights' bits, times
+                // lr·2^t/rows (f bits), plus lr·M·y (f bits × weights').
+                let shift = 2 * f + t - self.weight_bits;
+                let (mut grad, squares) = self.gradient(s, batch, &point, shift)?;
+                grad.scale(self.fp.encode(self.learning_rate * per_row)?);
+                grad.add_assign(&s.fixed_times(decay, &point)?)?;
+                let step = s.truncate(grad, f)?;
+                let next = point.sub(&step)?;
+                // ∇L(y)·(w_new − w) > 0 means the step went uphill: the
+                // label holder restarts momentum (O'Donoghue and Candès
+                // 2015). The sign is all it needs; the sum keeps 2·(f + 8)
+                // bits.
+                let moved = next.sub(&weights.w)?;
+                let uphill = s.mul(&step, &moved)?.sum().0[0];
+                weights.prev = std::mem::replace(&mut weights.w, next);
+                Ok(StepShares { squares, uphill })
             }
             (Optimizer::BoundNewton { .. }, None) => Err(LearnError::Params(
-                "the bound-Newton preconditioner was not fixed".into(),
+                "the whitened penalty was not fixed".into(),
             )),
         }
     }
 
     /// Σ over the batch's chunks of Xᵀ(σ̂(X·w) − y) (or Xᵀ(X·w − y)),
-    /// truncated by f + t (f fractional bits after the 2^t division), and
-    /// this party's share of Σ err².
+    /// each chunk's 2f-bit sum truncated by `shift`, and this party's
+    /// share of Σ err² (2f bits). X·w carries f + the weights' bits; err
+    /// f bits.
     fn gradient<C: Correlations>(
         &self,
         s: &mut Session<'_, C>,
         batch: &[Chunk],
         w: &Shared,
-        t: u32,
+        shift: u32,
     ) -> Result<(Shared, u64), LearnError> {
-        let f = self.fp.frac_bits();
+        let wb = self.weight_bits;
         let rank = s.rank();
         let mut grad = Shared::zeros(self.cols);
         let mut squares = 0u64;
@@ -172,17 +214,17 @@ impl Trainer {
             let z = s.fixed_times(&chunk.matrix, w)?;
             let mut err = match self.task {
                 Task::Logistic => match self.sigmoid {
-                    Sigmoid::Linear => s.sigmoid(z, f)?,
-                    Sigmoid::Clamped => s.sigmoid_clamped(z, f)?,
-                    Sigmoid::Fourier => s.sigmoid_fourier(&z, f)?,
+                    Sigmoid::Linear => s.sigmoid(z, wb)?,
+                    Sigmoid::Clamped => s.sigmoid_clamped(z, wb)?,
+                    Sigmoid::Fourier => s.sigmoid_fourier(&z, wb)?,
                 },
-                Task::Linear => s.truncate(z, f)?,
+                Task::Linear => s.truncate(z, wb)?,
             };
             if rank == LEADER {
                 err.sub_public(&chunk.labels, rank)?;
             }
             let (g, sq) = s.fixed_t_times_square(&chunk.matrix, &err)?;
-            grad.add_assign(&s.truncate(g, f + t)?)?;
+            grad.add_assign(&s.truncate(g, shift)?)?;
             squares = squares.wrapping_add(sq);
         }
         Ok((grad, squares))
@@ -193,22 +235,32 @@ impl Trainer {
     /// second-order Taylor expansion of the logistic loss that σ̃ belongs
     /// to, ln 2 − 1/2 + 2·mean(err²); with the clamped or Fourier sigmoid,
     /// the Brier score mean((σ̂ − y)²).
+    ///
+    /// The same opening gives the label holder ∇L(y)·(w_new − w) of the
+    /// epoch's last step: whether it went uphill.
     pub(super) fn loss<C: Correlations>(
         &self,
         s: &mut Session<'_, C>,
-        squares: u64,
+        shares: StepShares,
         rows: usize,
-    ) -> Result<Option<f64>, LearnError> {
+    ) -> Result<(Option<f64>, bool), LearnError> {
         let leader = s.leader();
-        let opened = s.open_to(&Shared(vec![squares]), leader)?;
-        Ok(opened.map(|v| {
-            let mean = (v[0] as i64) as f64 / (self.fp.scale() * self.fp.scale()) / rows as f64;
-            match (self.task, self.sigmoid) {
-                (Task::Linear, _) => mean / 2.0,
-                (Task::Logistic, Sigmoid::Linear) => std::f64::consts::LN_2 - 0.5 + 2.0 * mean,
-                (Task::Logistic, _) => mean,
+        let opened = s.open_to(&Shared(vec![shares.squares, shares.uphill]), leader)?;
+        Ok(match opened {
+            Some(v) => {
+                let mean =
+                    (v[0] as i64) as f64 / (self.fp.scale() * self.fp.scale()) / rows as f64;
+                let loss = match (self.task, self.sigmoid) {
+                    (Task::Linear, _) => mean / 2.0,
+                    (Task::Logistic, Sigmoid::Linear) => {
+                        std::f64::consts::LN_2 - 0.5 + 2.0 * mean
+                    }
+                    (Task::Logistic, _) => mean,
+                };
+                (Some(loss), (v[1] as i64) > 0)
             }
-        }))
+            None => (None, false),
+        })
     }
 
     /// Scores the validation rows and opens them to the label holder only.
@@ -223,7 +275,7 @@ impl Trainer {
         let mut mine = false;
         for chunk in chunks {
             let z = s.fixed_times(&chunk.matrix, w)?;
-            let z = s.truncate(z, self.fp.frac_bits())?;
+            let z = s.truncate(z, self.weight_bits)?;
             if let Some(v) = s.open_to(&z, leader)? {
                 scores.extend(self.fp.decode_slice(&v));
                 mine = true;
@@ -232,99 +284,47 @@ impl Trainer {
         Ok(mine.then_some(scores))
     }
 
-    /// The label holder tells every computing party two flags (whether the
-    /// epoch improved, whether to stop).
+    /// The label holder tells every computing party its flags for the
+    /// epoch: whether it improved, whether to stop, whether to restart
+    /// momentum.
     pub(super) fn agree<C: Correlations>(
         &self,
         s: &mut Session<'_, C>,
-        improved: bool,
-        stop: bool,
-    ) -> Result<(bool, bool), LearnError> {
-        let flags = Shared::public(&[improved as u64, stop as u64], s.rank());
-        let opened = s.open(&flags)?;
+        flags: [bool; 3],
+    ) -> Result<[bool; 3], LearnError> {
+        let shared = Shared::public(&flags.map(u64::from), s.rank());
+        let opened = s.open(&shared)?;
         let flag = |v: u64| match v {
             0 => Ok(false),
             1 => Ok(true),
             v => Err(LearnError::Disagreement {
                 peer: "label holder".into(),
-                what: format!("early-stopping flag {v}"),
+                what: format!("an epoch's flag {v}"),
             }),
         };
-        Ok((flag(opened[0])?, flag(opened[1])?))
+        Ok([flag(opened[0])?, flag(opened[1])?, flag(opened[2])?])
     }
 
-    /// Opens each rank's block of weights to that rank only.
+    /// Opens each rank's block of weights to that rank only (in the
+    /// coordinates they were trained in, the intercept last at the label
+    /// holder).
     pub(super) fn reveal<C: Correlations>(
         &self,
         s: &mut Session<'_, C>,
         w: &Shared,
-    ) -> Result<(Vec<f64>, Option<f64>), LearnError> {
+    ) -> Result<Vec<f64>, LearnError> {
+        let codec = self.weight_codec()?;
         let mut mine = Vec::new();
         let mut off = 0;
         for (rank, &width) in self.widths.iter().enumerate() {
             let part = Shared(w.0[off..off + width].to_vec());
             let index = s.roster().index(rank)?;
             if let Some(v) = s.open_to(&part, index)? {
-                mine = self.fp.decode_slice(&v);
+                mine = codec.decode_slice(&v);
             }
             off += width;
         }
-        if s.rank() == LEADER {
-            let intercept = mine.pop();
-            return Ok((mine, intercept));
-        }
-        Ok((mine, None))
+        Ok(mine)
     }
 }
 
-/// The ridge added to every block of the bound: keeps a block with
-/// collinear columns invertible when l2 = 0 (it only slows the steps in
-/// those directions; the optimum does not depend on it).
-const BOUND_RIDGE: f64 = 1e-4;
-
-/// This party's block of P (its width × its width): lr·(K·c·XᵀX/n +
-/// diag(l2, the intercept's 0) + BOUND_RIDGE)^-1 over its training `rows`
-/// of `x`.
-fn bound_block(
-    x: ArrayView2<'_, f64>,
-    rows: &[usize],
-    label: bool,
-    widths: &[usize],
-    params: &TrainParams,
-) -> Result<Array2<f64>, LearnError> {
-    let (n, cols) = (rows.len(), x.ncols());
-    let width = cols + label as usize;
-    if width == 0 {
-        return Ok(Array2::zeros((0, 0)));
-    }
-    let parties = widths.iter().filter(|&&w| w > 0).count() as f64;
-    let curvature = match params.task {
-        Task::Logistic => 0.25,
-        Task::Linear => 1.0,
-    };
-    // XᵀX over the rows, a chunk of rows at a time.
-    let mut gram = Array2::<f64>::zeros((width, width));
-    if cols == 0 {
-        gram[[0, 0]] = n as f64;
-    }
-    for idx in rows.chunks(CHUNK_ROWS).filter(|_| cols > 0) {
-        let part = x.select(Axis(0), idx);
-        gram.slice_mut(ndarray::s![..cols, ..cols])
-            .scaled_add(1.0, &part.t().dot(&part));
-        if label {
-            let sums = part.sum_axis(Axis(0));
-            gram.slice_mut(ndarray::s![..cols, cols]).scaled_add(1.0, &sums);
-            gram.slice_mut(ndarray::s![cols, ..cols]).scaled_add(1.0, &sums);
-            gram[[cols, cols]] += part.nrows() as f64;
-        }
-    }
-    let mut b = gram * (parties * curvature / n.max(1) as f64);
-    for j in 0..width {
-        let l2 = if label && j == cols { 0.0 } else { params.l2 };
-        b[[j, j]] += l2 + BOUND_RIDGE;
-    }
-    let inverse = linalg::spd_inverse(b.view()).ok_or_else(|| {
-        LearnError::Input("this party's columns give a bound that is not positive definite".into())
-    })?;
-    Ok(inverse * params.learning_rate)
-}

@@ -4,7 +4,8 @@
 
 use super::TrainOutcome;
 use super::plan::{self, FEATURE_BOUND};
-use super::step::{Chunk, Trainer, Weights};
+use super::step::{Chunk, StepShares, Trainer, Weights};
+use super::whiten::Whitening;
 use crate::LearnError;
 use crate::params::{Optimizer, Task, TrainParams};
 use indomain_core::{Bounded, FixedPoint};
@@ -157,18 +158,31 @@ pub(super) fn run<R: Rng + CryptoRng + ?Sized>(
     let enc = Bounded::new(fp, FEATURE_BOUND)?;
     let width = x.ncols() + is_label as usize;
     let (rows, widths) = plan::agree(parties, &computing, own_rows, width, Some(params))?;
-    let block = if x.ncols() == 0 {
-        encode_block(Array2::zeros((rows, 0)).view(), is_label, &enc)?
-    } else {
-        encode_block(x, is_label, &enc)?
-    };
     let labels = y.map(|y| enc.encode_slice(y)).transpose()?;
-
     let fraction = params.validation_fraction();
     let (train_rows, val_rows) = plan::validation_split(rows, fraction, params.seed);
     if train_rows.is_empty() {
         return Err(LearnError::Input("no rows left to train on".into()));
     }
+    let empty = Array2::zeros((rows, 0));
+    let x = if x.ncols() == 0 { empty.view() } else { x };
+    // Bound-Newton trains in whitened coordinates (see `whiten`).
+    let whitening = match params.optimizer {
+        Optimizer::GradientDescent => None,
+        Optimizer::BoundNewton { .. } => {
+            let parties = widths.iter().filter(|&&w| w > 0).count();
+            Some(Whitening::new(x, &train_rows, is_label, parties, params)?)
+        }
+    };
+    let block = match &whitening {
+        None => encode_block(x, is_label, &enc)?,
+        Some(w) => {
+            let wide = Bounded::new(fp, Bounded::largest_bound(fp) / 2.0)?;
+            encode_block(w.transform(x, is_label).view(), false, &wide).map_err(|e| {
+                LearnError::Input(format!("after whitening this party's columns: {e}"))
+            })?
+        }
+    };
     let train_labels: Option<Vec<u64>> = labels
         .as_ref()
         .map(|l| train_rows.iter().map(|&r| l[r]).collect());
@@ -196,30 +210,42 @@ pub(super) fn run<R: Rng + CryptoRng + ?Sized>(
     drop(block);
 
     let mut trainer = Trainer::new(params, fp, &widths)?;
-    if matches!(params.optimizer, Optimizer::BoundNewton { .. }) {
-        trainer.fix_bound(&mut s, x, &train_rows, params)?;
+    if let Some(w) = &whitening {
+        trainer.fix_decay(&mut s, w.decay.view())?;
     }
     let mut weights = Weights::zeros(trainer.cols);
     let mut outcome = TrainOutcome::default();
     let mut judge = Judge::new(params, val_labels);
+    let bound_newton = matches!(params.optimizer, Optimizer::BoundNewton { .. });
     for epoch in 0..params.epochs {
-        let mut squares = 0u64;
+        let mut shares = StepShares::default();
         for b in plan::batch_order(epoch, batches.len(), params.seed) {
-            squares = squares.wrapping_add(trainer.step(&mut s, &fixed[b], &mut weights)?);
+            let step = trainer.step(&mut s, &fixed[b], &mut weights)?;
+            shares.squares = shares.squares.wrapping_add(step.squares);
+            shares.uphill = step.uphill;
         }
-        let loss = trainer.loss(&mut s, squares, train_rows.len())?;
+        let (loss, uphill) = trainer.loss(&mut s, shares, train_rows.len())?;
         outcome.epochs = epoch + 1;
         if let Some(l) = loss {
             outcome.loss_per_epoch.push(l);
         }
         on_epoch(epoch, loss);
-        if judge.active() {
+        if judge.active() || bound_newton {
             // The label holder decides; the others follow its flags, so
             // that every party keeps its share of the same weights.
-            let scores = trainer.validation_scores(&mut s, &val_chunks, &weights.w)?;
-            let proposal = judge.propose(scores);
-            let (improved, stop) = trainer.agree(&mut s, proposal.0, proposal.1)?;
-            judge.follow(epoch, improved, &weights.w, &mut outcome);
+            let (improved, stop) = if judge.active() {
+                let scores = trainer.validation_scores(&mut s, &val_chunks, &weights.w)?;
+                judge.propose(scores)
+            } else {
+                (false, false)
+            };
+            let [improved, stop, restart] = trainer.agree(&mut s, [improved, stop, uphill])?;
+            if restart {
+                weights.restart();
+            }
+            if judge.active() {
+                judge.follow(epoch, improved, &weights.w, &mut outcome);
+            }
             if stop {
                 outcome.converged = params.convergence.is_some();
                 break;
@@ -227,9 +253,14 @@ pub(super) fn run<R: Rng + CryptoRng + ?Sized>(
         }
     }
     let w = judge.finish(weights.w, &mut outcome);
-    let (own, intercept) = trainer.reveal(&mut s, &w)?;
+    let mut own = trainer.reveal(&mut s, &w)?;
+    if let Some(w) = &whitening {
+        own = w.weights(&own);
+    }
+    if is_label {
+        outcome.intercept = own.pop();
+    }
     outcome.weights = own;
-    outcome.intercept = intercept;
     s.finish()?;
     Ok(outcome)
 }
