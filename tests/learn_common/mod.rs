@@ -144,10 +144,6 @@ pub fn vertical_args(
         "stats",
         "--id",
         "id",
-        "--epochs",
-        "10",
-        "--learning-rate",
-        "0.5",
         "--seed",
         "3",
     ]));

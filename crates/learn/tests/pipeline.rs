@@ -136,12 +136,13 @@ fn run(tables: &[Table], params: TrainParams, contribution: bool) -> Vec<Option<
 
 /// Checks every model file against the plaintext reference (the converged
 /// optimum for the default optimizer, the same gradient descent
-/// otherwise); returns the files and the reference.
+/// otherwise), each weight within `tol` + `relative`·|weight|; returns
+/// the files and the reference.
 fn check_against_plaintext(
     holders: usize,
     task: Task,
     params: TrainParams,
-    tol: f64,
+    (tol, relative): (f64, f64),
 ) -> (Vec<Option<ModelFile>>, reference::Reference) {
     let tables = tables(holders, 400, task);
     let models = run(&tables, params.clone(), false);
@@ -159,7 +160,7 @@ fn check_against_plaintext(
         assert_eq!(m.weights.len(), want.weights[p].len());
         for (g, w) in m.weights.iter().zip(&want.weights[p]) {
             assert!(
-                (g - w).abs() < tol,
+                (g - w).abs() < tol + relative * w.abs(),
                 "party {p}: {:?} vs {:?}",
                 m.weights,
                 want.weights[p]
@@ -169,7 +170,8 @@ fn check_against_plaintext(
         assert_eq!(m.rows, models[0].as_ref().unwrap().rows);
     }
     let bank = models[0].as_ref().unwrap();
-    assert!((bank.intercept.unwrap() - want.fit.intercept).abs() < tol);
+    let b = want.fit.intercept;
+    assert!((bank.intercept.unwrap() - b).abs() < tol + relative * b.abs());
     // With early stopping, both stopped after the same epoch.
     if params.early_stopping.is_some() {
         assert_eq!(
@@ -195,7 +197,8 @@ fn check_against_plaintext(
 
 /// The label holder's reliability table is the plaintext computation on
 /// the held-out rows scored with the model files' weights (up to the
-/// joint scoring's fixed point), and close to the plaintext optimum's.
+/// joint scoring's fixed point), and close to the plaintext optimum's;
+/// the held-out probabilities are within 2·10^-3 of the optimum's.
 fn check_calibration(models: &[Option<ModelFile>], want: &reference::Reference) {
     let bank = models[0].as_ref().unwrap();
     let report = bank.calibration.as_ref().expect("the label holder's calibration report");
@@ -208,6 +211,9 @@ fn check_calibration(models: &[Option<ModelFile>], want: &reference::Reference) 
         .into_iter()
         .map(plain::sigmoid)
         .collect();
+    for (a, b) in p.iter().zip(&want.test_outputs) {
+        assert!((a - b).abs() < 2e-3, "held-out probability {a} vs {b}");
+    }
     let plaintext = Calibration::of(&p, &want.test_labels, 10);
     assert_eq!(report.held_out.bins.len(), 10);
     for (a, b) in report.held_out.bins.iter().zip(&plaintext.bins) {
@@ -222,15 +228,21 @@ fn check_calibration(models: &[Option<ModelFile>], want: &reference::Reference) 
     assert!(models[1..].iter().flatten().all(|m| m.calibration.is_none()));
 }
 
+// The data here are nearly separable (weights about 3): the convergence
+// test stops when no validation probability moves by more than 10^-4,
+// with the weights within 1 % of the optimum (converged.rs checks the
+// weights within 10^-3 on better-conditioned data).
 #[test]
 fn two_parties_logistic_reaches_the_plaintext_optimum_with_its_calibration() {
-    let (models, want) = check_against_plaintext(1, Task::Logistic, TrainParams::default(), 2e-3);
+    let params = TrainParams::default();
+    let (models, want) = check_against_plaintext(1, Task::Logistic, params, (2e-3, 0.01));
     check_calibration(&models, &want);
 }
 
 #[test]
 fn three_parties_logistic_reaches_the_plaintext_optimum_with_its_calibration() {
-    let (models, want) = check_against_plaintext(2, Task::Logistic, TrainParams::default(), 2e-3);
+    let params = TrainParams::default();
+    let (models, want) = check_against_plaintext(2, Task::Logistic, params, (2e-3, 0.01));
     check_calibration(&models, &want);
 }
 
@@ -240,7 +252,7 @@ fn two_parties_logistic_gradient_descent_equals_plaintext() {
         l2: 0.01,
         ..TrainParams::gradient_descent(20, 0.5)
     };
-    check_against_plaintext(1, Task::Logistic, params, 2e-3);
+    check_against_plaintext(1, Task::Logistic, params, (2e-3, 0.0));
 }
 
 #[test]
@@ -250,7 +262,7 @@ fn two_parties_linear_equals_plaintext() {
         l2: 0.01,
         ..TrainParams::gradient_descent(30, 0.2)
     };
-    check_against_plaintext(1, Task::Linear, params, 2e-3);
+    check_against_plaintext(1, Task::Linear, params, (2e-3, 0.0));
 }
 
 #[test]
@@ -265,7 +277,7 @@ fn three_parties_linear_with_mini_batches_and_early_stopping_equals_plaintext() 
         seed: 11,
         ..TrainParams::gradient_descent(40, 0.3)
     };
-    check_against_plaintext(2, Task::Linear, params, 3e-3);
+    check_against_plaintext(2, Task::Linear, params, (3e-3, 0.0));
 }
 
 #[test]
