@@ -268,10 +268,8 @@ fn train(rows: usize, epochs: usize, link: Link) -> Result<(), Error> {
             test_fraction: 0.25,
             params: TrainParams {
                 task: Task::Logistic,
-                epochs,
-                learning_rate: 0.5,
                 seed: 0,
-                ..TrainParams::default()
+                ..TrainParams::gradient_descent(epochs, 0.5)
             },
             horizontal: None,
             nonce: String::new(),

@@ -63,7 +63,7 @@ fn demo_runs_every_job_and_matches_plaintext() {
     );
     assert!(!nodes.join("bank/results/demo-tax-sum/sum.csv").exists());
     assert!(
-        stdout.contains("ok: AUC within 0.01 of plaintext training"),
+        stdout.contains("ok: converged; AUC, log-loss and ECE within"),
         "{stdout}"
     );
     assert!(

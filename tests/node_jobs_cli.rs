@@ -522,7 +522,10 @@ fn training_and_predict_jobs_match_the_plaintext_reference() {
 
     let (nodes, bank_csv, tax_csv) = training_nodes(120);
     let _running: Vec<NodeProcess> = (0..3).map(|i| nodes.start(i)).collect();
-    let id = submit(nodes.cfg(0), &nodes.spec("train.toml", &train_spec(300, false)));
+    let id = submit(
+        nodes.cfg(0),
+        &nodes.spec("train.toml", &train_spec(300, false)),
+    );
     nodes.completed(&id);
     nodes.audited(&id);
 
@@ -655,7 +658,10 @@ fn a_node_killed_mid_job_fails_it_on_the_others_who_serve_on() {
     let beta = nodes.start(1);
     let gamma = nodes.start(2);
     // Long enough to be killed in the middle.
-    let doomed = submit(nodes.cfg(0), &nodes.spec("long.toml", &train_spec(100_000, true)));
+    let doomed = submit(
+        nodes.cfg(0),
+        &nodes.spec("long.toml", &train_spec(100_000, true)),
+    );
     let mut running = false;
     for _ in 0..3000 {
         if state(nodes.cfg(1), &doomed) == "running" {

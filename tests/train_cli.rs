@@ -332,7 +332,12 @@ fn vertical_training_over_quic_matches_plaintext_and_its_models_score_jointly() 
     bank_args.retain(|a| a != "--quiet");
     let outs = wait_all(vec![
         spawn(&bank_args),
-        spawn(&recalibrate(vertical_args(&ps, 1, Some(&tax_csv), Some(&models[1])))),
+        spawn(&recalibrate(vertical_args(
+            &ps,
+            1,
+            Some(&tax_csv),
+            Some(&models[1]),
+        ))),
         spawn(&recalibrate(vertical_args(&ps, 2, None, None))),
     ]);
     assert_ok(&outs);

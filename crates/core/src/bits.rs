@@ -332,7 +332,11 @@ fn xor_share(dealt: &DealtShare, offset: usize, len: usize) -> Result<Vec<u64>, 
 
 fn check_words(what: &'static str, expected: usize, got: usize) -> Result<(), CoreError> {
     if expected != got {
-        return Err(CoreError::ShapeMismatch { what, expected, got });
+        return Err(CoreError::ShapeMismatch {
+            what,
+            expected,
+            got,
+        });
     }
     Ok(())
 }
@@ -373,8 +377,12 @@ mod tests {
                 .iter()
                 .map(|d| BitTripleShare::from_dealt(d, w).unwrap())
                 .collect();
-            let x: Vec<Vec<u64>> = (0..parties).map(|_| prg::expand(&Seed::random(&mut rng), w)).collect();
-            let y: Vec<Vec<u64>> = (0..parties).map(|_| prg::expand(&Seed::random(&mut rng), w)).collect();
+            let x: Vec<Vec<u64>> = (0..parties)
+                .map(|_| prg::expand(&Seed::random(&mut rng), w))
+                .collect();
+            let y: Vec<Vec<u64>> = (0..parties)
+                .map(|_| prg::expand(&Seed::random(&mut rng), w))
+                .collect();
             let masked: Vec<Vec<u64>> = triples
                 .iter()
                 .zip(x.iter().zip(&y))
@@ -413,7 +421,12 @@ mod tests {
             let r =
                 reconstruct(&shares.iter().map(|s| s.r.as_slice()).collect::<Vec<_>>()).unwrap();
             for j in 0..bits as usize {
-                let p = xor_all(&shares.iter().map(|s| s.plane(j, len).to_vec()).collect::<Vec<_>>());
+                let p = xor_all(
+                    &shares
+                        .iter()
+                        .map(|s| s.plane(j, len).to_vec())
+                        .collect::<Vec<_>>(),
+                );
                 for (e, v) in r.iter().enumerate() {
                     assert_eq!(bit(&p, e), (v >> (low as usize + j)) & 1);
                 }
@@ -440,7 +453,13 @@ mod tests {
             .map(|d| DaBitShare::from_dealt(d, len).unwrap())
             .collect();
         let b = xor_all(&shares.iter().map(|s| s.bools.clone()).collect::<Vec<_>>());
-        let a = reconstruct(&shares.iter().map(|s| s.arith.as_slice()).collect::<Vec<_>>()).unwrap();
+        let a = reconstruct(
+            &shares
+                .iter()
+                .map(|s| s.arith.as_slice())
+                .collect::<Vec<_>>(),
+        )
+        .unwrap();
         let ones = (0..len).filter(|&e| bit(&b, e) == 1).count();
         assert!(ones > 50 && ones < 150, "{ones} ones of {len}");
         for (e, v) in a.iter().enumerate() {
@@ -459,10 +478,16 @@ mod tests {
         assert_eq!(plane(&values, 0), packed);
         assert_eq!(plane(&values, 1)[0] & 1, (values[0] >> 1) & 1);
         // All planes at once agree with one plane at a time.
-        let wide: Vec<u64> = (0..130u64).map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15)).collect();
+        let wide: Vec<u64> = (0..130u64)
+            .map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+            .collect();
         let all = planes(&wide, 64);
         for j in 0..64 {
-            assert_eq!(&all[j * 3..(j + 1) * 3], &plane(&wide, j as u32)[..], "plane {j}");
+            assert_eq!(
+                &all[j * 3..(j + 1) * 3],
+                &plane(&wide, j as u32)[..],
+                "plane {j}"
+            );
         }
     }
 }

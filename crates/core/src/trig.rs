@@ -39,13 +39,21 @@ fn check(modulus_bits: u32, harmonics: usize, frac_bits: u32) -> Result<(), Core
         })
     };
     if !(1..=64).contains(&modulus_bits) {
-        return bad("trigonometric masks: modulus bits (at most)", 64, modulus_bits as usize);
+        return bad(
+            "trigonometric masks: modulus bits (at most)",
+            64,
+            modulus_bits as usize,
+        );
     }
     if harmonics == 0 {
         return bad("trigonometric masks: harmonics (at least)", 1, 0);
     }
     if frac_bits > 62 {
-        return bad("trigonometric masks: fractional bits (at most)", 62, frac_bits as usize);
+        return bad(
+            "trigonometric masks: fractional bits (at most)",
+            62,
+            frac_bits as usize,
+        );
     }
     Ok(())
 }
@@ -190,7 +198,10 @@ mod tests {
     fn masks_carry_the_harmonics_of_their_angle() {
         let mut rng = StdRng::seed_from_u64(5);
         let (len, k, m, f) = (50, 21, 4, 16);
-        let dealt = Dealer::new(3).unwrap().trig_masks(len, k, m, f, &mut rng).unwrap();
+        let dealt = Dealer::new(3)
+            .unwrap()
+            .trig_masks(len, k, m, f, &mut rng)
+            .unwrap();
         let shares: Vec<TrigMaskShare> = dealt
             .iter()
             .map(|d| {

@@ -68,7 +68,11 @@ impl Calibration {
 pub fn reliability(probabilities: &[f64], labels: &[f64], bins: usize) -> Vec<ReliabilityBin> {
     let n = probabilities.len().min(labels.len());
     let mut order: Vec<usize> = (0..n).collect();
-    order.sort_by(|&a, &b| probabilities[a].total_cmp(&probabilities[b]).then(a.cmp(&b)));
+    order.sort_by(|&a, &b| {
+        probabilities[a]
+            .total_cmp(&probabilities[b])
+            .then(a.cmp(&b))
+    });
     let bins = bins.clamp(1, n.max(1));
     (0..bins)
         .map(|b| {
@@ -162,7 +166,9 @@ impl Recalibration {
     pub fn check(&self) -> Result<(), String> {
         match self {
             Recalibration::Platt { a, b } if a.is_finite() && b.is_finite() => Ok(()),
-            Recalibration::Platt { .. } => Err("a Platt map with a value that is not finite".into()),
+            Recalibration::Platt { .. } => {
+                Err("a Platt map with a value that is not finite".into())
+            }
             Recalibration::Isotonic { thresholds, values } => {
                 let sorted = |v: &[f64]| v.windows(2).all(|w| w[0] <= w[1]);
                 if thresholds.is_empty()
@@ -185,7 +191,10 @@ fn platt(scores: &[f64], labels: &[f64]) -> Recalibration {
     let pos = labels.iter().filter(|&&y| y > 0.5).count() as f64;
     let neg = labels.len() as f64 - pos;
     let (hi, lo) = ((pos + 1.0) / (pos + 2.0), 1.0 / (neg + 2.0));
-    let targets: Vec<f64> = labels.iter().map(|&y| if y > 0.5 { hi } else { lo }).collect();
+    let targets: Vec<f64> = labels
+        .iter()
+        .map(|&y| if y > 0.5 { hi } else { lo })
+        .collect();
     let nll = |a: f64, b: f64| -> f64 {
         scores
             .iter()
@@ -370,7 +379,10 @@ mod tests {
         else {
             panic!("not Platt");
         };
-        assert!((a - 1.0 / 3.0).abs() < 0.03 && (b - 1.0 / 3.0).abs() < 0.06, "{a} {b}");
+        assert!(
+            (a - 1.0 / 3.0).abs() < 0.03 && (b - 1.0 / 3.0).abs() < 0.06,
+            "{a} {b}"
+        );
     }
 
     #[test]

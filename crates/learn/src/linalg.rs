@@ -104,7 +104,10 @@ mod tests {
         let l = cholesky(a.view()).unwrap();
         let li = lower_inverse(l.view());
         let id = l.dot(&li);
-        assert!((0..3).all(|i| (0..3).all(|j| (id[[i, j]] - f64::from(u8::from(i == j))).abs() < 1e-12)));
+        assert!(
+            (0..3)
+                .all(|i| (0..3).all(|j| (id[[i, j]] - f64::from(u8::from(i == j))).abs() < 1e-12))
+        );
         assert!(cholesky(array![[1.0, 2.0], [2.0, 1.0]].view()).is_none());
         assert!(cholesky(array![[1.0, 2.0]].view()).is_none());
     }

@@ -18,10 +18,10 @@
 //! the dealer learns nothing but the row count and the job's shape.
 
 use crate::align::{Roles, align};
+use crate::calibration::{CalibrationReport, Recalibration};
 use crate::contribution::{self, Report, Scores};
 use crate::data::{Standardizer, Table, split};
 use crate::metrics::{self, Evaluation, RocPoint};
-use crate::calibration::{CalibrationReport, Recalibration};
 use crate::model::{FORMAT_VERSION, JobSpec, ModelFile, PartyRole, Rows, TrainingEnd};
 use crate::params::{Task, TrainParams};
 use crate::{LearnError, agree, plain};

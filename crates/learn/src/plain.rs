@@ -112,7 +112,12 @@ pub fn train(x: ArrayView2<f64>, y: &[f64], params: &TrainParams) -> Result<Fit,
             check(x, y, params, &vec![0.0; x.ncols()])?;
             let (fit_rows, val_rows) = validation_split(x.nrows(), params);
             let yf: Vec<f64> = fit_rows.iter().map(|&r| y[r]).collect();
-            let mut fit = converged(x.select(Axis(0), &fit_rows).view(), &yf, params.task, params.l2)?;
+            let mut fit = converged(
+                x.select(Axis(0), &fit_rows).view(),
+                &yf,
+                params.task,
+                params.l2,
+            )?;
             if !val_rows.is_empty() {
                 let xv = x.select(Axis(0), &val_rows);
                 let yv: Vec<f64> = val_rows.iter().map(|&r| y[r]).collect();
@@ -152,7 +157,10 @@ pub fn objective(x: ArrayView2<f64>, y: &[f64], task: Task, l2: f64, w: &[f64], 
 pub fn converged(x: ArrayView2<f64>, y: &[f64], task: Task, l2: f64) -> Result<Fit, LearnError> {
     let (n, d) = x.dim();
     if n != y.len() || n == 0 {
-        return Err(LearnError::Params(format!("{n} feature rows and {} labels", y.len())));
+        return Err(LearnError::Params(format!(
+            "{n} feature rows and {} labels",
+            y.len()
+        )));
     }
     if !(l2.is_finite() && l2 >= 0.0) {
         return Err(LearnError::Params(format!("L2 strength {l2}")));
@@ -208,7 +216,11 @@ pub fn converged(x: ArrayView2<f64>, y: &[f64], task: Task, l2: f64) -> Result<F
         let mut t = 1.0;
         let (mut nw, mut nb, mut next);
         loop {
-            nw = w.iter().zip(&delta).map(|(w, d)| w - t * d).collect::<Vec<_>>();
+            nw = w
+                .iter()
+                .zip(&delta)
+                .map(|(w, d)| w - t * d)
+                .collect::<Vec<_>>();
             nb = b - t * delta[d];
             next = objective(x, y, task, l2, &nw, nb);
             if next <= current + 1e-15 || t < 1e-6 {
@@ -454,7 +466,11 @@ mod tests {
     #[test]
     fn newton_reaches_the_optimum_of_the_regularised_loss() {
         let (x, y) = toy(300);
-        for (task, l2) in [(Task::Logistic, 1e-3), (Task::Logistic, 0.1), (Task::Linear, 0.01)] {
+        for (task, l2) in [
+            (Task::Logistic, 1e-3),
+            (Task::Logistic, 0.1),
+            (Task::Linear, 0.01),
+        ] {
             let fit = converged(x.view(), &y, task, l2).unwrap();
             let at = objective(x.view(), &y, task, l2, &fit.weights, fit.intercept);
             // Any small move increases the objective: a minimum.
@@ -466,7 +482,10 @@ mod tests {
                     } else {
                         b += h;
                     }
-                    assert!(objective(x.view(), &y, task, l2, &w, b) > at, "{task:?} {j}");
+                    assert!(
+                        objective(x.view(), &y, task, l2, &w, b) > at,
+                        "{task:?} {j}"
+                    );
                 }
             }
             assert!(fit.best_epoch < 50, "{} Newton steps", fit.best_epoch);
@@ -477,7 +496,13 @@ mod tests {
         let fit = train(x.view(), &y, &params).unwrap();
         let (rows, _) = validation_split(300, &params);
         let yr: Vec<f64> = rows.iter().map(|&r| y[r]).collect();
-        let direct = converged(x.select(Axis(0), &rows).view(), &yr, Task::Logistic, params.l2).unwrap();
+        let direct = converged(
+            x.select(Axis(0), &rows).view(),
+            &yr,
+            Task::Logistic,
+            params.l2,
+        )
+        .unwrap();
         assert_eq!(fit.weights, direct.weights);
         assert_eq!(fit.validation_loss.len(), 1);
     }

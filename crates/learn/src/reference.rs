@@ -32,6 +32,12 @@ pub struct Reference {
     /// (label holder's columns first): for scoring other weights in the
     /// clear.
     pub test_x: Array2<f64>,
+    /// The training split's rows, joined and standardised (all of them,
+    /// validation rows included), and their labels: for fitting with
+    /// another library.
+    pub train_x: Array2<f64>,
+    /// See `train_x`.
+    pub train_labels: Vec<f64>,
     /// Rows shared by every table.
     pub shared_rows: usize,
 }
@@ -112,6 +118,8 @@ pub fn vertical(
         test_outputs: outputs,
         test_labels: y_test,
         test_x: x_test,
+        train_x: x_train,
+        train_labels: y_train,
         shared_rows: shared.len(),
     })
 }

@@ -100,10 +100,9 @@ pub fn svg(
         let model = curve(&c.held_out);
         let recalibrated = c.recalibrated.as_ref().map(|r| curve(&r.held_out));
         let model_label = format!("model, ECE {:.4}", c.held_out.ece);
-        let recal_label = c
-            .recalibrated
-            .as_ref()
-            .map_or(String::new(), |r| format!("recalibrated, ECE {:.4}", r.held_out.ece));
+        let recal_label = c.recalibrated.as_ref().map_or(String::new(), |r| {
+            format!("recalibrated, ECE {:.4}", r.held_out.ece)
+        });
         let mut series: Vec<Series> = vec![
             (&[(0.0, 0.0), (1.0, 1.0)], "#bbbbbb", "perfect"),
             (&model, "#1f77b4", &model_label),
@@ -233,7 +232,13 @@ mod tests {
     #[test]
     fn draws_three_panels_with_every_series() {
         let r = roc(&[0.1, 0.4, 0.35, 0.8], &[0.0, 0.0, 1.0, 1.0]);
-        let doc = svg("bank <model>", &r, &[0.7, 0.6, 0.55], &[0.72, 0.65, 0.6], None);
+        let doc = svg(
+            "bank <model>",
+            &r,
+            &[0.7, 0.6, 0.55],
+            &[0.72, 0.65, 0.6],
+            None,
+        );
         assert!(doc.starts_with("<svg") && doc.trim_end().ends_with("</svg>"));
         // diagonal + ROC, TPR + FPR, train + validation loss
         assert_eq!(doc.matches("<polyline").count(), 6);

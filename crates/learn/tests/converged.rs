@@ -93,14 +93,25 @@ fn check(d: &Data, params: &TrainParams, tol: f64) -> TrainOutcome {
     for (k, o) in out[..d.blocks.len()].iter().enumerate() {
         for (j, w) in o.weights.iter().enumerate() {
             let want = fit.weights[at + j];
-            assert!((w - want).abs() <= tol, "party {k} weight {j}: {w} vs {want}");
+            assert!(
+                (w - want).abs() <= tol,
+                "party {k} weight {j}: {w} vs {want}"
+            );
         }
         at += o.weights.len();
     }
     let label = out[0].clone();
     let b = label.intercept.unwrap();
-    assert!((b - fit.intercept).abs() <= tol, "intercept {b} vs {}", fit.intercept);
-    assert!(label.converged, "stopped by the cap after {} epochs", label.epochs);
+    assert!(
+        (b - fit.intercept).abs() <= tol,
+        "intercept {b} vs {}",
+        fit.intercept
+    );
+    assert!(
+        label.converged,
+        "stopped by the cap after {} epochs",
+        label.epochs
+    );
     assert!(label.epochs < params.epochs);
     assert_eq!(label.validation_loss.len(), label.epochs);
     assert_eq!(label.validation_scores.len(), label.validation_labels.len());
@@ -118,7 +129,13 @@ fn logistic_two_data_parties_reach_the_plaintext_optimum() {
         epochs: 200,
         ..TrainParams::gradient_descent(200, 1.0)
     };
-    let far = train_all(&d, &TrainParams { l2: 1e-3, ..sigma_tilde });
+    let far = train_all(
+        &d,
+        &TrainParams {
+            l2: 1e-3,
+            ..sigma_tilde
+        },
+    );
     let gap = far[0]
         .weights
         .iter()

@@ -5,11 +5,11 @@
 //! parties, logistic and linear.
 
 use indomain_learn::align::Roles;
+use indomain_learn::calibration::{Calibration, Method};
 use indomain_learn::data::{CsvSpec, Table, read_csv};
 use indomain_learn::metrics::Evaluation;
 use indomain_learn::model::{JobParty, JobSpec, ModelFile, PartyRole};
 use indomain_learn::pipeline::{self, VerticalJob};
-use indomain_learn::calibration::{Calibration, Method};
 use indomain_learn::{EarlyStopping, Sigmoid, Task, TrainParams, plain, reference, secure};
 use indomain_mpc::sigmoid::sigmoid_approx;
 use indomain_net::memory::mesh;
@@ -201,7 +201,10 @@ fn check_against_plaintext(
 /// the held-out probabilities are within 2·10^-3 of the optimum's.
 fn check_calibration(models: &[Option<ModelFile>], want: &reference::Reference) {
     let bank = models[0].as_ref().unwrap();
-    let report = bank.calibration.as_ref().expect("the label holder's calibration report");
+    let report = bank
+        .calibration
+        .as_ref()
+        .expect("the label holder's calibration report");
     let weights: Vec<f64> = models
         .iter()
         .flatten()
@@ -219,13 +222,21 @@ fn check_calibration(models: &[Option<ModelFile>], want: &reference::Reference) 
     for (a, b) in report.held_out.bins.iter().zip(&plaintext.bins) {
         assert_eq!(a.rows, b.rows);
         assert!((a.predicted - b.predicted).abs() < 1e-4, "{a:?} vs {b:?}");
-        assert!((a.observed - b.observed).abs() <= 1.0 / a.rows as f64 + 1e-12, "{a:?} vs {b:?}");
+        assert!(
+            (a.observed - b.observed).abs() <= 1.0 / a.rows as f64 + 1e-12,
+            "{a:?} vs {b:?}"
+        );
     }
     assert!((report.held_out.ece - plaintext.ece).abs() < 0.01);
     let optimum = Calibration::of(&want.test_outputs, &want.test_labels, 10);
     assert!((report.held_out.ece - optimum.ece).abs() < 0.01);
     // The feature holders' files carry no calibration report.
-    assert!(models[1..].iter().flatten().all(|m| m.calibration.is_none()));
+    assert!(
+        models[1..]
+            .iter()
+            .flatten()
+            .all(|m| m.calibration.is_none())
+    );
 }
 
 // The data here are nearly separable (weights about 3): the convergence

@@ -61,10 +61,7 @@ impl SharedBits {
     /// self ⊕= public words: only the leader (rank 0) XORs them in.
     pub fn xor_public(&mut self, public: &[u64], rank: usize) {
         if rank == 0 {
-            self.words
-                .iter_mut()
-                .zip(public)
-                .for_each(|(a, b)| *a ^= b);
+            self.words.iter_mut().zip(public).for_each(|(a, b)| *a ^= b);
         }
     }
 

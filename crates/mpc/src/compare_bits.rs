@@ -214,12 +214,11 @@ impl<C: Correlations> Session<'_, C> {
         for k in 0..pairs {
             let (_, hi) = (nodes.next(), nodes.next());
             let hi = hi.ok_or_else(|| MpcError::Usage("prefix tree: odd pairing".into()))?;
-            let g = hi
-                .g
-                .iter()
-                .zip(&prod[k * w..(k + 1) * w])
-                .map(|(a, b)| a ^ b)
-                .collect();
+            let g =
+                hi.g.iter()
+                    .zip(&prod[k * w..(k + 1) * w])
+                    .map(|(a, b)| a ^ b)
+                    .collect();
             let p = if k == 0 {
                 Vec::new()
             } else {

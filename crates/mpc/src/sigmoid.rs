@@ -167,11 +167,8 @@ impl<C: Correlations> Session<'_, C> {
         let bound = (z_frac + 16).min(FULL_RANGE);
         let blur = z_frac - CLAMP_BITS;
         // One opening for the series and both comparisons.
-        let (series, masked) = self.prepare_series(
-            z,
-            FOURIER_PERIOD_LOG2 + z_frac,
-            FOURIER_COEFFICIENTS.len(),
-        )?;
+        let (series, masked) =
+            self.prepare_series(z, FOURIER_PERIOD_LOG2 + z_frac, FOURIER_COEFFICIENTS.len())?;
         let (comparison, masked_both) = self.prepare_comparison(&both.0, bound, blur)?;
         let mut opened = masked;
         opened.0.extend(masked_both.0);

@@ -46,7 +46,11 @@ fn packed_comparison_matches_the_plaintext_and_hides_the_input() {
                 }
             }
             if bound > 20 {
-                let big: Vec<u64> = ring.iter().copied().filter(|v| (*v as i64).abs() > 1 << 20).collect();
+                let big: Vec<u64> = ring
+                    .iter()
+                    .copied()
+                    .filter(|v| (*v as i64).abs() > 1 << 20)
+                    .collect();
                 for t in &transcripts[..n - 1] {
                     assert!(!contains_any(t, &big), "an input reached another party");
                 }
@@ -62,7 +66,13 @@ fn and_gates_on_packed_words() {
     for n in [2, 3] {
         let (out, _) = run(n, fp(), |s, _| {
             // Party 0 holds x, the last party y, as XOR shares.
-            let mine = |v: &[u64], owner| if s.rank() == owner { v.to_vec() } else { vec![0; v.len()] };
+            let mine = |v: &[u64], owner| {
+                if s.rank() == owner {
+                    v.to_vec()
+                } else {
+                    vec![0; v.len()]
+                }
+            };
             let (sx, sy) = (mine(&x, 0), mine(&y, n - 1));
             let z = s.and_bits(&sx, &sy).unwrap();
             s.open_bits(&z).unwrap()
@@ -78,8 +88,22 @@ fn and_gates_on_packed_words() {
 fn the_fourier_sigmoid_is_within_its_bound_on_the_whole_line() {
     let fp = fp();
     let mut z: Vec<f64> = vec![
-        0.0, 1e-4, -1e-4, FOURIER_CLAMP, -FOURIER_CLAMP, 12.001, -12.001, 16.0, -16.0, 20.0, 32.0,
-        -47.5, 1e3, -1e3, 3e4, -3e4,
+        0.0,
+        1e-4,
+        -1e-4,
+        FOURIER_CLAMP,
+        -FOURIER_CLAMP,
+        12.001,
+        -12.001,
+        16.0,
+        -16.0,
+        20.0,
+        32.0,
+        -47.5,
+        1e3,
+        -1e3,
+        3e4,
+        -3e4,
     ];
     let mut rng = StdRng::seed_from_u64(3);
     z.extend((0..300).map(|_| rng.random_range(-20.0..20.0)));
@@ -97,7 +121,11 @@ fn the_fourier_sigmoid_is_within_its_bound_on_the_whole_line() {
         });
         for got in out {
             for (g, &zi) in got.iter().zip(&z) {
-                assert!((g - sigmoid(zi)).abs() < 2e-4, "n {n}: σ̂({zi}) = {g}, σ = {}", sigmoid(zi));
+                assert!(
+                    (g - sigmoid(zi)).abs() < 2e-4,
+                    "n {n}: σ̂({zi}) = {g}, σ = {}",
+                    sigmoid(zi)
+                );
                 assert!((g - sigmoid_fourier_clear(zi)).abs() < 8e-5, "z {zi}: {g}");
             }
         }
@@ -121,7 +149,11 @@ fn a_sine_series_of_values_with_f_fractional_bits() {
     for got in out {
         for (g, &xi) in got.iter().zip(&x) {
             let w = std::f64::consts::TAU * xi / 8.0;
-            let want: f64 = a.iter().enumerate().map(|(k, a)| a * ((k + 1) as f64 * w).sin()).sum();
+            let want: f64 = a
+                .iter()
+                .enumerate()
+                .map(|(k, a)| a * ((k + 1) as f64 * w).sin())
+                .sum();
             assert!((g - want).abs() < 1e-4, "{xi}: {g} vs {want}");
         }
     }

@@ -8,13 +8,13 @@ use crate::cli::CliResult;
 use crate::cli::stop;
 use indicatif::ProgressBar;
 use indomain_aggregate::secagg::signing::SigningKey;
+use indomain_learn::calibration::CalibrationReport;
 use indomain_learn::data::{self, load_csv};
 use indomain_learn::horizontal::{
     FedAvgOutcome, FedAvgParams, GlobalModel, run_client, run_client_signed, run_server,
     run_server_signed,
 };
 use indomain_learn::metrics::{self, Evaluation};
-use indomain_learn::calibration::CalibrationReport;
 use indomain_learn::model::{
     FORMAT_VERSION, HorizontalSpec, JobParty, JobSpec, ModelFile, PartyRole, Rows, write_private,
 };
@@ -255,7 +255,11 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
             Some(c),
         );
         write_private(&svg_path, svg.as_bytes())?;
-        eprintln!("train {}: figure written to {}", args.me, svg_path.display());
+        eprintln!(
+            "train {}: figure written to {}",
+            args.me,
+            svg_path.display()
+        );
     }
     eprintln!(
         "train {}: model written to {}; {:.2} s; {}",

@@ -8,9 +8,9 @@ mod vertical;
 
 use super::CliResult;
 use indicatif::ProgressBar;
+use indomain_learn::calibration::{Calibration, Method};
 use indomain_learn::data::CsvSpec;
 use indomain_learn::metrics::Evaluation;
-use indomain_learn::calibration::{Calibration, Method};
 use indomain_learn::model::TrainingEnd;
 use indomain_learn::{Convergence, EarlyStopping, Optimizer, Sigmoid, Task, TrainParams};
 use indomain_net::quic::TrustedPeer;
@@ -419,7 +419,10 @@ fn describe(e: &Evaluation) -> String {
 
 /// The reliability table and ECE, one line per decile.
 fn describe_calibration(what: &str, c: &Calibration) -> String {
-    let mut out = format!("{what}: expected calibration error {:.4}; by decile of predicted probability (rows: mean predicted / observed):", c.ece);
+    let mut out = format!(
+        "{what}: expected calibration error {:.4}; by decile of predicted probability (rows: mean predicted / observed):",
+        c.ece
+    );
     for (k, b) in c.bins.iter().enumerate() {
         out.push_str(&format!(
             "\n  {:>2}. {:>6} rows: {:.4} / {:.4}",

@@ -205,7 +205,10 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
                 eprintln!(
                     "train {}: {}; log-loss {:.4}, AUC {:.4}",
                     args.me,
-                    describe_calibration(&format!("after {:?} recalibration", r.method), &r.held_out),
+                    describe_calibration(
+                        &format!("after {:?} recalibration", r.method),
+                        &r.held_out
+                    ),
                     r.log_loss,
                     r.auc
                 );

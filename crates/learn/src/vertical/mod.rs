@@ -184,7 +184,10 @@ pub fn predict<R: Rng + CryptoRng + ?Sized>(
 /// The model's outputs for linear scores: probabilities (logistic, exact
 /// σ) or the scores.
 fn outputs(task: Task, scores: &[f64]) -> Vec<f64> {
-    scores.iter().map(|&s| crate::plain::link(task, s)).collect()
+    scores
+        .iter()
+        .map(|&s| crate::plain::link(task, s))
+        .collect()
 }
 
 /// The validation loss of linear scores: log-loss with the exact sigmoid

@@ -122,8 +122,11 @@ pub(crate) fn check_params(p: &TrainParams) -> Result<(), LearnError> {
             "the convergence test needs a validation fraction in (0, 1), a positive tolerance and patience ≥ 1",
         );
     }
-    if p.recalibration.is_some() && (p.validation_fraction().is_none() || p.task != Task::Logistic) {
-        return bad("recalibration needs logistic regression and a validation split (the convergence test or early stopping)");
+    if p.recalibration.is_some() && (p.validation_fraction().is_none() || p.task != Task::Logistic)
+    {
+        return bad(
+            "recalibration needs logistic regression and a validation split (the convergence test or early stopping)",
+        );
     }
     if p.convergence.is_some() && p.early_stopping.is_some() {
         return bad("choose the convergence test or early stopping, not both");

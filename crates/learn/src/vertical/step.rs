@@ -80,7 +80,11 @@ pub(super) struct Trainer {
 pub(super) const EXTRA_WEIGHT_BITS: u32 = 8;
 
 impl Trainer {
-    pub(super) fn new(params: &TrainParams, fp: FixedPoint, widths: &[usize]) -> Result<Self, LearnError> {
+    pub(super) fn new(
+        params: &TrainParams,
+        fp: FixedPoint,
+        widths: &[usize],
+    ) -> Result<Self, LearnError> {
         let cols: usize = widths.iter().sum();
         let intercept = widths[LEADER] - 1;
         let decay_value = fp.encode(params.learning_rate * params.l2)?;
@@ -123,7 +127,9 @@ impl Trainer {
         let mut placed = Array2::<u64>::zeros((self.cols, width));
         let offset: usize = self.widths[..rank].iter().sum();
         let scaled = own.mapv(|v| v * self.learning_rate);
-        let encoded = self.fp.encode_slice(scaled.as_standard_layout().as_slice().unwrap_or_default())?;
+        let encoded = self
+            .fp
+            .encode_slice(scaled.as_standard_layout().as_slice().unwrap_or_default())?;
         let encoded = ArrayView2::from_shape((width, width), &encoded)
             .map_err(|e| LearnError::Params(e.to_string()))?;
         placed
@@ -155,10 +161,7 @@ impl Trainer {
                 grad.add_assign(&decay)?;
                 let update = s.truncate(grad, f)?;
                 weights.w.sub_assign(&update)?;
-                Ok(StepShares {
-                    squares,
-                    uphill: 0,
-                })
+                Ok(StepShares { squares, uphill: 0 })
             }
             (Optimizer::BoundNewton { momentum }, Some(decay)) => {
                 // In whitened coordinates, with weights of f + 8 bits:
@@ -248,13 +251,10 @@ impl Trainer {
         let opened = s.open_to(&Shared(vec![shares.squares, shares.uphill]), leader)?;
         Ok(match opened {
             Some(v) => {
-                let mean =
-                    (v[0] as i64) as f64 / (self.fp.scale() * self.fp.scale()) / rows as f64;
+                let mean = (v[0] as i64) as f64 / (self.fp.scale() * self.fp.scale()) / rows as f64;
                 let loss = match (self.task, self.sigmoid) {
                     (Task::Linear, _) => mean / 2.0,
-                    (Task::Logistic, Sigmoid::Linear) => {
-                        std::f64::consts::LN_2 - 0.5 + 2.0 * mean
-                    }
+                    (Task::Logistic, Sigmoid::Linear) => std::f64::consts::LN_2 - 0.5 + 2.0 * mean,
                     (Task::Logistic, _) => mean,
                 };
                 (Some(loss), (v[1] as i64) > 0)
@@ -327,4 +327,3 @@ impl Trainer {
         Ok(mine)
     }
 }
-

@@ -77,7 +77,9 @@ impl Whitening {
             g[[j, j]] += l2 + RIDGE;
         }
         let l = linalg::cholesky(g.view()).ok_or_else(|| {
-            LearnError::Input("this party's columns give a bound that is not positive definite".into())
+            LearnError::Input(
+                "this party's columns give a bound that is not positive definite".into(),
+            )
         })?;
         let t = linalg::lower_inverse(l.view()).reversed_axes();
         let decay = t.t().dot(&penalty).dot(&t);
@@ -111,7 +113,13 @@ mod tests {
 
     #[test]
     fn whitened_columns_have_the_bound_as_identity_and_keep_the_scores() {
-        let x = array![[1.0, 2.0], [0.5, -1.0], [-1.5, 0.3], [2.0, 2.1], [0.0, -0.7]];
+        let x = array![
+            [1.0, 2.0],
+            [0.5, -1.0],
+            [-1.5, 0.3],
+            [2.0, 2.1],
+            [0.0, -0.7]
+        ];
         let rows: Vec<usize> = (0..5).collect();
         let params = TrainParams::default();
         let w = Whitening::new(x.view(), &rows, true, 2, &params).unwrap();
