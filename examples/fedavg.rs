@@ -97,6 +97,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         local: TrainParams::gradient_descent(2, 0.5),
         frac_bits: 20,
         max_abs: 1e9,
+        dp: None,
     };
     // The last client sends its keys and shares in round 3, then vanishes.
     let drop_client = clients - 1;

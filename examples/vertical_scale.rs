@@ -7,6 +7,10 @@
 //!
 //!     cargo run --release --example vertical_scale -- 1000000 100 2 3
 //!                                                  ROWS    COLS PARTIES EPOCHS
+//!     cargo run --release --example vertical_scale -- 1000000 100 2 3 two-party
+//!
+//! With `two-party` (and 2 data parties) there is no dealer: the two
+//! generate their correlations themselves (`indomain_mpc::TwoParty`).
 //!
 //! Runs 1 epoch, then EPOCHS: the difference divided by EPOCHS − 1 is the
 //! per-epoch cost, the rest the one-time cost (masking and opening every
@@ -28,10 +32,10 @@ use std::time::Instant;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
-fn names(parties: usize) -> Vec<String> {
+fn names(parties: usize, dealer: bool) -> Vec<String> {
     (0..parties)
         .map(|i| format!("p{i}"))
-        .chain(std::iter::once("dealer".to_string()))
+        .chain(dealer.then(|| "dealer".to_string()))
         .collect()
 }
 
@@ -42,14 +46,20 @@ fn main() -> Result<(), Error> {
     }
     let num = |i: usize, default: usize| args.get(i).map_or(Ok(default), |a| a.parse());
     let (rows, cols, parties, epochs) = (num(0, 1_000_000)?, num(1, 100)?, num(2, 2)?, num(3, 3)?);
-    let names = names(parties);
+    let dealer = args.get(4).map(String::as_str) != Some("two-party");
+    let names = names(parties, dealer);
     let dir = tempfile::tempdir()?;
     for name in &names {
         Identity::generate(name)?.save(&dir.path().join(name))?;
     }
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!(
-        "{rows} rows × {cols} features over {parties} data parties + dealer, QUIC on loopback; load {}",
+        "{rows} rows × {cols} features over {parties} data parties {}, QUIC on loopback; load {}",
+        if dealer {
+            "+ dealer"
+        } else {
+            "(two-party, no dealer)"
+        },
         load.trim()
     );
     for e in [1, epochs] {
@@ -67,7 +77,7 @@ fn main() -> Result<(), Error> {
             .map(|i| {
                 Command::new(&exe)
                     .arg("party")
-                    .args([i, rows, cols, parties, e].map(|v| v.to_string()))
+                    .args([i, rows, cols, parties, e, dealer as usize].map(|v| v.to_string()))
                     .arg(ports.join(","))
                     .arg(dir.path())
                     .stdout(Stdio::piped())
@@ -98,11 +108,12 @@ fn peak_memory() -> String {
         .unwrap_or_default()
 }
 
-/// One party: `party INDEX ROWS COLS PARTIES EPOCHS PORTS DIR`.
+/// One party: `party INDEX ROWS COLS PARTIES EPOCHS DEALER PORTS DIR`.
 fn party(args: &[String]) -> Result<(), Error> {
-    let [index, rows, cols, parties, epochs, ports, dir] = args else {
-        return Err("usage: party INDEX ROWS COLS PARTIES EPOCHS PORTS DIR".into());
+    let [index, rows, cols, parties, epochs, with_dealer, ports, dir] = args else {
+        return Err("usage: party INDEX ROWS COLS PARTIES EPOCHS DEALER PORTS DIR".into());
     };
+    let with_dealer = with_dealer == "1";
     let (me, rows, cols, parties, epochs): (usize, usize, usize, usize, usize) = (
         index.parse()?,
         rows.parse()?,
@@ -110,8 +121,9 @@ fn party(args: &[String]) -> Result<(), Error> {
         parties.parse()?,
         epochs.parse()?,
     );
-    let names = names(parties);
-    let dealer = parties;
+    let names = names(parties, with_dealer);
+    // Without a dealer no index is the dealer's.
+    let dealer = if with_dealer { parties } else { usize::MAX };
     // Columns split as evenly as possible; the dealer has none.
     let width = if me == dealer {
         0
@@ -156,7 +168,7 @@ fn party(args: &[String]) -> Result<(), Error> {
     let start = Instant::now();
     let before = set.counters();
     let mut rng = StdRng::from_rng(&mut rand::rng());
-    let roles = Roles::new(parties + 1, 0, Some(dealer))?;
+    let roles = Roles::new(names.len(), 0, with_dealer.then_some(dealer))?;
     vertical::train(
         &mut set,
         &roles,

@@ -6,6 +6,7 @@
 //!     cargo run --release --example wan_lab -- psi --items 1048576 --rtt 50ms --rate 100mbit
 //!     cargo run --release --example wan_lab -- stats --rows 1000000 --rtt 50ms --rate 100mbit
 //!     cargo run --release --example wan_lab -- train --rows 10000 --epochs 10 --rtt 50ms --rate 100mbit
+//!     cargo run --release --example wan_lab -- train --guest G.csv --host H.csv --epochs 20 --two-party
 //!
 //! `psi`: PSI (intersection, revealed to both) between two parties of
 //! `--items` keys each, half of them shared, by `--protocol rr22` (the
@@ -14,8 +15,10 @@
 //! receives it. `train`: vertical logistic regression (PSI join, secure
 //! full-batch training, joint scoring) between a label holder and a
 //! feature holder of `--rows` generated rows each (three features each),
-//! with a dealer, over `--epochs` epochs. Options: `--rtt`, `--rate`,
-//! `--loss` (a fraction).
+//! or of the CSV files `--guest` (id, y, features) and `--host` (id,
+//! features), with a dealer or, with `--two-party`, without one (the two
+//! generate their correlations), over `--epochs` epochs. Options: `--rtt`,
+//! `--rate`, `--loss` (a fraction).
 
 use indomain::aggregate::stats::{LocalData, Statistic, StatsJob, run_statistics};
 use indomain::learn::align::Roles;
@@ -123,21 +126,22 @@ fn psi(items: usize, construction: Construction, link: Link) -> Result<(), Error
 
 /// Three parties `names`, each pair linked through its own relay over
 /// `link` (the later party connects to the earlier one).
-fn wan_mesh(names: [&str; 3], link: Link) -> Result<(Vec<PartySet>, Vec<Relay>), Error> {
+fn wan_mesh(names: &[&str], link: Link) -> Result<(Vec<PartySet>, Vec<Relay>), Error> {
+    let n = names.len();
     let ids = names
         .iter()
         .map(|n| Identity::generate(n))
         .collect::<Result<Vec<_>, _>>()?;
-    let endpoints = (0..3)
+    let endpoints = (0..n)
         .map(|i| {
-            let others: Vec<&Identity> = (0..3).filter(|&j| j != i).map(|j| &ids[j]).collect();
+            let others: Vec<&Identity> = (0..n).filter(|&j| j != i).map(|j| &ids[j]).collect();
             endpoint(&ids[i], &others)
         })
         .collect::<Result<Vec<_>, _>>()?;
     let mut links: Vec<Vec<Option<Box<dyn Channel>>>> =
-        (0..3).map(|_| (0..3).map(|_| None).collect()).collect();
+        (0..n).map(|_| (0..n).map(|_| None).collect()).collect();
     let mut relays = Vec::new();
-    for j in 1..3 {
+    for j in 1..n {
         for i in 0..j {
             let (at_i, at_j, relay) = link_up(&endpoints[i], &endpoints[j], link)?;
             links[i][j] = Some(Box::new(at_i));
@@ -148,13 +152,13 @@ fn wan_mesh(names: [&str; 3], link: Link) -> Result<(Vec<PartySet>, Vec<Relay>),
     let sets = links
         .into_iter()
         .enumerate()
-        .map(|(me, l)| PartySet::new(me, names.map(String::from).to_vec(), l))
+        .map(|(me, l)| PartySet::new(me, names.iter().map(|n| n.to_string()).collect(), l))
         .collect();
     Ok((sets, relays))
 }
 
 fn stats(rows: usize, link: Link) -> Result<(), Error> {
-    let (mut sets, relays) = wan_mesh(["a", "b", "c"], link)?;
+    let (mut sets, relays) = wan_mesh(&["a", "b", "c"], link)?;
     let job = StatsJob {
         statistic: Statistic::Mean,
         columns: vec!["amount".into(), "age".into()],
@@ -250,9 +254,54 @@ fn vertical_tables(rows: usize) -> Result<(Table, Table), Error> {
     ))
 }
 
-fn train(rows: usize, epochs: usize, link: Link) -> Result<(), Error> {
-    let names = ["guest", "host", "dealer"];
-    let (guest, host) = vertical_tables(rows)?;
+/// A numeric CSV file `id[,y],features…` with a header (the FATE split
+/// files), read without the `files` feature.
+fn csv_table(path: &str, labels: bool) -> Result<Table, Error> {
+    let text = std::fs::read_to_string(path)?;
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().ok_or("an empty file")?.split(',').collect();
+    let skip = 1 + labels as usize;
+    let (mut ids, mut y, mut values, mut numbers) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (i, line) in lines.enumerate() {
+        let cells: Vec<&str> = line.split(',').collect();
+        ids.push(cells[0].to_string());
+        if labels {
+            y.push(cells[1].parse::<f64>()?);
+        }
+        for c in &cells[skip..] {
+            values.push(c.parse::<f64>()?);
+        }
+        numbers.push(i as u64 + 2);
+    }
+    let rows = ids.len();
+    Ok(Table {
+        source: path.to_string(),
+        ids,
+        lines: numbers,
+        feature_names: header[skip..].iter().map(|h| h.to_string()).collect(),
+        x: Array2::from_shape_vec((rows, header.len() - skip), values)?,
+        y: labels.then_some(y),
+    })
+}
+
+fn train(
+    rows: usize,
+    epochs: usize,
+    two_party: bool,
+    files: Option<(&str, &str)>,
+    link: Link,
+) -> Result<(), Error> {
+    let names: &[&str] = if two_party {
+        &["guest", "host"]
+    } else {
+        &["guest", "host", "dealer"]
+    };
+    let (guest, host) = match files {
+        Some((g, h)) => (csv_table(g, true)?, csv_table(h, false)?),
+        None => vertical_tables(rows)?,
+    };
+    let rows = guest.ids.len();
     let job = VerticalJob {
         spec: JobSpec {
             mode: "vertical".into(),
@@ -274,17 +323,18 @@ fn train(rows: usize, epochs: usize, link: Link) -> Result<(), Error> {
             horizontal: None,
             nonce: String::new(),
         },
-        roles: Roles::new(3, 0, Some(2))?,
+        roles: Roles::new(names.len(), 0, (!two_party).then_some(2))?,
         min_rows: 20,
         contribution: false,
     };
     let (mut sets, relays) = wan_mesh(names, link)?;
     let tables = [Some(&guest), Some(&host), None];
+    let tables = &tables[..names.len()];
     let start = Instant::now();
     let results = std::thread::scope(|s| {
         let handles: Vec<_> = sets
             .iter_mut()
-            .zip(tables)
+            .zip(tables.iter().copied())
             .map(|(set, table)| {
                 let job = &job;
                 s.spawn(move || {
@@ -330,9 +380,13 @@ fn train(rows: usize, epochs: usize, link: Link) -> Result<(), Error> {
     let bytes = sets
         .iter()
         .fold(Counters::default(), |acc, s| acc + s.counters());
-    println!("(bytes below: all three parties together)");
+    println!("(bytes below: all parties together)");
     report(
-        "vertical logistic regression (3 + 3 features, label, feature, dealer)",
+        if two_party {
+            "vertical logistic regression (label and feature holder, two-party correlations)"
+        } else {
+            "vertical logistic regression (label, feature holder, dealer)"
+        },
         rows,
         elapsed,
         bytes,
@@ -389,8 +443,10 @@ fn main() -> Result<(), Error> {
         Some("train") => train(
             flag("--rows").unwrap_or("10000").parse()?,
             flag("--epochs").unwrap_or("10").parse()?,
+            args.iter().any(|a| a == "--two-party"),
+            flag("--guest").zip(flag("--host")),
             link,
         ),
-        _ => Err("usage: wan_lab (psi --items N [--protocol rr22|ecdh] | stats --rows N | train --rows N [--epochs E]) [--rtt 50ms] [--rate 100mbit] [--loss 0.01]".into()),
+        _ => Err("usage: wan_lab (psi --items N [--protocol rr22|ecdh] | stats --rows N | train (--rows N | --guest G.csv --host H.csv) [--epochs E] [--two-party]) [--rtt 50ms] [--rate 100mbit] [--loss 0.01]".into()),
     }
 }

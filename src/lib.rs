@@ -1,25 +1,33 @@
 //! indomain — a privacy-preserving computation engine: raw data stays in its
 //! domain, usable but not visible.
 //!
-//! This facade re-exports the workspace crates so that researchers can
+//! This facade gathers the engine's crates so that researchers can
 //! `cargo add indomain` and run every party of a protocol in one process:
 //!
-//! - [`core`]: ring Z_2^64, fixed point, additive sharing, Beaver triples;
+//! - [`psi`]: private set intersection (RR22 and ECDH-PSI), cardinality,
+//!   intersection-sum and aligned joins;
+//! - [`aggregate`]: N-party secure sums and grouped statistics with small
+//!   groups suppressed, and dropout-tolerant secure aggregation (SecAgg+);
+//! - [`learn`]: vertical logistic and linear regression on secret-shared
+//!   values with joint scoring, horizontal FedAvg, metrics, model files
+//!   (read and written with the feature `files`);
+//! - `verify` (feature `verify`): private verification against an
+//!   operator's published table;
+//! - [`mpc`]: secret-shared fixed-point vectors and matrices, Beaver
+//!   products, comparison, a dealer of correlated randomness;
 //! - [`net`]: channels (in-memory, and QUIC with mutual TLS under the
 //!   `quic` feature);
-//! - [`mpc`]: secret-shared fixed-point vectors and matrices, a dealer;
-//! - [`psi`]: private set intersection and its variants;
-//! - [`aggregate`]: N-party secure statistics and secure aggregation;
-//! - [`learn`]: vertical regression on shared values with joint scoring,
-//!   horizontal FedAvg, metrics, model files (read and written with the
-//!   feature `files`);
-//! - `verify` (feature `verify`): private verification against an
-//!   operator's table;
+//! - [`core`]: the ring Z_2^64, fixed point, additive sharing, Beaver
+//!   triples;
 //! - `node` (feature `cli`): datasets and job runners of a party node.
 //!
 //! [`local::run`] runs every party on its own thread over in-memory
 //! channels; [`Error`] gathers every crate's error so that `?` works across
 //! them; [`prelude`] imports what most programs use.
+//!
+//! **Parties are named by their index in the party set** — the `me` that
+//! [`local::run`] hands each party — everywhere: receivers, owners of
+//! inputs, dealers, label holders ([`learn::align::Roles`]).
 //!
 //! # Features
 //!
@@ -27,115 +35,72 @@
 //!   includes the three below);
 //! - `quic`: the QUIC backend of [`net`] (and the verification driver
 //!   with `verify`);
-//! - `verify`: private verification and the `ed25519-dalek` it signs with;
+//! - `verify`: private verification and the `ed25519-dalek` it signs with
+//!   (with `rand_core`: `SigningKey::generate(&mut indomain::rand::rng())`);
 //! - `files`: CSV tables and model files in [`learn`];
 //! - `default-features = false`: the protocols and the in-memory backend
 //!   only (docs/architecture.md gives the dependency counts).
 //!
-//! # Each capability in a few lines
+//! # Every capability, in memory
 //!
-//! Private set intersection: the receiver learns which of its keys the
-//! sender also has; the sender learns only the receiver's set size.
+//! Each program below is a whole program: every party on its own thread,
+//! the result checked against the plaintext computation. They run as
+//! doctests and, from an outside crate built with `default-features =
+//! false`, as the tests of `tests/facade-lean`.
 //!
-//! ```
-//! use indomain::prelude::*;
-//! use indomain::psi::{Items, Job, Mode};
+//! **Private set intersection** ([`psi`]): the receiver learns which of its
+//! keys the sender also has; the sender learns only the receiver's set
+//! size.
 //!
-//! let keys = [Items::from_raw(["ann", "bob", "eve"]), Items::from_raw(["bob", "eve", "kim"])];
-//! let job = Job::new(Mode::Intersection); // result to the receiver only
-//! let out = local::run(&["receiver", "sender"], |me, mut links| {
-//!     let ch = links.channel(1 - me)?;
-//!     let mut rng = indomain::rand::rng();
-//!     Ok::<_, Error>(match me {
-//!         0 => job.receive(ch, &keys[0], &mut rng)?,
-//!         _ => job.send(ch, &keys[1], None, &mut rng)?,
-//!     })
-//! })?;
-//! let mut rows = out[0].matched.clone().unwrap_or_default();
-//! rows.sort_unstable(); // in the receiver's input order: bob and eve
-//! assert_eq!(rows, [1, 2]);
-//! assert_eq!(out[1].matched, None);
-//! # Ok::<(), indomain::Error>(())
-//! ```
+#![doc = concat!("```\n", include_str!("front/psi.rs"), "```\n")]
 //!
-//! Secure sum of real numbers: party 0 learns the total, nobody sees
-//! another party's values.
+//! **Secure sum** ([`aggregate::sum`]): one party learns the total, nobody
+//! sees another party's values.
 //!
-//! ```
-//! use indomain::aggregate::sum::{RealEncoding, secure_sum_real};
-//! use indomain::prelude::*;
+#![doc = concat!("```\n", include_str!("front/secure_sum.rs"), "```\n")]
 //!
-//! let enc = RealEncoding { frac_bits: 20, max_abs: 1e6 };
-//! let sums = local::run(&["a", "b", "c"], |me, mut links| {
-//!     let mine = [me as f64 + 0.5];
-//!     secure_sum_real(&mut links, &mine, enc, &[0], &mut indomain::rand::rng())
-//! })?;
-//! assert!((sums[0].as_ref().unwrap()[0] - 4.5).abs() < 1e-5);
-//! # Ok::<(), indomain::Error>(())
-//! ```
+//! **Statistics by group, small groups suppressed**
+//! ([`aggregate::stats`]): a dealer party lets the data parties compare
+//! each group's shared count with the minimum, so that no party learns a
+//! suppressed group's count ([`aggregate::stats::CountDecision`]).
 //!
-//! Secure statistics by group (here a mean, released to party 0 only when
-//! each group has enough rows): see `examples/aggregate.rs` and
-//! [`aggregate::stats::run_statistics_with`] — with a dealer party
-//! ([`aggregate::stats::serve_dealer`]) suppression is decided by secure
-//! comparison and no party learns a suppressed group's count;
-//! [`aggregate::stats::run_statistics`] opens the counts to the first
-//! receiver.
+#![doc = concat!("```\n", include_str!("front/statistics.rs"), "```\n")]
 //!
-//! SecAgg+ with dropouts: a server sums clients' vectors; clients that
-//! vanish at named points are left out of the sum.
+//! **Secure aggregation with dropouts** ([`aggregate::secagg`], SecAgg+): a
+//! server learns the sum of the updates of the clients whose masked update
+//! arrived. A client that vanishes before that is left out of the sum; one
+//! that vanishes after it is still in the sum, and
+//! [`RoundOutput`](aggregate::secagg::RoundOutput) says who was left out,
+//! when and why.
 //!
-//! ```
-//! use indomain::aggregate::secagg::sim::{Dropout, simulate_round};
-//! use indomain::aggregate::secagg::{Params, RoundSpec};
-//! use indomain::aggregate::sum::RealEncoding;
+#![doc = concat!("```\n", include_str!("front/secagg.rs"), "```\n")]
 //!
-//! let encoding = RealEncoding { frac_bits: 16, max_abs: 10.0 };
-//! let params = Params::from_spec(RoundSpec { clients: 5, len: 2, encoding })?;
-//! let inputs = vec![vec![1.0, 2.0]; 5];
-//! let mut plan = vec![Dropout::Never; 5];
-//! plan[3] = Dropout::BeforeMaskedInput;
-//! let round = simulate_round(&params, &inputs, &plan, Default::default())?;
-//! assert_eq!(round.output.survivors, [0, 1, 2, 4]);
-//! assert!((round.output.sum[1] - 8.0).abs() < 1e-3);
-//! # Ok::<(), indomain::Error>(())
-//! ```
+//! **Vertical training and joint scoring** ([`learn::vertical`]): a label
+//! holder and a feature holder train a logistic regression on secret-shared
+//! values with a dealer; each keeps the weights of its own columns, and
+//! only the named receiver learns the joint scores. The secure training
+//! follows plaintext gradient descent with the same sigmoid approximation
+//! ([`learn::vertical`] says which).
 //!
-//! A Beaver product of two parties' secret vectors, with a dealer of
-//! triples that sees shapes only ([`mpc::Session`]); Alice learns x·y.
+#![doc = concat!("```\n", include_str!("front/vertical.rs"), "```\n")]
 //!
-//! ```
-//! use indomain::core::FixedPoint;
-//! use indomain::mpc::dealer::{self, DealerClient, DealerLimits};
-//! use indomain::mpc::{Roster, Session};
-//! use indomain::prelude::*;
+#![cfg_attr(
+    feature = "verify",
+    doc = "**Private verification** ([`verify`]): an operator publishes a signed table and serves OPRF evaluations ([`verify::service::serve`] over any channel); a client learns, per claimed attribute, match or not, and the label where every claim matches; the operator learns neither the key nor the values."
+)]
+#![cfg_attr(feature = "verify", doc = "")]
+#![cfg_attr(
+    feature = "verify",
+    doc = concat!("```\n", include_str!("front/verification.rs"), "```\n")
+)]
 //!
-//! let (x, y, fp) = ([1.5, -2.0], [4.0, 0.25], FixedPoint::new(16)?);
-//! let out = local::run(&["alice", "bob", "dealer"], |me, mut links| {
-//!     let rng = &mut indomain::rand::rng();
-//!     if me == 2 {
-//!         dealer::serve(&mut links, DealerLimits::default(), rng)?;
-//!         return Ok::<_, Error>(None);
-//!     }
-//!     let roster = Roster::new(&links, Some(2))?;
-//!     let client = DealerClient::new(&roster)?;
-//!     let mut s = Session::new(&mut links, roster, fp, client);
-//!     let mine = fp.encode_slice(if me == 0 { &x } else { &y })?;
-//!     let sx = s.share_input(0, (me == 0).then_some(&mine[..]), 2, rng)?;
-//!     let sy = s.share_input(1, (me == 1).then_some(&mine[..]), 2, rng)?;
-//!     let xy = s.mul_fixed(&sx, &sy)?;
-//!     let opened = s.open_to(&xy, 0)?;
-//!     s.finish()?;
-//!     Ok(opened.map(|v| fp.decode_slice(&v)))
-//! })?;
-//! let xy = out[0].as_ref().unwrap();
-//! assert!((xy[0] - 6.0).abs() < 1e-3 && (xy[1] + 0.5).abs() < 1e-3);
-//! # Ok::<(), indomain::Error>(())
-//! ```
+//! **A dot product on the mpc layer** ([`mpc::Session`]): two parties'
+//! secret vectors multiplied with Beaver triples from a dealer that sees
+//! shapes only, the result opened to one party.
 //!
-//! Vertical training of a logistic regression between a
-//! label holder and a feature holder: `examples/vertical_train.rs` and
-//! [`learn::pipeline`].
+#![doc = concat!("```\n", include_str!("front/dot.rs"), "```\n")]
+//!
+//! More: `examples/` holds one example a capability (some over QUIC).
 #![warn(missing_docs)]
 
 mod error;
@@ -143,16 +108,109 @@ pub mod local;
 
 pub use error::Error;
 
-pub use indomain_aggregate as aggregate;
-pub use indomain_core as core;
-pub use indomain_learn as learn;
-pub use indomain_mpc as mpc;
-pub use indomain_net as net;
-#[cfg(feature = "cli")]
-pub use indomain_node as node;
-pub use indomain_psi as psi;
+// Each crate is re-exported whole as a module of the facade, so that the
+// facade's documentation documents it under the path a facade user
+// imports (`indomain::psi::Job`), its links included.
+
+pub mod psi {
+    //! Private set intersection between a receiver and a sender (indomain-psi).
+    //!
+    //! Run [`session::receiver`] at one party and [`session::sender`] at the
+    //! other (or [`Job::receive`] / [`Job::send`]) with the same [`Job`], over
+    //! a channel. [`Job::new`] picks the fastest [`Construction`] for the
+    //! [`Mode`]: [`rr22`] (VOLE and OKVS, Raghuraman–Rindal 2022) for an
+    //! intersection or a join, [`ecdh`] (ECDH-PSI on ristretto255) for
+    //! cardinality and intersection-sum; [`buckets`] bounds memory on large
+    //! sets. Each party learns the other's set size and what the mode gives it
+    //! — the receiver X ∩ Y, both parties their matching rows in a common
+    //! order for a join — and nothing else (see [`ecdh`], [`rr22`]).
+
+    pub use indomain_psi::*;
+}
+
+pub mod aggregate {
+    //! Aggregation where no party sees another's figures (indomain-aggregate).
+    //!
+    //! - [`sum`]: the N-party secure vector sum, opened to the receivers only;
+    //! - [`stats`]: sum, count, mean, variance and histogram of numeric
+    //!   columns by public category, groups too small suppressed for everyone
+    //!   (decided by secure comparison with a dealer, or by the first receiver);
+    //! - [`secagg`]: dropout-tolerant secure aggregation (Bonawitz et al. 2017,
+    //!   SecAgg+ of Bell et al. 2020): one server learns the sum of the inputs
+    //!   that arrived, [`secagg::RoundOutput`] who was left out and why.
+
+    pub use indomain_aggregate::*;
+}
+
+pub mod learn {
+    //! Joint model training where only models leave a party (indomain-learn).
+    //!
+    //! [`vertical::train`] and [`vertical::predict`]: logistic and linear
+    //! regression between a label holder and 1 to 4 feature holders on
+    //! secret-shared values (SecureML-style, with a dealer), parties named by
+    //! [`align::Roles`], rows aligned by PSI ([`align`]); [`pipeline`] runs a
+    //! whole job at one party; [`plain`] is the plaintext reference;
+    //! [`horizontal`] is FedAvg over SecAgg+; [`metrics`] scores held-out rows.
+
+    pub use indomain_learn::*;
+}
+
 #[cfg(feature = "verify")]
-pub use indomain_verify as verify;
+pub mod verify {
+    //! Private verification (indomain-verify, feature `verify`).
+    //!
+    //! An operator publishes a signed table of OPRF outputs over its records
+    //! ([`publish`]) and answers blinded evaluations ([`service::Service`],
+    //! served over any channel by [`service::serve`]); a client checks the
+    //! signature, fetches the table and verifies its records ([`session`],
+    //! [`client::Verifier`]). The client learns, per claimed attribute, match
+    //! or not, and the labels where every claim matches; the operator learns
+    //! that a query was made and how many evaluations it cost, never the key
+    //! or the values.
+
+    pub use indomain_verify::*;
+}
+
+pub mod mpc {
+    //! Secret-shared fixed-point computation among n parties (indomain-mpc).
+    //!
+    //! A [`Session`] over a party set, a [`Roster`] (who computes, who deals:
+    //! parties named by set index) and a [`Correlations`] source (a dealer
+    //! party, [`dealer::serve`] and [`DealerClient`]): inputs, openings to all
+    //! or one party, Beaver products and [`Session::dot`], matrix products with
+    //! mask reuse ([`matrix`]), truncation, comparison ([`compare`]) and the
+    //! sigmoid approximations ([`sigmoid`]). Each module says what each party
+    //! learns.
+
+    pub use indomain_mpc::*;
+}
+
+pub mod net {
+    //! How parties talk (indomain-net): a [`Channel`] is a framed, ordered,
+    //! blocking link to one peer; a [`PartySet`] holds one to each other party.
+    //! Backends: [`memory`] (in-process, one thread a party) and `quic`
+    //! (feature `quic`: QUIC with mutual TLS and pinned certificates).
+
+    pub use indomain_net::*;
+}
+
+pub mod core {
+    //! The arithmetic every protocol stands on (indomain-core): the rings
+    //! Z_2^64 ([`ring`]) and Z_2^128, fixed point ([`FixedPoint`]), additive
+    //! sharing with seed compression ([`share`]), the dealer's Beaver and
+    //! matrix triples ([`dealer`]) and truncation ([`truncate`]). No I/O.
+
+    pub use indomain_core::*;
+}
+
+#[cfg(feature = "cli")]
+pub mod node {
+    //! The party node's library (indomain-node, feature `cli`): configuration,
+    //! datasets, job specs, policy, the egress guard, the signed audit trail
+    //! and the job runners the `indomain` command drives.
+
+    pub use indomain_node::*;
+}
 
 /// The version of `ed25519-dalek` whose keys sign verification tables.
 #[cfg(feature = "verify")]

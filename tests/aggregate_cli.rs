@@ -360,3 +360,65 @@ fn histogram_cells_with_a_dealer_are_released_or_suppressed_by_comparison() {
     // Below 18 and above 77 are empty; two cells hidden, never one.
     assert!(suppressed >= 2, "{text}");
 }
+
+#[test]
+fn two_processes_compare_counts_over_quic_without_a_dealer() {
+    let dir = tempfile::tempdir().unwrap();
+    // Two data parties, both receivers: "a" (with the two island rows) and "c".
+    let parties: Vec<Party> = ["a", "c"]
+        .into_iter()
+        .map(|n| keygen(dir.path(), n))
+        .collect();
+    let inputs: Vec<PathBuf> = (0..2)
+        .map(|i| dir.path().join(format!("in-{i}.csv")))
+        .collect();
+    let rows: Vec<Vec<Row>> = inputs
+        .iter()
+        .enumerate()
+        .map(|(i, p)| write_input(p, 2 * i as u64))
+        .collect();
+    let outputs: Vec<PathBuf> = (0..2)
+        .map(|i| dir.path().join(format!("out-{i}.csv")))
+        .collect();
+    let extra = [
+        "--stat",
+        "count",
+        "--group-by",
+        "region",
+        "--categories",
+        "north,south,islands",
+    ];
+    let children: Vec<Child> = (0..2)
+        .map(|i| spawn(&parties, i, Some(&inputs[i]), Some(&outputs[i]), &extra))
+        .collect();
+    let done: Vec<Output> = children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect();
+    for (i, out) in done.iter().enumerate() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "party {i}: {err}");
+        assert!(err.contains("correlations: two-party"), "{err}");
+    }
+    let text = std::fs::read_to_string(&outputs[0]).unwrap();
+    assert_eq!(text, std::fs::read_to_string(&outputs[1]).unwrap());
+    let mut pooled: BTreeMap<&str, usize> = BTreeMap::new();
+    for (r, _, _) in rows.iter().flatten() {
+        *pooled.entry(r.as_str()).or_default() += 1;
+    }
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("group,status,count"));
+    for line in lines {
+        let cells: Vec<&str> = line.split(',').collect();
+        if cells[0] == "islands" {
+            // Only a's two rows: c's view of the others has 2 < 5 rows.
+            assert_eq!(cells[1..], ["suppressed", ""], "{line}");
+        } else {
+            assert_eq!(
+                cells[2].parse::<usize>().unwrap(),
+                pooled[cells[0]],
+                "{line}"
+            );
+        }
+    }
+}

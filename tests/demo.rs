@@ -26,6 +26,13 @@ fn demo_runs_every_job_and_matches_plaintext() {
     );
     assert!(!stdout.contains("MISMATCH"), "{stdout}");
     assert!(!stdout.contains("failed"), "{stdout}");
+    // The differentially private histogram states its ε and checks every
+    // noisy count against the exact one.
+    assert!(
+        stdout.contains("A differentially private histogram of incomes")
+            && stdout.contains("ε = 0.9097 achieved"),
+        "{stdout}"
+    );
 
     // The node part: the PSI jobs ran between the nodes, the out-of-policy
     // job was refused with the rule named, and every audit log verified.

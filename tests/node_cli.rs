@@ -158,14 +158,13 @@ fn nodes_propose_check_policy_and_audit() {
         "{}",
         text(&core)
     );
-    // An output to a receiver the policy does not allow.
-    let to_tax = run(&[
-        "job",
-        "submit",
-        "--config",
-        bank_cfg,
-        &spec(root.path(), "to_tax.toml", "[\"id\"]", "tax"),
-    ]);
+    // An output to a receiver the policy does not allow (the bank, the
+    // PSI receiver, learns the intersection in any case).
+    let to_tax = spec(root.path(), "to_tax.toml", "[\"id\"]", "bank");
+    let mut text_to_tax = std::fs::read_to_string(&to_tax).unwrap();
+    text_to_tax.push_str("\n[[outputs]]\nname = \"intersection\"\nreceiver = \"tax\"\n");
+    std::fs::write(&to_tax, text_to_tax).unwrap();
+    let to_tax = run(&["job", "submit", "--config", bank_cfg, &to_tax]);
     assert!(!to_tax.status.success());
     assert!(
         text(&to_tax)
@@ -180,7 +179,8 @@ fn nodes_propose_check_policy_and_audit() {
         std::fs::read_to_string(&join)
             .unwrap()
             .replace("psi-intersection", "psi-join")
-            .replace("\"intersection\"", "\"alignment\""),
+            .replace("\"intersection\"", "\"alignment\"")
+            + "\n[[outputs]]\nname = \"alignment\"\nreceiver = \"tax\"\n",
     )
     .unwrap();
     let expired = run(&["job", "submit", "--config", bank_cfg, &join]);

@@ -51,6 +51,7 @@ datasets = DATASETS
 grades = ["public", "internal", "sensitive"]
 outputs = { statistics = ["alpha", "beta"], model = ["alpha", "beta"], metrics = ["alpha", "beta"], predictions = ["alpha"], alignment = ["alpha", "beta"], cardinality = ["alpha", "beta"], sum = ["beta"] }
 min_group_size = 3
+open_counts_to_decider = true
 "#;
 
 /// Three sites with their configurations (alpha proposes).

@@ -103,12 +103,13 @@ fn a_constant_column_or_too_few_shared_rows_stop_every_party() {
         spawn(&vertical_args(&ps, 1, Some(&tax), Some(&models[1]))),
         spawn(&vertical_args(&ps, 2, None, None)),
     ]);
+    // Every party stops before the join reveals a row.
     for o in &outs {
         assert!(!o.status.success());
+        let err = stderr(o);
         assert!(
-            stderr(o).contains("only 10 rows are shared"),
-            "{}",
-            stderr(o)
+            err.contains("nothing revealed") && err.contains("20"),
+            "{err}"
         );
     }
     // A constant column at the tax bureau.
@@ -285,6 +286,7 @@ fn horizontal_fedavg_over_quic_matches_plaintext_fedavg() {
         },
         frac_bits: 20,
         max_abs: 1e9,
+        dp: None,
     };
     let ys: Vec<Vec<f64>> = tables.iter().map(|t| t.y.clone().unwrap()).collect();
     let views: Vec<_> = tables
@@ -425,4 +427,99 @@ fn vertical_training_over_quic_matches_plaintext_and_its_models_score_jointly() 
         let p: f64 = cells[2].parse().unwrap();
         assert_eq!(p, map.apply(got), "{line}");
     }
+}
+
+#[test]
+fn two_processes_train_over_quic_without_a_dealer() {
+    use indomain_learn::reference;
+    use indomain_mpc::sigmoid::sigmoid_approx;
+    let dir = tempfile::tempdir().unwrap();
+    let ps = parties(dir.path(), &["bank", "tax"]);
+    let (bank_csv, tax_csv) = vertical_files(dir.path(), 120, 20);
+    let models: Vec<PathBuf> = (0..2)
+        .map(|i| dir.path().join(format!("m{i}.json")))
+        .collect();
+    // The same job as with a dealer, with --dealer left out: without a
+    // dealer the default Fourier sigmoid is refused before connecting.
+    let without_dealer = |me: usize, input: &Path, model: &Path| {
+        let mut a = vertical_args(&ps, me, Some(input), Some(model));
+        let at = a.iter().position(|x| x == "--dealer").unwrap();
+        a.drain(at..at + 2);
+        a
+    };
+    let err = refused(without_dealer(0, &bank_csv, &models[0]));
+    assert!(
+        err.contains("--sigmoid fourier") && err.contains("--dealer"),
+        "{err}"
+    );
+    // SecureML's gradient descent with σ̃, as before #18.
+    let no_dealer = |me: usize, input: &Path, model: &Path| {
+        let mut a = without_dealer(me, input, model);
+        a.retain(|x| x != "--quiet");
+        a.push("--no-contribution".into());
+        a.extend(
+            [
+                "--sigmoid",
+                "linear",
+                "--optimizer",
+                "gradient-descent",
+                "--fixed-epochs",
+                "--epochs",
+                "10",
+                "--learning-rate",
+                "0.5",
+                "--l2",
+                "0",
+            ]
+            .map(String::from),
+        );
+        a
+    };
+    let outs = wait_all(vec![
+        spawn(&no_dealer(0, &bank_csv, &models[0])),
+        spawn(&no_dealer(1, &tax_csv, &models[1])),
+    ]);
+    assert_ok(&outs);
+    for o in &outs {
+        assert!(
+            stderr(o).contains("correlations: two-party"),
+            "{}",
+            stderr(o)
+        );
+    }
+    let bank = ModelFile::load(&models[0]).unwrap();
+    let tax = ModelFile::load(&models[1]).unwrap();
+    // The trust record travels in both model files.
+    assert_eq!(bank.correlations.as_deref(), Some("two-party"));
+    assert_eq!(tax.correlations.as_deref(), Some("two-party"));
+    let spec = |label: bool| CsvSpec {
+        id_column: "id".into(),
+        label_column: label.then(|| "y".into()),
+        features: None,
+        task: Task::Logistic,
+    };
+    let b = data::load_csv(&bank_csv, &spec(true)).unwrap();
+    let t = data::load_csv(&tax_csv, &spec(false)).unwrap();
+    let params = TrainParams {
+        seed: 3,
+        ..TrainParams::gradient_descent(10, 0.5)
+    };
+    let want = reference::vertical(&[&b, &t], 0.25, &params, Some(sigmoid_approx)).unwrap();
+    for (got, want) in [
+        (&bank.weights, &want.weights[0]),
+        (&tax.weights, &want.weights[1]),
+    ] {
+        for (g, w) in got.iter().zip(want) {
+            assert!((g - w).abs() < 2e-3, "{got:?} vs {want:?}");
+        }
+    }
+    // Three parties and no dealer are refused before connecting.
+    let ps3 = parties(
+        &dir.path().join("three").tap_mkdir(),
+        &["bank", "tax", "stats"],
+    );
+    let mut three = vertical_args(&ps3, 0, Some(&bank_csv), Some(&models[0]));
+    let at = three.iter().position(|x| x == "--dealer").unwrap();
+    three.drain(at..at + 2);
+    assert!(refused(three).contains("exactly two parties"));
 }

@@ -3,8 +3,9 @@
 use super::CliResult;
 use super::net_args::{party_addrs, spinner};
 use super::stop;
+use indomain_aggregate::dp::{Clip, DEFAULT_DELTA, DpSpec};
 use indomain_aggregate::stats::job::{DEFAULT_FRAC_BITS, DEFAULT_MAX_ABS};
-use indomain_aggregate::stats::{CountDecision, Statistic, StatsJob, serve_dealer};
+use indomain_aggregate::stats::{CountDecision, DpCalibration, Statistic, StatsJob, serve_dealer};
 use indomain_net::Limits;
 use indomain_net::quic::{Endpoint, Identity, TrustedPeer, mesh};
 use indomain_node::aggregate_job::{self, AggregateJob};
@@ -33,15 +34,35 @@ then decided by a secure comparison of the shared counts, and no party
 learns the count of a suppressed group or cell (a histogram column with
 one suppressed cell has a second one suppressed, since the group count
 would give it away). The dealer learns only how many groups and cells
-there are. Without --dealer the job is refused, unless
+there are. Two data parties need no dealer: without --dealer they run the
+same comparison on correlated randomness they generate themselves
+(two-party: oblivious transfer between them; no third organisation is
+trusted). With more parties and no --dealer the job is refused, unless
 --open-counts-to-decider accepts that the first receiver learns every
 group's count, suppressed ones included, and every receiver the counts
-of small histogram cells.
+of small histogram cells. The summary line names how the comparison's
+randomness was produced (\"correlations: dealer NAME\" or \"two-party\").
 
 Receivers learn, for released groups, the count and the sums (sum,
 mean), sums and sums of squares (variance) or bin counts (histogram)
 behind the statistic; other parties learn only which groups were
 released.
+
+--dp-epsilon E releases the result with differential privacy: every data
+party clips its values to --clip LO,HI (values outside are clipped, not
+refused; required for sum, mean and variance, within the --max-abs range)
+and adds its share of discrete Gaussian noise to its secret share before
+anything is opened, so every count and statistic the receivers see is
+noisy, and the whole release is (E, --dp-delta)-DP in any one row of any
+party. By default each party's share alone carries the full noise, so the
+guarantee holds even if every data party but one pools its noise with a
+receiver; --dp-coalition K calibrates for at most K such parties instead
+(less noise each). Suppression is then decided on the noisy counts: by
+the --dealer's secure comparison, or, without a dealer, by opening the
+noisy counts to the first receiver (no --open-counts-to-decider needed).
+Groups pass if their noisy count reaches --min-group-size. Mean and
+variance are computed from the noisy sums and counts. The summary line
+gives the achieved epsilon and the noise's standard deviation.
 
 OUT.csv (long format, one row per group and column):
   count:     group,status,count
@@ -145,6 +166,31 @@ pub struct Args {
     #[arg(long, value_name = "X", default_value_t = DEFAULT_MAX_ABS)]
     max_abs: f64,
 
+    /// Release with differential privacy: ε of the whole result (> 0).
+    #[arg(long, value_name = "E", allow_hyphen_values = true)]
+    dp_epsilon: Option<f64>,
+
+    /// With --dp-epsilon: δ of the whole result.
+    #[arg(long, value_name = "D", default_value_t = DEFAULT_DELTA, requires = "dp_epsilon")]
+    dp_delta: f64,
+
+    /// With --dp-epsilon: the bounds every value is clipped to (required
+    /// for sum, mean and variance).
+    #[arg(
+        long,
+        value_name = "LO,HI",
+        value_delimiter = ',',
+        num_args = 1,
+        allow_hyphen_values = true,
+        requires = "dp_epsilon"
+    )]
+    clip: Vec<f64>,
+
+    /// With --dp-epsilon: the most data parties that may pool their noise
+    /// with a receiver (default: all but one).
+    #[arg(long, value_name = "K", requires = "dp_epsilon")]
+    dp_coalition: Option<usize>,
+
     /// Where a receiver writes the result, in the format described
     /// below (OUT.csv).
     #[arg(long, value_name = "OUT.csv")]
@@ -240,19 +286,32 @@ pub fn run(args: Args) -> CliResult {
     };
     // Refuse a bad job before waiting for peers.
     job.validate(parties.len())?;
+    let dp = dp_spec(&args, &job.statistic)?;
     let decision = match &args.dealer {
         Some(name) => CountDecision::Compared {
             dealer: index(name)?,
         },
+        None if dp.is_some() && args.open_counts_to_decider => {
+            return Err("with --dp-epsilon the counts are opened noisy to the first receiver without --open-counts-to-decider: drop it".into());
+        }
+        None if dp.is_some() => CountDecision::NoisyCounts,
         None if args.open_counts_to_decider => CountDecision::OpenedToDecider,
+        // Two data parties and no dealer: they generate the comparison's
+        // correlated randomness themselves.
+        None if parties.len() == 2 => CountDecision::ComparedTwoParty,
         None => {
             return Err(format!(
-                "give --dealer NAME (a party that holds no data) so that suppression is decided without opening any count, or --open-counts-to-decider to let {} see every group's count",
+                "give --dealer NAME (a party that holds no data) so that suppression is decided without opening any count (two parties alone need none), or --open-counts-to-decider to let {} see every group's count",
                 names[job.receivers[0]]
             )
             .into());
         }
     };
+    if let Some(spec) = &dp {
+        // The whole DP check (bounds against the range, noise against the
+        // ring), before any data is read or any peer is waited for.
+        DpCalibration::new(&job, spec, decision.data_parties(parties.len()))?;
+    }
     if let CountDecision::Compared { dealer } = decision {
         if job.receivers.contains(&dealer) {
             return Err(format!(
@@ -274,6 +333,7 @@ pub fn run(args: Args) -> CliResult {
         input,
         output: args.output.clone(),
         replace_output: args.force,
+        dp,
     };
     if job.job.receivers.contains(&me) != args.output.is_some() {
         return Err(match args.output {
@@ -287,7 +347,7 @@ pub fn run(args: Args) -> CliResult {
     }
     let limits = limits(&args)?;
     let identity = Identity::load(&args.identity)?;
-    let prepared = job.prepare(me, parties.len())?;
+    let prepared = job.prepare(me, parties.len(), decision.data_parties(parties.len()))?;
     let trusted = parties
         .iter()
         .enumerate()
@@ -311,9 +371,58 @@ pub fn run(args: Args) -> CliResult {
     let summary = summary?;
     stop.done();
     eprintln!("aggregate {}: {summary}", args.me);
+    if let Some(trust) = decision.trust(&names) {
+        eprintln!("aggregate {}: correlations: {trust}", args.me);
+    }
     drop(party_set);
     drop(endpoint);
     Ok(())
+}
+
+/// The DP spec of the command line, checked on its own (`None` without
+/// --dp-epsilon).
+fn dp_spec(args: &Args, statistic: &Statistic) -> Result<Option<DpSpec>, String> {
+    let Some(epsilon) = args.dp_epsilon else {
+        return Ok(None);
+    };
+    if !(epsilon.is_finite() && epsilon > 0.0) {
+        return Err(format!(
+            "--dp-epsilon {epsilon}: give a finite number above 0"
+        ));
+    }
+    let clip = match args.clip.as_slice() {
+        [] => None,
+        [lo, hi] => Some(
+            Clip::new(*lo, *hi)
+                .map_err(|_| format!("--clip {lo},{hi}: give finite bounds LO < HI"))?,
+        ),
+        other => {
+            return Err(format!(
+                "--clip takes two bounds LO,HI, not {} values",
+                other.len()
+            ));
+        }
+    };
+    match (statistic, clip) {
+        (Statistic::Count, Some(_)) => {
+            return Err("--stat count reads no values: drop --clip".into());
+        }
+        (Statistic::Sum | Statistic::Mean | Statistic::Variance, None) => {
+            return Err(
+                "--dp-epsilon with a sum, mean or variance needs --clip LO,HI: the bounds every value is clipped to, which set how much one row can change the result"
+                    .into(),
+            );
+        }
+        _ => {}
+    }
+    let spec = DpSpec {
+        epsilon,
+        delta: args.dp_delta,
+        clip,
+        coalition: args.dp_coalition,
+    };
+    spec.check().map_err(|e| e.to_string())?;
+    Ok(Some(spec))
 }
 
 fn limits(args: &Args) -> Result<Limits, String> {

@@ -203,6 +203,7 @@ pub fn model_pair(dir: &Path, nonce: &str) -> (PathBuf, PathBuf, ModelFile, Mode
                 loss_per_epoch: Vec::new(),
                 validation_loss_per_epoch: Vec::new(),
                 contribution: None,
+                correlations: None,
                 written_by: "test".into(),
                 training: None,
                 calibration: None,

@@ -11,12 +11,16 @@
 //!   federated learning (Bonawitz et al. CCS 2017; SecAgg+, Bell et al.
 //!   CCS 2020): many clients, one aggregator that learns only the sum; the
 //!   server is an I/O-free state machine with a thin blocking driver;
-//! - [`shamir`]: the threshold secret sharing secagg uses for its seeds.
+//! - [`shamir`]: the threshold secret sharing secagg uses for its seeds;
+//! - [`dp`]: differential privacy for what is released — exact discrete
+//!   Gaussian noise added to the secret shares before the opening, with
+//!   zCDP accounting.
 //!
 //! Everything here is a plain synchronous function over `indomain-net`
 //! channels; nothing touches files.
 #![warn(missing_docs)]
 
+pub mod dp;
 pub mod error;
 pub mod secagg;
 pub mod shamir;

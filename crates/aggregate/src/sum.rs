@@ -297,10 +297,11 @@ pub struct RealEncoding {
 /// wrapped). What each party learns is what [`secure_sum`] says.
 ///
 /// ```
-/// use indomain_aggregate::sum::{RealEncoding, secure_sum_real};
+/// # mod indomain { pub use {::rand, indomain_aggregate as aggregate, indomain_net as net}; }
+/// use indomain::aggregate::sum::{RealEncoding, secure_sum_real};
 ///
 /// let enc = RealEncoding { frac_bits: 20, max_abs: 1e6 };
-/// let sets = indomain_net::memory::mesh(&["a", "b", "c"]);
+/// let sets = indomain::net::memory::mesh(&["a", "b", "c"]);
 /// let sums: Vec<_> = std::thread::scope(|s| {
 ///     let handles: Vec<_> = sets
 ///         .into_iter()
@@ -308,7 +309,7 @@ pub struct RealEncoding {
 ///         .map(|(i, mut links)| {
 ///             s.spawn(move || {
 ///                 let mine = [i as f64 + 0.25, -1.5];
-///                 secure_sum_real(&mut links, &mine, enc, &[0], &mut rand::rng())
+///                 secure_sum_real(&mut links, &mine, enc, &[0], &mut indomain::rand::rng())
 ///             })
 ///         })
 ///         .collect();

@@ -529,6 +529,18 @@ fn bad_jobs_are_refused() {
         j.min_group_size = k;
         assert!(j.validate(2).is_err(), "k = {k}");
     }
+    // 10^5 categories × 6·10^4 bin edges would be ~10^10 cells a party:
+    // refused before anything is allocated.
+    let mut j = job(
+        Statistic::Histogram {
+            edges: (0..60_000).map(f64::from).collect(),
+        },
+        false,
+        2,
+    );
+    j.categories = Some((0..100_000).map(|c| format!("c{c}")).collect());
+    let err = j.validate(2).unwrap_err().to_string();
+    assert!(err.contains("cells"), "{err}");
 }
 
 #[test]

@@ -498,3 +498,70 @@ fn a_dealer_that_receives_or_holds_data_is_refused() {
         "{err:?}"
     );
 }
+
+#[test]
+fn two_data_parties_compare_without_a_dealer() {
+    for statistic in [Statistic::Count, Statistic::Mean] {
+        let mut job = job(statistic);
+        job.receivers = vec![0, 1];
+        let mut data = data_for(&job, 7);
+        data.truncate(2);
+        let (sets, logs) = logged_mesh(2);
+        let results: Vec<_> = std::thread::scope(|s| {
+            let handles: Vec<_> = sets
+                .into_iter()
+                .zip(&data)
+                .enumerate()
+                .map(|(i, (mut ps, d))| {
+                    let job = &job;
+                    s.spawn(move || {
+                        let mut rng = StdRng::seed_from_u64(300 + i as u64);
+                        run_statistics_with(
+                            &mut ps,
+                            job,
+                            d,
+                            CountDecision::ComparedTwoParty,
+                            &mut rng,
+                            &mut |_| {},
+                        )
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let mut released = 0;
+        for r in results {
+            let r = r.unwrap().unwrap();
+            check(&job, &data, &r);
+            released += r
+                .groups
+                .iter()
+                .filter(|g| matches!(g.outcome, GroupOutcome::Released { .. }))
+                .count();
+        }
+        // Some groups pass and some do not, at both receivers.
+        assert!(released > 0 && released < 2 * 4, "{released}");
+        // Both parties generated correlations: each received frames.
+        for (i, l) in logs.iter().enumerate() {
+            assert!(l[1 - i].1.lock().unwrap().len() > 10);
+        }
+    }
+    // Three data parties cannot run it.
+    let job = job(Statistic::Count);
+    let data = data_for(&job, 7);
+    let (mut sets, _) = logged_mesh(3);
+    let mut rng = StdRng::seed_from_u64(1);
+    let err = run_statistics_with(
+        &mut sets[0],
+        &job,
+        &data[0],
+        CountDecision::ComparedTwoParty,
+        &mut rng,
+        &mut |_| {},
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("exactly two data parties"),
+        "{err}"
+    );
+}

@@ -238,7 +238,9 @@ impl Dealer {
     /// whose column block k party k holds in the clear (a vertically split
     /// feature matrix), party k opens X_k − U_k once and no other party
     /// holds or sends anything for that block. Right triples against it are
-    /// dealt as for [`left_mask`](Self::left_mask).
+    /// dealt as for [`left_mask`](Self::left_mask). A party's block may be
+    /// empty (a party that takes part without columns), the mask may not;
+    /// widths or a size that overflow are errors.
     pub fn left_mask_blocks<R: Rng + CryptoRng + ?Sized>(
         &self,
         rows: usize,
@@ -252,8 +254,8 @@ impl Dealer {
                 got: widths.len(),
             });
         }
+        let inner = block_columns(rows, widths)?;
         let seeds = self.seeds(rng);
-        let inner: usize = widths.iter().sum();
         let mut u = Array2::zeros((rows, inner));
         let mut col = 0;
         for (seed, &width) in seeds.iter().zip(widths) {
@@ -403,6 +405,32 @@ impl Dealer {
     }
 }
 
+/// The columns of a left mask of `rows` rows in blocks of `widths`: at
+/// least one in all (a block of width 0 is a party without columns, as in
+/// training's contribution re-runs), and the mask's size within `usize`
+/// (checked, so that wrapped widths cannot pass for a small mask).
+pub fn block_columns(rows: usize, widths: &[usize]) -> Result<usize, CoreError> {
+    let what = "left mask blocks";
+    let inner = widths
+        .iter()
+        .try_fold(0usize, |sum, &w| sum.checked_add(w))
+        .ok_or_else(|| CoreError::BadShape {
+            what,
+            reason: "the widths overflow".into(),
+        })?;
+    if inner == 0 {
+        return Err(CoreError::BadShape {
+            what,
+            reason: "every block has width 0: the mask has no column".into(),
+        });
+    }
+    rows.checked_mul(inner).ok_or_else(|| CoreError::BadShape {
+        what,
+        reason: format!("{rows} rows of {inner} columns overflow"),
+    })?;
+    Ok(inner)
+}
+
 fn check_mask_bits(bits: u32) -> Result<(), CoreError> {
     if bits > 64 {
         return Err(CoreError::ShapeMismatch {
@@ -540,6 +568,29 @@ mod tests {
         let v = ArrayView2::from_shape((5, 2), &v).unwrap();
         let expected = matmul(left.u.view(), v).unwrap();
         assert_eq!(expected.as_slice().unwrap(), &w[..]);
+    }
+
+    #[test]
+    fn block_widths_that_are_all_zero_or_wrap_are_errors() {
+        let mut rng = StdRng::seed_from_u64(5);
+        let dealer = Dealer::new(2).unwrap();
+        // One empty block is a party without columns.
+        let (left, _) = dealer.left_mask_blocks(3, &[0, 2], &mut rng).unwrap();
+        assert_eq!(left.dim(), (3, 2));
+        for (rows, widths) in [
+            (3, vec![0, 0]),
+            (1, vec![1 << 63, (1 << 63) + 3]),
+            (usize::MAX, vec![usize::MAX, 2]),
+            (1 << 40, vec![1 << 30, 1 << 30]),
+        ] {
+            assert!(
+                matches!(
+                    dealer.left_mask_blocks(rows, &widths, &mut rng),
+                    Err(CoreError::BadShape { .. })
+                ),
+                "{rows} × {widths:?}"
+            );
+        }
     }
 
     #[test]

@@ -35,6 +35,15 @@ pub enum CoreError {
         /// The length or dimension that was given.
         got: usize,
     },
+    /// A requested shape cannot be dealt: a dimension of 0 where the item
+    /// needs one, or a size that overflows.
+    #[error("bad shape: {what}: {reason}")]
+    BadShape {
+        /// Which item or dimension.
+        what: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A sharing needs at least this many parties.
     #[error("secret sharing needs at least {min} parties, got {got}")]
     TooFewParties {

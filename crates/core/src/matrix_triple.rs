@@ -143,7 +143,7 @@ impl RightTripleShare {
     }
 
     /// This party's share of Σ y_i² for the one-column y whose mask
-    /// E = y − V was opened: [leader]·Σ E_i² + 2·Σ E_i·V_i + its share of
+    /// E = y − V was opened: \[leader\]·Σ E_i² + 2·Σ E_i·V_i + its share of
     /// ‖V‖² (from [`from_dealt_with_square`](Self::from_dealt_with_square)).
     pub fn square_sum(&self, e: &[u64], square: u64, leader: bool) -> Result<u64, CoreError> {
         check("square sum: E", (self.v.len(), 1), (e.len(), 1))?;
@@ -171,7 +171,7 @@ impl RightTripleShare {
     /// left-mask share `u` (pass transposed views of U_i and D for Xᵀ·Y).
     /// Exactly one party (the leader) passes `leader = true`.
     ///
-    /// Computed as W_i + D·(V_i + [leader]·E) + U_i·E: two products per
+    /// Computed as W_i + D·(V_i + \[leader\]·E) + U_i·E: two products per
     /// party, the leader's D·E folded into the first.
     pub fn finish(
         &self,

@@ -105,6 +105,24 @@ impl TruncationPairShare {
         })
     }
 
+    /// A share generated some other way (two parties without a dealer):
+    /// shares of r and of r >> `frac_bits`, of the same length.
+    pub fn new(r: Vec<u64>, shifted: Vec<u64>, frac_bits: u32) -> Result<Self, CoreError> {
+        check_frac_bits(frac_bits)?;
+        if r.len() != shifted.len() {
+            return Err(CoreError::ShapeMismatch {
+                what: "truncation pairs: shifted shares",
+                expected: r.len(),
+                got: shifted.len(),
+            });
+        }
+        Ok(Self {
+            r,
+            shifted,
+            frac_bits,
+        })
+    }
+
     /// The number of pairs.
     pub fn len(&self) -> usize {
         self.r.len()

@@ -26,6 +26,10 @@ use indomain_psi::{Construction, Items, Job, Mode};
 use rand::CryptoRng;
 use std::collections::HashSet;
 
+/// The most feature holders a vertical job takes (with the label holder
+/// and the dealer, at most 6 parties).
+pub const MAX_FEATURE_HOLDERS: usize = 4;
+
 /// Who does what in a vertical job: parties named by set index, as
 /// everywhere in the engine. Alignment, training
 /// ([`crate::vertical::train`]) and scoring ([`crate::vertical::predict`])
@@ -52,9 +56,9 @@ impl Roles {
         let features: Vec<usize> = (0..parties)
             .filter(|&p| p != label && Some(p) != dealer)
             .collect();
-        if features.is_empty() || features.len() > 4 {
+        if features.is_empty() || features.len() > MAX_FEATURE_HOLDERS {
             return Err(LearnError::Params(format!(
-                "vertical training takes 1 to 4 feature holders, not {}",
+                "vertical training takes 1 to {MAX_FEATURE_HOLDERS} feature holders, not {}",
                 features.len()
             )));
         }
@@ -66,7 +70,7 @@ impl Roles {
     }
 
     /// Checks that every party of a set of `parties` has exactly one role
-    /// and that there are 1 to 4 feature holders.
+    /// and that there are 1 to [`MAX_FEATURE_HOLDERS`] feature holders.
     pub fn check(&self, parties: usize) -> Result<(), LearnError> {
         let mut seen = vec![false; parties];
         let everyone = std::iter::once(self.label)
@@ -82,9 +86,9 @@ impl Roles {
         if let Some(p) = seen.iter().position(|s| !s) {
             return Err(LearnError::Params(format!("party {p} has no role")));
         }
-        if self.features.is_empty() || self.features.len() > 4 {
+        if self.features.is_empty() || self.features.len() > MAX_FEATURE_HOLDERS {
             return Err(LearnError::Params(format!(
-                "vertical training takes 1 to 4 feature holders, not {}",
+                "vertical training takes 1 to {MAX_FEATURE_HOLDERS} feature holders, not {}",
                 self.features.len()
             )));
         }
@@ -92,9 +96,12 @@ impl Roles {
     }
 }
 
-/// The PSI job of the alignment: the id column, trimmed, case kept.
-fn psi_job() -> Job {
-    let mut job = Job::new(Mode::Join).with_construction(Construction::fastest(Mode::Join));
+/// The PSI job of the alignment: the id column, trimmed, case kept; a join
+/// of fewer than `min_rows` rows reveals nothing to the feature holder.
+fn psi_job(min_rows: usize) -> Job {
+    let mut job = Job::new(Mode::Join)
+        .with_construction(Construction::fastest(Mode::Join))
+        .with_min_intersection(min_rows);
     job.key_spec = "1 key column, trimmed, case kept".into();
     job
 }
@@ -102,7 +109,12 @@ fn psi_job() -> Job {
 /// Aligns this party's rows with every other data party's. `ids` are this
 /// party's row ids (empty at the dealer). Returns the number of shared
 /// rows and, at a data party, the indices of its rows in the common order.
-/// Every party refuses fewer than `min_rows` shared rows.
+///
+/// Fewer than `min_rows` shared rows stop every party before anything is
+/// revealed beyond the set sizes: each join carries the minimum into the
+/// PSI (a join below it reveals no row to the feature holder), and when
+/// the rows every party shares are fewer, the label holder sends neither
+/// the count nor any position, only a notice.
 pub fn align<R: CryptoRng + ?Sized>(
     parties: &mut PartySet,
     roles: &Roles,
@@ -119,23 +131,31 @@ pub fn align<R: CryptoRng + ?Sized>(
         items
     };
     let psi_err = |e: indomain_psi::PsiError| LearnError::Data(format!("aligning rows: {e}"));
+    let job = psi_job(min_rows);
     if me == roles.label {
         let items = items();
         let mut positions: Vec<Vec<Option<u64>>> = Vec::new();
+        // Feature holders whose join stopped below the minimum: they have
+        // left the job, the others wait for the notice.
+        let mut stopped = Vec::new();
         for &f in &roles.features {
-            let outcome = indomain_psi::session::receiver(
+            let mut pos = vec![None; ids.len()];
+            match indomain_psi::session::receiver(
                 parties.channel(f)?,
-                &psi_job(),
+                &job,
                 &items,
                 rng,
                 &mut |_| {},
-            )
-            .map_err(psi_err)?;
-            let mut pos = vec![None; ids.len()];
-            for (p, &row) in outcome.matched.unwrap_or_default().iter().enumerate() {
-                if let Some(slot) = pos.get_mut(row) {
-                    *slot = Some(p as u64);
+            ) {
+                Ok(outcome) => {
+                    for (p, &row) in outcome.matched.unwrap_or_default().iter().enumerate() {
+                        if let Some(slot) = pos.get_mut(row) {
+                            *slot = Some(p as u64);
+                        }
+                    }
                 }
+                Err(indomain_psi::PsiError::BelowMinimum { .. }) => stopped.push(f),
+                Err(e) => return Err(psi_err(e)),
             }
             positions.push(pos);
         }
@@ -144,21 +164,37 @@ pub fn align<R: CryptoRng + ?Sized>(
             .collect();
         rows.sort_by(|&a, &b| ids[a].trim().cmp(ids[b].trim()));
         let n = rows.len();
+        let shared = (n >= min_rows).then_some(n as u64);
         for i in parties.others().collect::<Vec<_>>() {
-            send_msg(parties.channel(i)?, &(n as u64))?;
+            if !stopped.contains(&i) {
+                send_msg(parties.channel(i)?, &shared)?;
+            }
         }
+        if !stopped.is_empty() {
+            let names: Vec<&str> = stopped.iter().map(|&f| parties.name(f)).collect();
+            return Err(LearnError::Data(format!(
+                "aligning rows: fewer than {min_rows} rows are shared with {}; training needs at least {min_rows}, nothing revealed",
+                names.join(", ")
+            )));
+        }
+        check_rows(n, min_rows, "every feature holder")?;
         for (j, &f) in roles.features.iter().enumerate() {
             let mine: Vec<u64> = rows.iter().filter_map(|&r| positions[j][r]).collect();
             send_u64s(parties.channel(f)?, &mine)?;
         }
-        check_rows(n, min_rows, "every feature holder")?;
         Ok((n, Some(rows)))
     } else {
         let label_name = parties.name(roles.label).to_string();
+        let below = || {
+            LearnError::Data(format!(
+                "aligning rows: fewer than {min_rows} rows are shared by every data party \
+                 (told by {label_name}); training needs at least {min_rows}, nothing revealed"
+            ))
+        };
         let matched = if roles.features.contains(&me) {
             let outcome = indomain_psi::session::sender(
                 parties.channel(roles.label)?,
-                &psi_job(),
+                &job,
                 &items(),
                 None,
                 rng,
@@ -170,7 +206,8 @@ pub fn align<R: CryptoRng + ?Sized>(
             None
         };
         let ch = parties.channel(roles.label)?;
-        let n: u64 = recv_msg(ch)?;
+        let n: Option<u64> = recv_msg(ch)?;
+        let n = n.ok_or_else(below)?;
         let limit = matched.as_ref().map_or(u32::MAX as usize, Vec::len);
         let n = usize::try_from(n)
             .ok()
@@ -180,12 +217,11 @@ pub fn align<R: CryptoRng + ?Sized>(
                 phase: "aligning rows",
                 reason: format!("announced {n} shared rows, more than the join gave"),
             })?;
+        check_rows(n, min_rows, &label_name)?;
         let Some(matched) = matched else {
-            check_rows(n, min_rows, &label_name)?;
             return Ok((n, None));
         };
         let positions = recv_u64s(parties.channel(roles.label)?, n)?;
-        check_rows(n, min_rows, &label_name)?;
         let mut seen = HashSet::with_capacity(n);
         let rows = positions
             .iter()
@@ -266,25 +302,72 @@ mod tests {
         assert_eq!(Roles::new(4, 2, Some(0)).unwrap().features, vec![1, 3]);
     }
 
-    #[test]
-    fn too_few_shared_rows_stop_every_party() {
-        let roles = Roles::new(3, 0, Some(2)).unwrap();
-        let inputs = [ids(&[1, 2, 3]), ids(&[3, 4, 5]), Vec::new()];
-        let sets = mesh(&["bank", "tax", "dealer"]);
-        let out: Vec<_> = std::thread::scope(|s| {
+    fn run_align(names: &[&str], inputs: &[Vec<String>], roles: &Roles, min: usize) -> Vec<String> {
+        let sets = mesh(names);
+        std::thread::scope(|s| {
             let hs: Vec<_> = sets
                 .into_iter()
-                .zip(&inputs)
+                .zip(inputs)
                 .map(|(mut p, ids)| {
                     let roles = roles.clone();
-                    s.spawn(move || align(&mut p, &roles, ids, 10, &mut rand::rng()))
+                    s.spawn(move || align(&mut p, &roles, ids, min, &mut rand::rng()))
                 })
                 .collect();
-            hs.into_iter().map(|h| h.join().unwrap()).collect()
-        });
-        for r in &out {
-            let err = r.as_ref().unwrap_err().to_string();
-            assert!(err.contains("only 1 rows are shared"), "{err}");
+            hs.into_iter()
+                .map(|h| match h.join().unwrap() {
+                    Ok((n, _)) => format!("ok: {n} rows"),
+                    Err(e) => e.to_string(),
+                })
+                .collect()
+        })
+    }
+
+    #[test]
+    fn too_few_shared_rows_stop_every_party_before_the_join_is_revealed() {
+        let roles = Roles::new(3, 0, Some(2)).unwrap();
+        // Sets smaller than the minimum: the join stops at its hello.
+        let small = [ids(&[1, 2, 3]), ids(&[3, 4, 5]), Vec::new()];
+        // Sets large enough, one shared row: the join stops before the
+        // label holder reveals any position to the feature holder.
+        let large = [
+            ids(&(1..=12).collect::<Vec<_>>()),
+            ids(&(12..=30).collect::<Vec<_>>()),
+            Vec::new(),
+        ];
+        for inputs in [small, large] {
+            let out = run_align(&["bank", "tax", "dealer"], &inputs, &roles, 10);
+            assert!(
+                out[0].contains("fewer than 10 rows are shared with tax"),
+                "{}",
+                out[0]
+            );
+            assert!(
+                out[1].contains("fewer than the job's minimum of 10 keys match; nothing revealed"),
+                "{}",
+                out[1]
+            );
+            assert!(out[2].contains("nothing revealed"), "{}", out[2]);
         }
+    }
+
+    #[test]
+    fn too_few_rows_shared_by_all_reveal_no_position() {
+        // Each join has 6 rows, the three parties share 2.
+        let bank = ids(&(1..=10).collect::<Vec<_>>());
+        let tax = ids(&[1, 2, 3, 4, 5, 6, 40]);
+        let telco = ids(&[1, 2, 7, 8, 9, 10, 50]);
+        let roles = Roles::new(4, 0, Some(3)).unwrap();
+        let inputs = [bank, tax, telco, Vec::new()];
+        let out = run_align(&["bank", "tax", "telco", "dealer"], &inputs, &roles, 5);
+        assert!(out[0].contains("only 2 rows are shared"), "{}", out[0]);
+        for o in &out[1..] {
+            assert!(
+                o.contains("fewer than 5 rows are shared by every data party"),
+                "{o}"
+            );
+            assert!(!o.contains('2'), "the count travelled: {o}");
+        }
+        let out = run_align(&["bank", "tax", "telco", "dealer"], &inputs, &roles, 2);
+        assert!(out.iter().all(|o| o == "ok: 2 rows"), "{out:?}");
     }
 }

@@ -7,10 +7,16 @@
 //!
 //! What each party learns: the label holder evaluates every re-run (it
 //! alone has the labels and, through joint scoring, the scores) and so
-//! learns the held-out AUC and KS of each subset model; it then sends the
-//! report, and only the report, to every party, which writes it into its
-//! model file. No re-run reveals more than the joint run: each is the same
-//! secure training on fewer parties.
+//! learns the held-out AUC and KS of each subset model (and, through joint
+//! scoring, each subset model's held-out scores); it then sends the report,
+//! and only the report, to the receivers of the metrics
+//! ([`crate::pipeline::Releases`]), which write it into their model files.
+//! Each re-run is the same secure training on fewer parties, so it reveals
+//! what a joint run on those parties would: every feature holder that takes
+//! part learns its weights in that leave-one-out model (then discarded),
+//! and the label holder that model's scores on the held-out rows — with
+//! one feature holder taking part, that holder's partial scores. A node's
+//! policy decides whether its data may go into such re-runs.
 
 use crate::LearnError;
 use serde::{Deserialize, Serialize};

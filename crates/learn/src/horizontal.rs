@@ -28,6 +28,10 @@
 //! **client** learns the global model after each round and what a SecAgg
 //! client learns. Rows never leave a client.
 //!
+//! With [`FedAvgParams::dp`] the clients send clipped, noised updates
+//! instead and the server adds their unweighted mean ([`crate::fed_dp`]):
+//! the server then learns only a differentially private sum per round.
+//!
 //! [`run_server`] / [`run_client`] run unsigned SecAgg rounds (a
 //! semi-honest server); [`run_server_signed`] / [`run_client_signed`] run
 //! signed ones (signed keys and the consistency check against a malicious
@@ -36,6 +40,7 @@
 //! keys must not be reused for another job with the same round numbers
 //! unless the table of keys changes (see `docs/protocols.md`).
 
+use crate::fed_dp::{self, FedDp};
 use crate::params::TrainParams;
 use crate::{LearnError, plain};
 use indomain_aggregate::secagg::driver::drive;
@@ -62,21 +67,26 @@ pub struct FedAvgParams {
     pub local: TrainParams,
     /// Fractional bits of the secure aggregation's fixed-point encoding.
     pub frac_bits: u32,
-    /// The bound on every aggregated value |w·n|, |b·n| and n.
+    /// The bound on every aggregated value |w·n|, |b·n| and n (without
+    /// DP; with DP the bound follows from the clipping norm and the noise).
     pub max_abs: f64,
+    /// Distributed differential privacy: clients clip and noise their
+    /// updates ([`crate::fed_dp`]).
+    #[serde(default)]
+    pub dp: Option<FedDp>,
 }
 
 impl FedAvgParams {
     /// The SecAgg parameters of round `round`: default neighbourhood,
-    /// vector (w, b, n).
+    /// vector (w, b, n) — or, with DP, the clipped update (w, b) with the
+    /// bound of [`fed_dp::FedDpCalibration::bound`].
     pub fn secagg(&self, round: usize) -> Result<secagg::Params, LearnError> {
-        let mut p = secagg::Params::new(
-            self.clients,
-            self.features + 2,
-            self.frac_bits,
-            self.max_abs,
-        )
-        .map_err(|e| LearnError::Params(e.to_string()))?;
+        let (len, max_abs) = match &self.dp {
+            Some(dp) => (self.features + 1, dp.calibrate(self)?.bound),
+            None => (self.features + 2, self.max_abs),
+        };
+        let mut p = secagg::Params::new(self.clients, len, self.frac_bits, max_abs)
+            .map_err(|e| LearnError::Params(e.to_string()))?;
         p.round = round as u64;
         Ok(p)
     }
@@ -97,6 +107,9 @@ impl FedAvgParams {
             return Err(LearnError::Params(
                 "FedAvg's local steps are gradient descent (TrainParams::gradient_descent)".into(),
             ));
+        }
+        if let Some(dp) = &self.dp {
+            dp.calibrate(self)?;
         }
         self.secagg(0).map(|_| ())
     }
@@ -129,7 +142,8 @@ pub struct RoundInfo {
     /// Clients that dropped (in this round or earlier), increasing; one
     /// that dropped after its masked update arrived is a survivor too.
     pub dropped: Vec<usize>,
-    /// Total rows of the survivors.
+    /// Total rows of the survivors (NaN with DP: no row count is
+    /// aggregated).
     pub rows: f64,
 }
 
@@ -265,17 +279,23 @@ fn serve<C: Channel, R: CryptoRng + ?Sized>(
         for &u in &dropped {
             kill(&mut links[u]);
         }
-        let rows = out.sum[d + 1];
-        if rows < 0.5 {
-            return Err(LearnError::Protocol {
-                peer: "clients".into(),
-                phase: "averaging",
-                reason: format!("reported {rows} rows in total in round {round}"),
-            });
-        }
-        model = GlobalModel {
-            weights: out.sum[..d].iter().map(|v| v / rows).collect(),
-            intercept: out.sum[d] / rows,
+        let rows = if params.dp.is_some() {
+            model = fed_dp::apply_mean_update(&model, &out.sum, out.survivors.len());
+            f64::NAN
+        } else {
+            let rows = out.sum[d + 1];
+            if rows < 0.5 {
+                return Err(LearnError::Protocol {
+                    peer: "clients".into(),
+                    phase: "averaging",
+                    reason: format!("reported {rows} rows in total in round {round}"),
+                });
+            }
+            model = GlobalModel {
+                weights: out.sum[..d].iter().map(|v| v / rows).collect(),
+                intercept: out.sum[d] / rows,
+            };
+            rows
         };
         let info = RoundInfo {
             survivors: out.survivors,
@@ -302,7 +322,22 @@ pub fn run_client<C: Channel + ?Sized, R: CryptoRng + ?Sized>(
     y: &[f64],
     rng: &mut R,
 ) -> Result<GlobalModel, LearnError> {
-    train(server, id, params, None, (x, y), rng)
+    train(server, id, params, None, (x, y), None, rng)
+}
+
+/// [`run_client`] of a job with DP, with this client's noise for every
+/// round drawn by the caller ([`fed_dp::draw_noise`]) so that it knows
+/// it: what tests use to check the model against
+/// [`fed_dp::plain_fedavg_dp`] given the same noise.
+pub fn run_client_with_noise<C: Channel + ?Sized, R: CryptoRng + ?Sized>(
+    server: &mut C,
+    id: usize,
+    params: &FedAvgParams,
+    (x, y): (ArrayView2<f64>, &[f64]),
+    noise: &[Vec<i64>],
+    rng: &mut R,
+) -> Result<GlobalModel, LearnError> {
+    train(server, id, params, None, (x, y), Some(noise), rng)
 }
 
 /// [`run_client`] with signed SecAgg rounds: `identity` is this client's
@@ -315,7 +350,7 @@ pub fn run_client_signed<C: Channel + ?Sized, R: CryptoRng + ?Sized>(
     (x, y): (ArrayView2<f64>, &[f64]),
     rng: &mut R,
 ) -> Result<GlobalModel, LearnError> {
-    train(server, id, params, Some(identity), (x, y), rng)
+    train(server, id, params, Some(identity), (x, y), None, rng)
 }
 
 fn train<C: Channel + ?Sized, R: CryptoRng + ?Sized>(
@@ -324,9 +359,29 @@ fn train<C: Channel + ?Sized, R: CryptoRng + ?Sized>(
     params: &FedAvgParams,
     signer: Option<(&SigningKey, &Pki)>,
     (x, y): (ArrayView2<f64>, &[f64]),
+    noise: Option<&[Vec<i64>]>,
     rng: &mut R,
 ) -> Result<GlobalModel, LearnError> {
     params.validate()?;
+    // With DP, this client's noise for every round, drawn before any data
+    // is touched.
+    let noise: Option<Vec<Vec<i64>>> = match (&params.dp, noise) {
+        (Some(_), Some(given)) if given.len() == params.rounds => Some(given.to_vec()),
+        (Some(_), Some(given)) => {
+            return Err(LearnError::Params(format!(
+                "noise for {} rounds, the job has {}",
+                given.len(),
+                params.rounds
+            )));
+        }
+        (Some(dp), None) => Some(fed_dp::draw_noise(&dp.calibrate(params)?, params, rng)),
+        (None, Some(_)) => {
+            return Err(LearnError::Params(
+                "noise given for a job without DP parameters".into(),
+            ));
+        }
+        (None, None) => None,
+    };
     if x.ncols() != params.features || x.nrows() != y.len() || x.nrows() == 0 {
         return Err(LearnError::Params(format!(
             "client {id}: {} rows × {} features and {} labels for a job of {} features",
@@ -368,17 +423,36 @@ fn train<C: Channel + ?Sized, R: CryptoRng + ?Sized>(
             }
         };
         let update = local_update(x, y, params, &model)?;
-        let input: Vec<f64> = update
-            .weights
-            .iter()
-            .chain(std::iter::once(&update.intercept))
-            .map(|v| v * n)
-            .chain(std::iter::once(n))
-            .collect();
+        let (input, round_noise): (Vec<f64>, Option<&[i64]>) = match (&params.dp, &noise) {
+            (Some(dp), Some(noise)) => (
+                fed_dp::clipped_update(&update, &model, dp.clip_norm),
+                Some(&noise[round]),
+            ),
+            _ => (
+                update
+                    .weights
+                    .iter()
+                    .chain(std::iter::once(&update.intercept))
+                    .map(|v| v * n)
+                    .chain(std::iter::once(n))
+                    .collect(),
+                None,
+            ),
+        };
         let secagg_params = params.secagg(round)?;
-        match signer {
-            Some(me) => secagg::run_client_signed(server, id, &secagg_params, me, &input, rng),
-            None => secagg::run_client(server, id, &secagg_params, &input, rng),
+        match (signer, round_noise) {
+            (Some(me), noise) => secagg::run_client_signed_noised(
+                server,
+                id,
+                &secagg_params,
+                me,
+                (&input, noise),
+                rng,
+            ),
+            (None, Some(noise)) => {
+                secagg::run_client_noised(server, id, &secagg_params, &input, noise, rng)
+            }
+            (None, None) => secagg::run_client(server, id, &secagg_params, &input, rng),
         }
         .map_err(|source| LearnError::Aggregate { round, source })?;
         expected += 1;

@@ -20,7 +20,8 @@
 //!   and Platt or isotonic recalibration;
 //!   [`report`]: the ROC/KS/loss figure as SVG.
 //! - [`horizontal`]: FedAvg over SecAgg+: the server learns only the sum
-//!   of the clients' row-weighted models.
+//!   of the clients' row-weighted models; [`fed_dp`]: with distributed
+//!   differential privacy, only a noisy sum of clipped updates.
 //! - [`contribution`]: the contribution report (joint vs label holder
 //!   alone vs leave-one-party-out).
 //! - [`pipeline`]: a whole vertical job at one party, from checked rows to
@@ -35,6 +36,7 @@ pub mod calibration;
 pub mod contribution;
 pub mod data;
 pub mod error;
+pub mod fed_dp;
 pub mod horizontal;
 pub mod linalg;
 pub mod metrics;

@@ -10,6 +10,7 @@
 //! of the job hash at that value, so the hash of an older job is
 //! unchanged.
 
+use crate::LearnError;
 use serde::{Deserialize, Serialize};
 
 /// What the model predicts.
@@ -154,6 +155,16 @@ pub struct TrainParams {
     /// the hash) keeps the model's own probabilities.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recalibration: Option<crate::calibration::Method>,
+}
+
+impl TrainParams {
+    /// Checks the values as vertical training does before it starts (epochs
+    /// at least 1, learning rate and L2 strength in range, fractional
+    /// bits, batch size, early stopping), so that a job can be refused
+    /// before any party accepts it.
+    pub fn check(&self) -> Result<(), LearnError> {
+        crate::vertical::check_params(self)
+    }
 }
 
 impl Default for TrainParams {

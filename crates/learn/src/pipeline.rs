@@ -9,13 +9,19 @@
 //! sequence does not depend on how the shared arithmetic is done.
 //!
 //! What each party learns, beyond what [`crate::align`] and the trainer
-//! reveal: every data party learns the held-out metrics of the joint model,
-//! the loss per epoch if the trainer opens it, and the contribution report;
-//! the label holder learns the held-out scores (it computes the metrics,
-//! and for logistic regression the calibration report of
-//! [`crate::calibration`] and any recalibration, which stay in its own
-//! model file);
-//! the dealer learns nothing but the row count and the job's shape.
+//! reveal (its own weights; the label holder the training loss per epoch):
+//! the parties of [`Releases::metrics`] learn the held-out metrics of the
+//! joint model, the loss per epoch and, with the contribution report, the
+//! report; when any party does, the label holder learns the held-out
+//! scores (it computes the metrics from them — with one feature holder,
+//! that holder's partial scores on the held-out rows, since it knows its
+//! own), and with the report the scores of every re-run. A data party
+//! outside [`Releases::metrics`] receives none of it. For logistic
+//! regression the label holder also computes the calibration report of
+//! [`crate::calibration`] (when it evaluates) and any recalibration, which
+//! stay in its own model file. The dealer learns nothing but the row count
+//! and the job's shape. [`run`] releases to every data party, as
+//! `indomain train` does; [`run_with`] takes the releases a job declares.
 
 use crate::align::{Roles, align};
 use crate::calibration::{CalibrationReport, Recalibration};
@@ -64,7 +70,8 @@ pub trait SecureTrainer {
     /// standardised columns (no columns at the dealer, or at a data party
     /// left out of a contribution run), `y` the labels at the label holder.
     /// `epoch` is called after each epoch with the training loss if the
-    /// label holder learns it.
+    /// label holder learns it. Every random choice comes from `rng`.
+    #[allow(clippy::too_many_arguments)]
     fn train(
         &mut self,
         parties: &mut PartySet,
@@ -73,6 +80,7 @@ pub trait SecureTrainer {
         y: Option<&[f64]>,
         params: &TrainParams,
         epoch: &mut dyn FnMut(usize, Option<f64>),
+        rng: &mut dyn CryptoRng,
     ) -> Result<Trained, LearnError>;
 
     /// Scores rows jointly: each party's partial scores x·w (+ b) are
@@ -84,6 +92,7 @@ pub trait SecureTrainer {
         roles: &Roles,
         x: ArrayView2<f64>,
         model: &Trained,
+        rng: &mut dyn CryptoRng,
     ) -> Result<Option<Vec<f64>>, LearnError>;
 }
 
@@ -144,7 +153,66 @@ pub enum Event {
     Contribution(Vec<String>),
 }
 
-/// What the label holder sends every data party at the end.
+/// Who receives what the end of a job reveals: the node's declared
+/// outputs, agreed by every party (they are part of the job agreement).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Releases {
+    /// The data parties (set indices) that receive the held-out
+    /// evaluation, the loss per epoch and the contribution report. The
+    /// label holder computes them, so it is one of them whenever any party
+    /// is; empty: the held-out rows are not scored at all and no report is
+    /// made.
+    pub metrics: Vec<usize>,
+}
+
+impl Releases {
+    /// Everything to every data party, as `indomain train` releases it.
+    pub fn every_data_party(roles: &Roles) -> Self {
+        let mut metrics = vec![roles.label];
+        metrics.extend(&roles.features);
+        metrics.sort_unstable();
+        Self { metrics }
+    }
+
+    /// Nothing beyond each party's own weights (and the label holder's
+    /// training loss, which training opens to it).
+    pub fn weights_only() -> Self {
+        Self {
+            metrics: Vec::new(),
+        }
+    }
+
+    /// Checks the releases against the roles and the job.
+    pub fn check(&self, roles: &Roles, contribution: bool) -> Result<(), LearnError> {
+        let data = |p: &usize| *p == roles.label || roles.features.contains(p);
+        if let Some(p) = self.metrics.iter().find(|p| !data(p)) {
+            return Err(LearnError::Params(format!(
+                "party {p} receives the metrics but holds no data"
+            )));
+        }
+        if !self.metrics.is_empty() && !self.metrics.contains(&roles.label) {
+            return Err(LearnError::Params(
+                "the label holder computes the metrics from the held-out scores: it is a receiver whenever another party is".into(),
+            ));
+        }
+        if contribution && self.metrics.is_empty() {
+            return Err(LearnError::Params(
+                "the contribution report goes with the metrics: name their receivers".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// What the parties agree on: the job's hash and these releases.
+    fn agreement(&self, job_hash: &str) -> String {
+        let mut metrics = self.metrics.clone();
+        metrics.sort_unstable();
+        metrics.dedup();
+        format!("{job_hash}; metrics to parties {metrics:?}")
+    }
+}
+
+/// What the label holder sends every receiver of the metrics at the end.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Release {
     evaluation: Evaluation,
@@ -153,11 +221,9 @@ struct Release {
     contribution: Option<Report>,
 }
 
-/// Runs the job at this party. `table` is this party's rows as reading
-/// and checking its file left them (none at the dealer): an error there is
-/// announced to every party after the job agreement, so all of them stop
-/// before any training, naming this party.
-pub fn run<R: Rng + CryptoRng + ?Sized>(
+/// Runs the job at this party, releasing the metrics to every data party
+/// ([`Releases::every_data_party`]): [`run_with`].
+pub fn run<R: Rng + CryptoRng>(
     parties: &mut PartySet,
     job: &VerticalJob,
     table: Result<Option<&Table>, LearnError>,
@@ -165,8 +231,30 @@ pub fn run<R: Rng + CryptoRng + ?Sized>(
     rng: &mut R,
     progress: &mut dyn FnMut(Event),
 ) -> Result<Outcome, LearnError> {
+    let releases = Releases::every_data_party(&job.roles);
+    run_with(parties, job, &releases, table, trainer, rng, progress)
+}
+
+/// Runs the job at this party, releasing to each party what `releases`
+/// says. `table` is this party's rows as reading and checking its file
+/// left them (none at the dealer): an error there is announced to every
+/// party after the job agreement, so all of them stop before any training,
+/// naming this party. All randomness comes from `rng` (with a seeded
+/// generator at every party the run is reproducible).
+pub fn run_with<R: Rng + CryptoRng>(
+    parties: &mut PartySet,
+    job: &VerticalJob,
+    releases: &Releases,
+    table: Result<Option<&Table>, LearnError>,
+    trainer: &mut dyn SecureTrainer,
+    rng: &mut R,
+    progress: &mut dyn FnMut(Event),
+) -> Result<Outcome, LearnError> {
     let me = parties.me();
     let roles = &job.roles;
+    releases.check(roles, job.contribution)?;
+    let evaluated = !releases.metrics.is_empty();
+    let receives = releases.metrics.contains(&me);
     let is_label = me == roles.label;
     let is_data = is_label || roles.features.contains(&me);
     if table.as_ref().is_ok_and(|t| is_data != t.is_some()) {
@@ -180,7 +268,7 @@ pub fn run<R: Rng + CryptoRng + ?Sized>(
     // Agreement on everything but the nonce, then the label holder's nonce.
     let mut spec = job.spec.clone();
     spec.nonce = String::new();
-    agree::same_job(parties, &spec.hash())?;
+    agree::same_job(parties, &releases.agreement(&spec.hash()))?;
     let table = agree::all_ready(parties, table)?;
     if is_label {
         let nonce: [u8; 16] = rng.random();
@@ -225,11 +313,20 @@ pub fn run<R: Rng + CryptoRng + ?Sized>(
             (Some(p), false) => (empty.view(), empty_test.view(), p.y_train.as_deref()),
             (None, _) => (empty.view(), empty_test.view(), None),
         };
-        let trained = trainer.train(parties, roles, x, y, &spec.params, &mut |epoch, loss| {
-            progress(Event::Epoch { run, epoch, loss })
-        })?;
+        let trained = trainer.train(
+            parties,
+            roles,
+            x,
+            y,
+            &spec.params,
+            &mut |epoch, loss| progress(Event::Epoch { run, epoch, loss }),
+            rng,
+        )?;
         let scoring = Instant::now();
-        let scores = trainer.score(parties, roles, xt, &trained)?;
+        let scores = match evaluated {
+            true => trainer.score(parties, roles, xt, &trained, rng)?,
+            false => None,
+        };
         if run == 0 {
             phases.train = (scoring - run_started).as_secs_f64();
             phases.evaluate = scoring.elapsed().as_secs_f64();
@@ -239,12 +336,26 @@ pub fn run<R: Rng + CryptoRng + ?Sized>(
         results.push((trained, scores));
     }
 
-    // The label holder evaluates and releases the metrics and the report;
-    // the calibration report and any recalibration stay in its own file.
+    // The label holder fits any recalibration on its validation split
+    // (whether or not anyone receives metrics), evaluates, and releases the
+    // metrics and the report to their receivers; the calibration report and
+    // the recalibration stay in its own file.
+    let recalibration = match (is_label, spec.params.task, spec.params.recalibration) {
+        (true, Task::Logistic, Some(method)) => {
+            let trained = &results[0].0;
+            Some(Recalibration::fit(
+                method,
+                &trained.validation_scores,
+                &trained.validation_labels,
+            )?)
+        }
+        _ => None,
+    };
     let mut roc = None;
     let mut calibration = None;
-    let mut recalibration = None;
-    let release = if is_label {
+    let release = if !evaluated {
+        None
+    } else if is_label {
         let y_test = prepared
             .as_ref()
             .and_then(|p| p.y_test.clone())
@@ -267,16 +378,11 @@ pub fn run<R: Rng + CryptoRng + ?Sized>(
         };
         roc = Some(metrics::roc(&outputs, &y_test));
         if spec.params.task == Task::Logistic {
-            let trained = &results[0].0;
-            let map = spec
-                .params
-                .recalibration
-                .map(|m| {
-                    Recalibration::fit(m, &trained.validation_scores, &trained.validation_labels)
-                })
-                .transpose()?;
-            calibration = Some(CalibrationReport::new(&joint, &y_test, map.as_ref()));
-            recalibration = map;
+            calibration = Some(CalibrationReport::new(
+                &joint,
+                &y_test,
+                recalibration.as_ref(),
+            ));
         }
         let contribution = if job.contribution {
             let mut scored = results.iter().map(|(_, s)| evaluate(s));
@@ -302,19 +408,40 @@ pub fn run<R: Rng + CryptoRng + ?Sized>(
             validation_loss: results[0].0.validation_loss.clone(),
             contribution,
         };
-        for &f in &roles.features {
+        for &f in roles
+            .features
+            .iter()
+            .filter(|f| releases.metrics.contains(f))
+        {
             send_msg(parties.channel(f)?, &release)?;
         }
         Some(release)
-    } else if is_data {
+    } else if is_data && receives {
         Some(recv_msg::<Release>(parties.channel(roles.label)?)?)
     } else {
         None
     };
 
-    let model = match (prepared, release) {
-        (Some(p), Some(release)) => {
+    let model = match prepared {
+        Some(p) => {
             let (trained, _) = results.swap_remove(0);
+            // The label holder learned its training loss in training; the
+            // rest only with the metrics.
+            let (evaluation, loss_per_epoch, validation_loss, contribution) = match release {
+                Some(r) => (
+                    Some(r.evaluation),
+                    r.loss_per_epoch,
+                    r.validation_loss,
+                    r.contribution,
+                ),
+                None if is_label => (
+                    None,
+                    trained.loss_per_epoch.clone(),
+                    trained.validation_loss.clone(),
+                    None,
+                ),
+                None => (None, Vec::new(), Vec::new(), None),
+            };
             Some(ModelFile {
                 format: FORMAT_VERSION,
                 job_hash,
@@ -333,10 +460,11 @@ pub fn run<R: Rng + CryptoRng + ?Sized>(
                     train: parts.train.len(),
                     test: parts.test.len(),
                 },
-                evaluation: Some(release.evaluation),
-                loss_per_epoch: release.loss_per_epoch,
-                validation_loss_per_epoch: release.validation_loss,
-                contribution: release.contribution,
+                evaluation,
+                loss_per_epoch,
+                validation_loss_per_epoch: validation_loss,
+                contribution,
+                correlations: spec.correlations(),
                 written_by: format!("indomain {}", env!("CARGO_PKG_VERSION")),
                 training: Some(TrainingEnd {
                     epochs: trained.epochs,
@@ -347,7 +475,7 @@ pub fn run<R: Rng + CryptoRng + ?Sized>(
                 recalibration,
             })
         }
-        _ => None,
+        None => None,
     };
     Ok(Outcome {
         model,

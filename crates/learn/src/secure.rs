@@ -9,6 +9,7 @@ use crate::pipeline::{SecureTrainer, Trained};
 use crate::vertical;
 use indomain_net::PartySet;
 use ndarray::ArrayView2;
+use rand::CryptoRng;
 
 /// Secure vertical training with a dealer.
 pub struct Trainer {
@@ -31,6 +32,7 @@ impl SecureTrainer for Trainer {
         y: Option<&[f64]>,
         params: &TrainParams,
         epoch: &mut dyn FnMut(usize, Option<f64>),
+        rng: &mut dyn CryptoRng,
     ) -> Result<Trained, LearnError> {
         let out = vertical::train(
             parties,
@@ -39,7 +41,7 @@ impl SecureTrainer for Trainer {
             y,
             params,
             &mut |e, loss| epoch(e + 1, loss),
-            &mut rand::rng(),
+            rng,
         )?;
         Ok(Trained {
             weights: out.weights,
@@ -60,8 +62,9 @@ impl SecureTrainer for Trainer {
         roles: &Roles,
         x: ArrayView2<f64>,
         model: &Trained,
+        rng: &mut dyn CryptoRng,
     ) -> Result<Option<Vec<f64>>, LearnError> {
-        joint_scores(parties, roles, x, model, self.frac_bits)
+        joint_scores_with(parties, roles, x, model, self.frac_bits, rng)
     }
 }
 
@@ -76,6 +79,18 @@ pub fn joint_scores(
     model: &Trained,
     frac_bits: u32,
 ) -> Result<Option<Vec<f64>>, LearnError> {
+    joint_scores_with(parties, roles, x, model, frac_bits, &mut rand::rng())
+}
+
+/// [`joint_scores`] drawing its randomness from `rng`.
+pub fn joint_scores_with(
+    parties: &mut PartySet,
+    roles: &Roles,
+    x: ArrayView2<f64>,
+    model: &Trained,
+    frac_bits: u32,
+    rng: &mut dyn CryptoRng,
+) -> Result<Option<Vec<f64>>, LearnError> {
     let weights = if x.ncols() == 0 {
         &[][..]
     } else {
@@ -89,6 +104,6 @@ pub fn joint_scores(
         weights,
         model.intercept,
         frac_bits,
-        &mut rand::rng(),
+        rng,
     )
 }

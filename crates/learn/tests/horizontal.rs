@@ -31,6 +31,7 @@ fn params(clients: usize) -> FedAvgParams {
         },
         frac_bits: 24,
         max_abs: 1e6,
+        dp: None,
     }
 }
 

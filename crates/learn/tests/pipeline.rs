@@ -9,10 +9,12 @@ use indomain_learn::calibration::{Calibration, Method};
 use indomain_learn::data::{CsvSpec, Table, read_csv};
 use indomain_learn::metrics::Evaluation;
 use indomain_learn::model::{JobParty, JobSpec, ModelFile, PartyRole};
-use indomain_learn::pipeline::{self, VerticalJob};
+use indomain_learn::pipeline::{self, Releases, VerticalJob};
 use indomain_learn::{EarlyStopping, Sigmoid, Task, TrainParams, plain, reference, secure};
 use indomain_mpc::sigmoid::sigmoid_approx;
 use indomain_net::memory::mesh;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
 
 fn noise(i: u64, salt: u64) -> f64 {
     let mut z = i
@@ -76,6 +78,27 @@ fn tables(holders: usize, n: u64, task: Task) -> Vec<Table> {
 
 /// Runs the job: parties label, feature holders…, dealer (last).
 fn run(tables: &[Table], params: TrainParams, contribution: bool) -> Vec<Option<ModelFile>> {
+    run_job(
+        tables,
+        params,
+        contribution,
+        Releases::every_data_party,
+        None,
+    )
+    .into_iter()
+    .map(Result::unwrap)
+    .collect()
+}
+
+/// [`run`] with the releases `releases` gives for the roles, and each
+/// party's generator seeded from `seed` (plus its index) when given.
+fn run_job(
+    tables: &[Table],
+    params: TrainParams,
+    contribution: bool,
+    releases: impl Fn(&Roles) -> Releases,
+    seed: Option<u64>,
+) -> Vec<Result<Option<ModelFile>, String>> {
     let holders = tables.len() - 1;
     let mut names: Vec<String> = vec!["bank".into()];
     names.extend((1..=holders).map(|p| format!("holder{p}")));
@@ -106,6 +129,7 @@ fn run(tables: &[Table], params: TrainParams, contribution: bool) -> Vec<Option<
         min_rows: 20,
         contribution,
     };
+    let releases = releases(&job.roles);
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
     let sets = mesh(&refs);
     std::thread::scope(|s| {
@@ -113,20 +137,25 @@ fn run(tables: &[Table], params: TrainParams, contribution: bool) -> Vec<Option<
             .into_iter()
             .enumerate()
             .map(|(i, mut set)| {
-                let job = &job;
+                let (job, releases) = (&job, &releases);
                 let table = tables.get(i).filter(|_| i != dealer);
                 s.spawn(move || {
                     let mut trainer = secure::Trainer::new(job.spec.params.frac_bits);
-                    pipeline::run(
+                    let mut rng = match seed {
+                        Some(seed) => StdRng::seed_from_u64(seed + i as u64),
+                        None => StdRng::from_rng(&mut rand::rng()),
+                    };
+                    pipeline::run_with(
                         &mut set,
                         job,
+                        releases,
                         Ok(table),
                         &mut trainer,
-                        &mut rand::rng(),
+                        &mut rng,
                         &mut |_| {},
                     )
-                    .unwrap()
-                    .model
+                    .map(|o| o.model)
+                    .map_err(|e| e.to_string())
                 })
             })
             .collect();
@@ -490,6 +519,114 @@ fn no_party_receives_the_bank_s_rows_labels_or_other_ids() {
                     "{who} received {only}"
                 );
             }
+        }
+    }
+}
+
+#[test]
+fn the_same_seeds_give_the_same_model() {
+    let tables = tables(1, 120, Task::Logistic);
+    let params = TrainParams {
+        epochs: 3,
+        ..TrainParams::default()
+    };
+    let every = Releases::every_data_party;
+    let a = run_job(&tables, params.clone(), false, every, Some(7));
+    let b = run_job(&tables, params.clone(), false, every, Some(7));
+    let c = run_job(&tables, params, false, every, Some(8));
+    for ((a, b), c) in a.iter().zip(&b).zip(&c).take(2) {
+        let (a, b, c) = (
+            a.as_ref().unwrap(),
+            b.as_ref().unwrap(),
+            c.as_ref().unwrap(),
+        );
+        assert_eq!(a, b, "the same seeds gave two models");
+        // Other seeds: another job nonce, the same model up to rounding.
+        let (a, c) = (a.as_ref().unwrap(), c.as_ref().unwrap());
+        assert_ne!(a.job_hash, c.job_hash);
+        for (x, y) in a.weights.iter().zip(&c.weights) {
+            assert!((x - y).abs() < 1e-3, "{x} vs {y}");
+        }
+    }
+}
+
+#[test]
+fn only_the_receivers_of_the_metrics_get_them() {
+    let tables = tables(2, 200, Task::Logistic);
+    let params = TrainParams {
+        epochs: 4,
+        ..TrainParams::default()
+    };
+    let every = run_job(
+        &tables,
+        params.clone(),
+        true,
+        Releases::every_data_party,
+        Some(3),
+    );
+    // The metrics and the report to the label holder and the second
+    // feature holder only.
+    let some = run_job(
+        &tables,
+        params.clone(),
+        true,
+        |_| Releases {
+            metrics: vec![0, 2],
+        },
+        Some(3),
+    );
+    let model = |r: &Result<Option<ModelFile>, String>| r.as_ref().unwrap().clone().unwrap();
+    for p in [0, 2] {
+        let m = model(&some[p]);
+        assert!(
+            m.evaluation.is_some() && m.contribution.is_some(),
+            "party {p}"
+        );
+        assert_eq!(m.loss_per_epoch.len(), 4);
+        assert_eq!(m, model(&every[p]));
+    }
+    let left_out = model(&some[1]);
+    assert_eq!(left_out.evaluation, None);
+    assert_eq!(left_out.contribution, None);
+    assert!(left_out.loss_per_epoch.is_empty());
+    // Its own weights are what it would have had anyway.
+    assert_eq!(left_out.weights, model(&every[1]).weights);
+
+    // Weights only: the held-out rows are not scored; the label holder
+    // keeps the training loss that training opened to it.
+    let none = run_job(
+        &tables,
+        params.clone(),
+        false,
+        |_| Releases::weights_only(),
+        Some(3),
+    );
+    let bank = model(&none[0]);
+    assert_eq!(
+        (bank.evaluation.as_ref(), bank.contribution.as_ref()),
+        (None, None)
+    );
+    assert_eq!(bank.loss_per_epoch.len(), 4);
+    for r in &none[1..=2] {
+        let m = model(r);
+        assert_eq!(m.evaluation, None);
+        assert!(m.loss_per_epoch.is_empty());
+    }
+
+    // Metrics that skip the label holder, or a report without metrics,
+    // are refused at every party before anything runs.
+    for (releases, contribution) in [(vec![1], false), (vec![], true), (vec![0, 3], false)] {
+        let out = run_job(
+            &tables,
+            params.clone(),
+            contribution,
+            |_| Releases {
+                metrics: releases.clone(),
+            },
+            None,
+        );
+        for r in &out {
+            assert!(r.is_err(), "{releases:?}, {contribution}");
         }
     }
 }

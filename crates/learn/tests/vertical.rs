@@ -578,15 +578,12 @@ fn scoring_refuses_parties_with_different_row_counts() {
     assert!(matches!(out[2], Ok(None)));
 }
 
-#[test]
-fn training_takes_roles_and_needs_a_dealer_only_where_it_deals() {
-    let d = data(40, &[2, 2], Task::Logistic, 12);
-    let p = params(Task::Logistic);
-    // Two data parties and no dealer: the roles are valid (scoring takes
-    // them), training refuses them, naming the missing dealer.
-    let roles = Roles::new(2, 0, None).unwrap();
-    let (sets, _) = recorded_mesh(2);
-    let errors: Vec<LearnError> = std::thread::scope(|sc| {
+/// Trains with no dealer: the data parties of `d` are the whole set.
+fn train_without_dealer(d: &Data, p: &TrainParams) -> Vec<Result<TrainOutcome, LearnError>> {
+    let n = d.blocks.len();
+    let roles = Roles::new(n, 0, None).unwrap();
+    let (sets, logs) = recorded_mesh(n);
+    let out = std::thread::scope(|sc| {
         let handles: Vec<_> = sets
             .into_iter()
             .enumerate()
@@ -595,13 +592,118 @@ fn training_takes_roles_and_needs_a_dealer_only_where_it_deals() {
                 let (roles, p) = (&roles, &p);
                 sc.spawn(move || {
                     let mut rng = StdRng::seed_from_u64(i as u64);
-                    vertical::train(&mut set, roles, x, y, p, &mut |_, _| {}, &mut rng).unwrap_err()
+                    vertical::train(&mut set, roles, x, y, p, &mut |_, _| {}, &mut rng)
                 })
             })
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
-    for e in errors {
+    // The feature holder never receives the label holder's raw features.
+    if n == 2 {
+        let fp = FixedPoint::new(p.frac_bits).unwrap();
+        let raw: HashSet<u64> = d.blocks[0]
+            .iter()
+            .filter(|x| x.abs() >= 1.0 / 16.0)
+            .map(|&x| fp.encode(x).unwrap())
+            .collect();
+        assert!(!contains_any(&logs[1].lock().unwrap(), &raw));
+    }
+    out
+}
+
+#[test]
+fn two_data_parties_train_without_a_dealer_as_with_one() {
+    for task in [Task::Logistic, Task::Linear] {
+        let d = data(60, &[2, 3], task, 12);
+        let p = params(task);
+        let plain = plain_train(&d, &p);
+        let with_dealer: Vec<TrainOutcome> = train_all(&d, &p)
+            .0
+            .into_iter()
+            .map(|r| r.unwrap())
+            .collect();
+        let two_party: Vec<TrainOutcome> = train_without_dealer(&d, &p)
+            .into_iter()
+            .map(|r| r.unwrap())
+            .collect();
+        // The same fixed-point computation: weights within the rounding of
+        // local truncation (a few units of 2^-f per step) of each other and
+        // of plaintext.
+        let mut col = 0;
+        for k in 0..2 {
+            for (j, (a, b)) in two_party[k]
+                .weights
+                .iter()
+                .zip(&with_dealer[k].weights)
+                .enumerate()
+            {
+                assert!(
+                    (a - b).abs() < 1e-3,
+                    "{task:?} party {k} weight {j}: {a} vs {b}"
+                );
+                let want = plain.w[col + j];
+                assert!((a - want).abs() < 2e-3, "{a} vs plaintext {want}");
+            }
+            col += two_party[k].weights.len() + (k == 0) as usize;
+        }
+        let (a, b) = (
+            two_party[0].intercept.unwrap(),
+            with_dealer[0].intercept.unwrap(),
+        );
+        assert!((a - b).abs() < 1e-3, "intercept {a} vs {b}");
+        assert_eq!(two_party[0].loss_per_epoch.len(), p.epochs);
+    }
+}
+
+#[test]
+fn without_a_dealer_the_fourier_sigmoid_is_refused_and_bound_newton_runs_clamped() {
+    let d = data(60, &[2, 3], Task::Logistic, 13);
+    // The default sigmoid needs items only the dealer deals: every party
+    // refuses before sending anything.
+    for r in train_without_dealer(&d, &TrainParams::default()) {
+        assert!(
+            matches!(&r, Err(LearnError::Params(m)) if m.contains("Fourier sigmoid needs a dealer")),
+            "{r:?}"
+        );
+    }
+    // Bound-Newton with the clamped sigmoid: the same weights with and
+    // without a dealer.
+    let p = TrainParams {
+        sigmoid: Sigmoid::Clamped,
+        epochs: 6,
+        convergence: None,
+        ..TrainParams::default()
+    };
+    let two_party: Vec<TrainOutcome> = train_without_dealer(&d, &p)
+        .into_iter()
+        .map(|r| r.unwrap())
+        .collect();
+    let with_dealer: Vec<TrainOutcome> = train_all(&d, &p)
+        .0
+        .into_iter()
+        .map(|r| r.unwrap())
+        .collect();
+    for k in 0..2 {
+        assert_eq!(two_party[k].weights.len(), with_dealer[k].weights.len());
+        for (a, b) in two_party[k].weights.iter().zip(&with_dealer[k].weights) {
+            assert!((a - b).abs() < 1e-3, "party {k}: {a} vs {b}");
+        }
+    }
+    let (a, b) = (
+        two_party[0].intercept.unwrap(),
+        with_dealer[0].intercept.unwrap(),
+    );
+    assert!((a - b).abs() < 1e-3, "intercept {a} vs {b}");
+    assert!(two_party[0].weights.iter().any(|w| w.abs() > 0.05));
+}
+
+#[test]
+fn training_takes_roles_and_needs_a_dealer_beyond_two_data_parties() {
+    let d = data(40, &[2, 2, 1], Task::Logistic, 12);
+    let p = params(Task::Logistic);
+    // Three data parties and no dealer: refused, naming the dealer.
+    for e in train_without_dealer(&d, &p) {
+        let e = e.unwrap_err();
         assert!(
             matches!(&e, LearnError::Params(m) if m.contains("dealer")),
             "{e}"

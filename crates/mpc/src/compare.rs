@@ -19,7 +19,7 @@
 //!    public; pairs combine as (G, P) = (G_hi + P_hi·G_lo, P_hi·P_lo) in a
 //!    balanced tree, ⌈log2 ℓ⌉ rounds of Beaver products.
 //! 4. One more Beaver product gives r_ℓ ⊕ borrow, and the result is a
-//!    sharing of [x < 0] as the ring element 0 or 1 (no bit-to-arithmetic
+//!    sharing of \[x < 0\] as the ring element 0 or 1 (no bit-to-arithmetic
 //!    conversion: every bit lives in Z_2^64 from the start).
 //!
 //! Departure, and why: the bits are ring elements of Z_2^64 and the AND
@@ -69,7 +69,7 @@ fn one_minus(v: u64, leader: bool) -> u64 {
 }
 
 impl<C: Correlations> Session<'_, C> {
-    /// Shares of [x < 0] (the ring element 1 or 0) for shared x read as
+    /// Shares of \[x < 0\] (the ring element 1 or 0) for shared x read as
     /// signed, given |x| < 2^`bound` (1 ≤ bound ≤ [`FULL_RANGE`]).
     pub fn less_than_zero(&mut self, x: &Shared, bound: u32) -> Result<Shared, MpcError> {
         if !(1..=FULL_RANGE).contains(&bound) {
@@ -179,7 +179,7 @@ impl<C: Correlations> Session<'_, C> {
         Ok(out)
     }
 
-    /// Shares of [x < t] for a public ring constant t (the same for every
+    /// Shares of \[x < t\] for a public ring constant t (the same for every
     /// element), given |x − t| < 2^`bound`.
     pub fn less_than_public(&mut self, x: &Shared, t: u64, bound: u32) -> Result<Shared, MpcError> {
         let mut d = x.clone();

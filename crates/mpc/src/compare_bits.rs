@@ -15,7 +15,7 @@
 //!    P_hi ∧ P_lo) — ⊕ serves as ∨ because "greater" and "equal" exclude
 //!    each other — in a balanced tree of ⌈log2 ℓ⌉ levels, each level one
 //!    [`Session::and_bits`] for all of its gates.
-//! 4. [x < 0] = ¬(c_ℓ ⊕ r_ℓ ⊕ borrow) is local: the result is XOR-shared;
+//! 4. \[x < 0\] = ¬(c_ℓ ⊕ r_ℓ ⊕ borrow) is local: the result is XOR-shared;
 //!    [`Session::bits_to_ring`] turns it into ring shares where needed.
 //!
 //! Cost per element, ℓ = 63: 1 ring element opened (8 bytes to each other
@@ -58,7 +58,7 @@ struct Node {
 }
 
 impl<C: Correlations> Session<'_, C> {
-    /// XOR shares of [x < 0] for shared x read as signed, given |x| <
+    /// XOR shares of \[x < 0\] for shared x read as signed, given |x| <
     /// 2^`bound` (1 ≤ bound ≤ 63).
     pub fn less_than_zero_bits(&mut self, x: &Shared, bound: u32) -> Result<SharedBits, MpcError> {
         if !(1..=FULL_RANGE).contains(&bound) {
@@ -73,7 +73,7 @@ impl<C: Correlations> Session<'_, C> {
         SharedBits::new(out, x.len())
     }
 
-    /// XOR shares of [x < t] for a public ring constant t, given |x − t| <
+    /// XOR shares of \[x < t\] for a public ring constant t, given |x − t| <
     /// 2^`bound`.
     pub fn less_than_public_bits(
         &mut self,
@@ -138,7 +138,7 @@ impl<C: Correlations> Session<'_, C> {
     }
 
     /// Steps 2–4 of a comparison, given the opened c: XOR shares of
-    /// [x < 0], packed.
+    /// \[x < 0\], packed.
     pub fn finish_comparison(
         &mut self,
         pending: PendingComparison,

@@ -10,9 +10,10 @@
 //! first implementation is [`DealerClient`](crate::dealer::DealerClient): a
 //! dealer party that holds no data and sees no shares deals them with seed
 //! compression. An implementation that generates them between the
-//! computing parties themselves (OT or homomorphic encryption, as in
-//! SecureML's offline phase) replaces it without touching training code: it
-//! gets the same [`PartySet`] and returns the same share types.
+//! computing parties themselves is [`TwoParty`](crate::twoparty::TwoParty)
+//! (correlated OT, two computing parties and no dealer): it gets the same
+//! [`PartySet`] and returns the same share types, so training code does not
+//! change.
 //!
 //! What each party learns from an item: its own shares, which are uniformly
 //! random; see `indomain_core::dealer` for the dealer's view.
@@ -68,7 +69,7 @@ pub trait Correlations {
 
     /// A left mask U of `rows` rows laid out as `layout`. Returns its name
     /// and this party's share: rows × inner for [`MaskLayout::Shared`],
-    /// rows × widths[rank] (its own block) for [`MaskLayout::Blocks`].
+    /// rows × `widths[rank]` (its own block) for [`MaskLayout::Blocks`].
     fn left_mask(
         &mut self,
         parties: &mut PartySet,
@@ -114,12 +115,19 @@ pub trait Correlations {
     ) -> Result<MaskedBitsShare, MpcError>;
 
     /// AND triples for `words` packed words (64 gates a word), XOR-shared:
-    /// what [`crate::bits`] consumes.
+    /// what [`crate::bits`] consumes. This and the three items below have
+    /// a default that refuses, for sources without them (the two-party
+    /// generator today).
     fn bit_triples(
         &mut self,
         parties: &mut PartySet,
         words: usize,
-    ) -> Result<BitTripleShare, MpcError>;
+    ) -> Result<BitTripleShare, MpcError> {
+        let _ = (parties, words);
+        Err(MpcError::Usage(
+            "this correlation source does not provide packed AND triples".into(),
+        ))
+    }
 
     /// `len` masks r uniform in Z_2^64 (additive shares) with XOR shares of
     /// their bits `low`..`low` + `bits`, packed plane by plane: what
@@ -130,11 +138,21 @@ pub trait Correlations {
         len: usize,
         low: u32,
         bits: u32,
-    ) -> Result<PackedMaskedBitsShare, MpcError>;
+    ) -> Result<PackedMaskedBitsShare, MpcError> {
+        let _ = (parties, len, low, bits);
+        Err(MpcError::Usage(
+            "this correlation source does not provide packed masked bits".into(),
+        ))
+    }
 
     /// `len` random bits shared both as packed XOR shares and additively
     /// in the ring: what converts boolean shares to arithmetic ones.
-    fn dabits(&mut self, parties: &mut PartySet, len: usize) -> Result<DaBitShare, MpcError>;
+    fn dabits(&mut self, parties: &mut PartySet, len: usize) -> Result<DaBitShare, MpcError> {
+        let _ = (parties, len);
+        Err(MpcError::Usage(
+            "this correlation source does not provide daBits".into(),
+        ))
+    }
 
     /// `len` masks r uniform in Z_2^64 with shares of cos(m·φ_r) and
     /// sin(m·φ_r), m = 1..=`harmonics`, φ_r = 2π·(r mod 2^`modulus_bits`) /
@@ -147,8 +165,103 @@ pub trait Correlations {
         modulus_bits: u32,
         harmonics: usize,
         frac_bits: u32,
-    ) -> Result<TrigMaskShare, MpcError>;
+    ) -> Result<TrigMaskShare, MpcError> {
+        let _ = (parties, len, modulus_bits, harmonics, frac_bits);
+        Err(MpcError::Usage(
+            "this correlation source does not provide trigonometric masks".into(),
+        ))
+    }
 
     /// Tells the source that no more items will be asked for.
     fn finish(&mut self, parties: &mut PartySet) -> Result<(), MpcError>;
+}
+
+/// A boxed source is a source: code that picks the dealer or the two-party
+/// generator at run time holds a `Box<dyn Correlations>`.
+impl<C: Correlations + ?Sized> Correlations for Box<C> {
+    fn triples(&mut self, parties: &mut PartySet, len: usize) -> Result<TripleShare, MpcError> {
+        (**self).triples(parties, len)
+    }
+
+    fn left_mask(
+        &mut self,
+        parties: &mut PartySet,
+        rows: usize,
+        layout: &MaskLayout,
+    ) -> Result<(MaskId, RingMatrix), MpcError> {
+        (**self).left_mask(parties, rows, layout)
+    }
+
+    fn right_triple(
+        &mut self,
+        parties: &mut PartySet,
+        mask: MaskId,
+        cols: usize,
+        transposed: bool,
+    ) -> Result<RightTripleShare, MpcError> {
+        (**self).right_triple(parties, mask, cols, transposed)
+    }
+
+    fn right_triple_square(
+        &mut self,
+        parties: &mut PartySet,
+        mask: MaskId,
+    ) -> Result<(RightTripleShare, u64), MpcError> {
+        (**self).right_triple_square(parties, mask)
+    }
+
+    fn truncation_pairs(
+        &mut self,
+        parties: &mut PartySet,
+        len: usize,
+        shift: u32,
+    ) -> Result<TruncationPairShare, MpcError> {
+        (**self).truncation_pairs(parties, len, shift)
+    }
+
+    fn masked_bits(
+        &mut self,
+        parties: &mut PartySet,
+        len: usize,
+        bits: u32,
+    ) -> Result<MaskedBitsShare, MpcError> {
+        (**self).masked_bits(parties, len, bits)
+    }
+
+    fn bit_triples(
+        &mut self,
+        parties: &mut PartySet,
+        words: usize,
+    ) -> Result<BitTripleShare, MpcError> {
+        (**self).bit_triples(parties, words)
+    }
+
+    fn packed_masked_bits(
+        &mut self,
+        parties: &mut PartySet,
+        len: usize,
+        low: u32,
+        bits: u32,
+    ) -> Result<PackedMaskedBitsShare, MpcError> {
+        (**self).packed_masked_bits(parties, len, low, bits)
+    }
+
+    fn dabits(&mut self, parties: &mut PartySet, len: usize) -> Result<DaBitShare, MpcError> {
+        (**self).dabits(parties, len)
+    }
+
+    fn trig_masks(
+        &mut self,
+        parties: &mut PartySet,
+        len: usize,
+        modulus_bits: u32,
+        harmonics: usize,
+        frac_bits: u32,
+    ) -> Result<TrigMaskShare, MpcError> {
+        (**self).trig_masks(parties, len, modulus_bits, harmonics, frac_bits)
+    }
+
+    fn finish(&mut self, parties: &mut PartySet) -> Result<(), MpcError> {
+        (**self).finish(parties)
+    }
 }

@@ -210,12 +210,23 @@ pub fn serve_ordered<R: Rng + CryptoRng + ?Sized>(
                 let (mask, shares) = if widths.is_empty() {
                     dealer.left_mask(rows, inner, rng)
                 } else {
-                    let widths: Vec<usize> = widths.iter().map(|&w| w as usize).collect();
-                    if widths.iter().sum::<usize>() != inner {
-                        return Err(MpcError::Refused {
-                            peer: leader_name,
-                            reason: "block widths do not add up to the mask's columns".into(),
-                        });
+                    // Checked: widths that wrap around must not pass for
+                    // the mask's columns.
+                    let refuse = |reason: String| MpcError::Refused {
+                        peer: leader_name.clone(),
+                        reason,
+                    };
+                    let widths = widths
+                        .iter()
+                        .map(|&w| usize::try_from(w))
+                        .collect::<Result<Vec<usize>, _>>()
+                        .map_err(|_| refuse("a block width does not fit this machine".into()))?;
+                    let columns = indomain_core::dealer::block_columns(rows, &widths)
+                        .map_err(|e| refuse(e.to_string()))?;
+                    if columns != inner {
+                        return Err(refuse(
+                            "block widths do not add up to the mask's columns".into(),
+                        ));
                     }
                     dealer
                         .left_mask_blocks(rows, &widths, rng)
@@ -282,9 +293,9 @@ pub fn serve_ordered<R: Rng + CryptoRng + ?Sized>(
             Request::MaskedBits { len, bits } => {
                 let len = check(
                     "masked bits",
-                    len as u128 * (bits as u128 + 1),
+                    len as u128 * (u128::from(bits) + 1),
                     limits.max_item_elements,
-                )? / (bits as usize + 1);
+                )? / (bits as usize).saturating_add(1);
                 dealer
                     .masked_bits(len, bits, rng)
                     .map_err(|e| MpcError::Refused {

@@ -28,6 +28,17 @@ pub enum MpcError {
         /// What was wrong with it.
         reason: String,
     },
+    /// The link to a peer failed while correlations were generated with
+    /// it, naming the peer and the step.
+    #[error("{peer} during {phase}: {source}")]
+    Link {
+        /// The peer.
+        peer: String,
+        /// The protocol step.
+        phase: &'static str,
+        /// What the link reported.
+        source: indomain_net::NetError,
+    },
     /// The dealer refused a request (too large, unknown mask, …).
     #[error("dealer refused a request from {peer}: {reason}")]
     Refused {

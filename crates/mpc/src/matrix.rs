@@ -7,7 +7,7 @@
 //! the others D_k = X_k − U_k **once**, and every party keeps D = X − U for
 //! the whole computation. Each later product X·y or Xᵀ·y needs only a fresh
 //! right triple (V, W = U·V) against the same U, the opening of E = y − V,
-//! and local work: Z_k = W_k + D·(V_k + [leader]·E) + U_k·E_k, where E_k is
+//! and local work: Z_k = W_k + D·(V_k + \[leader\]·E) + U_k·E_k, where E_k is
 //! rank k's rows of E (and the transposed form for Xᵀ·y). This is SecureML's
 //! mask reuse with X shared as (X_k at rank k, zero elsewhere): since rank
 //! k's share of the other blocks is zero, its share of U there is zero too,
@@ -75,7 +75,7 @@ fn into_vec(m: RingMatrix) -> Vec<u64> {
 
 impl<C: Correlations> Session<'_, C> {
     /// Masks and opens a column-split matrix once: this party passes its
-    /// own block (rows × widths[rank], encoded), `widths` gives every
+    /// own block (rows × `widths[rank]`, encoded), `widths` gives every
     /// rank's block width.
     pub fn fix_matrix(
         &mut self,

@@ -22,10 +22,10 @@
 //! cost and a largest error of 0.3775 (at z = ±1/2), so the line with
 //! slope 1/4 is the one clamped here. Cost: one comparison of a vector of
 //! 2·len elements ([`crate::compare`], both bounds at once) and one Beaver
-//! product: (1 − b_hi) + (b_hi − b_lo)·s with b_lo = [s < 0], b_hi = [s <
-//! 1] and s the linear value.
+//! product: (1 − b_hi) + (b_hi − b_lo)·s with b_lo = \[s < 0\], b_hi = \[s <
+//! 1\] and s the linear value.
 //!
-//! Fourier, σ̂(z) = [z > R] + [−R ≤ z ≤ R]·(1/2 + Σ_{m=1}^{12} a_m
+//! Fourier, σ̂(z) = \[z > R\] + \[−R ≤ z ≤ R\]·(1/2 + Σ_{m=1}^{12} a_m
 //! sin(2πm·z/32)), R = 11.875: a 12-term sine series of period 32 fitted
 //! to σ − 1/2 on [−12, 12] by (Lawson-weighted) least squares, largest
 //! error 1.16·10^-4 there, and outside the clamp's 0 or 1, error at most
@@ -63,7 +63,7 @@ use crate::shared::Shared;
 /// The range the Fourier sigmoid's series is fitted on: [−12, 12].
 pub const FOURIER_CLAMP: f64 = 12.0;
 
-/// Where the clamp acts: [z < −R] and [R < z] for R = 11.875, computed to
+/// Where the clamp acts: \[z < −R\] and \[R < z\] for R = 11.875, computed to
 /// within 2^-[`CLAMP_BITS`], so that the switch between the series and 0
 /// or 1 happens inside [11.8, 11.94] (in magnitude), where both are
 /// accurate.

@@ -98,6 +98,18 @@ fn the_dealer_refuses_oversized_and_malformed_requests() {
             inner: 3,
             widths: vec![1, 1],
         },
+        // Widths that wrap around to the mask's columns in release builds.
+        Request::LeftMask {
+            rows: 1,
+            inner: 3,
+            widths: vec![1 << 63, (1 << 63) + 3],
+        },
+        // A mask without a column.
+        Request::LeftMask {
+            rows: 2,
+            inner: 0,
+            widths: vec![0, 0],
+        },
         Request::RightTriple {
             mask: 0,
             cols: 1,
@@ -114,6 +126,9 @@ fn the_dealer_refuses_oversized_and_malformed_requests() {
         let mut d = sets.pop().unwrap();
         let mut p0 = sets.remove(0);
         send_msg(p0.channel(2).unwrap(), &request).unwrap();
+        // No party waits: a request the dealer served would fail on the
+        // closed links instead of being refused.
+        drop((p0, sets));
         let err = dealer::serve(&mut d, limits, &mut rng).unwrap_err();
         assert!(
             matches!(err, MpcError::Refused { .. } | MpcError::Core { .. }),

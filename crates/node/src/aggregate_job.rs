@@ -14,13 +14,18 @@
 //! - histogram: `group,status,column,bin_lower,bin_upper,count`, one row a
 //!   bin, with the values below the first edge (`-inf`) and above the last
 //!   (`inf`) as bins of their own.
+//!
+//! With differential privacy ([`AggregateJob::dp`]) the format is the same;
+//! every count and statistic carries noise, and values outside the clip
+//! bounds are clipped instead of refused.
 
 use crate::numeric_csv::{NumericCsvError, NumericSpec, read_numeric};
 use crate::output::AtomicOutput;
 use indomain_aggregate::AggregateError;
+use indomain_aggregate::dp::DpSpec;
 use indomain_aggregate::stats::{
-    ColumnResult, CountDecision, GroupOutcome, LocalData, Phase, Statistic, StatsJob, StatsResult,
-    run_statistics_with,
+    ColumnResult, CountDecision, DpCalibration, GroupOutcome, LocalData, Phase, Statistic,
+    StatsJob, StatsResult, run_statistics_dp, run_statistics_with,
 };
 use indomain_net::{Counters, PartySet};
 use std::fmt;
@@ -64,6 +69,8 @@ pub struct AggregateJob {
     pub output: Option<PathBuf>,
     /// Replace an existing output file (`--force`).
     pub replace_output: bool,
+    /// Differential privacy for the release, the same at every party.
+    pub dp: Option<DpSpec>,
 }
 
 /// What a job checked and read locally before any peer is involved: the
@@ -72,6 +79,7 @@ pub struct AggregateJob {
 pub struct Prepared {
     data: LocalData,
     output: Option<AtomicOutput>,
+    calibration: Option<DpCalibration>,
 }
 
 /// What a completed job reports.
@@ -87,6 +95,10 @@ pub struct AggregateSummary {
     pub bytes: Counters,
     /// The output file, if this party wrote one.
     pub output: Option<PathBuf>,
+    /// With DP: the release's guarantee and noise.
+    pub dp: Option<DpCalibration>,
+    /// The statistic (to describe the noise).
+    pub statistic: Statistic,
 }
 
 impl fmt::Display for AggregateSummary {
@@ -104,12 +116,37 @@ impl fmt::Display for AggregateSummary {
                 f,
                 "; {released} groups released, {suppressed} suppressed; result in {}",
                 path.display()
-            ),
+            )?,
             _ => write!(
                 f,
                 "; this party is not a result receiver and learns no result"
-            ),
+            )?,
         }
+        if let Some(dp) = &self.dp {
+            let spec = dp.spec();
+            let scale = dp.noise_scale(&self.statistic);
+            write!(
+                f,
+                "; differential privacy: ε = {:.4} (asked {}), δ = {}, ρ = {:.5}, against {} of the data parties pooling their noise; noise standard deviation: count {:.3}",
+                dp.epsilon(),
+                spec.epsilon,
+                spec.delta,
+                dp.rho(),
+                spec.coalition
+                    .map_or_else(|| "all but one".to_string(), |c| c.to_string()),
+                scale.count
+            )?;
+            for (what, sd) in [
+                ("sum", scale.sum),
+                ("sum of squares", scale.sum_squares),
+                ("bin count", scale.cell),
+            ] {
+                if let Some(sd) = sd {
+                    write!(f, ", {what} {sd:.4e}")?;
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -118,8 +155,22 @@ impl AggregateJob {
     /// the output flag against the receivers, the output's destination and
     /// directory, the input file — so that a local mistake fails before
     /// this node listens or connects.
-    pub fn prepare(&self, me: usize, n: usize) -> Result<Prepared, AggregateJobError> {
+    ///
+    /// With DP, the spec is checked against the job for `data_parties` of
+    /// the `n` first ([`DpCalibration::new`]: a bad ε, missing or too wide
+    /// clip bounds), and values beyond the job's range are read, to be
+    /// clipped, rather than refused.
+    pub fn prepare(
+        &self,
+        me: usize,
+        n: usize,
+        data_parties: usize,
+    ) -> Result<Prepared, AggregateJobError> {
         self.job.validate(n)?;
+        let calibration = self
+            .dp
+            .map(|spec| DpCalibration::new(&self.job, &spec, data_parties))
+            .transpose()?;
         let receiver = self.job.receivers.contains(&me);
         match (receiver, &self.output) {
             (true, None) => {
@@ -157,10 +208,18 @@ impl AggregateJob {
         let spec = NumericSpec {
             columns: self.job.columns.clone(),
             group_by,
-            max_abs: self.job.max_abs,
+            max_abs: if self.dp.is_some() {
+                f64::INFINITY
+            } else {
+                self.job.max_abs
+            },
         };
         let data = read_numeric(&self.input, &spec)?;
-        Ok(Prepared { data, output })
+        Ok(Prepared {
+            data,
+            output,
+            calibration,
+        })
     }
 }
 
@@ -194,15 +253,30 @@ pub fn run_with(
     progress: &mut dyn FnMut(Phase),
 ) -> Result<AggregateSummary, AggregateJobError> {
     let start = Instant::now();
-    let Prepared { data, output } = prepared;
-    let result = run_statistics_with(
-        parties,
-        &job.job,
-        &data,
-        decision,
-        &mut rand::rng(),
-        progress,
-    )?;
+    let Prepared {
+        data,
+        output,
+        calibration,
+    } = prepared;
+    let result = match &job.dp {
+        Some(spec) => run_statistics_dp(
+            parties,
+            &job.job,
+            &data,
+            decision,
+            spec,
+            &mut rand::rng(),
+            progress,
+        ),
+        None => run_statistics_with(
+            parties,
+            &job.job,
+            &data,
+            decision,
+            &mut rand::rng(),
+            progress,
+        ),
+    }?;
     let released = match (result, output) {
         (Some(result), Some(mut out)) => {
             let path = out.path().to_path_buf();
@@ -227,6 +301,8 @@ pub fn run_with(
         elapsed: start.elapsed(),
         bytes: parties.counters(),
         output: job.output.clone(),
+        dp: calibration,
+        statistic: job.job.statistic.clone(),
     })
 }
 

@@ -10,7 +10,7 @@ use crate::dataset::{ColumnDef, Dataset, Select, Source};
 use crate::error::{Location, NodeError};
 use crate::grade::Grade;
 use crate::jobspec::{Known, Protocol, is_name};
-use crate::policy::{PeerPolicy, Policy, Rule};
+use crate::policy::{PeerPolicy, Policy, Rule, leak};
 use ed25519_dalek::VerifyingKey;
 use indomain_net::quic::Fingerprint;
 use serde::Deserialize;
@@ -354,6 +354,14 @@ struct RawRule {
     max_jobs_per_hour: Option<u32>,
     not_before: Option<Spanned<toml::value::Datetime>>,
     not_after: Option<Spanned<toml::value::Datetime>>,
+    // What leaks beyond the outputs (policy/leak.rs).
+    dealers: Option<Vec<Spanned<String>>>,
+    open_counts_to_decider: Option<bool>,
+    contribution: Option<bool>,
+    max_categories: Option<u64>,
+    max_bins: Option<u64>,
+    max_epochs: Option<u64>,
+    max_items: Option<u64>,
 }
 
 impl RawRule {
@@ -429,6 +437,26 @@ impl RawRule {
         {
             return Err(here(span.span(), "not_after is before not_before".into()));
         }
+        let mut dealers = Vec::new();
+        for d in self.dealers.iter().flatten() {
+            let n = d.get_ref();
+            if n != me && n != leak::TWO_PARTY && !peers.contains_key(n) {
+                return Err(here(d.span(), format!("dealers: unknown party {n:?}")));
+            }
+            dealers.push(leak::DealerChoice::parse(n));
+        }
+        let defaults = leak::LeakRules::default();
+        let leaks = leak::LeakRules {
+            dealers: self.dealers.is_some().then_some(dealers),
+            open_counts_to_decider: self
+                .open_counts_to_decider
+                .unwrap_or(defaults.open_counts_to_decider),
+            contribution: self.contribution.unwrap_or(defaults.contribution),
+            max_categories: self.max_categories,
+            max_bins: self.max_bins,
+            max_epochs: self.max_epochs,
+            max_items: self.max_items,
+        };
         Ok(Rule {
             protocols: self.protocols.get_ref().clone(),
             purposes: self.purposes.clone(),
@@ -449,6 +477,7 @@ impl RawRule {
             max_jobs_per_hour: self.max_jobs_per_hour,
             not_before,
             not_after,
+            leaks,
         })
     }
 }

@@ -16,8 +16,8 @@ use toml::Spanned;
 
 /// The longest job id, party name, dataset or column name accepted.
 const MAX_NAME_LEN: usize = 128;
-/// Upper bounds on a spec's size, so a peer cannot send an unbounded one.
-const MAX_PARTIES: usize = 64;
+/// Upper bounds on a spec's size, so a peer cannot send an unbounded one
+/// (each protocol's own party counts are tighter: [`Protocol::party_count`]).
 const MAX_COLUMNS: usize = 1024;
 const MAX_OUTPUTS: usize = 64;
 const MAX_PARAMETERS: usize = 64;
@@ -51,20 +51,27 @@ impl Protocol {
             Protocol::PsiSum => &["cardinality", "sum"],
             Protocol::PsiJoin => &["alignment"],
             Protocol::Aggregate => &["statistics"],
-            Protocol::Train => &["model", "model-share", "metrics"],
+            Protocol::Train => &["model", "metrics"],
             Protocol::Predict => &["predictions"],
         }
     }
 
-    /// How many parties a job of this protocol has: (fewest, most).
-    fn party_count(self) -> (usize, usize) {
+    /// How many parties a job of this protocol has: (fewest, most), as the
+    /// protocol crates take them. A statistics job: 2 to
+    /// [`indomain_aggregate::stats::MAX_PARTIES`], the dealer included; a
+    /// training job: the label holder, 1 to
+    /// [`indomain_learn::align::MAX_FEATURE_HOLDERS`] feature holders and
+    /// the dealer; a scoring job: the same data parties, no dealer.
+    pub fn party_count(self) -> (usize, usize) {
+        let features = indomain_learn::align::MAX_FEATURE_HOLDERS;
         match self {
             Protocol::PsiIntersection
             | Protocol::PsiCardinality
             | Protocol::PsiSum
             | Protocol::PsiJoin => (2, 2),
-            Protocol::Aggregate => (2, MAX_PARTIES),
-            Protocol::Train | Protocol::Predict => (2, 3),
+            Protocol::Aggregate => (2, indomain_aggregate::stats::MAX_PARTIES),
+            Protocol::Train => (3, features + 2),
+            Protocol::Predict => (2, features + 1),
         }
     }
 }
@@ -283,7 +290,11 @@ impl JobSpec {
                         .unwrap_or_default(),
                 })
                 .collect(),
-            parameters: raw.parameters.clone(),
+            parameters: raw
+                .parameters
+                .iter()
+                .map(|(k, v)| (k.get_ref().clone(), v.clone()))
+                .collect(),
             outputs: raw
                 .outputs
                 .iter()
@@ -314,13 +325,30 @@ impl JobSpec {
                         .map(|p| p.columns.as_ref().map_or(p.name.span(), |c| c.span()).start),
                     Part::OutputName(i) => raw.outputs.get(*i).map(|o| o.name.span().start),
                     Part::Receiver(i) => raw.outputs.get(*i).map(|o| o.receiver.span().start),
+                    Part::Parameter(name) => raw
+                        .parameters
+                        .keys()
+                        .find(|k| k.get_ref() == name)
+                        .map(|k| k.span().start),
                 };
                 Err(err(offset, problem.reason))
             }
         }
     }
 
-    /// Checks a spec that arrived as JSON (from a peer or the control socket).
+    /// The job's typed plan ([`crate::plan`]): every parameter parsed and
+    /// bounded, and the outputs each party receives equal to what the
+    /// spec declares. [`JobSpec::validate`] builds it too, so a spec that
+    /// passed validation has a plan.
+    pub fn plan(&self) -> Result<crate::plan::JobPlan, NodeError> {
+        if let Some(p) = self.structure_problem() {
+            return Err(NodeError::InvalidJob(p.reason));
+        }
+        crate::plan::build(self).map_err(|p| NodeError::InvalidJob(p.reason))
+    }
+
+    /// Checks a spec that arrived as JSON (from a peer or the control
+    /// socket), its plan included.
     pub fn validate(&self) -> Result<(), NodeError> {
         match self.problem() {
             None => Ok(()),
@@ -377,8 +405,16 @@ impl JobSpec {
         None
     }
 
-    /// The first thing wrong with the spec, if any.
+    /// The first thing wrong with the spec, if any: its structure, then its
+    /// plan.
     fn problem(&self) -> Option<Problem> {
+        self.structure_problem()
+            .or_else(|| crate::plan::build(self).err())
+    }
+
+    /// The first thing wrong with the spec's structure: ids and names,
+    /// party count, datasets and columns, declared outputs.
+    fn structure_problem(&self) -> Option<Problem> {
         let bad = |at: Part, reason: String| Some(Problem { at, reason });
         if !self.id.is_empty() && !is_name(&self.id) {
             return bad(Part::Id, format!("job id {:?}: {NAME_RULE}", self.id));
@@ -476,55 +512,6 @@ impl JobSpec {
                 );
             }
         }
-        if self.protocol == Protocol::Aggregate {
-            return self.suppression_problem();
-        }
-        None
-    }
-
-    /// What is wrong with how a statistics job decides suppression: with a
-    /// dealer (a party of the job that is not a receiver) no party learns
-    /// a suppressed group's count; without one the job must say that the
-    /// first receiver may see every group's count.
-    fn suppression_problem(&self) -> Option<Problem> {
-        let bad = |at: Part, reason: String| Some(Problem { at, reason });
-        let opened = self.parameters.get("open_counts_to_decider");
-        let Some(dealer) = self.text_param("dealer") else {
-            if matches!(opened, Some(Param::Bool(true))) {
-                return None;
-            }
-            return bad(
-                Part::Whole,
-                "an aggregate job names a dealer (parameter dealer = \"<party>\", a party of the job that names no dataset) so that suppression is decided without opening any count, or sets open_counts_to_decider = true to let the first receiver of statistics see every group's count".into(),
-            );
-        };
-        if opened.is_some() {
-            return bad(
-                Part::Whole,
-                "parameters dealer and open_counts_to_decider exclude each other: give one".into(),
-            );
-        }
-        if self.party(dealer).is_none() {
-            return bad(
-                Part::Whole,
-                format!("parameter dealer: {dealer:?} is not a party of the job"),
-            );
-        }
-        if let Some(i) = self.outputs.iter().position(|o| o.receiver == dealer) {
-            return bad(
-                Part::Receiver(i),
-                format!(
-                    "{dealer:?} is the dealer, which holds no data and learns no statistics: drop output {:?} to it",
-                    self.outputs[i].name
-                ),
-            );
-        }
-        if self.parties.len() < 3 {
-            return bad(
-                Part::Whole,
-                "a job with a dealer needs two data parties besides the dealer".into(),
-            );
-        }
         None
     }
 }
@@ -551,7 +538,8 @@ pub struct Known<'a> {
 }
 
 /// Which part of a spec a problem is in, to find its line.
-enum Part {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Part {
     Id,
     Whole,
     Party(usize),
@@ -559,11 +547,15 @@ enum Part {
     Columns(usize),
     OutputName(usize),
     Receiver(usize),
+    /// A parameter, by name.
+    Parameter(String),
 }
 
-struct Problem {
-    at: Part,
-    reason: String,
+/// The first thing wrong with a spec, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Problem {
+    pub at: Part,
+    pub reason: String,
 }
 
 #[derive(Deserialize)]
@@ -575,7 +567,7 @@ struct RawSpec {
     purpose: String,
     parties: Vec<RawParty>,
     #[serde(default)]
-    parameters: BTreeMap<String, Param>,
+    parameters: BTreeMap<Spanned<String>, Param>,
     outputs: Vec<RawOutput>,
 }
 

@@ -4,8 +4,8 @@
 //!
 //! Protocol crates never touch files; this crate is where files meet them.
 //! The node's foundations live here too: its configuration ([`config`]),
-//! typed and graded datasets ([`dataset`]), job specs ([`jobspec`]), policy
-//! ([`policy`]), the egress guard ([`egress`]), the signed audit trail
+//! typed and graded datasets ([`dataset`]), job specs ([`jobspec`]) and
+//! their typed plans ([`plan`]), policy ([`policy`]), the egress guard ([`egress`]), the signed audit trail
 //! ([`audit`]) and the local control socket ([`control`]).
 #![warn(missing_docs)]
 
@@ -15,6 +15,7 @@ pub mod config;
 pub mod control;
 pub mod daemon;
 pub mod dataset;
+pub mod dp_ledger;
 pub mod egress;
 pub mod error;
 pub mod grade;
@@ -24,6 +25,7 @@ pub mod keys_csv;
 mod lines;
 pub mod numeric_csv;
 pub mod output;
+pub mod plan;
 pub mod policy;
 pub mod psi_job;
 pub mod psi_resume;

@@ -8,13 +8,17 @@
 //! [`check`] only looks at the spec and the configuration: it runs before
 //! any data is read. A [`Refusal`] names the rule that refused, as a path
 //! into the configuration (`policy.peers.tax.allow[1].columns`; rules are
-//! numbered from 0).
+//! numbered from 0). What leaks beyond the outputs — the dealer, counts
+//! opened to a decider, contribution re-runs, sizes — is ruled on by the
+//! rule's leak fields ([`leak`]), against the job's plan.
 
 use crate::grade::Grade;
 use crate::jobspec::{JobSpec, Protocol};
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
+
+pub mod leak;
 
 /// A node's policy, with the grades of its own datasets' columns.
 #[derive(Debug, Clone, Default)]
@@ -62,6 +66,8 @@ pub struct Rule {
     pub not_before: Option<u64>,
     /// Unix seconds after which the rule no longer applies.
     pub not_after: Option<u64>,
+    /// What the rule allows to leak beyond the outputs ([`leak`]).
+    pub leaks: leak::LeakRules,
 }
 
 /// Why a job was refused: the rule (a path into the configuration) and
@@ -156,6 +162,9 @@ pub fn check(
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
+    // The node validates every spec, its plan included, before its policy:
+    // a spec without a plan has no leak profile to rule on.
+    let profile = spec.plan().ok().map(|p| p.leaks());
     // Report the refusal of the rule that came closest to allowing the job:
     // it is the one the operator most likely meant.
     let mut closest: Option<(Stage, Refusal)> = None;
@@ -168,6 +177,7 @@ pub fn check(
             &mine.dataset,
             &mine.columns,
             columns,
+            profile.as_ref(),
             now,
         ) {
             Ok(()) => {
@@ -201,9 +211,11 @@ enum Stage {
     Grade,
     Output,
     Size,
+    Leak,
     Validity,
 }
 
+#[allow(clippy::too_many_arguments)]
 fn check_rule(
     rule: &Rule,
     path: &str,
@@ -211,6 +223,7 @@ fn check_rule(
     dataset: &str,
     used: &[String],
     grades: &BTreeMap<String, Grade>,
+    profile: Option<&crate::plan::LeakProfile>,
     now: u64,
 ) -> Result<(), (Stage, Refusal)> {
     let refuse = |stage: Stage, key: &str, reason: String| {
@@ -308,6 +321,11 @@ fn check_rule(
                 }
             }
         }
+    }
+    if let Some(profile) = profile {
+        rule.leaks
+            .check(path, profile)
+            .map_err(|r| (Stage::Leak, r))?;
     }
     if let Some(t) = rule.not_before
         && now < t

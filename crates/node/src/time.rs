@@ -75,6 +75,12 @@ pub fn format(secs: u64) -> String {
     )
 }
 
+/// The UTC calendar (year, month 1–12) of a Unix time in seconds.
+pub fn utc_year_month(secs: u64) -> (i64, u8) {
+    let (year, month, _) = civil_from_days((secs / 86_400) as i64);
+    (year, month as u8)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,7 +15,10 @@
 //!    values of phase 2.
 //! 4. Depending on the job, R sends S the positions of the matches in S's
 //!    stream (sorted by double-blinded value: the common order), the count,
-//!    or the re-randomised sum of the matched ciphertexts.
+//!    or the re-randomised sum of the matched ciphertexts. With fewer
+//!    matches than the job's minimum ([`Job::min_intersection`]) R sends
+//!    only a below-minimum notice instead, and both end with an error: S
+//!    never receives positions, a count or a ciphertext to decrypt.
 //!
 //! What each party learns: both learn the other's set size. In
 //! intersection mode R learns X ∩ Y (and S too if the job reveals to both);
@@ -29,8 +32,8 @@ use crate::blind::{Blinder, COMPARE_BYTES, POINT_BYTES};
 use crate::compare::{CompareSet, Refused};
 use crate::elgamal::{CIPHERTEXT_BYTES, Ciphertext, PublicKey, SecretKey};
 use crate::session::{
-    Hello, Job, Mode, Outcome, Role, checked_len, exchange_hello, recv_count, recv_positions,
-    send_positions,
+    Hello, Job, Mode, Outcome, Role, check_count, checked_len, exchange_hello, read_count,
+    recv_count, recv_positions, refuse_below_minimum, send_positions,
 };
 use crate::{Construction, Items, Phase, Progress, PsiError};
 use indomain_net::stream::{Outbound, batch_sizes};
@@ -146,6 +149,11 @@ where
     }
 
     let count = matches.len();
+    let finishing = match job.mode {
+        Mode::IntersectionSum => Phase::Sum,
+        _ => Phase::Reveal,
+    };
+    refuse_below_minimum(ch, job, count, finishing)?;
     let mut outcome = Outcome {
         role: Role::Receiver,
         items: n,
@@ -291,11 +299,15 @@ where
             outcome.matched = Some(matched);
         }
         Mode::Cardinality => {
-            outcome.intersection_size = Some(recv_count(ch, &peer, Phase::Reveal, most)?);
+            outcome.intersection_size = Some(recv_count(ch, job, Phase::Reveal, most)?);
         }
         Mode::IntersectionSum => {
             let phase = Phase::Sum;
             let frame = ch.recv().map_err(PsiError::net(&peer, phase))?;
+            // The count alone (8 bytes) is the receiver's below-minimum
+            // notice; otherwise the count and the ciphertext.
+            let (count, ciphertext) = frame.split_at(frame.len().min(8));
+            let count = check_count(read_count(count, &peer, phase)?, job, &peer, phase, most)?;
             if frame.len() != SUM_MESSAGE_BYTES {
                 return Err(PsiError::BatchLength {
                     peer,
@@ -303,17 +315,6 @@ where
                     expected: SUM_MESSAGE_BYTES,
                     got: frame.len(),
                 });
-            }
-            let (count, ciphertext) = frame.split_at(8);
-            let mut count_bytes = [0u8; 8];
-            count_bytes.copy_from_slice(count);
-            let count = u64::from_le_bytes(count_bytes);
-            if count > most as u64 {
-                return Err(PsiError::protocol(
-                    &peer,
-                    phase,
-                    format!("count {count} exceeds {most}"),
-                ));
             }
             let ciphertext =
                 Ciphertext::from_bytes(ciphertext).ok_or_else(|| bad_point(&peer, phase, 0))?;

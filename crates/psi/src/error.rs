@@ -139,6 +139,20 @@ pub enum PsiError {
         /// What was wrong.
         reason: String,
     },
+    /// Fewer keys matched than the job's minimum intersection (or one
+    /// party's set is smaller than it): nothing was revealed to the sender,
+    /// and the receiver's result is withheld.
+    #[error(
+        "peer {peer}, phase {phase}: fewer than the job's minimum of {minimum} keys match; nothing revealed"
+    )]
+    BelowMinimum {
+        /// The peer.
+        peer: String,
+        /// The phase in which the run stopped.
+        phase: Phase,
+        /// The job's minimum intersection.
+        minimum: usize,
+    },
     /// Our own input holds the same key twice; the protocol needs distinct keys.
     #[error(
         "input holds duplicate keys (items {first} and {second}); deduplicate before running PSI"
@@ -153,6 +167,55 @@ pub enum PsiError {
     /// mode, a batch size out of range, a sum bound too large).
     #[error("bad PSI job: {0}")]
     Job(String),
+}
+
+/// The OT stack's errors keep their peer and phase (RR22's base OT, OT
+/// extension and punctured PRF).
+impl From<indomain_ot::OtError> for PsiError {
+    fn from(e: indomain_ot::OtError) -> Self {
+        use indomain_ot::OtError as O;
+        let phase = |p: indomain_ot::Phase| match p {
+            indomain_ot::Phase::BaseOt => Phase::BaseOt,
+            indomain_ot::Phase::OtExtension => Phase::OtExtension,
+            _ => Phase::Pprf,
+        };
+        match e {
+            O::Net {
+                peer,
+                phase: p,
+                source,
+            } => PsiError::Net {
+                peer,
+                phase: phase(p),
+                source,
+            },
+            O::BatchLength {
+                peer,
+                phase: p,
+                expected,
+                got,
+            } => PsiError::BatchLength {
+                peer,
+                phase: phase(p),
+                expected,
+                got,
+            },
+            O::BadPoint {
+                peer,
+                phase: p,
+                index,
+            } => PsiError::BadPoint {
+                peer,
+                phase: phase(p),
+                index,
+            },
+            other => PsiError::Protocol {
+                peer: other.peer().to_string(),
+                phase: phase(other.phase()),
+                reason: other.to_string(),
+            },
+        }
+    }
 }
 
 impl PsiError {

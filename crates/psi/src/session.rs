@@ -127,6 +127,10 @@ impl fmt::Display for Reveal {
     }
 }
 
+/// The most items a party accepts from its peer unless the job says fewer
+/// ([`Job::max_peer_items`]): 2^26 keys, about 2 GiB of blinded points.
+pub const DEFAULT_MAX_PEER_ITEMS: usize = 1 << 26;
+
 /// The largest batch a party may announce (keys a frame).
 pub const MAX_BATCH: usize = 1 << 16;
 /// The largest bound on an intersection sum: the sender recovers the sum by
@@ -154,6 +158,14 @@ pub struct Job {
     pub sum_bound: u64,
     /// The most items this party accepts from the peer (bounds memory).
     pub max_peer_items: usize,
+    /// The fewest matches for which the result is revealed (0: any). Below
+    /// it the receiver sends neither positions, nor a count, nor the sum:
+    /// both parties end with [`PsiError::BelowMinimum`] and the sender
+    /// learns only that the threshold was not met. Both parties must give
+    /// the same value (checked in the hello); a bucketed run refuses a
+    /// minimum, since it would apply per bucket.
+    #[serde(default)]
+    pub min_intersection: usize,
 }
 
 impl Job {
@@ -165,7 +177,8 @@ impl Job {
     /// items from the peer.
     ///
     /// ```
-    /// use indomain_psi::{Construction, Job, Mode, Reveal};
+    /// # mod indomain { pub use indomain_psi as psi; }
+    /// use indomain::psi::{Construction, Job, Mode, Reveal};
     ///
     /// let job = Job::new(Mode::Intersection).with_key_spec("email, trimmed, lower case");
     /// assert_eq!(job.construction, Construction::Rr22);
@@ -180,7 +193,8 @@ impl Job {
             key_spec: String::new(),
             batch: 4096,
             sum_bound: (1 << 40) - 1,
-            max_peer_items: 1 << 26,
+            max_peer_items: DEFAULT_MAX_PEER_ITEMS,
+            min_intersection: 0,
         }
     }
 
@@ -215,6 +229,18 @@ impl Job {
     pub fn with_construction(mut self, construction: Construction) -> Self {
         self.construction = construction;
         self
+    }
+
+    /// The same job revealing its result only when at least `minimum` keys
+    /// match ([`Job::min_intersection`]).
+    pub fn with_min_intersection(mut self, minimum: usize) -> Self {
+        self.min_intersection = minimum;
+        self
+    }
+
+    /// Whether `count` matches are too few to reveal.
+    pub(crate) fn below_minimum(&self, count: usize) -> bool {
+        count < self.min_intersection
     }
 
     pub(crate) fn check(&self) -> Result<(), PsiError> {
@@ -252,6 +278,8 @@ pub(crate) struct Hello {
     pub batch: u32,
     pub sum_bound: u64,
     pub items: u64,
+    /// The fewest matches revealed ([`Job::min_intersection`]).
+    pub min_intersection: u64,
     /// The sender's ElGamal public key in intersection-sum mode.
     pub public_key: Option<[u8; 32]>,
 }
@@ -259,8 +287,13 @@ pub(crate) struct Hello {
 /// Version 2 added the construction id. Version 3: a one-column key is
 /// hashed as its bytes, as `Items::from_raw` gives it (version 2 prefixed
 /// it with its length), so a version-2 peer would find no match and is
-/// refused instead.
-pub(crate) const VERSION: u32 = 3;
+/// refused instead. Version 4 added the minimum intersection and the
+/// below-minimum reveal ([`BELOW_MINIMUM`]).
+pub(crate) const VERSION: u32 = 4;
+
+/// Sent in place of a count (positions, cardinality or sum) when fewer
+/// than the job's minimum keys match: no figure travels.
+pub(crate) const BELOW_MINIMUM: u64 = u64::MAX;
 
 impl Hello {
     pub fn new(job: &Job, role: Role, items: usize, public_key: Option<[u8; 32]>) -> Self {
@@ -274,6 +307,7 @@ impl Hello {
             batch: job.batch as u32,
             sum_bound: job.sum_bound,
             items: items as u64,
+            min_intersection: job.min_intersection as u64,
             public_key,
         }
     }
@@ -327,12 +361,26 @@ impl Hello {
                 theirs.sum_bound.to_string(),
             )?;
         }
+        differ(
+            "min intersection",
+            self.min_intersection.to_string(),
+            theirs.min_intersection.to_string(),
+        )?;
         if theirs.items > limit as u64 {
             return Err(PsiError::TooManyItems {
                 peer: peer.to_string(),
                 phase: Phase::Hello,
                 announced: theirs.items,
                 limit,
+            });
+        }
+        // Fewer keys on either side than the minimum: no run can reach it,
+        // so both stop before any key is sent.
+        if self.items.min(theirs.items) < self.min_intersection {
+            return Err(PsiError::BelowMinimum {
+                peer: peer.to_string(),
+                phase: Phase::Hello,
+                minimum: self.min_intersection as usize,
             });
         }
         Ok(theirs.items as usize)
@@ -444,7 +492,8 @@ pub(crate) fn exchange_hello<C: Channel + ?Sized>(
 
 /// The receiver's finishing step in intersection and join modes, when the
 /// sender learns the result: the count, then the positions of the matches
-/// in the sender's shuffled stream, in the common order.
+/// in the sender's shuffled stream, in the common order. Call
+/// [`refuse_below_minimum`] first.
 pub(crate) fn send_positions<C: Channel + ?Sized>(
     ch: &mut C,
     job: &Job,
@@ -471,7 +520,7 @@ pub(crate) fn recv_positions<C: Channel + ?Sized>(
 ) -> Result<Vec<usize>, PsiError> {
     let peer = ch.peer().to_string();
     let phase = Phase::Reveal;
-    let count = recv_count(ch, &peer, phase, most)?;
+    let count = recv_count(ch, job, phase, most)?;
     let mut seen = vec![false; order.len()];
     let mut matched = Vec::with_capacity(count);
     for size in batch_sizes(count, job.batch) {
@@ -495,14 +544,85 @@ pub(crate) fn recv_positions<C: Channel + ?Sized>(
     Ok(matched)
 }
 
-/// Receives a count of at most `most`.
+/// The receiver's check before it reveals anything: with fewer than the
+/// job's minimum matches it tells the sender so, when the sender would
+/// learn the result ([`BELOW_MINIMUM`] in place of the count: a message of
+/// its own, or in intersection-sum mode an 8-byte frame in place of the
+/// count and ciphertext), and ends with [`PsiError::BelowMinimum`].
+pub(crate) fn refuse_below_minimum<C: Channel + ?Sized>(
+    ch: &mut C,
+    job: &Job,
+    count: usize,
+    phase: Phase,
+) -> Result<(), PsiError> {
+    if !job.below_minimum(count) {
+        return Ok(());
+    }
+    let peer = ch.peer().to_string();
+    if job.sender_learns_result() {
+        let sent = match job.mode {
+            Mode::IntersectionSum => ch.send(&BELOW_MINIMUM.to_le_bytes()),
+            _ => wire::send_msg(ch, &BELOW_MINIMUM),
+        };
+        sent.map_err(PsiError::net(&peer, phase))?;
+    }
+    Err(PsiError::BelowMinimum {
+        peer,
+        phase,
+        minimum: job.min_intersection,
+    })
+}
+
+/// Receives a count of at most `most`; the receiver's [`BELOW_MINIMUM`]
+/// is [`PsiError::BelowMinimum`].
 pub(crate) fn recv_count<C: Channel + ?Sized>(
     ch: &mut C,
+    job: &Job,
+    phase: Phase,
+    most: usize,
+) -> Result<usize, PsiError> {
+    let peer = ch.peer().to_string();
+    let count: u64 = wire::recv_msg(ch).map_err(PsiError::net(&peer, phase))?;
+    check_count(count, job, &peer, phase, most)
+}
+
+/// A count frame's value: exactly 8 bytes, little-endian.
+pub(crate) fn read_count(frame: &[u8], peer: &str, phase: Phase) -> Result<u64, PsiError> {
+    let bytes: [u8; 8] = frame.try_into().map_err(|_| PsiError::BatchLength {
+        peer: peer.to_string(),
+        phase,
+        expected: 8,
+        got: frame.len(),
+    })?;
+    Ok(u64::from_le_bytes(bytes))
+}
+
+/// Checks a count the receiver sent: [`BELOW_MINIMUM`] ends the run, a
+/// count above `most` or below the job's minimum is a protocol error.
+pub(crate) fn check_count(
+    count: u64,
+    job: &Job,
     peer: &str,
     phase: Phase,
     most: usize,
 ) -> Result<usize, PsiError> {
-    let count: u64 = wire::recv_msg(ch).map_err(PsiError::net(peer, phase))?;
+    if count == BELOW_MINIMUM {
+        return Err(PsiError::BelowMinimum {
+            peer: peer.to_string(),
+            phase,
+            minimum: job.min_intersection,
+        });
+    }
+    if count < job.min_intersection as u64 {
+        return Err(PsiError::protocol(
+            peer,
+            phase,
+            format!(
+                "count {count} is below the job's minimum {} yet was revealed",
+                job.min_intersection
+            ),
+        ));
+    }
     if count > most as u64 {
         return Err(PsiError::protocol(
             peer,

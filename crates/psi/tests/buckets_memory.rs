@@ -95,6 +95,12 @@ fn mismatched_bucket_counts_and_per_bucket_results_are_refused() {
     let job = Job::new(Mode::Cardinality);
     let (r, _) = run(&job, &items(&x), &items(&y), 2, 2);
     assert!(matches!(r.unwrap_err(), PsiError::Job(_)));
+    // A minimum would apply bucket by bucket: refused.
+    let job = Job::new(Mode::Join)
+        .with_construction(Construction::Rr22)
+        .with_min_intersection(5);
+    let (r, _) = run(&job, &items(&x), &items(&y), 2, 2);
+    assert!(matches!(r.unwrap_err(), PsiError::Job(m) if m.contains("minimum")));
 }
 
 #[test]

@@ -427,3 +427,116 @@ fn revealed_positions_out_of_range_are_refused() {
         }
     ));
 }
+
+/// The attack a minimum intersection stops: a psi-sum sender puts values
+/// 2^i on keys it chose, so one decrypted sum says which of them the
+/// receiver holds. Below the job's minimum the receiver sends no count, no
+/// positions and no ciphertext, only a notice, and both parties end with
+/// [`PsiError::BelowMinimum`]; at the minimum the result is revealed.
+#[test]
+fn below_the_minimum_intersection_the_sender_learns_nothing() {
+    let (x, y, _) = sets(12, 25, 39, 1);
+    let powers: Vec<u64> = (0..y.len() as u32).map(|i| 1 << i).collect();
+    for mut job in all_jobs(8) {
+        job.sum_bound = 1 << 40;
+        let vals = (job.mode == Mode::IntersectionSum).then_some(&powers[..]);
+        let below = job.clone().with_min_intersection(2);
+        let (a, b) = pair("receiver", "sender");
+        let mut tb = Tap::new(b, |_| None);
+        let (r, s) = run_over(a, &mut tb, &below, &below, &items(&x), &items(&y), vals);
+        let finishing = match job.mode {
+            Mode::IntersectionSum => Phase::Sum,
+            _ => Phase::Reveal,
+        };
+        for (who, result) in [("receiver", r), ("sender", s)] {
+            match result {
+                Err(PsiError::BelowMinimum {
+                    phase, minimum: 2, ..
+                }) => assert_eq!(phase, finishing, "{who}, {:?}", job.mode),
+                Err(PsiError::BelowMinimum { .. }) => panic!("{who}: wrong minimum"),
+                // A sender that never learns the result ends as usual.
+                Ok(o) if who == "sender" && o.intersection_size.is_none() => {}
+                other => panic!("{who}, {:?} {:?}: {other:?}", job.mode, job.reveal),
+            }
+        }
+        // What the sender last received is the notice (u64::MAX, raw or
+        // as a bincode varint), never a count, positions or a ciphertext.
+        if job.mode == Mode::Join
+            || job.mode == Mode::IntersectionSum
+            || job.reveal == indomain_psi::Reveal::Both
+        {
+            // Known answers: u64::MAX, as 8 raw bytes in place of the
+            // intersection-sum frame, else as a bincode varint (0xfd, then
+            // 8 little-endian bytes) in place of the count.
+            let notice: &[u8] = match job.mode {
+                Mode::IntersectionSum => &[0xff; 8],
+                _ => &[0xfd, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+            };
+            let last = tb.received.last().cloned().unwrap_or_default();
+            assert_eq!(last, notice, "{:?}: the sender's last frame", job.mode);
+        }
+        assert!(
+            !tb.received.iter().any(|f| f.len() == 72),
+            "the sender received a ciphertext"
+        );
+
+        let at = job.clone().with_min_intersection(1);
+        let (a, b) = pair("receiver", "sender");
+        let (r, s) = run_over(a, b, &at, &at, &items(&x), &items(&y), vals);
+        check(&at, &x, &y, &powers, &r.unwrap(), &s.unwrap());
+    }
+}
+
+#[test]
+fn sets_smaller_than_the_minimum_stop_at_hello_and_minimums_must_agree() {
+    let (x, y, _) = sets(13, 2, 2, 1);
+    let job = Job::new(Mode::Intersection)
+        .with_construction(Construction::Ecdh)
+        .with_min_intersection(4);
+    let (a, b) = pair("receiver", "sender");
+    let (r, s) = run_over(a, b, &job, &job, &items(&x), &items(&y), None);
+    for e in [r.unwrap_err(), s.unwrap_err()] {
+        assert!(
+            matches!(
+                e,
+                PsiError::BelowMinimum {
+                    phase: Phase::Hello,
+                    minimum: 4,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+    }
+    let other = job.clone().with_min_intersection(1);
+    let (a, b) = pair("receiver", "sender");
+    let (r, _) = run_over(a, b, &job, &other, &items(&x), &items(&y), None);
+    assert!(matches!(
+        r.unwrap_err(),
+        PsiError::JobMismatch {
+            field: "min intersection",
+            ..
+        }
+    ),);
+}
+
+#[test]
+fn a_count_below_the_minimum_is_refused_by_the_sender() {
+    // A receiver that reveals a count below the agreed minimum breaks the
+    // protocol: the sender refuses it rather than keep it.
+    let (x, y, _) = sets(14, 5, 5, 3);
+    let job = Job::new(Mode::Cardinality)
+        .with_reveal(indomain_psi::Reveal::Both)
+        .with_min_intersection(3);
+    let (a, b) = pair("receiver", "sender");
+    // The count 3 travels as one byte (bincode varint); make it 1.
+    let lying = Tap::new(a, |f: &[u8]| (f == [3]).then(|| vec![1]));
+    let (_, s) = run_over(lying, b, &job, &job, &items(&x), &items(&y), None);
+    assert!(matches!(
+        s.unwrap_err(),
+        PsiError::Protocol {
+            phase: Phase::Reveal,
+            ..
+        }
+    ),);
+}

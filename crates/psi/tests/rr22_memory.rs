@@ -269,3 +269,30 @@ fn every_frame_truncated_or_garbled_is_an_error_naming_peer_and_phase_never_a_pa
         }
     }
 }
+
+#[test]
+fn below_the_minimum_intersection_no_positions_are_revealed() {
+    let (x, y) = {
+        let (x, y, _) = sets(21, 30, 30, 2);
+        (x, y)
+    };
+    for job in rr22_jobs() {
+        let below = job.clone().with_min_intersection(3);
+        let (a, b) = pair("receiver", "sender");
+        let (r, s) = run_over(a, b, &below, &items(&x), &items(&y));
+        assert!(
+            matches!(r, Err(PsiError::BelowMinimum { minimum: 3, .. })),
+            "{r:?}"
+        );
+        match s {
+            Err(PsiError::BelowMinimum { .. }) => {}
+            Ok(o) if job.reveal == Reveal::Receiver && job.mode != Mode::Join => {
+                assert_eq!((o.matched, o.intersection_size), (None, None));
+            }
+            other => panic!("{:?}: {other:?}", job.mode),
+        }
+        let at = job.clone().with_min_intersection(2);
+        let (r, s) = run(&at, &x, &y);
+        check(&at, &x, &y, &[], &r, &s);
+    }
+}

@@ -7,13 +7,15 @@
 //! cardinality, intersection-sum and join, secure statistics, vertical
 //! training, and one job the policy refuses; then `audit verify` checks
 //! every node's log. Part 2 runs what is not a node job: the private
-//! verification service (an operator process and a client process) and
-//! SecAgg+ with dropouts in one process.
+//! verification service (an operator process and a client process), a
+//! differentially private histogram (one `indomain aggregate` process per
+//! agency) and SecAgg+ with dropouts in one process.
 
 mod data;
 mod jobs;
 mod node_jobs;
 mod nodes;
+mod private_release;
 mod procs;
 mod setup;
 mod training;
@@ -139,6 +141,9 @@ pub fn run(args: Args) -> CliResult {
     println!();
     outcomes.run("Private verification", || {
         verification::verification(&exe, dir, &nodes[1], &nodes[0], args.rows / 5, args.seed)
+    });
+    outcomes.run("Differentially private statistics", || {
+        private_release::dp_histogram(&exe, dir, &nodes, &incomes)
     });
     outcomes.run("Secure aggregation", jobs::secure_aggregation);
 

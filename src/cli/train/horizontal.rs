@@ -35,6 +35,17 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
     let Some(columns) = args.features.clone() else {
         return Err("horizontal training needs --features: the columns every client has".into());
     };
+    // The job's parameters, DP included, are checked before any row is read.
+    let fedavg = FedAvgParams {
+        clients: names.len() - 1,
+        features: columns.len(),
+        rounds: args.rounds,
+        local: args.local_params(),
+        frac_bits: args.frac_bits,
+        max_abs: args.max_abs,
+        dp: args.fed_dp()?,
+    };
+    fedavg.validate()?;
     if is_server && args.input.is_some() {
         return Err(format!("{} is the server and holds no data: drop --input", args.me).into());
     }
@@ -78,18 +89,10 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
             columns: columns.clone(),
             rounds: args.rounds,
             max_abs: args.max_abs,
+            dp: fedavg.dp,
         }),
         nonce: String::new(),
     };
-    let fedavg = FedAvgParams {
-        clients: clients.len(),
-        features: columns.len(),
-        rounds: args.rounds,
-        local: args.local_params(),
-        frac_bits: args.frac_bits,
-        max_abs: args.max_abs,
-    };
-    fedavg.validate()?;
     let client_names: Vec<&str> = clients.iter().map(|&c| names[c].as_str()).collect();
     let keys = args
         .secagg_keys
@@ -134,13 +137,33 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
             .map(|c| c.counters())
             .fold(Counters::default(), |a, b| a + b);
         let last = out.rounds.last().map_or(0.0, |r| r.rows);
+        let rows_note = if last.is_nan() {
+            String::new()
+        } else {
+            format!(" ({last} rows)")
+        };
         eprintln!(
-            "train {}: {} rounds ({} SecAgg); last round averaged {} clients ({last} rows)",
+            "train {}: {} rounds ({} SecAgg); last round averaged {} clients{rows_note}",
             args.me,
             out.rounds.len(),
             if keys.is_some() { "signed" } else { "unsigned" },
             out.rounds.last().map_or(0, |r| r.survivors.len())
         );
+        if let Some(dp) = &fedavg.dp {
+            let cal = dp.calibrate(&fedavg)?;
+            eprintln!(
+                "train {}: differential privacy: ε = {:.3} (asked {}), δ = {}, ρ = {:.5} over {} rounds; updates clipped to L2 norm {}; noise σ = {:.3e} per client and coordinate, calibrated for {} survivors",
+                args.me,
+                cal.epsilon,
+                dp.epsilon,
+                dp.delta,
+                cal.rho,
+                fedavg.rounds,
+                dp.clip_norm,
+                cal.sigma as f64 / 2f64.powi(fedavg.frac_bits as i32),
+                cal.honest
+            );
+        }
         drop(links);
         drop(endpoint);
         (
@@ -225,6 +248,7 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
         loss_per_epoch: Vec::new(),
         validation_loss_per_epoch: Vec::new(),
         contribution: None,
+        correlations: None,
         written_by: format!("indomain {}", env!("CARGO_PKG_VERSION")),
         training: None,
         calibration,
@@ -315,11 +339,15 @@ fn serve_rounds(
     agree::ready_from_clients(links)?;
     let mut progress = |round: usize, info: &indomain_learn::horizontal::RoundInfo| {
         bar.set_message(format!(
-            "round {}/{}: {} clients, {} rows{}",
+            "round {}/{}: {} clients{}{}",
             round + 1,
             fedavg.rounds,
             info.survivors.len(),
-            info.rows,
+            if info.rows.is_nan() {
+                String::new()
+            } else {
+                format!(", {} rows", info.rows)
+            },
             if info.dropped.is_empty() {
                 String::new()
             } else {

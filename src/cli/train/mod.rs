@@ -10,6 +10,7 @@ use super::CliResult;
 use indicatif::ProgressBar;
 use indomain_learn::calibration::{Calibration, Method};
 use indomain_learn::data::CsvSpec;
+use indomain_learn::fed_dp::FedDp;
 use indomain_learn::metrics::Evaluation;
 use indomain_learn::model::TrainingEnd;
 use indomain_learn::{Convergence, EarlyStopping, Optimizer, Sigmoid, Task, TrainParams};
@@ -26,7 +27,11 @@ the parties check this before anything else.
 
 vertical: --label-holder names the party with the labels (and some
 features), --dealer the party that deals correlated randomness and holds
-no data; every other party is a feature holder (1 to 4). Rows are aligned
+no data; every other party is a feature holder (1 to 4). With exactly two
+parties --dealer may be left out: the label holder and the feature holder
+then generate the correlated randomness themselves (two-party: oblivious
+transfer between them, slower, but no third organisation must be trusted
+not to collude). The model file records which (\"correlations\"). Rows are aligned
 by a PSI join on --id. The aligned rows are split 75/25 (--test-fraction)
 by a shuffle seeded with --seed, each party standardises its own columns
 on the training rows, and the model is trained on secret-shared values:
@@ -53,6 +58,17 @@ sum of their models (SecAgg+); clients may drop out. Each client
 evaluates the final model on its own held-out rows, with the same
 calibration report (reliability by decile, ECE) in its model file and
 SVG.
+
+horizontal with --dp-epsilon E --clip-norm C: differential privacy for
+what the server learns. Each round every client clips its update (local
+model minus global model) to L2 norm C and adds its share of discrete
+Gaussian noise before the secure aggregation; the server adds the mean of
+the noisy sum to the global model (unweighted, no row counts). The noise
+is calibrated so that the whole training (all --rounds) is (E, D)-DP in
+any one client's data — hence in any row — with the noise of the fewest
+clients a round accepts (the SecAgg threshold), less --dp-coalition
+clients that might pool their noise with the server. Every model file
+records E, D, C and the coalition.
 
 Any bad input (a label not 0/1, an empty, non-numeric, NaN or infinite
 cell, a constant column, too few shared rows) stops every party before
@@ -85,8 +101,11 @@ pub struct Args {
     #[arg(long, value_name = "NAME", required_if_eq("mode", "vertical"))]
     label_holder: Option<String>,
 
-    /// vertical: the dealer of correlated randomness (holds no data).
-    #[arg(long, value_name = "NAME", required_if_eq("mode", "vertical"))]
+    /// vertical: the dealer of correlated randomness (holds no data). Leave
+    /// it out with exactly two parties: they then generate the correlated
+    /// randomness themselves (two-party, correlated OT), trusting no third
+    /// organisation.
+    #[arg(long, value_name = "NAME")]
     dealer: Option<String>,
 
     /// horizontal: the aggregation server (holds no data).
@@ -209,9 +228,29 @@ pub struct Args {
     #[arg(long, default_value_t = 20)]
     min_rows: usize,
 
-    /// horizontal: the bound on |weight × rows| and rows a client sends.
+    /// horizontal: the bound on |weight × rows| and rows a client sends
+    /// (without DP).
     #[arg(long, default_value_t = 1e9)]
     max_abs: f64,
+
+    /// horizontal: train with differential privacy, ε of the whole
+    /// training (needs --clip-norm).
+    #[arg(long, value_name = "E", allow_hyphen_values = true)]
+    dp_epsilon: Option<f64>,
+
+    /// horizontal, with --dp-epsilon: δ of the whole training.
+    #[arg(long, value_name = "D", default_value_t = indomain_aggregate::dp::DEFAULT_DELTA, requires = "dp_epsilon")]
+    dp_delta: f64,
+
+    /// horizontal, with --dp-epsilon: the L2 norm each client's update is
+    /// clipped to.
+    #[arg(long, value_name = "C", requires = "dp_epsilon")]
+    clip_norm: Option<f64>,
+
+    /// horizontal, with --dp-epsilon: clients that might pool their noise
+    /// with the server (the guarantee still holds against them).
+    #[arg(long, value_name = "K", default_value_t = 0, requires = "dp_epsilon")]
+    dp_coalition: usize,
 
     /// Skip the contribution report (vertical).
     #[arg(long)]
@@ -360,6 +399,25 @@ impl Args {
                 self.learning_rate.unwrap_or(0.5),
             )
         }
+    }
+
+    /// The DP parameters of a horizontal job, checked; `None` without
+    /// --dp-epsilon.
+    fn fed_dp(&self) -> Result<Option<FedDp>, String> {
+        let Some(epsilon) = self.dp_epsilon else {
+            return Ok(None);
+        };
+        let clip_norm = self.clip_norm.ok_or(
+            "--dp-epsilon needs --clip-norm C: the L2 norm each client's update is clipped to",
+        )?;
+        let dp = FedDp {
+            epsilon,
+            delta: self.dp_delta,
+            clip_norm,
+            coalition: self.dp_coalition,
+        };
+        dp.check().map_err(|e| e.to_string())?;
+        Ok(Some(dp))
     }
 
     fn task(&self) -> Task {

@@ -16,16 +16,45 @@ use std::time::Instant;
 pub fn run(args: &Args, parties: &Parties) -> CliResult {
     let names = parties.names();
     let label = parties.index(args.label_holder.as_deref().unwrap_or_default())?;
-    let dealer = parties.index(args.dealer.as_deref().unwrap_or_default())?;
-    let roles = Roles::new(names.len(), label, Some(dealer))?;
+    // No --dealer: two parties generate the correlated randomness
+    // themselves (two-party correlations, no third organisation trusted).
+    let dealer = args
+        .dealer
+        .as_deref()
+        .map(|d| parties.index(d))
+        .transpose()?;
+    if dealer.is_none() && names.len() != 2 {
+        return Err(format!(
+            "without --dealer, vertical training takes exactly two parties (two-party \
+             correlations), not {}; name a --dealer for more",
+            names.len()
+        )
+        .into());
+    }
+    if dealer.is_none()
+        && matches!(args.task, super::TaskArg::Logistic)
+        && matches!(args.sigmoid, super::SigmoidArg::Fourier)
+    {
+        return Err(
+            "without --dealer, the default --sigmoid fourier is not available (it \
+             needs packed AND triples, daBits and trigonometric masks, which two-party \
+             correlations do not provide): pass --sigmoid clamped or --sigmoid linear, or \
+             name a --dealer"
+                .into(),
+        );
+    }
+    let roles = Roles::new(names.len(), label, dealer)?;
     let me = parties.me;
     let role = if me == label {
         PartyRole::Label
-    } else if me == dealer {
+    } else if Some(me) == dealer {
         PartyRole::Dealer
     } else {
         PartyRole::Feature
     };
+    if args.dp_epsilon.is_some() {
+        return Err("--dp-epsilon is available in horizontal training only".into());
+    }
     if args.server.is_some() {
         return Err("--server is for horizontal training".into());
     }
@@ -80,7 +109,7 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
                     name: n.clone(),
                     role: if i == label {
                         PartyRole::Label
-                    } else if i == dealer {
+                    } else if Some(i) == dealer {
                         PartyRole::Dealer
                     } else {
                         PartyRole::Feature
@@ -178,6 +207,9 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
         started.elapsed().as_secs_f64(),
         bytes(counters)
     );
+    if let Some(trust) = job.spec.correlations() {
+        eprintln!("train {}: correlations: {trust}", args.me);
+    }
     if let (Some(model), Some(path)) = (&outcome.model, &model_path) {
         model.save(path)?;
         if let Some(end) = &model.training {

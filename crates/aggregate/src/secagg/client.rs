@@ -33,7 +33,23 @@ pub fn run_client<C: Channel + ?Sized, R: CryptoRng + ?Sized>(
     input: &[f64],
     rng: &mut R,
 ) -> Result<(), AggregateError> {
-    run(server, id, params, None, input, rng)
+    run(server, id, params, None, (input, None), rng)
+}
+
+/// [`run_client`] with `noise` (one integer per input value, in the units
+/// of the fixed-point encoding, 2^−frac_bits) added to the encoded input
+/// before it is masked: a share of distributed DP noise
+/// ([`crate::dp`]), so that the sum the server learns carries the noise
+/// of every surviving client and no client's input is seen without it.
+pub fn run_client_noised<C: Channel + ?Sized, R: CryptoRng + ?Sized>(
+    server: &mut C,
+    id: usize,
+    params: &Params,
+    input: &[f64],
+    noise: &[i64],
+    rng: &mut R,
+) -> Result<(), AggregateError> {
+    run(server, id, params, None, (input, Some(noise)), rng)
 }
 
 /// Runs client `id` of a signed round: `identity` is its long-term ed25519
@@ -47,6 +63,19 @@ pub fn run_client_signed<C: Channel + ?Sized, R: CryptoRng + ?Sized>(
     params: &Params,
     (identity, pki): (&SigningKey, &Pki),
     input: &[f64],
+    rng: &mut R,
+) -> Result<(), AggregateError> {
+    run_client_signed_noised(server, id, params, (identity, pki), (input, None), rng)
+}
+
+/// [`run_client_signed`] with an optional noise share added to the
+/// encoded input, as [`run_client_noised`] does.
+pub fn run_client_signed_noised<C: Channel + ?Sized, R: CryptoRng + ?Sized>(
+    server: &mut C,
+    id: usize,
+    params: &Params,
+    (identity, pki): (&SigningKey, &Pki),
+    input: (&[f64], Option<&[i64]>),
     rng: &mut R,
 ) -> Result<(), AggregateError> {
     pki.check(params)?;
@@ -63,7 +92,7 @@ fn run<C: Channel + ?Sized, R: CryptoRng + ?Sized>(
     id: usize,
     params: &Params,
     signer: Option<(&SigningKey, &Pki)>,
-    input: &[f64],
+    (input, noise): (&[f64], Option<&[i64]>),
     rng: &mut R,
 ) -> Result<(), AggregateError> {
     params.validate()?;
@@ -73,7 +102,19 @@ fn run<C: Channel + ?Sized, R: CryptoRng + ?Sized>(
             params.clients
         )));
     }
-    let encoded = encode_input(params, input)?;
+    let mut encoded = encode_input(params, input)?;
+    if let Some(noise) = noise {
+        if noise.len() != encoded.len() {
+            return Err(AggregateError::BadInput(format!(
+                "{} noise values for an input of {}",
+                noise.len(),
+                encoded.len()
+            )));
+        }
+        for (e, &n) in encoded.iter_mut().zip(noise) {
+            *e = e.wrapping_add(n as u64);
+        }
+    }
     let round = params.round;
     let peer = server.peer().to_string();
     let protocol = |phase: &'static str, reason: String| AggregateError::Protocol {

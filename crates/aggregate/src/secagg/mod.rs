@@ -62,7 +62,7 @@ pub mod server;
 pub mod signing;
 pub mod sim;
 
-pub use client::{run_client, run_client_signed};
+pub use client::{run_client, run_client_noised, run_client_signed, run_client_signed_noised};
 pub use driver::{run_server, run_server_signed};
 pub use parameters::{ServerModel, Threat};
 pub use server::{DropCause, Dropped, Outgoing, RoundOutput, ServerRound, Step};
@@ -112,8 +112,9 @@ impl Params {
     /// round described by name.
     ///
     /// ```
-    /// use indomain_aggregate::secagg::{Params, RoundSpec};
-    /// use indomain_aggregate::sum::RealEncoding;
+    /// # mod indomain { pub use indomain_aggregate as aggregate; }
+    /// use indomain::aggregate::secagg::{Params, RoundSpec};
+    /// use indomain::aggregate::sum::RealEncoding;
     ///
     /// let params = Params::from_spec(RoundSpec {
     ///     clients: 10,

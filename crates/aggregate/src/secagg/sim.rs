@@ -64,10 +64,11 @@ impl Dropout {
 /// died there (receiving still works, as a half-dead peer's would).
 ///
 /// ```
-/// use indomain_aggregate::secagg::sim::Vanishing;
-/// use indomain_net::Channel;
+/// # mod indomain { pub use {indomain_aggregate as aggregate, indomain_net as net}; }
+/// use indomain::aggregate::secagg::sim::Vanishing;
+/// use indomain::net::Channel;
 ///
-/// let (a, mut b) = indomain_net::memory::pair("client", "server");
+/// let (a, mut b) = indomain::net::memory::pair("client", "server");
 /// let mut a = Vanishing::new(a, 1);
 /// a.send(b"hello").unwrap();
 /// assert!(a.send(b"again").is_err());

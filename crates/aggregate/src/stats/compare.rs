@@ -34,11 +34,12 @@
 //! requests: shapes, never a value.
 
 use super::job::{MAX_PARTIES, Statistic, StatsJob};
+use super::{CountDecision, LocalData};
 use crate::AggregateError;
 use indomain_core::FixedPoint;
 use indomain_mpc::compare::CHUNK;
 use indomain_mpc::dealer::{DealerLimits, serve};
-use indomain_mpc::{DealerClient, Roster, Session, Shared};
+use indomain_mpc::{Correlations, DealerClient, Roster, Session, Shared, TwoParty};
 use indomain_net::PartySet;
 use rand::{CryptoRng, Rng};
 
@@ -95,13 +96,14 @@ pub(crate) fn overflow_bound(job: &StatsJob, parties: usize) -> Option<(u64, &'s
 }
 
 /// Decides every group and histogram cell by secure comparison with the
-/// dealer at set index `dealer`. `local` is this party's local aggregates,
+/// dealer at set index `dealer`, or with none: two data parties generate
+/// the correlations themselves ([`TwoParty`]). `local` is this party's local aggregates,
 /// `combined` its share of the totals (both counts first, then the
 /// groups' segments).
 pub(crate) fn decide(
     parties: &mut PartySet,
     job: &StatsJob,
-    dealer: usize,
+    dealer: Option<usize>,
     local: &[u128],
     combined: &[u128],
 ) -> Result<Verdicts, AggregateError> {
@@ -111,11 +113,14 @@ pub(crate) fn decide(
     // Units: the group counts, then (histogram) every cell.
     let units = if histogram { local.len() } else { groups };
     let me = parties.me();
-    let data_parties = parties.len() - 1;
+    let data_parties = parties.len() - dealer.is_some() as usize;
     let overflow = overflow_bound(job, data_parties);
-    let roster = Roster::new(parties, Some(dealer)).map_err(mpc)?;
-    let dealer_client = DealerClient::new(&roster).map_err(mpc)?;
-    let mut session = Session::new(parties, roster, FixedPoint::default(), dealer_client);
+    let roster = Roster::new(parties, dealer).map_err(mpc)?;
+    let source: Box<dyn Correlations> = match dealer {
+        Some(_) => Box::new(DealerClient::new(&roster).map_err(mpc)?),
+        None => Box::new(TwoParty::new(&roster).map_err(mpc)?),
+    };
+    let mut session = Session::new(parties, roster, FixedPoint::default(), source);
     let leader = session.is_leader();
     let k = if leader { job.min_group_size } else { 0 };
 
@@ -185,7 +190,7 @@ pub(crate) fn decide(
 /// (in chunks, within the dealer's item limit); an odd last one passes
 /// through.
 fn and_pairs(
-    session: &mut Session<'_, DealerClient>,
+    session: &mut Session<'_, Box<dyn Correlations>>,
     verdicts: Vec<Shared>,
 ) -> Result<Vec<Shared>, AggregateError> {
     let mpc = AggregateError::mpc(PHASE);
@@ -226,6 +231,50 @@ fn secondary_suppression(cells: &mut [bool], per_column: usize) {
         if let (Some((i, _)), None) = (hidden.next(), hidden.next()) {
             let neighbour = if i + 1 < column.len() { i + 1 } else { i - 1 };
             column[neighbour] = false;
+        }
+    }
+}
+
+/// The row and group-size bounds of a job decided by comparison.
+pub(crate) fn check_sizes(job: &StatsJob, data: &LocalData) -> Result<(), AggregateError> {
+    let bad = |m: String| Err(AggregateError::BadParameters(m));
+    let most = MAX_ROWS_PER_PARTY;
+    if data.rows() >= most {
+        return bad(format!(
+            "{} rows: a party of a job decided by comparison holds fewer than {most}",
+            data.rows()
+        ));
+    }
+    if job.min_group_size >= most as u64 * MAX_PARTIES as u64 {
+        return bad(format!(
+            "a minimum group size of {} exceeds any group the job can have",
+            job.min_group_size
+        ));
+    }
+    Ok(())
+}
+
+impl CountDecision {
+    /// `Some(dealer)` when counts are compared securely (the dealer's set
+    /// index, or `None` for two parties alone); `None` when opened.
+    pub fn compared(self) -> Option<Option<usize>> {
+        match self {
+            CountDecision::Compared { dealer } => Some(Some(dealer)),
+            CountDecision::ComparedTwoParty => Some(None),
+            CountDecision::OpenedToDecider | CountDecision::NoisyCounts => None,
+        }
+    }
+
+    /// How the comparison's correlated randomness is produced, for the
+    /// trust record of a result: "dealer NAME", "two-party", or `None` when
+    /// counts were opened to the decider.
+    pub fn trust(self, names: &[impl AsRef<str>]) -> Option<String> {
+        match self.compared()? {
+            Some(d) => Some(format!(
+                "dealer {}",
+                names.get(d).map_or("?", |n| n.as_ref())
+            )),
+            None => Some("two-party".into()),
         }
     }
 }

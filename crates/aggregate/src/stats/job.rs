@@ -26,6 +26,12 @@ pub const DEFAULT_MAX_ABS: f64 = 1e9;
 /// bits, so that its square fits the 128-bit ring.
 pub const MAX_FRAC_BITS: u32 = 48;
 
+/// The most ring elements of local aggregates a job may ask each party
+/// for: groups × (1 + columns × elements per column). Every party holds a
+/// few vectors of this many 16-byte elements, so 2^22 bounds a job at
+/// about 64 MiB a vector, whatever the categories and bins it names.
+pub const MAX_CELLS: usize = 1 << 22;
+
 /// Which statistic a job computes for each column and group.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Statistic {
@@ -91,8 +97,9 @@ impl StatsJob {
     /// when it runs ([`StatsJob::validate`]).
     ///
     /// ```
-    /// use indomain_aggregate::stats::{Statistic, StatsJob};
-    /// use indomain_aggregate::sum::RealEncoding;
+    /// # mod indomain { pub use indomain_aggregate as aggregate; }
+    /// use indomain::aggregate::stats::{Statistic, StatsJob};
+    /// use indomain::aggregate::sum::RealEncoding;
     ///
     /// let job = StatsJob::new(Statistic::Mean, ["income"], vec![0], 5)
     ///     .with_categories(["north", "south"])
@@ -172,6 +179,21 @@ impl StatsJob {
                 return bad(format!("receiver {r} is listed twice"));
             }
         }
+        let cells = self
+            .statistic
+            .per_column()
+            .checked_mul(self.columns.len())
+            .and_then(|w| w.checked_add(1))
+            .and_then(|w| w.checked_mul(self.groups()))
+            .filter(|&c| c <= MAX_CELLS);
+        if cells.is_none() {
+            return bad(format!(
+                "{} groups of {} columns with {} elements each exceed {MAX_CELLS} cells",
+                self.groups(),
+                self.columns.len(),
+                self.statistic.per_column()
+            ));
+        }
         if self.statistic != Statistic::Count && self.columns.is_empty() {
             return bad("the statistic needs at least one column".into());
         }
@@ -179,10 +201,9 @@ impl StatsJob {
             if c.is_empty() {
                 return bad("grouping needs at least one category".into());
             }
-            for (i, name) in c.iter().enumerate() {
-                if c[..i].contains(name) {
-                    return bad(format!("category {name:?} is listed twice"));
-                }
+            let mut seen = std::collections::HashSet::with_capacity(c.len());
+            if let Some(name) = c.iter().find(|name| !seen.insert(name.as_str())) {
+                return bad(format!("category {name:?} is listed twice"));
             }
         }
         if self.min_group_size < MIN_GROUP_SIZE_FLOOR {

@@ -60,14 +60,18 @@
 
 pub mod compare;
 pub mod job;
+pub mod noise;
+pub mod noisy;
 pub mod protocol;
 pub mod tabulate;
 pub mod value;
 
 pub use compare::serve_dealer;
-pub use job::{LocalData, MAX_PARTIES, Statistic, StatsJob};
+pub use job::{LocalData, MAX_CELLS, MAX_PARTIES, Statistic, StatsJob};
+pub use noise::{DpCalibration, NoiseScale, NoiseShare};
+pub use noisy::{run_statistics_dp, run_statistics_noised};
 pub use protocol::{CountDecision, Phase, run_statistics, run_statistics_with};
-pub use tabulate::tabulate;
+pub use tabulate::{tabulate, tabulate_clipped};
 pub use value::Fixed;
 
 use crate::AggregateError;
@@ -154,13 +158,15 @@ pub struct StatsResult {
 /// every group; `stats` holds the passing groups' segments, in group order.
 /// `cells` marks the released histogram cells of every group (compared
 /// decision); without it a cell is released if its total reaches the
-/// minimum.
+/// minimum. With DP, `noise` is the noise's scale: values print only the
+/// digits it leaves meaningful.
 pub(crate) fn decode_result(
     job: &StatsJob,
     counts: &[u64],
     pass: &[bool],
     stats: &[u128],
     cells: Option<&[bool]>,
+    noise: Option<NoiseScale>,
 ) -> Result<StatsResult, AggregateError> {
     let width = job.group_width();
     let per_column = job.statistic.per_column();
@@ -189,7 +195,7 @@ pub(crate) fn decode_result(
             .filter_map(|(c, agg)| {
                 let released =
                     group_cells.and_then(|gc| gc.get(c * per_column..(c + 1) * per_column));
-                decode_column(job, agg, count, released)
+                decode_column(job, agg, count, released, noise)
             })
             .collect();
         groups.push(GroupResult {
@@ -207,13 +213,17 @@ fn decode_column(
     agg: &[u128],
     count: u64,
     released: Option<&[bool]>,
+    noise: Option<NoiseScale>,
 ) -> Option<ColumnResult> {
     // Each value was rounded once (half a step); each party rounded its
-    // sum of squares once.
-    let sum = |v: u128| Fixed::with_error(v as i128, job.frac_bits, 0.5 * count as f64);
+    // sum of squares once; DP noise adds its standard deviation.
+    let steps = |sd: Option<f64>| sd.unwrap_or(0.0) * 2f64.powi(job.frac_bits as i32);
+    let sum_noise = steps(noise.and_then(|n| n.sum));
+    let squares_noise = steps(noise.and_then(|n| n.sum_squares));
+    let sum = |v: u128| Fixed::with_error(v as i128, job.frac_bits, 0.5 * count as f64 + sum_noise);
     let squares = |v: u128| {
         let parties = MAX_PARTIES as f64;
-        Fixed::with_error(v as i128, job.frac_bits, 0.5 * parties)
+        Fixed::with_error(v as i128, job.frac_bits, 0.5 * parties + squares_noise)
     };
     // Compared: the verdicts say which cells were opened. Opened to the
     // decider: a cell below the minimum is only not written out.
@@ -243,12 +253,14 @@ fn decode_column(
                 sum_squares,
                 mean: sum.div_round(count),
                 variance,
-                variance_digits: value::variance_digits(
-                    variance,
-                    count,
-                    job.frac_bits,
-                    MAX_PARTIES,
-                ),
+                variance_digits: match noise.and_then(|n| n.sum_squares) {
+                    // Noise on Σx² alone moves the variance by sd/(n − 1).
+                    Some(sd) => {
+                        let error = sd / (count.max(2) - 1) as f64;
+                        (-(2.0 * error).log10()).floor().clamp(0.0, 17.0) as u32
+                    }
+                    None => value::variance_digits(variance, count, job.frac_bits, MAX_PARTIES),
+                },
             }
         }
         Statistic::Histogram { .. } => ColumnResult::Histogram {

@@ -11,7 +11,8 @@
 //!    are compared with the minimum, once per receiver without that
 //!    receiver's rows, and only the conjunction is opened, to every data
 //!    party; no count is opened;
-//! 4. **counts and decision**, opened ([`CountDecision::OpenedToDecider`]):
+//! 4. **counts and decision**, opened ([`CountDecision::OpenedToDecider`],
+//!    or [`CountDecision::NoisyCounts`] with differential privacy):
 //!    instead of 3, the group counts are opened to the first receiver (the
 //!    decider) only;
 //!    it marks the groups in which the other parties' rows reach the
@@ -21,12 +22,21 @@
 //!    sends the conjunction. An abort carries no figure and no group name;
 //! 5. **statistics** — only the passing groups' counts (compared) and
 //!    segments are opened to the receivers.
+//!
+//! With differential privacy ([`super::noisy`]) each party clips its values
+//! before step 2 and adds its noise share to its combined share right after
+//! it, so that every count and statistic opened or compared from then on is
+//! noisy; a group (or cell) then passes when its noisy total reaches the
+//! minimum — no receiver's own rows are subtracted, since the receivers'
+//! exact counts would otherwise steer the decision everyone learns.
 
 use super::compare;
-use super::job::{LocalData, MAX_PARTIES, StatsJob};
-use super::tabulate::tabulate;
+use super::job::{LocalData, StatsJob};
+use super::noise::{NoiseScale, NoiseShare};
+use super::tabulate::tabulate_clipped;
 use super::{StatsResult, decode_result};
 use crate::AggregateError;
+use crate::dp::DpSpec;
 use crate::sum::{open_among, open_to_receivers, share_and_combine_among};
 use indomain_net::PartySet;
 use indomain_net::wire::{recv_msg, send_msg};
@@ -93,12 +103,34 @@ pub enum CountDecision {
         /// The dealer's index in the party set.
         dealer: usize,
     },
+    /// By the same secure comparison between exactly two data parties and
+    /// no dealer: they generate the comparison's correlated randomness
+    /// themselves (`indomain_mpc::TwoParty`, correlated OT), so no third
+    /// organisation is trusted. No party learns a suppressed count.
+    ComparedTwoParty,
     /// By opening every group's count to the first receiver, which then
     /// learns the counts of suppressed groups too, and every receiver
     /// learns the count of every histogram cell of a released group
     /// (cells below the minimum are only left out of the result). Use it
     /// only where the first receiver may see those counts.
     OpenedToDecider,
+    /// With differential privacy only ([`super::run_statistics_dp`]): the
+    /// noisy counts are opened to the first receiver, which releases the
+    /// groups whose noisy count reaches the minimum, as
+    /// [`CountDecision::OpenedToDecider`] does with exact counts. The
+    /// counts it sees and the decision everyone learns are covered by the
+    /// release's DP guarantee; no dealer is needed.
+    NoisyCounts,
+}
+
+impl CountDecision {
+    /// The parties of a set of `n` that hold data (all but a dealer).
+    pub fn data_parties(self, n: usize) -> usize {
+        match self {
+            CountDecision::Compared { .. } => n.saturating_sub(1),
+            _ => n,
+        }
+    }
 }
 
 /// Runs a statistics job as party `parties.me()` with
@@ -142,29 +174,75 @@ pub fn run_statistics_with<R: Rng + CryptoRng + ?Sized>(
     rng: &mut R,
     progress: &mut dyn FnMut(Phase),
 ) -> Result<Option<StatsResult>, AggregateError> {
+    run_job(parties, job, data, decision, None, rng, progress)
+}
+
+/// The protocol, with this party's noise share when the job has DP.
+pub(super) fn run_job<R: Rng + CryptoRng + ?Sized>(
+    parties: &mut PartySet,
+    job: &StatsJob,
+    data: &LocalData,
+    decision: CountDecision,
+    noise: Option<&NoiseShare>,
+    rng: &mut R,
+    progress: &mut dyn FnMut(Phase),
+) -> Result<Option<StatsResult>, AggregateError> {
     job.validate(parties.len())?;
     let among = data_parties(parties, job, decision, data)?;
-    let local = tabulate(job, data)?;
+    super::noisy::check_noise(decision, noise, among.len())?;
+    let spec = noise.map(|n| *n.calibration().spec());
+    let local = tabulate_clipped(job, data, spec.and_then(|s| s.clip))?;
 
     progress(Phase::Agreement);
-    agree_on_job(parties, &among, job, decision)?;
+    agree_on_job(parties, &among, job, decision, spec)?;
 
     progress(Phase::Sharing);
-    let combined = share_and_combine_among(parties, &among, &local, rng)?;
+    let mut combined = share_and_combine_among(parties, &among, &local, rng)?;
+    if let Some(noise) = noise {
+        noise.add_to(&mut combined)?;
+    }
     let groups = job.groups();
     let (count_share, stat_share) = combined.split_at(groups);
-    let own_counts = &local[..groups];
+    let scale = noise.map(|n| n.calibration().noise_scale(&job.statistic));
+    // With DP the decision looks at the noisy totals alone: no receiver's
+    // own rows are subtracted (see the module documentation).
+    let none_own = vec![0u128; if noise.is_some() { local.len() } else { 0 }];
+    let own: &[u128] = if noise.is_some() { &none_own } else { &local };
 
-    if let CountDecision::Compared { dealer } = decision {
+    if let Some(dealer) = decision.compared() {
         progress(Phase::Decision);
-        let verdicts = compare::decide(parties, job, dealer, &local, &combined)?;
+        let verdicts = match noise {
+            // One comparison per unit suffices: it is the same for every
+            // receiver.
+            Some(_) => {
+                let once = StatsJob {
+                    receivers: job.receivers[..1].to_vec(),
+                    ..job.clone()
+                };
+                compare::decide(parties, &once, dealer, own, &combined)?
+            }
+            None => compare::decide(parties, job, dealer, own, &combined)?,
+        };
         progress(Phase::Statistics);
-        return open_released(parties, &among, job, &verdicts, count_share, stat_share);
+        return open_released(
+            parties,
+            &among,
+            job,
+            &verdicts,
+            (count_share, stat_share),
+            scale,
+        );
     }
 
     progress(Phase::Counts);
     let decider = job.receivers[0];
     let counts = match open_to_receivers(parties, count_share, &[decider], Phase::Counts.name()) {
+        // A noisy count below zero is an empty group to the decision.
+        Ok(counts) if noise.is_some() => counts.map(|c| {
+            c.into_iter()
+                .map(|v| if (v as i128) < 0 { 0 } else { v })
+                .collect::<Vec<_>>()
+        }),
         Ok(counts) => counts,
         Err(e) => {
             // The others wait for our decision: tell them there is none.
@@ -176,7 +254,7 @@ pub fn run_statistics_with<R: Rng + CryptoRng + ?Sized>(
     };
 
     progress(Phase::Decision);
-    let (pass, counts) = decide(parties, job, counts.as_deref(), own_counts, count_share)?;
+    let (pass, counts) = decide(parties, job, counts.as_deref(), &own[..groups], count_share)?;
 
     progress(Phase::Statistics);
     let width = job.group_width();
@@ -193,7 +271,9 @@ pub fn run_statistics_with<R: Rng + CryptoRng + ?Sized>(
         Phase::Statistics.name(),
     )?;
     match (counts, stats) {
-        (Some(counts), Some(stats)) => decode_result(job, &counts, &pass, &stats, None).map(Some),
+        (Some(counts), Some(stats)) => {
+            decode_result(job, &counts, &pass, &stats, None, scale).map(Some)
+        }
         _ => Ok(None),
     }
 }
@@ -207,10 +287,19 @@ fn data_parties(
     data: &LocalData,
 ) -> Result<Vec<usize>, AggregateError> {
     let n = parties.len();
-    let CountDecision::Compared { dealer } = decision else {
-        return Ok((0..n).collect());
-    };
     let bad = |m: String| Err(AggregateError::BadParameters(m));
+    let dealer = match decision {
+        CountDecision::OpenedToDecider | CountDecision::NoisyCounts => return Ok((0..n).collect()),
+        CountDecision::ComparedTwoParty => {
+            if n != 2 {
+                return bad(format!(
+                    "a job compared without a dealer takes exactly two data parties, not {n}"
+                ));
+            }
+            return compare::check_sizes(job, data).map(|()| vec![0, 1]);
+        }
+        CountDecision::Compared { dealer } => dealer,
+    };
     if dealer >= n {
         return bad(format!("the dealer {dealer} is not one of the {n} parties"));
     }
@@ -223,19 +312,7 @@ fn data_parties(
     if n < 3 {
         return bad("a job decided by comparison needs two data parties and a dealer".into());
     }
-    let most = compare::MAX_ROWS_PER_PARTY;
-    if data.rows() >= most {
-        return bad(format!(
-            "{} rows: a party of a job decided by comparison holds fewer than {most}",
-            data.rows()
-        ));
-    }
-    if job.min_group_size >= most as u64 * MAX_PARTIES as u64 {
-        return bad(format!(
-            "a minimum group size of {} exceeds any group the job can have",
-            job.min_group_size
-        ));
-    }
+    compare::check_sizes(job, data)?;
     Ok((0..n).filter(|&i| i != dealer).collect())
 }
 
@@ -247,8 +324,8 @@ fn open_released(
     among: &[usize],
     job: &StatsJob,
     verdicts: &compare::Verdicts,
-    count_share: &[u128],
-    stat_share: &[u128],
+    (count_share, stat_share): (&[u128], &[u128]),
+    scale: Option<NoiseScale>,
 ) -> Result<Option<StatsResult>, AggregateError> {
     let width = job.group_width();
     let pass = &verdicts.pass;
@@ -278,7 +355,7 @@ fn open_released(
             .map_err(|_| AggregateError::BadInput("an opened count does not fit 64 bits".into()))?;
     }
     let cells = (!verdicts.cells.is_empty()).then_some(verdicts.cells.as_slice());
-    decode_result(job, &counts, pass, stats, cells).map(Some)
+    decode_result(job, &counts, pass, stats, cells, scale).map(Some)
 }
 
 /// Sends `decision` to every other party that is still reachable.
@@ -291,18 +368,20 @@ fn broadcast(parties: &mut PartySet, decision: &Decision) {
     }
 }
 
-/// Sends our job and party list to every other party and compares theirs
-/// with ours (receivers are party indices: the order must agree too).
+/// Sends our job, party list, decision and DP spec to every other party
+/// and compares theirs with ours (receivers are party indices: the order
+/// must agree too).
 fn agree_on_job(
     parties: &mut PartySet,
     among: &[usize],
     job: &StatsJob,
     decision: CountDecision,
+    dp: Option<DpSpec>,
 ) -> Result<(), AggregateError> {
     let phase = Phase::Agreement.name();
     let me = parties.me();
     let others: Vec<usize> = among.iter().copied().filter(|&j| j != me).collect();
-    let ours = (job.clone(), parties.names().to_vec(), decision);
+    let ours = (job.clone(), parties.names().to_vec(), decision, dp);
     // A peer that already left over a mismatch makes our send fail, but its
     // job is still waiting for us: report the mismatch, not the closed link.
     let mut send_error = None;
@@ -314,7 +393,7 @@ fn agree_on_job(
     }
     for &j in &others {
         let ch = parties.channel(j).map_err(AggregateError::net(phase))?;
-        let theirs: (StatsJob, Vec<String>, CountDecision) =
+        let theirs: (StatsJob, Vec<String>, CountDecision, Option<DpSpec>) =
             recv_msg(ch).map_err(AggregateError::net(phase))?;
         if theirs != ours {
             return Err(AggregateError::JobMismatch {

@@ -6,6 +6,7 @@
 
 use super::job::{LocalData, Statistic, StatsJob};
 use crate::AggregateError;
+use crate::dp::Clip;
 use indomain_core::fixed128::Fixed128;
 
 /// Computes this party's local aggregates in the job's layout (ring
@@ -13,6 +14,17 @@ use indomain_core::fixed128::Fixed128;
 /// job's range. Values are encoded with core's [`Fixed128`] (nearest, ties
 /// to even), the one encoding every protocol uses.
 pub fn tabulate(job: &StatsJob, data: &LocalData) -> Result<Vec<u128>, AggregateError> {
+    tabulate_clipped(job, data, None)
+}
+
+/// [`tabulate`] with every finite value first moved into `clip`'s bounds
+/// (differential privacy: a value outside is clipped, not refused; a value
+/// that is not a number is still refused).
+pub fn tabulate_clipped(
+    job: &StatsJob,
+    data: &LocalData,
+    clip: Option<Clip>,
+) -> Result<Vec<u128>, AggregateError> {
     let groups = job.groups();
     let rows = data.rows();
     if data.columns.len() != job.columns.len() {
@@ -53,7 +65,10 @@ pub fn tabulate(job: &StatsJob, data: &LocalData) -> Result<Vec<u128>, Aggregate
         }
         counts[g] += 1;
         for (c, col) in data.columns.iter().enumerate() {
-            let x = col[row];
+            let x = match clip {
+                Some(clip) if col[row].is_finite() => clip.apply(col[row]),
+                _ => col[row],
+            };
             let out_of_range = || AggregateError::OutOfRange {
                 row,
                 column: c,

@@ -71,6 +71,19 @@
 //! logistic loss (`crate::plain::converged`) up to the sigmoid's error, the
 //! tolerance and that rounding; both within the truncation failure bound
 //! of docs/protocols.md.
+//!
+//! **Which sigmoid, which plaintext reference.** With the linear σ̃(z) =
+//! 1/2 + z/4 ([`crate::Sigmoid::Linear`]) or that line clamped to [0, 1]
+//! ([`crate::Sigmoid::Clamped`]), gradient descent matches
+//! [`crate::plain::train_with`] with `indomain_mpc::sigmoid::sigmoid_approx`
+//! (or `sigmoid_clamped`), on the parties' columns joined label holder
+//! first, then the feature holders in set order; [`crate::plain::train`]
+//! descends with the exact σ and ends elsewhere. The Fourier sigmoid (the
+//! default) needs packed AND triples, daBits and trigonometric masks, which
+//! only the dealer provides: without a dealer (two data parties,
+//! `indomain_mpc::TwoParty`) it is refused, and the linear or clamped
+//! sigmoid must be chosen. Scores, losses on held-out rows and metrics use
+//! the exact σ.
 
 mod plan;
 mod predict;
@@ -78,6 +91,7 @@ mod step;
 mod train;
 mod whiten;
 
+pub(crate) use plan::check_params;
 pub use plan::{FEATURE_BOUND, batch_order, batches, prediction_change, validation_split};
 
 use crate::LearnError;
@@ -123,8 +137,10 @@ pub struct TrainOutcome {
 ///
 /// - `roles`: who holds the labels, who holds features and who deals, by
 ///   set index ([`Roles::new`]); every party of the set has one role.
-///   Training needs a dealer today: `roles.dealer` of `None` is refused
-///   with [`LearnError::Params`].
+///   With `roles.dealer` of `None` and one feature holder, the two data
+///   parties generate the correlations themselves
+///   (`indomain_mpc::TwoParty`, correlated OT); more feature holders
+///   without a dealer are refused with [`LearnError::Params`].
 /// - `x`: this party's standardised feature columns, rows aligned across
 ///   parties (rows × own columns; ignored at the dealer). A party that
 ///   takes part without columns may pass an empty matrix of any shape with
@@ -142,13 +158,16 @@ pub fn train<R: Rng + CryptoRng + ?Sized>(
     rng: &mut R,
 ) -> Result<TrainOutcome, LearnError> {
     roles.check(parties.len())?;
-    let dealer = roles.dealer.ok_or_else(|| {
-        LearnError::Params(
-            "vertical training needs a dealer of correlated randomness (roles.dealer is None)"
-                .into(),
-        )
-    })?;
-    train::run(parties, roles.label, dealer, x, y, params, on_epoch, rng)
+    train::run(
+        parties,
+        roles.label,
+        roles.dealer,
+        x,
+        y,
+        params,
+        on_epoch,
+        rng,
+    )
 }
 
 /// Scores rows jointly: returns the linear scores x·w + b (before any

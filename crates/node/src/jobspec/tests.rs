@@ -60,7 +60,10 @@ fn hash_is_canonical_not_textual() {
     let c: JobSpec = serde_json::from_slice(&a.canonical_bytes()).unwrap();
     assert_eq!(a.hash(), c.hash());
     // Any change of substance changes the hash.
-    let d = parse(&SPEC.replace("receiver = \"bank\"", "receiver = \"tax\"")).unwrap();
+    let d = parse(&format!(
+        "{SPEC}\n[[outputs]]\nname = \"intersection\"\nreceiver = \"tax\"\n"
+    ))
+    .unwrap();
     assert_ne!(a.hash(), d.hash());
     let e = parse(&SPEC.replace("min_intersection = 10", "min_intersection = 11")).unwrap();
     assert_ne!(a.hash(), e.hash());
@@ -165,6 +168,8 @@ purpose = "credit model"
 [parameters]
 label_holder = "bank"
 dealer = "stats"
+id_column = "id"
+label_column = "y"
 
 [[parties]]
 name = "bank"
@@ -172,19 +177,28 @@ dataset = "customers"
 columns = ["id", "y", "age"]
 
 [[parties]]
+name = "tax"
+dataset = "taxpayers"
+columns = ["id", "income"]
+
+[[parties]]
 name = "stats"
 
 [[outputs]]
 name = "model"
 receiver = "bank"
+
+[[outputs]]
+name = "model"
+receiver = "tax"
 "#;
 
 #[test]
 fn only_a_training_jobs_dealer_names_no_dataset() {
     let spec = parse(TRAIN).unwrap();
     assert!(spec.is_dealer("stats") && !spec.is_dealer("bank"));
-    assert_eq!(spec.parties[1].dataset, "");
-    assert!(spec.parties[1].columns.is_empty());
+    assert_eq!(spec.parties[2].dataset, "");
+    assert!(spec.parties[2].columns.is_empty());
     // Round trip through the JSON a peer receives, same hash.
     let json: JobSpec = serde_json::from_slice(&spec.canonical_bytes()).unwrap();
     json.validate().unwrap();
@@ -192,7 +206,7 @@ fn only_a_training_jobs_dealer_names_no_dataset() {
 
     let m = message(&TRAIN.replace("dealer = \"stats\"", "dealer = \"nobody\""));
     assert!(
-        m.starts_with("job.toml:15:") && m.contains("names no dataset"),
+        m.starts_with("job.toml:22:") && m.contains("names no dataset"),
         "{m}"
     );
     let m = message(&TRAIN.replace(

@@ -270,6 +270,11 @@ fn check(job: &Job, buckets: usize) -> Result<(), PsiError> {
             job.mode
         )));
     }
+    if job.min_intersection > 0 {
+        return Err(PsiError::Job(
+            "a minimum intersection cannot apply to a bucketed run (it would apply bucket by bucket): run it in one piece".into(),
+        ));
+    }
     if buckets == 0 || buckets > MAX_BUCKETS {
         return Err(PsiError::Job(format!(
             "{buckets} buckets, must be 1..={MAX_BUCKETS}"

@@ -15,7 +15,9 @@
 //!    order, truncated to ℓ bytes.
 //! 4. R compares with H_out(Decode(C, x), x̂) for its own keys; then, as in
 //!    ECDH, the session's finishing step tells S the matched positions of
-//!    its stream if the job reveals to both (always in join mode).
+//!    its stream if the job reveals to both (always in join mode) — or,
+//!    with fewer matches than the job's minimum, only a below-minimum
+//!    notice, and both end with an error.
 //!
 //! What each party learns: both learn the other's set size; R learns X ∩ Y
 //! (S too if revealed). S sees only A', uniform since A is pseudo-random
@@ -31,17 +33,13 @@
 //! function of the key that S already sent; ordering by it reveals nothing
 //! more.
 
-pub mod base_ot;
-pub mod code;
-pub mod gf128;
-pub mod iknp;
 pub mod okvs;
-pub mod pprf;
-pub mod prf;
-pub mod vole;
+
+pub use indomain_ot::{base_ot, code, gf128, iknp, pprf, prf, vole};
 
 use crate::session::{
-    Hello, Job, Outcome, Role, checked_len, exchange_hello, recv_positions, send_positions,
+    Hello, Job, Outcome, Role, checked_len, exchange_hello, recv_positions, refuse_below_minimum,
+    send_positions,
 };
 use crate::{Construction, Items, Phase, Progress, PsiError};
 use indomain_net::Channel;
@@ -82,7 +80,7 @@ where
     let total = n + peer_n;
     let m = okvs::size_for(n);
 
-    let (a, c) = vole::receive(ch, m, rng)?;
+    let (a, c) = vole::receive(ch, m, rng).map_err(PsiError::from)?;
     let values = okvs_values(&hashes);
     let (seed, okvs, table) = (0..SEED_TRIES)
         .find_map(|_| {
@@ -138,6 +136,7 @@ where
         });
     }
 
+    refuse_below_minimum(ch, job, matches.len(), Phase::Reveal)?;
     matches.sort_unstable_by_key(|m| m.0);
     if job.sender_learns_result() {
         let positions: Vec<u32> = matches.iter().map(|m| m.2).collect();
@@ -174,7 +173,7 @@ where
     let total = n + peer_n;
     let m = okvs::size_for(peer_n);
 
-    let (delta, b) = vole::send(ch, m, rng)?;
+    let (delta, b) = vole::send(ch, m, rng).map_err(PsiError::from)?;
     let phase = Phase::Okvs;
     let seed = recv_batch(ch, 16).map_err(PsiError::stream(&peer, phase))?;
     let seed = read_block(&seed);

@@ -10,7 +10,7 @@
 //! a row is eliminated to zero (two keys with dependent bands); the caller
 //! then draws a new seed. Rows depend on the seed through AES keyed by it.
 
-use super::prf::Aes;
+use indomain_ot::prf::Aes;
 use rayon::prelude::*;
 
 /// Band width in columns.

@@ -8,7 +8,7 @@
 //! learns nothing of the choices (B_i is uniform whatever c_i); the
 //! receiver cannot compute the other key without solving CDH.
 
-use crate::{Phase, PsiError};
+use crate::{OtError, Phase};
 use curve25519_dalek::constants::RISTRETTO_BASEPOINT_TABLE;
 use curve25519_dalek::ristretto::{CompressedRistretto, RistrettoPoint};
 use curve25519_dalek::scalar::Scalar;
@@ -21,7 +21,7 @@ const DOMAIN: &[u8] = b"indomain/psi/rr22/v1/base-ot";
 const POINT: usize = 32;
 
 /// Runs `count` transfers as the sender; returns each transfer's two keys.
-pub fn send<C, R>(ch: &mut C, count: usize, rng: &mut R) -> Result<Vec<[u128; 2]>, PsiError>
+pub fn send<C, R>(ch: &mut C, count: usize, rng: &mut R) -> Result<Vec<[u128; 2]>, OtError>
 where
     C: Channel + ?Sized,
     R: CryptoRng + ?Sized,
@@ -31,10 +31,10 @@ where
     let a = Scalar::random(rng);
     let big_a = &a * RISTRETTO_BASEPOINT_TABLE;
     let a_bytes = big_a.compress().to_bytes();
-    ch.send(&a_bytes).map_err(PsiError::net(&peer, phase))?;
-    let frame = ch.recv().map_err(PsiError::net(&peer, phase))?;
+    ch.send(&a_bytes).map_err(OtError::net(&peer, phase))?;
+    let frame = ch.recv().map_err(OtError::net(&peer, phase))?;
     if frame.len() != count * POINT {
-        return Err(PsiError::BatchLength {
+        return Err(OtError::BatchLength {
             peer,
             phase,
             expected: count * POINT,
@@ -45,7 +45,7 @@ where
         .chunks_exact(POINT)
         .enumerate()
         .map(|(i, b)| {
-            let point = decode(b).ok_or_else(|| PsiError::BadPoint {
+            let point = decode(b).ok_or_else(|| OtError::BadPoint {
                 peer: peer.clone(),
                 phase,
                 index: i,
@@ -58,15 +58,15 @@ where
 }
 
 /// Runs one transfer per choice as the receiver; returns the chosen keys.
-pub fn receive<C, R>(ch: &mut C, choices: &[bool], rng: &mut R) -> Result<Vec<u128>, PsiError>
+pub fn receive<C, R>(ch: &mut C, choices: &[bool], rng: &mut R) -> Result<Vec<u128>, OtError>
 where
     C: Channel + ?Sized,
     R: CryptoRng + ?Sized,
 {
     let peer = ch.peer().to_string();
     let phase = Phase::BaseOt;
-    let frame = ch.recv().map_err(PsiError::net(&peer, phase))?;
-    let big_a = decode(&frame).ok_or_else(|| PsiError::BadPoint {
+    let frame = ch.recv().map_err(OtError::net(&peer, phase))?;
+    let big_a = decode(&frame).ok_or_else(|| OtError::BadPoint {
         peer: peer.clone(),
         phase,
         index: 0,
@@ -84,7 +84,7 @@ where
         keys.push(key(i, &a_bytes, &b_bytes, &(b * big_a)));
         msg.extend_from_slice(&b_bytes);
     }
-    ch.send(&msg).map_err(PsiError::net(&peer, phase))?;
+    ch.send(&msg).map_err(OtError::net(&peer, phase))?;
     Ok(keys)
 }
 
@@ -140,7 +140,7 @@ mod tests {
             let e = send(&mut a, 2, &mut StdRng::seed_from_u64(1)).unwrap_err();
             assert!(matches!(
                 e,
-                PsiError::BadPoint {
+                OtError::BadPoint {
                     phase: Phase::BaseOt,
                     index: 0,
                     ..

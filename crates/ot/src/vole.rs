@@ -14,9 +14,9 @@
 //! (t ≥ −λ / log2(1 − 2·0.15) = 249 for λ = 128, rounded up to a multiple
 //! of 8) and the length is at least 2m (code rate 1/2).
 
-use super::pprf::{self, Shape};
-use super::{code, gf128, iknp};
-use crate::PsiError;
+use crate::OtError;
+use crate::pprf::{self, Shape};
+use crate::{code, gf128, iknp};
 use indomain_net::Channel;
 use rand::{CryptoRng, RngExt};
 
@@ -33,7 +33,7 @@ pub fn shape(m: usize) -> Shape {
 }
 
 /// The sender's side: returns (Δ, B) with B of length `m`.
-pub fn send<C, R>(ch: &mut C, m: usize, rng: &mut R) -> Result<(u128, Vec<u128>), PsiError>
+pub fn send<C, R>(ch: &mut C, m: usize, rng: &mut R) -> Result<(u128, Vec<u128>), OtError>
 where
     C: Channel + ?Sized,
     R: CryptoRng + ?Sized,
@@ -49,7 +49,7 @@ where
 }
 
 /// The receiver's side: returns (A, C) with both of length `m`.
-pub fn receive<C, R>(ch: &mut C, m: usize, rng: &mut R) -> Result<(Vec<u128>, Vec<u128>), PsiError>
+pub fn receive<C, R>(ch: &mut C, m: usize, rng: &mut R) -> Result<(Vec<u128>, Vec<u128>), OtError>
 where
     C: Channel + ?Sized,
     R: CryptoRng + ?Sized,

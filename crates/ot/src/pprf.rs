@@ -13,8 +13,8 @@
 //! by an OT key it does not know the other half of), the receiver nothing
 //! of v_α.
 
-use super::prf::Aes;
-use crate::{Phase, PsiError};
+use crate::prf::Aes;
+use crate::{OtError, Phase};
 use indomain_net::Channel;
 use rand::{CryptoRng, RngExt};
 use rayon::prelude::*;
@@ -56,7 +56,7 @@ pub fn send<C, R>(
     q: &[u128],
     y: &[u128],
     rng: &mut R,
-) -> Result<Vec<u128>, PsiError>
+) -> Result<Vec<u128>, OtError>
 where
     C: Channel + ?Sized,
     R: CryptoRng + ?Sized,
@@ -80,7 +80,7 @@ where
         })
         .collect();
     ch.send(&msg)
-        .map_err(PsiError::net(ch.peer(), Phase::Pprf))?;
+        .map_err(OtError::net(ch.peer(), Phase::Pprf))?;
     Ok(leaves)
 }
 
@@ -93,11 +93,11 @@ pub fn receive<C: Channel + ?Sized>(
     alpha: &[usize],
     t: &[u128],
     z: &[u128],
-) -> Result<Vec<u128>, PsiError> {
+) -> Result<Vec<u128>, OtError> {
     let peer = ch.peer().to_string();
-    let frame = ch.recv().map_err(PsiError::net(&peer, Phase::Pprf))?;
+    let frame = ch.recv().map_err(OtError::net(&peer, Phase::Pprf))?;
     if frame.len() != shape.message_bytes() {
-        return Err(PsiError::BatchLength {
+        return Err(OtError::BatchLength {
             peer,
             phase: Phase::Pprf,
             expected: shape.message_bytes(),

@@ -18,7 +18,7 @@
 //! w = v + u·Δ keeps the correlation; its output for a sparse u is
 //! pseudo-random under dual LPN with regular noise.
 
-use super::prf::Aes;
+use crate::prf::Aes;
 use rayon::prelude::*;
 
 /// Width of the convolution band.

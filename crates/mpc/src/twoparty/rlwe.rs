@@ -1,0 +1,483 @@
+//! Ring-LWE encryption for the plaintext-matrix × encrypted-vector
+//! products of the two-party generator, written here rather than taken
+//! from a crate: the maintained pure-Rust BFV/BGV crate (`fhe` 0.1) takes
+//! a plaintext modulus of at most 62 bits (its `Modulus`), where these
+//! products live in Z_2^64, and would bring a second `rand`, `prost` and
+//! `num-bigint`. What is needed is small: one ring, secret- and public-key
+//! encryption, plaintext-times-ciphertext and decryption.
+//!
+//! The ring is Z_q[X]/(X^N + 1) with N = 8192 and q the product of four
+//! primes p_i ≡ 1 (mod 2N) just below 2^54 (log2 q ≈ 216, within the 218
+//! bits the homomorphic-encryption security standard allows at N = 8192
+//! for 128-bit security with a ternary secret). Polynomials are kept in
+//! RNS and NTT form. The plaintext space is Z_2^64[X]/(X^N + 1) in the low
+//! bits, as in BGV with t = 2^64 (t and q coprime): a ciphertext (c0, c1)
+//! decrypts to c0 + c1·s = m + t·e (mod q), read as an integer of
+//! (−q/2, q/2] and reduced mod 2^64. Errors are centred binomial (η = 21,
+//! σ ≈ 3.24), the secret ternary.
+
+use indomain_ot::prf::Aes;
+use rand::{CryptoRng, RngExt};
+use rayon::prelude::*;
+use std::sync::LazyLock;
+
+/// The ring degree.
+pub const N: usize = 8192;
+const LOG_N: u32 = 13;
+/// RNS limbs (primes).
+pub const LIMBS: usize = 4;
+/// Bytes of one residue on the wire (every prime is below 2^54).
+pub const RESIDUE_BYTES: usize = 7;
+/// Bytes of one polynomial on the wire.
+pub const POLY_BYTES: usize = LIMBS * N * RESIDUE_BYTES;
+
+/// A polynomial in RNS form: limb i's N residues at [i·N, (i+1)·N).
+pub type Poly = Vec<u64>;
+
+/// The ring's constants, derived once.
+pub struct Ring {
+    pub primes: [u64; LIMBS],
+    barrett: [u64; LIMBS],
+    psi_rev: Vec<[(u64, u64); LIMBS]>,
+    psi_inv_rev: Vec<[(u64, u64); LIMBS]>,
+    n_inv: [(u64, u64); LIMBS],
+    /// (q/p_i)^(-1) mod p_i, Shoup form.
+    crt_inv: [(u64, u64); LIMBS],
+    /// (q/p_i) mod 2^64.
+    crt_q_i: [u64; LIMBS],
+    /// q mod 2^64.
+    q_low: u64,
+    /// 2^64 mod p_i.
+    t_mod: [u64; LIMBS],
+}
+
+static RING: LazyLock<Ring> = LazyLock::new(Ring::new);
+
+/// The ring.
+pub fn ring() -> &'static Ring {
+    &RING
+}
+
+fn pow_mod(mut b: u64, mut e: u64, p: u64) -> u64 {
+    let mut r = 1u64;
+    b %= p;
+    while e > 0 {
+        if e & 1 == 1 {
+            r = ((r as u128 * b as u128) % p as u128) as u64;
+        }
+        b = ((b as u128 * b as u128) % p as u128) as u64;
+        e >>= 1;
+    }
+    r
+}
+
+/// Deterministic Miller–Rabin for 64-bit integers.
+fn is_prime(n: u64) -> bool {
+    if n < 2 {
+        return false;
+    }
+    for p in [2u64, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37] {
+        if n.is_multiple_of(p) {
+            return n == p;
+        }
+    }
+    let (mut d, mut r) = (n - 1, 0);
+    while d.is_multiple_of(2) {
+        d /= 2;
+        r += 1;
+    }
+    'witness: for a in [2u64, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37] {
+        let mut x = pow_mod(a, d, n);
+        if x == 1 || x == n - 1 {
+            continue;
+        }
+        for _ in 1..r {
+            x = ((x as u128 * x as u128) % n as u128) as u64;
+            if x == n - 1 {
+                continue 'witness;
+            }
+        }
+        return false;
+    }
+    true
+}
+
+fn shoup(w: u64, p: u64) -> (u64, u64) {
+    (w, (((w as u128) << 64) / p as u128) as u64)
+}
+
+/// x·w mod p with w's Shoup companion.
+#[inline]
+fn mul_shoup(x: u64, w: (u64, u64), p: u64) -> u64 {
+    let q = ((x as u128 * w.1 as u128) >> 64) as u64;
+    let r = x.wrapping_mul(w.0).wrapping_sub(q.wrapping_mul(p));
+    if r >= p { r - p } else { r }
+}
+
+fn bit_reverse(x: usize, bits: u32) -> usize {
+    x.reverse_bits() >> (usize::BITS - bits)
+}
+
+impl Ring {
+    fn new() -> Self {
+        let two_n = 2 * N as u64;
+        let mut primes = [0u64; LIMBS];
+        let mut k = (1u64 << 54) / two_n;
+        let mut found = 0;
+        while found < LIMBS {
+            let p = k * two_n + 1;
+            if p < 1 << 54 && is_prime(p) {
+                primes[found] = p;
+                found += 1;
+            }
+            k -= 1;
+        }
+        let mut psi_rev = vec![[(0, 0); LIMBS]; N];
+        let mut psi_inv_rev = vec![[(0, 0); LIMBS]; N];
+        let mut n_inv = [(0, 0); LIMBS];
+        let mut barrett = [0u64; LIMBS];
+        for (l, &p) in primes.iter().enumerate() {
+            let psi = (2..)
+                .map(|g| pow_mod(g, (p - 1) / two_n, p))
+                .find(|&psi| pow_mod(psi, N as u64, p) == p - 1)
+                .unwrap_or(1);
+            let psi_inv = pow_mod(psi, p - 2, p);
+            let (mut a, mut b) = (1u64, 1u64);
+            let mut powers = vec![(0u64, 0u64); N];
+            for pw in powers.iter_mut() {
+                *pw = (a, b);
+                a = ((a as u128 * psi as u128) % p as u128) as u64;
+                b = ((b as u128 * psi_inv as u128) % p as u128) as u64;
+            }
+            for i in 0..N {
+                let (f, inv) = powers[bit_reverse(i, LOG_N)];
+                psi_rev[i][l] = shoup(f, p);
+                psi_inv_rev[i][l] = shoup(inv, p);
+            }
+            n_inv[l] = shoup(pow_mod(N as u64, p - 2, p), p);
+            barrett[l] = ((1u128 << 116) / p as u128) as u64;
+        }
+        let mut crt_inv = [(0, 0); LIMBS];
+        let mut crt_q_i = [0u64; LIMBS];
+        let mut t_mod = [0u64; LIMBS];
+        for i in 0..LIMBS {
+            let p = primes[i];
+            let others = (0..LIMBS).filter(|&j| j != i);
+            let mod_p = others.clone().fold(1u64, |acc, j| {
+                ((acc as u128 * primes[j] as u128) % p as u128) as u64
+            });
+            crt_inv[i] = shoup(pow_mod(mod_p, p - 2, p), p);
+            crt_q_i[i] = others.fold(1u64, |acc, j| acc.wrapping_mul(primes[j]));
+            t_mod[i] = ((1u128 << 64) % p as u128) as u64;
+        }
+        let q_low = primes.iter().fold(1u64, |a, p| a.wrapping_mul(*p));
+        Self {
+            primes,
+            barrett,
+            psi_rev,
+            psi_inv_rev,
+            n_inv,
+            crt_inv,
+            crt_q_i,
+            q_low,
+            t_mod,
+        }
+    }
+
+    /// a·b mod p_l (Barrett, for primes in [2^53, 2^54)).
+    #[inline]
+    pub fn mul(&self, a: u64, b: u64, l: usize) -> u64 {
+        let p = self.primes[l];
+        let x = a as u128 * b as u128;
+        let q = (((x >> 52) * self.barrett[l] as u128) >> 64) as u64;
+        let mut r = (x - q as u128 * p as u128) as u64;
+        while r >= p {
+            r -= p;
+        }
+        r
+    }
+
+    /// A signed integer's residue mod p_l.
+    #[inline]
+    pub fn reduce(&self, v: i64, l: usize) -> u64 {
+        let p = self.primes[l];
+        let r = v.unsigned_abs() % p;
+        if v < 0 && r != 0 { p - r } else { r }
+    }
+
+    /// In-place negacyclic NTT of every limb (bit-reversed order).
+    pub fn ntt(&self, a: &mut [u64]) {
+        a.par_chunks_mut(N).enumerate().for_each(|(l, a)| {
+            let p = self.primes[l];
+            let mut t = N;
+            let mut m = 1;
+            while m < N {
+                t /= 2;
+                for i in 0..m {
+                    let s = self.psi_rev[m + i][l];
+                    let j1 = 2 * i * t;
+                    for j in j1..j1 + t {
+                        let u = a[j];
+                        let v = mul_shoup(a[j + t], s, p);
+                        let sum = u + v;
+                        a[j] = if sum >= p { sum - p } else { sum };
+                        a[j + t] = if u >= v { u - v } else { u + p - v };
+                    }
+                }
+                m *= 2;
+            }
+        });
+    }
+
+    /// The inverse of [`ntt`](Self::ntt).
+    pub fn intt(&self, a: &mut [u64]) {
+        a.par_chunks_mut(N).enumerate().for_each(|(l, a)| {
+            let p = self.primes[l];
+            let mut t = 1;
+            let mut m = N;
+            while m > 1 {
+                let h = m / 2;
+                let mut j1 = 0;
+                for i in 0..h {
+                    let s = self.psi_inv_rev[h + i][l];
+                    for j in j1..j1 + t {
+                        let u = a[j];
+                        let v = a[j + t];
+                        let sum = u + v;
+                        a[j] = if sum >= p { sum - p } else { sum };
+                        let diff = if u >= v { u - v } else { u + p - v };
+                        a[j + t] = mul_shoup(diff, s, p);
+                    }
+                    j1 += 2 * t;
+                }
+                t *= 2;
+                m = h;
+            }
+            for v in a.iter_mut() {
+                *v = mul_shoup(*v, self.n_inv[l], p);
+            }
+        });
+    }
+
+    /// acc += a·b coefficient-wise (NTT form).
+    pub fn mul_add(&self, acc: &mut [u64], a: &[u64], b: &[u64]) {
+        acc.par_chunks_mut(N)
+            .zip(a.par_chunks(N).zip(b.par_chunks(N)))
+            .enumerate()
+            .for_each(|(l, (acc, (a, b)))| {
+                let p = self.primes[l];
+                for ((o, x), y) in acc.iter_mut().zip(a).zip(b) {
+                    let s = *o + self.mul(*x, *y, l);
+                    *o = if s >= p { s - p } else { s };
+                }
+            });
+    }
+
+    /// acc += k·a for a signed scalar k (any domain).
+    pub fn scale_add(&self, acc: &mut [u64], a: &[u64], k: i64) {
+        acc.par_chunks_mut(N)
+            .zip(a.par_chunks(N))
+            .enumerate()
+            .for_each(|(l, (acc, a))| {
+                let p = self.primes[l];
+                let w = shoup(self.reduce(k, l), p);
+                for (o, x) in acc.iter_mut().zip(a) {
+                    let s = *o + mul_shoup(*x, w, p);
+                    *o = if s >= p { s - p } else { s };
+                }
+            });
+    }
+
+    /// acc += a (same domain).
+    pub fn add(&self, acc: &mut [u64], a: &[u64]) {
+        acc.par_chunks_mut(N)
+            .zip(a.par_chunks(N))
+            .enumerate()
+            .for_each(|(l, (acc, a))| {
+                let p = self.primes[l];
+                for (o, x) in acc.iter_mut().zip(a) {
+                    let s = *o + x;
+                    *o = if s >= p { s - p } else { s };
+                }
+            });
+    }
+
+    /// The coefficient-form polynomial with signed integer coefficients
+    /// (the rest zero).
+    pub fn signed_poly(&self, coeffs: &[i64]) -> Poly {
+        let mut out = vec![0u64; LIMBS * N];
+        out.par_chunks_mut(N).enumerate().for_each(|(l, limb)| {
+            for (o, c) in limb.iter_mut().zip(coeffs) {
+                *o = self.reduce(*c, l);
+            }
+        });
+        out
+    }
+
+    /// A uniform polynomial (NTT form) from a 128-bit seed: each residue
+    /// is a 128-bit AES-CTR block reduced mod p_i (bias below 2^-74).
+    pub fn uniform(&self, seed: u128) -> Poly {
+        let mut blocks = vec![0u128; LIMBS * N];
+        Aes::new(seed).keystream(0, &mut blocks);
+        blocks
+            .par_chunks(N)
+            .enumerate()
+            .flat_map_iter(|(l, c)| {
+                let p = self.primes[l] as u128;
+                c.iter().map(move |b| (b % p) as u64)
+            })
+            .collect()
+    }
+
+    /// Decrypts x = c0 + c1·s (NTT form): the first `len` coefficients of
+    /// the centred integer x, mod 2^64.
+    pub fn decrypt(&self, c0: &[u64], c1: &[u64], s: &[u64], len: usize) -> Vec<u64> {
+        let mut x = c0.to_vec();
+        self.mul_add(&mut x, c1, s);
+        self.intt(&mut x);
+        (0..len.min(N))
+            .into_par_iter()
+            .map(|k| {
+                let mut sum = 0u64;
+                let mut frac = 0f64;
+                for l in 0..LIMBS {
+                    let p = self.primes[l];
+                    let y = mul_shoup(x[l * N + k], self.crt_inv[l], p);
+                    sum = sum.wrapping_add(y.wrapping_mul(self.crt_q_i[l]));
+                    frac += y as f64 / p as f64;
+                }
+                // x = Σ y_l·(q/p_l) − k·q with k = round(Σ y_l/p_l): the
+                // centred representative (|x| ≪ q/2, so rounding is safe).
+                let k = frac.round() as u64;
+                sum.wrapping_sub(k.wrapping_mul(self.q_low))
+            })
+            .collect()
+    }
+
+    /// t = 2^64 mod p_l.
+    pub fn t_mod(&self, l: usize) -> u64 {
+        self.t_mod[l]
+    }
+}
+
+/// A ternary secret, N coefficients in {−1, 0, 1}.
+pub fn ternary<R: CryptoRng + ?Sized>(rng: &mut R) -> Vec<i64> {
+    (0..N).map(|_| rng.random_range(0..3) as i64 - 1).collect()
+}
+
+/// Centred binomial errors (η = 21): Σ of 21 coin pairs' differences.
+pub fn error<R: CryptoRng + ?Sized>(rng: &mut R) -> Vec<i64> {
+    (0..N)
+        .map(|_| {
+            let bits: u64 = rng.random();
+            (bits & 0x1f_ffff).count_ones() as i64 - (bits >> 21 & 0x1f_ffff).count_ones() as i64
+        })
+        .collect()
+}
+
+/// Writes a polynomial as 7-byte residues.
+pub fn write_poly(out: &mut Vec<u8>, poly: &[u64]) {
+    for v in poly {
+        out.extend_from_slice(&v.to_le_bytes()[..RESIDUE_BYTES]);
+    }
+}
+
+/// Reads a polynomial of 7-byte residues, each checked below its prime.
+pub fn read_poly(bytes: &[u8]) -> Option<Poly> {
+    if bytes.len() != POLY_BYTES {
+        return None;
+    }
+    let r = ring();
+    let poly: Poly = bytes
+        .chunks_exact(RESIDUE_BYTES)
+        .map(|c| {
+            let mut b = [0u8; 8];
+            b[..RESIDUE_BYTES].copy_from_slice(c);
+            u64::from_le_bytes(b)
+        })
+        .collect();
+    poly.chunks(N)
+        .enumerate()
+        .all(|(l, limb)| limb.iter().all(|&v| v < r.primes[l]))
+        .then_some(poly)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+
+    #[test]
+    fn primes_and_ntt_round_trip_and_multiply_negacyclically() {
+        let r = ring();
+        for &p in &r.primes {
+            assert!(is_prime(p) && p % (2 * N as u64) == 1 && p < 1 << 54 && p > 1 << 53);
+        }
+        let mut rng = StdRng::seed_from_u64(1);
+        let a: Vec<i64> = (0..N).map(|_| rng.random_range(-1000..1000)).collect();
+        let mut pa = r.signed_poly(&a);
+        let orig = pa.clone();
+        r.ntt(&mut pa);
+        let mut back = pa.clone();
+        r.intt(&mut back);
+        assert_eq!(back, orig);
+        // X · X^(N−1) = X^N = −1.
+        let mut x = vec![0i64; N];
+        x[1] = 1;
+        let mut y = vec![0i64; N];
+        y[N - 1] = 1;
+        let (mut px, mut py) = (r.signed_poly(&x), r.signed_poly(&y));
+        r.ntt(&mut px);
+        r.ntt(&mut py);
+        let mut prod = vec![0u64; LIMBS * N];
+        r.mul_add(&mut prod, &px, &py);
+        r.intt(&mut prod);
+        let mut want = vec![0i64; N];
+        want[0] = -1;
+        assert_eq!(prod, r.signed_poly(&want));
+        // Barrett agrees with the definition.
+        for _ in 0..1000 {
+            let l = rng.random_range(0..LIMBS);
+            let p = r.primes[l];
+            let (a, b) = (rng.random_range(0..p), rng.random_range(0..p));
+            assert_eq!(r.mul(a, b, l), ((a as u128 * b as u128) % p as u128) as u64);
+        }
+    }
+
+    #[test]
+    fn decryption_reads_the_centred_value_mod_2_64() {
+        let r = ring();
+        let mut rng = StdRng::seed_from_u64(2);
+        // x = m + t·e for a large signed e: decrypt with s = 0 (c1 = 0).
+        let m: Vec<u64> = (0..N).map(|_| rng.random()).collect();
+        let e: Vec<i128> = (0..N)
+            .map(|_| rng.random_range(-(1i128 << 60)..(1 << 60)))
+            .collect();
+        let x: Vec<i128> = m
+            .iter()
+            .zip(&e)
+            .map(|(m, e)| *m as i64 as i128 + e * (1i128 << 64))
+            .collect();
+        let mut c0: Poly = (0..LIMBS)
+            .flat_map(|l| {
+                x.iter()
+                    .map(move |v| v.rem_euclid(r.primes[l] as i128) as u64)
+            })
+            .collect();
+        r.ntt(&mut c0);
+        let zero = vec![0u64; LIMBS * N];
+        let got = r.decrypt(&c0, &zero, &zero, N);
+        assert_eq!(got, m);
+        let bytes = {
+            let mut b = Vec::new();
+            write_poly(&mut b, &c0);
+            b
+        };
+        assert_eq!(read_poly(&bytes).unwrap(), c0);
+        assert!(read_poly(&bytes[1..]).is_none());
+        let mut bad = bytes.clone();
+        bad[6] = 0xff;
+        assert!(read_poly(&bad).is_none());
+    }
+}

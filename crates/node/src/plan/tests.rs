@@ -1,0 +1,515 @@
+use super::*;
+use crate::error::NodeError;
+use crate::jobspec::Param;
+use indomain_aggregate::stats::CountDecision;
+use indomain_psi::{Mode, Reveal};
+use std::path::Path;
+
+const PSI: &str = r#"
+protocol = "psi-intersection"
+
+[parameters]
+min_intersection = 10
+
+[[parties]]
+name = "bank"
+dataset = "customers"
+columns = ["id"]
+
+[[parties]]
+name = "tax"
+dataset = "taxpayers"
+columns = ["id"]
+
+[[outputs]]
+name = "intersection"
+receiver = "bank"
+"#;
+
+const PSI_SUM: &str = r#"
+protocol = "psi-sum"
+
+[parameters]
+value_column = "paid"
+
+[[parties]]
+name = "bank"
+dataset = "customers"
+columns = ["id"]
+
+[[parties]]
+name = "tax"
+dataset = "taxpayers"
+columns = ["id", "paid"]
+
+[[outputs]]
+name = "cardinality"
+receiver = "bank"
+
+[[outputs]]
+name = "cardinality"
+receiver = "tax"
+
+[[outputs]]
+name = "sum"
+receiver = "tax"
+"#;
+
+const AGGREGATE: &str = r#"
+protocol = "aggregate"
+
+[parameters]
+statistic = "histogram"
+bins = "0,10,20"
+group_by = "region"
+categories = "north,south"
+min_group_size = 5
+dealer = "stats"
+
+[[parties]]
+name = "bank"
+dataset = "customers"
+columns = ["region", "income"]
+
+[[parties]]
+name = "tax"
+dataset = "taxpayers"
+columns = ["region", "income"]
+
+[[parties]]
+name = "stats"
+
+[[outputs]]
+name = "statistics"
+receiver = "bank"
+"#;
+
+const TRAIN: &str = r#"
+protocol = "train"
+
+[parameters]
+label_holder = "bank"
+dealer = "stats"
+id_column = "id"
+label_column = "y"
+epochs = 10
+learning_rate = 0.25
+min_group_size = 30
+
+[[parties]]
+name = "bank"
+dataset = "customers"
+columns = ["id", "y", "age"]
+
+[[parties]]
+name = "tax"
+dataset = "taxpayers"
+columns = ["id", "income"]
+
+[[parties]]
+name = "stats"
+
+[[outputs]]
+name = "model"
+receiver = "bank"
+
+[[outputs]]
+name = "model"
+receiver = "tax"
+
+[[outputs]]
+name = "metrics"
+receiver = "bank"
+"#;
+
+const PREDICT: &str = r#"
+protocol = "predict"
+
+[parameters]
+model = "credit-1"
+min_group_size = 5
+
+[[parties]]
+name = "bank"
+dataset = "applicants"
+columns = ["id", "age"]
+
+[[parties]]
+name = "tax"
+dataset = "taxpayers"
+columns = ["id", "income"]
+
+[[outputs]]
+name = "predictions"
+receiver = "bank"
+"#;
+
+fn parse(text: &str) -> Result<JobSpec, NodeError> {
+    JobSpec::from_toml(Path::new("job.toml"), text, None)
+}
+
+fn plan(text: &str) -> JobPlan {
+    parse(text).unwrap().plan().unwrap()
+}
+
+/// `text` with `[parameters]` line `key = value` set (replaced or added).
+fn with_param(text: &str, key: &str, value: &str) -> String {
+    let mut out = String::new();
+    let mut done = false;
+    for line in text.lines() {
+        if line.starts_with(&format!("{key} =")) {
+            out.push_str(&format!("{key} = {value}\n"));
+            done = true;
+        } else {
+            out.push_str(line);
+            out.push('\n');
+            if line == "[parameters]" && !text.contains(&format!("\n{key} =")) {
+                out.push_str(&format!("{key} = {value}\n"));
+                done = true;
+            }
+        }
+    }
+    assert!(done, "{key}");
+    out
+}
+
+/// The 1-based line of `key = ` in `text`.
+fn line_of(text: &str, key: &str) -> usize {
+    text.lines()
+        .position(|l| l.starts_with(&format!("{key} =")))
+        .unwrap()
+        + 1
+}
+
+#[test]
+fn every_job_types_plan_refuses_out_of_range_parameters_at_both_ends() {
+    let table: &[(&str, &str, &str, &str)] = &[
+        (PSI, "min_intersection", "-1", "must be 0 to"),
+        (PSI, "min_intersection", "\"10\"", "must be an integer"),
+        (PSI, "max_peer_items", "0", "must be 1 to"),
+        (PSI, "max_peer_items", "134217728", "must be 1 to"),
+        (
+            PSI,
+            "min_intersect",
+            "10",
+            "take no parameter \"min_intersect\"",
+        ),
+        (
+            PSI_SUM,
+            "value_column",
+            "\"amount\"",
+            "does not list value_column",
+        ),
+        (PSI_SUM, "min_intersection", "-3", "must be 0 to"),
+        (PSI_SUM, "max_peer_items", "1e9", "must be an integer"),
+        (AGGREGATE, "statistic", "\"median\"", "use count or sum"),
+        (AGGREGATE, "min_group_size", "2", "must be 3 to"),
+        (AGGREGATE, "frac_bits", "60", "must be 0 to 48"),
+        (AGGREGATE, "max_abs", "0", "must be positive"),
+        (AGGREGATE, "bins", "\"0,ten,20\"", "parameter bins"),
+        (
+            AGGREGATE,
+            "open_counts_to_decider",
+            "\"yes\"",
+            "must be true or false",
+        ),
+        (AGGREGATE, "dealer", "\"nobody\"", "names no dataset"),
+        (
+            AGGREGATE,
+            "groupby",
+            "\"region\"",
+            "take no parameter \"groupby\"",
+        ),
+        (TRAIN, "epochs", "0", "must be 1 to 100000"),
+        (TRAIN, "epochs", "100001", "must be 1 to 100000"),
+        (TRAIN, "epochs", "\"20\"", "must be an integer"),
+        (
+            TRAIN,
+            "learning_rate",
+            "20.0",
+            "learning rate must be in (0, 16]",
+        ),
+        (TRAIN, "l2", "-1", "L2 strength must be in [0, 16]"),
+        (TRAIN, "frac_bits", "30", "8 to 20 fractional bits"),
+        (TRAIN, "test_fraction", "1.0", "must be between 0 and 1"),
+        (TRAIN, "batch_size", "0", "must be 1 to"),
+        (TRAIN, "task", "\"poisson\"", "use logistic or linear"),
+        (
+            TRAIN,
+            "sigmoid",
+            "\"tanh\"",
+            "use fourier or linear or clamped",
+        ),
+        (TRAIN, "seed", "-1", "must be 0 to"),
+        (TRAIN, "min_rows", "0", "must be 1 to"),
+        (TRAIN, "contribution", "\"yes\"", "must be true or false"),
+        (TRAIN, "label_column", "\"id\"", "not the id column"),
+        (TRAIN, "label_holder", "\"stats\"", "two different parties"),
+        (TRAIN, "epoch", "5", "take no parameter \"epoch\""),
+        (PREDICT, "model", "\"../train\"", "is not a job id"),
+        (PREDICT, "min_group_size", "-1", "must be 0 to"),
+        (
+            PREDICT,
+            "label_holder",
+            "\"tax\"",
+            "only the label holder (tax)",
+        ),
+        (
+            PREDICT,
+            "label_holder",
+            "\"nobody\"",
+            "is not a party of the job",
+        ),
+    ];
+    for &(base, key, value, expected) in table {
+        // At `job submit`: the TOML, refused on the parameter's line when
+        // the refusal is about one parameter.
+        let text = with_param(base, key, value);
+        let message = parse(&text).unwrap_err().to_string();
+        assert!(message.contains(expected), "{key} = {value}: {message}");
+        let on_line = format!("job.toml:{}:", line_of(&text, key));
+        assert!(
+            message.starts_with(&on_line) || message.starts_with("job.toml: ") || key == "dealer",
+            "{key} = {value}: {message}"
+        );
+        // At a peer, before it decides: the same spec as JSON.
+        let mut json = parse(base).unwrap();
+        let parsed = toml::from_str::<toml::Table>(&format!("v = {value}")).unwrap()["v"].clone();
+        json.parameters.insert(
+            key.to_string(),
+            match parsed {
+                toml::Value::Integer(i) => Param::Int(i),
+                toml::Value::Float(x) => Param::Float(x),
+                toml::Value::Boolean(b) => Param::Bool(b),
+                toml::Value::String(s) => Param::Text(s),
+                other => panic!("{other}"),
+            },
+        );
+        let message = json.validate().unwrap_err().to_string();
+        assert!(
+            message.contains(expected),
+            "{key} = {value} (JSON): {message}"
+        );
+    }
+}
+
+#[test]
+fn refusals_about_one_parameter_name_its_line() {
+    let text = with_param(TRAIN, "epochs", "0");
+    let message = parse(&text).unwrap_err().to_string();
+    assert_eq!(
+        message,
+        format!(
+            "job.toml:{}: parameter epochs = 0: must be 1 to 100000",
+            line_of(&text, "epochs")
+        )
+    );
+    let message = parse(&with_param(PSI, "min_intersect", "3"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        message.starts_with("job.toml:5: psi-intersection jobs take no parameter"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_histogram_of_a_hundred_thousand_categories_and_sixty_thousand_edges_is_refused() {
+    let categories: Vec<String> = (0..100_000).map(|c| format!("c{c}")).collect();
+    let edges: Vec<String> = (0..60_000).map(|e| e.to_string()).collect();
+    let text = with_param(
+        &with_param(
+            AGGREGATE,
+            "categories",
+            &format!("{:?}", categories.join(",")),
+        ),
+        "bins",
+        &format!("{:?}", edges.join(",")),
+    );
+    let message = parse(&text).unwrap_err().to_string();
+    assert!(
+        message.contains("exceed 4194304 cells"),
+        "{}",
+        &message[..200]
+    );
+    // The same at a peer that gets it as JSON.
+    let mut json = parse(AGGREGATE).unwrap();
+    json.parameters
+        .insert("categories".into(), Param::Text(categories.join(",")));
+    json.parameters
+        .insert("bins".into(), Param::Text(edges.join(",")));
+    assert!(json.validate().unwrap_err().to_string().contains("cells"));
+}
+
+#[test]
+fn psi_plans_reveal_what_the_spec_declares_or_are_refused() {
+    let JobPlan::Psi(p) = plan(PSI) else { panic!() };
+    assert_eq!(
+        (p.mode, p.reveal, p.min_intersection),
+        (Mode::Intersection, Reveal::Receiver, 10)
+    );
+    assert_eq!(p.job(1).min_intersection, 10);
+    assert_eq!(p.receives(), vec![set(&["intersection"]), set(&[])]);
+    // The sender learns the intersection only when the spec declares it.
+    let both = format!("{PSI}\n[[outputs]]\nname = \"intersection\"\nreceiver = \"tax\"\n");
+    let JobPlan::Psi(p) = plan(&both) else {
+        panic!()
+    };
+    assert_eq!(p.reveal, Reveal::Both);
+    // The receiver always learns it: a spec that hides it is refused.
+    let m = parse(&PSI.replace("receiver = \"bank\"", "receiver = \"tax\""))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        m.contains("the first party (bank) is the PSI receiver"),
+        "{m}"
+    );
+    // A join reveals to both.
+    let m = parse(
+        &PSI.replace("psi-intersection", "psi-join")
+            .replace("\"intersection\"", "\"alignment\""),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(m.contains("reveals the alignment to both"), "{m}");
+    // psi-sum: the sum to the sender only, the count to both.
+    let JobPlan::PsiSum(p) = plan(PSI_SUM) else {
+        panic!()
+    };
+    assert_eq!(
+        p.receives(),
+        vec![set(&["cardinality"]), set(&["cardinality", "sum"])]
+    );
+    assert_eq!(p.job().mode, Mode::IntersectionSum);
+    let m = parse(&format!(
+        "{PSI_SUM}\n[[outputs]]\nname = \"sum\"\nreceiver = \"bank\"\n"
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(m.contains("learns the sum and bank never does"), "{m}");
+}
+
+#[test]
+fn training_plans_reveal_the_model_to_every_data_party_and_the_metrics_as_declared() {
+    let JobPlan::Train(p) = plan(TRAIN) else {
+        panic!()
+    };
+    assert_eq!(
+        p.receives(),
+        vec![set(&["model", "metrics"]), set(&["model"]), set(&[])]
+    );
+    assert_eq!(p.releases.metrics, vec![0]);
+    assert_eq!((p.params.epochs, p.params.learning_rate), (10, 0.25));
+    // min_group_size raises the default minimum of shared rows.
+    assert_eq!(p.min_rows, 30);
+    let job = p.vertical_job();
+    assert_eq!(job.roles.dealer, Some(2));
+    assert_eq!(job.spec.parties[1].name, "tax");
+    assert_eq!(job.spec.params, p.params);
+
+    // Every data party learns its weights: the spec declares them.
+    let m = parse(&TRAIN.replace("[[outputs]]\nname = \"model\"\nreceiver = \"tax\"\n", ""))
+        .unwrap_err()
+        .to_string();
+    assert!(m.contains("declare output \"model\" for tax"), "{m}");
+    // The label holder computes the metrics: it cannot be left out.
+    let m = parse(&TRAIN.replace(
+        "name = \"metrics\"\nreceiver = \"bank\"",
+        "name = \"metrics\"\nreceiver = \"tax\"",
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(m.contains("declare output \"metrics\" for bank too"), "{m}");
+    // The dealer receives nothing, and no model share exists.
+    let m = parse(&format!(
+        "{TRAIN}\n[[outputs]]\nname = \"metrics\"\nreceiver = \"stats\"\n"
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(m.contains("stats is the dealer"), "{m}");
+    let m = parse(&TRAIN.replace("name = \"metrics\"", "name = \"model-share\""))
+        .unwrap_err()
+        .to_string();
+    assert!(m.contains("no output \"model-share\""), "{m}");
+    // Metrics to nobody: no held-out scoring, and then no report.
+    let quiet = TRAIN.replace("[[outputs]]\nname = \"metrics\"\nreceiver = \"bank\"\n", "");
+    let JobPlan::Train(p) = plan(&quiet) else {
+        panic!()
+    };
+    assert!(p.releases.metrics.is_empty());
+    let m = parse(&with_param(&quiet, "contribution", "true"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        m.contains("contribution report goes with the metrics"),
+        "{m}"
+    );
+    // 2..6 parties: a fifth feature holder is one too many.
+    let mut many = TRAIN.to_string();
+    for i in 0..4 {
+        many.push_str(&format!(
+            "\n[[parties]]\nname = \"f{i}\"\ndataset = \"d\"\ncolumns = [\"id\", \"x\"]\n\n[[outputs]]\nname = \"model\"\nreceiver = \"f{i}\"\n"
+        ));
+    }
+    let m = parse(&many).unwrap_err().to_string();
+    assert!(m.contains("train takes 3..=6 parties"), "{m}");
+}
+
+#[test]
+fn statistics_and_scoring_plans_state_their_receivers() {
+    let JobPlan::Aggregate(p) = plan(AGGREGATE) else {
+        panic!()
+    };
+    assert_eq!(p.decision, CountDecision::Compared { dealer: 2 });
+    assert_eq!(p.receives(), vec![set(&["statistics"]), set(&[]), set(&[])]);
+    assert_eq!(p.job.columns, vec!["income".to_string()]);
+    let m = parse(&format!(
+        "{AGGREGATE}\n[[outputs]]\nname = \"statistics\"\nreceiver = \"stats\"\n"
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(m.contains("\"stats\" is the dealer"), "{m}");
+    // 2..16 parties, the protocol's own limit.
+    let mut many = AGGREGATE.to_string();
+    for i in 0..14 {
+        many.push_str(&format!(
+            "\n[[parties]]\nname = \"p{i}\"\ndataset = \"d\"\ncolumns = [\"region\", \"income\"]\n"
+        ));
+    }
+    let m = parse(&many).unwrap_err().to_string();
+    assert!(m.contains("aggregate takes 2..=16 parties"), "{m}");
+
+    let JobPlan::Predict(p) = plan(PREDICT) else {
+        panic!()
+    };
+    assert_eq!(
+        (p.receiver, p.min_rows, p.model.as_str()),
+        (0, 5, "credit-1")
+    );
+    let m = parse(&format!(
+        "{PREDICT}\n[[outputs]]\nname = \"predictions\"\nreceiver = \"tax\"\n"
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(m.contains("exactly one party"), "{m}");
+}
+
+#[test]
+fn leak_profiles_name_what_policy_rules_on() {
+    let l = plan(AGGREGATE).leaks();
+    assert_eq!(l.correlations, Correlations::Dealer("stats".into()));
+    assert_eq!((l.categories, l.bins, l.counts_opened_to), (2, 4, None));
+    let opened = AGGREGATE
+        .replace("dealer = \"stats\"", "open_counts_to_decider = true")
+        .replace("[[parties]]\nname = \"stats\"\n", "");
+    let l = plan(&opened).leaks();
+    assert_eq!(l.correlations, Correlations::None);
+    assert_eq!(l.counts_opened_to.as_deref(), Some("bank"));
+    let l = plan(&with_param(TRAIN, "contribution", "true")).leaks();
+    assert_eq!(l.correlations, Correlations::Dealer("stats".into()));
+    assert!(l.contribution);
+    assert_eq!(l.epochs, 10);
+    let l = plan(&with_param(PSI, "max_peer_items", "1000")).leaks();
+    assert_eq!(l.peer_items, 1000);
+    assert_eq!(plan(PREDICT).leaks().correlations, Correlations::None);
+}
