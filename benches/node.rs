@@ -107,12 +107,13 @@ fn parts(c: &mut Criterion) {
     .unwrap();
     let peer = SigningKey::from_bytes(&[2; 32]);
     let peer_public = peer.verifying_key();
-    let body = ReceiptBody {
-        job_id: spec.id.clone(),
-        spec_hash: spec.hash().to_string(),
-        outcome: "completed".into(),
-        outputs: Vec::new(),
-    };
+    let body = ReceiptBody::new(
+        ("bank", &spec.id),
+        &spec.hash().to_string(),
+        "completed",
+        Vec::new(),
+        &"ab".repeat(32),
+    );
     let mut group = c.benchmark_group("node");
     group.bench_function("policy check (20 rules, last matches)", |b| {
         b.iter(|| check(&policy, "bank", &spec, SystemTime::now()).unwrap())
@@ -221,11 +222,18 @@ fn real_nodes(c: &mut Criterion) {
         "submit -> propose -> policy -> PSI over QUIC -> outputs, audit, receipts -> result",
         |b| {
             b.iter(|| {
-                let id =
-                    match control::call(&socket, &Request::Submit { spec: job.clone() }).unwrap() {
-                        Response::Job(s) if s.state == "running" => s.job_id,
-                        other => panic!("{other:?}"),
-                    };
+                let id = match control::call(
+                    &socket,
+                    &Request::Submit {
+                        spec: job.clone(),
+                        wait_secs: None,
+                    },
+                )
+                .unwrap()
+                {
+                    Response::Job(s) if s.state == "running" => s.job_id,
+                    other => panic!("{other:?}"),
+                };
                 let detail = loop {
                     let status =
                         control::call(&socket, &Request::Status { job_id: id.clone() }).unwrap();

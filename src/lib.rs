@@ -66,6 +66,15 @@
 //!
 #![doc = concat!("```\n", include_str!("front/statistics.rs"), "```\n")]
 //!
+//! **Statistics with differential privacy** ([`aggregate::dp`],
+//! [`aggregate::stats::run_statistics_dp`]): each party clips its values
+//! and adds its share of discrete Gaussian noise (exact integer sampling)
+//! before anything is opened, so the receiver gets the exact result plus
+//! the summed noise and no party sees a result without noise; small
+//! groups are suppressed on the noisy counts.
+//!
+#![doc = concat!("```\n", include_str!("front/dp.rs"), "```\n")]
+//!
 //! **Secure aggregation with dropouts** ([`aggregate::secagg`], SecAgg+): a
 //! server learns the sum of the updates of the clients whose masked update
 //! arrived. A client that vanishes before that is left out of the sum; one

@@ -42,7 +42,7 @@ fn demo_runs_every_job_and_matches_plaintext() {
     );
     assert!(
         stdout.contains(
-            "policy.peers.bank.allow[0].columns: column \"tax_paid\" (grade core) not allowed (refused by tax-bureau)"
+            "policy.peers.bank.allow[0].columns: the job names a dataset or column that this node does not allow to the proposer (refused by tax-bureau)"
         ),
         "{stdout}"
     );
@@ -50,25 +50,41 @@ fn demo_runs_every_job_and_matches_plaintext() {
         assert!(stdout.contains(&format!("{node}: OK — ")), "{stdout}");
     }
     let nodes = dir.path().join("nodes");
-    let statistics = nodes.join("statistics-office/results/demo-incomes/statistics.csv");
+    let statistics =
+        nodes.join("statistics-office/results/statistics-office/demo-incomes/statistics.csv");
     assert!(statistics.is_file(), "{}", statistics.display());
     for node in ["bank", "tax-bureau"] {
-        assert!(!nodes.join(node).join("results/demo-incomes").exists());
+        assert!(
+            !nodes
+                .join(node)
+                .join("results/statistics-office/demo-incomes")
+                .exists()
+        );
         // Each data party holds its own part of the trained model and the
         // join's alignment; the dealer holds no model.
-        let model = nodes.join(node).join("results/demo-credit/model.json");
+        let model = nodes.join(node).join("results/bank/demo-credit/model.json");
         assert!(model.is_file(), "{}", model.display());
-        let alignment = nodes.join(node).join("results/demo-align/alignment.csv");
+        let alignment = nodes
+            .join(node)
+            .join("results/bank/demo-align/alignment.csv");
         assert!(alignment.is_file(), "{}", alignment.display());
     }
-    assert!(!nodes.join("statistics-office/results/demo-credit").exists());
+    assert!(
+        !nodes
+            .join("statistics-office/results/bank/demo-credit")
+            .exists()
+    );
     // The intersection-sum: the sum only at the tax bureau.
     assert!(
         nodes
-            .join("tax-bureau/results/demo-tax-sum/sum.csv")
+            .join("tax-bureau/results/tax-bureau/demo-tax-sum/sum.csv")
             .is_file()
     );
-    assert!(!nodes.join("bank/results/demo-tax-sum/sum.csv").exists());
+    assert!(
+        !nodes
+            .join("bank/results/tax-bureau/demo-tax-sum/sum.csv")
+            .exists()
+    );
     assert!(
         stdout.contains("ok: converged; AUC, log-loss and ECE within"),
         "{stdout}"
@@ -80,9 +96,14 @@ fn demo_runs_every_job_and_matches_plaintext() {
     for node in ["bank", "tax-bureau"] {
         let out = nodes
             .join(node)
-            .join("results/demo-overlap/intersection.csv");
+            .join("results/bank/demo-overlap/intersection.csv");
         assert!(out.is_file(), "{}", out.display());
-        assert!(!nodes.join(node).join("results/demo-overreach").exists());
+        assert!(
+            !nodes
+                .join(node)
+                .join("results/bank/demo-overreach")
+                .exists()
+        );
     }
     // The nodes were stopped: nobody answers on their control sockets.
     for node in NODES {

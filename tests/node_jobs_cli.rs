@@ -12,9 +12,7 @@ mod learn_common;
 mod node_common;
 
 use learn_common::vertical_files;
-use node_common::{
-    NodeProcess, Site, result, run, settled, site, start, state, submit, text, write_node_config,
-};
+use node_common::{Cluster, NodeProcess, Site, result, run, settled, state, submit, text};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -56,54 +54,37 @@ open_counts_to_decider = true
 
 /// Three sites with their configurations (alpha proposes).
 struct Nodes {
-    _root: tempfile::TempDir,
+    cluster: Cluster,
     sites: Vec<Site>,
-    configs: Vec<PathBuf>,
 }
 
 impl Nodes {
     /// Three sites with the `people` dataset (whose file each test
     /// writes before starting the nodes) and the `extra` datasets.
     fn new(extra: [&str; 3]) -> Nodes {
-        let root = tempfile::tempdir().unwrap();
-        let sites: Vec<Site> = NAMES.iter().map(|n| site(root.path(), n)).collect();
-        let configs = NAMES
-            .iter()
-            .enumerate()
-            .map(|(i, name)| {
-                let peers: Vec<(&str, &Site)> = NAMES
-                    .iter()
-                    .zip(&sites)
-                    .filter(|(n, _)| *n != name)
-                    .map(|(n, s)| (*n, s))
-                    .collect();
-                let names = if extra[i].is_empty() {
-                    r#"["people"]"#
-                } else {
-                    r#"["people", "accounts"]"#
-                };
-                let policy = if i == 0 {
-                    String::new()
-                } else {
-                    POLICY.replace("DATASETS", names)
-                };
-                let datasets = format!("{PEOPLE}{}", extra[i]);
-                write_node_config(&sites[i], name, &peers, &datasets, &policy)
-            })
-            .collect();
-        Nodes {
-            _root: root,
-            sites,
-            configs,
-        }
+        let mut cluster = Cluster::new(&NAMES, |i| {
+            let names = if extra[i].is_empty() {
+                r#"["people"]"#
+            } else {
+                r#"["people", "accounts"]"#
+            };
+            let policy = if i == 0 {
+                String::new()
+            } else {
+                POLICY.replace("DATASETS", names)
+            };
+            (format!("{PEOPLE}{}", extra[i]), policy)
+        });
+        let sites = std::mem::take(&mut cluster.sites);
+        Nodes { cluster, sites }
     }
 
     fn cfg(&self, i: usize) -> &str {
-        self.configs[i].to_str().unwrap()
+        self.cluster.cfg(i)
     }
 
     fn start(&self, i: usize) -> NodeProcess {
-        start(&self.configs[i])
+        self.cluster.start(i)
     }
 
     /// Writes a job spec into alpha's directory.
@@ -303,6 +284,7 @@ fn statistics_jobs_equal_the_plaintext_statistics() {
         !nodes.sites[2]
             .dir
             .join("results")
+            .join("alpha")
             .join(&id)
             .join("statistics.csv")
             .exists()
@@ -408,20 +390,27 @@ receiver = "beta"
     for (i, name) in NAMES.iter().enumerate() {
         let (st, status) = settled(nodes.cfg(i), &bid);
         assert_eq!(st, "failed", "{name}: {status}");
-        // A peer's reason may reach a node through another peer, and peer
-        // text is cut to a bounded length: the cell's column is always
-        // there, the whole sentence at gamma itself.
-        assert!(status.contains("column \"region\""), "{name}: {status}");
+        // gamma names the cell; the others learn that gamma failed, never
+        // why (its reason quotes its data: the cell's value "north").
         if i == 2 {
+            assert!(status.contains("column \"region\""), "{name}: {status}");
             assert!(status.contains("is not a number"), "{name}: {status}");
-        }
-        if i != 2 {
-            assert!(status.contains("failed at gamma"), "{name}: {status}");
+        } else {
+            // Under load a party may notice the lost link to gamma before
+            // gamma's own stop arrives and stop the job first: either way
+            // gamma is the one named.
+            assert!(
+                status.contains("failed at gamma") || status.contains("lost its link to gamma"),
+                "{name}: {status}"
+            );
+            assert!(!status.contains("north"), "{name}: {status}");
+            assert!(!status.contains("region"), "{name}: {status}");
         }
         assert!(
             !nodes.sites[i]
                 .dir
                 .join("results")
+                .join("alpha")
                 .join(&bid)
                 .join("statistics.csv")
                 .exists()
@@ -436,7 +425,7 @@ fn training_nodes(rows: u64) -> (Nodes, PathBuf, PathBuf) {
         &accounts("tax.csv", &["income", "tax_paid", "assets"]),
         "",
     ]);
-    let (bank, tax) = vertical_files(nodes._root.path(), rows, 0);
+    let (bank, tax) = vertical_files(nodes.cluster.root.path(), rows, 0);
     let bank_csv = nodes.sites[0].dir.join("bank.csv");
     let tax_csv = nodes.sites[1].dir.join("tax.csv");
     std::fs::copy(&bank, &bank_csv).unwrap();
@@ -535,12 +524,20 @@ fn training_and_predict_jobs_match_the_plaintext_reference() {
         nodes.sites[i]
             .dir
             .join("results")
+            .join("alpha")
             .join(&id)
             .join("model.json")
     };
     let alpha = ModelFile::load(&model(0)).unwrap();
     let beta = ModelFile::load(&model(1)).unwrap();
-    assert!(!nodes.sites[2].dir.join("results").join(&id).exists());
+    assert!(
+        !nodes.sites[2]
+            .dir
+            .join("results")
+            .join("alpha")
+            .join(&id)
+            .exists()
+    );
     assert_eq!(alpha.job_hash, beta.job_hash);
     assert_eq!(alpha.features, ["age", "balance"]);
     assert_eq!(beta.features, ["income", "tax_paid", "assets"]);
@@ -548,6 +545,7 @@ fn training_and_predict_jobs_match_the_plaintext_reference() {
         nodes.sites[0]
             .dir
             .join("results")
+            .join("alpha")
             .join(&id)
             .join("metrics.json"),
     )
@@ -557,6 +555,7 @@ fn training_and_predict_jobs_match_the_plaintext_reference() {
         !nodes.sites[1]
             .dir
             .join("results")
+            .join("alpha")
             .join(&id)
             .join("metrics.json")
             .exists()
@@ -679,7 +678,11 @@ fn a_node_killed_mid_job_fails_it_on_the_others_who_serve_on() {
         assert_eq!(st, "failed", "{}: {status}", NAMES[i]);
         let reason = status.lines().nth(1).unwrap_or_default();
         assert!(reason.contains("beta"), "{} names beta: {status}", NAMES[i]);
-        let results = nodes.sites[i].dir.join("results").join(&doomed);
+        let results = nodes.sites[i]
+            .dir
+            .join("results")
+            .join("alpha")
+            .join(&doomed);
         let left = std::fs::read_dir(&results).map(|d| d.count()).unwrap_or(0);
         assert_eq!(left, 0, "files left in {}", results.display());
     }

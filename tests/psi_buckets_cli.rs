@@ -283,3 +283,87 @@ fn an_interrupted_run_resumes_to_the_uninterrupted_output_and_a_changed_input_is
     let want: Vec<Vec<String>> = (2000..3000).map(|i| vec![format!("id{i}")]).collect();
     assert_eq!(rows(&p.path("b-cut.csv")), want);
 }
+
+/// The mode bits of `path`.
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn spools_and_state_are_private_and_a_killed_runs_spool_goes_with_the_next_run() {
+    let p = Parties::new();
+    write_inputs(&p, 0..150_000, 100_000..250_000);
+    // Alice sends and learns nothing: no output, so she spools into the
+    // directory she names; Bob receives into `out.csv`.
+    let spawn = |p: &Parties| {
+        let addr = format!("127.0.0.1:{}", free_port());
+        let party = |name: &str, side: [&str; 2], peer: &str, extra: &[&str]| {
+            Command::new(BIN)
+                .arg("psi")
+                .arg("--identity")
+                .arg(p.path(name))
+                .args(side)
+                .args(["--peer", peer, "--timeout", "30", "--quiet"])
+                .args(["--input", &format!("{name}.csv"), "--key", "id"])
+                .args(["--mode", "intersection", "--buckets", "40"])
+                .args(extra)
+                .current_dir(p.dir.path())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let a = party(
+            "alice",
+            ["--listen", &addr],
+            &p.peer_b,
+            &["--role", "sender", "--spool-dir", "spools"],
+        );
+        std::thread::sleep(Duration::from_millis(300));
+        let b = party(
+            "bob",
+            ["--connect", &addr],
+            &p.peer_a,
+            &["--output", "out.csv"],
+        );
+        (a, b)
+    };
+    let alice_spool = p.path("spools/alice.csv.indomain-spool");
+    let bob_spool = p.path("out.csv.indomain-spool");
+    let bob_state = p.path("out.csv.indomain-resume");
+
+    // kill -9 both while they hold their spools and Bob his resume state.
+    let (mut a, mut b) = spawn(&p);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !(alice_spool.exists()
+        && bob_spool.exists()
+        && state_buckets(&bob_state).unwrap_or(0) >= 1)
+    {
+        assert!(Instant::now() < deadline, "the run never spooled");
+        assert!(b.try_wait().unwrap().is_none(), "bob ended before the kill");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    a.kill().unwrap();
+    b.kill().unwrap();
+    a.wait().unwrap();
+    b.wait().unwrap();
+    // What a crash leaves holds every key and matched positions: private,
+    // in a private directory, never in the shared temporary directory.
+    assert_eq!(mode(&p.path("spools")), 0o700);
+    for f in [&alice_spool, &bob_spool, &bob_state] {
+        assert!(f.exists(), "{}", f.display());
+        assert_eq!(mode(f), 0o600, "{}", f.display());
+    }
+
+    // The next run removes the spools before anything else, resumes, and
+    // leaves only the private output.
+    let (a, b) = spawn(&p);
+    let (ra, rb) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    ok(&ra);
+    let eb = ok(&rb);
+    assert!(eb.contains("matches: 50000"), "{eb}");
+    assert!(!alice_spool.exists() && !bob_spool.exists() && !bob_state.exists());
+    assert_eq!(mode(&p.path("out.csv")), 0o600);
+    assert_eq!(rows(&p.path("out.csv")).len(), 50_000);
+}

@@ -255,6 +255,19 @@ fn horizontal_fedavg_over_quic_matches_plaintext_fedavg() {
         .collect();
     let outs = horizontal_job(&ps, &files, &models);
     assert_ok(&outs);
+    // Every party counts the bytes it moved (a small job is not "0.00 MB"),
+    // and standardised columns draw no warning.
+    for o in &outs {
+        let err = stderr(o);
+        let sent: u64 = err
+            .split("sent ")
+            .nth(1)
+            .and_then(|t| t.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        assert!(sent > 0 && err.contains(" bytes, received "), "{err}");
+        assert!(!err.contains("warning"), "{err}");
+    }
     let server = ModelFile::load(&models[0]).unwrap();
     // The oracle: plaintext FedAvg on each client's training split.
     let tables: Vec<_> = files
@@ -426,6 +439,48 @@ fn vertical_training_over_quic_matches_plaintext_and_its_models_score_jointly() 
         // The prediction is the recalibrated probability of the score.
         let p: f64 = cells[2].parse().unwrap();
         assert_eq!(p, map.apply(got), "{line}");
+    }
+}
+
+#[test]
+fn a_horizontal_client_with_unscaled_columns_is_warned() {
+    let dir = tempfile::tempdir().unwrap();
+    let ps = parties(dir.path(), &["server", "c0", "c1", "c2"]);
+    let files: Vec<PathBuf> = (0..3).map(|c| client_file(dir.path(), c)).collect();
+    // c1's f2 is in raw units: around 5000, spread 1000.
+    let text = std::fs::read_to_string(&files[1]).unwrap();
+    let raw: String = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            if i == 0 {
+                format!("{l}\n")
+            } else {
+                let (head, f2) = l.rsplit_once(',').unwrap();
+                let v: f64 = f2.parse().unwrap();
+                format!("{head},{:.3}\n", 5000.0 + 1000.0 * v)
+            }
+        })
+        .collect();
+    std::fs::write(&files[1], raw).unwrap();
+    let models: Vec<PathBuf> = (0..4)
+        .map(|i| dir.path().join(format!("u{i}.json")))
+        .collect();
+    let outs = horizontal_job(&ps, &files, &models);
+    assert_ok(&outs);
+    let warned = stderr(&outs[2]);
+    assert!(
+        warned.contains("warning: column f2: ") && warned.contains("standardise it"),
+        "{warned}"
+    );
+    assert!(!warned.contains("column f1"), "{warned}");
+    // Only c1 hears about its own columns.
+    for i in [0, 1, 3] {
+        assert!(
+            !stderr(&outs[i]).contains("warning"),
+            "{}",
+            stderr(&outs[i])
+        );
     }
 }
 

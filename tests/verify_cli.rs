@@ -101,6 +101,10 @@ impl Setup {
     }
 
     fn query(&self, client: &str, queries: &Path, out: &str) -> Child {
+        self.query_with(client, queries, out, &[])
+    }
+
+    fn query_with(&self, client: &str, queries: &Path, out: &str, extra: &[&str]) -> Child {
         Command::new(BIN)
             .args(["verify", "query", "--identity"])
             .arg(self.path(client))
@@ -114,6 +118,7 @@ impl Setup {
             .arg(self.path(out))
             .arg("--cache")
             .arg(self.path(&format!("cache-{}-{client}", self.store)))
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -252,13 +257,39 @@ fn operator_and_client_processes_agree_with_the_plaintext_lookup() {
     assert!(!out.status.success() && err.contains("line 3"), "{err}");
 
     // bank-a has used 30·3 + 30·3 + 30·1 + 30·3 = 300 of 400 evaluations:
-    // a second full run is refused clearly.
+    // a second full run, four records a request, is refused clearly once
+    // the quota is spent — and the answers the operator did give (and
+    // charged for) are written, the rest named.
     let out = s
-        .query("bank-a", &s.path("q.csv"), "again.csv")
+        .query_with(
+            "bank-a",
+            &s.path("q.csv"),
+            "again.csv",
+            &["--records-per-request", "4"],
+        )
         .wait_with_output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("over quota"), "{err}");
+    assert!(err.contains("40 of 120 records were answered"), "{err}");
+    assert!(
+        err.contains("left unanswered, by key: 110100000000000040"),
+        "{err}"
+    );
+    let (rows, _) = answers(&s.path("again.csv"));
+    assert_eq!(rows, want[..40].to_vec());
+    // Answers, the usage log and the whole store are private.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    for f in ["again.csv", "out-bank-a.csv", "usage.log"] {
+        assert_eq!(mode(&s.path(f)), 0o600, "{f}");
+    }
+    let store = s.path(&s.store);
+    assert_eq!(mode(&store), 0o700);
+    assert_eq!(mode(&store.join("v1")), 0o700);
+    for entry in walk(&store) {
+        assert_eq!(mode(&entry), 0o600, "{}", entry.display());
+    }
 
     // An unknown certificate is refused at the handshake.
     let out = s
@@ -435,4 +466,18 @@ fn publishing_from_sqlite_answers_as_from_the_equivalent_csv() {
         "{err}"
     );
     assert!(!missing.exists(), "a missing database was created");
+}
+
+/// Every file under `dir`, recursively.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
 }

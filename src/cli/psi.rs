@@ -103,7 +103,9 @@ pub struct Args {
 
     /// Run in N buckets by a keyed hash (intersection and join only; both
     /// parties must agree). The input is spooled to OUT.csv.indomain-spool
-    /// (removed at the end) and read back one bucket at a time, so memory
+    /// (a private file, removed at the end; a party without --output spools
+    /// to INPUT.indomain-spool in --spool-dir) and read back one bucket at a
+    /// time, so memory
     /// follows the largest bucket, not the input: take about one bucket per
     /// 2^18 keys of the larger side (2^26 keys: --buckets 256). A line per
     /// completed bucket is appended to OUT.csv.indomain-resume: the same
@@ -111,6 +113,13 @@ pub struct Args {
     /// completed.
     #[arg(long, value_name = "N")]
     buckets: Option<usize>,
+
+    /// With --buckets, for a party without --output: the directory its
+    /// spool goes into (created private if missing; default: the input's
+    /// directory). A spool a killed run left there is removed by the next
+    /// run of the same command before anything else.
+    #[arg(long, value_name = "DIR")]
+    spool_dir: Option<PathBuf>,
 
     /// Replace --output if it exists (it may never be the input).
     #[arg(long)]
@@ -223,7 +232,14 @@ pub fn run(args: Args) -> CliResult {
         output: args.output.clone(),
         replace_output: args.force,
         buckets: args.buckets,
+        spool_dir: args.spool_dir.clone(),
     };
+    if let Some(dir) = &args.spool_dir {
+        if psi.output.is_some() {
+            return Err("with --output the spool goes beside the output: drop --spool-dir".into());
+        }
+        indomain_node::private::dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
     // Refuse a wrong --output before waiting for the peer.
     if psi.learns_output() != psi.output.is_some() {
         return Err(match psi.output {

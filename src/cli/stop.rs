@@ -5,7 +5,9 @@
 //! whom (their link closes with the "stopped" code and a short public
 //! reason, never the private detail), instead of waiting out an idle or
 //! receive timeout. On a signal, the temporary files of unfinished outputs
-//! are removed too, and the process exits with 128 + the signal number.
+//! are removed too, and the process exits with 128 + the signal number,
+//! saying what it actually stopped: a job (peers told), a node's running
+//! jobs ([`on_signal`]), partial output — or that nothing was running.
 
 use indomain_net::quic::StopHandle;
 use signal_hook::consts::{SIGINT, SIGTERM};
@@ -17,6 +19,21 @@ static CURRENT: Mutex<Option<StopHandle>> = Mutex::new(None);
 
 /// Set once a signal arrived: the signal thread reports and exits.
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// What a long-running process (the node) stops on a signal; it returns a
+/// sentence saying what that was.
+type OnSignal = Box<dyn Fn(&str) -> String + Send>;
+
+/// The process's own stop on a signal, if it registered one.
+static ON_SIGNAL: Mutex<Option<OnSignal>> = Mutex::new(None);
+
+/// Registers what to stop when a signal arrives (given the signal's name)
+/// and how to say it.
+pub fn on_signal(stop: impl Fn(&str) -> String + Send + 'static) {
+    if let Ok(mut hook) = ON_SIGNAL.lock() {
+        *hook = Some(Box::new(stop));
+    }
+}
 
 /// What a peer is told when this node's job fails: that it stopped, not why.
 const FAILED: &str = "it stopped after an error on its side";
@@ -34,14 +51,21 @@ pub fn install() -> std::io::Result<()> {
                     "SIGTERM"
                 };
                 INTERRUPTED.store(true, Ordering::SeqCst);
-                indomain_node::output::remove_partials();
+                let mut stopped = Vec::new();
                 if let Some(handle) = CURRENT.lock().ok().and_then(|mut c| c.take()) {
                     handle.stop(&format!("interrupted ({name})"));
+                    stopped.push("the job was stopped and its peers were told".to_string());
                 }
-                eprintln!(
-                    "error: interrupted by {name}; the job was stopped, peers were told and \
-                     partial output was removed"
-                );
+                if let Some(hook) = ON_SIGNAL.try_lock().ok().and_then(|mut h| h.take()) {
+                    stopped.push(hook(name));
+                }
+                if indomain_node::output::remove_partials() > 0 {
+                    stopped.push("partial output was removed".to_string());
+                }
+                if stopped.is_empty() {
+                    stopped.push("nothing was running".to_string());
+                }
+                eprintln!("error: interrupted by {name}; {}", stopped.join("; "));
                 std::process::exit(128 + signal);
             }
         })?;

@@ -198,6 +198,7 @@ pub fn model_pair(dir: &Path, nonce: &str) -> (PathBuf, PathBuf, ModelFile, Mode
                 standardizer: Some(std),
                 weights,
                 intercept,
+                roc: Vec::new(),
                 rows: Rows { train: 1, test: 1 },
                 evaluation: None,
                 loss_per_epoch: Vec::new(),

@@ -160,3 +160,72 @@ pub fn result(cfg: &str, id: &str) -> String {
     assert!(o.status.success(), "{}", text(&o));
     String::from_utf8(o.stdout).unwrap()
 }
+
+/// Nodes that all know each other: a site each, under one temporary root.
+pub struct Cluster {
+    pub root: tempfile::TempDir,
+    pub names: Vec<String>,
+    pub sites: Vec<Site>,
+    pub configs: Vec<PathBuf>,
+}
+
+impl Cluster {
+    /// Sites for `names`, each with every other as a peer; node i gets the
+    /// datasets and policy TOML `config(i)` returns.
+    pub fn new(names: &[&str], config: impl Fn(usize) -> (String, String)) -> Cluster {
+        let root = tempfile::tempdir().unwrap();
+        let sites: Vec<Site> = names.iter().map(|n| site(root.path(), n)).collect();
+        let configs = names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                let peers: Vec<(&str, &Site)> = names
+                    .iter()
+                    .zip(&sites)
+                    .filter(|(n, _)| *n != name)
+                    .map(|(n, s)| (*n, s))
+                    .collect();
+                let (datasets, policy) = config(i);
+                write_node_config(&sites[i], name, &peers, &datasets, &policy)
+            })
+            .collect();
+        Cluster {
+            root,
+            names: names.iter().map(|n| n.to_string()).collect(),
+            sites,
+            configs,
+        }
+    }
+
+    pub fn cfg(&self, i: usize) -> &str {
+        self.configs[i].to_str().unwrap()
+    }
+
+    pub fn start(&self, i: usize) -> NodeProcess {
+        start(&self.configs[i])
+    }
+
+    /// Writes a job spec into node `i`'s directory.
+    pub fn spec(&self, i: usize, name: &str, text: &str) -> PathBuf {
+        let path = self.sites[i].dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    /// `job submit` of `spec` at node `i`.
+    pub fn submit(&self, i: usize, spec: &Path) -> Output {
+        run(&[
+            "job",
+            "submit",
+            "--config",
+            self.cfg(i),
+            spec.to_str().unwrap(),
+        ])
+    }
+}
+
+/// The mode bits of `path`.
+pub fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}

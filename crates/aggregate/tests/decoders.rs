@@ -10,7 +10,7 @@ use indomain_aggregate::secagg::messages::{
 };
 use indomain_aggregate::secagg::signing::{self, sign_keys, sign_survivors};
 use indomain_aggregate::secagg::{
-    Outgoing, Params, Pki, ServerRound, Step, run_client, run_client_signed,
+    Outgoing, Params, Pki, RoundId, ServerRound, Step, run_client, run_client_signed,
 };
 use indomain_aggregate::stats::{Statistic, StatsJob};
 use indomain_net::Channel;
@@ -22,6 +22,12 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+
+/// Round 0 of the job nonce `Params::new` leaves (zero).
+const R0: RoundId = RoundId {
+    job: [0; 32],
+    round: 0,
+};
 
 fn frame<T: Serialize>(msg: &T) -> Vec<u8> {
     let (mut a, mut b) = pair("a", "b");
@@ -138,7 +144,7 @@ fn signed_round_at_consistency_check() -> (ServerRound, Vec<ed25519_dalek::Signi
     let mut round = ServerRound::signed(&params, pki, &mut StdRng::seed_from_u64(5)).unwrap();
     for (u, key) in ids.iter().enumerate() {
         let mut a = advert(u as u64);
-        a.signature = sign_keys(key, 0, u, &a);
+        a.signature = sign_keys(key, R0, u, &a);
         round.handle(u, &frame(&a));
     }
     round.advance().unwrap();
@@ -166,7 +172,7 @@ fn a_signed_server_drops_clients_with_bad_signatures() {
     let (pki, ids) = Pki::generate(3, &mut StdRng::seed_from_u64(7));
     let mut round = ServerRound::signed(&params, pki, &mut StdRng::seed_from_u64(5)).unwrap();
     let mut signed = advert(0);
-    signed.signature = sign_keys(&ids[0], 0, 0, &signed);
+    signed.signature = sign_keys(&ids[0], R0, 0, &signed);
     round.handle(0, &frame(&signed));
     // Client 0's signature presented as client 1's, and a missing one.
     round.handle(1, &frame(&signed));
@@ -180,12 +186,12 @@ fn a_signed_server_drops_clients_with_bad_signatures() {
     let (mut round, ids) = signed_round_at_consistency_check();
     assert_eq!(round.step(), Step::ConsistencyCheck);
     let list = [0u32, 1, 2];
-    let good = sign_survivors(&ids[0], 0, &list);
+    let good = sign_survivors(&ids[0], R0, &list);
     round.handle(0, &frame(&Endorse { signature: good }));
     // A signature on another list, and one of client 0 sent by client 2.
-    let other = sign_survivors(&ids[1], 0, &[0, 1]);
+    let other = sign_survivors(&ids[1], R0, &[0, 1]);
     round.handle(1, &frame(&Endorse { signature: other }));
-    let stolen = sign_survivors(&ids[0], 0, &list);
+    let stolen = sign_survivors(&ids[0], R0, &list);
     round.handle(2, &frame(&Endorse { signature: stolen }));
     assert!(round.advance().is_err(), "only client 0 signed the list");
 }
@@ -242,7 +248,7 @@ proptest! {
         round.handle(1, &bytes);
         prop_assert_eq!(round.pending(), vec![0, 2]);
         for u in [0, 2] {
-            let signature = sign_survivors(&ids[u], 0, &[0, 1, 2]);
+            let signature = sign_survivors(&ids[u], R0, &[0, 1, 2]);
             round.handle(u, &frame(&Endorse { signature }));
         }
         // Nobody can sign for client 1 without its key: it was dropped,
@@ -273,7 +279,7 @@ proptest! {
         let mut peers: Vec<PeerKeys> = (1..3)
             .map(|v| {
                 let mut keys = advert(v as u64);
-                keys.signature = sign_keys(&ids[v], 0, v, &keys);
+                keys.signature = sign_keys(&ids[v], R0, v, &keys);
                 PeerKeys { client: v as u32, keys }
             })
             .collect();

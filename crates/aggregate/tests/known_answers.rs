@@ -9,19 +9,35 @@
 //! signature in signed ones), so its frame and `KeyList`'s changed; the
 //! consistency-check messages `Endorse` and `Endorsements` are new. The
 //! ed25519 signatures below were computed with Python's `cryptography`.
+//!
+//! Derivation change (#16, job nonces): the labels moved to `v2` and every
+//! derived key, AEAD associated data and signed message now carries the
+//! 32-byte job nonce before the round number, so nothing of one job's
+//! rounds is valid in another's; the values below were recomputed with
+//! Python's hashlib and `cryptography` (job nonce 5a^32).
 
 use curve25519_dalek::Scalar;
 use ed25519_dalek::SigningKey;
+use indomain_aggregate::secagg::RoundId;
 use indomain_aggregate::secagg::crypto::{KeyPair, mask_seed, seal, share_key};
 use indomain_aggregate::secagg::messages::{
     Advertise, Endorse, Endorsement, Endorsements, KeyList, PeerKeys, Reveal, RevealedShare,
     Sealed, Survivors,
 };
+use indomain_aggregate::secagg::nonce::{Contributions, job_nonce};
 use indomain_aggregate::secagg::signing::{Pki, sign_keys, sign_survivors, verify_keys};
 use indomain_net::Channel;
 use indomain_net::memory::pair;
 use indomain_net::wire::send_msg;
 use serde::Serialize;
+
+/// Round `round` of the job whose nonce is 5a^32.
+fn round(round: u64) -> RoundId {
+    RoundId {
+        job: [0x5a; 32],
+        round,
+    }
+}
 
 fn hex(s: &str) -> Vec<u8> {
     (0..s.len() / 2)
@@ -54,23 +70,41 @@ fn public_keys_and_agreements_are_x25519_u_coordinates_of_unclamped_scalars() {
 
 #[test]
 fn mask_seeds_share_keys_and_seals_are_pinned() {
-    // SHA-256(len(label) ‖ label ‖ round ‖ min id ‖ max id ‖ agreement)[..16],
-    // integers as little-endian u64.
+    // SHA-256(len(label) ‖ label ‖ job nonce ‖ round ‖ min id ‖ max id ‖
+    // agreement)[..16], integers as little-endian u64.
     let shared: [u8; 32] = std::array::from_fn(|i| i as u8);
-    let seed = mask_seed(7, 3, 1, &shared);
-    assert_eq!(seed.0.to_vec(), hex("b0cf4f787b8e3676b24e8e0ea23dd0c6"));
-    assert_eq!(mask_seed(7, 1, 3, &shared), seed);
-    let key = share_key(7, 3, 1, &shared);
-    assert_eq!(key.to_vec(), hex("7ae4d1bbc18c75491c8311ec8efe228e"));
+    let seed = mask_seed(round(7), 3, 1, &shared);
+    assert_eq!(seed.0.to_vec(), hex("14609b9e725aec12abbcfb1ba1241217"));
+    assert_eq!(mask_seed(round(7), 1, 3, &shared), seed);
+    let key = share_key(round(7), 3, 1, &shared);
+    assert_eq!(key.to_vec(), hex("eec35e686f9b80cd2c4f9d4957e49b82"));
     // AES-128-GCM, nonce 01 ‖ 0^11 (from 3 to 1: the larger id sends),
-    // associated data round ‖ from ‖ to.
+    // associated data job nonce ‖ round ‖ from ‖ to.
     assert_eq!(
-        seal(&key, 7, 3, 1, &[9u8; 64]),
+        seal(&key, round(7), 3, 1, &[9u8; 64]),
         hex(
-            "9f4f740fd1ddca47e6817ef56b4c0c3b7d5958088b451c61616e435ea70de99e\
-             927e43e089468226462d7c9e23b008b2eb5240509d185ad01b7fe224b6ca9da2\
-             aead3af17f4f0cc6640b924a22ce1ea6"
+            "3446b507d6c911648681e302182de41653f6d63c677db7975dd24502e8087400\
+             4ecb90aa27c7937a8318667e27ad7133c4b00879d9a4c6da9c0ddf9e067ca8dd\
+             454440f73e09c1c4631a6cf7cff310ac"
         )
+    );
+    // Another job's nonce: another seed for the same round and agreement.
+    let other = RoundId {
+        job: [0x5b; 32],
+        round: 7,
+    };
+    assert_ne!(mask_seed(other, 3, 1, &shared), seed);
+}
+
+#[test]
+fn the_job_nonce_is_pinned() {
+    // SHA-256(len(label) ‖ label ‖ count ‖ (id ‖ contribution)...), u64 LE.
+    let list = Contributions {
+        clients: vec![(0, [1; 32]), (3, [2; 32])],
+    };
+    assert_eq!(
+        job_nonce(&list).to_vec(),
+        hex("c1a9ef09099e3e906f3f683934bd96c3c1a88b26e310a5b79f1ac6197fe2fd75")
     );
 }
 
@@ -153,8 +187,8 @@ fn control_messages_have_pinned_bytes() {
 #[test]
 fn signatures_on_keys_and_survivor_lists_are_pinned() {
     // ed25519 (RFC 8032) with secret seed 07^32 over
-    // u64(len label) ‖ label ‖ u64 round ‖ u64 client ‖ cipher key ‖ mask key, and
-    // u64(len label) ‖ label ‖ u64 round ‖ SHA-256(u64 count ‖ u32 ids),
+    // u64(len label) ‖ label ‖ job nonce ‖ u64 round ‖ u64 client ‖ cipher key ‖ mask key,
+    // and u64(len label) ‖ label ‖ job nonce ‖ u64 round ‖ SHA-256(u64 count ‖ u32 ids),
     // integers little-endian.
     let key = SigningKey::from_bytes(&[7; 32]);
     assert_eq!(
@@ -166,25 +200,31 @@ fn signatures_on_keys_and_survivor_lists_are_pinned() {
         mask_key: [2; 32],
         signature: vec![],
     };
-    advert.signature = sign_keys(&key, 9, 300, &advert);
+    advert.signature = sign_keys(&key, round(9), 300, &advert);
     assert_eq!(
         advert.signature,
         hex(
-            "7a6b27f6d93271df657ca5b6b552c169acebee6c2dd6a69ae218f5a49520d756\
-             168655138179f4eead77a843aed88abbe32805b3ea1ca760c1eb4b8f64dfcc09"
+            "f11afabb11f76d075695990edb073e16134f1367175b9f5404211d376a172262\
+             03b9df13bf86f645ffd93aaab1f7f79849570c637194bb61b87b978b05ac130a"
         )
     );
     let mut keys = vec![SigningKey::from_bytes(&[1; 32]).verifying_key(); 301];
     keys[300] = key.verifying_key();
     let pki = Pki::new(keys);
-    assert!(verify_keys(&pki, 9, 300, &advert));
-    assert!(!verify_keys(&pki, 10, 300, &advert));
-    assert!(!verify_keys(&pki, 9, 299, &advert));
+    assert!(verify_keys(&pki, round(9), 300, &advert));
+    assert!(!verify_keys(&pki, round(10), 300, &advert));
+    assert!(!verify_keys(&pki, round(9), 299, &advert));
+    // The same round of another job.
+    let other = RoundId {
+        job: [0x5b; 32],
+        round: 9,
+    };
+    assert!(!verify_keys(&pki, other, 300, &advert));
     assert_eq!(
-        sign_survivors(&key, 9, &[0, 2, 1000]),
+        sign_survivors(&key, round(9), &[0, 2, 1000]),
         hex(
-            "6834211bd69c5477c8a822927d4dd33fc7e4d1061f22c53765a44ef83bedcacf\
-             461b64f347d01c61a71eabcf87ff5fac4f86333d67cc36ba2a8d943adab5a300"
+            "06f6ab9e3d148ba13655e683f32825d38bf5a96be83ca24ba94e32e4323c0b63\
+             20f52705b3b64ca54b2762e3099fae18ce60c7011a62595e355932d2e83ad607"
         )
     );
 }

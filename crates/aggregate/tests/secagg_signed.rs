@@ -255,7 +255,12 @@ fn a_server_that_substitutes_a_key_is_detected_before_any_share_is_sent() {
             let server_key = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
             let keys = &mut list.peers[1].keys;
             keys.mask_key = KeyPair::generate(&mut rand::rng()).public();
-            keys.signature = sign_keys(&server_key, 0, 2, keys);
+            keys.signature = sign_keys(
+                &server_key,
+                Params::new(5, 4, FRAC_BITS, MAX_ABS).unwrap().round_id(),
+                2,
+                keys,
+            );
         }
     }
     fn strip(u: usize, list: &mut KeyList, _: &[Advertise]) {
@@ -337,5 +342,99 @@ fn different_survivor_lists_are_detected_before_any_share_is_revealed() {
             ),
             "{result:?}"
         );
+    }
+}
+
+/// Client 0 of a three-client signed round of `params`, against a server
+/// that relays `relayed` as client 1's keys and fresh signed keys for
+/// client 2: the client's result, and whether it went on to send shares.
+fn with_relayed_keys(
+    params: &Params,
+    pki: &Pki,
+    ids: &[ed25519_dalek::SigningKey],
+    relayed: &Advertise,
+) -> (Result<(), AggregateError>, bool) {
+    let (mut server, mut client) = pair("server", "client 0");
+    std::thread::scope(|s| {
+        // The client's end goes with its thread: a client that refuses
+        // closes the link at once.
+        let c = s.spawn(move || {
+            run_client_signed(
+                &mut client,
+                0,
+                params,
+                (&ids[0], pki),
+                &[0.0; 4],
+                &mut rand::rng(),
+            )
+        });
+        let _ours: Advertise = recv_msg(&mut server).unwrap();
+        let mut fresh = Advertise {
+            cipher_key: KeyPair::generate(&mut rand::rng()).public(),
+            mask_key: KeyPair::generate(&mut rand::rng()).public(),
+            signature: vec![],
+        };
+        fresh.signature = sign_keys(&ids[2], params.round_id(), 2, &fresh);
+        let list = KeyList {
+            graph_seed: [0; 16],
+            peers: vec![
+                PeerKeys {
+                    client: 1,
+                    keys: relayed.clone(),
+                },
+                PeerKeys {
+                    client: 2,
+                    keys: fresh,
+                },
+            ],
+        };
+        send_msg(&mut server, &list).unwrap();
+        let sent_shares = recv_msg::<Vec<Sealed>>(&mut server).is_ok();
+        drop(server);
+        (c.join().unwrap(), sent_shares)
+    })
+}
+
+#[test]
+fn a_signed_message_replayed_from_an_earlier_job_is_refused() {
+    let (pki, ids) = Pki::generate(3, &mut StdRng::seed_from_u64(31));
+    let mut earlier = Params::new(3, 4, FRAC_BITS, MAX_ABS).unwrap();
+    earlier.job = [1; 32];
+    // Round 0 of the earlier job: client 1's signed keys, as its server
+    // received them.
+    let (mut server, mut client) = pair("server", "client 1");
+    let old: Advertise = std::thread::scope(|s| {
+        let c = s.spawn(|| {
+            run_client_signed(
+                &mut client,
+                1,
+                &earlier,
+                (&ids[1], &pki),
+                &[1.0; 4],
+                &mut rand::rng(),
+            )
+        });
+        let old = recv_msg(&mut server).unwrap();
+        drop(server);
+        assert!(c.join().unwrap().is_err());
+        old
+    });
+    // Within that job the keys are good: client 0 takes them and sends
+    // its shares.
+    let (result, sent) = with_relayed_keys(&earlier, &pki, &ids, &old);
+    assert!(sent, "{result:?}");
+    // Round 0 of a later job (round numbers restart): the server replays
+    // them, and client 0 refuses before it sends anything that uses them.
+    let mut later = earlier.clone();
+    later.job = [2; 32];
+    let (result, sent) = with_relayed_keys(&later, &pki, &ids, &old);
+    assert!(!sent);
+    match result {
+        Err(AggregateError::BadSignature {
+            client: 1,
+            what: "its public keys",
+            ..
+        }) => {}
+        other => panic!("{other:?}"),
     }
 }

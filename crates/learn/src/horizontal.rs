@@ -12,7 +12,8 @@
 //!    builds the vector (w·n, b·n, n) of its new model scaled by its row
 //!    count n;
 //! 3. the vectors are summed by one round of
-//!    [`indomain_aggregate::secagg`] (round number bound into its keys);
+//!    [`indomain_aggregate::secagg`] (the job nonce and the round number
+//!    bound into its keys and signatures);
 //! 4. the server divides by the summed row count: the new global model is
 //!    the row-weighted mean of the survivors' local models.
 //!
@@ -28,6 +29,13 @@
 //! **client** learns the global model after each round and what a SecAgg
 //! client learns. Rows never leave a client.
 //!
+//! Before the first round the server and the clients agree on a job
+//! nonce ([`secagg::nonce`]: every client contributes fresh randomness,
+//! and checks its contribution is in what the nonce is made of); each
+//! round's SecAgg binds (job nonce, round number) into every signature and
+//! derived key, so a server cannot replay a client's signed message from
+//! an earlier job, whose rounds were numbered from 0 too.
+//!
 //! With [`FedAvgParams::dp`] the clients send clipped, noised updates
 //! instead and the server adds their unweighted mean ([`crate::fed_dp`]):
 //! the server then learns only a differentially private sum per round.
@@ -36,9 +44,9 @@
 //! semi-honest server); [`run_server_signed`] / [`run_client_signed`] run
 //! signed ones (signed keys and the consistency check against a malicious
 //! server), given every client's ed25519 identity key ([`secagg::Pki`]).
-//! The round id signed is the FedAvg round number, so a job's identity
-//! keys must not be reused for another job with the same round numbers
-//! unless the table of keys changes (see `docs/protocols.md`).
+//! [`FedAvgOutcome::bytes`] counts what the server's links moved, and
+//! [`scale_warnings`] tells a client its columns are not standardised (a
+//! model of unscaled columns trains poorly, AUC near 0.5).
 
 use crate::fed_dp::{self, FedDp};
 use crate::params::TrainParams;
@@ -46,7 +54,7 @@ use crate::{LearnError, plain};
 use indomain_aggregate::secagg::driver::drive;
 use indomain_aggregate::secagg::server::ServerRound;
 use indomain_aggregate::secagg::signing::SigningKey;
-use indomain_aggregate::secagg::{self, Pki};
+use indomain_aggregate::secagg::{self, Pki, nonce};
 use indomain_net::wire::{recv_msg, recv_u64s, send_msg, send_u64s};
 use indomain_net::{Channel, Counters, NetError};
 use ndarray::ArrayView2;
@@ -154,6 +162,8 @@ pub struct FedAvgOutcome {
     pub model: GlobalModel,
     /// Each round.
     pub rounds: Vec<RoundInfo>,
+    /// What the server's links to the clients moved during the job.
+    pub bytes: Counters,
 }
 
 fn send_model<C: Channel + ?Sized>(
@@ -250,7 +260,15 @@ fn serve<C: Channel, R: CryptoRng + ?Sized>(
         )));
     }
     let d = params.features;
+    let before: Counters = clients
+        .iter()
+        .map(Channel::counters)
+        .fold(Counters::default(), |a, b| a + b);
     let mut links: Vec<Link<C>> = clients.iter_mut().map(Link::Live).collect();
+    let (job, failed) = nonce::server_agree(&mut links);
+    for &u in &failed {
+        kill(&mut links[u]);
+    }
     let mut model = GlobalModel {
         weights: vec![0.0; d],
         intercept: 0.0,
@@ -262,7 +280,8 @@ fn serve<C: Channel, R: CryptoRng + ?Sized>(
                 kill(link);
             }
         }
-        let secagg_params = params.secagg(round)?;
+        let mut secagg_params = params.secagg(round)?;
+        secagg_params.job = job;
         let out = match pki {
             Some(pki) => ServerRound::signed(&secagg_params, pki.clone(), rng),
             None => ServerRound::new(&secagg_params, rng),
@@ -309,7 +328,20 @@ fn serve<C: Channel, R: CryptoRng + ?Sized>(
         // A client gone by now only misses the final model.
         let _ = send_model(link, Announce::Done, &model);
     }
-    Ok(FedAvgOutcome { model, rounds })
+    drop(links);
+    let after: Counters = clients
+        .iter()
+        .map(Channel::counters)
+        .fold(Counters::default(), |a, b| a + b);
+    let bytes = Counters {
+        sent: after.sent - before.sent,
+        received: after.received - before.received,
+    };
+    Ok(FedAvgOutcome {
+        model,
+        rounds,
+        bytes,
+    })
 }
 
 /// Runs client `id` on its rows `x` (rows × features) and labels `y`;
@@ -394,6 +426,8 @@ fn train<C: Channel + ?Sized, R: CryptoRng + ?Sized>(
     let d = params.features;
     let n = x.nrows() as f64;
     let peer = server.peer().to_string();
+    let job = nonce::client_agree(server, id, params.clients, rng)
+        .map_err(|source| LearnError::Aggregate { round: 0, source })?;
     let phase = "receiving the global model";
     let mut expected = 0u64;
     loop {
@@ -439,7 +473,8 @@ fn train<C: Channel + ?Sized, R: CryptoRng + ?Sized>(
                 None,
             ),
         };
-        let secagg_params = params.secagg(round)?;
+        let mut secagg_params = params.secagg(round)?;
+        secagg_params.job = job;
         match (signer, round_noise) {
             (Some(me), noise) => secagg::run_client_signed_noised(
                 server,
@@ -457,6 +492,47 @@ fn train<C: Channel + ?Sized, R: CryptoRng + ?Sized>(
         .map_err(|source| LearnError::Aggregate { round, source })?;
         expected += 1;
     }
+}
+
+/// What a client should hear about its columns before training: one
+/// sentence for each column whose mean is beyond 10 standard deviations
+/// from 0, or whose standard deviation is outside [0.1, 10] — plain
+/// gradient descent from zero weights barely moves on such a column (a
+/// model near AUC 0.5); standardise it first. Computed on the client's own
+/// rows, shown to it alone.
+pub fn scale_warnings(x: ArrayView2<f64>, names: &[String]) -> Vec<String> {
+    let rows = x.nrows() as f64;
+    if rows < 2.0 {
+        return Vec::new();
+    }
+    x.columns()
+        .into_iter()
+        .enumerate()
+        .filter_map(|(j, col)| {
+            let mean = col.sum() / rows;
+            let var = col.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / (rows - 1.0);
+            let sd = var.sqrt();
+            let name = names.get(j).map_or_else(|| format!("#{j}"), Clone::clone);
+            if mean.abs() > 10.0 * sd {
+                Some(format!(
+                    "column {name}: mean {mean:.4} is {:.0} standard deviations ({sd:.4}) from 0; \
+                     standardise it (subtract its mean, divide by its standard deviation)",
+                    if sd > 0.0 {
+                        mean.abs() / sd
+                    } else {
+                        f64::INFINITY
+                    }
+                ))
+            } else if !(0.1..=10.0).contains(&sd) {
+                Some(format!(
+                    "column {name}: standard deviation {sd:.4} is outside [0.1, 10]; \
+                     standardise it (subtract its mean, divide by its standard deviation)"
+                ))
+            } else {
+                None
+            }
+        })
+        .collect()
 }
 
 /// A client's local training from the global model.

@@ -37,7 +37,7 @@ pub enum Evaluation {
 }
 
 /// One point of the ROC curve, after all rows scoring at least a threshold.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct RocPoint {
     /// False-positive rate.
     pub fpr: f64,
@@ -78,6 +78,18 @@ pub fn roc(scores: &[f64], labels: &[f64]) -> Vec<RocPoint> {
         });
     }
     points
+}
+
+/// At most `max` points of a ROC curve, evenly spread over it, its ends
+/// kept: enough to draw it (a model file keeps the label holder's curve
+/// this way, whatever the number of held-out rows).
+pub fn thin(curve: &[RocPoint], max: usize) -> Vec<RocPoint> {
+    if curve.len() <= max || max < 2 {
+        return curve.to_vec();
+    }
+    (0..max)
+        .map(|i| curve[i * (curve.len() - 1) / (max - 1)])
+        .collect()
 }
 
 /// Area under the ROC curve (trapezoids, so tied scores count one half);

@@ -13,7 +13,7 @@ use crate::calibration::{CalibrationReport, Recalibration};
 use crate::contribution::Report;
 use crate::data::Standardizer;
 use crate::fed_dp::FedDp;
-use crate::metrics::Evaluation;
+use crate::metrics::{Evaluation, RocPoint};
 use crate::params::TrainParams;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -21,6 +21,9 @@ use sha2::{Digest, Sha256};
 use std::io::Write;
 #[cfg(feature = "files")]
 use std::path::Path;
+
+/// The most points of the ROC curve a model file keeps.
+pub const ROC_POINTS: usize = 200;
 
 /// The model file format this build writes and reads.
 pub const FORMAT_VERSION: u32 = 1;
@@ -136,6 +139,10 @@ pub struct ModelFile {
     pub weights: Vec<f64>,
     /// The intercept (label holder and horizontal models only).
     pub intercept: Option<f64>,
+    /// The held-out ROC curve (at most [`ROC_POINTS`] points), in the
+    /// label holder's file only: it alone has the labels and the scores.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roc: Vec<RocPoint>,
     /// Rows trained on and held out.
     pub rows: Rows,
     /// Held-out metrics, as the label holder computed them.
@@ -329,6 +336,7 @@ mod tests {
             }),
             weights: vec![0.5],
             intercept: Some(-0.1),
+            roc: Vec::new(),
             rows: Rows { train: 3, test: 1 },
             evaluation: None,
             loss_per_epoch: vec![0.6, 0.5],

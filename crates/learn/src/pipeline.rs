@@ -456,6 +456,10 @@ pub fn run_with<R: Rng + CryptoRng>(
                 standardizer: Some(p.standardizer),
                 weights: trained.weights,
                 intercept: trained.intercept,
+                roc: roc
+                    .as_deref()
+                    .map(|r| metrics::thin(r, crate::model::ROC_POINTS))
+                    .unwrap_or_default(),
                 rows: Rows {
                     train: parts.train.len(),
                     test: parts.test.len(),

@@ -226,6 +226,12 @@ fn a_server_announcing_the_wrong_round_is_refused() {
         let mut c = client;
         run_client(&mut c, 0, &params(2), x.view(), &y, &mut rand::rng())
     });
+    // The job nonce, as an honest server agrees it.
+    let mine: [u8; 32] = server.recv().unwrap().try_into().unwrap();
+    let list = indomain_aggregate::secagg::nonce::Contributions {
+        clients: vec![(0, mine)],
+    };
+    indomain_net::wire::send_msg(&mut server, &list).unwrap();
     // Round 3 first, with the model as raw f64 bits.
     let announce =
         bincode::serde::encode_to_vec((0u32, 3u64), bincode::config::standard()).unwrap();

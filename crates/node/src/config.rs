@@ -3,7 +3,9 @@
 //! address, certificate fingerprint, audit key), its datasets and its
 //! policy. Unknown keys are errors; every error names the file and the
 //! line (and the key) it is about. Relative paths are resolved against the
-//! directory of the configuration file.
+//! directory of the configuration file, made absolute, so every path the
+//! node reports (result files, the audit log) is absolute whatever
+//! directory it was started in.
 
 use crate::audit::key::parse_public_key;
 use crate::dataset::{ColumnDef, Dataset, Select, Source};
@@ -46,6 +48,10 @@ pub struct NodeConfig {
     pub listen: SocketAddr,
     /// The audit log file.
     pub audit_log: PathBuf,
+    /// Where the hash of the audit log's last record is kept after every
+    /// record (`audit_head_file`; best on another disk or host): the log
+    /// must reach it at start.
+    pub audit_head_file: Option<PathBuf>,
     /// The control socket's path.
     pub control_socket: PathBuf,
     /// The peers by name.
@@ -58,7 +64,54 @@ pub struct NodeConfig {
     /// it before it fails (`start_timeout_secs`, default
     /// [`DEFAULT_START_TIMEOUT`]).
     pub start_timeout: Duration,
+    /// The most proposals of one peer this node refuses in a minute
+    /// (`max_refused_per_minute`, default [`DEFAULT_MAX_REFUSED_PER_MINUTE`]);
+    /// beyond it, further proposals are turned away unrecorded.
+    pub max_refused_per_minute: u32,
+    /// The operator's console (`console = "ADDR"`), off when `None`.
+    pub console: Option<ConsoleSettings>,
+    /// The operator's verification store (`verify_store`, the directory
+    /// `indomain verify serve` serves), shown by the console.
+    pub verify_store: Option<PathBuf>,
+    /// The per-client quota the verification service enforces
+    /// (`verify_quota`, default the service's own), for the console's
+    /// usage page.
+    pub verify_quota: u64,
 }
+
+/// Where and how the operator's console listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsoleSettings {
+    /// The address it listens on (port 0: any free port).
+    pub listen: SocketAddr,
+    /// Its certificate chain and private key (PEM), required unless it
+    /// listens on a loopback address.
+    pub tls: Option<ConsoleTls>,
+    /// The operator token's file: `console.token` beside the control
+    /// socket.
+    pub token_file: PathBuf,
+}
+
+/// The console's TLS certificate chain and key (PEM files).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsoleTls {
+    /// `console_tls_cert`.
+    pub cert: PathBuf,
+    /// `console_tls_key`.
+    pub key: PathBuf,
+}
+
+/// The file of the console's operator token, beside `control_socket`.
+pub fn console_token_file(control_socket: &Path) -> PathBuf {
+    control_socket
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join("console.token")
+}
+
+/// How many proposals of one peer are refused (and recorded) in a minute
+/// by default.
+pub const DEFAULT_MAX_REFUSED_PER_MINUTE: u32 = 10;
 
 /// How long an accepted job waits for its proposer by default: longer than
 /// a proposer may spend proposing to its other peers (each connection
@@ -91,7 +144,11 @@ impl NodeConfig {
         };
         let raw: RawConfig =
             toml::from_str(text).map_err(|e| at(e.span().map(|s| s.start), e.message().into()))?;
-        let base = path.parent().unwrap_or(Path::new("."));
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let base = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
         let resolve = |p: &Path| {
             if p.is_absolute() {
                 p.to_path_buf()
@@ -156,6 +213,17 @@ impl NodeConfig {
             }
         };
 
+        let max_refused_per_minute = match &raw.max_refused_per_minute {
+            None => DEFAULT_MAX_REFUSED_PER_MINUTE,
+            Some(s) if *s.get_ref() > 0 => *s.get_ref(),
+            Some(s) => {
+                return Err(at(
+                    start(&s.span()),
+                    "max_refused_per_minute: must be at least 1".into(),
+                ));
+            }
+        };
+
         let mut datasets = BTreeMap::new();
         for (ds_name, d) in &raw.datasets {
             let n = ds_name.get_ref();
@@ -205,17 +273,64 @@ impl NodeConfig {
             policy.peers.insert(n.clone(), PeerPolicy { allow });
         }
 
+        let control_socket = resolve(&raw.control_socket);
+        let console = match &raw.console {
+            None => None,
+            Some(addr) => {
+                let listen = parse_addr(addr)
+                    .map_err(|r| at(start(&addr.span()), format!("console: {r}")))?;
+                let tls = match (&raw.console_tls_cert, &raw.console_tls_key) {
+                    (Some(cert), Some(key)) => Some(ConsoleTls {
+                        cert: resolve(cert),
+                        key: resolve(key),
+                    }),
+                    (None, None) => None,
+                    _ => {
+                        return Err(at(
+                            start(&addr.span()),
+                            "console: give both console_tls_cert and console_tls_key, or neither"
+                                .into(),
+                        ));
+                    }
+                };
+                if tls.is_none() && !listen.ip().is_loopback() {
+                    return Err(at(
+                        start(&addr.span()),
+                        format!(
+                            "console = \"{listen}\" is not a loopback address: a console reachable \
+                             from other hosts needs TLS (set console_tls_cert and console_tls_key, \
+                             see docs/operations.md), or listen on 127.0.0.1"
+                        ),
+                    ));
+                }
+                Some(ConsoleSettings {
+                    listen,
+                    tls,
+                    token_file: console_token_file(&control_socket),
+                })
+            }
+        };
+        let verify_quota = match &raw.verify_quota {
+            None => indomain_verify::service::Limits::default().quota,
+            Some(q) => *q.get_ref(),
+        };
+
         Ok(NodeConfig {
             path: path.to_path_buf(),
             name,
             identity: resolve(&raw.identity),
             listen,
             audit_log: resolve(&raw.audit_log),
-            control_socket: resolve(&raw.control_socket),
+            audit_head_file: raw.audit_head_file.as_deref().map(resolve),
+            control_socket,
             peers,
             datasets,
             policy,
             start_timeout,
+            max_refused_per_minute,
+            console,
+            verify_store: raw.verify_store.as_deref().map(resolve),
+            verify_quota,
         })
     }
 }
@@ -233,14 +348,21 @@ struct RawConfig {
     identity: PathBuf,
     listen: Spanned<String>,
     audit_log: PathBuf,
+    audit_head_file: Option<PathBuf>,
     control_socket: PathBuf,
     start_timeout_secs: Option<Spanned<u64>>,
+    max_refused_per_minute: Option<Spanned<u32>>,
     #[serde(default)]
     peers: BTreeMap<Spanned<String>, RawPeer>,
     #[serde(default)]
     datasets: BTreeMap<Spanned<String>, RawDataset>,
     #[serde(default)]
     policy: RawPolicy,
+    console: Option<Spanned<String>>,
+    console_tls_cert: Option<PathBuf>,
+    console_tls_key: Option<PathBuf>,
+    verify_store: Option<PathBuf>,
+    verify_quota: Option<Spanned<u64>>,
 }
 
 #[derive(Deserialize)]

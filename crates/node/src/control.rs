@@ -1,24 +1,34 @@
 //! The local control socket: how `indomain job submit | list | status |
-//! cancel | result` talk to the running node. A Unix socket created with
-//! mode 0600, so only the operator's account (and root) can open it; one
-//! JSON request a line, one JSON response a line.
+//! cancel | result` talk to the running node. A Unix socket of mode 0600,
+//! so only the operator's account (and root) can open it; the node also
+//! checks each connection's user id and answers only its own (and root).
+//! One JSON request a line, one JSON response a line.
 //!
-//! The socket is bound under a temporary name, given its mode, then renamed
-//! into place, so there is no moment when it exists with wider permissions.
+//! The socket is bound inside a fresh directory of mode 0700 beside its
+//! path, given its mode, then renamed into place, so there is no moment
+//! when anyone else could connect to it.
+//!
+//! Requests are bounded ([`MAX_REQUEST`]: a job spec is refused above
+//! [`crate::bounds::MAX_SPEC_BYTES`] anyway); responses may be longer (a
+//! long `job list`), up to [`MAX_RESPONSE`].
 
 use crate::audit::OutputRecord;
 use crate::error::NodeError;
 use crate::jobspec::JobSpec;
 use serde::{Deserialize, Serialize};
 use std::io::{BufRead, BufReader, Read, Write};
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// The longest request or response line accepted.
-pub const MAX_LINE: u64 = 1 << 20;
-/// How long a client waits for the node's answer.
+/// The longest request line the node reads.
+pub const MAX_REQUEST: u64 = 1 << 20;
+/// The longest response line a client reads.
+pub const MAX_RESPONSE: u64 = 64 << 20;
+/// How long a client waits for the node's answer beyond what the request
+/// itself waits for.
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A request to the node.
@@ -29,6 +39,11 @@ pub enum Request {
     Submit {
         /// The job.
         spec: JobSpec,
+        /// How long to wait for every other party's answer before
+        /// replying (the job stays pending after that if some have not
+        /// answered); `None` replies once the proposals are sent.
+        #[serde(default)]
+        wait_secs: Option<u64>,
     },
     /// Every job this node knows.
     List,
@@ -60,10 +75,18 @@ pub struct JobSummary {
     pub protocol: String,
     /// Who proposed it.
     pub proposer: String,
-    /// `proposed`, `accepted`, `refused`, `running`, `completed`, `failed` or `cancelled`.
+    /// `proposed`, `accepted`, `refused`, `running`, `completed`, `failed`,
+    /// `cancelled` or `withdrawn`.
     pub state: String,
     /// The refusal, error or other detail, if any.
     pub detail: String,
+    /// What the job is doing now (`waiting for answers`, `reading data`,
+    /// `running the protocol`, …), while it runs.
+    #[serde(default)]
+    pub phase: String,
+    /// How far the protocol has got (`1200/5000 keys`), when it says.
+    #[serde(default)]
+    pub progress: String,
 }
 
 /// The node's answer.
@@ -84,9 +107,12 @@ pub enum Response {
         /// Its outputs.
         outputs: Vec<OutputRecord>,
         /// The files holding the outputs this node received, written
-        /// atomically once the job completed.
+        /// atomically once the job completed (absolute paths).
         #[serde(default)]
-        files: Vec<std::path::PathBuf>,
+        files: Vec<PathBuf>,
+        /// Beside each, the file holding its commitment's salt.
+        #[serde(default)]
+        salts: Vec<PathBuf>,
     },
     /// The request failed.
     Error {
@@ -108,42 +134,80 @@ pub fn bind(path: &Path) -> Result<UnixListener, NodeError> {
         }
         std::fs::remove_file(path).map_err(err)?;
     }
-    let file_name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("control.sock");
-    let staging = path.with_file_name(format!(".{file_name}.{}", std::process::id()));
-    let _ = std::fs::remove_file(&staging);
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    // A directory only this account can enter: the socket is bound in it,
+    // narrowed, and only then moved to where clients look.
+    let private = tempfile::Builder::new()
+        .prefix(".indomain-control-")
+        .tempdir_in(dir)
+        .map_err(|e| crate::error::io_error(dir, e))?;
+    std::fs::set_permissions(private.path(), std::fs::Permissions::from_mode(0o700))
+        .map_err(|e| crate::error::io_error(private.path(), e))?;
+    let staging = private.path().join("control.sock");
     let listener = UnixListener::bind(&staging).map_err(err)?;
-    let placed = std::fs::set_permissions(&staging, std::fs::Permissions::from_mode(0o600))
-        .and_then(|()| std::fs::rename(&staging, path));
-    if let Err(e) = placed {
-        let _ = std::fs::remove_file(&staging);
-        return Err(err(e));
-    }
+    std::fs::set_permissions(&staging, std::fs::Permissions::from_mode(0o600))
+        .and_then(|()| std::fs::rename(&staging, path))
+        .map_err(err)?;
     Ok(listener)
 }
 
-/// Reads one line of at most [`MAX_LINE`] bytes; `None` at end of stream.
-fn read_line(reader: &mut impl BufRead) -> Result<Option<String>, NodeError> {
+/// The user id of the process at the other end of `stream`.
+pub fn peer_uid(stream: &UnixStream) -> std::io::Result<u32> {
+    let mut cred = libc::ucred {
+        pid: 0,
+        uid: 0,
+        gid: 0,
+    };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: `cred` and `len` are valid for writes of the sizes given, and
+    // the descriptor is open for the duration of the call.
+    let rc = unsafe {
+        libc::getsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&mut cred as *mut libc::ucred).cast(),
+            &mut len,
+        )
+    };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(cred.uid)
+}
+
+/// Whether a client of user `uid` may use this node's socket: the node's
+/// own account, or root.
+pub fn uid_allowed(uid: u32) -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    uid == me || uid == 0
+}
+
+/// Reads one line of at most `max` bytes; `None` at end of stream.
+fn read_line(reader: &mut impl BufRead, max: u64) -> Result<Option<String>, NodeError> {
     let mut line = String::new();
     let n = reader
-        .take(MAX_LINE + 1)
+        .take(max + 1)
         .read_line(&mut line)
         .map_err(|e| NodeError::Control(e.to_string()))?;
     if n == 0 {
         return Ok(None);
     }
-    if n as u64 > MAX_LINE {
+    if n as u64 > max {
         return Err(NodeError::Control(format!(
-            "a line longer than {MAX_LINE} bytes"
+            "a line longer than {max} bytes"
         )));
     }
     Ok(Some(line))
 }
 
 /// Serves one connection: answers each request line with `handle` until the
-/// client hangs up. Malformed requests get an error response, not a hang-up.
+/// client hangs up. Malformed requests get an error response, not a hang-up;
+/// a client of another user gets one error and the connection ends.
 pub fn serve_connection(
     stream: UnixStream,
     handle: &dyn Fn(Request) -> Response,
@@ -151,12 +215,27 @@ pub fn serve_connection(
     let mut writer = stream
         .try_clone()
         .map_err(|e| NodeError::Control(e.to_string()))?;
+    let uid = peer_uid(&stream).map_err(|e| NodeError::Control(e.to_string()))?;
+    if !uid_allowed(uid) {
+        let refusal = Response::Error {
+            message: format!("user {uid} may not use this node's control socket"),
+        };
+        let mut out = serde_json::to_vec(&refusal).unwrap_or_default();
+        out.push(b'\n');
+        let _ = writer.write_all(&out);
+        return Err(NodeError::Control(format!(
+            "refused a control connection from user {uid}"
+        )));
+    }
     let mut reader = BufReader::new(stream);
-    while let Some(line) = read_line(&mut reader)? {
+    while let Some(line) = read_line(&mut reader, MAX_REQUEST)? {
         let response = match serde_json::from_str::<Request>(&line) {
             Ok(request) => handle(request),
             Err(e) => Response::Error {
-                message: format!("malformed request: {e}"),
+                message: format!(
+                    "malformed request (line 1, column {}): not a request this node knows",
+                    e.column()
+                ),
             },
         };
         let mut out =
@@ -177,8 +256,12 @@ pub fn call(path: &Path, request: &Request) -> Result<Response, NodeError> {
             path.display()
         ))
     })?;
+    let waits = match request {
+        Request::Submit { wait_secs, .. } => Duration::from_secs(wait_secs.unwrap_or(0)),
+        _ => Duration::ZERO,
+    };
     stream
-        .set_read_timeout(Some(CLIENT_TIMEOUT))
+        .set_read_timeout(Some(CLIENT_TIMEOUT + waits))
         .map_err(|e| NodeError::Control(e.to_string()))?;
     let mut line = serde_json::to_vec(request).map_err(|e| NodeError::Control(e.to_string()))?;
     line.push(b'\n');
@@ -186,9 +269,21 @@ pub fn call(path: &Path, request: &Request) -> Result<Response, NodeError> {
         .write_all(&line)
         .map_err(|e| NodeError::Control(e.to_string()))?;
     let mut reader = BufReader::new(stream);
-    let answer = read_line(&mut reader)?.ok_or_else(|| {
-        NodeError::Control("the node closed the connection without answering".into())
-    })?;
+    let answer = read_line(&mut reader, MAX_RESPONSE)
+        .map_err(|e| match e {
+            // A read timeout shows as "Resource temporarily unavailable".
+            NodeError::Control(m) if m.contains("temporarily unavailable") => {
+                NodeError::Control(format!(
+                    "the node did not answer within {} s; the request may still take effect \
+                     (see `indomain job list`)",
+                    (CLIENT_TIMEOUT + waits).as_secs()
+                ))
+            }
+            other => other,
+        })?
+        .ok_or_else(|| {
+            NodeError::Control("the node closed the connection without answering".into())
+        })?;
     serde_json::from_str(&answer)
         .map_err(|e| NodeError::Control(format!("malformed response: {e}")))
 }
@@ -206,6 +301,8 @@ mod tests {
                 proposer: "bank".into(),
                 state: "accepted".into(),
                 detail: String::new(),
+                phase: String::new(),
+                progress: String::new(),
             }),
             _ => Response::Jobs { jobs: vec![] },
         }
@@ -218,6 +315,8 @@ mod tests {
         let listener = bind(&path).unwrap();
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
+        // Nothing is left of the private directory it was bound in.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
         let server = std::thread::spawn(move || {
             for _ in 0..2 {
                 let (stream, _) = listener.accept().unwrap();
@@ -246,7 +345,9 @@ mod tests {
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
             .collect();
-        assert!(matches!(&replies[0], Response::Error { message } if message.contains("launch")));
+        // The reply does not echo what the client sent.
+        assert!(matches!(&replies[0], Response::Error { message }
+            if message.contains("malformed request") && !message.contains("launch")));
         assert_eq!(replies[1], Response::Jobs { jobs: vec![] });
         server.join().unwrap();
         // A live socket is not taken over; a stale one is replaced.
@@ -267,8 +368,17 @@ mod tests {
     }
 
     #[test]
+    fn this_account_and_root_may_connect() {
+        let (a, _b) = UnixStream::pair().unwrap();
+        let uid = peer_uid(&a).unwrap();
+        assert!(uid_allowed(uid));
+        assert!(uid_allowed(0));
+        assert!(!uid_allowed(uid.wrapping_add(12345)));
+    }
+
+    #[test]
     fn overlong_lines_are_refused() {
-        let mut input = std::io::Cursor::new(vec![b'x'; MAX_LINE as usize + 10]);
-        assert!(read_line(&mut input).is_err());
+        let mut input = std::io::Cursor::new(vec![b'x'; MAX_REQUEST as usize + 10]);
+        assert!(read_line(&mut input, MAX_REQUEST).is_err());
     }
 }

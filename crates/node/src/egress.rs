@@ -2,12 +2,13 @@
 //! made from an accepted job's spec and holds the declared outputs and
 //! their receivers; a release to anyone else, of an undeclared output, or
 //! of an output already released is refused and the refusal is written to
-//! the audit log. Each release is logged with the SHA-256 of its bytes,
-//! which the job's final record and receipts quote.
+//! the audit log. Each release draws a fresh salt and is logged with the
+//! salted commitment of its bytes ([`crate::audit::commitment`]), which the
+//! job's final record and receipts quote; the salt stays with the guard
+//! (and is written beside the output), never in the log.
 
-use crate::audit::{AuditLog, Event, OutputRecord};
+use crate::audit::{AuditLog, Event, OutputRecord, Salt};
 use crate::jobspec::JobSpec;
-use sha2::{Digest, Sha256};
 use std::sync::{Arc, Mutex};
 
 /// Why a release was refused.
@@ -50,7 +51,18 @@ pub enum EgressError {
 pub struct EgressGuard {
     job_id: String,
     outputs: Vec<OutputRecord>,
+    /// The salt of each released output, by output name.
+    salts: Vec<(String, Salt)>,
     log: Arc<Mutex<AuditLog>>,
+}
+
+/// A release: the commitment the records quote, and the salt that opens it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Released {
+    /// The hex salted commitment of the bytes.
+    pub commitment: String,
+    /// Its salt, for the output's receivers only.
+    pub salt: Salt,
 }
 
 impl EgressGuard {
@@ -67,19 +79,21 @@ impl EgressGuard {
                     hash: None,
                 })
                 .collect(),
+            salts: Vec::new(),
             log,
         }
     }
 
     /// Authorises releasing `bytes` as `output` to `receiver`: logs it and
-    /// returns the hex SHA-256 the job's records quote, or refuses (and
-    /// logs the refusal). The caller sends the bytes only on `Ok`.
+    /// returns the salted commitment the job's records quote with its
+    /// salt, or refuses (and logs the refusal). The caller sends the bytes
+    /// only on `Ok`.
     pub fn release(
         &mut self,
         output: &str,
         receiver: &str,
         bytes: &[u8],
-    ) -> Result<String, EgressError> {
+    ) -> Result<Released, EgressError> {
         let job_id = self.job_id.clone();
         let Some(slot) = self
             .outputs
@@ -110,21 +124,28 @@ impl EgressGuard {
                 receiver: receiver.into(),
             });
         }
-        let hash = crate::hex::encode(&Sha256::digest(bytes));
+        let salt = Salt::random();
+        let commitment = salt.commit(bytes);
         let released = Event::Released {
             job_id: job_id.clone(),
             output: output.into(),
             receiver: receiver.into(),
-            hash: hash.clone(),
+            hash: commitment.clone(),
         };
         append(&self.log, released).map_err(|reason| EgressError::Audit { job_id, reason })?;
-        slot.hash = Some(hash.clone());
-        Ok(hash)
+        slot.hash = Some(commitment.clone());
+        self.salts.push((output.to_string(), salt));
+        Ok(Released { commitment, salt })
     }
 
-    /// The declared outputs, with the hashes of those released so far.
+    /// The declared outputs, with the commitments of those released so far.
     pub fn outputs(&self) -> &[OutputRecord] {
         &self.outputs
+    }
+
+    /// The salts of the outputs released so far, by output name.
+    pub fn salts(&self) -> &[(String, Salt)] {
+        &self.salts
     }
 }
 
@@ -141,6 +162,7 @@ mod tests {
     use crate::audit::verify::read_records;
     use crate::jobspec::{Output, Party, Protocol};
     use ed25519_dalek::SigningKey;
+    use sha2::Digest;
 
     fn spec() -> JobSpec {
         let party = |n: &str| Party {
@@ -175,8 +197,13 @@ mod tests {
             AuditLog::open(&path, SigningKey::from_bytes(&[1; 32])).unwrap(),
         ));
         let mut guard = EgressGuard::new(&spec(), log);
-        let hash = guard.release("sum", "tax", b"42").unwrap();
-        assert_eq!(hash, crate::hex::encode(&Sha256::digest(b"42")));
+        let released = guard.release("sum", "tax", b"42").unwrap();
+        assert!(released.salt.opens(&released.commitment, b"42"));
+        // Not the plain hash of the bytes: nothing to brute-force.
+        assert_ne!(
+            released.commitment,
+            crate::hex::encode(&sha2::Sha256::digest(b"42"))
+        );
         // Declared output, undeclared receiver.
         let e = guard.release("sum", "bank", b"42").unwrap_err();
         assert!(matches!(e, EgressError::Undeclared { .. }), "{e}");
@@ -192,6 +219,7 @@ mod tests {
         ));
         guard.release("cardinality", "bank", b"3").unwrap();
         assert!(guard.outputs().iter().all(|o| o.hash.is_some()));
+        assert_eq!(guard.salts().len(), 2);
 
         let events: Vec<Event> = read_records(&path)
             .unwrap()

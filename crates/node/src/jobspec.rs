@@ -6,6 +6,7 @@
 //! serialisation (not of the TOML text), which receipts and audit records
 //! quote.
 
+use crate::bounds;
 use crate::error::{Location, NodeError};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -348,8 +349,16 @@ impl JobSpec {
     }
 
     /// Checks a spec that arrived as JSON (from a peer or the control
-    /// socket), its plan included.
+    /// socket), its size ([`bounds::MAX_SPEC_BYTES`]) and its plan
+    /// included.
     pub fn validate(&self) -> Result<(), NodeError> {
+        let size = self.canonical_bytes().len();
+        if size > bounds::MAX_SPEC_BYTES {
+            return Err(NodeError::InvalidJob(format!(
+                "the spec is {size} bytes, more than the {} allowed",
+                bounds::MAX_SPEC_BYTES
+            )));
+        }
         match self.problem() {
             None => Ok(()),
             Some(p) => Err(NodeError::InvalidJob(p.reason)),
@@ -406,7 +415,8 @@ impl JobSpec {
     }
 
     /// The first thing wrong with the spec, if any: its structure, then its
-    /// plan.
+    /// plan. Reasons quote the spec's own text only as names that passed
+    /// the name rule, or cut.
     fn problem(&self) -> Option<Problem> {
         self.structure_problem()
             .or_else(|| crate::plan::build(self).err())
@@ -416,8 +426,28 @@ impl JobSpec {
     /// party count, datasets and columns, declared outputs.
     fn structure_problem(&self) -> Option<Problem> {
         let bad = |at: Part, reason: String| Some(Problem { at, reason });
-        if !self.id.is_empty() && !is_name(&self.id) {
-            return bad(Part::Id, format!("job id {:?}: {NAME_RULE}", self.id));
+        if !self.id.is_empty() && !is_job_id(&self.id) {
+            return bad(
+                Part::Id,
+                format!("job id {}: {JOB_ID_RULE}", shown(&self.id)),
+            );
+        }
+        if let Err(e) = bounds::check_len("the purpose", &self.purpose, bounds::MAX_PURPOSE) {
+            return bad(Part::Whole, e);
+        }
+        for (name, value) in &self.parameters {
+            if !is_name(name) {
+                return bad(
+                    Part::Whole,
+                    format!("parameter {}: {NAME_RULE}", shown(name)),
+                );
+            }
+            if let Param::Text(text) = value
+                && let Err(e) =
+                    bounds::check_len(&format!("parameter {name}"), text, bounds::MAX_TEXT_PARAM)
+            {
+                return bad(Part::Whole, e);
+            }
         }
         let (fewest, most) = self.protocol.party_count();
         if self.parties.len() < fewest || self.parties.len() > most {
@@ -435,6 +465,9 @@ impl JobSpec {
         }
         let mut names = BTreeSet::new();
         for (i, p) in self.parties.iter().enumerate() {
+            if !is_name(&p.name) {
+                return bad(Part::Party(i), format!("{}: {NAME_RULE}", shown(&p.name)));
+            }
             if self.is_dealer(&p.name) {
                 if !p.dataset.is_empty() || !p.columns.is_empty() {
                     return bad(
@@ -464,7 +497,7 @@ impl JobSpec {
             }
             for name in [&p.name, &p.dataset].into_iter().chain(&p.columns) {
                 if !is_name(name) {
-                    return bad(Part::Party(i), format!("{name:?}: {NAME_RULE}"));
+                    return bad(Part::Party(i), format!("{}: {NAME_RULE}", shown(name)));
                 }
             }
             if p.columns.is_empty() || p.columns.len() > MAX_COLUMNS {
@@ -489,9 +522,9 @@ impl JobSpec {
                 return bad(
                     Part::OutputName(i),
                     format!(
-                        "{} has no output {:?} (it has {:?})",
+                        "{} has no output {} (it has {:?})",
                         self.protocol,
-                        o.name,
+                        shown(&o.name),
                         self.protocol.outputs()
                     ),
                 );
@@ -500,8 +533,9 @@ impl JobSpec {
                 return bad(
                     Part::Receiver(i),
                     format!(
-                        "output {:?} goes to {:?}, which is not a party of the job",
-                        o.name, o.receiver
+                        "output {:?} goes to {}, which is not a party of the job",
+                        o.name,
+                        shown(&o.receiver)
                     ),
                 );
             }
@@ -517,6 +551,8 @@ impl JobSpec {
 }
 
 const NAME_RULE: &str = "names use ASCII letters, digits, '-', '_' or '.' (1 to 128)";
+const JOB_ID_RULE: &str =
+    "job ids use ASCII letters, digits, '-', '_' or '.' (1 to 128), and do not begin with '.'";
 
 /// Whether `s` is an acceptable id or name.
 pub fn is_name(s: &str) -> bool {
@@ -524,6 +560,18 @@ pub fn is_name(s: &str) -> bool {
         && s.len() <= MAX_NAME_LEN
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+/// Whether `s` is an acceptable job id: a name that does not begin with a
+/// dot (so `.` and `..` never name a directory of results, and no job's
+/// files are hidden).
+pub fn is_job_id(s: &str) -> bool {
+    is_name(s) && !s.starts_with('.')
+}
+
+/// A name from a spec as an error may quote it: escaped and cut.
+fn shown(name: &str) -> String {
+    format!("\"{}\"", bounds::printable(name, 64))
 }
 
 /// What the submitting node knows, to check a spec against before

@@ -5,13 +5,18 @@
 //! Protocol crates never touch files; this crate is where files meet them.
 //! The node's foundations live here too: its configuration ([`config`]),
 //! typed and graded datasets ([`dataset`]), job specs ([`jobspec`]) and
-//! their typed plans ([`plan`]), policy ([`policy`]), the egress guard ([`egress`]), the signed audit trail
-//! ([`audit`]) and the local control socket ([`control`]).
+//! their typed plans ([`plan`]), policy ([`policy`]), the egress guard
+//! ([`egress`]), the signed audit trail ([`audit`]), the state rebuilt from
+//! it at every start ([`state`]), private files ([`private`]), bounds on
+//! peer text ([`bounds`]), the local control socket ([`control`]) and the
+//! operator's web console ([`console`]).
 #![warn(missing_docs)]
 
 pub mod aggregate_job;
 pub mod audit;
+pub mod bounds;
 pub mod config;
+pub mod console;
 pub mod control;
 pub mod daemon;
 pub mod dataset;
@@ -27,10 +32,12 @@ pub mod numeric_csv;
 pub mod output;
 pub mod plan;
 pub mod policy;
+pub mod private;
 pub mod psi_job;
 pub mod psi_resume;
 pub mod psi_spool;
 mod psi_spooled;
+pub mod state;
 pub mod time;
 
 pub use error::NodeError;

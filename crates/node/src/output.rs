@@ -117,14 +117,19 @@ pub(crate) fn untrack(path: &Path) {
     }
 }
 
-/// Removes the temporary file of every output still being written. For a
-/// signal handler about to exit the process: the outputs are abandoned.
-pub fn remove_partials() {
+/// Removes the temporary file of every output still being written, and
+/// says how many there were. For a signal handler about to exit the
+/// process: the outputs are abandoned.
+pub fn remove_partials() -> usize {
     // A handler must not wait on a lock a stopped thread may hold.
-    if let Ok(list) = PARTIALS.try_lock() {
-        for path in list.iter() {
-            let _ = std::fs::remove_file(path);
+    match PARTIALS.try_lock() {
+        Ok(list) => {
+            for path in list.iter() {
+                let _ = std::fs::remove_file(path);
+            }
+            list.len()
         }
+        Err(_) => 0,
     }
 }
 

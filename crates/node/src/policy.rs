@@ -8,17 +8,26 @@
 //! [`check`] only looks at the spec and the configuration: it runs before
 //! any data is read. A [`Refusal`] names the rule that refused, as a path
 //! into the configuration (`policy.peers.tax.allow[1].columns`; rules are
-//! numbered from 0). What leaks beyond the outputs — the dealer, counts
-//! opened to a decider, contribution re-runs, sizes — is ruled on by the
-//! rule's leak fields ([`leak`]), against the job's plan.
+//! numbered from 0), so the proposer's operator can fix the spec. Its
+//! reason never quotes free text of the spec back, and for data the peer
+//! may not use it is one sentence ([`DATA_NOT_ALLOWED`]) whether the
+//! dataset or column exists here or not, with no grade: a refusal does not
+//! map this node's schema. What leaks beyond the outputs — the dealer,
+//! counts opened to a decider, contribution re-runs, sizes — is ruled on by
+//! the rule's leak fields ([`leak`]), against the job's plan.
 
 use crate::grade::Grade;
 use crate::jobspec::{JobSpec, Protocol};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub mod leak;
+
+/// The reason of every refusal of a dataset or column the peer may not
+/// use, existing or not.
+pub const DATA_NOT_ALLOWED: &str =
+    "the job names a dataset or column that this node does not allow to the proposer";
 
 /// A node's policy, with the grades of its own datasets' columns.
 #[derive(Debug, Clone, Default)]
@@ -131,27 +140,14 @@ pub fn check(
         ));
     };
     // A training or aggregate job's dealer reads no data: only the dataset-free checks
-    // of a rule apply to it.
+    // of a rule apply to it. A dataset this node does not have has no
+    // columns: the rules refuse it exactly as a dataset they do not allow.
     let none = BTreeMap::new();
     let columns = if spec.is_dealer(&mine.name) {
-        Some(&none)
+        &none
     } else {
-        policy.catalog.get(&mine.dataset)
+        policy.catalog.get(&mine.dataset).unwrap_or(&none)
     };
-    let Some(columns) = columns else {
-        return Err(refuse(
-            "datasets",
-            format!("no dataset {:?} on this node", mine.dataset),
-        ));
-    };
-    for c in &mine.columns {
-        if !columns.contains_key(c) {
-            return Err(refuse(
-                &format!("datasets.{}.columns", mine.dataset),
-                format!("dataset {:?} has no column {c:?}", mine.dataset),
-            ));
-        }
-    }
     if peer_policy.allow.is_empty() {
         return Err(refuse(
             &format!("policy.peers.{peer}.allow"),
@@ -174,7 +170,7 @@ pub fn check(
             rule,
             &path,
             spec,
-            &mine.dataset,
+            (!spec.is_dealer(&mine.name)).then_some(mine.dataset.as_str()),
             &mine.columns,
             columns,
             profile.as_ref(),
@@ -207,8 +203,9 @@ enum Stage {
     Protocol,
     Purpose,
     Dataset,
+    /// A column not listed, or of a grade not allowed (one stage: which of
+    /// the two refuses must not depend on whether the column exists).
     Column,
-    Grade,
     Output,
     Size,
     Leak,
@@ -220,7 +217,7 @@ fn check_rule(
     rule: &Rule,
     path: &str,
     spec: &JobSpec,
-    dataset: &str,
+    dataset: Option<&str>,
     used: &[String],
     grades: &BTreeMap<String, Grade>,
     profile: Option<&crate::plan::LeakProfile>,
@@ -248,33 +245,29 @@ fn check_rule(
         return refuse(
             Stage::Purpose,
             "purposes",
-            format!("purpose {:?} not allowed", spec.purpose),
+            "the job's purpose is not one the rule allows".into(),
         );
     }
-    if !dataset.is_empty() && !rule.datasets.iter().any(|d| d == dataset) {
-        return refuse(
-            Stage::Dataset,
-            "datasets",
-            format!("dataset {dataset:?} not allowed"),
-        );
+    // A dealer reads no dataset; every other party's must be allowed.
+    if let Some(dataset) = dataset
+        && !rule.datasets.iter().any(|d| d == dataset)
+    {
+        return refuse(Stage::Dataset, "datasets", DATA_NOT_ALLOWED.into());
     }
     for c in used {
-        let grade = grades.get(c).copied().unwrap_or(Grade::Core);
-        if let Some(columns) = &rule.columns
-            && !columns.contains(c)
-        {
-            return refuse(
-                Stage::Column,
-                "columns",
-                format!("column {c:?} (grade {grade}) not allowed"),
-            );
-        }
-        if !rule.grades.contains(&grade) {
-            return refuse(
-                Stage::Grade,
-                "grades",
-                format!("column {c:?} has grade {grade}, which is not allowed"),
-            );
+        // A column must be listed (when the rule lists columns) and of a
+        // grade the rule allows; one the dataset does not have is neither.
+        // The refusal names the rule's `columns` when it lists them, else
+        // its `grades`: by the rule's shape, never by what exists here.
+        let listed = rule.columns.as_ref().is_none_or(|cs| cs.contains(c));
+        let graded = grades.get(c).is_some_and(|g| rule.grades.contains(g));
+        if !(listed && graded) {
+            let key = if rule.columns.is_some() {
+                "columns"
+            } else {
+                "grades"
+            };
+            return refuse(Stage::Column, key, DATA_NOT_ALLOWED.into());
         }
     }
     for o in &spec.outputs {
@@ -348,42 +341,20 @@ fn check_rule(
     Ok(())
 }
 
-/// Counts the jobs admitted under each rule over the last hour, for the
-/// rules' `max_jobs_per_hour`.
-#[derive(Debug, Default)]
-pub struct RateLimiter {
-    admitted: BTreeMap<(String, usize), VecDeque<u64>>,
-}
-
-impl RateLimiter {
-    /// Admits one more job under `grant` at `now`, or refuses it when the
-    /// rule's hourly limit is reached.
-    pub fn admit(&mut self, grant: &Grant, now: SystemTime) -> Result<(), Refusal> {
-        let Some(limit) = grant.max_jobs_per_hour else {
-            return Ok(());
-        };
-        let now = now
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
-        let times = self
-            .admitted
-            .entry((grant.peer.clone(), grant.rule))
-            .or_default();
-        while times.front().is_some_and(|&t| t + 3600 <= now) {
-            times.pop_front();
-        }
-        if times.len() >= limit as usize {
-            return Err(Refusal {
-                rule: format!(
-                    "policy.peers.{}.allow[{}].max_jobs_per_hour",
-                    grant.peer, grant.rule
-                ),
-                reason: format!("{limit} jobs in the last hour already"),
-            });
-        }
-        times.push_back(now);
-        Ok(())
+/// Admits one more job under `grant` when `admitted` jobs were admitted
+/// under the same rule in the last hour (the node's restart-proof count,
+/// [`crate::state::NodeState::admitted_last_hour`]), or refuses it when
+/// the rule's hourly limit is reached.
+pub fn rate_limit(grant: &Grant, admitted: usize) -> Result<(), Refusal> {
+    match grant.max_jobs_per_hour {
+        Some(limit) if admitted >= limit as usize => Err(Refusal {
+            rule: format!(
+                "policy.peers.{}.allow[{}].max_jobs_per_hour",
+                grant.peer, grant.rule
+            ),
+            reason: format!("{limit} jobs in the last hour already"),
+        }),
+        _ => Ok(()),
     }
 }
 

@@ -73,6 +73,9 @@ pub struct PsiJob {
     /// (never whole into memory), and the run is resumable from
     /// `OUT.indomain-resume` beside the output.
     pub buckets: Option<usize>,
+    /// Where a party without an output spools a bucketed run
+    /// (`INPUT.indomain-spool` there; `None`: beside the input).
+    pub spool_dir: Option<PathBuf>,
 }
 
 /// What a job checked and read locally before any peer is involved: the
@@ -92,6 +95,15 @@ enum Input {
 }
 
 impl PsiJob {
+    /// The file a bucketed run of this job spools to: beside the output,
+    /// or for a party without one in its spool directory.
+    pub fn spool_path(&self) -> PathBuf {
+        match &self.output {
+            Some(out) => psi_spool::path_for(out),
+            None => psi_spool::path_without_output(&self.input, self.spool_dir.as_deref()),
+        }
+    }
+
     /// Whether this party learns anything worth an output file.
     pub fn learns_output(&self) -> bool {
         self.role == Role::Receiver
@@ -211,6 +223,18 @@ impl PsiJob {
                 }
             })
         };
+        // A spool a killed run left behind holds every key: it goes before
+        // anything else happens.
+        let spool = self.spool_path();
+        match std::fs::remove_file(&spool) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(PsiJobError::Output {
+                    path: spool,
+                    source: e,
+                });
+            }
+            _ => {}
+        }
         // The destination first: a mistake there costs no reading.
         let out = self.output.as_ref().map(create).transpose()?;
         let input = match self.buckets {
@@ -307,7 +331,7 @@ fn run_spooled<C: Channel + ?Sized>(
     let mut source = Spooled::new(
         job,
         layout,
-        output.map(psi_spool::path_for),
+        job.spool_path(),
         out.as_mut(),
         resume_path.clone(),
         found,

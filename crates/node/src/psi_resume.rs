@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// The suffix added to the output's path.
@@ -165,11 +166,15 @@ impl Log {
         first: usize,
     ) -> Result<Self, PsiError> {
         let fail = |e: &dyn std::fmt::Display| refused(path, &format!("cannot write it: {e}"));
+        // Matched positions: a private file (0600), narrowed if it was not.
         let mut file = OpenOptions::new()
             .create(true)
             .write(true)
             .truncate(found.is_none())
+            .mode(crate::private::FILE_MODE)
             .open(path)
+            .map_err(|e| fail(&e))?;
+        file.set_permissions(std::fs::Permissions::from_mode(crate::private::FILE_MODE))
             .map_err(|e| fail(&e))?;
         match found {
             Some(found) => {

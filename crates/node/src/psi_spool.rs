@@ -7,8 +7,11 @@
 //! The buckets share one file beside the output, `OUT.indomain-spool` (one
 //! file rather than one per bucket: 65536 buckets would not fit the
 //! open-file limit; a fixed name, so that a run killed outright leaves at
-//! most one, which the next run of the same command replaces), or a
-//! temporary file for a party without an output.
+//! most one, which the next run of the same command removes before it
+//! reads anything), or, for a party without an output, `INPUT.indomain-spool`
+//! in the directory it names (`--spool-dir`, by default beside its
+//! input) — never the system's shared temporary directory. The file holds
+//! every key (whole rows for a join): it is created 0600.
 //! Each bucket's records gather in a small buffer that is appended to the
 //! file as a chunk when full; the chunks of a bucket are listed in order, so
 //! reading a bucket back is reading its chunks. Buffers share a budget of
@@ -26,14 +29,27 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// The suffix added to the output's path to name its spool file.
 pub const SUFFIX: &str = ".indomain-spool";
 
-/// Prefix of the temporary spool files of parties without an output.
-pub const TEMP_PREFIX: &str = ".indomain-spool-";
-
 /// Where the spool of the run writing `output` goes.
 pub fn path_for(output: &Path) -> PathBuf {
     let mut p = output.as_os_str().to_owned();
     p.push(SUFFIX);
     PathBuf::from(p)
+}
+
+/// Where the spool of a run without an output goes: `INPUT.indomain-spool`
+/// in `dir`, or beside `input` when no directory is named.
+pub fn path_without_output(input: &Path, dir: Option<&Path>) -> PathBuf {
+    let name = input
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_else(|| "input".into());
+    let dir = dir
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| match input.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        });
+    path_for(&dir.join(name))
 }
 
 /// What all bucket buffers may hold together while spooling.
@@ -106,36 +122,13 @@ pub struct Spool {
 }
 
 impl Spool {
-    /// An empty spool of `buckets` buckets at `path` (replacing a file a
-    /// killed run left there), or, without a path, in a temporary file in
-    /// the system's temporary directory.
-    pub fn create(path: Option<&Path>, buckets: usize) -> std::io::Result<Self> {
-        let (file, path) = match path {
-            Some(path) => {
-                let file = File::options()
-                    .read(true)
-                    .write(true)
-                    .create(true)
-                    .truncate(true)
-                    .open(path)
-                    .map_err(|e| {
-                        std::io::Error::new(
-                            e.kind(),
-                            format!("cannot spool to {}: {e}", path.display()),
-                        )
-                    })?;
-                (file, path.to_path_buf())
-            }
-            None => {
-                let (file, temp) = tempfile::Builder::new()
-                    .prefix(TEMP_PREFIX)
-                    .tempfile()?
-                    .into_parts();
-                // Removed by `Drop` like a spool at a fixed path.
-                let path = temp.keep().map_err(|e| e.error)?;
-                (file, path)
-            }
-        };
+    /// An empty spool of `buckets` buckets at `path`, a private file
+    /// (0600) replacing one a killed run left there.
+    pub fn create(path: &Path, buckets: usize) -> std::io::Result<Self> {
+        let file = crate::private::create(path).map_err(|e| {
+            std::io::Error::new(e.kind(), format!("cannot spool to {}: {e}", path.display()))
+        })?;
+        let path = path.to_path_buf();
         output::track(&path);
         Ok(Self {
             file,
@@ -255,7 +248,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = path_for(&dir.path().join("out.csv"));
         std::fs::write(&path, b"left by a killed run").unwrap();
-        let mut spool = Spool::create(Some(&path), 3).unwrap();
+        let mut spool = Spool::create(&path, 3).unwrap();
         // Small chunks, so that buckets interleave in the file.
         spool.chunk = 64;
         let keys: Vec<String> = (0..300).map(|i| format!("key{i}")).collect();
@@ -289,10 +282,22 @@ mod tests {
         assert!(spool.bucket_bytes(0) < spool.len);
         drop(spool);
         assert!(!path.exists());
-        let temp = Spool::create(None, 1).unwrap();
-        let path = temp.path().to_path_buf();
-        assert!(path.exists());
-        drop(temp);
+    }
+
+    #[test]
+    fn a_spool_is_private_and_never_in_the_shared_temporary_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("keys.csv");
+        let path = path_without_output(&input, None);
+        assert_eq!(path, dir.path().join("keys.csv.indomain-spool"));
+        let elsewhere = dir.path().join("spools");
+        assert_eq!(
+            path_without_output(&input, Some(&elsewhere)),
+            elsewhere.join("keys.csv.indomain-spool")
+        );
+        let spool = Spool::create(&path, 2).unwrap();
+        assert_eq!(crate::private::mode(&path).unwrap(), 0o600);
+        drop(spool);
         assert!(!path.exists());
     }
 

@@ -63,8 +63,8 @@ impl Loaded {
 pub(crate) struct Spooled<'a> {
     job: &'a PsiJob,
     layout: &'a Layout,
-    /// The spool's path (`None`: a temporary file).
-    spool_path: Option<PathBuf>,
+    /// The spool's path.
+    spool_path: PathBuf,
     /// Whether the spool keeps whole rows (a join with an output).
     rows: bool,
     spool: Option<Spool>,
@@ -95,7 +95,7 @@ impl<'a> Spooled<'a> {
     pub(crate) fn new(
         job: &'a PsiJob,
         layout: &'a Layout,
-        spool_path: Option<PathBuf>,
+        spool_path: PathBuf,
         out: Option<&'a mut AtomicOutput>,
         log_path: Option<PathBuf>,
         found: Option<Found>,
@@ -128,16 +128,15 @@ impl<'a> Spooled<'a> {
     }
 
     fn io(&mut self, e: std::io::Error) -> PsiError {
-        let path = match (&self.spool, &self.spool_path) {
-            (Some(s), _) => s.path().to_path_buf(),
-            (None, Some(p)) => p.clone(),
-            (None, None) => std::env::temp_dir(),
+        let path = match &self.spool {
+            Some(s) => s.path().to_path_buf(),
+            None => self.spool_path.clone(),
         };
         self.fail(PsiJobError::Output { path, source: e })
     }
 
     fn spool_input(&mut self, bucket_key: &BucketKey, buckets: usize) -> Result<(), PsiError> {
-        let spool = Spool::create(self.spool_path.as_deref(), buckets);
+        let spool = Spool::create(&self.spool_path, buckets);
         let mut spool = spool.map_err(|e| self.io(e))?;
         let (layout, spec, path) = (self.layout, &self.job.keys, &self.layout.path);
         let (_, mut reader) = keys_csv::read_layout(path, spec).map_err(|e| self.fail(e))?;

@@ -207,6 +207,22 @@ pub fn verify(
     batching: Batching,
     progress: &mut dyn FnMut(usize),
 ) -> Result<Vec<Answer>, VerifyError> {
+    let (answers, ended) = verify_answered(ch, verifier, queries, batching, progress);
+    ended.map(|()| answers)
+}
+
+/// [`verify`], keeping the answers of the requests that were answered
+/// when a later one fails (over quota, the link lost): the answers, in the
+/// order of `queries` (a prefix of them), and how the run ended. The
+/// operator charged its quota for every answer returned, so the caller
+/// should keep them.
+pub fn verify_answered(
+    ch: &mut (impl Channel + ?Sized),
+    verifier: &Verifier,
+    queries: &[Query],
+    batching: Batching,
+    progress: &mut dyn FnMut(usize),
+) -> (Vec<Answer>, Result<(), VerifyError>) {
     let mut answers = Vec::with_capacity(queries.len());
     let max = batching.max_entries.max(1) as usize;
     let max_records = batching.max_records.max(1);
@@ -222,20 +238,26 @@ pub fn verify(
             end += 1;
         }
         let batch = &queries[start..end];
-        let (pending, elements) = verifier.prepare(batch).map_err(|e| match e {
-            VerifyError::Input(m) => VerifyError::Input(renumber(&m, start)),
-            other => other,
-        })?;
-        let evaluated = if pending.evaluations() == 0 {
-            Vec::new()
-        } else {
-            evaluate(ch, verifier.table().version, elements)?
-        };
-        answers.extend(verifier.finish(pending, &evaluated, ch.peer())?);
+        let answered = (|| {
+            let (pending, elements) = verifier.prepare(batch).map_err(|e| match e {
+                VerifyError::Input(m) => VerifyError::Input(renumber(&m, start)),
+                other => other,
+            })?;
+            let evaluated = if pending.evaluations() == 0 {
+                Vec::new()
+            } else {
+                evaluate(ch, verifier.table().version, elements)?
+            };
+            verifier.finish(pending, &evaluated, ch.peer())
+        })();
+        match answered {
+            Ok(batch_answers) => answers.extend(batch_answers),
+            Err(e) => return (answers, Err(e)),
+        }
         start = end;
         progress(start);
     }
-    Ok(answers)
+    (answers, Ok(()))
 }
 
 /// One evaluation request, retried after the wait a rate limit names.

@@ -42,6 +42,11 @@ pub struct Args {
     /// comes from the operating system).
     #[arg(long, default_value_t = 7)]
     seed: u64,
+    /// Leave the three nodes and the bank's operator console running when
+    /// the demo is done, until Ctrl-C (the working directory is then
+    /// removed unless --keep or --workdir).
+    #[arg(long)]
+    console: bool,
 }
 
 /// The agencies of the demo, each a node with its own identity.
@@ -106,14 +111,16 @@ pub fn run(args: Args) -> CliResult {
             &setup::policy(site, &roles),
         )?;
     }
+    bank.enable_console()?;
     let mut outcomes = Runner::default();
-    {
+    let kept_nodes = {
         let (running, ready) = nodes::start(&exe, &sites)?;
         println!("## Nodes started");
         for line in &ready {
             println!("  {line}");
         }
         println!();
+        print_console(&ready[0])?;
         outcomes.run("PSI intersection as a node job", || {
             node_jobs::intersection(&roles, &psi)
         });
@@ -131,10 +138,15 @@ pub fn run(args: Args) -> CliResult {
             training::node_training(&roles, &training_files, args.seed)
         });
         outcomes.run("A job outside policy", || node_jobs::refused(&roles));
-        drop(running);
-        println!("(nodes stopped)");
-        println!();
-    }
+        if args.console {
+            Some(running)
+        } else {
+            drop(running);
+            println!("(nodes stopped)");
+            println!();
+            None
+        }
+    };
     outcomes.run("Audit trail", || Ok(node_jobs::audit(&exe, &sites)));
 
     println!("# Part 2: a service and library use, outside the node");
@@ -149,8 +161,25 @@ pub fn run(args: Args) -> CliResult {
 
     println!("total time: {:.1} s", started.elapsed().as_secs_f64());
     if args.keep && args.workdir.is_none() {
-        let kept = tmp_keep(dir)?;
+        // With --console the nodes still use the directory: it stays
+        // where it is (the process ends at Ctrl-C without removing it).
+        let kept = if args.console {
+            dir.to_path_buf()
+        } else {
+            tmp_keep(dir)?
+        };
         println!("kept: {}", kept.display());
+    }
+    if let Some(running) = kept_nodes {
+        // Failed jobs too are there to look at in the console.
+        if outcomes.failed > 0 {
+            println!(
+                "{} of {} jobs failed or did not match the plaintext",
+                outcomes.failed, outcomes.count
+            );
+        }
+        let remove = (!args.keep && args.workdir.is_none()).then(|| dir.to_path_buf());
+        wait_for_ctrl_c(running, remove);
     }
     if outcomes.failed > 0 {
         return Err(format!(
@@ -164,6 +193,51 @@ pub fn run(args: Args) -> CliResult {
         outcomes.count
     );
     Ok(())
+}
+
+/// Prints the bank's console address (from its node's ready line) and its
+/// operator token.
+fn print_console(ready: &str) -> Result<(), String> {
+    let after = ready
+        .split(", console ")
+        .nth(1)
+        .ok_or("the bank's node started no console")?;
+    let url = after.split_whitespace().next().unwrap_or_default();
+    let token_file = after
+        .split("(token in ")
+        .nth(1)
+        .and_then(|t| t.strip_suffix(')'))
+        .unwrap_or_default();
+    let token = std::fs::read_to_string(token_file).map_err(|e| format!("{token_file}: {e}"))?;
+    println!("## Operator console of the bank's node");
+    println!("  open {url} and log in with the token {}", token.trim());
+    println!("  (the token file is {token_file}; `demo --console` keeps it running)");
+    println!();
+    Ok(())
+}
+
+/// The nodes `demo --console` leaves running, and the directory to remove,
+/// for the Ctrl-C handler.
+static KEPT: std::sync::Mutex<Option<(nodes::Running, Option<PathBuf>)>> =
+    std::sync::Mutex::new(None);
+
+/// Leaves the nodes and the console running until Ctrl-C, then stops them
+/// and removes the working directory (unless it is kept).
+fn wait_for_ctrl_c(running: nodes::Running, remove: Option<PathBuf>) -> ! {
+    if let Ok(mut kept) = KEPT.lock() {
+        *kept = Some((running, remove));
+    }
+    super::stop::on_signal(|_| {
+        if let Some((running, remove)) = KEPT.lock().ok().and_then(|mut k| k.take()) {
+            drop(running);
+            if let Some(dir) = remove {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+        }
+        "the demo's nodes and console were stopped".to_string()
+    });
+    println!("The nodes and the bank's console keep running: press Ctrl-C to stop them.");
+    super::stop::wait_for_exit()
 }
 
 /// Runs the demo's jobs one after the other and reports each.

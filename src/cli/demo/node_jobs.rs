@@ -174,7 +174,9 @@ pub fn intersection(sites: &Sites, psi: &PsiData) -> Result<Outcome, String> {
             "{} shared customers, in {}",
             bank_keys.len(),
             bank.dir
-                .join("results/demo-overlap/intersection.csv")
+                .join("results")
+                .join(bank.name)
+                .join("demo-overlap/intersection.csv")
                 .display()
         ),
         check,
@@ -266,7 +268,12 @@ pub fn intersection_sum(sites: &Sites, psi: &PsiData) -> Result<Outcome, String>
     ));
     let (jobs, seconds) = run_job(tax, &[bank], "tax-sum.toml", &spec)?;
     let cell = |site: &Site, file: &str, name: &str| -> Result<String, String> {
-        let path = site.dir.join("results/demo-tax-sum").join(file);
+        let path = site
+            .dir
+            .join("results")
+            .join(tax.name)
+            .join("demo-tax-sum")
+            .join(file);
         let (header, rows) = read_csv(&path)?;
         let c = column(&header, name, &path)?;
         rows.first()
@@ -283,7 +290,12 @@ pub fn intersection_sum(sites: &Sites, psi: &PsiData) -> Result<Outcome, String>
     let got_sum = cell(tax, "sum.csv", "sum")?;
     let bank_count = cell(bank, "cardinality.csv", "intersection_size")?;
     let tax_count = cell(tax, "cardinality.csv", "intersection_size")?;
-    let bank_has_sum = bank.dir.join("results/demo-tax-sum/sum.csv").exists();
+    let bank_has_sum = bank
+        .dir
+        .join("results")
+        .join(tax.name)
+        .join("demo-tax-sum/sum.csv")
+        .exists();
     let count = shared.len().to_string();
     let check = if got_sum == expected_sum.to_string()
         && bank_count == count
@@ -426,12 +438,17 @@ pub fn refused(sites: &Sites) -> Result<Outcome, String> {
     );
     let (jobs, seconds) = run_job(bank, &[], "overreach.toml", &spec)?;
     let at_tax = tax.status("demo-overreach")?;
+    // The refusal names the rule, and nothing of the tax bureau's schema:
+    // not the column's grade, not even whether the column exists.
     let refused = jobs.first().is_some_and(|j| {
-        j.state == "refused" && j.detail.starts_with(REFUSING_RULE) && j.detail.contains("tax_paid")
+        j.state == "refused"
+            && j.detail.starts_with(REFUSING_RULE)
+            && !j.detail.contains("tax_paid")
+            && !j.detail.contains("core")
     });
     let check = if refused && at_tax.state == "refused" {
         format!(
-            "ok: refused by {} under {REFUSING_RULE} before any row was read; both nodes record the refusal",
+            "ok: refused by {} under {REFUSING_RULE} before any row was read, without naming the column or its grade; both nodes record the refusal",
             tax.name
         )
     } else {

@@ -90,6 +90,14 @@ impl Site {
         std::fs::write(&self.config, text).map_err(|e| format!("{}: {e}", self.config.display()))
     }
 
+    /// Turns on the operator console of this site's node, on a free
+    /// loopback port (its address is on the node's ready line).
+    pub fn enable_console(&self) -> Result<(), String> {
+        let err = |e: std::io::Error| format!("{}: {e}", self.config.display());
+        let text = std::fs::read_to_string(&self.config).map_err(err)?;
+        std::fs::write(&self.config, format!("console = \"127.0.0.1:0\"\n{text}")).map_err(err)
+    }
+
     fn socket(&self) -> PathBuf {
         self.dir.join("control.sock")
     }
@@ -113,7 +121,10 @@ impl Site {
         std::fs::write(&path, spec).map_err(|e| format!("{}: {e}", path.display()))?;
         let config = NodeConfig::load(&self.config).map_err(|e| e.to_string())?;
         let spec = JobSpec::load(&path, Some(&config.known())).map_err(|e| e.to_string())?;
-        match self.call(&Request::Submit { spec })? {
+        match self.call(&Request::Submit {
+            spec,
+            wait_secs: Some(60),
+        })? {
             Response::Job(job) => Ok(job),
             other => Err(format!("{}: unexpected answer {other:?}", self.name)),
         }
@@ -207,8 +218,8 @@ pub fn start(exe: &Path, sites: &[Site]) -> Result<(Running, Vec<String>), Strin
     let mut ready = Vec::new();
     for site in sites {
         let log_path = site.dir.join("node.log");
-        let log =
-            std::fs::File::create(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
+        let log = indomain_node::private::create(&log_path)
+            .map_err(|e| format!("{}: {e}", log_path.display()))?;
         let mut child = Command::new(exe)
             .arg("node")
             .arg("--config")

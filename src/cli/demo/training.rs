@@ -107,7 +107,12 @@ pub fn node_training(
     let (bank, tax, dealer) = (sites.bank, sites.tax, sites.stats);
     let (jobs, seconds) =
         node_jobs::run_job(bank, &[tax, dealer], "credit.toml", &spec(sites, seed))?;
-    let model = |site: &Site| site.dir.join("results/demo-credit/model.json");
+    let model = |site: &Site| {
+        site.dir
+            .join("results")
+            .join(bank.name)
+            .join("demo-credit/model.json")
+    };
     let bank_model = ModelFile::load(&model(bank)).map_err(|e| e.to_string())?;
     let tax_model = ModelFile::load(&model(tax)).map_err(|e| e.to_string())?;
     let dealer_files = dealer.result_files("demo-credit")?.len();

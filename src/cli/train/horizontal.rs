@@ -12,16 +12,16 @@ use indomain_learn::calibration::CalibrationReport;
 use indomain_learn::data::{self, load_csv};
 use indomain_learn::horizontal::{
     FedAvgOutcome, FedAvgParams, GlobalModel, run_client, run_client_signed, run_server,
-    run_server_signed,
+    run_server_signed, scale_warnings,
 };
 use indomain_learn::metrics::{self, Evaluation};
 use indomain_learn::model::{
     FORMAT_VERSION, HorizontalSpec, JobParty, JobSpec, ModelFile, PartyRole, Rows, write_private,
 };
 use indomain_learn::{LearnError, Task, agree, plain, report};
+use indomain_net::Channel;
 use indomain_net::quic::{Endpoint, Identity, QuicChannel};
 use indomain_net::wire::{recv_msg, send_msg};
-use indomain_net::{Channel, Counters};
 use rand::RngExt;
 use std::time::Instant;
 
@@ -132,10 +132,7 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
         }
         let out = outcome?;
         stop.done();
-        let counters = links
-            .iter()
-            .map(|c| c.counters())
-            .fold(Counters::default(), |a, b| a + b);
+        let counters = out.bytes;
         let last = out.rounds.last().map_or(0.0, |r| r.rows);
         let rows_note = if last.is_nan() {
             String::new()
@@ -243,6 +240,7 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
         standardizer: None,
         weights: model.weights,
         intercept: Some(model.intercept),
+        roc: Vec::new(),
         rows,
         evaluation,
         loss_per_epoch: Vec::new(),
@@ -393,6 +391,11 @@ fn client_rounds(
     let parts = data::split(table.rows(), args.test_fraction, args.seed);
     let train = table.select(&parts.train);
     let test = table.select(&parts.test);
+    // The client's own columns, told to it alone.
+    let columns = args.features.clone().unwrap_or_default();
+    for warning in scale_warnings(train.x.view(), &columns) {
+        bar.suspend(|| eprintln!("train {}: warning: {warning}", args.me));
+    }
     bar.set_message(format!("training with {} rows", train.rows()));
     let y = train.y.clone().unwrap_or_default();
     let rng = &mut rand::rng();

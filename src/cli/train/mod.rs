@@ -513,9 +513,13 @@ fn describe_end(end: &TrainingEnd, params: &TrainParams) -> String {
 }
 
 fn bytes(c: Counters) -> String {
-    format!(
-        "sent {:.2} MB, received {:.2} MB",
-        c.sent as f64 / 1e6,
-        c.received as f64 / 1e6
-    )
+    // Exact below a megabyte: a small job's traffic is not "0.00 MB".
+    let amount = |n: u64| {
+        if n < 1_000_000 {
+            format!("{n} bytes")
+        } else {
+            format!("{:.2} MB", n as f64 / 1e6)
+        }
+    };
+    format!("sent {}, received {}", amount(c.sent), amount(c.received))
 }

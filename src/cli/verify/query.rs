@@ -18,7 +18,10 @@ operator's verifiable attributes; an empty cell claims nothing for that
 attribute. OUT.csv has the key, per attribute `match`, `no-match` or empty
 (not claimed), the label columns (filled only when every verifiable
 attribute was claimed and matched) and the signed version VERSION.REVISION
-the answers come from.";
+the answers come from. OUT.csv is private (0600). If the operator stops
+answering part-way (the quota is spent, the link is lost), the answers it
+gave are written (it counted them against the quota) and the records left
+unanswered are named by key; the command then fails.";
 
 /// Arguments of `indomain verify query`.
 #[derive(clap::Args)]
@@ -93,12 +96,36 @@ pub fn run(args: Args) -> CliResult {
         max_records: args.records_per_request.unwrap_or(usize::MAX),
     };
     let phase = (unix_ms(), Instant::now());
-    let answers = session::verify(&mut ch, &verifier, &queries, batching, &mut |n| {
-        bar.set_position(n as u64)
-    })?;
+    let (answers, ended) =
+        session::verify_answered(&mut ch, &verifier, &queries, batching, &mut |n| {
+            bar.set_position(n as u64)
+        });
     let phase_secs = phase.1.elapsed().as_secs_f64();
     bar.finish_and_clear();
     write_answers(&args.output, &verifier, &queries, &answers)?;
+    if let Err(e) = ended {
+        let left = &queries[answers.len()..];
+        let named: Vec<String> = left
+            .iter()
+            .take(10)
+            .map(|q| indomain_node::bounds::printable(&q.key, 64))
+            .collect();
+        let more = if left.len() > named.len() {
+            format!(" and {} more", left.len() - named.len())
+        } else {
+            String::new()
+        };
+        return Err(format!(
+            "{} of {} records were answered and written to {}; the operator stopped at \
+             record {} ({e}): left unanswered, by key: {}{more}",
+            answers.len(),
+            queries.len(),
+            args.output.display(),
+            answers.len() + 1,
+            named.join(", ")
+        )
+        .into());
+    }
     let full = answers
         .iter()
         .filter(|a| a.matches.iter().all(|m| m.1))
@@ -208,10 +235,10 @@ fn save_cache(
     v: &Verifier,
     bytes: &[u8],
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    std::fs::create_dir_all(dir)?;
-    std::fs::write(dir.join("table.bin"), bytes)?;
+    indomain_node::private::dir(dir)?;
+    indomain_node::private::write(&dir.join("table.bin"), bytes)?;
     let c = bincode::serde::encode_to_vec(v.commitment(), bincode::config::standard())?;
-    std::fs::write(dir.join("commitment.bin"), c)?;
+    indomain_node::private::write(&dir.join("commitment.bin"), &c)?;
     Ok(())
 }
 
@@ -283,7 +310,7 @@ fn write_answers(
     answers: &[Answer],
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let t = v.table();
-    let mut w = csv::Writer::from_path(path)?;
+    let mut w = csv::Writer::from_writer(Vec::new());
     let header = std::iter::once("key".to_string())
         .chain(t.attributes.iter().cloned())
         .chain(t.label_columns.iter().cloned())
@@ -311,6 +338,8 @@ fn write_answers(
         row.push(format!("{}.{}", a.version, a.revision));
         w.write_record(&row)?;
     }
-    w.flush()?;
+    let bytes = w.into_inner().map_err(|e| e.into_error())?;
+    // The answers say who matches what: a private file, whole or not at all.
+    indomain_node::private::write(path, &bytes).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(())
 }

@@ -13,6 +13,10 @@
 //! DIR/v<V>/commitment-<R>.bin  its signed commitment (bincode)
 //! DIR/v<V>/delta-<R>.bin     the change from revision R-1 (R >= 1)
 //! ```
+//!
+//! The store is private: the directory and each `v<V>` are 0700, and every
+//! file (the snapshot holds the whole registry in plaintext) is 0600,
+//! written to a new file and renamed into place ([`indomain_node::private`]).
 
 use ed25519_dalek::SigningKey;
 use indomain_verify::VerifyError;
@@ -23,7 +27,6 @@ use indomain_verify::record::Record;
 use indomain_verify::service::ServedDelta;
 use indomain_verify::table::Table;
 use std::collections::HashSet;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// The operator's store.
@@ -39,20 +42,15 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Writes `text` to `path`, readable by its owner only when `secret`.
-fn write(path: &Path, text: &[u8], secret: bool) -> Result<(), VerifyError> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    if secret {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut f = options
-        .open(path)
-        .map_err(io(format!("creating {}", path.display())))?;
-    f.write_all(text)
-        .map_err(io(format!("writing {}", path.display())))
+/// Writes `text` as the whole of `path`: a private file (0600), replaced
+/// atomically.
+fn write(path: &Path, text: &[u8]) -> Result<(), VerifyError> {
+    indomain_node::private::write(path, text).map_err(io(format!("writing {}", path.display())))
+}
+
+/// Creates (or narrows) a private directory of the store.
+fn private_dir(dir: &Path) -> Result<(), VerifyError> {
+    indomain_node::private::dir(dir).map_err(io(format!("creating {}", dir.display())))
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, VerifyError> {
@@ -69,7 +67,7 @@ fn read_hex<const N: usize>(path: &Path) -> Result<[u8; N], VerifyError> {
 impl Store {
     /// The store at `dir`, created if missing.
     pub fn open(dir: &Path) -> Result<Store, VerifyError> {
-        std::fs::create_dir_all(dir).map_err(io(format!("creating {}", dir.display())))?;
+        private_dir(dir)?;
         Ok(Store {
             dir: dir.to_path_buf(),
         })
@@ -88,9 +86,9 @@ impl Store {
         let mut seed = [0u8; 32];
         rand::Rng::fill_bytes(&mut rand::rng(), &mut seed);
         let key = SigningKey::from_bytes(&seed);
-        write(&path, hex(&seed).as_bytes(), true)?;
+        write(&path, hex(&seed).as_bytes())?;
         let public = hex(&key.verifying_key().to_bytes());
-        write(&self.dir.join("signing.pub"), public.as_bytes(), false)?;
+        write(&self.dir.join("signing.pub"), public.as_bytes())?;
         Ok(key)
     }
 
@@ -124,7 +122,7 @@ impl Store {
     /// Remembers that `log` has recorded client usage.
     pub fn mark_usage_recorded(&self, log: &Path) -> Result<(), VerifyError> {
         let path = self.dir.join("usage.recorded");
-        write(&path, log.display().to_string().as_bytes(), false)
+        write(&path, log.display().to_string().as_bytes())
     }
 
     /// The OPRF key of `version`.
@@ -166,8 +164,8 @@ impl Store {
     /// Saves a new version's key (before anything is published with it).
     pub fn save_key(&self, version: u64, key: &OprfKey) -> Result<(), VerifyError> {
         let dir = self.version_dir(version);
-        std::fs::create_dir_all(&dir).map_err(io(format!("creating {}", dir.display())))?;
-        write(&dir.join("oprf.key"), hex(&key.to_bytes()).as_bytes(), true)
+        private_dir(&dir)?;
+        write(&dir.join("oprf.key"), hex(&key.to_bytes()).as_bytes())
     }
 
     /// Saves a published revision, its delta and snapshot, then makes it
@@ -180,19 +178,16 @@ impl Store {
     ) -> Result<(), VerifyError> {
         let (v, r) = (p.table.version, p.table.revision);
         let dir = self.version_dir(v);
-        write(&dir.join(format!("table-{r}.bin")), &p.bytes, false)?;
+        private_dir(&dir)?;
+        write(&dir.join(format!("table-{r}.bin")), &p.bytes)?;
         let c = bincode::serde::encode_to_vec(&p.commitment, bincode::config::standard())
             .map_err(|e| VerifyError::Input(format!("encoding the commitment: {e}")))?;
-        write(&dir.join(format!("commitment-{r}.bin")), &c, false)?;
+        write(&dir.join(format!("commitment-{r}.bin")), &c)?;
         if let Some(d) = delta {
-            write(&dir.join(format!("delta-{r}.bin")), d, false)?;
+            write(&dir.join(format!("delta-{r}.bin")), d)?;
         }
         write_snapshot(&dir.join("snapshot.csv"), snapshot)?;
-        write(
-            &self.dir.join("current"),
-            format!("{v}.{r}").as_bytes(),
-            false,
-        )
+        write(&self.dir.join("current"), format!("{v}.{r}").as_bytes())
     }
 
     /// The records of the current revision of `version`.
@@ -224,9 +219,10 @@ impl Store {
     }
 }
 
+/// Writes the records of `d` to `path`, a private file.
 fn write_snapshot(path: &Path, d: &Dataset) -> Result<(), VerifyError> {
     let err = |e: csv::Error| VerifyError::Input(format!("writing {}: {e}", path.display()));
-    let mut w = csv::Writer::from_path(path).map_err(err)?;
+    let mut w = csv::Writer::from_writer(Vec::new());
     let header = std::iter::once("key".to_string())
         .chain(d.attributes.iter().map(|a| format!("attr:{a}")))
         .chain(d.label_columns.iter().map(|l| format!("label:{l}")));
@@ -235,7 +231,10 @@ fn write_snapshot(path: &Path, d: &Dataset) -> Result<(), VerifyError> {
         let row = std::iter::once(&r.key).chain(&r.values).chain(&r.labels);
         w.write_record(row).map_err(err)?;
     }
-    w.flush().map_err(io(format!("writing {}", path.display())))
+    let bytes = w
+        .into_inner()
+        .map_err(|e| VerifyError::Input(format!("writing {}: {e}", path.display())))?;
+    write(path, &bytes)
 }
 
 /// Which columns (of a CSV file or an SQLite table or query) make a

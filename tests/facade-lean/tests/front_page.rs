@@ -21,6 +21,7 @@ macro_rules! front_page {
 front_page!(psi, "psi.rs");
 front_page!(secure_sum, "secure_sum.rs");
 front_page!(statistics, "statistics.rs");
+front_page!(dp, "dp.rs");
 front_page!(secagg, "secagg.rs");
 front_page!(vertical, "vertical.rs");
 front_page!(dot, "dot.rs");

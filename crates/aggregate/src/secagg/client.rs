@@ -115,7 +115,7 @@ fn run<C: Channel + ?Sized, R: CryptoRng + ?Sized>(
             *e = e.wrapping_add(n as u64);
         }
     }
-    let round = params.round;
+    let round = params.round_id();
     let peer = server.peer().to_string();
     let protocol = |phase: &'static str, reason: String| AggregateError::Protocol {
         peer: peer.clone(),

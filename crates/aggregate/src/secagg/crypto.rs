@@ -3,10 +3,12 @@
 //! Keys are X25519-style: a secret scalar s (uniform modulo ℓ, so it is one
 //! Shamir field element) and the public point s·B on the Montgomery curve.
 //! The agreement of u and v is s_u·(s_v·B) = s_v·(s_u·B). It is hashed with
-//! SHA-256 under a domain-separation label, the round and both ids into
+//! SHA-256 under a domain-separation label, the job nonce, the round and
+//! both ids into
 //! either a full 128-bit AES-CTR mask seed (never folded) or a 128-bit
 //! AES-GCM key for the shares u and v exchange.
 
+use super::RoundId;
 use aes_gcm::Aes128Gcm;
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use curve25519_dalek::Scalar;
@@ -15,8 +17,8 @@ use indomain_core::prg::Seed;
 use rand::CryptoRng;
 use sha2::{Digest, Sha256};
 
-const MASK_LABEL: &[u8] = b"indomain/secagg/v1/pairwise-mask";
-const SHARE_KEY_LABEL: &[u8] = b"indomain/secagg/v1/share-encryption";
+const MASK_LABEL: &[u8] = b"indomain/secagg/v2/pairwise-mask";
+const SHARE_KEY_LABEL: &[u8] = b"indomain/secagg/v2/share-encryption";
 
 /// Bytes of the plaintext a client seals for a neighbour: its shares of the
 /// self-mask seed and of the mask key (one field element each).
@@ -73,12 +75,13 @@ pub fn valid_public_key(public: &[u8; 32]) -> bool {
     })
 }
 
-fn derive(label: &[u8], round: u64, u: usize, v: usize, shared: &[u8; 32]) -> [u8; 16] {
+fn derive(label: &[u8], round: RoundId, u: usize, v: usize, shared: &[u8; 32]) -> [u8; 16] {
     let (lo, hi) = (u.min(v) as u64, u.max(v) as u64);
     let mut h = Sha256::new();
     h.update((label.len() as u64).to_le_bytes());
     h.update(label);
-    h.update(round.to_le_bytes());
+    h.update(round.job);
+    h.update(round.round.to_le_bytes());
     h.update(lo.to_le_bytes());
     h.update(hi.to_le_bytes());
     h.update(shared);
@@ -89,30 +92,31 @@ fn derive(label: &[u8], round: u64, u: usize, v: usize, shared: &[u8; 32]) -> [u
 }
 
 /// The pairwise mask seed of clients `u` and `v` from their agreement.
-pub fn mask_seed(round: u64, u: usize, v: usize, shared: &[u8; 32]) -> Seed {
+pub fn mask_seed(round: RoundId, u: usize, v: usize, shared: &[u8; 32]) -> Seed {
     Seed(derive(MASK_LABEL, round, u, v, shared))
 }
 
 /// The AES-GCM key under which `u` and `v` exchange shares.
-pub fn share_key(round: u64, u: usize, v: usize, shared: &[u8; 32]) -> [u8; 16] {
+pub fn share_key(round: RoundId, u: usize, v: usize, shared: &[u8; 32]) -> [u8; 16] {
     derive(SHARE_KEY_LABEL, round, u, v, shared)
 }
 
-fn nonce_and_aad(round: u64, from: usize, to: usize) -> ([u8; 12], [u8; 24]) {
+fn nonce_and_aad(round: RoundId, from: usize, to: usize) -> ([u8; 12], [u8; 56]) {
     // One key serves both directions: the direction goes into the nonce.
     let mut nonce = [0u8; 12];
     nonce[0] = u8::from(from > to);
-    let mut aad = [0u8; 24];
-    aad[..8].copy_from_slice(&round.to_le_bytes());
-    aad[8..16].copy_from_slice(&(from as u64).to_le_bytes());
-    aad[16..].copy_from_slice(&(to as u64).to_le_bytes());
+    let mut aad = [0u8; 56];
+    aad[..32].copy_from_slice(&round.job);
+    aad[32..40].copy_from_slice(&round.round.to_le_bytes());
+    aad[40..48].copy_from_slice(&(from as u64).to_le_bytes());
+    aad[48..].copy_from_slice(&(to as u64).to_le_bytes());
     (nonce, aad)
 }
 
 /// Encrypts `from`'s shares for `to`.
 pub fn seal(
     key: &[u8; 16],
-    round: u64,
+    round: RoundId,
     from: usize,
     to: usize,
     plaintext: &[u8; SHARE_PLAINTEXT],
@@ -135,7 +139,7 @@ pub fn seal(
 /// authenticate.
 pub fn open(
     key: &[u8; 16],
-    round: u64,
+    round: RoundId,
     from: usize,
     to: usize,
     sealed: &[u8],
@@ -190,16 +194,23 @@ mod tests {
         let b = KeyPair::generate(&mut rng);
         let ab = a.agree(&b.public()).unwrap();
         assert_eq!(Some(ab), b.agree(&a.public()));
-        assert_eq!(mask_seed(7, 1, 2, &ab), mask_seed(7, 2, 1, &ab));
-        assert_ne!(mask_seed(7, 1, 2, &ab), mask_seed(8, 1, 2, &ab));
-        let key = share_key(7, 1, 2, &ab);
-        let sealed = seal(&key, 7, 1, 2, &[9u8; 64]);
+        let r = |job: u8, round: u64| RoundId {
+            job: [job; 32],
+            round,
+        };
+        assert_eq!(mask_seed(r(1, 7), 1, 2, &ab), mask_seed(r(1, 7), 2, 1, &ab));
+        assert_ne!(mask_seed(r(1, 7), 1, 2, &ab), mask_seed(r(1, 8), 1, 2, &ab));
+        // The same round of another job.
+        assert_ne!(mask_seed(r(1, 7), 1, 2, &ab), mask_seed(r(2, 7), 1, 2, &ab));
+        let key = share_key(r(1, 7), 1, 2, &ab);
+        let sealed = seal(&key, r(1, 7), 1, 2, &[9u8; 64]);
         assert_eq!(sealed.len(), SEALED_LEN);
-        assert_eq!(open(&key, 7, 1, 2, &sealed), Some([9u8; 64]));
-        assert_eq!(open(&key, 7, 2, 1, &sealed), None);
+        assert_eq!(open(&key, r(1, 7), 1, 2, &sealed), Some([9u8; 64]));
+        assert_eq!(open(&key, r(1, 7), 2, 1, &sealed), None);
+        assert_eq!(open(&key, r(2, 7), 1, 2, &sealed), None);
         let mut tampered = sealed.clone();
         tampered[3] ^= 1;
-        assert_eq!(open(&key, 7, 1, 2, &tampered), None);
+        assert_eq!(open(&key, r(1, 7), 1, 2, &tampered), None);
         assert_eq!(a.agree(&[0u8; 32]), None);
         let seed = Seed([0xab; 16]);
         assert_eq!(scalar_to_seed(&seed_to_scalar(&seed)), Some(seed));

@@ -57,6 +57,7 @@ pub mod crypto;
 pub mod driver;
 pub mod graph;
 pub mod messages;
+pub mod nonce;
 pub mod parameters;
 pub mod server;
 pub mod signing;
@@ -91,6 +92,21 @@ pub struct Params {
     /// The bound on |x| every input value must respect.
     pub max_abs: f64,
     /// The round number, bound into every derived key.
+    pub round: u64,
+    /// The job nonce, bound with the round number into every signed
+    /// message and derived key, so that nothing of one job's rounds (round
+    /// numbers restart at 0 in every job) is accepted in another's. Agree
+    /// on a fresh one per job with [`nonce`]; [`Params::new`] leaves it
+    /// zero.
+    pub job: [u8; 32],
+}
+
+/// Which round of which job: what signatures and derived keys are bound to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoundId {
+    /// The job nonce ([`Params::job`]).
+    pub job: [u8; 32],
+    /// The round number within the job ([`Params::round`]).
     pub round: u64,
 }
 
@@ -178,6 +194,7 @@ impl Params {
             frac_bits,
             max_abs,
             round: 0,
+            job: [0; 32],
         };
         params.validate()?;
         Ok(params)
@@ -189,6 +206,14 @@ impl Params {
         self.threshold = t;
         self.validate()?;
         Ok(self)
+    }
+
+    /// The round of the job these parameters describe.
+    pub fn round_id(&self) -> RoundId {
+        RoundId {
+            job: self.job,
+            round: self.round,
+        }
     }
 
     /// The scale 2^frac_bits.

@@ -263,7 +263,7 @@ impl ServerRound {
                     crypto::valid_public_key(&a.cipher_key)
                         && crypto::valid_public_key(&a.mask_key)
                         && self.pki.as_ref().is_none_or(|pki| {
-                            signing::verify_keys(pki, self.params.round, client, a)
+                            signing::verify_keys(pki, self.params.round_id(), client, a)
                         })
                 })
                 .map(|a| self.adverts[client] = Some(a))
@@ -393,7 +393,7 @@ impl ServerRound {
                 };
                 self.step = if self.pki.is_some() {
                     self.survivors_message =
-                        signing::survivors_message(self.params.round, &list.clients);
+                        signing::survivors_message(self.params.round_id(), &list.clients);
                     Step::ConsistencyCheck
                 } else {
                     Step::Unmasking
@@ -547,7 +547,7 @@ impl ServerRound {
                 let shared = mask_key(v)
                     .and_then(|theirs| keys.agree(&theirs))
                     .ok_or_else(|| inconsistent(v, "mask key"))?;
-                let seed = crypto::mask_seed(params.round, u, v, &shared);
+                let seed = crypto::mask_seed(params.round_id(), u, v, &shared);
                 // v added +PRG(s_uv) if v < u and −PRG(s_uv) if v > u: undo it.
                 if v < u {
                     prg::sub_expansion(&mut sum, &seed);

@@ -6,12 +6,13 @@
 //! knows every other client's public key ([`Pki`], a table by client id
 //! that the deployment provides; the server is not trusted to relay it).
 //!
-//! - **Signed keys**: a client signs (round, its id, its two public keys);
+//! - **Signed keys**: a client signs (job nonce, round, its id, its two
+//!   public keys);
 //!   each client verifies the signature on every neighbour's keys the
 //!   server relays and refuses the round, naming the client, on a missing
 //!   or bad one. The server can no longer substitute its own keys.
 //! - **Consistency check**: after the masked inputs, each survivor signs
-//!   (round, survivor list) and the server relays to each client the
+//!   (job nonce, round, survivor list) and the server relays to each client the
 //!   signatures of the clients within two hops of it. Before revealing any
 //!   share, a client checks every relayed signature against the list it was
 //!   sent and, for each neighbour w whose share it would reveal, that at
@@ -23,9 +24,9 @@
 //! What each party learns beyond the unsigned round: the server and every
 //! client see signatures on public values only.
 
-use super::Params;
 use super::graph::Graph;
 use super::messages::{Advertise, Endorsement};
+use super::{Params, RoundId};
 use crate::AggregateError;
 use ed25519_dalek::{Signature, Signer};
 /// The identity key types (ed25519-dalek), for callers without that crate.
@@ -34,8 +35,8 @@ use rand::{CryptoRng, Rng};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
 
-const KEYS_LABEL: &[u8] = b"indomain/secagg/v1/signed-keys";
-const SURVIVORS_LABEL: &[u8] = b"indomain/secagg/v1/survivor-list";
+const KEYS_LABEL: &[u8] = b"indomain/secagg/v2/signed-keys";
+const SURVIVORS_LABEL: &[u8] = b"indomain/secagg/v2/survivor-list";
 
 /// Bytes of an ed25519 signature.
 pub const SIGNATURE_LEN: usize = 64;
@@ -107,44 +108,47 @@ impl Pki {
     }
 }
 
-/// What a client signs about its keys: label, round, id and both keys.
-fn keys_message(round: u64, client: usize, keys: &Advertise) -> Vec<u8> {
-    let mut m = Vec::with_capacity(KEYS_LABEL.len() + 8 + 16 + 64);
+/// What a client signs about its keys: label, job nonce, round, id and
+/// both keys.
+fn keys_message(round: RoundId, client: usize, keys: &Advertise) -> Vec<u8> {
+    let mut m = Vec::with_capacity(KEYS_LABEL.len() + 8 + 32 + 16 + 64);
     m.extend((KEYS_LABEL.len() as u64).to_le_bytes());
     m.extend(KEYS_LABEL);
-    m.extend(round.to_le_bytes());
+    m.extend(round.job);
+    m.extend(round.round.to_le_bytes());
     m.extend((client as u64).to_le_bytes());
     m.extend(keys.cipher_key);
     m.extend(keys.mask_key);
     m
 }
 
-/// What a survivor signs: label, round and the SHA-256 of the list (ids as
-/// little-endian u32 after their count), so a signature is over 32 bytes
-/// however long the list.
-pub fn survivors_message(round: u64, survivors: &[u32]) -> Vec<u8> {
+/// What a survivor signs: label, job nonce, round and the SHA-256 of the
+/// list (ids as little-endian u32 after their count), so a signature is
+/// over 32 bytes however long the list.
+pub fn survivors_message(round: RoundId, survivors: &[u32]) -> Vec<u8> {
     let mut h = Sha256::new();
     h.update((survivors.len() as u64).to_le_bytes());
     for &c in survivors {
         h.update(c.to_le_bytes());
     }
-    let mut m = Vec::with_capacity(SURVIVORS_LABEL.len() + 8 + 8 + 32);
+    let mut m = Vec::with_capacity(SURVIVORS_LABEL.len() + 8 + 32 + 8 + 32);
     m.extend((SURVIVORS_LABEL.len() as u64).to_le_bytes());
     m.extend(SURVIVORS_LABEL);
-    m.extend(round.to_le_bytes());
+    m.extend(round.job);
+    m.extend(round.round.to_le_bytes());
     m.extend(h.finalize());
     m
 }
 
 /// Client `client`'s signature on its keys.
-pub fn sign_keys(key: &SigningKey, round: u64, client: usize, keys: &Advertise) -> Vec<u8> {
+pub fn sign_keys(key: &SigningKey, round: RoundId, client: usize, keys: &Advertise) -> Vec<u8> {
     key.sign(&keys_message(round, client, keys))
         .to_bytes()
         .to_vec()
 }
 
 /// A signature on the survivor list.
-pub fn sign_survivors(key: &SigningKey, round: u64, survivors: &[u32]) -> Vec<u8> {
+pub fn sign_survivors(key: &SigningKey, round: RoundId, survivors: &[u32]) -> Vec<u8> {
     key.sign(&survivors_message(round, survivors))
         .to_bytes()
         .to_vec()
@@ -162,8 +166,8 @@ pub fn verify(pki: &Pki, client: usize, message: &[u8], signature: &[u8]) -> boo
     Signature::from_slice(signature).is_ok_and(|s| key.verify_strict(message, &s).is_ok())
 }
 
-/// Whether `keys` carry `client`'s valid signature for `round`.
-pub fn verify_keys(pki: &Pki, round: u64, client: usize, keys: &Advertise) -> bool {
+/// Whether `keys` carry `client`'s valid signature for `round` (of its job).
+pub fn verify_keys(pki: &Pki, round: RoundId, client: usize, keys: &Advertise) -> bool {
     verify(
         pki,
         client,
@@ -186,7 +190,7 @@ pub fn check_endorsements(
     held: impl Iterator<Item = usize>,
 ) -> Result<(), AggregateError> {
     let phase = "consistency check";
-    let message = survivors_message(params.round, survivors);
+    let message = survivors_message(params.round_id(), survivors);
     let near: BTreeSet<usize> = graph.two_hop(me).into_iter().collect();
     let mut signers = BTreeSet::from([me]);
     for e in endorsements {

@@ -109,6 +109,12 @@ impl LinkStopper {
         );
     }
 
+    /// Whether the link is closed already (by either side, or because the
+    /// peer went silent).
+    pub fn is_closed(&self) -> bool {
+        self.connection.close_reason().is_some()
+    }
+
     /// If the peer closed the link as stopped: its reason (escaped). Lets
     /// the side that failed tell a peer's cancel from any other failure.
     pub fn stopped_by_peer(&self) -> Option<String> {

@@ -1,10 +1,11 @@
 //! The audit trail: an append-only, hash-chained log of signed records of
 //! everything the node did for its peers — each job's spec hash, parties,
 //! protocol, datasets, columns and grades, parameters, outputs with their
-//! hashes and receivers, bytes moved, outcome and timing — and the peers'
-//! signed receipts of each job's outcome. [`verify::verify_records`] checks
-//! it and names the first bad record.
+//! salted commitments and receivers, bytes moved, outcome and timing — and
+//! the peers' signed receipts of each job's outcome. [`verify::verify_log`]
+//! checks it and names the first bad record.
 
+pub mod commitment;
 pub mod key;
 pub mod log;
 pub mod receipt;
@@ -12,8 +13,9 @@ pub mod record;
 pub mod show;
 pub mod verify;
 
+pub use commitment::Salt;
 pub use log::AuditLog;
-pub use receipt::{OutputHash, Receipt, ReceiptBody};
+pub use receipt::{CompletionReceipt, OutputHash, OutputSalt, Receipt, ReceiptBody};
 pub use record::{Event, JobRecord, Outcome, OutputRecord, Record, Touched};
 
 #[cfg(test)]

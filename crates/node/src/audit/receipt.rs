@@ -1,40 +1,141 @@
 //! Receipts: at the end of a job each party signs (job id, spec hash,
-//! outcome, output hashes) with its audit key and gives it to the others,
-//! who store it in their own audit log. A node thereby holds proof of what
-//! each peer agreed the job produced; a forged or altered receipt fails
+//! outcome, output commitments, the head of its audit log) with its audit
+//! key and gives it to the others, who store it in their own audit log. A
+//! node thereby holds proof of what each peer agreed the job produced and
+//! how far that peer's log reached; a forged or altered receipt fails
 //! [`Receipt::verify`] against the peer's key from the configuration.
+//!
+//! What a receipt reveals to whoever holds it (every other party of the
+//! job, the dealer included, and every reader of their logs): the job id,
+//! spec hash and outcome, which outputs the signer released to whom, and
+//! the signer's audit head — never an output's content. Since version 2 an
+//! output is quoted by its salted commitment ([`super::commitment`]); the
+//! salt travels beside the receipt ([`CompletionReceipt`]) only to the
+//! output's receivers. Version-1 receipts quoted the plain SHA-256 of the
+//! bytes, which gives small results away to a brute force; they still
+//! verify (old logs), but a node no longer accepts one from a peer.
 
+use super::commitment::Salt;
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use serde::{Deserialize, Serialize};
 
-const RECEIPT_DOMAIN: &[u8] = b"indomain/receipt/v1\n";
+const RECEIPT_DOMAIN_V1: &[u8] = b"indomain/receipt/v1\n";
+const RECEIPT_DOMAIN_V2: &[u8] = b"indomain/receipt/v2\n";
 
-/// An output's name, receiver and the hex SHA-256 of its bytes.
+/// The receipt version this node signs.
+pub const RECEIPT_VERSION: u32 = 2;
+
+/// An output's name, receiver and what the signer commits to about it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutputHash {
     /// The output.
     pub name: String,
     /// Who received it.
     pub receiver: String,
-    /// Hex SHA-256 of its bytes.
+    /// Version 2: the hex salted commitment of its bytes
+    /// ([`Salt::commit`]); version 1: the hex SHA-256 of its bytes.
     pub hash: String,
+}
+
+fn is_v1(v: &u32) -> bool {
+    *v == 1
+}
+
+fn v1() -> u32 {
+    1
 }
 
 /// What a receipt vouches for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReceiptBody {
+    /// The receipt's version: 1 (absent in old logs) or
+    /// [`RECEIPT_VERSION`].
+    #[serde(default = "v1", skip_serializing_if = "is_v1")]
+    pub version: u32,
     /// The job id.
     pub job_id: String,
+    /// The job's proposer (version 2): job ids are unique per proposer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proposer: Option<String>,
     /// Hex SHA-256 of the job spec.
     pub spec_hash: String,
-    /// `completed`, `failed`, `refused` or `cancelled`.
+    /// `completed`, `failed`, `accepted`, `refused` or `cancelled`.
     pub outcome: String,
     /// The outputs released.
     pub outputs: Vec<OutputHash>,
+    /// The rule of the signer's policy that decided (version 2, receipts of
+    /// an `accepted` or `refused` decision).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    /// The hash of the last record of the signer's audit log when it
+    /// signed (version 2), so every peer holds a head the signer's log
+    /// must keep reaching (`indomain audit verify --head`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit_head: Option<String>,
+}
+
+impl ReceiptBody {
+    /// A current-version body.
+    pub fn new(
+        (proposer, job_id): (&str, &str),
+        spec_hash: &str,
+        outcome: &str,
+        outputs: Vec<OutputHash>,
+        audit_head: &str,
+    ) -> ReceiptBody {
+        ReceiptBody {
+            version: RECEIPT_VERSION,
+            job_id: job_id.to_string(),
+            proposer: Some(proposer.to_string()),
+            spec_hash: spec_hash.to_string(),
+            outcome: outcome.to_string(),
+            outputs,
+            rule: None,
+            audit_head: Some(audit_head.to_string()),
+        }
+    }
+
+    /// The body with the deciding `rule` (a decision's receipt).
+    pub fn with_rule(mut self, rule: &str) -> ReceiptBody {
+        self.rule = Some(rule.to_string());
+        self
+    }
+}
+
+/// One output's salt, as a completion receipt's signer gives it to another
+/// receiver of that output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutputSalt {
+    /// The output (the signer's copy, released to the signer).
+    pub name: String,
+    /// The salt, 64 hex digits.
+    pub salt: String,
+}
+
+impl OutputSalt {
+    /// The salt, if it is 64 hex digits.
+    pub fn salt(&self) -> Option<Salt> {
+        Salt::from_hex(&self.salt)
+    }
+}
+
+/// What a party sends each other party at the end of a job: its signed
+/// receipt, and the salts of the outputs the addressee also receives (and
+/// no other).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompletionReceipt {
+    /// The signed receipt (the same for every party).
+    pub receipt: Receipt,
+    /// Salts for the addressee only.
+    pub salts: Vec<OutputSalt>,
 }
 
 /// A party's signed receipt.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// In the audit log (JSON) it is an object; on the wire (bincode, which
+/// cannot skip absent fields) it travels as the bytes of that same JSON,
+/// so a receipt reads back exactly as it was signed either way.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Receipt {
     /// The signed content.
     pub body: ReceiptBody,
@@ -44,8 +145,51 @@ pub struct Receipt {
     pub signature: String,
 }
 
+/// [`Receipt`]'s fields, as JSON holds them.
+#[derive(Serialize, Deserialize)]
+struct ReceiptFields {
+    body: ReceiptBody,
+    signer: String,
+    signature: String,
+}
+
+impl Serialize for Receipt {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let fields = ReceiptFields {
+            body: self.body.clone(),
+            signer: self.signer.clone(),
+            signature: self.signature.clone(),
+        };
+        if s.is_human_readable() {
+            fields.serialize(s)
+        } else {
+            let json = serde_json::to_vec(&fields).map_err(serde::ser::Error::custom)?;
+            s.serialize_bytes(&json)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Receipt {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Receipt, D::Error> {
+        let fields = if d.is_human_readable() {
+            ReceiptFields::deserialize(d)?
+        } else {
+            let json: Vec<u8> = Vec::deserialize(d)?;
+            serde_json::from_slice(&json).map_err(serde::de::Error::custom)?
+        };
+        Ok(Receipt {
+            body: fields.body,
+            signer: fields.signer,
+            signature: fields.signature,
+        })
+    }
+}
+
 fn message(body: &ReceiptBody) -> Vec<u8> {
-    let mut m = RECEIPT_DOMAIN.to_vec();
+    let mut m = match body.version {
+        1 => RECEIPT_DOMAIN_V1.to_vec(),
+        _ => RECEIPT_DOMAIN_V2.to_vec(),
+    };
     // A plain struct of strings always serialises.
     m.extend(serde_json::to_vec(body).unwrap_or_default());
     m
@@ -62,8 +206,15 @@ impl Receipt {
         }
     }
 
-    /// Checks the signature against the signer's public key.
+    /// Checks the signature against the signer's public key (a receipt of
+    /// a version this node does not know fails).
     pub fn verify(&self, key: &VerifyingKey) -> Result<(), String> {
+        if !(1..=RECEIPT_VERSION).contains(&self.body.version) {
+            return Err(format!(
+                "receipt of {}: version {} is unknown here",
+                self.signer, self.body.version
+            ));
+        }
         let bytes = crate::hex::decode::<64>(&self.signature).ok_or_else(|| {
             format!(
                 "receipt of {}: the signature is not 128 hex digits",
@@ -80,16 +231,77 @@ mod tests {
     use super::*;
 
     fn body() -> ReceiptBody {
-        ReceiptBody {
-            job_id: "j1".into(),
-            spec_hash: "ab".repeat(32),
-            outcome: "completed".into(),
-            outputs: vec![OutputHash {
+        ReceiptBody::new(
+            ("bank", "j1"),
+            &"ab".repeat(32),
+            "completed",
+            vec![OutputHash {
                 name: "intersection".into(),
                 receiver: "bank".into(),
                 hash: "cd".repeat(32),
             }],
+            &"ef".repeat(32),
+        )
+    }
+
+    #[test]
+    fn receipts_cross_the_wire_whole() {
+        // bincode cannot skip absent fields: a receipt travels as its JSON.
+        let key = SigningKey::from_bytes(&[7; 32]);
+        for body in [body(), body().with_rule("policy.peers.bank.allow[0]")] {
+            let receipt = Receipt::sign(body, "tax", &key);
+            let wire = CompletionReceipt {
+                receipt: receipt.clone(),
+                salts: vec![OutputSalt {
+                    name: "intersection".into(),
+                    salt: "ab".repeat(32),
+                }],
+            };
+            let (mut a, mut b) = indomain_net::memory::pair("bank", "tax");
+            indomain_net::wire::send_msg(&mut a, &wire).unwrap();
+            let back: CompletionReceipt = indomain_net::wire::recv_msg(&mut b).unwrap();
+            assert_eq!(back, wire);
+            back.receipt.verify(&key.verifying_key()).unwrap();
+            // In JSON it is the plain object the log has always held.
+            let json = serde_json::to_string(&receipt).unwrap();
+            assert!(json.starts_with("{\"body\":{"), "{json}");
         }
+    }
+
+    #[test]
+    fn version_1_receipts_keep_their_bytes_and_verify() {
+        // A receipt as version 1 wrote it (no version, no head): it reads
+        // back, serialises to the same bytes and verifies under the v1 tag.
+        let key = SigningKey::from_bytes(&[7; 32]);
+        let old = ReceiptBody {
+            version: 1,
+            proposer: None,
+            rule: None,
+            audit_head: None,
+            ..body()
+        };
+        let signed = Receipt::sign(old, "tax", &key);
+        let json = serde_json::to_string(&signed).unwrap();
+        assert!(
+            !["version", "audit_head", "proposer", "rule"]
+                .iter()
+                .any(|f| json.contains(f)),
+            "{json}"
+        );
+        let back: Receipt = serde_json::from_str(&json).unwrap();
+        assert_eq!(serde_json::to_string(&back).unwrap(), json);
+        back.verify(&key.verifying_key()).unwrap();
+        // The same body under the version-2 tag is another signature.
+        let mut relabelled = back;
+        relabelled.body.version = 2;
+        assert!(relabelled.verify(&key.verifying_key()).is_err());
+        relabelled.body.version = 3;
+        assert!(
+            relabelled
+                .verify(&key.verifying_key())
+                .unwrap_err()
+                .contains("version 3")
+        );
     }
 
     #[test]

@@ -1,8 +1,16 @@
-//! What an audit record holds: a sequence number, the time, the previous
-//! record's hash, an event, the record's own hash and the node's signature
-//! over that hash. The hash covers everything but itself and the signature,
-//! as compact JSON in declaration order (every map in an event is sorted),
-//! so a verifier recomputes it from the parsed record.
+//! What an audit record holds: its version, a sequence number, the time,
+//! the previous record's hash, an event, the record's own hash and the
+//! node's signature over that hash. The hash covers everything but itself
+//! and the signature, as compact JSON in declaration order (every map in
+//! an event is sorted). A verifier recomputes it from the parsed record
+//! and also requires the stored line to be exactly that record's JSON
+//! (`audit/verify.rs`), so a field added, dropped or reordered in the file
+//! is caught even where parsing would ignore it.
+//!
+//! Versions: 1 (no `version` field) quoted outputs by the plain SHA-256 of
+//! their bytes; 2 ([`RECORD_VERSION`]) by their salted commitment
+//! ([`super::commitment`]) and hashes under its own domain tag. Both
+//! verify.
 
 use super::receipt::Receipt;
 use crate::grade::Grade;
@@ -11,7 +19,11 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
-const RECORD_DOMAIN: &[u8] = b"indomain/audit-record/v1\n";
+const RECORD_DOMAIN_V1: &[u8] = b"indomain/audit-record/v1\n";
+const RECORD_DOMAIN_V2: &[u8] = b"indomain/audit-record/v2\n";
+
+/// The record version this node writes.
+pub const RECORD_VERSION: u32 = 2;
 
 /// A column a job touched, with its grade.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -23,14 +35,15 @@ pub struct Touched {
 }
 
 /// An output of a job: what it is, who receives it, and (once released)
-/// the SHA-256 of its bytes.
+/// the commitment to its bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutputRecord {
     /// The output's name.
     pub name: String,
     /// Its receiver.
     pub receiver: String,
-    /// Hex SHA-256 of the released bytes; `None` until released.
+    /// Once released: the hex salted commitment of its bytes (record
+    /// version 2; the plain SHA-256 in version 1). `None` until released.
     pub hash: Option<String>,
 }
 
@@ -64,6 +77,14 @@ pub enum Outcome {
         /// The node whose operator cancelled it.
         #[serde(default)]
         by: String,
+    },
+    /// Withdrawn by its proposer before it started (another party refused
+    /// it); nothing was read.
+    Withdrawn {
+        /// The proposer.
+        by: String,
+        /// Why, as the proposer put it.
+        reason: String,
     },
 }
 
@@ -123,7 +144,8 @@ pub enum Event {
         output: String,
         /// Its receiver.
         receiver: String,
-        /// Hex SHA-256 of the bytes.
+        /// The hex salted commitment of the bytes (the plain SHA-256 in
+        /// record version 1).
         hash: String,
     },
     /// The egress guard refused a release.
@@ -141,9 +163,19 @@ pub enum Event {
     Receipt(Receipt),
 }
 
+fn is_v1(v: &u32) -> bool {
+    *v == 1
+}
+
+fn v1() -> u32 {
+    1
+}
+
 /// The hashed part of a record.
 #[derive(Serialize)]
 struct Body<'a> {
+    #[serde(skip_serializing_if = "is_v1")]
+    version: u32,
     seq: u64,
     time_ms: u64,
     prev: &'a str,
@@ -154,6 +186,9 @@ struct Body<'a> {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Record {
+    /// The record's version: 1 (absent in old logs) or [`RECORD_VERSION`].
+    #[serde(default = "v1", skip_serializing_if = "is_v1")]
+    pub version: u32,
     /// Its position in the log, from 0.
     pub seq: u64,
     /// When it was written (Unix milliseconds).
@@ -174,20 +209,37 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 impl Record {
     /// The hash the record's fields give.
     pub fn compute_hash(&self) -> [u8; 32] {
-        body_hash(self.seq, self.time_ms, &self.prev, &self.event)
+        body_hash(
+            self.version,
+            self.seq,
+            self.time_ms,
+            &self.prev,
+            &self.event,
+        )
     }
 }
 
-/// SHA-256 over the domain tag and the body's canonical JSON.
-pub(crate) fn body_hash(seq: u64, time_ms: u64, prev: &str, event: &Event) -> [u8; 32] {
+/// SHA-256 over the version's domain tag and the body's canonical JSON.
+pub(crate) fn body_hash(
+    version: u32,
+    seq: u64,
+    time_ms: u64,
+    prev: &str,
+    event: &Event,
+) -> [u8; 32] {
     let body = Body {
+        version,
         seq,
         time_ms,
         prev,
         event,
     };
     let mut h = Sha256::new();
-    h.update(RECORD_DOMAIN);
+    h.update(if version == 1 {
+        RECORD_DOMAIN_V1
+    } else {
+        RECORD_DOMAIN_V2
+    });
     // Plain structs, strings and sorted maps always serialise.
     h.update(serde_json::to_vec(&body).unwrap_or_default());
     h.finalize().into()

@@ -53,16 +53,17 @@ fn job(outcome: Outcome, hash: Option<&str>) -> Event {
 
 fn receipt(key: &SigningKey, spec_hash: String) -> Event {
     Event::Receipt(Receipt::sign(
-        ReceiptBody {
-            job_id: "j1".into(),
-            spec_hash,
-            outcome: "completed".into(),
-            outputs: vec![OutputHash {
+        ReceiptBody::new(
+            ("bank", "j1"),
+            &spec_hash,
+            "completed",
+            vec![OutputHash {
                 name: "intersection".into(),
                 receiver: "bank".into(),
                 hash: "cd".repeat(32),
             }],
-        },
+            &"ee".repeat(32),
+        ),
         "tax",
         key,
     ))
@@ -305,4 +306,134 @@ fn garbage_lines_are_named() {
     let (record, reason) = first_bad(&path);
     assert_eq!(record, 3);
     assert!(reason.starts_with("line 4:"), "{reason}");
+}
+
+#[test]
+fn a_field_added_inside_an_event_is_caught() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_log(dir.path());
+    let mut l = lines(&path);
+    // Parsing would drop the unknown field and the recomputed hash would
+    // match: only the stored bytes tell.
+    l[2] = l[2].replacen("\"job_id\":", "\"note\":\"x\",\"job_id\":", 1);
+    write_lines(&path, &l);
+    let (record, reason) = first_bad(&path);
+    assert_eq!(record, 2);
+    assert!(reason.contains("stored bytes"), "{reason}");
+    // Reordered fields, or whitespace, are caught the same way.
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_log(dir.path());
+    let mut l = lines(&path);
+    l[1] = l[1].replacen(':', ": ", 1);
+    write_lines(&path, &l);
+    assert_eq!(first_bad(&path).0, 1);
+}
+
+#[test]
+fn records_cut_off_the_end_are_caught_with_a_head_kept_elsewhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_log(dir.path());
+    let head = verify(&path).unwrap().head;
+    let mut l = lines(&path);
+    l.truncate(4);
+    write_lines(&path, &l);
+    // The chain alone cannot tell.
+    assert_eq!(verify(&path).unwrap().records, 4);
+    let heads = [head.clone()];
+    let checks = verify::Checks {
+        receipts: verify::Receipts::Unchecked,
+        heads: &heads,
+    };
+    let e =
+        verify::verify_log(&path, &node_key().verifying_key(), checks, &mut |_| {}).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains(&format!("does not reach head {head}")),
+        "{e}"
+    );
+    // A node with that head in its head file does not start on the log.
+    let head_file = dir.path().join("head");
+    std::fs::write(&head_file, format!("{head}\n")).unwrap();
+    let opened = AuditLog::open_with(&path, node_key(), Some(&head_file), &mut |_| {});
+    assert!(opened.is_err());
+}
+
+#[test]
+fn the_head_file_follows_every_record_and_the_marker_guards_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.jsonl");
+    let head_file = dir.path().join("elsewhere.head");
+    let mut log = AuditLog::open_with(&path, node_key(), Some(&head_file), &mut |_| {}).unwrap();
+    log.append(Event::NodeStarted {
+        node: "bank".into(),
+        config_hash: "ef".repeat(32),
+    })
+    .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&head_file).unwrap().trim(),
+        log.head()
+    );
+    assert_eq!(crate::private::mode(&path).unwrap(), 0o600);
+    drop(log);
+    // Emptied, or removed: refused while the marker says a log was here.
+    std::fs::write(&path, "").unwrap();
+    let e = AuditLog::open(&path, node_key()).err().unwrap();
+    assert!(e.to_string().contains("the log is empty"), "{e}");
+    std::fs::remove_file(&path).unwrap();
+    let e = AuditLog::open(&path, node_key()).err().unwrap();
+    assert!(e.to_string().contains("the log is missing"), "{e}");
+    // Removing the marker is the operator's deliberate new start.
+    std::fs::remove_file(log::marker_path(&path)).unwrap();
+    AuditLog::open(&path, node_key()).unwrap();
+}
+
+#[test]
+fn a_torn_last_line_is_named_and_only_repair_drops_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_log(dir.path());
+    let whole = std::fs::read(&path).unwrap();
+    let mut torn = whole.clone();
+    torn.extend_from_slice(b"{\"version\":2,\"seq\":6,\"ti");
+    std::fs::write(&path, &torn).unwrap();
+    let (record, reason) = first_bad(&path);
+    assert_eq!(record, RECORDS);
+    assert!(
+        reason.contains("torn") && reason.contains("audit repair"),
+        "{reason}"
+    );
+    assert!(AuditLog::open(&path, node_key()).is_err());
+    let dropped = log::repair(&path).unwrap().unwrap();
+    assert_eq!(dropped.line, RECORDS);
+    assert_eq!(dropped.bytes, b"{\"version\":2,\"seq\":6,\"ti");
+    assert_eq!(std::fs::read(&path).unwrap(), whole);
+    assert_eq!(log::repair(&path).unwrap(), None);
+    verify(&path).unwrap();
+}
+
+#[test]
+fn version_1_logs_written_before_salted_commitments_still_verify() {
+    // Logs written by the node before record version 2 (a psi-sum job and a
+    // refused one, between real nodes), with their audit keys.
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/v1");
+    let bank = crate::audit::key::parse_public_key(
+        "ed25519:22a940ae531057b48e8573481524833c7202260fe97b118a06a40ead40f6d90a",
+    )
+    .unwrap();
+    let tax = crate::audit::key::parse_public_key(
+        "ed25519:e71a4e06616a0527536938f4d0830e49de6ad13b7a01de7cffb82143ecbe0c88",
+    )
+    .unwrap();
+    let peers = BTreeMap::from([("tax".to_string(), tax), ("bank".to_string(), bank)]);
+    let v = verify_records(&fixtures.join("bank.audit.jsonl"), &bank, &peers, true).unwrap();
+    assert_eq!((v.records, v.receipts), (10, 3));
+    let v = verify_records(&fixtures.join("tax.audit.jsonl"), &tax, &peers, true).unwrap();
+    assert_eq!((v.records, v.receipts), (7, 1));
+    // The node's state is rebuilt from them.
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("audit.jsonl");
+    std::fs::copy(fixtures.join("bank.audit.jsonl"), &copy).unwrap();
+    let records = read_records(&copy).unwrap();
+    assert!(records.iter().all(|r| r.version == 1));
+    let state = crate::state::NodeState::rebuild("bank", &records);
+    assert_eq!(state.history().len(), 2);
 }

@@ -1,13 +1,21 @@
-//! The answering side: a peer's proposal is checked against this node's
-//! policy and rate limits before any data is read, recorded, and answered
-//! with the decision and this node's signed receipt of it.
+//! The answering side: a peer's proposal is checked — its size, its id
+//! (unused by that peer here, in this run or by the log), this node's
+//! policy and rate limits — before any data is read, recorded, and
+//! answered with the decision and this node's signed receipt of it.
+//!
+//! A refusal quotes nothing of the spec back. A peer whose proposals were
+//! refused `max_refused_per_minute` times in the last minute is turned
+//! away unrecorded until the minute has passed, so refused proposals cannot
+//! grow the audit log or the job table without bound.
 
 use super::jobs::State;
 use super::propose::{Answer, Hello};
 use super::{Node, lock};
 use crate::audit::{Outcome, Receipt, ReceiptBody};
+use crate::bounds::MAX_SPEC_BYTES;
 use crate::jobspec::JobSpec;
 use crate::policy;
+use crate::state::JobKey;
 use indomain_net::quic::QuicChannel;
 use indomain_net::{Channel, wire};
 use std::sync::Arc;
@@ -24,10 +32,19 @@ impl Node {
             Ok(Hello::Run { job_id, spec_hash }) => {
                 return self.run_answered(channel, job_id, spec_hash);
             }
-            Ok(Hello::Link { job_id, spec_hash }) => {
-                return self.link_arrived(channel, job_id, spec_hash);
+            Ok(Hello::Link {
+                proposer,
+                job_id,
+                spec_hash,
+            }) => {
+                return self.link_arrived(channel, JobKey::new(&proposer, &job_id), spec_hash);
             }
-            Ok(Hello::Cancel { job_id }) => return self.cancel_from_peer(&peer, &job_id),
+            Ok(Hello::Cancel { proposer, job_id }) => {
+                return self.cancel_from_peer(&peer, &JobKey::new(&proposer, &job_id));
+            }
+            Ok(Hello::Withdraw { job_id, reason }) => {
+                return self.withdrawn_by(&peer, &job_id, &reason);
+            }
             Err(e) => {
                 tracing::warn!("proposal from {peer}: {e}");
                 return;
@@ -44,9 +61,35 @@ impl Node {
             reason,
             receipt: None,
         };
+        let now = SystemTime::now();
+        let now_secs = crate::time::unix_secs(now);
+        let limit = self.config.max_refused_per_minute;
+        if lock(&self.state).refused_last_minute(peer, now_secs) >= limit as usize {
+            tracing::warn!("{peer}: proposal turned away unread ({limit} refused this minute)");
+            return refuse(
+                "max_refused_per_minute",
+                format!(
+                    "{limit} proposals of {peer} were refused in the last minute; try again later"
+                ),
+            );
+        }
+        if spec_json.len() > MAX_SPEC_BYTES {
+            return refuse(
+                "job",
+                format!(
+                    "the spec is {} bytes, more than the {MAX_SPEC_BYTES} allowed",
+                    spec_json.len()
+                ),
+            );
+        }
         let spec: JobSpec = match serde_json::from_slice(spec_json) {
             Ok(s) => s,
-            Err(e) => return refuse("job", format!("malformed job spec: {e}")),
+            Err(e) => {
+                return refuse(
+                    "job",
+                    format!("malformed job spec (at column {})", e.column()),
+                );
+            }
         };
         if let Err(e) = spec.validate() {
             return refuse("job", e.to_string());
@@ -54,18 +97,24 @@ impl Node {
         if spec.id.is_empty() {
             return refuse("job", "the job has no id".into());
         }
-        let now = SystemTime::now();
+        let key = JobKey::new(peer, &spec.id);
+        if lock(&self.state).id_in_use(&key) || lock(&self.jobs).contains_key(&key) {
+            return refuse("job", super::reused(&key));
+        }
         let started = crate::time::now_millis();
-        let decision = policy::check(&self.config.policy, peer, &spec, now)
-            .and_then(|grant| lock(&self.limiter).admit(&grant, now).map(|()| grant));
         let spec_hash = spec.hash().to_string();
-        let receipt = |outcome: &str| {
-            let body = ReceiptBody {
-                job_id: spec.id.clone(),
-                spec_hash: spec_hash.clone(),
-                outcome: outcome.to_string(),
-                outputs: Vec::new(),
-            };
+        // Under the audit log's lock until the decision is recorded, so
+        // that two proposals cannot both take the last slot of a rule's
+        // hourly limit (lock order: audit log, jobs, state).
+        let mut audit = lock(&self.audit);
+        let decision = policy::check(&self.config.policy, peer, &spec, now).and_then(|grant| {
+            let admitted = lock(&self.state).admitted_last_hour(peer, grant.rule, now_secs);
+            policy::rate_limit(&grant, admitted).map(|()| grant)
+        });
+        let head = audit.head().to_string();
+        let receipt = |outcome: &str, rule: &str| {
+            let body = ReceiptBody::new((peer, &spec.id), &spec_hash, outcome, Vec::new(), &head)
+                .with_rule(rule);
             Receipt::sign(body, &self.config.name, &self.key)
         };
         let max_rows = decision.as_ref().ok().and_then(|g| g.max_rows);
@@ -76,9 +125,9 @@ impl Node {
                     State::Accepted,
                     Outcome::Accepted { rule: rule.clone() },
                     Answer::Accept {
-                        rule,
+                        rule: rule.clone(),
                         spec_hash: spec_hash.clone(),
-                        receipt: receipt("accepted"),
+                        receipt: receipt("accepted", &rule),
                     },
                 )
             }
@@ -89,9 +138,9 @@ impl Node {
                     reason: refusal.reason.clone(),
                 },
                 Answer::Refuse {
+                    receipt: Some(receipt("refused", &refusal.rule)),
                     rule: refusal.rule,
                     reason: refusal.reason,
-                    receipt: Some(receipt("refused")),
                 },
             ),
         };
@@ -99,59 +148,54 @@ impl Node {
             Answer::Accept { rule, .. } => rule.clone(),
             Answer::Refuse { rule, reason, .. } => format!("{rule}: {reason}"),
         };
-        if let Err(e) = self.register(&spec, peer, state, detail, started) {
+        if let Err(e) = self.register(&key, &spec, state, detail, started) {
             return refuse("job", e);
         }
-        if let Some(job) = lock(&self.jobs).get_mut(&spec.id) {
+        if let Some(job) = lock(&self.jobs).get_mut(&key) {
             job.max_rows = max_rows;
         }
-        if let Err(e) = self.log(self.record(&spec, peer, started, outcome)) {
+        if let Err(e) = audit.append(self.record(&spec, peer, started, outcome)) {
             // Nothing is agreed to without its audit record.
-            self.set_state(&spec.id, State::Failed, e.clone());
-            return refuse("audit", e);
+            self.set_state(&key, State::Failed, e.to_string());
+            return refuse("audit", e.to_string());
         }
+        drop(audit);
         // On acceptance the job waits for the proposer's `Hello::Run`, but
         // not forever: a proposer that died meanwhile never sends it.
         if matches!(answer, Answer::Accept { .. }) {
-            let job_id = spec.id.clone();
-            std::thread::spawn(move || self.start_deadline(&job_id));
+            std::thread::spawn(move || self.start_deadline(&key));
         }
         answer
     }
 
-    /// Fails the accepted job `job_id` if its proposer has not started it
+    /// Fails the accepted job `key` if its proposer has not started it
     /// within the configured start timeout.
-    fn start_deadline(&self, job_id: &str) {
+    fn start_deadline(&self, key: &JobKey) {
         let timeout = self.config.start_timeout;
         std::thread::sleep(timeout);
         let expired = {
             let mut jobs = lock(&self.jobs);
-            match jobs.get_mut(job_id) {
+            match jobs.get_mut(key) {
                 Some(job) if job.state == State::Accepted => {
                     job.state = State::Failed;
                     job.detail = format!(
                         "the proposer {} did not start the job within {} s of its acceptance \
                          (start_timeout_secs); it may have stopped",
-                        job.proposer,
+                        key.proposer,
                         timeout.as_secs()
                     );
-                    Some((
-                        job.spec.clone(),
-                        job.proposer.clone(),
-                        job.started_ms,
-                        job.detail.clone(),
-                    ))
+                    Some((job.spec.clone(), job.started_ms, job.detail.clone()))
                 }
                 _ => None,
             }
         };
-        let Some((spec, proposer, started, reason)) = expired else {
+        let Some((spec, started, reason)) = expired else {
             return;
         };
-        tracing::warn!("job {job_id}: {reason}");
-        if let Err(e) = self.log(self.record(&spec, &proposer, started, Outcome::Failed { reason }))
-        {
-            tracing::warn!("job {job_id}: {e}");
+        tracing::warn!("job {key}: {reason}");
+        let outcome = Outcome::Failed { reason };
+        if let Err(e) = self.log(self.record(&spec, &key.proposer, started, outcome)) {
+            tracing::warn!("job {key}: {e}");
         }
     }
 }

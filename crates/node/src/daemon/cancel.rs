@@ -18,6 +18,7 @@ use super::propose::Hello;
 use super::{Node, lock};
 use crate::audit::Outcome;
 use crate::control::JobSummary;
+use crate::state::JobKey;
 use indomain_net::quic::{LinkStopper, QuicChannel};
 use indomain_net::wire;
 use std::sync::{Arc, Mutex};
@@ -67,6 +68,14 @@ impl JobStop {
         Ok(())
     }
 
+    /// Closes every link of the job saying `why` (the node is stopping):
+    /// its peers fail the job at once.
+    pub fn stop_links(&self, why: &str) {
+        for link in &lock(&self.0).links {
+            link.stop(why);
+        }
+    }
+
     /// Who cancelled the job: this node's record, or a peer that closed
     /// one of its links saying so.
     fn cancelled_by(&self) -> Option<String> {
@@ -81,14 +90,14 @@ impl JobStop {
 }
 
 impl Node {
-    fn stop_of(&self, job_id: &str) -> Option<Arc<JobStop>> {
-        lock(&self.jobs).get(job_id).map(|j| Arc::clone(&j.stop))
+    fn stop_of(&self, key: &JobKey) -> Option<Arc<JobStop>> {
+        lock(&self.jobs).get(key).map(|j| Arc::clone(&j.stop))
     }
 
-    /// Lets a cancel close `ch`, the link of job `job_id` (at once, if the
+    /// Lets a cancel close `ch`, the link of job `key` (at once, if the
     /// job was already cancelled).
-    pub(super) fn watch(&self, job_id: &str, ch: &QuicChannel) {
-        let Some(stop) = self.stop_of(job_id) else {
+    pub(super) fn watch(&self, key: &JobKey, ch: &QuicChannel) {
+        let Some(stop) = self.stop_of(key) else {
             return;
         };
         let mut s = lock(&stop.0);
@@ -100,8 +109,8 @@ impl Node {
     }
 
     /// An error if the job was cancelled: checked between its phases.
-    pub(super) fn check_cancelled(&self, job_id: &str) -> Result<(), String> {
-        match self.stop_of(job_id).and_then(|s| s.cancelled_by()) {
+    pub(super) fn check_cancelled(&self, key: &JobKey) -> Result<(), String> {
+        match self.stop_of(key).and_then(|s| s.cancelled_by()) {
             Some(by) => Err(reason(&by)),
             None => Ok(()),
         }
@@ -109,8 +118,8 @@ impl Node {
 
     /// Called before a job writes its outputs: from now on it cannot be
     /// cancelled; an error if it already was.
-    pub(super) fn seal(&self, job_id: &str) -> Result<(), String> {
-        let Some(stop) = self.stop_of(job_id) else {
+    pub(super) fn seal(&self, key: &JobKey) -> Result<(), String> {
+        let Some(stop) = self.stop_of(key) else {
             return Ok(());
         };
         let mut s = lock(&stop.0);
@@ -124,19 +133,22 @@ impl Node {
     }
 
     /// Who cancelled the job, if anyone did (here or at a peer).
-    pub(super) fn cancelled_by(&self, job_id: &str) -> Option<String> {
-        self.stop_of(job_id).and_then(|s| s.cancelled_by())
+    pub(super) fn cancelled_by(&self, key: &JobKey) -> Option<String> {
+        self.stop_of(key).and_then(|s| s.cancelled_by())
     }
 
     /// `job cancel` from this node's operator: stops the job here and
     /// tells every other party.
-    pub(super) fn cancel(self: &Arc<Self>, job_id: &str) -> Result<JobSummary, String> {
+    pub(super) fn cancel(self: &Arc<Self>, key: &JobKey) -> Result<JobSummary, String> {
         let me = self.config.name.clone();
         let others: Vec<String> = {
             let jobs = lock(&self.jobs);
-            let job = jobs
-                .get(job_id)
-                .ok_or_else(|| format!("no job {job_id:?} on this node"))?;
+            let Some(job) = jobs.get(key) else {
+                drop(jobs);
+                // A job of an earlier run has long ended.
+                let summary = self.summary(key)?;
+                return Err(format!("job {key} is already {}", summary.state));
+            };
             job.spec
                 .parties
                 .iter()
@@ -144,16 +156,20 @@ impl Node {
                 .filter(|n| *n != me)
                 .collect()
         };
-        self.cancel_as(job_id, &me)?;
+        self.cancel_as(key, &me)?;
         // Every party hears it from here, even those the job's links do
         // not reach; a party that cannot be reached fails the job on its
         // own (its links close, or its start deadline passes).
         let node = Arc::clone(self);
-        let id = job_id.to_string();
+        let job = key.clone();
         std::thread::spawn(move || {
             for peer in others {
-                if let Err(e) = node.send_cancel(&peer, &id) {
-                    tracing::warn!("job {id}: telling {peer} it was cancelled: {e}");
+                let hello = Hello::Cancel {
+                    proposer: job.proposer.clone(),
+                    job_id: job.id.clone(),
+                };
+                if let Err(e) = node.tell(&peer, &hello) {
+                    tracing::warn!("job {job}: telling {peer} it was cancelled: {e}");
                 }
             }
         });
@@ -161,7 +177,7 @@ impl Node {
         let waited = Instant::now();
         loop {
             let summary = lock(&self.jobs)
-                .get(job_id)
+                .get(key)
                 .map(|j| j.summary())
                 .ok_or("the job vanished")?;
             if summary.state != "running" || waited.elapsed() > CANCEL_WAIT {
@@ -171,47 +187,77 @@ impl Node {
         }
     }
 
-    /// A peer said it cancelled `job_id`: only a party of the job may.
-    pub(super) fn cancel_from_peer(&self, peer: &str, job_id: &str) {
+    /// A peer said it cancelled job `key`: only a party of the job may.
+    pub(super) fn cancel_from_peer(&self, peer: &str, key: &JobKey) {
         let party = lock(&self.jobs)
-            .get(job_id)
+            .get(key)
             .is_some_and(|j| j.spec.party(peer).is_some());
         if !party {
-            tracing::warn!("{peer} cancelled job {job_id:?}, which it is no party of here");
+            tracing::warn!(
+                "{peer} cancelled job {}, which it is no party of here",
+                crate::bounds::printable(&key.to_string(), 80)
+            );
             return;
         }
-        if let Err(e) = self.cancel_as(job_id, peer) {
-            tracing::info!("{peer} cancelled job {job_id}: {e}");
+        if let Err(e) = self.cancel_as(key, peer) {
+            tracing::info!("{peer} cancelled job {key}: {e}");
+        }
+    }
+
+    /// The proposer `peer` withdrew its job `job_id` (another party
+    /// refused it): it ends here unless it already ended.
+    pub(super) fn withdrawn_by(&self, peer: &str, job_id: &str, reason: &str) {
+        let key = JobKey::new(peer, job_id);
+        let reason = crate::bounds::printable(reason, crate::bounds::MAX_PEER_REASON);
+        let ended = {
+            let mut jobs = lock(&self.jobs);
+            match jobs.get_mut(&key) {
+                Some(job) if matches!(job.state, State::Accepted) => {
+                    job.state = State::Withdrawn;
+                    job.detail = format!("withdrawn by {peer}: {reason}");
+                    Some((job.spec.clone(), job.started_ms))
+                }
+                _ => None,
+            }
+        };
+        let Some((spec, started)) = ended else {
+            return;
+        };
+        let outcome = Outcome::Withdrawn {
+            by: peer.to_string(),
+            reason,
+        };
+        if let Err(e) = self.log(self.record(&spec, peer, started, outcome)) {
+            tracing::warn!("job {key}: {e}");
         }
     }
 
     /// Cancels the job on behalf of `by`: a job not yet running ends here
     /// and now; a running one is stopped, and its protocol thread records
     /// the cancellation when it ends.
-    fn cancel_as(&self, job_id: &str, by: &str) -> Result<(), String> {
-        let (stop, state, spec, proposer, started) = {
+    fn cancel_as(&self, key: &JobKey, by: &str) -> Result<(), String> {
+        let (stop, state, spec, started) = {
             let jobs = lock(&self.jobs);
             let job = jobs
-                .get(job_id)
-                .ok_or_else(|| format!("no job {job_id:?} on this node"))?;
+                .get(key)
+                .ok_or_else(|| format!("no job {key} on this node"))?;
             (
                 Arc::clone(&job.stop),
                 job.state,
                 job.spec.clone(),
-                job.proposer.clone(),
                 job.started_ms,
             )
         };
         match state {
             State::Running => stop
                 .cancel(by)
-                .map_err(|e| format!("job {job_id} cannot be cancelled: {e}")),
+                .map_err(|e| format!("job {key} cannot be cancelled: {e}")),
             State::Proposed | State::Accepted => {
                 stop.cancel(by)?;
                 {
                     // Only one of a cancel and the job's start wins.
                     let mut jobs = lock(&self.jobs);
-                    let job = jobs.get_mut(job_id).ok_or("the job vanished")?;
+                    let job = jobs.get_mut(key).ok_or("the job vanished")?;
                     if !matches!(job.state, State::Proposed | State::Accepted) {
                         return Ok(());
                     }
@@ -219,13 +265,14 @@ impl Node {
                     job.detail = reason(by);
                 }
                 let outcome = Outcome::Cancelled { by: by.to_string() };
-                self.log(self.record(&spec, &proposer, started, outcome))
+                self.log(self.record(&spec, &key.proposer, started, outcome))
             }
-            other => Err(format!("job {job_id} is already {}", other.name())),
+            other => Err(format!("job {key} is already {}", other.name())),
         }
     }
 
-    fn send_cancel(&self, peer: &str, job_id: &str) -> Result<(), String> {
+    /// Opens a channel to `peer` and sends it `hello`, expecting no answer.
+    pub(super) fn tell(&self, peer: &str, hello: &Hello) -> Result<(), String> {
         let address = self
             .config
             .peers
@@ -236,9 +283,6 @@ impl Node {
             .endpoint
             .connect(address, peer)
             .map_err(|e| e.to_string())?;
-        let hello = Hello::Cancel {
-            job_id: job_id.to_string(),
-        };
-        wire::send_msg(&mut ch, &hello).map_err(|e| e.to_string())
+        wire::send_msg(&mut ch, hello).map_err(|e| e.to_string())
     }
 }

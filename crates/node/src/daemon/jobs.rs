@@ -1,30 +1,37 @@
-//! The node's table of jobs: what the control socket lists, and the state
-//! each job is in.
+//! The node's table of live jobs: what the control socket lists, the
+//! state each job is in, and what a running job is doing. Jobs of earlier
+//! runs of the node are listed from the restart-proof history
+//! ([`crate::state`]).
 
 use super::cancel::JobStop;
 use crate::audit::OutputRecord;
+use crate::bounds::{MAX_SHOWN, printable};
 use crate::control::JobSummary;
 use crate::jobspec::JobSpec;
+use crate::state::{JobHistory, JobKey};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// A job this node knows.
 pub(super) struct Job {
+    pub key: JobKey,
     pub spec: JobSpec,
     pub spec_hash: String,
-    pub proposer: String,
     pub state: State,
     pub detail: String,
     pub started_ms: u64,
     /// The row limit this node's policy granted (none for a job this node
     /// proposed: its operator submitted it).
     pub max_rows: Option<u64>,
-    /// The declared outputs, with hashes once released.
+    /// The declared outputs, with commitments once released.
     pub outputs: Vec<OutputRecord>,
-    /// The files of the outputs this node received.
+    /// The files of the outputs this node received, and their salt files.
     pub files: Vec<PathBuf>,
+    pub salts: Vec<PathBuf>,
     /// Stops the job when it is cancelled.
     pub stop: Arc<JobStop>,
+    /// What it is doing now.
+    pub progress: Arc<Progress>,
 }
 
 /// Where a job stands on this node.
@@ -37,6 +44,7 @@ pub(super) enum State {
     Refused,
     Failed,
     Cancelled,
+    Withdrawn,
 }
 
 impl State {
@@ -49,6 +57,7 @@ impl State {
             State::Refused => "refused",
             State::Failed => "failed",
             State::Cancelled => "cancelled",
+            State::Withdrawn => "withdrawn",
         }
     }
 
@@ -58,15 +67,68 @@ impl State {
     }
 }
 
+/// A running job's phase and progress, updated by its protocol thread
+/// and read by `job status`.
+#[derive(Debug, Default)]
+pub(super) struct Progress(Mutex<(String, String)>);
+
+impl Progress {
+    /// Enters `phase` (and forgets the previous phase's count).
+    pub fn phase(&self, phase: &str) {
+        *super::lock(&self.0) = (phase.to_string(), String::new());
+    }
+
+    /// `done` of `total` `unit` of the current phase.
+    pub fn count(&self, done: u64, total: u64, unit: &str) {
+        super::lock(&self.0).1 = format!("{done}/{total} {unit}");
+    }
+
+    /// The phase and the count.
+    pub fn get(&self) -> (String, String) {
+        super::lock(&self.0).clone()
+    }
+}
+
 impl Job {
     pub fn summary(&self) -> JobSummary {
+        let (phase, progress) = if self.state.is_open() {
+            self.progress.get()
+        } else {
+            Default::default()
+        };
         JobSummary {
             job_id: self.spec.id.clone(),
             spec_hash: self.spec_hash.clone(),
             protocol: self.spec.protocol.to_string(),
-            proposer: self.proposer.clone(),
+            proposer: self.key.proposer.clone(),
             state: self.state.name().to_string(),
-            detail: self.detail.clone(),
+            detail: printable(&self.detail, 4 * MAX_SHOWN),
+            phase,
+            progress,
         }
+    }
+}
+
+/// The summary of a job known only from the log (an earlier run of the
+/// node).
+pub(super) fn summary_of(job: &JobHistory) -> JobSummary {
+    use crate::audit::record::Outcome;
+    let detail = match &job.outcome {
+        Outcome::Accepted { rule } => rule.clone(),
+        Outcome::Refused { rule, reason } => format!("{rule}: {reason}"),
+        Outcome::Failed { reason } => reason.clone(),
+        Outcome::Cancelled { by } => format!("cancelled by {by}; nothing released"),
+        Outcome::Withdrawn { by, reason } => format!("withdrawn by {by}: {reason}"),
+        Outcome::Proposed | Outcome::Completed => String::new(),
+    };
+    JobSummary {
+        job_id: job.key.id.clone(),
+        spec_hash: job.spec_hash.clone(),
+        protocol: job.protocol.to_string(),
+        proposer: job.key.proposer.clone(),
+        state: job.state().to_string(),
+        detail: printable(&detail, 4 * MAX_SHOWN),
+        phase: String::new(),
+        progress: String::new(),
     }
 }

@@ -19,6 +19,7 @@ use super::jobs::State;
 use super::propose::{Hello, RunReply};
 use super::{Node, lock};
 use crate::jobspec::JobSpec;
+use crate::state::JobKey;
 use indomain_net::quic::{LinkStopper, QuicChannel};
 use indomain_net::{Channel, PartySet, wire};
 use std::collections::HashMap;
@@ -31,16 +32,16 @@ const MESH_TIMEOUT: Duration = Duration::from_secs(30);
 /// Links that arrived for jobs of this node, until each job takes them.
 #[derive(Default)]
 pub(super) struct Links {
-    waiting: Mutex<HashMap<String, Vec<QuicChannel>>>,
+    waiting: Mutex<HashMap<JobKey, Vec<QuicChannel>>>,
     arrived: Condvar,
 }
 
 impl Links {
-    fn deposit(&self, job_id: &str, channel: QuicChannel) -> Result<(), String> {
+    fn deposit(&self, key: &JobKey, channel: QuicChannel) -> Result<(), String> {
         let mut waiting = lock(&self.waiting);
-        let slot = waiting.entry(job_id.to_string()).or_default();
+        let slot = waiting.entry(key.clone()).or_default();
         if slot.iter().any(|c| c.peer() == channel.peer()) {
-            return Err(format!("{} linked to job {job_id} twice", channel.peer()));
+            return Err(format!("{} linked to job {key} twice", channel.peer()));
         }
         slot.push(channel);
         drop(waiting);
@@ -48,11 +49,11 @@ impl Links {
         Ok(())
     }
 
-    /// The link `peer` opened to `job_id`, waiting until `deadline`.
-    fn take(&self, job_id: &str, peer: &str, deadline: Instant) -> Option<QuicChannel> {
+    /// The link `peer` opened to job `key`, waiting until `deadline`.
+    fn take(&self, key: &JobKey, peer: &str, deadline: Instant) -> Option<QuicChannel> {
         let mut waiting = lock(&self.waiting);
         loop {
-            if let Some(slot) = waiting.get_mut(job_id)
+            if let Some(slot) = waiting.get_mut(key)
                 && let Some(i) = slot.iter().position(|c| c.peer() == peer)
             {
                 return Some(slot.swap_remove(i));
@@ -67,8 +68,8 @@ impl Links {
     }
 
     /// Drops whatever is left for a job that ended.
-    pub(super) fn forget(&self, job_id: &str) {
-        lock(&self.waiting).remove(job_id);
+    pub(super) fn forget(&self, key: &JobKey) {
+        lock(&self.waiting).remove(key);
     }
 }
 
@@ -76,67 +77,80 @@ impl Links {
 pub(super) struct Mesh {
     /// The parties in the spec's order.
     pub parties: PartySet,
-    stoppers: Vec<LinkStopper>,
+    /// Each other party's name and its link's stopper.
+    stoppers: Vec<(String, LinkStopper)>,
 }
 
 impl Mesh {
     /// Closes every link saying why, so every other party fails at once
     /// with this node's reason instead of waiting for a timeout.
     pub fn stop(&self, reason: &str) {
-        for s in &self.stoppers {
+        for (_, s) in &self.stoppers {
             s.stop(reason);
         }
+    }
+
+    /// The parties whose links closed before this node stopped any (a
+    /// party that vanished, or stopped the job itself).
+    pub fn lost(&self) -> Vec<&str> {
+        self.stoppers
+            .iter()
+            .filter(|(_, s)| s.is_closed())
+            .map(|(name, _)| name.as_str())
+            .collect()
     }
 }
 
 impl Node {
-    /// A [`Hello::Link`] from `ch.peer()` for `job_id`: kept for the job if
-    /// this node accepted it with that spec hash and the peer is a party
+    /// A [`Hello::Link`] from `ch.peer()` for job `key`: kept for the job
+    /// if this node accepted it with that spec hash and the peer is a party
     /// of it listed before this node (and not the proposer, which links
     /// with [`Hello::Run`]).
-    pub(super) fn link_arrived(&self, mut ch: QuicChannel, job_id: String, spec_hash: String) {
+    pub(super) fn link_arrived(&self, mut ch: QuicChannel, key: JobKey, spec_hash: String) {
         let peer = ch.peer().to_string();
         let me = self.config.name.as_str();
+        let shown = crate::bounds::printable(&key.to_string(), 80);
         let checked = {
             let jobs = lock(&self.jobs);
-            match jobs.get(&job_id) {
+            match jobs.get(&key) {
                 Some(job)
                     if job.spec_hash == spec_hash
                         && matches!(job.state, State::Accepted | State::Running)
-                        && job.proposer != peer
-                        && dials(&job.spec, &job.proposer, &peer, me) =>
+                        && key.proposer != peer
+                        && dials(&job.spec, &key.proposer, &peer, me) =>
                 {
                     Ok(())
                 }
                 Some(job) if job.spec_hash != spec_hash => Err(format!(
-                    "job {job_id} was not accepted with spec hash {spec_hash}"
+                    "job {shown} was not accepted with spec hash {}",
+                    crate::bounds::printable(&spec_hash, 80)
                 )),
                 Some(job) if !matches!(job.state, State::Accepted | State::Running) => {
-                    Err(format!("job {job_id} is {}", job.summary().state))
+                    Err(format!("job {shown} is {}", job.summary().state))
                 }
                 Some(_) => Err(format!(
-                    "{peer} does not open a link of job {job_id} to {me}"
+                    "{peer} does not open a link of job {shown} to {me}"
                 )),
-                None => Err(format!("no job {job_id:?} on {me}")),
+                None => Err(format!("no job {shown} on {me}")),
             }
         };
         let kept = checked.and_then(|()| {
             wire::send_msg(&mut ch, &RunReply::Ready).map_err(|e| e.to_string())?;
-            self.links.deposit(&job_id, ch)
+            self.links.deposit(&key, ch)
         });
         if let Err(reason) = kept {
             tracing::warn!("link from {peer}: {reason}");
         }
     }
 
-    /// Opens this node's links of `spec`. At the proposer `from_proposer`
-    /// is `None` and it dials every other party; elsewhere it is the link
-    /// the proposer opened, and this node dials the parties listed after
-    /// it and waits for those listed before it.
+    /// Opens this node's links of job `key`. At the proposer
+    /// `from_proposer` is `None` and it dials every other party; elsewhere
+    /// it is the link the proposer opened, and this node dials the parties
+    /// listed after it and waits for those listed before it.
     pub(super) fn open_mesh(
         &self,
+        key: &JobKey,
         spec: &JobSpec,
-        proposer: &str,
         from_proposer: Option<QuicChannel>,
     ) -> Result<Mesh, String> {
         let me = self.config.name.as_str();
@@ -144,21 +158,26 @@ impl Node {
         let mine = names
             .iter()
             .position(|n| n == me)
-            .ok_or_else(|| format!("{me} is not a party of job {}", spec.id))?;
+            .ok_or_else(|| format!("{me} is not a party of job {key}"))?;
         let mut links: Vec<Option<QuicChannel>> = names.iter().map(|_| None).collect();
-        let opened = self.open_links(spec, proposer, from_proposer, &names, mine, &mut links);
+        let opened = self.open_links(key, spec, from_proposer, &names, mine, &mut links);
         if let Err(reason) = &opened {
-            // The parties already linked learn at once why the job stops.
+            // The parties already linked learn at once that the job stops
+            // (which party did not link is no secret of this node).
             for link in links.iter().flatten() {
                 link.stopper()
-                    .stop(&format!("job {} failed at {me}: {reason}", spec.id));
+                    .stop(&format!("job {} failed at {me}: {reason}", key.id));
             }
         }
         opened?;
         for link in links.iter().flatten() {
-            self.watch(&spec.id, link);
+            self.watch(key, link);
         }
-        let stoppers = links.iter().flatten().map(QuicChannel::stopper).collect();
+        let stoppers = links
+            .iter()
+            .zip(&names)
+            .filter_map(|(l, name)| Some((name.clone(), l.as_ref()?.stopper())))
+            .collect();
         let links = links
             .into_iter()
             .map(|l| l.map(|c| Box::new(c) as Box<dyn Channel>))
@@ -173,14 +192,15 @@ impl Node {
     /// those it waits for.
     fn open_links(
         &self,
+        key: &JobKey,
         spec: &JobSpec,
-        proposer: &str,
         from_proposer: Option<QuicChannel>,
         names: &[String],
         mine: usize,
         links: &mut [Option<QuicChannel>],
     ) -> Result<(), String> {
         let me = self.config.name.as_str();
+        let proposer = key.proposer.as_str();
         let hash = spec.hash().to_string();
         if let Some(ch) = from_proposer {
             let at = names
@@ -201,6 +221,7 @@ impl Node {
                 links[i] = Some(self.dial(name, &hello)?);
             } else if dials(spec, proposer, me, name) {
                 let hello = Hello::Link {
+                    proposer: proposer.to_string(),
                     job_id: spec.id.clone(),
                     spec_hash: hash.clone(),
                 };
@@ -210,10 +231,10 @@ impl Node {
         let deadline = Instant::now() + MESH_TIMEOUT;
         for (i, name) in names.iter().enumerate() {
             if i != mine && links[i].is_none() {
-                let ch = self.links.take(&spec.id, name, deadline).ok_or_else(|| {
+                let ch = self.links.take(key, name, deadline).ok_or_else(|| {
                     format!(
                         "{name} did not open its link of job {} within {} s",
-                        spec.id,
+                        key.id,
                         MESH_TIMEOUT.as_secs()
                     )
                 })?;

@@ -4,17 +4,24 @@
 //! address for peers, and keeps serving whatever a job does.
 //!
 //! What runs today: a job submitted at this node is checked locally, then
-//! proposed to every other party over QUIC; each peer checks it against its
-//! policy before reading any data and accepts or refuses with the rule
-//! named; both sides record it in their audit logs. Once every party
-//! accepted, the proposer opens the job's protocol channel and both sides
-//! run it (`daemon/run.rs`): PSI jobs (intersection, cardinality, join and
-//! sum) between two nodes; statistics, training and scoring jobs among all
-//! the parties of the job over links between every two of them
+//! proposed to every other party over QUIC at once; each peer checks it
+//! against its policy before reading any data and accepts or refuses with
+//! the rule named; both sides record it in their audit logs. A refusal by
+//! any party withdraws the job at every party that accepted it. Once every
+//! party accepted, the proposer opens the job's protocol channel and both
+//! sides run it (`daemon/run.rs`): PSI jobs (intersection, cardinality,
+//! join and sum) between two nodes; statistics, training and scoring jobs
+//! among all the parties of the job over links between every two of them
 //! (`daemon/mesh.rs`, `daemon/run_mesh.rs`). `job cancel` stops a job on
 //! every party (`daemon/cancel.rs`); a job accepted here fails if its
 //! proposer does not start it within the configured start timeout; the
 //! QUIC links notice a vanished peer within seconds ([`Liveness::PROMPT`]).
+//!
+//! What survives a restart is rebuilt from the audit log by
+//! [`crate::state`]: the job history (`job list` shows earlier jobs), the
+//! rate-limit counters, and the job ids in use, which are keyed by
+//! proposer and id ([`JobKey`]). A job the log leaves open is recorded as
+//! failed at start: the node that ran it is gone.
 
 mod answer;
 mod cancel;
@@ -31,11 +38,12 @@ mod submit;
 
 use crate::audit::{AuditLog, Event, JobRecord, Outcome, OutputRecord, Touched};
 use crate::config::NodeConfig;
+use crate::console::AuditFeed;
 use crate::control::{self, JobSummary, Request, Response};
 use crate::error::NodeError;
 use crate::grade::Grade;
 use crate::jobspec::JobSpec;
-use crate::policy::RateLimiter;
+use crate::state::{JobKey, NodeState};
 use ed25519_dalek::SigningKey;
 use indomain_net::Limits;
 use indomain_net::quic::{Endpoint, Identity, Liveness, TrustedPeer};
@@ -43,11 +51,11 @@ use jobs::{Job, State};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::os::unix::net::UnixListener;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-/// The most jobs the node keeps in its table.
+/// The most jobs the node keeps in its live table.
 const MAX_JOBS: usize = 10_000;
 
 /// A running node.
@@ -56,14 +64,19 @@ pub struct Node {
     /// The audit key, which also signs the receipts this node gives.
     key: SigningKey,
     audit: Arc<Mutex<AuditLog>>,
-    jobs: Mutex<BTreeMap<String, Job>>,
-    /// Job ids in the order they arrived, for listing.
-    order: Mutex<Vec<String>>,
-    limiter: Mutex<RateLimiter>,
+    /// What the log says, kept up to date with every record appended. Lock
+    /// order: the audit log before the state, never the other way.
+    state: Arc<Mutex<NodeState>>,
+    jobs: Mutex<BTreeMap<JobKey, Job>>,
+    /// Live jobs in the order they arrived, for listing.
+    order: Mutex<Vec<JobKey>>,
     endpoint: Endpoint,
     control: Mutex<Option<UnixListener>>,
     /// Links between parties of jobs, until each job takes its own.
     links: mesh::Links,
+    /// The operator console's view of the audit log, fed every record
+    /// (when `console` is set in `node.toml`).
+    console_feed: Option<Arc<AuditFeed>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -74,9 +87,10 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Node {
-    /// Loads `config_path` and everything it names, and binds the control
-    /// socket and the QUIC address. Any problem is an error before the node
-    /// serves anything.
+    /// Loads `config_path` and everything it names, opens and verifies the
+    /// audit log (rebuilding the node's state from it), and binds the
+    /// control socket and the QUIC address. Any problem is an error before
+    /// the node serves anything.
     pub fn start(config_path: &Path) -> Result<Arc<Node>, NodeError> {
         let config = NodeConfig::load(config_path)?;
         let identity =
@@ -95,11 +109,53 @@ impl Node {
         }
         let config_bytes =
             std::fs::read(config_path).map_err(|e| crate::error::io_error(config_path, e))?;
-        let mut audit = AuditLog::open(&config.audit_log, key.clone())?;
+        let mut state = NodeState::new(&config.name);
+        let console_feed = config
+            .console
+            .as_ref()
+            .map(|_| Arc::new(AuditFeed::new(&config.audit_log)));
+        let mut audit = AuditLog::open_with(
+            &config.audit_log,
+            key.clone(),
+            config.audit_head_file.as_deref(),
+            &mut |r| {
+                state.apply(r);
+                if let Some(feed) = &console_feed {
+                    feed.verified(r);
+                }
+            },
+        )?;
+        if let Some(feed) = &console_feed {
+            feed.start_verified();
+        }
+        let state = Arc::new(Mutex::new(state));
+        let observed = Arc::clone(&state);
+        let fed = console_feed.clone();
+        audit.observe(move |r| {
+            lock(&observed).apply(r);
+            if let Some(feed) = &fed {
+                feed.appended(r);
+            }
+        });
         audit.append(Event::NodeStarted {
             node: config.name.clone(),
             config_hash: crate::hex::encode(&Sha256::digest(&config_bytes)),
         })?;
+        // Jobs the log leaves open ran in a process that is gone.
+        let open: Vec<JobRecord> = lock(&state)
+            .open_jobs()
+            .into_iter()
+            .map(|j| {
+                let reason = format!(
+                    "the node stopped while the job was {}; it did not finish",
+                    j.state()
+                );
+                j.record(Outcome::Failed { reason }, crate::time::now_millis())
+            })
+            .collect();
+        for record in open {
+            audit.append(Event::Job(record))?;
+        }
         let control = control::bind(&config.control_socket)?;
         let trusted = config
             .peers
@@ -120,13 +176,30 @@ impl Node {
             config,
             key,
             audit: Arc::new(Mutex::new(audit)),
+            state,
             jobs: Mutex::new(BTreeMap::new()),
             order: Mutex::new(Vec::new()),
-            limiter: Mutex::new(RateLimiter::default()),
             endpoint,
             control: Mutex::new(Some(control)),
             links: mesh::Links::default(),
+            console_feed,
         }))
+    }
+
+    /// Reads the state rebuilt from the audit log (the console's job
+    /// history).
+    pub fn with_state<R>(&self, read: impl FnOnce(&NodeState) -> R) -> R {
+        read(&lock(&self.state))
+    }
+
+    /// The audit key's public half.
+    pub fn audit_key(&self) -> ed25519_dalek::VerifyingKey {
+        self.key.verifying_key()
+    }
+
+    /// The console's view of the audit log (when `console` is set).
+    pub fn console_feed(&self) -> Option<Arc<AuditFeed>> {
+        self.console_feed.clone()
     }
 
     /// The node's configuration.
@@ -137,6 +210,20 @@ impl Node {
     /// The QUIC address actually bound.
     pub fn quic_addr(&self) -> std::net::SocketAddr {
         self.endpoint.local_addr()
+    }
+
+    /// Stops every running job's links saying the node is stopping, so its
+    /// peers fail the job at once; returns how many jobs were running.
+    pub fn stop_running(&self, why: &str) -> usize {
+        let stops: Vec<_> = lock(&self.jobs)
+            .values()
+            .filter(|j| j.state == State::Running)
+            .map(|j| Arc::clone(&j.stop))
+            .collect();
+        for stop in &stops {
+            stop.stop_links(why);
+        }
+        stops.len()
     }
 
     /// Serves peers and the operator until the process ends. Each
@@ -190,52 +277,137 @@ impl Node {
     /// Answers one control request.
     pub fn handle(self: &Arc<Self>, request: Request) -> Response {
         let result = match request {
-            Request::Submit { spec } => self.submit(spec).map(Response::Job),
-            Request::List => {
-                let jobs = lock(&self.jobs);
-                let list = lock(&self.order)
-                    .iter()
-                    .filter_map(|id| jobs.get(id))
-                    .map(Job::summary)
-                    .collect();
-                Ok(Response::Jobs { jobs: list })
-            }
-            Request::Status { job_id } => {
-                self.with_job(&job_id, |job| Ok(Response::Job(job.summary())))
-            }
-            Request::Cancel { job_id } => self.cancel(&job_id).map(Response::Job),
-            Request::Result { job_id } => self.with_job(&job_id, |job| {
-                if job.state != State::Completed {
-                    return Err(format!(
-                        "job {job_id} is {}: it has no result{}",
-                        job.summary().state,
-                        if job.detail.is_empty() {
-                            String::new()
-                        } else {
-                            format!(" ({})", job.detail)
-                        }
-                    ));
-                }
-                Ok(Response::Outputs {
-                    job_id: job_id.clone(),
-                    outputs: job.outputs.clone(),
-                    files: job.files.clone(),
-                })
-            }),
+            Request::Submit { spec, wait_secs } => self
+                .submit(spec, wait_secs.map(Duration::from_secs))
+                .map(Response::Job),
+            Request::List => Ok(Response::Jobs { jobs: self.list() }),
+            Request::Status { job_id } => self
+                .resolve(&job_id)
+                .and_then(|key| self.summary(&key))
+                .map(Response::Job),
+            Request::Cancel { job_id } => self
+                .resolve(&job_id)
+                .and_then(|key| self.cancel(&key))
+                .map(Response::Job),
+            Request::Result { job_id } => self.resolve(&job_id).and_then(|key| self.result(&key)),
         };
         result.unwrap_or_else(|message| Response::Error { message })
     }
 
-    fn with_job(
-        &self,
-        job_id: &str,
-        f: impl FnOnce(&Job) -> Result<Response, String>,
-    ) -> Result<Response, String> {
+    /// Every job: those of earlier runs from the history, then the live
+    /// ones, each once, in the order they first appeared.
+    fn list(&self) -> Vec<JobSummary> {
         let jobs = lock(&self.jobs);
-        let job = jobs
-            .get(job_id)
-            .ok_or_else(|| format!("no job {job_id:?} on this node"))?;
-        f(job)
+        let order = lock(&self.order);
+        let state = lock(&self.state);
+        let earlier = state
+            .history()
+            .jobs()
+            .filter(|j| !jobs.contains_key(&j.key))
+            .map(jobs::summary_of);
+        let live = order.iter().filter_map(|k| jobs.get(k)).map(Job::summary);
+        earlier.chain(live).collect()
+    }
+
+    /// The job an operator names: `proposer/id`, or an id that only one
+    /// proposer used here.
+    fn resolve(&self, text: &str) -> Result<JobKey, String> {
+        if let Some(key) = JobKey::parse(text) {
+            return Ok(key);
+        }
+        let shown = crate::bounds::printable(text, 80);
+        let mut keys: Vec<JobKey> = lock(&self.jobs)
+            .keys()
+            .filter(|k| k.id == text)
+            .cloned()
+            .collect();
+        for key in lock(&self.state).history().with_id(text) {
+            if !keys.contains(key) {
+                keys.push(key.clone());
+            }
+        }
+        match keys.as_slice() {
+            [key] => Ok(key.clone()),
+            [] => Err(format!("no job {shown:?} on this node")),
+            _ => Err(format!(
+                "job id {shown:?} was used by several proposers here; name one: {}",
+                keys.iter()
+                    .map(JobKey::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        }
+    }
+
+    fn summary(&self, key: &JobKey) -> Result<JobSummary, String> {
+        if let Some(job) = lock(&self.jobs).get(key) {
+            return Ok(job.summary());
+        }
+        lock(&self.state)
+            .history()
+            .job(key)
+            .map(jobs::summary_of)
+            .ok_or_else(|| format!("no job {key} on this node"))
+    }
+
+    /// A completed job's outputs and the files this node received.
+    fn result(&self, key: &JobKey) -> Result<Response, String> {
+        let (state, detail, outputs, files, salts) = match lock(&self.jobs).get(key) {
+            Some(job) => (
+                job.state.name().to_string(),
+                job.detail.clone(),
+                job.outputs.clone(),
+                job.files.clone(),
+                job.salts.clone(),
+            ),
+            None => {
+                let history = lock(&self.state);
+                let job = history
+                    .history()
+                    .job(key)
+                    .ok_or_else(|| format!("no job {key} on this node"))?;
+                // The files of a job of an earlier run, where it wrote them.
+                let dir = self.results_dir(key);
+                let mut files = Vec::new();
+                let mut salts = Vec::new();
+                for o in &job.outputs {
+                    if o.receiver == self.config.name && o.hash.is_some() {
+                        // `sum.csv` is output `sum`; its salt file
+                        // `sum.csv.salt` has the stem `sum.csv`.
+                        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                            let path = entry.path();
+                            if path.file_stem().and_then(|s| s.to_str()) == Some(o.name.as_str()) {
+                                salts.push(salt_path(&path));
+                                files.push(path);
+                            }
+                        }
+                    }
+                }
+                (
+                    job.state().to_string(),
+                    jobs::summary_of(job).detail,
+                    job.outputs.clone(),
+                    files,
+                    salts,
+                )
+            }
+        };
+        if state != State::Completed.name() {
+            return Err(format!(
+                "job {key} is {state}: it has no result{}",
+                if detail.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({detail})")
+                }
+            ));
+        }
+        Ok(Response::Outputs {
+            job_id: key.id.clone(),
+            outputs,
+            files,
+            salts,
+        })
     }
 
     /// The audit record of `job` reaching `outcome`.
@@ -289,33 +461,49 @@ impl Node {
             .map_err(|e| e.to_string())
     }
 
-    /// Registers a new job; refuses a job id already in use.
+    /// The head of this node's audit log now (quoted in its receipts).
+    fn audit_head(&self) -> String {
+        lock(&self.audit).head().to_string()
+    }
+
+    /// Where the outputs of job `key` go: `results/<proposer>/<id>/` beside
+    /// the audit log.
+    fn results_dir(&self, key: &JobKey) -> PathBuf {
+        self.config
+            .audit_log
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join("results")
+            .join(&key.proposer)
+            .join(&key.id)
+    }
+
+    /// Registers a new job; refuses a job id its proposer already used
+    /// here (in this run or, by the log, an earlier one).
     fn register(
         &self,
+        key: &JobKey,
         spec: &JobSpec,
-        proposer: &str,
         state: State,
         detail: String,
         started_ms: u64,
     ) -> Result<(), String> {
         let mut jobs = lock(&self.jobs);
-        if jobs.contains_key(&spec.id) {
-            return Err(format!(
-                "job id {:?} is already in use on this node",
-                spec.id
-            ));
+        if jobs.contains_key(key) || lock(&self.state).id_in_use(key) {
+            return Err(reused(key));
         }
         let mut order = lock(&self.order);
         if jobs.len() >= MAX_JOBS {
             // Forget finished jobs, oldest first (their records stay in the
-            // audit log), so peers cannot grow the table without bound.
+            // audit log and the history), so peers cannot grow the table
+            // without bound.
             let mut kept = Vec::with_capacity(order.len());
-            for id in order.drain(..) {
-                let finished = jobs.get(&id).is_none_or(|j| !j.state.is_open());
+            for k in order.drain(..) {
+                let finished = jobs.get(&k).is_none_or(|j| !j.state.is_open());
                 if finished && jobs.len() > MAX_JOBS / 2 {
-                    jobs.remove(&id);
+                    jobs.remove(&k);
                 } else {
-                    kept.push(id);
+                    kept.push(k);
                 }
             }
             *order = kept;
@@ -324,11 +512,11 @@ impl Node {
             }
         }
         jobs.insert(
-            spec.id.clone(),
+            key.clone(),
             Job {
+                key: key.clone(),
                 spec: spec.clone(),
                 spec_hash: spec.hash().to_string(),
-                proposer: proposer.to_string(),
                 state,
                 detail,
                 started_ms,
@@ -343,21 +531,53 @@ impl Node {
                     })
                     .collect(),
                 files: Vec::new(),
+                salts: Vec::new(),
                 stop: Default::default(),
+                progress: Default::default(),
             },
         );
-        order.push(spec.id.clone());
+        order.push(key.clone());
         Ok(())
     }
 
     /// Sets the job's state, unless it was cancelled meanwhile.
-    fn set_state(&self, job_id: &str, state: State, detail: String) -> Option<JobSummary> {
+    fn set_state(&self, key: &JobKey, state: State, detail: String) -> Option<JobSummary> {
         let mut jobs = lock(&self.jobs);
-        let job = jobs.get_mut(job_id)?;
+        let job = jobs.get_mut(key)?;
         if job.state != State::Cancelled {
             job.state = state;
             job.detail = detail;
         }
         Some(job.summary())
     }
+
+    /// Enters `phase` of the running job `key` (for `job status`).
+    fn phase(&self, key: &JobKey, phase: &str) {
+        if let Some(job) = lock(&self.jobs).get(key) {
+            job.progress.phase(phase);
+        }
+    }
+
+    /// The progress of job `key`, for its protocol thread to update.
+    fn progress(&self, key: &JobKey) -> Arc<jobs::Progress> {
+        lock(&self.jobs)
+            .get(key)
+            .map(|j| Arc::clone(&j.progress))
+            .unwrap_or_default()
+    }
+}
+
+/// Why a proposal with a used id is refused.
+fn reused(key: &JobKey) -> String {
+    format!(
+        "job id {} was already used by {} on this node; give the job a new id",
+        key.id, key.proposer
+    )
+}
+
+/// The salt file of output file `path`.
+fn salt_path(path: &Path) -> PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push(crate::audit::commitment::SALT_SUFFIX);
+    PathBuf::from(p)
 }

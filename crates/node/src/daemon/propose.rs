@@ -5,8 +5,11 @@
 //! its own policy, before reading any data, and answers accept (with the
 //! rule and its own spec hash) or refuse (with the rule and the reason),
 //! together with its signed receipt of that decision, which the proposer
-//! checks against the peer's audit key and keeps in its audit log.
-//! What each side learns: the spec, and the other's decision.
+//! checks against the peer's audit key and keeps in its audit log. Proposals
+//! go to every other party at once; when one refuses, the proposer
+//! withdraws the job ([`Hello::Withdraw`]) at every party that accepted.
+//! What each side learns: the spec, and the other's decision (a party told
+//! of a withdrawal learns which party refused, not its rule).
 
 use crate::audit::Receipt;
 use indomain_net::{Channel, NetError, wire};
@@ -31,6 +34,8 @@ pub enum Hello {
     /// Opens the link between two parties of a job that neither proposed
     /// (`daemon/mesh.rs`): the party listed first dials the other.
     Link {
+        /// The job's proposer (job ids are unique per proposer).
+        proposer: String,
         /// The job.
         job_id: String,
         /// Its spec hash, which both sides must agree on.
@@ -39,8 +44,18 @@ pub enum Hello {
     /// The sender's operator cancelled the job (the channel is
     /// authenticated, so it names who cancelled).
     Cancel {
+        /// The job's proposer.
+        proposer: String,
         /// The job.
         job_id: String,
+    },
+    /// The proposer withdraws a job it proposed, before it started:
+    /// another party refused it.
+    Withdraw {
+        /// The job.
+        job_id: String,
+        /// Why (which party refused; never that party's rule or reason).
+        reason: String,
     },
 }
 

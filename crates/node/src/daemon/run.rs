@@ -7,22 +7,29 @@
 //! one endpoint carries many jobs at once. Each side then reads its key
 //! columns through its dataset reader (with the row limit its policy
 //! granted), runs the PSI, releases through its [`EgressGuard`] only the
-//! outputs the job declares for it, writes them atomically, records the
-//! outcome with bytes, output hashes and timing, and the two exchange
-//! signed receipts of the completed job.
+//! outputs the job declares for it, writes them atomically (0600, under
+//! `results/<proposer>/<id>/`, 0700, each with its salt file), records the
+//! outcome with bytes, output commitments and timing, and the two exchange
+//! signed receipts of the completed job — each with the salts of the
+//! outputs the other also receives, and no other.
 //!
 //! What each side learns: what the PSI mode reveals to it, which the job's
 //! declared outputs decide (an output the job does not declare for a party
-//! is never revealed to it); a failed job releases nothing.
+//! is never revealed to it, nor is anything about it but its existence
+//! through the other's receipt); a failed job releases nothing.
 
 use super::jobs::State;
 use super::propose::{Hello, RunReply};
 use super::{Node, lock};
-use crate::audit::{Event, Outcome, OutputHash, OutputRecord, Receipt, ReceiptBody};
+use crate::audit::{
+    CompletionReceipt, Event, Outcome, OutputHash, OutputRecord, OutputSalt, Receipt, ReceiptBody,
+    Salt,
+};
 use crate::dataset::Cell;
 use crate::egress::EgressGuard;
 use crate::jobspec::{JobSpec, Protocol};
 use crate::output::AtomicOutput;
+use crate::state::JobKey;
 use indomain_net::quic::QuicChannel;
 use indomain_net::{Channel, Counters, wire};
 use indomain_psi::{Construction, Items, Mode, Reveal, Role, session};
@@ -36,6 +43,7 @@ use std::time::{Duration, Instant};
 pub(super) struct Done {
     pub outputs: Vec<OutputRecord>,
     pub files: Vec<PathBuf>,
+    pub salts: Vec<PathBuf>,
     pub bytes: Counters,
     /// The protocol's own time, from its first message to its outcome.
     pub protocol: Duration,
@@ -80,9 +88,15 @@ impl From<String> for Failed {
 impl Node {
     /// The proposer's side: opens the job's channel to `peer`, has the peer
     /// start its side, and runs this node's.
-    pub(super) fn run_proposed(self: Arc<Self>, spec: JobSpec, peer: String, started: u64) {
+    pub(super) fn run_proposed(
+        self: Arc<Self>,
+        key: JobKey,
+        spec: JobSpec,
+        peer: String,
+        started: u64,
+    ) {
         let result = (|| {
-            self.check_cancelled(&spec.id)?;
+            self.check_cancelled(&key)?;
             let address = self
                 .config
                 .peers
@@ -93,7 +107,7 @@ impl Node {
                 .endpoint
                 .connect(address, &peer)
                 .map_err(|e| format!("opening the job's channel to {peer}: {e}"))?;
-            self.watch(&spec.id, &ch);
+            self.watch(&key, &ch);
             let hello = Hello::Run {
                 job_id: spec.id.clone(),
                 spec_hash: spec.hash().to_string(),
@@ -107,31 +121,33 @@ impl Node {
                 }
                 Err(e) => return Err(format!("starting the job with {peer}: {e}").into()),
             }
-            self.execute(&spec, &peer, &mut ch, None)
+            self.execute(&key, &spec, &peer, &mut ch, None)
         })();
-        let me = self.config.name.clone();
-        self.finish(&spec, &me, started, result);
+        self.finish(&key, &spec, started, result);
     }
 
     /// The answering side: `ch` came with [`Hello::Run`] for `job_id`.
     pub(super) fn run_answered(&self, mut ch: QuicChannel, job_id: String, spec_hash: String) {
         let peer = ch.peer().to_string();
+        // The channel's authenticated peer is the proposer whose job it runs.
+        let key = JobKey::new(&peer, &job_id);
         let claimed = {
             let mut jobs = lock(&self.jobs);
-            match jobs.get_mut(&job_id) {
-                Some(job)
-                    if job.proposer == peer
-                        && job.spec_hash == spec_hash
-                        && job.state == State::Accepted =>
-                {
+            match jobs.get_mut(&key) {
+                Some(job) if job.spec_hash == spec_hash && job.state == State::Accepted => {
                     job.state = State::Running;
+                    job.progress.phase("starting");
                     Ok((job.spec.clone(), job.max_rows, job.started_ms))
                 }
-                Some(job) if job.proposer != peer || job.spec_hash != spec_hash => Err(format!(
-                    "job {job_id} was not accepted from {peer} with spec hash {spec_hash}"
+                Some(job) if job.spec_hash != spec_hash => Err(format!(
+                    "job {key} was not accepted with spec hash {}",
+                    crate::bounds::printable(&spec_hash, 80)
                 )),
-                Some(job) => Err(format!("job {job_id} is {}", job.summary().state)),
-                None => Err(format!("no job {job_id:?} was accepted from {peer}")),
+                Some(job) => Err(format!("job {key} is {}", job.summary().state)),
+                None => Err(format!(
+                    "no job {} was accepted from {peer}",
+                    crate::bounds::printable(&key.to_string(), 80)
+                )),
             }
         };
         let (spec, max_rows, started) = match claimed {
@@ -142,21 +158,22 @@ impl Node {
                 return;
             }
         };
-        self.watch(&job_id, &ch);
+        self.watch(&key, &ch);
         if super::run_mesh::on_mesh(spec.protocol) {
-            return self.run_mesh_answered(ch, spec, max_rows, started);
+            return self.run_mesh_answered(ch, key, spec, max_rows, started);
         }
         let result = match wire::send_msg(&mut ch, &RunReply::Ready) {
-            Ok(()) => self.execute(&spec, &peer, &mut ch, max_rows),
+            Ok(()) => self.execute(&key, &spec, &peer, &mut ch, max_rows),
             Err(e) => Err(format!("starting the job with {peer}: {e}").into()),
         };
-        self.finish(&spec, &peer, started, result);
+        self.finish(&key, &spec, started, result);
     }
 
     /// Reads this node's keys, runs the PSI with `peer` on `ch`, releases
     /// and writes this node's declared outputs, and exchanges receipts.
     fn execute(
         &self,
+        key: &JobKey,
         spec: &JobSpec,
         peer: &str,
         ch: &mut QuicChannel,
@@ -167,7 +184,7 @@ impl Node {
             Protocol::PsiIntersection => (Mode::Intersection, Construction::Rr22),
             Protocol::PsiCardinality => (Mode::Cardinality, Construction::Ecdh),
             Protocol::PsiJoin => (Mode::Join, Construction::Rr22),
-            Protocol::PsiSum => return self.execute_psi_sum(spec, peer, ch, max_rows),
+            Protocol::PsiSum => return self.execute_psi_sum(key, spec, peer, ch, max_rows),
             other => return Err(format!("{other} jobs do not run on one channel").into()),
         };
         let output = spec.protocol.outputs()[0];
@@ -204,7 +221,8 @@ impl Node {
         let party = spec
             .party(me)
             .ok_or_else(|| format!("{me} is not a party of the job"))?;
-        self.check_cancelled(&spec.id)?;
+        self.check_cancelled(key)?;
+        self.phase(key, "reading data");
         let dataset = self
             .config
             .datasets
@@ -242,10 +260,14 @@ impl Node {
         let before = ch.counters();
         let moved = |ch: &QuicChannel| moved_since(before, ch);
         let mut rng = rand::rng();
+        self.phase(key, "running the protocol");
+        let progress = self.progress(key);
+        let mut report =
+            |p: session::Progress| progress.count(p.done as u64, p.total as u64, "keys");
         let clock = Instant::now();
         let ran = match role {
-            Role::Receiver => session::receiver(ch, &job, &items, &mut rng, &mut |_| {}),
-            Role::Sender => session::sender(ch, &job, &items, None, &mut rng, &mut |_| {}),
+            Role::Receiver => session::receiver(ch, &job, &items, &mut rng, &mut report),
+            Role::Sender => session::sender(ch, &job, &items, None, &mut rng, &mut report),
         };
         let protocol = clock.elapsed();
         let outcome = ran.map_err(|e| Failed {
@@ -289,11 +311,11 @@ impl Node {
                 _ => Ok(format!("intersection_size\n{size}\n").into_bytes()),
             }
             .map_err(|e| fail(format!("rendering the {output}: {e}"), ch))?;
-            guard
+            let released = guard
                 .release(output, me, &bytes)
                 .map_err(|e| fail(e.to_string(), ch))?;
-            pending.push(
-                self.stage(spec, &format!("{output}.csv"), &bytes)
+            pending.extend(
+                self.stage(key, &format!("{output}.csv"), &bytes, &released.salt)
                     .map_err(|e| fail(e, ch))?,
             );
         }
@@ -303,7 +325,7 @@ impl Node {
             protocol,
             before,
         };
-        self.publish(spec, peer, ch, staged)
+        self.publish(key, spec, peer, ch, staged)
     }
 
     /// Ends a two-party job once every output is released and staged:
@@ -311,6 +333,7 @@ impl Node {
     /// exchanges completion receipts with `peer`.
     pub(super) fn publish(
         &self,
+        key: &JobKey,
         spec: &JobSpec,
         peer: &str,
         ch: &mut QuicChannel,
@@ -329,101 +352,167 @@ impl Node {
         };
         // Everything is computed and released: only now do the files
         // appear, and the job can no longer be cancelled.
-        self.seal(&spec.id).map_err(|e| fail(e, ch))?;
-        let mut files = Vec::new();
-        for out in pending {
-            let path = out.path().to_path_buf();
-            out.commit()
-                .map_err(|e| fail(format!("{}: {e}", path.display()), ch))?;
-            files.push(path);
-        }
+        self.seal(key).map_err(|e| fail(e, ch))?;
+        self.phase(key, "writing outputs");
+        let (files, salts) = commit_all(pending).map_err(|e| fail(e, ch))?;
         let outputs = guard.outputs().to_vec();
-        self.exchange_receipts(spec, peer, ch, &outputs);
+        self.phase(key, "exchanging receipts");
+        self.exchange_receipts(key, spec, peer, ch, (&outputs, guard.salts()));
         Ok(Done {
             outputs,
             files,
+            salts,
             bytes: moved(ch),
             protocol,
         })
     }
 
-    /// Starts the output file `file`, under `results/<job id>/` beside the
-    /// audit log.
+    /// Starts the output file `file` and its salt file, under
+    /// `results/<proposer>/<id>/` (0700) beside the audit log, both 0600.
     pub(super) fn stage(
         &self,
-        spec: &JobSpec,
+        key: &JobKey,
         file: &str,
         bytes: &[u8],
-    ) -> Result<AtomicOutput, String> {
-        let dir = self
-            .config
-            .audit_log
-            .parent()
-            .unwrap_or(std::path::Path::new("."))
-            .join("results")
-            .join(&spec.id);
-        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        let path = dir.join(file);
-        let mut out = AtomicOutput::create(&path, &[], false)
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-        out.write_all(bytes)
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-        Ok(out)
+        salt: &Salt,
+    ) -> Result<[AtomicOutput; 2], String> {
+        let dir = self.results_dir(key);
+        crate::private::dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let write = |name: &str, bytes: &[u8]| {
+            let path = dir.join(name);
+            let mut out = AtomicOutput::create(&path, &[], false)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            out.write_all(bytes)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            Ok::<_, String>(out)
+        };
+        let salt_file = format!("{file}{}", crate::audit::commitment::SALT_SUFFIX);
+        Ok([
+            write(file, bytes)?,
+            write(&salt_file, format!("{}\n", salt.to_hex()).as_bytes())?,
+        ])
     }
 
-    /// This node's signed receipt that `spec` completed with `outputs`.
-    pub(super) fn completion_receipt(&self, spec: &JobSpec, outputs: &[OutputRecord]) -> Receipt {
-        let body = ReceiptBody {
-            job_id: spec.id.clone(),
-            spec_hash: spec.hash().to_string(),
-            outcome: "completed".into(),
-            outputs: outputs
-                .iter()
-                .filter_map(|o| {
-                    Some(OutputHash {
-                        name: o.name.clone(),
-                        receiver: o.receiver.clone(),
-                        hash: o.hash.clone()?,
-                    })
+    /// This node's signed receipt that job `key` completed with `outputs`,
+    /// quoting its audit log's head now.
+    pub(super) fn completion_receipt(
+        &self,
+        key: &JobKey,
+        spec: &JobSpec,
+        outputs: &[OutputRecord],
+    ) -> Receipt {
+        let outputs = outputs
+            .iter()
+            .filter_map(|o| {
+                Some(OutputHash {
+                    name: o.name.clone(),
+                    receiver: o.receiver.clone(),
+                    hash: o.hash.clone()?,
                 })
-                .collect(),
-        };
+            })
+            .collect();
+        let body = ReceiptBody::new(
+            (&key.proposer, &key.id),
+            &spec.hash().to_string(),
+            "completed",
+            outputs,
+            &self.audit_head(),
+        );
         Receipt::sign(body, &self.config.name, &self.key)
     }
 
-    /// Sends this node's signed receipt of the completed job and keeps the
-    /// peer's. The job is complete either way; a missing or bad receipt is
-    /// logged, not fatal.
-    pub(super) fn exchange_receipts(
+    /// What this node sends `peer` at the end of the job: its receipt and
+    /// the salts of the outputs `peer` also receives.
+    pub(super) fn completion_for(
         &self,
         spec: &JobSpec,
         peer: &str,
+        receipt: &Receipt,
+        salts: &[(String, Salt)],
+    ) -> CompletionReceipt {
+        let salts = salts
+            .iter()
+            .filter(|(name, _)| {
+                spec.outputs
+                    .iter()
+                    .any(|o| o.name == *name && o.receiver == peer)
+            })
+            .map(|(name, salt)| OutputSalt {
+                name: name.clone(),
+                salt: salt.to_hex(),
+            })
+            .collect();
+        CompletionReceipt {
+            receipt: receipt.clone(),
+            salts,
+        }
+    }
+
+    /// Sends this node's signed receipt of the completed job (with the
+    /// salts `peer` may have) and keeps the peer's. The job is complete
+    /// either way; a missing or bad receipt is logged, not fatal.
+    pub(super) fn exchange_receipts(
+        &self,
+        key: &JobKey,
+        spec: &JobSpec,
+        peer: &str,
         ch: &mut QuicChannel,
-        outputs: &[OutputRecord],
+        (outputs, salts): (&[OutputRecord], &[(String, Salt)]),
     ) {
-        let mine = self.completion_receipt(spec, outputs);
-        let theirs = wire::send_msg(ch, &mine).and_then(|()| wire::recv_msg::<Receipt>(ch));
+        let mine = self.completion_receipt(key, spec, outputs);
+        let sent = self.completion_for(spec, peer, &mine, salts);
+        let theirs =
+            wire::send_msg(ch, &sent).and_then(|()| wire::recv_msg::<CompletionReceipt>(ch));
         let kept = match theirs {
-            Ok(receipt) => self.keep_receipt(peer, spec, "completed", receipt),
+            Ok(c) => self.keep_completion(peer, (key, spec), c),
             Err(e) => Err(e.to_string()),
         };
         if let Err(e) = kept {
-            tracing::warn!(
-                "job {}: no valid completion receipt from {peer}: {e}",
-                spec.id
-            );
+            tracing::warn!("job {key}: no valid completion receipt from {peer}: {e}");
         }
+    }
+
+    /// Keeps `peer`'s completion receipt, and the salts it gave (of outputs
+    /// this node also receives) beside this node's outputs.
+    pub(super) fn keep_completion(
+        &self,
+        peer: &str,
+        (key, spec): (&JobKey, &JobSpec),
+        completion: CompletionReceipt,
+    ) -> Result<(), String> {
+        let CompletionReceipt { receipt, salts } = completion;
+        let me = self.config.name.as_str();
+        for s in &salts {
+            let mine = spec
+                .outputs
+                .iter()
+                .any(|o| o.name == s.name && o.receiver == me);
+            if !mine || s.salt().is_none() {
+                return Err(format!("{peer} sent a salt this node has no use for"));
+            }
+        }
+        self.keep_receipt(peer, (key, spec), "completed", receipt)?;
+        if !salts.is_empty() {
+            let lines: String = salts
+                .iter()
+                .map(|s| format!("{} {}\n", s.name, s.salt))
+                .collect();
+            let path = self.results_dir(key).join(format!("salts-from-{peer}"));
+            crate::private::write(&path, lines.as_bytes())
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+        Ok(())
     }
 
     /// Records the run's outcome and sets the job's final state.
     pub(super) fn finish(
         &self,
+        key: &JobKey,
         spec: &JobSpec,
-        proposer: &str,
         started: u64,
         result: Result<Done, Failed>,
     ) {
-        let (outcome, state, detail, bytes, outputs, files) = match result {
+        let (outcome, state, detail, bytes, outputs, (files, salts)) = match result {
             Ok(done) => {
                 let detail = format!(
                     "protocol {:.2} ms; {} bytes sent, {} received",
@@ -437,22 +526,22 @@ impl Node {
                     detail,
                     done.bytes,
                     done.outputs,
-                    done.files,
+                    (done.files, done.salts),
                 )
             }
-            Err(f) if let Some(by) = self.cancelled_by(&spec.id) => {
-                tracing::info!("job {} cancelled by {by}: {}", spec.id, f.reason);
+            Err(f) if let Some(by) = self.cancelled_by(key) => {
+                tracing::info!("job {key} cancelled by {by}: {}", f.reason);
                 (
                     Outcome::Cancelled { by: by.clone() },
                     State::Cancelled,
                     format!("cancelled by {by}; nothing released"),
                     f.bytes,
                     Vec::new(),
-                    Vec::new(),
+                    Default::default(),
                 )
             }
             Err(f) => {
-                tracing::warn!("job {} failed: {}", spec.id, f.reason);
+                tracing::warn!("job {key} failed: {}", f.reason);
                 (
                     Outcome::Failed {
                         reason: f.reason.clone(),
@@ -461,11 +550,11 @@ impl Node {
                     f.reason,
                     f.bytes,
                     Vec::new(),
-                    Vec::new(),
+                    Default::default(),
                 )
             }
         };
-        let mut event = self.record(spec, proposer, started, outcome);
+        let mut event = self.record(spec, &key.proposer, started, outcome);
         if let Event::Job(record) = &mut event {
             record.bytes_sent = bytes.sent;
             record.bytes_received = bytes.received;
@@ -478,13 +567,33 @@ impl Node {
             Err(e) => (State::Failed, format!("the audit log failed: {e}")),
         };
         let mut jobs = lock(&self.jobs);
-        if let Some(job) = jobs.get_mut(&spec.id) {
+        if let Some(job) = jobs.get_mut(key) {
             job.state = state;
             job.detail = detail;
             job.outputs = outputs;
             job.files = files;
+            job.salts = salts;
         }
     }
+}
+
+/// Makes every staged file appear; returns the outputs' files and their
+/// salt files (staged in pairs by [`Node::stage`]).
+pub(super) fn commit_all(
+    pending: Vec<AtomicOutput>,
+) -> Result<(Vec<PathBuf>, Vec<PathBuf>), String> {
+    let (mut files, mut salts) = (Vec::new(), Vec::new());
+    for (i, out) in pending.into_iter().enumerate() {
+        let path = out.path().to_path_buf();
+        out.commit()
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        if i % 2 == 0 {
+            files.push(path);
+        } else {
+            salts.push(path);
+        }
+    }
+    Ok((files, salts))
 }
 
 /// A cell as the text both parties hash: integers in decimal, floats in

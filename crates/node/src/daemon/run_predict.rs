@@ -7,7 +7,9 @@
 //!
 //! The spec: parameter `model` is the id of the training job; each party
 //! uses the model part that job released to it
-//! (`results/<training job>/model.json` beside its audit log), and lists
+//! (`results/<proposer>/<training job>/model.json` beside its audit log;
+//! `model = "<proposer>/<id>"` names it when several proposers used the
+//! id), and lists
 //! the model's id column and feature columns, in the model's order. The
 //! dealer of the training job takes no part. Output: `predictions`, to the
 //! label holder only (`id,score,prediction`, the linear score and, for a
@@ -16,10 +18,10 @@
 //! What each party learns: the number of rows every party holds (the
 //! alignment); the label holder learns the scores.
 
-use super::Node;
 use super::run_mesh::Produced;
 use super::run_train::learn_rows;
-use crate::jobspec::{JobSpec, is_name};
+use super::{Node, lock};
+use crate::jobspec::{JobSpec, is_job_id, is_name};
 use indomain_learn::align::{Roles, align};
 use indomain_learn::data::check_features;
 use indomain_learn::model::{ModelFile, PartyRole};
@@ -137,21 +139,30 @@ impl Node {
         let job = spec
             .text_param("model")
             .ok_or("a predict job names its training job (parameter model)")?;
-        // A job id, not a path: no way out of results/.
-        if !is_name(job) || job.starts_with('.') {
-            return Err(format!("parameter model = {job:?} is not a job id"));
+        let shown = crate::bounds::printable(job, 80);
+        // A job key, not a path: no way out of results/.
+        let key = match crate::state::JobKey::parse(job) {
+            Some(key) => key,
+            None => {
+                let keys = lock(&self.state).history().with_id(job).to_vec();
+                match keys.as_slice() {
+                    [key] => key.clone(),
+                    [] => return Err(format!("no training job {shown:?} on this node")),
+                    _ => {
+                        return Err(format!(
+                            "training job {shown:?} is ambiguous here: give model = \"<proposer>/<id>\""
+                        ));
+                    }
+                }
+            }
+        };
+        if !is_job_id(&key.id) || !is_name(&key.proposer) {
+            return Err(format!("parameter model = {shown:?} is not a job"));
         }
-        let path = self
-            .config
-            .audit_log
-            .parent()
-            .unwrap_or(std::path::Path::new("."))
-            .join("results")
-            .join(job)
-            .join("model.json");
+        let path = self.results_dir(&key).join("model.json");
         if !path.exists() {
             return Err(format!(
-                "no model part of training job {job} on this node ({} is missing)",
+                "no model part of training job {key} on this node ({} is missing)",
                 path.display()
             ));
         }

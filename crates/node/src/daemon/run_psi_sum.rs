@@ -16,6 +16,7 @@ use super::run::{Done, Failed, Staged, moved_since};
 use super::run_aggregate::{cell_number, cell_text};
 use crate::egress::EgressGuard;
 use crate::jobspec::JobSpec;
+use crate::state::JobKey;
 use indomain_net::Channel;
 use indomain_net::quic::QuicChannel;
 use indomain_psi::{Construction, Items, Job, Mode, Role, session};
@@ -29,6 +30,7 @@ impl Node {
     /// node's outputs, and exchanges receipts.
     pub(super) fn execute_psi_sum(
         &self,
+        key: &JobKey,
         spec: &JobSpec,
         peer: &str,
         ch: &mut QuicChannel,
@@ -56,7 +58,8 @@ impl Node {
             )
             .into());
         }
-        self.check_cancelled(&spec.id)?;
+        self.check_cancelled(key)?;
+        self.phase(key, "reading data");
         let value_column = spec
             .text_param("value_column")
             .ok_or_else(|| "a psi-sum job names the sender's value_column".to_string())?;
@@ -132,10 +135,14 @@ impl Node {
         let before = ch.counters();
         let moved = |ch: &QuicChannel| moved_since(before, ch);
         let mut rng = rand::rng();
+        self.phase(key, "running the protocol");
+        let progress = self.progress(key);
+        let mut report =
+            |p: session::Progress| progress.count(p.done as u64, p.total as u64, "keys");
         let clock = Instant::now();
         let ran = match role {
-            Role::Receiver => session::receiver(ch, &job, &items, &mut rng, &mut |_| {}),
-            Role::Sender => session::sender(ch, &job, &items, Some(&values), &mut rng, &mut |_| {}),
+            Role::Receiver => session::receiver(ch, &job, &items, &mut rng, &mut report),
+            Role::Sender => session::sender(ch, &job, &items, Some(&values), &mut rng, &mut report),
         };
         let protocol = clock.elapsed();
         let fail = |reason: String, ch: &QuicChannel| Failed {
@@ -169,11 +176,11 @@ impl Node {
         let mut guard = EgressGuard::new(spec, Arc::clone(&self.audit));
         let mut pending = Vec::new();
         for (output, text) in &released {
-            guard
+            let r = guard
                 .release(output, me, text.as_bytes())
                 .map_err(|e| fail(e.to_string(), ch))?;
-            pending.push(
-                self.stage(spec, &format!("{output}.csv"), text.as_bytes())
+            pending.extend(
+                self.stage(key, &format!("{output}.csv"), text.as_bytes(), &r.salt)
                     .map_err(|e| fail(e, ch))?,
             );
         }
@@ -183,6 +190,6 @@ impl Node {
             protocol,
             before,
         };
-        self.publish(spec, peer, ch, staged)
+        self.publish(key, spec, peer, ch, staged)
     }
 }

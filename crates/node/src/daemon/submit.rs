@@ -1,138 +1,262 @@
 //! The proposing side: a job the operator submits is checked against this
-//! node's own datasets and peers, proposed to every other party, and
-//! recorded with each peer's answer and signed receipt.
+//! node's own datasets and peers, proposed to every other party at once,
+//! and recorded with each peer's answer and signed receipt. The first
+//! refusal refuses the job here and withdraws it at every party that
+//! accepted (or accepts later); once every party accepted, the job runs.
+//! The operator's request waits for all of that up to its `wait`, then
+//! says where the job stands: running, refused, or still waiting for named
+//! parties.
 
 use super::Node;
 use super::jobs::State;
-use super::propose::{self, Answer};
+use super::propose::{self, Answer, Hello};
 use crate::audit::{Event, Outcome, Receipt};
+use crate::bounds::{MAX_PEER_REASON, printable};
 use crate::control::JobSummary;
 use crate::jobspec::JobSpec;
+use crate::state::JobKey;
 use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// A peer's answer to a proposal, as the proposer judges it.
+enum Verdict {
+    Accepted { rule: String },
+    Refused { rule: String, reason: String },
+}
 
 impl Node {
-    /// Checks a job submitted by the operator and proposes it to the peers.
-    pub(super) fn submit(self: &Arc<Self>, mut spec: JobSpec) -> Result<JobSummary, String> {
+    /// Checks a job submitted by the operator, proposes it to the peers,
+    /// and waits up to `wait` (or until every peer answered) to say how it
+    /// stands.
+    pub(super) fn submit(
+        self: &Arc<Self>,
+        mut spec: JobSpec,
+        wait: Option<Duration>,
+    ) -> Result<JobSummary, String> {
         if spec.id.is_empty() {
             spec.id = format!("job-{}", crate::hex::encode(&rand::random::<[u8; 8]>()));
         }
         spec.validate().map_err(|e| e.to_string())?;
         spec.check_known(&self.config.known())
             .map_err(|e| e.to_string())?;
-        let me = &self.config.name;
-        let others: Vec<&str> = spec
+        let me = self.config.name.clone();
+        let key = JobKey::new(&me, &spec.id);
+        let others: Vec<String> = spec
             .parties
             .iter()
-            .map(|p| p.name.as_str())
-            .filter(|n| n != me)
+            .map(|p| p.name.clone())
+            .filter(|n| *n != me)
             .collect();
         let started = crate::time::now_millis();
-        self.register(&spec, me, State::Proposed, String::new(), started)?;
-        self.log(self.record(&spec, me, started, Outcome::Proposed))?;
+        self.register(&key, &spec, State::Proposed, String::new(), started)?;
+        self.phase(
+            &key,
+            &format!("waiting for the answers of {}", others.join(", ")),
+        );
+        self.log(self.record(&spec, &me, started, Outcome::Proposed))?;
 
+        let node = Arc::clone(self);
+        let (k, s) = (key.clone(), spec.clone());
+        // The proposing thread drops `decided` once the job is no longer
+        // waiting for answers (running, refused or failed).
+        let (decided, waiting) = mpsc::channel::<()>();
+        std::thread::spawn(move || node.propose_all(k, s, others, started, decided));
+        // Wait until the answers are in (or the operator's patience ends).
+        let _ = match wait {
+            Some(w) => waiting.recv_timeout(w).map_err(|_| ()),
+            None => waiting.recv().map_err(|_| ()),
+        };
+        self.summary(&key)
+    }
+
+    /// Proposes `spec` to every party in `others` at once and acts on the
+    /// answers as they come.
+    fn propose_all(
+        self: Arc<Self>,
+        key: JobKey,
+        spec: JobSpec,
+        others: Vec<String>,
+        started: u64,
+        decided: mpsc::Sender<()>,
+    ) {
+        let me = self.config.name.clone();
         let spec_json = spec.canonical_bytes();
-        let spec_hash = spec.hash().to_string();
-        let mut accepted = Vec::new();
-        for &peer in &others {
-            let answer = self.propose_to(peer, spec_json.clone());
-            let refusal = match answer {
-                Ok(Answer::Accept {
-                    spec_hash: theirs, ..
-                }) if theirs != spec_hash => (
-                    format!("peers.{peer}"),
-                    format!("{peer} hashed the spec to {theirs}, this node to {spec_hash}"),
-                ),
-                Ok(Answer::Accept { rule, receipt, .. }) => {
-                    match self.keep_receipt(peer, &spec, "accepted", receipt) {
-                        Ok(()) => {
-                            accepted.push(format!("{peer} ({rule})"));
-                            continue;
+        let (tx, rx) = mpsc::channel();
+        for peer in &others {
+            let (node, peer, json, tx) = (
+                Arc::clone(&self),
+                peer.clone(),
+                spec_json.clone(),
+                tx.clone(),
+            );
+            std::thread::spawn(move || {
+                let answer = node.propose_to(&peer, json);
+                let _ = tx.send((peer, answer));
+            });
+        }
+        drop(tx);
+        let mut accepted: Vec<String> = Vec::new();
+        let mut pending: Vec<String> = others.clone();
+        let mut refused_by: Option<String> = None;
+        for (peer, answer) in rx {
+            pending.retain(|p| *p != peer);
+            let verdict = self.judge(&peer, (&key, &spec), answer);
+            match verdict {
+                Verdict::Accepted { rule } => {
+                    if refused_by.is_some() {
+                        self.withdraw(&key, &peer, refused_by.as_deref().unwrap_or_default());
+                    } else {
+                        accepted.push(format!("{peer} ({rule})"));
+                        if !pending.is_empty() {
+                            self.phase(
+                                &key,
+                                &format!("waiting for the answers of {}", pending.join(", ")),
+                            );
                         }
-                        Err(e) => (format!("peers.{peer}.audit_key"), e),
                     }
                 }
-                Ok(Answer::Refuse {
-                    rule,
-                    reason,
-                    receipt,
-                }) => {
-                    if let Some(receipt) = receipt
-                        && let Err(e) = self.keep_receipt(peer, &spec, "refused", receipt)
-                    {
-                        tracing::warn!("{e}");
+                Verdict::Refused { rule, reason } if refused_by.is_none() => {
+                    refused_by = Some(peer.clone());
+                    let outcome = Outcome::Refused {
+                        rule: rule.clone(),
+                        reason: reason.clone(),
+                    };
+                    if let Err(e) = self.log(self.record(&spec, &me, started, outcome)) {
+                        tracing::warn!("job {key}: {e}");
                     }
-                    (rule, format!("{reason} (refused by {peer})"))
+                    self.set_state(&key, State::Refused, format!("{rule}: {reason}"));
+                    // The operator hears now; the remaining answers only
+                    // decide whom to withdraw the job from.
+                    let _ = decided.send(());
+                    // Every party that accepted hears at once.
+                    for a in &accepted {
+                        let name = a.split(' ').next().unwrap_or_default();
+                        self.withdraw(&key, name, &peer);
+                    }
                 }
-                Err(e) => (
-                    format!("peers.{peer}"),
-                    format!("could not propose to {peer}: {e}"),
-                ),
-            };
-            let (rule, reason) = refusal;
-            self.log(self.record(
-                &spec,
-                me,
-                started,
-                Outcome::Refused {
-                    rule: rule.clone(),
-                    reason: reason.clone(),
-                },
-            ))?;
-            return self
-                .set_state(&spec.id, State::Refused, format!("{rule}: {reason}"))
-                .ok_or_else(|| "the job vanished".to_string());
+                Verdict::Refused { .. } => {}
+            }
+        }
+        if refused_by.is_some() {
+            return;
         }
         let rule = format!("accepted by {}", accepted.join(", "));
-        self.log(self.record(&spec, me, started, Outcome::Accepted { rule: rule.clone() }))?;
-        let summary = self
-            .set_state(&spec.id, State::Running, rule)
-            .ok_or_else(|| "the job vanished".to_string())?;
-        if summary.state == State::Cancelled.name() {
-            return Ok(summary);
+        if let Err(e) = self.log(self.record(
+            &spec,
+            &me,
+            started,
+            Outcome::Accepted { rule: rule.clone() },
+        )) {
+            self.set_state(&key, State::Failed, e);
+            return;
         }
-        // The protocol runs on its own thread: `job status` follows it.
+        let summary = self.set_state(&key, State::Running, rule);
+        drop(decided);
+        let Some(summary) = summary else {
+            return;
+        };
+        if summary.state == State::Cancelled.name() {
+            return;
+        }
+        self.phase(&key, "starting");
         if super::run_mesh::on_mesh(spec.protocol) {
-            let node = Arc::clone(self);
-            std::thread::spawn(move || node.run_mesh_proposed(spec, started));
-            return Ok(summary);
+            return self.run_mesh_proposed(key, spec, started);
         }
         match others.as_slice() {
-            [peer] => {
-                let (node, peer) = (Arc::clone(self), peer.to_string());
-                std::thread::spawn(move || node.run_proposed(spec, peer, started));
-            }
+            [peer] => self.run_proposed(key, spec, peer.clone(), started),
             _ => {
                 let reason = format!(
                     "{} jobs take two parties, not {}",
                     spec.protocol,
                     spec.parties.len()
                 );
-                self.log(self.record(
-                    &spec,
-                    me,
-                    started,
-                    Outcome::Failed {
-                        reason: reason.clone(),
-                    },
-                ))?;
-                return self
-                    .set_state(&spec.id, State::Failed, reason)
-                    .ok_or_else(|| "the job vanished".to_string());
+                let outcome = Outcome::Failed {
+                    reason: reason.clone(),
+                };
+                if let Err(e) = self.log(self.record(&spec, &me, started, outcome)) {
+                    tracing::warn!("job {key}: {e}");
+                }
+                self.set_state(&key, State::Failed, reason);
             }
         }
-        Ok(summary)
     }
 
-    /// Checks a peer's receipt for `spec` (signer, signature against the
-    /// peer's audit key, job, spec hash, outcome) and stores it in the log.
+    /// What `peer`'s answer means for the job; its receipt is checked and
+    /// kept, and its text escaped and cut (a peer's words go into this
+    /// node's log and listings).
+    fn judge(
+        &self,
+        peer: &str,
+        (key, spec): (&JobKey, &JobSpec),
+        answer: Result<Answer, String>,
+    ) -> Verdict {
+        let text = |s: &str| printable(s, MAX_PEER_REASON);
+        let spec_hash = spec.hash().to_string();
+        match answer {
+            Ok(Answer::Accept {
+                spec_hash: theirs, ..
+            }) if theirs != spec_hash => Verdict::Refused {
+                rule: format!("peers.{peer}"),
+                reason: format!(
+                    "{peer} hashed the spec to {}, this node to {spec_hash}",
+                    text(&theirs)
+                ),
+            },
+            Ok(Answer::Accept { rule, receipt, .. }) => {
+                match self.keep_receipt(peer, (key, spec), "accepted", receipt) {
+                    Ok(()) => Verdict::Accepted { rule: text(&rule) },
+                    Err(e) => Verdict::Refused {
+                        rule: format!("peers.{peer}.audit_key"),
+                        reason: text(&e),
+                    },
+                }
+            }
+            Ok(Answer::Refuse {
+                rule,
+                reason,
+                receipt,
+            }) => {
+                if let Some(receipt) = receipt
+                    && let Err(e) = self.keep_receipt(peer, (key, spec), "refused", receipt)
+                {
+                    tracing::warn!("{}", text(&e));
+                }
+                Verdict::Refused {
+                    rule: text(&rule),
+                    reason: format!("{} (refused by {peer})", text(&reason)),
+                }
+            }
+            Err(e) => Verdict::Refused {
+                rule: format!("peers.{peer}"),
+                reason: format!("could not propose to {peer}: {}", text(&e)),
+            },
+        }
+    }
+
+    /// Tells `peer`, which accepted job `key`, that it is withdrawn
+    /// because `refused_by` refused it.
+    fn withdraw(&self, key: &JobKey, peer: &str, refused_by: &str) {
+        let hello = Hello::Withdraw {
+            job_id: key.id.clone(),
+            reason: format!("{refused_by} refused the job"),
+        };
+        if let Err(e) = self.tell(peer, &hello) {
+            tracing::warn!("job {key}: withdrawing it at {peer}: {e}");
+        }
+    }
+
+    /// Checks a peer's receipt for `spec` (signer, version, signature
+    /// against the peer's audit key, job, spec hash, outcome) and stores
+    /// it in the log.
     pub(super) fn keep_receipt(
         &self,
         peer: &str,
-        spec: &JobSpec,
+        (key, spec): (&JobKey, &JobSpec),
         outcome: &str,
         receipt: Receipt,
     ) -> Result<(), String> {
-        let key = self
+        let audit_key = self
             .config
             .peers
             .get(peer)
@@ -140,7 +264,8 @@ impl Node {
             .ok_or("not a configured peer")?;
         let body = &receipt.body;
         if receipt.signer != peer
-            || body.job_id != spec.id
+            || body.job_id != key.id
+            || body.proposer.as_deref() != Some(key.proposer.as_str())
             || body.spec_hash != spec.hash().to_string()
             || body.outcome != outcome
         {
@@ -148,7 +273,15 @@ impl Node {
                 "{peer}'s receipt does not match the job and its answer"
             ));
         }
-        receipt.verify(&key)?;
+        // A version-1 receipt quotes outputs by their plain hash.
+        if body.version != crate::audit::receipt::RECEIPT_VERSION {
+            return Err(format!(
+                "{peer}'s receipt is of version {}, not {}",
+                body.version,
+                crate::audit::receipt::RECEIPT_VERSION
+            ));
+        }
+        receipt.verify(&audit_key)?;
         self.log(Event::Receipt(receipt))
     }
 

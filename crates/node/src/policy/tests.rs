@@ -149,14 +149,14 @@ fn policy_table() {
             peer: "bank",
             now: NOW,
             job: with(psi_job(), |j| j.parties[1].dataset = "payroll".into()),
-            expect: Err(("datasets", "no dataset \"payroll\"")),
+            expect: Err(("policy.peers.bank.allow[0].datasets", DATA_NOT_ALLOWED)),
         },
         Case {
             name: "column the dataset lacks",
             peer: "bank",
             now: NOW,
             job: with(psi_job(), |j| j.parties[1].columns = vec!["idd".into()]),
-            expect: Err(("datasets.taxpayers.columns", "no column \"idd\"")),
+            expect: Err(("policy.peers.bank.allow[0].columns", DATA_NOT_ALLOWED)),
         },
         Case {
             name: "column outside the rule",
@@ -165,10 +165,7 @@ fn policy_table() {
             job: with(psi_job(), |j| {
                 j.parties[1].columns = vec!["id".into(), "salary".into()]
             }),
-            expect: Err((
-                "policy.peers.bank.allow[0].columns",
-                "column \"salary\" (grade core) not allowed",
-            )),
+            expect: Err(("policy.peers.bank.allow[0].columns", DATA_NOT_ALLOWED)),
         },
         Case {
             name: "grade outside the rule",
@@ -177,7 +174,9 @@ fn policy_table() {
             job: with(stats_job(), |j| {
                 j.parties[1].columns = vec!["salary".into()]
             }),
-            expect: Err(("policy.peers.bank.allow[1].grades", "grade core")),
+            // Listed, but of a grade the rule does not allow: refused by
+            // the rule's column list like a column not listed or missing.
+            expect: Err(("policy.peers.bank.allow[1].columns", DATA_NOT_ALLOWED)),
         },
         Case {
             name: "output to an undeclared receiver",
@@ -204,7 +203,10 @@ fn policy_table() {
             peer: "bank",
             now: NOW,
             job: with(stats_job(), |j| j.purpose = "marketing".into()),
-            expect: Err(("policy.peers.bank.allow[1].purposes", "\"marketing\"")),
+            expect: Err((
+                "policy.peers.bank.allow[1].purposes",
+                "the job's purpose is not one the rule allows",
+            )),
         },
         Case {
             name: "intersection threshold too low",
@@ -259,12 +261,71 @@ fn policy_table() {
 }
 
 #[test]
+fn refusals_do_not_tell_existing_from_missing_data_nor_quote_the_spec() {
+    // `payroll` exists here but no rule allows it; `nosuch` does not exist.
+    let mut policy = policy();
+    policy.catalog.insert(
+        "payroll".into(),
+        BTreeMap::from([("id".to_string(), Grade::Internal)]),
+    );
+    let refused = |job: JobSpec| check(&policy, "bank", &job, at(NOW)).unwrap_err();
+    let pairs = [
+        (
+            with(psi_job(), |j| j.parties[1].dataset = "payroll".into()),
+            with(psi_job(), |j| j.parties[1].dataset = "nosuch".into()),
+        ),
+        // A rule listing its columns: one not listed, one missing.
+        (
+            with(psi_job(), |j| {
+                j.parties[1].columns = vec!["id".into(), "salary".into()]
+            }),
+            with(psi_job(), |j| {
+                j.parties[1].columns = vec!["id".into(), "nosuch".into()]
+            }),
+        ),
+        // A rule by grades: a core column, and one missing.
+        (
+            with(stats_job(), |j| {
+                j.parties[1].columns = vec!["salary".into()]
+            }),
+            with(stats_job(), |j| {
+                j.parties[1].columns = vec!["nosuch".into()]
+            }),
+        ),
+    ];
+    for (existing, missing) in pairs {
+        let (a, b) = (refused(existing), refused(missing));
+        assert_eq!(a.to_string().as_bytes(), b.to_string().as_bytes());
+        assert!(!a.to_string().contains("core"), "{a}");
+    }
+    // A rule by grades alone (no column list): a core column, and one
+    // missing, are both refused by its grades.
+    let mut graded = policy.clone();
+    graded.peers.get_mut("bank").unwrap().allow[1].columns = None;
+    let core = with(stats_job(), |j| {
+        j.parties[1].columns = vec!["salary".into()]
+    });
+    let missing = with(stats_job(), |j| {
+        j.parties[1].columns = vec!["nosuch".into()]
+    });
+    let a = check(&graded, "bank", &core, at(NOW)).unwrap_err();
+    let b = check(&graded, "bank", &missing, at(NOW)).unwrap_err();
+    assert_eq!(a, b);
+    assert_eq!(a.rule, "policy.peers.bank.allow[1].grades");
+    // A purpose is never quoted back, however long.
+    let long = with(stats_job(), |j| j.purpose = "z".repeat(900 << 10));
+    let refusal = refused(long);
+    assert!(refusal.to_string().len() < 200, "{refusal}");
+}
+
+#[test]
 fn refusal_reads_as_rule_then_reason() {
     let job = with(psi_job(), |j| j.parties[1].columns = vec!["salary".into()]);
     let refusal = check(&policy(), "bank", &job, at(NOW)).unwrap_err();
     assert_eq!(
         refusal.to_string(),
-        "policy.peers.bank.allow[0].columns: column \"salary\" (grade core) not allowed"
+        "policy.peers.bank.allow[0].columns: the job names a dataset or column that this node \
+         does not allow to the proposer"
     );
 }
 
@@ -273,18 +334,13 @@ fn grant_carries_row_limit_and_rate_limit_is_enforced() {
     let policy = policy();
     let grant = check(&policy, "bank", &stats_job(), at(NOW)).unwrap();
     assert_eq!(grant.max_rows, Some(1000));
-    let mut limiter = RateLimiter::default();
-    limiter.admit(&grant, at(NOW)).unwrap();
-    limiter.admit(&grant, at(NOW + 10)).unwrap();
-    let refusal = limiter.admit(&grant, at(NOW + 20)).unwrap_err();
+    rate_limit(&grant, 0).unwrap();
+    rate_limit(&grant, 1).unwrap();
+    let refusal = rate_limit(&grant, 2).unwrap_err();
     assert_eq!(refusal.rule, "policy.peers.bank.allow[1].max_jobs_per_hour");
-    // An hour after the first job, one slot is free again.
-    limiter.admit(&grant, at(NOW + 3600)).unwrap();
     // A rule without a limit admits any number.
     let psi = check(&policy, "bank", &psi_job(), at(NOW)).unwrap();
-    for _ in 0..10 {
-        limiter.admit(&psi, at(NOW)).unwrap();
-    }
+    rate_limit(&psi, 1_000_000).unwrap();
 }
 
 #[test]
@@ -320,7 +376,7 @@ fn a_dealer_is_checked_on_everything_but_data() {
             .insert("dealer".to_string(), Param::Text("bank".into()));
     });
     let refusal = check(&policy, "bank", &not_dealer, at(NOW)).unwrap_err();
-    assert_eq!(refusal.rule, "datasets");
+    assert_eq!(refusal.rule, "policy.peers.bank.allow[0].datasets");
 }
 
 #[test]
@@ -343,5 +399,5 @@ fn an_aggregate_jobs_dealer_is_checked_on_everything_but_data() {
         j.parameters.remove("dealer");
     });
     let refusal = check(&policy, "bank", &not_dealer, at(NOW)).unwrap_err();
-    assert_eq!(refusal.rule, "datasets");
+    assert_eq!(refusal.rule, "policy.peers.bank.allow[0].datasets");
 }

@@ -1,0 +1,68 @@
+//! What the console reads from the node, and the two things it asks of it
+//! (submit and cancel, through the control socket's own request path):
+//! one narrow trait, so pages can be rendered and tested without a running
+//! node, and the daemon needs no console code of its own.
+
+use crate::config::NodeConfig;
+use crate::control::{Request, Response};
+use crate::daemon::Node;
+use crate::state::NodeState;
+use ed25519_dalek::VerifyingKey;
+use std::sync::Arc;
+
+/// The node as the console sees it.
+pub trait NodeView: Send + Sync + 'static {
+    /// Its configuration: name, peers, datasets (columns and grades),
+    /// policy, the verification store.
+    fn config(&self) -> &NodeConfig;
+    /// Its audit key (public half).
+    fn audit_key(&self) -> VerifyingKey;
+    /// Its certificate's fingerprint (`sha256:…`).
+    fn fingerprint(&self) -> String;
+    /// Calls `read` with the state rebuilt from the audit log (the job
+    /// history). `read` must be quick: the node waits for it.
+    fn read_state(&self, read: &mut dyn FnMut(&NodeState));
+    /// Answers a control request exactly as the control socket does
+    /// (list, status, submit, cancel).
+    fn control(&self, request: Request) -> Response;
+}
+
+/// A running node.
+pub struct LiveNode {
+    node: Arc<Node>,
+    fingerprint: String,
+}
+
+impl LiveNode {
+    /// The view of `node`.
+    pub fn new(node: Arc<Node>) -> Result<LiveNode, crate::NodeError> {
+        let identity = indomain_net::quic::Identity::load(&node.config().identity)
+            .map_err(|e| crate::NodeError::Key(e.to_string()))?;
+        Ok(LiveNode {
+            fingerprint: identity.fingerprint().to_string(),
+            node,
+        })
+    }
+}
+
+impl NodeView for LiveNode {
+    fn config(&self) -> &NodeConfig {
+        self.node.config()
+    }
+
+    fn audit_key(&self) -> VerifyingKey {
+        self.node.audit_key()
+    }
+
+    fn fingerprint(&self) -> String {
+        self.fingerprint.clone()
+    }
+
+    fn read_state(&self, read: &mut dyn FnMut(&NodeState)) {
+        self.node.with_state(|s| read(s));
+    }
+
+    fn control(&self, request: Request) -> Response {
+        self.node.handle(request)
+    }
+}
