@@ -11,10 +11,16 @@
 //!   default training (bound-Newton, Fourier sigmoid, validation split)
 //!   for a fixed 1 and 21 epochs: (21 − 1) / 20 is its per-epoch cost.
 //!
+//! - `gbdt_5000x23/trees_5_depth_3_bins_8`: gradient-boosted trees (issue
+//!   #19) with the instance space hidden, the shape of the SPU SS-XGB
+//!   comparison: 5,000 rows, 13 + 10 features of 8 bins each (the
+//!   registration of the bins included), 5 trees of depth 3.
+//!
 //! `cargo bench --bench learn`.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use indomain_learn::align::Roles;
+use indomain_learn::tree::{self, BinnedFeatures, FeatureShape, GbdtParams};
 use indomain_learn::vertical;
 use indomain_learn::{Task, TrainParams};
 use indomain_net::memory::mesh;
@@ -88,5 +94,55 @@ fn vertical_epochs(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, vertical_epochs);
+fn gbdt(c: &mut Criterion) {
+    const GBDT_ROWS: usize = 5_000;
+    let mut rng = StdRng::seed_from_u64(2);
+    let parts: Vec<BinnedFeatures> = [13usize, 10]
+        .iter()
+        .map(|&w| {
+            let idx = Array2::from_shape_fn((GBDT_ROWS, w), |_| rng.random_range(0..8u16));
+            let shapes = vec![
+                FeatureShape {
+                    bins: 8,
+                    missing: false
+                };
+                w
+            ];
+            BinnedFeatures::new(idx, shapes).expect("bins")
+        })
+        .collect();
+    let y: Vec<f64> = (0..GBDT_ROWS)
+        .map(|i| (parts[0].indices[[i, 0]] + parts[1].indices[[i, 0]] > 7) as u8 as f64)
+        .collect();
+    let params = GbdtParams {
+        trees: 5,
+        max_depth: 3,
+        bins: 8,
+        ..GbdtParams::default()
+    };
+    let mut group = c.benchmark_group("gbdt_5000x23");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(10));
+    group.bench_function("trees_5_depth_3_bins_8", |b| {
+        b.iter(|| {
+            std::thread::scope(|s| {
+                for mut set in mesh(&["bank", "tax", "dealer"]) {
+                    let me = set.me();
+                    let (own, labels, params) =
+                        (parts.get(me), (me == 0).then_some(&y[..]), &params);
+                    s.spawn(move || {
+                        let mut rng = StdRng::seed_from_u64(me as u64);
+                        let roles = Roles::new(3, 0, Some(2)).expect("roles");
+                        tree::train(&mut set, &roles, own, labels, params, &mut |_| {}, &mut rng)
+                            .expect("training")
+                    });
+                }
+            })
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, vertical_epochs, gbdt);
 criterion_main!(benches);

@@ -1,5 +1,5 @@
-//! `indomain job submit | list | status | cancel | result`: talk to the
-//! local node over its control socket.
+//! `indomain job submit | list | status | cancel | result | budget`: talk
+//! to the local node over its control socket.
 //!
 //! Output goes through [`Out`]: when the reader of stdout goes away
 //! (`job list | head -1`) the command stops quietly instead of failing.
@@ -79,6 +79,15 @@ enum Command {
         /// The job id (or PROPOSER/ID).
         job_id: String,
     },
+    /// Show the differential-privacy budgets of the node's policy: per
+    /// rule with `dp = { … }`, dataset and receiver, the month's (ε, δ)
+    /// and what remains of it this UTC month (jobs still running count as
+    /// spent). A job that would overspend is refused before any data is
+    /// read.
+    Budget {
+        #[command(flatten)]
+        target: Target,
+    },
 }
 
 impl Target {
@@ -153,6 +162,7 @@ pub fn run(args: Args) -> CliResult {
         Command::Status { target, job_id } => (target, Request::Status { job_id }),
         Command::Cancel { target, job_id } => (target, Request::Cancel { job_id }),
         Command::Result { target, job_id } => (target, Request::Result { job_id }),
+        Command::Budget { target } => (target, Request::Budget),
     };
     let submitted = match &request {
         Request::Submit { wait_secs, .. } => Some(wait_secs.unwrap_or(0)),
@@ -200,6 +210,26 @@ pub fn run(args: Args) -> CliResult {
             for file in files {
                 let bytes = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
                 out.write(&bytes)?;
+            }
+        }
+        Response::Budget { budgets } => {
+            if budgets.is_empty() {
+                eprintln!("no rule of the node's policy sets a DP budget");
+            }
+            for b in &budgets {
+                out.line(&format!(
+                    "{}  dataset {} for {}  {}: ε = {}, δ = {} (ρ = {:.6}); remaining ρ = {:.6} (ε = {:.4} at δ = {})",
+                    b.rule,
+                    b.dataset,
+                    b.receiver,
+                    b.month,
+                    b.epsilon,
+                    b.delta,
+                    b.rho,
+                    b.remaining_rho,
+                    b.remaining_epsilon,
+                    b.delta
+                ))?;
             }
         }
         Response::Error { message } => return Err(message.into()),

@@ -51,7 +51,7 @@ enum Command {
     Aggregate(aggregate::Args),
     /// One party of a joint training job: vertical (label holder, feature
     /// holders, dealer) or horizontal (FedAvg clients and server).
-    Train(train::Args),
+    Train(Box<train::Args>),
     /// Score rows jointly with the model files of a vertical training job;
     /// only the label holder learns the scores.
     Predict(predict::Args),
@@ -89,7 +89,7 @@ pub fn main() -> ExitCode {
         Command::Fingerprint(a) => keygen::fingerprint(a),
         Command::Psi(a) => psi::run(a),
         Command::Aggregate(a) => aggregate::run(a),
-        Command::Train(a) => train::run(a),
+        Command::Train(a) => train::run(*a),
         Command::Predict(a) => predict::run(a),
         Command::Node(a) => node::run(a),
         Command::Job(a) => job::run(a),

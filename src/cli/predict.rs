@@ -1,7 +1,10 @@
 //! `indomain predict`: one party of joint scoring with the model files of a
 //! vertical training job. Rows are aligned by PSI join on the model's id
-//! column; each party computes its partial scores from its own columns and
-//! weights; a secure sum opens their totals to the label holder only.
+//! column. Linear models: each party computes its partial scores from its
+//! own columns and weights; a secure sum opens their totals to the label
+//! holder only. Tree models: each party evaluates its own splits and the
+//! leaves are combined by secure products with the dealer's help
+//! (`indomain_learn::tree::score`); only the label holder learns scores.
 
 use super::CliResult;
 use super::aggregate::parse_party;
@@ -9,8 +12,9 @@ use super::net_args::{party_addrs, spinner};
 use super::stop;
 use indomain_learn::align::{Roles, align};
 use indomain_learn::data::{CsvSpec, check_features, load_csv};
-use indomain_learn::model::{ModelFile, PartyRole};
+use indomain_learn::model::PartyRole;
 use indomain_learn::pipeline::Trained;
+use indomain_learn::tree::model::{AnyModel, load_any};
 use indomain_learn::{LearnError, Task, agree, secure};
 use indomain_net::Limits;
 use indomain_net::quic::{Endpoint, Identity, mesh};
@@ -19,10 +23,14 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+mod trees;
+
 const AFTER_HELP: &str = "\
-Run one process per data party of the training job (the dealer is not
-needed), each with its own model file from that job and the same --party
-list. The parties first check that their model files come from the same
+Run one process per data party of the training job, each with its own
+model file from that job and the same --party list. A linear model needs
+no dealer. A tree model (--algorithm gbdt) needs one: list it in --party,
+name it with --dealer at every party, and run it with only --identity,
+--me, --party and --dealer. Text and empty cells are read as in training. The parties first check that their model files come from the same
 job; a model file from another job is refused. Each party's --input must
 have the model's feature columns, in the model's order (an extra label
 column is ignored with --label-column).
@@ -50,13 +58,23 @@ pub struct Args {
     #[arg(long = "party", value_name = "NAME=FINGERPRINT@ADDR", required = true)]
     parties: Vec<String>,
 
-    /// This party's model file (from `indomain train`).
+    /// This party's model file (from `indomain train`); not for the dealer.
     #[arg(long, value_name = "MODEL.json")]
-    model: PathBuf,
+    model: Option<PathBuf>,
 
-    /// The CSV file with the rows to score (with a header row).
+    /// The CSV file with the rows to score (with a header row); not for
+    /// the dealer.
     #[arg(long, value_name = "FILE.csv")]
-    input: PathBuf,
+    input: Option<PathBuf>,
+
+    /// Tree models: the dealer of correlated randomness (holds no data).
+    #[arg(long, value_name = "NAME")]
+    dealer: Option<String>,
+
+    /// Tree models, at the dealer (which has no model to read it from):
+    /// the party holding the labels.
+    #[arg(long, value_name = "NAME")]
+    label_holder: Option<String>,
 
     /// A label column in --input to ignore.
     #[arg(long, value_name = "COL")]
@@ -80,12 +98,29 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> CliResult {
+    if args.dealer.as_deref() == Some(args.me.as_str()) {
+        return trees::run_dealer(&args);
+    }
+    let (model_path, input) = match (&args.model, &args.input) {
+        (Some(m), Some(i)) => (m.clone(), i.clone()),
+        _ => return Err("a data party gives --model MODEL.json and --input FILE.csv".into()),
+    };
     if let Some(path) = &args.output {
-        check_destination(path, &[&args.input, &args.model], args.force)
+        check_destination(path, &[&input, &model_path], args.force)
             .map_err(|e| format!("{}: {e}", path.display()))?;
     }
-    let model = ModelFile::load(&args.model)?;
-    let model_name = args.model.display().to_string();
+    let model = match load_any(&model_path)? {
+        AnyModel::Linear(m) => *m,
+        AnyModel::Trees(m) => return trees::run(&args, &m, &model_path, &input),
+    };
+    if args.dealer.is_some() {
+        return Err(format!(
+            "{} is a linear model, scored without a dealer: drop --dealer",
+            model_path.display()
+        )
+        .into());
+    }
+    let model_name = model_path.display().to_string();
     let bad_model = |reason: String| LearnError::Model {
         file: model_name.clone(),
         reason,
@@ -107,7 +142,7 @@ pub fn run(args: Args) -> CliResult {
     }
     // Check the input against the model before connecting to anyone.
     let table = load_csv(
-        &args.input,
+        &input,
         &CsvSpec {
             id_column: model.job.id_column.clone(),
             label_column: args.label_column.clone(),
@@ -118,7 +153,7 @@ pub fn run(args: Args) -> CliResult {
     check_features(
         &model.features,
         &table.feature_names,
-        &args.input.display().to_string(),
+        &input.display().to_string(),
     )?;
 
     let parties = args
@@ -204,7 +239,7 @@ pub fn run(args: Args) -> CliResult {
     drop(party_set);
     drop(endpoint);
     if let (Some(scores), Some(path)) = (scores, &args.output) {
-        let mut out = AtomicOutput::create(path, &[&args.input, &args.model], args.force)
+        let mut out = AtomicOutput::create(path, &[&input, &model_path], args.force)
             .map_err(|e| format!("{}: {e}", path.display()))?;
         writeln!(out, "{},score,prediction", model.job.id_column)?;
         for (id, s) in aligned.ids.iter().zip(&scores) {

@@ -9,6 +9,8 @@
 //!   128-bit words) and its fixed-point encoding, for statistics.
 //! - [`share`]: n-party additive secret sharing, with seed compression.
 //! - [`matmul`]: a fast wrapping matrix product (blocked, SIMD, rayon).
+//! - [`binsum`]: per-bin sums over a party's private bins (slot layouts,
+//!   permutations, block sums) for the bin-sum kernel.
 //! - [`dealer`]: the dealer of Beaver triples, matrix triples and truncation
 //!   pairs, seed-compressed.
 //! - [`beaver`]: element-wise multiplication of shared vectors.
@@ -26,6 +28,7 @@
 #![warn(missing_docs)]
 
 pub mod beaver;
+pub mod binsum;
 pub mod bits;
 pub mod dealer;
 pub mod error;

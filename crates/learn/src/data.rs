@@ -14,7 +14,11 @@ use ndarray::{Array2, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 
 #[cfg(feature = "files")]
+mod raw;
+#[cfg(feature = "files")]
 mod read;
+#[cfg(feature = "files")]
+pub use raw::{load_raw_csv, read_raw_csv};
 #[cfg(feature = "files")]
 pub use read::{load_csv, read_csv};
 

@@ -19,6 +19,14 @@
 //!   [`calibration`]: the reliability table, expected calibration error,
 //!   and Platt or isotonic recalibration;
 //!   [`report`]: the ROC/KS/loss figure as SVG.
+//! - [`binning`]: a party's local binning of its own columns (quantile,
+//!   equal width, given edges, categories, missing values), shared by
+//!   WOE/IV scorecards and gradient-boosted trees.
+//! - [`woe`]: WOE and IV of binned features against the labels;
+//!   [`scorecard`]: logistic regression on WOE columns, points tables and
+//!   joint scoring; [`stability`]: the population stability index.
+//! - [`tree`]: vertical gradient-boosted trees (XGBoost `hist`) with the
+//!   instance space hidden, joint scoring, and the plaintext reference.
 //! - [`horizontal`]: FedAvg over SecAgg+: the server learns only the sum
 //!   of the clients' row-weighted models; [`fed_dp`]: with distributed
 //!   differential privacy, only a noisy sum of clipped updates.
@@ -32,6 +40,7 @@
 
 pub mod agree;
 pub mod align;
+pub mod binning;
 pub mod calibration;
 pub mod contribution;
 pub mod data;
@@ -46,8 +55,12 @@ pub mod pipeline;
 pub mod plain;
 pub mod reference;
 pub mod report;
+pub mod scorecard;
 pub mod secure;
+pub mod stability;
+pub mod tree;
 pub mod vertical;
+pub mod woe;
 
 pub use error::LearnError;
 pub use params::{Convergence, EarlyStopping, Optimizer, Sigmoid, Task, TrainParams};

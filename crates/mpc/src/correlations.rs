@@ -16,7 +16,11 @@
 //! change.
 //!
 //! What each party learns from an item: its own shares, which are uniformly
-//! random; see `indomain_core::dealer` for the dealer's view.
+//! random; see `indomain_core::dealer` for the dealer's view. Bin-sum masks
+//! are the one item tied to a party's data: the owner's bins are
+//! registered once ([`Correlations::bin_indicators`]) and every mask is
+//! then a fresh random vector with shares of its per-bin sums; see
+//! [`crate::bins`] for what the registration reveals.
 
 use crate::MpcError;
 use indomain_core::beaver::TripleShare;
@@ -27,6 +31,7 @@ use indomain_core::ring::RingMatrix;
 use indomain_core::trig::TrigMaskShare;
 use indomain_core::truncate::TruncationPairShare;
 use indomain_net::PartySet;
+use ndarray::ArrayView2;
 
 /// A left mask, named by the order in which it was requested (the same at
 /// every party).
@@ -58,6 +63,52 @@ impl MaskLayout {
             MaskLayout::Blocks { widths } => widths.iter().sum(),
         }
     }
+}
+
+/// A bin-indicator matrix registered with a correlation source, named by
+/// the order of registration (the same at every party).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndicatorId(pub u32);
+
+/// Which of an owner's features share a permutation when bin-sum masks
+/// are dealt (see [`crate::bins`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Permutations {
+    /// One permutation per feature: the other computing parties learn
+    /// nothing of the owner's bins. The dealer sends the owner one
+    /// correction of about n·17/16 elements per feature and mask.
+    #[default]
+    PerFeature,
+    /// One permutation for all the owner's features: one correction per
+    /// mask instead of one per feature, but the other computing parties
+    /// learn how the owner's features' blocks co-occur (the owner's joint
+    /// bin structure, with rows and bin labels hidden).
+    Shared,
+}
+
+/// The public shape of one owner's bin indices.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BinShape {
+    /// Rows.
+    pub rows: usize,
+    /// The number of bins of each feature (indices run from 0 to bins − 1).
+    pub bins: Vec<u16>,
+    /// Which features share a permutation.
+    pub permutations: Permutations,
+}
+
+/// A batch of bin-sum masks for one registered indicator matrix B (the
+/// owner's features side by side): `count` fresh random vectors a_k of
+/// `rows` elements, each held additively by the parties other than the
+/// owner (the owner's part is zero), and shares of B_fᵀ·a_k for every
+/// feature f.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct BinSumMasks {
+    /// This party's part of every a_k, `count × rows` (empty at the owner).
+    pub mask: Vec<u64>,
+    /// This party's share of every B_fᵀ·a_k, `count × Σ bins`, features
+    /// side by side in each mask.
+    pub sums: Vec<u64>,
 }
 
 /// A source of correlated randomness for the computing parties. Every
@@ -172,6 +223,36 @@ pub trait Correlations {
         ))
     }
 
+    /// Registers the bin indices held in the clear by the party of rank
+    /// `owner` (rows × features, `Some` at the owner only; every party
+    /// passes the same `shape`), for later [`bin_sum_masks`](Self::bin_sum_masks).
+    /// A source that does not provide bin-sum masks refuses.
+    fn bin_indicators(
+        &mut self,
+        parties: &mut PartySet,
+        owner: usize,
+        shape: &BinShape,
+        indices: Option<ArrayView2<'_, u16>>,
+    ) -> Result<IndicatorId, MpcError> {
+        let _ = (parties, owner, shape, indices);
+        Err(MpcError::Usage(
+            "this correlation source does not provide bin-sum masks".into(),
+        ))
+    }
+
+    /// `count` bin-sum masks for the indicators registered as `id`.
+    fn bin_sum_masks(
+        &mut self,
+        parties: &mut PartySet,
+        id: IndicatorId,
+        count: usize,
+    ) -> Result<BinSumMasks, MpcError> {
+        let _ = (parties, id, count);
+        Err(MpcError::Usage(
+            "this correlation source does not provide bin-sum masks".into(),
+        ))
+    }
+
     /// Tells the source that no more items will be asked for.
     fn finish(&mut self, parties: &mut PartySet) -> Result<(), MpcError>;
 }
@@ -259,6 +340,25 @@ impl<C: Correlations + ?Sized> Correlations for Box<C> {
         frac_bits: u32,
     ) -> Result<TrigMaskShare, MpcError> {
         (**self).trig_masks(parties, len, modulus_bits, harmonics, frac_bits)
+    }
+
+    fn bin_indicators(
+        &mut self,
+        parties: &mut PartySet,
+        owner: usize,
+        shape: &BinShape,
+        indices: Option<ArrayView2<'_, u16>>,
+    ) -> Result<IndicatorId, MpcError> {
+        (**self).bin_indicators(parties, owner, shape, indices)
+    }
+
+    fn bin_sum_masks(
+        &mut self,
+        parties: &mut PartySet,
+        id: IndicatorId,
+        count: usize,
+    ) -> Result<BinSumMasks, MpcError> {
+        (**self).bin_sum_masks(parties, id, count)
     }
 
     fn finish(&mut self, parties: &mut PartySet) -> Result<(), MpcError> {

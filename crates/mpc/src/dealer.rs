@@ -17,9 +17,17 @@
 //!
 //! The dealer keeps every left mask it dealt (to deal right triples
 //! against it), so it bounds what a request may cost: [`DealerLimits`].
+//!
+//! Bin-sum masks ([`Request::BinIndicators`], [`Request::BinSumMasks`])
+//! travel differently: registration sends the owner one seed, and each
+//! mask sends every other party a seed and the owner its corrections as
+//! several frames (`crate::dealer_bins` describes them).
 
 use crate::MpcError;
-use crate::correlations::{Correlations, MaskId, MaskLayout};
+use crate::correlations::{
+    BinShape, BinSumMasks, Correlations, IndicatorId, MaskId, MaskLayout, Permutations,
+};
+use crate::dealer_bins::{self, ClientIndicator, ServerIndicator};
 use crate::error::core;
 use crate::roster::{LEADER, Roster};
 use indomain_core::beaver::TripleShare;
@@ -31,6 +39,7 @@ use indomain_core::trig::TrigMaskShare;
 use indomain_core::truncate::TruncationPairShare;
 use indomain_net::PartySet;
 use indomain_net::wire::{recv_msg, send_msg};
+use ndarray::ArrayView2;
 use rand::{CryptoRng, Rng};
 use serde::{Deserialize, Serialize};
 
@@ -113,6 +122,25 @@ pub enum Request {
     },
     /// No more requests.
     Done,
+    /// Registers the bin indices of the computing party of rank `owner`
+    /// (a shape: the dealer learns no bin).
+    BinIndicators {
+        /// The owner's rank.
+        owner: u32,
+        /// Rows.
+        rows: u64,
+        /// Bins of each feature.
+        bins: Vec<u16>,
+        /// One permutation for all features ([`Permutations::Shared`]).
+        shared_permutation: bool,
+    },
+    /// `count` bin-sum masks for indicators registered earlier.
+    BinSumMasks {
+        /// The indicators, by registration order.
+        indicator: u32,
+        /// Number of masks.
+        count: u64,
+    },
 }
 
 /// What a dealer accepts: requests above these are refused, so that no
@@ -179,6 +207,7 @@ pub fn serve_ordered<R: Rng + CryptoRng + ?Sized>(
     let leader = computing[LEADER];
     let leader_name = parties.name(leader).to_string();
     let mut masks: Vec<LeftMask> = Vec::new();
+    let mut indicators: Vec<ServerIndicator> = Vec::new();
     let mut kept = 0usize;
     let mut report = DealerReport::default();
     let check = |what: &str, elements: u128, max: usize| {
@@ -192,6 +221,40 @@ pub fn serve_ordered<R: Rng + CryptoRng + ?Sized>(
         let request: Request = recv_msg(parties.channel(leader)?)?;
         let shares = match request {
             Request::Done => return Ok(report),
+            Request::BinIndicators {
+                owner,
+                rows,
+                bins,
+                shared_permutation,
+            } => {
+                let room = (limits.max_mask_elements as u128).saturating_sub(kept as u128);
+                let indicator = dealer_bins::register(
+                    parties,
+                    computing,
+                    &leader_name,
+                    owner,
+                    rows,
+                    &bins,
+                    shared_permutation,
+                    room,
+                    rng,
+                )?;
+                kept += indicator.kept() as usize;
+                indicators.push(indicator);
+                report.items += 1;
+                continue;
+            }
+            Request::BinSumMasks { indicator, count } => {
+                let Some(ind) = indicators.get(indicator as usize) else {
+                    return Err(MpcError::Refused {
+                        peer: leader_name,
+                        reason: format!("no bin indicators {indicator}"),
+                    });
+                };
+                dealer_bins::deal_masks(parties, ind, count, limits, &leader_name, rng)?;
+                report.items += 1;
+                continue;
+            }
             Request::Triples { len } => {
                 let len = check("triples", 3 * len as u128, limits.max_item_elements)? / 3;
                 dealer.triples(len, rng)
@@ -363,6 +426,7 @@ pub struct DealerClient {
     roster: Roster,
     dealer: usize,
     masks: Vec<(usize, MaskLayout)>,
+    indicators: Vec<ClientIndicator>,
 }
 
 impl DealerClient {
@@ -375,6 +439,7 @@ impl DealerClient {
             roster: roster.clone(),
             dealer,
             masks: Vec::new(),
+            indicators: Vec::new(),
         })
     }
 
@@ -604,6 +669,56 @@ impl Correlations for DealerClient {
         let dealt = self.fetch(parties, &request, Some(2 * harmonics * len), phase)?;
         TrigMaskShare::from_dealt(&dealt, len, harmonics)
             .map_err(|e| self.malformed(parties, phase, e))
+    }
+
+    fn bin_indicators(
+        &mut self,
+        parties: &mut PartySet,
+        owner: usize,
+        shape: &BinShape,
+        indices: Option<ArrayView2<'_, u16>>,
+    ) -> Result<IndicatorId, MpcError> {
+        self.roster.index(owner)?;
+        if self.roster.is_leader() {
+            let request = Request::BinIndicators {
+                owner: owner as u32,
+                rows: shape.rows as u64,
+                bins: shape.bins.clone(),
+                shared_permutation: shape.permutations == Permutations::Shared,
+            };
+            send_msg(parties.channel(self.dealer)?, &request)?;
+        }
+        let ind = dealer_bins::client_register(
+            parties,
+            &self.roster,
+            self.dealer,
+            owner,
+            shape,
+            indices,
+        )?;
+        self.indicators.push(ind);
+        Ok(IndicatorId(self.indicators.len() as u32 - 1))
+    }
+
+    fn bin_sum_masks(
+        &mut self,
+        parties: &mut PartySet,
+        id: IndicatorId,
+        count: usize,
+    ) -> Result<BinSumMasks, MpcError> {
+        let ind = self
+            .indicators
+            .get(id.0 as usize)
+            .ok_or_else(|| MpcError::Usage(format!("no bin indicators {}", id.0)))?;
+        dealer_bins::check_count(ind, count)?;
+        if self.roster.is_leader() {
+            let request = Request::BinSumMasks {
+                indicator: id.0,
+                count: count as u64,
+            };
+            send_msg(parties.channel(self.dealer)?, &request)?;
+        }
+        dealer_bins::client_masks(parties, &self.roster, self.dealer, ind, count)
     }
 
     fn finish(&mut self, parties: &mut PartySet) -> Result<(), MpcError> {

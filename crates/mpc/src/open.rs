@@ -26,7 +26,7 @@ use indomain_net::{Channel, NetError, PartySet};
 /// Elements per frame (8 MiB), below the default frame limit of 64 MiB.
 pub const FRAME_ELEMENTS: usize = 1 << 20;
 
-fn send_all(ch: &mut (impl Channel + ?Sized), values: &[u64]) -> Result<(), NetError> {
+pub(crate) fn send_all(ch: &mut (impl Channel + ?Sized), values: &[u64]) -> Result<(), NetError> {
     for chunk in values.chunks(FRAME_ELEMENTS) {
         send_u64s(ch, chunk)?;
     }
@@ -35,7 +35,7 @@ fn send_all(ch: &mut (impl Channel + ?Sized), values: &[u64]) -> Result<(), NetE
 
 /// Receives `len` elements frame by frame, handing each frame with its
 /// offset to `sink`.
-fn recv_each(
+pub(crate) fn recv_each(
     ch: &mut (impl Channel + ?Sized),
     len: usize,
     mut sink: impl FnMut(usize, Vec<u64>),

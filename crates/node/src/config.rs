@@ -9,6 +9,7 @@
 
 use crate::audit::key::parse_public_key;
 use crate::dataset::{ColumnDef, Dataset, Select, Source};
+use crate::dp_ledger::MonthlyBudget;
 use crate::error::{Location, NodeError};
 use crate::grade::Grade;
 use crate::jobspec::{Known, Protocol, is_name};
@@ -484,6 +485,17 @@ struct RawRule {
     max_bins: Option<u64>,
     max_epochs: Option<u64>,
     max_items: Option<u64>,
+    // Differential privacy's budget (issue #22).
+    dp: Option<Spanned<RawDp>>,
+}
+
+/// `dp = { epsilon = E, delta = D, per = "month" }`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDp {
+    epsilon: f64,
+    delta: f64,
+    per: String,
 }
 
 impl RawRule {
@@ -567,6 +579,31 @@ impl RawRule {
             }
             dealers.push(leak::DealerChoice::parse(n));
         }
+        let dp = match &self.dp {
+            None => None,
+            Some(dp) => {
+                let raw = dp.get_ref();
+                if raw.per != "month" {
+                    return Err(here(
+                        dp.span(),
+                        format!(
+                            "dp.per = {:?}: budgets are kept per \"month\" (UTC calendar month) only",
+                            raw.per
+                        ),
+                    ));
+                }
+                let budget = MonthlyBudget::new(raw.epsilon, raw.delta).map_err(|_| {
+                    here(
+                        dp.span(),
+                        format!(
+                            "dp: epsilon = {}, delta = {}: give epsilon > 0 (finite) and delta in (0, 1)",
+                            raw.epsilon, raw.delta
+                        ),
+                    )
+                })?;
+                Some(budget)
+            }
+        };
         let defaults = leak::LeakRules::default();
         let leaks = leak::LeakRules {
             dealers: self.dealers.is_some().then_some(dealers),
@@ -600,6 +637,7 @@ impl RawRule {
             not_before,
             not_after,
             leaks,
+            dp,
         })
     }
 }

@@ -1,5 +1,5 @@
 //! The local control socket: how `indomain job submit | list | status |
-//! cancel | result` talk to the running node. A Unix socket of mode 0600,
+//! cancel | result | budget` talk to the running node. A Unix socket of mode 0600,
 //! so only the operator's account (and root) can open it; the node also
 //! checks each connection's user id and answers only its own (and root).
 //! One JSON request a line, one JSON response a line.
@@ -62,6 +62,31 @@ pub enum Request {
         /// The job.
         job_id: String,
     },
+    /// The DP budgets of this node's policy, with what remains this month.
+    Budget,
+}
+
+/// One DP budget of the policy, for one dataset and receiver, this month.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BudgetLine {
+    /// The rule's `dp` key, e.g. `policy.peers.tax.allow[0].dp`.
+    pub rule: String,
+    /// This node's dataset.
+    pub dataset: String,
+    /// The receiver of releases.
+    pub receiver: String,
+    /// The UTC month, `YYYY-MM`.
+    pub month: String,
+    /// The month's ε.
+    pub epsilon: f64,
+    /// The month's δ.
+    pub delta: f64,
+    /// The month's ρ (zCDP).
+    pub rho: f64,
+    /// ρ left this month (reservations of running jobs count as spent).
+    pub remaining_rho: f64,
+    /// The ε that ρ left gives at δ.
+    pub remaining_epsilon: f64,
 }
 
 /// A job as the control socket shows it.
@@ -90,7 +115,7 @@ pub struct JobSummary {
 }
 
 /// The node's answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "reply", rename_all = "snake_case")]
 pub enum Response {
     /// The job, as it stands after the request.
@@ -113,6 +138,11 @@ pub enum Response {
         /// Beside each, the file holding its commitment's salt.
         #[serde(default)]
         salts: Vec<PathBuf>,
+    },
+    /// The DP budgets, each with what remains this month.
+    Budget {
+        /// One line per rule with a budget, dataset and receiver.
+        budgets: Vec<BudgetLine>,
     },
     /// The request failed.
     Error {

@@ -4,7 +4,7 @@
 //! spends its ρ (zCDP composes by adding ρ, so the month's releases to one
 //! receiver are together (ε, δ)-DP at most).
 //!
-//! Pure logic, no I/O: the node (issue #22, phase 2) reserves before any
+//! Pure logic, no I/O: the node (`daemon/budget.rs`) reserves before any
 //! data is read, releases or refunds as the job ends, writes each
 //! [`LedgerEvent`] to its audit log, and rebuilds the ledger at start by
 //! [`Ledger::apply`]ing the logged events in order.
@@ -116,6 +116,17 @@ pub enum LedgerEvent {
         /// The job.
         job: String,
     },
+}
+
+impl LedgerEvent {
+    /// The job the change is about.
+    pub fn job(&self) -> &str {
+        match self {
+            LedgerEvent::Reserved { job, .. }
+            | LedgerEvent::Released { job }
+            | LedgerEvent::Refunded { job } => job,
+        }
+    }
 }
 
 /// Why a job may not spend.
@@ -339,6 +350,16 @@ impl Ledger {
             LedgerEvent::Released { job } => self.release(job).map(drop),
             LedgerEvent::Refunded { job } => self.refund(job).map(drop),
         }
+    }
+
+    /// Whether `job` holds an open reservation.
+    pub fn holds(&self, job: &str) -> bool {
+        self.open.contains_key(job)
+    }
+
+    /// The jobs that hold an open reservation.
+    pub fn open_jobs(&self) -> Vec<String> {
+        self.open.keys().cloned().collect()
     }
 
     /// After a replay at start: reservations of jobs that neither released

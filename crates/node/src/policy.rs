@@ -15,7 +15,17 @@
 //! map this node's schema. What leaks beyond the outputs — the dealer,
 //! counts opened to a decider, contribution re-runs, sizes — is ruled on by
 //! the rule's leak fields ([`leak`]), against the job's plan.
+//!
+//! A rule with `dp = { epsilon = E, delta = D, per = "month" }` requires
+//! differential privacy of every job it admits on this node's data
+//! (issue #22): a job without `dp_epsilon` is refused (`….dp`), and so is
+//! one whose release alone spends more than the month's (E, D). The
+//! budget travels with the [`Grant`]; the node charges it to its ledger
+//! ([`crate::dp_ledger`]) per (dataset, receiver) and UTC month when it
+//! accepts the job, and refuses a job the month's remainder cannot pay
+//! for, naming what remains.
 
+use crate::dp_ledger::MonthlyBudget;
 use crate::grade::Grade;
 use crate::jobspec::{JobSpec, Protocol};
 use std::collections::BTreeMap;
@@ -77,6 +87,9 @@ pub struct Rule {
     pub not_after: Option<u64>,
     /// What the rule allows to leak beyond the outputs ([`leak`]).
     pub leaks: leak::LeakRules,
+    /// The DP budget per (dataset, receiver) and UTC month; with it the
+    /// rule admits only jobs released with differential privacy.
+    pub dp: Option<MonthlyBudget>,
 }
 
 /// Why a job was refused: the rule (a path into the configuration) and
@@ -98,7 +111,7 @@ impl fmt::Display for Refusal {
 impl std::error::Error for Refusal {}
 
 /// The rule that accepted a job, with the limits it imposes on the run.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Grant {
     /// The peer the job came from.
     pub peer: String,
@@ -108,6 +121,9 @@ pub struct Grant {
     pub max_rows: Option<u64>,
     /// The most jobs per hour under this rule.
     pub max_jobs_per_hour: Option<u32>,
+    /// The rule's DP budget, when the job reads this node's data under a
+    /// rule that has one: the job's ρ is charged to it.
+    pub dp: Option<MonthlyBudget>,
 }
 
 /// Checks `spec`, proposed by `peer`, against `policy` at time `now`.
@@ -182,6 +198,7 @@ pub fn check(
                     rule: i,
                     max_rows: rule.max_rows,
                     max_jobs_per_hour: rule.max_jobs_per_hour,
+                    dp: rule.dp.filter(|_| !spec.is_dealer(&mine.name)),
                 });
             }
             Err((stage, refusal)) => {
@@ -313,6 +330,29 @@ fn check_rule(
                     );
                 }
             }
+        }
+    }
+    // A dealer reads no data: the budget is of the data's rows.
+    if let (Some(budget), Some(dataset)) = (&rule.dp, dataset) {
+        match profile.and_then(|p| p.dp_rho) {
+            None => {
+                return refuse(
+                    Stage::Leak,
+                    "dp",
+                    "the rule requires differential privacy: the job sets no dp_epsilon".into(),
+                );
+            }
+            Some(rho) if rho > budget.rho() => {
+                let refusal = crate::dp_ledger::Refusal::ExceedsBudget {
+                    account: format!("dataset {dataset}"),
+                    rho,
+                    budget_rho: budget.rho(),
+                    budget_epsilon: budget.epsilon,
+                    budget_delta: budget.delta,
+                };
+                return refuse(Stage::Leak, "dp", refusal.to_string());
+            }
+            Some(_) => {}
         }
     }
     if let Some(profile) = profile {

@@ -4,6 +4,7 @@
 
 mod horizontal;
 mod secagg_keys;
+mod trees;
 mod vertical;
 
 use super::CliResult;
@@ -50,6 +51,18 @@ validation split and records it; `indomain predict` applies it. Unless
 --no-contribution, the training is re-run on the label holder's columns
 alone and, with two or more feature holders, without each one, and the
 held-out AUC and KS of each run go into every model file.
+
+vertical with --algorithm gbdt: gradient-boosted trees (XGBoost's hist
+method) on the same roles and rows. Each data party bins its own columns
+on the training rows: --bins quantile bins per numeric column, empty cells
+in a bin of their own (a learned direction at every split), text columns
+(or those given with --categorical) one bin per category. Node membership
+stays secret: per split only the winning party, feature and bin are
+opened, the threshold only to its owner, and the leaf weights only to the
+label holder. Progress is printed per tree. The model files (format 2,
+kind gbdt) are read by `indomain predict`, which then needs the dealer
+too. Trees always need --dealer (the two-party correlations do not yet
+provide their packed comparisons and bin-sum masks).
 
 horizontal: --server names the aggregator; every other party is a client
 with the same columns. Each round the clients train locally for --epochs
@@ -143,9 +156,48 @@ pub struct Args {
     #[arg(long, value_name = "MODEL.json")]
     model: Option<PathBuf>,
 
-    /// Logistic (labels 0/1) or linear regression.
+    /// vertical: logistic or linear regression (`lr`), or gradient-boosted
+    /// trees (`gbdt`).
+    #[arg(long, value_enum, default_value_t = AlgorithmArg::Lr)]
+    algorithm: AlgorithmArg,
+
+    /// Logistic (labels 0/1) or linear regression; with gbdt, the logistic
+    /// or squared loss.
     #[arg(long, value_enum, default_value_t = TaskArg::Logistic)]
     task: TaskArg,
+
+    /// gbdt: number of trees (the most, with --early-stopping).
+    #[arg(long, default_value_t = 100)]
+    trees: usize,
+
+    /// gbdt: depth of every tree (1 to 10).
+    #[arg(long, default_value_t = 6)]
+    max_depth: usize,
+
+    /// gbdt: quantile bins per numeric column (2 to 1024), before the bin
+    /// for missing values.
+    #[arg(long, default_value_t = 32)]
+    bins: usize,
+
+    /// gbdt: the smallest hessian sum of a child.
+    #[arg(long, default_value_t = 1.0)]
+    min_child_weight: f64,
+
+    /// gbdt: L2 regularisation of the leaf weights (1/64 to 10^4).
+    #[arg(long, default_value_t = 1.0)]
+    lambda: f64,
+
+    /// gbdt: the smallest loss reduction a split must bring.
+    #[arg(long, default_value_t = 0.0)]
+    gamma: f64,
+
+    /// gbdt: share of the training rows each tree is grown on.
+    #[arg(long, default_value_t = 1.0)]
+    subsample: f64,
+
+    /// gbdt: columns to read as categorical (text columns always are).
+    #[arg(long, value_name = "COL[,COL]", value_delimiter = ',')]
+    categorical: Vec<String>,
 
     /// The sigmoid of secure logistic training: `fourier` (error below
     /// 2·10^-4 on the whole line), `linear` (1/2 + z/4, no communication,
@@ -188,7 +240,8 @@ pub struct Args {
 
     /// Step size: of gradient descent, or the multiplier of the
     /// bound-Newton step (1 is the step the bound guarantees) [default: 1
-    /// vertical, 0.5 horizontal].
+    /// vertical, 0.5 horizontal]; with gbdt the shrinkage of every leaf
+    /// weight (XGBoost's eta, default 0.3).
     #[arg(long)]
     learning_rate: Option<f64>,
 
@@ -202,8 +255,10 @@ pub struct Args {
     batch_size: Option<usize>,
 
     /// Instead of the convergence test: stop after this many epochs
-    /// without a better validation loss and keep the best epoch's weights
-    /// (vertical; early stopping as regularisation, not the optimum).
+    /// (gbdt: trees) without a better validation loss and keep the best
+    /// epoch's weights (vertical; early stopping as regularisation, not the
+    /// optimum; the label holder keeps --validation-fraction of the
+    /// training rows for it).
     #[arg(long, value_name = "EPOCHS")]
     early_stopping: Option<usize>,
 
@@ -272,6 +327,14 @@ enum ModeArg {
     Vertical,
     /// Different rows with the same columns.
     Horizontal,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, PartialEq, Eq)]
+enum AlgorithmArg {
+    /// Logistic or linear regression.
+    Lr,
+    /// Gradient-boosted decision trees.
+    Gbdt,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy)]
@@ -458,9 +521,13 @@ impl Args {
 
 pub fn run(args: Args) -> CliResult {
     let parties = Parties::parse(&args)?;
-    match args.mode {
-        ModeArg::Vertical => vertical::run(&args, &parties),
-        ModeArg::Horizontal => horizontal::run(&args, &parties),
+    match (args.mode, args.algorithm) {
+        (ModeArg::Vertical, AlgorithmArg::Gbdt) => trees::run(&args, &parties),
+        (ModeArg::Vertical, AlgorithmArg::Lr) => vertical::run(&args, &parties),
+        (ModeArg::Horizontal, AlgorithmArg::Lr) => horizontal::run(&args, &parties),
+        (ModeArg::Horizontal, AlgorithmArg::Gbdt) => {
+            Err("gradient-boosted trees are vertical: drop --mode horizontal".into())
+        }
     }
 }
 

@@ -13,6 +13,7 @@
 //! verify.
 
 use super::receipt::Receipt;
+use crate::dp_ledger::LedgerEvent;
 use crate::grade::Grade;
 use crate::jobspec::{Param, Protocol};
 use serde::{Deserialize, Serialize};
@@ -161,6 +162,13 @@ pub enum Event {
     },
     /// A peer's signed receipt of a job's outcome.
     Receipt(Receipt),
+    /// A change to the differential-privacy budget ledger
+    /// ([`crate::dp_ledger`]): a job reserved, released or was refunded
+    /// its ρ. The node rebuilds its ledger from these at start.
+    Budget {
+        /// The change.
+        change: LedgerEvent,
+    },
 }
 
 fn is_v1(v: &u32) -> bool {

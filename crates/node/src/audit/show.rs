@@ -7,6 +7,7 @@
 
 use super::record::{Event, Outcome, Record};
 use crate::bounds::{MAX_SHOWN, printable};
+use crate::dp_ledger::LedgerEvent;
 
 /// Peer- or spec-supplied text, made safe to print.
 fn t(text: &str) -> String {
@@ -116,6 +117,30 @@ pub fn describe(r: &Record) -> String {
                 t(reason)
             )
         }
+        Event::Budget { change } => match change {
+            LedgerEvent::Reserved {
+                job,
+                accounts,
+                month,
+                rho,
+            } => {
+                let accounts: Vec<String> = accounts
+                    .iter()
+                    .map(|a| format!("{} for {}", t(&a.dataset), t(&a.receiver)))
+                    .collect();
+                format!(
+                    "job {}: DP budget reserved, ρ = {rho:.6} in {month} on [{}]",
+                    t(job),
+                    accounts.join(", ")
+                )
+            }
+            LedgerEvent::Released { job } => {
+                format!("job {}: DP budget spent (result released)", t(job))
+            }
+            LedgerEvent::Refunded { job } => {
+                format!("job {}: DP budget refunded (failed before release)", t(job))
+            }
+        },
         Event::Receipt(rc) => {
             let kind = hash_kind(rc.body.version);
             let outputs: Vec<String> = rc

@@ -166,3 +166,53 @@ fn the_start_timeout_defaults_and_must_be_positive() {
         "{m}"
     );
 }
+
+#[test]
+fn a_dp_budget_is_parsed_and_bad_ones_are_named() {
+    let f = Fixture::new();
+    let rule = "not_after = 2027-01-01T00:00:00Z\n";
+    let with = |dp: &str| config_text().replace(rule, &format!("{rule}dp = {dp}\n"));
+    let c = f
+        .parse(&with(r#"{ epsilon = 1.5, delta = 1e-6, per = "month" }"#))
+        .unwrap();
+    let budget = c.policy.peers["tax"].allow[0].dp.unwrap();
+    assert_eq!((budget.epsilon, budget.delta), (1.5, 1e-6));
+    assert!(
+        f.parse(&config_text()).unwrap().policy.peers["tax"].allow[0]
+            .dp
+            .is_none()
+    );
+    let line = config_text()
+        .lines()
+        .position(|l| l == rule.trim())
+        .unwrap()
+        + 2;
+    for (dp, words) in [
+        (
+            r#"{ epsilon = 0.0, delta = 1e-6, per = "month" }"#,
+            "give epsilon > 0",
+        ),
+        (
+            r#"{ epsilon = inf, delta = 1e-6, per = "month" }"#,
+            "give epsilon > 0",
+        ),
+        (
+            r#"{ epsilon = 1.0, delta = 1.0, per = "month" }"#,
+            "delta in (0, 1)",
+        ),
+        (
+            r#"{ epsilon = 1.0, delta = 1e-6, per = "week" }"#,
+            "per \"month\"",
+        ),
+    ] {
+        let m = f.message(&with(dp));
+        assert!(
+            m.starts_with(&format!("{line}:"))
+                && m.contains("policy.peers.tax.allow[0]: dp")
+                && m.contains(words),
+            "{dp}: {m}"
+        );
+    }
+    let m = f.message(&with(r#"{ epsilon = 1.0, delta = 1e-6 }"#));
+    assert!(m.contains("per"), "{m}");
+}

@@ -272,6 +272,8 @@ impl Inner {
             Event::Released { job_id, .. } | Event::EgressRefused { job_id, .. } => {
                 self.by_id.get(job_id).cloned()
             }
+            // The node's ledger names jobs `proposer/id`.
+            Event::Budget { change } => JobKey::parse(change.job()),
             Event::NodeStarted { .. } => None,
         };
         if let Some(key) = key {

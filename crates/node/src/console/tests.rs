@@ -85,6 +85,9 @@ impl NodeView for Fake {
             Request::Result { .. } => Response::Error {
                 message: "no result".into(),
             },
+            Request::Budget => Response::Budget {
+                budgets: Vec::new(),
+            },
         }
     }
 }

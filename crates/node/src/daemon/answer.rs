@@ -1,6 +1,6 @@
 //! The answering side: a peer's proposal is checked — its size, its id
 //! (unused by that peer here, in this run or by the log), this node's
-//! policy and rate limits — before any data is read, recorded, and
+//! policy, rate limits and DP budget — before any data is read, recorded, and
 //! answered with the decision and this node's signed receipt of it.
 //!
 //! A refusal quotes nothing of the spec back. A peer whose proposals were
@@ -111,6 +111,13 @@ impl Node {
             let admitted = lock(&self.state).admitted_last_hour(peer, grant.rule, now_secs);
             policy::rate_limit(&grant, admitted).map(|()| grant)
         });
+        // The DP budget, last: only a job every other check admits
+        // reserves it (recorded below, with the decision).
+        let mut reserved = None;
+        let decision = decision.and_then(|grant| {
+            reserved = self.reserve_budget(&key, &spec, &grant, now_secs)?;
+            Ok(grant)
+        });
         let head = audit.head().to_string();
         let receipt = |outcome: &str, rule: &str| {
             let body = ReceiptBody::new((peer, &spec.id), &spec_hash, outcome, Vec::new(), &head)
@@ -153,6 +160,11 @@ impl Node {
         }
         if let Some(job) = lock(&self.jobs).get_mut(&key) {
             job.max_rows = max_rows;
+        }
+        let budget = reserved.map(|change| audit.append(crate::audit::Event::Budget { change }));
+        if let Some(Err(e)) = budget {
+            self.set_state(&key, State::Failed, e.to_string());
+            return refuse("audit", e.to_string());
         }
         if let Err(e) = audit.append(self.record(&spec, peer, started, outcome)) {
             // Nothing is agreed to without its audit record.

@@ -32,6 +32,9 @@ pub(super) struct Job {
     pub stop: Arc<JobStop>,
     /// What it is doing now.
     pub progress: Arc<Progress>,
+    /// Whether its protocol began opening values to a receiver (a DP
+    /// budget is then spent whatever happens, `daemon/budget.rs`).
+    pub opened: bool,
 }
 
 /// Where a job stands on this node.

@@ -21,9 +21,12 @@
 //! [`crate::state`]: the job history (`job list` shows earlier jobs), the
 //! rate-limit counters, and the job ids in use, which are keyed by
 //! proposer and id ([`JobKey`]). A job the log leaves open is recorded as
-//! failed at start: the node that ran it is gone.
+//! failed at start: the node that ran it is gone. So does the DP budget
+//! ledger (`daemon/budget.rs`): a reservation the log leaves open is
+//! recorded as spent at start.
 
 mod answer;
+mod budget;
 mod cancel;
 mod jobs;
 mod mesh;
@@ -155,6 +158,14 @@ impl Node {
             .collect();
         for record in open {
             audit.append(Event::Job(record))?;
+        }
+        // Whether their results went out is not known: the budget assumes
+        // they did.
+        let unsettled = lock(&state).ledger().open_jobs();
+        for job in unsettled {
+            audit.append(Event::Budget {
+                change: crate::dp_ledger::LedgerEvent::Released { job },
+            })?;
         }
         let control = control::bind(&config.control_socket)?;
         let trusted = config
@@ -290,6 +301,9 @@ impl Node {
                 .and_then(|key| self.cancel(&key))
                 .map(Response::Job),
             Request::Result { job_id } => self.resolve(&job_id).and_then(|key| self.result(&key)),
+            Request::Budget => Ok(Response::Budget {
+                budgets: self.budgets(crate::time::unix_secs(std::time::SystemTime::now())),
+            }),
         };
         result.unwrap_or_else(|message| Response::Error { message })
     }
@@ -454,11 +468,25 @@ impl Node {
         })
     }
 
+    /// Appends `event` to the audit log; a job's final record also
+    /// settles its DP budget reservation (`daemon/budget.rs`).
     fn log(&self, event: Event) -> Result<(), String> {
-        lock(&self.audit)
-            .append(event)
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+        let ended = match &event {
+            Event::Job(j) => match j.outcome {
+                Outcome::Completed => Some((JobKey::new(&j.proposer, &j.job_id), true)),
+                Outcome::Failed { .. } | Outcome::Cancelled { .. } | Outcome::Withdrawn { .. } => {
+                    Some((JobKey::new(&j.proposer, &j.job_id), false))
+                }
+                _ => None,
+            },
+            _ => None,
+        };
+        let mut audit = lock(&self.audit);
+        audit.append(event).map_err(|e| e.to_string())?;
+        if let Some((key, completed)) = ended {
+            self.settle_budget(&mut audit, &key, completed);
+        }
+        Ok(())
     }
 
     /// The head of this node's audit log now (quoted in its receipts).
@@ -534,6 +562,7 @@ impl Node {
                 salts: Vec::new(),
                 stop: Default::default(),
                 progress: Default::default(),
+                opened: false,
             },
         );
         order.push(key.clone());

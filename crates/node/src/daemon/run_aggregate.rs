@@ -17,6 +17,13 @@
 //! (comma-separated edges, for a histogram), `frac_bits` and `max_abs`.
 //! A count reads its columns only to count the rows.
 //!
+//! With `dp_epsilon` (and `dp_delta`, `clip`, `dp_coalition`; see
+//! [`crate::plan::aggregate`]) the release carries distributed discrete
+//! Gaussian noise ([`run_statistics_dp`]): each data party clips its values
+//! and adds its noise share inside the secret-shared sums; without a
+//! dealer suppression is decided on the noisy counts. The budget it
+//! spends is kept by `daemon/budget.rs`.
+//!
 //! What each party learns: what [`indomain_aggregate::stats`] reveals to
 //! it under the job's decision (the dealer: the number of groups and
 //! cells); only the receivers learn the statistics.
@@ -26,9 +33,10 @@ use super::run_mesh::Produced;
 use crate::aggregate_job::write_result;
 use crate::dataset::{Cell, Table};
 use crate::jobspec::JobSpec;
-use indomain_aggregate::stats::job::{DEFAULT_FRAC_BITS, DEFAULT_MAX_ABS};
+use crate::plan::{AggregatePlan, JobPlan};
+use crate::state::JobKey;
 use indomain_aggregate::stats::{
-    CountDecision, LocalData, Statistic, StatsJob, run_statistics_with, serve_dealer,
+    CountDecision, LocalData, Phase, StatsJob, run_statistics_dp, run_statistics_with, serve_dealer,
 };
 use indomain_net::PartySet;
 
@@ -37,20 +45,27 @@ impl Node {
     /// the dealer, deals correlated randomness and produces nothing.
     pub(super) fn compute_aggregate(
         &self,
+        key: &JobKey,
         spec: &JobSpec,
         parties: &mut PartySet,
         max_rows: Option<u64>,
     ) -> Result<Vec<Produced>, String> {
-        let (job, group_by) = stats_job(spec)?;
+        let plan = match spec.plan().map_err(|e| e.to_string())? {
+            JobPlan::Aggregate(plan) => plan,
+            _ => return Err("not a statistics job".into()),
+        };
+        let AggregatePlan {
+            job,
+            group_by,
+            decision,
+            dp,
+            ..
+        } = plan;
         job.validate(parties.len()).map_err(|e| e.to_string())?;
         let me = parties.me();
         let party = &spec.parties[me];
         // The party set is the spec's parties in order, as in `indomain
         // aggregate --dealer`: the dealer's rank is its place in the spec.
-        let decision = match spec.parties.iter().position(|p| spec.is_dealer(&p.name)) {
-            Some(dealer) => CountDecision::Compared { dealer },
-            None => CountDecision::OpenedToDecider,
-        };
         if decision == (CountDecision::Compared { dealer: me }) {
             serve_dealer(parties, &mut rand::rng())
                 .map_err(|e| format!("dealing for the statistics failed: {e}"))?;
@@ -64,15 +79,28 @@ impl Node {
         let table = dataset
             .read(&party.columns, max_rows)
             .map_err(|e| e.to_string())?;
-        let data = local_data(&table, &job, group_by.as_deref(), &party.dataset)?;
-        let result = run_statistics_with(
-            parties,
-            &job,
-            &data,
-            decision,
-            &mut rand::rng(),
-            &mut |_| {},
-        )
+        // With DP, values beyond the range are clipped by the protocol,
+        // not refused.
+        let bound = if dp.is_some() {
+            f64::INFINITY
+        } else {
+            job.max_abs
+        };
+        let data = local_data(&table, &job, group_by.as_deref(), &party.dataset, bound)?;
+        // Once values are being opened, a receiver may hold a noisy
+        // release: the budget is spent from then on.
+        let mut progress = |phase: Phase| {
+            if !matches!(phase, Phase::Agreement | Phase::Sharing) {
+                self.mark_opened(key);
+            }
+        };
+        let mut rng = rand::rng();
+        let result = match &dp {
+            Some(dp) => {
+                run_statistics_dp(parties, &job, &data, decision, dp, &mut rng, &mut progress)
+            }
+            None => run_statistics_with(parties, &job, &data, decision, &mut rng, &mut progress),
+        }
         .map_err(|e| format!("the statistics protocol failed: {e}"))?;
         match result {
             Some(result) => {
@@ -90,96 +118,6 @@ impl Node {
     }
 }
 
-/// The statistics job a spec describes, and the group-by column.
-fn stats_job(spec: &JobSpec) -> Result<(StatsJob, Option<String>), String> {
-    let list = |name: &str| -> Option<Vec<String>> {
-        spec.text_param(name).map(|s| {
-            s.split(',')
-                .map(|c| c.trim().to_string())
-                .filter(|c| !c.is_empty())
-                .collect()
-        })
-    };
-    let statistic = match spec.text_param("statistic") {
-        Some("count") => Statistic::Count,
-        Some("sum") => Statistic::Sum,
-        Some("mean") => Statistic::Mean,
-        Some("variance") => Statistic::Variance,
-        Some("histogram") => {
-            let edges = list("bins")
-                .ok_or("a histogram needs the parameter bins = \"E0,E1,...\"")?
-                .iter()
-                .map(|e| e.parse::<f64>())
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| format!("parameter bins: {e}"))?;
-            Statistic::Histogram { edges }
-        }
-        Some(other) => {
-            return Err(format!(
-                "parameter statistic = {other:?}: use count, sum, mean, variance or histogram"
-            ));
-        }
-        None => return Err("the job sets no parameter statistic".into()),
-    };
-    let group_by = spec.text_param("group_by").map(str::to_string);
-    let categories = list("categories");
-    if group_by.is_some() != categories.is_some() {
-        return Err("grouping needs both parameters group_by and categories".into());
-    }
-    let numeric = |columns: &[String]| -> Vec<String> {
-        columns
-            .iter()
-            .filter(|c| Some(*c) != group_by.as_ref())
-            .cloned()
-            .collect()
-    };
-    // The dealer lists no columns; the result is labelled with the first
-    // data party's names.
-    let mut data_parties = spec.parties.iter().filter(|p| !spec.is_dealer(&p.name));
-    let head = data_parties.next().ok_or("the job has no data party")?;
-    let first = numeric(&head.columns);
-    for p in std::iter::once(head).chain(data_parties) {
-        if let Some(g) = &group_by
-            && !p.columns.contains(g)
-        {
-            return Err(format!(
-                "party {} does not list the group_by column {g:?}",
-                p.name
-            ));
-        }
-        if statistic != Statistic::Count && numeric(&p.columns).len() != first.len() {
-            return Err(format!(
-                "party {} lists {} numeric columns, {} lists {}: every party gives the same number",
-                p.name,
-                numeric(&p.columns).len(),
-                head.name,
-                first.len()
-            ));
-        }
-    }
-    let min_group_size = spec
-        .int_param("min_group_size")
-        .ok_or("the job sets no parameter min_group_size")?;
-    let frac_bits = spec
-        .int_param("frac_bits")
-        .unwrap_or(i64::from(DEFAULT_FRAC_BITS));
-    let job = StatsJob {
-        columns: if statistic == Statistic::Count {
-            Vec::new()
-        } else {
-            first
-        },
-        statistic,
-        categories,
-        receivers: spec.receivers("statistics"),
-        min_group_size: u64::try_from(min_group_size)
-            .map_err(|_| "parameter min_group_size must not be negative")?,
-        frac_bits: u32::try_from(frac_bits).map_err(|_| "parameter frac_bits is out of range")?,
-        max_abs: spec.number_param("max_abs").unwrap_or(DEFAULT_MAX_ABS),
-    };
-    Ok((job, group_by))
-}
-
 /// This party's rows as the statistics protocol takes them; a cell that
 /// is not a number within the job's bound, or a category the job does not
 /// list, is an error naming the dataset, row and column.
@@ -188,6 +126,7 @@ fn local_data(
     job: &StatsJob,
     group_by: Option<&str>,
     dataset: &str,
+    bound: f64,
 ) -> Result<LocalData, String> {
     let group_at = group_by.and_then(|g| table.columns.iter().position(|c| c == g));
     let value_at: Vec<usize> = (0..table.columns.len())
@@ -222,11 +161,10 @@ fn local_data(
         data.groups.push(group);
         for (column, &i) in data.columns.iter_mut().zip(&value_at) {
             let x = cell_number(&row[i]).map_err(|e| format!("{}: {e}", at(i)))?;
-            if x.abs() > job.max_abs {
+            if x.abs() > bound {
                 return Err(format!(
-                    "{}: {x} is beyond the job's bound max_abs = {}",
+                    "{}: {x} is beyond the job's bound max_abs = {bound}",
                     at(i),
-                    job.max_abs
                 ));
             }
             column.push(x);

@@ -92,7 +92,7 @@ impl Node {
         self.phase(key, "running the protocol");
         let clock = Instant::now();
         let computed = match spec.protocol {
-            Protocol::Aggregate => self.compute_aggregate(spec, &mut mesh.parties, max_rows),
+            Protocol::Aggregate => self.compute_aggregate(key, spec, &mut mesh.parties, max_rows),
             Protocol::Train => self.compute_train(spec, &mut mesh.parties, max_rows),
             Protocol::Predict => self.compute_predict(spec, &mut mesh.parties, max_rows),
             other => Err(format!("{other} jobs do not run under the node")),

@@ -11,6 +11,18 @@
 //! `open_counts_to_decider = true`. Groups × cells stay within
 //! [`MAX_CELLS`], whatever the categories and bins.
 //!
+//! Differential privacy (issue #22): `dp_epsilon` (> 0, finite) releases
+//! the result with noise added inside the secret-shared sums
+//! ([`indomain_aggregate::stats::run_statistics_dp`]); with it
+//! `dp_delta` (in (0, 1), default [`DEFAULT_DELTA`]), `clip = "LO,HI"`
+//! (required for sum, mean and variance, refused for count) and
+//! `dp_coalition` (the most data parties whose noise a receiver may know;
+//! default all but one). Without a dealer the noisy counts decide
+//! suppression ([`CountDecision::NoisyCounts`]; `open_counts_to_decider`
+//! is refused: exact counts would bypass the noise). The whole DP check
+//! ([`DpCalibration::new`]: bounds within `max_abs`, noise within the
+//! ring) runs here, so a bad DP job is refused before any party accepts.
+//!
 //! What each party learns: the receivers of `statistics` the released
 //! groups' statistics (the statistics protocol sends to them only); every
 //! data party which groups were released; without a dealer the first
@@ -20,10 +32,11 @@
 use super::params::{Params, bad, bad_param};
 use super::{Correlations, LeakProfile};
 use crate::jobspec::{JobSpec, Part, Problem};
+use indomain_aggregate::dp::{Clip, DEFAULT_DELTA, DpSpec};
 use indomain_aggregate::stats::job::{
     DEFAULT_FRAC_BITS, DEFAULT_MAX_ABS, MAX_FRAC_BITS, MIN_GROUP_SIZE_FLOOR,
 };
-use indomain_aggregate::stats::{CountDecision, MAX_CELLS, Statistic, StatsJob};
+use indomain_aggregate::stats::{CountDecision, DpCalibration, MAX_CELLS, Statistic, StatsJob};
 use std::collections::BTreeSet;
 
 /// The parameters a statistics job takes.
@@ -37,6 +50,10 @@ const PARAMETERS: &[&str] = &[
     "max_abs",
     "dealer",
     "open_counts_to_decider",
+    "dp_epsilon",
+    "dp_delta",
+    "clip",
+    "dp_coalition",
 ];
 
 /// A statistics job's plan.
@@ -48,6 +65,10 @@ pub struct AggregatePlan {
     pub group_by: Option<String>,
     /// How suppression is decided (the dealer by its place in the spec).
     pub decision: CountDecision,
+    /// Differential privacy for the release, if the job asks for it.
+    pub dp: Option<DpSpec>,
+    /// With DP: the zCDP ρ the release spends (at most the spec's).
+    pub dp_rho: Option<f64>,
     /// The parties' names, in spec order.
     parties: Vec<String>,
 }
@@ -55,7 +76,8 @@ pub struct AggregatePlan {
 impl AggregatePlan {
     pub(super) fn build(spec: &JobSpec) -> Result<Self, Problem> {
         let params = Params::new(spec, PARAMETERS)?;
-        let decision = decision(spec, &params)?;
+        let dp = dp_params(&params)?;
+        let decision = decision(spec, &params, dp.is_some())?;
         let statistic = match params.choice(
             "statistic",
             &["count", "sum", "mean", "variance", "histogram"],
@@ -157,10 +179,22 @@ impl AggregatePlan {
         };
         job.validate(spec.parties.len())
             .map_err(|e| bad(e.to_string()))?;
+        let dp_rho = match &dp {
+            Some((dp, clip_given)) => {
+                check_clip(&job.statistic, dp, *clip_given)?;
+                let parties = decision.data_parties(spec.parties.len());
+                let calibration = DpCalibration::new(&job, dp, parties)
+                    .map_err(|e| bad(format!("differential privacy: {e}")))?;
+                Some(calibration.rho())
+            }
+            None => None,
+        };
         Ok(Self {
             job,
             group_by,
             decision,
+            dp: dp.map(|(dp, _)| dp),
+            dp_rho,
             parties: spec.parties.iter().map(|p| p.name.clone()).collect(),
         })
     }
@@ -179,6 +213,8 @@ impl AggregatePlan {
             CountDecision::Compared { dealer } => {
                 (Correlations::Dealer(self.parties[dealer].clone()), None)
             }
+            // Noisy counts are covered by the release's DP guarantee.
+            CountDecision::NoisyCounts => (Correlations::None, None),
             _ => (
                 Correlations::None,
                 self.job.receivers.first().map(|&r| self.parties[r].clone()),
@@ -192,6 +228,7 @@ impl AggregatePlan {
                 Statistic::Histogram { .. } => self.job.statistic.per_column(),
                 _ => 0,
             },
+            dp_rho: self.dp_rho,
             ..LeakProfile::plain()
         }
     }
@@ -200,9 +237,18 @@ impl AggregatePlan {
 /// How suppression is decided: with a dealer (a party of the job that is
 /// not a receiver) no party learns a suppressed group's count; without one
 /// the job must say that the first receiver may see every group's count.
-fn decision(spec: &JobSpec, params: &Params<'_>) -> Result<CountDecision, Problem> {
+fn decision(spec: &JobSpec, params: &Params<'_>, dp: bool) -> Result<CountDecision, Problem> {
     let opened = params.flag("open_counts_to_decider")?;
     let Some(dealer) = params.party("dealer")? else {
+        if dp && opened.is_some() {
+            return Err(bad_param(
+                "open_counts_to_decider",
+                "with dp_epsilon the noisy counts are opened to the first receiver: drop open_counts_to_decider (exact counts would bypass the noise)".into(),
+            ));
+        }
+        if dp {
+            return Ok(CountDecision::NoisyCounts);
+        }
         if opened == Some(true) {
             return Ok(CountDecision::OpenedToDecider);
         }
@@ -231,4 +277,76 @@ fn decision(spec: &JobSpec, params: &Params<'_>) -> Result<CountDecision, Proble
         ));
     }
     Ok(CountDecision::Compared { dealer })
+}
+
+/// The job's DP parameters, each checked on its own: the spec (with the
+/// clip bounds, if given) and whether `clip` was given.
+fn dp_params(params: &Params<'_>) -> Result<Option<(DpSpec, bool)>, Problem> {
+    let epsilon = params.number("dp_epsilon", |e| e > 0.0, "give a finite number above 0")?;
+    let Some(epsilon) = epsilon else {
+        if let Some(other) = ["dp_delta", "clip", "dp_coalition"]
+            .into_iter()
+            .find(|p| params.is_set(p))
+        {
+            return Err(bad_param(
+                other,
+                format!("parameter {other} is used with dp_epsilon only"),
+            ));
+        }
+        return Ok(None);
+    };
+    let delta = params
+        .number(
+            "dp_delta",
+            |d| d > 0.0 && d < 1.0,
+            "give a number in (0, 1)",
+        )?
+        .unwrap_or(DEFAULT_DELTA);
+    let clip = match params.list("clip", 3)? {
+        None => None,
+        Some(bounds) => {
+            let parsed: Vec<f64> = bounds
+                .iter()
+                .map(|b| b.parse::<f64>())
+                .collect::<Result<_, _>>()
+                .map_err(|e| bad_param("clip", format!("parameter clip: {e}")))?;
+            match parsed.as_slice() {
+                [lo, hi] => Some(Clip::new(*lo, *hi).map_err(|_| {
+                    bad_param(
+                        "clip",
+                        format!("parameter clip = \"{lo},{hi}\": give finite bounds LO < HI"),
+                    )
+                })?),
+                _ => {
+                    return Err(bad_param(
+                        "clip",
+                        "parameter clip takes two bounds \"LO,HI\"".into(),
+                    ));
+                }
+            }
+        }
+    };
+    let coalition = params.count("dp_coalition", 0..=64)?;
+    let spec = DpSpec {
+        epsilon,
+        delta,
+        clip,
+        coalition,
+    };
+    Ok(Some((spec, clip.is_some())))
+}
+
+/// Clip bounds where the statistic sums values, none for a count.
+fn check_clip(statistic: &Statistic, dp: &DpSpec, given: bool) -> Result<(), Problem> {
+    match (statistic, given) {
+        (Statistic::Count, true) => Err(bad_param(
+            "clip",
+            "a count reads no values: drop parameter clip".into(),
+        )),
+        (Statistic::Sum | Statistic::Mean | Statistic::Variance, false) => Err(bad(format!(
+            "dp_epsilon = {} with a sum, mean or variance needs parameter clip = \"LO,HI\": the bounds every value is clipped to, which set how much one row can change the result",
+            dp.epsilon
+        ))),
+        _ => Ok(()),
+    }
 }

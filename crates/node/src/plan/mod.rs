@@ -75,7 +75,7 @@ pub enum Correlations {
 /// The choices of a plan that decide what leaks beyond its declared
 /// outputs, or what it may cost, for a node's policy to rule on
 /// (`crate::policy::leak`). A new leak mode is one more field here.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct LeakProfile {
     /// Where the correlated randomness comes from.
     pub correlations: Correlations,
@@ -95,6 +95,9 @@ pub struct LeakProfile {
     pub epochs: usize,
     /// The most items a PSI peer may bring (0 for other jobs).
     pub peer_items: usize,
+    /// With differential privacy: the zCDP ρ the release spends, which a
+    /// rule's `dp` budget is charged (issue #22).
+    pub dp_rho: Option<f64>,
 }
 
 impl LeakProfile {
@@ -108,6 +111,7 @@ impl LeakProfile {
             bins: 0,
             epochs: 0,
             peer_items: 0,
+            dp_rho: None,
         }
     }
 }

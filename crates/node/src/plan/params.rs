@@ -47,6 +47,11 @@ impl<'a> Params<'a> {
         Ok(Self { spec })
     }
 
+    /// Whether parameter `name` is given.
+    pub fn is_set(&self, name: &str) -> bool {
+        self.spec.parameters.contains_key(name)
+    }
+
     /// A text parameter, if given; another type is refused.
     pub fn text(&self, name: &str) -> Result<Option<&'a str>, Problem> {
         match self.spec.parameters.get(name) {

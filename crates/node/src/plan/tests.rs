@@ -519,3 +519,72 @@ fn leak_profiles_name_what_policy_rules_on() {
     assert_eq!(l.peer_items, 1000);
     assert_eq!(plan(PREDICT).leaks().correlations, Correlations::None);
 }
+
+#[test]
+fn dp_parameters_are_checked_before_any_party_accepts() {
+    // With a dealer: decided by comparison, on noisy counts.
+    let dp = with_param(AGGREGATE, "dp_epsilon", "1.0");
+    let JobPlan::Aggregate(p) = plan(&dp) else {
+        panic!()
+    };
+    let spec = p.dp.unwrap();
+    assert_eq!((spec.epsilon, spec.delta, spec.clip), (1.0, 1e-6, None));
+    let rho = p.dp_rho.unwrap();
+    assert!(rho > 0.0 && rho <= spec.rho(), "{rho}");
+    assert_eq!(p.decision, CountDecision::Compared { dealer: 2 });
+    assert_eq!(plan(&dp).leaks().dp_rho, Some(rho));
+    // Without a dealer: the noisy counts decide, and open no exact count.
+    let noisy = dp.replace("dealer = \"stats\"\n", "");
+    let noisy = noisy.replace("\n[[parties]]\nname = \"stats\"\n", "");
+    let JobPlan::Aggregate(p) = plan(&noisy) else {
+        panic!()
+    };
+    assert_eq!(p.decision, CountDecision::NoisyCounts);
+    assert_eq!(plan(&noisy).leaks().counts_opened_to, None);
+    let opened = with_param(&noisy, "open_counts_to_decider", "true");
+    let m = parse(&opened).unwrap_err().to_string();
+    assert!(m.contains("drop open_counts_to_decider"), "{m}");
+
+    let refused = |text: &str, words: &str| {
+        let m = parse(text).unwrap_err().to_string();
+        assert!(m.contains(words), "{words:?} not in {m}");
+        m
+    };
+    for bad in ["0", "-1.0", "nan", "inf", "\"one\""] {
+        let text = with_param(AGGREGATE, "dp_epsilon", bad);
+        let m = refused(&text, "dp_epsilon");
+        assert!(
+            m.starts_with(&format!("job.toml:{}:", line_of(&text, "dp_epsilon"))),
+            "{m}"
+        );
+    }
+    refused(
+        &with_param(&dp, "dp_delta", "1.5"),
+        "give a number in (0, 1)",
+    );
+    refused(
+        &with_param(AGGREGATE, "clip", "\"0,1\""),
+        "with dp_epsilon only",
+    );
+    refused(&with_param(&dp, "clip", "\"5,1\""), "finite bounds LO < HI");
+    refused(&with_param(&dp, "clip", "\"1\""), "two bounds");
+    // A sum needs clip bounds; a count takes none.
+    let sum = with_param(&dp, "statistic", "\"sum\"").replace("bins = \"0,10,20\"\n", "");
+    refused(&sum, "needs parameter clip");
+    let count = with_param(&dp, "statistic", "\"count\"").replace("bins = \"0,10,20\"\n", "");
+    refused(
+        &with_param(&count, "clip", "\"0,1\""),
+        "drop parameter clip",
+    );
+    // Bounds beyond the declared range, and a coalition of every party.
+    let wide = with_param(&with_param(&sum, "clip", "\"0,100\""), "max_abs", "50");
+    refused(&wide, "reach beyond");
+    refused(
+        &with_param(&with_param(&sum, "clip", "\"0,10\""), "dp_coalition", "2"),
+        "coalition",
+    );
+    let JobPlan::Aggregate(p) = plan(&with_param(&sum, "clip", "\"0,10\"")) else {
+        panic!()
+    };
+    assert!(p.dp.unwrap().clip.is_some());
+}

@@ -29,6 +29,9 @@
 //!   the log leaves proposed or accepted: a restart ends them),
 //!   [`NodeState::records`]`()` and [`NodeState::head`]`()`.
 //!
+//! - [`NodeState::ledger`] → the DP budget [`Ledger`], rebuilt from the
+//!   log's [`Event::Budget`] records (issue #22).
+//!
 //! What it reveals: nothing beyond the log it is built from.
 
 pub mod counters;
@@ -39,6 +42,7 @@ pub use history::{Decision, History, JobHistory, ReceiptSeen, outcome_name};
 
 use crate::audit::record::{GENESIS, Outcome};
 use crate::audit::{Event, Record};
+use crate::dp_ledger::Ledger;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -85,6 +89,7 @@ pub struct NodeState {
     history: History,
     admitted: Window<(String, usize)>,
     refused: Window<String>,
+    ledger: Ledger,
     records: u64,
     head: String,
 }
@@ -97,6 +102,7 @@ impl NodeState {
             history: History::default(),
             admitted: Window::new(HOUR),
             refused: Window::new(MINUTE),
+            ledger: Ledger::new(),
             records: 0,
             head: GENESIS.to_string(),
         }
@@ -128,6 +134,13 @@ impl NodeState {
                 _ => {}
             }
         }
+        if let Event::Budget { change } = &record.event
+            && let Err(e) = self.ledger.apply(change)
+        {
+            // The log is verified: a change that does not fit is a bug of
+            // the node that wrote it, not a reason to stop this one.
+            tracing::warn!("audit record #{}: {e}", record.seq);
+        }
         self.records = record.seq + 1;
         self.head = record.hash.clone();
     }
@@ -152,6 +165,11 @@ impl NodeState {
     /// Proposals of `peer` this node refused in the minute before `now`.
     pub fn refused_last_minute(&self, peer: &str, now: u64) -> usize {
         self.refused.count(&peer.to_string(), now)
+    }
+
+    /// The DP budget ledger: ρ charged per (dataset, receiver) and month.
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
     }
 
     /// Jobs the log leaves open (proposed or accepted, never finished).

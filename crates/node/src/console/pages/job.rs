@@ -13,6 +13,7 @@ use crate::console::Console;
 use crate::console::http::Resp;
 use crate::console::routes::Ctx;
 use crate::control::{JobSummary, Request, Response};
+use crate::dp_ledger::LedgerEvent;
 use crate::state::{JobHistory, JobKey};
 use maud::{Markup, html};
 
@@ -266,6 +267,13 @@ fn event_text(r: &Record) -> String {
             t(reason)
         ),
         Event::Receipt(rc) => format!("receipt from {}: {}", t(&rc.signer), t(&rc.body.outcome)),
+        Event::Budget { change } => match change {
+            LedgerEvent::Reserved { month, rho, .. } => {
+                format!("DP budget reserved: ρ = {rho:.6} in {month}")
+            }
+            LedgerEvent::Released { .. } => "DP budget spent".into(),
+            LedgerEvent::Refunded { .. } => "DP budget refunded".into(),
+        },
         Event::NodeStarted { .. } => "node started".into(),
     }
 }
