@@ -19,7 +19,7 @@ use indomain_learn::data::{CsvSpec, check_features, load_csv};
 use indomain_learn::model::PartyRole;
 use indomain_learn::pipeline::Trained;
 use indomain_learn::tree::model::{AnyModel, load_any};
-use indomain_learn::{LearnError, Task, agree, plain, secure};
+use indomain_learn::{LearnError, Task, agree, secure};
 use indomain_net::Limits;
 use indomain_net::quic::{Endpoint, Identity, mesh};
 use indomain_node::output::{AtomicOutput, check_destination};
@@ -41,15 +41,17 @@ column is ignored with --label-column).
 
 Only the label holder learns the scores; it writes OUT.csv with the
 columns id,score,prediction (the linear score, and the probability for a
-logistic model), for the ids every party holds, in an order common to all
-parties.
+logistic model — recalibrated by the map in the label holder's model file
+if training fitted one with --recalibrate), for the ids every party holds,
+in an order common to all parties.
 
 With a scorecard file: in the default and strict modes the job's dealer
 takes part too (--dealer NAME in every process; the dealer gives no
---model or --input, and --scorecard with --label-holder). The score is the sum of the row's points; OUT.csv has
-id,score,probability. Each party prints the population stability index of
-its features between the training rows and these rows (the label holder
-also of the score); --stability FILE.csv writes them.";
+--model or --input, and --scorecard with --label-holder). The score is the
+sum of the row's points; OUT.csv has id,score,probability. Each party
+prints the population stability index of its features between the
+training rows and these rows (the label holder also of the score);
+--stability FILE.csv writes them.";
 
 /// Arguments of `indomain predict`.
 #[derive(clap::Args)]
@@ -250,8 +252,7 @@ pub fn run(args: Args) -> CliResult {
     let trained = Trained {
         weights: model.weights.clone(),
         intercept: model.intercept,
-        loss_per_epoch: Vec::new(),
-        validation_loss: Vec::new(),
+        ..Trained::default()
     };
     let scores = secure::joint_scores(
         &mut party_set,
@@ -270,7 +271,7 @@ pub fn run(args: Args) -> CliResult {
             .map_err(|e| format!("{}: {e}", path.display()))?;
         writeln!(out, "{},score,prediction", model.job.id_column)?;
         for (id, s) in aligned.ids.iter().zip(&scores) {
-            writeln!(out, "{id},{s},{}", plain::link(model.job.params.task, *s))?;
+            writeln!(out, "{id},{s},{}", model.prediction(*s))?;
         }
         out.commit()
             .map_err(|e| format!("{}: {e}", path.display()))?;
