@@ -240,6 +240,7 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
                 roc,
                 &finished.loss_per_epoch,
                 &[],
+                None,
             );
             write_private(&svg_path, svg.as_bytes())?;
             written.push_str(&format!(", {}", svg_path.display()));
