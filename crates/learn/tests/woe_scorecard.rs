@@ -127,11 +127,7 @@ fn card_job(min_iv: f64) -> ScorecardJob {
         seed: 0,
         min_iv,
         scale: Scale::default(),
-        params: TrainParams {
-            epochs: 30,
-            learning_rate: 1.0,
-            ..TrainParams::default()
-        },
+        params: TrainParams::gradient_descent(30, 1.0),
         nonce: String::new(),
     }
 }

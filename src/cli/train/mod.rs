@@ -326,8 +326,9 @@ pub struct Args {
     /// vertical: train a WOE scorecard (every party, the dealer too):
     /// logistic regression on the WOE of a binning job's bins (`indomain
     /// bin`), turned into a points table. Rows, split and bins come from
-    /// the binning files; full-batch gradient descent (--epochs,
-    /// --learning-rate, --l2).
+    /// the binning files; full-batch gradient descent for exactly --epochs
+    /// epochs (20; --learning-rate 0.5, --l2) with the linear sigmoid
+    /// (or --sigmoid clamped).
     #[arg(long)]
     scorecard: bool,
 
@@ -487,6 +488,32 @@ impl Args {
                 RecalibrateArg::Isotonic => Some(Method::Isotonic),
             },
         }
+    }
+
+    /// A WOE scorecard's training: plain gradient descent for exactly
+    /// --epochs epochs (20 by default) with --learning-rate (0.5 by
+    /// default) and the linear sigmoid (`--sigmoid clamped` is honoured,
+    /// the Fourier default is not); no bound-Newton optimizer, convergence
+    /// test or recalibration.
+    fn scorecard_params(&self) -> Result<TrainParams, String> {
+        if self.recalibrate != RecalibrateArg::None {
+            return Err("a WOE scorecard is not recalibrated: drop --recalibrate".into());
+        }
+        Ok(TrainParams {
+            task: self.task(),
+            l2: self.l2,
+            batch_size: self.batch_size,
+            frac_bits: self.frac_bits,
+            seed: self.seed,
+            sigmoid: match self.sigmoid {
+                SigmoidArg::Clamped => Sigmoid::Clamped,
+                SigmoidArg::Fourier | SigmoidArg::Linear => Sigmoid::Linear,
+            },
+            ..TrainParams::gradient_descent(
+                self.epochs.unwrap_or(20),
+                self.learning_rate.unwrap_or(0.5),
+            )
+        })
     }
 
     /// FedAvg's local training: plain gradient descent, --epochs local

@@ -160,7 +160,7 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
         seed: 0,
         min_iv: args.min_iv,
         scale,
-        params: args.params(),
+        params: args.scorecard_params()?,
         nonce: String::new(),
     };
     let run = ScorecardRun {
