@@ -100,6 +100,14 @@
 //!
 #![doc = concat!("```\n", include_str!("front/trees.rs"), "```\n")]
 //!
+//! **WOE/IV binning** ([`learn::binning`], [`learn::woe`]): each party
+//! bins its own columns alone; the label holder and a feature owner
+//! compute every bin's weight of evidence and the feature's information
+//! value through the histogram kernel with a dealer, in one of three
+//! modes that say who learns what ([`learn::woe::Mode`]).
+//!
+#![doc = concat!("```\n", include_str!("front/binning.rs"), "```\n")]
+//!
 #![cfg_attr(
     feature = "verify",
     doc = "**Private verification** ([`verify`]): an operator publishes a signed table and serves OPRF evaluations ([`verify::service::serve`] over any channel); a client learns, per claimed attribute, match or not, and the label where every claim matches; the operator learns neither the key nor the values."
