@@ -1,6 +1,8 @@
 //! The README's main command, end to end: `indomain demo` starts three real
 //! `indomain node` processes on loopback, submits jobs to them over their
-//! control sockets, shows one refused by policy, verifies every node's
+//! control sockets (a differentially private release spends a data
+//! holder's monthly budget and a second one is refused for it), shows one
+//! refused by policy, verifies every node's
 //! audit log, then runs the private verification service and SecAgg+;
 //! every secure result is checked against the plaintext computation, and
 //! the report must say that all matched.
@@ -46,6 +48,24 @@ fn demo_runs_every_job_and_matches_plaintext() {
         ),
         "{stdout}"
     );
+    // A DP release spends from the bank's monthly budget for the
+    // statistics office; the same release again is refused for it, with
+    // what remains named, before any data is read.
+    assert!(
+        stdout.contains("ok: every released count and sum within 5.5 noise standard deviations")
+            && stdout.contains("the bank's ledger charged the release's ρ")
+            && stdout.contains("the bank's budget for statistics-office this month"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "refused: policy.peers.statistics-office.allow[1].dp: the DP budget of dataset incomes for statistics-office for "
+        ) && stdout.contains("is exhausted for this job")
+            && stdout.contains(
+                "ok: refused by bank under policy.peers.statistics-office.allow[1].dp before any row was read, naming the ε that remains; the budget is unchanged"
+            ),
+        "{stdout}"
+    );
     for node in NODES {
         assert!(stdout.contains(&format!("{node}: OK — ")), "{stdout}");
     }
@@ -53,6 +73,14 @@ fn demo_runs_every_job_and_matches_plaintext() {
     let statistics =
         nodes.join("statistics-office/results/statistics-office/demo-incomes/statistics.csv");
     assert!(statistics.is_file(), "{}", statistics.display());
+    let released =
+        nodes.join("statistics-office/results/statistics-office/demo-dp-incomes/statistics.csv");
+    assert!(released.is_file(), "{}", released.display());
+    assert!(
+        !nodes
+            .join("bank/results/statistics-office/demo-dp-incomes-again")
+            .exists()
+    );
     for node in ["bank", "tax-bureau"] {
         assert!(
             !nodes

@@ -4,14 +4,17 @@
 //! Part 1 runs three real `indomain node` processes on loopback (QUIC with
 //! mutual TLS), each over an SQLite database of its own with a policy, and
 //! submits jobs to them through their control sockets: PSI intersection,
-//! cardinality, intersection-sum and join, secure statistics, vertical
-//! training, and one job the policy refuses; then `audit verify` checks
+//! cardinality, intersection-sum and join, secure statistics, statistics
+//! with differential privacy spending from a data holder's monthly budget
+//! (and a second release refused once it is spent), vertical training,
+//! and one job the policy refuses; then `audit verify` checks
 //! every node's log. Part 2 runs what is not a node job: the private
 //! verification service (an operator process and a client process), a
 //! differentially private histogram (one `indomain aggregate` process per
 //! agency) and SecAgg+ with dropouts in one process.
 
 mod data;
+mod dp_budget;
 mod jobs;
 mod node_jobs;
 mod nodes;
@@ -133,6 +136,13 @@ pub fn run(args: Args) -> CliResult {
         outcomes.run("PSI join as a node job", || node_jobs::join(&roles, &psi));
         outcomes.run("Secure statistics as a node job", || {
             node_jobs::statistics(&roles, &incomes)
+        });
+        outcomes.run(
+            "Statistics with differential privacy, under a budget",
+            || dp_budget::spend(&roles, &incomes),
+        );
+        outcomes.run("A job refused for an exhausted DP budget", || {
+            dp_budget::refused(&roles)
         });
         outcomes.run("Vertical training as a node job", || {
             training::node_training(&roles, &training_files, args.seed)
