@@ -3,7 +3,8 @@
 //! control sockets (a differentially private release spends a data
 //! holder's monthly budget and a second one is refused for it), shows one
 //! refused by policy, verifies every node's
-//! audit log, then runs the private verification service and SecAgg+;
+//! audit log, then trains gradient-boosted trees among three processes and
+//! runs the private verification service and SecAgg+;
 //! every secure result is checked against the plaintext computation, and
 //! the report must say that all matched.
 
@@ -116,6 +117,25 @@ fn demo_runs_every_job_and_matches_plaintext() {
     assert!(
         stdout.contains("ok: AUC within 0.01 of plaintext training"),
         "{stdout}"
+    );
+    // Vertical GBDT among three processes, its AUC next to the LR's; the
+    // dealer writes no model.
+    assert!(
+        stdout.contains("GBDT held-out AUC ")
+            && stdout.contains("; logistic regression (node job above) ")
+            && stdout.contains(
+                "ok: AUC within 0.01 of plaintext trees on the same rows, split and bins"
+            ),
+        "{stdout}"
+    );
+    for node in ["bank", "tax-bureau"] {
+        let model = dir.path().join(format!("gbdt/{node}-trees.json"));
+        assert!(model.is_file(), "{}", model.display());
+    }
+    assert!(
+        !dir.path()
+            .join("gbdt/statistics-office-trees.json")
+            .exists()
     );
     assert!(
         stdout.contains("answers equal the plaintext look-up"),

@@ -8,13 +8,16 @@
 //! with differential privacy spending from a data holder's monthly budget
 //! (and a second release refused once it is spent), vertical training,
 //! and one job the policy refuses; then `audit verify` checks
-//! every node's log. Part 2 runs what is not a node job: the private
-//! verification service (an operator process and a client process), a
+//! every node's log. Part 2 runs what is not a node job: vertical
+//! gradient-boosted trees (one `indomain train --algorithm gbdt` process
+//! per organisation, AUC next to the node job's logistic regression), the
+//! private verification service (an operator process and a client process), a
 //! differentially private histogram (one `indomain aggregate` process per
 //! agency) and SecAgg+ with dropouts in one process.
 
 mod data;
 mod dp_budget;
+mod gbdt;
 mod jobs;
 mod node_jobs;
 mod nodes;
@@ -161,6 +164,14 @@ pub fn run(args: Args) -> CliResult {
 
     println!("# Part 2: a service and library use, outside the node");
     println!();
+    outcomes.run("Gradient-boosted trees between processes", || {
+        let lr_model = bank
+            .dir
+            .join("results")
+            .join(bank.name)
+            .join("demo-credit/model.json");
+        gbdt::train(&exe, dir, &nodes, &training_files, &lr_model, args.seed)
+    });
     outcomes.run("Private verification", || {
         verification::verification(&exe, dir, &nodes[1], &nodes[0], args.rows / 5, args.seed)
     });
