@@ -2,11 +2,11 @@
 //! `indomain node` processes on loopback, submits jobs to them over their
 //! control sockets (a differentially private release spends a data
 //! holder's monthly budget and a second one is refused for it), shows one
-//! refused by policy, verifies every node's
-//! audit log, then trains gradient-boosted trees among three processes and
-//! runs the private verification service and SecAgg+;
-//! every secure result is checked against the plaintext computation, and
-//! the report must say that all matched.
+//! refused by policy, verifies every node's audit log, then trains
+//! gradient-boosted trees among three processes and runs the private
+//! verification service and SecAgg+; every secure result is checked
+//! against the plaintext computation, and the report must say that all
+//! matched.
 
 use std::process::Command;
 
