@@ -3,11 +3,13 @@
 //! generated data of default_credit's shape (22,500 training rows, 13 + 10
 //! standardised features).
 //!
-//! - `vertical_22500x23/epochs_1`: one epoch, including the one-time
-//!   masking and opening of both parties' columns;
-//! - `vertical_22500x23/epochs_20`: the 20-epoch job of the SPU comparison.
-//!
-//! The per-epoch cost is (epochs_20 − epochs_1) / 19.
+//! - `vertical_22500x23/epochs_1`, `epochs_20`: SecureML's gradient
+//!   descent with σ̃ (one epoch including the one-time masking and opening
+//!   of both parties' columns; the 20-epoch job of the SPU comparison);
+//!   the per-epoch cost is (epochs_20 − epochs_1) / 19;
+//! - `vertical_22500x23/converging_epochs_1`, `converging_epochs_21`: the
+//!   default training (bound-Newton, Fourier sigmoid, validation split)
+//!   for a fixed 1 and 21 epochs: (21 − 1) / 20 is its per-epoch cost.
 //!
 //! - `gbdt_5000x23/trees_5_depth_3_bins_8`: gradient-boosted trees (issue
 //!   #19) with the instance space hidden, the shape of the SPU SS-XGB
@@ -29,13 +31,7 @@ use std::time::Duration;
 
 const ROWS: usize = 22_500;
 
-fn train(blocks: &[Array2<f64>], y: &[f64], epochs: usize) {
-    let params = TrainParams {
-        task: Task::Logistic,
-        epochs,
-        learning_rate: 0.5,
-        ..TrainParams::default()
-    };
+fn train(blocks: &[Array2<f64>], y: &[f64], params: TrainParams) {
     let empty = Array2::zeros((0, 0));
     std::thread::scope(|s| {
         for mut set in mesh(&["bank", "tax", "dealer"]) {
@@ -75,8 +71,24 @@ fn vertical_epochs(c: &mut Criterion) {
         .sample_size(10)
         .measurement_time(Duration::from_secs(10));
     for epochs in [1, 20] {
+        let params = TrainParams {
+            task: Task::Logistic,
+            ..TrainParams::gradient_descent(epochs, 0.5)
+        };
         group.bench_function(format!("epochs_{epochs}"), |b| {
-            b.iter(|| train(&blocks, &y, epochs))
+            b.iter(|| train(&blocks, &y, params.clone()))
+        });
+    }
+    for epochs in [1, 21] {
+        // The default training with the convergence test off, so that
+        // the epoch count is fixed.
+        let params = TrainParams {
+            epochs,
+            convergence: None,
+            ..TrainParams::default()
+        };
+        group.bench_function(format!("converging_epochs_{epochs}"), |b| {
+            b.iter(|| train(&blocks, &y, params.clone()))
         });
     }
     group.finish();

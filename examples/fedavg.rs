@@ -94,11 +94,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         clients,
         features: FEATURES,
         rounds,
-        local: TrainParams {
-            epochs: 2,
-            learning_rate: 0.5,
-            ..TrainParams::default()
-        },
+        local: TrainParams::gradient_descent(2, 0.5),
         frac_bits: 20,
         max_abs: 1e9,
         dp: None,

@@ -154,11 +154,10 @@ fn plain_weights(x: &Array2<f64>, y: &[f64], p: &TrainParams) -> Array1<f64> {
 }
 
 fn params(epochs: usize) -> TrainParams {
+    // SecureML's gradient descent, as the SPU script runs it.
     TrainParams {
         task: Task::Logistic,
-        epochs,
-        learning_rate: 0.5,
-        ..TrainParams::default()
+        ..TrainParams::gradient_descent(epochs, 0.5)
     }
 }
 

@@ -159,11 +159,11 @@ fn party(args: &[String]) -> Result<(), Error> {
         .collect::<Result<Vec<_>, _>>()?;
     let endpoint = Endpoint::bind(&identity, addrs[me].addr, trusted, Limits::default())?;
     let mut set = mesh(&endpoint, me, &addrs)?;
+    // A fixed number of gradient-descent epochs: the example measures the
+    // cost of an epoch.
     let params = TrainParams {
         task: Task::Logistic,
-        epochs,
-        learning_rate: 0.5,
-        ..TrainParams::default()
+        ..TrainParams::gradient_descent(epochs, 0.5)
     };
     let start = Instant::now();
     let before = set.counters();

@@ -317,10 +317,8 @@ fn train(
             test_fraction: 0.25,
             params: TrainParams {
                 task: Task::Logistic,
-                epochs,
-                learning_rate: 0.5,
                 seed: 0,
-                ..TrainParams::default()
+                ..TrainParams::gradient_descent(epochs, 0.5)
             },
             horizontal: None,
             nonce: String::new(),

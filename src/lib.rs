@@ -93,6 +93,13 @@
 //!
 #![doc = concat!("```\n", include_str!("front/vertical.rs"), "```\n")]
 //!
+//! **Gradient-boosted trees** ([`learn::tree`]): XGBoost's `hist` method
+//! between a label holder and feature holders on binned columns, with a
+//! dealer; gradients and which rows reach which node stay secret-shared,
+//! and the forest equals the plaintext one on the same bins.
+//!
+#![doc = concat!("```\n", include_str!("front/trees.rs"), "```\n")]
+//!
 #![cfg_attr(
     feature = "verify",
     doc = "**Private verification** ([`verify`]): an operator publishes a signed table and serves OPRF evaluations ([`verify::service::serve`] over any channel); a client learns, per claimed attribute, match or not, and the label where every claim matches; the operator learns neither the key nor the values."

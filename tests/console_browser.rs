@@ -273,6 +273,8 @@ fn cluster(root: &Path) -> (Vec<Site>, Vec<PathBuf>) {
     (sites, configs)
 }
 
+/// A training job of exactly `epochs` epochs (no convergence test, so that
+/// a large count keeps the job running).
 fn train_spec(id: &str, epochs: u32) -> String {
     format!(
         r#"id = "{id}"
@@ -285,6 +287,7 @@ dealer = "stats"
 id_column = "id"
 label_column = "y"
 epochs = {epochs}
+convergence = false
 learning_rate = 0.5
 min_group_size = 3
 

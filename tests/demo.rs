@@ -115,7 +115,7 @@ fn demo_runs_every_job_and_matches_plaintext() {
             .exists()
     );
     assert!(
-        stdout.contains("ok: AUC within 0.01 of plaintext training"),
+        stdout.contains("ok: converged; AUC, log-loss and ECE within"),
         "{stdout}"
     );
     // Vertical GBDT among three processes, its AUC next to the LR's; the

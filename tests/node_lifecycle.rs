@@ -296,7 +296,7 @@ dealer = "stats"
 id_column = "id"
 label_column = "y"
 epochs = 100000
-learning_rate = 0.5
+convergence = false
 min_group_size = 3
 
 [[parties]]

@@ -15,7 +15,7 @@ use indomain_learn::data::{CsvSpec, check_features, load_csv};
 use indomain_learn::model::PartyRole;
 use indomain_learn::pipeline::Trained;
 use indomain_learn::tree::model::{AnyModel, load_any};
-use indomain_learn::{LearnError, Task, agree, plain, secure};
+use indomain_learn::{LearnError, Task, agree, secure};
 use indomain_net::Limits;
 use indomain_net::quic::{Endpoint, Identity, mesh};
 use indomain_node::output::{AtomicOutput, check_destination};
@@ -37,8 +37,9 @@ column is ignored with --label-column).
 
 Only the label holder learns the scores; it writes OUT.csv with the
 columns id,score,prediction (the linear score, and the probability for a
-logistic model), for the ids every party holds, in an order common to all
-parties.";
+logistic model — recalibrated by the map in the label holder's model file
+if training fitted one with --recalibrate), for the ids every party holds,
+in an order common to all parties.";
 
 /// Arguments of `indomain predict`.
 #[derive(clap::Args)]
@@ -223,8 +224,7 @@ pub fn run(args: Args) -> CliResult {
     let trained = Trained {
         weights: model.weights.clone(),
         intercept: model.intercept,
-        loss_per_epoch: Vec::new(),
-        validation_loss: Vec::new(),
+        ..Trained::default()
     };
     let scores = secure::joint_scores(
         &mut party_set,
@@ -243,7 +243,7 @@ pub fn run(args: Args) -> CliResult {
             .map_err(|e| format!("{}: {e}", path.display()))?;
         writeln!(out, "{},score,prediction", model.job.id_column)?;
         for (id, s) in aligned.ids.iter().zip(&scores) {
-            writeln!(out, "{id},{s},{}", plain::link(model.job.params.task, *s))?;
+            writeln!(out, "{id},{s},{}", model.prediction(*s))?;
         }
         out.commit()
             .map_err(|e| format!("{}: {e}", path.display()))?;

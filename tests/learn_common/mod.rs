@@ -144,10 +144,6 @@ pub fn vertical_args(
         "stats",
         "--id",
         "id",
-        "--epochs",
-        "10",
-        "--learning-rate",
-        "0.5",
         "--seed",
         "3",
     ]));
@@ -210,6 +206,9 @@ pub fn model_pair(dir: &Path, nonce: &str) -> (PathBuf, PathBuf, ModelFile, Mode
                 contribution: None,
                 correlations: None,
                 written_by: "test".into(),
+                training: None,
+                calibration: None,
+                recalibration: None,
             }
         };
     let bank = file(

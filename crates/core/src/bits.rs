@@ -24,8 +24,9 @@
 //! half of a daBit, the sum) come out right. Expansion layouts (element
 //! offsets into a seed's stream, w = ⌈len/64⌉):
 //! - AND triples of `w` words: a = [0, w), b = [w, 2w), c = [2w, 3w);
-//! - masked bits (`len` masks, `bits` bits): r = [0, len) added in the
-//!   ring, bit planes j = 0..bits at [len + j·w, len + (j+1)·w) XOR-ed;
+//! - masked bits (`len` masks, bits low..low + `bits`): r = [0, len)
+//!   added in the ring, the plane of bit low + j at [len + j·w, len +
+//!   (j+1)·w) XOR-ed;
 //! - daBits (`len` bits): boolean shares [0, w) XOR-ed, arithmetic shares
 //!   [w, w + len) added.
 //!
@@ -62,6 +63,52 @@ pub fn pack(values: impl IntoIterator<Item = u64>) -> Vec<u64> {
 /// Bit e of packed `words` (0 or 1).
 pub fn bit(words: &[u64], e: usize) -> u64 {
     (words[e / 64] >> (e % 64)) & 1
+}
+
+/// Planes 0..`bits` of `values` in one pass, plane-major: bit j of value
+/// e at bit e % 64 of word j·⌈len/64⌉ + e / 64 (64×64 bit-matrix
+/// transposes, block by block).
+pub fn planes(values: &[u64], bits: u32) -> Vec<u64> {
+    let w = words(values.len());
+    let bits = bits as usize;
+    let blocks: Vec<[u64; 64]> = values
+        .par_chunks(64)
+        .map(|chunk| {
+            let mut m = [0u64; 64];
+            m[..chunk.len()].copy_from_slice(chunk);
+            transpose64(&mut m);
+            m
+        })
+        .collect();
+    let mut out = vec![0u64; w * bits];
+    out.par_chunks_mut(w.max(1))
+        .enumerate()
+        .for_each(|(j, plane)| {
+            for (b, word) in plane.iter_mut().enumerate() {
+                *word = blocks[b][j];
+            }
+        });
+    out
+}
+
+/// Transposes a 64×64 bit matrix in place: afterwards bit e of word j is
+/// what bit j of word e was (recursive block swaps).
+fn transpose64(m: &mut [u64; 64]) {
+    let mut width = 32;
+    let mut mask: u64 = 0x0000_0000_FFFF_FFFF;
+    while width != 0 {
+        let mut k = 0;
+        while k < 64 {
+            for i in k..k + width {
+                let t = ((m[i] >> width) ^ m[i + width]) & mask;
+                m[i] ^= t << width;
+                m[i + width] ^= t;
+            }
+            k += 2 * width;
+        }
+        width >>= 1;
+        mask ^= mask << width;
+    }
 }
 
 /// Plane j of `values`: bit j of every value, packed.
@@ -116,12 +163,12 @@ fn xor_expansions(seeds: &[Seed], offset: usize, len: usize) -> Vec<u64> {
     out
 }
 
-fn check_bits(bits: u32) -> Result<(), CoreError> {
-    if !(1..=64).contains(&bits) {
+fn check_bits(low: u32, bits: u32) -> Result<(), CoreError> {
+    if bits == 0 || low as u64 + bits as u64 > 64 {
         return Err(CoreError::ShapeMismatch {
-            what: "packed masked bits: bits per mask (1 to)",
+            what: "packed masked bits: lowest bit + bits (1 to)",
             expected: 64,
-            got: bits as usize,
+            got: low as usize + bits as usize,
         });
     }
     Ok(())
@@ -143,23 +190,21 @@ impl Dealer {
     }
 
     /// `len` masks r uniform in Z_2^64 (additive shares) with XOR shares of
-    /// their low `bits` bits, packed plane by plane: the edaBit correlation
-    /// of a comparison on packed bits. 1 to 64 bits.
+    /// their bits low..low + `bits`, packed plane by plane: the edaBit
+    /// correlation of a comparison on packed bits. 1 ≤ bits, low + bits ≤
+    /// 64.
     pub fn packed_masked_bits<R: Rng + CryptoRng + ?Sized>(
         &self,
         len: usize,
+        low: u32,
         bits: u32,
         rng: &mut R,
     ) -> Result<Vec<DealtShare>, CoreError> {
-        check_bits(bits)?;
+        check_bits(low, bits)?;
         let seeds = self.seeds(rng);
         let r = Self::sum_expansions(&seeds, 0, len);
-        let w = words(len);
-        let mut planes = Vec::with_capacity(w * bits as usize);
-        for j in 0..bits {
-            planes.extend(plane(&r, j));
-        }
-        Ok(deal_xor(seeds, planes, len))
+        let shifted: Vec<u64> = r.par_iter().map(|v| v >> low).collect();
+        Ok(deal_xor(seeds, planes(&shifted, bits), len))
     }
 
     /// `len` random bits shared both as packed XOR shares and as additive
@@ -231,14 +276,20 @@ impl BitTripleShare {
 pub struct PackedMaskedBitsShare {
     /// Additive shares of the masks r.
     pub r: Vec<u64>,
-    /// XOR shares of bit plane j at `[j·w, (j+1)·w)`, w = ⌈len/64⌉.
+    /// XOR shares of the plane of bit low + j at `[j·w, (j+1)·w)`, w =
+    /// ⌈len/64⌉.
     pub planes: Vec<u64>,
 }
 
 impl PackedMaskedBitsShare {
-    /// This party's item for `len` masks of `bits` bits.
-    pub fn from_dealt(dealt: &DealtShare, len: usize, bits: u32) -> Result<Self, CoreError> {
-        check_bits(bits)?;
+    /// This party's item for `len` masks with bits low..low + `bits`.
+    pub fn from_dealt(
+        dealt: &DealtShare,
+        len: usize,
+        low: u32,
+        bits: u32,
+    ) -> Result<Self, CoreError> {
+        check_bits(low, bits)?;
         let total = words(len) * bits as usize;
         Ok(Self {
             r: expand_at(&dealt.seed, 0, len),
@@ -246,7 +297,7 @@ impl PackedMaskedBitsShare {
         })
     }
 
-    /// The share of bit plane `j`.
+    /// The share of the plane of bit low + `j`.
     pub fn plane(&self, j: usize, len: usize) -> &[u64] {
         let w = words(len);
         &self.planes[j * w..(j + 1) * w]
@@ -355,46 +406,41 @@ mod tests {
     #[test]
     fn masked_bits_are_the_bits_of_the_mask() {
         let mut rng = StdRng::seed_from_u64(2);
-        let (len, bits) = (130, 64);
-        let dealt = wire(
-            &Dealer::new(3)
-                .unwrap()
-                .packed_masked_bits(len, bits, &mut rng)
-                .unwrap(),
-        );
-        let shares: Vec<PackedMaskedBitsShare> = dealt
-            .iter()
-            .map(|d| PackedMaskedBitsShare::from_dealt(d, len, bits).unwrap())
-            .collect();
-        let r = reconstruct(&shares.iter().map(|s| s.r.as_slice()).collect::<Vec<_>>()).unwrap();
-        for j in 0..bits as usize {
-            let p = xor_all(
-                &shares
-                    .iter()
-                    .map(|s| s.plane(j, len).to_vec())
-                    .collect::<Vec<_>>(),
+        for (low, bits) in [(0, 64), (36, 21)] {
+            let len = 130;
+            let dealt = wire(
+                &Dealer::new(3)
+                    .unwrap()
+                    .packed_masked_bits(len, low, bits, &mut rng)
+                    .unwrap(),
             );
-            for (e, v) in r.iter().enumerate() {
-                assert_eq!(bit(&p, e), (v >> j) & 1);
+            let shares: Vec<PackedMaskedBitsShare> = dealt
+                .iter()
+                .map(|d| PackedMaskedBitsShare::from_dealt(d, len, low, bits).unwrap())
+                .collect();
+            let r =
+                reconstruct(&shares.iter().map(|s| s.r.as_slice()).collect::<Vec<_>>()).unwrap();
+            for j in 0..bits as usize {
+                let p = xor_all(
+                    &shares
+                        .iter()
+                        .map(|s| s.plane(j, len).to_vec())
+                        .collect::<Vec<_>>(),
+                );
+                for (e, v) in r.iter().enumerate() {
+                    assert_eq!(bit(&p, e), (v >> (low as usize + j)) & 1);
+                }
             }
+            let short = DealtShare {
+                seed: dealt[0].seed,
+                correction: Some(vec![0; 3]),
+            };
+            assert!(PackedMaskedBitsShare::from_dealt(&short, len, low, bits).is_err());
         }
-        assert!(
-            Dealer::new(2)
-                .unwrap()
-                .packed_masked_bits(1, 65, &mut rng)
-                .is_err()
-        );
-        assert!(
-            Dealer::new(2)
-                .unwrap()
-                .packed_masked_bits(1, 0, &mut rng)
-                .is_err()
-        );
-        let short = DealtShare {
-            seed: dealt[0].seed,
-            correction: Some(vec![0; 3]),
-        };
-        assert!(PackedMaskedBitsShare::from_dealt(&short, len, bits).is_err());
+        let dealer = Dealer::new(2).unwrap();
+        assert!(dealer.packed_masked_bits(1, 0, 65, &mut rng).is_err());
+        assert!(dealer.packed_masked_bits(1, 0, 0, &mut rng).is_err());
+        assert!(dealer.packed_masked_bits(1, 40, 25, &mut rng).is_err());
     }
 
     #[test]
@@ -431,5 +477,17 @@ mod tests {
         }
         assert_eq!(plane(&values, 0), packed);
         assert_eq!(plane(&values, 1)[0] & 1, (values[0] >> 1) & 1);
+        // All planes at once agree with one plane at a time.
+        let wide: Vec<u64> = (0..130u64)
+            .map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+            .collect();
+        let all = planes(&wide, 64);
+        for j in 0..64 {
+            assert_eq!(
+                &all[j * 3..(j + 1) * 3],
+                &plane(&wide, j as u32)[..],
+                "plane {j}"
+            );
+        }
     }
 }

@@ -16,8 +16,9 @@
 //! x.
 //!
 //! Dealing: every party's seed expands to its share of r ([0, len), added
-//! in the ring) and of the trigonometric values ([len, len + 2M·len):
-//! cos(φ) of every mask, then sin(φ), then cos(2φ), sin(2φ), …); the
+//! in the ring) and of the trigonometric values ([len, len + 2M·len),
+//! mask by mask: cos(φ), sin(φ), cos(2φ), sin(2φ), … of the first mask,
+//! then of the next); the
 //! correction party receives the explicit share of the 2M·len values,
 //! encoded with `frac_bits` fractional bits (rounded to nearest: error at
 //! most 2^-(f+1) each). What each party learns: its shares, uniformly
@@ -57,30 +58,60 @@ fn check(modulus_bits: u32, harmonics: usize, frac_bits: u32) -> Result<(), Core
     Ok(())
 }
 
-/// The angle 2π·(r mod 2^K)/2^K.
-pub fn angle(r: u64, modulus_bits: u32) -> f64 {
-    let low = if modulus_bits >= 64 {
-        r
-    } else {
-        r & ((1u64 << modulus_bits) - 1)
-    };
-    std::f64::consts::TAU * (low as f64 / (modulus_bits as f64).exp2())
+/// Angles 2π·(r mod 2^K)/2^K for a fixed modulus 2^K.
+#[derive(Debug, Clone, Copy)]
+pub struct Angles {
+    mask: u64,
+    step: f64,
 }
 
-/// cos(m·φ) and sin(m·φ) for m = 1..=`harmonics`, by rotation.
-pub fn harmonics_of(phi: f64, harmonics: usize) -> Vec<(f64, f64)> {
+impl Angles {
+    /// The angles for the modulus 2^`modulus_bits` (1 to 64).
+    pub fn new(modulus_bits: u32) -> Self {
+        Self {
+            mask: if modulus_bits >= 64 {
+                u64::MAX
+            } else {
+                (1u64 << modulus_bits) - 1
+            },
+            step: std::f64::consts::TAU / (modulus_bits as f64).exp2(),
+        }
+    }
+
+    /// The angle of r.
+    pub fn of(&self, r: u64) -> f64 {
+        (r & self.mask) as f64 * self.step
+    }
+}
+
+/// The angle 2π·(r mod 2^K)/2^K.
+pub fn angle(r: u64, modulus_bits: u32) -> f64 {
+    Angles::new(modulus_bits).of(r)
+}
+
+/// Calls `each(m, cos(m·φ), sin(m·φ))` for m = 1..=`harmonics`, by
+/// rotation (error about m·10^-16).
+pub fn for_harmonics(phi: f64, harmonics: usize, mut each: impl FnMut(usize, f64, f64)) {
     let (s1, c1) = phi.sin_cos();
-    let mut out = Vec::with_capacity(harmonics);
     let (mut c, mut s) = (c1, s1);
-    for _ in 0..harmonics {
-        out.push((c, s));
+    for m in 1..=harmonics {
+        each(m, c, s);
         (c, s) = (c * c1 - s * s1, s * c1 + c * s1);
     }
+}
+
+/// cos(m·φ) and sin(m·φ) for m = 1..=`harmonics`.
+pub fn harmonics_of(phi: f64, harmonics: usize) -> Vec<(f64, f64)> {
+    let mut out = Vec::with_capacity(harmonics);
+    for_harmonics(phi, harmonics, |_, c, s| out.push((c, s)));
     out
 }
 
-fn encode(v: f64, frac_bits: u32) -> u64 {
-    (v * (frac_bits as f64).exp2()).round() as i64 as u64
+/// v·scale rounded to the nearest integer, as a ring element (|v·scale|
+/// below 2^62).
+pub fn encode_scaled(v: f64, scale: f64) -> u64 {
+    let x = v * scale;
+    (x + 0.5f64.copysign(x)) as i64 as u64
 }
 
 impl Dealer {
@@ -98,20 +129,17 @@ impl Dealer {
         check(modulus_bits, harmonics, frac_bits)?;
         let seeds = self.seeds(rng);
         let r = Self::sum_expansions(&seeds, 0, len);
+        let angles = Angles::new(modulus_bits);
+        let scale = (frac_bits as f64).exp2();
         let mut values = vec![0u64; 2 * harmonics * len];
-        let per_mask: Vec<Vec<(f64, f64)>> = r
-            .par_iter()
-            .map(|&r| harmonics_of(angle(r, modulus_bits), harmonics))
-            .collect();
         values
-            .par_chunks_mut(len.max(1))
-            .enumerate()
-            .for_each(|(plane, out)| {
-                let (m, sine) = (plane / 2, plane % 2 == 1);
-                for (o, h) in out.iter_mut().zip(&per_mask) {
-                    let (c, s) = h[m];
-                    *o = encode(if sine { s } else { c }, frac_bits);
-                }
+            .par_chunks_mut(2 * harmonics)
+            .zip(r.par_iter())
+            .for_each(|(out, &r)| {
+                for_harmonics(angles.of(r), harmonics, |m, c, s| {
+                    out[2 * (m - 1)] = encode_scaled(c, scale);
+                    out[2 * (m - 1) + 1] = encode_scaled(s, scale);
+                });
             });
         Ok(Self::deal(seeds, values, len))
     }
@@ -122,10 +150,10 @@ impl Dealer {
 pub struct TrigMaskShare {
     /// Additive shares of the masks r.
     pub r: Vec<u64>,
-    /// Shares of cos(m·φ_r) at plane 2(m − 1), sin(m·φ_r) at plane
-    /// 2(m − 1) + 1, each plane `len` elements.
+    /// Shares of cos(m·φ_r) at 2M·e + 2(m − 1) and sin(m·φ_r) at 2M·e +
+    /// 2(m − 1) + 1 for mask e.
     pub values: Vec<u64>,
-    len: usize,
+    harmonics: usize,
 }
 
 impl TrigMaskShare {
@@ -148,20 +176,14 @@ impl TrigMaskShare {
         Ok(Self {
             r: expand_at(&dealt.seed, 0, len),
             values: dealt.product_share(len, total)?,
-            len,
+            harmonics,
         })
     }
 
-    /// Shares of cos(m·φ_r) (m ≥ 1).
-    pub fn cos(&self, m: usize) -> &[u64] {
-        let at = 2 * (m - 1) * self.len;
-        &self.values[at..at + self.len]
-    }
-
-    /// Shares of sin(m·φ_r) (m ≥ 1).
-    pub fn sin(&self, m: usize) -> &[u64] {
-        let at = (2 * (m - 1) + 1) * self.len;
-        &self.values[at..at + self.len]
+    /// Mask e's shares: cos(φ), sin(φ), cos(2φ), sin(2φ), ….
+    pub fn of(&self, e: usize) -> &[u64] {
+        let k = 2 * self.harmonics;
+        &self.values[e * k..(e + 1) * k]
     }
 }
 
@@ -190,8 +212,14 @@ mod tests {
             .collect();
         let r = reconstruct(&shares.iter().map(|s| s.r.as_slice()).collect::<Vec<_>>()).unwrap();
         for h in 1..=m {
-            let cos = reconstruct(&shares.iter().map(|s| s.cos(h)).collect::<Vec<_>>()).unwrap();
-            let sin = reconstruct(&shares.iter().map(|s| s.sin(h)).collect::<Vec<_>>()).unwrap();
+            let plane = |k: usize| -> Vec<u64> {
+                let parts: Vec<Vec<u64>> = shares
+                    .iter()
+                    .map(|s| (0..len).map(|e| s.of(e)[k]).collect())
+                    .collect();
+                reconstruct(&parts.iter().map(Vec::as_slice).collect::<Vec<_>>()).unwrap()
+            };
+            let (cos, sin) = (plane(2 * (h - 1)), plane(2 * (h - 1) + 1));
             for e in 0..len {
                 let phi = angle(r[e], k) * h as f64;
                 let scale = (f as f64).exp2();

@@ -106,9 +106,14 @@ impl FedAvgParams {
                 "FedAvg needs at least one round and one feature".into(),
             ));
         }
-        if self.local.early_stopping.is_some() {
+        if self.local.early_stopping.is_some() || self.local.convergence.is_some() {
             return Err(LearnError::Params(
-                "early stopping is not available in horizontal training".into(),
+                "horizontal training runs a fixed number of local epochs: no early stopping or convergence test".into(),
+            ));
+        }
+        if self.local.optimizer != crate::Optimizer::GradientDescent {
+            return Err(LearnError::Params(
+                "FedAvg's local steps are gradient descent (TrainParams::gradient_descent)".into(),
             ));
         }
         if let Some(dp) = &self.dp {

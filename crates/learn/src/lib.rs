@@ -11,9 +11,13 @@
 //!   party's input was accepted; [`align`]: rows aligned by PSI join.
 //! - [`data`]: one party's CSV rows, checked before any training;
 //!   standardisation; the train/test split every party derives alike.
-//! - [`plain`]: the plaintext reference training (the tests' oracle);
+//! - [`plain`]: the plaintext reference training (the tests' oracle), and
+//!   the converged optimum by Newton's method; [`linalg`]: the small
+//!   Cholesky solves both it and the bound-Newton optimizer need;
 //!   [`reference`](mod@reference): a vertical job's plaintext reference on joined files.
 //! - [`metrics`]: AUC, KS, accuracy, log-loss on held-out rows;
+//!   [`calibration`]: the reliability table, expected calibration error,
+//!   and Platt or isotonic recalibration;
 //!   [`report`]: the ROC/KS/loss figure as SVG.
 //! - [`binning`]: a party's local binning of its own columns (quantile,
 //!   equal width, given edges, categories, missing values), shared by
@@ -37,11 +41,13 @@
 pub mod agree;
 pub mod align;
 pub mod binning;
+pub mod calibration;
 pub mod contribution;
 pub mod data;
 pub mod error;
 pub mod fed_dp;
 pub mod horizontal;
+pub mod linalg;
 pub mod metrics;
 pub mod model;
 pub mod params;
@@ -57,4 +63,4 @@ pub mod vertical;
 pub mod woe;
 
 pub use error::LearnError;
-pub use params::{EarlyStopping, Sigmoid, Task, TrainParams};
+pub use params::{Convergence, EarlyStopping, Optimizer, Sigmoid, Task, TrainParams};

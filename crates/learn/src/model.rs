@@ -9,6 +9,7 @@
 //! is all that leaves the training.
 
 use crate::LearnError;
+use crate::calibration::{CalibrationReport, Recalibration};
 use crate::contribution::Report;
 use crate::data::Standardizer;
 use crate::fed_dp::FedDp;
@@ -161,6 +162,30 @@ pub struct ModelFile {
     pub correlations: Option<String>,
     /// The indomain version that wrote the file.
     pub written_by: String,
+    /// How training ended (vertical; absent in files written before #18).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub training: Option<TrainingEnd>,
+    /// The held-out calibration report of a logistic model, in the file of
+    /// the party that holds the labels (absent before #18).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<CalibrationReport>,
+    /// The recalibration map fitted on the validation split, which
+    /// `indomain predict` applies to the scores (label holder; absent
+    /// without one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recalibration: Option<Recalibration>,
+}
+
+/// How a training run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrainingEnd {
+    /// Epochs run.
+    pub epochs: usize,
+    /// Whether the convergence test ended it (false: the cap, early
+    /// stopping, or no test).
+    pub converged: bool,
+    /// The epoch whose weights were kept (1-based).
+    pub kept_epoch: usize,
 }
 
 /// Row counts of a job.
@@ -209,6 +234,9 @@ impl ModelFile {
                 "the job hash does not match the job it describes".into()
             ));
         }
+        if let Some(r) = &m.recalibration {
+            r.check().map_err(|e| bad(format!("recalibration: {e}")))?;
+        }
         if m.weights.len() != m.features.len()
             || m.standardizer.as_ref().is_some_and(|s| {
                 s.mean.len() != m.features.len() || s.std.len() != m.features.len()
@@ -223,6 +251,16 @@ impl ModelFile {
 }
 
 impl ModelFile {
+    /// The model's output for a joint linear score: the recalibrated
+    /// probability if the file has a recalibration map, otherwise the
+    /// probability σ(s) (logistic) or the score (linear).
+    pub fn prediction(&self, score: f64) -> f64 {
+        match &self.recalibration {
+            Some(map) => map.apply(score),
+            None => crate::plain::link(self.job.params.task, score),
+        }
+    }
+
     /// Refuses the file unless it belongs to the job hashed `job_hash`.
     pub fn check_job(&self, job_hash: &str, file: &str) -> Result<(), LearnError> {
         if self.job_hash != job_hash {
@@ -306,6 +344,9 @@ mod tests {
             contribution: None,
             correlations: None,
             written_by: "test".into(),
+            training: None,
+            calibration: None,
+            recalibration: None,
         }
     }
 
@@ -359,5 +400,103 @@ mod tests {
                 .to_string()
                 .contains("format 7")
         );
+    }
+
+    #[test]
+    fn calibration_and_recalibration_round_trip() {
+        use crate::calibration::Method;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.json");
+        let mut m = sample();
+        m.job.params.recalibration = Some(Method::Isotonic);
+        m.job_hash = m.job.hash();
+        let scores = [-2.0, -1.0, 0.0, 1.0, 2.0];
+        let labels = [0.0, 0.0, 1.0, 1.0, 1.0];
+        let map = Recalibration::fit(Method::Isotonic, &scores, &labels).unwrap();
+        m.calibration = Some(CalibrationReport::new(&scores, &labels, Some(&map)));
+        m.recalibration = Some(map);
+        m.training = Some(TrainingEnd {
+            epochs: 30,
+            converged: true,
+            kept_epoch: 30,
+        });
+        m.save(&path).unwrap();
+        assert_eq!(ModelFile::load(&path).unwrap(), m);
+        // A map that is not monotone is refused when the file is read.
+        m.recalibration = Some(Recalibration::Isotonic {
+            thresholds: vec![0.2, 0.1],
+            values: vec![0.3, 0.4],
+        });
+        m.save(&path).unwrap();
+        let err = ModelFile::load(&path).unwrap_err().to_string();
+        assert!(err.contains("recalibration"), "{err}");
+    }
+
+    /// TrainParams and JobSpec as format 1 had them before #18.
+    #[derive(Serialize)]
+    struct OldParams {
+        task: crate::Task,
+        epochs: usize,
+        learning_rate: f64,
+        l2: f64,
+        batch_size: Option<usize>,
+        early_stopping: Option<crate::EarlyStopping>,
+        frac_bits: u32,
+        seed: u64,
+        sigmoid: crate::Sigmoid,
+    }
+
+    #[derive(Serialize)]
+    struct OldSpec {
+        mode: String,
+        parties: Vec<JobParty>,
+        id_column: String,
+        test_fraction: f64,
+        params: OldParams,
+        horizontal: Option<HorizontalSpec>,
+        nonce: String,
+    }
+
+    #[test]
+    fn files_written_before_18_load_and_keep_their_job_hash() {
+        // A format-1 file as the previous build wrote it: no optimizer,
+        // convergence or recalibration in its parameters, no training,
+        // calibration or recalibration fields.
+        let old = OldSpec {
+            mode: "vertical".into(),
+            parties: sample().job.parties,
+            id_column: "id".into(),
+            test_fraction: 0.25,
+            params: OldParams {
+                task: crate::Task::Logistic,
+                epochs: 20,
+                learning_rate: 0.5,
+                l2: 0.0,
+                batch_size: None,
+                early_stopping: None,
+                frac_bits: 16,
+                seed: 0,
+                sigmoid: crate::Sigmoid::Linear,
+            },
+            horizontal: None,
+            nonce: "1".into(),
+        };
+        let old_bytes = bincode::serde::encode_to_vec(&old, bincode::config::standard()).unwrap();
+        let old_hash = format!("sha256:{}", hex(&Sha256::digest(&old_bytes)));
+        let json = format!(
+            r#"{{"format": 1, "job_hash": "{old_hash}", "job": {}, "party": "bank",
+            "role": "Label", "features": ["a"], "standardizer": null, "weights": [0.5],
+            "intercept": -0.1, "rows": {{"train": 3, "test": 1}}, "evaluation": null,
+            "loss_per_epoch": [0.6], "contribution": null, "written_by": "indomain 0.1.0"}}"#,
+            serde_json::to_string(&old).unwrap()
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.json");
+        std::fs::write(&path, json).unwrap();
+        let m = ModelFile::load(&path).unwrap();
+        assert_eq!(m.job.hash(), old_hash);
+        assert_eq!(m.job.params.optimizer, crate::Optimizer::GradientDescent);
+        assert!(m.job.params.convergence.is_none() && m.recalibration.is_none());
+        assert!(m.training.is_none() && m.calibration.is_none());
     }
 }

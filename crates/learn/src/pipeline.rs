@@ -16,16 +16,19 @@
 //! scores (it computes the metrics from them — with one feature holder,
 //! that holder's partial scores on the held-out rows, since it knows its
 //! own), and with the report the scores of every re-run. A data party
-//! outside [`Releases::metrics`] receives none of it. The dealer learns
-//! nothing but the row count and the job's shape. [`run`] releases to
-//! every data party, as `indomain train` does; [`run_with`] takes the
-//! releases a job declares.
+//! outside [`Releases::metrics`] receives none of it. For logistic
+//! regression the label holder also computes the calibration report of
+//! [`crate::calibration`] (when it evaluates) and any recalibration, which
+//! stay in its own model file. The dealer learns nothing but the row count
+//! and the job's shape. [`run`] releases to every data party, as
+//! `indomain train` does; [`run_with`] takes the releases a job declares.
 
 use crate::align::{Roles, align};
+use crate::calibration::{CalibrationReport, Recalibration};
 use crate::contribution::{self, Report, Scores};
 use crate::data::{Standardizer, Table, split};
 use crate::metrics::{self, Evaluation, RocPoint};
-use crate::model::{FORMAT_VERSION, JobSpec, ModelFile, PartyRole, Rows};
+use crate::model::{FORMAT_VERSION, JobSpec, ModelFile, PartyRole, Rows, TrainingEnd};
 use crate::params::{Task, TrainParams};
 use crate::{LearnError, agree, plain};
 use indomain_net::PartySet;
@@ -36,7 +39,7 @@ use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
 /// A party's part of a trained model.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Trained {
     /// The weights of this party's columns.
     pub weights: Vec<f64>,
@@ -44,9 +47,21 @@ pub struct Trained {
     pub intercept: Option<f64>,
     /// Training loss per epoch, where the trainer reveals it.
     pub loss_per_epoch: Vec<f64>,
-    /// Validation loss per epoch with early stopping, where the trainer
-    /// reveals it.
+    /// Validation loss per epoch with a validation split, where the
+    /// trainer reveals it.
     pub validation_loss: Vec<f64>,
+    /// Epochs run.
+    pub epochs: usize,
+    /// Whether the convergence test ended training.
+    pub converged: bool,
+    /// The epoch whose weights were kept (1-based).
+    pub kept_epoch: usize,
+    /// The validation rows' linear scores under the kept weights and
+    /// their labels, at the label holder: what a recalibration is fitted
+    /// on.
+    pub validation_scores: Vec<f64>,
+    /// See `validation_scores`.
+    pub validation_labels: Vec<f64>,
 }
 
 /// The secure training and joint scoring a vertical job runs.
@@ -321,9 +336,23 @@ pub fn run_with<R: Rng + CryptoRng>(
         results.push((trained, scores));
     }
 
-    // The label holder evaluates and releases the metrics and the report
-    // to their receivers.
+    // The label holder fits any recalibration on its validation split
+    // (whether or not anyone receives metrics), evaluates, and releases the
+    // metrics and the report to their receivers; the calibration report and
+    // the recalibration stay in its own file.
+    let recalibration = match (is_label, spec.params.task, spec.params.recalibration) {
+        (true, Task::Logistic, Some(method)) => {
+            let trained = &results[0].0;
+            Some(Recalibration::fit(
+                method,
+                &trained.validation_scores,
+                &trained.validation_labels,
+            )?)
+        }
+        _ => None,
+    };
     let mut roc = None;
+    let mut calibration = None;
     let release = if !evaluated {
         None
     } else if is_label {
@@ -348,6 +377,13 @@ pub fn run_with<R: Rng + CryptoRng>(
             Task::Linear => Evaluation::Regression(metrics::regression(&outputs, &y_test)),
         };
         roc = Some(metrics::roc(&outputs, &y_test));
+        if spec.params.task == Task::Logistic {
+            calibration = Some(CalibrationReport::new(
+                &joint,
+                &y_test,
+                recalibration.as_ref(),
+            ));
+        }
         let contribution = if job.contribution {
             let mut scored = results.iter().map(|(_, s)| evaluate(s));
             Some(contribution::build(
@@ -434,6 +470,13 @@ pub fn run_with<R: Rng + CryptoRng>(
                 contribution,
                 correlations: spec.correlations(),
                 written_by: format!("indomain {}", env!("CARGO_PKG_VERSION")),
+                training: Some(TrainingEnd {
+                    epochs: trained.epochs,
+                    converged: trained.converged,
+                    kept_epoch: trained.kept_epoch,
+                }),
+                calibration,
+                recalibration,
             })
         }
         None => None,

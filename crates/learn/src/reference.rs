@@ -2,8 +2,10 @@
 //! the clear, in the order, split and standardisation the secure job uses
 //! (rows shared by all files, sorted by id; [`crate::data::split`]; each
 //! party's columns standardised on the training rows), then trained with
-//! [`crate::plain`]. Tests, the demo and the benchmarks compare the secure
-//! model with it; no party of a real job can compute it.
+//! [`crate::plain`] — gradient descent as the secure training does it, or
+//! for the bound-Newton optimizer the converged optimum on the rows the
+//! secure training trains on. Tests, the demo and the benchmarks compare
+//! the secure model with it; no party of a real job can compute it.
 
 use crate::LearnError;
 use crate::data::{Standardizer, Table, split};
@@ -26,6 +28,16 @@ pub struct Reference {
     pub test_outputs: Vec<f64>,
     /// Held-out labels.
     pub test_labels: Vec<f64>,
+    /// The held-out rows, joined and standardised as the secure job does
+    /// (label holder's columns first): for scoring other weights in the
+    /// clear.
+    pub test_x: Array2<f64>,
+    /// The training split's rows, joined and standardised (all of them,
+    /// validation rows included), and their labels: for fitting with
+    /// another library.
+    pub train_x: Array2<f64>,
+    /// See `train_x`.
+    pub train_labels: Vec<f64>,
     /// Rows shared by every table.
     pub shared_rows: usize,
 }
@@ -105,6 +117,9 @@ pub fn vertical(
         evaluation,
         test_outputs: outputs,
         test_labels: y_test,
+        test_x: x_test,
+        train_x: x_train,
+        train_labels: y_train,
         shared_rows: shared.len(),
     })
 }

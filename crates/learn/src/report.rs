@@ -1,19 +1,31 @@
 //! The evaluation figure written beside the label holder's model: the ROC
 //! curve, the KS curves (TPR and FPR against the share of rows above the
-//! threshold) and the loss per epoch, as one hand-written SVG (three
-//! panels; a plotting library would be a large dependency for three line
-//! charts).
+//! threshold), the loss per epoch and — for a classifier with a
+//! calibration report — the reliability curve (observed rate against mean
+//! predicted probability by decile, with the diagonal of perfect
+//! calibration, and the recalibrated curve if there is one), as one
+//! hand-written SVG (a plotting library would be a large dependency for
+//! four line charts).
 
+use crate::calibration::{Calibration, CalibrationReport};
 use crate::metrics::RocPoint;
 use std::fmt::Write;
 
 const PANEL: f64 = 300.0;
 const MARGIN: f64 = 40.0;
 
-/// The SVG document for `roc` (from [`crate::metrics::roc`]) and the
-/// training (and, with early stopping, validation) loss per epoch.
-pub fn svg(title: &str, roc: &[RocPoint], train_loss: &[f64], validation_loss: &[f64]) -> String {
-    let width = 3.0 * (PANEL + 2.0 * MARGIN);
+/// The SVG document for `roc` (from [`crate::metrics::roc`]), the
+/// training (and, with a validation split, validation) loss per epoch and,
+/// if given, the reliability curve of `calibration`.
+pub fn svg(
+    title: &str,
+    roc: &[RocPoint],
+    train_loss: &[f64],
+    validation_loss: &[f64],
+    calibration: Option<&CalibrationReport>,
+) -> String {
+    let panels = if calibration.is_some() { 4.0 } else { 3.0 };
+    let width = panels * (PANEL + 2.0 * MARGIN);
     let height = PANEL + 2.0 * MARGIN + 30.0;
     let mut s = String::new();
     let _ = writeln!(
@@ -81,6 +93,33 @@ pub fn svg(title: &str, roc: &[RocPoint], train_loss: &[f64], validation_loss: &
             (&points(validation_loss), "#ff7f0e", "validation"),
         ],
     );
+    if let Some(c) = calibration {
+        let curve = |c: &Calibration| -> Vec<(f64, f64)> {
+            c.bins.iter().map(|b| (b.predicted, b.observed)).collect()
+        };
+        let model = curve(&c.held_out);
+        let recalibrated = c.recalibrated.as_ref().map(|r| curve(&r.held_out));
+        let model_label = format!("model, ECE {:.4}", c.held_out.ece);
+        let recal_label = c.recalibrated.as_ref().map_or(String::new(), |r| {
+            format!("recalibrated, ECE {:.4}", r.held_out.ece)
+        });
+        let mut series: Vec<Series> = vec![
+            (&[(0.0, 0.0), (1.0, 1.0)], "#bbbbbb", "perfect"),
+            (&model, "#1f77b4", &model_label),
+        ];
+        if let Some(r) = &recalibrated {
+            series.push((r, "#2ca02c", &recal_label));
+        }
+        panel(
+            &mut s,
+            3,
+            "reliability by decile",
+            "mean predicted probability",
+            "observed rate",
+            (1.0, 1.0),
+            &series,
+        );
+    }
     s.push_str("</svg>\n");
     s
 }
@@ -193,11 +232,22 @@ mod tests {
     #[test]
     fn draws_three_panels_with_every_series() {
         let r = roc(&[0.1, 0.4, 0.35, 0.8], &[0.0, 0.0, 1.0, 1.0]);
-        let doc = svg("bank <model>", &r, &[0.7, 0.6, 0.55], &[0.72, 0.65, 0.6]);
+        let doc = svg(
+            "bank <model>",
+            &r,
+            &[0.7, 0.6, 0.55],
+            &[0.72, 0.65, 0.6],
+            None,
+        );
         assert!(doc.starts_with("<svg") && doc.trim_end().ends_with("</svg>"));
         // diagonal + ROC, TPR + FPR, train + validation loss
         assert_eq!(doc.matches("<polyline").count(), 6);
         assert!(doc.contains("bank &lt;model&gt;"));
         assert!(doc.contains("KS = 0.500"));
+        // With a calibration report: a fourth panel, diagonal + curve.
+        let report = CalibrationReport::new(&[-1.0, 0.5, 0.2, 2.0], &[0.0, 0.0, 1.0, 1.0], None);
+        let doc = svg("m", &r, &[0.7], &[], Some(&report));
+        assert_eq!(doc.matches("<polyline").count(), 7);
+        assert!(doc.contains("reliability by decile") && doc.contains("ECE"));
     }
 }

@@ -48,6 +48,11 @@ impl SecureTrainer for Trainer {
             intercept: out.intercept,
             loss_per_epoch: out.loss_per_epoch,
             validation_loss: out.validation_loss,
+            epochs: out.epochs,
+            converged: out.converged,
+            kept_epoch: out.best_epoch,
+            validation_scores: out.validation_scores,
+            validation_labels: out.validation_labels,
         })
     }
 

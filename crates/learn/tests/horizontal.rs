@@ -26,10 +26,8 @@ fn params(clients: usize) -> FedAvgParams {
         features: 2,
         rounds: 4,
         local: TrainParams {
-            epochs: 3,
-            learning_rate: 0.5,
             l2: 0.01,
-            ..TrainParams::default()
+            ..TrainParams::gradient_descent(3, 0.5)
         },
         frac_bits: 24,
         max_abs: 1e6,

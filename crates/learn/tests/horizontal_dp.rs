@@ -30,11 +30,7 @@ fn params(clients: usize, epsilon: f64) -> FedAvgParams {
         clients,
         features: 3,
         rounds: 3,
-        local: TrainParams {
-            epochs: 2,
-            learning_rate: 0.5,
-            ..TrainParams::default()
-        },
+        local: TrainParams::gradient_descent(2, 0.5),
         frac_bits: 20,
         max_abs: 1e6,
         dp: Some(FedDp {

@@ -19,10 +19,8 @@ use ndarray::Array2;
 
 fn params() -> TrainParams {
     TrainParams {
-        epochs: 12,
-        learning_rate: 1.0,
         l2: 0.01,
-        ..TrainParams::default()
+        ..TrainParams::gradient_descent(12, 1.0)
     }
 }
 

@@ -1,5 +1,6 @@
-//! Vertical training and joint scoring against plaintext gradient descent
-//! with the same sigmoid approximation, rows, order and hyper-parameters:
+//! Vertical training by gradient descent and joint scoring against
+//! plaintext gradient descent with the same sigmoid approximation, rows,
+//! order and hyper-parameters:
 //! 2 and 3 computing parties plus a dealer, one thread each, over
 //! recording in-memory channels.
 
@@ -195,9 +196,11 @@ fn plain_train(d: &Data, p: &TrainParams) -> Plain {
             w = &w - &((g + decay) * p.learning_rate);
         }
         let mean = sq / tr.len() as f64;
-        loss.push(match p.task {
-            Task::Linear => mean / 2.0,
-            Task::Logistic => std::f64::consts::LN_2 - 0.5 + 2.0 * mean,
+        loss.push(match (p.task, p.sigmoid) {
+            (Task::Linear, _) => mean / 2.0,
+            (Task::Logistic, Sigmoid::Linear) => std::f64::consts::LN_2 - 0.5 + 2.0 * mean,
+            // The Brier score with a clamped sigmoid.
+            (Task::Logistic, _) => mean,
         });
         epochs = epoch + 1;
         if let Some(es) = p.early_stopping {
@@ -317,13 +320,13 @@ fn contains_any(frames: &[Vec<u8>], wanted: &HashSet<u64>) -> bool {
     })
 }
 
+/// SecureML's gradient descent, which the plaintext oracle above repeats
+/// step by step (the converged defaults are tested in converged.rs).
 fn params(task: Task) -> TrainParams {
     TrainParams {
         task,
-        epochs: 10,
-        learning_rate: 0.3,
         l2: 0.01,
-        ..TrainParams::default()
+        ..TrainParams::gradient_descent(10, 0.3)
     }
 }
 
@@ -650,6 +653,48 @@ fn two_data_parties_train_without_a_dealer_as_with_one() {
         assert!((a - b).abs() < 1e-3, "intercept {a} vs {b}");
         assert_eq!(two_party[0].loss_per_epoch.len(), p.epochs);
     }
+}
+
+#[test]
+fn without_a_dealer_the_fourier_sigmoid_is_refused_and_bound_newton_runs_clamped() {
+    let d = data(60, &[2, 3], Task::Logistic, 13);
+    // The default sigmoid needs items only the dealer deals: every party
+    // refuses before sending anything.
+    for r in train_without_dealer(&d, &TrainParams::default()) {
+        assert!(
+            matches!(&r, Err(LearnError::Params(m)) if m.contains("Fourier sigmoid needs a dealer")),
+            "{r:?}"
+        );
+    }
+    // Bound-Newton with the clamped sigmoid: the same weights with and
+    // without a dealer.
+    let p = TrainParams {
+        sigmoid: Sigmoid::Clamped,
+        epochs: 6,
+        convergence: None,
+        ..TrainParams::default()
+    };
+    let two_party: Vec<TrainOutcome> = train_without_dealer(&d, &p)
+        .into_iter()
+        .map(|r| r.unwrap())
+        .collect();
+    let with_dealer: Vec<TrainOutcome> = train_all(&d, &p)
+        .0
+        .into_iter()
+        .map(|r| r.unwrap())
+        .collect();
+    for k in 0..2 {
+        assert_eq!(two_party[k].weights.len(), with_dealer[k].weights.len());
+        for (a, b) in two_party[k].weights.iter().zip(&with_dealer[k].weights) {
+            assert!((a - b).abs() < 1e-3, "party {k}: {a} vs {b}");
+        }
+    }
+    let (a, b) = (
+        two_party[0].intercept.unwrap(),
+        with_dealer[0].intercept.unwrap(),
+    );
+    assert!((a - b).abs() < 1e-3, "intercept {a} vs {b}");
+    assert!(two_party[0].weights.iter().any(|w| w.abs() > 0.05));
 }
 
 #[test]

@@ -24,9 +24,10 @@
 //!
 //! Departure, and why: the bits are ring elements of Z_2^64 and the AND
 //! gates are ordinary Beaver triples, where a boolean circuit with Z_2
-//! triples packed 64 to a word would send 64 times fewer bytes but needs
-//! boolean triples and a daBit conversion back to the ring; the arithmetic
-//! form reuses the layer's triples and is exact. TODO(#7): boolean triples.
+//! triples packed 64 to a word sends far fewer bytes but needs boolean
+//! triples and a daBit conversion back to the ring; the arithmetic form
+//! reuses the layer's triples and gives a ring share directly. The packed
+//! form is [`crate::compare_bits`] (what the sigmoid uses on every row).
 //!
 //! Cost per element, ℓ = 63: 8 rounds per [`CHUNK`] elements (1 opening,
 //! 6 tree levels, 1 product); 118 + 1 Beaver products, so each party sends

@@ -35,12 +35,20 @@ use crate::compare::FULL_RANGE;
 use crate::correlations::Correlations;
 use crate::session::Session;
 use crate::shared::Shared;
-use indomain_core::bits::{plane, words};
+use indomain_core::bits::{PackedMaskedBitsShare, planes, words};
 
 /// Elements compared at once: the tree's shares of 2^20 elements are at
 /// most 63 × 2^14 words (8 MiB) and the dealer's item 2^20 + 2^20 elements,
 /// within its default item limit.
 pub const CHUNK: usize = 1 << 20;
+
+/// A comparison between its masking and its opening: the dealt masks.
+pub struct PendingComparison {
+    mask: PackedMaskedBitsShare,
+    len: usize,
+    bound: u32,
+    blur: u32,
+}
 
 /// A node of the prefix tree: packed (greater, equal) shares of a range of
 /// bits, for every element.
@@ -79,26 +87,89 @@ impl<C: Correlations> Session<'_, C> {
     }
 
     fn less_than_zero_bits_chunk(&mut self, x: &[u64], bound: u32) -> Result<Vec<u64>, MpcError> {
+        let (pending, masked) = self.prepare_comparison(x, bound, 0)?;
+        let c = self.open(&masked)?;
+        self.finish_comparison(pending, &c)
+    }
+
+    /// Step 1 of a comparison of at most [`CHUNK`] elements with zero
+    /// (|x| < 2^`bound`): fetches the masks and returns this party's
+    /// share of c = x + 2^bound + r, to be opened — alone, or with other
+    /// values in one round — and passed to
+    /// [`finish_comparison`](Self::finish_comparison).
+    ///
+    /// With `blur` > 0 the prefix tree covers bits blur..bound only, and
+    /// the borrow out of the `blur` low bits is not computed: the result is
+    /// exact except for x in [−2^blur, 0), which may come out as "not
+    /// below" (the borrow it drops is the only difference, and it matters
+    /// only when c and r agree on bits blur..bound). A threshold known to
+    /// within 2^blur then costs bound − blur bits, without the failure
+    /// probability a truncation would add.
+    pub fn prepare_comparison(
+        &mut self,
+        x: &[u64],
+        bound: u32,
+        blur: u32,
+    ) -> Result<(PendingComparison, Shared), MpcError> {
+        if !(1..=FULL_RANGE).contains(&bound) || blur >= bound || x.len() > CHUNK {
+            return Err(MpcError::Usage(format!(
+                "a comparison of {} elements (at most {CHUNK}) with a bound of {bound} bits (1 to {FULL_RANGE}) and {blur} blurred bits",
+                x.len()
+            )));
+        }
         let len = x.len();
         let rank = self.rank();
-        let leader = self.is_leader();
-        let m = bound as usize;
         let mask = {
             let (parties, corr, _) = self.parts();
-            corr.packed_masked_bits(parties, len, bound + 1)?
+            corr.packed_masked_bits(parties, len, blur, bound - blur + 1)?
         };
         let mut masked = Shared(mask.r.clone());
         masked.add_assign(&Shared(x.to_vec()))?;
         masked.add_public(&vec![1u64 << bound; len], rank)?;
-        let c = self.open(&masked)?;
+        Ok((
+            PendingComparison {
+                mask,
+                len,
+                bound,
+                blur,
+            },
+            masked,
+        ))
+    }
+
+    /// Steps 2–4 of a comparison, given the opened c: XOR shares of
+    /// \[x < 0\], packed.
+    pub fn finish_comparison(
+        &mut self,
+        pending: PendingComparison,
+        c: &[u64],
+    ) -> Result<Vec<u64>, MpcError> {
+        let PendingComparison {
+            mask,
+            len,
+            bound,
+            blur,
+        } = pending;
+        if c.len() != len {
+            return Err(MpcError::Usage(format!(
+                "{} opened values for {len} comparisons",
+                c.len()
+            )));
+        }
+        let leader = self.is_leader();
+        // Bits blur..bound of c, renumbered from 0; bit m is the top.
+        let m = (bound - blur) as usize;
+        let shifted: Vec<u64> = c.iter().map(|v| v >> blur).collect();
+        let planes = planes(&shifted, bound - blur + 1);
+        let w = words(len);
         let mut nodes: Vec<Node> = (0..m)
             .map(|j| {
-                let cj = plane(&c, j as u32);
+                let cj = &planes[j * w..(j + 1) * w];
                 let rj = mask.plane(j, len);
-                let g = rj.iter().zip(&cj).map(|(r, c)| r & !c).collect();
+                let g = rj.iter().zip(cj).map(|(r, c)| r & !c).collect();
                 let p = rj
                     .iter()
-                    .zip(&cj)
+                    .zip(cj)
                     .map(|(r, c)| if leader { r ^ !c } else { *r })
                     .collect();
                 Node { g, p }
@@ -108,12 +179,12 @@ impl<C: Correlations> Session<'_, C> {
             nodes = self.combine_bits(nodes)?;
         }
         let borrow = nodes.pop().map(|n| n.g).unwrap_or_default();
-        let cm = plane(&c, bound);
+        let cm = &planes[m * w..(m + 1) * w];
         Ok(mask
             .plane(m, len)
             .iter()
             .zip(&borrow)
-            .zip(&cm)
+            .zip(cm)
             .map(|((r, g), c)| {
                 let t = r ^ g;
                 if leader { t ^ !c } else { t }

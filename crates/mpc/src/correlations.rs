@@ -181,15 +181,16 @@ pub trait Correlations {
     }
 
     /// `len` masks r uniform in Z_2^64 (additive shares) with XOR shares of
-    /// their low `bits` bits, packed plane by plane: what
+    /// their bits `low`..`low` + `bits`, packed plane by plane: what
     /// [`crate::compare_bits`] consumes.
     fn packed_masked_bits(
         &mut self,
         parties: &mut PartySet,
         len: usize,
+        low: u32,
         bits: u32,
     ) -> Result<PackedMaskedBitsShare, MpcError> {
-        let _ = (parties, len, bits);
+        let _ = (parties, len, low, bits);
         Err(MpcError::Usage(
             "this correlation source does not provide packed masked bits".into(),
         ))
@@ -320,9 +321,10 @@ impl<C: Correlations + ?Sized> Correlations for Box<C> {
         &mut self,
         parties: &mut PartySet,
         len: usize,
+        low: u32,
         bits: u32,
     ) -> Result<PackedMaskedBitsShare, MpcError> {
-        (**self).packed_masked_bits(parties, len, bits)
+        (**self).packed_masked_bits(parties, len, low, bits)
     }
 
     fn dabits(&mut self, parties: &mut PartySet, len: usize) -> Result<DaBitShare, MpcError> {

@@ -94,11 +94,13 @@ pub enum Request {
         /// Words of 64 gates.
         words: u64,
     },
-    /// `len` masks with XOR shares of their low `bits` bits, packed.
+    /// `len` masks with XOR shares of their bits low..low + bits, packed.
     PackedMaskedBits {
         /// Number of masks.
         len: u64,
-        /// Bits of each mask (1 to 64).
+        /// The lowest bit dealt.
+        low: u32,
+        /// Bits dealt (low + bits ≤ 64).
         bits: u32,
     },
     /// `len` bits shared both as packed XOR shares and in the ring.
@@ -368,7 +370,7 @@ pub fn serve_ordered<R: Rng + CryptoRng + ?Sized>(
                 let words = check("AND triples", 3 * words as u128, limits.max_item_elements)? / 3;
                 dealer.bit_triples(words, rng)
             }
-            Request::PackedMaskedBits { len, bits } => {
+            Request::PackedMaskedBits { len, low, bits } => {
                 let planes = (len as u128).div_ceil(64) * bits as u128;
                 check(
                     "packed masked bits",
@@ -376,7 +378,7 @@ pub fn serve_ordered<R: Rng + CryptoRng + ?Sized>(
                     limits.max_item_elements,
                 )?;
                 dealer
-                    .packed_masked_bits(len as usize, bits, rng)
+                    .packed_masked_bits(len as usize, low, bits, rng)
                     .map_err(|e| MpcError::Refused {
                         peer: leader_name.clone(),
                         reason: e.to_string(),
@@ -618,19 +620,24 @@ impl Correlations for DealerClient {
         &mut self,
         parties: &mut PartySet,
         len: usize,
+        low: u32,
         bits: u32,
     ) -> Result<PackedMaskedBitsShare, MpcError> {
         let phase = "packed masked bits from the dealer";
-        if !(1..=64).contains(&bits) {
-            return Err(MpcError::Usage(format!("masks of {bits} bits (1 to 64)")));
+        if bits == 0 || low as u64 + bits as u64 > 64 {
+            return Err(MpcError::Usage(format!(
+                "mask bits {low}..{} (at most 64)",
+                low as u64 + bits as u64
+            )));
         }
         let request = Request::PackedMaskedBits {
             len: len as u64,
+            low,
             bits,
         };
         let planes = words(len) * bits as usize;
         let dealt = self.fetch(parties, &request, Some(planes), phase)?;
-        PackedMaskedBitsShare::from_dealt(&dealt, len, bits)
+        PackedMaskedBitsShare::from_dealt(&dealt, len, low, bits)
             .map_err(|e| self.malformed(parties, phase, e))
     }
 

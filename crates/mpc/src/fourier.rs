@@ -27,7 +27,7 @@ use crate::MpcError;
 use crate::correlations::Correlations;
 use crate::session::Session;
 use crate::shared::Shared;
-use indomain_core::trig::{angle, harmonics_of};
+use indomain_core::trig::{Angles, TrigMaskShare, encode_scaled, for_harmonics};
 use rayon::prelude::*;
 
 /// Values per dealt item: 2^18 values of up to 15 harmonics stay within
@@ -73,32 +73,78 @@ impl<C: Correlations> Session<'_, C> {
         modulus_bits: u32,
         a: &[f64],
     ) -> Result<Vec<u64>, MpcError> {
-        let len = x.len();
+        let (pending, masked) = self.prepare_series(x, modulus_bits, a.len())?;
+        let c = self.open(&masked)?;
+        self.finish_series(pending, &c, a)
+    }
+
+    /// Step 1 of a sine series of at most [`CHUNK`] values: fetches the
+    /// trigonometric masks and returns this party's share of c = x + r,
+    /// to be opened (alone or with other values) and passed to
+    /// [`finish_series`](Self::finish_series).
+    pub fn prepare_series(
+        &mut self,
+        x: &[u64],
+        modulus_bits: u32,
+        harmonics: usize,
+    ) -> Result<(PendingSeries, Shared), MpcError> {
+        if x.len() > CHUNK || harmonics == 0 || harmonics > MAX_HARMONICS {
+            return Err(MpcError::Usage(format!(
+                "a sine series of {harmonics} harmonics on {} values (at most {CHUNK})",
+                x.len()
+            )));
+        }
         let f = self.fixed_point().frac_bits();
         let mask = {
             let (parties, corr, _) = self.parts();
-            corr.trig_masks(parties, len, modulus_bits, a.len(), f)?
+            corr.trig_masks(parties, x.len(), modulus_bits, harmonics, f)?
         };
         let mut masked = Shared(mask.r.clone());
         masked.add_assign(&Shared(x.to_vec()))?;
-        let c = self.open(&masked)?;
+        Ok((PendingSeries { mask, modulus_bits }, masked))
+    }
+
+    /// Step 2 of a sine series, given the opened c: shares (f fractional
+    /// bits) of Σ a_m·sin(m·φ_x).
+    pub fn finish_series(
+        &mut self,
+        pending: PendingSeries,
+        c: &[u64],
+        a: &[f64],
+    ) -> Result<Vec<u64>, MpcError> {
+        let PendingSeries { mask, modulus_bits } = pending;
+        if c.len() != mask.r.len() {
+            return Err(MpcError::Usage(format!(
+                "{} opened values for {} masks",
+                c.len(),
+                mask.r.len()
+            )));
+        }
+        let f = self.fixed_point().frac_bits();
         let scale = ((f + PUBLIC_EXTRA_BITS) as f64).exp2();
-        let encode = |v: f64| (v * scale).round() as i64 as u64;
+        let angles = Angles::new(modulus_bits);
         let sum: Vec<u64> = c
             .par_iter()
             .enumerate()
             .map(|(e, &c)| {
-                harmonics_of(angle(c, modulus_bits), a.len())
-                    .into_iter()
-                    .zip(a)
-                    .enumerate()
-                    .fold(0u64, |acc, (k, ((cos_c, sin_c), a))| {
-                        let m = k + 1;
-                        acc.wrapping_add(encode(a * sin_c).wrapping_mul(mask.cos(m)[e]))
-                            .wrapping_sub(encode(a * cos_c).wrapping_mul(mask.sin(m)[e]))
-                    })
+                let shares = mask.of(e);
+                let mut acc = 0u64;
+                for_harmonics(angles.of(c), a.len(), |m, cos_c, sin_c| {
+                    let k = 2 * (m - 1);
+                    let am = a[m - 1];
+                    acc = acc
+                        .wrapping_add(encode_scaled(am * sin_c, scale).wrapping_mul(shares[k]))
+                        .wrapping_sub(encode_scaled(am * cos_c, scale).wrapping_mul(shares[k + 1]));
+                });
+                acc
             })
             .collect();
         Ok(self.truncate(Shared(sum), f + PUBLIC_EXTRA_BITS)?.0)
     }
+}
+
+/// A sine series between its masking and its opening: the dealt masks.
+pub struct PendingSeries {
+    mask: TrigMaskShare,
+    modulus_bits: u32,
 }

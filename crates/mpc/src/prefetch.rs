@@ -57,7 +57,7 @@ pub struct Prefetch<C> {
     triples: (TripleShare, usize),
     bit_triples: (BitTripleShare, usize),
     dabits: (DaBitShare, usize),
-    masked: HashMap<u32, (PackedMaskedBitsShare, usize, usize)>,
+    masked: HashMap<(u32, u32), (PackedMaskedBitsShare, usize, usize)>,
 }
 
 fn empty_triples() -> TripleShare {
@@ -163,24 +163,25 @@ impl<C: Correlations> Correlations for Prefetch<C> {
         &mut self,
         parties: &mut PartySet,
         len: usize,
+        low: u32,
         bits: u32,
     ) -> Result<PackedMaskedBitsShare, MpcError> {
         let w = words(len);
         let batch = self.batch.bits;
         if 64 * w >= batch {
-            return self.inner.packed_masked_bits(parties, len, bits);
+            return self.inner.packed_masked_bits(parties, len, low, bits);
         }
         let fits = self
             .masked
-            .get(&bits)
+            .get(&(low, bits))
             .is_some_and(|(_, used, total)| total - used >= w);
         if !fits {
-            let fresh = self.inner.packed_masked_bits(parties, batch, bits)?;
-            self.masked.insert(bits, (fresh, 0, words(batch)));
+            let fresh = self.inner.packed_masked_bits(parties, batch, low, bits)?;
+            self.masked.insert((low, bits), (fresh, 0, words(batch)));
         }
         let (buf, used, total) = self
             .masked
-            .get_mut(&bits)
+            .get_mut(&(low, bits))
             .ok_or_else(|| MpcError::Usage("prefetched masks vanished".into()))?;
         let mut planes = Vec::with_capacity(bits as usize * w);
         for j in 0..bits as usize {

@@ -26,21 +26,24 @@
 //! 1\] and s the linear value.
 //!
 //! Fourier, σ̂(z) = \[z > R\] + \[−R ≤ z ≤ R\]·(1/2 + Σ_{m=1}^{12} a_m
-//! sin(2πm·z/32)), R = 12: a 12-term sine series of period 32 fitted to
-//! σ − 1/2 on [−12, 12] by (Lawson-weighted) least squares, largest error
-//! 1.16·10^-4 there, and outside the clamp's 0 or 1, error σ(−12) =
-//! 6.1·10^-6. The period leaves [12, 20] (mod 32) free, which is what lets
+//! sin(2πm·z/32)), R = 11.875: a 12-term sine series of period 32 fitted
+//! to σ − 1/2 on [−12, 12] by (Lawson-weighted) least squares, largest
+//! error 1.16·10^-4 there, and outside the clamp's 0 or 1, error at most
+//! σ(−11.8) = 7.5·10^-6. The clamp's comparisons ignore the bits of z
+//! below 2^-4 (`Session::prepare_comparison` with a blur): they cost 20
+//! bits of prefix tree instead of 63, and decide only within
+//! 11.875 ± 1/16, where both branches are accurate. The period leaves [12, 20] (mod 32) free, which is what lets
 //! 12 harmonics with Σ|a_m| = 0.79 (no cancellation between large
 //! coefficients) reach 10^-4; the coefficients are [`FOURIER_COEFFICIENTS`],
 //! and a test evaluates the series on a fine grid. Fixed point adds at most
 //! Σ|a_m|·2^-f + 12·2^-(f+2) + 2^-f (dealt values, public multipliers,
 //! truncation; [`crate::fourier`]) = 7.3·10^-5 at f = 16: |σ̂ − σ| <
 //! 2·10^-4 everywhere, for |z| < 2^(63 − 2f) (the comparisons' range; z
-//! comes as an untruncated product, 2f fractional bits). Cost per value:
-//! [`crate::fourier`] (one opening, 24 dealt elements), two packed
-//! comparisons in one call ([`crate::compare_bits`]: 2 ring elements and
-//! 236 AND gates), one daBit conversion of the 2 bits, and one Beaver
-//! product for the select; about 10 rounds per call whatever the length.
+//! comes as an untruncated product, 2f fractional bits or more). Cost per
+//! value: the series' and the two comparisons' masked values in one
+//! opening (3 ring elements), 24 dealt trigonometric elements, 2 × 37 AND
+//! gates in 5 rounds, one daBit conversion of the 2 bits, and one Beaver
+//! product for the select: 8 rounds per call whatever the length.
 //! Used in logistic regression, the gradient Xᵀ(σ̂(z) − y)/n differs from
 //! the exact one by at most 2·10^-4·max_j mean_i|x_ij| in each coordinate.
 //!
@@ -50,14 +53,24 @@
 //! [`crate::compare`]).
 
 use crate::MpcError;
+use crate::bits::SharedBits;
 use crate::compare::FULL_RANGE;
 use crate::correlations::Correlations;
 use crate::error::core;
 use crate::session::Session;
 use crate::shared::Shared;
 
-/// The clamp of the Fourier sigmoid: outside [−R, R] it is 0 or 1.
+/// The range the Fourier sigmoid's series is fitted on: [−12, 12].
 pub const FOURIER_CLAMP: f64 = 12.0;
+
+/// Where the clamp acts: \[z < −R\] and \[R < z\] for R = 11.875, computed to
+/// within 2^-[`CLAMP_BITS`], so that the switch between the series and 0
+/// or 1 happens inside [11.8, 11.94] (in magnitude), where both are
+/// accurate.
+pub const FOURIER_CLAMP_AT: f64 = 11.875;
+
+/// Fractional bits the clamp's comparisons look at.
+pub const CLAMP_BITS: u32 = 4;
 
 /// log2 of the period of the Fourier sigmoid's series.
 pub const FOURIER_PERIOD_LOG2: u32 = 5;
@@ -82,10 +95,10 @@ pub const FOURIER_COEFFICIENTS: [f64; 12] = [
 /// The Fourier sigmoid in the clear (without fixed-point rounding), for
 /// references and tests.
 pub fn sigmoid_fourier_clear(z: f64) -> f64 {
-    if z > FOURIER_CLAMP {
+    if z > FOURIER_CLAMP_AT {
         return 1.0;
     }
-    if z < -FOURIER_CLAMP {
+    if z < -FOURIER_CLAMP_AT {
         return 0.0;
     }
     let w = std::f64::consts::TAU * z / (FOURIER_PERIOD_LOG2 as f64).exp2();
@@ -121,37 +134,62 @@ impl<C: Correlations> Session<'_, C> {
     }
 
     /// σ̂(z), the Fourier sigmoid, for z with f + `extra` fractional bits
-    /// (pass f for an untruncated product): the result has f fractional
-    /// bits. Needs |z| < 2^(63 − f − extra) in ring units.
+    /// (pass f for an untruncated product, more for wider weights): the
+    /// result has f fractional bits. Needs |z| < 2^(63 − f − extra) and
+    /// |z| < 2^15.
     pub fn sigmoid_fourier(&mut self, z: &Shared, extra: u32) -> Result<Shared, MpcError> {
+        let mut out = Vec::with_capacity(z.len());
+        for chunk in z.as_slice().chunks(crate::fourier::CHUNK) {
+            out.extend(self.sigmoid_fourier_chunk(chunk, extra)?);
+        }
+        Ok(Shared(out))
+    }
+
+    fn sigmoid_fourier_chunk(&mut self, z: &[u64], extra: u32) -> Result<Vec<u64>, MpcError> {
         let fp = self.fixed_point();
-        let f = fp.frac_bits();
-        let z_frac = f + extra;
+        let z_frac = fp.frac_bits() + extra;
+        if z_frac < CLAMP_BITS || z_frac + FOURIER_PERIOD_LOG2 > 64 {
+            return Err(MpcError::Usage(format!(
+                "the Fourier sigmoid takes 4 to {} fractional bits, not {z_frac}",
+                64 - FOURIER_PERIOD_LOG2
+            )));
+        }
         let len = z.len();
         let rank = self.rank();
-        let series = self.sine_series(z, z_frac, FOURIER_PERIOD_LOG2, &FOURIER_COEFFICIENTS)?;
-        // [z < −R] and [R < z] in one comparison call.
-        let r = (FOURIER_CLAMP * (z_frac as f64).exp2()) as u64;
-        let mut both = z.clone();
+        // [z < −R] and [R < z], known to within 2^-4 (see the module
+        // documentation): below ‖ above, one comparison call.
+        let r = (FOURIER_CLAMP_AT * (z_frac as f64).exp2()) as u64;
+        let mut both = Shared(z.to_vec());
         both.add_public(&vec![r; len], rank)?;
         let mut above = Shared::public(&vec![r; len], rank);
-        above.sub_assign(z)?;
+        above.sub_assign(&Shared(z.to_vec()))?;
         both.0.extend_from_slice(above.as_slice());
-        let bits = self.less_than_zero_bits(&both, FULL_RANGE)?;
-        let ring = self.bits_to_ring(&bits)?;
+        let bound = (z_frac + 16).min(FULL_RANGE);
+        let blur = z_frac - CLAMP_BITS;
+        // One opening for the series and both comparisons.
+        let (series, masked) =
+            self.prepare_series(z, FOURIER_PERIOD_LOG2 + z_frac, FOURIER_COEFFICIENTS.len())?;
+        let (comparison, masked_both) = self.prepare_comparison(&both.0, bound, blur)?;
+        let mut opened = masked;
+        opened.0.extend(masked_both.0);
+        let c = self.open(&opened)?;
+        let (c_series, c_both) = c.split_at(len);
+        let value = self.finish_series(series, c_series, &FOURIER_COEFFICIENTS)?;
+        let bits = self.finish_comparison(comparison, c_both)?;
+        let ring = self.bits_to_ring(&SharedBits::new(bits, 2 * len)?)?;
         let (below, above) = ring.0.split_at(len);
         let (below, above) = (Shared(below.to_vec()), Shared(above.to_vec()));
         // inside = 1 − below − above, an integer 0 or 1.
         let mut inside = Shared::public(&vec![1; len], rank);
         inside.sub_assign(&below)?;
         inside.sub_assign(&above)?;
-        let mut value = series;
+        let mut value = Shared(value);
         value.add_public(&vec![fp.encode(0.5).map_err(core("sigmoid"))?; len], rank)?;
         let mut out = self.mul(&inside, &value)?;
         let mut one = above;
         one.scale(fp.encode(1.0).map_err(core("sigmoid"))?);
         out.add_assign(&one)?;
-        Ok(out)
+        Ok(out.0)
     }
 
     /// σ̂(z), the linear approximation clamped to [0, 1], for z with
@@ -192,8 +230,8 @@ mod tests {
         }
         assert!(worst < 1.17e-4, "{worst}");
         assert!(worst > 1.0e-4, "the stated error is tight: {worst}");
-        for z in [12.0001, 13.0, 100.0, -12.0001, -1e9] {
-            assert!((sigmoid_fourier_clear(z) - sigma(z)).abs() < 6.2e-6);
+        for z in [11.876, 13.0, 100.0, -11.876, -1e9] {
+            assert!((sigmoid_fourier_clear(z) - sigma(z)).abs() < 7.5e-6);
         }
         assert!(FOURIER_COEFFICIENTS.iter().map(|a| a.abs()).sum::<f64>() < 0.8);
     }

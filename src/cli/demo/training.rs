@@ -1,13 +1,15 @@
 //! The demo's vertical training job: the bank holds default labels and
 //! account features, the tax bureau income features of partly the same
 //! people, the statistics office deals correlated randomness. They train
-//! one credit model as a node job; the harness, which generated every
-//! file, checks the held-out AUC against the same model trained in
+//! one credit model as a node job with the converging defaults; the
+//! harness, which generated every file, checks the held-out AUC, log-loss
+//! and expected calibration error against the converged model trained in
 //! plaintext on the joined files.
 
 use super::jobs::Outcome;
 use super::node_jobs::{self, Sites};
 use super::nodes::Site;
+use indomain_learn::calibration::{Calibration, DECILES};
 use indomain_learn::data::{CsvSpec, load_csv};
 use indomain_learn::metrics::Evaluation;
 use indomain_learn::model::ModelFile;
@@ -17,11 +19,12 @@ use rand::{RngExt, SeedableRng};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-/// Epochs and learning rate of the demo's model.
-const EPOCHS: usize = 20;
-const LEARNING_RATE: f64 = 0.5;
 /// The largest AUC gap to the plaintext model the demo accepts.
 const AUC_TOLERANCE: f64 = 0.01;
+/// The largest log-loss gap.
+const LOG_LOSS_TOLERANCE: f64 = 0.01;
+/// The largest gap in expected calibration error.
+const ECE_TOLERANCE: f64 = 0.02;
 
 /// Writes the bank's and the tax bureau's training files: `rows` each,
 /// 80% of them shared. Returns their paths.
@@ -63,8 +66,6 @@ pub fn write_files(dir: &Path, rows: usize, seed: u64) -> std::io::Result<(PathB
 
 fn params(seed: u64) -> TrainParams {
     TrainParams {
-        epochs: EPOCHS,
-        learning_rate: LEARNING_RATE,
         seed,
         ..TrainParams::default()
     }
@@ -79,7 +80,7 @@ fn spec(sites: &Sites, seed: u64) -> String {
         "id = \"demo-credit\"\nprotocol = \"train\"\npurpose = \"credit model\"\n\n\
          [parameters]\nlabel_holder = \"{bank}\"\ndealer = \"{dealer}\"\n\
          id_column = \"id\"\nlabel_column = \"default\"\ntask = \"logistic\"\n\
-         epochs = {EPOCHS}\nlearning_rate = {LEARNING_RATE}\nseed = {seed}\n\
+         seed = {seed}\n\
          min_group_size = {MIN_ROWS}\ncontribution = true\n\n\
          [[parties]]\nname = \"{bank}\"\ndataset = \"credit\"\n\
          columns = [\"id\", \"default\", \"age\", \"balance\", \"card_utilisation\"]\n\n\
@@ -132,9 +133,32 @@ pub fn node_training(
         return Err("the bank's model file has no classification metrics".into());
     };
     let gap = (secure.auc - clear.auc).abs();
+    let loss_gap = (secure.log_loss - clear.log_loss).abs();
+    let clear_ece = Calibration::of(&plain.test_outputs, &plain.test_labels, DECILES).ece;
+    let secure_ece = bank_model
+        .calibration
+        .as_ref()
+        .map_or(f64::NAN, |c| c.held_out.ece);
+    let ece_gap = (secure_ece - clear_ece).abs();
+    let converged = bank_model.training.is_some_and(|t| t.converged);
+    let epochs = bank_model.training.map_or(0, |t| t.epochs);
     let mut result = format!(
-        "held-out AUC {:.4} (plaintext {:.4}), KS {:.4}, accuracy {:.4}; {} shared rows, {} held out",
-        secure.auc, clear.auc, secure.ks, secure.accuracy, plain.shared_rows, bank_model.rows.test
+        "held-out AUC {:.4} (plaintext {:.4}), log-loss {:.4} ({:.4}), ECE {:.4} ({:.4}), KS {:.4}, accuracy {:.4}; {} shared rows, {} held out; {}",
+        secure.auc,
+        clear.auc,
+        secure.log_loss,
+        clear.log_loss,
+        secure_ece,
+        clear_ece,
+        secure.ks,
+        secure.accuracy,
+        plain.shared_rows,
+        bank_model.rows.test,
+        if converged {
+            format!("converged after {epochs} epochs")
+        } else {
+            format!("NOT converged in {epochs} epochs")
+        }
     );
     if let Some(c) = &bank_model.contribution {
         write!(
@@ -154,13 +178,14 @@ pub fn node_training(
     )
     .ok();
     let same_job = bank_model.job_hash == tax_model.job_hash;
-    let check = if gap <= AUC_TOLERANCE && same_job && dealer_files == 0 {
+    let close = gap <= AUC_TOLERANCE && loss_gap <= LOG_LOSS_TOLERANCE && ece_gap <= ECE_TOLERANCE;
+    let check = if close && converged && same_job && dealer_files == 0 {
         format!(
-            "ok: AUC within {AUC_TOLERANCE} of plaintext training on the joined files (gap {gap:.4}); both model parts carry one job; the dealer received nothing"
+            "ok: converged; AUC, log-loss and ECE within {AUC_TOLERANCE}, {LOG_LOSS_TOLERANCE}, {ECE_TOLERANCE} of the converged plaintext model on the joined files (gaps {gap:.4}, {loss_gap:.4}, {ece_gap:.4}); both model parts carry one job; the dealer received nothing"
         )
     } else {
         format!(
-            "MISMATCH: AUC gap {gap:.4} (tolerance {AUC_TOLERANCE}), same job: {same_job}, files at the dealer: {dealer_files}"
+            "MISMATCH: converged {converged}; gaps AUC {gap:.4}, log-loss {loss_gap:.4}, ECE {ece_gap:.4} (tolerances {AUC_TOLERANCE}, {LOG_LOSS_TOLERANCE}, {ECE_TOLERANCE}), same job: {same_job}, files at the dealer: {dealer_files}"
         )
     };
     Ok(Outcome {

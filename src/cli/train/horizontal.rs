@@ -3,11 +3,12 @@
 //! round's row-weighted sum of the clients' models and nothing else.
 
 use super::secagg_keys::KeyTable;
-use super::{Args, Parties, bytes, describe};
+use super::{Args, Parties, bytes, describe, describe_calibration};
 use crate::cli::CliResult;
 use crate::cli::stop;
 use indicatif::ProgressBar;
 use indomain_aggregate::secagg::signing::SigningKey;
+use indomain_learn::calibration::CalibrationReport;
 use indomain_learn::data::{self, load_csv};
 use indomain_learn::horizontal::{
     FedAvgOutcome, FedAvgParams, GlobalModel, run_client, run_client_signed, run_server,
@@ -15,9 +16,9 @@ use indomain_learn::horizontal::{
 };
 use indomain_learn::metrics::{self, Evaluation};
 use indomain_learn::model::{
-    FORMAT_VERSION, HorizontalSpec, JobParty, JobSpec, ModelFile, PartyRole, Rows,
+    FORMAT_VERSION, HorizontalSpec, JobParty, JobSpec, ModelFile, PartyRole, Rows, write_private,
 };
-use indomain_learn::{LearnError, Task, agree, plain};
+use indomain_learn::{LearnError, Task, agree, plain, report};
 use indomain_net::Channel;
 use indomain_net::quic::{Endpoint, Identity, QuicChannel};
 use indomain_net::wire::{recv_msg, send_msg};
@@ -39,7 +40,7 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
         clients: names.len() - 1,
         features: columns.len(),
         rounds: args.rounds,
-        local: args.params(),
+        local: args.local_params(),
         frac_bits: args.frac_bits,
         max_abs: args.max_abs,
         dp: args.fed_dp()?,
@@ -83,7 +84,7 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
             .collect(),
         id_column: args.id.clone(),
         test_fraction: args.test_fraction,
-        params: args.params(),
+        params: args.local_params(),
         horizontal: Some(HorizontalSpec {
             columns: columns.clone(),
             rounds: args.rounds,
@@ -107,7 +108,7 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
     let identity = Identity::load(&args.identity)?;
     let bar = args.progress_bar()?;
     let started = Instant::now();
-    let (model, counters, rows, evaluation) = if is_server {
+    let (model, counters, rows, evaluation, held_out) = if is_server {
         let trusted = clients
             .iter()
             .map(|&c| parties.entries[c].0.clone())
@@ -170,6 +171,7 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
                 test: 0,
             },
             None,
+            None,
         )
     } else {
         let table = table.ok_or("client without rows")?;
@@ -203,6 +205,8 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
         drop(ch);
         drop(endpoint);
         let evaluation = evaluate(args.task(), &model, &test);
+        let scores = plain::scores(test.x.view(), &model.weights, model.intercept);
+        let held_out = test.y.clone().map(|y| (scores, y));
         (
             model,
             counters,
@@ -211,9 +215,17 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
                 test: test.rows(),
             },
             evaluation,
+            held_out,
         )
     };
     bar.finish_and_clear();
+    // Each client's calibration report on its own held-out rows.
+    let calibration = match (&held_out, args.task()) {
+        (Some((scores, labels)), Task::Logistic) if !labels.is_empty() => {
+            Some(CalibrationReport::new(scores, labels, None))
+        }
+        _ => None,
+    };
     let file = ModelFile {
         format: FORMAT_VERSION,
         job_hash: spec.hash(),
@@ -236,6 +248,9 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
         contribution: None,
         correlations: None,
         written_by: format!("indomain {}", env!("CARGO_PKG_VERSION")),
+        training: None,
+        calibration,
+        recalibration: None,
     };
     file.save(&model_path)?;
     if let Some(e) = &evaluation {
@@ -244,6 +259,28 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
             args.me,
             rows.test,
             describe(e)
+        );
+    }
+    if let (Some(c), Some((scores, labels))) = (&file.calibration, &held_out) {
+        eprintln!(
+            "train {}: {}",
+            args.me,
+            describe_calibration("held-out calibration", &c.held_out)
+        );
+        let probabilities: Vec<f64> = scores.iter().map(|&s| plain::sigmoid(s)).collect();
+        let svg_path = model_path.with_extension("svg");
+        let svg = report::svg(
+            &format!("{} — held-out evaluation of the FedAvg model", args.me),
+            &metrics::roc(&probabilities, labels),
+            &[],
+            &[],
+            Some(c),
+        );
+        write_private(&svg_path, svg.as_bytes())?;
+        eprintln!(
+            "train {}: figure written to {}",
+            args.me,
+            svg_path.display()
         );
     }
     eprintln!(

@@ -9,10 +9,12 @@ mod vertical;
 
 use super::CliResult;
 use indicatif::ProgressBar;
+use indomain_learn::calibration::{Calibration, Method};
 use indomain_learn::data::CsvSpec;
 use indomain_learn::fed_dp::FedDp;
 use indomain_learn::metrics::Evaluation;
-use indomain_learn::{EarlyStopping, Sigmoid, Task, TrainParams};
+use indomain_learn::model::TrainingEnd;
+use indomain_learn::{Convergence, EarlyStopping, Optimizer, Sigmoid, Task, TrainParams};
 use indomain_net::quic::TrustedPeer;
 use indomain_net::{Counters, Limits};
 use std::net::SocketAddr;
@@ -33,12 +35,22 @@ transfer between them, slower, but no third organisation must be trusted
 not to collude). The model file records which (\"correlations\"). Rows are aligned
 by a PSI join on --id. The aligned rows are split 75/25 (--test-fraction)
 by a shuffle seeded with --seed, each party standardises its own columns
-on the training rows, and the model is trained on secret-shared values.
-Each data party writes --model with only its own weights; the label holder
-also writes an SVG of the ROC and KS curves and the loss per epoch beside
-it. Unless --no-contribution, the training is re-run on the label holder's
-columns alone and, with two or more feature holders, without each one,
-and the held-out AUC and KS of each run go into every model file.
+on the training rows, and the model is trained on secret-shared values:
+by default logistic regression with L2 = 0.001 (scikit-learn's C =
+1/(l2·rows)), Newton steps on the quadratic bound with momentum and an
+accurate sigmoid, until it converges — the label holder keeps
+--validation-fraction of the training rows and training stops when no
+validation probability moves by more than --tolerance for two epochs (at
+most --epochs). There is no epoch count to tune; the summary says whether
+training converged. Each data party writes --model with only its own
+weights; the label holder's file also holds the held-out reliability
+table by decile and the expected calibration error, and an SVG beside it
+shows the ROC and KS curves, the loss per epoch and the reliability curve.
+With --recalibrate platt|isotonic the label holder fits that map on the
+validation split and records it; `indomain predict` applies it. Unless
+--no-contribution, the training is re-run on the label holder's columns
+alone and, with two or more feature holders, without each one, and the
+held-out AUC and KS of each run go into every model file.
 
 vertical with --algorithm gbdt: gradient-boosted trees (XGBoost's hist
 method) on the same roles and rows. Each data party bins its own columns
@@ -56,7 +68,9 @@ horizontal: --server names the aggregator; every other party is a client
 with the same columns. Each round the clients train locally for --epochs
 epochs from the global model, and the server learns only the row-weighted
 sum of their models (SecAgg+); clients may drop out. Each client
-evaluates the final model on its own held-out rows.
+evaluates the final model on its own held-out rows, with the same
+calibration report (reliability by decile, ECE) in its model file and
+SVG.
 
 horizontal with --dp-epsilon E --clip-norm C: differential privacy for
 what the server learns. Each round every client clips its update (local
@@ -185,40 +199,71 @@ pub struct Args {
     #[arg(long, value_name = "COL[,COL]", value_delimiter = ',')]
     categorical: Vec<String>,
 
-    /// The sigmoid approximation of secure logistic training: `linear`
-    /// (1/2 + z/4, no communication) or `clamped` (the same clamped to
-    /// [0, 1] by two secure comparisons a batch; more rounds and bytes).
-    #[arg(long, value_enum, default_value_t = SigmoidArg::Linear)]
+    /// The sigmoid of secure logistic training: `fourier` (error below
+    /// 2·10^-4 on the whole line), `linear` (1/2 + z/4, no communication,
+    /// not the logistic optimum) or `clamped` (the line clamped to [0, 1]).
+    #[arg(long, value_enum, default_value_t = SigmoidArg::Fourier)]
     sigmoid: SigmoidArg,
 
-    /// Epochs (vertical); local epochs per round (horizontal).
-    #[arg(long, default_value_t = 20)]
-    epochs: usize,
+    /// How the weights move (vertical): `bound-newton` (Newton steps on
+    /// each party's block of the quadratic bound, with momentum; no step
+    /// size to tune) or `gradient-descent` (SecureML's step, with
+    /// --learning-rate).
+    #[arg(long, value_enum, default_value_t = OptimizerArg::BoundNewton)]
+    optimizer: OptimizerArg,
+
+    /// vertical: the most epochs (training stops earlier once it has
+    /// converged; with --fixed-epochs, exactly this many). horizontal:
+    /// local epochs per round [default: 300 vertical, 20 horizontal].
+    #[arg(long)]
+    epochs: Option<usize>,
+
+    /// vertical: run exactly --epochs epochs, without the convergence test.
+    #[arg(long)]
+    fixed_epochs: bool,
+
+    /// vertical: converged when no validation probability (linear: no
+    /// prediction, in standard deviations of the labels) moves by more
+    /// than this in an epoch, two epochs in a row.
+    #[arg(long, default_value_t = indomain_learn::Convergence::default().tolerance)]
+    tolerance: f64,
+
+    /// vertical, logistic: recalibrate the probabilities on the validation
+    /// split (`platt` or `isotonic`); the label holder records the map and
+    /// `indomain predict` applies it.
+    #[arg(long, value_enum, default_value_t = RecalibrateArg::None)]
+    recalibrate: RecalibrateArg,
 
     /// Rounds of FedAvg (horizontal).
     #[arg(long, default_value_t = 10)]
     rounds: usize,
 
-    /// Gradient-descent step size (default 0.5); with gbdt the shrinkage
-    /// of every leaf weight (XGBoost's eta, default 0.3).
+    /// Step size: of gradient descent, or the multiplier of the
+    /// bound-Newton step (1 is the step the bound guarantees) [default: 1
+    /// vertical, 0.5 horizontal]; with gbdt the shrinkage of every leaf
+    /// weight (XGBoost's eta, default 0.3).
     #[arg(long)]
     learning_rate: Option<f64>,
 
-    /// L2 regularisation strength (the intercept is not regularised).
-    #[arg(long, default_value_t = 0.0)]
+    /// L2 regularisation strength λ: mean loss + λ/2·‖w‖², the intercept
+    /// not regularised (scikit-learn's C = 1/(λ·rows)).
+    #[arg(long, default_value_t = TrainParams::default().l2)]
     l2: f64,
 
     /// Rows per mini-batch (default: full batch).
     #[arg(long, value_name = "ROWS")]
     batch_size: Option<usize>,
 
-    /// Stop after this many epochs (gbdt: trees) without a better
-    /// validation loss (vertical; the label holder keeps
-    /// --validation-fraction of the training rows for it).
+    /// Instead of the convergence test: stop after this many epochs
+    /// (gbdt: trees) without a better validation loss and keep the best
+    /// epoch's weights (vertical; early stopping as regularisation, not the
+    /// optimum; the label holder keeps --validation-fraction of the
+    /// training rows for it).
     #[arg(long, value_name = "EPOCHS")]
     early_stopping: Option<usize>,
 
-    /// Share of the training rows kept for early stopping's validation.
+    /// Share of the training rows the label holder keeps for validation
+    /// (the convergence test, early stopping, recalibration).
     #[arg(long, default_value_t = 0.2)]
     validation_fraction: f64,
 
@@ -294,10 +339,30 @@ enum AlgorithmArg {
 
 #[derive(clap::ValueEnum, Clone, Copy)]
 enum SigmoidArg {
+    /// A Fourier series clamped by packed comparisons (error < 2·10^-4).
+    Fourier,
     /// 1/2 + z/4, unclamped.
     Linear,
     /// 1/2 + z/4 clamped to [0, 1].
     Clamped,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy)]
+enum OptimizerArg {
+    /// Newton steps on the quadratic bound, with momentum.
+    BoundNewton,
+    /// w ← w − lr·gradient.
+    GradientDescent,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, PartialEq, Eq)]
+enum RecalibrateArg {
+    /// Keep the model's probabilities.
+    None,
+    /// σ(a·score + b) fitted on the validation split.
+    Platt,
+    /// Isotonic regression on the validation split.
+    Isotonic,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy)]
@@ -344,23 +409,58 @@ impl Parties {
 }
 
 impl Args {
+    /// The vertical training parameters.
     fn params(&self) -> TrainParams {
+        let defaults = TrainParams::default();
+        let early_stopping = self.early_stopping.map(|patience| EarlyStopping {
+            validation_fraction: self.validation_fraction,
+            patience,
+        });
         TrainParams {
             task: self.task(),
-            epochs: self.epochs,
-            learning_rate: self.learning_rate.unwrap_or(0.5),
+            epochs: self.epochs.unwrap_or(defaults.epochs),
+            learning_rate: self.learning_rate.unwrap_or(defaults.learning_rate),
             l2: self.l2,
             batch_size: self.batch_size,
-            early_stopping: self.early_stopping.map(|patience| EarlyStopping {
-                validation_fraction: self.validation_fraction,
-                patience,
-            }),
+            early_stopping,
             frac_bits: self.frac_bits,
             seed: self.seed,
             sigmoid: match self.sigmoid {
+                SigmoidArg::Fourier => Sigmoid::Fourier,
                 SigmoidArg::Linear => Sigmoid::Linear,
                 SigmoidArg::Clamped => Sigmoid::Clamped,
             },
+            optimizer: match self.optimizer {
+                OptimizerArg::BoundNewton => Optimizer::DEFAULT,
+                OptimizerArg::GradientDescent => Optimizer::GradientDescent,
+            },
+            convergence: (!self.fixed_epochs && early_stopping.is_none()).then_some(Convergence {
+                validation_fraction: self.validation_fraction,
+                tolerance: self.tolerance,
+                ..Convergence::default()
+            }),
+            recalibration: match self.recalibrate {
+                RecalibrateArg::None => None,
+                RecalibrateArg::Platt => Some(Method::Platt),
+                RecalibrateArg::Isotonic => Some(Method::Isotonic),
+            },
+        }
+    }
+
+    /// FedAvg's local training: plain gradient descent, --epochs local
+    /// epochs (20 by default) with --learning-rate (0.5 by default).
+    fn local_params(&self) -> TrainParams {
+        TrainParams {
+            task: self.task(),
+            l2: self.l2,
+            batch_size: self.batch_size,
+            frac_bits: self.frac_bits,
+            seed: self.seed,
+            sigmoid: Sigmoid::Linear,
+            ..TrainParams::gradient_descent(
+                self.epochs.unwrap_or(20),
+                self.learning_rate.unwrap_or(0.5),
+            )
         }
     }
 
@@ -439,6 +539,43 @@ fn describe(e: &Evaluation) -> String {
             c.auc, c.ks, c.accuracy, c.log_loss
         ),
         Evaluation::Regression(r) => format!("RMSE {:.4}, R² {:.4}", r.rmse, r.r2),
+    }
+}
+
+/// The reliability table and ECE, one line per decile.
+fn describe_calibration(what: &str, c: &Calibration) -> String {
+    let mut out = format!(
+        "{what}: expected calibration error {:.4}; by decile of predicted probability (rows: mean predicted / observed):",
+        c.ece
+    );
+    for (k, b) in c.bins.iter().enumerate() {
+        out.push_str(&format!(
+            "\n  {:>2}. {:>6} rows: {:.4} / {:.4}",
+            k + 1,
+            b.rows,
+            b.predicted,
+            b.observed
+        ));
+    }
+    out
+}
+
+/// How training ended, in words.
+fn describe_end(end: &TrainingEnd, params: &TrainParams) -> String {
+    match (params.convergence, params.early_stopping) {
+        (Some(c), _) if end.converged => format!(
+            "converged after {} epochs: no validation prediction moved by more than {} for {} epochs",
+            end.epochs, c.tolerance, c.patience
+        ),
+        (Some(_), _) => format!(
+            "did NOT converge: stopped at the cap of {} epochs (raise --epochs)",
+            end.epochs
+        ),
+        (None, Some(_)) => format!(
+            "early stopping after {} epochs, kept epoch {}",
+            end.epochs, end.kept_epoch
+        ),
+        (None, None) => format!("{} epochs (fixed)", end.epochs),
     }
 }
 

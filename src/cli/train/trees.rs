@@ -292,6 +292,7 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
                 roc,
                 &[],
                 &model.validation_loss,
+                None,
             );
             write_private(&svg_path, svg.as_bytes())?;
             written.push_str(&format!(" and {}", svg_path.display()));

@@ -1,7 +1,7 @@
 //! `indomain train --mode vertical`: the label holder, a feature holder or
 //! the dealer of a vertical training job, over a QUIC mesh.
 
-use super::{Args, Parties, bytes, describe};
+use super::{Args, Parties, bytes, describe, describe_calibration, describe_end};
 use crate::cli::CliResult;
 use crate::cli::net_args::party_addrs;
 use crate::cli::stop;
@@ -30,6 +30,18 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
             names.len()
         )
         .into());
+    }
+    if dealer.is_none()
+        && matches!(args.task, super::TaskArg::Logistic)
+        && matches!(args.sigmoid, super::SigmoidArg::Fourier)
+    {
+        return Err(
+            "without --dealer, the default --sigmoid fourier is not available (it \
+             needs packed AND triples, daBits and trigonometric masks, which two-party \
+             correlations do not provide): pass --sigmoid clamped or --sigmoid linear, or \
+             name a --dealer"
+                .into(),
+        );
     }
     let roles = Roles::new(names.len(), label, dealer)?;
     let me = parties.me;
@@ -132,6 +144,11 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
     let mut party_set = mesh(&endpoint, me, &addrs)?;
     let mut trainer = indomain_learn::secure::Trainer::new(job.spec.params.frac_bits);
     let epochs = job.spec.params.epochs;
+    let cap = if job.spec.params.convergence.is_some() {
+        format!("at most {epochs}")
+    } else {
+        epochs.to_string()
+    };
     let quiet = args.quiet;
     let outcome = pipeline::run(
         &mut party_set,
@@ -151,9 +168,9 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
                     "contribution run"
                 };
                 let loss = loss.map_or(String::new(), |l| format!(", loss {l:.4}"));
-                bar.set_message(format!("{what}: epoch {epoch}/{epochs}{loss}"));
+                bar.set_message(format!("{what}: epoch {epoch} ({cap}){loss}"));
                 if run == 0 && !quiet {
-                    bar.suspend(|| eprintln!("epoch {epoch}/{epochs}{loss}"));
+                    bar.suspend(|| eprintln!("epoch {epoch} ({cap}){loss}"));
                 }
             }
             Event::Contribution(with) => bar.set_message(format!(
@@ -195,6 +212,13 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
     }
     if let (Some(model), Some(path)) = (&outcome.model, &model_path) {
         model.save(path)?;
+        if let Some(end) = &model.training {
+            eprintln!(
+                "train {}: {}",
+                args.me,
+                describe_end(end, &model.job.params)
+            );
+        }
         if let Some(e) = &model.evaluation {
             eprintln!(
                 "train {}: held-out ({} rows): {}",
@@ -202,6 +226,25 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
                 model.rows.test,
                 describe(e)
             );
+        }
+        if let Some(c) = &model.calibration {
+            eprintln!(
+                "train {}: {}",
+                args.me,
+                describe_calibration("held-out calibration", &c.held_out)
+            );
+            if let Some(r) = &c.recalibrated {
+                eprintln!(
+                    "train {}: {}; log-loss {:.4}, AUC {:.4}",
+                    args.me,
+                    describe_calibration(
+                        &format!("after {:?} recalibration", r.method),
+                        &r.held_out
+                    ),
+                    r.log_loss,
+                    r.auc
+                );
+            }
         }
         if let Some(c) = &model.contribution {
             eprintln!(
@@ -224,6 +267,7 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
                 roc,
                 &model.loss_per_epoch,
                 &model.validation_loss_per_epoch,
+                model.calibration.as_ref(),
             );
             write_private(&svg_path, svg.as_bytes())?;
             written.push_str(&format!(" and {}", svg_path.display()));

@@ -24,6 +24,7 @@ front_page!(statistics, "statistics.rs");
 front_page!(dp, "dp.rs");
 front_page!(secagg, "secagg.rs");
 front_page!(vertical, "vertical.rs");
+front_page!(trees, "trees.rs");
 front_page!(dot, "dot.rs");
 
 // Private verification needs the facade's `verify` feature (CI turns it on).

@@ -47,7 +47,7 @@ use super::points::Scale;
 use crate::LearnError;
 use crate::align::Roles;
 use crate::binning::BinIndex;
-use crate::params::{Sigmoid, Task, TrainParams};
+use crate::params::{Optimizer, Sigmoid, Task, TrainParams};
 use crate::woe::layout::Layout;
 use indomain_core::FixedPoint;
 use indomain_mpc::dealer::{self, DealerClient, DealerLimits};
@@ -254,6 +254,16 @@ fn check(params: &TrainParams, scale: &Scale) -> Result<(), LearnError> {
             "a WOE scorecard trains full-batch without early stopping (set --epochs instead)",
         );
     }
+    if !matches!(params.optimizer, Optimizer::GradientDescent)
+        || params.convergence.is_some()
+        || params.recalibration.is_some()
+    {
+        return bad(
+            "a WOE scorecard trains by gradient descent for exactly --epochs epochs \
+             (TrainParams::gradient_descent): no bound-Newton optimizer, convergence test or \
+             recalibration",
+        );
+    }
     if params.epochs == 0 || !(params.learning_rate > 0.0 && params.learning_rate <= 16.0) {
         return bad("epochs ≥ 1 and a learning rate in (0, 16]");
     }
@@ -396,6 +406,7 @@ impl Steps {
             let mut err = match self.sigmoid {
                 Sigmoid::Linear => s.sigmoid(z, 0)?,
                 Sigmoid::Clamped => s.sigmoid_clamped(z, 0)?,
+                Sigmoid::Fourier => s.sigmoid_fourier(&z, 0)?,
             };
             if rank == LEAD {
                 err.sub_public(y, rank)?;

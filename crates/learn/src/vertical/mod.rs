@@ -14,32 +14,49 @@
 //! holder's with a column of ones for the intercept) is opened once under a
 //! mask only it knows (`indomain_mpc::matrix`). The weights w are shared,
 //! starting at 0. Each step on a batch, per chunk of at most 2^16 rows:
-//! z = X·w (one opening of w − V), err = σ̃(z) − y (logistic, σ̃(z) = 1/2 +
-//! z/4: `indomain_mpc::sigmoid`; with [`crate::Sigmoid::Clamped`] the same
-//! line clamped to [0, 1] by two secure comparisons, `indomain_mpc::compare`)
-//! or z − y (linear), y subtracted by the
-//! label holder; g = Xᵀ·err (one opening of err − V′), truncated; then
-//! w ← w − lr·(g/rows + l2·w), the intercept not regularised. Σ err² comes
-//! from the same opening of err − V′ (the dealer adds shares of ‖V′‖²) and
-//! is opened to the label holder only, as the epoch's training loss. Full batch, or mini-batches of consecutive
-//! training rows visited in a public order drawn from the seed.
+//! z = X·w (one opening of w − V), err = σ̂(z) − y (logistic) or z − y
+//! (linear), y subtracted by the label holder; g = Xᵀ·err (one opening of
+//! err − V′), truncated. σ̂ is [`crate::Sigmoid`]: the Fourier sigmoid by
+//! default (error below 2·10^-4 on the whole line, `indomain_mpc::sigmoid`),
+//! or σ̃(z) = 1/2 + z/4 (no communication) or that line clamped to [0, 1].
+//! The update is [`crate::Optimizer`]:
+//! - bound-Newton (default): at y = w + β·(w − w_prev), w ← y −
+//!   P·(g/rows + l2·y), P = blockdiag_k(P_k) with P_k = lr·(K·c·X_kᵀX_k/n +
+//!   l2 + μ)^-1 (c = 1/4 logistic, 1 linear; K parties with columns; the
+//!   intercept not regularised): each party computes P_k from its own
+//!   columns and opens it once under a mask like X_k, so P·v costs one
+//!   opening of d elements a step. K·c·blockdiag(X_kᵀX_k)/n ≥ c·XᵀX/n
+//!   bounds the Hessian of the loss (Böhning and Lindsay 1988; the factor
+//!   K by Cauchy–Schwarz), so the step at β = 0 and lr = 1 never
+//!   increases the objective;
+//! - gradient descent: w ← w − lr·(g/rows + l2·w).
 //!
-//! **Early stopping.** A public random ⌈fraction·rows⌉ rows (from the
-//! seed) are held out; after each epoch their scores X_val·w are opened to
-//! the label holder, which computes the validation loss and tells the
-//! others whether to stop; training ends with the weights of the best
-//! epoch.
+//! Σ err² comes from the same opening of err − V′ (the dealer adds shares
+//! of ‖V′‖²) and is opened to the label holder only, as the epoch's
+//! training loss. Full batch, or mini-batches of consecutive training rows
+//! visited in a public order drawn from the seed.
+//!
+//! **Convergence test and early stopping.** A public random
+//! ⌈fraction·rows⌉ rows (from the seed) are held out; after each epoch
+//! their scores X_val·w are opened to the label holder, which computes the
+//! validation loss and tells the others (two flags) whether to stop. With
+//! [`crate::Convergence`] (the default) it stops when no validation
+//! prediction moved by more than the tolerance for `patience` epochs in a
+//! row, and training ends with the last weights; with early stopping, when
+//! the validation loss has not improved for `patience` epochs, with the
+//! best epoch's weights. `epochs` caps both.
 //!
 //! **What each party learns.** Every computing party: the row count, every
-//! party's column count, the parameters, and masked values (uniformly
-//! random). The label holder also learns, per epoch, the training loss (one
-//! number) and, with early stopping, the scores of the validation rows
-//! under the current weights — linear combinations of the other parties'
-//! features on those rows with weights it does not know; it needs them to
-//! stop early and they are what the model reveals on those rows anyway.
-//! At the end each party learns the weights of its own columns (the label
-//! holder also the intercept), and nothing of the others' weights. The
-//! dealer learns shapes only.
+//! party's column count, the parameters, the stop flags, and masked values
+//! (uniformly random). The label holder also learns, per epoch, the
+//! training loss (one number) and, with a validation split, the scores of
+//! the validation rows under the current weights — linear combinations of
+//! the other parties' features on those rows with weights it does not
+//! know; it needs them to judge convergence and they are what the model
+//! reveals on those rows anyway. At the end each party learns the weights
+//! of its own columns (the label holder also the intercept), and nothing
+//! of the others' weights or preconditioner blocks. The dealer learns
+//! shapes only.
 //!
 //! **Scoring** ([`predict`]). Each party computes x_k·w_k locally (the
 //! label holder adds the intercept); a secure sum (`indomain_mpc::sum`)
@@ -47,32 +64,39 @@
 //!
 //! **Accuracy.** Values are fixed-point with f fractional bits (16 by
 //! default); features must be within ±1024 (the bounded encoder refuses
-//! others). The secure weights follow plaintext gradient descent with the
-//! same σ̃, rows and order up to the rounding of encodings and truncations
-//! (about 2^-f per step) and the truncation failure bound of
-//! docs/protocols.md.
+//! others). With gradient descent the secure weights follow plaintext
+//! gradient descent with the same σ̂, rows and order up to the rounding of
+//! encodings and truncations (about 2^-f per step); with bound-Newton and
+//! the Fourier sigmoid they converge to the optimum of the regularised
+//! logistic loss (`crate::plain::converged`) up to the sigmoid's error, the
+//! tolerance and that rounding; both within the truncation failure bound
+//! of docs/protocols.md.
 //!
-//! **Which sigmoid, which plaintext reference.** Logistic training never
-//! evaluates the exact σ: its gradient uses σ̃(z) = 1/2 + z/4
-//! ([`crate::Sigmoid::Linear`], the default of [`TrainParams`]) or that
-//! line clamped to [0, 1] ([`crate::Sigmoid::Clamped`]). The plaintext
-//! computation it matches is [`crate::plain::train_with`] with
-//! `indomain_mpc::sigmoid::sigmoid_approx` (or `sigmoid_clamped`), on the
-//! parties' columns joined label holder first, then the feature holders in
-//! set order. [`crate::plain::train`] descends with the exact σ and ends
-//! elsewhere: after the same epochs its weights can differ by tens of
-//! percent. Scores, losses on held-out rows and metrics use the exact σ.
+//! **Which sigmoid, which plaintext reference.** With the linear σ̃(z) =
+//! 1/2 + z/4 ([`crate::Sigmoid::Linear`]) or that line clamped to [0, 1]
+//! ([`crate::Sigmoid::Clamped`]), gradient descent matches
+//! [`crate::plain::train_with`] with `indomain_mpc::sigmoid::sigmoid_approx`
+//! (or `sigmoid_clamped`), on the parties' columns joined label holder
+//! first, then the feature holders in set order; [`crate::plain::train`]
+//! descends with the exact σ and ends elsewhere. The Fourier sigmoid (the
+//! default) needs packed AND triples, daBits and trigonometric masks, which
+//! only the dealer provides: without a dealer (two data parties,
+//! `indomain_mpc::TwoParty`) it is refused, and the linear or clamped
+//! sigmoid must be chosen. Scores, losses on held-out rows and metrics use
+//! the exact σ.
 
 mod plan;
 mod predict;
+mod step;
 mod train;
+mod whiten;
 
 pub(crate) use plan::check_params;
-pub use plan::{FEATURE_BOUND, batch_order, batches, validation_split};
+pub use plan::{FEATURE_BOUND, batch_order, batches, prediction_change, validation_split};
 
 use crate::LearnError;
 use crate::align::Roles;
-use crate::params::TrainParams;
+use crate::params::{Task, TrainParams};
 use indomain_net::PartySet;
 use ndarray::ArrayView2;
 use rand::{CryptoRng, Rng};
@@ -85,18 +109,28 @@ pub struct TrainOutcome {
     pub weights: Vec<f64>,
     /// The intercept, at the label holder only.
     pub intercept: Option<f64>,
-    /// The training loss of each epoch, at the label holder only (half the
-    /// mean squared error, or the Taylor logistic loss of the weights each
-    /// epoch started from).
+    /// The training loss of each epoch, at the label holder only, at the
+    /// point each step started from: half the mean squared error (linear),
+    /// the Brier score mean((σ̂ − y)²) (clamped or Fourier sigmoid), or the
+    /// Taylor logistic loss (σ̃).
     pub loss_per_epoch: Vec<f64>,
-    /// The validation loss after each epoch, at the label holder, with
-    /// early stopping.
+    /// The validation loss after each epoch (log-loss with the exact σ, or
+    /// half the mean squared error), at the label holder, with a
+    /// validation split.
     pub validation_loss: Vec<f64>,
-    /// Epochs run (fewer than asked when early stopping ended training;
-    /// 0 at the dealer).
+    /// Epochs run (fewer than the cap when the convergence test or early
+    /// stopping ended training; 0 at the dealer).
     pub epochs: usize,
     /// The epoch whose weights were kept (1-based).
     pub best_epoch: usize,
+    /// Whether the convergence test ended training (false when the cap
+    /// did, or without the test).
+    pub converged: bool,
+    /// The validation rows' linear scores under the kept weights, at the
+    /// label holder (what a recalibration is fitted on).
+    pub validation_scores: Vec<f64>,
+    /// The validation rows' labels, at the label holder.
+    pub validation_labels: Vec<f64>,
 }
 
 /// Trains a vertical model; every party of `parties` calls it.
@@ -166,17 +200,18 @@ pub fn predict<R: Rng + CryptoRng + ?Sized>(
     )
 }
 
-/// Mean log-loss of linear scores `z` against 0/1 labels, with the exact
-/// sigmoid (probabilities clipped to [1e-15, 1 − 1e-15]).
-fn log_loss(z: &[f64], y: &[f64]) -> f64 {
-    let eps = 1e-15;
-    let sum: f64 = z
+/// The model's outputs for linear scores: probabilities (logistic, exact
+/// σ) or the scores.
+fn outputs(task: Task, scores: &[f64]) -> Vec<f64> {
+    scores
         .iter()
-        .zip(y)
-        .map(|(&z, &y)| {
-            let p = (1.0 / (1.0 + (-z).exp())).clamp(eps, 1.0 - eps);
-            -(y * p.ln() + (1.0 - y) * (1.0 - p).ln())
-        })
-        .sum();
-    sum / y.len().max(1) as f64
+        .map(|&s| crate::plain::link(task, s))
+        .collect()
+}
+
+/// The validation loss of linear scores: log-loss with the exact sigmoid
+/// (probabilities clipped to [1e-15, 1 − 1e-15]) or half the mean squared
+/// error.
+fn validation_loss(task: Task, scores: &[f64], y: &[f64]) -> f64 {
+    crate::plain::loss(task, &outputs(task, scores), y)
 }

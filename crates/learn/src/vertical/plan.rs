@@ -7,7 +7,7 @@
 //! come from the job's public seed.
 
 use crate::LearnError;
-use crate::params::{Sigmoid, Task, TrainParams};
+use crate::params::{Optimizer, Sigmoid, Task, TrainParams};
 use indomain_mpc::open;
 use indomain_net::PartySet;
 use rand::SeedableRng;
@@ -50,8 +50,44 @@ fn param_words(p: &TrainParams) -> Vec<u64> {
         matches!(p.task, Task::Logistic) as u64,
         es.map_or(0, |e| e.validation_fraction.to_bits()),
         es.map_or(0, |e| e.patience as u64),
-        matches!(p.sigmoid, Sigmoid::Clamped) as u64,
+        match p.sigmoid {
+            Sigmoid::Linear => 0,
+            Sigmoid::Clamped => 1,
+            Sigmoid::Fourier => 2,
+        },
+        match p.optimizer {
+            Optimizer::GradientDescent => 0,
+            Optimizer::BoundNewton { momentum } => 1 + momentum.to_bits(),
+        },
+        p.convergence.map_or(0, |c| c.validation_fraction.to_bits()),
+        p.convergence.map_or(0, |c| c.tolerance.to_bits()),
+        p.convergence.map_or(0, |c| c.patience as u64),
+        match p.recalibration {
+            None => 0,
+            Some(crate::calibration::Method::Platt) => 1,
+            Some(crate::calibration::Method::Isotonic) => 2,
+        },
     ]
+}
+
+/// The largest change of a validation prediction between two epochs:
+/// probabilities (logistic), or predictions in units of the labels'
+/// standard deviation (linear). The convergence test compares it with
+/// its tolerance.
+pub fn prediction_change(task: Task, previous: &[f64], now: &[f64], labels: &[f64]) -> f64 {
+    let largest = previous
+        .iter()
+        .zip(now)
+        .fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
+    match task {
+        Task::Logistic => largest,
+        Task::Linear => {
+            let n = labels.len().max(1) as f64;
+            let mean = labels.iter().sum::<f64>() / n;
+            let sd = (labels.iter().map(|y| (y - mean).powi(2)).sum::<f64>() / n).sqrt();
+            largest / sd.max(1e-12)
+        }
+    }
 }
 
 /// Checks the parameters every party must accept before anything is sent.
@@ -76,6 +112,29 @@ pub(crate) fn check_params(p: &TrainParams) -> Result<(), LearnError> {
         && (!(es.validation_fraction > 0.0 && es.validation_fraction < 1.0) || es.patience == 0)
     {
         return bad("early stopping needs a validation fraction in (0, 1) and patience ≥ 1");
+    }
+    if let Some(c) = p.convergence
+        && (!(c.validation_fraction > 0.0 && c.validation_fraction < 1.0)
+            || c.patience == 0
+            || !(c.tolerance.is_finite() && c.tolerance > 0.0))
+    {
+        return bad(
+            "the convergence test needs a validation fraction in (0, 1), a positive tolerance and patience ≥ 1",
+        );
+    }
+    if p.recalibration.is_some() && (p.validation_fraction().is_none() || p.task != Task::Logistic)
+    {
+        return bad(
+            "recalibration needs logistic regression and a validation split (the convergence test or early stopping)",
+        );
+    }
+    if p.convergence.is_some() && p.early_stopping.is_some() {
+        return bad("choose the convergence test or early stopping, not both");
+    }
+    if let Optimizer::BoundNewton { momentum } = p.optimizer
+        && !(0.0..1.0).contains(&momentum)
+    {
+        return bad("the bound-Newton momentum must be in [0, 1)");
     }
     Ok(())
 }

@@ -26,7 +26,7 @@ use indomain_learn::align::{Roles, align};
 use indomain_learn::data::check_features;
 use indomain_learn::model::{ModelFile, PartyRole};
 use indomain_learn::pipeline::Trained;
-use indomain_learn::{LearnError, agree, plain, secure};
+use indomain_learn::{LearnError, agree, secure};
 use indomain_net::PartySet;
 use std::fmt::Write;
 use std::path::PathBuf;
@@ -106,8 +106,7 @@ impl Node {
         let trained = Trained {
             weights: model.weights.clone(),
             intercept: model.intercept,
-            loss_per_epoch: Vec::new(),
-            validation_loss: Vec::new(),
+            ..Trained::default()
         };
         let scores = secure::joint_scores(
             parties,
@@ -122,7 +121,7 @@ impl Node {
         };
         let mut csv = format!("{},score,prediction\n", model.job.id_column);
         for (id, s) in aligned.ids.iter().zip(&scores) {
-            let _ = writeln!(csv, "{id},{s},{}", plain::link(model.job.params.task, *s));
+            let _ = writeln!(csv, "{id},{s},{}", model.prediction(*s));
         }
         if !spec.receivers("predictions").contains(&me) {
             return Ok(Vec::new());

@@ -27,10 +27,11 @@ use super::run_mesh::Produced;
 use crate::dataset::Table;
 use crate::jobspec::JobSpec;
 use indomain_learn::align::Roles;
+use indomain_learn::calibration::Method;
 use indomain_learn::data::Table as Rows;
 use indomain_learn::model::{JobParty, JobSpec as LearnSpec, PartyRole};
 use indomain_learn::pipeline::{self, VerticalJob};
-use indomain_learn::{Sigmoid, Task, TrainParams};
+use indomain_learn::{Convergence, Optimizer, Sigmoid, Task, TrainParams};
 use indomain_net::PartySet;
 use ndarray::Array2;
 use std::collections::HashMap;
@@ -157,13 +158,34 @@ fn vertical_job(spec: &JobSpec) -> Result<VerticalJob, String> {
         }
     };
     let sigmoid = match spec.text_param("sigmoid") {
-        None | Some("linear") => Sigmoid::Linear,
+        None => defaults.sigmoid,
+        Some("fourier") => Sigmoid::Fourier,
+        Some("linear") => Sigmoid::Linear,
         Some("clamped") => Sigmoid::Clamped,
         Some(other) => {
             return Err(format!(
-                "parameter sigmoid = {other:?}: use linear or clamped"
+                "parameter sigmoid = {other:?}: use fourier, linear or clamped"
             ));
         }
+    };
+    let optimizer = match spec.text_param("optimizer") {
+        None => defaults.optimizer,
+        Some("bound-newton") => Optimizer::DEFAULT,
+        Some("gradient-descent") => Optimizer::GradientDescent,
+        Some(other) => {
+            return Err(format!(
+                "parameter optimizer = {other:?}: use bound-newton or gradient-descent"
+            ));
+        }
+    };
+    // The convergence test is on unless the job asks for a fixed number of
+    // epochs (convergence = false).
+    let convergence = match spec.parameters.get("convergence") {
+        Some(crate::jobspec::Param::Bool(false)) => None,
+        _ => Some(Convergence {
+            tolerance: number("tolerance", Convergence::default().tolerance),
+            ..Convergence::default()
+        }),
     };
     let params = TrainParams {
         task,
@@ -180,6 +202,18 @@ fn vertical_job(spec: &JobSpec) -> Result<VerticalJob, String> {
         seed: u64::try_from(spec.int_param("seed").unwrap_or(0))
             .map_err(|_| "parameter seed must not be negative")?,
         sigmoid,
+        optimizer,
+        convergence,
+        recalibration: match spec.text_param("recalibration") {
+            None | Some("none") => None,
+            Some("platt") => Some(Method::Platt),
+            Some("isotonic") => Some(Method::Isotonic),
+            Some(other) => {
+                return Err(format!(
+                    "parameter recalibration = {other:?}: use none, platt or isotonic"
+                ));
+            }
+        },
     };
     let test_fraction = number("test_fraction", 0.25);
     if !(test_fraction > 0.0 && test_fraction < 1.0) {

@@ -234,7 +234,12 @@ fn every_job_types_plan_refuses_out_of_range_parameters_at_both_ends() {
         (TRAIN, "test_fraction", "1.0", "must be between 0 and 1"),
         (TRAIN, "batch_size", "0", "must be 1 to"),
         (TRAIN, "task", "\"poisson\"", "use logistic or linear"),
-        (TRAIN, "sigmoid", "\"tanh\"", "use linear or clamped"),
+        (
+            TRAIN,
+            "sigmoid",
+            "\"tanh\"",
+            "use fourier or linear or clamped",
+        ),
         (TRAIN, "seed", "-1", "must be 0 to"),
         (TRAIN, "min_rows", "0", "must be 1 to"),
         (TRAIN, "contribution", "\"yes\"", "must be true or false"),

@@ -6,8 +6,11 @@
 //!
 //! Parameters: `label_holder`, `dealer`, `id_column`, `label_column`
 //! (required); `task` (`logistic` or `linear`), `epochs` (1 to
-//! [`MAX_EPOCHS`]), `learning_rate`, `l2`, `batch_size`, `frac_bits`,
-//! `sigmoid` (`linear` or `clamped`), `seed`, `test_fraction` (between 0
+//! [`MAX_EPOCHS`]; a cap unless `convergence = false`), `convergence`,
+//! `tolerance`, `optimizer` (`bound-newton` or `gradient-descent`),
+//! `learning_rate`, `l2`, `batch_size`, `frac_bits`, `sigmoid` (`fourier`,
+//! `linear` or `clamped`), `recalibration` (`none`, `platt` or
+//! `isotonic`), `seed`, `test_fraction` (between 0
 //! and 1), `min_rows` and `min_group_size` (the fewest shared rows is the
 //! larger), `contribution` (the contribution report). This is the only
 //! place a node turns them into [`TrainParams`]; the protocol's own checks
@@ -28,9 +31,10 @@ use super::params::{Params, bad, bad_param};
 use super::{Correlations, LeakProfile, set};
 use crate::jobspec::{JobSpec, Part, Problem};
 use indomain_learn::align::{MAX_FEATURE_HOLDERS, Roles};
+use indomain_learn::calibration::Method;
 use indomain_learn::model::{JobParty, JobSpec as LearnSpec, PartyRole};
 use indomain_learn::pipeline::{Releases, VerticalJob};
-use indomain_learn::{Sigmoid, Task, TrainParams};
+use indomain_learn::{Convergence, Optimizer, Sigmoid, Task, TrainParams};
 use std::collections::BTreeSet;
 
 /// The most epochs a training job may ask for.
@@ -58,6 +62,10 @@ const PARAMETERS: &[&str] = &[
     "batch_size",
     "frac_bits",
     "sigmoid",
+    "optimizer",
+    "convergence",
+    "tolerance",
+    "recalibration",
     "seed",
     "test_fraction",
     "min_rows",
@@ -235,9 +243,32 @@ fn train_params(params: &Params<'_>) -> Result<TrainParams, Problem> {
         Some("linear") => Task::Linear,
         _ => Task::Logistic,
     };
-    let sigmoid = match params.choice("sigmoid", &["linear", "clamped"])? {
+    let sigmoid = match params.choice("sigmoid", &["fourier", "linear", "clamped"])? {
+        Some("fourier") => Sigmoid::Fourier,
+        Some("linear") => Sigmoid::Linear,
         Some("clamped") => Sigmoid::Clamped,
-        _ => Sigmoid::Linear,
+        _ => defaults.sigmoid,
+    };
+    let optimizer = match params.choice("optimizer", &["bound-newton", "gradient-descent"])? {
+        Some("bound-newton") => Optimizer::DEFAULT,
+        Some("gradient-descent") => Optimizer::GradientDescent,
+        _ => defaults.optimizer,
+    };
+    // The convergence test is on unless the job asks for a fixed number of
+    // epochs (convergence = false).
+    let convergence = match params.flag("convergence")? {
+        Some(false) => None,
+        _ => Some(Convergence {
+            tolerance: params
+                .number("tolerance", |t| t > 0.0, "must be positive")?
+                .unwrap_or(Convergence::default().tolerance),
+            ..Convergence::default()
+        }),
+    };
+    let recalibration = match params.choice("recalibration", &["none", "platt", "isotonic"])? {
+        Some("platt") => Some(Method::Platt),
+        Some("isotonic") => Some(Method::Isotonic),
+        _ => None,
     };
     let finite = |_: f64| true;
     let train = TrainParams {
@@ -258,6 +289,9 @@ fn train_params(params: &Params<'_>) -> Result<TrainParams, Problem> {
             .map_or(defaults.frac_bits, |f| f as u32),
         seed: params.int("seed", 0..=i64::MAX)?.map_or(0, |s| s as u64),
         sigmoid,
+        optimizer,
+        convergence,
+        recalibration,
     };
     // The protocol's own checks, one parameter at a time so that a refusal
     // names it, then together.

@@ -128,8 +128,8 @@ pub fn page(console: &Console, ctx: &Ctx<'_>) -> Resp {
             @if plots {
                 figure #plots {
                     // Drawn by the engine (learn::report), every label escaped there.
-                    (PreEscaped(indomain_learn::report::svg(&t(&title), &m.roc, &m.loss_per_epoch, &m.validation_loss_per_epoch)))
-                    figcaption { @if m.roc.is_empty() { "No ROC curve in this file (only the label holder's file has one)." } @else { "ROC, KS and loss per epoch." } }
+                    (PreEscaped(indomain_learn::report::svg(&t(&title), &m.roc, &m.loss_per_epoch, &m.validation_loss_per_epoch, m.calibration.as_ref())))
+                    figcaption { @if m.roc.is_empty() { "No ROC curve in this file (only the label holder's file has one)." } @else if m.calibration.is_some() { "ROC, KS, loss per epoch and the reliability curve (held-out rows by decile)." } @else { "ROC, KS and loss per epoch." } }
                 }
             }
         }
