@@ -1,9 +1,12 @@
 //! The README's main command, end to end: `indomain demo` starts three real
 //! `indomain node` processes on loopback, submits jobs to them over their
-//! control sockets, shows one refused by policy, verifies every node's
-//! audit log, then runs the private verification service and SecAgg+;
-//! every secure result is checked against the plaintext computation, and
-//! the report must say that all matched.
+//! control sockets (a differentially private release spends a data
+//! holder's monthly budget and a second one is refused for it), shows one
+//! refused by policy, verifies every node's audit log, then trains
+//! gradient-boosted trees among three processes and runs the private
+//! verification service and SecAgg+; every secure result is checked
+//! against the plaintext computation, and the report must say that all
+//! matched.
 
 use std::process::Command;
 
@@ -46,6 +49,24 @@ fn demo_runs_every_job_and_matches_plaintext() {
         ),
         "{stdout}"
     );
+    // A DP release spends from the bank's monthly budget for the
+    // statistics office; the same release again is refused for it, with
+    // what remains named, before any data is read.
+    assert!(
+        stdout.contains("ok: every released count and sum within 5.5 noise standard deviations")
+            && stdout.contains("the bank's ledger charged the release's ρ")
+            && stdout.contains("the bank's budget for statistics-office this month"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "refused: policy.peers.statistics-office.allow[1].dp: the DP budget of dataset incomes for statistics-office for "
+        ) && stdout.contains("is exhausted for this job")
+            && stdout.contains(
+                "ok: refused by bank under policy.peers.statistics-office.allow[1].dp before any row was read, naming the ε that remains; the budget is unchanged"
+            ),
+        "{stdout}"
+    );
     for node in NODES {
         assert!(stdout.contains(&format!("{node}: OK — ")), "{stdout}");
     }
@@ -53,6 +74,14 @@ fn demo_runs_every_job_and_matches_plaintext() {
     let statistics =
         nodes.join("statistics-office/results/statistics-office/demo-incomes/statistics.csv");
     assert!(statistics.is_file(), "{}", statistics.display());
+    let released =
+        nodes.join("statistics-office/results/statistics-office/demo-dp-incomes/statistics.csv");
+    assert!(released.is_file(), "{}", released.display());
+    assert!(
+        !nodes
+            .join("bank/results/statistics-office/demo-dp-incomes-again")
+            .exists()
+    );
     for node in ["bank", "tax-bureau"] {
         assert!(
             !nodes
@@ -88,6 +117,25 @@ fn demo_runs_every_job_and_matches_plaintext() {
     assert!(
         stdout.contains("ok: converged; AUC, log-loss and ECE within"),
         "{stdout}"
+    );
+    // Vertical GBDT among three processes, its AUC next to the LR's; the
+    // dealer writes no model.
+    assert!(
+        stdout.contains("GBDT held-out AUC ")
+            && stdout.contains("; logistic regression (node job above) ")
+            && stdout.contains(
+                "ok: AUC within 0.01 of plaintext trees on the same rows, split and bins"
+            ),
+        "{stdout}"
+    );
+    for node in ["bank", "tax-bureau"] {
+        let model = dir.path().join(format!("gbdt/{node}-trees.json"));
+        assert!(model.is_file(), "{}", model.display());
+    }
+    assert!(
+        !dir.path()
+            .join("gbdt/statistics-office-trees.json")
+            .exists()
     );
     assert!(
         stdout.contains("answers equal the plaintext look-up"),

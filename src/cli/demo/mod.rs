@@ -4,14 +4,20 @@
 //! Part 1 runs three real `indomain node` processes on loopback (QUIC with
 //! mutual TLS), each over an SQLite database of its own with a policy, and
 //! submits jobs to them through their control sockets: PSI intersection,
-//! cardinality, intersection-sum and join, secure statistics, vertical
-//! training, and one job the policy refuses; then `audit verify` checks
-//! every node's log. Part 2 runs what is not a node job: the private
-//! verification service (an operator process and a client process), a
+//! cardinality, intersection-sum and join, secure statistics, statistics
+//! with differential privacy spending from a data holder's monthly budget
+//! (and a second release refused once it is spent), vertical training,
+//! and one job the policy refuses; then `audit verify` checks
+//! every node's log. Part 2 runs what is not a node job: vertical
+//! gradient-boosted trees (one `indomain train --algorithm gbdt` process
+//! per organisation, AUC next to the node job's logistic regression), the
+//! private verification service (an operator process and a client process), a
 //! differentially private histogram (one `indomain aggregate` process per
 //! agency) and SecAgg+ with dropouts in one process.
 
 mod data;
+mod dp_budget;
+mod gbdt;
 mod jobs;
 mod node_jobs;
 mod nodes;
@@ -134,6 +140,13 @@ pub fn run(args: Args) -> CliResult {
         outcomes.run("Secure statistics as a node job", || {
             node_jobs::statistics(&roles, &incomes)
         });
+        outcomes.run(
+            "Statistics with differential privacy, under a budget",
+            || dp_budget::spend(&roles, &incomes),
+        );
+        outcomes.run("A job refused for an exhausted DP budget", || {
+            dp_budget::refused(&roles)
+        });
         outcomes.run("Vertical training as a node job", || {
             training::node_training(&roles, &training_files, args.seed)
         });
@@ -151,6 +164,14 @@ pub fn run(args: Args) -> CliResult {
 
     println!("# Part 2: a service and library use, outside the node");
     println!();
+    outcomes.run("Gradient-boosted trees between processes", || {
+        let lr_model = bank
+            .dir
+            .join("results")
+            .join(bank.name)
+            .join("demo-credit/model.json");
+        gbdt::train(&exe, dir, &nodes, &training_files, &lr_model, args.seed)
+    });
     outcomes.run("Private verification", || {
         verification::verification(&exe, dir, &nodes[1], &nodes[0], args.rows / 5, args.seed)
     });

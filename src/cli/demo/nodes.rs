@@ -7,7 +7,7 @@
 use super::Node;
 use super::procs;
 use indomain_node::config::NodeConfig;
-use indomain_node::control::{self, JobSummary, Request, Response};
+use indomain_node::control::{self, BudgetLine, JobSummary, Request, Response};
 use indomain_node::jobspec::JobSpec;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -177,6 +177,15 @@ impl Site {
             job_id: job_id.to_string(),
         })? {
             Response::Outputs { files, .. } => Ok(files),
+            other => Err(format!("{}: unexpected answer {other:?}", self.name)),
+        }
+    }
+
+    /// The DP budgets of this node's policy, with what remains this month
+    /// (as `indomain job budget` shows them).
+    pub fn budgets(&self) -> Result<Vec<BudgetLine>, String> {
+        match self.call(&Request::Budget)? {
+            Response::Budget { budgets } => Ok(budgets),
             other => Err(format!("{}: unexpected answer {other:?}", self.name)),
         }
     }

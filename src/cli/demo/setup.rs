@@ -5,6 +5,7 @@
 //! it.
 
 use super::data::{PsiData, RegionRows};
+use super::dp_budget::{BUDGET_DELTA, BUDGET_EPSILON, PURPOSE};
 use super::jobs::{MIN_GROUP, read_csv};
 use super::node_jobs::{MIN_INTERSECTION, Sites};
 use super::nodes::Site;
@@ -190,8 +191,18 @@ pub fn policy(site: &Site, sites: &Sites) -> String {
     // size (the bank contributes rows, the tax bureau deals).
     let statistics = format!(
         "\n[[policy.peers.{office}.allow]]\nprotocols = [\"aggregate\"]\n\
+         purposes = [\"income statistics\"]\n\
          datasets = [\"incomes\"]\ngrades = [\"public\", \"sensitive\"]\n\
          outputs = {{ statistics = [\"{office}\"] }}\nmin_group_size = {MIN_GROUP}\n"
+    );
+    // For a release, the bank requires differential privacy, within a
+    // monthly budget for the statistics office.
+    let release = format!(
+        "\n[[policy.peers.{office}.allow]]\nprotocols = [\"aggregate\"]\n\
+         purposes = [\"{PURPOSE}\"]\n\
+         datasets = [\"incomes\"]\ngrades = [\"public\", \"sensitive\"]\n\
+         outputs = {{ statistics = [\"{office}\"] }}\nmin_group_size = {MIN_GROUP}\n\
+         dp = {{ epsilon = {BUDGET_EPSILON:?}, delta = {BUDGET_DELTA:e}, per = \"month\" }}\n"
     );
     // The bank may train a credit model with the tax bureau's features and
     // the statistics office as dealer; each data party keeps its own model
@@ -223,7 +234,7 @@ pub fn policy(site: &Site, sites: &Sites) -> String {
             "[[policy.peers.{tax}.allow]]\nprotocols = [\"psi-cardinality\", \"psi-sum\"]\n\
              datasets = [\"customers\"]\ncolumns = [\"id\"]\ngrades = [\"internal\"]\n\
              outputs = {{ cardinality = [\"{tax}\", \"{bank}\"], sum = [\"{tax}\"] }}\n\
-             min_intersection = {MIN_INTERSECTION}\nmax_jobs_per_hour = 10\n{statistics}"
+             min_intersection = {MIN_INTERSECTION}\nmax_jobs_per_hour = 10\n{statistics}{release}"
         )
     } else {
         String::new()
