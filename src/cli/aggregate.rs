@@ -1,17 +1,16 @@
 //! `indomain aggregate`: one party of an N-party secure statistics job.
 
 use super::CliResult;
-use super::net_args::{party_addrs, spinner};
+use super::net_args::{bind_among, party_addrs, spinner, timeout_limits};
 use super::stop;
 use indomain_aggregate::dp::{Clip, DEFAULT_DELTA, DpSpec};
 use indomain_aggregate::stats::job::{DEFAULT_FRAC_BITS, DEFAULT_MAX_ABS};
 use indomain_aggregate::stats::{CountDecision, DpCalibration, Statistic, StatsJob, serve_dealer};
-use indomain_net::Limits;
 use indomain_net::quic::{Endpoint, Identity, TrustedPeer, mesh};
 use indomain_node::aggregate_job::{self, AggregateJob};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 const AFTER_HELP: &str = "\
 Run one process per party (2 to 16). Every party gives the same --party
@@ -345,7 +344,7 @@ pub fn run(args: Args) -> CliResult {
         }
         .into());
     }
-    let limits = limits(&args)?;
+    let limits = timeout_limits(args.timeout)?;
     let identity = Identity::load(&args.identity)?;
     let prepared = job.prepare(me, parties.len(), decision.data_parties(parties.len()))?;
     let trusted = parties
@@ -425,17 +424,6 @@ fn dp_spec(args: &Args, statistic: &Statistic) -> Result<Option<DpSpec>, String>
     Ok(Some(spec))
 }
 
-fn limits(args: &Args) -> Result<Limits, String> {
-    let recv_timeout = Duration::try_from_secs_f64(args.timeout)
-        .ok()
-        .filter(|t| !t.is_zero())
-        .ok_or("--timeout: give a positive number of seconds")?;
-    Ok(Limits {
-        recv_timeout,
-        ..Limits::default()
-    })
-}
-
 /// The dealer of a job decided by comparison: deals masks, their bits and
 /// Beaver triples to the data parties until their leader is done. It holds
 /// no data and learns only the sizes of the requests.
@@ -450,16 +438,8 @@ fn run_dealer(args: &Args, parties: &[(TrustedPeer, SocketAddr)], me: usize) -> 
         )
         .into());
     }
-    let identity = Identity::load(&args.identity)?;
-    let trusted = parties
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| *i != me)
-        .map(|(_, (p, _))| p.clone())
-        .collect();
-    let endpoint = Endpoint::bind(&identity, parties[me].1, trusted, limits(args)?)?;
-    let stop = stop::Guard::new(endpoint.stop_handle());
-    let addrs = party_addrs(parties);
+    let (endpoint, stop, addrs) =
+        bind_among(&args.identity, parties, me, timeout_limits(args.timeout)?)?;
     let bar = spinner(args.quiet)?;
     bar.set_message(format!("connecting to {} parties", addrs.len() - 1));
     let started = Instant::now();

@@ -5,8 +5,7 @@
 
 use super::CliResult;
 use super::aggregate::parse_party;
-use super::net_args::{party_addrs, spinner};
-use super::stop;
+use super::net_args::{bind_among, spinner, timeout_limits};
 use indomain_learn::align::Roles;
 use indomain_learn::binning::{BinParams, Method};
 use indomain_learn::data::{CsvSpec, load_raw_csv};
@@ -17,11 +16,10 @@ use indomain_learn::woe::file::{BinningFile, BinningJob, strength};
 use indomain_learn::woe::pipeline::{self, BinningRun, Event};
 use indomain_learn::woe::protocol::Settings;
 use indomain_learn::{LearnError, Task};
-use indomain_net::Limits;
-use indomain_net::quic::{Endpoint, Identity, mesh};
+use indomain_net::quic::mesh;
 use indomain_node::output::check_destination;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 const AFTER_HELP: &str = "\
 Run one process per party, each with the same --party list (in the same
@@ -361,24 +359,8 @@ pub fn run(args: Args) -> CliResult {
         edges: params.edges.clone(),
     };
 
-    let recv_timeout = Duration::try_from_secs_f64(args.timeout)
-        .ok()
-        .filter(|t| !t.is_zero())
-        .ok_or("--timeout: give a positive number of seconds")?;
-    let identity = Identity::load(&args.identity)?;
-    let trusted = parties
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| *i != me)
-        .map(|(_, (p, _))| p.clone())
-        .collect();
-    let limits = Limits {
-        recv_timeout,
-        ..Limits::default()
-    };
-    let endpoint = Endpoint::bind(&identity, parties[me].1, trusted, limits)?;
-    let stop = stop::Guard::new(endpoint.stop_handle());
-    let addrs = party_addrs(&parties);
+    let limits = timeout_limits(args.timeout)?;
+    let (endpoint, stop, addrs) = bind_among(&args.identity, &parties, me, limits)?;
     let bar = spinner(args.quiet)?;
     bar.set_message(format!("connecting to {} parties", addrs.len() - 1));
     let started = Instant::now();

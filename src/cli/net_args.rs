@@ -1,11 +1,12 @@
 //! Command-line flags shared by every subcommand that talks to peers, and
 //! opening the channel to the one peer of a two-party job.
 
+use super::stop;
 use indicatif::{ProgressBar, ProgressStyle};
 use indomain_net::quic::{Endpoint, Identity, PartyAddr, QuicChannel, TrustedPeer};
 use indomain_net::{Limits, NetError};
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// How this node reaches its peers: its identity, where it listens or whom
@@ -141,6 +142,41 @@ pub(super) fn party_addrs(parties: &[(TrustedPeer, SocketAddr)]) -> Vec<PartyAdd
             addr: *addr,
         })
         .collect()
+}
+
+/// The network limits of a job's --timeout: the seconds to wait for a
+/// peer's next message (positive), the defaults otherwise.
+pub(super) fn timeout_limits(timeout: f64) -> Result<Limits, String> {
+    let recv_timeout = Duration::try_from_secs_f64(timeout)
+        .ok()
+        .filter(|t| !t.is_zero())
+        .ok_or("--timeout: give a positive number of seconds")?;
+    Ok(Limits {
+        recv_timeout,
+        ..Limits::default()
+    })
+}
+
+/// Party `me`'s endpoint for a job among `parties` (the --party list, in
+/// order): bound at its own address with the identity in `identity`,
+/// trusting every other listed party and no one else; the guard that
+/// closes it on Ctrl-C; and the addresses to mesh with.
+pub(super) fn bind_among(
+    identity: &Path,
+    parties: &[(TrustedPeer, SocketAddr)],
+    me: usize,
+    limits: Limits,
+) -> Result<(Endpoint, stop::Guard, Vec<PartyAddr>), Box<dyn std::error::Error + Send + Sync>> {
+    let identity = Identity::load(identity)?;
+    let trusted = parties
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != me)
+        .map(|(_, (p, _))| p.clone())
+        .collect();
+    let endpoint = Endpoint::bind(&identity, parties[me].1, trusted, limits)?;
+    let guard = stop::Guard::new(endpoint.stop_handle());
+    Ok((endpoint, guard, party_addrs(parties)))
 }
 
 /// The spinner of a multi-party job (hidden with --quiet).

@@ -12,20 +12,18 @@ mod scorecard;
 
 use super::CliResult;
 use super::aggregate::parse_party;
-use super::net_args::{party_addrs, spinner};
-use super::stop;
+use super::net_args::{bind_among, spinner, timeout_limits};
 use indomain_learn::align::{Roles, align};
 use indomain_learn::data::{CsvSpec, check_features, load_csv};
 use indomain_learn::model::PartyRole;
 use indomain_learn::pipeline::Trained;
 use indomain_learn::tree::model::{AnyModel, load_any};
 use indomain_learn::{LearnError, Task, agree, secure};
-use indomain_net::Limits;
-use indomain_net::quic::{Endpoint, Identity, mesh};
+use indomain_net::quic::mesh;
 use indomain_node::output::{AtomicOutput, check_destination};
 use std::io::Write;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 mod trees;
 
@@ -207,24 +205,8 @@ pub fn run(args: Args) -> CliResult {
         .ok_or_else(|| format!("the label holder {label_name} is not in the --party list"))?;
     let roles = Roles::new(names.len(), label, None)?;
 
-    let recv_timeout = Duration::try_from_secs_f64(args.timeout)
-        .ok()
-        .filter(|t| !t.is_zero())
-        .ok_or("--timeout: give a positive number of seconds")?;
-    let identity = Identity::load(&args.identity)?;
-    let trusted = parties
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| *i != me)
-        .map(|(_, (p, _))| p.clone())
-        .collect();
-    let limits = Limits {
-        recv_timeout,
-        ..Limits::default()
-    };
-    let endpoint = Endpoint::bind(&identity, parties[me].1, trusted, limits)?;
-    let stop = stop::Guard::new(endpoint.stop_handle());
-    let addrs = party_addrs(&parties);
+    let limits = timeout_limits(args.timeout)?;
+    let (endpoint, stop, addrs) = bind_among(&args.identity, &parties, me, limits)?;
     let bar = spinner(args.quiet)?;
     let started = Instant::now();
     bar.set_message(format!("connecting to {} parties", names.len() - 1));

@@ -5,7 +5,7 @@
 use super::Args;
 use crate::cli::CliResult;
 use crate::cli::aggregate::parse_party;
-use crate::cli::net_args::{party_addrs, spinner};
+use crate::cli::net_args::{bind_among, spinner, timeout_limits};
 use crate::cli::stop;
 use indomain_learn::align::Roles;
 use indomain_learn::binning::BinKind;
@@ -15,12 +15,11 @@ use indomain_learn::scorecard::model::ScorecardFile;
 use indomain_learn::scorecard::pipeline;
 use indomain_learn::stability::verdict;
 use indomain_learn::{LearnError, Task};
-use indomain_net::Limits;
-use indomain_net::quic::{Endpoint, Identity, mesh};
+use indomain_net::quic::{Endpoint, mesh};
 use indomain_node::output::{AtomicOutput, check_destination};
 use std::io::Write;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Whether the file at `path` is a scorecard.
 pub(super) fn is_scorecard(path: &Path) -> bool {
@@ -212,24 +211,8 @@ fn connect(
     parties: &[(indomain_net::quic::TrustedPeer, std::net::SocketAddr)],
     me: usize,
 ) -> Result<Connected, Box<dyn std::error::Error + Send + Sync>> {
-    let recv_timeout = Duration::try_from_secs_f64(args.timeout)
-        .ok()
-        .filter(|t| !t.is_zero())
-        .ok_or("--timeout: give a positive number of seconds")?;
-    let identity = Identity::load(&args.identity)?;
-    let trusted = parties
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| *i != me)
-        .map(|(_, (p, _))| p.clone())
-        .collect();
-    let limits = Limits {
-        recv_timeout,
-        ..Limits::default()
-    };
-    let endpoint = Endpoint::bind(&identity, parties[me].1, trusted, limits)?;
-    let guard = stop::Guard::new(endpoint.stop_handle());
-    let addrs = party_addrs(parties);
+    let limits = timeout_limits(args.timeout)?;
+    let (endpoint, guard, addrs) = bind_among(&args.identity, parties, me, limits)?;
     let set = mesh(&endpoint, me, &addrs)?;
     Ok((set, endpoint, guard))
 }

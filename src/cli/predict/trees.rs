@@ -6,8 +6,7 @@ use crate::cli::CliResult;
 
 type CliError = Box<dyn std::error::Error + Send + Sync>;
 use crate::cli::aggregate::parse_party;
-use crate::cli::net_args::{party_addrs, spinner};
-use crate::cli::stop;
+use crate::cli::net_args::{bind_among, spinner, timeout_limits};
 use indomain_learn::align::Roles;
 use indomain_learn::data::{CsvSpec, load_raw_csv};
 use indomain_learn::model::PartyRole;
@@ -15,13 +14,13 @@ use indomain_learn::tree::Loss;
 use indomain_learn::tree::model::TreeModelFile;
 use indomain_learn::tree::pipeline::{Scored, score_job};
 use indomain_learn::{LearnError, Task};
-use indomain_net::quic::{Endpoint, Identity, TrustedPeer, mesh};
-use indomain_net::{Counters, Limits};
+use indomain_net::Counters;
+use indomain_net::quic::{TrustedPeer, mesh};
 use indomain_node::output::AtomicOutput;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Every party's certificate entry and address, in --party order.
 type PartyList = Vec<(TrustedPeer, SocketAddr)>;
@@ -52,17 +51,6 @@ fn setup(args: &Args, label_name: &str) -> Result<(PartyList, usize, Roles), Str
     Ok((parties, me, roles))
 }
 
-fn limits(args: &Args) -> Result<Limits, String> {
-    let recv_timeout = Duration::try_from_secs_f64(args.timeout)
-        .ok()
-        .filter(|t| !t.is_zero())
-        .ok_or("--timeout: give a positive number of seconds")?;
-    Ok(Limits {
-        recv_timeout,
-        ..Limits::default()
-    })
-}
-
 /// Scores over the QUIC mesh; returns what the party got and its bytes.
 fn connect_and_score(
     args: &Args,
@@ -72,16 +60,8 @@ fn connect_and_score(
     model: Option<&TreeModelFile>,
     table: Option<&indomain_learn::binning::RawTable>,
 ) -> Result<(Scored, Counters), CliError> {
-    let identity = Identity::load(&args.identity)?;
-    let trusted = parties
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| *i != me)
-        .map(|(_, (p, _))| p.clone())
-        .collect();
-    let endpoint = Endpoint::bind(&identity, parties[me].1, trusted, limits(args)?)?;
-    let stop = stop::Guard::new(endpoint.stop_handle());
-    let addrs = party_addrs(parties);
+    let (endpoint, stop, addrs) =
+        bind_among(&args.identity, parties, me, timeout_limits(args.timeout)?)?;
     let bar = spinner(args.quiet)?;
     bar.set_message(format!("connecting to {} parties", parties.len() - 1));
     let mut party_set = mesh(&endpoint, me, &addrs)?;

@@ -20,7 +20,6 @@ use indomain_net::quic::TrustedPeer;
 use indomain_net::{Counters, Limits};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::Duration;
 
 const AFTER_HELP: &str = "\
 Run one process per party. Every party gives the same --mode, --party list
@@ -573,14 +572,7 @@ impl Args {
     }
 
     fn limits(&self) -> Result<Limits, String> {
-        let recv_timeout = Duration::try_from_secs_f64(self.timeout)
-            .ok()
-            .filter(|t| !t.is_zero())
-            .ok_or("--timeout: give a positive number of seconds")?;
-        Ok(Limits {
-            recv_timeout,
-            ..Limits::default()
-        })
+        super::net_args::timeout_limits(self.timeout)
     }
 
     fn progress_bar(&self) -> Result<ProgressBar, String> {

@@ -3,8 +3,7 @@
 
 use super::{AlgorithmArg, Args, Parties, TaskArg, bytes, describe};
 use crate::cli::CliResult;
-use crate::cli::net_args::party_addrs;
-use crate::cli::stop;
+use crate::cli::net_args::bind_among;
 use indomain_learn::align::Roles;
 use indomain_learn::data::{CsvSpec, load_raw_csv};
 use indomain_learn::model::{JobParty, PartyRole, write_private};
@@ -13,7 +12,7 @@ use indomain_learn::tree::model::TreeJobSpec;
 use indomain_learn::tree::pipeline::{self, TreeEvent, TreeJob};
 use indomain_learn::tree::{GbdtParams, Loss, Progress, TreeEarlyStopping};
 use indomain_learn::{LearnError, Task};
-use indomain_net::quic::{Endpoint, Identity, mesh};
+use indomain_net::quic::mesh;
 use std::time::Instant;
 
 /// The tree parameters from the flags.
@@ -158,17 +157,7 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
         min_rows: args.min_rows,
     };
 
-    let identity = Identity::load(&args.identity)?;
-    let trusted = parties
-        .entries
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| *i != me)
-        .map(|(_, (p, _))| p.clone())
-        .collect();
-    let endpoint = Endpoint::bind(&identity, parties.entries[me].1, trusted, args.limits()?)?;
-    let stop = stop::Guard::new(endpoint.stop_handle());
-    let addrs = party_addrs(&parties.entries);
+    let (endpoint, stop, addrs) = bind_among(&args.identity, &parties.entries, me, args.limits()?)?;
     let bar = args.progress_bar()?;
     bar.set_message(format!("connecting to {} parties", addrs.len() - 1));
     let started = Instant::now();

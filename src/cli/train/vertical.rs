@@ -3,14 +3,13 @@
 
 use super::{Args, Parties, bytes, describe, describe_calibration, describe_end};
 use crate::cli::CliResult;
-use crate::cli::net_args::party_addrs;
-use crate::cli::stop;
+use crate::cli::net_args::bind_among;
 use indomain_learn::align::Roles;
 use indomain_learn::data::load_csv;
 use indomain_learn::model::{JobParty, JobSpec, PartyRole, write_private};
 use indomain_learn::pipeline::{self, Event, VerticalJob};
 use indomain_learn::report;
-use indomain_net::quic::{Endpoint, Identity, mesh};
+use indomain_net::quic::mesh;
 use std::time::Instant;
 
 pub fn run(args: &Args, parties: &Parties) -> CliResult {
@@ -127,17 +126,7 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
         contribution: !args.no_contribution,
     };
 
-    let identity = Identity::load(&args.identity)?;
-    let trusted = parties
-        .entries
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| *i != me)
-        .map(|(_, (p, _))| p.clone())
-        .collect();
-    let endpoint = Endpoint::bind(&identity, parties.entries[me].1, trusted, args.limits()?)?;
-    let stop = stop::Guard::new(endpoint.stop_handle());
-    let addrs = party_addrs(&parties.entries);
+    let (endpoint, stop, addrs) = bind_among(&args.identity, &parties.entries, me, args.limits()?)?;
     let bar = args.progress_bar()?;
     bar.set_message(format!("connecting to {} parties", addrs.len() - 1));
     let started = Instant::now();
