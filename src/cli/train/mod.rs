@@ -14,6 +14,7 @@ use indomain_learn::calibration::{Calibration, Method};
 use indomain_learn::data::CsvSpec;
 use indomain_learn::fed_dp::FedDp;
 use indomain_learn::metrics::Evaluation;
+use indomain_learn::model::PartyRole;
 use indomain_learn::model::TrainingEnd;
 use indomain_learn::{Convergence, EarlyStopping, Optimizer, Sigmoid, Task, TrainParams};
 use indomain_net::quic::TrustedPeer;
@@ -601,6 +602,25 @@ pub fn run(args: Args) -> CliResult {
         (ModeArg::Horizontal, AlgorithmArg::Gbdt) => {
             Err("gradient-boosted trees are vertical: drop --mode horizontal".into())
         }
+    }
+}
+
+/// The spinner's message for a contribution run among `with` (the
+/// feature holders kept; none: the label holder alone).
+fn contribution_message(with: &[String]) -> String {
+    if with.is_empty() {
+        "contribution run with the label holder alone".to_string()
+    } else {
+        format!("contribution run with {}", with.join(", "))
+    }
+}
+
+/// How a vertical job's summary names a party's role.
+fn role_name(role: PartyRole) -> &'static str {
+    match role {
+        PartyRole::Label => "label holder",
+        PartyRole::Dealer => "dealer",
+        _ => "feature holder",
     }
 }
 

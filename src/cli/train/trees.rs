@@ -200,14 +200,7 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
                     }
                 }
             }
-            TreeEvent::Contribution(with) => bar.set_message(format!(
-                "contribution run with {}",
-                if with.is_empty() {
-                    "the label holder alone".to_string()
-                } else {
-                    with.join(", ")
-                }
-            )),
+            TreeEvent::Contribution(with) => bar.set_message(super::contribution_message(&with)),
         },
     );
     bar.finish_and_clear();
@@ -221,11 +214,7 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
     eprintln!(
         "train {} ({}): {} shared rows; prepare {:.2} s, train {:.2} s, evaluate {:.2} s, contribution {:.2} s; total {:.2} s; {}",
         args.me,
-        match role {
-            PartyRole::Label => "label holder",
-            PartyRole::Dealer => "dealer",
-            _ => "feature holder",
-        },
+        super::role_name(role),
         outcome.shared_rows,
         s.prepare,
         s.train,

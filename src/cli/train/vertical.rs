@@ -162,14 +162,7 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
                     bar.suspend(|| eprintln!("epoch {epoch} ({cap}){loss}"));
                 }
             }
-            Event::Contribution(with) => bar.set_message(format!(
-                "contribution run with {}",
-                if with.is_empty() {
-                    "the label holder alone".to_string()
-                } else {
-                    with.join(", ")
-                }
-            )),
+            Event::Contribution(with) => bar.set_message(super::contribution_message(&with)),
         },
     );
     bar.finish_and_clear();
@@ -183,11 +176,7 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
     eprintln!(
         "train {} ({}): {} shared rows; align {:.2} s, train {:.2} s, evaluate {:.2} s, contribution {:.2} s; total {:.2} s; {}",
         args.me,
-        match role {
-            PartyRole::Label => "label holder",
-            PartyRole::Dealer => "dealer",
-            _ => "feature holder",
-        },
+        super::role_name(role),
         outcome.shared_rows,
         s.align,
         s.train,
