@@ -107,10 +107,18 @@ impl JobSpec {
     /// (standard configuration, fields in declaration order), so that the
     /// hash needs no JSON library in a build without files.
     pub fn hash(&self) -> String {
-        let bytes =
-            bincode::serde::encode_to_vec(self, bincode::config::standard()).unwrap_or_default();
-        format!("sha256:{}", hex(&Sha256::digest(&bytes)))
+        job_hash(b"", self)
     }
+}
+
+/// `sha256:<hex>` of `tag` followed by `job`'s bincode encoding (standard
+/// configuration): the hash every job file of this crate names its job by.
+pub(crate) fn job_hash<T: Serialize>(tag: &[u8], job: &T) -> String {
+    let mut bytes = tag.to_vec();
+    bytes.extend(
+        bincode::serde::encode_to_vec(job, bincode::config::standard()).unwrap_or_default(),
+    );
+    format!("sha256:{}", hex(&Sha256::digest(&bytes)))
 }
 
 fn hex(bytes: &[u8]) -> String {

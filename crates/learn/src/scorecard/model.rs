@@ -17,7 +17,6 @@ use crate::params::TrainParams;
 use crate::stability::ScoreBands;
 use crate::woe::Mode;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 /// The scorecard file format this build writes and reads.
 pub const SCORECARD_FORMAT: u32 = 1;
@@ -50,16 +49,7 @@ pub struct ScorecardJob {
 impl ScorecardJob {
     /// `sha256:<hex>` of the job's bincode encoding.
     pub fn hash(&self) -> String {
-        let bytes =
-            bincode::serde::encode_to_vec(self, bincode::config::standard()).unwrap_or_default();
-        let digest = Sha256::digest(&bytes);
-        format!(
-            "sha256:{}",
-            digest
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>()
-        )
+        crate::model::job_hash(b"", self)
     }
 }
 

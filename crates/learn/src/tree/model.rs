@@ -22,7 +22,6 @@ use crate::contribution::Report;
 use crate::metrics::Evaluation;
 use crate::model::{JobParty, ModelFile, PartyRole, Rows};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 /// The format of tree model files.
 pub const TREE_FORMAT: u32 = 2;
@@ -53,17 +52,7 @@ impl TreeJobSpec {
     /// `sha256:<hex>` of the spec's bincode encoding, with a tag that keeps
     /// it apart from linear jobs.
     pub fn hash(&self) -> String {
-        let mut bytes = b"indomain gbdt job v1".to_vec();
-        bytes.extend(
-            bincode::serde::encode_to_vec(self, bincode::config::standard()).unwrap_or_default(),
-        );
-        format!(
-            "sha256:{}",
-            Sha256::digest(&bytes)
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>()
-        )
+        crate::model::job_hash(b"indomain gbdt job v1", self)
     }
 }
 

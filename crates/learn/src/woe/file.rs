@@ -10,7 +10,6 @@ use crate::LearnError;
 use crate::binning::{Direction, FeatureBins, Method};
 use crate::model::{JobParty, PartyRole, Rows};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 /// The binning file format this build writes and reads.
 pub const BINNING_FORMAT: u32 = 1;
@@ -42,16 +41,7 @@ pub struct BinningJob {
 impl BinningJob {
     /// `sha256:<hex>` of the job's bincode encoding.
     pub fn hash(&self) -> String {
-        let bytes =
-            bincode::serde::encode_to_vec(self, bincode::config::standard()).unwrap_or_default();
-        let digest = Sha256::digest(&bytes);
-        format!(
-            "sha256:{}",
-            digest
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>()
-        )
+        crate::model::job_hash(b"", self)
     }
 }
 
