@@ -269,22 +269,39 @@ impl Receipt {
 
     /// Checks the signature against the signer's public key (a receipt of
     /// a version this node does not know fails).
-    pub fn verify(&self, key: &VerifyingKey) -> Result<(), String> {
+    pub fn verify(&self, key: &VerifyingKey) -> Result<(), ReceiptError> {
+        let signer = self.signer.clone();
         if !(1..=RECEIPT_VERSION).contains(&self.body.version) {
-            return Err(format!(
-                "receipt of {}: version {} is unknown here",
-                self.signer, self.body.version
-            ));
+            return Err(ReceiptError::UnknownVersion {
+                signer,
+                version: self.body.version,
+            });
         }
-        let bytes = crate::hex::decode::<64>(&self.signature).ok_or_else(|| {
-            format!(
-                "receipt of {}: the signature is not 128 hex digits",
-                self.signer
-            )
-        })?;
+        let bytes = crate::hex::decode::<64>(&self.signature)
+            .ok_or_else(|| ReceiptError::NotHex(signer.clone()))?;
         key.verify(&message(&self.body), &Signature::from_bytes(&bytes))
-            .map_err(|_| format!("receipt of {}: the signature does not verify", self.signer))
+            .map_err(|_| ReceiptError::Forged(signer))
     }
+}
+
+/// Why a receipt does not verify.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReceiptError {
+    /// Its version is not one this node knows.
+    #[error("receipt of {signer}: version {version} is unknown here")]
+    UnknownVersion {
+        /// Who signed it.
+        signer: String,
+        /// Its version.
+        version: u32,
+    },
+    /// Its signature is not 128 hex digits.
+    #[error("receipt of {0}: the signature is not 128 hex digits")]
+    NotHex(String),
+    /// Its signature does not verify against the signer's key.
+    #[error("receipt of {0}: the signature does not verify")]
+    Forged(String),
 }
 
 #[cfg(test)]
@@ -361,6 +378,7 @@ mod tests {
             relabelled
                 .verify(&key.verifying_key())
                 .unwrap_err()
+                .to_string()
                 .contains("version 3")
         );
     }
@@ -386,6 +404,7 @@ mod tests {
             garbled
                 .verify(&key.verifying_key())
                 .unwrap_err()
+                .to_string()
                 .contains("hex")
         );
     }

@@ -180,7 +180,7 @@ impl Node {
                 crate::audit::receipt::RECEIPT_VERSION
             )));
         }
-        receipt.verify(&audit_key).map_err(bad)?;
+        receipt.verify(&audit_key).map_err(|e| bad(e.to_string()))?;
         self.log(Event::Receipt(receipt))
     }
 }
