@@ -102,6 +102,13 @@ impl Node {
         if lock(&self.state).id_in_use(&key) || lock(&self.jobs).contains_key(&key) {
             return refuse("job", super::reused(&key));
         }
+        let parties: Vec<&str> = spec.parties.iter().map(|p| p.name.as_str()).collect();
+        if let Some(by) = self.early_cancels.take(&key, &parties) {
+            return refuse(
+                "job",
+                format!("{by} cancelled the job before its proposal arrived"),
+            );
+        }
         let started = crate::time::now_millis();
         let spec_hash = spec.hash().to_string();
         // Under the audit log's lock until the decision is recorded, so
