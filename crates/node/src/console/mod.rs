@@ -8,8 +8,10 @@
 //!
 //! What each party learns: nothing new. The console shows the operator
 //! what this node already holds (its configuration, its audit log, the
-//! state rebuilt from it, its own result files); peers see no difference,
-//! and nothing of a peer's data is ever shown — a peer appears only by
+//! state rebuilt from it, its own result files); peers see only the
+//! console's reachability probes (a handshake closed at once, at most one
+//! a peer every few seconds while a page asks, [`reach`]), and nothing of
+//! a peer's data is ever shown — a peer appears only by
 //! what it signed or sent this node (its decisions, rules and receipts).
 //! Who may look is decided by [`access`]: loopback only unless TLS is
 //! configured, an operator token exchanged for a session cookie, a CSRF
@@ -17,6 +19,7 @@
 //! ([`http::CSP`]): no inline script runs, whatever a page shows.
 //!
 //! Layout: [`view`] (the narrow read interface the node implements),
+//! [`reach`] (probes of the peers, cached, never awaited by a page),
 //! [`feed`] (the audit log's index and verdict, kept current by the node),
 //! [`access`] (token, sessions, CSRF), [`routes`] (every page and action
 //! with the access it needs), [`server`] (listener, TLS, hyper), and one
@@ -26,6 +29,7 @@ pub mod access;
 pub mod feed;
 pub mod http;
 mod pages;
+pub mod reach;
 pub mod routes;
 pub mod server;
 pub mod view;
@@ -130,5 +134,7 @@ pub fn start_with(
     })
 }
 
+#[cfg(test)]
+mod page_tests;
 #[cfg(test)]
 mod tests;

@@ -45,6 +45,8 @@ impl Node {
             Ok(Hello::Withdraw { job_id, reason }) => {
                 return self.withdrawn_by(&peer, &job_id, &reason);
             }
+            // The console's reachability probe closes before any hello.
+            Err(_) if channel.stopper().stopped_by_peer().is_some() => return,
             Err(e) => {
                 tracing::warn!("proposal from {peer}: {e}");
                 return;

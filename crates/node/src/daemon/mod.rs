@@ -577,6 +577,9 @@ impl Node {
             job.state = state;
             job.detail = detail;
         }
+        if !job.state.is_open() {
+            job.progress.end();
+        }
         Some(job.summary())
     }
 
