@@ -82,7 +82,12 @@ pub const ROUTES: &[Route] = &[
     ),
     route("POST", "/logout", Guard::Action, pages::login::logout),
     route("GET", "/", Guard::Session, pages::overview::page),
-    route("GET", "/peers/live", Guard::Session, pages::overview::peers_live),
+    route(
+        "GET",
+        "/peers/live",
+        Guard::Session,
+        pages::overview::peers_live,
+    ),
     route("GET", "/jobs", Guard::Session, pages::jobs::page),
     route("GET", "/jobs/rows", Guard::Session, pages::jobs::rows),
     route(

@@ -13,8 +13,8 @@ use crate::config::NodeConfig;
 use crate::console::reach::Reach;
 use crate::control::{BudgetLine, JobSummary, PhaseBytes, Request, Response};
 use crate::jobspec::JobSpec;
-use crate::state::JobKey;
 use crate::jobspec::Protocol;
+use crate::state::JobKey;
 use crate::state::NodeState;
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use std::collections::BTreeMap;
@@ -104,8 +104,8 @@ impl NodeView for Fake {
     fn phases(&self, _key: &JobKey) -> Vec<PhaseBytes> {
         self.phases.lock().unwrap().clone()
     }
-    fn reach(&self) -> &Reach {
-        &self.reach
+    fn reach(&self) -> Option<&Reach> {
+        Some(&self.reach)
     }
 }
 

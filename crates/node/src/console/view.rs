@@ -6,8 +6,8 @@
 use crate::config::NodeConfig;
 use crate::console::reach::Reach;
 use crate::control::{PhaseBytes, Request, Response};
-use crate::jobspec::JobSpec;
 use crate::daemon::Node;
+use crate::jobspec::JobSpec;
 use crate::state::{JobKey, NodeState};
 use ed25519_dalek::VerifyingKey;
 use std::sync::Arc;
@@ -28,13 +28,21 @@ pub trait NodeView: Send + Sync + 'static {
     /// (list, status, submit, cancel, budget).
     fn control(&self, request: Request) -> Response;
     /// The spec of job `key`, if the node holds it (jobs of its current
-    /// run: the audit log keeps the spec's hash, not the spec).
-    fn spec(&self, key: &JobKey) -> Option<JobSpec>;
+    /// run: the audit log keeps the spec's hash, not the spec). None by
+    /// default.
+    fn spec(&self, _key: &JobKey) -> Option<JobSpec> {
+        None
+    }
     /// The phases of job `key` with their time and bytes (jobs of the
-    /// node's current run).
-    fn phases(&self, key: &JobKey) -> Vec<PhaseBytes>;
-    /// Whether each peer answers a handshake now, as last probed.
-    fn reach(&self) -> &Reach;
+    /// node's current run). None by default.
+    fn phases(&self, _key: &JobKey) -> Vec<PhaseBytes> {
+        Vec::new()
+    }
+    /// The probes of the peers ("reachable now"); none by default (the
+    /// overview then says they are not probed).
+    fn reach(&self) -> Option<&Reach> {
+        None
+    }
 }
 
 /// A running node.
@@ -87,7 +95,7 @@ impl NodeView for LiveNode {
         self.node.job_phases(key)
     }
 
-    fn reach(&self) -> &Reach {
-        &self.reach
+    fn reach(&self) -> Option<&Reach> {
+        Some(&self.reach)
     }
 }

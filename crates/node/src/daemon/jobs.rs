@@ -3,10 +3,10 @@
 //! runs of the node are listed from the restart-proof history
 //! ([`crate::state`]).
 
+use super::Node;
 use super::cancel::JobStop;
 use crate::audit::OutputRecord;
 use crate::bounds::{MAX_SHOWN, printable};
-use super::Node;
 use crate::control::{JobSummary, PhaseBytes};
 use crate::jobspec::JobSpec;
 use crate::state::{JobHistory, JobKey};
@@ -123,8 +123,13 @@ impl Progress {
 
     /// Counts a link of the job from now on: its bytes so far fall in the
     /// current phase (the link was opened in it).
+    /// A link counted already (a channel handed from one phase's code to
+    /// the next) is not counted twice.
     pub fn link(&self, counter: Arc<ByteCounter>) {
-        super::lock(&self.book).links.push(counter);
+        let mut book = super::lock(&self.book);
+        if !book.links.iter().any(|c| Arc::ptr_eq(c, &counter)) {
+            book.links.push(counter);
+        }
     }
 
     /// The job ended: the last phase ends now.
@@ -145,10 +150,7 @@ impl Progress {
             .iter()
             .enumerate()
             .map(|(i, (name, start, at))| {
-                let (next_ms, next) = book
-                    .marks
-                    .get(i + 1)
-                    .map_or(end, |(_, ms, c)| (*ms, *c));
+                let (next_ms, next) = book.marks.get(i + 1).map_or(end, |(_, ms, c)| (*ms, *c));
                 let last_open = i + 1 == book.marks.len() && book.ended.is_none();
                 PhaseBytes {
                     phase: name.clone(),
@@ -219,5 +221,48 @@ pub(super) fn summary_of(job: &JobHistory) -> JobSummary {
         detail: printable(&detail, 4 * MAX_SHOWN),
         phase: String::new(),
         progress: String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_phase_gets_the_bytes_moved_in_it_and_a_link_counts_once() {
+        let p = Progress::default();
+        p.phase("starting");
+        let link = ByteCounter::new();
+        // Bytes moved before the link was counted fall in the phase that
+        // counted it.
+        link.add_received(84);
+        p.link(Arc::clone(&link));
+        p.phase("opening the links");
+        p.link(Arc::clone(&link));
+        let other = ByteCounter::new();
+        p.link(Arc::clone(&other));
+        link.add_sent(10);
+        p.phase("running the protocol");
+        link.add_sent(1000);
+        other.add_received(500);
+        let running = p.phases();
+        assert_eq!(running.len(), 3);
+        assert!(running[2].ms.is_none(), "the last phase runs");
+        p.end();
+        link.add_sent(1);
+        let ended = p.phases();
+        let got: Vec<_> = ended
+            .iter()
+            .map(|x| (x.phase.as_str(), x.sent, x.received))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("starting", 0, 84),
+                ("opening the links", 10, 0),
+                ("running the protocol", 1000, 500)
+            ]
+        );
+        assert!(ended.iter().all(|x| x.ms.is_some()));
     }
 }

@@ -568,6 +568,7 @@ impl Node {
         };
         let mut jobs = lock(&self.jobs);
         if let Some(job) = jobs.get_mut(key) {
+            job.progress.end();
             job.state = state;
             job.detail = detail;
             job.outputs = outputs;

@@ -153,8 +153,9 @@ pub fn list(results: &Path) -> Markup {
 
 /// A binning report: the IV ranking and the WOE/IV charts.
 pub fn binning(b: &BinningFile) -> Markup {
-    // The features whose WOE this party may see, drawn as `indomain bin`
-    // draws them.
+    // The features whose WOE this party may see (its own, and at the
+    // label holder the owners' where the mode lets it), drawn as
+    // `indomain bin` draws them.
     let charts: Vec<(String, f64, String)> = b
         .features
         .iter()
@@ -169,6 +170,21 @@ pub fn binning(b: &BinningFile) -> Markup {
             let svg = feature_svg(&f.bins.name, &f.labels, &f.rows, rate.as_deref(), woe, f.iv);
             Some((f.bins.name.clone(), f.iv, svg))
         })
+        .chain(b.foreign.iter().filter_map(|f| {
+            // An owner's feature as the label holder knows it: anonymous
+            // bins, in the owner's order.
+            let (woe, e, n) = (f.woe.as_ref()?, f.events.as_ref()?, f.non_events.as_ref()?);
+            let rows: Vec<u64> = e.iter().zip(n).map(|(a, b)| a + b).collect();
+            let rate: Vec<f64> = e
+                .iter()
+                .zip(&rows)
+                .map(|(&e, &r)| if r == 0 { 0.0 } else { e as f64 / r as f64 })
+                .collect();
+            let labels: Vec<String> = (1..=f.bins).map(|i| format!("bin {i}")).collect();
+            let title = format!("{}: {}", f.party, f.name);
+            let svg = feature_svg(&title, &labels, &rows, Some(&rate), woe, f.iv);
+            Some((title, f.iv, svg))
+        }))
         .collect();
     html! {
         section #iv-ranking {
@@ -258,16 +274,40 @@ pub fn page(console: &Console, ctx: &Ctx<'_>) -> Resp {
         Kind::Binning => match BinningFile::load(&card.path) {
             Ok(b) => (
                 format!("Binning report {} — {}", t(file), t(&b.party)),
-                facts(&card, &b.job_hash, &b.party, b.rows.train, b.rows.test, &b.written_by, binning(&b)),
+                facts(
+                    &card,
+                    &b.job_hash,
+                    &b.party,
+                    b.rows.train,
+                    b.rows.test,
+                    &b.written_by,
+                    binning(&b),
+                ),
             ),
-            Err(e) => return layout::refused(500, "The binning file cannot be read", &t(&e.to_string())),
+            Err(e) => {
+                return layout::refused(500, "The binning file cannot be read", &t(&e.to_string()));
+            }
         },
         Kind::Scorecard => match ScorecardFile::load(&card.path) {
             Ok(s) => (
                 format!("Scorecard {} — {}", t(file), t(&s.party)),
-                facts(&card, &s.job_hash, &s.party, s.rows.train, s.rows.test, &s.written_by, scorecard(&s)),
+                facts(
+                    &card,
+                    &s.job_hash,
+                    &s.party,
+                    s.rows.train,
+                    s.rows.test,
+                    &s.written_by,
+                    scorecard(&s),
+                ),
             ),
-            Err(e) => return layout::refused(500, "The scorecard file cannot be read", &t(&e.to_string())),
+            Err(e) => {
+                return layout::refused(
+                    500,
+                    "The scorecard file cannot be read",
+                    &t(&e.to_string()),
+                );
+            }
         },
     };
     layout::page(console, ctx, &title, "/models", body)

@@ -15,8 +15,8 @@ use crate::console::Console;
 use crate::console::http::Resp;
 use crate::console::routes::Ctx;
 use crate::control::{JobSummary, PhaseBytes, Request, Response};
-use crate::jobspec::JobSpec;
 use crate::dp_ledger::LedgerEvent;
+use crate::jobspec::JobSpec;
 use crate::state::{JobHistory, JobKey};
 use maud::{Markup, html};
 
@@ -165,7 +165,7 @@ fn live_part(console: &Console, ctx: &Ctx<'_>, job: &Seen) -> Markup {
             }
         }
         @if let Some(h) = &job.history { (decisions(h)) }
-        (phase_bytes(&console.view().phases(&job.key)))
+        (phase_bytes(&console.view().phases(&job.key), open))
         @if let Some(h) = &job.history {
             section #phases {
                 h2 { "This node's audit records of the job" }
@@ -219,7 +219,7 @@ fn live_part(console: &Console, ctx: &Ctx<'_>, job: &Seen) -> Markup {
 
 /// The phases of the job at this node with their time and the bytes its
 /// links moved in each (jobs of the node's current run).
-fn phase_bytes(phases: &[PhaseBytes]) -> Markup {
+fn phase_bytes(phases: &[PhaseBytes], open: bool) -> Markup {
     html! {
         section #phase-bytes {
             h2 { "Phases: time and bytes" }
@@ -234,7 +234,7 @@ fn phase_bytes(phases: &[PhaseBytes]) -> Markup {
                             tr data-phase=(p.phase) {
                                 td { (t(&p.phase)) }
                                 td { (when(p.started_ms)) }
-                                td { (p.ms.map(duration).unwrap_or_else(|| "running".into())) }
+                                td { (p.ms.map(duration).unwrap_or_else(|| if open { "running".into() } else { "—".into() })) }
                                 td.sent data-bytes=(p.sent) { (bytes(p.sent)) }
                                 td.received data-bytes=(p.received) { (bytes(p.received)) }
                             }

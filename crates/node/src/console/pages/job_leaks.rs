@@ -29,7 +29,10 @@ fn beyond(profile: &LeakProfile, party: &str, label_holder: Option<&str>) -> Vec
     }
     if profile.contribution {
         if label_holder == Some(party) {
-            learns.push("the held-out scores of the leave-one-out models (the contribution report)".to_string());
+            learns.push(
+                "the held-out scores of the leave-one-out models (the contribution report)"
+                    .to_string(),
+            );
         } else {
             learns.push("its own weights in each leave-one-out model it takes part in".to_string());
         }
@@ -41,21 +44,35 @@ fn beyond(profile: &LeakProfile, party: &str, label_holder: Option<&str>) -> Vec
 fn common(profile: &LeakProfile, spec_params: &[(String, String)]) -> Vec<String> {
     let mut all = vec!["the spec: parties, the columns each reads by name, parameters, outputs and their receivers; the outcome".to_string()];
     match &profile.correlations {
-        Correlations::Dealer(d) => all.push(format!("correlated randomness from a dealer: {}", t(d))),
-        Correlations::TwoParty => all.push("correlated randomness generated between the two computing parties, no third party".to_string()),
+        Correlations::Dealer(d) => {
+            all.push(format!("correlated randomness from a dealer: {}", t(d)))
+        }
+        Correlations::TwoParty => all.push(
+            "correlated randomness generated between the two computing parties, no third party"
+                .to_string(),
+        ),
         Correlations::None => {}
     }
     if profile.categories > 0 {
-        all.push(format!("{} categories of the group-by column", profile.categories));
+        all.push(format!(
+            "{} categories of the group-by column",
+            profile.categories
+        ));
     }
     if profile.bins > 0 {
-        all.push(format!("{} bins per histogram column (the tails included)", profile.bins));
+        all.push(format!(
+            "{} bins per histogram column (the tails included)",
+            profile.bins
+        ));
     }
     if profile.epochs > 0 {
         all.push(format!("{} training epochs", profile.epochs));
     }
     if profile.peer_items > 0 {
-        all.push(format!("a peer brings at most {} items", profile.peer_items));
+        all.push(format!(
+            "a peer brings at most {} items",
+            profile.peer_items
+        ));
     }
     if let Some(rho) = profile.dp_rho {
         let params: Vec<String> = spec_params
@@ -76,7 +93,9 @@ fn common(profile: &LeakProfile, spec_params: &[(String, String)]) -> Vec<String
 pub fn of_spec(spec: &JobSpec, me: &str) -> Markup {
     let plan = match spec.plan() {
         Ok(p) => p,
-        Err(e) => return html! { section #leaks { h2 { "What each party learns" } p.error { "The job's plan cannot be built: " (t(&e.to_string())) } } },
+        Err(e) => {
+            return html! { section #leaks { h2 { "What each party learns" } p.error { "The job's plan cannot be built: " (t(&e.to_string())) } } };
+        }
     };
     let receives = plan.receives();
     let profile = plan.leaks();

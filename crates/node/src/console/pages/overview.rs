@@ -13,10 +13,10 @@ use crate::console::routes::Ctx;
 use crate::control::{Request, Response};
 use crate::dataset::{Select, Source};
 use crate::policy::Rule;
-use crate::state::JobKey;
-use std::collections::BTreeSet;
 use crate::policy::leak::{DealerChoice, LeakRules, TWO_PARTY};
+use crate::state::JobKey;
 use maud::{Markup, html};
+use std::collections::BTreeSet;
 
 /// `GET /`.
 pub fn page(console: &Console, ctx: &Ctx<'_>) -> Resp {
@@ -100,7 +100,7 @@ fn running_peers(console: &Console) -> BTreeSet<String> {
 fn peers_table(console: &Console, running: &BTreeSet<String>) -> Markup {
     let config = console.view().config();
     let heard = console.feed.last_heard();
-    let probes = console.view().reach().view();
+    let probes = console.view().reach().map(|r| r.view());
     html! {
         table #peers {
             thead { tr { th { "Peer" } th { "Address" } th { "Fingerprint" } th { "Audit key" } th { "Last heard" } th { "Reachable now" } th { "Jobs" } } }
@@ -113,10 +113,11 @@ fn peers_table(console: &Console, running: &BTreeSet<String>) -> Markup {
                         td.mono { (crate::audit::key::format_public_key(&peer.audit_key)) }
                         td { (heard.get(name).map(|&ms| when(ms)).unwrap_or_else(|| "never".into())) }
                         td.reach {
-                            @match probes.get(name) {
-                                Some(p) if p.reachable => { span.state.ok data-reach="reachable" { "reachable" } br; span.hint { "checked " (when(p.checked_ms)) } },
-                                Some(p) => { span.state.bad data-reach="unreachable" { "unreachable" } br; span.hint { "checked " (when(p.checked_ms)) ": " (layout::t(&p.detail)) } },
-                                None => { span.state.off data-reach="checking" { "checking…" } },
+                            @match probes.as_ref().map(|p| p.get(name)) {
+                                Some(Some(p)) if p.reachable => { span.state.ok data-reach="reachable" { "reachable" } br; span.hint { "checked " (when(p.checked_ms)) } },
+                                Some(Some(p)) => { span.state.bad data-reach="unreachable" { "unreachable" } br; span.hint { "checked " (when(p.checked_ms)) ": " (layout::t(&p.detail)) } },
+                                Some(None) => { span.state.off data-reach="checking" { "checking…" } },
+                                None => { span.state.off data-reach="off" { "not probed" } },
                             }
                         }
                         td { @if running.contains(name) { span.state.ok { "linked (job running)" } } @else { span.state.off { "idle" } } }
