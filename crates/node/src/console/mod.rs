@@ -1,10 +1,12 @@
 //! The operator's console: web pages served by the node itself (when
 //! `console = "ADDR"` is set in `node.toml`) that show what the node holds
-//! — its identity, peers, datasets (columns and grades, never rows),
-//! policy, jobs live, each job's decisions, phases, outputs and receipts,
-//! the audit log with its verdict, the models it holds with their plots,
-//! and the verification service's usage — and that submit and cancel jobs
-//! through the control socket's own request path.
+//! — its identity, peers (and whether each answers a handshake now),
+//! datasets (columns and grades, never rows), policy, jobs live, each
+//! job's decisions, phases with their bytes, outputs, receipts and what
+//! each party learns, the audit log with its verdict, the models, binning
+//! reports and scorecards it holds with their plots, the DP budgets of its
+//! data, and the verification service's usage — and that submit and
+//! cancel jobs through the control socket's own request path.
 //!
 //! What each party learns: nothing new. The console shows the operator
 //! what this node already holds (its configuration, its audit log, the

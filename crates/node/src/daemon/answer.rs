@@ -46,7 +46,10 @@ impl Node {
                 return self.withdrawn_by(&peer, &job_id, &reason);
             }
             // The console's reachability probe closes before any hello.
-            Err(_) if channel.stopper().stopped_by_peer().is_some() => return,
+            Err(e) if channel.stopper().stopped_by_peer().is_some() => {
+                tracing::debug!("{peer}: {e}");
+                return;
+            }
             Err(e) => {
                 tracing::warn!("proposal from {peer}: {e}");
                 return;
