@@ -67,7 +67,7 @@ fn the_dp_budget_page_needs_a_session_and_shows_spent_and_left_per_dataset_and_c
                     job: "tax/spends".into(),
                     accounts: vec![account.clone()],
                     month,
-                    rho: 0.02,
+                    rho: 0.005,
                 },
             },
             Event::Budget {
@@ -80,7 +80,7 @@ fn the_dp_budget_page_needs_a_session_and_shows_spent_and_left_per_dataset_and_c
                     job: "tax/fails".into(),
                     accounts: vec![account],
                     month,
-                    rho: 0.03,
+                    rho: 0.003,
                 },
             },
             Event::Budget {
@@ -106,7 +106,8 @@ fn the_dp_budget_page_needs_a_session_and_shows_spent_and_left_per_dataset_and_c
     for shown in [
         "data-dataset=\"people\" data-receiver=\"tax\"",
         "policy.peers.tax.allow[0].dp",
-        // Spent ρ = 0.0125 − 0.0075; left ε as the ledger gives it.
+        // Spent: the job not refunded (0.005 of 0.0125); left as the
+        // ledger gives it.
         "ρ = 0.005000",
         "<td class=\"left\">ε = 0.7000",
         "40 % spent",

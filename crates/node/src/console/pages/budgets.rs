@@ -10,20 +10,36 @@ use crate::console::Console;
 use crate::console::http::Resp;
 use crate::console::routes::Ctx;
 use crate::control::{BudgetLine, Request, Response};
-use crate::state::{JobKey, Spend};
+use crate::state::{JobKey, Spend, SpendState, Spends};
 use indomain_aggregate::dp::accounting::epsilon_for;
 use maud::{Markup, html};
+use std::collections::BTreeMap;
 
 /// The most charges listed (newest first).
 const MAX_CHARGES: usize = 200;
 
-/// ρ spent of a line's budget.
-fn spent_rho(l: &BudgetLine) -> f64 {
-    (l.rho - l.remaining_rho).max(0.0)
+/// ρ charged per (dataset, receiver, month) by jobs not refunded.
+type Charged = BTreeMap<(String, String, String), f64>;
+
+fn charged(spends: &Spends) -> Charged {
+    let mut sums = Charged::new();
+    for s in spends.iter().filter(|s| s.state != SpendState::Refunded) {
+        for a in &s.accounts {
+            let at = (a.dataset.clone(), a.receiver.clone(), s.month.to_string());
+            *sums.entry(at).or_default() += s.rho;
+        }
+    }
+    sums
 }
 
-fn line(l: &BudgetLine) -> Markup {
-    let spent = spent_rho(l);
+fn line(l: &BudgetLine, charged: &Charged) -> Markup {
+    // What the month's jobs charged (a budget lowered since may be
+    // overspent: the ledger then leaves nothing, and the share exceeds 1).
+    let at = (l.dataset.clone(), l.receiver.clone(), l.month.clone());
+    let spent = charged
+        .get(&at)
+        .copied()
+        .unwrap_or((l.rho - l.remaining_rho).max(0.0));
     let share = if l.rho > 0.0 { spent / l.rho } else { 1.0 };
     html! {
         tr data-dataset=(t(&l.dataset)) data-receiver=(t(&l.receiver)) {
@@ -47,7 +63,7 @@ fn charge(s: &Spend) -> Markup {
             td { (s.month.to_string()) }
             td { @for a in &s.accounts { (t(&a.dataset)) " for " (t(&a.receiver)) br; } }
             td { (format!("{:.6}", s.rho)) }
-            td { span class=(match s.state { crate::state::SpendState::Refunded => "state off", crate::state::SpendState::Spent => "state bad", crate::state::SpendState::Reserved => "state open" }) { (s.state.name()) } }
+            td { span class=(match s.state { SpendState::Refunded => "state off", SpendState::Spent => "state bad", SpendState::Reserved => "state open" }) { (s.state.name()) } }
             td { (when(s.time_ms)) }
         }
     }
@@ -60,9 +76,10 @@ pub fn page(console: &Console, ctx: &Ctx<'_>) -> Resp {
         Response::Error { message } => Err(message),
         _ => Err("the node gave no budgets".to_string()),
     };
-    let mut charges = Vec::new();
+    let (mut charges, mut sums) = (Vec::new(), Charged::new());
     console.view().read_state(&mut |s| {
         charges = s.spends().iter().rev().take(MAX_CHARGES).cloned().collect();
+        sums = charged(s.spends());
     });
     let body = html! {
         section #budgets {
@@ -73,7 +90,7 @@ pub fn page(console: &Console, ctx: &Ctx<'_>) -> Resp {
                 Ok(lines) if lines.is_empty() => p #no-budgets { "No rule of this node's policy sets a DP budget." },
                 Ok(lines) => table {
                     thead { tr { th { "Dataset" } th { "Consumer" } th { "Month" } th { "Budget" } th { "Spent" } th { "Left" } th { "" } th { "Rule" } } }
-                    tbody { @for l in lines { (line(l)) } }
+                    tbody { @for l in lines { (line(l, &sums)) } }
                 },
             }
         }
