@@ -89,6 +89,22 @@ pub struct BudgetLine {
     pub remaining_epsilon: f64,
 }
 
+/// One phase of a job at this node: when it began, how long it took (none
+/// while it runs) and the bytes the job's links moved in it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhaseBytes {
+    /// The phase, e.g. `opening the links`, `running the protocol`.
+    pub phase: String,
+    /// When it began (Unix milliseconds).
+    pub started_ms: u64,
+    /// How long it took, once it is over.
+    pub ms: Option<u64>,
+    /// Bytes sent in it.
+    pub sent: u64,
+    /// Bytes received in it.
+    pub received: u64,
+}
+
 /// A job as the control socket shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobSummary {

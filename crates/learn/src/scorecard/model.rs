@@ -179,8 +179,9 @@ impl ScorecardFile {
         Ok(())
     }
 
-    /// The readable points table (what this party may read), as CSV.
-    pub fn points_table(&self) -> Option<String> {
+    /// The rows of the readable points table: every bin whose WOE and
+    /// points this party may read, its own features first.
+    pub fn points_rows(&self) -> Vec<PointsRow> {
         let mut rows = Vec::new();
         for f in &self.features {
             let (Some(woe), Some(points)) = (&f.woe, &f.points) else {
@@ -210,6 +211,12 @@ impl ScorecardFile {
                 });
             }
         }
+        rows
+    }
+
+    /// The readable points table (what this party may read), as CSV.
+    pub fn points_table(&self) -> Option<String> {
+        let rows = self.points_rows();
         (!rows.is_empty()).then(|| points_csv(&rows, &self.job.scale))
     }
 }

@@ -1,15 +1,19 @@
 //! The operator's console: web pages served by the node itself (when
 //! `console = "ADDR"` is set in `node.toml`) that show what the node holds
-//! — its identity, peers, datasets (columns and grades, never rows),
-//! policy, jobs live, each job's decisions, phases, outputs and receipts,
-//! the audit log with its verdict, the models it holds with their plots,
-//! and the verification service's usage — and that submit and cancel jobs
-//! through the control socket's own request path.
+//! — its identity, peers (and whether each answers a handshake now),
+//! datasets (columns and grades, never rows), policy, jobs live, each
+//! job's decisions, phases with their bytes, outputs, receipts and what
+//! each party learns, the audit log with its verdict, the models, binning
+//! reports and scorecards it holds with their plots, the DP budgets of its
+//! data, and the verification service's usage — and that submit and
+//! cancel jobs through the control socket's own request path.
 //!
 //! What each party learns: nothing new. The console shows the operator
 //! what this node already holds (its configuration, its audit log, the
-//! state rebuilt from it, its own result files); peers see no difference,
-//! and nothing of a peer's data is ever shown — a peer appears only by
+//! state rebuilt from it, its own result files); peers see only the
+//! console's reachability probes (a handshake closed at once, at most one
+//! a peer every few seconds while a page asks, [`reach`]), and nothing of
+//! a peer's data is ever shown — a peer appears only by
 //! what it signed or sent this node (its decisions, rules and receipts).
 //! Who may look is decided by [`access`]: loopback only unless TLS is
 //! configured, an operator token exchanged for a session cookie, a CSRF
@@ -17,6 +21,7 @@
 //! ([`http::CSP`]): no inline script runs, whatever a page shows.
 //!
 //! Layout: [`view`] (the narrow read interface the node implements),
+//! [`reach`] (probes of the peers, cached, never awaited by a page),
 //! [`feed`] (the audit log's index and verdict, kept current by the node),
 //! [`access`] (token, sessions, CSRF), [`routes`] (every page and action
 //! with the access it needs), [`server`] (listener, TLS, hyper), and one
@@ -26,6 +31,7 @@ pub mod access;
 pub mod feed;
 pub mod http;
 mod pages;
+pub mod reach;
 pub mod routes;
 pub mod server;
 pub mod view;
@@ -130,5 +136,7 @@ pub fn start_with(
     })
 }
 
+#[cfg(test)]
+mod page_tests;
 #[cfg(test)]
 mod tests;

@@ -82,6 +82,12 @@ pub const ROUTES: &[Route] = &[
     ),
     route("POST", "/logout", Guard::Action, pages::login::logout),
     route("GET", "/", Guard::Session, pages::overview::page),
+    route(
+        "GET",
+        "/peers/live",
+        Guard::Session,
+        pages::overview::peers_live,
+    ),
     route("GET", "/jobs", Guard::Session, pages::jobs::page),
     route("GET", "/jobs/rows", Guard::Session, pages::jobs::rows),
     route(
@@ -112,7 +118,14 @@ pub const ROUTES: &[Route] = &[
         Guard::Session,
         pages::models::page,
     ),
+    route(
+        "GET",
+        "/models/{proposer}/{id}/{file}",
+        Guard::Session,
+        pages::cards::page,
+    ),
     route("GET", "/verify", Guard::Session, pages::verify::page),
+    route("GET", "/budgets", Guard::Session, pages::budgets::page),
 ];
 
 /// The `{…}` segments of `path` if it matches `pattern`.

@@ -10,8 +10,11 @@ use super::*;
 use crate::audit::key::format_public_key;
 use crate::audit::{AuditLog, Event, JobRecord, Outcome, OutputRecord, Record};
 use crate::config::NodeConfig;
-use crate::control::{JobSummary, Request, Response};
+use crate::console::reach::Reach;
+use crate::control::{BudgetLine, JobSummary, PhaseBytes, Request, Response};
+use crate::jobspec::JobSpec;
 use crate::jobspec::Protocol;
+use crate::state::JobKey;
 use crate::state::NodeState;
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use std::collections::BTreeMap;
@@ -19,11 +22,16 @@ use std::sync::Mutex;
 
 /// A node with a real audit log, answering control requests from its
 /// history and recording them.
-struct Fake {
-    config: NodeConfig,
+pub(super) struct Fake {
+    pub(super) config: NodeConfig,
     key: SigningKey,
-    state: Mutex<NodeState>,
+    pub(super) state: Mutex<NodeState>,
     requests: Mutex<Vec<Request>>,
+    /// What `spec`, `phases` and `Request::Budget` answer.
+    pub(super) spec: Mutex<Option<JobSpec>>,
+    pub(super) phases: Mutex<Vec<PhaseBytes>>,
+    pub(super) budgets: Mutex<Vec<BudgetLine>>,
+    reach: Reach,
 }
 
 fn summary_of(j: &crate::state::JobHistory) -> JobSummary {
@@ -86,16 +94,25 @@ impl NodeView for Fake {
                 message: "no result".into(),
             },
             Request::Budget => Response::Budget {
-                budgets: Vec::new(),
+                budgets: self.budgets.lock().unwrap().clone(),
             },
         }
     }
+    fn spec(&self, _key: &JobKey) -> Option<JobSpec> {
+        self.spec.lock().unwrap().clone()
+    }
+    fn phases(&self, _key: &JobKey) -> Vec<PhaseBytes> {
+        self.phases.lock().unwrap().clone()
+    }
+    fn reach(&self) -> Option<&Reach> {
+        Some(&self.reach)
+    }
 }
 
-struct Setup {
-    dir: tempfile::TempDir,
-    console: Console,
-    fake: Arc<Fake>,
+pub(super) struct Setup {
+    pub(super) dir: tempfile::TempDir,
+    pub(super) console: Console,
+    pub(super) fake: Arc<Fake>,
     feed: Arc<AuditFeed>,
 }
 
@@ -125,7 +142,7 @@ fn job_record(id: &str, purpose: &str, outcome: Outcome) -> Event {
 
 /// A console over a log of a few records (one job whose purpose holds
 /// markup), with a token file in the directory.
-fn setup() -> Setup {
+pub(super) fn setup() -> Setup {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("people.csv"), "id\na\n").unwrap();
     let peer_key = format_public_key(&SigningKey::from_bytes(&[2; 32]).verifying_key());
@@ -190,11 +207,17 @@ max_items = 5000
     ))
     .unwrap();
     let state = NodeState::rebuild("bank", records.lock().unwrap().iter());
+    let identity = indomain_net::quic::Identity::generate("bank").unwrap();
+    let reach = Reach::new(&identity, &config);
     let fake = Arc::new(Fake {
         config,
         key,
         state: Mutex::new(state),
         requests: Mutex::default(),
+        spec: Mutex::default(),
+        phases: Mutex::default(),
+        budgets: Mutex::default(),
+        reach,
     });
     let token_file = fake.config.console.as_ref().unwrap().token_file.clone();
     let console = Console::new(fake.clone(), Arc::clone(&feed), &token_file, false).unwrap();
@@ -206,7 +229,7 @@ max_items = 5000
     }
 }
 
-fn request(method: &str, path: &str) -> Req {
+pub(super) fn request(method: &str, path: &str) -> Req {
     Req {
         method: method.into(),
         path: path.into(),
@@ -216,7 +239,10 @@ fn request(method: &str, path: &str) -> Req {
 
 /// A concrete path for a route's pattern.
 fn path_of(pattern: &str) -> String {
-    pattern.replace("{proposer}", "tax").replace("{id}", "j1")
+    pattern
+        .replace("{proposer}", "tax")
+        .replace("{id}", "j1")
+        .replace("{file}", "binning.json")
 }
 
 impl Setup {
@@ -228,7 +254,7 @@ impl Setup {
     }
 
     /// Logs in; returns the session cookie header and the CSRF token.
-    fn login(&self) -> (String, String) {
+    pub(super) fn login(&self) -> (String, String) {
         let form = dispatch(&self.console, &request("GET", "/login"));
         let set = form.get("Set-Cookie").unwrap().to_string();
         let pair = set.split(';').next().unwrap().to_string();
@@ -258,7 +284,7 @@ impl Setup {
         (session, csrf)
     }
 
-    fn get(&self, path: &str, cookies: &str) -> Resp {
+    pub(super) fn get(&self, path: &str, cookies: &str) -> Resp {
         let mut r = request("GET", path);
         r.cookies = cookies.into();
         dispatch(&self.console, &r)
@@ -275,7 +301,7 @@ impl Setup {
     }
 }
 
-fn body(r: &Resp) -> String {
+pub(super) fn body(r: &Resp) -> String {
     String::from_utf8_lossy(&r.body).to_string()
 }
 

@@ -4,9 +4,11 @@
 //! node, and the daemon needs no console code of its own.
 
 use crate::config::NodeConfig;
-use crate::control::{Request, Response};
+use crate::console::reach::Reach;
+use crate::control::{PhaseBytes, Request, Response};
 use crate::daemon::Node;
-use crate::state::NodeState;
+use crate::jobspec::JobSpec;
+use crate::state::{JobKey, NodeState};
 use ed25519_dalek::VerifyingKey;
 use std::sync::Arc;
 
@@ -23,14 +25,31 @@ pub trait NodeView: Send + Sync + 'static {
     /// history). `read` must be quick: the node waits for it.
     fn read_state(&self, read: &mut dyn FnMut(&NodeState));
     /// Answers a control request exactly as the control socket does
-    /// (list, status, submit, cancel).
+    /// (list, status, submit, cancel, budget).
     fn control(&self, request: Request) -> Response;
+    /// The spec of job `key`, if the node holds it (jobs of its current
+    /// run: the audit log keeps the spec's hash, not the spec). None by
+    /// default.
+    fn spec(&self, _key: &JobKey) -> Option<JobSpec> {
+        None
+    }
+    /// The phases of job `key` with their time and bytes (jobs of the
+    /// node's current run). None by default.
+    fn phases(&self, _key: &JobKey) -> Vec<PhaseBytes> {
+        Vec::new()
+    }
+    /// The probes of the peers ("reachable now"); none by default (the
+    /// overview then says they are not probed).
+    fn reach(&self) -> Option<&Reach> {
+        None
+    }
 }
 
 /// A running node.
 pub struct LiveNode {
     node: Arc<Node>,
     fingerprint: String,
+    reach: Reach,
 }
 
 impl LiveNode {
@@ -38,9 +57,11 @@ impl LiveNode {
     pub fn new(node: Arc<Node>) -> Result<LiveNode, crate::NodeError> {
         let identity = indomain_net::quic::Identity::load(&node.config().identity)
             .map_err(|e| crate::NodeError::Key(e.to_string()))?;
+        let reach = Reach::new(&identity, node.config());
         Ok(LiveNode {
             fingerprint: identity.fingerprint().to_string(),
             node,
+            reach,
         })
     }
 }
@@ -64,5 +85,17 @@ impl NodeView for LiveNode {
 
     fn control(&self, request: Request) -> Response {
         self.node.handle(request)
+    }
+
+    fn spec(&self, key: &JobKey) -> Option<JobSpec> {
+        self.node.job_spec(key)
+    }
+
+    fn phases(&self, key: &JobKey) -> Vec<PhaseBytes> {
+        self.node.job_phases(key)
+    }
+
+    fn reach(&self) -> Option<&Reach> {
+        Some(&self.reach)
     }
 }

@@ -45,6 +45,11 @@ impl Node {
             Ok(Hello::Withdraw { job_id, reason }) => {
                 return self.withdrawn_by(&peer, &job_id, &reason);
             }
+            // The console's reachability probe closes before any hello.
+            Err(e) if channel.stopper().stopped_by_peer().is_some() => {
+                tracing::debug!("{peer}: {e}");
+                return;
+            }
             Err(e) => {
                 tracing::warn!("proposal from {peer}: {e}");
                 return;

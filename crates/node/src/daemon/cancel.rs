@@ -127,6 +127,7 @@ impl Node {
     /// Lets a cancel close `ch`, the link of job `key` (at once, if the
     /// job was already cancelled).
     pub(super) fn watch(&self, key: &JobKey, ch: &QuicChannel) {
+        self.progress(key).link(ch.counter());
         let Some(stop) = self.stop_of(key) else {
             return;
         };

@@ -3,13 +3,16 @@
 //! runs of the node are listed from the restart-proof history
 //! ([`crate::state`]).
 
+use super::Node;
 use super::cancel::JobStop;
 use crate::audit::OutputRecord;
 use crate::bounds::{MAX_SHOWN, printable};
-use crate::control::JobSummary;
+use crate::control::{JobSummary, PhaseBytes};
 use crate::jobspec::JobSpec;
 use crate::plan::JobPlan;
 use crate::state::{JobHistory, JobKey};
+use indomain_net::Counters;
+use indomain_net::channel::ByteCounter;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -60,24 +63,109 @@ impl State {
 }
 
 /// A running job's phase and progress, updated by its protocol thread
-/// and read by `job status`.
+/// and read by `job status`; and the bytes its links moved in each phase,
+/// read by the console.
 #[derive(Debug, Default)]
-pub(super) struct Progress(Mutex<(String, String)>);
+pub(super) struct Progress {
+    now: Mutex<(String, String)>,
+    book: Mutex<PhaseBook>,
+}
+
+/// When each phase began and what the job's links had moved by then.
+#[derive(Debug, Default)]
+struct PhaseBook {
+    /// The counters of every link of the job (`Node::watch` adds them).
+    links: Vec<Arc<ByteCounter>>,
+    /// Each phase: its name, start (Unix ms) and the links' total then.
+    marks: Vec<(String, u64, Counters)>,
+    /// When the job ended, and the links' total then.
+    ended: Option<(u64, Counters)>,
+}
+
+impl PhaseBook {
+    fn total(&self) -> Counters {
+        self.links
+            .iter()
+            .fold(Counters::default(), |sum, c| sum + c.get())
+    }
+}
 
 impl Progress {
     /// Enters `phase` (and forgets the previous phase's count).
     pub fn phase(&self, phase: &str) {
-        *super::lock(&self.0) = (phase.to_string(), String::new());
+        *super::lock(&self.now) = (phase.to_string(), String::new());
+        let mut book = super::lock(&self.book);
+        let total = book.total();
+        book.marks
+            .push((phase.to_string(), crate::time::now_millis(), total));
     }
 
     /// `done` of `total` `unit` of the current phase.
     pub fn count(&self, done: u64, total: u64, unit: &str) {
-        super::lock(&self.0).1 = format!("{done}/{total} {unit}");
+        super::lock(&self.now).1 = format!("{done}/{total} {unit}");
     }
 
     /// The phase and the count.
     pub fn get(&self) -> (String, String) {
-        super::lock(&self.0).clone()
+        super::lock(&self.now).clone()
+    }
+
+    /// Counts a link of the job from now on: its bytes so far fall in the
+    /// current phase (the link was opened in it).
+    /// A link counted already (a channel handed from one phase's code to
+    /// the next) is not counted twice.
+    pub fn link(&self, counter: Arc<ByteCounter>) {
+        let mut book = super::lock(&self.book);
+        if !book.links.iter().any(|c| Arc::ptr_eq(c, &counter)) {
+            book.links.push(counter);
+        }
+    }
+
+    /// The job ended: the last phase ends now.
+    pub fn end(&self) {
+        let mut book = super::lock(&self.book);
+        if book.ended.is_none() {
+            let total = book.total();
+            book.ended = Some((crate::time::now_millis(), total));
+        }
+    }
+
+    /// Each phase so far with its time and the bytes moved in it.
+    pub fn phases(&self) -> Vec<PhaseBytes> {
+        let book = super::lock(&self.book);
+        let now = (crate::time::now_millis(), book.total());
+        let end = book.ended.unwrap_or(now);
+        book.marks
+            .iter()
+            .enumerate()
+            .map(|(i, (name, start, at))| {
+                let (next_ms, next) = book.marks.get(i + 1).map_or(end, |(_, ms, c)| (*ms, *c));
+                let last_open = i + 1 == book.marks.len() && book.ended.is_none();
+                PhaseBytes {
+                    phase: name.clone(),
+                    started_ms: *start,
+                    ms: (!last_open).then(|| next_ms.saturating_sub(*start)),
+                    sent: next.sent.saturating_sub(at.sent),
+                    received: next.received.saturating_sub(at.received),
+                }
+            })
+            .collect()
+    }
+}
+
+impl Node {
+    /// The spec of job `key`, if this node holds it (jobs of this run).
+    pub fn job_spec(&self, key: &JobKey) -> Option<JobSpec> {
+        super::lock(&self.jobs).get(key).map(|j| j.spec.clone())
+    }
+
+    /// The phases of job `key` with their time and bytes (jobs of this
+    /// run; empty for one that never ran here).
+    pub fn job_phases(&self, key: &JobKey) -> Vec<PhaseBytes> {
+        let progress = super::lock(&self.jobs)
+            .get(key)
+            .map(|j| Arc::clone(&j.progress));
+        progress.map(|p| p.phases()).unwrap_or_default()
     }
 }
 
@@ -127,6 +215,10 @@ impl Job {
         if allowed {
             self.state = to;
             self.detail = detail;
+            if !to.is_open() {
+                // The last phase ends with the job: its bytes are final.
+                self.progress.end();
+            }
         }
         allowed
     }
@@ -171,5 +263,48 @@ pub(super) fn summary_of(job: &JobHistory) -> JobSummary {
         detail: printable(&detail, 4 * MAX_SHOWN),
         phase: String::new(),
         progress: String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_phase_gets_the_bytes_moved_in_it_and_a_link_counts_once() {
+        let p = Progress::default();
+        p.phase("starting");
+        let link = ByteCounter::new();
+        // Bytes moved before the link was counted fall in the phase that
+        // counted it.
+        link.add_received(84);
+        p.link(Arc::clone(&link));
+        p.phase("opening the links");
+        p.link(Arc::clone(&link));
+        let other = ByteCounter::new();
+        p.link(Arc::clone(&other));
+        link.add_sent(10);
+        p.phase("running the protocol");
+        link.add_sent(1000);
+        other.add_received(500);
+        let running = p.phases();
+        assert_eq!(running.len(), 3);
+        assert!(running[2].ms.is_none(), "the last phase runs");
+        p.end();
+        link.add_sent(1);
+        let ended = p.phases();
+        let got: Vec<_> = ended
+            .iter()
+            .map(|x| (x.phase.as_str(), x.sent, x.received))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("starting", 0, 84),
+                ("opening the links", 10, 0),
+                ("running the protocol", 1000, 500)
+            ]
+        );
+        assert!(ended.iter().all(|x| x.ms.is_some()));
     }
 }

@@ -30,15 +30,18 @@
 //!   [`NodeState::records`]`()` and [`NodeState::head`]`()`.
 //!
 //! - [`NodeState::ledger`] → the DP budget [`Ledger`], rebuilt from the
-//!   log's [`Event::Budget`] records (issue #22).
+//!   log's [`Event::Budget`] records (issue #22); [`NodeState::spends`] →
+//!   the same records job by job ([`Spends`]), for the console.
 //!
 //! What it reveals: nothing beyond the log it is built from.
 
 pub mod counters;
 pub mod history;
+pub mod spends;
 
 pub use counters::Window;
 pub use history::{Decision, History, JobHistory, ReceiptSeen, outcome_name};
+pub use spends::{Spend, SpendState, Spends};
 
 use crate::audit::record::{GENESIS, Outcome};
 use crate::audit::{Event, Record};
@@ -90,6 +93,7 @@ pub struct NodeState {
     admitted: Window<(String, usize)>,
     refused: Window<String>,
     ledger: Ledger,
+    spends: Spends,
     records: u64,
     head: String,
 }
@@ -103,6 +107,7 @@ impl NodeState {
             admitted: Window::new(HOUR),
             refused: Window::new(MINUTE),
             ledger: Ledger::new(),
+            spends: Spends::default(),
             records: 0,
             head: GENESIS.to_string(),
         }
@@ -134,12 +139,13 @@ impl NodeState {
                 _ => {}
             }
         }
-        if let Event::Budget { change } = &record.event
-            && let Err(e) = self.ledger.apply(change)
-        {
-            // The log is verified: a change that does not fit is a bug of
-            // the node that wrote it, not a reason to stop this one.
-            tracing::warn!("audit record #{}: {e}", record.seq);
+        if let Event::Budget { change } = &record.event {
+            if let Err(e) = self.ledger.apply(change) {
+                // The log is verified: a change that does not fit is a bug
+                // of the node that wrote it, not a reason to stop this one.
+                tracing::warn!("audit record #{}: {e}", record.seq);
+            }
+            self.spends.apply(change, record.time_ms);
         }
         self.records = record.seq + 1;
         self.head = record.hash.clone();
@@ -170,6 +176,11 @@ impl NodeState {
     /// The DP budget ledger: ρ charged per (dataset, receiver) and month.
     pub fn ledger(&self) -> &Ledger {
         &self.ledger
+    }
+
+    /// Every DP budget charge, job by job.
+    pub fn spends(&self) -> &Spends {
+        &self.spends
     }
 
     /// Jobs the log leaves open (proposed or accepted, never finished).

@@ -2,18 +2,21 @@
 //! purpose, parties, this node's dataset and columns, parameters, declared
 //! outputs), and — in a fragment the page's script fetches again while the
 //! job is open — its state, each party's decision with the rule that made
-//! it, the job's records in this node's audit log with their time and
-//! bytes (its phases), the outputs with their commitments, the receipts
+//! it, the job's phases with their time and the bytes moved in each, the
+//! job's records in this node's audit log, the outputs with their commitments, the receipts
 //! the other parties signed (so two operators compare the same signed
-//! outcome), the failure reason, and the cancel button.
+//! outcome), the failure reason, and the cancel button; below, what each
+//! party learns ([`super::job_leaks`]).
 
+use super::job_leaks;
 use super::layout::{self, bytes, duration, job_href, state_label, t, when};
 use crate::audit::{Event, Outcome, Record};
 use crate::console::Console;
 use crate::console::http::Resp;
 use crate::console::routes::Ctx;
-use crate::control::{JobSummary, Request, Response};
+use crate::control::{JobSummary, PhaseBytes, Request, Response};
 use crate::dp_ledger::LedgerEvent;
+use crate::jobspec::JobSpec;
 use crate::state::{JobHistory, JobKey};
 use maud::{Markup, html};
 
@@ -22,6 +25,8 @@ struct Seen {
     key: JobKey,
     history: Option<JobHistory>,
     live: Option<JobSummary>,
+    /// The spec, for a job of the node's current run.
+    spec: Option<JobSpec>,
 }
 
 fn seen(console: &Console, ctx: &Ctx<'_>) -> Option<Seen> {
@@ -39,7 +44,13 @@ fn seen(console: &Console, ctx: &Ctx<'_>) -> Option<Seen> {
         Response::Job(s) => Some(s),
         _ => None,
     };
-    (history.is_some() || live.is_some()).then_some(Seen { key, history, live })
+    let spec = console.view().spec(&key);
+    (history.is_some() || live.is_some()).then_some(Seen {
+        key,
+        history,
+        live,
+        spec,
+    })
 }
 
 fn not_found() -> Resp {
@@ -64,6 +75,8 @@ pub fn page(console: &Console, ctx: &Ctx<'_>) -> Resp {
         div #job-live data-live=(live_url) {
             (live_part(console, ctx, &job))
         }
+        @if let Some(spec) = &job.spec { (job_leaks::of_spec(spec, &console.view().config().name)) }
+        @else if let Some(h) = &job.history { (job_leaks::of_history(h)) }
     };
     layout::page(
         console,
@@ -155,10 +168,11 @@ fn live_part(console: &Console, ctx: &Ctx<'_>, job: &Seen) -> Markup {
                 }
             }
         }
+        @if let Some(h) = &job.history { (decisions(h)) }
+        (phase_bytes(&console.view().phases(&job.key), open))
         @if let Some(h) = &job.history {
-            (decisions(h))
             section #phases {
-                h2 { "Phases (this node's audit records)" }
+                h2 { "This node's audit records of the job" }
                 p.hint { "Started " (when(h.started_ms)) "; " (duration(h.finished_ms.saturating_sub(h.started_ms))) " to its latest state; " (bytes(h.bytes_sent)) " sent, " (bytes(h.bytes_received)) " received." }
                 table {
                     thead { tr { th { "#" } th { "Time" } th { "Record" } th { "Bytes sent / received" } } }
@@ -198,6 +212,35 @@ fn live_part(console: &Console, ctx: &Ctx<'_>, job: &Seen) -> Markup {
                                 td.mono { @for o in &r.outputs { (t(&o.name)) " → " (t(&o.receiver)) ": " (t(&o.hash)) br; } }
                                 td.mono { (r.audit_head.as_deref().map(t).unwrap_or_default()) }
                                 td { "#" (r.seq) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The phases of the job at this node with their time and the bytes its
+/// links moved in each (jobs of the node's current run).
+fn phase_bytes(phases: &[PhaseBytes], open: bool) -> Markup {
+    html! {
+        section #phase-bytes {
+            h2 { "Phases: time and bytes" }
+            @if phases.is_empty() {
+                p.hint { "Not run on this node since it started: the bytes of each phase are kept in memory for the jobs of the node's current run (the audit records below give the job's total)." }
+            } @else {
+                p.hint { "Bytes the job's links carried in each phase (frames, headers included), counted by this node." }
+                table {
+                    thead { tr { th { "Phase" } th { "Began" } th { "Took" } th { "Sent" } th { "Received" } } }
+                    tbody {
+                        @for p in phases {
+                            tr data-phase=(p.phase) {
+                                td { (t(&p.phase)) }
+                                td { (when(p.started_ms)) }
+                                td { (p.ms.map(duration).unwrap_or_else(|| if open { "running".into() } else { "—".into() })) }
+                                td.sent data-bytes=(p.sent) { (bytes(p.sent)) }
+                                td.received data-bytes=(p.received) { (bytes(p.received)) }
                             }
                         }
                     }

@@ -9,12 +9,13 @@ use crate::state::JobKey;
 use maud::{DOCTYPE, Markup, html};
 
 /// The sections of the navigation: path and label.
-const SECTIONS: [(&str, &str); 5] = [
+const SECTIONS: [(&str, &str); 6] = [
     ("/", "Overview"),
     ("/jobs", "Jobs"),
     ("/submit", "Submit a job"),
     ("/audit", "Audit log"),
     ("/models", "Models"),
+    ("/budgets", "DP budgets"),
 ];
 
 /// A whole page titled `title` with `body`, `current` being the section's

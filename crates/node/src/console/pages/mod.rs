@@ -5,7 +5,10 @@
 
 pub mod assets;
 pub mod audit;
+pub mod budgets;
+pub mod cards;
 pub mod job;
+pub mod job_leaks;
 pub mod jobs;
 pub mod layout;
 pub mod login;

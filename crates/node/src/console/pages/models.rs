@@ -3,7 +3,8 @@
 //! audit log): each one's metrics, the ROC, KS and loss plots the engine
 //! draws ([`indomain_learn::report::svg`]), the contribution report, its
 //! features with their weights and standardisation, and the job it came
-//! from. Only this node's own part of a model is ever here.
+//! from; and the binning reports and scorecards beside them
+//! ([`super::cards`]). Only this node's own part of a model is ever here.
 
 use super::layout::{self, job_href, t};
 use crate::console::Console;
@@ -18,7 +19,8 @@ use std::path::PathBuf;
 /// The largest model file read.
 const MAX_MODEL_BYTES: u64 = 64 << 20;
 
-fn results_dir(console: &Console) -> PathBuf {
+/// `results/` beside the audit log.
+pub(super) fn results_dir(console: &Console) -> PathBuf {
     let log = &console.view().config().audit_log;
     log.parent()
         .unwrap_or(std::path::Path::new("."))
@@ -113,6 +115,7 @@ pub fn list(console: &Console, ctx: &Ctx<'_>) -> Resp {
             }
         }
     };
+    let body = html! { (body) (super::cards::list(&results_dir(console))) };
     layout::page(console, ctx, "Models", "/models", body)
 }
 

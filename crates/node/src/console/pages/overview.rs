@@ -1,5 +1,6 @@
 //! The overview: this node's identity and audit key, its peers (address,
-//! fingerprint, when last heard from, whether a job with it runs now),
+//! fingerprint, when last heard from, whether it answers a handshake now
+//! ([`crate::console::reach`]), whether a job with it runs now),
 //! its datasets with their columns and grades (never a row), and the
 //! policy rules in force, with what each allows to leak beyond the
 //! outputs (dealers, counts opened to a decider, contribution re-runs,
@@ -13,30 +14,15 @@ use crate::control::{Request, Response};
 use crate::dataset::{Select, Source};
 use crate::policy::Rule;
 use crate::policy::leak::{DealerChoice, LeakRules, TWO_PARTY};
+use crate::state::JobKey;
 use maud::{Markup, html};
+use std::collections::BTreeSet;
 
 /// `GET /`.
 pub fn page(console: &Console, ctx: &Ctx<'_>) -> Resp {
     let view = console.view();
     let config = view.config();
-    let heard = console.feed.last_heard();
-    // Peers with a job running now.
-    let mut running = std::collections::BTreeSet::new();
-    if let Response::Jobs { jobs } = view.control(Request::List) {
-        let open: Vec<_> = jobs.iter().filter(|j| j.state == "running").collect();
-        if !open.is_empty() {
-            view.read_state(&mut |s| {
-                for j in &open {
-                    if let Some(h) =
-                        crate::state::JobKey::parse(&format!("{}/{}", j.proposer, j.job_id))
-                            .and_then(|k| s.history().job(&k))
-                    {
-                        running.extend(h.parties.iter().cloned());
-                    }
-                }
-            });
-        }
-    }
+    let running = running_peers(console);
     let body = html! {
         section {
             h2 { "This node" }
@@ -50,22 +36,8 @@ pub fn page(console: &Console, ctx: &Ctx<'_>) -> Resp {
         }
         section {
             h2 { "Peers" }
-            p.hint { "Last heard: the latest record in this node's audit log that the peer caused (a proposal, a decision, a receipt, a cancellation). A peer is shown as linked while a job with it runs." }
-            table #peers {
-                thead { tr { th { "Peer" } th { "Address" } th { "Fingerprint" } th { "Audit key" } th { "Last heard" } th { "Now" } } }
-                tbody {
-                    @for (name, peer) in &config.peers {
-                        tr {
-                            td { (name) }
-                            td { (peer.address) }
-                            td.mono { (peer.fingerprint) }
-                            td.mono { (crate::audit::key::format_public_key(&peer.audit_key)) }
-                            td { (heard.get(name).map(|&ms| when(ms)).unwrap_or_else(|| "never".into())) }
-                            td { @if running.contains(name) { span.state.ok { "linked (job running)" } } @else { span.state.off { "idle" } } }
-                        }
-                    }
-                }
-            }
+            p.hint { "Last heard: the latest record in this node's audit log that the peer caused (a proposal, a decision, a receipt, a cancellation). Reachable now: whether the peer answered a QUIC handshake with mutual TLS (its certificate the configured one) at the time shown; checked again every few seconds while this page is open." }
+            div #peers-live data-live="/peers/live" { (peers_table(console, &running)) }
         }
         section {
             h2 { "Datasets" }
@@ -98,6 +70,62 @@ pub fn page(console: &Console, ctx: &Ctx<'_>) -> Resp {
         }
     };
     layout::page(console, ctx, "Overview", "/", body)
+}
+
+/// `GET /peers/live`: the peers' table, refreshed by the page's script
+/// (the probes' results change without a reload).
+pub fn peers_live(console: &Console, _ctx: &Ctx<'_>) -> Resp {
+    Resp::html(peers_table(console, &running_peers(console)))
+}
+
+/// The peers with a job running now.
+fn running_peers(console: &Console) -> BTreeSet<String> {
+    let view = console.view();
+    let mut running = BTreeSet::new();
+    if let Response::Jobs { jobs } = view.control(Request::List) {
+        let open: Vec<_> = jobs.iter().filter(|j| j.state == "running").collect();
+        if !open.is_empty() {
+            view.read_state(&mut |s| {
+                for j in &open {
+                    if let Some(h) = s.history().job(&JobKey::new(&j.proposer, &j.job_id)) {
+                        running.extend(h.parties.iter().cloned());
+                    }
+                }
+            });
+        }
+    }
+    running
+}
+
+fn peers_table(console: &Console, running: &BTreeSet<String>) -> Markup {
+    let config = console.view().config();
+    let heard = console.feed.last_heard();
+    let probes = console.view().reach().map(|r| r.view());
+    html! {
+        table #peers {
+            thead { tr { th { "Peer" } th { "Address" } th { "Fingerprint" } th { "Audit key" } th { "Last heard" } th { "Reachable now" } th { "Jobs" } } }
+            tbody {
+                @for (name, peer) in &config.peers {
+                    tr data-peer=(name) {
+                        td { (name) }
+                        td { (peer.address) }
+                        td.mono { (peer.fingerprint) }
+                        td.mono { (crate::audit::key::format_public_key(&peer.audit_key)) }
+                        td { (heard.get(name).map(|&ms| when(ms)).unwrap_or_else(|| "never".into())) }
+                        td.reach {
+                            @match probes.as_ref().map(|p| p.get(name)) {
+                                Some(Some(p)) if p.reachable => { span.state.ok data-reach="reachable" { "reachable" } br; span.hint { "checked " (when(p.checked_ms)) } },
+                                Some(Some(p)) => { span.state.bad data-reach="unreachable" { "unreachable" } br; span.hint { "checked " (when(p.checked_ms)) ": " (layout::t(&p.detail)) } },
+                                Some(None) => { span.state.off data-reach="checking" { "checking…" } },
+                                None => { span.state.off data-reach="off" { "not probed" } },
+                            }
+                        }
+                        td { @if running.contains(name) { span.state.ok { "linked (job running)" } } @else { span.state.off { "idle" } } }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Where a dataset's rows come from, without secrets (a PostgreSQL
