@@ -1,7 +1,7 @@
 //! The dealer-free histogram kernel and boolean items: bin sums between
 //! two parties equal the plaintext for either owner, many shapes and more
 //! than one block of rows; AND triples, daBits and packed masks satisfy
-//! their algebra; what the non-owner receives does not depend on the
+//! their algebra, and trigonometric masks their angles; what the non-owner receives does not depend on the
 //! owner's bins (a statistical test).
 
 use indomain_core::FixedPoint;
@@ -214,6 +214,31 @@ fn and_triples_dabits_and_packed_masks_hold() {
             }
         }
     }
+}
+
+#[test]
+fn trigonometric_masks_carry_the_harmonics_of_their_angle() {
+    let (len, k, m, f) = (300, 21u32, 12, 16u32);
+    let (out, _) = run([7, 8], |parties, mut g| {
+        g.trig_masks(parties, len, k, m, f).unwrap()
+    });
+    let r = add(&out[0].r, &out[1].r);
+    let scale = (f as f64).exp2();
+    let mut worst = 0.0f64;
+    for (e, &r) in r.iter().enumerate() {
+        let (a, b) = (out[0].of(e), out[1].of(e));
+        let phi = std::f64::consts::TAU * (r % (1 << k)) as f64 / (1u64 << k) as f64;
+        for h in 1..=m {
+            let want = [(h as f64 * phi).cos(), (h as f64 * phi).sin()];
+            for (j, w) in want.iter().enumerate() {
+                let i = 2 * (h - 1) + j;
+                let got = a[i].wrapping_add(b[i]) as i64 as f64 / scale;
+                worst = worst.max((got - w).abs());
+            }
+        }
+    }
+    // Two roundings of 2^-17 and the truncation's unit.
+    assert!(worst < 4.0 / scale, "worst error {worst}");
 }
 
 fn chi_square(a: &[u64; 256], b: &[u64; 256]) -> f64 {

@@ -46,6 +46,7 @@ mod bits;
 mod he;
 mod ole;
 mod rlwe;
+mod trig;
 
 use crate::MpcError;
 use crate::correlations::{
@@ -58,6 +59,7 @@ use indomain_core::bits::{BitTripleShare, DaBitShare, PackedMaskedBitsShare};
 use indomain_core::dealer::MaskedBitsShare;
 use indomain_core::matrix_triple::RightTripleShare;
 use indomain_core::ring::RingMatrix;
+use indomain_core::trig::TrigMaskShare;
 use indomain_core::truncate::TruncationPairShare;
 use indomain_net::wire::{decode_msg, send_msg};
 use indomain_net::{NetError, PartySet};
@@ -715,6 +717,17 @@ impl Correlations for TwoParty {
 
     fn dabits(&mut self, parties: &mut PartySet, len: usize) -> Result<DaBitShare, MpcError> {
         self.both_ways_bits(parties, len)
+    }
+
+    fn trig_masks(
+        &mut self,
+        parties: &mut PartySet,
+        len: usize,
+        modulus_bits: u32,
+        harmonics: usize,
+        frac_bits: u32,
+    ) -> Result<TrigMaskShare, MpcError> {
+        self.angle_masks(parties, len, modulus_bits, harmonics, frac_bits)
     }
 
     fn bin_indicators(
