@@ -55,8 +55,7 @@ fn setup(args: &Args, label_name: &str) -> Result<(PartyList, usize, Roles), Str
             "without --dealer, a tree model is scored by exactly two parties (two-party \
              correlations), not {}; give --dealer NAME (and list it in --party)",
             names.len()
-        )
-        .into());
+        ));
     }
     let roles = Roles::new(names.len(), label, dealer).map_err(|e| e.to_string())?;
     Ok((parties, me, roles))
