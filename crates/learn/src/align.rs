@@ -81,7 +81,9 @@ impl Roles {
     ) -> Result<Box<dyn Correlations>, LearnError> {
         match self.dealer {
             Some(_) => Ok(Box::new(DealerClient::new(roster)?)),
-            None => self.two_party(what).and(Ok(Box::new(TwoParty::new(roster)?))),
+            None => self
+                .two_party(what)
+                .and(Ok(Box::new(TwoParty::new(roster)?))),
         }
     }
 

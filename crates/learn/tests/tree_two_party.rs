@@ -131,7 +131,15 @@ fn train(
                 s.spawn(move || {
                     let y = (i == 0).then_some(y);
                     let mut rng = StdRng::seed_from_u64(i as u64 + 100);
-                    tree::train(&mut set, &roles, parts.get(i), y, params, &mut |_| {}, &mut rng)
+                    tree::train(
+                        &mut set,
+                        &roles,
+                        parts.get(i),
+                        y,
+                        params,
+                        &mut |_| {},
+                        &mut rng,
+                    )
                 })
             })
             .collect();
@@ -150,7 +158,10 @@ fn assert_same_forest(a: &[TreeOutcome], b: &[TreeOutcome], tol: f64) {
         assert_eq!(x.own_gains.len(), y.own_gains.len());
         for (g, h) in x.own_gains.iter().zip(&y.own_gains) {
             assert_eq!((g.0, g.1), (h.0, h.1));
-            assert!((g.2 - h.2).abs() <= 0.01 * h.2.abs() + 0.01, "{g:?} vs {h:?}");
+            assert!(
+                (g.2 - h.2).abs() <= 0.01 * h.2.abs() + 0.01,
+                "{g:?} vs {h:?}"
+            );
         }
     }
     let (wa, wb) = (
@@ -190,7 +201,9 @@ fn two_party_trees_equal_the_dealers_and_the_plaintext() {
 
 /// Whether `needle` occurs in any frame.
 fn occurs(frames: &[Vec<u8>], needle: &[u8]) -> bool {
-    frames.iter().any(|f| f.windows(needle.len()).any(|w| w == needle))
+    frames
+        .iter()
+        .any(|f| f.windows(needle.len()).any(|w| w == needle))
 }
 
 #[test]

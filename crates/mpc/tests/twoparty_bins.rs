@@ -288,7 +288,11 @@ fn what_the_non_owner_receives_does_not_depend_on_the_bins() {
     for f in 0..frames {
         let (mut ha, mut hb) = ([0u64; 256], [0u64; 256]);
         for (va, vb) in views_a.iter().zip(&views_b) {
-            assert_eq!(va[f].len(), vb[f].len(), "frame {f} length depends on the bins");
+            assert_eq!(
+                va[f].len(),
+                vb[f].len(),
+                "frame {f} length depends on the bins"
+            );
             va[f].iter().for_each(|b| ha[*b as usize] += 1);
             vb[f].iter().for_each(|b| hb[*b as usize] += 1);
         }

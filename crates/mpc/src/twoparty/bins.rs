@@ -110,7 +110,11 @@ fn leaf_values(seeds: &[u128], per_leaf: usize, blocks: &mut Vec<u128>, out: &mu
         let bs = &blocks[leaf * per_block..(leaf + 1) * per_block];
         for (k, o) in o.iter_mut().enumerate() {
             let b = bs[k / 2];
-            *o = if k % 2 == 0 { b as u64 } else { (b >> 64) as u64 };
+            *o = if k % 2 == 0 {
+                b as u64
+            } else {
+                (b >> 64) as u64
+            };
         }
     }
 }
@@ -167,9 +171,8 @@ impl TwoParty {
                         shape.bins.len()
                     )));
                 }
-                if let Some(((i, f), b)) = ix
-                    .indexed_iter()
-                    .find(|((_, f), b)| **b >= shape.bins[*f])
+                if let Some(((i, f), b)) =
+                    ix.indexed_iter().find(|((_, f), b)| **b >= shape.bins[*f])
                 {
                     return Err(MpcError::Usage(format!(
                         "row {i}, feature {f}: bin {b} of a feature with {} bins",
@@ -289,7 +292,9 @@ impl TwoParty {
         Aes::new(seed).keystream(0, &mut roots);
         let row_bytes = reg.bytes_per_row(count);
         let total = reg.total_bins;
-        let per_thread = rows.div_ceil(rayon::current_num_threads().max(1) * 4).max(1);
+        let per_thread = rows
+            .div_ceil(rayon::current_num_threads().max(1) * 4)
+            .max(1);
         let parts: Vec<(Vec<u8>, Vec<u64>, Vec<u64>)> = (0..rows)
             .into_par_iter()
             .chunks(per_thread)
@@ -406,7 +411,9 @@ impl TwoParty {
             });
         }
         let total = reg.total_bins;
-        let per_thread = rows.div_ceil(rayon::current_num_threads().max(1) * 4).max(1);
+        let per_thread = rows
+            .div_ceil(rayon::current_num_threads().max(1) * 4)
+            .max(1);
         let bin = |r: usize, f: usize| reg.indices[(first + r) * features + f] as usize;
         let parts: Vec<Vec<u64>> = (0..rows)
             .into_par_iter()

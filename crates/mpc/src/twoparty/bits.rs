@@ -116,9 +116,7 @@ impl TwoParty {
         let mr = low_bits(&chosen);
         // c = a∧b ⊕ (a ∧ peer's b, sender's half m_0) ⊕ (peer's a ∧ b,
         // receiver's half m_r).
-        let c = (0..words_)
-            .map(|w| (a[w] & b[w]) ^ m0[w] ^ mr[w])
-            .collect();
+        let c = (0..words_).map(|w| (a[w] & b[w]) ^ m0[w] ^ mr[w]).collect();
         Ok(BitTripleShare { a, b, c })
     }
 

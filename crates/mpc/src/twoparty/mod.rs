@@ -49,9 +49,7 @@ mod rlwe;
 mod trig;
 
 use crate::MpcError;
-use crate::correlations::{
-    BinShape, BinSumMasks, Correlations, IndicatorId, MaskId, MaskLayout,
-};
+use crate::correlations::{BinShape, BinSumMasks, Correlations, IndicatorId, MaskId, MaskLayout};
 use crate::dealer::Request;
 use crate::roster::Roster;
 use indomain_core::beaver::TripleShare;

@@ -220,10 +220,7 @@ impl Ole {
         choices: &[bool],
         phase: &'static str,
     ) -> Result<Vec<u128>, MpcError> {
-        let mut k = self
-            .receiver
-            .extend(ch, choices)
-            .map_err(ot_error(phase))?;
+        let mut k = self.receiver.extend(ch, choices).map_err(ot_error(phase))?;
         self.hash.tmmo(&mut k, self.received);
         self.received += choices.len() as u128;
         Ok(k)

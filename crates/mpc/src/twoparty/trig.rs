@@ -95,10 +95,8 @@ impl TwoParty {
             let mut out = ole.send(ch, &shape, &own, PHASE_TRIG)?;
             // The offset 2^f of the scalars: x·(y + 2^f) − 2^f·x.
             for (o, x) in out.chunks_exact_mut(2).zip(own.chunks_exact(4)) {
-                o[0] = o[0]
-                    .wrapping_sub(x[0].wrapping_add(x[2]).wrapping_mul(one));
-                o[1] = o[1]
-                    .wrapping_sub(x[1].wrapping_add(x[3]).wrapping_mul(one));
+                o[0] = o[0].wrapping_sub(x[0].wrapping_add(x[2]).wrapping_mul(one));
+                o[1] = o[1].wrapping_sub(x[1].wrapping_add(x[3]).wrapping_mul(one));
             }
             out
         } else {
