@@ -14,7 +14,8 @@
 //! What each party learns: the label holder, the scores; everybody,
 //! masked Beaver openings (uniform); nothing of another party's c.
 //! Every party checks first that all hold the same forest structure and
-//! the same number of rows. Needs a dealer (products); cost per row and
+//! the same number of rows. Products come from the dealer or, for two
+//! data parties without one, from the two-party generator; cost per row and
 //! further party: one Beaver product per leaf of the forest.
 
 use super::BinnedFeatures;
