@@ -28,6 +28,13 @@
 //! - **Truncation pairs** (only asked for by more than two computing
 //!   parties — two truncate locally — but provided): from 64 masked bits,
 //!   r >> f = Σ_{j=f}^{62} 2^(j−f)·b_j − 2^(63−f)·b_63, linear in the bits.
+//! - **AND triples, daBits, masks with packed bits** (`bits`): random OT
+//!   each way for an AND gate's cross terms; daBits and packed masks from
+//!   the one-bit products of the masked bits.
+//! - **Trigonometric masks** (`trig`): r = r_0 + r_1 and the angle
+//!   addition formulas, two Gilboa products per harmonic.
+//! - **Bin-sum masks** (`bins`): a GGM punctured PRF per row and feature
+//!   of the owner's bins (single-point VOLE), for the histogram kernel.
 //!
 //! Before every item the two parties exchange what they are about to
 //! generate ([`Request`]); an item on which they disagree (kind, count,
