@@ -14,7 +14,10 @@
 //! - `gbdt_5000x23/trees_5_depth_3_bins_8`: gradient-boosted trees (issue
 //!   #19) with the instance space hidden, the shape of the SPU SS-XGB
 //!   comparison: 5,000 rows, 13 + 10 features of 8 bins each (the
-//!   registration of the bins included), 5 trees of depth 3.
+//!   registration of the bins included), 5 trees of depth 3;
+//!   `twoparty_trees_5_depth_3_bins_8` the same job between the two data
+//!   parties alone (`indomain_mpc::TwoParty`, no dealer; base OTs and key
+//!   generation included).
 //!
 //! `cargo bench --bench learn`.
 
@@ -124,23 +127,37 @@ fn gbdt(c: &mut Criterion) {
     group
         .sample_size(10)
         .measurement_time(Duration::from_secs(10));
-    group.bench_function("trees_5_depth_3_bins_8", |b| {
-        b.iter(|| {
-            std::thread::scope(|s| {
-                for mut set in mesh(&["bank", "tax", "dealer"]) {
-                    let me = set.me();
-                    let (own, labels, params) =
-                        (parts.get(me), (me == 0).then_some(&y[..]), &params);
-                    s.spawn(move || {
-                        let mut rng = StdRng::seed_from_u64(me as u64);
-                        let roles = Roles::new(3, 0, Some(2)).expect("roles");
-                        tree::train(&mut set, &roles, own, labels, params, &mut |_| {}, &mut rng)
+    for (name, names) in [
+        ("trees_5_depth_3_bins_8", &["bank", "tax", "dealer"][..]),
+        ("twoparty_trees_5_depth_3_bins_8", &["bank", "tax"][..]),
+    ] {
+        let dealer = (names.len() == 3).then_some(2);
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                std::thread::scope(|s| {
+                    for mut set in mesh(names) {
+                        let me = set.me();
+                        let (own, labels, params) =
+                            (parts.get(me), (me == 0).then_some(&y[..]), &params);
+                        s.spawn(move || {
+                            let mut rng = StdRng::seed_from_u64(me as u64);
+                            let roles = Roles::new(names.len(), 0, dealer).expect("roles");
+                            tree::train(
+                                &mut set,
+                                &roles,
+                                own,
+                                labels,
+                                params,
+                                &mut |_| {},
+                                &mut rng,
+                            )
                             .expect("training")
-                    });
-                }
+                        });
+                    }
+                })
             })
-        })
-    });
+        });
+    }
     group.finish();
 }
 

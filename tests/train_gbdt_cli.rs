@@ -377,3 +377,74 @@ fn bad_tree_flags_and_model_kinds_are_refused() {
         "{err}"
     );
 }
+
+/// The job's flags for two processes and no dealer.
+fn two_party_args(ps: &[Party], me: usize, input: &Path, model: &Path) -> Vec<String> {
+    let mut a = train_args(ps, me, Some(input), Some(model));
+    let at = a.iter().position(|f| f == "--dealer").unwrap();
+    a.drain(at..at + 2);
+    a
+}
+
+#[test]
+fn two_processes_train_and_score_trees_without_a_dealer() {
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = files(dir.path(), 300);
+    let ps = parties(dir.path(), &["bank", "tax"]);
+    let models: Vec<PathBuf> = (0..2)
+        .map(|i| dir.path().join(format!("m{i}.json")))
+        .collect();
+    let outs = wait_all(
+        (0..2)
+            .map(|i| spawn(&two_party_args(&ps, i, &inputs[i], &models[i])))
+            .collect(),
+    );
+    assert_ok(&outs);
+    let files: Vec<TreeModelFile> = models.iter().map(|m| tree_model(m)).collect();
+    let params = GbdtParams {
+        trees: 3,
+        max_depth: 3,
+        bins: 8,
+        seed: 4,
+        ..Default::default()
+    };
+    let (forest, _) = reference(&inputs[..2], &params);
+    for f in &files {
+        assert_eq!(f.trees.len(), forest.trees.len());
+        for (records, tree) in f.trees.iter().zip(&forest.trees) {
+            assert_eq!(records.len(), tree.nodes.len());
+        }
+    }
+    let weights = files[0].leaf_weights.as_ref().unwrap();
+    for (got, want) in weights.iter().zip(&forest.leaf_weights) {
+        for (g, w) in got.iter().zip(want) {
+            assert!((g - w).abs() < 2e-3, "{g} vs {w}");
+        }
+    }
+    // Joint scoring by the same two processes, no dealer.
+    let out = dir.path().join("scores.csv");
+    let predict = |me: usize| {
+        let mut a = base("predict", &ps, me);
+        a.extend([
+            "--model".into(),
+            models[me].display().to_string(),
+            "--input".into(),
+            inputs[me].display().to_string(),
+        ]);
+        if me == 0 {
+            a.extend(args(&["--label-column", "y"]));
+            a.extend(["--output".into(), out.display().to_string()]);
+        }
+        a
+    };
+    let outs = wait_all((0..2).map(|me| spawn(&predict(me))).collect());
+    assert_ok(&outs);
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(text.lines().count() - 1, 298);
+    // Three processes without a dealer are refused before any connection.
+    let three = dir.path().join("three");
+    std::fs::create_dir(&three).unwrap();
+    let ps3 = parties(&three, &["bank", "tax", "customs"]);
+    let err = refused(two_party_args(&ps3, 0, &inputs[0], &models[0]));
+    assert!(err.contains("without --dealer"), "{err}");
+}

@@ -23,12 +23,15 @@ use std::time::Instant;
 
 const AFTER_HELP: &str = "\
 Run one process per party, each with the same --party list (in the same
-order), --label-holder, --dealer, --mode and binning options; the parties
+order), --label-holder, --dealer (if any), --mode and binning options; the parties
 check this before anything else.
 
 The label holder has the labels (--label-column) and some features; every
 other party but the dealer owns features; the dealer deals correlated
-randomness and holds no data. Rows are aligned by a PSI join on --id and
+randomness and holds no data. Without --dealer, exactly two parties (the
+label holder and one feature owner) generate the correlated randomness
+themselves (two-party correlations: oblivious transfer, no third
+organisation trusted). Rows are aligned by a PSI join on --id and
 split like `indomain train` splits them (--test-fraction, --seed): only
 the training part is binned. Each party bins its own columns: numeric
 columns in --bins quantile bins (or --method equal-width, or --edges),
@@ -72,9 +75,11 @@ pub struct Args {
     #[arg(long, value_name = "NAME")]
     label_holder: String,
 
-    /// The dealer of correlated randomness (holds no data).
+    /// The dealer of correlated randomness (holds no data). Without it,
+    /// the label holder and the one feature owner generate the correlated
+    /// randomness themselves (two-party correlations).
     #[arg(long, value_name = "NAME")]
-    dealer: String,
+    dealer: Option<String>,
 
     /// Who learns the owners' WOE: default (the label holder), strict
     /// (nobody), owner-transform (the label holder and the owner).
@@ -242,11 +247,19 @@ pub fn run(args: Args) -> CliResult {
     };
     let me = index(&args.me)?;
     let label = index(&args.label_holder)?;
-    let dealer = index(&args.dealer)?;
-    let roles = Roles::new(names.len(), label, Some(dealer))?;
+    let dealer = args.dealer.as_deref().map(index).transpose()?;
+    if dealer.is_none() && names.len() != 2 {
+        return Err(format!(
+            "without --dealer, a binning job takes exactly two parties (two-party \
+             correlations), not {}; name a --dealer for more",
+            names.len()
+        )
+        .into());
+    }
+    let roles = Roles::new(names.len(), label, dealer)?;
     let role = if me == label {
         PartyRole::Label
-    } else if me == dealer {
+    } else if Some(me) == dealer {
         PartyRole::Dealer
     } else {
         PartyRole::Feature
@@ -336,7 +349,7 @@ pub fn run(args: Args) -> CliResult {
                 name: n.clone(),
                 role: if i == label {
                     PartyRole::Label
-                } else if i == dealer {
+                } else if Some(i) == dealer {
                     PartyRole::Dealer
                 } else {
                     PartyRole::Feature

@@ -30,9 +30,10 @@ mod trees;
 const AFTER_HELP: &str = "\
 Run one process per data party of the training job, each with its own
 model file from that job and the same --party list. A linear model needs
-no dealer. A tree model (--algorithm gbdt) needs one: list it in --party,
-name it with --dealer at every party, and run it with only --identity,
---me, --party and --dealer. Text and empty cells are read as in training. The parties first check that their model files come from the same
+no dealer. A tree model (--algorithm gbdt) trained with a dealer is scored
+with one: list it in --party, name it with --dealer at every party, and
+run it with only --identity, --me, --party and --dealer; with two parties
+and no --dealer they generate the correlated randomness themselves. Text and empty cells are read as in training. The parties first check that their model files come from the same
 job; a model file from another job is refused. Each party's --input must
 have the model's feature columns, in the model's order (an extra label
 column is ignored with --label-column).

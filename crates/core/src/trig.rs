@@ -180,6 +180,25 @@ impl TrigMaskShare {
         })
     }
 
+    /// This party's item from its shares of `r` and of the values (2M a
+    /// mask, cos before sin, harmonic after harmonic), as a generator
+    /// other than the dealer produces them.
+    pub fn new(r: Vec<u64>, values: Vec<u64>, harmonics: usize) -> Result<Self, CoreError> {
+        let expected = r.len().saturating_mul(2 * harmonics);
+        if harmonics == 0 || values.len() != expected {
+            return Err(CoreError::ShapeMismatch {
+                what: "trigonometric masks: values",
+                expected,
+                got: values.len(),
+            });
+        }
+        Ok(Self {
+            r,
+            values,
+            harmonics,
+        })
+    }
+
     /// Mask e's shares: cos(φ), sin(φ), cos(2φ), sin(2φ), ….
     pub fn of(&self, e: usize) -> &[u64] {
         let k = 2 * self.harmonics;

@@ -20,6 +20,7 @@
 //! trained on); the dealer learns the number of shared rows.
 
 use crate::LearnError;
+use indomain_mpc::{Correlations, DealerClient, Roster, TwoParty};
 use indomain_net::PartySet;
 use indomain_net::wire::{recv_msg, recv_u64s, send_msg, send_u64s};
 use indomain_psi::{Construction, Items, Job, Mode};
@@ -67,6 +68,36 @@ impl Roles {
             features,
             dealer,
         })
+    }
+
+    /// Where the job's correlated randomness comes from: the dealer the
+    /// roles name, or else the two computing parties themselves
+    /// ([`TwoParty`]: exactly one feature holder). `what` names the job
+    /// in the error for more data parties without a dealer.
+    pub fn correlations(
+        &self,
+        roster: &Roster,
+        what: &str,
+    ) -> Result<Box<dyn Correlations>, LearnError> {
+        match self.dealer {
+            Some(_) => Ok(Box::new(DealerClient::new(roster)?)),
+            None => self
+                .two_party(what)
+                .and(Ok(Box::new(TwoParty::new(roster)?))),
+        }
+    }
+
+    /// Refuses a job without a dealer unless it has exactly one feature
+    /// holder (two-party correlations take two computing parties).
+    pub fn two_party(&self, what: &str) -> Result<(), LearnError> {
+        if self.dealer.is_none() && self.features.len() != 1 {
+            return Err(LearnError::Params(format!(
+                "without a dealer, {what} takes one feature holder (two-party correlations), \
+                 not {}; more data parties need a dealer",
+                self.features.len()
+            )));
+        }
+        Ok(())
     }
 
     /// Checks that every party of a set of `parties` has exactly one role

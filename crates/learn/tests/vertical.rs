@@ -656,16 +656,31 @@ fn two_data_parties_train_without_a_dealer_as_with_one() {
 }
 
 #[test]
-fn without_a_dealer_the_fourier_sigmoid_is_refused_and_bound_newton_runs_clamped() {
+fn without_a_dealer_the_fourier_sigmoid_and_bound_newton_run_as_with_one() {
     let d = data(60, &[2, 3], Task::Logistic, 13);
-    // The default sigmoid needs items only the dealer deals: every party
-    // refuses before sending anything.
-    for r in train_without_dealer(&d, &TrainParams::default()) {
-        assert!(
-            matches!(&r, Err(LearnError::Params(m)) if m.contains("Fourier sigmoid needs a dealer")),
-            "{r:?}"
-        );
+    // The default (Fourier) sigmoid: its trigonometric masks, AND
+    // triples and daBits come from the two parties themselves.
+    let p = TrainParams {
+        epochs: 4,
+        convergence: None,
+        ..TrainParams::default()
+    };
+    assert_eq!(p.sigmoid, Sigmoid::Fourier);
+    let two_party: Vec<TrainOutcome> = train_without_dealer(&d, &p)
+        .into_iter()
+        .map(|r| r.unwrap())
+        .collect();
+    let with_dealer: Vec<TrainOutcome> = train_all(&d, &p)
+        .0
+        .into_iter()
+        .map(|r| r.unwrap())
+        .collect();
+    for k in 0..2 {
+        for (a, b) in two_party[k].weights.iter().zip(&with_dealer[k].weights) {
+            assert!((a - b).abs() < 1e-3, "Fourier, party {k}: {a} vs {b}");
+        }
     }
+    assert!(two_party[0].weights.iter().any(|w| w.abs() > 0.01));
     // Bound-Newton with the clamped sigmoid: the same weights with and
     // without a dealer.
     let p = TrainParams {

@@ -122,12 +122,17 @@ fn reference(
 }
 
 fn job(owners: usize, settings: Settings, d: &Data) -> Vec<Outcome> {
-    let parties = owners + 2;
-    let dealer = parties - 1;
-    let roles = Roles::new(parties, 0, Some(dealer)).unwrap();
+    job_with(owners, settings, d, true)
+}
+
+/// The job with a dealer (the last party) or, for one owner, without.
+fn job_with(owners: usize, settings: Settings, d: &Data, with_dealer: bool) -> Vec<Outcome> {
+    let parties = owners + 1 + with_dealer as usize;
+    let dealer = with_dealer.then_some(parties - 1);
+    let roles = Roles::new(parties, 0, dealer).unwrap();
     let (out, _) = run(parties, |set| {
         let me = set.me();
-        let features = if me == dealer {
+        let features = if Some(me) == dealer {
             Vec::new()
         } else {
             binned(d, me)
@@ -191,6 +196,44 @@ fn default_mode_gives_the_label_holder_plaintext_counts_woe_and_iv() {
         assert!(foreign.next().is_none());
         assert!(lead.woe_shares.is_none());
         assert_eq!(lead.sizes, out[1].sizes);
+    }
+}
+
+#[test]
+fn two_parties_without_a_dealer_give_the_dealers_counts_and_ivs() {
+    let d = data(2000, 1, 17);
+    for mode in [Mode::Default, Mode::Strict] {
+        let settings = Settings {
+            mode,
+            min_events: 10,
+            ..Settings::default()
+        };
+        let dealt = job_with(1, settings, &d, true);
+        let two = job_with(1, settings, &d, false);
+        assert_eq!(two.len(), 2);
+        let ivs = |o: &Outcome| o.foreign.iter().map(|f| f.iv).collect::<Vec<f64>>();
+        let (a, b) = (ivs(&two[0]), ivs(&dealt[0]));
+        assert_eq!(a.len(), b.len());
+        assert!(!a.is_empty());
+        for (x, y) in a.iter().zip(&b) {
+            assert!((x - y).abs() < 1e-3, "{mode:?}: IV {x} vs {y}");
+        }
+        for (f, g) in two[0].foreign.iter().zip(&dealt[0].foreign) {
+            // Counts are integers: equal wherever the mode opens them.
+            assert_eq!(f.events, g.events);
+            assert_eq!(f.non_events, g.non_events);
+        }
+        for (f, g) in two[1].own.iter().zip(&dealt[1].own) {
+            assert_eq!(f.binned.bins, g.binned.bins);
+            assert!((f.iv - g.iv).abs() < 1e-3);
+        }
+        // The IV ranking is the same.
+        let rank = |v: &[f64]| {
+            let mut idx: Vec<usize> = (0..v.len()).collect();
+            idx.sort_by(|&i, &j| v[j].total_cmp(&v[i]));
+            idx
+        };
+        assert_eq!(rank(&a), rank(&b), "{mode:?}");
     }
 }
 

@@ -167,8 +167,7 @@ pub trait Correlations {
 
     /// AND triples for `words` packed words (64 gates a word), XOR-shared:
     /// what [`crate::bits`] consumes. This and the three items below have
-    /// a default that refuses, for sources without them (the two-party
-    /// generator today).
+    /// a default that refuses, for sources without them.
     fn bit_triples(
         &mut self,
         parties: &mut PartySet,

@@ -126,9 +126,10 @@ pub fn receive<C: Channel + ?Sized>(
     Ok(leaves)
 }
 
-/// Grows one tree into `tree` (its leaves); returns for every level the XOR
-/// of its left children and of its right children.
-fn grow(tree: &mut [u128], root: u128, depth: usize) -> Vec<[u128; 2]> {
+/// Grows one tree into `tree` (its 2^`depth` leaves) from `root`; returns
+/// for every level the XOR of its left children and of its right children.
+/// (Also the GGM tree of the two-party bin-sum masks of `indomain-mpc`.)
+pub fn grow(tree: &mut [u128], root: u128, depth: usize) -> Vec<[u128; 2]> {
     let mut sums = Vec::with_capacity(depth);
     tree[0] = root;
     for level in 0..depth {
@@ -158,9 +159,10 @@ fn expand_level(tree: &mut [u128], width: usize) {
     }
 }
 
-/// The receiver's regrowth: every node but the ones on the path to α, from
-/// the level sums it learned (the side off the path at every level).
-fn regrow(tree: &mut [u128], alpha: usize, sums: &[u128], depth: usize) {
+/// The receiver's regrowth: every leaf but the one at α (left 0), from the
+/// level sums it learned (the side off the path at every level, the
+/// [`bit`] of α complemented).
+pub fn regrow(tree: &mut [u128], alpha: usize, sums: &[u128], depth: usize) {
     tree[0] = 0;
     for (level, sum) in sums.iter().enumerate() {
         let width = 1 << level;
@@ -181,7 +183,7 @@ fn regrow(tree: &mut [u128], alpha: usize, sums: &[u128], depth: usize) {
 }
 
 /// Bit of α that chooses the child at `level` (0 = just below the root).
-fn bit(alpha: usize, level: usize, depth: usize) -> usize {
+pub fn bit(alpha: usize, level: usize, depth: usize) -> usize {
     (alpha >> (depth - 1 - level)) & 1
 }
 

@@ -43,11 +43,21 @@ fn setup(args: &Args, label_name: &str) -> Result<(PartyList, usize, Roles), Str
     };
     let me = find(&args.me, "this party")?;
     let label = find(label_name, "the label holder")?;
-    let dealer_name = args.dealer.as_deref().ok_or(
-        "a tree model is scored with a dealer: give --dealer NAME (and list it in --party)",
-    )?;
-    let dealer = find(dealer_name, "the dealer")?;
-    let roles = Roles::new(names.len(), label, Some(dealer)).map_err(|e| e.to_string())?;
+    // Without --dealer, the two data parties generate the correlated
+    // randomness themselves (two-party correlations).
+    let dealer = args
+        .dealer
+        .as_deref()
+        .map(|d| find(d, "the dealer"))
+        .transpose()?;
+    if dealer.is_none() && names.len() != 2 {
+        return Err(format!(
+            "without --dealer, a tree model is scored by exactly two parties (two-party \
+             correlations), not {}; give --dealer NAME (and list it in --party)",
+            names.len()
+        ));
+    }
+    let roles = Roles::new(names.len(), label, dealer).map_err(|e| e.to_string())?;
     Ok((parties, me, roles))
 }
 

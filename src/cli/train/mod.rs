@@ -61,9 +61,9 @@ in a bin of their own (a learned direction at every split), text columns
 stays secret: per split only the winning party, feature and bin are
 opened, the threshold only to its owner, and the leaf weights only to the
 label holder. Progress is printed per tree. The model files (format 2,
-kind gbdt) are read by `indomain predict`, which then needs the dealer
-too. Trees always need --dealer (the two-party correlations do not yet
-provide their packed comparisons and bin-sum masks).
+kind gbdt) are read by `indomain predict`, with the same dealer (or none).
+Without --dealer, trees take exactly two parties: the label holder and one
+feature holder generate the correlated randomness themselves.
 
 horizontal: --server names the aggregator; every other party is a client
 with the same columns. Each round the clients train locally for --epochs

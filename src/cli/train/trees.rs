@@ -43,17 +43,26 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
     debug_assert!(args.algorithm == AlgorithmArg::Gbdt);
     let names = parties.names();
     let label = parties.index(args.label_holder.as_deref().unwrap_or_default())?;
-    // The two-party generator deals neither packed AND triples nor bin-sum
-    // masks yet: trees need the dealer.
-    let dealer = parties.index(args.dealer.as_deref().ok_or(
-        "--algorithm gbdt needs --dealer: the two-party correlations do not yet \
-         provide the packed comparisons and bin-sum masks trees are built on",
-    )?)?;
-    let roles = Roles::new(names.len(), label, Some(dealer))?;
+    // No --dealer: the label holder and the one feature holder generate
+    // the correlated randomness themselves (two-party correlations).
+    let dealer = args
+        .dealer
+        .as_deref()
+        .map(|d| parties.index(d))
+        .transpose()?;
+    if dealer.is_none() && names.len() != 2 {
+        return Err(format!(
+            "without --dealer, --algorithm gbdt takes exactly two parties (two-party \
+             correlations), not {}; name a --dealer for more",
+            names.len()
+        )
+        .into());
+    }
+    let roles = Roles::new(names.len(), label, dealer)?;
     let me = parties.me;
     let role = if me == label {
         PartyRole::Label
-    } else if me == dealer {
+    } else if Some(me) == dealer {
         PartyRole::Dealer
     } else {
         PartyRole::Feature
@@ -139,7 +148,7 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
                     name: n.clone(),
                     role: if i == label {
                         PartyRole::Label
-                    } else if i == dealer {
+                    } else if Some(i) == dealer {
                         PartyRole::Dealer
                     } else {
                         PartyRole::Feature

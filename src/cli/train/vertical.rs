@@ -30,18 +30,6 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
         )
         .into());
     }
-    if dealer.is_none()
-        && matches!(args.task, super::TaskArg::Logistic)
-        && matches!(args.sigmoid, super::SigmoidArg::Fourier)
-    {
-        return Err(
-            "without --dealer, the default --sigmoid fourier is not available (it \
-             needs packed AND triples, daBits and trigonometric masks, which two-party \
-             correlations do not provide): pass --sigmoid clamped or --sigmoid linear, or \
-             name a --dealer"
-                .into(),
-        );
-    }
     let roles = Roles::new(names.len(), label, dealer)?;
     let me = parties.me;
     let role = if me == label {

@@ -5,7 +5,9 @@
 //! **Parties.** The label holder (labels, and optionally features), 1 to
 //! 4 feature holders, and a dealer of correlated randomness that holds no
 //! data and sees no shares (it must collude with no other party:
-//! docs/threat-model.md). Rows are aligned (PSI join) and every party has
+//! docs/threat-model.md) — or, with one feature holder, no dealer: the
+//! two data parties generate the correlated randomness themselves
+//! (`indomain_mpc::TwoParty`). Rows are aligned (PSI join) and every party has
 //! binned its own features locally ([`crate::binning`]): each feature is
 //! a bin index per row, value bins in order and possibly a last bin for
 //! missing values ([`BinnedFeatures`]).
@@ -32,7 +34,9 @@
 //! split's owner only (feature importance). Nothing else: every value sent
 //! is masked (bin sums, Beaver products, comparisons, exact truncations:
 //! see docs/protocols.md, "Vertical gradient-boosted trees"). The dealer
-//! learns the shapes only.
+//! learns the shapes only; without one, each party receives only the
+//! pseudo-random messages of the OTs (docs/protocols.md, "Two parties
+//! without a dealer").
 //!
 //! **Scoring** ([`score`]): each party evaluates its own splits on its own
 //! rows; the leaf reached is combined by secure products so that only the

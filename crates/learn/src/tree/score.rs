@@ -14,7 +14,8 @@
 //! What each party learns: the label holder, the scores; everybody,
 //! masked Beaver openings (uniform); nothing of another party's c.
 //! Every party checks first that all hold the same forest structure and
-//! the same number of rows. Needs a dealer (products); cost per row and
+//! the same number of rows. Products come from the dealer or, for two
+//! data parties without one, from the two-party generator; cost per row and
 //! further party: one Beaver product per leaf of the forest.
 
 use super::BinnedFeatures;
@@ -22,7 +23,7 @@ use super::forest::{Node, Tree};
 use crate::LearnError;
 use crate::align::Roles;
 use indomain_core::FixedPoint;
-use indomain_mpc::dealer::{self, DealerClient, DealerLimits};
+use indomain_mpc::dealer::{self, DealerLimits};
 use indomain_mpc::{Roster, Session, Shared};
 use indomain_net::PartySet;
 use rand::{CryptoRng, Rng};
@@ -93,14 +94,12 @@ pub fn score<R: Rng + CryptoRng + ?Sized>(
     frac_bits: u32,
     rng: &mut R,
 ) -> Result<Option<Vec<f64>>, LearnError> {
-    let dealer_index = roles
-        .dealer
-        .ok_or_else(|| LearnError::Params("scoring with trees needs a dealer".into()))?;
+    roles.two_party("scoring with trees")?;
     let mut group = vec![roles.label];
     let mut features = roles.features.clone();
     features.sort_unstable();
     group.extend(features);
-    if parties.me() == dealer_index {
+    if roles.dealer == Some(parties.me()) {
         dealer::serve_ordered(parties, &group, DealerLimits::default(), rng)?;
         return Ok(None);
     }
@@ -108,7 +107,7 @@ pub fn score<R: Rng + CryptoRng + ?Sized>(
         t.check().map_err(LearnError::Input)?;
     }
     let own = own.ok_or_else(|| LearnError::Input("a data party needs its bins".into()))?;
-    let roster = Roster::ordered(parties, group.clone(), Some(dealer_index))?;
+    let roster = Roster::ordered(parties, group.clone(), roles.dealer)?;
     let rank = roster.rank();
     if roster.is_leader() != weights.is_some() {
         return Err(LearnError::Input(
@@ -183,7 +182,7 @@ pub fn score<R: Rng + CryptoRng + ?Sized>(
             }
         }
     }
-    let client = DealerClient::new(&roster)?;
+    let client = roles.correlations(&roster, "scoring with trees")?;
     let mut s = Session::new(parties, roster, fp, client);
     let len = n * total;
     let mut product = s.share_input(LEADER, (rank == LEADER).then_some(&c[..]), len, rng)?;

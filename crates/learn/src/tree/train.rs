@@ -39,7 +39,7 @@ use crate::LearnError;
 use crate::align::Roles;
 use crate::vertical::validation_split;
 use indomain_core::FixedPoint;
-use indomain_mpc::dealer::{self, DealerClient, DealerLimits};
+use indomain_mpc::dealer::{self, DealerLimits};
 use indomain_mpc::prefetch::{Batch, Prefetch};
 use indomain_mpc::{BinShape, Correlations, FixedBins, Permutations, Roster, Session, Shared};
 use indomain_net::PartySet;
@@ -109,15 +109,13 @@ pub fn train<R: Rng + CryptoRng + ?Sized>(
     rng: &mut R,
 ) -> Result<TreeOutcome, LearnError> {
     params.check()?;
-    let dealer_index = roles
-        .dealer
-        .ok_or_else(|| LearnError::Params("gradient-boosted trees need a dealer".into()))?;
+    roles.two_party("gradient-boosted tree training")?;
     let group = computing(roles);
-    if parties.me() == dealer_index {
+    if roles.dealer == Some(parties.me()) {
         dealer::serve_ordered(parties, &group, DealerLimits::default(), rng)?;
         return Ok(TreeOutcome::default());
     }
-    let roster = Roster::ordered(parties, group.clone(), Some(dealer_index))?;
+    let roster = Roster::ordered(parties, group.clone(), roles.dealer)?;
     let own = own.ok_or_else(|| LearnError::Input("a data party needs its bins".into()))?;
     match (roster.is_leader(), y) {
         (true, None) => return Err(LearnError::Input("the label holder has no labels".into())),
@@ -140,9 +138,10 @@ pub fn train<R: Rng + CryptoRng + ?Sized>(
     }
     let shapes = agree(parties, &group, own, params)?;
     let fp = FixedPoint::new(params.frac_bits)?;
-    // Many small sequential steps: batches of items save a dealer round
-    // trip on most of them.
-    let client = Prefetch::new(DealerClient::new(&roster)?, Batch::default());
+    // Many small sequential steps: batches of items save a round trip to
+    // the dealer (or of the two-party agreement) on most of them.
+    let source = roles.correlations(&roster, "gradient-boosted tree training")?;
+    let client = Prefetch::new(source, Batch::default());
     let mut s = Session::new(parties, roster, fp, client);
     let out = run(&mut s, own, y, params, &shapes, progress, rng)?;
     s.finish()?;

@@ -7,7 +7,7 @@ use super::plan::{self, FEATURE_BOUND};
 use super::step::{Chunk, StepShares, Trainer, Weights};
 use super::whiten::Whitening;
 use crate::LearnError;
-use crate::params::{Optimizer, Sigmoid, Task, TrainParams};
+use crate::params::{Optimizer, Task, TrainParams};
 use indomain_core::{Bounded, FixedPoint};
 use indomain_mpc::dealer::{self, DealerClient, DealerLimits};
 use indomain_mpc::{Correlations, Roster, Session, Shared, TwoParty};
@@ -138,15 +138,6 @@ pub(super) fn run<R: Rng + CryptoRng + ?Sized>(
              correlations), not {}; more data parties need a dealer",
             computing.len() - 1
         )));
-    }
-    if dealer_index.is_none() && params.task == Task::Logistic && params.sigmoid == Sigmoid::Fourier
-    {
-        return Err(LearnError::Params(
-            "the Fourier sigmoid needs a dealer (packed AND triples, daBits and trigonometric \
-             masks, which two-party correlations do not provide): choose the clamped or linear \
-             sigmoid, or add a dealer"
-                .into(),
-        ));
     }
     if Some(parties.me()) == dealer_index {
         let limits = DealerLimits::default();

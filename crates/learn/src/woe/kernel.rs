@@ -7,7 +7,7 @@
 
 use crate::LearnError;
 use crate::binning::BinIndex;
-use indomain_mpc::{DealerClient, Session, Shared};
+use indomain_mpc::{Correlations, Session, Shared};
 
 /// Sums of a shared vector over the bins of one party's features.
 pub trait BinSums {
@@ -19,7 +19,7 @@ pub trait BinSums {
     /// with the same `owner`, `sizes` and vector length.
     fn bin_sums(
         &mut self,
-        s: &mut Session<'_, DealerClient>,
+        s: &mut Session<'_, Box<dyn Correlations>>,
         owner: usize,
         bins: Option<&[BinIndex]>,
         sizes: &[usize],
@@ -27,7 +27,8 @@ pub trait BinSums {
     ) -> Result<Shared, LearnError>;
 }
 
-/// The kernel of `indomain_mpc::bins` with correlations from the dealer:
+/// The kernel of `indomain_mpc::bins` with correlations from the dealer
+/// or the two computing parties ([`indomain_mpc::TwoParty`]):
 /// the owner's bins registered once per call, the vector's masked shares
 /// sent to the owner once, summed per bin locally. What each party learns
 /// and what it costs: `indomain_mpc::bins` and docs/protocols.md ("Bin
@@ -42,7 +43,7 @@ pub struct MpcKernel {
 impl BinSums for MpcKernel {
     fn bin_sums(
         &mut self,
-        s: &mut Session<'_, DealerClient>,
+        s: &mut Session<'_, Box<dyn Correlations>>,
         owner: usize,
         bins: Option<&[BinIndex]>,
         sizes: &[usize],

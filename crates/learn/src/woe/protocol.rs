@@ -33,7 +33,7 @@ use crate::LearnError;
 use crate::align::Roles;
 use crate::binning::{BinIndex, BinKind, Binned, Direction, FeatureBins, monotone_blocks};
 use indomain_core::FixedPoint;
-use indomain_mpc::dealer::{self, DealerClient, DealerLimits};
+use indomain_mpc::dealer::{self, DealerLimits};
 use indomain_mpc::{Roster, Session, Shared};
 use indomain_net::PartySet;
 use indomain_net::wire::{recv_msg, send_msg};
@@ -199,17 +199,15 @@ pub fn run<R: Rng + CryptoRng + ?Sized>(
     rng: &mut R,
 ) -> Result<Outcome, LearnError> {
     settings.check()?;
-    let dealer_index = roles
-        .dealer
-        .ok_or_else(|| LearnError::Params("a binning job needs a dealer".into()))?;
+    roles.two_party("a binning job")?;
     let computing: Vec<usize> = std::iter::once(roles.label)
         .chain(roles.features.iter().copied())
         .collect();
-    if parties.me() == dealer_index {
+    if roles.dealer == Some(parties.me()) {
         dealer::serve_ordered(parties, &computing, DealerLimits::default(), rng)?;
         return Ok(Outcome::default());
     }
-    let roster = Roster::ordered(parties, computing.clone(), Some(dealer_index))?;
+    let roster = Roster::ordered(parties, computing.clone(), roles.dealer)?;
     let rank = roster.rank();
     let is_label = rank == 0;
     let (bins, indices): (Vec<FeatureBins>, Vec<BinIndex>) =
@@ -221,7 +219,7 @@ pub fn run<R: Rng + CryptoRng + ?Sized>(
     let announced = announce(parties, &computing, rank, &bins, &layout)?;
 
     let fp = FixedPoint::new(settings.frac_bits)?;
-    let client = DealerClient::new(&roster)?;
+    let client = roles.correlations(&roster, "a binning job")?;
     let mut s = Session::new(parties, roster, fp, client);
     let mut own = Owned { bins, indices };
 

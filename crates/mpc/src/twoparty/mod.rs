@@ -28,6 +28,13 @@
 //! - **Truncation pairs** (only asked for by more than two computing
 //!   parties — two truncate locally — but provided): from 64 masked bits,
 //!   r >> f = Σ_{j=f}^{62} 2^(j−f)·b_j − 2^(63−f)·b_63, linear in the bits.
+//! - **AND triples, daBits, masks with packed bits** (`bits`): random OT
+//!   each way for an AND gate's cross terms; daBits and packed masks from
+//!   the one-bit products of the masked bits.
+//! - **Trigonometric masks** (`trig`): r = r_0 + r_1 and the angle
+//!   addition formulas, two Gilboa products per harmonic.
+//! - **Bin-sum masks** (`bins`): a GGM punctured PRF per row and feature
+//!   of the owner's bins (single-point VOLE), for the histogram kernel.
 //!
 //! Before every item the two parties exchange what they are about to
 //! generate ([`Request`]); an item on which they disagree (kind, count,
@@ -41,22 +48,27 @@
 //! the TMMO hash on AES (IKNP) and ring-LWE (N = 8192, log q ≈ 216).
 //! docs/protocols.md has the simulator argument and the costs.
 
+mod bins;
+mod bits;
 mod he;
 mod ole;
 mod rlwe;
+mod trig;
 
 use crate::MpcError;
-use crate::correlations::{Correlations, MaskId, MaskLayout};
+use crate::correlations::{BinShape, BinSumMasks, Correlations, IndicatorId, MaskId, MaskLayout};
 use crate::dealer::Request;
 use crate::roster::Roster;
 use indomain_core::beaver::TripleShare;
+use indomain_core::bits::{BitTripleShare, DaBitShare, PackedMaskedBitsShare};
 use indomain_core::dealer::MaskedBitsShare;
 use indomain_core::matrix_triple::RightTripleShare;
 use indomain_core::ring::RingMatrix;
+use indomain_core::trig::TrigMaskShare;
 use indomain_core::truncate::TruncationPairShare;
 use indomain_net::wire::{decode_msg, send_msg};
 use indomain_net::{NetError, PartySet};
-use ndarray::{Array2, s};
+use ndarray::{Array2, ArrayView2, s};
 use ole::{Ole, Shape};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
@@ -130,6 +142,7 @@ pub struct TwoParty {
     ole: Option<Ole>,
     keys: Option<(he::Keys, he::PeerKey)>,
     masks: Vec<Mask>,
+    indicators: Vec<bins::Registered>,
     rng: StdRng,
     items: u64,
 }
@@ -157,6 +170,7 @@ impl TwoParty {
             ole: None,
             keys: None,
             masks: Vec::new(),
+            indicators: Vec::new(),
             rng,
             items: 0,
         })
@@ -334,6 +348,44 @@ impl TwoParty {
         }
     }
 
+    /// `total` random bits b = β_0 ⊕ β_1, β_i drawn by party i: returns
+    /// this party's β (0 or 1) and its additive share of b in the ring,
+    /// β_i − 2·(its share of β_0·β_1), one one-bit product (one OT) a bit.
+    fn random_bits(
+        &mut self,
+        parties: &mut PartySet,
+        total: usize,
+        phase: &'static str,
+    ) -> Result<(Vec<u64>, Vec<u64>), MpcError> {
+        let own: Vec<u64> = (0..total)
+            .map(|_| self.rng.random::<bool>() as u64)
+            .collect();
+        let each = |i: usize| i;
+        let shape = Shape {
+            bits: 1,
+            len: 1,
+            groups: total,
+            group: &each,
+        };
+        let leader = self.leader();
+        let ch = parties.channel(self.peer)?;
+        let ole = self
+            .ole
+            .as_mut()
+            .ok_or_else(|| MpcError::Usage("products before agreement".into()))?;
+        let cross = if leader {
+            ole.send(ch, &shape, &own, phase)?
+        } else {
+            ole.receive(ch, &shape, &own, phase)?
+        };
+        let shares = own
+            .iter()
+            .zip(&cross)
+            .map(|(b, c)| b.wrapping_sub(c.wrapping_mul(2)))
+            .collect();
+        Ok((own, shares))
+    }
+
     fn random(&mut self, len: usize) -> Vec<u64> {
         (0..len).map(|_| self.rng.random()).collect()
     }
@@ -343,12 +395,6 @@ impl TwoParty {
             .get(mask.0 as usize)
             .ok_or_else(|| MpcError::Usage(format!("no left mask {}", mask.0)))
     }
-}
-
-fn add_into(acc: &mut [u64], other: &[u64]) {
-    acc.iter_mut()
-        .zip(other)
-        .for_each(|(a, b)| *a = a.wrapping_add(*b));
 }
 
 fn matrix(rows: usize, cols: usize, values: Vec<u64>) -> Result<RingMatrix, MpcError> {
@@ -651,48 +697,61 @@ impl Correlations for TwoParty {
                 bits,
             },
         )?;
-        let total = len * bits as usize;
-        let own: Vec<u64> = (0..total)
-            .map(|_| self.rng.random::<bool>() as u64)
-            .collect();
-        let each = |i: usize| i;
-        let shape = Shape {
-            bits: 1,
-            len: 1,
-            groups: total,
-            group: &each,
-        };
-        let leader = self.leader();
-        let ch = parties.channel(self.peer)?;
-        let ole = self
-            .ole
-            .as_mut()
-            .ok_or_else(|| MpcError::Usage("products before agreement".into()))?;
-        let cross = if leader {
-            ole.send(ch, &shape, &own, PHASE_BITS)?
-        } else {
-            ole.receive(ch, &shape, &own, PHASE_BITS)?
-        };
-        let shares: Vec<u64> = own
-            .iter()
-            .zip(&cross)
-            .map(|(b, c)| b.wrapping_sub(c.wrapping_mul(2)))
-            .collect();
-        let mut r = if bits < 64 {
-            self.random(len).into_iter().map(|h| h << bits).collect()
-        } else {
-            vec![0u64; len]
-        };
-        for j in 0..bits as usize {
-            add_into(
-                &mut r,
-                &shares[j * len..(j + 1) * len]
-                    .iter()
-                    .map(|b| b << j)
-                    .collect::<Vec<_>>(),
-            );
-        }
+        let (_, shares) = self.random_bits(parties, len * bits as usize, PHASE_BITS)?;
+        let r = self.compose_mask(len, bits, &shares);
         Ok(MaskedBitsShare { r, bits: shares })
+    }
+
+    fn bit_triples(
+        &mut self,
+        parties: &mut PartySet,
+        words: usize,
+    ) -> Result<BitTripleShare, MpcError> {
+        self.and_triples(parties, words)
+    }
+
+    fn packed_masked_bits(
+        &mut self,
+        parties: &mut PartySet,
+        len: usize,
+        low: u32,
+        bits: u32,
+    ) -> Result<PackedMaskedBitsShare, MpcError> {
+        self.packed_bits(parties, len, low, bits)
+    }
+
+    fn dabits(&mut self, parties: &mut PartySet, len: usize) -> Result<DaBitShare, MpcError> {
+        self.both_ways_bits(parties, len)
+    }
+
+    fn trig_masks(
+        &mut self,
+        parties: &mut PartySet,
+        len: usize,
+        modulus_bits: u32,
+        harmonics: usize,
+        frac_bits: u32,
+    ) -> Result<TrigMaskShare, MpcError> {
+        self.angle_masks(parties, len, modulus_bits, harmonics, frac_bits)
+    }
+
+    fn bin_indicators(
+        &mut self,
+        parties: &mut PartySet,
+        owner: usize,
+        shape: &BinShape,
+        indices: Option<ArrayView2<'_, u16>>,
+    ) -> Result<IndicatorId, MpcError> {
+        self.register_bins(parties, owner, shape, indices)
+    }
+
+    fn bin_sum_masks(
+        &mut self,
+        parties: &mut PartySet,
+        id: IndicatorId,
+        count: usize,
+    ) -> Result<BinSumMasks, MpcError> {
+        self.draw_bin_sum_masks(parties, id, count)
     }
 
     fn finish(&mut self, _parties: &mut PartySet) -> Result<(), MpcError> {

@@ -195,6 +195,37 @@ impl Ole {
         })
     }
 
+    /// `m` random OTs as their sender (this party's COT direction): the
+    /// two keys of each, TMMO-hashed under fresh tweaks.
+    pub fn random_send<C: Channel + ?Sized>(
+        &mut self,
+        ch: &mut C,
+        m: usize,
+        phase: &'static str,
+    ) -> Result<(Vec<u128>, Vec<u128>), MpcError> {
+        let q = self.sender.extend(ch, m).map_err(ot_error(phase))?;
+        let delta = self.sender.delta();
+        let mut k0 = q.clone();
+        self.hash.tmmo(&mut k0, self.sent);
+        let mut k1: Vec<u128> = q.iter().map(|q| q ^ delta).collect();
+        self.hash.tmmo(&mut k1, self.sent);
+        self.sent += m as u128;
+        Ok((k0, k1))
+    }
+
+    /// Random OTs as their receiver, one per choice bit: the chosen keys.
+    pub fn random_receive<C: Channel + ?Sized>(
+        &mut self,
+        ch: &mut C,
+        choices: &[bool],
+        phase: &'static str,
+    ) -> Result<Vec<u128>, MpcError> {
+        let mut k = self.receiver.extend(ch, choices).map_err(ot_error(phase))?;
+        self.hash.tmmo(&mut k, self.received);
+        self.received += choices.len() as u128;
+        Ok(k)
+    }
+
     /// The sender's side: `xs` holds x_i for every value (values × len,
     /// row-major). Returns this party's shares, groups × len.
     pub fn send<C: Channel + ?Sized>(

@@ -1,0 +1,484 @@
+//! Bin-sum masks between the two computing parties, with no dealer: the
+//! two-party side of [`Correlations::bin_indicators`] and
+//! [`Correlations::bin_sum_masks`](crate::Correlations::bin_sum_masks).
+//!
+//! The owner O holds, per row i and feature f, a bin c = c_{i,f} below
+//! B = bins_f; the other party E must end with fresh random vectors a_k
+//! (k = 1..K, one per mask) and both with shares of Σ_i a_{i,k}·e_{c_{i,f}}
+//! (the per-bin sums, [`crate::bins`]). Per row and feature this is a
+//! single-point vector OLE, built as in silent VOLE (Boyle et al. CCS
+//! 2019) from a GGM punctured PRF ([`indomain_ot::pprf`]):
+//!
+//! 1. E grows a GGM tree of ⌈log2 B⌉ levels from a fresh root and sends,
+//!    per level, the XOR of its left and of its right children, each
+//!    masked by one random OT (IKNP, [`super::ole`]) on which O's choice is
+//!    the complement of c's bit there. O regrows every leaf but the one at
+//!    c: a (B−1)-out-of-B random OT of the leaves s_0..s_{B−1}.
+//! 2. Each leaf expands to K values t_{b,k} (fixed-key AES as MMO on
+//!    s_b ⊕ j, two values a block).
+//! 3. E's share of bin b is Σ_i t_{i,b,k}; O's is −t_{i,b,k} for b ≠ c
+//!    and, at c, Σ_{b≠c} t_{i,b,k} + g_{i,k}. The two add up to
+//!    (Σ_b t_{i,b,k} + g_{i,k})·e_c: for feature 0 the mask is defined as
+//!    a_{i,k} = Σ_b t_{i,b,k} (g = 0), for every other feature E sends
+//!    the correction g_{i,f,k} = a_{i,k} − Σ_b t_{i,f,b,k}.
+//!
+//! What each party learns: E, IKNP's masked columns (pseudo-random
+//! whatever O's choices): nothing of the bins; O, every leaf but s_c and
+//! the corrections, each masked by t_{c,k} (pseudo-random to O): a_k stays
+//! uniformly random to it, as the dealer's does. Only the shape (rows,
+//! bins per feature) is public. Semi-honest, under the correlation
+//! robustness of TMMO and the pseudo-randomness of fixed-key AES as the
+//! GGM length doubler (ideal permutation), as IKNP and silent VOLE are.
+//!
+//! Cost a batch of K masks, per row and feature of B bins (d = ⌈log2 B⌉):
+//! d random OTs (16 bytes each from O), 32·d bytes of level sums and
+//! 8·K bytes of correction from E (none for feature 0); 2^(d+1) + B·⌈K/2⌉
+//! AES blocks at each party. Rows go in blocks of at most [`BLOCK_OTS`]
+//! OTs and [`BLOCK_BYTES`] bytes: nothing is rows × bins in memory.
+
+use super::{TwoParty, link};
+use crate::MpcError;
+use crate::correlations::{BinShape, BinSumMasks, IndicatorId};
+use crate::dealer::{DealerLimits, Request};
+use indomain_net::PartySet;
+use indomain_ot::pprf;
+use indomain_ot::prf::Aes;
+use ndarray::ArrayView2;
+use rand::RngExt;
+use rayon::prelude::*;
+use std::sync::LazyLock;
+
+const PHASE_MASKS: &str = "two-party bin-sum masks";
+
+/// The most random OTs of one block of rows.
+const BLOCK_OTS: usize = 1 << 18;
+/// The most bytes of E's frame for one block of rows.
+const BLOCK_BYTES: usize = 16 << 20;
+/// Leaves expanded at once.
+const LEAF_CHUNK: usize = 64;
+
+/// The fixed key of the leaf expansion (a public constant).
+static LEAF: LazyLock<Aes> = LazyLock::new(|| Aes::new(0x6a09_e667_f3bc_c908_b2fb_1366_ea95_7d5b));
+
+/// An owner's bins as the two-party generator keeps them.
+pub(super) struct Registered {
+    owner: usize,
+    rows: usize,
+    bins: Vec<usize>,
+    depths: Vec<usize>,
+    /// First sum of each feature within a mask's sums.
+    offsets: Vec<usize>,
+    total_bins: usize,
+    /// The owner's indices, rows × features row-major (empty at E).
+    indices: Vec<u16>,
+}
+
+impl Registered {
+    /// Random OTs of one row (Σ depths).
+    fn ots_per_row(&self) -> usize {
+        self.depths.iter().sum()
+    }
+
+    /// Bytes of E's frame per row for `count` masks.
+    fn bytes_per_row(&self, count: usize) -> usize {
+        32 * self.ots_per_row() + 8 * count * (self.bins.len() - 1)
+    }
+
+    /// Rows of one block.
+    fn block_rows(&self, count: usize) -> usize {
+        let by_ots = BLOCK_OTS / self.ots_per_row().max(1);
+        let by_bytes = BLOCK_BYTES / self.bytes_per_row(count).max(1);
+        by_ots.min(by_bytes).clamp(1, self.rows)
+    }
+}
+
+/// ⌈log2 bins⌉ (0 for one bin).
+fn depth_of(bins: usize) -> usize {
+    bins.next_power_of_two().trailing_zeros() as usize
+}
+
+/// Fills `out` with the values of the leaves `seeds` (out.len() / seeds.len()
+/// values each, two a block): MMO under the fixed key on s ⊕ j.
+fn leaf_values(seeds: &[u128], per_leaf: usize, blocks: &mut Vec<u128>, out: &mut [u64]) {
+    let per_block = per_leaf.div_ceil(2);
+    blocks.clear();
+    for s in seeds {
+        blocks.extend((0..per_block as u128).map(|j| s ^ j));
+    }
+    LEAF.mmo(blocks);
+    for (leaf, o) in out.chunks_exact_mut(per_leaf).enumerate() {
+        let bs = &blocks[leaf * per_block..(leaf + 1) * per_block];
+        for (k, o) in o.iter_mut().enumerate() {
+            let b = bs[k / 2];
+            *o = if k % 2 == 0 {
+                b as u64
+            } else {
+                (b >> 64) as u64
+            };
+        }
+    }
+}
+
+fn read_block(bytes: &[u8]) -> u128 {
+    u128::from_le_bytes(bytes.try_into().expect("16 bytes"))
+}
+
+fn add_into(acc: &mut [u64], other: &[u64]) {
+    acc.iter_mut()
+        .zip(other)
+        .for_each(|(a, b)| *a = a.wrapping_add(*b));
+}
+
+impl TwoParty {
+    /// Registers the owner's bins: agreement on the shape; the owner keeps
+    /// its indices. No other message.
+    pub(super) fn register_bins(
+        &mut self,
+        parties: &mut PartySet,
+        owner: usize,
+        shape: &BinShape,
+        indices: Option<ArrayView2<'_, u16>>,
+    ) -> Result<IndicatorId, MpcError> {
+        if owner > 1 {
+            return Err(MpcError::Usage(format!(
+                "bin indicators of rank {owner} among 2 computing parties"
+            )));
+        }
+        if shape.rows == 0 || shape.bins.is_empty() || shape.bins.contains(&0) {
+            return Err(MpcError::Usage(
+                "bin indicators need rows, features and at least one bin a feature".into(),
+            ));
+        }
+        self.agree(
+            parties,
+            &Request::BinIndicators {
+                owner: owner as u32,
+                rows: shape.rows as u64,
+                bins: shape.bins.clone(),
+                shared_permutation: matches!(
+                    shape.permutations,
+                    crate::correlations::Permutations::Shared
+                ),
+            },
+        )?;
+        let indices = match (owner == self.rank, indices) {
+            (true, Some(ix)) => {
+                if ix.dim() != (shape.rows, shape.bins.len()) {
+                    return Err(MpcError::Usage(format!(
+                        "bin indices of shape {:?} for {} rows × {} features",
+                        ix.dim(),
+                        shape.rows,
+                        shape.bins.len()
+                    )));
+                }
+                if let Some(((i, f), b)) =
+                    ix.indexed_iter().find(|((_, f), b)| **b >= shape.bins[*f])
+                {
+                    return Err(MpcError::Usage(format!(
+                        "row {i}, feature {f}: bin {b} of a feature with {} bins",
+                        shape.bins[f]
+                    )));
+                }
+                ix.as_standard_layout().iter().copied().collect()
+            }
+            (true, None) => {
+                return Err(MpcError::Usage(
+                    "the owner of bin indicators passes them".into(),
+                ));
+            }
+            (false, Some(_)) => {
+                return Err(MpcError::Usage("only the owner passes bin indices".into()));
+            }
+            (false, None) => Vec::new(),
+        };
+        let bins: Vec<usize> = shape.bins.iter().map(|&b| b as usize).collect();
+        let mut offsets = Vec::with_capacity(bins.len());
+        let mut total_bins = 0;
+        for &b in &bins {
+            offsets.push(total_bins);
+            total_bins += b;
+        }
+        self.indicators.push(Registered {
+            owner,
+            rows: shape.rows,
+            depths: bins.iter().map(|&b| depth_of(b)).collect(),
+            bins,
+            offsets,
+            total_bins,
+            indices,
+        });
+        Ok(IndicatorId(self.indicators.len() as u32 - 1))
+    }
+
+    /// `count` bin-sum masks for the bins registered as `id`.
+    pub(super) fn draw_bin_sum_masks(
+        &mut self,
+        parties: &mut PartySet,
+        id: IndicatorId,
+        count: usize,
+    ) -> Result<BinSumMasks, MpcError> {
+        let reg = self
+            .indicators
+            .get(id.0 as usize)
+            .ok_or_else(|| MpcError::Usage(format!("no bin indicators {}", id.0)))?;
+        let elements = count as u128 * (reg.rows + reg.total_bins) as u128;
+        if elements > DealerLimits::default().max_mask_elements as u128 {
+            return Err(MpcError::Usage(format!(
+                "{count} bin-sum masks of {} rows: ask for fewer at a time",
+                reg.rows
+            )));
+        }
+        self.agree(
+            parties,
+            &Request::BinSumMasks {
+                indicator: id.0,
+                count: count as u64,
+            },
+        )?;
+        if count == 0 {
+            return Ok(BinSumMasks::default());
+        }
+        let reg = &self.indicators[id.0 as usize];
+        let (block, n) = (reg.block_rows(count), reg.rows);
+        let owner = reg.owner == self.rank;
+        let mut sums = vec![0u64; count * reg.total_bins];
+        let mut mask = if owner {
+            Vec::new()
+        } else {
+            vec![0u64; count * n]
+        };
+        for first in (0..n).step_by(block) {
+            let rows = block.min(n - first);
+            let part = if owner {
+                self.owner_block(parties, id, first, rows, count)?
+            } else {
+                let (part, a) = self.other_block(parties, id, rows, count)?;
+                for (k, a) in a.chunks_exact(rows).enumerate() {
+                    mask[k * n + first..k * n + first + rows].copy_from_slice(a);
+                }
+                part
+            };
+            add_into(&mut sums, &part);
+        }
+        Ok(BinSumMasks { mask, sums })
+    }
+
+    /// E's side of one block of `rows` rows: sends the level sums and
+    /// corrections; returns its share of the sums (count × Σ bins) and the
+    /// block's masks (count × rows).
+    fn other_block(
+        &mut self,
+        parties: &mut PartySet,
+        id: IndicatorId,
+        rows: usize,
+        count: usize,
+    ) -> Result<(Vec<u64>, Vec<u64>), MpcError> {
+        let per_row = self.indicators[id.0 as usize].ots_per_row();
+        let ch = parties.channel(self.peer)?;
+        let peer = ch.peer().to_string();
+        let ole = self
+            .ole
+            .as_mut()
+            .ok_or_else(|| MpcError::Usage("bin-sum masks before agreement".into()))?;
+        let (k0, k1) = if per_row > 0 {
+            ole.random_send(ch, rows * per_row, PHASE_MASKS)?
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        let seed: u128 = self.rng.random();
+        let reg = &self.indicators[id.0 as usize];
+        let features = reg.bins.len();
+        let mut roots = vec![0u128; rows * features];
+        Aes::new(seed).keystream(0, &mut roots);
+        let row_bytes = reg.bytes_per_row(count);
+        let total = reg.total_bins;
+        let per_thread = rows
+            .div_ceil(rayon::current_num_threads().max(1) * 4)
+            .max(1);
+        let parts: Vec<(Vec<u8>, Vec<u64>, Vec<u64>)> = (0..rows)
+            .into_par_iter()
+            .chunks(per_thread)
+            .map(|chunk| {
+                let mut frame = Vec::with_capacity(chunk.len() * row_bytes);
+                let mut acc = vec![0u64; count * total];
+                let mut a_rows = Vec::with_capacity(chunk.len() * count);
+                let (mut a, mut t) = (vec![0u64; count], vec![0u64; count]);
+                let mut vals = vec![0u64; LEAF_CHUNK * count];
+                let mut blocks = Vec::new();
+                let mut tree = Vec::new();
+                for r in chunk {
+                    let mut ot = r * per_row;
+                    for f in 0..features {
+                        let (bins, depth) = (reg.bins[f], reg.depths[f]);
+                        tree.clear();
+                        tree.resize(1 << depth, 0u128);
+                        let levels = pprf::grow(&mut tree, roots[r * features + f], depth);
+                        for [left, right] in levels {
+                            frame.extend_from_slice(&(left ^ k0[ot]).to_le_bytes());
+                            frame.extend_from_slice(&(right ^ k1[ot]).to_le_bytes());
+                            ot += 1;
+                        }
+                        t.fill(0);
+                        for first in (0..bins).step_by(LEAF_CHUNK) {
+                            let leaves = &tree[first..bins.min(first + LEAF_CHUNK)];
+                            let vals = &mut vals[..leaves.len() * count];
+                            leaf_values(leaves, count, &mut blocks, vals);
+                            for (b, v) in vals.chunks_exact(count).enumerate() {
+                                let at = reg.offsets[f] + first + b;
+                                for (k, v) in v.iter().enumerate() {
+                                    let s = &mut acc[k * total + at];
+                                    *s = s.wrapping_add(*v);
+                                }
+                                add_into(&mut t, v);
+                            }
+                        }
+                        if f == 0 {
+                            a.copy_from_slice(&t);
+                        } else {
+                            for (a, t) in a.iter().zip(&t) {
+                                frame.extend_from_slice(&a.wrapping_sub(*t).to_le_bytes());
+                            }
+                        }
+                    }
+                    a_rows.extend_from_slice(&a);
+                }
+                (frame, acc, a_rows)
+            })
+            .collect();
+        let mut frame = Vec::with_capacity(rows * row_bytes);
+        let mut sums = vec![0u64; count * total];
+        let mut masks = vec![0u64; count * rows];
+        let mut r = 0;
+        for (bytes, acc, a_rows) in parts {
+            frame.extend_from_slice(&bytes);
+            add_into(&mut sums, &acc);
+            for a in a_rows.chunks_exact(count) {
+                for (k, v) in a.iter().enumerate() {
+                    masks[k * rows + r] = *v;
+                }
+                r += 1;
+            }
+        }
+        let ch = parties.channel(self.peer)?;
+        ch.send(&frame).map_err(link(&peer, PHASE_MASKS))?;
+        Ok((sums, masks))
+    }
+
+    /// O's side of the block of `rows` rows from `first`: returns its share
+    /// of the sums (count × Σ bins).
+    fn owner_block(
+        &mut self,
+        parties: &mut PartySet,
+        id: IndicatorId,
+        first: usize,
+        rows: usize,
+        count: usize,
+    ) -> Result<Vec<u64>, MpcError> {
+        let reg = &self.indicators[id.0 as usize];
+        let features = reg.bins.len();
+        let per_row = reg.ots_per_row();
+        let bin = |r: usize, f: usize| reg.indices[(first + r) * features + f] as usize;
+        let mut choices = Vec::with_capacity(rows * per_row);
+        for r in 0..rows {
+            for f in 0..features {
+                let depth = reg.depths[f];
+                choices.extend((0..depth).map(|l| pprf::bit(bin(r, f), l, depth) == 0));
+            }
+        }
+        let ch = parties.channel(self.peer)?;
+        let peer = ch.peer().to_string();
+        let ole = self
+            .ole
+            .as_mut()
+            .ok_or_else(|| MpcError::Usage("bin-sum masks before agreement".into()))?;
+        let keys = if per_row > 0 {
+            ole.random_receive(ch, &choices, PHASE_MASKS)?
+        } else {
+            Vec::new()
+        };
+        let frame = ch.recv().map_err(link(&peer, PHASE_MASKS))?;
+        let reg = &self.indicators[id.0 as usize];
+        let row_bytes = reg.bytes_per_row(count);
+        if frame.len() != rows * row_bytes {
+            return Err(MpcError::Malformed {
+                peer,
+                phase: PHASE_MASKS,
+                reason: format!(
+                    "a block of bin-sum masks of {} bytes, expected {}",
+                    frame.len(),
+                    rows * row_bytes
+                ),
+            });
+        }
+        let total = reg.total_bins;
+        let per_thread = rows
+            .div_ceil(rayon::current_num_threads().max(1) * 4)
+            .max(1);
+        let bin = |r: usize, f: usize| reg.indices[(first + r) * features + f] as usize;
+        let parts: Vec<Vec<u64>> = (0..rows)
+            .into_par_iter()
+            .chunks(per_thread)
+            .map(|chunk| {
+                let mut acc = vec![0u64; count * total];
+                let mut known = vec![0u64; count];
+                let mut vals = vec![0u64; LEAF_CHUNK * count];
+                let mut blocks = Vec::new();
+                let mut tree = Vec::new();
+                let mut level_sums = Vec::new();
+                for r in chunk {
+                    let mut at = &frame[r * row_bytes..(r + 1) * row_bytes];
+                    let mut ot = r * per_row;
+                    for f in 0..features {
+                        let (bins, depth, c) = (reg.bins[f], reg.depths[f], bin(r, f));
+                        level_sums.clear();
+                        for l in 0..depth {
+                            let side = 1 - pprf::bit(c, l, depth);
+                            let got = read_block(&at[16 * side..16 * side + 16]);
+                            level_sums.push(got ^ keys[ot]);
+                            at = &at[32..];
+                            ot += 1;
+                        }
+                        tree.clear();
+                        tree.resize(1 << depth, 0u128);
+                        pprf::regrow(&mut tree, c, &level_sums, depth);
+                        known.fill(0);
+                        for start in (0..bins).step_by(LEAF_CHUNK) {
+                            let leaves = &tree[start..bins.min(start + LEAF_CHUNK)];
+                            let vals = &mut vals[..leaves.len() * count];
+                            leaf_values(leaves, count, &mut blocks, vals);
+                            for (b, v) in vals.chunks_exact(count).enumerate() {
+                                if start + b == c {
+                                    continue;
+                                }
+                                let slot = reg.offsets[f] + start + b;
+                                for (k, v) in v.iter().enumerate() {
+                                    let s = &mut acc[k * total + slot];
+                                    *s = s.wrapping_sub(*v);
+                                }
+                                add_into(&mut known, v);
+                            }
+                        }
+                        if f > 0 {
+                            for (k, g) in at[..8 * count].chunks_exact(8).enumerate() {
+                                let g = u64::from_le_bytes(g.try_into().expect("8 bytes"));
+                                known[k] = known[k].wrapping_add(g);
+                            }
+                            at = &at[8 * count..];
+                        }
+                        let slot = reg.offsets[f] + c;
+                        for (k, v) in known.iter().enumerate() {
+                            let s = &mut acc[k * total + slot];
+                            *s = s.wrapping_add(*v);
+                        }
+                    }
+                }
+                acc
+            })
+            .collect();
+        let mut sums = vec![0u64; count * total];
+        for acc in parts {
+            add_into(&mut sums, &acc);
+        }
+        Ok(sums)
+    }
+}
