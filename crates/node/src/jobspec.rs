@@ -352,6 +352,12 @@ impl JobSpec {
     /// socket), its size ([`bounds::MAX_SPEC_BYTES`]) and its plan
     /// included.
     pub fn validate(&self) -> Result<(), NodeError> {
+        self.checked_plan().map(drop)
+    }
+
+    /// [`JobSpec::validate`], returning the plan it built: what a node
+    /// keeps of a job it accepts, so nothing is parsed again at run time.
+    pub fn checked_plan(&self) -> Result<crate::plan::JobPlan, NodeError> {
         let size = self.canonical_bytes().len();
         if size > bounds::MAX_SPEC_BYTES {
             return Err(NodeError::InvalidJob(format!(
@@ -359,10 +365,7 @@ impl JobSpec {
                 bounds::MAX_SPEC_BYTES
             )));
         }
-        match self.problem() {
-            None => Ok(()),
-            Some(p) => Err(NodeError::InvalidJob(p.reason)),
-        }
+        self.plan()
     }
 
     /// Checks a valid spec against what the submitting node knows.
@@ -433,7 +436,7 @@ impl JobSpec {
             );
         }
         if let Err(e) = bounds::check_len("the purpose", &self.purpose, bounds::MAX_PURPOSE) {
-            return bad(Part::Whole, e);
+            return bad(Part::Whole, e.to_string());
         }
         for (name, value) in &self.parameters {
             if !is_name(name) {
@@ -446,7 +449,7 @@ impl JobSpec {
                 && let Err(e) =
                     bounds::check_len(&format!("parameter {name}"), text, bounds::MAX_TEXT_PARAM)
             {
-                return bad(Part::Whole, e);
+                return bad(Part::Whole, e.to_string());
             }
         }
         let (fewest, most) = self.protocol.party_count();

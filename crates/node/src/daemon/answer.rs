@@ -11,7 +11,7 @@
 use super::jobs::State;
 use super::propose::{Answer, Hello};
 use super::{Node, lock};
-use crate::audit::{Outcome, Receipt, ReceiptBody};
+use crate::audit::{Outcome, Receipt, ReceiptBody, ReceiptOutcome};
 use crate::bounds::MAX_SPEC_BYTES;
 use crate::jobspec::JobSpec;
 use crate::policy;
@@ -91,15 +91,23 @@ impl Node {
                 );
             }
         };
-        if let Err(e) = spec.validate() {
-            return refuse("job", e.to_string());
-        }
+        let plan = match spec.checked_plan() {
+            Ok(plan) => plan,
+            Err(e) => return refuse("job", e.to_string()),
+        };
         if spec.id.is_empty() {
             return refuse("job", "the job has no id".into());
         }
         let key = JobKey::new(peer, &spec.id);
         if lock(&self.state).id_in_use(&key) || lock(&self.jobs).contains_key(&key) {
             return refuse("job", super::reused(&key));
+        }
+        let parties: Vec<&str> = spec.parties.iter().map(|p| p.name.as_str()).collect();
+        if let Some(by) = self.early_cancels.take(&key, &parties) {
+            return refuse(
+                "job",
+                format!("{by} cancelled the job before its proposal arrived"),
+            );
         }
         let started = crate::time::now_millis();
         let spec_hash = spec.hash().to_string();
@@ -119,7 +127,7 @@ impl Node {
             Ok(grant)
         });
         let head = audit.head().to_string();
-        let receipt = |outcome: &str, rule: &str| {
+        let receipt = |outcome: ReceiptOutcome, rule: &str| {
             let body = ReceiptBody::new((peer, &spec.id), &spec_hash, outcome, Vec::new(), &head)
                 .with_rule(rule);
             Receipt::sign(body, &self.config.name, &self.key)
@@ -134,7 +142,7 @@ impl Node {
                     Answer::Accept {
                         rule: rule.clone(),
                         spec_hash: spec_hash.clone(),
-                        receipt: receipt("accepted", &rule),
+                        receipt: receipt(ReceiptOutcome::Accepted, &rule),
                     },
                 )
             }
@@ -145,7 +153,7 @@ impl Node {
                     reason: refusal.reason.clone(),
                 },
                 Answer::Refuse {
-                    receipt: Some(receipt("refused", &refusal.rule)),
+                    receipt: Some(receipt(ReceiptOutcome::Refused, &refusal.rule)),
                     rule: refusal.rule,
                     reason: refusal.reason,
                 },
@@ -155,8 +163,8 @@ impl Node {
             Answer::Accept { rule, .. } => rule.clone(),
             Answer::Refuse { rule, reason, .. } => format!("{rule}: {reason}"),
         };
-        if let Err(e) = self.register(&key, &spec, state, detail, started) {
-            return refuse("job", e);
+        if let Err(e) = self.register(&key, (&spec, &plan), state, detail, started) {
+            return refuse("job", e.to_string());
         }
         if let Some(job) = lock(&self.jobs).get_mut(&key) {
             job.max_rows = max_rows;
@@ -188,15 +196,15 @@ impl Node {
         let expired = {
             let mut jobs = lock(&self.jobs);
             match jobs.get_mut(key) {
-                Some(job) if job.state == State::Accepted => {
-                    job.state = State::Failed;
-                    job.detail = format!(
+                Some(job) if job.state() == State::Accepted => {
+                    let reason = format!(
                         "the proposer {} did not start the job within {} s of its acceptance \
                          (start_timeout_secs); it may have stopped",
                         key.proposer,
                         timeout.as_secs()
                     );
-                    Some((job.spec.clone(), job.started_ms, job.detail.clone()))
+                    job.transition(State::Failed, reason.clone());
+                    Some((job.spec.clone(), job.started_ms, reason))
                 }
                 _ => None,
             }
