@@ -201,10 +201,18 @@ pub(crate) fn deal_masks<R: Rng + CryptoRng + ?Sized>(
         for (&j, seed) in ind.others.iter().zip(&seeds) {
             parties.channel(j)?.send(&seed.0)?;
         }
+        // The first expansion is written, not added to zeros: adding reads
+        // freshly allocated pages first, and each later write then copies
+        // a page and flushes the other threads' TLBs (a fifth of the
+        // dealer's time at 285k rows).
         let sum_at = |start: usize, len: usize| {
             let mut acc = vec![0u64; len];
-            for s in &seeds {
-                prg::add_expansion_at(&mut acc, s, start);
+            for (i, s) in seeds.iter().enumerate() {
+                if i == 0 {
+                    prg::expand_into_at(s, start, &mut acc);
+                } else {
+                    prg::add_expansion_at(&mut acc, s, start);
+                }
             }
             acc
         };

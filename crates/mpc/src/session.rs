@@ -14,7 +14,8 @@
 //!   one) learns the value.
 //! - [`Session::mul`]: element-wise product with Beaver triples
 //!   (`indomain_core::beaver`); the parties learn d = x − a and e = y − b,
-//!   uniformly random. The product carries 2f fractional bits.
+//!   uniformly random. The product carries 2f fractional bits. Products
+//!   longer than [`MUL_CHUNK`] are multiplied piece by piece.
 //! - [`Session::dot`]: the inner product x·y, as [`Session::mul`] then a
 //!   local [`Shared::sum`] and one truncation.
 //! - [`Session::truncate`]: divides by 2^shift. Two computing parties use
@@ -36,6 +37,12 @@ use indomain_core::truncate::{TwoPartyRole, truncate_local};
 use indomain_core::{FixedPoint, Seed};
 use indomain_net::PartySet;
 use rand::{CryptoRng, Rng};
+
+/// The longest product [`Session::mul`] asks one triple batch for: longer
+/// ones are cut into pieces of this many elements, multiplied one after
+/// another (the same openings, one round each), so that a dealt item stays
+/// within `DealerLimits::max_item_elements` (2^23) whatever the length.
+pub const MUL_CHUNK: usize = 1 << 20;
 
 /// A computation among the computing parties of a set.
 pub struct Session<'a, C: Correlations> {
@@ -171,7 +178,6 @@ impl<'a, C: Correlations> Session<'a, C> {
 
     /// The element-wise product x·y (Beaver), with 2f fractional bits.
     pub fn mul(&mut self, x: &Shared, y: &Shared) -> Result<Shared, MpcError> {
-        let phase = "beaver multiplication";
         if x.len() != y.len() {
             return Err(MpcError::Usage(format!(
                 "multiplying vectors of {} and {} elements",
@@ -179,15 +185,29 @@ impl<'a, C: Correlations> Session<'a, C> {
                 y.len()
             )));
         }
+        if x.len() <= MUL_CHUNK {
+            return Ok(Shared(self.mul_piece(x.as_slice(), y.as_slice())?));
+        }
+        let mut z = Vec::with_capacity(x.len());
+        for (a, b) in x
+            .as_slice()
+            .chunks(MUL_CHUNK)
+            .zip(y.as_slice().chunks(MUL_CHUNK))
+        {
+            z.extend(self.mul_piece(a, b)?);
+        }
+        Ok(Shared(z))
+    }
+
+    /// One Beaver multiplication of at most [`MUL_CHUNK`] elements.
+    fn mul_piece(&mut self, x: &[u64], y: &[u64]) -> Result<Vec<u64>, MpcError> {
+        let phase = "beaver multiplication";
         let len = x.len();
         let triple = self.corr.triples(self.parties, len)?;
-        let masked = triple
-            .mask(x.as_slice(), y.as_slice())
-            .map_err(core(phase))?;
+        let masked = triple.mask(x, y).map_err(core(phase))?;
         let opened = self.open(&Shared(masked.concat()))?;
         let (d, e) = opened.split_at(len);
-        let z = triple.finish(d, e, self.is_leader()).map_err(core(phase))?;
-        Ok(Shared(z))
+        triple.finish(d, e, self.is_leader()).map_err(core(phase))
     }
 
     /// The element-wise product x·y with f fractional bits: [`mul`](Self::mul)

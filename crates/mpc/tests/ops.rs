@@ -76,6 +76,27 @@ proptest! {
     }
 }
 
+/// A product longer than one triple batch is cut into pieces (the
+/// dealer refuses items above 2^23 elements) and put back in order.
+#[test]
+fn a_product_longer_than_one_triple_batch_matches_the_plaintext() {
+    let len = 2 * indomain_mpc::session::MUL_CHUNK + 3;
+    let x: Vec<u64> = (0..len as u64)
+        .map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+        .collect();
+    let y: Vec<u64> = (0..len as u64).map(|i| i ^ 0x5555).collect();
+    let (out, _) = run(2, fp(), |s, _| {
+        let (sx, sy) = (Shared::public(&x, s.rank()), Shared::public(&y, s.rank()));
+        let z = s.mul(&sx, &sy).unwrap();
+        s.open(&z).unwrap()
+    });
+    for got in out {
+        assert_eq!(got.len(), len);
+        let wrong = (0..len).find(|&i| got[i] != x[i].wrapping_mul(y[i]));
+        assert_eq!(wrong, None, "first wrong element");
+    }
+}
+
 #[test]
 fn matrix_products_match_the_plaintext() {
     let fp = fp();

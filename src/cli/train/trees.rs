@@ -174,6 +174,7 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
     let total = job.spec.params.trees;
     let depth = job.spec.params.max_depth;
     let quiet = args.quiet;
+    let mut last_tree = Instant::now();
     let outcome = pipeline::run(
         &mut party_set,
         &job,
@@ -183,7 +184,10 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
         },
         &mut rand::rng(),
         &mut |event| match event {
-            TreeEvent::Aligned(n) => bar.set_message(format!("{n} rows shared by every party")),
+            TreeEvent::Aligned(n) => {
+                last_tree = Instant::now();
+                bar.set_message(format!("{n} rows shared by every party"))
+            }
             TreeEvent::Training { run, progress } => {
                 let what = if run == 0 {
                     "training"
@@ -203,8 +207,19 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
                         let loss = validation_loss
                             .map_or(String::new(), |l| format!(", validation loss {l:.4}"));
                         bar.set_message(format!("{what}: tree {}/{total}{loss}", tree + 1));
+                        // The tree's own time: a flat series shows that a
+                        // long run's total can be read off its first trees.
+                        let now = Instant::now();
+                        let took = (now - last_tree).as_secs_f64();
+                        last_tree = now;
                         if run == 0 && !quiet {
-                            bar.suspend(|| eprintln!("tree {}/{total}{loss}", tree + 1));
+                            bar.suspend(|| {
+                                eprintln!(
+                                    "tree {}/{total}{loss}: {took:.2} s (since start {:.2} s)",
+                                    tree + 1,
+                                    (now - started).as_secs_f64()
+                                )
+                            });
                         }
                     }
                 }
