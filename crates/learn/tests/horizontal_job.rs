@@ -97,8 +97,10 @@ fn run_all(job: &HorizontalJob, tables: &[Table]) -> Vec<Result<HorizontalOutcom
 fn without_dp_the_job_equals_plain_fedavg_on_the_training_splits() {
     let job = job(None);
     let tables = [table(1, 80), table(2, 60)];
-    let outcomes: Vec<HorizontalOutcome> =
-        run_all(&job, &tables).into_iter().map(Result::unwrap).collect();
+    let outcomes: Vec<HorizontalOutcome> = run_all(&job, &tables)
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
     let trains: Vec<Table> = tables
         .iter()
         .map(|t| t.select(&split(t.rows(), 0.25, 0).train))
