@@ -33,6 +33,7 @@ mod mesh;
 pub mod propose;
 mod run;
 mod run_aggregate;
+mod run_horizontal;
 mod run_mesh;
 mod run_predict;
 mod run_psi_sum;

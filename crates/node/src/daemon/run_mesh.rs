@@ -93,6 +93,9 @@ impl Node {
         let clock = Instant::now();
         let computed = match spec.protocol {
             Protocol::Aggregate => self.compute_aggregate(key, spec, &mut mesh.parties, max_rows),
+            Protocol::Train if spec.is_horizontal() => {
+                self.compute_horizontal(key, spec, &mut mesh.parties, max_rows)
+            }
             Protocol::Train => self.compute_train(spec, &mut mesh.parties, max_rows),
             Protocol::Predict => self.compute_predict(spec, &mut mesh.parties, max_rows),
             other => Err(format!("{other} jobs do not run under the node")),
