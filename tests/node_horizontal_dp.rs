@@ -7,7 +7,7 @@
 //! alpha's `people`, which alpha's own jobs are charged (the operator
 //! pays too).
 //!
-//! A job at ε = 1 trains; every model file records ε, δ and the clipping
+//! A job that fails before its rounds is refunded; a job at ε = 1 trains; every model file records ε, δ and the clipping
 //! norm; beta's budget and alpha's own are spent; a second job at ε = 1
 //! is refused by beta before any data is read, the remaining budget
 //! named, and alpha's reservation for it is refunded.
@@ -50,7 +50,7 @@ grades = ["public"]
 outputs = { model = ["alpha", "beta", "hub"], metrics = ["alpha", "beta"] }
 "#;
 
-fn spec(id: &str, epsilon: f64) -> String {
+fn spec(id: &str, epsilon: f64, min_rows: usize) -> String {
     let mut spec = format!(
         r#"id = "{id}"
 protocol = "train"
@@ -65,7 +65,7 @@ rounds = 3
 epochs = 5
 dp_epsilon = {epsilon}
 clip_norm = 0.5
-min_rows = 20
+min_rows = {min_rows}
 "#
     );
     for name in ["alpha", "beta"] {
@@ -130,11 +130,21 @@ fn a_horizontal_dp_job_trains_records_its_guarantee_and_spends_every_data_holder
     assert_eq!(remaining_epsilon(&budget(a, own_beta, "beta")), 3.0);
     assert_eq!(remaining_epsilon(&budget(a, own_hub, "hub")), 3.0);
 
-    let submit = |id: &str, epsilon: f64| {
-        let path = cluster.spec(0, &format!("{id}.toml"), &spec(id, epsilon));
+    let submit = |id: &str, epsilon: f64, min_rows: usize| {
+        let path = cluster.spec(0, &format!("{id}.toml"), &spec(id, epsilon, min_rows));
         cluster.submit(0, &path)
     };
-    let o = submit("fed-1", 1.0);
+    // A job that fails before its rounds (every client has fewer training
+    // rows than it asks) is refunded at both data holders.
+    let o = submit("fed-0", 1.0, 1000);
+    assert!(o.status.success(), "{}", text(&o));
+    for cfg in [a, b, h] {
+        let (st, status) = settled(cfg, "fed-0");
+        assert_eq!(st, "failed", "{cfg}: {status}");
+    }
+    assert_eq!(remaining_epsilon(&budget(b, beta_rule, "alpha")), full);
+    assert_eq!(remaining_epsilon(&budget(a, own_beta, "beta")), 3.0);
+    let o = submit("fed-1", 1.0, 20);
     assert!(o.status.success(), "{}", text(&o));
     for cfg in [a, b, h] {
         let (st, status) = settled(cfg, "fed-1");
@@ -177,7 +187,7 @@ fn a_horizontal_dp_job_trains_records_its_guarantee_and_spends_every_data_holder
     // A second job at ε = 1 fits alpha's own budgets but not beta's: beta
     // refuses it before any data is read, naming what remains, and alpha
     // is refunded.
-    let o = submit("fed-2", 1.0);
+    let o = submit("fed-2", 1.0, 20);
     let t = text(&o);
     assert!(!o.status.success(), "{t}");
     for words in [
@@ -218,7 +228,7 @@ fn an_operators_own_dp_job_that_its_budget_cannot_pay_for_is_refused_at_submissi
     });
     std::fs::write(cluster.sites[0].dir.join("people.csv"), "id,x1,x2,y\n").unwrap();
     let _alpha = cluster.start(0);
-    let path = cluster.spec(0, "own.toml", &spec("own", 1.0));
+    let path = cluster.spec(0, "own.toml", &spec("own", 1.0, 20));
     let o = cluster.submit(0, &path);
     let t = text(&o);
     assert!(!o.status.success(), "{t}");

@@ -3,7 +3,8 @@
 //!
 //! [`JobSpec::plan`] turns a structurally valid [`JobSpec`] into a [`JobPlan`],
 //! one variant a protocol, each in a file of its own
-//! (`psi.rs`, `psi_sum.rs`, `aggregate.rs`, `train.rs`, `predict.rs`):
+//! (`psi.rs`, `psi_sum.rs`, `aggregate.rs`, `train.rs`, `horizontal.rs`,
+//! `predict.rs`):
 //!
 //! - every parameter is parsed from its text into the protocol's own types
 //!   (a statistics job's [`indomain_aggregate::stats::StatsJob`], a
