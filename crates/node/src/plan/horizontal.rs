@@ -23,7 +23,8 @@
 //! that might pool their noise with the server, default 0). The whole
 //! calibration runs here, so a job whose noise does not fit is refused
 //! before any party accepts; the plan's ρ is what each client's DP budget
-//! is charged.
+//! is charged. For policy (`max_epochs`), a job's epochs are its rounds ×
+//! its local epochs.
 //!
 //! What each party learns: the server the global model after every round
 //! (with DP, a differentially private sum of clipped updates a round) and
