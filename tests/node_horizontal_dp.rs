@@ -248,3 +248,16 @@ fn an_operators_own_dp_job_that_its_budget_cannot_pay_for_is_refused_at_submissi
         0.5
     );
 }
+
+#[test]
+fn the_horizontal_example_spec_plans_as_a_private_fedavg_job() {
+    use indomain_node::plan::JobPlan;
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples/node/train_horizontal.toml");
+    let spec = indomain_node::jobspec::JobSpec::load(&path, None).unwrap();
+    let Ok(JobPlan::Horizontal(plan)) = spec.plan() else {
+        panic!("{path:?} is not a horizontal training job");
+    };
+    assert_eq!(plan.fedavg.dp.map(|d| d.epsilon), Some(1.0));
+    assert!(plan.dp_rho.is_some_and(|r| r > 0.0));
+}

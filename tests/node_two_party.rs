@@ -198,3 +198,14 @@ fn two_parties_train_without_a_dealer_and_match_the_dealer_job() {
     }
     drop((bank, tax));
 }
+
+#[test]
+fn the_two_party_example_spec_plans_without_a_dealer() {
+    use indomain_node::plan::{Correlations, JobPlan};
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/node/train_two_party.toml");
+    let spec = indomain_node::jobspec::JobSpec::load(&path, None).unwrap();
+    let plan = spec.plan().unwrap();
+    assert!(matches!(plan, JobPlan::Train(_)));
+    assert_eq!(plan.leaks().correlations, Correlations::TwoParty);
+}
