@@ -47,6 +47,7 @@ pub mod data;
 pub mod error;
 pub mod fed_dp;
 pub mod horizontal;
+pub mod horizontal_job;
 pub mod linalg;
 pub mod metrics;
 pub mod model;

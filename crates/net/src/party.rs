@@ -60,6 +60,28 @@ impl PartySet {
         }
     }
 
+    /// The channels to `parties` at once, in the order given (a star's
+    /// centre drives its spokes together); each must be another party,
+    /// listed once.
+    pub fn channels(
+        &mut self,
+        parties: &[usize],
+    ) -> Result<Vec<&mut (dyn Channel + 'static)>, NetError> {
+        let me = self.me;
+        let mut found: Vec<Option<&mut (dyn Channel + 'static)>> =
+            parties.iter().map(|_| None).collect();
+        for (i, link) in self.links.iter_mut().enumerate() {
+            if let (Some(at), Some(ch)) = (parties.iter().position(|&p| p == i), link.as_mut()) {
+                found[at] = Some(ch.as_mut());
+            }
+        }
+        parties
+            .iter()
+            .zip(found)
+            .map(|(&party, ch)| ch.ok_or(NetError::NoChannel { me, party }))
+            .collect()
+    }
+
     /// Sends the same frame to every other party.
     pub fn broadcast(&mut self, frame: &[u8]) -> Result<(), NetError> {
         for ch in self.links.iter_mut().flatten() {

@@ -246,7 +246,7 @@ impl Ledger {
     }
 
     /// Reserves `rho` for `job` on every account (one per receiver) in
-    /// `month`, all or none. Returns the event to log.
+    /// `month`, all or none, under one `budget`. Returns the event to log.
     pub fn reserve(
         &mut self,
         job: &str,
@@ -255,14 +255,29 @@ impl Ledger {
         rho: f64,
         budget: &MonthlyBudget,
     ) -> Result<LedgerEvent, Refusal> {
+        let each: Vec<(Account, MonthlyBudget)> =
+            accounts.iter().map(|a| (a.clone(), *budget)).collect();
+        self.reserve_each(job, &each, month, rho)
+    }
+
+    /// [`Ledger::reserve`] with each account under its own budget (a job
+    /// of the node's own operator, whose receivers' budgets come from
+    /// different rules). Returns the event to log.
+    pub fn reserve_each(
+        &mut self,
+        job: &str,
+        accounts: &[(Account, MonthlyBudget)],
+        month: Month,
+        rho: f64,
+    ) -> Result<LedgerEvent, Refusal> {
         if self.open.contains_key(job) {
             return Err(Refusal::Duplicate {
                 job: job.to_string(),
             });
         }
-        let budget_rho = budget.rho();
-        for account in accounts {
+        for (account, budget) in accounts {
             let name = format!("dataset {} for {}", account.dataset, account.receiver);
+            let budget_rho = budget.rho();
             if rho > budget_rho {
                 return Err(Refusal::ExceedsBudget {
                     account: name,
@@ -284,13 +299,14 @@ impl Ledger {
                 });
             }
         }
+        let accounts: Vec<Account> = accounts.iter().map(|(a, _)| a.clone()).collect();
         let event = LedgerEvent::Reserved {
             job: job.to_string(),
-            accounts: accounts.to_vec(),
+            accounts: accounts.clone(),
             month,
             rho,
         };
-        self.charge(job, accounts, month, rho);
+        self.charge(job, &accounts, month, rho);
         Ok(event)
     }
 
@@ -445,6 +461,26 @@ mod tests {
             month: 1,
         };
         ledger.reserve("j5", &bank, jan, job_rho, &budget).unwrap();
+    }
+
+    #[test]
+    fn accounts_under_their_own_budgets_are_charged_all_or_none() {
+        let wide = MonthlyBudget::new(4.0, 1e-6).unwrap();
+        let narrow = MonthlyBudget::new(1.0, 1e-6).unwrap();
+        let mut ledger = Ledger::new();
+        let each = [(account("bank"), wide), (account("hub"), narrow)];
+        let rho = narrow.rho() * 0.6;
+        ledger.reserve_each("j1", &each, DEC, rho).unwrap();
+        ledger.release("j1").unwrap();
+        // The narrow account cannot pay again: nothing is charged anywhere.
+        let refusal = ledger.reserve_each("j2", &each, DEC, rho).unwrap_err();
+        assert!(
+            refusal.to_string().contains("dataset incomes for hub"),
+            "{refusal}"
+        );
+        let bank = ledger.remaining(&account("bank"), DEC, &wide);
+        assert!((bank.rho - (wide.rho() - rho)).abs() < 1e-12);
+        assert!(!ledger.holds("j2"));
     }
 
     #[test]

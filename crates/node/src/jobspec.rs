@@ -62,7 +62,10 @@ impl Protocol {
     /// [`indomain_aggregate::stats::MAX_PARTIES`], the dealer included; a
     /// training job: the label holder, 1 to
     /// [`indomain_learn::align::MAX_FEATURE_HOLDERS`] feature holders and
-    /// the dealer; a scoring job: the same data parties, no dealer.
+    /// the dealer (no dealer with two-party correlations), or a
+    /// horizontal job's server and 2 to
+    /// [`crate::plan::horizontal::MAX_CLIENTS`] clients (each plan checks
+    /// its own count); a scoring job: the same data parties, no dealer.
     pub fn party_count(self) -> (usize, usize) {
         let features = indomain_learn::align::MAX_FEATURE_HOLDERS;
         match self {
@@ -71,7 +74,10 @@ impl Protocol {
             | Protocol::PsiSum
             | Protocol::PsiJoin => (2, 2),
             Protocol::Aggregate => (2, indomain_aggregate::stats::MAX_PARTIES),
-            Protocol::Train => (3, features + 2),
+            Protocol::Train => (
+                2,
+                (features + 2).max(crate::plan::horizontal::MAX_CLIENTS + 1),
+            ),
             Protocol::Predict => (2, features + 1),
         }
     }
@@ -207,11 +213,23 @@ impl JobSpec {
     }
 
     /// Whether `name` is the dealer of a training or statistics job
-    /// (parameter `dealer`): a party that reads no data and so names no
+    /// (parameter `dealer`) or the server of a horizontal training job
+    /// (parameter `server`): a party that reads no data and so names no
     /// dataset.
     pub fn is_dealer(&self, name: &str) -> bool {
+        let param = if self.is_horizontal() {
+            "server"
+        } else {
+            "dealer"
+        };
         matches!(self.protocol, Protocol::Train | Protocol::Aggregate)
-            && self.text_param("dealer") == Some(name)
+            && self.text_param(param) == Some(name)
+    }
+
+    /// Whether this is a horizontal training job (`train` with parameter
+    /// `mode = "horizontal"`; without `mode`, training is vertical).
+    pub fn is_horizontal(&self) -> bool {
+        self.protocol == Protocol::Train && self.text_param("mode") == Some("horizontal")
     }
 
     /// A text parameter, if present and text.
@@ -476,8 +494,13 @@ impl JobSpec {
                     return bad(
                         Part::Dataset(i),
                         format!(
-                            "party {:?} is the dealer, which reads no data: leave out its dataset and columns",
-                            p.name
+                            "party {:?} is the {}, which reads no data: leave out its dataset and columns",
+                            p.name,
+                            if self.is_horizontal() {
+                                "server"
+                            } else {
+                                "dealer"
+                            }
                         ),
                     );
                 }
@@ -493,7 +516,7 @@ impl JobSpec {
                 return bad(
                     Part::Dataset(i),
                     format!(
-                        "party {:?} names no dataset (only a training or aggregate job's dealer may leave it out)",
+                        "party {:?} names no dataset (only a training or aggregate job's dealer, or a horizontal training job's server, may leave it out)",
                         p.name
                     ),
                 );

@@ -16,9 +16,20 @@
 //!   a reservation the log leaves open is settled as spent at start
 //!   (whether its result went out is not known).
 //!
-//! Every change is an [`Event::Budget`] record of the audit log. The
-//! budgets a node's own operator submits jobs under are not charged: the
-//! policy rules, and so the budgets, are for peers.
+//! - **The operator's own jobs** are charged too, at submission, before
+//!   anything is proposed: a job this node's operator submits that
+//!   releases with DP from this node's dataset reserves its ρ on the same
+//!   accounts a peer's job would — (this node's dataset, each receiver of
+//!   the job's outputs other than this node) — each under the budget this
+//!   node's policy gives that receiver: the `dp` of the first of the
+//!   receiver's `allow` rules that lists the job's protocol and the
+//!   dataset. So what a peer learns about a dataset in a month is bounded
+//!   whoever proposed the jobs that told it. A receiver without such a
+//!   rule is not charged (the operator may release its own data to it);
+//!   this node as a receiver is not charged (it holds the data). A refusal
+//!   names the receiver's rule and what remains, and is recorded.
+//!
+//! Every change is an [`Event::Budget`] record of the audit log.
 
 use super::{Node, lock};
 use crate::audit::{AuditLog, Event};
@@ -60,6 +71,74 @@ impl Node {
             .reserve(&key.to_string(), &accounts, month, rho, &budget)
             .map(Some)
             .map_err(|r| refuse(r.to_string()))
+    }
+
+    /// Reserves the DP budget a job of this node's own operator spends
+    /// (see the module's doc) and records the reservation, or refuses it
+    /// naming the receiver's rule and what remains. Nothing is reserved
+    /// for a job without DP, at the dealer or server, or for receivers
+    /// without a budget.
+    pub(super) fn charge_own_budget(
+        &self,
+        key: &JobKey,
+        spec: &JobSpec,
+        now_secs: u64,
+    ) -> Result<(), Refusal> {
+        let Some(rho) = spec.plan().ok().and_then(|p| p.leaks().dp_rho) else {
+            return Ok(());
+        };
+        let me = &self.config.name;
+        let Some(mine) = spec.party(me).filter(|p| !spec.is_dealer(&p.name)) else {
+            return Ok(());
+        };
+        let mut charged = Vec::new();
+        for account in self.accounts(spec) {
+            let rules = self.config.policy.peers.get(&account.receiver);
+            let found = rules.and_then(|r| {
+                r.allow.iter().enumerate().find_map(|(i, rule)| {
+                    let covers = rule.protocols.contains(&spec.protocol)
+                        && rule.datasets.contains(&mine.dataset);
+                    rule.dp.filter(|_| covers).map(|budget| (i, budget))
+                })
+            });
+            if let Some((i, budget)) = found {
+                let rule = format!("policy.peers.{}.allow[{i}].dp", account.receiver);
+                charged.push((rule, account, budget));
+            }
+        }
+        if charged.is_empty() {
+            return Ok(());
+        }
+        let month = Month::of_unix_secs(now_secs);
+        let job = key.to_string();
+        let mut audit = lock(&self.audit);
+        // On a copy, account by account so that a refusal names its rule:
+        // the real ledger changes when the record is appended.
+        let ledger = lock(&self.state).ledger().clone();
+        for (rule, account, budget) in &charged {
+            let alone = [(account.clone(), *budget)];
+            if let Err(r) = ledger.clone().reserve_each(&job, &alone, month, rho) {
+                return Err(Refusal {
+                    rule: rule.clone(),
+                    reason: r.to_string(),
+                });
+            }
+        }
+        let each: Vec<_> = charged.into_iter().map(|(_, a, b)| (a, b)).collect();
+        let change = ledger
+            .clone()
+            .reserve_each(&job, &each, month, rho)
+            .map_err(|r| Refusal {
+                rule: "policy".into(),
+                reason: r.to_string(),
+            })?;
+        audit
+            .append(Event::Budget { change })
+            .map(drop)
+            .map_err(|e| Refusal {
+                rule: "audit".into(),
+                reason: e.to_string(),
+            })
     }
 
     /// The accounts a job of `spec` charges: this node's dataset for each

@@ -110,6 +110,11 @@ pub enum JobError {
         /// What is wrong with it.
         reason: String,
     },
+    /// This node refused its own operator's job before proposing it (the
+    /// DP budget of a receiver cannot pay for it): the rule and what
+    /// remains.
+    #[error("{0}")]
+    Refused(crate::policy::Refusal),
     /// The node is at its limit of open jobs.
     #[error("{0} jobs are open on this node; try later")]
     Busy(usize),

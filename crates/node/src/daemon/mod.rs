@@ -478,9 +478,10 @@ impl Node {
         let ended = match &event {
             Event::Job(j) => match j.outcome {
                 Outcome::Completed => Some((JobKey::new(&j.proposer, &j.job_id), true)),
-                Outcome::Failed { .. } | Outcome::Cancelled { .. } | Outcome::Withdrawn { .. } => {
-                    Some((JobKey::new(&j.proposer, &j.job_id), false))
-                }
+                Outcome::Failed { .. }
+                | Outcome::Cancelled { .. }
+                | Outcome::Withdrawn { .. }
+                | Outcome::Refused { .. } => Some((JobKey::new(&j.proposer, &j.job_id), false)),
                 _ => None,
             },
             _ => None,

@@ -57,6 +57,18 @@ impl Node {
             String::new(),
             started,
         )?;
+        // The operator's own DP release spends from this node's ledger
+        // (`daemon/budget.rs`), before anything is proposed.
+        let now_secs = crate::time::unix_secs(std::time::SystemTime::now());
+        if let Err(refusal) = self.charge_own_budget(&key, &spec, now_secs) {
+            let outcome = Outcome::Refused {
+                rule: refusal.rule.clone(),
+                reason: refusal.reason.clone(),
+            };
+            self.log(self.record(&spec, &me, started, outcome))?;
+            self.set_state(&key, State::Refused, refusal.to_string());
+            return Err(JobError::Refused(refusal));
+        }
         self.phase(
             &key,
             &format!("waiting for the answers of {}", others.join(", ")),

@@ -3,7 +3,8 @@
 //!
 //! [`JobSpec::plan`] turns a structurally valid [`JobSpec`] into a [`JobPlan`],
 //! one variant a protocol, each in a file of its own
-//! (`psi.rs`, `psi_sum.rs`, `aggregate.rs`, `train.rs`, `predict.rs`):
+//! (`psi.rs`, `psi_sum.rs`, `aggregate.rs`, `train.rs`, `horizontal.rs`,
+//! `predict.rs`):
 //!
 //! - every parameter is parsed from its text into the protocol's own types
 //!   (a statistics job's [`indomain_aggregate::stats::StatsJob`], a
@@ -27,6 +28,7 @@
 //! plan's file.
 
 pub mod aggregate;
+pub mod horizontal;
 mod params;
 pub mod predict;
 pub mod psi;
@@ -37,6 +39,7 @@ use crate::jobspec::{JobSpec, Part, Problem, Protocol};
 use std::collections::BTreeSet;
 
 pub use aggregate::AggregatePlan;
+pub use horizontal::HorizontalPlan;
 pub use predict::PredictPlan;
 pub use psi::PsiPlan;
 pub use psi_sum::PsiSumPlan;
@@ -54,6 +57,9 @@ pub enum JobPlan {
     Aggregate(AggregatePlan),
     /// Vertical training.
     Train(TrainPlan),
+    /// Horizontal training (FedAvg over secure aggregation, with or
+    /// without distributed DP): `train` with `mode = "horizontal"`.
+    Horizontal(HorizontalPlan),
     /// Joint scoring with a trained model.
     Predict(PredictPlan),
 }
@@ -68,7 +74,8 @@ pub enum Correlations {
     /// (colluding with a data party it learns the others' inputs).
     Dealer(String),
     /// Generated between the two computing parties, no third one (the
-    /// two-party correlations of issue #21; no job asks for it yet).
+    /// two-party correlations of issue #21: a training job's
+    /// `correlations = "two-party"`).
     TwoParty,
 }
 
@@ -125,6 +132,7 @@ impl JobPlan {
             JobPlan::PsiSum(p) => p.receives(),
             JobPlan::Aggregate(p) => p.receives(),
             JobPlan::Train(p) => p.receives(),
+            JobPlan::Horizontal(p) => p.receives(),
             JobPlan::Predict(p) => p.receives(),
         }
     }
@@ -136,6 +144,7 @@ impl JobPlan {
             JobPlan::PsiSum(p) => p.leaks(),
             JobPlan::Aggregate(p) => p.leaks(),
             JobPlan::Train(p) => p.leaks(),
+            JobPlan::Horizontal(p) => p.leaks(),
             JobPlan::Predict(_) => LeakProfile::plain(),
         }
     }
@@ -151,6 +160,9 @@ pub(crate) fn build(spec: &JobSpec) -> Result<JobPlan, Problem> {
         }
         Protocol::PsiSum => JobPlan::PsiSum(PsiSumPlan::build(spec)?),
         Protocol::Aggregate => JobPlan::Aggregate(AggregatePlan::build(spec)?),
+        Protocol::Train if spec.is_horizontal() => {
+            JobPlan::Horizontal(HorizontalPlan::build(spec)?)
+        }
         Protocol::Train => JobPlan::Train(TrainPlan::build(spec)?),
         Protocol::Predict => JobPlan::Predict(PredictPlan::build(spec)?),
     };

@@ -450,7 +450,7 @@ fn training_plans_reveal_the_model_to_every_data_party_and_the_metrics_as_declar
         m.contains("contribution report goes with the metrics"),
         "{m}"
     );
-    // 2..6 parties: a fifth feature holder is one too many.
+    // A fifth feature holder is one too many.
     let mut many = TRAIN.to_string();
     for i in 0..4 {
         many.push_str(&format!(
@@ -458,7 +458,10 @@ fn training_plans_reveal_the_model_to_every_data_party_and_the_metrics_as_declar
         ));
     }
     let m = parse(&many).unwrap_err().to_string();
-    assert!(m.contains("train takes 3..=6 parties"), "{m}");
+    assert!(
+        m.contains("vertical training takes 1 to 4 feature holders"),
+        "{m}"
+    );
 }
 
 #[test]

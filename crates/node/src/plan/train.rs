@@ -1,11 +1,17 @@
-//! The plan of a vertical training job (`train`): the label holder, 1 to
-//! [`MAX_FEATURE_HOLDERS`] feature holders and the dealer (a party that
-//! names no dataset). Every data party lists the `id_column`; the label
-//! holder also the `label_column`; every other column a data party lists
-//! is a feature (each lists at least one).
+//! The plan of a vertical training job (`train`, `mode = "vertical"` or
+//! no `mode`): the label holder, 1 to [`MAX_FEATURE_HOLDERS`] feature
+//! holders and the dealer (a party that names no dataset) — or, with
+//! `correlations = "two-party"`, the label holder and one feature holder
+//! alone, generating the correlated randomness between themselves
+//! (issue #21; no third party, no `dealer`). Every data party lists the
+//! `id_column`; the label holder also the `label_column`; every other
+//! column a data party lists is a feature (each lists at least one).
 //!
-//! Parameters: `label_holder`, `dealer`, `id_column`, `label_column`
-//! (required); `task` (`logistic` or `linear`), `epochs` (1 to
+//! Parameters: `label_holder`, `dealer` (unless two-party), `id_column`,
+//! `label_column` (required); `correlations` (`dealer`, the default, or
+//! `two-party`: refused with more than two parties, and with the
+//! `fourier` sigmoid of logistic regression, which needs items two-party
+//! correlations do not provide — as the library refuses them); `task` (`logistic` or `linear`), `epochs` (1 to
 //! [`MAX_EPOCHS`]; a cap unless `convergence = false`), `convergence`,
 //! `tolerance`, `early_stopping` (a patience in epochs: stop when the
 //! validation loss has not improved for that many epochs and keep the best
@@ -28,11 +34,16 @@
 //! whenever any party is (with one feature holder, those scores give it
 //! that holder's partial scores on the held-out rows); with no receiver
 //! the held-out rows are not scored. The dealer learns the row count and
-//! the job's shape, and receives nothing.
+//! the job's shape, and receives nothing; with two-party correlations
+//! each data party also receives the other's messages of the correlation
+//! generation, which are uniformly masked (`docs/protocols.md`). The plan's
+//! [`LeakProfile::correlations`] names the choice for policy (`dealers`,
+//! with [`TWO_PARTY`]) and the audit record carries the parameter.
 
 use super::params::{Params, bad, bad_param};
 use super::{Correlations, LeakProfile, set};
 use crate::jobspec::{JobSpec, Part, Problem};
+use crate::policy::leak::TWO_PARTY;
 use indomain_learn::align::{MAX_FEATURE_HOLDERS, Roles};
 use indomain_learn::calibration::Method;
 use indomain_learn::model::{JobParty, JobSpec as LearnSpec, PartyRole};
@@ -54,8 +65,10 @@ const MAX_ROWS: i64 = 1 << 32;
 
 /// The parameters a training job takes.
 const PARAMETERS: &[&str] = &[
+    "mode",
     "label_holder",
     "dealer",
+    "correlations",
     "id_column",
     "label_column",
     "task",
@@ -111,8 +124,28 @@ impl TrainPlan {
                 ))
             })
         };
-        let (label, dealer) = (at("label_holder", "label holder")?, at("dealer", "dealer")?);
-        let roles = Roles::new(spec.parties.len(), label, Some(dealer)).map_err(|e| {
+        params.choice("mode", &["vertical", "horizontal"])?;
+        let label = at("label_holder", "label holder")?;
+        let dealer = match params.choice("correlations", &["dealer", TWO_PARTY])? {
+            Some(TWO_PARTY) => {
+                if params.is_set("dealer") {
+                    return Err(bad_param(
+                        "dealer",
+                        "with correlations = \"two-party\" no party deals: drop parameter dealer"
+                            .into(),
+                    ));
+                }
+                if spec.parties.len() != 2 {
+                    return Err(bad(format!(
+                        "two-party correlations take exactly two parties, the label holder and one feature holder, not {}; name a dealer for more",
+                        spec.parties.len()
+                    )));
+                }
+                None
+            }
+            _ => Some(at("dealer", "dealer")?),
+        };
+        let roles = Roles::new(spec.parties.len(), label, dealer).map_err(|e| {
             bad(format!(
                 "{e} (1 to {MAX_FEATURE_HOLDERS} feature holders besides the label holder and the dealer)"
             ))
@@ -146,6 +179,12 @@ impl TrainPlan {
             ));
         }
         let train = train_params(&params)?;
+        if dealer.is_none() && train.task == Task::Logistic && train.sigmoid == Sigmoid::Fourier {
+            return Err(bad_param(
+                "sigmoid",
+                "with correlations = \"two-party\" the sigmoid fourier (the default) is not available: it needs packed AND triples, daBits and trigonometric masks, which two-party correlations do not provide; set sigmoid = \"clamped\" or \"linear\", or name a dealer".into(),
+            ));
+        }
         let test_fraction = params
             .number(
                 "test_fraction",
@@ -158,7 +197,7 @@ impl TrainPlan {
             .unwrap_or(DEFAULT_MIN_ROWS)
             .max(params.count("min_group_size", 0..=MAX_ROWS)?.unwrap_or(0));
         let contribution = params.flag("contribution")?.unwrap_or(false);
-        let releases = releases(spec, &roles, dealer)?;
+        let releases = releases(spec, &roles)?;
         if contribution && releases.metrics.is_empty() {
             return Err(bad_param(
                 "contribution",
@@ -232,7 +271,7 @@ impl TrainPlan {
     pub(super) fn leaks(&self) -> LeakProfile {
         let dealer = self.roles.dealer.map(|d| self.parties[d].clone());
         LeakProfile {
-            correlations: dealer.map_or(Correlations::None, Correlations::Dealer),
+            correlations: dealer.map_or(Correlations::TwoParty, Correlations::Dealer),
             contribution: self.contribution,
             epochs: self.params.epochs,
             ..LeakProfile::plain()
@@ -356,10 +395,12 @@ fn train_params(params: &Params<'_>) -> Result<TrainParams, Problem> {
 /// Who receives the metrics: the declared receivers of `metrics`, which
 /// must include the label holder when there are any; `model` goes to every
 /// data party and nothing to the dealer.
-fn releases(spec: &JobSpec, roles: &Roles, dealer: usize) -> Result<Releases, Problem> {
+fn releases(spec: &JobSpec, roles: &Roles) -> Result<Releases, Problem> {
     let label = &spec.parties[roles.label].name;
-    let dealer_name = &spec.parties[dealer].name;
-    if let Some(i) = spec.outputs.iter().position(|o| &o.receiver == dealer_name) {
+    let dealer_name = roles.dealer.map(|d| spec.parties[d].name.as_str());
+    if let Some(dealer_name) = dealer_name
+        && let Some(i) = spec.outputs.iter().position(|o| o.receiver == dealer_name)
+    {
         return Err(Problem {
             at: Part::Receiver(i),
             reason: format!(

@@ -18,6 +18,7 @@
 //! only those the job declares for it leave the node.
 
 mod aggregate;
+mod horizontal;
 mod predict;
 mod psi;
 mod psi_sum;
@@ -95,6 +96,7 @@ pub(super) fn protocol_of(plan: &JobPlan) -> &dyn JobProtocol {
         JobPlan::PsiSum(p) => p,
         JobPlan::Aggregate(p) => p,
         JobPlan::Train(p) => p,
+        JobPlan::Horizontal(p) => p,
         JobPlan::Predict(p) => p,
     }
 }

@@ -1,0 +1,211 @@
+//! End to end with real `indomain node` processes on loopback: vertical
+//! training with two parties and no dealer under the node (issue #21).
+//! bank (label holder) and tax (feature holder) train with
+//! `correlations = "two-party"` while op, the dealer of the comparison
+//! job, is not even running; the same job on the same data and seed with
+//! op dealing gives the same model (the same fixed-point training, up to
+//! the last bits of the probabilistic truncation). tax's policy requires
+//! two-party correlations for credit jobs, so a dealer job of that
+//! purpose is refused naming the rule's `dealers`; the model file and the
+//! audit record carry the choice.
+
+mod common;
+mod node_common;
+
+use node_common::{Cluster, run, settled, text};
+
+const BANK: &str = r#"
+[datasets.loans]
+csv = "loans.csv"
+[datasets.loans.columns]
+id = { type = "text", grade = "internal" }
+y = { type = "integer", grade = "sensitive" }
+x1 = { type = "float", grade = "sensitive" }
+"#;
+
+const TAX: &str = r#"
+[datasets.filings]
+csv = "filings.csv"
+[datasets.filings.columns]
+id = { type = "text", grade = "internal" }
+x2 = { type = "float", grade = "sensitive" }
+x3 = { type = "float", grade = "sensitive" }
+"#;
+
+/// tax: credit jobs only without a dealer; benchmark jobs with op dealing.
+const TAX_POLICY: &str = r#"
+[[policy.peers.bank.allow]]
+protocols = ["train"]
+purposes = ["credit"]
+datasets = ["filings"]
+grades = ["internal", "sensitive"]
+outputs = { model = ["bank", "tax"], metrics = ["bank"] }
+dealers = ["two-party"]
+
+[[policy.peers.bank.allow]]
+protocols = ["train"]
+purposes = ["benchmark"]
+datasets = ["filings"]
+grades = ["internal", "sensitive"]
+outputs = { model = ["bank", "tax"], metrics = ["bank"] }
+dealers = ["op"]
+"#;
+
+const OP_POLICY: &str = r#"
+[[policy.peers.bank.allow]]
+protocols = ["train"]
+datasets = []
+grades = ["public"]
+outputs = { model = ["bank", "tax"], metrics = ["bank"] }
+"#;
+
+/// The training job, with a dealer (`Some("op")`) or two-party.
+fn spec(id: &str, purpose: &str, dealer: Option<&str>) -> String {
+    let correlations = match dealer {
+        Some(d) => format!("dealer = \"{d}\""),
+        None => "correlations = \"two-party\"".into(),
+    };
+    let mut spec = format!(
+        r#"id = "{id}"
+protocol = "train"
+purpose = "{purpose}"
+
+[parameters]
+label_holder = "bank"
+{correlations}
+id_column = "id"
+label_column = "y"
+sigmoid = "clamped"
+optimizer = "gradient-descent"
+learning_rate = 0.5
+epochs = 8
+convergence = false
+seed = 7
+
+[[parties]]
+name = "bank"
+dataset = "loans"
+columns = ["id", "y", "x1"]
+
+[[parties]]
+name = "tax"
+dataset = "filings"
+columns = ["id", "x2", "x3"]
+"#
+    );
+    if let Some(d) = dealer {
+        spec.push_str(&format!("\n[[parties]]\nname = \"{d}\"\n"));
+    }
+    for name in ["bank", "tax"] {
+        spec.push_str(&format!(
+            "\n[[outputs]]\nname = \"model\"\nreceiver = \"{name}\"\n"
+        ));
+    }
+    spec.push_str("\n[[outputs]]\nname = \"metrics\"\nreceiver = \"bank\"\n");
+    spec
+}
+
+fn model(cluster: &Cluster, i: usize, id: &str) -> serde_json::Value {
+    let path = cluster.sites[i]
+        .dir
+        .join(format!("results/bank/{id}/model.json"));
+    serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap()
+}
+
+fn weights(model: &serde_json::Value) -> Vec<f64> {
+    let mut w: Vec<f64> = model["weights"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    if let Some(b) = model["intercept"].as_f64() {
+        w.push(b);
+    }
+    w
+}
+
+#[test]
+fn two_parties_train_without_a_dealer_and_match_the_dealer_job() {
+    let cluster = Cluster::new(&["bank", "tax", "op"], |i| match i {
+        0 => (BANK.to_string(), String::new()),
+        1 => (TAX.to_string(), TAX_POLICY.to_string()),
+        _ => (String::new(), OP_POLICY.to_string()),
+    });
+    let (mut loans, mut filings) = (String::from("id,y,x1\n"), String::from("id,x2,x3\n"));
+    for k in 0..120 {
+        let x1 = ((k * 37) % 29) as f64 / 14.0 - 1.0;
+        let x2 = ((k * 17) % 23) as f64 / 11.0 - 1.0;
+        let x3 = ((k * 13) % 19) as f64 / 9.0 - 1.0;
+        let y = u8::from(x1 - 0.8 * x2 + 0.3 * x3 > 0.1);
+        loans.push_str(&format!("c{k},{y},{x1}\n"));
+        filings.push_str(&format!("c{k},{x2},{x3}\n"));
+    }
+    std::fs::write(cluster.sites[0].dir.join("loans.csv"), loans).unwrap();
+    std::fs::write(cluster.sites[1].dir.join("filings.csv"), filings).unwrap();
+    let (b, t) = (cluster.cfg(0), cluster.cfg(1));
+    let bank = cluster.start(0);
+    let tax = cluster.start(1);
+
+    // Two parties, no third process running.
+    let path = cluster.spec(0, "alone.toml", &spec("alone", "credit", None));
+    let o = cluster.submit(0, &path);
+    assert!(o.status.success(), "{}", text(&o));
+    for cfg in [b, t] {
+        let (st, status) = settled(cfg, "alone");
+        assert_eq!(st, "completed", "{cfg}: {status}");
+    }
+    let alone = [model(&cluster, 0, "alone"), model(&cluster, 1, "alone")];
+    for m in &alone {
+        assert_eq!(m["correlations"], "two-party", "{m}");
+        assert!(weights(m).iter().all(|w| w.is_finite()));
+    }
+    let auc = alone[0]["evaluation"]["Classification"]["auc"]
+        .as_f64()
+        .unwrap();
+    assert!(auc > 0.8, "{}", alone[0]["evaluation"]);
+    let shown = text(&run(&["audit", "show", "--config", t]));
+    assert!(shown.contains("correlations=\"two-party\""), "{shown}");
+
+    // tax requires two-party correlations for credit jobs.
+    let _op = cluster.start(2);
+    let path = cluster.spec(0, "dealt.toml", &spec("dealt", "credit", Some("op")));
+    let o = cluster.submit(0, &path);
+    let refusal = text(&o);
+    assert!(!o.status.success(), "{refusal}");
+    assert!(
+        refusal.contains("policy.peers.bank.allow[0].dealers")
+            && refusal.contains("dealer op, which the rule does not approve"),
+        "{refusal}"
+    );
+
+    // The same job with op dealing: the same model at both data parties.
+    let path = cluster.spec(0, "bench.toml", &spec("bench", "benchmark", Some("op")));
+    let o = cluster.submit(0, &path);
+    assert!(o.status.success(), "{}", text(&o));
+    for cfg in [b, t, cluster.cfg(2)] {
+        let (st, status) = settled(cfg, "bench");
+        assert_eq!(st, "completed", "{cfg}: {status}");
+    }
+    for (i, two_party) in alone.iter().enumerate() {
+        let dealt = model(&cluster, i, "bench");
+        assert_eq!(dealt["correlations"], "dealer op");
+        let (w2, wd) = (weights(two_party), weights(&dealt));
+        assert_eq!(w2.len(), wd.len());
+        for (a, d) in w2.iter().zip(&wd) {
+            assert!((a - d).abs() < 1e-3, "two-party {w2:?} vs dealer {wd:?}");
+        }
+    }
+    drop((bank, tax));
+}
+
+#[test]
+fn the_two_party_example_spec_plans_without_a_dealer() {
+    use indomain_node::plan::{Correlations, JobPlan};
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/node/train_two_party.toml");
+    let spec = indomain_node::jobspec::JobSpec::load(&path, None).unwrap();
+    let plan = spec.plan().unwrap();
+    assert!(matches!(plan, JobPlan::Train(_)));
+    assert_eq!(plan.leaks().correlations, Correlations::TwoParty);
+}
