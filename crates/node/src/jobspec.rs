@@ -19,7 +19,7 @@ use toml::Spanned;
 const MAX_NAME_LEN: usize = 128;
 /// Upper bounds on a spec's size, so a peer cannot send an unbounded one
 /// (each protocol's own party counts are tighter: [`Protocol::party_count`]).
-const MAX_COLUMNS: usize = 1024;
+pub(crate) const MAX_COLUMNS: usize = 1024;
 const MAX_OUTPUTS: usize = 64;
 const MAX_PARAMETERS: usize = 64;
 
@@ -41,6 +41,9 @@ pub enum Protocol {
     Train,
     /// Inference with a trained model.
     Predict,
+    /// WOE/IV binning of every party's features against the label
+    /// holder's labels.
+    Binning,
 }
 
 impl Protocol {
@@ -54,6 +57,7 @@ impl Protocol {
             Protocol::Aggregate => &["statistics"],
             Protocol::Train => &["model", "metrics"],
             Protocol::Predict => &["predictions"],
+            Protocol::Binning => &["binning", "iv"],
         }
     }
 
@@ -62,7 +66,8 @@ impl Protocol {
     /// [`indomain_aggregate::stats::MAX_PARTIES`], the dealer included; a
     /// training job: the label holder, 1 to
     /// [`indomain_learn::align::MAX_FEATURE_HOLDERS`] feature holders and
-    /// the dealer; a scoring job: the same data parties, no dealer.
+    /// the dealer; a scoring job: the same data parties and, for trees and
+    /// scorecards, the dealer; a binning job: as a training job.
     pub fn party_count(self) -> (usize, usize) {
         let features = indomain_learn::align::MAX_FEATURE_HOLDERS;
         match self {
@@ -71,8 +76,8 @@ impl Protocol {
             | Protocol::PsiSum
             | Protocol::PsiJoin => (2, 2),
             Protocol::Aggregate => (2, indomain_aggregate::stats::MAX_PARTIES),
-            Protocol::Train => (3, features + 2),
-            Protocol::Predict => (2, features + 1),
+            Protocol::Train | Protocol::Binning => (3, features + 2),
+            Protocol::Predict => (2, features + 2),
         }
     }
 }
@@ -87,6 +92,7 @@ impl fmt::Display for Protocol {
             Protocol::Aggregate => "aggregate",
             Protocol::Train => "train",
             Protocol::Predict => "predict",
+            Protocol::Binning => "binning",
         })
     }
 }
@@ -206,12 +212,14 @@ impl JobSpec {
         }
     }
 
-    /// Whether `name` is the dealer of a training or statistics job
-    /// (parameter `dealer`): a party that reads no data and so names no
-    /// dataset.
+    /// Whether `name` is the dealer of a training, statistics, binning or
+    /// scoring job (parameter `dealer`): a party that reads no data and so
+    /// names no dataset.
     pub fn is_dealer(&self, name: &str) -> bool {
-        matches!(self.protocol, Protocol::Train | Protocol::Aggregate)
-            && self.text_param("dealer") == Some(name)
+        matches!(
+            self.protocol,
+            Protocol::Train | Protocol::Aggregate | Protocol::Binning | Protocol::Predict
+        ) && self.text_param("dealer") == Some(name)
     }
 
     /// A text parameter, if present and text.
@@ -490,7 +498,7 @@ impl JobSpec {
                 return bad(
                     Part::Dataset(i),
                     format!(
-                        "party {:?} names no dataset (only a training or aggregate job's dealer may leave it out)",
+                        "party {:?} names no dataset (only the dealer of a training, aggregate, binning or scoring job may leave it out)",
                         p.name
                     ),
                 );

@@ -31,12 +31,16 @@ mod cancel;
 mod jobs;
 mod mesh;
 pub mod propose;
+mod raw_rows;
 mod run;
 mod run_aggregate;
+mod run_binning;
 mod run_mesh;
 mod run_predict;
 mod run_psi_sum;
+mod run_scorecard;
 mod run_train;
+mod run_trees;
 mod submit;
 
 use crate::audit::{AuditLog, Event, JobRecord, Outcome, OutputRecord, Touched};

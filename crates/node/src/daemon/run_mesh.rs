@@ -23,6 +23,7 @@ use super::run::{Done, Failed, commit_all};
 use crate::audit::{CompletionReceipt, OutputRecord, Salt};
 use crate::egress::EgressGuard;
 use crate::jobspec::{JobSpec, Protocol};
+use crate::plan::{JobPlan, ModelKind};
 use crate::state::JobKey;
 use indomain_net::quic::QuicChannel;
 use indomain_net::{Channel, PartySet, wire};
@@ -43,7 +44,7 @@ pub(super) struct Produced {
 pub(super) fn on_mesh(protocol: Protocol) -> bool {
     matches!(
         protocol,
-        Protocol::Aggregate | Protocol::Train | Protocol::Predict
+        Protocol::Aggregate | Protocol::Train | Protocol::Predict | Protocol::Binning
     )
 }
 
@@ -91,11 +92,20 @@ impl Node {
         self.check_cancelled(key)?;
         self.phase(key, "running the protocol");
         let clock = Instant::now();
-        let computed = match spec.protocol {
-            Protocol::Aggregate => self.compute_aggregate(key, spec, &mut mesh.parties, max_rows),
-            Protocol::Train => self.compute_train(spec, &mut mesh.parties, max_rows),
-            Protocol::Predict => self.compute_predict(spec, &mut mesh.parties, max_rows),
-            other => Err(format!("{other} jobs do not run under the node")),
+        let parties = &mut mesh.parties;
+        let computed = match spec.plan() {
+            Err(e) => Err(e.to_string()),
+            Ok(JobPlan::Aggregate(_)) => self.compute_aggregate(key, spec, parties, max_rows),
+            Ok(JobPlan::Train(_)) => self.compute_train(spec, parties, max_rows),
+            Ok(JobPlan::Trees(p)) => self.compute_trees(key, spec, &p, parties, max_rows),
+            Ok(JobPlan::Scorecard(p)) => self.compute_scorecard(spec, &p, parties, max_rows),
+            Ok(JobPlan::Binning(p)) => self.compute_binning(key, spec, &p, parties, max_rows),
+            Ok(JobPlan::Predict(p)) => match p.kind {
+                ModelKind::Linear => self.compute_predict(spec, parties, max_rows),
+                ModelKind::Trees => self.compute_predict_trees(spec, &p, parties, max_rows),
+                ModelKind::Scorecard => self.compute_predict_scorecard(spec, &p, parties, max_rows),
+            },
+            Ok(_) => Err(format!("{} jobs do not run on a party set", spec.protocol)),
         };
         let protocol = clock.elapsed();
         let mut guard = EgressGuard::new(spec, Arc::clone(&self.audit));

@@ -18,18 +18,18 @@
 //! What each party learns: the number of rows every party holds (the
 //! alignment); the label holder learns the scores.
 
+use super::Node;
 use super::run_mesh::Produced;
 use super::run_train::learn_rows;
-use super::{Node, lock};
-use crate::jobspec::{JobSpec, is_job_id, is_name};
+use crate::jobspec::JobSpec;
 use indomain_learn::align::{Roles, align};
 use indomain_learn::data::check_features;
-use indomain_learn::model::{ModelFile, PartyRole};
+use indomain_learn::model::PartyRole;
 use indomain_learn::pipeline::Trained;
+use indomain_learn::tree::model::{AnyModel, load_any};
 use indomain_learn::{LearnError, agree, secure};
 use indomain_net::PartySet;
 use std::fmt::Write;
-use std::path::PathBuf;
 
 impl Node {
     /// Loads this node's model part, reads its rows and scores them jointly.
@@ -41,9 +41,19 @@ impl Node {
     ) -> Result<Vec<Produced>, String> {
         let me = parties.me();
         let my_name = parties.name(me).to_string();
-        let model_path = self.model_path(spec)?;
+        let job = spec
+            .text_param("model")
+            .ok_or("a predict job names its training job (parameter model)")?;
+        let model_path = self.released_file(job, "model.json")?;
         let model_name = model_path.display().to_string();
-        let model = ModelFile::load(&model_path).map_err(|e| e.to_string())?;
+        let model = match load_any(&model_path).map_err(|e| e.to_string())? {
+            AnyModel::Linear(m) => *m,
+            AnyModel::Trees(_) => {
+                return Err(format!(
+                    "{model_name} is a tree model: score it with algorithm = \"gbdt\" and a dealer"
+                ));
+            }
+        };
         if model.party != my_name || !matches!(model.role, PartyRole::Label | PartyRole::Feature) {
             return Err(format!(
                 "{model_name} is {}'s model part ({:?}), not a data party's of {my_name}",
@@ -131,41 +141,5 @@ impl Node {
             file: "predictions.csv".into(),
             bytes: csv.into_bytes(),
         }])
-    }
-
-    /// Where the model part of the training job named by parameter `model`
-    /// is: the file that job released to this node.
-    fn model_path(&self, spec: &JobSpec) -> Result<PathBuf, String> {
-        let job = spec
-            .text_param("model")
-            .ok_or("a predict job names its training job (parameter model)")?;
-        let shown = crate::bounds::printable(job, 80);
-        // A job key, not a path: no way out of results/.
-        let key = match crate::state::JobKey::parse(job) {
-            Some(key) => key,
-            None => {
-                let keys = lock(&self.state).history().with_id(job).to_vec();
-                match keys.as_slice() {
-                    [key] => key.clone(),
-                    [] => return Err(format!("no training job {shown:?} on this node")),
-                    _ => {
-                        return Err(format!(
-                            "training job {shown:?} is ambiguous here: give model = \"<proposer>/<id>\""
-                        ));
-                    }
-                }
-            }
-        };
-        if !is_job_id(&key.id) || !is_name(&key.proposer) {
-            return Err(format!("parameter model = {shown:?} is not a job"));
-        }
-        let path = self.results_dir(&key).join("model.json");
-        if !path.exists() {
-            return Err(format!(
-                "no model part of training job {key} on this node ({} is missing)",
-                path.display()
-            ));
-        }
-        Ok(path)
     }
 }
