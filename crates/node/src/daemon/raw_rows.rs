@@ -205,6 +205,7 @@ mod tests {
         assert!(matches!(&raw.columns[1], Column::Categorical { levels, .. } if levels == &["x"]));
         assert!(matches!(&raw.columns[2], Column::Categorical { levels, .. } if levels.len() == 2));
         let mut bad = t.clone();
+        bad.rows[0][2] = Cell::Text("1".into());
         bad.rows[1][2] = Cell::Text("lots".into());
         let err = raw_table(&bad, &cols, "bank").unwrap_err();
         assert!(

@@ -84,8 +84,9 @@ impl ScorecardPlan {
         let params = Params::new(spec, PARAMETERS)?;
         let vertical = VerticalParties::build(spec, &params, "a scorecard job")?;
         let binning = params.required_text("binning", "its binning job (the job's id)")?;
-        let id = binning.rsplit('/').next().unwrap_or_default();
-        if !is_job_id(id) || binning.split('/').count() > 2 {
+        // A job id or `<proposer>/<id>`, never a path.
+        let parts: Vec<&str> = binning.split('/').collect();
+        if parts.len() > 2 || !parts.iter().all(|p| is_job_id(p)) {
             return Err(bad_param(
                 "binning",
                 format!(
