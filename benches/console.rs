@@ -57,7 +57,7 @@ impl NodeView for Bench {
                         spec_hash: j.spec_hash.clone(),
                         protocol: j.protocol.to_string(),
                         proposer: j.key.proposer.clone(),
-                        state: j.state().to_string(),
+                        state: indomain_node::control::JobState::of(&j.outcome),
                         detail: String::new(),
                         phase: String::new(),
                         progress: String::new(),

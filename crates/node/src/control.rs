@@ -100,9 +100,8 @@ pub struct JobSummary {
     pub protocol: String,
     /// Who proposed it.
     pub proposer: String,
-    /// `proposed`, `accepted`, `refused`, `running`, `completed`, `failed`,
-    /// `cancelled` or `withdrawn`.
-    pub state: String,
+    /// Where it stands.
+    pub state: JobState,
     /// The refusal, error or other detail, if any.
     pub detail: String,
     /// What the job is doing now (`waiting for answers`, `reading data`,
@@ -112,6 +111,91 @@ pub struct JobSummary {
     /// How far the protocol has got (`1200/5000 keys`), when it says.
     #[serde(default)]
     pub progress: String,
+}
+
+/// Where a job stands on a node; on the wire its lower-case name
+/// (`proposed`, `accepted`, `running`, `completed`, `refused`, `failed`,
+/// `cancelled`, `withdrawn`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobState {
+    /// Submitted here, waiting for the other parties' answers.
+    Proposed,
+    /// Accepted here, waiting for its proposer to start it.
+    Accepted,
+    /// Its protocol is running.
+    Running,
+    /// It ended with its outputs released.
+    Completed,
+    /// A party's policy refused it.
+    Refused,
+    /// It failed; nothing was released.
+    Failed,
+    /// An operator of one of its parties cancelled it; nothing was released.
+    Cancelled,
+    /// Its proposer withdrew it (another party refused it).
+    Withdrawn,
+}
+
+impl JobState {
+    /// Its lower-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            JobState::Proposed => "proposed",
+            JobState::Accepted => "accepted",
+            JobState::Running => "running",
+            JobState::Completed => "completed",
+            JobState::Refused => "refused",
+            JobState::Failed => "failed",
+            JobState::Cancelled => "cancelled",
+            JobState::Withdrawn => "withdrawn",
+        }
+    }
+
+    /// Whether the job can still change state.
+    pub fn is_open(self) -> bool {
+        matches!(
+            self,
+            JobState::Proposed | JobState::Accepted | JobState::Running
+        )
+    }
+
+    /// Where a job whose latest audit record has `outcome` stands.
+    pub fn of(outcome: &crate::audit::Outcome) -> JobState {
+        use crate::audit::Outcome;
+        match outcome {
+            Outcome::Proposed => JobState::Proposed,
+            Outcome::Accepted { .. } => JobState::Accepted,
+            Outcome::Refused { .. } => JobState::Refused,
+            Outcome::Completed => JobState::Completed,
+            Outcome::Failed { .. } => JobState::Failed,
+            Outcome::Cancelled { .. } => JobState::Cancelled,
+            Outcome::Withdrawn { .. } => JobState::Withdrawn,
+        }
+    }
+
+    /// Its lower-case name (as [`JobState::name`]).
+    pub fn as_str(&self) -> &'static str {
+        self.name()
+    }
+}
+
+impl std::fmt::Display for JobState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl PartialEq<str> for JobState {
+    fn eq(&self, other: &str) -> bool {
+        self.name() == other
+    }
+}
+
+impl PartialEq<&str> for JobState {
+    fn eq(&self, other: &&str) -> bool {
+        self.name() == *other
+    }
 }
 
 /// The node's answer.
@@ -329,7 +413,7 @@ mod tests {
                 spec_hash: String::new(),
                 protocol: "aggregate".into(),
                 proposer: "bank".into(),
-                state: "accepted".into(),
+                state: JobState::Accepted,
                 detail: String::new(),
                 phase: String::new(),
                 progress: String::new(),

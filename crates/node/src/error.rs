@@ -80,6 +80,14 @@ pub enum NodeError {
         /// What is wrong; for a failed query, the database's own message.
         reason: String,
     },
+    /// A dataset has more rows than the policy lets a job read.
+    #[error("dataset {dataset}: more than {limit} rows; the policy allows at most {limit}")]
+    RowLimit {
+        /// The dataset's name in the configuration.
+        dataset: String,
+        /// The policy's `max_rows`.
+        limit: u64,
+    },
     /// A file could not be read or written.
     #[error("{}: {source}", path.display())]
     Io {

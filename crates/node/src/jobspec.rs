@@ -360,6 +360,12 @@ impl JobSpec {
     /// socket), its size ([`bounds::MAX_SPEC_BYTES`]) and its plan
     /// included.
     pub fn validate(&self) -> Result<(), NodeError> {
+        self.checked_plan().map(drop)
+    }
+
+    /// [`JobSpec::validate`], returning the plan it built: what a node
+    /// keeps of a job it accepts, so nothing is parsed again at run time.
+    pub fn checked_plan(&self) -> Result<crate::plan::JobPlan, NodeError> {
         let size = self.canonical_bytes().len();
         if size > bounds::MAX_SPEC_BYTES {
             return Err(NodeError::InvalidJob(format!(
@@ -367,10 +373,7 @@ impl JobSpec {
                 bounds::MAX_SPEC_BYTES
             )));
         }
-        match self.problem() {
-            None => Ok(()),
-            Some(p) => Err(NodeError::InvalidJob(p.reason)),
-        }
+        self.plan()
     }
 
     /// Checks a valid spec against what the submitting node knows.

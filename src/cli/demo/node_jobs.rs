@@ -81,9 +81,9 @@ pub fn run_job(
     if job.state == "refused" {
         return Ok((vec![job], start.elapsed().as_secs_f64()));
     }
-    let mut all = vec![proposer.settle(&job.job_id, start, job.state.clone(), DEADLINE)?];
+    let mut all = vec![proposer.settle(&job.job_id, start, Some(job.state), DEADLINE)?];
     for site in others {
-        all.push(site.settle(&job.job_id, start, String::new(), DEADLINE)?);
+        all.push(site.settle(&job.job_id, start, None, DEADLINE)?);
     }
     let seconds = start.elapsed().as_secs_f64();
     if let Some(bad) = all.iter().find(|j| j.state != "completed") {

@@ -7,7 +7,7 @@
 use super::Node;
 use super::procs;
 use indomain_node::config::NodeConfig;
-use indomain_node::control::{self, BudgetLine, JobSummary, Request, Response};
+use indomain_node::control::{self, BudgetLine, JobState, JobSummary, Request, Response};
 use indomain_node::jobspec::JobSpec;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -147,16 +147,16 @@ impl Site {
         &self,
         job_id: &str,
         since: Instant,
-        mut last: String,
+        mut last: Option<JobState>,
         deadline: Duration,
     ) -> Result<JobSummary, String> {
         loop {
             let job = self.status(job_id)?;
-            if job.state != last {
-                progress(since, self.name, &job.state);
-                last.clone_from(&job.state);
+            if Some(job.state) != last {
+                progress(since, self.name, job.state.name());
+                last = Some(job.state);
             }
-            if !matches!(job.state.as_str(), "proposed" | "accepted" | "running") {
+            if !job.state.is_open() {
                 return Ok(job);
             }
             if since.elapsed() > deadline {

@@ -91,9 +91,10 @@ impl Node {
                 );
             }
         };
-        if let Err(e) = spec.validate() {
-            return refuse("job", e.to_string());
-        }
+        let plan = match spec.checked_plan() {
+            Ok(plan) => plan,
+            Err(e) => return refuse("job", e.to_string()),
+        };
         if spec.id.is_empty() {
             return refuse("job", "the job has no id".into());
         }
@@ -155,8 +156,8 @@ impl Node {
             Answer::Accept { rule, .. } => rule.clone(),
             Answer::Refuse { rule, reason, .. } => format!("{rule}: {reason}"),
         };
-        if let Err(e) = self.register(&key, &spec, state, detail, started) {
-            return refuse("job", e);
+        if let Err(e) = self.register(&key, (&spec, &plan), state, detail, started) {
+            return refuse("job", e.to_string());
         }
         if let Some(job) = lock(&self.jobs).get_mut(&key) {
             job.max_rows = max_rows;
@@ -188,15 +189,15 @@ impl Node {
         let expired = {
             let mut jobs = lock(&self.jobs);
             match jobs.get_mut(key) {
-                Some(job) if job.state == State::Accepted => {
-                    job.state = State::Failed;
-                    job.detail = format!(
+                Some(job) if job.state() == State::Accepted => {
+                    let reason = format!(
                         "the proposer {} did not start the job within {} s of its acceptance \
                          (start_timeout_secs); it may have stopped",
                         key.proposer,
                         timeout.as_secs()
                     );
-                    Some((job.spec.clone(), job.started_ms, job.detail.clone()))
+                    job.transition(State::Failed, reason.clone());
+                    Some((job.spec.clone(), job.started_ms, reason))
                 }
                 _ => None,
             }

@@ -13,6 +13,7 @@
 //!
 //! What each side learns: that the job was cancelled, and by whom.
 
+use super::error::JobError;
 use super::jobs::State;
 use super::propose::Hello;
 use super::{Node, lock};
@@ -52,12 +53,12 @@ struct StopState {
 }
 
 impl JobStop {
-    /// Marks the job cancelled by `by` and closes its links; an error if
-    /// it is already writing its outputs.
-    fn cancel(&self, by: &str) -> Result<(), String> {
+    /// Marks the job cancelled by `by` and closes its links; false if it
+    /// is already writing its outputs (too late to cancel).
+    fn cancel(&self, by: &str) -> bool {
         let mut s = lock(&self.0);
         if s.sealed {
-            return Err("it is writing its outputs: too late to cancel".into());
+            return false;
         }
         if s.cancelled_by.is_none() {
             s.cancelled_by = Some(by.to_string());
@@ -65,7 +66,7 @@ impl JobStop {
         for link in &s.links {
             link.stop(&reason(by));
         }
-        Ok(())
+        true
     }
 
     /// Closes every link of the job saying `why` (the node is stopping):
@@ -109,22 +110,22 @@ impl Node {
     }
 
     /// An error if the job was cancelled: checked between its phases.
-    pub(super) fn check_cancelled(&self, key: &JobKey) -> Result<(), String> {
+    pub(super) fn check_cancelled(&self, key: &JobKey) -> Result<(), JobError> {
         match self.stop_of(key).and_then(|s| s.cancelled_by()) {
-            Some(by) => Err(reason(&by)),
+            Some(by) => Err(JobError::Cancelled { by }),
             None => Ok(()),
         }
     }
 
     /// Called before a job writes its outputs: from now on it cannot be
     /// cancelled; an error if it already was.
-    pub(super) fn seal(&self, key: &JobKey) -> Result<(), String> {
+    pub(super) fn seal(&self, key: &JobKey) -> Result<(), JobError> {
         let Some(stop) = self.stop_of(key) else {
             return Ok(());
         };
         let mut s = lock(&stop.0);
         match &s.cancelled_by {
-            Some(by) => Err(reason(by)),
+            Some(by) => Err(JobError::Cancelled { by: by.clone() }),
             None => {
                 s.sealed = true;
                 Ok(())
@@ -139,7 +140,7 @@ impl Node {
 
     /// `job cancel` from this node's operator: stops the job here and
     /// tells every other party.
-    pub(super) fn cancel(self: &Arc<Self>, key: &JobKey) -> Result<JobSummary, String> {
+    pub(super) fn cancel(self: &Arc<Self>, key: &JobKey) -> Result<JobSummary, JobError> {
         let me = self.config.name.clone();
         let others: Vec<String> = {
             let jobs = lock(&self.jobs);
@@ -147,7 +148,10 @@ impl Node {
                 drop(jobs);
                 // A job of an earlier run has long ended.
                 let summary = self.summary(key)?;
-                return Err(format!("job {key} is already {}", summary.state));
+                return Err(JobError::Unknown(format!(
+                    "job {key} is already {}",
+                    summary.state
+                )));
             };
             job.spec
                 .parties
@@ -179,8 +183,8 @@ impl Node {
             let summary = lock(&self.jobs)
                 .get(key)
                 .map(|j| j.summary())
-                .ok_or("the job vanished")?;
-            if summary.state != "running" || waited.elapsed() > CANCEL_WAIT {
+                .ok_or_else(|| super::no_job(key))?;
+            if summary.state != State::Running || waited.elapsed() > CANCEL_WAIT {
                 return Ok(summary);
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -212,9 +216,8 @@ impl Node {
         let ended = {
             let mut jobs = lock(&self.jobs);
             match jobs.get_mut(&key) {
-                Some(job) if matches!(job.state, State::Accepted) => {
-                    job.state = State::Withdrawn;
-                    job.detail = format!("withdrawn by {peer}: {reason}");
+                Some(job) if job.state() == State::Accepted => {
+                    job.transition(State::Withdrawn, format!("withdrawn by {peer}: {reason}"));
                     Some((job.spec.clone(), job.started_ms))
                 }
                 _ => None,
@@ -235,54 +238,49 @@ impl Node {
     /// Cancels the job on behalf of `by`: a job not yet running ends here
     /// and now; a running one is stopped, and its protocol thread records
     /// the cancellation when it ends.
-    fn cancel_as(&self, key: &JobKey, by: &str) -> Result<(), String> {
+    fn cancel_as(&self, key: &JobKey, by: &str) -> Result<(), JobError> {
         let (stop, state, spec, started) = {
             let jobs = lock(&self.jobs);
-            let job = jobs
-                .get(key)
-                .ok_or_else(|| format!("no job {key} on this node"))?;
+            let job = jobs.get(key).ok_or_else(|| super::no_job(key))?;
             (
                 Arc::clone(&job.stop),
-                job.state,
+                job.state(),
                 job.spec.clone(),
                 job.started_ms,
             )
         };
+        let cancel = || match stop.cancel(by) {
+            true => Ok(()),
+            false => Err(JobError::Unknown(format!(
+                "job {key} cannot be cancelled: it is writing its outputs: too late to cancel"
+            ))),
+        };
         match state {
-            State::Running => stop
-                .cancel(by)
-                .map_err(|e| format!("job {key} cannot be cancelled: {e}")),
+            State::Running => cancel(),
             State::Proposed | State::Accepted => {
-                stop.cancel(by)?;
+                cancel()?;
                 {
                     // Only one of a cancel and the job's start wins.
                     let mut jobs = lock(&self.jobs);
-                    let job = jobs.get_mut(key).ok_or("the job vanished")?;
-                    if !matches!(job.state, State::Proposed | State::Accepted) {
+                    let job = jobs.get_mut(key).ok_or_else(|| super::no_job(key))?;
+                    if !matches!(job.state(), State::Proposed | State::Accepted) {
                         return Ok(());
                     }
-                    job.state = State::Cancelled;
-                    job.detail = reason(by);
+                    job.transition(State::Cancelled, reason(by));
                 }
                 let outcome = Outcome::Cancelled { by: by.to_string() };
                 self.log(self.record(&spec, &key.proposer, started, outcome))
             }
-            other => Err(format!("job {key} is already {}", other.name())),
+            other => Err(JobError::Unknown(format!("job {key} is already {other}"))),
         }
     }
 
     /// Opens a channel to `peer` and sends it `hello`, expecting no answer.
-    pub(super) fn tell(&self, peer: &str, hello: &Hello) -> Result<(), String> {
-        let address = self
-            .config
-            .peers
-            .get(peer)
-            .map(|p| p.address)
-            .ok_or("not a configured peer")?;
-        let mut ch = self
-            .endpoint
-            .connect(address, peer)
-            .map_err(|e| e.to_string())?;
-        wire::send_msg(&mut ch, hello).map_err(|e| e.to_string())
+    pub(super) fn tell(&self, peer: &str, hello: &Hello) -> Result<(), JobError> {
+        let mut ch = self.dial(peer)?;
+        wire::send_msg(&mut ch, hello).map_err(|e| JobError::Peer {
+            peer: peer.to_string(),
+            reason: e.to_string(),
+        })
     }
 }

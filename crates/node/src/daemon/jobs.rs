@@ -8,6 +8,7 @@ use crate::audit::OutputRecord;
 use crate::bounds::{MAX_SHOWN, printable};
 use crate::control::JobSummary;
 use crate::jobspec::JobSpec;
+use crate::plan::JobPlan;
 use crate::state::{JobHistory, JobKey};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -16,8 +17,11 @@ use std::sync::{Arc, Mutex};
 pub(super) struct Job {
     pub key: JobKey,
     pub spec: JobSpec,
+    /// Its plan, built when the spec was checked: what it runs with.
+    pub plan: JobPlan,
     pub spec_hash: String,
-    pub state: State,
+    /// Where it stands; changed only by [`Job::transition`].
+    state: State,
     pub detail: String,
     pub started_ms: u64,
     /// The row limit this node's policy granted (none for a job this node
@@ -37,36 +41,21 @@ pub(super) struct Job {
     pub opened: bool,
 }
 
-/// Where a job stands on this node.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum State {
-    Proposed,
-    Accepted,
-    Running,
-    Completed,
-    Refused,
-    Failed,
-    Cancelled,
-    Withdrawn,
-}
+pub(super) use crate::control::JobState as State;
 
 impl State {
-    pub fn name(self) -> &'static str {
-        match self {
-            State::Proposed => "proposed",
-            State::Accepted => "accepted",
-            State::Running => "running",
-            State::Completed => "completed",
-            State::Refused => "refused",
-            State::Failed => "failed",
-            State::Cancelled => "cancelled",
-            State::Withdrawn => "withdrawn",
-        }
-    }
-
-    /// Whether the job can still change state.
-    pub fn is_open(self) -> bool {
-        matches!(self, State::Proposed | State::Accepted | State::Running)
+    /// Whether a job in this state may move to `to`: the one rule every
+    /// change of a job's state follows ([`Job::transition`]). A job ends
+    /// once (completed, refused, failed, cancelled, withdrawn); a cancel
+    /// wins over anything that comes after it.
+    pub fn may_become(self, to: State) -> bool {
+        use State::*;
+        matches!(
+            (self, to),
+            (Proposed, Running | Refused | Failed | Cancelled)
+                | (Accepted, Running | Failed | Cancelled | Withdrawn)
+                | (Running, Completed | Failed | Cancelled)
+        )
     }
 }
 
@@ -93,6 +82,55 @@ impl Progress {
 }
 
 impl Job {
+    /// A job newly known here, in `state` (proposed, accepted or refused).
+    pub fn new(
+        key: JobKey,
+        (spec, plan): (JobSpec, JobPlan),
+        (state, detail): (State, String),
+        started_ms: u64,
+    ) -> Job {
+        Job {
+            key,
+            spec_hash: spec.hash().to_string(),
+            outputs: spec
+                .outputs
+                .iter()
+                .map(|o| OutputRecord {
+                    name: o.name.clone(),
+                    receiver: o.receiver.clone(),
+                    hash: None,
+                })
+                .collect(),
+            spec,
+            plan,
+            state,
+            detail,
+            started_ms,
+            max_rows: None,
+            files: Vec::new(),
+            salts: Vec::new(),
+            stop: Default::default(),
+            progress: Default::default(),
+            opened: false,
+        }
+    }
+
+    /// Where the job stands.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// Moves the job to `to`, saying `detail`, if [`State::may_become`]
+    /// allows it; whether it did.
+    pub fn transition(&mut self, to: State, detail: String) -> bool {
+        let allowed = self.state.may_become(to);
+        if allowed {
+            self.state = to;
+            self.detail = detail;
+        }
+        allowed
+    }
+
     pub fn summary(&self) -> JobSummary {
         let (phase, progress) = if self.state.is_open() {
             self.progress.get()
@@ -104,7 +142,7 @@ impl Job {
             spec_hash: self.spec_hash.clone(),
             protocol: self.spec.protocol.to_string(),
             proposer: self.key.proposer.clone(),
-            state: self.state.name().to_string(),
+            state: self.state,
             detail: printable(&self.detail, 4 * MAX_SHOWN),
             phase,
             progress,
@@ -129,7 +167,7 @@ pub(super) fn summary_of(job: &JobHistory) -> JobSummary {
         spec_hash: job.spec_hash.clone(),
         protocol: job.protocol.to_string(),
         proposer: job.key.proposer.clone(),
-        state: job.state().to_string(),
+        state: State::of(&job.outcome),
         detail: printable(&detail, 4 * MAX_SHOWN),
         phase: String::new(),
         progress: String::new(),

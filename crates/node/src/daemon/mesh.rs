@@ -15,6 +15,7 @@
 //!
 //! What each side learns: which parties of the job connected.
 
+use super::error::JobError;
 use super::jobs::State;
 use super::propose::{Hello, RunReply};
 use super::{Node, lock};
@@ -37,11 +38,14 @@ pub(super) struct Links {
 }
 
 impl Links {
-    fn deposit(&self, key: &JobKey, channel: QuicChannel) -> Result<(), String> {
+    fn deposit(&self, key: &JobKey, channel: QuicChannel) -> Result<(), JobError> {
         let mut waiting = lock(&self.waiting);
         let slot = waiting.entry(key.clone()).or_default();
         if slot.iter().any(|c| c.peer() == channel.peer()) {
-            return Err(format!("{} linked to job {key} twice", channel.peer()));
+            return Err(JobError::Peer {
+                peer: channel.peer().to_string(),
+                reason: format!("it linked to job {key} twice"),
+            });
         }
         slot.push(channel);
         drop(waiting);
@@ -112,30 +116,37 @@ impl Node {
         let shown = crate::bounds::printable(&key.to_string(), 80);
         let checked = {
             let jobs = lock(&self.jobs);
+            let link = |reason: String| JobError::Peer {
+                peer: peer.clone(),
+                reason,
+            };
             match jobs.get(&key) {
                 Some(job)
                     if job.spec_hash == spec_hash
-                        && matches!(job.state, State::Accepted | State::Running)
+                        && matches!(job.state(), State::Accepted | State::Running)
                         && key.proposer != peer
                         && dials(&job.spec, &key.proposer, &peer, me) =>
                 {
                     Ok(())
                 }
-                Some(job) if job.spec_hash != spec_hash => Err(format!(
+                Some(job) if job.spec_hash != spec_hash => Err(link(format!(
                     "job {shown} was not accepted with spec hash {}",
                     crate::bounds::printable(&spec_hash, 80)
-                )),
-                Some(job) if !matches!(job.state, State::Accepted | State::Running) => {
-                    Err(format!("job {shown} is {}", job.summary().state))
+                ))),
+                Some(job) if !matches!(job.state(), State::Accepted | State::Running) => {
+                    Err(link(format!("job {shown} is {}", job.state())))
                 }
-                Some(_) => Err(format!(
-                    "{peer} does not open a link of job {shown} to {me}"
-                )),
-                None => Err(format!("no job {shown} on {me}")),
+                Some(_) => Err(link(format!(
+                    "it does not open a link of job {shown} to {me}"
+                ))),
+                None => Err(link(format!("no job {shown} on {me}"))),
             }
         };
         let kept = checked.and_then(|()| {
-            wire::send_msg(&mut ch, &RunReply::Ready).map_err(|e| e.to_string())?;
+            wire::send_msg(&mut ch, &RunReply::Ready).map_err(|e| JobError::Peer {
+                peer: peer.clone(),
+                reason: e.to_string(),
+            })?;
             self.links.deposit(&key, ch)
         });
         if let Err(reason) = kept {
@@ -152,13 +163,13 @@ impl Node {
         key: &JobKey,
         spec: &JobSpec,
         from_proposer: Option<QuicChannel>,
-    ) -> Result<Mesh, String> {
+    ) -> Result<Mesh, JobError> {
         let me = self.config.name.as_str();
         let names: Vec<String> = spec.parties.iter().map(|p| p.name.clone()).collect();
         let mine = names
             .iter()
             .position(|n| n == me)
-            .ok_or_else(|| format!("{me} is not a party of job {key}"))?;
+            .ok_or_else(|| JobError::Job(format!("{me} is not a party of job {key}")))?;
         let mut links: Vec<Option<QuicChannel>> = names.iter().map(|_| None).collect();
         let opened = self.open_links(key, spec, from_proposer, &names, mine, &mut links);
         if let Err(reason) = &opened {
@@ -198,15 +209,14 @@ impl Node {
         names: &[String],
         mine: usize,
         links: &mut [Option<QuicChannel>],
-    ) -> Result<(), String> {
+    ) -> Result<(), JobError> {
         let me = self.config.name.as_str();
         let proposer = key.proposer.as_str();
         let hash = spec.hash().to_string();
         if let Some(ch) = from_proposer {
-            let at = names
-                .iter()
-                .position(|n| n == proposer)
-                .ok_or_else(|| format!("the proposer {proposer} is not a party of the job"))?;
+            let at = names.iter().position(|n| n == proposer).ok_or_else(|| {
+                JobError::Job(format!("the proposer {proposer} is not a party of the job"))
+            })?;
             links[at] = Some(ch);
         }
         for (i, name) in names.iter().enumerate() {
@@ -218,53 +228,34 @@ impl Node {
                     job_id: spec.id.clone(),
                     spec_hash: hash.clone(),
                 };
-                links[i] = Some(self.dial(name, &hello)?);
+                links[i] = Some(self.start_link(name, &hello)?);
             } else if dials(spec, proposer, me, name) {
                 let hello = Hello::Link {
                     proposer: proposer.to_string(),
                     job_id: spec.id.clone(),
                     spec_hash: hash.clone(),
                 };
-                links[i] = Some(self.dial(name, &hello)?);
+                links[i] = Some(self.start_link(name, &hello)?);
             }
         }
         let deadline = Instant::now() + MESH_TIMEOUT;
         for (i, name) in names.iter().enumerate() {
             if i != mine && links[i].is_none() {
-                let ch = self.links.take(key, name, deadline).ok_or_else(|| {
-                    format!(
-                        "{name} did not open its link of job {} within {} s",
-                        key.id,
-                        MESH_TIMEOUT.as_secs()
-                    )
-                })?;
+                let ch = self
+                    .links
+                    .take(key, name, deadline)
+                    .ok_or_else(|| JobError::Peer {
+                        peer: name.clone(),
+                        reason: format!(
+                            "it did not open its link of job {} within {} s",
+                            key.id,
+                            MESH_TIMEOUT.as_secs()
+                        ),
+                    })?;
                 links[i] = Some(ch);
             }
         }
         Ok(())
-    }
-
-    /// Opens a channel to `peer`, sends `hello` and waits for it to be
-    /// ready.
-    pub(super) fn dial(&self, peer: &str, hello: &Hello) -> Result<QuicChannel, String> {
-        let address = self
-            .config
-            .peers
-            .get(peer)
-            .map(|p| p.address)
-            .ok_or_else(|| format!("{peer} is not a configured peer"))?;
-        let mut ch = self
-            .endpoint
-            .connect(address, peer)
-            .map_err(|e| format!("opening the job's channel to {peer}: {e}"))?;
-        wire::send_msg(&mut ch, hello).map_err(|e| format!("starting the job with {peer}: {e}"))?;
-        match wire::recv_msg::<RunReply>(&mut ch) {
-            Ok(RunReply::Ready) => Ok(ch),
-            Ok(RunReply::Refuse { reason }) => {
-                Err(format!("{peer} would not run the job: {reason}"))
-            }
-            Err(e) => Err(format!("starting the job with {peer}: {e}")),
-        }
     }
 }
 

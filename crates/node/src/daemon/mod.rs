@@ -8,11 +8,12 @@
 //! against its policy before reading any data and accepts or refuses with
 //! the rule named; both sides record it in their audit logs. A refusal by
 //! any party withdraws the job at every party that accepted it. Once every
-//! party accepted, the proposer opens the job's protocol channel and both
-//! sides run it (`daemon/run.rs`): PSI jobs (intersection, cardinality,
-//! join and sum) between two nodes; statistics, training and scoring jobs
-//! among all the parties of the job over links between every two of them
-//! (`daemon/mesh.rs`, `daemon/run_mesh.rs`). `job cancel` stops a job on
+//! party accepted, the proposer opens the job's links — one between every
+//! two parties, a PSI job's two included (`daemon/mesh.rs`) — and every
+//! party runs its side with one executor (`daemon/executor.rs`) and the
+//! job's protocol, one file each under `daemon/protocols/` (PSI
+//! intersection, cardinality and join; PSI sum; statistics; training;
+//! scoring), dispatched once from the job's plan. `job cancel` stops a job on
 //! every party (`daemon/cancel.rs`); a job accepted here fails if its
 //! proposer does not start it within the configured start timeout; the
 //! QUIC links notice a vanished peer within seconds ([`Liveness::PROMPT`]).
@@ -28,19 +29,14 @@
 mod answer;
 mod budget;
 mod cancel;
+pub mod error;
+mod executor;
 mod jobs;
 mod mesh;
+mod own;
 pub mod propose;
-mod raw_rows;
-mod run;
-mod run_aggregate;
-mod run_binning;
-mod run_mesh;
-mod run_predict;
-mod run_psi_sum;
-mod run_scorecard;
-mod run_train;
-mod run_trees;
+mod protocols;
+mod receipts;
 mod submit;
 
 use crate::audit::{AuditLog, Event, JobRecord, Outcome, OutputRecord, Touched};
@@ -50,8 +46,10 @@ use crate::control::{self, JobSummary, Request, Response};
 use crate::error::NodeError;
 use crate::grade::Grade;
 use crate::jobspec::JobSpec;
+use crate::plan::JobPlan;
 use crate::state::{JobKey, NodeState};
 use ed25519_dalek::SigningKey;
+pub use error::JobError;
 use indomain_net::Limits;
 use indomain_net::quic::{Endpoint, Identity, Liveness, TrustedPeer};
 use jobs::{Job, State};
@@ -232,7 +230,7 @@ impl Node {
     pub fn stop_running(&self, why: &str) -> usize {
         let stops: Vec<_> = lock(&self.jobs)
             .values()
-            .filter(|j| j.state == State::Running)
+            .filter(|j| j.state() == State::Running)
             .map(|j| Arc::clone(&j.stop))
             .collect();
         for stop in &stops {
@@ -309,7 +307,9 @@ impl Node {
                 budgets: self.budgets(crate::time::unix_secs(std::time::SystemTime::now())),
             }),
         };
-        result.unwrap_or_else(|message| Response::Error { message })
+        result.unwrap_or_else(|e| Response::Error {
+            message: e.to_string(),
+        })
     }
 
     /// Every job: those of earlier runs from the history, then the live
@@ -329,7 +329,7 @@ impl Node {
 
     /// The job an operator names: `proposer/id`, or an id that only one
     /// proposer used here.
-    fn resolve(&self, text: &str) -> Result<JobKey, String> {
+    fn resolve(&self, text: &str) -> Result<JobKey, JobError> {
         if let Some(key) = JobKey::parse(text) {
             return Ok(key);
         }
@@ -346,18 +346,18 @@ impl Node {
         }
         match keys.as_slice() {
             [key] => Ok(key.clone()),
-            [] => Err(format!("no job {shown:?} on this node")),
-            _ => Err(format!(
+            [] => Err(JobError::Unknown(format!("no job {shown:?} on this node"))),
+            _ => Err(JobError::Unknown(format!(
                 "job id {shown:?} was used by several proposers here; name one: {}",
                 keys.iter()
                     .map(JobKey::to_string)
                     .collect::<Vec<_>>()
                     .join(", ")
-            )),
+            ))),
         }
     }
 
-    fn summary(&self, key: &JobKey) -> Result<JobSummary, String> {
+    fn summary(&self, key: &JobKey) -> Result<JobSummary, JobError> {
         if let Some(job) = lock(&self.jobs).get(key) {
             return Ok(job.summary());
         }
@@ -365,14 +365,14 @@ impl Node {
             .history()
             .job(key)
             .map(jobs::summary_of)
-            .ok_or_else(|| format!("no job {key} on this node"))
+            .ok_or_else(|| no_job(key))
     }
 
     /// A completed job's outputs and the files this node received.
-    fn result(&self, key: &JobKey) -> Result<Response, String> {
+    fn result(&self, key: &JobKey) -> Result<Response, JobError> {
         let (state, detail, outputs, files, salts) = match lock(&self.jobs).get(key) {
             Some(job) => (
-                job.state.name().to_string(),
+                job.state(),
                 job.detail.clone(),
                 job.outputs.clone(),
                 job.files.clone(),
@@ -380,10 +380,7 @@ impl Node {
             ),
             None => {
                 let history = lock(&self.state);
-                let job = history
-                    .history()
-                    .job(key)
-                    .ok_or_else(|| format!("no job {key} on this node"))?;
+                let job = history.history().job(key).ok_or_else(|| no_job(key))?;
                 // The files of a job of an earlier run, where it wrote them.
                 let dir = self.results_dir(key);
                 let mut files = Vec::new();
@@ -402,7 +399,7 @@ impl Node {
                     }
                 }
                 (
-                    job.state().to_string(),
+                    State::of(&job.outcome),
                     jobs::summary_of(job).detail,
                     job.outputs.clone(),
                     files,
@@ -410,15 +407,15 @@ impl Node {
                 )
             }
         };
-        if state != State::Completed.name() {
-            return Err(format!(
+        if state != State::Completed {
+            return Err(JobError::Unknown(format!(
                 "job {key} is {state}: it has no result{}",
                 if detail.is_empty() {
                     String::new()
                 } else {
                     format!(" ({detail})")
                 }
-            ));
+            )));
         }
         Ok(Response::Outputs {
             job_id: key.id.clone(),
@@ -474,7 +471,7 @@ impl Node {
 
     /// Appends `event` to the audit log; a job's final record also
     /// settles its DP budget reservation (`daemon/budget.rs`).
-    fn log(&self, event: Event) -> Result<(), String> {
+    fn log(&self, event: Event) -> Result<(), JobError> {
         let ended = match &event {
             Event::Job(j) => match j.outcome {
                 Outcome::Completed => Some((JobKey::new(&j.proposer, &j.job_id), true)),
@@ -486,7 +483,7 @@ impl Node {
             _ => None,
         };
         let mut audit = lock(&self.audit);
-        audit.append(event).map_err(|e| e.to_string())?;
+        audit.append(event).map_err(JobError::Audit)?;
         if let Some((key, completed)) = ended {
             self.settle_budget(&mut audit, &key, completed);
         }
@@ -515,14 +512,14 @@ impl Node {
     fn register(
         &self,
         key: &JobKey,
-        spec: &JobSpec,
+        (spec, plan): (&JobSpec, &JobPlan),
         state: State,
         detail: String,
         started_ms: u64,
-    ) -> Result<(), String> {
+    ) -> Result<(), JobError> {
         let mut jobs = lock(&self.jobs);
         if jobs.contains_key(key) || lock(&self.state).id_in_use(key) {
-            return Err(reused(key));
+            return Err(JobError::Unknown(reused(key)));
         }
         let mut order = lock(&self.order);
         if jobs.len() >= MAX_JOBS {
@@ -531,7 +528,7 @@ impl Node {
             // without bound.
             let mut kept = Vec::with_capacity(order.len());
             for k in order.drain(..) {
-                let finished = jobs.get(&k).is_none_or(|j| !j.state.is_open());
+                let finished = jobs.get(&k).is_none_or(|j| !j.state().is_open());
                 if finished && jobs.len() > MAX_JOBS / 2 {
                     jobs.remove(&k);
                 } else {
@@ -540,47 +537,29 @@ impl Node {
             }
             *order = kept;
             if jobs.len() >= MAX_JOBS {
-                return Err(format!("{MAX_JOBS} jobs are open on this node; try later"));
+                return Err(JobError::Busy(MAX_JOBS));
             }
         }
         jobs.insert(
             key.clone(),
-            Job {
-                key: key.clone(),
-                spec: spec.clone(),
-                spec_hash: spec.hash().to_string(),
-                state,
-                detail,
+            Job::new(
+                key.clone(),
+                (spec.clone(), plan.clone()),
+                (state, detail),
                 started_ms,
-                max_rows: None,
-                outputs: spec
-                    .outputs
-                    .iter()
-                    .map(|o| OutputRecord {
-                        name: o.name.clone(),
-                        receiver: o.receiver.clone(),
-                        hash: None,
-                    })
-                    .collect(),
-                files: Vec::new(),
-                salts: Vec::new(),
-                stop: Default::default(),
-                progress: Default::default(),
-                opened: false,
-            },
+            ),
         );
         order.push(key.clone());
         Ok(())
     }
 
-    /// Sets the job's state, unless it was cancelled meanwhile.
+    /// Moves job `key` to `state` saying `detail`, if its state allows
+    /// ([`State::may_become`]; a cancel wins over what comes after it);
+    /// the job's summary either way.
     fn set_state(&self, key: &JobKey, state: State, detail: String) -> Option<JobSummary> {
         let mut jobs = lock(&self.jobs);
         let job = jobs.get_mut(key)?;
-        if job.state != State::Cancelled {
-            job.state = state;
-            job.detail = detail;
-        }
+        job.transition(state, detail);
         Some(job.summary())
     }
 
@@ -598,6 +577,11 @@ impl Node {
             .map(|j| Arc::clone(&j.progress))
             .unwrap_or_default()
     }
+}
+
+/// The error for a job this node does not know.
+fn no_job(key: &JobKey) -> JobError {
+    JobError::Unknown(format!("no job {key} on this node"))
 }
 
 /// Why a proposal with a used id is refused.

@@ -8,9 +8,10 @@
 //! parties.
 
 use super::Node;
+use super::error::JobError;
 use super::jobs::State;
 use super::propose::{self, Answer, Hello};
-use crate::audit::{Event, Outcome, Receipt};
+use crate::audit::Outcome;
 use crate::bounds::{MAX_PEER_REASON, printable};
 use crate::control::JobSummary;
 use crate::jobspec::JobSpec;
@@ -33,13 +34,13 @@ impl Node {
         self: &Arc<Self>,
         mut spec: JobSpec,
         wait: Option<Duration>,
-    ) -> Result<JobSummary, String> {
+    ) -> Result<JobSummary, JobError> {
         if spec.id.is_empty() {
             spec.id = format!("job-{}", crate::hex::encode(&rand::random::<[u8; 8]>()));
         }
-        spec.validate().map_err(|e| e.to_string())?;
+        let plan = spec.checked_plan().map_err(JobError::Spec)?;
         spec.check_known(&self.config.known())
-            .map_err(|e| e.to_string())?;
+            .map_err(JobError::Spec)?;
         let me = self.config.name.clone();
         let key = JobKey::new(&me, &spec.id);
         let others: Vec<String> = spec
@@ -49,7 +50,13 @@ impl Node {
             .filter(|n| *n != me)
             .collect();
         let started = crate::time::now_millis();
-        self.register(&key, &spec, State::Proposed, String::new(), started)?;
+        self.register(
+            &key,
+            (&spec, &plan),
+            State::Proposed,
+            String::new(),
+            started,
+        )?;
         self.phase(
             &key,
             &format!("waiting for the answers of {}", others.join(", ")),
@@ -148,38 +155,17 @@ impl Node {
             started,
             Outcome::Accepted { rule: rule.clone() },
         )) {
-            self.set_state(&key, State::Failed, e);
+            self.set_state(&key, State::Failed, e.to_string());
             return;
         }
         let summary = self.set_state(&key, State::Running, rule);
         drop(decided);
-        let Some(summary) = summary else {
-            return;
-        };
-        if summary.state == State::Cancelled.name() {
+        if summary.is_none_or(|s| s.state != State::Running) {
+            // Cancelled meanwhile (or gone).
             return;
         }
         self.phase(&key, "starting");
-        if super::run_mesh::on_mesh(spec.protocol) {
-            return self.run_mesh_proposed(key, spec, started);
-        }
-        match others.as_slice() {
-            [peer] => self.run_proposed(key, spec, peer.clone(), started),
-            _ => {
-                let reason = format!(
-                    "{} jobs take two parties, not {}",
-                    spec.protocol,
-                    spec.parties.len()
-                );
-                let outcome = Outcome::Failed {
-                    reason: reason.clone(),
-                };
-                if let Err(e) = self.log(self.record(&spec, &me, started, outcome)) {
-                    tracing::warn!("job {key}: {e}");
-                }
-                self.set_state(&key, State::Failed, reason);
-            }
-        }
+        self.run_proposed(key, spec, started);
     }
 
     /// What `peer`'s answer means for the job; its receipt is checked and
@@ -189,7 +175,7 @@ impl Node {
         &self,
         peer: &str,
         (key, spec): (&JobKey, &JobSpec),
-        answer: Result<Answer, String>,
+        answer: Result<Answer, JobError>,
     ) -> Verdict {
         let text = |s: &str| printable(s, MAX_PEER_REASON);
         let spec_hash = spec.hash().to_string();
@@ -208,7 +194,7 @@ impl Node {
                     Ok(()) => Verdict::Accepted { rule: text(&rule) },
                     Err(e) => Verdict::Refused {
                         rule: format!("peers.{peer}.audit_key"),
-                        reason: text(&e),
+                        reason: text(&e.to_string()),
                     },
                 }
             }
@@ -220,7 +206,7 @@ impl Node {
                 if let Some(receipt) = receipt
                     && let Err(e) = self.keep_receipt(peer, (key, spec), "refused", receipt)
                 {
-                    tracing::warn!("{}", text(&e));
+                    tracing::warn!("{}", text(&e.to_string()));
                 }
                 Verdict::Refused {
                     rule: text(&rule),
@@ -229,7 +215,7 @@ impl Node {
             }
             Err(e) => Verdict::Refused {
                 rule: format!("peers.{peer}"),
-                reason: format!("could not propose to {peer}: {}", text(&e)),
+                reason: format!("could not propose to {peer}: {}", text(&e.to_string())),
             },
         }
     }
@@ -246,56 +232,11 @@ impl Node {
         }
     }
 
-    /// Checks a peer's receipt for `spec` (signer, version, signature
-    /// against the peer's audit key, job, spec hash, outcome) and stores
-    /// it in the log.
-    pub(super) fn keep_receipt(
-        &self,
-        peer: &str,
-        (key, spec): (&JobKey, &JobSpec),
-        outcome: &str,
-        receipt: Receipt,
-    ) -> Result<(), String> {
-        let audit_key = self
-            .config
-            .peers
-            .get(peer)
-            .map(|p| p.audit_key)
-            .ok_or("not a configured peer")?;
-        let body = &receipt.body;
-        if receipt.signer != peer
-            || body.job_id != key.id
-            || body.proposer.as_deref() != Some(key.proposer.as_str())
-            || body.spec_hash != spec.hash().to_string()
-            || body.outcome != outcome
-        {
-            return Err(format!(
-                "{peer}'s receipt does not match the job and its answer"
-            ));
-        }
-        // A version-1 receipt quotes outputs by their plain hash.
-        if body.version != crate::audit::receipt::RECEIPT_VERSION {
-            return Err(format!(
-                "{peer}'s receipt is of version {}, not {}",
-                body.version,
-                crate::audit::receipt::RECEIPT_VERSION
-            ));
-        }
-        receipt.verify(&audit_key)?;
-        self.log(Event::Receipt(receipt))
-    }
-
-    fn propose_to(&self, peer: &str, spec_json: Vec<u8>) -> Result<Answer, String> {
-        let address = self
-            .config
-            .peers
-            .get(peer)
-            .map(|p| p.address)
-            .ok_or("not a configured peer")?;
-        let mut channel = self
-            .endpoint
-            .connect(address, peer)
-            .map_err(|e| e.to_string())?;
-        propose::propose(&mut channel, spec_json).map_err(|e| e.to_string())
+    fn propose_to(&self, peer: &str, spec_json: Vec<u8>) -> Result<Answer, JobError> {
+        let mut channel = self.dial(peer)?;
+        propose::propose(&mut channel, spec_json).map_err(|e| JobError::Peer {
+            peer: peer.to_string(),
+            reason: e.to_string(),
+        })
     }
 }

@@ -170,11 +170,10 @@ impl Dataset {
 
     /// The error for reading past the row limit.
     pub(crate) fn too_many_rows(&self, limit: u64) -> NodeError {
-        self.error(
-            None,
-            None,
-            format!("more than {limit} rows; the policy allows at most {limit}"),
-        )
+        NodeError::RowLimit {
+            dataset: self.name.clone(),
+            limit,
+        }
     }
 }
 

@@ -130,15 +130,19 @@ fn live_part(console: &Console, ctx: &Ctx<'_>, job: &Seen) -> Markup {
     let state = job
         .live
         .as_ref()
-        .map(|l| l.state.clone())
-        .or_else(|| job.history.as_ref().map(|h| h.state().to_string()))
-        .unwrap_or_default();
-    let open = matches!(state.as_str(), "proposed" | "accepted" | "running");
+        .map(|l| l.state)
+        .or_else(|| {
+            job.history
+                .as_ref()
+                .map(|h| crate::control::JobState::of(&h.outcome))
+        })
+        .map_or("", |s| s.name());
+    let open = matches!(state, "proposed" | "accepted" | "running");
     let records = console.feed.read(&console.feed.job_records(&job.key));
     html! {
         section #status data-final=[(!open).then_some("1")] {
             h2 { "State" }
-            p.big #job-state { (state_label(&state)) }
+            p.big #job-state { (state_label(state)) }
             @if let Some(l) = &job.live {
                 @if !l.phase.is_empty() { p #job-phase { "Now: " (t(&l.phase)) @if !l.progress.is_empty() { " · " (t(&l.progress)) } } }
                 @if !l.detail.is_empty() { p #job-detail class=[(!open && state != "completed").then_some("error")] { (l.detail) } }

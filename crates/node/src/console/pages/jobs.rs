@@ -153,7 +153,7 @@ pub fn render_rows(rows: &[Row]) -> Markup {
                 td { (r.summary.protocol) }
                 td { (t(&r.purpose)) }
                 td { (t(&r.parties.join(", "))) }
-                td.state-cell { (state_label(&r.summary.state)) }
+                td.state-cell { (state_label(r.summary.state.name())) }
                 td {
                     @if !r.summary.phase.is_empty() {
                         (t(&r.summary.phase))

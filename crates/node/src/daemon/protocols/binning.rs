@@ -13,60 +13,55 @@
 //! What each party learns: what [`crate::plan::binning`] states for the
 //! job's mode; the dealer, the shapes.
 
-use super::Node;
-use super::raw_rows::RawColumns;
-use super::run_mesh::Produced;
-use super::run_trees::json_output;
-use crate::jobspec::JobSpec;
+use super::raw_rows::{RawColumns, read_raw};
+use super::trees::json_output;
+use super::{JobProtocol, JobRun, Produced};
+use crate::daemon::error::JobError;
 use crate::plan::BinningPlan;
-use crate::state::JobKey;
 use indomain_learn::woe::pipeline::{self, Event};
-use indomain_net::PartySet;
 
-impl Node {
+impl JobProtocol for BinningPlan {
     /// Reads this node's rows (none at the dealer) and bins them.
-    pub(super) fn compute_binning(
-        &self,
-        key: &JobKey,
-        spec: &JobSpec,
-        plan: &BinningPlan,
-        parties: &mut PartySet,
-        max_rows: Option<u64>,
-    ) -> Result<Vec<Produced>, String> {
-        let me = parties.me();
-        let roles = &plan.vertical.roles;
-        let table = match plan.vertical.is_data(me) {
+    fn run(&self, job: JobRun<'_>) -> Result<Vec<Produced>, JobError> {
+        let me = job.parties.me();
+        let roles = &self.vertical.roles;
+        let table = match self.vertical.is_data(me) {
             false => None,
-            true => Some(self.read_raw(
-                spec,
-                me,
-                max_rows,
+            true => Some(read_raw(
+                &job,
                 &RawColumns {
-                    id: &plan.vertical.id_column,
-                    label: (me == roles.label).then_some(plan.vertical.label_column.as_str()),
-                    categorical: &plan.categorical,
+                    id: &self.vertical.id_column,
+                    label: (me == roles.label).then_some(self.vertical.label_column.as_str()),
+                    categorical: &self.categorical,
                 },
             )?),
         };
-        let progress = self.progress(key);
+        let JobRun {
+            spec,
+            parties,
+            progress,
+            own,
+            ..
+        } = job;
+        progress.phase("running the protocol");
         let finished = pipeline::run(
             parties,
-            &plan.binning_run(),
+            &self.binning_run(),
             Ok(table.as_ref()),
-            &mut plan.settings.kernel(),
+            &mut self.settings.kernel(),
             &mut rand::rng(),
             &mut |event| match event {
                 Event::Aligned(n) => progress.phase(&format!("{n} rows shared; binning")),
                 Event::Binned(f) => progress.phase(&format!("{f} features binned; WOE and IV")),
             },
         )
-        .map_err(|e| format!("the binning failed: {e}"))?;
+        .map_err(|e| JobError::protocol("binning", e))?;
         let Some(mut file) = finished.file else {
             return Ok(Vec::new());
         };
-        file.written_by = format!("indomain node {} (job {})", self.config.name, spec.id);
+        file.written_by = format!("indomain node {} (job {})", own.name(), spec.id);
         let mut produced = vec![json_output("binning", "binning.json", &file)?];
-        if plan.iv_report.contains(&me) {
+        if self.iv_report.contains(&me) {
             produced.push(Produced {
                 output: "iv",
                 file: "iv.csv".into(),

@@ -7,12 +7,11 @@
 //! level per text, an empty cell missing); the job's `categorical`
 //! columns are categorical whatever they hold.
 //!
-//! Nothing here talks to a peer.
+//! Nothing here talks to a peer: what each side learns is nothing.
 
-use super::Node;
-use super::run_aggregate::{cell_number, cell_text};
+use super::{JobRun, at, cell_number, cell_text};
+use crate::daemon::error::JobError;
 use crate::dataset::{Cell, Table};
-use crate::jobspec::JobSpec;
 use indomain_learn::binning::{Column, RawTable};
 use std::collections::HashMap;
 
@@ -26,28 +25,14 @@ pub(super) struct RawColumns<'a> {
     pub categorical: &'a [String],
 }
 
-impl Node {
-    /// Reads this node's listed columns of its dataset in `spec` (at most
-    /// `max_rows` rows) as a raw table: the id, the label where given,
-    /// every other listed column a feature.
-    pub(super) fn read_raw(
-        &self,
-        spec: &JobSpec,
-        me: usize,
-        max_rows: Option<u64>,
-        columns: &RawColumns<'_>,
-    ) -> Result<RawTable, String> {
-        let party = &spec.parties[me];
-        let dataset = self
-            .config
-            .datasets
-            .get(&party.dataset)
-            .ok_or_else(|| format!("no dataset {:?} on this node", party.dataset))?;
-        let table = dataset
-            .read(&party.columns, max_rows)
-            .map_err(|e| e.to_string())?;
-        raw_table(&table, columns, &party.dataset)
-    }
+/// Reads this node's listed columns of its dataset (at most the job's
+/// `max_rows`) as a raw table: the id, the label where given, every other
+/// listed column a feature.
+pub(super) fn read_raw(job: &JobRun<'_>, columns: &RawColumns<'_>) -> Result<RawTable, JobError> {
+    job.progress.phase("reading data");
+    let table = job.own.read(job.max_rows)?;
+    let me = job.parties.me();
+    raw_table(&table, columns, &job.spec.parties[me].dataset)
 }
 
 /// `table` as a raw table; an empty or repeated id, a label other than 0
@@ -57,25 +42,22 @@ pub(super) fn raw_table(
     table: &Table,
     columns: &RawColumns<'_>,
     dataset: &str,
-) -> Result<RawTable, String> {
+) -> Result<RawTable, JobError> {
     let find = |name: &str| {
-        table
-            .columns
-            .iter()
-            .position(|c| c == name)
-            .ok_or_else(|| format!("the job's columns of dataset {dataset:?} lack {name:?}"))
+        table.columns.iter().position(|c| c == name).ok_or_else(|| {
+            JobError::Job(format!(
+                "the job's columns of dataset {dataset:?} lack {name:?}"
+            ))
+        })
     };
     let id_at = find(columns.id)?;
     let label_at = columns.label.map(find).transpose()?;
     let feature_at: Vec<usize> = (0..table.columns.len())
         .filter(|&i| i != id_at && Some(i) != label_at)
         .collect();
-    let at = |r: usize, i: usize| {
-        format!(
-            "dataset {dataset:?}, row {}, column {:?}",
-            r + 1,
-            table.columns[i]
-        )
+    let bad = |r: usize, i: usize, reason: String| JobError::Data {
+        at: at(dataset, r, &table.columns[i]),
+        reason,
     };
     let n = table.rows.len();
     let mut ids = Vec::with_capacity(n);
@@ -87,32 +69,32 @@ pub(super) fn raw_table(
             other => cell_text(other),
         };
         if id.is_empty() {
-            return Err(format!("{}: empty id", at(r, id_at)));
+            return Err(bad(r, id_at, "empty id".into()));
         }
         ids.push(id);
         if let (Some(i), Some(labels)) = (label_at, labels.as_mut()) {
-            let y = cell_number(&row[i]).map_err(|e| format!("{}: {e}", at(r, i)))?;
+            let y = cell_number(&row[i], || at(dataset, r, &table.columns[i]))?;
             if y != 0.0 && y != 1.0 {
-                return Err(format!("{}: label {y} is not 0 or 1", at(r, i)));
+                return Err(bad(r, i, format!("label {y} is not 0 or 1")));
             }
             labels.push(y);
         }
     }
     for (r, id) in ids.iter().enumerate() {
         if let Some(first) = seen.insert(id, r + 1) {
-            return Err(format!("{}: id {id:?} repeats row {first}", at(r, id_at)));
+            return Err(bad(r, id_at, format!("id {id:?} repeats row {first}")));
         }
     }
     if ids.is_empty() {
-        return Err(format!("dataset {dataset:?} has no rows"));
+        return Err(JobError::Job(format!("dataset {dataset:?} has no rows")));
     }
     let features = feature_at
         .iter()
         .map(|&i| {
             let categorical = columns.categorical.contains(&table.columns[i]);
-            column(table, i, categorical).map_err(|(r, e)| format!("{}: {e}", at(r, i)))
+            column(table, i, categorical).map_err(|(r, e)| bad(r, i, e))
         })
-        .collect::<Result<Vec<Column>, String>>()?;
+        .collect::<Result<Vec<Column>, JobError>>()?;
     Ok(RawTable {
         source: format!("dataset {dataset:?}"),
         lines: (1..=n as u64).collect(),
@@ -152,11 +134,15 @@ fn column(table: &Table, i: usize, categorical: bool) -> Result<Column, (usize, 
         .enumerate()
         .map(|(r, row)| match &row[i] {
             Cell::Text(s) if s.trim().is_empty() => Ok(f64::NAN),
-            cell => cell_number(cell).map_err(|e| {
+            cell => cell_number(cell, String::new).map_err(|e| {
+                let reason = match e {
+                    JobError::Data { reason, .. } => reason,
+                    other => other.to_string(),
+                };
                 (
                     r,
                     format!(
-                        "{e} in a numeric column (list the column in parameter categorical if it holds categories)"
+                        "{reason} in a numeric column (list the column in parameter categorical if it holds categories)"
                     ),
                 )
             }),
@@ -207,13 +193,13 @@ mod tests {
         let mut bad = t.clone();
         bad.rows[0][2] = Cell::Text("1".into());
         bad.rows[1][2] = Cell::Text("lots".into());
-        let err = raw_table(&bad, &cols, "bank").unwrap_err();
+        let err = raw_table(&bad, &cols, "bank").unwrap_err().to_string();
         assert!(
             err.contains("dataset \"bank\", row 2, column \"a\""),
             "{err}"
         );
         bad.rows[1][1] = Cell::Int(2);
-        let err = raw_table(&bad, &cols, "bank").unwrap_err();
+        let err = raw_table(&bad, &cols, "bank").unwrap_err().to_string();
         assert!(err.contains("label 2 is not 0 or 1"), "{err}");
     }
 }
