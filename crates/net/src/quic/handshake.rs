@@ -58,15 +58,10 @@ impl Endpoint {
             loop {
                 let started = Instant::now();
                 let attempt_end = deadline.min(started + limits.connect_timeout);
-                let attempt = open(shared, addr, peer_name);
-                let error = match tokio::time::timeout_at(attempt_end, attempt).await {
-                    Ok(Ok(channel)) => return Ok(channel),
-                    Ok(Err(Failure::Final(e))) => return Err(e),
-                    Ok(Err(Failure::NoAnswer(e))) => e,
-                    Err(_) => NetError::Connect {
-                        peer: format!("{peer_name} at {addr}"),
-                        reason: "no answer".into(),
-                    },
+                let error = match open(shared, addr, peer_name, (attempt_end, deadline)).await {
+                    Ok(channel) => return Ok(channel),
+                    Err(Failure::Final(e)) => return Err(e),
+                    Err(Failure::NoAnswer(e)) => e,
                 };
                 let now = Instant::now();
                 if now >= deadline {
@@ -177,13 +172,19 @@ impl Endpoint {
     }
 }
 
-/// One attempt to connect to `peer_name` at `addr`.
+/// One attempt to connect to `peer_name` at `addr`: the QUIC handshake
+/// must answer by `attempt_end`, the greeting that follows by `deadline`.
+///
+/// Only the handshake is abandoned for a retry. Once it has completed, the
+/// peer may already have taken this connection as the one it waited for,
+/// so dropping it to try again would leave the peer holding a closed link
+/// while this end connects a second time.
 async fn open(
     shared: &Arc<Shared>,
     addr: SocketAddr,
     peer_name: &str,
+    (attempt_end, deadline): (Instant, Instant),
 ) -> Result<QuicChannel, Failure> {
-    let peer = peer_name.to_string();
     let connect_error = |reason: String| NetError::Connect {
         peer: format!("{peer_name} at {addr}"),
         reason,
@@ -193,26 +194,48 @@ async fn open(
         .endpoint
         .connect_with(config, addr, SERVER_NAME)
         .map_err(|e| Failure::Final(connect_error(e.to_string())))?;
-    let connection = match connecting.await {
-        Ok(connection) => connection,
-        Err(ConnectionError::TimedOut) if refusal.take().is_none() => {
+    let connection = match tokio::time::timeout_at(attempt_end, connecting).await {
+        Ok(Ok(connection)) => connection,
+        Err(_) => return Err(Failure::NoAnswer(connect_error("no answer".into()))),
+        Ok(Err(ConnectionError::TimedOut)) if refusal.take().is_none() => {
             return Err(Failure::NoAnswer(connect_error("no answer".into())));
         }
-        Err(e) => return Err(Failure::Final(handshake_error(e, &refusal, &connect_error))),
+        Ok(Err(e)) => return Err(Failure::Final(handshake_error(e, &refusal, &connect_error))),
     };
-    let got = verified_name(shared, &connection).map_err(Failure::Final)?;
+    match tokio::time::timeout_at(deadline, greet(shared, connection, peer_name)).await {
+        Ok(greeted) => greeted.map_err(Failure::Final),
+        Err(_) => Err(Failure::Final(connect_error(
+            "the handshake completed but the peer sent no greeting in time".into(),
+        ))),
+    }
+}
+
+/// Checks the peer's certificate names `peer_name` and exchanges the
+/// greeting on an established connection.
+async fn greet(
+    shared: &Arc<Shared>,
+    connection: quinn::Connection,
+    peer_name: &str,
+) -> Result<QuicChannel, NetError> {
+    let peer = peer_name.to_string();
+    let addr = connection.remote_address();
+    let connect_error = |reason: String| NetError::Connect {
+        peer: format!("{peer_name} at {addr}"),
+        reason,
+    };
+    let got = verified_name(shared, &connection)?;
     if got != peer {
         connection.close(VarInt::from_u32(CLOSE_WRONG_PEER), b"unexpected peer");
-        return Err(Failure::Final(NetError::WrongPeer {
+        return Err(NetError::WrongPeer {
             expected: peer,
             got,
-        }));
+        });
     }
     let refused = |e: &dyn std::fmt::Display| {
-        Failure::Final(connect_error(format!(
+        connect_error(format!(
             "the peer ended the connection before accepting it; does it list this node's \
              fingerprint among its peers? ({e})"
-        )))
+        ))
     };
     let (mut send, mut recv) = connection.open_bi().await.map_err(|e| refused(&e))?;
     send.write_all(&HELLO).await.map_err(|e| refused(&e))?;
@@ -220,10 +243,10 @@ async fn open(
     recv.read_exact(&mut reply).await.map_err(|e| refused(&e))?;
     if reply != HELLO {
         connection.close(VarInt::from_u32(CLOSE_BAD_HELLO), b"bad hello");
-        return Err(Failure::Final(NetError::Misbehaviour {
+        return Err(NetError::Misbehaviour {
             peer,
             reason: "its greeting is not indomain/1".into(),
-        }));
+        });
     }
     Ok(QuicChannel::new(
         shared.clone(),
