@@ -110,7 +110,7 @@ fn parts(c: &mut Criterion) {
     let body = ReceiptBody::new(
         ("bank", &spec.id),
         &spec.hash().to_string(),
-        "completed",
+        indomain_node::audit::ReceiptOutcome::Completed,
         Vec::new(),
         &"ab".repeat(32),
     );

@@ -26,14 +26,27 @@ pub const MAX_SHOWN: usize = 200;
 
 /// `value` (the spec's `field`) if it is at most `max` bytes; the error
 /// names the field and the bound, never the value.
-pub fn check_len(field: &str, value: &str, max: usize) -> Result<(), String> {
+pub fn check_len(field: &str, value: &str, max: usize) -> Result<(), TooLong> {
     if value.len() > max {
-        return Err(format!(
-            "{field} is {} bytes, more than the {max} allowed",
-            value.len()
-        ));
+        return Err(TooLong {
+            field: field.to_string(),
+            len: value.len(),
+            max,
+        });
     }
     Ok(())
+}
+
+/// A free-text field longer than its bound (the value is not quoted).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field} is {len} bytes, more than the {max} allowed")]
+pub struct TooLong {
+    /// The field.
+    pub field: String,
+    /// Its length in bytes.
+    pub len: usize,
+    /// The bound.
+    pub max: usize,
 }
 
 /// `text` with control characters escaped and cut to `max` characters
@@ -51,7 +64,10 @@ mod tests {
     fn long_values_are_refused_without_being_quoted() {
         let purpose = "x".repeat(900 << 10);
         let e = check_len("the purpose", &purpose, MAX_PURPOSE).unwrap_err();
-        assert_eq!(e, "the purpose is 921600 bytes, more than the 1024 allowed");
+        assert_eq!(
+            e.to_string(),
+            "the purpose is 921600 bytes, more than the 1024 allowed"
+        );
         assert!(check_len("the purpose", "overlap", MAX_PURPOSE).is_ok());
     }
 

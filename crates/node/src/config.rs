@@ -166,7 +166,8 @@ impl NodeConfig {
             ));
         }
         let name = raw.name.get_ref().clone();
-        let listen = parse_addr(&raw.listen).map_err(|r| at(start(&raw.listen.span()), r))?;
+        let listen =
+            parse_addr(&raw.listen).map_err(|r| at(start(&raw.listen.span()), r.to_string()))?;
 
         let mut peers = BTreeMap::new();
         for (peer_name, p) in &raw.peers {
@@ -336,11 +337,17 @@ impl NodeConfig {
     }
 }
 
-fn parse_addr(s: &Spanned<String>) -> Result<SocketAddr, String> {
+/// An address of the configuration; the error says what it is not.
+fn parse_addr(s: &Spanned<String>) -> Result<SocketAddr, NotAnAddress> {
     s.get_ref()
         .parse()
-        .map_err(|_| format!("{:?} is not an IP address and port", s.get_ref()))
+        .map_err(|_| NotAnAddress(s.get_ref().clone()))
 }
+
+/// Text that is not an IP address and port.
+#[derive(Debug, thiserror::Error)]
+#[error("{0:?} is not an IP address and port")]
+struct NotAnAddress(String);
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -132,7 +132,10 @@ impl EgressGuard {
             receiver: receiver.into(),
             hash: commitment.clone(),
         };
-        append(&self.log, released).map_err(|reason| EgressError::Audit { job_id, reason })?;
+        append(&self.log, released).map_err(|e| EgressError::Audit {
+            job_id,
+            reason: e.to_string(),
+        })?;
         slot.hash = Some(commitment.clone());
         self.salts.push((output.to_string(), salt));
         Ok(Released { commitment, salt })
@@ -149,11 +152,11 @@ impl EgressGuard {
     }
 }
 
-fn append(log: &Mutex<AuditLog>, event: Event) -> Result<(), String> {
-    let mut log = log
-        .lock()
-        .map_err(|_| "the audit log's lock is poisoned".to_string())?;
-    log.append(event).map(|_| ()).map_err(|e| e.to_string())
+fn append(log: &Mutex<AuditLog>, event: Event) -> Result<(), crate::NodeError> {
+    // A thread that panicked holding the log left it as consistent as any
+    // append does (one record written whole or not at all).
+    let mut log = log.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    log.append(event).map(|_| ())
 }
 
 #[cfg(test)]

@@ -444,7 +444,7 @@ impl JobSpec {
             );
         }
         if let Err(e) = bounds::check_len("the purpose", &self.purpose, bounds::MAX_PURPOSE) {
-            return bad(Part::Whole, e);
+            return bad(Part::Whole, e.to_string());
         }
         for (name, value) in &self.parameters {
             if !is_name(name) {
@@ -457,7 +457,7 @@ impl JobSpec {
                 && let Err(e) =
                     bounds::check_len(&format!("parameter {name}"), text, bounds::MAX_TEXT_PARAM)
             {
-                return bad(Part::Whole, e);
+                return bad(Part::Whole, e.to_string());
             }
         }
         let (fewest, most) = self.protocol.party_count();

@@ -156,29 +156,32 @@ pub fn read_numeric(path: &Path, spec: &NumericSpec) -> Result<LocalData, Numeri
             .zip(&mut data.columns)
         {
             let cell = record.get(field).unwrap_or("");
-            out.push(
-                parse_value(cell, spec.max_abs).map_err(|reason| cell_err(field, name, reason))?,
-            );
+            out.push(parse_value(cell, spec.max_abs, |reason| {
+                cell_err(field, name, reason)
+            })?);
         }
         data.groups.push(group);
     }
     Ok(data)
 }
 
-fn parse_value(cell: &str, max_abs: f64) -> Result<f64, String> {
+/// A cell as a number within the job's range; `bad` places what is wrong
+/// with it.
+fn parse_value<E>(cell: &str, max_abs: f64, bad: impl FnOnce(String) -> E) -> Result<f64, E> {
     if cell.is_empty() {
-        return Err("empty cell, expected a number".into());
+        return Err(bad("empty cell, expected a number".into()));
     }
-    let x: f64 = cell
-        .parse()
-        .map_err(|_| format!("{cell:?} is not a number"))?;
+    let x: f64 = match cell.parse() {
+        Ok(x) => x,
+        Err(_) => return Err(bad(format!("{cell:?} is not a number"))),
+    };
     if !x.is_finite() {
-        return Err(format!("{cell:?} is not a finite number"));
+        return Err(bad(format!("{cell:?} is not a finite number")));
     }
     if x.abs() > max_abs {
-        return Err(format!(
+        return Err(bad(format!(
             "value {x} is outside the job's fixed-point range (|x| ≤ {max_abs})"
-        ));
+        )));
     }
     Ok(x)
 }

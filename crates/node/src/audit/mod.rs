@@ -15,7 +15,9 @@ pub mod verify;
 
 pub use commitment::Salt;
 pub use log::AuditLog;
-pub use receipt::{CompletionReceipt, OutputHash, OutputSalt, Receipt, ReceiptBody};
+pub use receipt::{
+    CompletionReceipt, OutputHash, OutputSalt, Receipt, ReceiptBody, ReceiptOutcome,
+};
 pub use record::{Event, JobRecord, Outcome, OutputRecord, Record, Touched};
 
 #[cfg(test)]

@@ -45,6 +45,67 @@ fn v1() -> u32 {
     1
 }
 
+/// What a receipt says happened to the job. In JSON (and so in the signed
+/// bytes) it is the lower-case word it always was; a word this version does
+/// not know (an older or newer node's) is kept as it came, so every receipt
+/// in a log reads back to the bytes that were signed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "String", into = "String")]
+#[non_exhaustive]
+pub enum ReceiptOutcome {
+    /// The signer accepted the proposal.
+    Accepted,
+    /// The signer refused the proposal.
+    Refused,
+    /// The job completed at the signer with the receipt's outputs.
+    Completed,
+    /// The job failed at the signer.
+    Failed,
+    /// The job was cancelled.
+    Cancelled,
+    /// A word this version does not know, kept as it was signed.
+    Other(String),
+}
+
+impl ReceiptOutcome {
+    /// The word that stands for it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            ReceiptOutcome::Accepted => "accepted",
+            ReceiptOutcome::Refused => "refused",
+            ReceiptOutcome::Completed => "completed",
+            ReceiptOutcome::Failed => "failed",
+            ReceiptOutcome::Cancelled => "cancelled",
+            ReceiptOutcome::Other(word) => word,
+        }
+    }
+}
+
+impl From<String> for ReceiptOutcome {
+    fn from(word: String) -> Self {
+        match word.as_str() {
+            "accepted" => ReceiptOutcome::Accepted,
+            "refused" => ReceiptOutcome::Refused,
+            "completed" => ReceiptOutcome::Completed,
+            "failed" => ReceiptOutcome::Failed,
+            "cancelled" => ReceiptOutcome::Cancelled,
+            _ => ReceiptOutcome::Other(word),
+        }
+    }
+}
+
+impl From<ReceiptOutcome> for String {
+    fn from(outcome: ReceiptOutcome) -> String {
+        outcome.as_str().to_string()
+    }
+}
+
+impl std::fmt::Display for ReceiptOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// What a receipt vouches for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReceiptBody {
@@ -59,8 +120,8 @@ pub struct ReceiptBody {
     pub proposer: Option<String>,
     /// Hex SHA-256 of the job spec.
     pub spec_hash: String,
-    /// `completed`, `failed`, `accepted`, `refused` or `cancelled`.
-    pub outcome: String,
+    /// What the signer vouches happened to the job.
+    pub outcome: ReceiptOutcome,
     /// The outputs released.
     pub outputs: Vec<OutputHash>,
     /// The rule of the signer's policy that decided (version 2, receipts of
@@ -79,7 +140,7 @@ impl ReceiptBody {
     pub fn new(
         (proposer, job_id): (&str, &str),
         spec_hash: &str,
-        outcome: &str,
+        outcome: ReceiptOutcome,
         outputs: Vec<OutputHash>,
         audit_head: &str,
     ) -> ReceiptBody {
@@ -88,7 +149,7 @@ impl ReceiptBody {
             job_id: job_id.to_string(),
             proposer: Some(proposer.to_string()),
             spec_hash: spec_hash.to_string(),
-            outcome: outcome.to_string(),
+            outcome,
             outputs,
             rule: None,
             audit_head: Some(audit_head.to_string()),
@@ -208,22 +269,39 @@ impl Receipt {
 
     /// Checks the signature against the signer's public key (a receipt of
     /// a version this node does not know fails).
-    pub fn verify(&self, key: &VerifyingKey) -> Result<(), String> {
+    pub fn verify(&self, key: &VerifyingKey) -> Result<(), ReceiptError> {
+        let signer = self.signer.clone();
         if !(1..=RECEIPT_VERSION).contains(&self.body.version) {
-            return Err(format!(
-                "receipt of {}: version {} is unknown here",
-                self.signer, self.body.version
-            ));
+            return Err(ReceiptError::UnknownVersion {
+                signer,
+                version: self.body.version,
+            });
         }
-        let bytes = crate::hex::decode::<64>(&self.signature).ok_or_else(|| {
-            format!(
-                "receipt of {}: the signature is not 128 hex digits",
-                self.signer
-            )
-        })?;
+        let bytes = crate::hex::decode::<64>(&self.signature)
+            .ok_or_else(|| ReceiptError::NotHex(signer.clone()))?;
         key.verify(&message(&self.body), &Signature::from_bytes(&bytes))
-            .map_err(|_| format!("receipt of {}: the signature does not verify", self.signer))
+            .map_err(|_| ReceiptError::Forged(signer))
     }
+}
+
+/// Why a receipt does not verify.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReceiptError {
+    /// Its version is not one this node knows.
+    #[error("receipt of {signer}: version {version} is unknown here")]
+    UnknownVersion {
+        /// Who signed it.
+        signer: String,
+        /// Its version.
+        version: u32,
+    },
+    /// Its signature is not 128 hex digits.
+    #[error("receipt of {0}: the signature is not 128 hex digits")]
+    NotHex(String),
+    /// Its signature does not verify against the signer's key.
+    #[error("receipt of {0}: the signature does not verify")]
+    Forged(String),
 }
 
 #[cfg(test)]
@@ -234,7 +312,7 @@ mod tests {
         ReceiptBody::new(
             ("bank", "j1"),
             &"ab".repeat(32),
-            "completed",
+            ReceiptOutcome::Completed,
             vec![OutputHash {
                 name: "intersection".into(),
                 receiver: "bank".into(),
@@ -300,6 +378,7 @@ mod tests {
             relabelled
                 .verify(&key.verifying_key())
                 .unwrap_err()
+                .to_string()
                 .contains("version 3")
         );
     }
@@ -317,7 +396,7 @@ mod tests {
         altered.body.outputs[0].hash = "ce".repeat(32);
         assert!(altered.verify(&key.verifying_key()).is_err());
         let mut altered = receipt.clone();
-        altered.body.outcome = "failed".into();
+        altered.body.outcome = ReceiptOutcome::Failed;
         assert!(altered.verify(&key.verifying_key()).is_err());
         let mut garbled = receipt;
         garbled.signature = "zz".into();
@@ -325,7 +404,41 @@ mod tests {
             garbled
                 .verify(&key.verifying_key())
                 .unwrap_err()
+                .to_string()
                 .contains("hex")
         );
+    }
+
+    /// Receipts signed before the outcome was typed (version 1, and
+    /// version 2 of an acceptance, a completion and a refusal, as the
+    /// previous code wrote them): they read back to the same bytes and
+    /// verify.
+    #[test]
+    fn receipts_signed_with_the_outcome_as_text_still_verify() {
+        let key = SigningKey::from_bytes(&[7; 32]).verifying_key();
+        let signed = [
+            (
+                ReceiptOutcome::Accepted,
+                r#"{"body":{"job_id":"j1","spec_hash":"abababababababababababababababababababababababababababababababab","outcome":"accepted","outputs":[{"name":"intersection","receiver":"bank","hash":"cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd"}]},"signer":"tax","signature":"4e271f6d006a4329a8712eb43a4ac90242c722c3f32246e4d6d0d3fb3f1b6e247440b6518cb8afaa538a31203e3a0ae598bb0403078dd574881496de555f570e"}"#,
+            ),
+            (
+                ReceiptOutcome::Completed,
+                r#"{"body":{"version":2,"job_id":"j1","proposer":"bank","spec_hash":"abababababababababababababababababababababababababababababababab","outcome":"completed","outputs":[{"name":"intersection","receiver":"bank","hash":"cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd"}],"audit_head":"efefefefefefefefefefefefefefefefefefefefefefefefefefefefefefefef"},"signer":"tax","signature":"0fe60cf56b6c1b6442799c1a133b6df0759af339ca4dc9c05884732cc834f9ed812d1d6af5d91d443ae3379978881ba70048484b2efc13f1b7b783b9d6bf1804"}"#,
+            ),
+            (
+                ReceiptOutcome::Refused,
+                r#"{"body":{"version":2,"job_id":"j1","proposer":"bank","spec_hash":"abababababababababababababababababababababababababababababababab","outcome":"refused","outputs":[],"rule":"policy.peers.bank.allow[0]","audit_head":"efefefefefefefefefefefefefefefefefefefefefefefefefefefefefefefef"},"signer":"tax","signature":"110a5fbdc0f51ee9270d1fd9f85ac002c3db7e528e0c39f824f103942732588679a22afee8ad2fbffd0c28efa6074e5e44b67c07ec2f60a64aa2acf6728f2b0d"}"#,
+            ),
+        ];
+        for (outcome, json) in signed {
+            let receipt: Receipt = serde_json::from_str(json).unwrap();
+            assert_eq!(receipt.body.outcome, outcome);
+            assert_eq!(serde_json::to_string(&receipt).unwrap(), json);
+            receipt.verify(&key).unwrap();
+        }
+        // A word this version does not know is kept as signed.
+        let unknown = ReceiptOutcome::from("withdrawn".to_string());
+        assert_eq!(unknown, ReceiptOutcome::Other("withdrawn".into()));
+        assert_eq!(serde_json::to_string(&unknown).unwrap(), "\"withdrawn\"");
     }
 }

@@ -164,7 +164,7 @@ pub fn describe(r: &Record) -> String {
                 "receipt from {} for job {}: {}, outputs [{}]{head}",
                 t(&rc.signer),
                 t(&rc.body.job_id),
-                t(&rc.body.outcome),
+                t(rc.body.outcome.as_str()),
                 outputs.join(", ")
             )
         }

@@ -56,7 +56,7 @@ fn receipt(key: &SigningKey, spec_hash: String) -> Event {
         ReceiptBody::new(
             ("bank", "j1"),
             &spec_hash,
-            "completed",
+            crate::audit::ReceiptOutcome::Completed,
             vec![OutputHash {
                 name: "intersection".into(),
                 receiver: "bank".into(),

@@ -234,7 +234,7 @@ pub fn verify_log(
                                 receipt.signer
                             ))
                         })?;
-                        receipt.verify(peer_key).map_err(fail)?;
+                        receipt.verify(peer_key).map_err(|e| fail(e.to_string()))?;
                         receipts += 1;
                     }
                     Receipts::Unchecked => unchecked += 1,

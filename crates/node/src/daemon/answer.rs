@@ -11,7 +11,7 @@
 use super::jobs::State;
 use super::propose::{Answer, Hello};
 use super::{Node, lock};
-use crate::audit::{Outcome, Receipt, ReceiptBody};
+use crate::audit::{Outcome, Receipt, ReceiptBody, ReceiptOutcome};
 use crate::bounds::MAX_SPEC_BYTES;
 use crate::jobspec::JobSpec;
 use crate::policy;
@@ -102,6 +102,13 @@ impl Node {
         if lock(&self.state).id_in_use(&key) || lock(&self.jobs).contains_key(&key) {
             return refuse("job", super::reused(&key));
         }
+        let parties: Vec<&str> = spec.parties.iter().map(|p| p.name.as_str()).collect();
+        if let Some(by) = self.early_cancels.take(&key, &parties) {
+            return refuse(
+                "job",
+                format!("{by} cancelled the job before its proposal arrived"),
+            );
+        }
         let started = crate::time::now_millis();
         let spec_hash = spec.hash().to_string();
         // Under the audit log's lock until the decision is recorded, so
@@ -120,7 +127,7 @@ impl Node {
             Ok(grant)
         });
         let head = audit.head().to_string();
-        let receipt = |outcome: &str, rule: &str| {
+        let receipt = |outcome: ReceiptOutcome, rule: &str| {
             let body = ReceiptBody::new((peer, &spec.id), &spec_hash, outcome, Vec::new(), &head)
                 .with_rule(rule);
             Receipt::sign(body, &self.config.name, &self.key)
@@ -135,7 +142,7 @@ impl Node {
                     Answer::Accept {
                         rule: rule.clone(),
                         spec_hash: spec_hash.clone(),
-                        receipt: receipt("accepted", &rule),
+                        receipt: receipt(ReceiptOutcome::Accepted, &rule),
                     },
                 )
             }
@@ -146,7 +153,7 @@ impl Node {
                     reason: refusal.reason.clone(),
                 },
                 Answer::Refuse {
-                    receipt: Some(receipt("refused", &refusal.rule)),
+                    receipt: Some(receipt(ReceiptOutcome::Refused, &refusal.rule)),
                     rule: refusal.rule,
                     reason: refusal.reason,
                 },

@@ -38,6 +38,35 @@ fn parse_reason(reason: &str) -> Option<&str> {
     reason.strip_prefix("cancelled by ")
 }
 
+/// The most cancels kept for jobs whose proposal has not arrived.
+const MAX_EARLY_CANCELS: usize = 1024;
+
+/// Cancels that arrived before their job's proposal (the proposer's
+/// operator cancelled while the proposal was on its way): the proposal,
+/// when it comes, is refused. Bounded: the oldest are forgotten first.
+#[derive(Default)]
+pub(super) struct EarlyCancels(Mutex<std::collections::VecDeque<(JobKey, String)>>);
+
+impl EarlyCancels {
+    /// `by` cancelled job `key`, which this node does not know yet.
+    fn note(&self, key: &JobKey, by: &str) {
+        let mut early = lock(&self.0);
+        if early.len() >= MAX_EARLY_CANCELS {
+            early.pop_front();
+        }
+        early.push_back((key.clone(), by.to_string()));
+    }
+
+    /// Who of `parties` cancelled job `key` before its proposal came.
+    pub(super) fn take(&self, key: &JobKey, parties: &[&str]) -> Option<String> {
+        let mut early = lock(&self.0);
+        let at = early
+            .iter()
+            .position(|(k, by)| k == key && parties.contains(&by.as_str()))?;
+        early.remove(at).map(|(_, by)| by)
+    }
+}
+
 /// How a running job is stopped from another thread.
 #[derive(Default)]
 pub(super) struct JobStop(Mutex<StopState>);
@@ -197,6 +226,16 @@ impl Node {
             .get(key)
             .is_some_and(|j| j.spec.party(peer).is_some());
         if !party {
+            if !lock(&self.jobs).contains_key(key) {
+                // The proposal may still be on its way: it will be refused
+                // if `peer` is one of its parties.
+                tracing::info!(
+                    "{peer} cancelled job {} before its proposal arrived",
+                    crate::bounds::printable(&key.to_string(), 80)
+                );
+                self.early_cancels.note(key, peer);
+                return;
+            }
             tracing::warn!(
                 "{peer} cancelled job {}, which it is no party of here",
                 crate::bounds::printable(&key.to_string(), 80)
@@ -282,5 +321,32 @@ impl Node {
             peer: peer.to_string(),
             reason: e.to_string(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cancel_before_its_proposal_is_kept_for_the_proposal_of_its_parties() {
+        let early = EarlyCancels::default();
+        let key = JobKey::new("bank", "j1");
+        early.note(&key, "tax");
+        // Another job, or a canceller that is no party of it: not this one.
+        assert_eq!(
+            early.take(&JobKey::new("bank", "j2"), &["bank", "tax"]),
+            None
+        );
+        assert_eq!(early.take(&key, &["bank", "stats"]), None);
+        assert_eq!(early.take(&key, &["bank", "tax"]).as_deref(), Some("tax"));
+        // Taken once.
+        assert_eq!(early.take(&key, &["bank", "tax"]), None);
+        // Bounded: the oldest go first.
+        for i in 0..=MAX_EARLY_CANCELS {
+            early.note(&JobKey::new("bank", &format!("k{i}")), "tax");
+        }
+        assert_eq!(early.take(&JobKey::new("bank", "k0"), &["tax"]), None);
+        assert!(early.take(&JobKey::new("bank", "k1"), &["tax"]).is_some());
     }
 }

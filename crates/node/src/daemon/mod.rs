@@ -79,6 +79,8 @@ pub struct Node {
     control: Mutex<Option<UnixListener>>,
     /// Links between parties of jobs, until each job takes its own.
     links: mesh::Links,
+    /// Cancels that came before their job's proposal.
+    early_cancels: cancel::EarlyCancels,
     /// The operator console's view of the audit log, fed every record
     /// (when `console` is set in `node.toml`).
     console_feed: Option<Arc<AuditFeed>>,
@@ -195,6 +197,7 @@ impl Node {
             endpoint,
             control: Mutex::new(Some(control)),
             links: mesh::Links::default(),
+            early_cancels: Default::default(),
             console_feed,
         }))
     }

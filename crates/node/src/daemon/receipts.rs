@@ -10,7 +10,8 @@
 use super::Node;
 use super::error::JobError;
 use crate::audit::{
-    CompletionReceipt, Event, OutputHash, OutputRecord, OutputSalt, Receipt, ReceiptBody, Salt,
+    CompletionReceipt, Event, OutputHash, OutputRecord, OutputSalt, Receipt, ReceiptBody,
+    ReceiptOutcome, Salt,
 };
 use crate::jobspec::JobSpec;
 use crate::state::JobKey;
@@ -38,7 +39,7 @@ impl Node {
         let body = ReceiptBody::new(
             (&key.proposer, &key.id),
             &spec.hash().to_string(),
-            "completed",
+            ReceiptOutcome::Completed,
             outputs,
             &self.audit_head(),
         );
@@ -129,7 +130,7 @@ impl Node {
                 });
             }
         }
-        self.keep_receipt(peer, (key, spec), "completed", receipt)?;
+        self.keep_receipt(peer, (key, spec), ReceiptOutcome::Completed, receipt)?;
         if !salts.is_empty() {
             let lines: String = salts
                 .iter()
@@ -149,7 +150,7 @@ impl Node {
         &self,
         peer: &str,
         (key, spec): (&JobKey, &JobSpec),
-        outcome: &str,
+        outcome: ReceiptOutcome,
         receipt: Receipt,
     ) -> Result<(), JobError> {
         let bad = |reason: String| JobError::Receipt {
@@ -179,7 +180,7 @@ impl Node {
                 crate::audit::receipt::RECEIPT_VERSION
             )));
         }
-        receipt.verify(&audit_key).map_err(bad)?;
+        receipt.verify(&audit_key).map_err(|e| bad(e.to_string()))?;
         self.log(Event::Receipt(receipt))
     }
 }

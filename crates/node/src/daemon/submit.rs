@@ -11,7 +11,7 @@ use super::Node;
 use super::error::JobError;
 use super::jobs::State;
 use super::propose::{self, Answer, Hello};
-use crate::audit::Outcome;
+use crate::audit::{Outcome, ReceiptOutcome};
 use crate::bounds::{MAX_PEER_REASON, printable};
 use crate::control::JobSummary;
 use crate::jobspec::JobSpec;
@@ -190,7 +190,7 @@ impl Node {
                 ),
             },
             Ok(Answer::Accept { rule, receipt, .. }) => {
-                match self.keep_receipt(peer, (key, spec), "accepted", receipt) {
+                match self.keep_receipt(peer, (key, spec), ReceiptOutcome::Accepted, receipt) {
                     Ok(()) => Verdict::Accepted { rule: text(&rule) },
                     Err(e) => Verdict::Refused {
                         rule: format!("peers.{peer}.audit_key"),
@@ -204,7 +204,8 @@ impl Node {
                 receipt,
             }) => {
                 if let Some(receipt) = receipt
-                    && let Err(e) = self.keep_receipt(peer, (key, spec), "refused", receipt)
+                    && let Err(e) =
+                        self.keep_receipt(peer, (key, spec), ReceiptOutcome::Refused, receipt)
                 {
                     tracing::warn!("{}", text(&e.to_string()));
                 }

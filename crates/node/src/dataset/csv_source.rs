@@ -53,24 +53,28 @@ pub(super) fn read(
                 .get(i)
                 .ok_or_else(|| ds.error(line, Some(name), "the row is too short"))?
                 .trim();
-            row.push(parse(text, kind).map_err(|why| ds.error(line, Some(name), why))?);
+            row.push(parse(text, kind, |why| ds.error(line, Some(name), why))?);
         }
         rows.push(row);
     }
     Ok(rows)
 }
 
-/// A CSV cell as the declared type.
-fn parse(text: &str, kind: CellType) -> Result<Cell, String> {
+/// A CSV cell as the declared type; `bad` places what is wrong with it.
+fn parse(
+    text: &str,
+    kind: CellType,
+    bad: impl FnOnce(String) -> NodeError,
+) -> Result<Cell, NodeError> {
     match kind {
         CellType::Text => Ok(Cell::Text(text.to_string())),
         CellType::Integer => text
             .parse()
             .map(Cell::Int)
-            .map_err(|_| format!("{text:?} is not an integer")),
+            .map_err(|_| bad(format!("{text:?} is not an integer"))),
         CellType::Float => match text.parse::<f64>() {
             Ok(x) if x.is_finite() => Ok(Cell::Float(x)),
-            _ => Err(format!("{text:?} is not a finite number")),
+            _ => Err(bad(format!("{text:?} is not a finite number"))),
         },
     }
 }

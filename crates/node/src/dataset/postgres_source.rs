@@ -78,7 +78,7 @@ pub(super) fn read(
         .prepare(&sql)
         .map_err(|e| ds.error(None, None, message(&e)))?;
     for (column, &(name, kind)) in stmt.columns().iter().zip(wanted) {
-        check_type(column.type_(), kind).map_err(|why| ds.error(None, Some(name), why))?;
+        check_type(column.type_(), kind, |why| ds.error(None, Some(name), why))?;
     }
     let result = client
         .query(&stmt, &[])
@@ -131,7 +131,11 @@ fn float(r: &postgres::Row, i: usize, ty: &Type) -> Result<Option<f64>, postgres
 }
 
 /// Whether a column of PostgreSQL type `ty` can be read as `kind`.
-fn check_type(ty: &Type, kind: CellType) -> Result<(), String> {
+fn check_type(
+    ty: &Type,
+    kind: CellType,
+    bad: impl FnOnce(String) -> NodeError,
+) -> Result<(), NodeError> {
     let ok = match kind {
         CellType::Text => matches!(*ty, Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME),
         CellType::Integer => matches!(*ty, Type::INT2 | Type::INT4 | Type::INT8),
@@ -143,8 +147,8 @@ fn check_type(ty: &Type, kind: CellType) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!(
+        Err(bad(format!(
             "declared {kind:?} but the query gives type {ty}; cast it in the query (e.g. ::text, ::bigint, ::float8)"
-        ))
+        )))
     }
 }

@@ -67,7 +67,9 @@ pub(super) fn read(
             let value = r
                 .get_ref(i)
                 .map_err(|e| ds.error(Some(number), Some(name), e.to_string()))?;
-            row.push(cell(value, kind).map_err(|why| ds.error(Some(number), Some(name), why))?);
+            row.push(cell(value, kind, |why| {
+                ds.error(Some(number), Some(name), why)
+            })?);
         }
         rows.push(row);
     }
@@ -76,18 +78,22 @@ pub(super) fn read(
 
 /// An SQLite value as the declared type. Integers widen to floats; nothing
 /// else converts silently.
-fn cell(value: ValueRef<'_>, kind: CellType) -> Result<Cell, String> {
+fn cell(
+    value: ValueRef<'_>,
+    kind: CellType,
+    bad: impl FnOnce(String) -> NodeError,
+) -> Result<Cell, NodeError> {
     match (kind, value) {
-        (_, ValueRef::Null) => Err("NULL value".into()),
+        (_, ValueRef::Null) => Err(bad("NULL value".into())),
         (CellType::Text, ValueRef::Text(t)) => std::str::from_utf8(t)
             .map(|s| Cell::Text(s.to_string()))
-            .map_err(|_| "text is not UTF-8".into()),
+            .map_err(|_| bad("text is not UTF-8".into())),
         (CellType::Integer, ValueRef::Integer(i)) => Ok(Cell::Int(i)),
         (CellType::Float, ValueRef::Integer(i)) => Ok(Cell::Float(i as f64)),
         (CellType::Float, ValueRef::Real(x)) if x.is_finite() => Ok(Cell::Float(x)),
-        (kind, value) => Err(format!(
+        (kind, value) => Err(bad(format!(
             "declared {kind:?} but the database holds {:?}",
             value.data_type()
-        )),
+        ))),
     }
 }

@@ -912,3 +912,51 @@ fn dp_parameters_are_checked_before_any_party_accepts() {
     };
     assert!(p.dp.unwrap().clip.is_some());
 }
+
+#[test]
+fn training_takes_early_stopping_in_place_of_the_convergence_test() {
+    let JobPlan::Train(t) = plan(&with_param(TRAIN, "early_stopping", "3")) else {
+        panic!("not a training plan");
+    };
+    assert_eq!(
+        t.params.early_stopping,
+        Some(indomain_learn::EarlyStopping {
+            validation_fraction: indomain_learn::Convergence::default().validation_fraction,
+            patience: 3,
+        })
+    );
+    assert_eq!(t.params.convergence, None);
+    let with_fraction = with_param(
+        &with_param(TRAIN, "early_stopping", "5"),
+        "validation_fraction",
+        "0.3",
+    );
+    let JobPlan::Train(t) = plan(&with_fraction) else {
+        panic!("not a training plan");
+    };
+    assert_eq!(
+        t.params.early_stopping.map(|e| e.validation_fraction),
+        Some(0.3)
+    );
+    // Without it, the convergence test as before.
+    let JobPlan::Train(t) = plan(TRAIN) else {
+        panic!("not a training plan");
+    };
+    assert_eq!(t.params.early_stopping, None);
+    assert!(t.params.convergence.is_some());
+    // A patience of 0, or together with convergence = true, is refused.
+    for bad in [
+        with_param(TRAIN, "early_stopping", "0"),
+        with_param(
+            &with_param(TRAIN, "early_stopping", "3"),
+            "convergence",
+            "true",
+        ),
+    ] {
+        let e = match parse(&bad) {
+            Err(e) => e.to_string(),
+            Ok(spec) => spec.validate().unwrap_err().to_string(),
+        };
+        assert!(e.contains("early_stopping"), "{e}");
+    }
+}

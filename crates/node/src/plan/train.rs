@@ -7,7 +7,10 @@
 //! Parameters: `label_holder`, `dealer`, `id_column`, `label_column`
 //! (required); `task` (`logistic` or `linear`), `epochs` (1 to
 //! [`MAX_EPOCHS`]; a cap unless `convergence = false`), `convergence`,
-//! `tolerance`, `optimizer` (`bound-newton` or `gradient-descent`),
+//! `tolerance`, `early_stopping` (a patience in epochs: stop when the
+//! validation loss has not improved for that many epochs and keep the best
+//! epoch's weights, in place of the convergence test),
+//! `validation_fraction` (of the training rows, for either), `optimizer` (`bound-newton` or `gradient-descent`),
 //! `learning_rate`, `l2`, `batch_size`, `frac_bits`, `sigmoid` (`fourier`,
 //! `linear` or `clamped`), `recalibration` (`none`, `platt` or
 //! `isotonic`), `seed`, `test_fraction` (between 0
@@ -34,7 +37,7 @@ use indomain_learn::align::{MAX_FEATURE_HOLDERS, Roles};
 use indomain_learn::calibration::Method;
 use indomain_learn::model::{JobParty, JobSpec as LearnSpec, PartyRole};
 use indomain_learn::pipeline::{Releases, VerticalJob};
-use indomain_learn::{Convergence, Optimizer, Sigmoid, Task, TrainParams};
+use indomain_learn::{Convergence, EarlyStopping, Optimizer, Sigmoid, Task, TrainParams};
 use std::collections::BTreeSet;
 
 /// The most epochs a training job may ask for.
@@ -66,6 +69,8 @@ const PARAMETERS: &[&str] = &[
     "optimizer",
     "convergence",
     "tolerance",
+    "early_stopping",
+    "validation_fraction",
     "recalibration",
     "seed",
     "test_fraction",
@@ -255,14 +260,38 @@ fn train_params(params: &Params<'_>) -> Result<TrainParams, Problem> {
         Some("gradient-descent") => Optimizer::GradientDescent,
         _ => defaults.optimizer,
     };
+    let validation_fraction = params
+        .number(
+            "validation_fraction",
+            |f| f > 0.0 && f < 1.0,
+            "must be between 0 and 1",
+        )?
+        .unwrap_or(Convergence::default().validation_fraction);
+    // Early stopping, when asked for, takes the place of the convergence
+    // test (as `indomain train --early-stopping` does).
+    let early_stopping = params
+        .count("early_stopping", 1..=MAX_EPOCHS as i64)?
+        .map(|patience| EarlyStopping {
+            validation_fraction,
+            patience,
+        });
     // The convergence test is on unless the job asks for a fixed number of
-    // epochs (convergence = false).
+    // epochs (convergence = false) or early stopping.
     let convergence = match params.flag("convergence")? {
         Some(false) => None,
+        Some(true) if early_stopping.is_some() => {
+            return Err(bad_param(
+                "early_stopping",
+                "parameters early_stopping and convergence = true exclude each other: give one"
+                    .into(),
+            ));
+        }
+        _ if early_stopping.is_some() => None,
         _ => Some(Convergence {
             tolerance: params
                 .number("tolerance", |t| t > 0.0, "must be positive")?
                 .unwrap_or(Convergence::default().tolerance),
+            validation_fraction,
             ..Convergence::default()
         }),
     };
@@ -284,7 +313,7 @@ fn train_params(params: &Params<'_>) -> Result<TrainParams, Problem> {
             .number("l2", finite, "must be a number")?
             .unwrap_or(defaults.l2),
         batch_size: params.count("batch_size", 1..=MAX_ROWS)?,
-        early_stopping: None,
+        early_stopping,
         frac_bits: params
             .int("frac_bits", 0..=64)?
             .map_or(defaults.frac_bits, |f| f as u32),

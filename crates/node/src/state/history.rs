@@ -5,7 +5,7 @@
 
 use super::JobKey;
 use crate::audit::record::Outcome;
-use crate::audit::{Event, JobRecord, OutputHash, OutputRecord, Record, Touched};
+use crate::audit::{Event, JobRecord, OutputHash, OutputRecord, ReceiptOutcome, Record, Touched};
 use crate::jobspec::{Param, Protocol};
 use std::collections::BTreeMap;
 
@@ -30,7 +30,7 @@ pub struct ReceiptSeen {
     /// The signer.
     pub signer: String,
     /// The outcome it vouches for.
-    pub outcome: String,
+    pub outcome: ReceiptOutcome,
     /// The outputs it released, with their commitments.
     pub outputs: Vec<OutputHash>,
     /// The head of its audit log it quoted (version-2 receipts).
@@ -155,10 +155,13 @@ impl History {
                 let Some(job) = key.and_then(|k| self.jobs.get_mut(&k)) else {
                     return;
                 };
-                if matches!(body.outcome.as_str(), "accepted" | "refused") {
+                if matches!(
+                    body.outcome,
+                    ReceiptOutcome::Accepted | ReceiptOutcome::Refused
+                ) {
                     job.decisions.push(Decision {
                         party: receipt.signer.clone(),
-                        accepted: body.outcome == "accepted",
+                        accepted: body.outcome == ReceiptOutcome::Accepted,
                         rule: body.rule.clone().unwrap_or_default(),
                         reason: None,
                         time_ms: record.time_ms,

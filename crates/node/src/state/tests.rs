@@ -55,7 +55,7 @@ fn log(dir: &std::path::Path) -> std::path::PathBuf {
     let decision = ReceiptBody::new(
         ("tax", "k1"),
         &spec_hash,
-        "accepted",
+        crate::audit::ReceiptOutcome::Accepted,
         vec![],
         &"aa".repeat(32),
     )
@@ -65,7 +65,7 @@ fn log(dir: &std::path::Path) -> std::path::PathBuf {
     let done = ReceiptBody::new(
         ("tax", "k1"),
         &spec_hash,
-        "completed",
+        crate::audit::ReceiptOutcome::Completed,
         vec![OutputHash {
             name: "cardinality".into(),
             receiver: "bank".into(),

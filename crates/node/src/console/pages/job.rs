@@ -194,7 +194,7 @@ fn live_part(console: &Console, ctx: &Ctx<'_>, job: &Seen) -> Markup {
                         @for r in &h.receipts {
                             tr data-signer=(t(&r.signer)) {
                                 td { (t(&r.signer)) }
-                                td.receipt-outcome { (state_label(&t(&r.outcome))) }
+                                td.receipt-outcome { (state_label(&t(r.outcome.as_str()))) }
                                 td.mono { @for o in &r.outputs { (t(&o.name)) " → " (t(&o.receiver)) ": " (t(&o.hash)) br; } }
                                 td.mono { (r.audit_head.as_deref().map(t).unwrap_or_default()) }
                                 td { "#" (r.seq) }
@@ -270,7 +270,11 @@ fn event_text(r: &Record) -> String {
             t(receiver),
             t(reason)
         ),
-        Event::Receipt(rc) => format!("receipt from {}: {}", t(&rc.signer), t(&rc.body.outcome)),
+        Event::Receipt(rc) => format!(
+            "receipt from {}: {}",
+            t(&rc.signer),
+            t(rc.body.outcome.as_str())
+        ),
         Event::Budget { change } => match change {
             LedgerEvent::Reserved { month, rho, .. } => {
                 format!("DP budget reserved: ρ = {rho:.6} in {month}")

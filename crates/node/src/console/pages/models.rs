@@ -49,13 +49,27 @@ fn model_files(console: &Console) -> Vec<(JobKey, PathBuf)> {
     found
 }
 
-fn load(path: &std::path::Path) -> Result<ModelFile, String> {
-    let size = std::fs::metadata(path).map_err(|e| e.to_string())?.len();
+fn load(path: &std::path::Path) -> Result<ModelFile, Unshown> {
+    let size = std::fs::metadata(path).map_err(Unshown::Io)?.len();
     if size > MAX_MODEL_BYTES {
-        return Err(format!("{size} bytes: too large to show"));
+        return Err(Unshown::TooLarge(size));
     }
-    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
-    serde_json::from_slice(&bytes).map_err(|e| format!("not a model file: {e}"))
+    let bytes = std::fs::read(path).map_err(Unshown::Io)?;
+    serde_json::from_slice(&bytes).map_err(Unshown::NotAModel)
+}
+
+/// Why a model file is not shown.
+#[derive(Debug, thiserror::Error)]
+enum Unshown {
+    /// It could not be read.
+    #[error("{0}")]
+    Io(std::io::Error),
+    /// It is larger than the console shows.
+    #[error("{0} bytes: too large to show")]
+    TooLarge(u64),
+    /// It is not a model file.
+    #[error("not a model file: {0}")]
+    NotAModel(serde_json::Error),
 }
 
 fn metrics(e: &Option<Evaluation>) -> Markup {
@@ -93,7 +107,7 @@ pub fn list(console: &Console, ctx: &Ctx<'_>) -> Resp {
                             td { (metrics(&m.evaluation)) }
                             td { (m.rows.train) " / " (m.rows.test) }
                         },
-                        Err(e) => tr.bad { td { (t(&key.to_string())) } td colspan="4" { (t(&e)) } },
+                        Err(e) => tr.bad { td { (t(&key.to_string())) } td colspan="4" { (t(&e.to_string())) } },
                     }
                 }
             }
@@ -117,7 +131,7 @@ pub fn page(console: &Console, ctx: &Ctx<'_>) -> Resp {
     };
     let m = match load(&path) {
         Ok(m) => m,
-        Err(e) => return layout::refused(500, "The model file cannot be read", &t(&e)),
+        Err(e) => return layout::refused(500, "The model file cannot be read", &t(&e.to_string())),
     };
     let title = format!("{} — job {}", m.party, key);
     let plots = !m.roc.is_empty() || !m.loss_per_epoch.is_empty();

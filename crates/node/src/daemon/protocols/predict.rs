@@ -26,15 +26,39 @@
 use super::train::learn_rows;
 use super::{JobProtocol, JobRun, Produced};
 use crate::daemon::error::JobError;
+use crate::jobspec::Party;
 use crate::plan::{ModelKind, PredictPlan};
 use indomain_learn::align::{Roles, align};
 use indomain_learn::data::check_features;
-use indomain_learn::model::PartyRole;
+use indomain_learn::model::{JobParty, PartyRole};
 use indomain_learn::pipeline::Trained;
 use indomain_learn::tree::model::{AnyModel, load_any};
 use indomain_learn::{LearnError, agree, secure};
 use std::collections::BTreeSet;
 use std::fmt::Write;
+
+/// A model scores only with every data party of its training job, and no
+/// other party: a scoring job's parties are exactly those.
+pub(super) fn bound_to_training(
+    model: &str,
+    trained: &[JobParty],
+    scoring: &[Party],
+) -> Result<(), JobError> {
+    let trained_by: BTreeSet<&str> = trained
+        .iter()
+        .filter(|p| p.role != PartyRole::Dealer)
+        .map(|p| p.name.as_str())
+        .collect();
+    let scoring: BTreeSet<&str> = scoring.iter().map(|p| p.name.as_str()).collect();
+    if trained_by == scoring {
+        return Ok(());
+    }
+    Err(JobError::Model(format!(
+        "the model of training job {model} scores with its data parties ({}), not with {}",
+        trained_by.into_iter().collect::<Vec<_>>().join(", "),
+        scoring.into_iter().collect::<Vec<_>>().join(", ")
+    )))
+}
 
 impl JobProtocol for PredictPlan {
     fn run(&self, job: JobRun<'_>) -> Result<Vec<Produced>, JobError> {
@@ -74,24 +98,7 @@ impl PredictPlan {
                 model.party, model.role
             )));
         }
-        // The model scores only with every data party of its training job,
-        // and no other party.
-        let trained_by: BTreeSet<&str> = model
-            .job
-            .parties
-            .iter()
-            .filter(|p| p.role != PartyRole::Dealer)
-            .map(|p| p.name.as_str())
-            .collect();
-        let scoring: BTreeSet<&str> = spec.parties.iter().map(|p| p.name.as_str()).collect();
-        if trained_by != scoring {
-            return Err(JobError::Model(format!(
-                "the model of training job {} scores with its data parties ({}), not with {}",
-                self.model,
-                trained_by.into_iter().collect::<Vec<_>>().join(", "),
-                scoring.into_iter().collect::<Vec<_>>().join(", ")
-            )));
-        }
+        bound_to_training(&self.model, &model.job.parties, &spec.parties)?;
         let label_name = model
             .job
             .parties

@@ -223,3 +223,43 @@ fn only_a_policy_limit_is_shared_with_the_other_parties() {
     };
     assert_eq!(data.shared(), None);
 }
+
+/// A scoring job runs with exactly the training job's data parties: one
+/// left out, one added, or the dealer taking part is refused.
+#[test]
+fn a_model_scores_only_with_the_data_parties_it_was_trained_by() {
+    use indomain_learn::model::{JobParty, PartyRole};
+    let trained = [
+        ("bank", PartyRole::Label),
+        ("tax", PartyRole::Feature),
+        ("stats", PartyRole::Dealer),
+    ]
+    .map(|(name, role)| JobParty {
+        name: name.into(),
+        role,
+    });
+    let parties = |names: &[&str]| -> Vec<crate::jobspec::Party> {
+        names
+            .iter()
+            .map(|n| crate::jobspec::Party {
+                name: n.to_string(),
+                dataset: "d".into(),
+                columns: vec!["id".into()],
+            })
+            .collect()
+    };
+    assert!(predict::bound_to_training("t1", &trained, &parties(&["tax", "bank"])).is_ok());
+    for wrong in [
+        vec!["bank"],
+        vec!["bank", "tax", "other"],
+        vec!["bank", "other"],
+        vec!["bank", "tax", "stats"],
+    ] {
+        let e = predict::bound_to_training("t1", &trained, &parties(&wrong)).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("scores with its data parties (bank, tax)"),
+            "{wrong:?}: {e}"
+        );
+    }
+}
