@@ -419,7 +419,15 @@ fn binning_ranks_as_the_plaintext_its_leak_modes_answer_to_policy_and_a_scorecar
         "{}",
         text(&refused)
     );
-    let audit = text(&run(&["audit", "show", "--config", nodes.cfg(1)]));
+    // beta records the refusal (its answer may reach alpha first).
+    let mut audit = String::new();
+    for _ in 0..100 {
+        audit = text(&run(&["audit", "show", "--config", nodes.cfg(1)]));
+        if audit.contains(rule) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
     assert!(audit.contains(rule), "{audit}");
 
     // A scorecard on the binning job's files, then scoring with it.
