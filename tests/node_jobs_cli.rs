@@ -718,6 +718,8 @@ fn the_example_specs_are_valid() {
         ("aggregate.toml", Protocol::Aggregate),
         ("train.toml", Protocol::Train),
         ("predict.toml", Protocol::Predict),
+        ("gbdt.toml", Protocol::Train),
+        ("binning.toml", Protocol::Binning),
     ] {
         let spec = JobSpec::load(&dir.join(file), None).unwrap();
         assert_eq!(spec.protocol, protocol, "{file}");

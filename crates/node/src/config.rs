@@ -492,6 +492,9 @@ struct RawRule {
     max_bins: Option<u64>,
     max_epochs: Option<u64>,
     max_items: Option<u64>,
+    leak_instance_space: Option<bool>,
+    binning_modes: Option<Vec<indomain_learn::woe::Mode>>,
+    shared_permutation: Option<bool>,
     // Differential privacy's budget (issue #22).
     dp: Option<Spanned<RawDp>>,
 }
@@ -622,6 +625,16 @@ impl RawRule {
             max_bins: self.max_bins,
             max_epochs: self.max_epochs,
             max_items: self.max_items,
+            leak_instance_space: self
+                .leak_instance_space
+                .unwrap_or(defaults.leak_instance_space),
+            binning_modes: self
+                .binning_modes
+                .clone()
+                .unwrap_or(defaults.binning_modes.clone()),
+            shared_permutation: self
+                .shared_permutation
+                .unwrap_or(defaults.shared_permutation),
         };
         Ok(Rule {
             protocols: self.protocols.get_ref().clone(),

@@ -19,7 +19,7 @@ use toml::Spanned;
 const MAX_NAME_LEN: usize = 128;
 /// Upper bounds on a spec's size, so a peer cannot send an unbounded one
 /// (each protocol's own party counts are tighter: [`Protocol::party_count`]).
-const MAX_COLUMNS: usize = 1024;
+pub(crate) const MAX_COLUMNS: usize = 1024;
 const MAX_OUTPUTS: usize = 64;
 const MAX_PARAMETERS: usize = 64;
 
@@ -41,6 +41,9 @@ pub enum Protocol {
     Train,
     /// Inference with a trained model.
     Predict,
+    /// WOE/IV binning of every party's features against the label
+    /// holder's labels.
+    Binning,
 }
 
 impl Protocol {
@@ -54,6 +57,7 @@ impl Protocol {
             Protocol::Aggregate => &["statistics"],
             Protocol::Train => &["model", "metrics"],
             Protocol::Predict => &["predictions"],
+            Protocol::Binning => &["binning", "iv"],
         }
     }
 
@@ -65,7 +69,9 @@ impl Protocol {
     /// the dealer (no dealer with two-party correlations), or a
     /// horizontal job's server and 2 to
     /// [`crate::plan::horizontal::MAX_CLIENTS`] clients (each plan checks
-    /// its own count); a scoring job: the same data parties, no dealer.
+    /// its own count); a scoring job: the same data parties and, for trees
+    /// and scorecards, the dealer; a binning job: as a vertical training
+    /// job with its dealer.
     pub fn party_count(self) -> (usize, usize) {
         let features = indomain_learn::align::MAX_FEATURE_HOLDERS;
         match self {
@@ -78,7 +84,8 @@ impl Protocol {
                 2,
                 (features + 2).max(crate::plan::horizontal::MAX_CLIENTS + 1),
             ),
-            Protocol::Predict => (2, features + 1),
+            Protocol::Binning => (3, features + 2),
+            Protocol::Predict => (2, features + 2),
         }
     }
 }
@@ -93,6 +100,7 @@ impl fmt::Display for Protocol {
             Protocol::Aggregate => "aggregate",
             Protocol::Train => "train",
             Protocol::Predict => "predict",
+            Protocol::Binning => "binning",
         })
     }
 }
@@ -212,18 +220,20 @@ impl JobSpec {
         }
     }
 
-    /// Whether `name` is the dealer of a training or statistics job
-    /// (parameter `dealer`) or the server of a horizontal training job
-    /// (parameter `server`): a party that reads no data and so names no
-    /// dataset.
+    /// Whether `name` is the dealer of a training, statistics, binning or
+    /// scoring job (parameter `dealer`) or the server of a horizontal
+    /// training job (parameter `server`): a party that reads no data and so
+    /// names no dataset.
     pub fn is_dealer(&self, name: &str) -> bool {
         let param = if self.is_horizontal() {
             "server"
         } else {
             "dealer"
         };
-        matches!(self.protocol, Protocol::Train | Protocol::Aggregate)
-            && self.text_param(param) == Some(name)
+        matches!(
+            self.protocol,
+            Protocol::Train | Protocol::Aggregate | Protocol::Binning | Protocol::Predict
+        ) && self.text_param(param) == Some(name)
     }
 
     /// Whether this is a horizontal training job (`train` with parameter
@@ -516,7 +526,7 @@ impl JobSpec {
                 return bad(
                     Part::Dataset(i),
                     format!(
-                        "party {:?} names no dataset (only a training or aggregate job's dealer, or a horizontal training job's server, may leave it out)",
+                        "party {:?} names no dataset (only the dealer of a training, aggregate, binning or scoring job, or a horizontal training job's server, may leave it out)",
                         p.name
                     ),
                 );

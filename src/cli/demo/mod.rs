@@ -7,7 +7,8 @@
 //! cardinality, intersection-sum and join, secure statistics, statistics
 //! with differential privacy spending from a data holder's monthly budget
 //! (and a second release refused once it is spent), vertical training,
-//! and one job the policy refuses; then `audit verify` checks
+//! WOE/IV binning and a scorecard, and one job the policy refuses; then
+//! `audit verify` checks
 //! every node's log. Part 2 runs what is not a node job: vertical
 //! gradient-boosted trees (one `indomain train --algorithm gbdt` process
 //! per organisation, AUC next to the node job's logistic regression), the
@@ -23,6 +24,7 @@ mod node_jobs;
 mod nodes;
 mod private_release;
 mod procs;
+mod risk;
 mod setup;
 mod training;
 mod verification;
@@ -149,6 +151,9 @@ pub fn run(args: Args) -> CliResult {
         });
         outcomes.run("Vertical training as a node job", || {
             training::node_training(&roles, &training_files, args.seed)
+        });
+        outcomes.run("WOE/IV binning and a scorecard as node jobs", || {
+            risk::binning_and_scorecard(&roles, &training_files, args.seed)
         });
         outcomes.run("A job outside policy", || node_jobs::refused(&roles));
         if args.console {

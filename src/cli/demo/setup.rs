@@ -215,8 +215,20 @@ pub fn policy(site: &Site, sites: &Sites) -> String {
              min_group_size = {MIN_ROWS}\n"
         )
     };
+    // The bank may bin the tax bureau's credit features against its labels
+    // in the label-holder view (the rule's default binning modes) and train
+    // a scorecard on them; both data parties get their files and metrics.
+    let risk = |datasets: &str| {
+        format!(
+            "\n[[policy.peers.{bank}.allow]]\nprotocols = [\"binning\", \"train\"]\n\
+             purposes = [\"{}\"]\ndatasets = [{datasets}]\ngrades = [\"internal\", \"sensitive\"]\n\
+             outputs = {{ binning = [\"{bank}\", \"{tax}\"], iv = [\"{bank}\", \"{tax}\"], model = [\"{bank}\", \"{tax}\"], metrics = [\"{bank}\", \"{tax}\"] }}\n\
+             min_group_size = {MIN_ROWS}\n",
+            super::risk::PURPOSE
+        )
+    };
     if site.name == office {
-        return training("\"incomes\"", "\"public\"");
+        return training("\"incomes\"", "\"public\"") + &risk("\"incomes\"");
     }
     if site.name == tax {
         // The bank may find the shared customers by id, both learning them.
@@ -225,8 +237,9 @@ pub fn policy(site: &Site, sites: &Sites) -> String {
              purposes = [\"customer overlap\"]\ndatasets = [\"taxpayers\"]\n\
              columns = [\"id\"]\ngrades = [\"internal\"]\n\
              outputs = {{ intersection = [\"{bank}\", \"{tax}\"], alignment = [\"{bank}\", \"{tax}\"] }}\n\
-             min_intersection = {MIN_INTERSECTION}\nnot_after = 2100-01-01T00:00:00Z\n{statistics}{}",
-            training("\"credit\"", "\"internal\", \"sensitive\"")
+             min_intersection = {MIN_INTERSECTION}\nnot_after = 2100-01-01T00:00:00Z\n{statistics}{}{}",
+            training("\"credit\"", "\"internal\", \"sensitive\""),
+            risk("\"credit\"")
         )
     } else if site.name == bank {
         // The tax bureau may learn how many customers are shared, not which.

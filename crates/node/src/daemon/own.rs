@@ -1,6 +1,7 @@
 //! What a running job's protocol reads at this node: its own dataset
 //! ([`Node::read_own`], the one place a job reads data, with the row limit
-//! its policy granted), the model parts earlier jobs released to it, and
+//! its policy granted), the model parts and binning files earlier jobs
+//! released to it, and
 //! where its progress goes.
 //!
 //! What each side learns: nothing; this is local.
@@ -31,22 +32,32 @@ impl Node {
     /// The model file that job `model` (`<id>`, or `<proposer>/<id>` when
     /// several proposers used the id) released to this node.
     pub(super) fn model_part(&self, model: &str) -> Result<PathBuf, JobError> {
-        let shown = crate::bounds::printable(model, 80);
+        self.released(model, "model.json", "training job", "model")
+    }
+
+    /// The file `file` that the `kind` named by parameter `param` (`<id>`,
+    /// or `<proposer>/<id>`) released to this node.
+    fn released(
+        &self,
+        job: &str,
+        file: &str,
+        kind: &str,
+        param: &str,
+    ) -> Result<PathBuf, JobError> {
+        let shown = crate::bounds::printable(job, 80);
         // A job key, not a path: no way out of results/.
-        let key = match JobKey::parse(model) {
+        let key = match JobKey::parse(job) {
             Some(key) => key,
             None => {
-                let keys = lock(&self.state).history().with_id(model).to_vec();
+                let keys = lock(&self.state).history().with_id(job).to_vec();
                 match keys.as_slice() {
                     [key] => key.clone(),
                     [] => {
-                        return Err(JobError::Model(format!(
-                            "no training job {shown:?} on this node"
-                        )));
+                        return Err(JobError::Model(format!("no {kind} {shown:?} on this node")));
                     }
                     _ => {
                         return Err(JobError::Model(format!(
-                            "training job {shown:?} is ambiguous here: give model = \"<proposer>/<id>\""
+                            "{kind} {shown:?} is ambiguous here: give {param} = \"<proposer>/<id>\""
                         )));
                     }
                 }
@@ -54,13 +65,13 @@ impl Node {
         };
         if !is_job_id(&key.id) || !is_name(&key.proposer) {
             return Err(JobError::Model(format!(
-                "parameter model = {shown:?} is not a job"
+                "parameter {param} = {shown:?} is not a job"
             )));
         }
-        let path = self.results_dir(&key).join("model.json");
+        let path = self.results_dir(&key).join(file);
         if !path.exists() {
             return Err(JobError::Model(format!(
-                "no model part of training job {key} on this node ({} is missing)",
+                "{kind} {key} released no {file} to this node ({} is missing)",
                 path.display()
             )));
         }
@@ -106,6 +117,11 @@ impl OwnData for Own<'_> {
 
     fn model_part(&self, model: &str) -> Result<PathBuf, JobError> {
         self.node.model_part(model)
+    }
+
+    fn binning_file(&self, job: &str) -> Result<PathBuf, JobError> {
+        self.node
+            .released(job, "binning.json", "binning job", "binning")
     }
 }
 

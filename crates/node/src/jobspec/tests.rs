@@ -214,7 +214,12 @@ fn only_a_training_jobs_dealer_names_no_dataset() {
         "name = \"stats\"\ndataset = \"d\"\ncolumns = [\"c\"]\n",
     ));
     assert!(m.contains("is the dealer, which reads no data"), "{m}");
-    let m = message(&TRAIN.replace("protocol = \"train\"", "protocol = \"predict\""));
+    // A party that is not the job's dealer names its dataset.
+    let m = message(
+        &TRAIN
+            .replace("protocol = \"train\"", "protocol = \"predict\"")
+            .replace("dealer = \"stats\"\n", ""),
+    );
     assert!(m.contains("names no dataset"), "{m}");
 }
 

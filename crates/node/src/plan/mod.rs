@@ -4,7 +4,8 @@
 //! [`JobSpec::plan`] turns a structurally valid [`JobSpec`] into a [`JobPlan`],
 //! one variant a protocol, each in a file of its own
 //! (`psi.rs`, `psi_sum.rs`, `aggregate.rs`, `train.rs`, `horizontal.rs`,
-//! `predict.rs`):
+//! `predict.rs`, `trees.rs`, `scorecard.rs`, `binning.rs`; what vertical
+//! jobs share is in `vertical.rs`):
 //!
 //! - every parameter is parsed from its text into the protocol's own types
 //!   (a statistics job's [`indomain_aggregate::stats::StatsJob`], a
@@ -28,22 +29,29 @@
 //! plan's file.
 
 pub mod aggregate;
+pub mod binning;
 pub mod horizontal;
 mod params;
 pub mod predict;
 pub mod psi;
 pub mod psi_sum;
+pub mod scorecard;
 pub mod train;
+pub mod trees;
+pub mod vertical;
 
 use crate::jobspec::{JobSpec, Part, Problem, Protocol};
 use std::collections::BTreeSet;
 
 pub use aggregate::AggregatePlan;
+pub use binning::BinningPlan;
 pub use horizontal::HorizontalPlan;
-pub use predict::PredictPlan;
+pub use predict::{ModelKind, PredictPlan};
 pub use psi::PsiPlan;
 pub use psi_sum::PsiSumPlan;
+pub use scorecard::ScorecardPlan;
 pub use train::TrainPlan;
+pub use trees::TreePlan;
 
 /// A job's plan: its protocol with every parameter parsed and bounded.
 #[derive(Debug, Clone, PartialEq)]
@@ -62,6 +70,12 @@ pub enum JobPlan {
     Horizontal(HorizontalPlan),
     /// Joint scoring with a trained model.
     Predict(PredictPlan),
+    /// Vertical gradient-boosted trees (`train`, `algorithm = "gbdt"`).
+    Trees(TreePlan),
+    /// WOE/IV binning.
+    Binning(BinningPlan),
+    /// A scorecard's training (`train`, `algorithm = "scorecard"`).
+    Scorecard(ScorecardPlan),
 }
 
 /// Where a job's correlated randomness comes from.
@@ -105,6 +119,16 @@ pub struct LeakProfile {
     /// With differential privacy: the zCDP ρ the release spends, which a
     /// rule's `dp` budget is charged (issue #22).
     pub dp_rho: Option<f64>,
+    /// Whether a tree job opens node membership of rows to the feature
+    /// holders (SecureBoost's leakage; no job asks for it yet: the trees'
+    /// only mode keeps the instance space hidden).
+    pub instance_space: bool,
+    /// A binning job's mode: who learns the owners' per-bin WOE.
+    pub binning_mode: Option<indomain_learn::woe::Mode>,
+    /// Whether a binning job's histogram kernel uses one permutation for
+    /// all of an owner's features (the label holder learns how the
+    /// owner's bins co-occur).
+    pub shared_permutation: bool,
 }
 
 impl LeakProfile {
@@ -119,6 +143,9 @@ impl LeakProfile {
             epochs: 0,
             peer_items: 0,
             dp_rho: None,
+            instance_space: false,
+            binning_mode: None,
+            shared_permutation: false,
         }
     }
 }
@@ -134,6 +161,9 @@ impl JobPlan {
             JobPlan::Train(p) => p.receives(),
             JobPlan::Horizontal(p) => p.receives(),
             JobPlan::Predict(p) => p.receives(),
+            JobPlan::Trees(p) => p.receives(),
+            JobPlan::Binning(p) => p.receives(),
+            JobPlan::Scorecard(p) => p.receives(),
         }
     }
 
@@ -145,7 +175,10 @@ impl JobPlan {
             JobPlan::Aggregate(p) => p.leaks(),
             JobPlan::Train(p) => p.leaks(),
             JobPlan::Horizontal(p) => p.leaks(),
-            JobPlan::Predict(_) => LeakProfile::plain(),
+            JobPlan::Predict(p) => p.leaks(),
+            JobPlan::Trees(p) => p.leaks(),
+            JobPlan::Binning(p) => p.leaks(),
+            JobPlan::Scorecard(p) => p.leaks(),
         }
     }
 }
@@ -163,8 +196,13 @@ pub(crate) fn build(spec: &JobSpec) -> Result<JobPlan, Problem> {
         Protocol::Train if spec.is_horizontal() => {
             JobPlan::Horizontal(HorizontalPlan::build(spec)?)
         }
-        Protocol::Train => JobPlan::Train(TrainPlan::build(spec)?),
+        Protocol::Train => match train::algorithm(spec)? {
+            train::Algorithm::Linear => JobPlan::Train(TrainPlan::build(spec)?),
+            train::Algorithm::Trees => JobPlan::Trees(TreePlan::build(spec)?),
+            train::Algorithm::Scorecard => JobPlan::Scorecard(ScorecardPlan::build(spec)?),
+        },
         Protocol::Predict => JobPlan::Predict(PredictPlan::build(spec)?),
+        Protocol::Binning => JobPlan::Binning(BinningPlan::build(spec)?),
     };
     check_declared(spec, &plan.receives())?;
     Ok(plan)

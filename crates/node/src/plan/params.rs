@@ -47,6 +47,13 @@ impl<'a> Params<'a> {
         Ok(Self { spec })
     }
 
+    /// The spec's parameters, their names unchecked: to read the one
+    /// parameter that decides which names the job takes (a training job's
+    /// `algorithm`).
+    pub fn unchecked(spec: &'a JobSpec) -> Self {
+        Self { spec }
+    }
+
     /// Whether parameter `name` is given.
     pub fn is_set(&self, name: &str) -> bool {
         self.spec.parameters.contains_key(name)

@@ -4,21 +4,44 @@
 //! model's order (checked against its model part when the job runs).
 //!
 //! Parameters: `model`, the training job's id (required; an id, never a
-//! path); `label_holder`, the model's label holder (optional: when given,
+//! path); `algorithm`, the model's kind (`linear`, the default; `gbdt`
+//! for trees; `scorecard`), which each party checks against its model
+//! part; `dealer`, a party without data that deals the products tree and
+//! scorecard scoring need (required for those, refused for a linear
+//! model); `label_holder`, the model's label holder (optional: when given,
 //! the predictions must go to it); `min_group_size`, the fewest rows the
 //! parties must share (default 1).
 //!
 //! What each party learns: the number of rows every party holds (the
 //! alignment); the receiver of `predictions` — exactly one party, the
-//! model's label holder — the scores of those rows.
+//! model's label holder — the scores of those rows; with trees, no party
+//! another's path bits; the dealer, the row count and the shapes.
 
 use super::params::{Params, bad, bad_param};
 use super::set;
+use super::{Correlations, LeakProfile};
 use crate::jobspec::{JobSpec, Problem, is_name};
 use std::collections::BTreeSet;
 
 /// The parameters a scoring job takes.
-const PARAMETERS: &[&str] = &["model", "label_holder", "min_group_size"];
+const PARAMETERS: &[&str] = &[
+    "model",
+    "algorithm",
+    "dealer",
+    "label_holder",
+    "min_group_size",
+];
+
+/// The kind of model a scoring job scores with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelKind {
+    /// Vertical linear or logistic regression.
+    Linear,
+    /// Gradient-boosted trees.
+    Trees,
+    /// A WOE scorecard.
+    Scorecard,
+}
 
 /// A scoring job's plan.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,10 +52,16 @@ pub struct PredictPlan {
     pub receiver: usize,
     /// The model's label holder, when the spec names it.
     pub label_holder: Option<usize>,
+    /// The kind of model.
+    pub kind: ModelKind,
+    /// The dealer (trees and scorecards), by party index.
+    pub dealer: Option<usize>,
     /// The fewest rows the parties must share.
     pub min_rows: usize,
     /// Parties in the job.
     parties: usize,
+    /// Their names, in spec order.
+    names: Vec<String>,
 }
 
 impl PredictPlan {
@@ -46,7 +75,46 @@ impl PredictPlan {
                 format!("parameter model = {model:?} is not a job id"),
             ));
         }
+        let kind = match params.choice("algorithm", &["linear", "gbdt", "scorecard"])? {
+            Some("gbdt") => ModelKind::Trees,
+            Some("scorecard") => ModelKind::Scorecard,
+            _ => ModelKind::Linear,
+        };
+        let dealer = params.party("dealer")?;
+        match (kind, dealer) {
+            (ModelKind::Linear, Some(_)) => {
+                return Err(bad_param(
+                    "dealer",
+                    "a linear model is scored without a dealer: drop parameter dealer (or set algorithm)".into(),
+                ));
+            }
+            (ModelKind::Trees | ModelKind::Scorecard, None) => {
+                return Err(bad(
+                    "tree and scorecard models are scored with a dealer: name it (parameter dealer, a party that names no dataset)".into(),
+                ));
+            }
+            _ => {}
+        }
+        if let Some(d) = dealer
+            && let Some(i) = spec
+                .outputs
+                .iter()
+                .position(|o| o.receiver == spec.parties[d].name)
+        {
+            return Err(Problem {
+                at: crate::jobspec::Part::Receiver(i),
+                reason: format!(
+                    "{} is the dealer, which receives no output: drop output {:?} to it",
+                    spec.parties[d].name, spec.outputs[i].name
+                ),
+            });
+        }
         let label_holder = params.party("label_holder")?;
+        if dealer.is_some() && label_holder.is_none() {
+            return Err(bad(
+                "the dealer has no model to read the label holder from: name it (parameter label_holder)".into(),
+            ));
+        }
         let receivers = spec.receivers("predictions");
         let [receiver] = receivers[..] else {
             return Err(bad(
@@ -69,8 +137,11 @@ impl PredictPlan {
             model: model.to_string(),
             receiver,
             label_holder,
+            kind,
+            dealer,
             min_rows,
             parties: spec.parties.len(),
+            names: spec.parties.iter().map(|p| p.name.clone()).collect(),
         })
     }
 
@@ -81,5 +152,14 @@ impl PredictPlan {
                 false => set(&[]),
             })
             .collect()
+    }
+
+    pub(super) fn leaks(&self) -> LeakProfile {
+        LeakProfile {
+            correlations: self.dealer.map_or(Correlations::None, |d| {
+                Correlations::Dealer(self.names[d].clone())
+            }),
+            ..LeakProfile::plain()
+        }
     }
 }

@@ -144,6 +144,126 @@ name = "predictions"
 receiver = "bank"
 "#;
 
+const TREES: &str = r#"
+protocol = "train"
+
+[parameters]
+algorithm = "gbdt"
+label_holder = "bank"
+dealer = "stats"
+id_column = "id"
+label_column = "y"
+trees = 5
+max_depth = 3
+bins = 16
+
+[[parties]]
+name = "bank"
+dataset = "customers"
+columns = ["id", "y", "age", "region"]
+
+[[parties]]
+name = "tax"
+dataset = "taxpayers"
+columns = ["id", "income"]
+
+[[parties]]
+name = "stats"
+
+[[outputs]]
+name = "model"
+receiver = "bank"
+
+[[outputs]]
+name = "model"
+receiver = "tax"
+
+[[outputs]]
+name = "metrics"
+receiver = "bank"
+
+[[outputs]]
+name = "metrics"
+receiver = "tax"
+"#;
+
+const BINNING: &str = r#"
+protocol = "binning"
+
+[parameters]
+label_holder = "bank"
+dealer = "stats"
+id_column = "id"
+label_column = "y"
+bins = 8
+
+[[parties]]
+name = "bank"
+dataset = "customers"
+columns = ["id", "y", "age"]
+
+[[parties]]
+name = "tax"
+dataset = "taxpayers"
+columns = ["id", "income", "sector"]
+
+[[parties]]
+name = "stats"
+
+[[outputs]]
+name = "binning"
+receiver = "bank"
+
+[[outputs]]
+name = "binning"
+receiver = "tax"
+
+[[outputs]]
+name = "iv"
+receiver = "bank"
+"#;
+
+const SCORECARD: &str = r#"
+protocol = "train"
+
+[parameters]
+algorithm = "scorecard"
+label_holder = "bank"
+dealer = "stats"
+id_column = "id"
+label_column = "y"
+binning = "bins-1"
+
+[[parties]]
+name = "bank"
+dataset = "customers"
+columns = ["id", "y", "age"]
+
+[[parties]]
+name = "tax"
+dataset = "taxpayers"
+columns = ["id", "income"]
+
+[[parties]]
+name = "stats"
+
+[[outputs]]
+name = "model"
+receiver = "bank"
+
+[[outputs]]
+name = "model"
+receiver = "tax"
+
+[[outputs]]
+name = "metrics"
+receiver = "bank"
+
+[[outputs]]
+name = "metrics"
+receiver = "tax"
+"#;
+
 fn parse(text: &str) -> Result<JobSpec, NodeError> {
     JobSpec::from_toml(Path::new("job.toml"), text, None)
 }
@@ -246,6 +366,97 @@ fn every_job_types_plan_refuses_out_of_range_parameters_at_both_ends() {
         (TRAIN, "label_column", "\"id\"", "not the id column"),
         (TRAIN, "label_holder", "\"stats\"", "two different parties"),
         (TRAIN, "epoch", "5", "take no parameter \"epoch\""),
+        (
+            TRAIN,
+            "algorithm",
+            "\"forest\"",
+            "use linear or gbdt or scorecard",
+        ),
+        (TREES, "trees", "0", "must be 1 to 10000"),
+        (TREES, "trees", "10001", "must be 1 to 10000"),
+        (TREES, "max_depth", "0", "must be 1 to 10"),
+        (TREES, "max_depth", "11", "must be 1 to 10"),
+        (TREES, "bins", "1", "must be 2 to 1024"),
+        (TREES, "bins", "5000", "must be 2 to 1024"),
+        (TREES, "learning_rate", "0", "must be in (0, 1]"),
+        (TREES, "learning_rate", "1.5", "must be in (0, 1]"),
+        (TREES, "lambda", "0", "must be 1/64 to 10^4"),
+        (TREES, "gamma", "-1", "must be 0 to 10^6"),
+        (TREES, "min_child_weight", "1e7", "must be 0 to 10^6"),
+        (TREES, "subsample", "0", "must be in (0, 1]"),
+        (TREES, "frac_bits", "30", "must be 12 to 20"),
+        (TREES, "early_stopping", "0", "must be 1 to"),
+        (
+            TREES,
+            "validation_fraction",
+            "0.2",
+            "goes with early_stopping",
+        ),
+        (TREES, "test_fraction", "0", "must be between 0 and 1"),
+        (TREES, "task", "\"poisson\"", "use logistic or linear"),
+        (
+            TREES,
+            "categorical",
+            "\"sector\"",
+            "no data party lists column",
+        ),
+        (TREES, "epochs", "5", "take no parameter \"epochs\""),
+        (TREES, "label_holder", "\"stats\"", "two different parties"),
+        (BINNING, "bins", "1", "must be 2 to 1024"),
+        (BINNING, "bins", "1025", "must be 2 to 1024"),
+        (
+            BINNING,
+            "mode",
+            "\"open\"",
+            "use default or strict or owner-transform",
+        ),
+        (
+            BINNING,
+            "method",
+            "\"kmeans\"",
+            "use quantile or equal-width",
+        ),
+        (BINNING, "min_share", "0.5", "must be 0 to 0.5"),
+        (BINNING, "max_categories", "0", "must be 1 to 65535"),
+        (BINNING, "max_categories", "70000", "must be 1 to 65535"),
+        (BINNING, "min_events", "-1", "must be 0 to"),
+        (BINNING, "frac_bits", "4", "must be 8 to 20"),
+        (
+            BINNING,
+            "test_fraction",
+            "1",
+            "must be at least 0 and below 1",
+        ),
+        (BINNING, "monotone", "\"yes\"", "must be true or false"),
+        (BINNING, "trees", "5", "take no parameter \"trees\""),
+        (
+            BINNING,
+            "dealer",
+            "\"tax\"",
+            "is the dealer, which reads no data",
+        ),
+        (SCORECARD, "binning", "\"../bins\"", "is not a job id"),
+        (SCORECARD, "epochs", "0", "must be 1 to 100000"),
+        (SCORECARD, "epochs", "100001", "must be 1 to 100000"),
+        (SCORECARD, "min_iv", "-0.1", "must be 0 or more"),
+        (SCORECARD, "pdo", "0", "must be in (0, 10^4]"),
+        (SCORECARD, "base_odds", "-50", "must be positive"),
+        (SCORECARD, "sigmoid", "\"fourier\"", "use linear or clamped"),
+        (SCORECARD, "learning_rate", "20", "must be in (0, 16]"),
+        (SCORECARD, "trees", "5", "take no parameter \"trees\""),
+        (
+            PREDICT,
+            "algorithm",
+            "\"forest\"",
+            "use linear or gbdt or scorecard",
+        ),
+        (PREDICT, "algorithm", "\"gbdt\"", "scored with a dealer"),
+        (
+            PREDICT,
+            "dealer",
+            "\"tax\"",
+            "is the dealer, which reads no data",
+        ),
         (PREDICT, "model", "\"../train\"", "is not a job id"),
         (PREDICT, "min_group_size", "-1", "must be 0 to"),
         (
@@ -462,6 +673,119 @@ fn training_plans_reveal_the_model_to_every_data_party_and_the_metrics_as_declar
         m.contains("vertical training takes 1 to 4 feature holders"),
         "{m}"
     );
+}
+
+#[test]
+fn tree_binning_and_scorecard_plans_reveal_what_their_protocols_do() {
+    // Trees: the model and the metrics to every data party.
+    let JobPlan::Trees(p) = plan(TREES) else {
+        panic!()
+    };
+    let both = set(&["model", "metrics"]);
+    assert_eq!(p.receives(), vec![both.clone(), both.clone(), set(&[])]);
+    assert_eq!(
+        (p.params.trees, p.params.max_depth, p.params.bins),
+        (5, 3, 16)
+    );
+    let job = p.tree_job();
+    assert_eq!(job.spec.parties[2].name, "stats");
+    assert_eq!(job.roles.dealer, Some(2));
+    let m = parse(&TREES.replace("[[outputs]]\nname = \"metrics\"\nreceiver = \"tax\"\n", ""))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        m.contains("reveals the metrics to tax: the job must declare output \"metrics\""),
+        "{m}"
+    );
+    let m = parse(&format!(
+        "{TREES}\n[[outputs]]\nname = \"model\"\nreceiver = \"stats\"\n"
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(m.contains("stats is the dealer"), "{m}");
+    let l = plan(TREES).leaks();
+    assert_eq!(l.correlations, Correlations::Dealer("stats".into()));
+    assert_eq!((l.bins, l.instance_space), (16, false));
+    // Early stopping takes its validation share.
+    let JobPlan::Trees(p) = plan(&with_param(TREES, "early_stopping", "3")) else {
+        panic!()
+    };
+    assert_eq!(p.params.early_stopping.unwrap().patience, 3);
+
+    // Binning: the binning file to every data party, the IV report where
+    // declared; the mode and the bins for policy.
+    let JobPlan::Binning(p) = plan(BINNING) else {
+        panic!()
+    };
+    assert_eq!(
+        p.receives(),
+        vec![set(&["binning", "iv"]), set(&["binning"]), set(&[])]
+    );
+    let l = plan(&with_param(BINNING, "mode", "\"owner-transform\"")).leaks();
+    assert_eq!(
+        l.binning_mode,
+        Some(indomain_learn::woe::Mode::OwnerTransform)
+    );
+    assert_eq!((l.bins, l.categories), (8, 256));
+    let m = parse(&BINNING.replace("[[outputs]]\nname = \"binning\"\nreceiver = \"tax\"\n", ""))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        m.contains("reveals the binning to tax: the job must declare output \"binning\""),
+        "{m}"
+    );
+    // Monotone merging needs the WOE's order, which strict hides.
+    let strict = with_param(BINNING, "mode", "\"strict\"");
+    let m = parse(&with_param(&strict, "monotone", "true"))
+        .unwrap_err()
+        .to_string();
+    assert!(m.contains("monotone merging"), "{m}");
+
+    // Scorecards: as trees, plus the binning job they read.
+    let JobPlan::Scorecard(p) = plan(SCORECARD) else {
+        panic!()
+    };
+    assert_eq!(p.receives(), vec![both.clone(), both, set(&[])]);
+    assert_eq!((p.binning.as_str(), p.params.epochs), ("bins-1", 20));
+    assert_eq!(plan(SCORECARD).leaks().epochs, 20);
+    let m = parse(&SCORECARD.replace("binning = \"bins-1\"\n", ""))
+        .unwrap_err()
+        .to_string();
+    assert!(m.contains("parameter binning"), "{m}");
+
+    // Scoring with trees or a scorecard: a dealer that receives nothing.
+    let scoring = with_param(
+        &with_param(
+            &with_param(PREDICT, "algorithm", "\"gbdt\""),
+            "dealer",
+            "\"stats\"",
+        ),
+        "label_holder",
+        "\"bank\"",
+    ) + "\n[[parties]]\nname = \"stats\"\n";
+    let JobPlan::Predict(p) = plan(&scoring) else {
+        panic!()
+    };
+    assert_eq!(
+        (p.kind, p.dealer, p.receives()),
+        (
+            ModelKind::Trees,
+            Some(2),
+            vec![set(&["predictions"]), set(&[]), set(&[])]
+        )
+    );
+    assert_eq!(
+        plan(&scoring).leaks().correlations,
+        Correlations::Dealer("stats".into())
+    );
+    let m = parse(&scoring.replace("algorithm = \"gbdt\"", "algorithm = \"linear\""))
+        .unwrap_err()
+        .to_string();
+    assert!(m.contains("scored without a dealer"), "{m}");
+    let m = parse(&scoring.replace("label_holder = \"bank\"\n", ""))
+        .unwrap_err()
+        .to_string();
+    assert!(m.contains("parameter label_holder"), "{m}");
 }
 
 #[test]

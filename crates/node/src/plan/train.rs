@@ -66,6 +66,7 @@ const MAX_ROWS: i64 = 1 << 32;
 /// The parameters a training job takes.
 const PARAMETERS: &[&str] = &[
     "mode",
+    "algorithm",
     "label_holder",
     "dealer",
     "correlations",
@@ -432,4 +433,30 @@ fn releases(spec: &JobSpec, roles: &Roles) -> Result<Releases, Problem> {
         .check(roles, false)
         .map_err(|e| bad(e.to_string()))?;
     Ok(releases)
+}
+
+/// What a training job trains (parameter `algorithm`): linear or logistic
+/// regression (`linear`, the default), gradient-boosted trees (`gbdt`,
+/// `super::trees`) or a WOE scorecard (`scorecard`, `super::scorecard`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Algorithm {
+    /// Vertical linear or logistic regression.
+    Linear,
+    /// Gradient-boosted trees.
+    Trees,
+    /// A scorecard on a binning job's WOE.
+    Scorecard,
+}
+
+/// The algorithm a training spec asks for.
+pub(super) fn algorithm(spec: &JobSpec) -> Result<Algorithm, Problem> {
+    // Read before the algorithm's own parameter list is known.
+    let params = Params::unchecked(spec);
+    Ok(
+        match params.choice("algorithm", &["linear", "gbdt", "scorecard"])? {
+            Some("gbdt") => Algorithm::Trees,
+            Some("scorecard") => Algorithm::Scorecard,
+            _ => Algorithm::Linear,
+        },
+    )
 }

@@ -16,6 +16,9 @@
 //! | `max_bins` | no limit | bins of a histogram column, tails included |
 //! | `max_epochs` | no limit | training epochs |
 //! | `max_items` | no limit | keys a PSI peer may bring (the job's `max_peer_items`) |
+//! | `leak_instance_space` | `false` | a tree job may open node membership of rows to the feature holders (SecureBoost's leakage; the trees' hidden mode never does) |
+//! | `binning_modes` | `["default", "strict"]` | a binning job's mode is listed (`owner-transform`, SecretFlow's leakage, only when listed; `["strict"]` to keep every bin's WOE hidden) |
+//! | `shared_permutation` | `false` | a binning job may use one permutation for all of an owner's features (the label holder learns how its bins co-occur) |
 //!
 //! `dealers` and `contribution` keep, when absent, what the node allowed
 //! before they existed; set them to close those choices (a dealer that
@@ -32,6 +35,11 @@
 
 use super::Refusal;
 use crate::plan::{Correlations, LeakProfile};
+use indomain_learn::woe::Mode;
+
+/// The binning modes a rule without `binning_modes` allows: the
+/// label-holder view and strict, not the owner transform.
+pub const DEFAULT_BINNING_MODES: [Mode; 2] = [Mode::Default, Mode::Strict];
 
 /// The entry of `dealers` that stands for correlations generated between
 /// the two computing parties, with no dealer (issue #21's
@@ -82,6 +90,13 @@ pub struct LeakRules {
     pub max_epochs: Option<u64>,
     /// The most keys a PSI peer may bring.
     pub max_items: Option<u64>,
+    /// Whether a tree job may open node membership to feature holders.
+    pub leak_instance_space: bool,
+    /// The binning modes allowed.
+    pub binning_modes: Vec<Mode>,
+    /// Whether a binning job may share one permutation across an owner's
+    /// features.
+    pub shared_permutation: bool,
 }
 
 impl Default for LeakRules {
@@ -97,6 +112,9 @@ impl Default for LeakRules {
             max_bins: None,
             max_epochs: None,
             max_items: None,
+            leak_instance_space: false,
+            binning_modes: DEFAULT_BINNING_MODES.to_vec(),
+            shared_permutation: false,
         }
     }
 }
@@ -142,6 +160,29 @@ impl LeakRules {
             return refuse(
                 "contribution",
                 "the job re-runs training without each party for a contribution report, which the rule does not allow".into(),
+            );
+        }
+        if job.instance_space && !self.leak_instance_space {
+            return refuse(
+                "leak_instance_space",
+                "the job opens which rows reach which tree node to the feature holders, which the rule does not allow".into(),
+            );
+        }
+        if let Some(mode) = job.binning_mode
+            && !self.binning_modes.contains(&mode)
+        {
+            return refuse(
+                "binning_modes",
+                format!(
+                    "the job bins in the {} mode, which the rule does not allow",
+                    mode.name()
+                ),
+            );
+        }
+        if job.shared_permutation && !self.shared_permutation {
+            return refuse(
+                "shared_permutation",
+                "the job shares one permutation across an owner's features (its bins' co-occurrence shows), which the rule does not allow".into(),
             );
         }
         let limits = [

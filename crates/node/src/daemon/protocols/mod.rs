@@ -18,11 +18,15 @@
 //! only those the job declares for it leave the node.
 
 mod aggregate;
+mod binning;
 mod horizontal;
 mod predict;
 mod psi;
 mod psi_sum;
+mod raw_rows;
+mod scorecard;
 mod train;
+mod trees;
 
 use super::error::JobError;
 use crate::dataset::{Cell, Table};
@@ -87,6 +91,9 @@ pub(super) trait OwnData {
     /// The model file that the job `model` (`<id>` or `<proposer>/<id>`)
     /// released to this node.
     fn model_part(&self, model: &str) -> Result<PathBuf, JobError>;
+    /// The binning file that the binning job `job` (`<id>` or
+    /// `<proposer>/<id>`) released to this node.
+    fn binning_file(&self, job: &str) -> Result<PathBuf, JobError>;
 }
 
 /// The protocol of a job's plan: the one dispatch from plans to protocols.
@@ -98,6 +105,9 @@ pub(super) fn protocol_of(plan: &JobPlan) -> &dyn JobProtocol {
         JobPlan::Train(p) => p,
         JobPlan::Horizontal(p) => p,
         JobPlan::Predict(p) => p,
+        JobPlan::Trees(p) => p,
+        JobPlan::Binning(p) => p,
+        JobPlan::Scorecard(p) => p,
     }
 }
 

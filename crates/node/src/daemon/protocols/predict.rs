@@ -16,6 +16,10 @@
 //! the label holder only (`id,score,prediction`, the linear score and, for
 //! a logistic model, the probability), for the ids every party holds.
 //!
+//! A model of trees or a scorecard (`algorithm = "gbdt"` or
+//! `"scorecard"`) is scored by `trees.rs` or `scorecard.rs`, with the
+//! dealer the plan names.
+//!
 //! What each party learns: the number of rows every party holds (the
 //! alignment); the label holder learns the scores.
 
@@ -23,11 +27,12 @@ use super::train::learn_rows;
 use super::{JobProtocol, JobRun, Produced};
 use crate::daemon::error::JobError;
 use crate::jobspec::Party;
-use crate::plan::PredictPlan;
+use crate::plan::{ModelKind, PredictPlan};
 use indomain_learn::align::{Roles, align};
 use indomain_learn::data::check_features;
-use indomain_learn::model::{JobParty, ModelFile, PartyRole};
+use indomain_learn::model::{JobParty, PartyRole};
 use indomain_learn::pipeline::Trained;
+use indomain_learn::tree::model::{AnyModel, load_any};
 use indomain_learn::{LearnError, agree, secure};
 use std::collections::BTreeSet;
 use std::fmt::Write;
@@ -57,6 +62,17 @@ pub(super) fn bound_to_training(
 
 impl JobProtocol for PredictPlan {
     fn run(&self, job: JobRun<'_>) -> Result<Vec<Produced>, JobError> {
+        match self.kind {
+            ModelKind::Linear => self.linear(job),
+            ModelKind::Trees => super::trees::predict(self, job),
+            ModelKind::Scorecard => super::scorecard::predict(self, job),
+        }
+    }
+}
+
+impl PredictPlan {
+    /// Scoring with a linear model's parts.
+    fn linear(&self, job: JobRun<'_>) -> Result<Vec<Produced>, JobError> {
         let JobRun {
             spec,
             parties,
@@ -68,7 +84,14 @@ impl JobProtocol for PredictPlan {
         let my_name = parties.name(me).to_string();
         let model_path = own.model_part(&self.model)?;
         let model_name = model_path.display().to_string();
-        let model = ModelFile::load(&model_path).map_err(|e| JobError::Model(e.to_string()))?;
+        let model = match load_any(&model_path).map_err(|e| JobError::Model(e.to_string()))? {
+            AnyModel::Linear(m) => *m,
+            AnyModel::Trees(_) => {
+                return Err(JobError::Model(format!(
+                    "{model_name} is a tree model: score it with algorithm = \"gbdt\" and a dealer"
+                )));
+            }
+        };
         if model.party != my_name || !matches!(model.role, PartyRole::Label | PartyRole::Feature) {
             return Err(JobError::Model(format!(
                 "{model_name} is {}'s model part ({:?}), not a data party's of {my_name}",

@@ -33,6 +33,10 @@ impl OwnData for Given {
     fn model_part(&self, model: &str) -> Result<PathBuf, JobError> {
         Err(JobError::Model(format!("no model {model} here")))
     }
+
+    fn binning_file(&self, job: &str) -> Result<PathBuf, JobError> {
+        Err(JobError::Model(format!("no binning job {job} here")))
+    }
 }
 
 /// Progress goes nowhere.

@@ -38,10 +38,10 @@ income = {{ type = "float", grade = "sensitive" }}
 region = {{ type = "text", grade = "public" }}
 
 [[policy.peers.bank.allow]]
-protocols = ["psi-intersection", "aggregate", "train"]
+protocols = ["psi-intersection", "aggregate", "train", "binning"]
 datasets = ["people"]
 grades = ["public", "internal", "sensitive"]
-outputs = {{ intersection = ["bank"], statistics = ["bank"], model = ["bank", "tax"], metrics = ["bank"] }}
+outputs = {{ intersection = ["bank"], statistics = ["bank"], model = ["bank", "tax"], metrics = ["bank", "tax"], binning = ["bank", "tax"] }}
 {rule}
 "#,
         peer("bank", 7001),
@@ -80,7 +80,11 @@ fn statistics(decision: &str, extra: &str) -> JobSpec {
 }
 
 fn train(dealer: &str, extra: &str) -> JobSpec {
-    spec(&format!(
+    spec(&train_text(dealer, extra))
+}
+
+fn train_text(dealer: &str, extra: &str) -> String {
+    format!(
         "protocol = \"train\"\n[parameters]\nlabel_holder = \"bank\"\ndealer = \"{dealer}\"\n\
          id_column = \"id\"\nlabel_column = \"y\"\nepochs = 30\n{extra}\n\
          [[parties]]\nname = \"bank\"\ndataset = \"c\"\ncolumns = [\"id\", \"y\", \"x\"]\n\
@@ -89,7 +93,7 @@ fn train(dealer: &str, extra: &str) -> JobSpec {
          [[outputs]]\nname = \"model\"\nreceiver = \"bank\"\n\
          [[outputs]]\nname = \"model\"\nreceiver = \"tax\"\n\
          [[outputs]]\nname = \"metrics\"\nreceiver = \"bank\"\n"
-    ))
+    )
 }
 
 /// The rule that refused `job` under the leak fields `rule`, or `None`.
@@ -220,4 +224,98 @@ fn a_leak_refusal_is_reported_over_an_earlier_rules_narrower_one() {
     )
     .unwrap_err();
     assert_eq!(refusal.rule, "policy.peers.bank.allow[0].dealers");
+}
+
+fn binning(extra: &str) -> JobSpec {
+    spec(&format!(
+        "protocol = \"binning\"\n[parameters]\nlabel_holder = \"bank\"\ndealer = \"stats\"\n\
+         id_column = \"id\"\nlabel_column = \"y\"\n{extra}\n\
+         [[parties]]\nname = \"bank\"\ndataset = \"c\"\ncolumns = [\"id\", \"y\", \"x\"]\n\
+         [[parties]]\nname = \"tax\"\ndataset = \"people\"\ncolumns = [\"id\", \"income\"]\n\
+         [[parties]]\nname = \"stats\"\n\
+         [[outputs]]\nname = \"binning\"\nreceiver = \"bank\"\n\
+         [[outputs]]\nname = \"binning\"\nreceiver = \"tax\"\n"
+    ))
+}
+
+#[test]
+fn binning_modes_beyond_the_label_holder_view_need_the_rule() {
+    // Absent: the label-holder view and strict, not the owner transform.
+    assert_eq!(refused("", &binning("")), None);
+    assert_eq!(refused("", &binning("mode = \"strict\"")), None);
+    let owner = binning("mode = \"owner-transform\"");
+    let m = refused("", &owner).unwrap();
+    assert!(
+        m.starts_with(
+            "policy.peers.bank.allow[0].binning_modes: the job bins in the owner-transform mode"
+        ),
+        "{m}"
+    );
+    assert_eq!(
+        refused("binning_modes = [\"default\", \"owner-transform\"]", &owner),
+        None
+    );
+    // A rule may insist on strict binning.
+    let m = refused("binning_modes = [\"strict\"]", &binning("")).unwrap();
+    assert!(
+        m.starts_with("policy.peers.bank.allow[0].binning_modes: the job bins in the default mode"),
+        "{m}"
+    );
+    // A shared permutation shows how an owner's bins co-occur.
+    let shared = binning("shared_permutation = true");
+    let m = refused("", &shared).unwrap();
+    assert!(
+        m.starts_with("policy.peers.bank.allow[0].shared_permutation:"),
+        "{m}"
+    );
+    assert_eq!(refused("shared_permutation = true", &shared), None);
+    // Bins and categories meet the same limits as statistics'.
+    let m = refused("max_bins = 8", &binning("bins = 12")).unwrap();
+    assert!(
+        m.starts_with("policy.peers.bank.allow[0].max_bins: the job asks for 12"),
+        "{m}"
+    );
+    let m = refused("max_categories = 100", &binning("")).unwrap();
+    assert!(
+        m.starts_with("policy.peers.bank.allow[0].max_categories"),
+        "{m}"
+    );
+    // An unknown mode in the configuration is refused when it loads.
+    let dir = tempfile::tempdir().unwrap();
+    assert!(config(dir.path(), "binning_modes = [\"open\"]").is_err());
+}
+
+#[test]
+fn the_instance_space_of_trees_is_opened_only_where_allowed() {
+    // Trees keep the instance space hidden: the rule has nothing to refuse.
+    let trees = spec(&format!(
+        "{}[[outputs]]\nname = \"metrics\"\nreceiver = \"tax\"\n",
+        train_text("stats", "").replace("epochs = 30", "algorithm = \"gbdt\"\ntrees = 5")
+    ));
+    let profile = trees.plan().unwrap().leaks();
+    assert!(!profile.instance_space);
+    assert_eq!(profile.bins, 32);
+    assert_eq!(refused("", &trees), None);
+    // A job that opened it (SecureBoost's leakage, issue #19's
+    // --leak-instance-space) would need the rule's consent.
+    let opened = LeakProfile {
+        instance_space: true,
+        ..profile
+    };
+    let m = LeakRules::default()
+        .check("policy.peers.bank.allow[0]", &opened)
+        .unwrap_err();
+    assert_eq!(m.rule, "policy.peers.bank.allow[0].leak_instance_space");
+    let allowed = LeakRules {
+        leak_instance_space: true,
+        ..LeakRules::default()
+    };
+    allowed.check("p", &opened).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path(), "leak_instance_space = true").unwrap();
+    assert!(
+        config.policy.peers["bank"].allow[0]
+            .leaks
+            .leak_instance_space
+    );
 }
