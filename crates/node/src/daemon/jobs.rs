@@ -48,7 +48,7 @@ pub(super) use crate::control::JobState as State;
 
 impl State {
     /// Whether a job in this state may move to `to`: the one rule every
-    /// change of a job's state follows ([`Job::transition`]). A job ends
+    /// change of a job's state follows (`Job::transition`). A job ends
     /// once (completed, refused, failed, cancelled, withdrawn); a cancel
     /// wins over anything that comes after it.
     pub fn may_become(self, to: State) -> bool {
