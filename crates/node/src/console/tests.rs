@@ -518,6 +518,9 @@ fn the_overview_shows_each_rules_leak_fields_with_their_defaults() {
         "<dt>open_counts_to_decider</dt><dd class=\"leak\">false</dd>",
         "<dt>contribution</dt><dd class=\"leak\">true</dd>",
         "<dt>max_items</dt><dd class=\"leak\">5000</dd>",
+        "<dt>leak_instance_space</dt><dd class=\"leak\">false</dd>",
+        "<dt>binning_modes</dt><dd class=\"leak\">default, strict</dd>",
+        "<dt>shared_permutation</dt><dd class=\"leak\">false</dd>",
     ] {
         assert!(text.contains(shown), "{shown} not in {text}");
     }

@@ -193,6 +193,8 @@ fn leak_facts(leaks: &LeakRules) -> Markup {
             }
         },
     );
+    let binning_modes: Vec<&str> = leaks.binning_modes.iter().map(|m| m.name()).collect();
+    let binning_modes = binning_modes.join(", ");
     let limits = [
         ("max_categories", leaks.max_categories),
         ("max_bins", leaks.max_bins),
@@ -203,6 +205,9 @@ fn leak_facts(leaks: &LeakRules) -> Markup {
         dt { "dealers" } dd.leak { (dealers) }
         dt { "open_counts_to_decider" } dd.leak { (leaks.open_counts_to_decider) }
         dt { "contribution" } dd.leak { (leaks.contribution) }
+        dt { "leak_instance_space" } dd.leak { (leaks.leak_instance_space) }
+        dt { "binning_modes" } dd.leak { (binning_modes) }
+        dt { "shared_permutation" } dd.leak { (leaks.shared_permutation) }
         @for (key, limit) in limits {
             @if let Some(v) = limit { dt { (key) } dd.leak { (v) } }
         }
