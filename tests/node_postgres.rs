@@ -147,7 +147,8 @@ fn postgres_rows_and_columns_are_named() {
     );
     let e = ds.read(&strings(&["id"]), Some(2)).unwrap_err();
     assert!(
-        matches!(e, NodeError::Dataset { .. }) && e.to_string().contains("more than 2 rows"),
+        matches!(e, NodeError::RowLimit { limit: 2, .. })
+            && e.to_string().contains("more than 2 rows"),
         "{e}"
     );
     assert_eq!(ds.read(&strings(&["id"]), Some(3)).unwrap().rows.len(), 3);
