@@ -151,14 +151,18 @@ impl Domain {
         mmo_into(&LEFT, nodes, &mut scratch.left);
         mmo_into(&RIGHT, nodes, &mut scratch.right);
         scratch.next.clear();
-        scratch.next.reserve(trees * next);
-        for t in 0..trees {
-            let (left, right) = (&scratch.left[t * w..], &scratch.right[t * w..]);
-            for i in 0..w {
-                scratch.next.push(left[i]);
-                if 2 * i + 1 < next {
-                    scratch.next.push(right[i]);
-                }
+        scratch.next.resize(trees * next, 0);
+        let parents = scratch
+            .left
+            .chunks_exact(w)
+            .zip(scratch.right.chunks_exact(w));
+        for (children, (left, right)) in scratch.next.chunks_exact_mut(next).zip(parents) {
+            for (i, child) in children.iter_mut().enumerate() {
+                *child = if i % 2 == 0 {
+                    left[i / 2]
+                } else {
+                    right[i / 2]
+                };
             }
         }
         std::mem::swap(nodes, &mut scratch.next);

@@ -141,14 +141,13 @@ fn leaf_values(leaves: &[u128], count: usize, extra: &mut Vec<u128>, out: &mut V
     }
     LEAF.mmo(extra);
     out.clear();
-    for (leaf, s) in leaves.iter().enumerate() {
-        let blocks =
-            std::iter::once(*s).chain(extra[leaf * more..(leaf + 1) * more].iter().copied());
-        out.extend(
-            blocks
-                .flat_map(|b| [b as u64, (b >> 64) as u64])
-                .take(count),
-        );
+    out.resize(leaves.len() * count, 0);
+    for (leaf, (s, out)) in leaves.iter().zip(out.chunks_exact_mut(count)).enumerate() {
+        let extra = &extra[leaf * more..(leaf + 1) * more];
+        for (k, out) in out.iter_mut().enumerate() {
+            let block = if k < 2 { *s } else { extra[k / 2 - 1] };
+            *out = (block >> (64 * (k % 2))) as u64;
+        }
     }
 }
 
@@ -387,11 +386,13 @@ impl TwoParty {
                         let g = group.min(n - g0);
                         let leaves = &work.nodes[g0 * bins..(g0 + g) * bins];
                         leaf_values(leaves, count, &mut work.extra, &mut work.values);
-                        for (j, v) in work.values.chunks_exact(count).enumerate() {
-                            let (i, b) = (g0 + j / bins, j % bins);
-                            let slot = reg.offsets[f] + b;
-                            add_into(&mut acc[slot * count..(slot + 1) * count], v);
-                            add_into(&mut t[i * count..(i + 1) * count], v);
+                        let feature = &mut acc[reg.offsets[f] * count..][..bins * count];
+                        let t = t[g0 * count..].chunks_exact_mut(count);
+                        for (tree, t) in work.values.chunks_exact(bins * count).zip(t) {
+                            add_into(feature, tree);
+                            for v in tree.chunks_exact(count) {
+                                add_into(t, v);
+                            }
                         }
                     }
                     if f == 0 {
@@ -511,14 +512,21 @@ impl TwoParty {
                         let g = group.min(n - g0);
                         let leaves = &work.nodes[g0 * bins..(g0 + g) * bins];
                         leaf_values(leaves, count, &mut work.extra, &mut work.values);
-                        for (j, v) in work.values.chunks_exact(count).enumerate() {
-                            let (i, b) = (g0 + j / bins, j % bins);
-                            if b == points[i] {
-                                continue;
+                        let feature = &mut acc[reg.offsets[f] * count..][..bins * count];
+                        let known = known[g0 * count..].chunks_exact_mut(count);
+                        let trees = work.values.chunks_exact(bins * count).zip(known);
+                        for ((tree, known), &c) in trees.zip(&points[g0..]) {
+                            // The point's leaf is a placeholder: taken out
+                            // of both sums after they are formed.
+                            sub_into(feature, tree);
+                            for v in tree.chunks_exact(count) {
+                                add_into(known, v);
                             }
-                            let slot = reg.offsets[f] + b;
-                            sub_into(&mut acc[slot * count..(slot + 1) * count], v);
-                            add_into(&mut known[i * count..(i + 1) * count], v);
+                            add_into(
+                                &mut feature[c * count..(c + 1) * count],
+                                &tree[c * count..][..count],
+                            );
+                            sub_into(known, &tree[c * count..][..count]);
                         }
                     }
                     for (i, &c) in points.iter().enumerate() {
