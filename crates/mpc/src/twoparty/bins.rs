@@ -9,13 +9,15 @@
 //! single-point vector OLE, built as in silent VOLE (Boyle et al. CCS
 //! 2019) from a GGM punctured PRF ([`indomain_ot::pprf`]):
 //!
-//! 1. E grows a GGM tree of ⌈log2 B⌉ levels from a fresh root and sends,
-//!    per level, the XOR of its left and of its right children, each
-//!    masked by one random OT (IKNP, [`super::ole`]) on which O's choice is
-//!    the complement of c's bit there. O regrows every leaf but the one at
-//!    c: a (B−1)-out-of-B random OT of the leaves s_0..s_{B−1}.
-//! 2. Each leaf expands to K values t_{b,k} (fixed-key AES as MMO on
-//!    s_b ⊕ j, two values a block).
+//! 1. E grows a GGM tree of ⌈log2 B⌉ levels from a fresh root, pruned to
+//!    the B leaves ([`indomain_ot::ggm`]), and sends, per level, the XOR
+//!    of its left and of its right children, each masked by one random OT
+//!    (IKNP, [`super::ole`]) on which O's choice is the complement of c's
+//!    bit there. O regrows every leaf but the one at c: a (B−1)-out-of-B
+//!    random OT of the leaves s_0..s_{B−1}. The trees of one feature over
+//!    a run of rows grow together, level by level.
+//! 2. Each leaf gives K values t_{b,k}: the halves of s_b, then of MMO
+//!    under a fixed key on s_b ⊕ j (j ≥ 1), two values a block.
 //! 3. E's share of bin b is Σ_i t_{i,b,k}; O's is −t_{i,b,k} for b ≠ c
 //!    and, at c, Σ_{b≠c} t_{i,b,k} + g_{i,k}. The two add up to
 //!    (Σ_b t_{i,b,k} + g_{i,k})·e_c: for feature 0 the mask is defined as
@@ -32,9 +34,11 @@
 //!
 //! Cost a batch of K masks, per row and feature of B bins (d = ⌈log2 B⌉):
 //! d random OTs (16 bytes each from O), 32·d bytes of level sums and
-//! 8·K bytes of correction from E (none for feature 0); 2^(d+1) + B·⌈K/2⌉
-//! AES blocks at each party. Rows go in blocks of at most [`BLOCK_OTS`]
-//! OTs and [`BLOCK_BYTES`] bytes: nothing is rows × bins in memory.
+//! 8·K bytes of correction from E (none for feature 0); at each party
+//! 2·Σ_{l<d} ⌈B/2^(d−l)⌉ AES blocks for the tree (74 at B = 33) and
+//! B·(⌈K/2⌉ − 1) for the leaf values. Rows go in blocks of at most
+//! [`BLOCK_OTS`] OTs and [`BLOCK_BYTES`] bytes: nothing is rows × bins in
+//! memory.
 
 use super::{TwoParty, link};
 use crate::MpcError;
