@@ -55,7 +55,7 @@ protocols = ["train", "predict"]
 purposes = ["credit risk"]
 datasets = {datasets}
 grades = ["internal", "sensitive"]
-outputs = {{ model = ["alpha", "beta"], metrics = ["alpha"], predictions = ["alpha"] }}
+outputs = {{ model = ["alpha", "beta"], metrics = ["alpha", "beta"], predictions = ["alpha"] }}
 
 [[policy.peers.alpha.allow]]
 protocols = ["psi-intersection"]
@@ -199,7 +199,12 @@ fn a_scoring_job_with_other_parties_than_its_model_is_refused_before_acceptance(
         "credit risk",
         "label_holder = \"alpha\"\ndealer = \"gamma\"\nid_column = \"id\"\nlabel_column = \"y\"\nalgorithm = \"gbdt\"\ntrees = 2\nmax_depth = 2\nbins = 4\n",
         &[("alpha", BANK), ("beta", TAX), ("gamma", "")],
-        &[("model", "alpha"), ("model", "beta"), ("metrics", "alpha")],
+        &[
+            ("model", "alpha"),
+            ("model", "beta"),
+            ("metrics", "alpha"),
+            ("metrics", "beta"),
+        ],
     );
     let model = completes(&cluster, 0, "trees.toml", &trees, &[0, 1, 2]);
     let predict = |label: &str, parties: &[(&str, &str)]| {
