@@ -12,7 +12,9 @@
 //! id), and lists the model's id column and feature columns, in the
 //! model's order. The job's parties are exactly the training job's data
 //! parties (its dealer takes no part): a job that leaves one out or adds
-//! another is refused before any row is read. Output: `predictions`, to
+//! another is refused before anyone accepts it (each data party's node
+//! checks its own model part when it decides: `Node::check_scoring_parties`),
+//! and again before any row is read. Output: `predictions`, to
 //! the label holder only (`id,score,prediction`, the linear score and, for
 //! a logistic model, the probability), for the ids every party holds.
 //!
