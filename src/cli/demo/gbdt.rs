@@ -10,6 +10,7 @@
 //! bins, and prints it next to the logistic regression's.
 
 use super::Node;
+use super::error::DemoError;
 use super::jobs::{Outcome, PROCESSES};
 use super::procs::{self, Finished};
 use indomain_learn::Task;
@@ -52,15 +53,15 @@ pub fn train(
     files: &(PathBuf, PathBuf),
     lr_model: &Path,
     seed: u64,
-) -> Result<Outcome, String> {
+) -> Result<Outcome, DemoError> {
     let [bank, tax, dealer] = nodes else {
-        return Err("the demo has three organisations".into());
+        return Err(DemoError::Missing("the demo has three organisations"));
     };
     let work = dir.join("gbdt");
-    std::fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
+    std::fs::create_dir_all(&work).map_err(DemoError::io(&work))?;
     let mut entries = Vec::new();
     for n in nodes {
-        let addr = procs::free_udp_addr().map_err(|e| e.to_string())?;
+        let addr = procs::free_udp_addr().map_err(DemoError::Port)?;
         entries.push(format!("{}@{addr}", n.peer_entry));
     }
     let models = [bank, tax].map(|n| work.join(format!("{}-trees.json", n.name)));
@@ -94,7 +95,10 @@ pub fn train(
             cmd.stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .spawn()
-                .map_err(|e| format!("cannot start {}: {e}", node.name))
+                .map_err(|source| DemoError::Start {
+                    program: node.name.to_string(),
+                    source,
+                })
         })
         .collect::<Result<Vec<_>, _>>()?;
     let mut parties = Vec::new();
@@ -102,10 +106,13 @@ pub fn train(
     for (node, child) in nodes.iter().zip(children) {
         let out = child
             .wait_with_output()
-            .map_err(|e| format!("{}: {e}", node.name))?;
+            .map_err(|source| DemoError::Start {
+                program: node.name.to_string(),
+                source,
+            })?;
         let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
         if !out.status.success() {
-            failed.push(format!("{}: {stderr}", node.name));
+            failed.push((node.name.to_string(), stderr.clone()));
         }
         parties.push(Finished {
             label: node.name.to_string(),
@@ -115,14 +122,20 @@ pub fn train(
     }
     let seconds = started.elapsed().as_secs_f64();
     if !failed.is_empty() {
-        return Err(failed.join("\n"));
+        return Err(DemoError::Parties { failed });
     }
-    let bank_model = match load_any(&models[0]).map_err(|e| e.to_string())? {
+    let bank_model = match load_any(&models[0])? {
         AnyModel::Trees(m) => m,
-        AnyModel::Linear(_) => return Err("the bank's GBDT model file is a linear model".into()),
+        AnyModel::Linear(_) => {
+            return Err(DemoError::Missing(
+                "the bank's GBDT model file is a linear model",
+            ));
+        }
     };
     let Some(Evaluation::Classification(secure)) = &bank_model.evaluation else {
-        return Err("the bank's GBDT model file has no classification metrics".into());
+        return Err(DemoError::Missing(
+            "the bank's GBDT model file has no classification metrics",
+        ));
     };
     let clear = plaintext_auc(files, &params(seed))?;
     let lr = ModelFile::load(lr_model)
@@ -131,7 +144,10 @@ pub fn train(
             Some(Evaluation::Classification(c)) => Some(c.auc),
             _ => None,
         })
-        .ok_or_else(|| format!("{}: no logistic regression AUC", lr_model.display()))?;
+        .ok_or_else(|| DemoError::File {
+            path: lr_model.to_path_buf(),
+            problem: "no logistic regression AUC",
+        })?;
     let gap = (secure.auc - clear).abs();
     let check = if gap <= AUC_TOLERANCE && bank_model.trees_grown == TREES {
         format!(
@@ -170,7 +186,7 @@ pub fn train(
 /// The held-out AUC of plaintext trees: the rows both files hold, in id
 /// order, split with the job's seed, each party's columns binned on the
 /// training rows, as the secure training does.
-fn plaintext_auc(files: &(PathBuf, PathBuf), params: &GbdtParams) -> Result<f64, String> {
+fn plaintext_auc(files: &(PathBuf, PathBuf), params: &GbdtParams) -> Result<f64, DemoError> {
     let load = |path: &Path, label: Option<&str>| {
         let spec = CsvSpec {
             id_column: "id".into(),
@@ -178,7 +194,7 @@ fn plaintext_auc(files: &(PathBuf, PathBuf), params: &GbdtParams) -> Result<f64,
             features: None,
             task: Task::Logistic,
         };
-        load_raw_csv(path, &spec, &[]).map_err(|e| e.to_string())
+        load_raw_csv(path, &spec, &[])
     };
     let tables = [load(&files.0, Some("default"))?, load(&files.1, None)?];
     let theirs: HashSet<&String> = tables[1].ids.iter().collect();
@@ -202,8 +218,7 @@ fn plaintext_auc(files: &(PathBuf, PathBuf), params: &GbdtParams) -> Result<f64,
     let mut test = Vec::new();
     for t in &aligned {
         let (tr, te) = (t.select(&parts.train), t.select(&parts.test));
-        let binned =
-            bin_table(&tr, &BinParams::quantile(params.bins)).map_err(|e| e.to_string())?;
+        let binned = bin_table(&tr, &BinParams::quantile(params.bins))?;
         // The held-out rows in the training rows' bins.
         let held_out = binned
             .iter()
@@ -214,14 +229,16 @@ fn plaintext_auc(files: &(PathBuf, PathBuf), params: &GbdtParams) -> Result<f64,
                     index: b.bins.assign(column, &te.source, &te.lines)?,
                 })
             })
-            .collect::<Result<Vec<_>, indomain_learn::LearnError>>()
-            .map_err(|e| e.to_string())?;
-        train.push(BinnedFeatures::from_binned(&binned, tr.rows()).map_err(|e| e.to_string())?);
-        test.push(BinnedFeatures::from_binned(&held_out, te.rows()).map_err(|e| e.to_string())?);
+            .collect::<Result<Vec<_>, indomain_learn::LearnError>>()?;
+        train.push(BinnedFeatures::from_binned(&binned, tr.rows())?);
+        test.push(BinnedFeatures::from_binned(&held_out, te.rows())?);
     }
-    let label = |t: &RawTable| t.y.clone().ok_or("the bank's file has no labels");
+    let label = |t: &RawTable| {
+        t.y.clone()
+            .ok_or(DemoError::Missing("the bank's file has no labels"))
+    };
     let y_train = label(&aligned[0].select(&parts.train))?;
     let y_test = label(&aligned[0].select(&parts.test))?;
-    let forest = plain::train(&train, &y_train, params).map_err(|e| e.to_string())?;
+    let forest = plain::train(&train, &y_train, params)?;
     Ok(auc(&plain::predict(&forest, &test), &y_test))
 }
