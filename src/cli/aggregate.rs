@@ -1,6 +1,7 @@
 //! `indomain aggregate`: one party of an N-party secure statistics job.
 
 use super::CliResult;
+use super::arg_error::ArgError;
 use super::net_args::{bind_among, party_addrs, spinner, timeout_limits};
 use super::stop;
 use indomain_aggregate::dp::{Clip, DEFAULT_DELTA, DpSpec};
@@ -225,18 +226,22 @@ enum StatArg {
 }
 
 /// One `--party` entry: NAME=sha256:<hex>@HOST:PORT.
-pub(super) fn parse_party(entry: &str) -> Result<(TrustedPeer, SocketAddr), String> {
-    let (peer, addr) = entry.rsplit_once('@').ok_or_else(|| {
-        format!("--party {entry:?}: expected NAME=sha256:<64 hex digits>@HOST:PORT")
+pub(super) fn parse_party(entry: &str) -> Result<(TrustedPeer, SocketAddr), ArgError> {
+    let (peer, addr) = entry.rsplit_once('@').ok_or_else(|| ArgError::PartyForm {
+        entry: entry.to_string(),
     })?;
-    let trusted: TrustedPeer = peer
-        .parse()
-        .map_err(|e| format!("--party {entry:?}: {e}"))?;
+    let trusted: TrustedPeer = peer.parse().map_err(|source| ArgError::PartyPeer {
+        entry: entry.to_string(),
+        source,
+    })?;
     let addr = addr
         .to_socket_addrs()
         .ok()
         .and_then(|mut a| a.next())
-        .ok_or_else(|| format!("--party {entry:?}: {addr:?} is not a HOST:PORT address"))?;
+        .ok_or_else(|| ArgError::PartyAddr {
+            entry: entry.to_string(),
+            addr: addr.to_string(),
+        })?;
     Ok((trusted, addr))
 }
 
@@ -380,37 +385,42 @@ pub fn run(args: Args) -> CliResult {
 
 /// The DP spec of the command line, checked on its own (`None` without
 /// --dp-epsilon).
-fn dp_spec(args: &Args, statistic: &Statistic) -> Result<Option<DpSpec>, String> {
+fn dp_spec(args: &Args, statistic: &Statistic) -> Result<Option<DpSpec>, ArgError> {
     let Some(epsilon) = args.dp_epsilon else {
         return Ok(None);
     };
     if !(epsilon.is_finite() && epsilon > 0.0) {
-        return Err(format!(
-            "--dp-epsilon {epsilon}: give a finite number above 0"
-        ));
+        return Err(ArgError::Value {
+            flag: "--dp-epsilon",
+            value: epsilon.to_string(),
+            expected: "give a finite number above 0",
+        });
     }
     let clip = match args.clip.as_slice() {
         [] => None,
-        [lo, hi] => Some(
-            Clip::new(*lo, *hi)
-                .map_err(|_| format!("--clip {lo},{hi}: give finite bounds LO < HI"))?,
-        ),
+        [lo, hi] => Some(Clip::new(*lo, *hi).map_err(|_| ArgError::Value {
+            flag: "--clip",
+            value: format!("{lo},{hi}"),
+            expected: "give finite bounds LO < HI",
+        })?),
         other => {
-            return Err(format!(
-                "--clip takes two bounds LO,HI, not {} values",
-                other.len()
-            ));
+            return Err(ArgError::Count {
+                flag: "--clip",
+                expected: "two bounds LO,HI",
+                given: other.len(),
+            });
         }
     };
     match (statistic, clip) {
         (Statistic::Count, Some(_)) => {
-            return Err("--stat count reads no values: drop --clip".into());
+            return Err(ArgError::Combination(
+                "--stat count reads no values: drop --clip",
+            ));
         }
         (Statistic::Sum | Statistic::Mean | Statistic::Variance, None) => {
-            return Err(
-                "--dp-epsilon with a sum, mean or variance needs --clip LO,HI: the bounds every value is clipped to, which set how much one row can change the result"
-                    .into(),
-            );
+            return Err(ArgError::Combination(
+                "--dp-epsilon with a sum, mean or variance needs --clip LO,HI: the bounds every value is clipped to, which set how much one row can change the result",
+            ));
         }
         _ => {}
     }
@@ -420,7 +430,7 @@ fn dp_spec(args: &Args, statistic: &Statistic) -> Result<Option<DpSpec>, String>
         clip,
         coalition: args.dp_coalition,
     };
-    spec.check().map_err(|e| e.to_string())?;
+    spec.check()?;
     Ok(Some(spec))
 }
 

@@ -225,7 +225,7 @@ pub fn run(args: Args) -> CliResult {
 
 /// The salt of output `file`: given as hex, in a salt file, or in
 /// `FILE.salt`.
-fn read_salt(file: &Path, given: Option<&str>) -> Result<Salt, String> {
+fn read_salt(file: &Path, given: Option<&str>) -> Result<Salt, SaltError> {
     if let Some(s) = given.and_then(Salt::from_hex) {
         return Ok(s);
     }
@@ -237,6 +237,29 @@ fn read_salt(file: &Path, given: Option<&str>) -> Result<Salt, String> {
             PathBuf::from(p)
         }
     };
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    Salt::from_hex(&text).ok_or_else(|| format!("{}: not 64 hex digits", path.display()))
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(source) => return Err(SaltError::Read { path, source }),
+    };
+    Salt::from_hex(&text).ok_or(SaltError::NotHex { path })
+}
+
+/// Why the salt of an output's commitment could not be read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+enum SaltError {
+    /// The salt file could not be read.
+    #[error("{}: {source}", path.display())]
+    Read {
+        /// The salt file.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// The salt file does not hold 64 hex digits.
+    #[error("{}: not 64 hex digits", path.display())]
+    NotHex {
+        /// The salt file.
+        path: PathBuf,
+    },
 }

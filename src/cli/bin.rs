@@ -5,6 +5,7 @@
 
 use super::CliResult;
 use super::aggregate::parse_party;
+use super::arg_error::ArgError;
 use super::net_args::{bind_among, spinner, timeout_limits};
 use indomain_learn::align::Roles;
 use indomain_learn::binning::{BinParams, Method};
@@ -196,18 +197,23 @@ enum MethodArg {
 }
 
 /// Parses --edges COL=E1,E2,….
-fn parse_edges(entries: &[String]) -> Result<Vec<(String, Vec<f64>)>, String> {
+fn parse_edges(entries: &[String]) -> Result<Vec<(String, Vec<f64>)>, ArgError> {
     entries
         .iter()
         .map(|e| {
+            let bad = |expected| ArgError::Value {
+                flag: "--edges",
+                value: format!("{e:?}"),
+                expected,
+            };
             let (col, values) = e
                 .split_once('=')
-                .ok_or_else(|| format!("--edges {e:?}: expected COL=E1,E2,…"))?;
+                .ok_or_else(|| bad("expected COL=E1,E2,…"))?;
             let edges = values
                 .split(',')
                 .map(|v| v.trim().parse::<f64>())
                 .collect::<Result<Vec<f64>, _>>()
-                .map_err(|_| format!("--edges {e:?}: every edge must be a number"))?;
+                .map_err(|_| bad("every edge must be a number"))?;
             Ok((col.trim().to_string(), edges))
         })
         .collect()

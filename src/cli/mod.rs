@@ -1,6 +1,7 @@
 //! Command-line interface: one subcommand per capability, one file each.
 
 mod aggregate;
+mod arg_error;
 mod audit;
 mod bin;
 mod demo;
@@ -109,10 +110,16 @@ pub fn main() -> ExitCode {
         Err(e) => {
             // Errors may quote a peer (a key spec, an abort reason): print
             // them escaped and cut, never raw onto an operator's terminal.
-            eprintln!("error: {}", printable(&e.to_string()));
+            let mut said = e.to_string();
+            eprintln!("error: {}", printable(&said));
             let mut source = e.source();
             while let Some(cause) = source {
-                eprintln!("  caused by: {}", printable(&cause.to_string()));
+                // An error that quotes its cause (`FILE: reason`) has said it.
+                let text = cause.to_string();
+                if !said.ends_with(&text) {
+                    eprintln!("  caused by: {}", printable(&text));
+                }
+                said = text;
                 source = cause.source();
             }
             ExitCode::FAILURE

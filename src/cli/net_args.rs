@@ -1,6 +1,7 @@
 //! Command-line flags shared by every subcommand that talks to peers, and
 //! opening the channel to the one peer of a two-party job.
 
+use super::arg_error::ArgError;
 use super::stop;
 use indicatif::{ProgressBar, ProgressStyle};
 use indomain_net::quic::{Endpoint, Identity, PartyAddr, QuicChannel, TrustedPeer};
@@ -146,11 +147,11 @@ pub(super) fn party_addrs(parties: &[(TrustedPeer, SocketAddr)]) -> Vec<PartyAdd
 
 /// The network limits of a job's --timeout: the seconds to wait for a
 /// peer's next message (positive), the defaults otherwise.
-pub(super) fn timeout_limits(timeout: f64) -> Result<Limits, String> {
+pub(super) fn timeout_limits(timeout: f64) -> Result<Limits, ArgError> {
     let recv_timeout = Duration::try_from_secs_f64(timeout)
         .ok()
         .filter(|t| !t.is_zero())
-        .ok_or("--timeout: give a positive number of seconds")?;
+        .ok_or(ArgError::Timeout)?;
     Ok(Limits {
         recv_timeout,
         ..Limits::default()
@@ -180,14 +181,13 @@ pub(super) fn bind_among(
 }
 
 /// The spinner of a multi-party job (hidden with --quiet).
-pub(super) fn spinner(quiet: bool) -> Result<ProgressBar, String> {
+pub(super) fn spinner(quiet: bool) -> Result<ProgressBar, ArgError> {
     if quiet {
         return Ok(ProgressBar::hidden());
     }
-    let bar = ProgressBar::new_spinner().with_style(
-        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}")
-            .map_err(|e| e.to_string())?,
-    );
+    let bar = ProgressBar::new_spinner().with_style(ProgressStyle::with_template(
+        "{spinner} [{elapsed_precise}] {msg}",
+    )?);
     bar.enable_steady_tick(Duration::from_millis(120));
     Ok(bar)
 }

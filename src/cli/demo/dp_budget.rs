@@ -14,6 +14,7 @@
 //! this harness, holding every party's rows, can compute.
 
 use super::data::{REGIONS, RegionRows};
+use super::error::DemoError;
 use super::jobs::{MIN_GROUP, Outcome, column, read_csv};
 use super::node_jobs::{SCOPE, Sites, party_lines, run_job};
 use super::nodes::Site;
@@ -66,30 +67,32 @@ fn spec(sites: &Sites, id: &str) -> String {
 
 /// The noise every release of [`spec`] carries, as both data parties
 /// calibrate it.
-fn calibration() -> Result<DpCalibration, String> {
+fn calibration() -> Result<DpCalibration, DemoError> {
     let job = StatsJob::new(Statistic::Mean, ["income"], vec![1], MIN_GROUP as u64)
         .with_categories(REGIONS)
         .with_encoding(RealEncoding {
             frac_bits: FRAC_BITS,
             max_abs: MAX_ABS,
         });
-    let clip = Clip::new(CLIP.0, CLIP.1).map_err(|e| e.to_string())?;
+    let clip = Clip::new(CLIP.0, CLIP.1)?;
     let dp = DpSpec {
         delta: BUDGET_DELTA,
         ..DpSpec::new(JOB_EPSILON).with_clip(clip)
     };
-    DpCalibration::new(&job, &dp, 2).map_err(|e| e.to_string())
+    Ok(DpCalibration::new(&job, &dp, 2)?)
 }
 
 /// The bank's budget for the statistics office's releases of its incomes,
 /// through the bank node's control socket (as `indomain job budget`).
-fn office_budget(sites: &Sites) -> Result<BudgetLine, String> {
+fn office_budget(sites: &Sites) -> Result<BudgetLine, DemoError> {
     sites
         .bank
         .budgets()?
         .into_iter()
         .find(|b| b.dataset == "incomes" && b.receiver == sites.stats.name)
-        .ok_or_else(|| "the bank's node shows no DP budget for the statistics office".into())
+        .ok_or(DemoError::Missing(
+            "the bank's node shows no DP budget for the statistics office",
+        ))
 }
 
 /// A budget line as `indomain job budget` prints it.
@@ -116,10 +119,10 @@ fn print_budget(bank: &Site, b: &BudgetLine) {
 
 /// The statistics office's DP mean of incomes by region, spending from
 /// the bank's budget.
-pub fn spend(sites: &Sites, inputs: &[RegionRows]) -> Result<Outcome, String> {
+pub fn spend(sites: &Sites, inputs: &[RegionRows]) -> Result<Outcome, DemoError> {
     let (office, bank) = (sites.stats, sites.bank);
     let [bank_in, _, office_in] = inputs else {
-        return Err("the demo has three organisations".into());
+        return Err(DemoError::Missing("the demo has three organisations"));
     };
     let before = office_budget(sites)?;
     print_budget(bank, &before);
@@ -132,9 +135,9 @@ pub fn spend(sites: &Sites, inputs: &[RegionRows]) -> Result<Outcome, String> {
     let after = office_budget(sites)?;
     print_budget(bank, &after);
     let files = office.result_files("demo-dp-incomes")?;
-    let file = files
-        .first()
-        .ok_or("the statistics office received no output")?;
+    let file = files.first().ok_or(DemoError::Missing(
+        "the statistics office received no output",
+    ))?;
     let calibration = calibration()?;
     let noise = calibration.noise_scale(&Statistic::Mean);
     let (mut lines, mut problems) = compare(file, &[bank_in, office_in], &noise)?;
@@ -178,14 +181,16 @@ pub fn spend(sites: &Sites, inputs: &[RegionRows]) -> Result<Outcome, String> {
 
 /// The same release again: the bank's node refuses it for the exhausted
 /// budget, before any data is read, naming what remains.
-pub fn refused(sites: &Sites) -> Result<Outcome, String> {
+pub fn refused(sites: &Sites) -> Result<Outcome, DemoError> {
     let (office, bank) = (sites.stats, sites.bank);
     let before = office_budget(sites)?;
     let id = "demo-dp-incomes-again";
     let (jobs, seconds) = run_job(office, &[], "dp-incomes-again.toml", &spec(sites, id))?;
     let after = office_budget(sites)?;
     print_budget(bank, &after);
-    let job = jobs.first().ok_or("no answer to the submission")?;
+    let job = jobs
+        .first()
+        .ok_or(DemoError::Missing("no answer to the submission"))?;
     let remains = format!(
         "remains (ε = {:.4} at δ = {})",
         before.remaining_epsilon, before.delta
@@ -238,7 +243,7 @@ fn compare(
     out: &std::path::Path,
     inputs: &[&RegionRows],
     noise: &NoiseScale,
-) -> Result<(Vec<String>, Vec<String>), String> {
+) -> Result<(Vec<String>, Vec<String>), DemoError> {
     let mut exact: BTreeMap<&str, (i64, f64)> = BTreeMap::new();
     for (region, income) in inputs.iter().flat_map(|r| &r.rows) {
         let e = exact.entry(region).or_default();
@@ -249,7 +254,9 @@ fn compare(
     let [g, status, count, sum, mean] =
         ["group", "status", "count", "sum", "mean"].map(|name| column(&header, name, out));
     let (g, status, count, sum, mean) = (g?, status?, count?, sum?, mean?);
-    let sum_sd = noise.sum.ok_or("a mean's noise has no sum component")?;
+    let sum_sd = noise
+        .sum
+        .ok_or(DemoError::Missing("a mean's noise has no sum component"))?;
     let mut lines = Vec::new();
     let mut problems = Vec::new();
     for row in &rows {

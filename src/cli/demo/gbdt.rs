@@ -17,8 +17,9 @@
 //! than the plaintext reference: the forests differ from that node on,
 //! and so may their AUCs.
 
-use super::jobs::Outcome;
+use super::error::DemoError;
 use super::gbdt_replay::GAIN_RESOLUTION;
+use super::jobs::Outcome;
 use super::node_jobs::{self, Sites};
 use indomain_learn::Task;
 use indomain_learn::binning::{BinParams, Binned, RawTable, bin_table};
@@ -81,10 +82,13 @@ fn spec(sites: &Sites, seed: u64) -> String {
     )
 }
 
-fn tree_model(path: &Path) -> Result<TreeModelFile, String> {
-    match load_any(path).map_err(|e| e.to_string())? {
+fn tree_model(path: &Path) -> Result<TreeModelFile, DemoError> {
+    match load_any(path)? {
         AnyModel::Trees(m) => Ok(*m),
-        AnyModel::Linear(_) => Err(format!("{}: a linear model, not trees", path.display())),
+        AnyModel::Linear(_) => Err(DemoError::File {
+            path: path.to_path_buf(),
+            problem: "a linear model, not trees",
+        }),
     }
 }
 
@@ -95,7 +99,7 @@ pub fn node_training(
     sites: &Sites,
     files: &(PathBuf, PathBuf),
     seed: u64,
-) -> Result<Outcome, String> {
+) -> Result<Outcome, DemoError> {
     let (bank, tax, dealer) = (sites.bank, sites.tax, sites.stats);
     let (jobs, seconds) =
         node_jobs::run_job(bank, &[tax, dealer], "trees.toml", &spec(sites, seed))?;
@@ -106,10 +110,15 @@ pub fn node_training(
             .join(job)
             .join("model.json")
     };
-    let parts = [tree_model(&released(bank, JOB))?, tree_model(&released(tax, JOB))?];
+    let parts = [
+        tree_model(&released(bank, JOB))?,
+        tree_model(&released(tax, JOB))?,
+    ];
     let dealer_files = dealer.result_files(JOB)?.len();
     let Some(Evaluation::Classification(secure)) = parts[0].evaluation else {
-        return Err("the bank's tree model has no classification metrics".into());
+        return Err(DemoError::Missing(
+            "the bank's tree model has no classification metrics",
+        ));
     };
 
     let reference = plaintext(files, &params(seed))?;
@@ -117,25 +126,25 @@ pub fn node_training(
         &plain::predict(&reference.forest, &reference.test),
         &reference.y_test,
     );
-    let replay = super::gbdt_replay::replay(
-        &parts,
-        &reference.train,
-        &reference.y_train,
-        &params(seed),
-    )?;
+    let replay =
+        super::gbdt_replay::replay(&parts, &reference.train, &reference.y_train, &params(seed))?;
     let rescored = auc(
         &super::gbdt_replay::margins(&replay.forest, &parts[0], &reference.test)?,
         &reference.y_test,
     );
     let same_forest = replay.forest == reference.forest.trees;
 
-    let lr = ModelFile::load(&released(bank, "demo-credit")).map_err(|e| e.to_string())?;
+    let lr = ModelFile::load(&released(bank, "demo-credit"))?;
     let Some(Evaluation::Classification(lr_secure)) = lr.evaluation else {
-        return Err("the logistic regression's metrics are not a classification's".into());
+        return Err(DemoError::Missing(
+            "the logistic regression's metrics are not a classification's",
+        ));
     };
     let lr_clear = super::training::plaintext(files, seed)?;
     let Evaluation::Classification(lr_clear) = lr_clear.evaluation else {
-        return Err("the plaintext logistic regression is not a classification".into());
+        return Err(DemoError::Missing(
+            "the plaintext logistic regression is not a classification",
+        ));
     };
 
     let splits: Vec<String> = parts
@@ -235,7 +244,7 @@ struct Reference {
 /// Plaintext trees as the tree job trains them: the rows both files
 /// hold, in id order, split with the job's seed, each party's columns
 /// binned on the training rows.
-fn plaintext(files: &(PathBuf, PathBuf), params: &GbdtParams) -> Result<Reference, String> {
+fn plaintext(files: &(PathBuf, PathBuf), params: &GbdtParams) -> Result<Reference, DemoError> {
     let load = |path: &Path, label: Option<&str>| {
         let spec = CsvSpec {
             id_column: "id".into(),
@@ -243,7 +252,7 @@ fn plaintext(files: &(PathBuf, PathBuf), params: &GbdtParams) -> Result<Referenc
             features: None,
             task: Task::Logistic,
         };
-        load_raw_csv(path, &spec, &[]).map_err(|e| e.to_string())
+        load_raw_csv(path, &spec, &[])
     };
     let tables = [load(&files.0, Some("default"))?, load(&files.1, None)?];
     let theirs: HashSet<&String> = tables[1].ids.iter().collect();
@@ -267,8 +276,7 @@ fn plaintext(files: &(PathBuf, PathBuf), params: &GbdtParams) -> Result<Referenc
     let mut test = Vec::new();
     for t in &aligned {
         let (tr, te) = (t.select(&parts.train), t.select(&parts.test));
-        let binned =
-            bin_table(&tr, &BinParams::quantile(params.bins)).map_err(|e| e.to_string())?;
+        let binned = bin_table(&tr, &BinParams::quantile(params.bins))?;
         // The held-out rows in the training rows' bins.
         let held_out = binned
             .iter()
@@ -279,15 +287,17 @@ fn plaintext(files: &(PathBuf, PathBuf), params: &GbdtParams) -> Result<Referenc
                     index: b.bins.assign(column, &te.source, &te.lines)?,
                 })
             })
-            .collect::<Result<Vec<_>, indomain_learn::LearnError>>()
-            .map_err(|e| e.to_string())?;
-        train.push(BinnedFeatures::from_binned(&binned, tr.rows()).map_err(|e| e.to_string())?);
-        test.push(BinnedFeatures::from_binned(&held_out, te.rows()).map_err(|e| e.to_string())?);
+            .collect::<Result<Vec<_>, indomain_learn::LearnError>>()?;
+        train.push(BinnedFeatures::from_binned(&binned, tr.rows())?);
+        test.push(BinnedFeatures::from_binned(&held_out, te.rows())?);
     }
-    let label = |t: &RawTable| t.y.clone().ok_or("the bank's file has no labels");
+    let label = |t: &RawTable| {
+        t.y.clone()
+            .ok_or(DemoError::Missing("the bank's file has no labels"))
+    };
     let y_train = label(&aligned[0].select(&parts.train))?;
     let y_test = label(&aligned[0].select(&parts.test))?;
-    let forest = plain::train(&train, &y_train, params).map_err(|e| e.to_string())?;
+    let forest = plain::train(&train, &y_train, params)?;
     Ok(Reference {
         forest,
         train,

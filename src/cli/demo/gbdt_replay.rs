@@ -21,6 +21,7 @@
 //! Each tree's gradients come from the margins of the secure forest's own
 //! leaf weights, as in the secure training.
 
+use super::error::DemoError;
 use indomain_learn::tree::model::TreeModelFile;
 use indomain_learn::tree::{
     BinnedFeatures, GbdtParams, Node, Threshold, Tree, candidates, left_sums,
@@ -78,9 +79,9 @@ fn scores(
                     Some(o)
                 })
                 .collect();
-            let total = offsets.last().map_or(0, |o| {
-                o + bf.shapes.last().map_or(0, |s| s.bins as usize)
-            });
+            let total = offsets
+                .last()
+                .map_or(0, |o| o + bf.shapes.last().map_or(0, |s| s.bins as usize));
             let (mut hg, mut hh) = (vec![0.0; total], vec![0.0; total]);
             for &i in rows {
                 for (f, &off) in offsets.iter().enumerate() {
@@ -105,11 +106,11 @@ fn scores(
 
 /// The secure forest with every split's threshold from its owner's part
 /// (`parts[r]` is rank r's).
-fn merged(parts: &[TreeModelFile]) -> Result<Vec<Tree>, String> {
+fn merged(parts: &[TreeModelFile]) -> Result<Vec<Tree>, DemoError> {
     let forests = parts
         .iter()
         .enumerate()
-        .map(|(r, p)| p.forest(r).map_err(|e| e.to_string()))
+        .map(|(r, p)| p.forest(r))
         .collect::<Result<Vec<_>, _>>()?;
     let mut out = forests.first().cloned().unwrap_or_default();
     for (t, tree) in out.iter_mut().enumerate() {
@@ -120,7 +121,9 @@ fn merged(parts: &[TreeModelFile]) -> Result<Vec<Tree>, String> {
                     .and_then(|f| f.get(t))
                     .and_then(|tree| tree.nodes.get(id))
                     .copied()
-                    .ok_or_else(|| format!("tree {t}, node {id}: no part of party {party}"))?;
+                    .ok_or(DemoError::Missing(
+                        "a split's owner's model part lacks the node",
+                    ))?;
             }
         }
     }
@@ -134,15 +137,14 @@ pub fn replay(
     train: &[BinnedFeatures],
     y: &[f64],
     p: &GbdtParams,
-) -> Result<Replay, String> {
+) -> Result<Replay, DemoError> {
     let forest = merged(parts)?;
-    let weights = parts[0]
-        .leaf_weights
-        .clone()
-        .ok_or("the label holder's part has no leaf weights")?;
-    let base = parts[0]
-        .base_margin
-        .ok_or("the label holder's part has no base margin")?;
+    let weights = parts[0].leaf_weights.clone().ok_or(DemoError::Missing(
+        "the label holder's part has no leaf weights",
+    ))?;
+    let base = parts[0].base_margin.ok_or(DemoError::Missing(
+        "the label holder's part has no base margin",
+    ))?;
     let cands: Vec<Vec<Threshold>> = train.iter().map(|bf| candidates(&bf.shapes)).collect();
     let mut out = Replay {
         forest: Vec::new(),
@@ -159,14 +161,19 @@ pub fn replay(
         let mut at: Vec<Option<(Vec<usize>, usize)>> = vec![None; tree.nodes.len()];
         at[0] = Some(((0..y.len()).collect(), 0));
         for (id, node) in tree.nodes.iter().enumerate() {
-            let (rows, depth) = at[id]
-                .take()
-                .ok_or_else(|| format!("tree {t}: node {id} is not reached"))?;
+            let (rows, depth) = at[id].take().ok_or(DemoError::Missing(
+                "a node of the secure forest is on no path from its root",
+            ))?;
             let gs: f64 = rows.iter().map(|&i| g[i]).sum();
             let hs: f64 = rows.iter().map(|&i| h[i]).sum();
             let parent = gs * gs / (hs + p.lambda);
             let all = scores(train, &rows, &g, &h, p);
-            let best = all.iter().flatten().flatten().copied().fold(f64::MIN, f64::max);
+            let best = all
+                .iter()
+                .flatten()
+                .flatten()
+                .copied()
+                .fold(f64::MIN, f64::max);
             let margin = GAIN_RESOLUTION * best.abs().max(1.0);
             match *node {
                 Node::Split {
@@ -180,7 +187,8 @@ pub fn replay(
                         .position(|c| *c == threshold)
                         .and_then(|c| all[party][c]);
                     let Some(chosen) = chosen else {
-                        out.wrong.push(format!("tree {t}, node {id}: not a valid candidate"));
+                        out.wrong
+                            .push(format!("tree {t}, node {id}: not a valid candidate"));
                         continue;
                     };
                     if chosen < best - margin || chosen - parent <= p.gamma - margin {
@@ -191,7 +199,10 @@ pub fn replay(
                         // The reference takes the first best candidate.
                         let first = all.iter().flatten().position(|s| *s == Some(best));
                         let mine = cands[..party].iter().map(Vec::len).sum::<usize>()
-                            + cands[party].iter().position(|c| *c == threshold).unwrap_or(0);
+                            + cands[party]
+                                .iter()
+                                .position(|c| *c == threshold)
+                                .unwrap_or(0);
                         if first != Some(mine) {
                             out.near_ties.push(NearTie {
                                 at: (t, id),
@@ -216,7 +227,9 @@ pub fn replay(
                             best - parent
                         ));
                     }
-                    let secure = *w.get(leaf).ok_or("fewer leaf weights than leaves")?;
+                    let secure = *w.get(leaf).ok_or(DemoError::Missing(
+                        "the label holder's part has fewer leaf weights than leaves",
+                    ))?;
                     let plain = -p.learning_rate * gs / (hs + p.lambda);
                     out.leaf_gap = out.leaf_gap.max((secure - plain).abs());
                     for &i in &rows {
@@ -244,11 +257,10 @@ pub fn margins(
     forest: &[Tree],
     label_part: &TreeModelFile,
     parts: &[BinnedFeatures],
-) -> Result<Vec<f64>, String> {
-    let weights = label_part
-        .leaf_weights
-        .as_ref()
-        .ok_or("the label holder's part has no leaf weights")?;
+) -> Result<Vec<f64>, DemoError> {
+    let weights = label_part.leaf_weights.as_ref().ok_or(DemoError::Missing(
+        "the label holder's part has no leaf weights",
+    ))?;
     let base = label_part.base_margin.unwrap_or_default();
     let n = parts.first().map_or(0, BinnedFeatures::rows);
     Ok((0..n)

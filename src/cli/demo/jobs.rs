@@ -3,6 +3,7 @@
 //! result.
 
 use super::data::{self, RegionRows};
+use super::error::DemoError;
 use super::procs::Finished;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -37,11 +38,11 @@ impl Outcome {
     }
 }
 
-pub fn read_csv(path: &Path) -> Result<(Vec<String>, Vec<Vec<String>>), String> {
-    let mut r = csv::Reader::from_path(path).map_err(|e| format!("{}: {e}", path.display()))?;
+pub fn read_csv(path: &Path) -> Result<(Vec<String>, Vec<Vec<String>>), DemoError> {
+    let mut r = csv::Reader::from_path(path).map_err(DemoError::csv(path))?;
     let header = r
         .headers()
-        .map_err(|e| format!("{}: {e}", path.display()))?
+        .map_err(DemoError::csv(path))?
         .iter()
         .map(str::to_string)
         .collect();
@@ -49,17 +50,20 @@ pub fn read_csv(path: &Path) -> Result<(Vec<String>, Vec<Vec<String>>), String> 
         .records()
         .map(|rec| {
             rec.map(|r| r.iter().map(str::to_string).collect())
-                .map_err(|e| format!("{}: {e}", path.display()))
+                .map_err(DemoError::csv(path))
         })
         .collect::<Result<_, _>>()?;
     Ok((header, rows))
 }
 
-pub fn column(header: &[String], name: &str, path: &Path) -> Result<usize, String> {
+pub fn column(header: &[String], name: &str, path: &Path) -> Result<usize, DemoError> {
     header
         .iter()
         .position(|h| h == name)
-        .ok_or_else(|| format!("{}: no column {name}", path.display()))
+        .ok_or_else(|| DemoError::NoColumn {
+            path: path.to_path_buf(),
+            column: name.to_string(),
+        })
 }
 
 /// Checks a statistics result file (income mean and variance by region,
@@ -67,7 +71,7 @@ pub fn column(header: &[String], name: &str, path: &Path) -> Result<usize, Strin
 /// computation over every agency's rows; the last agency is the receiver,
 /// whose own rows do not count towards the minimum. Returns the result and
 /// the check, in words.
-pub fn check_statistics(out: &Path, inputs: &[RegionRows]) -> Result<(String, String), String> {
+pub fn check_statistics(out: &Path, inputs: &[RegionRows]) -> Result<(String, String), DemoError> {
     let expected = data::plaintext_stats(inputs);
     let (header, rows) = read_csv(out)?;
     let [g, status, mean, var] =
@@ -132,7 +136,7 @@ pub fn check_statistics(out: &Path, inputs: &[RegionRows]) -> Result<(String, St
 /// Secure aggregation of model updates, as a researcher embeds it: the
 /// server and every client run in this process, a thread each, over
 /// in-memory links; some clients vanish mid-round.
-pub fn secure_aggregation() -> Result<Outcome, String> {
+pub fn secure_aggregation() -> Result<Outcome, DemoError> {
     use indomain_aggregate::secagg::Params;
     use indomain_aggregate::secagg::sim::{Dropout, simulate_round};
     use rand::rngs::StdRng;
@@ -141,7 +145,7 @@ pub fn secure_aggregation() -> Result<Outcome, String> {
     const CLIENTS: usize = 40;
     const LEN: usize = 10_000;
     const DROPPED: [usize; 4] = [3, 11, 22, 35];
-    let params = Params::new(CLIENTS, LEN, 16, 1000.0).map_err(|e| e.to_string())?;
+    let params = Params::new(CLIENTS, LEN, 16, 1000.0)?;
     let mut rng = StdRng::seed_from_u64(11);
     let updates: Vec<Vec<f64>> = (0..CLIENTS)
         .map(|_| (0..LEN).map(|_| rng.random_range(-1.0..1.0)).collect())
@@ -151,8 +155,7 @@ pub fn secure_aggregation() -> Result<Outcome, String> {
         plan[u] = Dropout::BeforeMaskedInput;
     }
     let start = Instant::now();
-    let round = simulate_round(&params, &updates, &plan, indomain_net::Limits::default())
-        .map_err(|e| e.to_string())?;
+    let round = simulate_round(&params, &updates, &plan, indomain_net::Limits::default())?;
     let seconds = start.elapsed().as_secs_f64();
     let out = &round.output;
     let worst = (0..LEN)

@@ -17,6 +17,7 @@
 
 mod data;
 mod dp_budget;
+mod error;
 mod gbdt;
 mod gbdt_replay;
 mod jobs;
@@ -30,6 +31,7 @@ mod training;
 mod verification;
 
 use super::CliResult;
+use error::DemoError;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -219,18 +221,18 @@ pub fn run(args: Args) -> CliResult {
 
 /// Prints the bank's console address (from its node's ready line) and its
 /// operator token.
-fn print_console(ready: &str) -> Result<(), String> {
+fn print_console(ready: &str) -> Result<(), DemoError> {
     let after = ready
         .split(", console ")
         .nth(1)
-        .ok_or("the bank's node started no console")?;
+        .ok_or(DemoError::Missing("the bank's node started no console"))?;
     let url = after.split_whitespace().next().unwrap_or_default();
     let token_file = after
         .split("(token in ")
         .nth(1)
         .and_then(|t| t.strip_suffix(')'))
         .unwrap_or_default();
-    let token = std::fs::read_to_string(token_file).map_err(|e| format!("{token_file}: {e}"))?;
+    let token = std::fs::read_to_string(token_file).map_err(DemoError::io(token_file))?;
     println!("## Operator console of the bank's node");
     println!("  open {url} and log in with the token {}", token.trim());
     println!("  (the token file is {token_file}; `demo --console` keeps it running)");
@@ -270,7 +272,7 @@ struct Runner {
 }
 
 impl Runner {
-    fn run(&mut self, heading: &str, job: impl FnOnce() -> Result<jobs::Outcome, String>) {
+    fn run(&mut self, heading: &str, job: impl FnOnce() -> Result<jobs::Outcome, DemoError>) {
         self.count += 1;
         println!("## {}. {heading}", self.count);
         match job() {
@@ -279,7 +281,7 @@ impl Runner {
                 self.failed += usize::from(!outcome.passed());
             }
             Err(e) => {
-                println!("  failed:\n{}\n", procs::indent(&e));
+                println!("  failed:\n{}\n", procs::indent(&e.to_string()));
                 self.failed += 1;
             }
         }
@@ -302,7 +304,7 @@ fn report(o: &jobs::Outcome) {
     println!();
 }
 
-fn make_node(exe: &Path, dir: &Path, name: &'static str) -> Result<Node, String> {
+fn make_node(exe: &Path, dir: &Path, name: &'static str) -> Result<Node, DemoError> {
     let identity = dir.join(format!("{name}.id"));
     let out = procs::run_one(
         exe,
@@ -322,7 +324,11 @@ fn make_node(exe: &Path, dir: &Path, name: &'static str) -> Result<Node, String>
                 .strip_prefix(&format!("{name}="))
                 .map(|fp| format!("{name}={fp}"))
         })
-        .ok_or_else(|| format!("keygen for {name} printed no fingerprint:\n{out}"))?;
+        .ok_or_else(|| DemoError::Printed {
+            command: format!("keygen for {name}"),
+            what: "fingerprint",
+            output: out.clone(),
+        })?;
     Ok(Node {
         name,
         identity,

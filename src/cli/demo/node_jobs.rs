@@ -8,6 +8,7 @@
 //! the end every node's audit log is verified.
 
 use super::data::{PsiData, RegionRows};
+use super::error::DemoError;
 use super::jobs::{MIN_GROUP, Outcome, check_statistics, column, read_csv};
 use super::nodes::{self, Site};
 use super::procs::Finished;
@@ -65,7 +66,7 @@ pub fn run_job(
     others: &[&Site],
     file: &str,
     spec: &str,
-) -> Result<(Vec<JobSummary>, f64), String> {
+) -> Result<(Vec<JobSummary>, f64), DemoError> {
     let start = Instant::now();
     println!(
         "  $ indomain job submit --config {} {}",
@@ -87,10 +88,11 @@ pub fn run_job(
     }
     let seconds = start.elapsed().as_secs_f64();
     if let Some(bad) = all.iter().find(|j| j.state != "completed") {
-        return Err(format!(
-            "job {} is {} on a node: {}",
-            bad.job_id, bad.state, bad.detail
-        ));
+        return Err(DemoError::JobFailed {
+            job: bad.job_id.clone(),
+            state: bad.state.to_string(),
+            detail: bad.detail.clone(),
+        });
     }
     Ok((all, seconds))
 }
@@ -117,14 +119,14 @@ fn plaintext_intersection(psi: &PsiData) -> BTreeSet<String> {
 }
 
 /// The `id` column of the one output file `site` received for `job_id`.
-fn received_keys(site: &Site, job_id: &str) -> Result<BTreeSet<String>, String> {
+fn received_keys(site: &Site, job_id: &str) -> Result<BTreeSet<String>, DemoError> {
     let files = site.result_files(job_id)?;
     let [file] = files.as_slice() else {
-        return Err(format!(
-            "{} holds {} output files for {job_id}",
-            site.name,
-            files.len()
-        ));
+        return Err(DemoError::Outputs {
+            node: site.name.to_string(),
+            job: job_id.to_string(),
+            count: files.len(),
+        });
     };
     let (header, rows) = read_csv(file)?;
     let id = column(&header, "id", file)?;
@@ -132,7 +134,7 @@ fn received_keys(site: &Site, job_id: &str) -> Result<BTreeSet<String>, String> 
 }
 
 /// The bank proposes a PSI intersection to the tax bureau; both learn it.
-pub fn intersection(sites: &Sites, psi: &PsiData) -> Result<Outcome, String> {
+pub fn intersection(sites: &Sites, psi: &PsiData) -> Result<Outcome, DemoError> {
     let (bank, tax) = (sites.bank, sites.tax);
     let spec = psi_spec(
         "demo-overlap",
@@ -187,7 +189,7 @@ pub fn intersection(sites: &Sites, psi: &PsiData) -> Result<Outcome, String> {
 
 /// The bank proposes a PSI join to the tax bureau: both end with the
 /// shared customers' ids in one common order, to align their rows.
-pub fn join(sites: &Sites, psi: &PsiData) -> Result<Outcome, String> {
+pub fn join(sites: &Sites, psi: &PsiData) -> Result<Outcome, DemoError> {
     let (bank, tax) = (sites.bank, sites.tax);
     let spec = psi_spec(
         "demo-align",
@@ -202,11 +204,13 @@ pub fn join(sites: &Sites, psi: &PsiData) -> Result<Outcome, String> {
     );
     let (jobs, seconds) = run_job(bank, &[tax], "align.toml", &spec)?;
     let expected = plaintext_intersection(psi);
-    let ordered = |site: &Site| -> Result<Vec<String>, String> {
+    let ordered = |site: &Site| -> Result<Vec<String>, DemoError> {
         let files = site.result_files("demo-align")?;
-        let file = files
-            .first()
-            .ok_or_else(|| format!("{} received no alignment", site.name))?;
+        let file = files.first().ok_or_else(|| DemoError::Outputs {
+            node: site.name.to_string(),
+            job: "demo-align".to_string(),
+            count: 0,
+        })?;
         let (header, rows) = read_csv(file)?;
         let id = column(&header, "id", file)?;
         Ok(rows.into_iter().map(|r| r[id].clone()).collect())
@@ -245,7 +249,7 @@ pub fn join(sites: &Sites, psi: &PsiData) -> Result<Outcome, String> {
 
 /// The tax bureau proposes a PSI intersection-sum to the bank: both learn
 /// how many customers are shared, the tax bureau the total tax they paid.
-pub fn intersection_sum(sites: &Sites, psi: &PsiData) -> Result<Outcome, String> {
+pub fn intersection_sum(sites: &Sites, psi: &PsiData) -> Result<Outcome, DemoError> {
     let (bank, tax) = (sites.bank, sites.tax);
     let mut spec = psi_spec(
         "demo-tax-sum",
@@ -267,7 +271,7 @@ pub fn intersection_sum(sites: &Sites, psi: &PsiData) -> Result<Outcome, String>
         tax.name
     ));
     let (jobs, seconds) = run_job(tax, &[bank], "tax-sum.toml", &spec)?;
-    let cell = |site: &Site, file: &str, name: &str| -> Result<String, String> {
+    let cell = |site: &Site, file: &str, name: &str| -> Result<String, DemoError> {
         let path = site
             .dir
             .join("results")
@@ -278,7 +282,7 @@ pub fn intersection_sum(sites: &Sites, psi: &PsiData) -> Result<Outcome, String>
         let c = column(&header, name, &path)?;
         rows.first()
             .map(|r| r[c].clone())
-            .ok_or_else(|| format!("{}: no result row", path.display()))
+            .ok_or(DemoError::NoResultRow { path })
     };
     let shared = plaintext_intersection(psi);
     let expected_sum: u64 = psi
@@ -326,7 +330,7 @@ pub fn intersection_sum(sites: &Sites, psi: &PsiData) -> Result<Outcome, String>
 
 /// The tax bureau proposes a PSI cardinality job to the bank and alone
 /// learns how many customers are shared.
-pub fn cardinality(sites: &Sites, psi: &PsiData) -> Result<Outcome, String> {
+pub fn cardinality(sites: &Sites, psi: &PsiData) -> Result<Outcome, DemoError> {
     let (bank, tax) = (sites.bank, sites.tax);
     let spec = psi_spec(
         "demo-count",
@@ -342,7 +346,9 @@ pub fn cardinality(sites: &Sites, psi: &PsiData) -> Result<Outcome, String> {
     let (jobs, seconds) = run_job(tax, &[bank], "count.toml", &spec)?;
     let expected = plaintext_intersection(psi).len();
     let files = tax.result_files("demo-count")?;
-    let file = files.first().ok_or("the tax bureau received no output")?;
+    let file = files
+        .first()
+        .ok_or(DemoError::Missing("the tax bureau received no output"))?;
     let (header, rows) = read_csv(file)?;
     let c = column(&header, "intersection_size", file)?;
     let got = rows.first().map(|r| r[c].clone()).unwrap_or_default();
@@ -370,10 +376,10 @@ pub fn cardinality(sites: &Sites, psi: &PsiData) -> Result<Outcome, String> {
 /// tax bureau deals the randomness of the secure comparison that decides
 /// suppression (it reads no data and learns nothing), so no party learns
 /// the small region's count.
-pub fn statistics(sites: &Sites, inputs: &[RegionRows]) -> Result<Outcome, String> {
+pub fn statistics(sites: &Sites, inputs: &[RegionRows]) -> Result<Outcome, DemoError> {
     let (office, bank, dealer) = (sites.stats, sites.bank, sites.tax);
     let [bank_in, _, office_in] = inputs else {
-        return Err("the demo has three organisations".into());
+        return Err(DemoError::Missing("the demo has three organisations"));
     };
     let categories = super::data::REGIONS.join(",");
     let mut spec = format!(
@@ -397,9 +403,9 @@ pub fn statistics(sites: &Sites, inputs: &[RegionRows]) -> Result<Outcome, Strin
     ));
     let (jobs, seconds) = run_job(office, &[bank, dealer], "incomes.toml", &spec)?;
     let files = office.result_files("demo-incomes")?;
-    let file = files
-        .first()
-        .ok_or("the statistics office received no output")?;
+    let file = files.first().ok_or(DemoError::Missing(
+        "the statistics office received no output",
+    ))?;
     // The receiver (the office) last, as the check expects.
     let contributed = [bank_in.clone(), office_in.clone()];
     let (result, check) = check_statistics(file, &contributed)?;
@@ -423,7 +429,7 @@ const REFUSING_RULE: &str = "policy.peers.bank.allow[0].columns";
 /// The bank asks for the tax bureau's `tax_paid` column (graded core) in a
 /// PSI job; the tax bureau's policy refuses it, naming the rule, before
 /// reading any data.
-pub fn refused(sites: &Sites) -> Result<Outcome, String> {
+pub fn refused(sites: &Sites) -> Result<Outcome, DemoError> {
     let (bank, tax) = (sites.bank, sites.tax);
     let spec = psi_spec(
         "demo-overreach",

@@ -5,6 +5,7 @@
 //! exactly as `indomain job submit | status | result` does.
 
 use super::Node;
+use super::error::DemoError;
 use super::procs;
 use indomain_node::config::NodeConfig;
 use indomain_node::control::{self, BudgetLine, JobState, JobSummary, Request, Response};
@@ -36,9 +37,9 @@ pub struct Site {
 impl Site {
     /// A directory for `node` under `root`, with the audit key of its
     /// identity and a free loopback port.
-    pub fn new(exe: &Path, root: &Path, node: &Node) -> Result<Site, String> {
+    pub fn new(exe: &Path, root: &Path, node: &Node) -> Result<Site, DemoError> {
         let dir = root.join("nodes").join(node.name);
-        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        std::fs::create_dir_all(&dir).map_err(DemoError::io(&dir))?;
         let identity = node.identity.to_string_lossy().into_owned();
         let audit_key = procs::run_one(exe, &["audit", "key", "--identity", &identity])?
             .trim()
@@ -47,8 +48,12 @@ impl Site {
             .peer_entry
             .split_once('=')
             .map(|(_, fp)| fp.to_string())
-            .ok_or_else(|| format!("no fingerprint in {:?}", node.peer_entry))?;
-        let port = procs::free_udp_addr().map_err(|e| e.to_string())?.port();
+            .ok_or_else(|| DemoError::Printed {
+                command: format!("keygen for {}", node.name),
+                what: "fingerprint",
+                output: node.peer_entry.clone(),
+            })?;
+        let port = procs::free_udp_addr().map_err(DemoError::Port)?.port();
         Ok(Site {
             name: node.name,
             config: dir.join("node.toml"),
@@ -62,7 +67,12 @@ impl Site {
 
     /// Writes `node.toml`: every other site is a peer; `datasets` and
     /// `policy` are TOML tables of this site's own.
-    pub fn write_config(&self, sites: &[Site], datasets: &str, policy: &str) -> Result<(), String> {
+    pub fn write_config(
+        &self,
+        sites: &[Site],
+        datasets: &str,
+        policy: &str,
+    ) -> Result<(), DemoError> {
         // Relative to this file (the identity is two levels up, in the
         // demo's directory), so that a kept directory still works.
         let identity = self
@@ -87,26 +97,39 @@ impl Site {
         text.push_str(datasets);
         text.push('\n');
         text.push_str(policy);
-        std::fs::write(&self.config, text).map_err(|e| format!("{}: {e}", self.config.display()))
+        std::fs::write(&self.config, text).map_err(DemoError::io(&self.config))
     }
 
     /// Turns on the operator console of this site's node, on a free
     /// loopback port (its address is on the node's ready line).
-    pub fn enable_console(&self) -> Result<(), String> {
-        let err = |e: std::io::Error| format!("{}: {e}", self.config.display());
-        let text = std::fs::read_to_string(&self.config).map_err(err)?;
-        std::fs::write(&self.config, format!("console = \"127.0.0.1:0\"\n{text}")).map_err(err)
+    pub fn enable_console(&self) -> Result<(), DemoError> {
+        let text = std::fs::read_to_string(&self.config).map_err(DemoError::io(&self.config))?;
+        std::fs::write(&self.config, format!("console = \"127.0.0.1:0\"\n{text}"))
+            .map_err(DemoError::io(&self.config))
+    }
+
+    fn unexpected(&self, answer: Response) -> DemoError {
+        DemoError::Answer {
+            node: self.name.to_string(),
+            answer: format!("{answer:?}"),
+        }
     }
 
     fn socket(&self) -> PathBuf {
         self.dir.join("control.sock")
     }
 
-    fn call(&self, request: &Request) -> Result<Response, String> {
+    fn call(&self, request: &Request) -> Result<Response, DemoError> {
         match control::call(&self.socket(), request) {
-            Ok(Response::Error { message }) => Err(format!("{}: {message}", self.name)),
+            Ok(Response::Error { message }) => Err(DemoError::Refused {
+                node: self.name.to_string(),
+                message,
+            }),
             Ok(r) => Ok(r),
-            Err(e) => Err(format!("{}: {e}", self.name)),
+            Err(source) => Err(DemoError::Control {
+                node: self.name.to_string(),
+                source,
+            }),
         }
     }
 
@@ -114,29 +137,29 @@ impl Site {
     /// against the node's configuration first (as `indomain job submit
     /// --config` does). Returns the job as the node reports it after every
     /// peer answered: running, or refused with the rule.
-    pub fn submit(&self, file: &str, spec: &str) -> Result<JobSummary, String> {
+    pub fn submit(&self, file: &str, spec: &str) -> Result<JobSummary, DemoError> {
         let jobs = self.dir.join("jobs");
-        std::fs::create_dir_all(&jobs).map_err(|e| format!("{}: {e}", jobs.display()))?;
+        std::fs::create_dir_all(&jobs).map_err(DemoError::io(&jobs))?;
         let path = jobs.join(file);
-        std::fs::write(&path, spec).map_err(|e| format!("{}: {e}", path.display()))?;
-        let config = NodeConfig::load(&self.config).map_err(|e| e.to_string())?;
-        let spec = JobSpec::load(&path, Some(&config.known())).map_err(|e| e.to_string())?;
+        std::fs::write(&path, spec).map_err(DemoError::io(&path))?;
+        let config = NodeConfig::load(&self.config)?;
+        let spec = JobSpec::load(&path, Some(&config.known()))?;
         match self.call(&Request::Submit {
             spec,
             wait_secs: Some(60),
         })? {
             Response::Job(job) => Ok(job),
-            other => Err(format!("{}: unexpected answer {other:?}", self.name)),
+            other => Err(self.unexpected(other)),
         }
     }
 
     /// The job's state on this node.
-    pub fn status(&self, job_id: &str) -> Result<JobSummary, String> {
+    pub fn status(&self, job_id: &str) -> Result<JobSummary, DemoError> {
         match self.call(&Request::Status {
             job_id: job_id.to_string(),
         })? {
             Response::Job(job) => Ok(job),
-            other => Err(format!("{}: unexpected answer {other:?}", self.name)),
+            other => Err(self.unexpected(other)),
         }
     }
 
@@ -149,7 +172,7 @@ impl Site {
         since: Instant,
         mut last: Option<JobState>,
         deadline: Duration,
-    ) -> Result<JobSummary, String> {
+    ) -> Result<JobSummary, DemoError> {
         loop {
             let job = self.status(job_id)?;
             if Some(job.state) != last {
@@ -160,38 +183,38 @@ impl Site {
                 return Ok(job);
             }
             if since.elapsed() > deadline {
-                return Err(format!(
-                    "job {job_id} still {} on {} after {} s",
-                    job.state,
-                    self.name,
-                    deadline.as_secs()
-                ));
+                return Err(DemoError::Unsettled {
+                    job: job_id.to_string(),
+                    state: job.state.to_string(),
+                    node: self.name.to_string(),
+                    secs: deadline.as_secs(),
+                });
             }
             std::thread::sleep(Duration::from_millis(25));
         }
     }
 
     /// The files of the outputs this node received for a completed job.
-    pub fn result_files(&self, job_id: &str) -> Result<Vec<PathBuf>, String> {
+    pub fn result_files(&self, job_id: &str) -> Result<Vec<PathBuf>, DemoError> {
         match self.call(&Request::Result {
             job_id: job_id.to_string(),
         })? {
             Response::Outputs { files, .. } => Ok(files),
-            other => Err(format!("{}: unexpected answer {other:?}", self.name)),
+            other => Err(self.unexpected(other)),
         }
     }
 
     /// The DP budgets of this node's policy, with what remains this month
     /// (as `indomain job budget` shows them).
-    pub fn budgets(&self) -> Result<Vec<BudgetLine>, String> {
+    pub fn budgets(&self) -> Result<Vec<BudgetLine>, DemoError> {
         match self.call(&Request::Budget)? {
             Response::Budget { budgets } => Ok(budgets),
-            other => Err(format!("{}: unexpected answer {other:?}", self.name)),
+            other => Err(self.unexpected(other)),
         }
     }
 
     /// `indomain audit verify --config node.toml`: its summary line.
-    pub fn audit_verify(&self, exe: &Path) -> Result<String, String> {
+    pub fn audit_verify(&self, exe: &Path) -> Result<String, DemoError> {
         let config = self.config.to_string_lossy().into_owned();
         procs::run_one(exe, &["audit", "verify", "--config", &config])
             .map(|out| out.trim().to_string())
@@ -222,13 +245,12 @@ impl Drop for Running {
 /// Starts `indomain node --config` for every site (its log in
 /// `node.log`) and waits for each to print its ready line, which it
 /// returns.
-pub fn start(exe: &Path, sites: &[Site]) -> Result<(Running, Vec<String>), String> {
+pub fn start(exe: &Path, sites: &[Site]) -> Result<(Running, Vec<String>), DemoError> {
     let mut running = Running(Vec::new());
     let mut ready = Vec::new();
     for site in sites {
         let log_path = site.dir.join("node.log");
-        let log = indomain_node::private::create(&log_path)
-            .map_err(|e| format!("{}: {e}", log_path.display()))?;
+        let log = indomain_node::private::create(&log_path).map_err(DemoError::io(&log_path))?;
         let mut child = Command::new(exe)
             .arg("node")
             .arg("--config")
@@ -237,7 +259,10 @@ pub fn start(exe: &Path, sites: &[Site]) -> Result<(Running, Vec<String>), Strin
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))
             .spawn()
-            .map_err(|e| format!("cannot start the {} node: {e}", site.name))?;
+            .map_err(|source| DemoError::Start {
+                program: format!("the {} node", site.name),
+                source,
+            })?;
         let stdout = child.stdout.take();
         running.0.push(child);
         let (tx, rx) = mpsc::channel();
@@ -253,11 +278,10 @@ pub fn start(exe: &Path, sites: &[Site]) -> Result<(Running, Vec<String>), Strin
         let line = rx.recv_timeout(START_DEADLINE).unwrap_or_default();
         if !line.contains("ready") {
             let log = std::fs::read_to_string(&log_path).unwrap_or_default();
-            return Err(format!(
-                "the {} node did not start:\n{}",
-                site.name,
-                procs::indent(log.trim())
-            ));
+            return Err(DemoError::NodeStart {
+                node: site.name.to_string(),
+                log: procs::indent(log.trim()),
+            });
         }
         ready.push(line.trim().to_string());
     }

@@ -9,6 +9,7 @@
 
 use super::Node;
 use super::data::{REGIONS, RegionRows};
+use super::error::DemoError;
 use super::jobs::{MIN_GROUP, Outcome, PROCESSES, column, read_csv};
 use super::procs::{self, Finished};
 use std::collections::BTreeMap;
@@ -28,15 +29,15 @@ pub fn dp_histogram(
     dir: &Path,
     nodes: &[Node],
     incomes: &[RegionRows],
-) -> Result<Outcome, String> {
+) -> Result<Outcome, DemoError> {
     let work = dir.join("dp-histogram");
-    std::fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
+    std::fs::create_dir_all(&work).map_err(DemoError::io(&work))?;
     let mut entries = Vec::new();
     for n in nodes {
-        let addr = procs::free_udp_addr().map_err(|e| e.to_string())?;
+        let addr = procs::free_udp_addr().map_err(DemoError::Port)?;
         entries.push(format!("{}@{addr}", n.peer_entry));
     }
-    let receiver = nodes.last().ok_or("no agencies")?.name;
+    let receiver = nodes.last().ok_or(DemoError::Missing("no agencies"))?.name;
     let edges: Vec<String> = EDGES.iter().map(|e| e.to_string()).collect();
     let clip = format!("{},{}", EDGES[0], EDGES[EDGES.len() - 1]);
     let output = work.join("histogram.csv");
@@ -50,7 +51,7 @@ pub fn dp_histogram(
             for (region, income) in &rows.rows {
                 text.push_str(&format!("{region},{income}\n"));
             }
-            std::fs::write(&input, text).map_err(|e| format!("{}: {e}", input.display()))?;
+            std::fs::write(&input, text).map_err(DemoError::io(&input))?;
             let mut cmd = Command::new(exe);
             cmd.arg("aggregate")
                 .arg("--identity")
@@ -73,7 +74,10 @@ pub fn dp_histogram(
             cmd.stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .spawn()
-                .map_err(|e| format!("cannot start {}: {e}", node.name))
+                .map_err(|source| DemoError::Start {
+                    program: node.name.to_string(),
+                    source,
+                })
         })
         .collect::<Result<Vec<_>, _>>()?;
     let mut parties = Vec::new();
@@ -81,10 +85,13 @@ pub fn dp_histogram(
     for (node, child) in nodes.iter().zip(children) {
         let out = child
             .wait_with_output()
-            .map_err(|e| format!("{}: {e}", node.name))?;
+            .map_err(|source| DemoError::Start {
+                program: node.name.to_string(),
+                source,
+            })?;
         let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
         if !out.status.success() {
-            failed.push(format!("{}: {stderr}", node.name));
+            failed.push((node.name.to_string(), stderr.clone()));
         }
         parties.push(Finished {
             label: node.name.to_string(),
@@ -94,11 +101,16 @@ pub fn dp_histogram(
     }
     let seconds = started.elapsed().as_secs_f64();
     if !failed.is_empty() {
-        return Err(failed.join("\n"));
+        return Err(DemoError::Parties { failed });
     }
-    let summary = &parties.last().ok_or("no receiver")?.stderr;
-    let sd = figure_after(summary, "bin count").ok_or("the summary gives no noise scale")?;
-    let epsilon = figure_after(summary, "ε = ").ok_or("the summary gives no ε")?;
+    let summary = &parties
+        .last()
+        .ok_or(DemoError::Missing("no receiver"))?
+        .stderr;
+    let sd = figure_after(summary, "bin count")
+        .ok_or(DemoError::Missing("the summary gives no noise scale"))?;
+    let epsilon =
+        figure_after(summary, "ε = ").ok_or(DemoError::Missing("the summary gives no ε"))?;
     let (result, check) = compare(&output, incomes, sd)?;
     Ok(Outcome {
         title: format!(
@@ -130,7 +142,7 @@ fn figure_after(text: &str, label: &str) -> Option<f64> {
 /// released count is within 5.5 standard deviations of the exact one (a
 /// false alarm has probability below 10^−6 over the whole table) and a
 /// group is suppressed only if its noisy count could be below the minimum.
-fn compare(out: &Path, incomes: &[RegionRows], sd: f64) -> Result<(String, String), String> {
+fn compare(out: &Path, incomes: &[RegionRows], sd: f64) -> Result<(String, String), DemoError> {
     let mut exact: BTreeMap<(&str, usize), i64> = BTreeMap::new();
     let mut totals: BTreeMap<&str, i64> = BTreeMap::new();
     for (region, income) in incomes.iter().flat_map(|r| &r.rows) {

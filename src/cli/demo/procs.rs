@@ -1,6 +1,7 @@
 //! Running `indomain` commands for the demo, and what the report prints
 //! of them.
 
+use super::error::DemoError;
 use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
 use std::process::Command;
@@ -21,17 +22,19 @@ pub fn free_udp_addr() -> std::io::Result<SocketAddr> {
 }
 
 /// Runs `indomain <args>` once and returns its stdout; an error carries its stderr.
-pub fn run_one(exe: &Path, args: &[&str]) -> Result<String, String> {
+pub fn run_one(exe: &Path, args: &[&str]) -> Result<String, DemoError> {
     let out = Command::new(exe)
         .args(args)
         .output()
-        .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
+        .map_err(|source| DemoError::Start {
+            program: exe.display().to_string(),
+            source,
+        })?;
     if !out.status.success() {
-        return Err(format!(
-            "`indomain {}` failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
+        return Err(DemoError::Command {
+            command: args.join(" "),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }

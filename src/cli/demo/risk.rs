@@ -8,6 +8,7 @@
 //! the same bins; the scorecard's held-out AUC and KS are shown next to
 //! the node's logistic regression on the same held-out rows.
 
+use super::error::DemoError;
 use super::jobs::Outcome;
 use super::node_jobs::{self, Sites};
 use super::nodes::Site;
@@ -54,7 +55,10 @@ fn outputs(pairs: &[(&str, &str)]) -> String {
 /// The plaintext IV of every feature of both files on the binning job's
 /// training rows (rows every party holds, in id order, split with
 /// `seed`), ranked.
-fn plaintext_ranking(files: &(PathBuf, PathBuf), seed: u64) -> Result<Vec<(String, f64)>, String> {
+fn plaintext_ranking(
+    files: &(PathBuf, PathBuf),
+    seed: u64,
+) -> Result<Vec<(String, f64)>, DemoError> {
     let read = |path: &Path, label: bool| {
         load_raw_csv(
             path,
@@ -66,7 +70,6 @@ fn plaintext_ranking(files: &(PathBuf, PathBuf), seed: u64) -> Result<Vec<(Strin
             },
             &[],
         )
-        .map_err(|e| e.to_string())
     };
     let tables = [read(&files.0, true)?, read(&files.1, false)?];
     let mut ids: Vec<&String> = tables[0]
@@ -84,10 +87,13 @@ fn plaintext_ranking(files: &(PathBuf, PathBuf), seed: u64) -> Result<Vec<(Strin
         t.select(&rows).select(&parts.train)
     };
     let train: Vec<RawTable> = tables.iter().map(train).collect();
-    let y = train[0].y.clone().ok_or("the bank's file has no labels")?;
+    let y = train[0]
+        .y
+        .clone()
+        .ok_or(DemoError::Missing("the bank's file has no labels"))?;
     let mut ranking = Vec::new();
     for t in &train {
-        for b in bin_table(t, &BinParams::default()).map_err(|e| e.to_string())? {
+        for b in bin_table(t, &BinParams::default())? {
             let (e, n) = bin_counts(&b.index.to_vec(), &y, b.bins.bins());
             ranking.push((b.bins.name.clone(), woe_iv(&e, &n).iv));
         }
@@ -107,7 +113,7 @@ pub fn binning_and_scorecard(
     sites: &Sites,
     files: &(PathBuf, PathBuf),
     seed: u64,
-) -> Result<Outcome, String> {
+) -> Result<Outcome, DemoError> {
     let (bank, tax, dealer) = (sites.bank, sites.tax, sites.stats);
     let vertical = format!(
         "label_holder = \"{}\"\ndealer = \"{}\"\nid_column = \"id\"\nlabel_column = \"default\"\n\
@@ -142,10 +148,8 @@ pub fn binning_and_scorecard(
     let (_, card_seconds) = node_jobs::run_job(bank, &[tax, dealer], "scorecard.toml", &card)?;
 
     // The IV ranking the bank learned, against the plaintext one.
-    let at_bank = BinningFile::load(&released(bank, bank, "demo-binning", "binning.json"))
-        .map_err(|e| e.to_string())?;
-    let at_tax = BinningFile::load(&released(tax, bank, "demo-binning", "binning.json"))
-        .map_err(|e| e.to_string())?;
+    let at_bank = BinningFile::load(&released(bank, bank, "demo-binning", "binning.json"))?;
+    let at_tax = BinningFile::load(&released(tax, bank, "demo-binning", "binning.json"))?;
     let got = at_bank.iv_ranking();
     let want = plaintext_ranking(files, seed)?;
     let same_ranking = got.len() == want.len()
@@ -173,15 +177,15 @@ pub fn binning_and_scorecard(
 
     // The scorecard's held-out AUC and KS, next to the node's logistic
     // regression on the same held-out rows (the same split and seed).
-    let card = ScorecardFile::load(&released(bank, bank, "demo-scorecard", "model.json"))
-        .map_err(|e| e.to_string())?;
+    let card = ScorecardFile::load(&released(bank, bank, "demo-scorecard", "model.json"))?;
     let (auc, ks) = card
         .evaluation
         .map_or((f64::NAN, f64::NAN), |e| (e.auc, e.ks));
-    let lr = ModelFile::load(&released(bank, bank, "demo-credit", "model.json"))
-        .map_err(|e| e.to_string())?;
+    let lr = ModelFile::load(&released(bank, bank, "demo-credit", "model.json"))?;
     let Some(Evaluation::Classification(lr)) = lr.evaluation else {
-        return Err("the logistic regression's metrics are not a classification's".into());
+        return Err(DemoError::Missing(
+            "the logistic regression's metrics are not a classification's",
+        ));
     };
     write!(
         result,

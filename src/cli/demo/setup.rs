@@ -6,16 +6,13 @@
 
 use super::data::{PsiData, RegionRows};
 use super::dp_budget::{BUDGET_DELTA, BUDGET_EPSILON, PURPOSE};
+use super::error::DemoError;
 use super::jobs::{MIN_GROUP, read_csv};
 use super::node_jobs::{MIN_INTERSECTION, Sites};
 use super::nodes::Site;
 use super::training::MIN_ROWS;
 use rusqlite::{Connection, params};
 use std::path::{Path, PathBuf};
-
-fn sql(e: rusqlite::Error) -> String {
-    format!("SQLite: {e}")
-}
 
 /// Writes each organisation's database: the bank's customers, the tax
 /// bureau's taxpayers, and everyone's incomes by region.
@@ -24,48 +21,52 @@ pub fn write_databases(
     psi: &PsiData,
     incomes: &[RegionRows],
     training: &(PathBuf, PathBuf),
-) -> Result<(), String> {
+) -> Result<(), DemoError> {
     let open = |site: &Site| {
         let path = site.dir.join(format!("{}.db", site.name));
         let _ = std::fs::remove_file(&path);
-        Connection::open(&path).map_err(sql)
+        Connection::open(&path).map_err(DemoError::Sqlite)
     };
     let keyed = |conn: &mut Connection, table: &str, value: &str, rows: &[(String, u64)]| {
-        let tx = conn.transaction().map_err(sql)?;
+        let tx = conn.transaction().map_err(DemoError::Sqlite)?;
         tx.execute(
             &format!("CREATE TABLE {table} (id TEXT NOT NULL, {value} INTEGER NOT NULL)"),
             [],
         )
-        .map_err(sql)?;
+        .map_err(DemoError::Sqlite)?;
         {
             let mut insert = tx
                 .prepare(&format!("INSERT INTO {table} VALUES (?1, ?2)"))
-                .map_err(sql)?;
+                .map_err(DemoError::Sqlite)?;
             for (id, v) in rows {
-                insert.execute(params![id, *v as i64]).map_err(sql)?;
+                insert
+                    .execute(params![id, *v as i64])
+                    .map_err(DemoError::Sqlite)?;
             }
         }
-        tx.commit().map_err(sql)
+        tx.commit().map_err(DemoError::Sqlite)
     };
     let regional = |conn: &mut Connection, rows: &RegionRows| {
-        let tx = conn.transaction().map_err(sql)?;
+        let tx = conn.transaction().map_err(DemoError::Sqlite)?;
         tx.execute(
             "CREATE TABLE incomes (region TEXT NOT NULL, income REAL NOT NULL)",
             [],
         )
-        .map_err(sql)?;
+        .map_err(DemoError::Sqlite)?;
         {
             let mut insert = tx
                 .prepare("INSERT INTO incomes VALUES (?1, ?2)")
-                .map_err(sql)?;
+                .map_err(DemoError::Sqlite)?;
             for (region, income) in &rows.rows {
-                insert.execute(params![region, income]).map_err(sql)?;
+                insert
+                    .execute(params![region, income])
+                    .map_err(DemoError::Sqlite)?;
             }
         }
-        tx.commit().map_err(sql)
+        tx.commit().map_err(DemoError::Sqlite)
     };
     let [bank_in, tax_in, stats_in] = incomes else {
-        return Err("the demo has three organisations".into());
+        return Err(DemoError::Missing("the demo has three organisations"));
     };
     let mut bank = open(sites.bank)?;
     keyed(&mut bank, "customers", "balance", &psi.bank)?;
@@ -83,7 +84,7 @@ pub fn write_databases(
 /// Copies a CSV file whose first column is the text `id` and whose other
 /// columns are numbers into a new table (`default`, the label, as an
 /// integer).
-fn import_csv(conn: &mut Connection, table: &str, path: &Path) -> Result<(), String> {
+fn import_csv(conn: &mut Connection, table: &str, path: &Path) -> Result<(), DemoError> {
     let (header, rows) = read_csv(path)?;
     let sql_type = |c: &str| match c {
         "id" => "TEXT",
@@ -94,12 +95,12 @@ fn import_csv(conn: &mut Connection, table: &str, path: &Path) -> Result<(), Str
         .iter()
         .map(|c| format!("\"{c}\" {} NOT NULL", sql_type(c)))
         .collect();
-    let tx = conn.transaction().map_err(sql)?;
+    let tx = conn.transaction().map_err(DemoError::Sqlite)?;
     tx.execute(
         &format!("CREATE TABLE {table} ({})", columns.join(", ")),
         [],
     )
-    .map_err(sql)?;
+    .map_err(DemoError::Sqlite)?;
     {
         let marks: Vec<String> = (1..=header.len()).map(|i| format!("?{i}")).collect();
         let mut insert = tx
@@ -107,7 +108,7 @@ fn import_csv(conn: &mut Connection, table: &str, path: &Path) -> Result<(), Str
                 "INSERT INTO {table} VALUES ({})",
                 marks.join(", ")
             ))
-            .map_err(sql)?;
+            .map_err(DemoError::Sqlite)?;
         for row in &rows {
             let values: Vec<rusqlite::types::Value> = header
                 .iter()
@@ -117,19 +118,28 @@ fn import_csv(conn: &mut Connection, table: &str, path: &Path) -> Result<(), Str
                     "INTEGER" => v
                         .parse()
                         .map(rusqlite::types::Value::Integer)
-                        .map_err(|e| format!("{}: {v:?}: {e}", path.display())),
+                        .map_err(|e| cell(path, v, e)),
                     _ => v
                         .parse()
                         .map(rusqlite::types::Value::Real)
-                        .map_err(|e| format!("{}: {v:?}: {e}", path.display())),
+                        .map_err(|e| cell(path, v, e)),
                 })
-                .collect::<Result<_, String>>()?;
+                .collect::<Result<_, DemoError>>()?;
             insert
                 .execute(rusqlite::params_from_iter(values))
-                .map_err(sql)?;
+                .map_err(DemoError::Sqlite)?;
         }
     }
-    tx.commit().map_err(sql)
+    tx.commit().map_err(DemoError::Sqlite)
+}
+
+/// A cell of `path` that does not parse as a number.
+fn cell(path: &Path, value: &str, reason: impl std::fmt::Display) -> DemoError {
+    DemoError::Cell {
+        path: path.to_path_buf(),
+        value: value.to_string(),
+        reason: reason.to_string(),
+    }
 }
 
 /// The datasets section of `node.toml` for `site`, with graded columns.

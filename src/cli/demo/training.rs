@@ -6,6 +6,7 @@
 //! and expected calibration error against the converged model trained in
 //! plaintext on the joined files.
 
+use super::error::DemoError;
 use super::jobs::Outcome;
 use super::node_jobs::{self, Sites};
 use super::nodes::Site;
@@ -98,16 +99,16 @@ pub const MIN_ROWS: usize = 20;
 
 /// The converged model trained in plaintext on the joined files (the
 /// rows both hold, in id order, split 75/25 with `seed`).
-pub fn plaintext(files: &(PathBuf, PathBuf), seed: u64) -> Result<reference::Reference, String> {
+pub fn plaintext(files: &(PathBuf, PathBuf), seed: u64) -> Result<reference::Reference, DemoError> {
     let csv_spec = |label: Option<&str>| CsvSpec {
         id_column: "id".into(),
         label_column: label.map(str::to_string),
         features: None,
         task: Task::Logistic,
     };
-    let b = load_csv(&files.0, &csv_spec(Some("default"))).map_err(|e| e.to_string())?;
-    let t = load_csv(&files.1, &csv_spec(None)).map_err(|e| e.to_string())?;
-    reference::vertical(&[&b, &t], 0.25, &params(seed), None).map_err(|e| e.to_string())
+    let b = load_csv(&files.0, &csv_spec(Some("default")))?;
+    let t = load_csv(&files.1, &csv_spec(None))?;
+    Ok(reference::vertical(&[&b, &t], 0.25, &params(seed), None)?)
 }
 
 /// Trains the credit model as a node job (bank, tax bureau, statistics
@@ -117,7 +118,7 @@ pub fn node_training(
     sites: &Sites,
     files: &(PathBuf, PathBuf),
     seed: u64,
-) -> Result<Outcome, String> {
+) -> Result<Outcome, DemoError> {
     let (bank, tax, dealer) = (sites.bank, sites.tax, sites.stats);
     let (jobs, seconds) =
         node_jobs::run_job(bank, &[tax, dealer], "credit.toml", &spec(sites, seed))?;
@@ -127,15 +128,17 @@ pub fn node_training(
             .join(bank.name)
             .join("demo-credit/model.json")
     };
-    let bank_model = ModelFile::load(&model(bank)).map_err(|e| e.to_string())?;
-    let tax_model = ModelFile::load(&model(tax)).map_err(|e| e.to_string())?;
+    let bank_model = ModelFile::load(&model(bank))?;
+    let tax_model = ModelFile::load(&model(tax))?;
     let dealer_files = dealer.result_files("demo-credit")?.len();
 
     let plain = plaintext(files, seed)?;
     let (Some(Evaluation::Classification(secure)), Evaluation::Classification(clear)) =
         (bank_model.evaluation, plain.evaluation)
     else {
-        return Err("the bank's model file has no classification metrics".into());
+        return Err(DemoError::Missing(
+            "the bank's model file has no classification metrics",
+        ));
     };
     let gap = (secure.auc - clear.auc).abs();
     let loss_gap = (secure.log_loss - clear.log_loss).abs();

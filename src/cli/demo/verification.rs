@@ -7,6 +7,7 @@
 //! plaintext look-up.
 
 use super::Node;
+use super::error::DemoError;
 use super::jobs::{Outcome, PROCESSES, column, read_csv};
 use super::procs::{self, Finished};
 use rand::rngs::StdRng;
@@ -37,7 +38,7 @@ type Record = [String; 4];
 /// Registry of `n` taxpayers in `db` (table `registry`), and `n / 4`
 /// claims of the bank's customers in `claims`: correct, with a wrong city,
 /// with the name alone, or about someone not registered.
-fn write_data(db: &Path, claims: &Path, n: usize, seed: u64) -> Result<Vec<Record>, String> {
+fn write_data(db: &Path, claims: &Path, n: usize, seed: u64) -> Result<Vec<Record>, DemoError> {
     let mut rng = StdRng::seed_from_u64(seed ^ 0x5e5);
     let records: Vec<Record> = (0..n)
         .map(|i| {
@@ -49,7 +50,10 @@ fn write_data(db: &Path, claims: &Path, n: usize, seed: u64) -> Result<Vec<Recor
             ]
         })
         .collect();
-    let sql = |e: rusqlite::Error| format!("{}: {e}", db.display());
+    let sql = |source| DemoError::SqliteFile {
+        path: db.to_path_buf(),
+        source,
+    };
     let mut conn = Connection::open(db).map_err(sql)?;
     let tx = conn.transaction().map_err(sql)?;
     tx.execute(
@@ -79,14 +83,14 @@ fn write_data(db: &Path, claims: &Path, n: usize, seed: u64) -> Result<Vec<Recor
         };
         text.push_str(&line);
     }
-    std::fs::write(claims, text).map_err(|e| format!("{}: {e}", claims.display()))?;
+    std::fs::write(claims, text).map_err(DemoError::io(claims))?;
     Ok(records)
 }
 
 /// What a correct client writes for each claim: key, per attribute
 /// `match`, `no-match` or empty (not claimed), and the status when every
 /// attribute is claimed and matches.
-fn plaintext(records: &[Record], claims: &Path) -> Result<Vec<Vec<String>>, String> {
+fn plaintext(records: &[Record], claims: &Path) -> Result<Vec<Vec<String>>, DemoError> {
     let by_id: HashMap<&str, &Record> = records.iter().map(|r| (r[0].as_str(), r)).collect();
     let (_, rows) = read_csv(claims)?;
     Ok(rows
@@ -124,7 +128,7 @@ pub fn verification(
     client: &Node,
     rows: usize,
     seed: u64,
-) -> Result<Outcome, String> {
+) -> Result<Outcome, DemoError> {
     let db = dir.join("tax-registry.db");
     let claims = dir.join("bank_claims.csv");
     let store = dir.join("verify-store");
@@ -151,9 +155,7 @@ pub fn verification(
             &path(&store),
         ],
     )?;
-    let addr = procs::free_udp_addr()
-        .map_err(|e| e.to_string())?
-        .to_string();
+    let addr = procs::free_udp_addr().map_err(DemoError::Port)?.to_string();
     let mut child = Command::new(exe)
         .args(["verify", "serve", "--store", &path(&store), "--identity"])
         .arg(&operator.identity)
@@ -163,14 +165,21 @@ pub fn verification(
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| format!("cannot start the operator: {e}"))?;
+        .map_err(|source| DemoError::Start {
+            program: "the operator".to_string(),
+            source,
+        })?;
     let stderr = child.stderr.take();
     let _server = Server(child);
-    let mut reader = BufReader::new(stderr.ok_or("the operator's stderr")?);
+    let mut reader = BufReader::new(stderr.ok_or(DemoError::Missing("the operator's stderr"))?);
     let mut serving = String::new();
     let _ = reader.read_line(&mut serving);
     if !serving.contains("serving version") {
-        return Err(format!("the operator did not start: {serving}"));
+        return Err(DemoError::Printed {
+            command: "the operator (`indomain verify serve`)".to_string(),
+            what: "serving line",
+            output: serving,
+        });
     }
     // Keep reading, so that the operator never writes into a closed pipe.
     std::thread::spawn(move || reader.read_to_end(&mut Vec::new()));
@@ -182,11 +191,17 @@ pub fn verification(
         .arg(store.join("signing.pub"))
         .args(["--queries", &path(&claims), "--output", &path(&answers)])
         .output()
-        .map_err(|e| format!("cannot start the client: {e}"))?;
+        .map_err(|source| DemoError::Start {
+            program: "the client".to_string(),
+            source,
+        })?;
     let seconds = start.elapsed().as_secs_f64();
     let client_says = String::from_utf8_lossy(&queried.stderr).trim().to_string();
     if !queried.status.success() {
-        return Err(format!("the bank's query failed: {client_says}"));
+        return Err(DemoError::Command {
+            command: "verify query".to_string(),
+            stderr: client_says,
+        });
     }
 
     let expected = plaintext(&records, &claims)?;

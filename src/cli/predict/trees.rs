@@ -3,6 +3,7 @@
 
 use super::Args;
 use crate::cli::CliResult;
+use crate::cli::arg_error::{ArgError, position};
 
 type CliError = Box<dyn std::error::Error + Send + Sync>;
 use crate::cli::aggregate::parse_party;
@@ -26,21 +27,14 @@ use std::time::Instant;
 type PartyList = Vec<(TrustedPeer, SocketAddr)>;
 
 /// The party list, this party's index and the roles.
-fn setup(args: &Args, label_name: &str) -> Result<(PartyList, usize, Roles), String> {
+fn setup(args: &Args, label_name: &str) -> Result<(PartyList, usize, Roles), ArgError> {
     let parties = args
         .parties
         .iter()
         .map(|p| parse_party(p))
         .collect::<Result<Vec<_>, _>>()?;
     let names: Vec<String> = parties.iter().map(|(p, _)| p.name.clone()).collect();
-    let find = |name: &str, what: &str| {
-        names.iter().position(|n| n == name).ok_or_else(|| {
-            format!(
-                "{what} {name} is not in the --party list ({})",
-                names.join(", ")
-            )
-        })
-    };
+    let find = |name: &str, what: &'static str| position(&names, name, Some(what));
     let me = find(&args.me, "this party")?;
     let label = find(label_name, "the label holder")?;
     // Without --dealer, the two data parties generate the correlated
@@ -51,13 +45,11 @@ fn setup(args: &Args, label_name: &str) -> Result<(PartyList, usize, Roles), Str
         .map(|d| find(d, "the dealer"))
         .transpose()?;
     if dealer.is_none() && names.len() != 2 {
-        return Err(format!(
-            "without --dealer, a tree model is scored by exactly two parties (two-party \
-             correlations), not {}; give --dealer NAME (and list it in --party)",
-            names.len()
-        ));
+        return Err(ArgError::TwoParties {
+            parties: names.len(),
+        });
     }
-    let roles = Roles::new(names.len(), label, dealer).map_err(|e| e.to_string())?;
+    let roles = Roles::new(names.len(), label, dealer)?;
     Ok((parties, me, roles))
 }
 

@@ -9,6 +9,7 @@ mod trees;
 mod vertical;
 
 use super::CliResult;
+use super::arg_error::{self, ArgError};
 use indicatif::ProgressBar;
 use indomain_learn::calibration::{Calibration, Method};
 use indomain_learn::data::CsvSpec;
@@ -423,7 +424,7 @@ struct Parties {
 }
 
 impl Parties {
-    fn parse(args: &Args) -> Result<Self, String> {
+    fn parse(args: &Args) -> Result<Self, ArgError> {
         let entries = args
             .parties
             .iter()
@@ -438,16 +439,8 @@ impl Parties {
         self.entries.iter().map(|(p, _)| p.name.clone()).collect()
     }
 
-    fn index(&self, name: &str) -> Result<usize, String> {
-        self.entries
-            .iter()
-            .position(|(p, _)| p.name == name)
-            .ok_or_else(|| {
-                format!(
-                    "{name} is not in the --party list ({})",
-                    self.names().join(", ")
-                )
-            })
+    fn index(&self, name: &str) -> Result<usize, ArgError> {
+        arg_error::position(&self.names(), name, None)
     }
 }
 
@@ -495,9 +488,11 @@ impl Args {
     /// default) and the linear sigmoid (`--sigmoid clamped` is honoured,
     /// the Fourier default is not); no bound-Newton optimizer, convergence
     /// test or recalibration.
-    fn scorecard_params(&self) -> Result<TrainParams, String> {
+    fn scorecard_params(&self) -> Result<TrainParams, ArgError> {
         if self.recalibrate != RecalibrateArg::None {
-            return Err("a WOE scorecard is not recalibrated: drop --recalibrate".into());
+            return Err(ArgError::Combination(
+                "a WOE scorecard is not recalibrated: drop --recalibrate",
+            ));
         }
         Ok(TrainParams {
             task: self.task(),
@@ -535,20 +530,20 @@ impl Args {
 
     /// The DP parameters of a horizontal job, checked; `None` without
     /// --dp-epsilon.
-    fn fed_dp(&self) -> Result<Option<FedDp>, String> {
+    fn fed_dp(&self) -> Result<Option<FedDp>, ArgError> {
         let Some(epsilon) = self.dp_epsilon else {
             return Ok(None);
         };
-        let clip_norm = self.clip_norm.ok_or(
+        let clip_norm = self.clip_norm.ok_or(ArgError::Combination(
             "--dp-epsilon needs --clip-norm C: the L2 norm each client's update is clipped to",
-        )?;
+        ))?;
         let dp = FedDp {
             epsilon,
             delta: self.dp_delta,
             clip_norm,
             coalition: self.dp_coalition,
         };
-        dp.check().map_err(|e| e.to_string())?;
+        dp.check()?;
         Ok(Some(dp))
     }
 
@@ -572,11 +567,11 @@ impl Args {
         }
     }
 
-    fn limits(&self) -> Result<Limits, String> {
+    fn limits(&self) -> Result<Limits, ArgError> {
         super::net_args::timeout_limits(self.timeout)
     }
 
-    fn progress_bar(&self) -> Result<ProgressBar, String> {
+    fn progress_bar(&self) -> Result<ProgressBar, ArgError> {
         super::net_args::spinner(self.quiet)
     }
 }

@@ -246,14 +246,26 @@ pub struct DatasetSpec {
 }
 
 /// Checks a record's key: not empty, and not seen before in `keys`.
-pub fn check_key(keys: &mut HashSet<String>, key: &str, column: &str) -> Result<(), String> {
+pub fn check_key(keys: &mut HashSet<String>, key: &str, column: &str) -> Result<(), KeyProblem> {
     if key.is_empty() {
-        return Err(format!("the key column {column} is empty"));
+        return Err(KeyProblem::Empty(column.to_string()));
     }
     if !keys.insert(key.to_string()) {
-        return Err(format!("key {key} repeats an earlier row"));
+        return Err(KeyProblem::Repeated(key.to_string()));
     }
     Ok(())
+}
+
+/// Why a record's key is refused (the caller names the file and row).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyProblem {
+    /// The key cell is empty.
+    #[error("the key column {0} is empty")]
+    Empty(String),
+    /// The key is that of an earlier row.
+    #[error("key {0} repeats an earlier row")]
+    Repeated(String),
 }
 
 /// Reads a dataset from a CSV file with a header row. Cells are trimmed;
@@ -304,7 +316,8 @@ pub fn read_dataset(path: &Path, spec: &DatasetSpec) -> Result<Dataset, VerifyEr
             values: attrs.iter().map(|&i| cell(i)).collect(),
             labels: labels.iter().map(|&i| cell(i)).collect(),
         };
-        check_key(&mut keys, &r.key, &spec.key).map_err(|reason| line_err(line, reason))?;
+        check_key(&mut keys, &r.key, &spec.key)
+            .map_err(|reason| line_err(line, reason.to_string()))?;
         records.push(r);
     }
     Ok(Dataset {

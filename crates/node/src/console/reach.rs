@@ -11,8 +11,8 @@
 //! the probe timeout). No page render ever waits for a probe.
 
 use crate::config::NodeConfig;
-use indomain_net::Limits;
 use indomain_net::quic::{Endpoint, Identity, TrustedPeer};
+use indomain_net::{Limits, NetError};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -57,7 +57,7 @@ struct Inner {
 /// The probes of this node's peers.
 pub struct Reach {
     /// The client endpoint, or why there is none.
-    endpoint: Result<Arc<Endpoint>, String>,
+    endpoint: Result<Arc<Endpoint>, Arc<NetError>>,
     targets: Vec<Target>,
     inner: Arc<Mutex<Inner>>,
 }
@@ -101,7 +101,7 @@ impl Reach {
         .expect("a literal address");
         let endpoint = Endpoint::bind(identity, any, trusted, limits)
             .map(Arc::new)
-            .map_err(|e| format!("no endpoint to probe from: {e}"));
+            .map_err(Arc::new);
         Reach {
             endpoint,
             targets,
@@ -131,7 +131,7 @@ impl Reach {
 
 /// One round of probes.
 struct Round {
-    endpoint: Result<Arc<Endpoint>, String>,
+    endpoint: Result<Arc<Endpoint>, Arc<NetError>>,
     targets: Vec<Target>,
     inner: Arc<Mutex<Inner>>,
 }
@@ -146,11 +146,13 @@ impl Round {
                 let endpoint = self.endpoint.clone();
                 let inner = Arc::clone(&self.inner);
                 std::thread::spawn(move || {
-                    let outcome = endpoint.and_then(|e| probe(&e, &target));
+                    let outcome = endpoint
+                        .map_err(ProbeError::NoEndpoint)
+                        .and_then(|e| probe(&e, &target));
                     let probe = Probe {
                         reachable: outcome.is_ok(),
                         checked_ms: crate::time::now_millis(),
-                        detail: outcome.err().unwrap_or_default(),
+                        detail: outcome.err().map(|e| e.to_string()).unwrap_or_default(),
                     };
                     lock(&inner).results.insert(target.name, probe);
                 })
@@ -163,11 +165,21 @@ impl Round {
     }
 }
 
+/// Why a probe failed (shown as the probe's detail).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+enum ProbeError {
+    /// The console's client endpoint could not be bound.
+    #[error("no endpoint to probe from: {0}")]
+    NoEndpoint(Arc<NetError>),
+    /// The handshake with the peer failed.
+    #[error(transparent)]
+    Connect(#[from] NetError),
+}
+
 /// One handshake with `target`, closed at once.
-fn probe(endpoint: &Endpoint, target: &Target) -> Result<(), String> {
-    let channel = endpoint
-        .connect(target.address, &target.name)
-        .map_err(|e| e.to_string())?;
+fn probe(endpoint: &Endpoint, target: &Target) -> Result<(), ProbeError> {
+    let channel = endpoint.connect(target.address, &target.name)?;
     channel.stopper().stop(PROBE_REASON);
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! two-party correlations: parameters parsed and bounded, outputs as the
 //! protocol reveals them, leak profiles for policy.
 
+use crate::NodeError;
 use crate::jobspec::JobSpec;
 use crate::plan::{Correlations, JobPlan};
 use std::path::Path;
@@ -78,8 +79,8 @@ name = "model"
 receiver = "tax"
 "#;
 
-fn parse(text: &str) -> Result<JobSpec, String> {
-    JobSpec::from_toml(Path::new("job.toml"), text, None).map_err(|e| e.to_string())
+fn parse(text: &str) -> Result<JobSpec, NodeError> {
+    JobSpec::from_toml(Path::new("job.toml"), text, None)
 }
 
 /// `text` with its line starting `old` replaced by `new` (removed if empty).
@@ -170,7 +171,7 @@ fn a_horizontal_plan_refuses_bad_parameters_before_anyone_accepts() {
     ];
     for &(old, new, expected) in table {
         let text = edit(HORIZONTAL, old, new);
-        let message = parse(&text).unwrap_err();
+        let message = parse(&text).unwrap_err().to_string();
         assert!(message.contains(expected), "{old} -> {new}: {message}");
     }
     // A client whose columns differ from the others'.
@@ -179,17 +180,17 @@ fn a_horizontal_plan_refuses_bad_parameters_before_anyone_accepts() {
         "columns = [\"id\", \"y\", \"income\", \"age\"]",
         1,
     );
-    let message = parse(&text).unwrap_err();
+    let message = parse(&text).unwrap_err().to_string();
     assert!(
         message.contains("same columns in the same order"),
         "{message}"
     );
     // The server receives the model (it computes it) and no metrics.
     let text = HORIZONTAL.replace("[[outputs]]\nname = \"model\"\nreceiver = \"hub\"\n", "");
-    let message = parse(&text).unwrap_err();
+    let message = parse(&text).unwrap_err().to_string();
     assert!(message.contains("reveals the model to hub"), "{message}");
     let text = format!("{HORIZONTAL}\n[[outputs]]\nname = \"metrics\"\nreceiver = \"hub\"\n");
-    let message = parse(&text).unwrap_err();
+    let message = parse(&text).unwrap_err().to_string();
     assert!(message.contains("hub is the server"), "{message}");
 }
 
@@ -237,7 +238,7 @@ fn a_two_party_plan_has_no_dealer_and_is_refused_where_the_library_refuses_it() 
         ),
     ] {
         let text = edit(TWO_PARTY, old, new);
-        let message = parse(&text).unwrap_err();
+        let message = parse(&text).unwrap_err().to_string();
         assert!(message.contains(expected), "{old} -> {new}: {message}");
     }
     // Linear regression has no sigmoid: fourier is no obstacle.
@@ -247,6 +248,6 @@ fn a_two_party_plan_has_no_dealer_and_is_refused_where_the_library_refuses_it() 
     let three = format!(
         "{TWO_PARTY}\n[[parties]]\nname = \"third\"\ndataset = \"d\"\ncolumns = [\"id\", \"x\"]\n\n[[outputs]]\nname = \"model\"\nreceiver = \"third\"\n"
     );
-    let message = parse(&three).unwrap_err();
+    let message = parse(&three).unwrap_err().to_string();
     assert!(message.contains("exactly two parties"), "{message}");
 }
