@@ -125,8 +125,8 @@ fn demo_runs_every_job_and_matches_plaintext() {
     // its model part, the dealer none.
     assert!(
         stdout.contains("Gradient-boosted trees beside the logistic regression, as a node job")
-            && stdout.contains("logistic regression (demo-credit)  0.")
-            && stdout.contains("GBDT, 4 trees of depth 3, 8 bins   0.")
+            && stdout.contains("logistic regression (demo-credit)    0.")
+            && stdout.contains("GBDT, 4 trees of depth 3, 8 bins     0.")
             && stdout.contains(
                 "ok: replayed in plaintext on the same rows, split and bins, every split is a best candidate of its node"
             ),

@@ -155,10 +155,14 @@ pub fn node_training(
         })
         .collect();
     let mut result = format!(
-        "held-out AUC, the same {} rows        secure   plaintext\n\
-         \x20 logistic regression (demo-credit)  {:.4}   {:.4}\n\
-         \x20 GBDT, {TREES} trees of depth {MAX_DEPTH}, {BINS} bins   {:.4}   {:.4} (same bins)",
-        parts[0].rows.test, lr_secure.auc, lr_clear.auc, secure.auc, clear_auc
+        "{:<37}  secure   plaintext\n  {:<35}  {:.4}   {:.4}\n  {:<35}  {:.4}   {:.4} (same bins)",
+        format!("held-out AUC, the same {} rows", parts[0].rows.test),
+        "logistic regression (demo-credit)",
+        lr_secure.auc,
+        lr_clear.auc,
+        format!("GBDT, {TREES} trees of depth {MAX_DEPTH}, {BINS} bins"),
+        secure.auc,
+        clear_auc
     );
     write!(
         result,
