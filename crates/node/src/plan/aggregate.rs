@@ -14,7 +14,7 @@
 //! Differential privacy (issue #22): `dp_epsilon` (> 0, finite) releases
 //! the result with noise added inside the secret-shared sums
 //! ([`indomain_aggregate::stats::run_statistics_dp`]); with it
-//! `dp_delta` (in (0, 1), default [`DEFAULT_DELTA`]), `clip = "LO,HI"`
+//! `dp_delta` (in (0, 1), default [`indomain_aggregate::dp::DEFAULT_DELTA`]), `clip = "LO,HI"`
 //! (required for sum, mean and variance, refused for count) and
 //! `dp_coalition` (the most data parties whose noise a receiver may know;
 //! default all but one). Without a dealer the noisy counts decide
@@ -32,7 +32,7 @@
 use super::params::{Params, bad, bad_param};
 use super::{Correlations, LeakProfile};
 use crate::jobspec::{JobSpec, Part, Problem};
-use indomain_aggregate::dp::{Clip, DEFAULT_DELTA, DpSpec};
+use indomain_aggregate::dp::{Clip, DpSpec};
 use indomain_aggregate::stats::job::{
     DEFAULT_FRAC_BITS, DEFAULT_MAX_ABS, MAX_FRAC_BITS, MIN_GROUP_SIZE_FLOOR,
 };
@@ -282,27 +282,25 @@ fn decision(spec: &JobSpec, params: &Params<'_>, dp: bool) -> Result<CountDecisi
 /// The job's DP parameters, each checked on its own: the spec (with the
 /// clip bounds, if given) and whether `clip` was given.
 fn dp_params(params: &Params<'_>) -> Result<Option<(DpSpec, bool)>, Problem> {
-    let epsilon = params.number("dp_epsilon", |e| e > 0.0, "give a finite number above 0")?;
-    let Some(epsilon) = epsilon else {
-        if let Some(other) = ["dp_delta", "clip", "dp_coalition"]
-            .into_iter()
-            .find(|p| params.is_set(p))
-        {
-            return Err(bad_param(
-                other,
-                format!("parameter {other} is used with dp_epsilon only"),
-            ));
-        }
+    let Some(dp) = super::params::dp_params(params, "clip", MAX_DP_COALITION, |_| clip(params))?
+    else {
         return Ok(None);
     };
-    let delta = params
-        .number(
-            "dp_delta",
-            |d| d > 0.0 && d < 1.0,
-            "give a number in (0, 1)",
-        )?
-        .unwrap_or(DEFAULT_DELTA);
-    let clip = match params.list("clip", 3)? {
+    let spec = DpSpec {
+        epsilon: dp.epsilon,
+        delta: dp.delta,
+        clip: dp.clip,
+        coalition: dp.coalition,
+    };
+    Ok(Some((spec, dp.clip.is_some())))
+}
+
+/// The most data parties whose noise a receiver may be assumed to know.
+const MAX_DP_COALITION: usize = 64;
+
+/// Parameter `clip = "LO,HI"`, if given.
+fn clip(params: &Params<'_>) -> Result<Option<Clip>, Problem> {
+    Ok(match params.list("clip", 3)? {
         None => None,
         Some(bounds) => {
             let parsed: Vec<f64> = bounds
@@ -325,15 +323,7 @@ fn dp_params(params: &Params<'_>) -> Result<Option<(DpSpec, bool)>, Problem> {
                 }
             }
         }
-    };
-    let coalition = params.count("dp_coalition", 0..=64)?;
-    let spec = DpSpec {
-        epsilon,
-        delta,
-        clip,
-        coalition,
-    };
-    Ok(Some((spec, clip.is_some())))
+    })
 }
 
 /// Clip bounds where the statistic sums values, none for a count.

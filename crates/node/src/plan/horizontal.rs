@@ -38,7 +38,6 @@ use super::params::{Params, bad, bad_param};
 use super::train::{DEFAULT_MIN_ROWS, DEFAULT_TEST_FRACTION, MAX_EPOCHS};
 use super::{LeakProfile, set};
 use crate::jobspec::{JobSpec, Part, Problem};
-use indomain_aggregate::dp::DEFAULT_DELTA;
 use indomain_learn::fed_dp::FedDp;
 use indomain_learn::horizontal::FedAvgParams;
 use indomain_learn::horizontal_job::HorizontalJob;
@@ -296,40 +295,23 @@ impl HorizontalPlan {
 /// The job's DP parameters: `None` without `dp_epsilon`, whose companions
 /// are refused without it.
 fn dp_params(params: &Params<'_>) -> Result<Option<FedDp>, Problem> {
-    let Some(epsilon) = params.number("dp_epsilon", |e| e > 0.0, "give a finite number above 0")?
-    else {
-        if let Some(other) = ["dp_delta", "clip_norm", "dp_coalition"]
-            .into_iter()
-            .find(|p| params.is_set(p))
-        {
-            return Err(bad_param(
-                other,
-                format!("parameter {other} is used with dp_epsilon only"),
-            ));
-        }
+    let clip_norm = |epsilon| {
+        params
+            .number("clip_norm", |c| c > 0.0, "give a finite number above 0")?
+            .ok_or_else(|| {
+                bad(format!(
+                    "dp_epsilon = {epsilon} needs parameter clip_norm: the L2 norm each client's update is clipped to, which sets how much one client can change a round"
+                ))
+            })
+    };
+    let Some(dp) = super::params::dp_params(params, "clip_norm", MAX_CLIENTS, clip_norm)? else {
         return Ok(None);
     };
-    let delta = params
-        .number(
-            "dp_delta",
-            |d| d > 0.0 && d < 1.0,
-            "give a number in (0, 1)",
-        )?
-        .unwrap_or(DEFAULT_DELTA);
-    let clip_norm = params
-        .number("clip_norm", |c| c > 0.0, "give a finite number above 0")?
-        .ok_or_else(|| {
-            bad(format!(
-                "dp_epsilon = {epsilon} needs parameter clip_norm: the L2 norm each client's update is clipped to, which sets how much one client can change a round"
-            ))
-        })?;
     let dp = FedDp {
-        epsilon,
-        delta,
-        clip_norm,
-        coalition: params
-            .count("dp_coalition", 0..=MAX_CLIENTS as i64)?
-            .unwrap_or(0),
+        epsilon: dp.epsilon,
+        delta: dp.delta,
+        clip_norm: dp.clip,
+        coalition: dp.coalition.unwrap_or(0),
     };
     dp.check()
         .map_err(|e| bad(format!("differential privacy: {e}")))?;

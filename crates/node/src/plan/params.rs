@@ -201,3 +201,57 @@ impl<'a> Params<'a> {
         Ok(Some(items))
     }
 }
+
+/// The differential-privacy parameters aggregate and horizontal training
+/// jobs share, with the job's own clip parameter.
+pub(crate) struct DpParams<C> {
+    /// `dp_epsilon`: finite, above 0.
+    pub epsilon: f64,
+    /// `dp_delta`: in (0, 1), [`indomain_aggregate::dp::DEFAULT_DELTA`] by
+    /// default.
+    pub delta: f64,
+    /// The job's clip parameter, as `clip` read it.
+    pub clip: C,
+    /// `dp_coalition`, if given.
+    pub coalition: Option<usize>,
+}
+
+/// Parameters `dp_epsilon`, `dp_delta`, the job's clip parameter
+/// `clip_name` (read by `clip`, given ε for its refusals) and
+/// `dp_coalition` (at most `max_coalition`), in that order: `None` without
+/// `dp_epsilon`, whose companions are then refused.
+pub(crate) fn dp_params<C>(
+    params: &Params<'_>,
+    clip_name: &str,
+    max_coalition: usize,
+    clip: impl FnOnce(f64) -> Result<C, Problem>,
+) -> Result<Option<DpParams<C>>, Problem> {
+    let Some(epsilon) = params.number("dp_epsilon", |e| e > 0.0, "give a finite number above 0")?
+    else {
+        if let Some(other) = ["dp_delta", clip_name, "dp_coalition"]
+            .into_iter()
+            .find(|p| params.is_set(p))
+        {
+            return Err(bad_param(
+                other,
+                format!("parameter {other} is used with dp_epsilon only"),
+            ));
+        }
+        return Ok(None);
+    };
+    let delta = params
+        .number(
+            "dp_delta",
+            |d| d > 0.0 && d < 1.0,
+            "give a number in (0, 1)",
+        )?
+        .unwrap_or(indomain_aggregate::dp::DEFAULT_DELTA);
+    let clip = clip(epsilon)?;
+    let coalition = params.count("dp_coalition", 0..=max_coalition as i64)?;
+    Ok(Some(DpParams {
+        epsilon,
+        delta,
+        clip,
+        coalition,
+    }))
+}

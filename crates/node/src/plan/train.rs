@@ -41,12 +41,13 @@
 //! with [`TWO_PARTY`]) and the audit record carries the parameter.
 
 use super::params::{Params, bad, bad_param};
+use super::vertical::{VerticalParties, min_rows, named};
 use super::{Correlations, LeakProfile, set};
 use crate::jobspec::{JobSpec, Part, Problem};
 use crate::policy::leak::TWO_PARTY;
-use indomain_learn::align::{MAX_FEATURE_HOLDERS, Roles};
+use indomain_learn::align::Roles;
 use indomain_learn::calibration::Method;
-use indomain_learn::model::{JobParty, JobSpec as LearnSpec, PartyRole};
+use indomain_learn::model::JobSpec as LearnSpec;
 use indomain_learn::pipeline::{Releases, VerticalJob};
 use indomain_learn::{Convergence, EarlyStopping, Optimizer, Sigmoid, Task, TrainParams};
 use std::collections::BTreeSet;
@@ -95,12 +96,9 @@ const PARAMETERS: &[&str] = &[
 /// A training job's plan.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrainPlan {
-    /// Who does what, by party index.
-    pub roles: Roles,
-    /// The column the rows are aligned on.
-    pub id_column: String,
-    /// The label holder's label column.
-    pub label_column: String,
+    /// Who does what (no dealer with two-party correlations), and the
+    /// columns the rows are aligned and labelled on.
+    pub vertical: VerticalParties,
     /// The hyper-parameters every party agrees on.
     pub params: TrainParams,
     /// Share of the shared rows held out for evaluation.
@@ -118,13 +116,7 @@ pub struct TrainPlan {
 impl TrainPlan {
     pub(super) fn build(spec: &JobSpec) -> Result<Self, Problem> {
         let params = Params::new(spec, PARAMETERS)?;
-        let at = |name: &str, what: &str| -> Result<usize, Problem> {
-            params.party(name)?.ok_or_else(|| {
-                bad(format!(
-                    "a training job names its {what} (parameter {name})"
-                ))
-            })
-        };
+        let at = |name: &str, what: &str| named(&params, name, what, "a training job");
         params.choice("mode", &["vertical", "horizontal"])?;
         let label = at("label_holder", "label holder")?;
         let dealer = match params.choice("correlations", &["dealer", TWO_PARTY])? {
@@ -146,39 +138,7 @@ impl TrainPlan {
             }
             _ => Some(at("dealer", "dealer")?),
         };
-        let roles = Roles::new(spec.parties.len(), label, dealer).map_err(|e| {
-            bad(format!(
-                "{e} (1 to {MAX_FEATURE_HOLDERS} feature holders besides the label holder and the dealer)"
-            ))
-        })?;
-        let id_column = params.required_text("id_column", "the rows' id column")?;
-        let label_column =
-            params.required_text("label_column", "the label holder's label column")?;
-        for &p in std::iter::once(&label).chain(&roles.features) {
-            let party = &spec.parties[p];
-            let mut own = vec![id_column];
-            if p == label {
-                own.push(label_column);
-            }
-            if let Some(missing) = own.iter().find(|c| !party.columns.iter().any(|x| x == *c)) {
-                return Err(Problem {
-                    at: Part::Columns(p),
-                    reason: format!("party {} does not list column {missing:?}", party.name),
-                });
-            }
-            if party.columns.iter().all(|c| own.contains(&c.as_str())) {
-                return Err(Problem {
-                    at: Part::Columns(p),
-                    reason: format!("party {} lists no feature column", party.name),
-                });
-            }
-        }
-        if id_column == label_column {
-            return Err(bad_param(
-                "label_column",
-                "the label column is not the id column".into(),
-            ));
-        }
+        let vertical = VerticalParties::with_parties(spec, &params, label, dealer)?;
         let train = train_params(&params)?;
         if dealer.is_none() && train.task == Task::Logistic && train.sigmoid == Sigmoid::Fourier {
             return Err(bad_param(
@@ -193,12 +153,9 @@ impl TrainPlan {
                 "must be between 0 and 1",
             )?
             .unwrap_or(DEFAULT_TEST_FRACTION);
-        let min_rows = params
-            .count("min_rows", 1..=MAX_ROWS)?
-            .unwrap_or(DEFAULT_MIN_ROWS)
-            .max(params.count("min_group_size", 0..=MAX_ROWS)?.unwrap_or(0));
+        let min_rows = min_rows(&params)?;
         let contribution = params.flag("contribution")?.unwrap_or(false);
-        let releases = releases(spec, &roles)?;
+        let releases = releases(spec, &vertical.roles)?;
         if contribution && releases.metrics.is_empty() {
             return Err(bad_param(
                 "contribution",
@@ -206,9 +163,7 @@ impl TrainPlan {
             ));
         }
         Ok(Self {
-            roles,
-            id_column: id_column.to_string(),
-            label_column: label_column.to_string(),
+            vertical,
             params: train,
             test_fraction,
             min_rows,
@@ -222,34 +177,17 @@ impl TrainPlan {
     /// [`TrainPlan::releases`]): the parties and roles in spec order, the
     /// parameters, the fewest rows and the report.
     pub fn vertical_job(&self) -> VerticalJob {
-        let role = |i: usize| {
-            if i == self.roles.label {
-                PartyRole::Label
-            } else if Some(i) == self.roles.dealer {
-                PartyRole::Dealer
-            } else {
-                PartyRole::Feature
-            }
-        };
         VerticalJob {
             spec: LearnSpec {
                 mode: "vertical".into(),
-                parties: self
-                    .parties
-                    .iter()
-                    .enumerate()
-                    .map(|(i, name)| JobParty {
-                        name: name.clone(),
-                        role: role(i),
-                    })
-                    .collect(),
-                id_column: self.id_column.clone(),
+                parties: self.vertical.job_parties(&self.parties),
+                id_column: self.vertical.id_column.clone(),
                 test_fraction: self.test_fraction,
                 params: self.params.clone(),
                 horizontal: None,
                 nonce: String::new(),
             },
-            roles: self.roles.clone(),
+            roles: self.vertical.roles.clone(),
             min_rows: self.min_rows,
             contribution: self.contribution,
         }
@@ -258,7 +196,7 @@ impl TrainPlan {
     pub(super) fn receives(&self) -> Vec<BTreeSet<&'static str>> {
         (0..self.parties.len())
             .map(|i| {
-                if Some(i) == self.roles.dealer {
+                if Some(i) == self.vertical.roles.dealer {
                     set(&[])
                 } else if self.releases.metrics.contains(&i) {
                     set(&["model", "metrics"])
@@ -270,7 +208,7 @@ impl TrainPlan {
     }
 
     pub(super) fn leaks(&self) -> LeakProfile {
-        let dealer = self.roles.dealer.map(|d| self.parties[d].clone());
+        let dealer = self.vertical.roles.dealer.map(|d| self.parties[d].clone());
         LeakProfile {
             correlations: dealer.map_or(Correlations::TwoParty, Correlations::Dealer),
             contribution: self.contribution,

@@ -26,13 +26,21 @@ impl VerticalParties {
     /// `label_column` and checks every data party's columns; `job` names
     /// the job in refusals ("a training job").
     pub(super) fn build(spec: &JobSpec, params: &Params<'_>, job: &str) -> Result<Self, Problem> {
-        let at = |name: &str, what: &str| -> Result<usize, Problem> {
-            params
-                .party(name)?
-                .ok_or_else(|| bad(format!("{job} names its {what} (parameter {name})")))
-        };
-        let (label, dealer) = (at("label_holder", "label holder")?, at("dealer", "dealer")?);
-        let roles = Roles::new(spec.parties.len(), label, Some(dealer)).map_err(|e| {
+        let label = named(params, "label_holder", "label holder", job)?;
+        let dealer = named(params, "dealer", "dealer", job)?;
+        Self::with_parties(spec, params, label, Some(dealer))
+    }
+
+    /// [`VerticalParties::build`] with the label holder and the dealer
+    /// (none with two-party correlations) already read: reads `id_column`
+    /// and `label_column` and checks every data party's columns.
+    pub(super) fn with_parties(
+        spec: &JobSpec,
+        params: &Params<'_>,
+        label: usize,
+        dealer: Option<usize>,
+    ) -> Result<Self, Problem> {
+        let roles = Roles::new(spec.parties.len(), label, dealer).map_err(|e| {
             bad(format!(
                 "{e} (1 to {MAX_FEATURE_HOLDERS} feature holders besides the label holder and the dealer)"
             ))
@@ -72,7 +80,7 @@ impl VerticalParties {
         })
     }
 
-    /// The dealer's index.
+    /// The dealer's index (`usize::MAX` with two-party correlations).
     pub fn dealer(&self) -> usize {
         self.roles.dealer.unwrap_or(usize::MAX)
     }
@@ -100,6 +108,19 @@ impl VerticalParties {
             })
             .collect()
     }
+}
+
+/// The index of the party parameter `name` names (`what` in the refusal
+/// of a `job` that names none).
+pub(super) fn named(
+    params: &Params<'_>,
+    name: &str,
+    what: &str,
+    job: &str,
+) -> Result<usize, Problem> {
+    params
+        .party(name)?
+        .ok_or_else(|| bad(format!("{job} names its {what} (parameter {name})")))
 }
 
 /// Refuses an output to the dealer of a vertical job.

@@ -200,7 +200,7 @@ fn a_two_party_plan_has_no_dealer_and_is_refused_where_the_library_refuses_it() 
     let JobPlan::Train(plan) = spec.plan().unwrap() else {
         panic!("not a training plan");
     };
-    assert_eq!(plan.roles.dealer, None);
+    assert_eq!(plan.vertical.roles.dealer, None);
     assert_eq!(
         plan.vertical_job().spec.correlations().unwrap(),
         "two-party"
