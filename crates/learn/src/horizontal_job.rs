@@ -132,15 +132,42 @@ pub fn run_horizontal<R: Rng + CryptoRng>(
             (model, Vec::new(), rows, evaluation, calibration)
         }
     };
+    let file = model_file(
+        spec,
+        parties.name(me),
+        is_server,
+        model,
+        rows,
+        evaluation,
+        calibration,
+    );
+    Ok(HorizontalOutcome {
+        model: file,
+        rounds,
+    })
+}
+
+/// The model file of party `party` (the server, or a client with its
+/// held-out `evaluation` and `calibration`) for the global `model` of the
+/// job `spec` (its nonce set), with the job's columns as features.
+pub fn model_file(
+    spec: JobSpec,
+    party: &str,
+    is_server: bool,
+    model: GlobalModel,
+    rows: Rows,
+    evaluation: Option<Evaluation>,
+    calibration: Option<crate::calibration::CalibrationReport>,
+) -> ModelFile {
     let features = spec
         .horizontal
         .as_ref()
         .map(|h| h.columns.clone())
         .unwrap_or_default();
-    let file = ModelFile {
+    ModelFile {
         format: FORMAT_VERSION,
         job_hash: spec.hash(),
-        party: parties.name(me).to_string(),
+        party: party.to_string(),
         role: if is_server {
             PartyRole::Server
         } else {
@@ -162,15 +189,13 @@ pub fn run_horizontal<R: Rng + CryptoRng>(
         training: None,
         calibration,
         recalibration: None,
-    };
-    Ok(HorizontalOutcome {
-        model: file,
-        rounds,
-    })
+    }
 }
 
-/// A client's training and held-out rows, checked against the job.
-fn client_rows(table: &Table, job: &HorizontalJob) -> Result<(Table, Table), LearnError> {
+/// A client's training and held-out rows, checked against the job: the
+/// job's feature count, a label a row, and at least `min_rows` (and one)
+/// training rows.
+pub fn client_rows(table: &Table, job: &HorizontalJob) -> Result<(Table, Table), LearnError> {
     let features = job.fedavg.features;
     if table.x.ncols() != features || table.y.as_ref().map(Vec::len) != Some(table.rows()) {
         return Err(LearnError::Params(format!(
@@ -192,8 +217,10 @@ fn client_rows(table: &Table, job: &HorizontalJob) -> Result<(Table, Table), Lea
     Ok((table.select(&parts.train), table.select(&parts.test)))
 }
 
-/// A client's evaluation of the final model on its own held-out rows.
-fn evaluate(
+/// A client's evaluation of the final model on its own held-out rows, and
+/// its calibration report (logistic regression only); none without
+/// held-out labels.
+pub fn evaluate(
     task: Task,
     model: &GlobalModel,
     test: &Table,

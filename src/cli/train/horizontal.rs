@@ -8,17 +8,15 @@ use crate::cli::CliResult;
 use crate::cli::stop;
 use indicatif::ProgressBar;
 use indomain_aggregate::secagg::signing::SigningKey;
-use indomain_learn::calibration::CalibrationReport;
 use indomain_learn::data::{self, load_csv};
 use indomain_learn::horizontal::{
     FedAvgOutcome, FedAvgParams, GlobalModel, run_client, run_client_signed, run_server,
     run_server_signed, scale_warnings,
 };
-use indomain_learn::metrics::{self, Evaluation};
-use indomain_learn::model::{
-    FORMAT_VERSION, HorizontalSpec, JobParty, JobSpec, ModelFile, PartyRole, Rows, write_private,
-};
-use indomain_learn::{LearnError, Task, agree, plain, report};
+use indomain_learn::horizontal_job::{HorizontalJob, client_rows, evaluate, model_file};
+use indomain_learn::metrics;
+use indomain_learn::model::{HorizontalSpec, JobParty, JobSpec, PartyRole, Rows, write_private};
+use indomain_learn::{LearnError, agree, plain, report};
 use indomain_net::Channel;
 use indomain_net::quic::{Endpoint, Identity, QuicChannel};
 use indomain_net::wire::{recv_msg, send_msg};
@@ -108,7 +106,7 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
     let identity = Identity::load(&args.identity)?;
     let bar = args.progress_bar()?;
     let started = Instant::now();
-    let (model, counters, rows, evaluation, held_out) = if is_server {
+    let (model, counters, rows, evaluated) = if is_server {
         let trusted = clients
             .iter()
             .map(|&c| parties.entries[c].0.clone())
@@ -171,7 +169,6 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
                 test: 0,
             },
             None,
-            None,
         )
     } else {
         let table = table.ok_or("client without rows")?;
@@ -188,9 +185,16 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
         bar.set_message(format!("connecting to {}", names[server]));
         let stop = stop::Guard::new(endpoint.stop_handle());
         let mut ch = endpoint.connect(parties.entries[server].1, &names[server])?;
+        let rows_job = HorizontalJob {
+            spec: spec.clone(),
+            server,
+            fedavg: fedavg.clone(),
+            min_rows: 1,
+        };
         let job = ClientJob {
             id,
             fedavg: &fedavg,
+            rows_job: &rows_job,
             agreement: &agreement,
             signing: keys.as_ref().zip(own.as_ref()),
         };
@@ -204,7 +208,8 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
         let counters = ch.counters();
         drop(ch);
         drop(endpoint);
-        let evaluation = evaluate(args.task(), &model, &test);
+        // Each client's evaluation and calibration on its own held-out rows.
+        let evaluated = evaluate(args.task(), &model, &test);
         let scores = plain::scores(test.x.view(), &model.weights, model.intercept);
         let held_out = test.y.clone().map(|y| (scores, y));
         (
@@ -214,46 +219,22 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
                 train: train.rows(),
                 test: test.rows(),
             },
-            evaluation,
-            held_out,
+            Some((evaluated, held_out)),
         )
     };
     bar.finish_and_clear();
-    // Each client's calibration report on its own held-out rows.
-    let calibration = match (&held_out, args.task()) {
-        (Some((scores, labels)), Task::Logistic) if !labels.is_empty() => {
-            Some(CalibrationReport::new(scores, labels, None))
-        }
-        _ => None,
-    };
-    let file = ModelFile {
-        format: FORMAT_VERSION,
-        job_hash: spec.hash(),
-        job: spec,
-        party: args.me.clone(),
-        role: if is_server {
-            PartyRole::Server
-        } else {
-            PartyRole::Client
-        },
-        features: columns,
-        standardizer: None,
-        weights: model.weights,
-        intercept: Some(model.intercept),
-        roc: Vec::new(),
+    let ((evaluation, calibration), held_out) = evaluated.unwrap_or_default();
+    let file = model_file(
+        spec,
+        &args.me,
+        is_server,
+        model,
         rows,
         evaluation,
-        loss_per_epoch: Vec::new(),
-        validation_loss_per_epoch: Vec::new(),
-        contribution: None,
-        correlations: None,
-        written_by: format!("indomain {}", env!("CARGO_PKG_VERSION")),
-        training: None,
         calibration,
-        recalibration: None,
-    };
+    );
     file.save(&model_path)?;
-    if let Some(e) = &evaluation {
+    if let Some(e) = &file.evaluation {
         eprintln!(
             "train {}: held-out ({} rows): {}",
             args.me,
@@ -367,6 +348,8 @@ struct ClientJob<'a> {
     /// This client's index among the clients.
     id: usize,
     fedavg: &'a FedAvgParams,
+    /// The job as the rows check reads it (columns, split, fewest rows).
+    rows_job: &'a HorizontalJob,
     /// What the server must agree on: the job's hash, and the key table.
     agreement: &'a str,
     /// The key table and this client's signing key, when rounds are signed.
@@ -387,10 +370,9 @@ fn client_rounds(
     let (id, fedavg) = (job.id, job.fedavg);
     agree::same_job_with(ch, job.agreement)?;
     spec.nonce = recv_msg(ch)?;
-    let table = agree::ready_to_server(ch, table)?;
-    let parts = data::split(table.rows(), args.test_fraction, args.seed);
-    let train = table.select(&parts.train);
-    let test = table.select(&parts.test);
+    // The rows checked and split as a node's client checks them.
+    let (train, test) =
+        agree::ready_to_server(ch, table.and_then(|t| client_rows(&t, job.rows_job)))?;
     // The client's own columns, told to it alone.
     let columns = args.features.clone().unwrap_or_default();
     for warning in scale_warnings(train.x.view(), &columns) {
@@ -406,21 +388,6 @@ fn client_rounds(
         None => run_client(ch, id, fedavg, train.x.view(), &y, rng)?,
     };
     Ok((model, train, test))
-}
-
-fn evaluate(task: Task, model: &GlobalModel, test: &data::Table) -> Option<Evaluation> {
-    let y = test.y.as_ref()?;
-    if y.is_empty() {
-        return None;
-    }
-    let out: Vec<f64> = plain::scores(test.x.view(), &model.weights, model.intercept)
-        .into_iter()
-        .map(|s| plain::link(task, s))
-        .collect();
-    Some(match task {
-        Task::Logistic => Evaluation::Classification(metrics::classification(&out, y)),
-        Task::Linear => Evaluation::Regression(metrics::regression(&out, y)),
-    })
 }
 
 fn hex(bytes: &[u8]) -> String {

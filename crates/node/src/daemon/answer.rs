@@ -124,6 +124,16 @@ impl Node {
             let admitted = lock(&self.state).admitted_last_hour(peer, grant.rule, now_secs);
             policy::rate_limit(&grant, admitted).map(|()| grant)
         });
+        // What only this node's own files can tell, for a job the policy
+        // admits: a scoring job's parties against its model part's.
+        let decision = decision.and_then(|grant| {
+            self.check_scoring_parties(&spec, &plan)
+                .map_err(|e| policy::Refusal {
+                    rule: "job".into(),
+                    reason: e.to_string(),
+                })
+                .map(|()| grant)
+        });
         // The DP budget, last: only a job every other check admits
         // reserves it (recorded below, with the decision).
         let mut reserved = None;

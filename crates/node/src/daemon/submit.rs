@@ -41,6 +41,7 @@ impl Node {
         let plan = spec.checked_plan().map_err(JobError::Spec)?;
         spec.check_known(&self.config.known())
             .map_err(JobError::Spec)?;
+        self.check_scoring_parties(&spec, &plan)?;
         let me = self.config.name.clone();
         let key = JobKey::new(&me, &spec.id);
         let others: Vec<String> = spec

@@ -12,7 +12,9 @@
 //! id), and lists the model's id column and feature columns, in the
 //! model's order. The job's parties are exactly the training job's data
 //! parties (its dealer takes no part): a job that leaves one out or adds
-//! another is refused before any row is read. Output: `predictions`, to
+//! another is refused before anyone accepts it (each data party's node
+//! checks its own model part when it decides: `Node::check_scoring_parties`),
+//! and again before any row is read. Output: `predictions`, to
 //! the label holder only (`id,score,prediction`, the linear score and, for
 //! a logistic model, the probability), for the ids every party holds.
 //!
@@ -26,12 +28,13 @@
 use super::train::learn_rows;
 use super::{JobProtocol, JobRun, Produced};
 use crate::daemon::error::JobError;
-use crate::jobspec::Party;
-use crate::plan::{ModelKind, PredictPlan};
+use crate::jobspec::{JobSpec, Party};
+use crate::plan::{JobPlan, ModelKind, PredictPlan};
 use indomain_learn::align::{Roles, align};
 use indomain_learn::data::check_features;
 use indomain_learn::model::{JobParty, PartyRole};
 use indomain_learn::pipeline::Trained;
+use indomain_learn::scorecard::model::ScorecardFile;
 use indomain_learn::tree::model::{AnyModel, load_any};
 use indomain_learn::{LearnError, agree, secure};
 use std::collections::BTreeSet;
@@ -58,6 +61,46 @@ pub(super) fn bound_to_training(
         trained_by.into_iter().collect::<Vec<_>>().join(", "),
         scoring.into_iter().collect::<Vec<_>>().join(", ")
     )))
+}
+
+impl crate::daemon::Node {
+    /// Refuses a scoring job whose data parties (its parties but the
+    /// plan's dealer) are not exactly those that trained this node's part
+    /// of its model: run where the node decides on the job (proposing it,
+    /// or answering its proposal), so that such a job is refused before
+    /// anyone accepts. The scoring dealer holds no model part: it checks
+    /// nothing.
+    pub(in crate::daemon) fn check_scoring_parties(
+        &self,
+        spec: &JobSpec,
+        plan: &JobPlan,
+    ) -> Result<(), JobError> {
+        let JobPlan::Predict(plan) = plan else {
+            return Ok(());
+        };
+        let me = spec.parties.iter().position(|p| p.name == self.config.name);
+        if me.is_none() || me == plan.dealer {
+            return Ok(());
+        }
+        let path = self.model_part(&plan.model)?;
+        let bad = |e: LearnError| JobError::Model(format!("{}: {e}", path.display()));
+        let trained = if ScorecardFile::is_scorecard(&path) {
+            ScorecardFile::load(&path).map_err(bad)?.job.parties
+        } else {
+            match load_any(&path).map_err(bad)? {
+                AnyModel::Linear(m) => m.job.parties,
+                AnyModel::Trees(m) => m.job.parties,
+            }
+        };
+        let scoring: Vec<Party> = spec
+            .parties
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| Some(*i) != plan.dealer)
+            .map(|(_, p)| p.clone())
+            .collect();
+        bound_to_training(&plan.model, &trained, &scoring)
+    }
 }
 
 impl JobProtocol for PredictPlan {
