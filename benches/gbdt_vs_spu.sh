@@ -10,7 +10,12 @@
 # GUEST.csv: id,y,features…; HOST.csv: id,features…. ROWS (default: all)
 # keeps the first ROWS shared rows. Both sides hold out the same 20 %:
 # the gbdt example writes the rows training-first in indomain's seeded
-# split, and SPU's script holds out the last 20 % in file order.
+# split, and SPU's script holds out the last 20 % in file order. Both
+# sides get the same pre-binned columns: benches/spu_bins.py replaces every
+# feature by its bucket under SPU's rule (BINS quantiles of the training
+# rows, x <= t), which SPU's script cuts again into the same buckets and
+# `indomain train --bins 256` keeps as they are (both checked there), so
+# both search the same candidate splits.
 # TREES, DEPTH, BINS, ETA (defaults 5, 3, 8, 0.3) set both sides. Needs
 # `cargo build --release --bin indomain --example gbdt`, PYTHON with spu
 # 0.9.5 (default ~/.venvs/indomain-peers/bin/python) and SPU_SSXGB, the
@@ -36,6 +41,8 @@ rows_flag=(); [ "$ROWS" -gt 0 ] && rows_flag=(--rows "$ROWS")
 "$EXAMPLE" "$GUEST" "$HOST" "${rows_flag[@]}" --test-fraction 0.2 --trees "$TREES" \
   --depth "$DEPTH" --bins "$BINS" --eta "$ETA" --export data > example.log
 N=$(( $(wc -l < data/guest.csv) - 1 ))
+mkdir binned
+"$PYTHON" "$ROOT/benches/spu_bins.py" data binned --buckets "$BINS" --test-fraction 0.2 > bins.log
 
 P=()
 BASE=$((40000 + RANDOM % 20000)); i=0
@@ -45,7 +52,7 @@ for n in guest host dealer; do
   P+=(--party "$n=sha256:$fp@127.0.0.1:$((BASE + i))"); i=$((i + 1))
 done
 COMMON=(--algorithm gbdt --label-holder guest --dealer dealer --no-contribution --quiet
-  --test-fraction 0.2 --trees "$TREES" --max-depth "$DEPTH" --bins "$BINS"
+  --test-fraction 0.2 --trees "$TREES" --max-depth "$DEPTH" --bins 256
   --learning-rate "$ETA" "${P[@]}" "$@")
 # wall s, CPU s (user + sys), peak MB from a /usr/bin/time -v report.
 usage() {
@@ -56,16 +63,16 @@ usage() {
 ratio() { printf %.3f "$(echo "$1 / $2" | bc -l)"; }
 for run in $(seq 1 "$RUNS"); do
   load=$(uptime | sed 's/.*average: //')
-  /usr/bin/time -v -o spu.time "$PYTHON" "$SPU_SSXGB" data/guest.csv data/host.csv --rows "$N" \
+  /usr/bin/time -v -o spu.time "$PYTHON" "$SPU_SSXGB" binned/guest.csv binned/host.csv --rows "$N" \
     --trees "$TREES" --depth "$DEPTH" --buckets "$BINS" --eta "$ETA" > spu.log 2> spu.err ||
     { echo "SPU failed:" >&2; tail -5 spu.err >&2; exit 1; }
   spu=$(grep -o 'time=[0-9.]*s' spu.log | tr -dc '0-9.')
   read -r spu_wall spu_cpu spu_mb < <(usage spu.time)
   load_mid=$(uptime | sed 's/.*average: //')
   start=$(date +%s.%N)
-  /usr/bin/time -v -o guest.time "$BIN" train --identity guest.id --me guest --input data/guest.csv \
+  /usr/bin/time -v -o guest.time "$BIN" train --identity guest.id --me guest --input binned/guest.csv \
     --label-column y --model g.json "${COMMON[@]}" 2> guest.log &
-  /usr/bin/time -v -o host.time "$BIN" train --identity host.id --me host --input data/host.csv \
+  /usr/bin/time -v -o host.time "$BIN" train --identity host.id --me host --input binned/host.csv \
     --model h.json "${COMMON[@]}" 2> host.log &
   /usr/bin/time -v -o dealer.time "$BIN" train --identity dealer.id --me dealer "${COMMON[@]}" 2> dealer.log &
   wait
@@ -80,4 +87,5 @@ for run in $(seq 1 "$RUNS"); do
   echo "  indomain: label holder's train phase ${train} s; three processes wall $(printf %.2f "$wall") s, CPU $(printf %.2f "$cpu") s;${mem}; $(grep -o 'AUC [0-9.]*' guest.log | head -1)"
   echo "  ratio indomain / SPU: train phase $(ratio "$train" "$spu"), wall $(ratio "$wall" "$spu_wall"), CPU $(ratio "$cpu" "$spu_cpu")"
 done
-grep -h 'secure\|plaintext' example.log | sed 's/^/  example (in memory, same split): /'
+grep -h 'secure\|plaintext' example.log |
+  sed 's/^/  example (in memory, same split, indomain binning the raw columns itself): /'

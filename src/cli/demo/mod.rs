@@ -6,12 +6,11 @@
 //! submits jobs to them through their control sockets: PSI intersection,
 //! cardinality, intersection-sum and join, secure statistics, statistics
 //! with differential privacy spending from a data holder's monthly budget
-//! (and a second release refused once it is spent), vertical training,
-//! WOE/IV binning and a scorecard, and one job the policy refuses; then
-//! `audit verify` checks
-//! every node's log. Part 2 runs what is not a node job: vertical
-//! gradient-boosted trees (one `indomain train --algorithm gbdt` process
-//! per organisation, AUC next to the node job's logistic regression), the
+//! (and a second release refused once it is spent), vertical training of
+//! a logistic regression and of gradient-boosted trees on the same data
+//! (both AUCs next to plaintext), WOE/IV binning and a scorecard, and one
+//! job the policy refuses; then `audit verify` checks every node's log.
+//! Part 2 runs what is not a node job: the
 //! private verification service (an operator process and a client process), a
 //! differentially private histogram (one `indomain aggregate` process per
 //! agency) and SecAgg+ with dropouts in one process.
@@ -20,6 +19,7 @@ mod data;
 mod dp_budget;
 mod error;
 mod gbdt;
+mod gbdt_replay;
 mod jobs;
 mod node_jobs;
 mod nodes;
@@ -154,6 +154,10 @@ pub fn run(args: Args) -> CliResult {
         outcomes.run("Vertical training as a node job", || {
             training::node_training(&roles, &training_files, args.seed)
         });
+        outcomes.run(
+            "Gradient-boosted trees beside the logistic regression, as a node job",
+            || gbdt::node_training(&roles, &training_files, args.seed),
+        );
         outcomes.run("WOE/IV binning and a scorecard as node jobs", || {
             risk::binning_and_scorecard(&roles, &training_files, args.seed)
         });
@@ -171,14 +175,6 @@ pub fn run(args: Args) -> CliResult {
 
     println!("# Part 2: a service and library use, outside the node");
     println!();
-    outcomes.run("Gradient-boosted trees between processes", || {
-        let lr_model = bank
-            .dir
-            .join("results")
-            .join(bank.name)
-            .join("demo-credit/model.json");
-        gbdt::train(&exe, dir, &nodes, &training_files, &lr_model, args.seed)
-    });
     outcomes.run("Private verification", || {
         verification::verification(&exe, dir, &nodes[1], &nodes[0], args.rows / 5, args.seed)
     });

@@ -214,14 +214,15 @@ pub fn policy(site: &Site, sites: &Sites) -> String {
          outputs = {{ statistics = [\"{office}\"] }}\nmin_group_size = {MIN_GROUP}\n\
          dp = {{ epsilon = {BUDGET_EPSILON:?}, delta = {BUDGET_DELTA:e}, per = \"month\" }}\n"
     );
-    // The bank may train a credit model with the tax bureau's features and
-    // the statistics office as dealer; each data party keeps its own model
-    // part, the bank the metrics.
+    // The bank may train a credit model (logistic regression or trees)
+    // with the tax bureau's features and the statistics office as dealer;
+    // each data party keeps its own model part, and may receive the
+    // metrics (a tree job sends them to every data party).
     let training = |datasets: &str, grades: &str| {
         format!(
             "\n[[policy.peers.{bank}.allow]]\nprotocols = [\"train\"]\npurposes = [\"credit model\"]\n\
              datasets = [{datasets}]\ngrades = [{grades}]\n\
-             outputs = {{ model = [\"{bank}\", \"{tax}\"], metrics = [\"{bank}\"] }}\n\
+             outputs = {{ model = [\"{bank}\", \"{tax}\"], metrics = [\"{bank}\", \"{tax}\"] }}\n\
              min_group_size = {MIN_ROWS}\n"
         )
     };

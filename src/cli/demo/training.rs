@@ -97,6 +97,20 @@ fn spec(sites: &Sites, seed: u64) -> String {
 /// The fewest shared rows the training policies allow.
 pub const MIN_ROWS: usize = 20;
 
+/// The converged model trained in plaintext on the joined files (the
+/// rows both hold, in id order, split 75/25 with `seed`).
+pub fn plaintext(files: &(PathBuf, PathBuf), seed: u64) -> Result<reference::Reference, DemoError> {
+    let csv_spec = |label: Option<&str>| CsvSpec {
+        id_column: "id".into(),
+        label_column: label.map(str::to_string),
+        features: None,
+        task: Task::Logistic,
+    };
+    let b = load_csv(&files.0, &csv_spec(Some("default")))?;
+    let t = load_csv(&files.1, &csv_spec(None))?;
+    Ok(reference::vertical(&[&b, &t], 0.25, &params(seed), None)?)
+}
+
 /// Trains the credit model as a node job (bank, tax bureau, statistics
 /// office as dealer) and compares it with plaintext training on `files`,
 /// the bank's and the tax bureau's training files.
@@ -118,15 +132,7 @@ pub fn node_training(
     let tax_model = ModelFile::load(&model(tax))?;
     let dealer_files = dealer.result_files("demo-credit")?.len();
 
-    let csv_spec = |label: Option<&str>| CsvSpec {
-        id_column: "id".into(),
-        label_column: label.map(str::to_string),
-        features: None,
-        task: Task::Logistic,
-    };
-    let b = load_csv(&files.0, &csv_spec(Some("default")))?;
-    let t = load_csv(&files.1, &csv_spec(None))?;
-    let plain = reference::vertical(&[&b, &t], 0.25, &params(seed), None)?;
+    let plain = plaintext(files, seed)?;
     let (Some(Evaluation::Classification(secure)), Evaluation::Classification(clear)) =
         (bank_model.evaluation, plain.evaluation)
     else {

@@ -1,6 +1,7 @@
 //! The plan of a vertical training job (`train`, `mode = "vertical"` or
-//! no `mode`): the label holder, 1 to [`MAX_FEATURE_HOLDERS`] feature
-//! holders and the dealer (a party that names no dataset) — or, with
+//! no `mode`): the label holder, 1 to
+//! [`MAX_FEATURE_HOLDERS`](indomain_learn::align::MAX_FEATURE_HOLDERS)
+//! feature holders and the dealer (a party that names no dataset) — or, with
 //! `correlations = "two-party"`, the label holder and one feature holder
 //! alone, generating the correlated randomness between themselves
 //! (issue #21; no third party, no `dealer`). Every data party lists the
