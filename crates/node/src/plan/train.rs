@@ -1,5 +1,6 @@
 //! The plan of a vertical training job (`train`, `mode = "vertical"` or
-//! no `mode`): the label holder, 1 to [`MAX_FEATURE_HOLDERS`] feature
+//! no `mode`): the label holder, 1 to
+//! [`MAX_FEATURE_HOLDERS`](indomain_learn::align::MAX_FEATURE_HOLDERS) feature
 //! holders and the dealer (a party that names no dataset) — or, with
 //! `correlations = "two-party"`, the label holder and one feature holder
 //! alone, generating the correlated randomness between themselves
@@ -9,9 +10,8 @@
 //!
 //! Parameters: `label_holder`, `dealer` (unless two-party), `id_column`,
 //! `label_column` (required); `correlations` (`dealer`, the default, or
-//! `two-party`: refused with more than two parties, and with the
-//! `fourier` sigmoid of logistic regression, which needs items two-party
-//! correlations do not provide — as the library refuses them); `task` (`logistic` or `linear`), `epochs` (1 to
+//! `two-party`: refused with more than two parties, as the library
+//! refuses them); `task` (`logistic` or `linear`), `epochs` (1 to
 //! [`MAX_EPOCHS`]; a cap unless `convergence = false`), `convergence`,
 //! `tolerance`, `early_stopping` (a patience in epochs: stop when the
 //! validation loss has not improved for that many epochs and keep the best
@@ -38,13 +38,14 @@
 //! each data party also receives the other's messages of the correlation
 //! generation, which are uniformly masked (`docs/protocols.md`). The plan's
 //! [`LeakProfile::correlations`] names the choice for policy (`dealers`,
-//! with [`TWO_PARTY`]) and the audit record carries the parameter.
+//! with [`TWO_PARTY`](crate::policy::leak::TWO_PARTY)) and the audit record
+//! carries the parameter.
 
 use super::params::{Params, bad, bad_param};
+use super::vertical::VerticalParties;
 use super::{Correlations, LeakProfile, set};
 use crate::jobspec::{JobSpec, Part, Problem};
-use crate::policy::leak::TWO_PARTY;
-use indomain_learn::align::{MAX_FEATURE_HOLDERS, Roles};
+use indomain_learn::align::Roles;
 use indomain_learn::calibration::Method;
 use indomain_learn::model::{JobParty, JobSpec as LearnSpec, PartyRole};
 use indomain_learn::pipeline::{Releases, VerticalJob};
@@ -118,74 +119,15 @@ pub struct TrainPlan {
 impl TrainPlan {
     pub(super) fn build(spec: &JobSpec) -> Result<Self, Problem> {
         let params = Params::new(spec, PARAMETERS)?;
-        let at = |name: &str, what: &str| -> Result<usize, Problem> {
-            params.party(name)?.ok_or_else(|| {
-                bad(format!(
-                    "a training job names its {what} (parameter {name})"
-                ))
-            })
-        };
         params.choice("mode", &["vertical", "horizontal"])?;
-        let label = at("label_holder", "label holder")?;
-        let dealer = match params.choice("correlations", &["dealer", TWO_PARTY])? {
-            Some(TWO_PARTY) => {
-                if params.is_set("dealer") {
-                    return Err(bad_param(
-                        "dealer",
-                        "with correlations = \"two-party\" no party deals: drop parameter dealer"
-                            .into(),
-                    ));
-                }
-                if spec.parties.len() != 2 {
-                    return Err(bad(format!(
-                        "two-party correlations take exactly two parties, the label holder and one feature holder, not {}; name a dealer for more",
-                        spec.parties.len()
-                    )));
-                }
-                None
-            }
-            _ => Some(at("dealer", "dealer")?),
-        };
-        let roles = Roles::new(spec.parties.len(), label, dealer).map_err(|e| {
-            bad(format!(
-                "{e} (1 to {MAX_FEATURE_HOLDERS} feature holders besides the label holder and the dealer)"
-            ))
-        })?;
-        let id_column = params.required_text("id_column", "the rows' id column")?;
-        let label_column =
-            params.required_text("label_column", "the label holder's label column")?;
-        for &p in std::iter::once(&label).chain(&roles.features) {
-            let party = &spec.parties[p];
-            let mut own = vec![id_column];
-            if p == label {
-                own.push(label_column);
-            }
-            if let Some(missing) = own.iter().find(|c| !party.columns.iter().any(|x| x == *c)) {
-                return Err(Problem {
-                    at: Part::Columns(p),
-                    reason: format!("party {} does not list column {missing:?}", party.name),
-                });
-            }
-            if party.columns.iter().all(|c| own.contains(&c.as_str())) {
-                return Err(Problem {
-                    at: Part::Columns(p),
-                    reason: format!("party {} lists no feature column", party.name),
-                });
-            }
-        }
-        if id_column == label_column {
-            return Err(bad_param(
-                "label_column",
-                "the label column is not the id column".into(),
-            ));
-        }
+        // The parties, roles and columns as every vertical job reads them
+        // (with `correlations = "two-party"` no dealer).
+        let VerticalParties {
+            roles,
+            id_column,
+            label_column,
+        } = VerticalParties::build(spec, &params, "a training job")?;
         let train = train_params(&params)?;
-        if dealer.is_none() && train.task == Task::Logistic && train.sigmoid == Sigmoid::Fourier {
-            return Err(bad_param(
-                "sigmoid",
-                "with correlations = \"two-party\" the sigmoid fourier (the default) is not available: it needs packed AND triples, daBits and trigonometric masks, which two-party correlations do not provide; set sigmoid = \"clamped\" or \"linear\", or name a dealer".into(),
-            ));
-        }
         let test_fraction = params
             .number(
                 "test_fraction",
@@ -207,8 +149,8 @@ impl TrainPlan {
         }
         Ok(Self {
             roles,
-            id_column: id_column.to_string(),
-            label_column: label_column.to_string(),
+            id_column,
+            label_column,
             params: train,
             test_fraction,
             min_rows,

@@ -211,16 +211,6 @@ fn a_two_party_plan_has_no_dealer_and_is_refused_where_the_library_refuses_it() 
     for (old, new, expected) in [
         (
             "sigmoid",
-            "",
-            "the sigmoid fourier (the default) is not available",
-        ),
-        (
-            "sigmoid",
-            "sigmoid = \"fourier\"",
-            "the sigmoid fourier (the default) is not available",
-        ),
-        (
-            "sigmoid",
             "dealer = \"nobody\"",
             "no party deals: drop parameter dealer",
         ),
@@ -240,9 +230,11 @@ fn a_two_party_plan_has_no_dealer_and_is_refused_where_the_library_refuses_it() 
         let message = parse(&text).unwrap_err();
         assert!(message.contains(expected), "{old} -> {new}: {message}");
     }
-    // Linear regression has no sigmoid: fourier is no obstacle.
-    let linear = edit(TWO_PARTY, "sigmoid", "task = \"linear\"");
-    assert!(parse(&linear).is_ok());
+    // Linear regression, and logistic regression with the default Fourier
+    // sigmoid (two-party trigonometric masks), plan as the library runs them.
+    for line in ["task = \"linear\"", "", "sigmoid = \"fourier\""] {
+        assert!(parse(&edit(TWO_PARTY, "sigmoid", line)).is_ok(), "{line}");
+    }
     // Three parties with two-party correlations.
     let three = format!(
         "{TWO_PARTY}\n[[parties]]\nname = \"third\"\ndataset = \"d\"\ncolumns = [\"id\", \"x\"]\n\n[[outputs]]\nname = \"model\"\nreceiver = \"third\"\n"
