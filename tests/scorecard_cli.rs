@@ -2,7 +2,9 @@
 //! `indomain predict` processes (the bank with the labels, the tax bureau
 //! with features, the statistics office dealing) over QUIC on loopback;
 //! the bank's IV ranking and points against its own binning file, a
-//! binning file of another job refused, bad input named.
+//! binning file of another job refused, bad input named; and the same
+//! three steps between two processes with no dealer (two-party
+//! correlations), the files and summaries naming `two-party`.
 
 use indomain_learn::scorecard::model::ScorecardFile;
 use indomain_learn::woe::file::BinningFile;
@@ -54,7 +56,10 @@ fn bin_args(
     extra: &[&str],
 ) -> Vec<String> {
     let mut a = base("bin", ps, me);
-    a.extend(args(&["--label-holder", "bank", "--dealer", "stats"]));
+    a.extend(args(&["--label-holder", "bank"]));
+    if ps.len() == 3 {
+        a.extend(args(&["--dealer", "stats"]));
+    }
     if !extra.contains(&"--bins") {
         a.extend(args(&["--bins", "5"]));
     }
@@ -79,11 +84,12 @@ fn card_args(
     model: Option<&Path>,
 ) -> Vec<String> {
     let mut a = base("train", ps, me);
+    if ps.len() == 3 {
+        a.extend(args(&["--dealer", "stats"]));
+    }
     a.extend(args(&[
         "--label-holder",
         "bank",
-        "--dealer",
-        "stats",
         "--scorecard",
         "--min-iv",
         "0.01",
@@ -108,11 +114,14 @@ fn bin_all(dir: &Path, ps: &[Party], bank: &Path, tax: &Path, tag: &str) -> (Pat
         dir.join(format!("bank.{tag}.json")),
         dir.join(format!("tax.{tag}.json")),
     );
-    let outs = wait_all(vec![
+    let mut running = vec![
         spawn(&bin_args(ps, 0, Some(bank), Some(&b), &[])),
         spawn(&bin_args(ps, 1, Some(tax), Some(&t), &[])),
-        spawn(&bin_args(ps, 2, None, None, &[])),
-    ]);
+    ];
+    if ps.len() == 3 {
+        running.push(spawn(&bin_args(ps, 2, None, None, &[])));
+    }
+    let outs = wait_all(running);
     assert_ok(&outs);
     assert!(
         stderr(&outs[0]).contains("IV ranking"),
@@ -225,6 +234,62 @@ fn bin_train_a_scorecard_and_score_with_it() {
     );
     let psi = std::fs::read_to_string(&psi).unwrap();
     assert!(psi.starts_with("party,feature,psi,reading\ntax,"), "{psi}");
+}
+
+#[test]
+fn two_processes_bin_train_and_score_a_scorecard_without_a_dealer() {
+    let dir = tempfile::tempdir().unwrap();
+    let ps = parties(dir.path(), &["bank", "tax"]);
+    let (bank, tax) = files(dir.path(), 400);
+    let (bb, tb) = bin_all(dir.path(), &ps, &bank, &tax, "alone");
+    for path in [&bb, &tb] {
+        let file = BinningFile::load(path).unwrap();
+        assert_eq!(file.correlations.as_deref(), Some("two-party"));
+    }
+    let (bm, tm) = (
+        dir.path().join("bank.card.json"),
+        dir.path().join("tax.card.json"),
+    );
+    let outs = wait_all(vec![
+        spawn(&card_args(&ps, 0, Some(&bank), Some(&bb), Some(&bm))),
+        spawn(&card_args(&ps, 1, Some(&tax), Some(&tb), Some(&tm))),
+    ]);
+    assert_ok(&outs);
+    for (out, path) in outs.iter().zip([&bm, &tm]) {
+        let card = ScorecardFile::load(path).unwrap();
+        assert_eq!(card.correlations.as_deref(), Some("two-party"));
+        assert!(
+            stderr(out).contains("correlations: two-party"),
+            "{}",
+            stderr(out)
+        );
+    }
+    let card = ScorecardFile::load(&bm).unwrap();
+    let auc = card.evaluation.unwrap().auc;
+    assert!(auc > 0.75, "AUC {auc}");
+    // Scoring without a dealer too.
+    let out = dir.path().join("scores.csv");
+    let mut p0 = base("predict", &ps, 0);
+    p0.extend(args(&[
+        "--model",
+        bm.to_str().unwrap(),
+        "--input",
+        bank.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+    ]));
+    let mut p1 = base("predict", &ps, 1);
+    p1.extend(args(&[
+        "--model",
+        tm.to_str().unwrap(),
+        "--input",
+        tax.to_str().unwrap(),
+    ]));
+    let outs = wait_all(vec![spawn(&p0), spawn(&p1)]);
+    assert_ok(&outs);
+    let scores = std::fs::read_to_string(&out).unwrap();
+    assert!(scores.starts_with("id,score,probability\n"));
+    assert!(scores.lines().count() > 300);
 }
 
 #[test]

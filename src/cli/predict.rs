@@ -46,7 +46,9 @@ in an order common to all parties.
 
 With a scorecard file: in the default and strict modes the job's dealer
 takes part too (--dealer NAME in every process; the dealer gives no
---model or --input, and --scorecard with --label-holder). The score is the
+--model or --input, and --scorecard with --label-holder); a scorecard
+trained by two parties without a dealer is scored by the same two, without
+--dealer. The score is the
 sum of the row's points; OUT.csv has id,score,probability. Each party
 prints the population stability index of its features between the
 training rows and these rows (the label holder also of the score);

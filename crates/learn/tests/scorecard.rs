@@ -2,7 +2,9 @@
 //! plaintext: weights against plaintext gradient descent on the WOE
 //! columns (same sigmoid approximation, rows, parameters), points against
 //! the plaintext points table of the same weights, scores against the
-//! plaintext sum of points. 2 and 3 computing parties and a dealer.
+//! plaintext sum of points. 2 and 3 computing parties and a dealer; two
+//! computing parties without one (two-party correlations), equal to the
+//! dealer's run and to the plaintext.
 
 mod harness;
 
@@ -39,59 +41,33 @@ fn woe_columns(d: &harness::Binned) -> (Vec<Vec<f64>>, Array2<f64>) {
     (woe, x)
 }
 
-#[test]
-fn secure_scorecard_equals_the_plaintext_one() {
-    for sizes in [
-        vec![vec![4, 3], vec![5, 2]],
-        vec![vec![3], vec![4], vec![6, 2]],
-    ] {
-        let parties = sizes.len() + 1;
-        let dealer = parties - 1;
-        let d = binned(600, &sizes, 7);
-        let (woe, x) = woe_columns(&d);
-        let flat_woe: Vec<f64> = woe.iter().flatten().copied().collect();
-        let fp = FixedPoint::new(16).unwrap();
-        let encoded = fp.encode_slice(&flat_woe).unwrap();
-        let scale = Scale::default();
-        let (out, frames) = run(parties, |set| {
-            let me = set.me();
-            let mut rng = rand::rng();
-            let roles = Roles::new(parties, 0, Some(dealer)).unwrap();
-            if me == dealer {
-                train::train(
-                    set,
-                    &roles,
-                    train::Input {
-                        bins: &[],
-                        sizes: &[],
-                        woe: &Shared::default(),
-                        labels: None,
-                    },
-                    &params(),
-                    &scale,
-                    true,
-                    &mut rng,
-                )
-                .unwrap();
-                score::score(set, &roles, &[], &[], &[], &Shared::default(), 16, &mut rng).unwrap();
-                return None;
-            }
-            // The label holder deals the WOE of every bin (as in the
-            // default mode); the others hold zero shares.
-            let share = if me == 0 {
-                Shared(encoded.clone())
-            } else {
-                Shared::zeros(encoded.len())
-            };
-            let index = d.index(me);
-            let o = train::train(
+/// What each computing party ends a secure scorecard with: its training
+/// outcome and the joint scores of the training rows.
+type CardRun = Option<(train::Outcome, Option<Vec<f64>>)>;
+
+/// Trains and scores a scorecard on `d` among its data parties and, with
+/// `dealer`, one more party that deals (otherwise two-party correlations).
+fn secure_card(
+    d: &harness::Binned,
+    encoded: &[u64],
+    dealer: bool,
+) -> (Vec<CardRun>, Vec<harness::Frames>) {
+    let data = d.sizes.len();
+    let parties = data + usize::from(dealer);
+    let scale = Scale::default();
+    run(parties, |set| {
+        let me = set.me();
+        let mut rng = rand::rng();
+        let roles = Roles::new(parties, 0, dealer.then_some(data)).unwrap();
+        if me == data {
+            train::train(
                 set,
                 &roles,
                 train::Input {
-                    bins: &index,
-                    sizes: &d.sizes[me],
-                    woe: &share,
-                    labels: (me == 0).then_some(&d.y[..]),
+                    bins: &[],
+                    sizes: &[],
+                    woe: &Shared::default(),
+                    labels: None,
                 },
                 &params(),
                 &scale,
@@ -99,19 +75,61 @@ fn secure_scorecard_equals_the_plaintext_one() {
                 &mut rng,
             )
             .unwrap();
-            let scores = score::score(
-                set,
-                &roles,
-                &index,
-                &d.sizes[me],
-                &o.sizes,
-                &o.points,
-                16,
-                &mut rng,
-            )
-            .unwrap();
-            Some((o, scores))
-        });
+            score::score(set, &roles, &[], &[], &[], &Shared::default(), 16, &mut rng).unwrap();
+            return None;
+        }
+        // The label holder deals the WOE of every bin (as in the default
+        // mode); the others hold zero shares.
+        let share = if me == 0 {
+            Shared(encoded.to_vec())
+        } else {
+            Shared::zeros(encoded.len())
+        };
+        let index = d.index(me);
+        let o = train::train(
+            set,
+            &roles,
+            train::Input {
+                bins: &index,
+                sizes: &d.sizes[me],
+                woe: &share,
+                labels: (me == 0).then_some(&d.y[..]),
+            },
+            &params(),
+            &scale,
+            true,
+            &mut rng,
+        )
+        .unwrap();
+        let scores = score::score(
+            set,
+            &roles,
+            &index,
+            &d.sizes[me],
+            &o.sizes,
+            &o.points,
+            16,
+            &mut rng,
+        )
+        .unwrap();
+        Some((o, scores))
+    })
+}
+
+#[test]
+fn secure_scorecard_equals_the_plaintext_one() {
+    for sizes in [
+        vec![vec![4, 3], vec![5, 2]],
+        vec![vec![3], vec![4], vec![6, 2]],
+    ] {
+        let dealer = sizes.len();
+        let d = binned(600, &sizes, 7);
+        let (woe, x) = woe_columns(&d);
+        let flat_woe: Vec<f64> = woe.iter().flatten().copied().collect();
+        let fp = FixedPoint::new(16).unwrap();
+        let encoded = fp.encode_slice(&flat_woe).unwrap();
+        let scale = Scale::default();
+        let (out, frames) = secure_card(&d, &encoded, true);
         let plain = plain::train_with(x.view(), &d.y, &params(), sigmoid_approx).unwrap();
         let (lead, scores) = out[0].clone().unwrap();
         let weights = lead.all_weights.clone().unwrap();
@@ -190,6 +208,53 @@ fn secure_scorecard_equals_the_plaintext_one() {
             ));
         }
     }
+}
+
+#[test]
+fn two_parties_without_a_dealer_train_and_score_the_dealers_scorecard() {
+    let sizes = vec![vec![4, 3], vec![5, 2]];
+    let d = binned(400, &sizes, 11);
+    let (woe, x) = woe_columns(&d);
+    let flat_woe: Vec<f64> = woe.iter().flatten().copied().collect();
+    let fp = FixedPoint::new(16).unwrap();
+    let encoded = fp.encode_slice(&flat_woe).unwrap();
+    let (alone, frames) = secure_card(&d, &encoded, false);
+    let (dealt, _) = secure_card(&d, &encoded, true);
+    assert_eq!(alone.len(), 2, "two parties, no third");
+    let plain = plain::train_with(x.view(), &d.y, &params(), sigmoid_approx).unwrap();
+    let lead = |out: &[CardRun]| out[0].clone().unwrap();
+    let ((a, a_scores), (b, b_scores)) = (lead(&alone), lead(&dealt));
+    // The same fixed-point training: the weights of the two runs differ by
+    // the probabilistic truncations' last bits only, and both equal the
+    // plaintext.
+    let (wa, wb) = (a.all_weights.unwrap(), b.all_weights.unwrap());
+    for ((x, y), p) in wa.iter().zip(&wb).zip(&plain.weights) {
+        assert!((x - y).abs() < 1e-3, "two-party {wa:?} vs dealer {wb:?}");
+        assert!(
+            (x - p).abs() < 2e-3,
+            "two-party {wa:?} vs plain {:?}",
+            plain.weights
+        );
+    }
+    let (ia, ib) = (a.intercept.unwrap(), b.intercept.unwrap());
+    assert!((ia - ib).abs() < 1e-3 && (ia - plain.intercept).abs() < 2e-3);
+    assert_eq!(a.loss_per_epoch.len(), 12);
+    for (x, y) in a.loss_per_epoch.iter().zip(&b.loss_per_epoch) {
+        assert!((x - y).abs() < 1e-3, "loss {x} vs {y}");
+    }
+    let (za, zb) = (a.train_scores.unwrap(), b.train_scores.unwrap());
+    for (x, y) in za.iter().zip(&zb) {
+        assert!((x - y).abs() < 1e-3, "log-odds {x} vs {y}");
+    }
+    let (sa, sb) = (a_scores.unwrap(), b_scores.unwrap());
+    assert_eq!(sa.len(), 400);
+    for (x, y) in sa.iter().zip(&sb) {
+        assert!((x - y).abs() < 0.05, "score {x} vs {y}");
+    }
+    // The owner's frames hold none of the label holder's WOE.
+    assert!(!contains_any(&frames[1], &encoded));
+    let owner = alone[1].clone().unwrap();
+    assert!(owner.0.intercept.is_none() && owner.1.is_none());
 }
 
 #[test]

@@ -1,7 +1,9 @@
 //! A whole binning job and a scorecard's training job, each party in its
 //! own thread over in-memory channels: PSI alignment, split, binning, WOE,
 //! the scorecard in each mode, and its checks against the plaintext; a
-//! binning file from another job is refused.
+//! binning file from another job is refused; with two parties and no
+//! dealer (two-party correlations) binning, the scorecard and its scoring
+//! equal the dealer's, the files naming `two-party`.
 
 mod harness;
 
@@ -69,8 +71,11 @@ fn tables(rows: usize, seed: u64) -> (RawTable, RawTable) {
     (bank, tax)
 }
 
-fn parties() -> Vec<JobParty> {
-    ["p0", "p1", "p2"]
+/// p0 (labels), p1 (features) and, with `dealer`, p2 dealing; without,
+/// the two generate the correlations themselves.
+fn parties(dealer: bool) -> Vec<JobParty> {
+    let n = 2 + usize::from(dealer);
+    ["p0", "p1", "p2"][..n]
         .iter()
         .zip([PartyRole::Label, PartyRole::Feature, PartyRole::Dealer])
         .map(|(n, role)| JobParty {
@@ -80,10 +85,24 @@ fn parties() -> Vec<JobParty> {
         .collect()
 }
 
+/// The roles of [`parties`].
+fn roles(dealer: bool) -> Roles {
+    Roles::new(2 + usize::from(dealer), 0, dealer.then_some(2)).unwrap()
+}
+
 fn bin(bank: &RawTable, tax: &RawTable, settings: Settings) -> Vec<Option<BinningFile>> {
+    bin_with(bank, tax, settings, true)
+}
+
+fn bin_with(
+    bank: &RawTable,
+    tax: &RawTable,
+    settings: Settings,
+    dealer: bool,
+) -> Vec<Option<BinningFile>> {
     let params = BinParams::default();
     let job = BinningJob {
-        parties: parties(),
+        parties: parties(dealer),
         id_column: "id".into(),
         test_fraction: 0.25,
         seed: 3,
@@ -93,8 +112,8 @@ fn bin(bank: &RawTable, tax: &RawTable, settings: Settings) -> Vec<Option<Binnin
         settings,
         nonce: String::new(),
     };
-    let roles = Roles::new(3, 0, Some(2)).unwrap();
-    let (out, _) = run(3, |set| {
+    let roles = roles(dealer);
+    let (out, _) = run(2 + usize::from(dealer), |set| {
         let me = set.me();
         let table = [Some(bank), Some(tax), None][me];
         let r = BinningRun {
@@ -117,11 +136,11 @@ fn bin(bank: &RawTable, tax: &RawTable, settings: Settings) -> Vec<Option<Binnin
     out
 }
 
-fn card_job(min_iv: f64) -> ScorecardJob {
+fn card_job(min_iv: f64, dealer: bool) -> ScorecardJob {
     ScorecardJob {
         binning_hash: String::new(),
         mode: Mode::Default,
-        parties: parties(),
+        parties: parties(dealer),
         id_column: "id".into(),
         test_fraction: 0.0,
         seed: 0,
@@ -138,12 +157,13 @@ fn train(
     files: &[Option<BinningFile>],
     min_iv: f64,
 ) -> Vec<Result<Option<ScorecardFile>, LearnError>> {
-    let roles = Roles::new(3, 0, Some(2)).unwrap();
-    let (out, _) = run(3, |set| {
+    let dealer = files.len() == 3;
+    let roles = roles(dealer);
+    let (out, _) = run(files.len(), |set| {
         let me = set.me();
         let table = [Some(bank), Some(tax), None][me];
         let r = ScorecardRun {
-            job: card_job(min_iv),
+            job: card_job(min_iv, dealer),
             roles: roles.clone(),
             min_rows: 10,
         };
@@ -263,8 +283,8 @@ fn predict(
     tax: &RawTable,
     cards: &[Option<ScorecardFile>],
 ) -> Vec<card::Predicted> {
-    let roles = Roles::new(3, 0, Some(2)).unwrap();
-    let (out, _) = run(3, |set| {
+    let roles = roles(cards.len() == 3);
+    let (out, _) = run(cards.len(), |set| {
         let me = set.me();
         let table = [Some(bank), Some(tax), None][me];
         let c = cards[me].as_ref().map(|c| (c, "card.json"));
@@ -331,4 +351,77 @@ fn joint_scoring_and_stability_equal_the_plaintext() {
     let bands = lc.score_bands.as_ref().unwrap();
     assert_eq!(out[0].score_stability, Some(bands.index(scores)));
     assert!(out[1].score_stability.is_none());
+}
+
+#[test]
+fn without_a_dealer_binning_the_scorecard_and_scoring_equal_the_dealers() {
+    let (bank, tax) = tables(1200, 9);
+    let settings = Settings::default();
+    let (alone, dealt) = (
+        bin_with(&bank, &tax, settings, false),
+        bin_with(&bank, &tax, settings, true),
+    );
+    assert_eq!(alone.len(), 2, "two parties, no third");
+    for (a, d) in alone.iter().zip(&dealt) {
+        let (a, d) = (a.as_ref().unwrap(), d.as_ref().unwrap());
+        assert_eq!(a.correlations.as_deref(), Some("two-party"));
+        assert_eq!(d.correlations.as_deref(), Some("dealer p2"));
+        // The counts are opened exactly: the same IVs and WOE.
+        let ivs = |f: &BinningFile| f.iv_ranking().iter().map(|l| l.iv).collect::<Vec<_>>();
+        for (x, y) in ivs(a).iter().zip(&ivs(d)) {
+            assert!((x - y).abs() < 1e-9, "IV {x} vs {y}");
+        }
+        assert_eq!(
+            a.features.iter().map(|f| f.woe.clone()).collect::<Vec<_>>(),
+            d.features.iter().map(|f| f.woe.clone()).collect::<Vec<_>>()
+        );
+    }
+    let cards = |files: &[Option<BinningFile>]| -> Vec<Option<ScorecardFile>> {
+        train(&bank, &tax, files, 0.0)
+            .into_iter()
+            .map(Result::unwrap)
+            .collect()
+    };
+    let (ca, cd) = (cards(&alone), cards(&dealt));
+    let (la, ld) = (ca[0].as_ref().unwrap(), cd[0].as_ref().unwrap());
+    for c in ca.iter().flatten() {
+        assert_eq!(c.correlations.as_deref(), Some("two-party"));
+    }
+    assert_eq!(ld.correlations.as_deref(), Some("dealer p2"));
+    // The same fixed-point training: intercept, weights and readable points
+    // within the last bits of the probabilistic truncations.
+    assert!((la.intercept.unwrap() - ld.intercept.unwrap()).abs() < 1e-3);
+    let points = |c: &ScorecardFile| -> Vec<f64> {
+        let own = c.features.iter().flat_map(|f| f.points.clone().unwrap());
+        own.chain(c.foreign.iter().flat_map(|f| f.points.clone().unwrap()))
+            .collect()
+    };
+    let (pa, pd) = (points(la), points(ld));
+    assert_eq!(pa.len(), pd.len());
+    for (x, y) in pa.iter().zip(&pd) {
+        assert!((x - y).abs() < 0.05, "points {pa:?} vs {pd:?}");
+    }
+    let (ea, ed) = (
+        la.evaluation.as_ref().unwrap(),
+        ld.evaluation.as_ref().unwrap(),
+    );
+    assert!(
+        (ea.auc - ed.auc).abs() < 0.01,
+        "AUC {} vs {}",
+        ea.auc,
+        ed.auc
+    );
+    // Joint scoring without a dealer: the dealer's scores.
+    let (sa, sd) = (predict(&bank, &tax, &ca), predict(&bank, &tax, &cd));
+    assert_eq!(sa[0].ids, sd[0].ids);
+    for (x, y) in sa[0]
+        .scores
+        .as_ref()
+        .unwrap()
+        .iter()
+        .zip(sd[0].scores.as_ref().unwrap())
+    {
+        assert!((x - y).abs() < 0.1, "score {x} vs {y}");
+    }
+    assert!(sa[1].scores.is_none());
 }

@@ -71,7 +71,7 @@ impl Protocol {
     /// [`crate::plan::horizontal::MAX_CLIENTS`] clients (each plan checks
     /// its own count); a scoring job: the same data parties and, for trees
     /// and scorecards, the dealer; a binning job: as a vertical training
-    /// job with its dealer.
+    /// job, with its dealer or (two-party correlations) without.
     pub fn party_count(self) -> (usize, usize) {
         let features = indomain_learn::align::MAX_FEATURE_HOLDERS;
         match self {
@@ -84,7 +84,7 @@ impl Protocol {
                 2,
                 (features + 2).max(crate::plan::horizontal::MAX_CLIENTS + 1),
             ),
-            Protocol::Binning => (3, features + 2),
+            Protocol::Binning => (2, features + 2),
             Protocol::Predict => (2, features + 2),
         }
     }

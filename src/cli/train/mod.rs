@@ -84,6 +84,9 @@ owner-transform mode each party transforms its own columns. Each data
 party writes --model (a scorecard file); the label holder also writes
 MODEL.points.csv, the points table it may read (base score --base-score
 at odds --base-odds:1, --pdo points to double the odds), and MODEL.svg.
+Without --dealer (and a binning job without one), the label holder and
+one feature owner generate the correlated randomness themselves; the
+scorecard files record which (\"correlations\").
 
 horizontal with --dp-epsilon E --clip-norm C: differential privacy for
 what the server learns. Each round every client clips its update (local

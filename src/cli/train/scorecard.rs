@@ -1,5 +1,6 @@
 //! `indomain train --scorecard`: the label holder, a feature owner or the
-//! dealer of a WOE scorecard's training, over a QUIC mesh.
+//! dealer of a WOE scorecard's training, over a QUIC mesh; without
+//! `--dealer`, two parties with two-party correlations.
 
 use super::{Args, Parties, bytes};
 use crate::cli::CliResult;
@@ -21,12 +22,26 @@ use std::time::Instant;
 pub fn run(args: &Args, parties: &Parties) -> CliResult {
     let names = parties.names();
     let label = parties.index(args.label_holder.as_deref().unwrap_or_default())?;
-    let dealer = parties.index(args.dealer.as_deref().unwrap_or_default())?;
-    let roles = Roles::new(names.len(), label, Some(dealer))?;
+    // No --dealer: the label holder and the one feature holder generate
+    // the correlated randomness themselves (two-party correlations).
+    let dealer = args
+        .dealer
+        .as_deref()
+        .map(|d| parties.index(d))
+        .transpose()?;
+    if dealer.is_none() && names.len() != 2 {
+        return Err(format!(
+            "without --dealer, a scorecard takes exactly two parties (two-party \
+             correlations), not {}; name a --dealer for more",
+            names.len()
+        )
+        .into());
+    }
+    let roles = Roles::new(names.len(), label, dealer)?;
     let me = parties.me;
     let role = if me == label {
         PartyRole::Label
-    } else if me == dealer {
+    } else if Some(me) == dealer {
         PartyRole::Dealer
     } else {
         PartyRole::Feature
@@ -145,7 +160,7 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
                 name: n.clone(),
                 role: if i == label {
                     PartyRole::Label
-                } else if i == dealer {
+                } else if Some(i) == dealer {
                     PartyRole::Dealer
                 } else {
                     PartyRole::Feature
@@ -205,6 +220,9 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
     );
     if let (Some(card), Some(path)) = (finished.file, &model_path) {
         card.save(path)?;
+        if let Some(trust) = &card.correlations {
+            eprintln!("train {}: correlations: {trust}", args.me);
+        }
         let mut written = path.display().to_string();
         if let Some(e) = &card.evaluation {
             eprintln!(

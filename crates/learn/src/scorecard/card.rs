@@ -207,6 +207,7 @@ pub(super) fn card_file(
         t.sizes
     };
     let job = job.clone();
+    let correlations = Some(crate::model::trust_record(&job.parties));
     ScorecardFile {
         format: SCORECARD_FORMAT,
         kind: "scorecard".into(),
@@ -229,6 +230,7 @@ pub(super) fn card_file(
         points_shares: t.points_shares,
         evaluation: Some(evaluation),
         score_bands: t.train_scores.as_deref().map(ScoreBands::fit),
+        correlations,
         written_by: format!("indomain {}", env!("CARGO_PKG_VERSION")),
     }
 }

@@ -136,6 +136,12 @@ pub struct ScorecardFile {
     /// stability index).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub score_bands: Option<ScoreBands>,
+    /// The trust record: where the correlated randomness of the secure
+    /// products came from, `dealer NAME` or `two-party`
+    /// ([`crate::model::trust_record`]; absent in files written before
+    /// issue #21).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correlations: Option<String>,
     /// The indomain version that wrote the file.
     pub written_by: String,
 }

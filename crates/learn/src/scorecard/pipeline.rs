@@ -39,7 +39,8 @@ use std::time::Instant;
 pub struct ScorecardRun {
     /// The job.
     pub job: ScorecardJob,
-    /// Who does what (a dealer is needed).
+    /// Who does what: a dealer, or none with one feature holder (two-party
+    /// correlations).
     pub roles: Roles,
     /// The fewest shared rows the parties accept.
     pub min_rows: usize,

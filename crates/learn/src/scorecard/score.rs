@@ -23,7 +23,7 @@ use crate::align::Roles;
 use crate::binning::BinIndex;
 use crate::woe::layout::Layout;
 use indomain_core::FixedPoint;
-use indomain_mpc::dealer::{self, DealerClient, DealerLimits};
+use indomain_mpc::dealer::{self, DealerLimits};
 use indomain_mpc::{Roster, Session, Shared};
 use indomain_net::PartySet;
 use rand::{CryptoRng, Rng};
@@ -32,7 +32,8 @@ use rand::{CryptoRng, Rng};
 const LEAD: usize = 0;
 
 /// Scores rows jointly; returns the scores at the label holder and `None`
-/// elsewhere (`roles` by set index, a dealer needed). Every computing party passes its own features' bins of the
+/// elsewhere (`roles` by set index: with a dealer, or two-party with one
+/// feature holder and none). Every computing party passes its own features' bins of the
 /// same rows, their sizes, the sizes of every party's features in
 /// training (to check against), and its share of every bin's points.
 #[allow(clippy::too_many_arguments)]
@@ -46,12 +47,13 @@ pub fn score<R: Rng + CryptoRng + ?Sized>(
     frac_bits: u32,
     rng: &mut R,
 ) -> Result<Option<Vec<f64>>, LearnError> {
-    let (label, dealer_index, computing) = super::train::parties_of(parties, roles)?;
-    if parties.me() == dealer_index {
+    let (label, dealer_index, computing) =
+        super::train::parties_of(parties, roles, "scoring with a scorecard")?;
+    if Some(parties.me()) == dealer_index {
         dealer::serve_ordered(parties, &computing, DealerLimits::default(), rng)?;
         return Ok(None);
     }
-    let roster = Roster::ordered(parties, computing.clone(), Some(dealer_index))?;
+    let roster = Roster::ordered(parties, computing.clone(), dealer_index)?;
     let rank = roster.rank();
     let layout = Layout::agree(parties, &computing, sizes)?;
     if layout.sizes != trained_sizes {
@@ -99,7 +101,7 @@ pub fn score<R: Rng + CryptoRng + ?Sized>(
     }
     let rows = agreed.unwrap_or(0);
     let fp = FixedPoint::new(frac_bits)?;
-    let client = DealerClient::new(&roster)?;
+    let client = roles.correlations(&roster, "scoring with a scorecard")?;
     let mut s = Session::new(parties, roster, fp, client);
     // The intercept column of training is not used: the points hold it.
     let widths: Vec<usize> = (0..computing.len()).map(|r| layout.rank_bins(r)).collect();

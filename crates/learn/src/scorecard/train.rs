@@ -36,7 +36,11 @@
 //! every owner feature's weight, so that it can read the points of the
 //! owners' bins under anonymous ids. A feature owner learns nothing of
 //! the model: its features' points stay secret-shared. The dealer learns
-//! shapes only.
+//! shapes only. Without a dealer (one feature holder) the two computing
+//! parties generate the correlated randomness themselves
+//! ([`indomain_mpc::TwoParty`], chosen by [`Roles::correlations`]): each
+//! also receives the other's generation messages, which are uniformly
+//! masked (docs/protocols.md, "Two parties without a dealer").
 //!
 //! **Cost.** Opening I costs rows × (1 + Σ bins) ring elements a party
 //! once (dense in the bins: the scorecard trains on the features kept by
@@ -50,13 +54,15 @@ use crate::binning::BinIndex;
 use crate::params::{Optimizer, Sigmoid, Task, TrainParams};
 use crate::woe::layout::Layout;
 use indomain_core::FixedPoint;
-use indomain_mpc::dealer::{self, DealerClient, DealerLimits};
-use indomain_mpc::{FixedMatrix, Roster, Session, Shared};
+use indomain_mpc::dealer::{self, DealerLimits};
+use indomain_mpc::{Correlations, FixedMatrix, Roster, Session, Shared};
 use indomain_net::PartySet;
 use ndarray::Array2;
 use rand::{CryptoRng, Rng};
 
-type Party<'a> = Session<'a, DealerClient>;
+/// A computing party's session, on the dealer's items or on two-party
+/// ones.
+type Party<'a> = Session<'a, Box<dyn Correlations>>;
 
 /// The label holder's rank: first of the computing parties.
 const LEAD: usize = 0;
@@ -102,7 +108,8 @@ pub struct Outcome {
 }
 
 /// Trains a WOE scorecard; every party of `parties` calls it (`roles` by
-/// set index, a dealer needed). The computing parties are ranked label
+/// set index: with a dealer, or without one and exactly one feature
+/// holder, the two computing parties generating the correlations). The computing parties are ranked label
 /// holder first, then the feature holders in set order. With
 /// `reveal_to_label`, every weight is opened to the label holder.
 #[allow(clippy::too_many_arguments)]
@@ -116,12 +123,12 @@ pub fn train<R: Rng + CryptoRng + ?Sized>(
     rng: &mut R,
 ) -> Result<Outcome, LearnError> {
     check(params, scale)?;
-    let (label, dealer_index, computing) = parties_of(parties, roles)?;
-    if parties.me() == dealer_index {
+    let (label, dealer_index, computing) = parties_of(parties, roles, "a scorecard's training")?;
+    if Some(parties.me()) == dealer_index {
         dealer::serve_ordered(parties, &computing, DealerLimits::default(), rng)?;
         return Ok(Outcome::default());
     }
-    let roster = Roster::ordered(parties, computing.clone(), Some(dealer_index))?;
+    let roster = Roster::ordered(parties, computing.clone(), dealer_index)?;
     let rank = roster.rank();
     let rows = input.bins.first().map_or(0, BinIndex::len);
     if input.bins.len() != input.sizes.len() || input.bins.iter().any(|b| b.len() != rows) {
@@ -162,7 +169,7 @@ pub fn train<R: Rng + CryptoRng + ?Sized>(
         ));
     }
     let fp = FixedPoint::new(params.frac_bits)?;
-    let client = DealerClient::new(&roster)?;
+    let client = roles.correlations(&roster, "a scorecard's training")?;
     let mut s = Session::new(parties, roster, fp, client);
     let widths: Vec<usize> = (0..computing.len())
         .map(|r| layout.rank_bins(r) + (r == LEAD) as usize)
@@ -226,20 +233,20 @@ pub fn train<R: Rng + CryptoRng + ?Sized>(
     Ok(outcome)
 }
 
-/// The label holder, the dealer and the computing parties (label holder
-/// first) of `roles`.
+/// The label holder, the dealer (if any) and the computing parties (label
+/// holder first) of `roles`; without a dealer, `what` (the step) takes
+/// exactly one feature holder.
 pub(super) fn parties_of(
     parties: &PartySet,
     roles: &Roles,
-) -> Result<(usize, usize, Vec<usize>), LearnError> {
+    what: &str,
+) -> Result<(usize, Option<usize>, Vec<usize>), LearnError> {
     roles.check(parties.len())?;
-    let dealer = roles
-        .dealer
-        .ok_or_else(|| LearnError::Params("a scorecard needs a dealer".into()))?;
+    roles.two_party(what)?;
     let computing = std::iter::once(roles.label)
         .chain(roles.features.iter().copied())
         .collect();
-    Ok((roles.label, dealer, computing))
+    Ok((roles.label, roles.dealer, computing))
 }
 
 /// Checks what every party must accept before anything is sent.

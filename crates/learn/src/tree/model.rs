@@ -145,6 +145,12 @@ pub struct TreeModelFile {
     pub importance: Vec<Importance>,
     /// The contribution report.
     pub contribution: Option<Report>,
+    /// The trust record: where the correlated randomness of the secure
+    /// products came from, `dealer NAME` or `two-party`
+    /// ([`crate::model::trust_record`]; absent in files written before
+    /// issue #21).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correlations: Option<String>,
     /// The indomain version that wrote the file.
     pub written_by: String,
 }

@@ -459,6 +459,7 @@ fn model_file(
         trees_grown: release.trees_grown,
         importance,
         contribution: release.contribution,
+        correlations: Some(crate::model::trust_record(&spec.parties)),
         written_by: format!("indomain {}", env!("CARGO_PKG_VERSION")),
     }
 }

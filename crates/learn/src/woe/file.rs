@@ -99,6 +99,12 @@ pub struct BinningFile {
     /// elements with the job's fractional bits; meaningless alone).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub woe_shares: Option<Vec<u64>>,
+    /// The trust record: where the correlated randomness of the secure
+    /// products came from, `dealer NAME` or `two-party`
+    /// ([`crate::model::trust_record`]; absent in files written before
+    /// issue #21).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correlations: Option<String>,
     /// The indomain version that wrote the file.
     pub written_by: String,
 }
@@ -132,6 +138,7 @@ impl BinningFile {
                 }),
             })
             .collect();
+        let correlations = Some(crate::model::trust_record(&job.parties));
         Self {
             format: BINNING_FORMAT,
             kind: "binning".into(),
@@ -144,6 +151,7 @@ impl BinningFile {
             foreign: outcome.foreign,
             sizes: outcome.sizes,
             woe_shares: outcome.woe_shares,
+            correlations,
             written_by: format!("indomain {}", env!("CARGO_PKG_VERSION")),
         }
     }
@@ -379,6 +387,7 @@ mod tests {
             }],
             sizes: vec![vec![2], vec![3]],
             woe_shares: None,
+            correlations: Some("two-party".into()),
             written_by: "test".into(),
         }
     }

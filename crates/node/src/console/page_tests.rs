@@ -204,6 +204,7 @@ fn binning_file(s: &Setup) -> BinningFile {
         foreign: Vec::new(),
         sizes: vec![vec![3, 2]],
         woe_shares: None,
+        correlations: Some("dealer op".into()),
         written_by: "indomain test".into(),
     };
     let dir = s.dir.path().join("results/bank/bin-1");
@@ -311,6 +312,7 @@ fn a_scorecard_shows_its_points_table() {
         points_shares: None,
         evaluation: None,
         score_bands: None,
+        correlations: Some("dealer op".into()),
         written_by: "indomain test".into(),
     };
     let dir = s.dir.path().join("results/bank/card-1");

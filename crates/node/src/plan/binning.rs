@@ -1,11 +1,13 @@
 //! The plan of a WOE/IV binning job (`protocol = "binning"`): the label
 //! holder, 1 to 4 feature owners and the dealer, as for training
-//! ([`super::vertical`]); each data party's listed columns besides the id
+//! ([`super::vertical`]) — or, with `correlations = "two-party"`, the
+//! label holder and one feature owner alone; each data party's listed columns besides the id
 //! (and label) are its features, binned locally on the training rows.
 //!
 //! Parameters, with `indomain bin`'s defaults and the learn crate's
-//! bounds: `label_holder`, `dealer`, `id_column`, `label_column`
-//! (required); `mode` (`default`, the label-holder view; `strict`; or
+//! bounds: `label_holder`, `dealer` (unless two-party), `id_column`,
+//! `label_column` (required); `correlations` (`dealer`, the default, or
+//! `two-party`); `mode` (`default`, the label-holder view; `strict`; or
 //! `owner-transform`), `bins` (2 to [`MAX_BINS`], 10), `method`
 //! (`quantile` or `equal-width`), `min_share` (0 to 0.5, 0.05),
 //! `max_categories` (1 to [`MAX_CATEGORIES`], 256), `min_events` (0),
@@ -25,13 +27,15 @@
 //! WOE the mode lets it know, the IVs it learned), which the job declares
 //! for every data party, and, where the job declares it, `iv` (the IVs it
 //! learned, ranked: nothing beyond its binning file). The dealer learns
-//! the shapes and receives nothing. The mode and a shared permutation are
+//! the shapes and receives nothing; with two-party correlations each data
+//! party also receives the other's uniformly masked generation messages,
+//! and [`LeakProfile::correlations`] names the choice for policy. The mode and a shared permutation are
 //! leak choices a node's policy rules on ([`LeakProfile::binning_mode`],
 //! [`LeakProfile::shared_permutation`]).
 
+use super::LeakProfile;
 use super::params::{Params, bad, bad_param};
 use super::vertical::{VerticalParties, nothing_to_dealer};
-use super::{Correlations, LeakProfile};
 use crate::jobspec::{JobSpec, Problem};
 use indomain_learn::binning::{BinParams, MAX_BINS, Method};
 use indomain_learn::woe::Mode;
@@ -47,6 +51,7 @@ pub const MAX_CATEGORIES: usize = u16::MAX as usize;
 const PARAMETERS: &[&str] = &[
     "label_holder",
     "dealer",
+    "correlations",
     "id_column",
     "label_column",
     "mode",
@@ -134,7 +139,7 @@ impl BinningPlan {
             )?
             .unwrap_or(super::train::DEFAULT_TEST_FRACTION);
         let categorical = super::vertical::categorical(spec, &params, &vertical)?;
-        nothing_to_dealer(spec, vertical.dealer())?;
+        nothing_to_dealer(spec, vertical.roles.dealer)?;
         let iv_report = spec.receivers("iv");
         Ok(Self {
             test_fraction,
@@ -189,7 +194,7 @@ impl BinningPlan {
             Method::Quantile { bins } | Method::EqualWidth { bins } => bins,
         };
         LeakProfile {
-            correlations: Correlations::Dealer(self.parties[self.vertical.dealer()].clone()),
+            correlations: self.vertical.correlations(&self.parties),
             bins,
             categories: self.bins.max_categories,
             binning_mode: Some(self.settings.mode),

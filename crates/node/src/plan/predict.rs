@@ -8,19 +8,25 @@
 //! for trees; `scorecard`), which each party checks against its model
 //! part; `dealer`, a party without data that deals the products tree and
 //! scorecard scoring need (required for those, refused for a linear
-//! model); `label_holder`, the model's label holder (optional: when given,
-//! the predictions must go to it); `min_group_size`, the fewest rows the
+//! model); `correlations` (`dealer`, the default, or `two-party`: a tree
+//! or scorecard model of two data parties scored by them alone, no
+//! dealer); `label_holder`, the model's label holder (optional: when
+//! given, the predictions must go to it; required without a dealer for
+//! trees and scorecards); `min_group_size`, the fewest rows the
 //! parties must share (default 1).
 //!
 //! What each party learns: the number of rows every party holds (the
 //! alignment); the receiver of `predictions` — exactly one party, the
 //! model's label holder — the scores of those rows; with trees, no party
-//! another's path bits; the dealer, the row count and the shapes.
+//! another's path bits; the dealer, the row count and the shapes; with
+//! two-party correlations each data party also the other's uniformly
+//! masked generation messages.
 
 use super::params::{Params, bad, bad_param};
 use super::set;
 use super::{Correlations, LeakProfile};
 use crate::jobspec::{JobSpec, Problem, is_name};
+use crate::policy::leak::TWO_PARTY;
 use std::collections::BTreeSet;
 
 /// The parameters a scoring job takes.
@@ -28,6 +34,7 @@ const PARAMETERS: &[&str] = &[
     "model",
     "algorithm",
     "dealer",
+    "correlations",
     "label_holder",
     "min_group_size",
 ];
@@ -56,6 +63,9 @@ pub struct PredictPlan {
     pub kind: ModelKind,
     /// The dealer (trees and scorecards), by party index.
     pub dealer: Option<usize>,
+    /// Whether the two data parties generate the correlations themselves
+    /// (trees and scorecards with `correlations = "two-party"`).
+    pub two_party: bool,
     /// The fewest rows the parties must share.
     pub min_rows: usize,
     /// Parties in the job.
@@ -81,6 +91,7 @@ impl PredictPlan {
             _ => ModelKind::Linear,
         };
         let dealer = params.party("dealer")?;
+        let two_party = params.choice("correlations", &["dealer", TWO_PARTY])? == Some(TWO_PARTY);
         match (kind, dealer) {
             (ModelKind::Linear, Some(_)) => {
                 return Err(bad_param(
@@ -88,10 +99,29 @@ impl PredictPlan {
                     "a linear model is scored without a dealer: drop parameter dealer (or set algorithm)".into(),
                 ));
             }
-            (ModelKind::Trees | ModelKind::Scorecard, None) => {
-                return Err(bad(
-                    "tree and scorecard models are scored with a dealer: name it (parameter dealer, a party that names no dataset)".into(),
+            (ModelKind::Linear, None) if two_party => {
+                return Err(bad_param(
+                    "correlations",
+                    "a linear model is scored without correlated randomness: drop parameter correlations".into(),
                 ));
+            }
+            (_, Some(_)) if two_party => {
+                return Err(bad_param(
+                    "dealer",
+                    "with correlations = \"two-party\" no party deals: drop parameter dealer"
+                        .into(),
+                ));
+            }
+            (ModelKind::Trees | ModelKind::Scorecard, None) if !two_party => {
+                return Err(bad(
+                    "tree and scorecard models are scored with a dealer: name it (parameter dealer, a party that names no dataset), or with correlations = \"two-party\" between their two data parties".into(),
+                ));
+            }
+            (ModelKind::Trees | ModelKind::Scorecard, None) if spec.parties.len() != 2 => {
+                return Err(bad(format!(
+                    "two-party correlations take exactly two parties, the label holder and one feature holder, not {}; name a dealer for more",
+                    spec.parties.len()
+                )));
             }
             _ => {}
         }
@@ -113,6 +143,11 @@ impl PredictPlan {
         if dealer.is_some() && label_holder.is_none() {
             return Err(bad(
                 "the dealer has no model to read the label holder from: name it (parameter label_holder)".into(),
+            ));
+        }
+        if two_party && label_holder.is_none() {
+            return Err(bad(
+                "two-party scoring names the model's label holder (parameter label_holder)".into(),
             ));
         }
         let receivers = spec.receivers("predictions");
@@ -139,6 +174,7 @@ impl PredictPlan {
             label_holder,
             kind,
             dealer,
+            two_party,
             min_rows,
             parties: spec.parties.len(),
             names: spec.parties.iter().map(|p| p.name.clone()).collect(),
@@ -156,9 +192,11 @@ impl PredictPlan {
 
     pub(super) fn leaks(&self) -> LeakProfile {
         LeakProfile {
-            correlations: self.dealer.map_or(Correlations::None, |d| {
-                Correlations::Dealer(self.names[d].clone())
-            }),
+            correlations: match (self.dealer, self.two_party) {
+                (Some(d), _) => Correlations::Dealer(self.names[d].clone()),
+                (None, true) => Correlations::TwoParty,
+                (None, false) => Correlations::None,
+            },
             ..LeakProfile::plain()
         }
     }

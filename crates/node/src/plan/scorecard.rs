@@ -6,8 +6,10 @@
 //! uses the binning file that job released to it, and lists the id column
 //! and its binned features (the label holder the label column too).
 //!
-//! Parameters, with the CLI's defaults: `label_holder`, `dealer`,
-//! `id_column`, `label_column`, `binning` (required); `min_iv` (≥ 0,
+//! Parameters, with the CLI's defaults: `label_holder`, `dealer` (unless
+//! two-party), `id_column`, `label_column`, `binning` (required);
+//! `correlations` (`dealer`, the default, or `two-party`: two parties and
+//! no dealer, as the binning job had — its files record its party list); `min_iv` (≥ 0,
 //! 0.02: features with a lower IV are left out), `base_score` (600),
 //! `pdo` (20), `base_odds` (50), `epochs` (1 to
 //! [`super::train::MAX_EPOCHS`], 20), `learning_rate` (0.5), `l2`,
@@ -23,11 +25,13 @@
 //! label holder the points it may read (its own features', and in the
 //! binning job's default mode the owners' under anonymous bin ids; in the
 //! owner-transform mode the owners' weights). The dealer learns the
-//! shapes and receives nothing.
+//! shapes and receives nothing; with two-party correlations each data
+//! party also receives the other's uniformly masked generation messages,
+//! and [`LeakProfile::correlations`] names the choice for policy.
 
 use super::params::{Params, bad, bad_param};
 use super::vertical::{VerticalParties, nothing_to_dealer};
-use super::{Correlations, LeakProfile, set};
+use super::{LeakProfile, set};
 use crate::jobspec::{JobSpec, Problem, is_job_id};
 use indomain_learn::scorecard::Scale;
 use indomain_learn::scorecard::model::ScorecardJob;
@@ -41,6 +45,7 @@ const PARAMETERS: &[&str] = &[
     "algorithm",
     "label_holder",
     "dealer",
+    "correlations",
     "id_column",
     "label_column",
     "binning",
@@ -138,7 +143,7 @@ impl ScorecardPlan {
             )
         };
         train.check().map_err(|e| bad(e.to_string()))?;
-        nothing_to_dealer(spec, vertical.dealer())?;
+        nothing_to_dealer(spec, vertical.roles.dealer)?;
         Ok(Self {
             binning: binning.to_string(),
             min_iv,
@@ -183,7 +188,7 @@ impl ScorecardPlan {
 
     pub(super) fn leaks(&self) -> LeakProfile {
         LeakProfile {
-            correlations: Correlations::Dealer(self.parties[self.vertical.dealer()].clone()),
+            correlations: self.vertical.correlations(&self.parties),
             epochs: self.params.epochs,
             ..LeakProfile::plain()
         }

@@ -963,3 +963,81 @@ fn training_takes_early_stopping_in_place_of_the_convergence_test() {
         assert!(e.contains("early_stopping"), "{e}");
     }
 }
+
+/// `text` (a spec dealt by `stats`) with two-party correlations: no
+/// `dealer` parameter and no party `stats`.
+fn two_party(text: &str) -> String {
+    text.replace("dealer = \"stats\"", "correlations = \"two-party\"")
+        .replace("[[parties]]\nname = \"stats\"\n\n", "")
+}
+
+#[test]
+fn tree_binning_scorecard_and_scoring_plans_take_two_party_correlations() {
+    for (name, text) in [
+        ("trees", TREES),
+        ("binning", BINNING),
+        ("scorecard", SCORECARD),
+    ] {
+        let alone = two_party(text);
+        let p = plan(&alone);
+        let roles = match &p {
+            JobPlan::Trees(t) => t.vertical.roles.clone(),
+            JobPlan::Binning(b) => b.vertical.roles.clone(),
+            JobPlan::Scorecard(s) => s.vertical.roles.clone(),
+            other => panic!("{name}: {other:?}"),
+        };
+        assert_eq!((roles.dealer, roles.label), (None, 0), "{name}");
+        assert_eq!(p.leaks().correlations, Correlations::TwoParty, "{name}");
+        assert_eq!(
+            plan(text).leaks().correlations,
+            Correlations::Dealer("stats".into()),
+            "{name}"
+        );
+        // A dealer beside two-party correlations, a third party, an
+        // unknown source: each refused before any party accepts.
+        let both = with_param(&alone, "dealer", "\"nobody\"");
+        let message = parse(&both).unwrap_err().to_string();
+        assert!(
+            message.contains("no party deals: drop parameter dealer"),
+            "{name}: {message}"
+        );
+        let three = format!(
+            "{alone}\n[[parties]]\nname = \"court\"\ndataset = \"cases\"\ncolumns = [\"id\", \"z\"]\n"
+        );
+        let message = parse(&three).unwrap_err().to_string();
+        assert!(message.contains("exactly two parties"), "{name}: {message}");
+        let odd = with_param(&alone, "correlations", "\"ot\"");
+        let message = parse(&odd).unwrap_err().to_string();
+        assert!(
+            message.contains("use dealer or two-party"),
+            "{name}: {message}"
+        );
+    }
+    // Scoring a tree or scorecard model of two parties without a dealer.
+    for algorithm in ["gbdt", "scorecard"] {
+        let text = with_param(
+            &with_param(
+                &with_param(PREDICT, "algorithm", &format!("\"{algorithm}\"")),
+                "correlations",
+                "\"two-party\"",
+            ),
+            "label_holder",
+            "\"bank\"",
+        );
+        let p = plan(&text);
+        assert_eq!(p.leaks().correlations, Correlations::TwoParty);
+        let JobPlan::Predict(predict) = p else {
+            panic!("{algorithm}")
+        };
+        assert!(predict.two_party && predict.dealer.is_none());
+        let unnamed = text.replace("label_holder = \"bank\"\n", "");
+        let message = parse(&unnamed).unwrap_err().to_string();
+        assert!(
+            message.contains("names the model's label holder"),
+            "{message}"
+        );
+    }
+    let linear = with_param(PREDICT, "correlations", "\"two-party\"");
+    let message = parse(&linear).unwrap_err().to_string();
+    assert!(message.contains("drop parameter correlations"), "{message}");
+}

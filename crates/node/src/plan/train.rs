@@ -1,7 +1,7 @@
 //! The plan of a vertical training job (`train`, `mode = "vertical"` or
 //! no `mode`): the label holder, 1 to
-//! [`MAX_FEATURE_HOLDERS`](indomain_learn::align::MAX_FEATURE_HOLDERS)
-//! feature holders and the dealer (a party that names no dataset) — or, with
+//! [`MAX_FEATURE_HOLDERS`](indomain_learn::align::MAX_FEATURE_HOLDERS) feature
+//! holders and the dealer (a party that names no dataset) — or, with
 //! `correlations = "two-party"`, the label holder and one feature holder
 //! alone, generating the correlated randomness between themselves
 //! (issue #21; no third party, no `dealer`). Every data party lists the
@@ -10,9 +10,8 @@
 //!
 //! Parameters: `label_holder`, `dealer` (unless two-party), `id_column`,
 //! `label_column` (required); `correlations` (`dealer`, the default, or
-//! `two-party`: refused with more than two parties, and with the
-//! `fourier` sigmoid of logistic regression, which needs items two-party
-//! correlations do not provide — as the library refuses them); `task` (`logistic` or `linear`), `epochs` (1 to
+//! `two-party`: refused with more than two parties, as the library
+//! refuses them); `task` (`logistic` or `linear`), `epochs` (1 to
 //! [`MAX_EPOCHS`]; a cap unless `convergence = false`), `convergence`,
 //! `tolerance`, `early_stopping` (a patience in epochs: stop when the
 //! validation loss has not improved for that many epochs and keep the best
@@ -39,16 +38,16 @@
 //! each data party also receives the other's messages of the correlation
 //! generation, which are uniformly masked (`docs/protocols.md`). The plan's
 //! [`LeakProfile::correlations`] names the choice for policy (`dealers`,
-//! with [`TWO_PARTY`]) and the audit record carries the parameter.
+//! with [`TWO_PARTY`](crate::policy::leak::TWO_PARTY)) and the audit record
+//! carries the parameter.
 
 use super::params::{Params, bad, bad_param};
-use super::vertical::{VerticalParties, min_rows, named};
+use super::vertical::VerticalParties;
 use super::{Correlations, LeakProfile, set};
 use crate::jobspec::{JobSpec, Part, Problem};
-use crate::policy::leak::TWO_PARTY;
 use indomain_learn::align::Roles;
 use indomain_learn::calibration::Method;
-use indomain_learn::model::JobSpec as LearnSpec;
+use indomain_learn::model::{JobParty, JobSpec as LearnSpec, PartyRole};
 use indomain_learn::pipeline::{Releases, VerticalJob};
 use indomain_learn::{Convergence, EarlyStopping, Optimizer, Sigmoid, Task, TrainParams};
 use std::collections::BTreeSet;
@@ -97,9 +96,12 @@ const PARAMETERS: &[&str] = &[
 /// A training job's plan.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrainPlan {
-    /// Who does what (no dealer with two-party correlations), and the
-    /// columns the rows are aligned and labelled on.
-    pub vertical: VerticalParties,
+    /// Who does what, by party index.
+    pub roles: Roles,
+    /// The column the rows are aligned on.
+    pub id_column: String,
+    /// The label holder's label column.
+    pub label_column: String,
     /// The hyper-parameters every party agrees on.
     pub params: TrainParams,
     /// Share of the shared rows held out for evaluation.
@@ -117,36 +119,15 @@ pub struct TrainPlan {
 impl TrainPlan {
     pub(super) fn build(spec: &JobSpec) -> Result<Self, Problem> {
         let params = Params::new(spec, PARAMETERS)?;
-        let at = |name: &str, what: &str| named(&params, name, what, "a training job");
         params.choice("mode", &["vertical", "horizontal"])?;
-        let label = at("label_holder", "label holder")?;
-        let dealer = match params.choice("correlations", &["dealer", TWO_PARTY])? {
-            Some(TWO_PARTY) => {
-                if params.is_set("dealer") {
-                    return Err(bad_param(
-                        "dealer",
-                        "with correlations = \"two-party\" no party deals: drop parameter dealer"
-                            .into(),
-                    ));
-                }
-                if spec.parties.len() != 2 {
-                    return Err(bad(format!(
-                        "two-party correlations take exactly two parties, the label holder and one feature holder, not {}; name a dealer for more",
-                        spec.parties.len()
-                    )));
-                }
-                None
-            }
-            _ => Some(at("dealer", "dealer")?),
-        };
-        let vertical = VerticalParties::with_parties(spec, &params, label, dealer)?;
+        // The parties, roles and columns as every vertical job reads them
+        // (with `correlations = "two-party"` no dealer).
+        let VerticalParties {
+            roles,
+            id_column,
+            label_column,
+        } = VerticalParties::build(spec, &params, "a training job")?;
         let train = train_params(&params)?;
-        if dealer.is_none() && train.task == Task::Logistic && train.sigmoid == Sigmoid::Fourier {
-            return Err(bad_param(
-                "sigmoid",
-                "with correlations = \"two-party\" the sigmoid fourier (the default) is not available: it needs packed AND triples, daBits and trigonometric masks, which two-party correlations do not provide; set sigmoid = \"clamped\" or \"linear\", or name a dealer".into(),
-            ));
-        }
         let test_fraction = params
             .number(
                 "test_fraction",
@@ -154,9 +135,12 @@ impl TrainPlan {
                 "must be between 0 and 1",
             )?
             .unwrap_or(DEFAULT_TEST_FRACTION);
-        let min_rows = min_rows(&params)?;
+        let min_rows = params
+            .count("min_rows", 1..=MAX_ROWS)?
+            .unwrap_or(DEFAULT_MIN_ROWS)
+            .max(params.count("min_group_size", 0..=MAX_ROWS)?.unwrap_or(0));
         let contribution = params.flag("contribution")?.unwrap_or(false);
-        let releases = releases(spec, &vertical.roles)?;
+        let releases = releases(spec, &roles)?;
         if contribution && releases.metrics.is_empty() {
             return Err(bad_param(
                 "contribution",
@@ -164,7 +148,9 @@ impl TrainPlan {
             ));
         }
         Ok(Self {
-            vertical,
+            roles,
+            id_column,
+            label_column,
             params: train,
             test_fraction,
             min_rows,
@@ -178,17 +164,34 @@ impl TrainPlan {
     /// [`TrainPlan::releases`]): the parties and roles in spec order, the
     /// parameters, the fewest rows and the report.
     pub fn vertical_job(&self) -> VerticalJob {
+        let role = |i: usize| {
+            if i == self.roles.label {
+                PartyRole::Label
+            } else if Some(i) == self.roles.dealer {
+                PartyRole::Dealer
+            } else {
+                PartyRole::Feature
+            }
+        };
         VerticalJob {
             spec: LearnSpec {
                 mode: "vertical".into(),
-                parties: self.vertical.job_parties(&self.parties),
-                id_column: self.vertical.id_column.clone(),
+                parties: self
+                    .parties
+                    .iter()
+                    .enumerate()
+                    .map(|(i, name)| JobParty {
+                        name: name.clone(),
+                        role: role(i),
+                    })
+                    .collect(),
+                id_column: self.id_column.clone(),
                 test_fraction: self.test_fraction,
                 params: self.params.clone(),
                 horizontal: None,
                 nonce: String::new(),
             },
-            roles: self.vertical.roles.clone(),
+            roles: self.roles.clone(),
             min_rows: self.min_rows,
             contribution: self.contribution,
         }
@@ -197,7 +200,7 @@ impl TrainPlan {
     pub(super) fn receives(&self) -> Vec<BTreeSet<&'static str>> {
         (0..self.parties.len())
             .map(|i| {
-                if Some(i) == self.vertical.roles.dealer {
+                if Some(i) == self.roles.dealer {
                     set(&[])
                 } else if self.releases.metrics.contains(&i) {
                     set(&["model", "metrics"])
@@ -209,7 +212,7 @@ impl TrainPlan {
     }
 
     pub(super) fn leaks(&self) -> LeakProfile {
-        let dealer = self.vertical.roles.dealer.map(|d| self.parties[d].clone());
+        let dealer = self.roles.dealer.map(|d| self.parties[d].clone());
         LeakProfile {
             correlations: dealer.map_or(Correlations::TwoParty, Correlations::Dealer),
             contribution: self.contribution,

@@ -1,12 +1,14 @@
 //! The plan of a gradient-boosted tree job (`train` with `algorithm =
 //! "gbdt"`): the label holder, 1 to 4 feature holders and the dealer, as
-//! for linear training ([`super::vertical`]); each data party's listed
+//! for linear training ([`super::vertical`]) — or, with `correlations =
+//! "two-party"`, the label holder and one feature holder alone; each data party's listed
 //! columns besides the id (and label) are its features — a text column is
 //! categorical, an empty text cell a missing value.
 //!
 //! Parameters, with `indomain train --algorithm gbdt`'s defaults and the
-//! learn crate's bounds ([`GbdtParams::check`]): `label_holder`, `dealer`,
-//! `id_column`, `label_column` (required); `task` (`logistic` or
+//! learn crate's bounds ([`GbdtParams::check`]): `label_holder`, `dealer`
+//! (unless two-party), `id_column`, `label_column` (required);
+//! `correlations` (`dealer`, the default, or `two-party`); `task` (`logistic` or
 //! `linear`, the squared loss), `trees` (1 to [`MAX_TREES`], default 100),
 //! `max_depth` (1 to [`MAX_DEPTH`], default 6), `learning_rate` (in (0,
 //! 1], 0.3), `min_child_weight` (0 to 10^6, 1), `lambda` (1/64 to 10^4,
@@ -29,11 +31,14 @@
 //! every data party. The instance space stays hidden (no party learns
 //! which rows reach which node): the only mode there is, which
 //! [`LeakProfile::instance_space`] records for policy. The dealer learns
-//! the row count and the shapes, and receives nothing.
+//! the row count and the shapes, and receives nothing; with two-party
+//! correlations each data party also receives the other's uniformly
+//! masked generation messages, and [`LeakProfile::correlations`] names
+//! the choice for policy (`dealers`).
 
 use super::params::{Params, bad};
 use super::vertical::{VerticalParties, nothing_to_dealer};
-use super::{Correlations, LeakProfile, set};
+use super::{LeakProfile, set};
 use crate::jobspec::{JobSpec, Problem};
 use indomain_learn::tree::model::TreeJobSpec;
 use indomain_learn::tree::params::{MAX_DEPTH, MAX_TREES};
@@ -49,6 +54,7 @@ const PARAMETERS: &[&str] = &[
     "algorithm",
     "label_holder",
     "dealer",
+    "correlations",
     "id_column",
     "label_column",
     "task",
@@ -104,7 +110,7 @@ impl TreePlan {
             .unwrap_or(super::train::DEFAULT_TEST_FRACTION);
         let min_rows = super::vertical::min_rows(&params)?;
         let categorical = super::vertical::categorical(spec, &params, &vertical)?;
-        nothing_to_dealer(spec, vertical.dealer())?;
+        nothing_to_dealer(spec, vertical.roles.dealer)?;
         Ok(Self {
             vertical,
             params: gbdt,
@@ -144,7 +150,7 @@ impl TreePlan {
 
     pub(super) fn leaks(&self) -> LeakProfile {
         LeakProfile {
-            correlations: Correlations::Dealer(self.parties[self.vertical.dealer()].clone()),
+            correlations: self.vertical.correlations(&self.parties),
             contribution: self.contribution,
             bins: self.params.bins,
             // The hidden instance space is the only mode the trees have.

@@ -1,11 +1,16 @@
 //! What the plans of vertical jobs (linear and tree training, scorecards,
 //! binning) share: the label holder, the dealer and 1 to
-//! [`MAX_FEATURE_HOLDERS`] feature holders named by parameters, every
-//! data party listing the id column (the label holder the label column
-//! too) and at least one feature, and outputs that go to data parties only.
+//! [`MAX_FEATURE_HOLDERS`] feature holders named by parameters — or, with
+//! `correlations = "two-party"`, the label holder and one feature holder
+//! alone, generating the correlated randomness between themselves (issue
+//! #21; no `dealer`) — every data party listing the id column (the label
+//! holder the label column too) and at least one feature, and outputs that
+//! go to data parties only.
 
-use super::params::{Params, bad};
+use super::Correlations;
+use super::params::{Params, bad, bad_param};
 use crate::jobspec::{JobSpec, Part, Problem};
+use crate::policy::leak::TWO_PARTY;
 use indomain_learn::align::{MAX_FEATURE_HOLDERS, Roles};
 use indomain_learn::model::{JobParty, PartyRole};
 
@@ -13,7 +18,8 @@ use indomain_learn::model::{JobParty, PartyRole};
 /// and label on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerticalParties {
-    /// Who does what, by party index (the dealer is always named).
+    /// Who does what, by party index (no dealer with two-party
+    /// correlations).
     pub roles: Roles,
     /// The column the rows are aligned on.
     pub id_column: String,
@@ -22,24 +28,36 @@ pub struct VerticalParties {
 }
 
 impl VerticalParties {
-    /// Reads parameters `label_holder`, `dealer`, `id_column` and
-    /// `label_column` and checks every data party's columns; `job` names
-    /// the job in refusals ("a training job").
+    /// Reads parameters `label_holder`, `correlations` (`dealer`, the
+    /// default, or `two-party`), `dealer` (unless two-party), `id_column`
+    /// and `label_column` and checks every data party's columns; `job`
+    /// names the job in refusals ("a training job").
     pub(super) fn build(spec: &JobSpec, params: &Params<'_>, job: &str) -> Result<Self, Problem> {
-        let label = named(params, "label_holder", "label holder", job)?;
-        let dealer = named(params, "dealer", "dealer", job)?;
-        Self::with_parties(spec, params, label, Some(dealer))
-    }
-
-    /// [`VerticalParties::build`] with the label holder and the dealer
-    /// (none with two-party correlations) already read: reads `id_column`
-    /// and `label_column` and checks every data party's columns.
-    pub(super) fn with_parties(
-        spec: &JobSpec,
-        params: &Params<'_>,
-        label: usize,
-        dealer: Option<usize>,
-    ) -> Result<Self, Problem> {
+        let at = |name: &str, what: &str| -> Result<usize, Problem> {
+            params
+                .party(name)?
+                .ok_or_else(|| bad(format!("{job} names its {what} (parameter {name})")))
+        };
+        let label = at("label_holder", "label holder")?;
+        let dealer = match params.choice("correlations", &["dealer", TWO_PARTY])? {
+            Some(TWO_PARTY) => {
+                if params.is_set("dealer") {
+                    return Err(bad_param(
+                        "dealer",
+                        "with correlations = \"two-party\" no party deals: drop parameter dealer"
+                            .into(),
+                    ));
+                }
+                if spec.parties.len() != 2 {
+                    return Err(bad(format!(
+                        "two-party correlations take exactly two parties, the label holder and one feature holder, not {}; name a dealer for more",
+                        spec.parties.len()
+                    )));
+                }
+                None
+            }
+            _ => Some(at("dealer", "dealer")?),
+        };
         let roles = Roles::new(spec.parties.len(), label, dealer).map_err(|e| {
             bad(format!(
                 "{e} (1 to {MAX_FEATURE_HOLDERS} feature holders besides the label holder and the dealer)"
@@ -68,7 +86,7 @@ impl VerticalParties {
             }
         }
         if id_column == label_column {
-            return Err(super::params::bad_param(
+            return Err(bad_param(
                 "label_column",
                 "the label column is not the id column".into(),
             ));
@@ -80,9 +98,12 @@ impl VerticalParties {
         })
     }
 
-    /// The dealer's index (`usize::MAX` with two-party correlations).
-    pub fn dealer(&self) -> usize {
-        self.roles.dealer.unwrap_or(usize::MAX)
+    /// Where the correlated randomness comes from, for policy: the dealer
+    /// by name (`names` in spec order), or the two data parties.
+    pub fn correlations(&self, names: &[String]) -> Correlations {
+        self.roles.dealer.map_or(Correlations::TwoParty, |d| {
+            Correlations::Dealer(names[d].clone())
+        })
     }
 
     /// Whether party `i` holds data (the label holder or a feature holder).
@@ -110,21 +131,11 @@ impl VerticalParties {
     }
 }
 
-/// The index of the party parameter `name` names (`what` in the refusal
-/// of a `job` that names none).
-pub(super) fn named(
-    params: &Params<'_>,
-    name: &str,
-    what: &str,
-    job: &str,
-) -> Result<usize, Problem> {
-    params
-        .party(name)?
-        .ok_or_else(|| bad(format!("{job} names its {what} (parameter {name})")))
-}
-
-/// Refuses an output to the dealer of a vertical job.
-pub(super) fn nothing_to_dealer(spec: &JobSpec, dealer: usize) -> Result<(), Problem> {
+/// Refuses an output to the dealer of a vertical job (if it has one).
+pub(super) fn nothing_to_dealer(spec: &JobSpec, dealer: Option<usize>) -> Result<(), Problem> {
+    let Some(dealer) = dealer else {
+        return Ok(());
+    };
     let dealer_name = &spec.parties[dealer].name;
     match spec.outputs.iter().position(|o| &o.receiver == dealer_name) {
         Some(i) => Err(Problem {

@@ -13,7 +13,7 @@
 //! What each party learns: what [`crate::plan::binning`] states for the
 //! job's mode; the dealer, the shapes.
 
-use super::raw_rows::{RawColumns, read_raw};
+use super::raw_rows::read_if_data;
 use super::trees::json_output;
 use super::{JobProtocol, JobRun, Produced};
 use crate::daemon::error::JobError;
@@ -24,18 +24,7 @@ impl JobProtocol for BinningPlan {
     /// Reads this node's rows (none at the dealer) and bins them.
     fn run(&self, job: JobRun<'_>) -> Result<Vec<Produced>, JobError> {
         let me = job.parties.me();
-        let roles = &self.vertical.roles;
-        let table = match self.vertical.is_data(me) {
-            false => None,
-            true => Some(read_raw(
-                &job,
-                &RawColumns {
-                    id: &self.vertical.id_column,
-                    label: (me == roles.label).then_some(self.vertical.label_column.as_str()),
-                    categorical: &self.categorical,
-                },
-            )?),
-        };
+        let table = read_if_data(&job, &self.vertical, &self.categorical)?;
         let JobRun {
             spec,
             parties,

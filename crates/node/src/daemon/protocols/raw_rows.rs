@@ -12,6 +12,7 @@
 use super::{JobRun, at, cell_number, cell_text};
 use crate::daemon::error::JobError;
 use crate::dataset::{Cell, Table};
+use crate::plan::vertical::VerticalParties;
 use indomain_learn::binning::{Column, RawTable};
 use std::collections::HashMap;
 
@@ -23,6 +24,27 @@ pub(super) struct RawColumns<'a> {
     pub label: Option<&'a str>,
     /// Columns read as categories whatever they hold.
     pub categorical: &'a [String],
+}
+
+/// Reads this node's rows for a vertical job (trees, binning, a
+/// scorecard) if it holds data there: the job's id column, the label
+/// column at the label holder, `categorical` read as categories; `None`
+/// at the dealer, which reads nothing.
+pub(super) fn read_if_data(
+    job: &JobRun<'_>,
+    vertical: &VerticalParties,
+    categorical: &[String],
+) -> Result<Option<RawTable>, JobError> {
+    let me = job.parties.me();
+    if !vertical.is_data(me) {
+        return Ok(None);
+    }
+    let columns = RawColumns {
+        id: &vertical.id_column,
+        label: (me == vertical.roles.label).then_some(vertical.label_column.as_str()),
+        categorical,
+    };
+    read_raw(job, &columns).map(Some)
 }
 
 /// Reads this node's listed columns of its dataset (at most the job's

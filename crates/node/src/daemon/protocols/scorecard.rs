@@ -14,7 +14,7 @@
 //! What each party learns: what [`crate::plan::scorecard`] and
 //! [`crate::plan::predict`] state; the dealer, the shapes.
 
-use super::raw_rows::{RawColumns, read_raw};
+use super::raw_rows::{RawColumns, read_if_data, read_raw};
 use super::trees::json_output;
 use super::{JobProtocol, JobRun, Produced};
 use crate::daemon::error::JobError;
@@ -38,28 +38,27 @@ impl JobProtocol for ScorecardPlan {
     /// and trains the scorecard.
     fn run(&self, job: JobRun<'_>) -> Result<Vec<Produced>, JobError> {
         let me = job.parties.me();
-        let roles = &self.vertical.roles;
-        let mut loaded = None;
-        if self.vertical.is_data(me) {
-            let path = job.own.binning_file(&self.binning)?;
-            let name = path.display().to_string();
-            let file = BinningFile::load(&path).map_err(|e| JobError::Model(e.to_string()))?;
-            if file.party != job.spec.parties[me].name {
-                return Err(JobError::Model(format!(
-                    "{name} is {}'s binning file",
-                    file.party
-                )));
+        let binning = match self.vertical.is_data(me) {
+            false => None,
+            true => {
+                let path = job.own.binning_file(&self.binning)?;
+                let name = path.display().to_string();
+                let file = BinningFile::load(&path).map_err(|e| JobError::Model(e.to_string()))?;
+                if file.party != job.spec.parties[me].name {
+                    return Err(JobError::Model(format!(
+                        "{name} is {}'s binning file",
+                        file.party
+                    )));
+                }
+                Some((file, name))
             }
-            let table = read_raw(
-                &job,
-                &RawColumns {
-                    id: &self.vertical.id_column,
-                    label: (me == roles.label).then_some(self.vertical.label_column.as_str()),
-                    categorical: &categorical(file.features.iter().map(|f| &f.bins)),
-                },
-            )?;
-            loaded = Some((file, name, table));
-        }
+        };
+        // The rows, read with the binning file's categories.
+        let categories = binning
+            .as_ref()
+            .map(|(file, _)| categorical(file.features.iter().map(|f| &f.bins)))
+            .unwrap_or_default();
+        let table = read_if_data(&job, &self.vertical, &categories)?;
         let JobRun {
             spec,
             parties,
@@ -71,8 +70,8 @@ impl JobProtocol for ScorecardPlan {
         let finished = pipeline::run(
             parties,
             &self.scorecard_run(),
-            loaded.as_ref().map(|(f, n, _)| (f, n.as_str())),
-            Ok(loaded.as_ref().map(|(_, _, t)| t)),
+            binning.as_ref().map(|(f, n)| (f, n.as_str())),
+            Ok(table.as_ref()),
             &mut rand::rng(),
         )
         .map_err(|e| JobError::protocol("scorecard's training", e))?;

@@ -48,13 +48,8 @@ impl JobProtocol for TrainPlan {
                 progress.phase("reading data");
                 let table = own.read(max_rows)?;
                 let label = (role == PartyRole::Label)
-                    .then_some((self.vertical.label_column.as_str(), self.params.task));
-                Some(learn_rows(
-                    &table,
-                    &self.vertical.id_column,
-                    label,
-                    &party.dataset,
-                )?)
+                    .then_some((self.label_column.as_str(), self.params.task));
+                Some(learn_rows(&table, &self.id_column, label, &party.dataset)?)
             }
         };
         progress.phase("running the protocol");

@@ -19,7 +19,7 @@
 //! [`crate::plan::predict`] state; the dealer, the row count and the
 //! shapes.
 
-use super::raw_rows::{RawColumns, read_raw};
+use super::raw_rows::{RawColumns, read_if_data, read_raw};
 use super::{JobProtocol, JobRun, Produced};
 use crate::daemon::error::JobError;
 use crate::jobspec::JobSpec;
@@ -35,19 +35,7 @@ use std::fmt::Write;
 impl JobProtocol for TreePlan {
     /// Reads this node's rows (none at the dealer) and trains the trees.
     fn run(&self, job: JobRun<'_>) -> Result<Vec<Produced>, JobError> {
-        let me = job.parties.me();
-        let roles = &self.vertical.roles;
-        let table = match self.vertical.is_data(me) {
-            false => None,
-            true => Some(read_raw(
-                &job,
-                &RawColumns {
-                    id: &self.vertical.id_column,
-                    label: (me == roles.label).then_some(self.vertical.label_column.as_str()),
-                    categorical: &self.categorical,
-                },
-            )?),
-        };
+        let table = read_if_data(&job, &self.vertical, &self.categorical)?;
         let JobRun {
             spec,
             parties,

@@ -200,7 +200,7 @@ fn a_two_party_plan_has_no_dealer_and_is_refused_where_the_library_refuses_it() 
     let JobPlan::Train(plan) = spec.plan().unwrap() else {
         panic!("not a training plan");
     };
-    assert_eq!(plan.vertical.roles.dealer, None);
+    assert_eq!(plan.roles.dealer, None);
     assert_eq!(
         plan.vertical_job().spec.correlations().unwrap(),
         "two-party"
@@ -210,16 +210,6 @@ fn a_two_party_plan_has_no_dealer_and_is_refused_where_the_library_refuses_it() 
         Correlations::TwoParty
     );
     for (old, new, expected) in [
-        (
-            "sigmoid",
-            "",
-            "the sigmoid fourier (the default) is not available",
-        ),
-        (
-            "sigmoid",
-            "sigmoid = \"fourier\"",
-            "the sigmoid fourier (the default) is not available",
-        ),
         (
             "sigmoid",
             "dealer = \"nobody\"",
@@ -241,9 +231,11 @@ fn a_two_party_plan_has_no_dealer_and_is_refused_where_the_library_refuses_it() 
         let message = parse(&text).unwrap_err().to_string();
         assert!(message.contains(expected), "{old} -> {new}: {message}");
     }
-    // Linear regression has no sigmoid: fourier is no obstacle.
-    let linear = edit(TWO_PARTY, "sigmoid", "task = \"linear\"");
-    assert!(parse(&linear).is_ok());
+    // Linear regression, and logistic regression with the default Fourier
+    // sigmoid (two-party trigonometric masks), plan as the library runs them.
+    for line in ["task = \"linear\"", "", "sigmoid = \"fourier\""] {
+        assert!(parse(&edit(TWO_PARTY, "sigmoid", line)).is_ok(), "{line}");
+    }
     // Three parties with two-party correlations.
     let three = format!(
         "{TWO_PARTY}\n[[parties]]\nname = \"third\"\ndataset = \"d\"\ncolumns = [\"id\", \"x\"]\n\n[[outputs]]\nname = \"model\"\nreceiver = \"third\"\n"
