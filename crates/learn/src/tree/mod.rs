@@ -48,6 +48,7 @@
 mod argmax;
 mod candidates;
 pub mod forest;
+mod leaked;
 pub mod model;
 pub mod params;
 pub mod pipeline;
@@ -58,7 +59,7 @@ mod train;
 
 pub use candidates::{candidates, left_sums};
 pub use forest::{FeatureShape, Node, Threshold, Tree};
-pub use params::{GbdtParams, Loss, TreeEarlyStopping};
+pub use params::{GbdtParams, InstanceSpace, Loss, TreeEarlyStopping};
 pub use score::score;
 pub use train::{Progress, TreeOutcome, train};
 
