@@ -529,10 +529,10 @@ fn partitions(forest: &plain::PlainForest, parts: &[BinnedFeatures]) -> Vec<Part
             for (i, &b) in bits.iter().enumerate() {
                 frame[i / 8] |= (b as u8) << (i % 8);
             }
-            let (l, r): (Vec<(usize, bool)>, Vec<(usize, bool)>) =
-                rows.iter().copied().zip(bits).partition(|x| x.1);
-            stack.push((*left, l.into_iter().map(|x| x.0).collect()));
-            stack.push((*right, r.into_iter().map(|x| x.0).collect()));
+            let l = rows.iter().zip(&bits).filter(|x| *x.1).map(|x| *x.0);
+            let r = rows.iter().zip(&bits).filter(|x| !*x.1).map(|x| *x.0);
+            stack.push((*left, l.collect()));
+            stack.push((*right, r.collect()));
             out.push(Partition {
                 owner: *party,
                 rows: rows.len(),
