@@ -10,8 +10,8 @@ use super::{Error, report, wan_mesh};
 use indomain::learn::align::Roles;
 use indomain::learn::tree::{self, BinnedFeatures, FeatureShape, GbdtParams, InstanceSpace};
 use indomain::ndarray::Array2;
+use indomain::net::Counters;
 use indomain::net::wanlab::Link;
-use indomain::net::{Channel, Counters};
 use indomain::rand;
 use std::time::Instant;
 
