@@ -175,6 +175,9 @@ fn two_party_bin_sums_match_the_plaintext_for_either_owner() {
     }
     // More than one block of rows (2^18 random OTs a block).
     check(1, 40_000, &[2, 128], 2);
+    // Several runs of trees a block, domains pruned below a power of two,
+    // and more than two masks a leaf (leaf values past the leaf itself).
+    check(0, 5_000, &[33, 5, 1], 5);
 }
 
 #[test]

@@ -6,6 +6,8 @@
 //! - [`base_ot`]: Chou–Orlandi "simplest OT" on ristretto255;
 //! - [`iknp`]: IKNP correlated-OT extension with one global Δ;
 //! - [`pprf`]: GGM punctured PRFs (single-point VOLE);
+//! - [`ggm`]: GGM trees grown many at once, level by level, over any
+//!   domain size (the two-party bin-sum masks);
 //! - [`vole`]: silent random VOLE over GF(2^128);
 //! - [`code`]: the expand-convolute dual encoder that compresses it;
 //! - [`gf128`], [`prf`]: GF(2^128) arithmetic and AES-128 on blocks.
@@ -19,6 +21,7 @@ pub mod base_ot;
 pub mod code;
 pub mod error;
 pub mod gf128;
+pub mod ggm;
 pub mod iknp;
 pub mod pprf;
 pub mod prf;

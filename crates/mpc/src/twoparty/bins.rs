@@ -9,13 +9,15 @@
 //! single-point vector OLE, built as in silent VOLE (Boyle et al. CCS
 //! 2019) from a GGM punctured PRF ([`indomain_ot::pprf`]):
 //!
-//! 1. E grows a GGM tree of ⌈log2 B⌉ levels from a fresh root and sends,
-//!    per level, the XOR of its left and of its right children, each
-//!    masked by one random OT (IKNP, [`super::ole`]) on which O's choice is
-//!    the complement of c's bit there. O regrows every leaf but the one at
-//!    c: a (B−1)-out-of-B random OT of the leaves s_0..s_{B−1}.
-//! 2. Each leaf expands to K values t_{b,k} (fixed-key AES as MMO on
-//!    s_b ⊕ j, two values a block).
+//! 1. E grows a GGM tree of ⌈log2 B⌉ levels from a fresh root, pruned to
+//!    the B leaves ([`indomain_ot::ggm`]), and sends, per level, the XOR
+//!    of its left and of its right children, each masked by one random OT
+//!    (IKNP, [`super::ole`]) on which O's choice is the complement of c's
+//!    bit there. O regrows every leaf but the one at c: a (B−1)-out-of-B
+//!    random OT of the leaves s_0..s_{B−1}. The trees of one feature over
+//!    a run of rows grow together, level by level.
+//! 2. Each leaf gives K values t_{b,k}: the halves of s_b, then of MMO
+//!    under a fixed key on s_b ⊕ j (j ≥ 1), two values a block.
 //! 3. E's share of bin b is Σ_i t_{i,b,k}; O's is −t_{i,b,k} for b ≠ c
 //!    and, at c, Σ_{b≠c} t_{i,b,k} + g_{i,k}. The two add up to
 //!    (Σ_b t_{i,b,k} + g_{i,k})·e_c: for feature 0 the mask is defined as
@@ -32,15 +34,18 @@
 //!
 //! Cost a batch of K masks, per row and feature of B bins (d = ⌈log2 B⌉):
 //! d random OTs (16 bytes each from O), 32·d bytes of level sums and
-//! 8·K bytes of correction from E (none for feature 0); 2^(d+1) + B·⌈K/2⌉
-//! AES blocks at each party. Rows go in blocks of at most [`BLOCK_OTS`]
-//! OTs and [`BLOCK_BYTES`] bytes: nothing is rows × bins in memory.
+//! 8·K bytes of correction from E (none for feature 0); at each party
+//! 2·Σ_{l<d} ⌈B/2^(d−l)⌉ AES blocks for the tree (74 at B = 33) and
+//! B·(⌈K/2⌉ − 1) for the leaf values. Rows go in blocks of at most
+//! [`BLOCK_OTS`] OTs and [`BLOCK_BYTES`] bytes: nothing is rows × bins in
+//! memory.
 
 use super::{TwoParty, link};
 use crate::MpcError;
 use crate::correlations::{BinShape, BinSumMasks, IndicatorId};
 use crate::dealer::{DealerLimits, Request};
 use indomain_net::PartySet;
+use indomain_ot::ggm::{Domain, Scratch};
 use indomain_ot::pprf;
 use indomain_ot::prf::Aes;
 use ndarray::ArrayView2;
@@ -54,8 +59,10 @@ const PHASE_MASKS: &str = "two-party bin-sum masks";
 const BLOCK_OTS: usize = 1 << 18;
 /// The most bytes of E's frame for one block of rows.
 const BLOCK_BYTES: usize = 16 << 20;
-/// Leaves expanded at once.
-const LEAF_CHUNK: usize = 64;
+/// The most rows of one run of trees grown together.
+const MAX_RUN: usize = 2048;
+/// The most leaf values (u64) expanded at once.
+const LEAF_VALUES: usize = 1 << 16;
 
 /// The fixed key of the leaf expansion (a public constant).
 static LEAF: LazyLock<Aes> = LazyLock::new(|| Aes::new(0x6a09_e667_f3bc_c908_b2fb_1366_ea95_7d5b));
@@ -68,6 +75,9 @@ pub(super) struct Registered {
     depths: Vec<usize>,
     /// First sum of each feature within a mask's sums.
     offsets: Vec<usize>,
+    /// First random OT of each feature within a row's.
+    ot_offsets: Vec<usize>,
+
     total_bins: usize,
     /// The owner's indices, rows × features row-major (empty at E).
     indices: Vec<u16>,
@@ -84,6 +94,21 @@ impl Registered {
         32 * self.ots_per_row() + 8 * count * (self.bins.len() - 1)
     }
 
+    /// First byte of each feature within a row of E's frame for `count`
+    /// masks: its level sums, then (but for feature 0) its corrections.
+    fn row_offsets(&self, count: usize) -> Vec<usize> {
+        let mut at = 0;
+        self.depths
+            .iter()
+            .enumerate()
+            .map(|(f, d)| {
+                let first = at;
+                at += 32 * d + if f == 0 { 0 } else { 8 * count };
+                first
+            })
+            .collect()
+    }
+
     /// Rows of one block.
     fn block_rows(&self, count: usize) -> usize {
         let by_ots = BLOCK_OTS / self.ots_per_row().max(1);
@@ -92,29 +117,40 @@ impl Registered {
     }
 }
 
-/// ⌈log2 bins⌉ (0 for one bin).
-fn depth_of(bins: usize) -> usize {
-    bins.next_power_of_two().trailing_zeros() as usize
+/// Rows of one run of trees grown together (one thread's share).
+fn run_rows(rows: usize) -> usize {
+    rows.div_ceil(rayon::current_num_threads().max(1) * 2)
+        .clamp(1, MAX_RUN)
 }
 
-/// Fills `out` with the values of the leaves `seeds` (out.len() / seeds.len()
-/// values each, two a block): MMO under the fixed key on s ⊕ j.
-fn leaf_values(seeds: &[u128], per_leaf: usize, blocks: &mut Vec<u128>, out: &mut [u64]) {
-    let per_block = per_leaf.div_ceil(2);
-    blocks.clear();
-    for s in seeds {
-        blocks.extend((0..per_block as u128).map(|j| s ^ j));
+/// Buffers of one run, reused feature after feature.
+#[derive(Default)]
+struct Work {
+    nodes: Vec<u128>,
+    sums: Vec<[u128; 2]>,
+    scratch: Scratch,
+    extra: Vec<u128>,
+    values: Vec<u64>,
+}
+
+/// The `count` values t_{b,k} of each leaf s_b, leaf after leaf, into
+/// `out`: the two halves of s_b itself, then of MMO under the fixed key of
+/// s_b ⊕ j for j = 1..⌈count/2⌉ (so one or two masks cost no AES beyond
+/// the tree).
+fn leaf_values(leaves: &[u128], count: usize, extra: &mut Vec<u128>, out: &mut Vec<u64>) {
+    let more = count.div_ceil(2) - 1;
+    extra.clear();
+    for s in leaves {
+        extra.extend((1..=more as u128).map(|j| s ^ j));
     }
-    LEAF.mmo(blocks);
-    for (leaf, o) in out.chunks_exact_mut(per_leaf).enumerate() {
-        let bs = &blocks[leaf * per_block..(leaf + 1) * per_block];
-        for (k, o) in o.iter_mut().enumerate() {
-            let b = bs[k / 2];
-            *o = if k % 2 == 0 {
-                b as u64
-            } else {
-                (b >> 64) as u64
-            };
+    LEAF.mmo(extra);
+    out.clear();
+    out.resize(leaves.len() * count, 0);
+    for (leaf, (s, out)) in leaves.iter().zip(out.chunks_exact_mut(count)).enumerate() {
+        let extra = &extra[leaf * more..(leaf + 1) * more];
+        for (k, out) in out.iter_mut().enumerate() {
+            let block = if k < 2 { *s } else { extra[k / 2 - 1] };
+            *out = (block >> (64 * (k % 2))) as u64;
         }
     }
 }
@@ -127,6 +163,22 @@ fn add_into(acc: &mut [u64], other: &[u64]) {
     acc.iter_mut()
         .zip(other)
         .for_each(|(a, b)| *a = a.wrapping_add(*b));
+}
+
+fn sub_into(acc: &mut [u64], other: &[u64]) {
+    acc.iter_mut()
+        .zip(other)
+        .for_each(|(a, b)| *a = a.wrapping_sub(*b));
+}
+
+/// sums (count × total) += acc (total × count).
+fn add_transposed(sums: &mut [u64], acc: &[u64], count: usize, total: usize) {
+    for (slot, v) in acc.chunks_exact(count).enumerate() {
+        for (k, v) in v.iter().enumerate() {
+            let s = &mut sums[k * total + slot];
+            *s = s.wrapping_add(*v);
+        }
+    }
 }
 
 impl TwoParty {
@@ -198,10 +250,20 @@ impl TwoParty {
             offsets.push(total_bins);
             total_bins += b;
         }
+        let depths: Vec<usize> = bins.iter().map(|&b| Domain::new(b).depth()).collect();
+        let ot_offsets = depths
+            .iter()
+            .scan(0, |at, d| {
+                let first = *at;
+                *at += d;
+                Some(first)
+            })
+            .collect();
         self.indicators.push(Registered {
             owner,
             rows: shape.rows,
-            depths: bins.iter().map(|&b| depth_of(b)).collect(),
+            depths,
+            ot_offsets,
             bins,
             offsets,
             total_bins,
@@ -302,61 +364,69 @@ impl TwoParty {
         let seed: u128 = self.rng.random();
         let reg = &self.indicators[id.0 as usize];
         let features = reg.bins.len();
-        let mut roots = vec![0u128; rows * features];
+        // Feature-major, so that a feature's roots of a run of rows are
+        // one slice.
+        let mut roots = vec![0u128; features * rows];
         Aes::new(seed).keystream(0, &mut roots);
         let row_bytes = reg.bytes_per_row(count);
+        let row_offsets = reg.row_offsets(count);
         let total = reg.total_bins;
-        let per_thread = rows
-            .div_ceil(rayon::current_num_threads().max(1) * 4)
-            .max(1);
-        let parts: Vec<(Vec<u8>, Vec<u64>, Vec<u64>)> = (0..rows)
+        let run = run_rows(rows);
+        let starts: Vec<usize> = (0..rows).step_by(run).collect();
+        let parts: Vec<(Vec<u8>, Vec<u64>, Vec<u64>)> = starts
             .into_par_iter()
-            .chunks(per_thread)
-            .map(|chunk| {
-                let mut frame = Vec::with_capacity(chunk.len() * row_bytes);
-                let mut acc = vec![0u64; count * total];
-                let mut a_rows = Vec::with_capacity(chunk.len() * count);
-                let (mut a, mut t) = (vec![0u64; count], vec![0u64; count]);
-                let mut vals = vec![0u64; LEAF_CHUNK * count];
-                let mut blocks = Vec::new();
-                let mut tree = Vec::new();
-                for r in chunk {
-                    let mut ot = r * per_row;
-                    for f in 0..features {
-                        let (bins, depth) = (reg.bins[f], reg.depths[f]);
-                        tree.clear();
-                        tree.resize(1 << depth, 0u128);
-                        let levels = pprf::grow(&mut tree, roots[r * features + f], depth);
-                        for [left, right] in levels {
-                            frame.extend_from_slice(&(left ^ k0[ot]).to_le_bytes());
-                            frame.extend_from_slice(&(right ^ k1[ot]).to_le_bytes());
-                            ot += 1;
+            .map(|r0| {
+                let n = run.min(rows - r0);
+                let mut frame = vec![0u8; n * row_bytes];
+                let mut acc = vec![0u64; total * count];
+                let (mut a, mut t) = (vec![0u64; n * count], vec![0u64; n * count]);
+                let mut work = Work::default();
+                for (f, &row_at) in row_offsets.iter().enumerate() {
+                    let domain = Domain::new(reg.bins[f]);
+                    let (bins, depth) = (domain.leaves(), domain.depth());
+                    let roots = &roots[f * rows + r0..f * rows + r0 + n];
+                    domain.grow(roots, &mut work.nodes, &mut work.sums, &mut work.scratch);
+                    for i in 0..n {
+                        let ot = (r0 + i) * per_row + reg.ot_offsets[f];
+                        let at = i * row_bytes + row_at;
+                        let out = &mut frame[at..at + 32 * depth];
+                        let sums = &work.sums[i * depth..(i + 1) * depth];
+                        for (l, (out, [left, right])) in
+                            out.chunks_exact_mut(32).zip(sums).enumerate()
+                        {
+                            out[..16].copy_from_slice(&(left ^ k0[ot + l]).to_le_bytes());
+                            out[16..].copy_from_slice(&(right ^ k1[ot + l]).to_le_bytes());
                         }
-                        t.fill(0);
-                        for first in (0..bins).step_by(LEAF_CHUNK) {
-                            let leaves = &tree[first..bins.min(first + LEAF_CHUNK)];
-                            let vals = &mut vals[..leaves.len() * count];
-                            leaf_values(leaves, count, &mut blocks, vals);
-                            for (b, v) in vals.chunks_exact(count).enumerate() {
-                                let at = reg.offsets[f] + first + b;
-                                for (k, v) in v.iter().enumerate() {
-                                    let s = &mut acc[k * total + at];
-                                    *s = s.wrapping_add(*v);
-                                }
-                                add_into(&mut t, v);
-                            }
-                        }
-                        if f == 0 {
-                            a.copy_from_slice(&t);
-                        } else {
-                            for (a, t) in a.iter().zip(&t) {
-                                frame.extend_from_slice(&a.wrapping_sub(*t).to_le_bytes());
+                    }
+                    t.fill(0);
+                    let group = (LEAF_VALUES / (bins * count)).max(1);
+                    for g0 in (0..n).step_by(group) {
+                        let g = group.min(n - g0);
+                        let leaves = &work.nodes[g0 * bins..(g0 + g) * bins];
+                        leaf_values(leaves, count, &mut work.extra, &mut work.values);
+                        let feature = &mut acc[reg.offsets[f] * count..][..bins * count];
+                        let t = t[g0 * count..].chunks_exact_mut(count);
+                        for (tree, t) in work.values.chunks_exact(bins * count).zip(t) {
+                            add_into(feature, tree);
+                            for v in tree.chunks_exact(count) {
+                                add_into(t, v);
                             }
                         }
                     }
-                    a_rows.extend_from_slice(&a);
+                    if f == 0 {
+                        a.copy_from_slice(&t);
+                        continue;
+                    }
+                    for i in 0..n {
+                        let at = i * row_bytes + row_at + 32 * depth;
+                        let out = &mut frame[at..at + 8 * count];
+                        let (a, t) = (&a[i * count..(i + 1) * count], &t[i * count..]);
+                        for ((out, a), t) in out.chunks_exact_mut(8).zip(a).zip(t) {
+                            out.copy_from_slice(&a.wrapping_sub(*t).to_le_bytes());
+                        }
+                    }
                 }
-                (frame, acc, a_rows)
+                (frame, acc, a)
             })
             .collect();
         let mut frame = Vec::with_capacity(rows * row_bytes);
@@ -365,7 +435,7 @@ impl TwoParty {
         let mut r = 0;
         for (bytes, acc, a_rows) in parts {
             frame.extend_from_slice(&bytes);
-            add_into(&mut sums, &acc);
+            add_transposed(&mut sums, &acc, count, total);
             for a in a_rows.chunks_exact(count) {
                 for (k, v) in a.iter().enumerate() {
                     masks[k * rows + r] = *v;
@@ -425,65 +495,69 @@ impl TwoParty {
             });
         }
         let total = reg.total_bins;
-        let per_thread = rows
-            .div_ceil(rayon::current_num_threads().max(1) * 4)
-            .max(1);
+        let row_offsets = reg.row_offsets(count);
         let bin = |r: usize, f: usize| reg.indices[(first + r) * features + f] as usize;
-        let parts: Vec<Vec<u64>> = (0..rows)
+        let run = run_rows(rows);
+        let starts: Vec<usize> = (0..rows).step_by(run).collect();
+        let parts: Vec<Vec<u64>> = starts
             .into_par_iter()
-            .chunks(per_thread)
-            .map(|chunk| {
-                let mut acc = vec![0u64; count * total];
-                let mut known = vec![0u64; count];
-                let mut vals = vec![0u64; LEAF_CHUNK * count];
-                let mut blocks = Vec::new();
-                let mut tree = Vec::new();
-                let mut level_sums = Vec::new();
-                for r in chunk {
-                    let mut at = &frame[r * row_bytes..(r + 1) * row_bytes];
-                    let mut ot = r * per_row;
-                    for f in 0..features {
-                        let (bins, depth, c) = (reg.bins[f], reg.depths[f], bin(r, f));
-                        level_sums.clear();
+            .map(|r0| {
+                let n = run.min(rows - r0);
+                let mut acc = vec![0u64; total * count];
+                let mut known = vec![0u64; n * count];
+                let (mut points, mut chosen) = (Vec::with_capacity(n), Vec::new());
+                let mut work = Work::default();
+                for (f, &row_at) in row_offsets.iter().enumerate() {
+                    let domain = Domain::new(reg.bins[f]);
+                    let (bins, depth) = (domain.leaves(), domain.depth());
+                    points.clear();
+                    chosen.clear();
+                    for i in 0..n {
+                        let c = bin(r0 + i, f);
+                        points.push(c);
+                        let ot = (r0 + i) * per_row + reg.ot_offsets[f];
+                        let at = (r0 + i) * row_bytes + row_at;
                         for l in 0..depth {
                             let side = 1 - pprf::bit(c, l, depth);
-                            let got = read_block(&at[16 * side..16 * side + 16]);
-                            level_sums.push(got ^ keys[ot]);
-                            at = &at[32..];
-                            ot += 1;
+                            let got = read_block(&frame[at + 32 * l + 16 * side..][..16]);
+                            chosen.push(got ^ keys[ot + l]);
                         }
-                        tree.clear();
-                        tree.resize(1 << depth, 0u128);
-                        pprf::regrow(&mut tree, c, &level_sums, depth);
-                        known.fill(0);
-                        for start in (0..bins).step_by(LEAF_CHUNK) {
-                            let leaves = &tree[start..bins.min(start + LEAF_CHUNK)];
-                            let vals = &mut vals[..leaves.len() * count];
-                            leaf_values(leaves, count, &mut blocks, vals);
-                            for (b, v) in vals.chunks_exact(count).enumerate() {
-                                if start + b == c {
-                                    continue;
-                                }
-                                let slot = reg.offsets[f] + start + b;
-                                for (k, v) in v.iter().enumerate() {
-                                    let s = &mut acc[k * total + slot];
-                                    *s = s.wrapping_sub(*v);
-                                }
-                                add_into(&mut known, v);
+                    }
+                    domain.regrow(&points, &chosen, &mut work.nodes, &mut work.scratch);
+                    known.fill(0);
+                    let group = (LEAF_VALUES / (bins * count)).max(1);
+                    for g0 in (0..n).step_by(group) {
+                        let g = group.min(n - g0);
+                        let leaves = &work.nodes[g0 * bins..(g0 + g) * bins];
+                        leaf_values(leaves, count, &mut work.extra, &mut work.values);
+                        let feature = &mut acc[reg.offsets[f] * count..][..bins * count];
+                        let known = known[g0 * count..].chunks_exact_mut(count);
+                        let trees = work.values.chunks_exact(bins * count).zip(known);
+                        for ((tree, known), &c) in trees.zip(&points[g0..]) {
+                            // The point's leaf is a placeholder: taken out
+                            // of both sums after they are formed.
+                            sub_into(feature, tree);
+                            for v in tree.chunks_exact(count) {
+                                add_into(known, v);
                             }
+                            add_into(
+                                &mut feature[c * count..(c + 1) * count],
+                                &tree[c * count..][..count],
+                            );
+                            sub_into(known, &tree[c * count..][..count]);
                         }
+                    }
+                    for (i, &c) in points.iter().enumerate() {
+                        let known = &mut known[i * count..(i + 1) * count];
                         if f > 0 {
-                            for (k, g) in at[..8 * count].chunks_exact(8).enumerate() {
+                            let at = (r0 + i) * row_bytes + row_at + 32 * depth;
+                            for (k, g) in frame[at..at + 8 * count].chunks_exact(8).enumerate() {
                                 let g = u64::from_le_bytes(g.try_into().expect("8 bytes"));
                                 known[k] = known[k].wrapping_add(g);
                             }
-                            at = &at[8 * count..];
                         }
                         let slot = reg.offsets[f] + c;
-                        for (k, v) in known.iter().enumerate() {
-                            let s = &mut acc[k * total + slot];
-                            *s = s.wrapping_add(*v);
-                        }
+                        add_into(&mut acc[slot * count..(slot + 1) * count], known);
                     }
                 }
                 acc
@@ -491,7 +565,7 @@ impl TwoParty {
             .collect();
         let mut sums = vec![0u64; count * total];
         for acc in parts {
-            add_into(&mut sums, &acc);
+            add_transposed(&mut sums, &acc, count, total);
         }
         Ok(sums)
     }
