@@ -2,7 +2,8 @@
 # The tree scale run of docs/benchmarks.md (issue #19): `indomain train
 # --algorithm gbdt` on a generated vertically split set, three processes
 # over QUIC on loopback (label holder, feature holder, dealer), the
-# instance space hidden.
+# instance space hidden, or leaked with LEAK=1 (`--leak-instance-space`,
+# every process).
 #
 # usage: benches/gbdt_scale.sh DIR [-- extra indomain train flags]
 #
@@ -17,6 +18,8 @@ set -euo pipefail
 DATA=$(realpath "$1"); shift
 [ "${1:-}" = "--" ] && shift
 TREES=${TREES:-100}; DEPTH=${DEPTH:-5}; BINS=${BINS:-32}; TEST=${TEST:-0.01}
+MODE="instance space hidden"
+if [ -n "${LEAK:-}" ]; then set -- "$@" --leak-instance-space; MODE="instance space leaked"; fi
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${INDOMAIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release/indomain}
 WORK=$(mktemp -d); [ -z "${KEEP:-}" ] && trap 'rm -rf "$WORK"' EXIT
@@ -30,7 +33,7 @@ for n in guest host dealer; do
 done
 COMMON=(--algorithm gbdt --label-holder guest --dealer dealer --no-contribution
   --test-fraction "$TEST" --trees "$TREES" --max-depth "$DEPTH" --bins "$BINS" "${P[@]}" "$@")
-echo "$(date -u +%FT%TZ) load $(uptime | sed 's/.*average: //'); $TREES trees, depth $DEPTH, $BINS bins"
+echo "$(date -u +%FT%TZ) load $(uptime | sed 's/.*average: //'); $TREES trees, depth $DEPTH, $BINS bins, $MODE"
 start=$(date +%s.%N)
 /usr/bin/time -v -o guest.time "$BIN" train --identity guest.id --me guest --input "$DATA/guest.csv" \
   --label-column y --model g.json "${COMMON[@]}" 2> guest.log &

@@ -8,6 +8,7 @@
 //!     cargo run --release --example wan_lab -- train --rows 10000 --epochs 10 --rtt 50ms --rate 100mbit
 //!     cargo run --release --example wan_lab -- train --guest G.csv --host H.csv --epochs 20 --two-party
 //!     cargo run --release --example wan_lab -- woe --rows 800000 --features 150 --rtt 50ms --rate 100mbit
+//!     cargo run --release --example wan_lab -- gbdt --rows 20000 --trees 1 --rtt 50ms --rate 10mbit [--leak-instance-space]
 //!
 //! `psi`: PSI (intersection, revealed to both) between two parties of
 //! `--items` keys each, half of them shared, by `--protocol rr22` (the
@@ -24,6 +25,11 @@
 //! quantile bins), with a dealer; each party bins its columns locally,
 //! then the owner's events per bin come through the histogram kernel (add
 //! `--shared-permutation` for one dealer permutation for all features).
+//! `gbdt`: tree training between a label holder and a feature holder of
+//! `--rows` generated rows and `--features` (15) features each, 32 bins
+//! (`--bins`), `--trees` (1) of depth `--depth` (5), with a dealer; the
+//! instance space hidden or, with `--leak-instance-space`, leaked
+//! (`wan_lab/gbdt.rs`).
 //! Options: `--rtt`, `--rate`, `--loss` (a fraction).
 
 use indomain::aggregate::stats::{LocalData, Statistic, StatsJob, run_statistics};
@@ -42,6 +48,9 @@ use indomain::psi::{Construction, Items, Job, Mode, Reveal, session};
 use indomain::rand;
 use rayon::prelude::*;
 use std::time::{Duration, Instant};
+
+#[path = "wan_lab/gbdt.rs"]
+mod gbdt;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
@@ -575,6 +584,17 @@ fn main() -> Result<(), Error> {
             args.iter().any(|a| a == "--shared-permutation"),
             link,
         ),
-        _ => Err("usage: wan_lab (psi --items N [--protocol rr22|ecdh] | stats --rows N | train (--rows N | --guest G.csv --host H.csv) [--epochs E] [--two-party] | woe --rows N --features F [--shared-permutation]) [--rtt 50ms] [--rate 100mbit] [--loss 0.01]".into()),
+        Some("gbdt") => gbdt::run(
+            &gbdt::Setup {
+                rows: flag("--rows").unwrap_or("20000").parse()?,
+                features: flag("--features").unwrap_or("15").parse()?,
+                bins: flag("--bins").unwrap_or("32").parse()?,
+                trees: flag("--trees").unwrap_or("1").parse()?,
+                depth: flag("--depth").unwrap_or("5").parse()?,
+                leak: args.iter().any(|a| a == "--leak-instance-space"),
+            },
+            link,
+        ),
+        _ => Err("usage: wan_lab (psi --items N [--protocol rr22|ecdh] | stats --rows N | train (--rows N | --guest G.csv --host H.csv) [--epochs E] [--two-party] | woe --rows N --features F [--shared-permutation] | gbdt --rows N [--features F] [--bins B] [--trees T] [--depth D] [--leak-instance-space]) [--rtt 50ms] [--rate 100mbit] [--loss 0.01]".into()),
     }
 }

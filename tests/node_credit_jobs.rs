@@ -13,6 +13,9 @@
 //! counts to the label holder), and the owner learns no bin's WOE; an
 //! owner-transform binning job is refused by beta's policy, the rule named
 //! in its audit log and in alpha's status; the scorecard trains and scores.
+//! A tree job with the instance space leaked is refused by a rule without
+//! `leak_instance_space` (the node keeps serving) and, allowed, trains the
+//! plaintext forest and is recorded as leaked.
 
 mod common;
 mod learn_common;
@@ -22,7 +25,7 @@ use indomain_learn::Task;
 use indomain_learn::binning::{BinParams, RawTable, bin_table};
 use indomain_learn::data::{CsvSpec, load_raw_csv, split};
 use indomain_learn::tree::model::{AnyModel, NodeRecord, TreeModelFile, load_any};
-use indomain_learn::tree::{BinnedFeatures, GbdtParams, Node, plain};
+use indomain_learn::tree::{BinnedFeatures, GbdtParams, InstanceSpace, Node, plain};
 use indomain_learn::woe::file::BinningFile;
 use indomain_learn::woe::{bin_counts, woe_iv};
 use learn_common::vertical_files;
@@ -65,6 +68,11 @@ struct Nodes {
 impl Nodes {
     /// Three running nodes with `rows` generated rows at alpha and beta.
     fn start(rows: u64) -> Nodes {
+        Self::start_with(rows, "")
+    }
+
+    /// The same, with `extra` added to beta's and gamma's rule for alpha.
+    fn start_with(rows: u64, extra: &str) -> Nodes {
         let cluster = Cluster::new(&NAMES, |i| {
             let datasets = match i {
                 0 => accounts("bank.csv", &["y", "age", "balance"]),
@@ -73,8 +81,8 @@ impl Nodes {
             };
             let policy = match i {
                 0 => String::new(),
-                1 => POLICY.replace("DATASETS", "[\"accounts\"]"),
-                _ => POLICY.replace("DATASETS", "[]"),
+                1 => POLICY.replace("DATASETS", "[\"accounts\"]") + extra,
+                _ => POLICY.replace("DATASETS", "[]") + extra,
             };
             (datasets, policy)
         });
@@ -461,4 +469,103 @@ fn binning_ranks_as_the_plaintext_its_leak_modes_answer_to_policy_and_a_scorecar
     let scores = std::fs::read_to_string(nodes.released(0, &pid, "predictions.csv")).unwrap();
     assert!(scores.starts_with("id,score,probability\n"), "{scores}");
     assert_eq!(scores.lines().count(), 241);
+}
+
+/// beta's audit log once it names `needle` (its answer may reach alpha
+/// before its log is written).
+fn audit_naming(nodes: &Nodes, i: usize, needle: &str) -> String {
+    let mut audit = String::new();
+    for _ in 0..100 {
+        audit = text(&run(&["audit", "show", "--config", nodes.cfg(i)]));
+        if audit.contains(needle) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    audit
+}
+
+#[test]
+fn a_leaked_instance_space_needs_the_policy_and_is_recorded() {
+    let leaked = "algorithm = \"gbdt\"\ntrees = 2\nmax_depth = 3\nbins = 8\nseed = 4\nleak_instance_space = true\n";
+    // Refused where the rule does not allow it, naming the rule; the
+    // nodes keep serving: a hidden tree job then completes.
+    let nodes = Nodes::start(200);
+    let job = nodes.cluster.spec(
+        0,
+        "leaked.toml",
+        &spec("train", &format!("{VERTICAL}{leaked}"), MODELS, true),
+    );
+    let refused = nodes.cluster.submit(0, &job);
+    assert!(!refused.status.success(), "{}", text(&refused));
+    let rule = "policy.peers.alpha.allow[0].leak_instance_space";
+    assert!(text(&refused).contains(rule), "{}", text(&refused));
+    let audit = audit_naming(&nodes, 1, rule);
+    assert!(audit.contains(rule), "{audit}");
+    let hidden = leaked
+        .replace("leak_instance_space = true\n", "trees = 1\n")
+        .replace("trees = 2\n", "");
+    let id = nodes.submit(
+        "hidden.toml",
+        &spec("train", &format!("{VERTICAL}{hidden}"), MODELS, true),
+    );
+    nodes.completed(&id, 3);
+    let model = tree_model(&nodes.released(0, &id, "model.json"));
+    assert_eq!(model.instance_space, InstanceSpace::Hidden);
+    drop(nodes);
+
+    // Allowed: the job runs, the model files and metrics say "leaked", the
+    // forest is the plaintext one and beta's audit record names the mode.
+    let nodes = Nodes::start_with(200, "leak_instance_space = true\n");
+    let id = nodes.submit(
+        "leaked.toml",
+        &spec("train", &format!("{VERTICAL}{leaked}"), MODELS, true),
+    );
+    nodes.completed(&id, 3);
+    let want = GbdtParams {
+        trees: 2,
+        max_depth: 3,
+        bins: 8,
+        seed: 4,
+        instance_space: InstanceSpace::Leaked,
+        ..Default::default()
+    };
+    let (train, _) = aligned(&[&nodes.bank, &nodes.tax], 4);
+    let bins: Vec<BinnedFeatures> = train
+        .iter()
+        .map(|t| {
+            let b = bin_table(t, &BinParams::quantile(8)).unwrap();
+            BinnedFeatures::from_binned(&b, t.rows()).unwrap()
+        })
+        .collect();
+    let forest = plain::train(&bins, train[0].y.as_ref().unwrap(), &want).unwrap();
+    for i in 0..2 {
+        let file = nodes.released(i, &id, "model.json");
+        let model = tree_model(&file);
+        assert_eq!(model.instance_space, InstanceSpace::Leaked);
+        assert_eq!(model.job.params, want);
+        assert_eq!(model.trees.len(), forest.trees.len());
+        let raw = std::fs::read_to_string(&file).unwrap();
+        assert!(raw.contains("\"instance_space\": \"leaked\""), "{raw}");
+        let metrics: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(nodes.released(i, &id, "metrics.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(metrics["instance_space"], "leaked", "{metrics}");
+    }
+    let weights = tree_model(&nodes.released(0, &id, "model.json"))
+        .leaf_weights
+        .unwrap();
+    for (got, want) in weights.iter().zip(&forest.leaf_weights) {
+        for (g, w) in got.iter().zip(want) {
+            assert!((g - w).abs() < 2e-3, "{g} vs {w}");
+        }
+    }
+    for i in 1..3 {
+        let audit = audit_naming(&nodes, i, "leak_instance_space");
+        assert!(
+            audit.contains(&id) && audit.contains("leak_instance_space"),
+            "{audit}"
+        );
+    }
 }

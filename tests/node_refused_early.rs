@@ -14,7 +14,7 @@
 //! A cancel that reaches a node before its job's proposal is honoured (the
 //! proposal is refused): that ordering is a race between two messages of
 //! two different nodes, which processes cannot arrange deterministically,
-//! so `daemon::cancel`'s unit test `an_early_cancel_refuses_the_proposal`
+//! so `daemon::cancel`'s unit test `a_cancel_before_its_proposal_is_kept_for_the_proposal_of_its_parties`
 //! checks it.
 
 mod common;

@@ -2,14 +2,16 @@
 //! label holder, two feature holders, a dealer) over QUIC on loopback,
 //! checked against the plaintext reference on the same aligned rows, bins
 //! and split; `indomain predict` with the tree model files against
-//! plaintext scoring; bad flags and model files refused.
+//! plaintext scoring; bad flags and model files refused;
+//! `--leak-instance-space` recorded in the model files and a party without
+//! it refused at agreement.
 
 use indomain_learn::Task;
 use indomain_learn::binning::{BinParams, RawTable, bin_table};
 use indomain_learn::data::{CsvSpec, load_raw_csv, split};
 use indomain_learn::tree::model::{AnyModel, NodeRecord, TreeModelFile, load_any};
 use indomain_learn::tree::plain;
-use indomain_learn::tree::{BinnedFeatures, GbdtParams, Node};
+use indomain_learn::tree::{BinnedFeatures, GbdtParams, InstanceSpace, Node};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
@@ -421,6 +423,14 @@ fn two_processes_train_and_score_trees_without_a_dealer() {
             assert!((g - w).abs() < 2e-3, "{g} vs {w}");
         }
     }
+    // A file without the mode (written before it existed) loads as hidden,
+    // its job hash unchanged.
+    let raw = std::fs::read_to_string(&models[0]).unwrap();
+    let old = raw.replace("\n  \"instance_space\": \"hidden\",", "");
+    assert_ne!(old, raw);
+    let older = dir.path().join("older.json");
+    std::fs::write(&older, old).unwrap();
+    assert_eq!(tree_model(&older).instance_space, InstanceSpace::Hidden);
     // Joint scoring by the same two processes, no dealer.
     let out = dir.path().join("scores.csv");
     let predict = |me: usize| {
@@ -447,4 +457,81 @@ fn two_processes_train_and_score_trees_without_a_dealer() {
     let ps3 = parties(&three, &["bank", "tax", "customs"]);
     let err = refused(two_party_args(&ps3, 0, &inputs[0], &models[0]));
     assert!(err.contains("without --dealer"), "{err}");
+}
+
+#[test]
+fn leak_instance_space_is_recorded_and_must_be_agreed_by_every_party() {
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = files(dir.path(), 300);
+    let ps = parties(dir.path(), &["bank", "tax"]);
+    let models: Vec<PathBuf> = (0..2)
+        .map(|i| dir.path().join(format!("m{i}.json")))
+        .collect();
+    let leak = |i: usize| {
+        let mut a = two_party_args(&ps, i, &inputs[i], &models[i]);
+        a.push("--leak-instance-space".into());
+        a
+    };
+    // Both parties pass the flag: the plaintext forest, recorded as leaked.
+    let outs = wait_all((0..2).map(|i| spawn(&leak(i))).collect());
+    assert_ok(&outs);
+    let params = GbdtParams {
+        trees: 3,
+        max_depth: 3,
+        bins: 8,
+        seed: 4,
+        instance_space: InstanceSpace::Leaked,
+        ..Default::default()
+    };
+    let (forest, _) = reference(&inputs[..2], &params);
+    let hidden_hash = {
+        let mut hidden = tree_model(&models[0]).job;
+        hidden.params.instance_space = InstanceSpace::Hidden;
+        hidden.hash()
+    };
+    for m in &models {
+        let f = tree_model(m);
+        assert_eq!(f.instance_space, InstanceSpace::Leaked);
+        assert_eq!(f.job.params, params);
+        assert_ne!(f.job_hash, hidden_hash, "the mode is part of the job");
+        assert_eq!(f.trees.len(), forest.trees.len());
+        for (records, tree) in f.trees.iter().zip(&forest.trees) {
+            assert_eq!(records.len(), tree.nodes.len());
+        }
+        let raw = std::fs::read_to_string(m).unwrap();
+        assert!(raw.contains("\"instance_space\": \"leaked\""), "{raw}");
+    }
+    let weights = tree_model(&models[0]).leaf_weights.unwrap();
+    for (got, want) in weights.iter().zip(&forest.leaf_weights) {
+        for (g, w) in got.iter().zip(want) {
+            assert!((g - w).abs() < 2e-3, "{g} vs {w}");
+        }
+    }
+    // A file that claims another mode than its job is refused.
+    let raw = std::fs::read_to_string(&models[1]).unwrap();
+    let forged = dir.path().join("forged.json");
+    let top = |mode: &str| format!("\n  \"instance_space\": \"{mode}\"");
+    let changed = raw.replace(&top("leaked"), &top("hidden"));
+    assert_ne!(changed, raw);
+    std::fs::write(&forged, changed).unwrap();
+    let Err(err) = load_any(&forged) else {
+        panic!("a file claiming another mode than its job loaded")
+    };
+    let err = err.to_string();
+    assert!(err.contains("instance space"), "{err}");
+
+    // The feature holder leaves the flag out: both refuse at agreement,
+    // naming the other party and the flag.
+    let outs = wait_all(vec![
+        spawn(&leak(0)),
+        spawn(&two_party_args(&ps, 1, &inputs[1], &models[1])),
+    ]);
+    for (i, o) in outs.iter().enumerate() {
+        assert!(!o.status.success(), "party {i} went on");
+        let err = stderr(o);
+        assert!(
+            err.contains("--leak-instance-space") && err.contains(["tax", "bank"][i]),
+            "party {i}: {err}"
+        );
+    }
 }

@@ -2,12 +2,14 @@
 //! the same bins, parameters and row order: 2 and 3 data parties plus a
 //! dealer, one thread each, over recording in-memory channels; logistic
 //! and squared loss, missing values, subsampling and early stopping; joint
-//! scoring; what the transcripts hold.
+//! scoring; what the transcripts hold; the same with the instance space
+//! leaked (`--leak-instance-space`) and what that mode sends.
 
 use indomain_learn::align::Roles;
 use indomain_learn::tree::plain::{self, PlainForest};
 use indomain_learn::tree::{
-    self, BinnedFeatures, FeatureShape, GbdtParams, Loss, TreeEarlyStopping, TreeOutcome,
+    self, BinnedFeatures, FeatureShape, GbdtParams, InstanceSpace, Loss, TreeEarlyStopping,
+    TreeOutcome,
 };
 use indomain_net::memory::pair;
 use indomain_net::{Channel, Counters, NetError, PartySet};
@@ -445,4 +447,174 @@ fn bad_input_is_refused_before_training() {
     .unwrap_err()
     .to_string();
     assert!(err.contains("bin 9 of 8"), "{err}");
+}
+
+#[test]
+fn leaked_instance_space_equals_plaintext_with_two_and_three_parties() {
+    for parties in [2, 3] {
+        let d = data(500, parties, Loss::Logistic, parties as u64);
+        let params = GbdtParams {
+            trees: 3,
+            max_depth: 3,
+            instance_space: InstanceSpace::Leaked,
+            ..Default::default()
+        };
+        let reference = plain::train(&d.parts, &d.y, &params).unwrap();
+        let (outs, _) = secure(&d, &params);
+        assert_same(&outs, &reference, 2e-3);
+    }
+    // Squared loss, min_child_weight and γ; subsampling and early
+    // stopping (rows outside a tree's sample still follow the splits).
+    let d = data(400, 2, Loss::Squared, 12);
+    let params = GbdtParams {
+        loss: Loss::Squared,
+        trees: 3,
+        max_depth: 2,
+        min_child_weight: 5.0,
+        gamma: 0.5,
+        instance_space: InstanceSpace::Leaked,
+        ..Default::default()
+    };
+    let reference = plain::train(&d.parts, &d.y, &params).unwrap();
+    assert_same(&secure(&d, &params).0, &reference, 5e-3);
+    let d = data(600, 2, Loss::Logistic, 21);
+    let params = GbdtParams {
+        trees: 30,
+        max_depth: 4,
+        subsample: 0.7,
+        learning_rate: 1.0,
+        early_stopping: Some(TreeEarlyStopping {
+            validation_fraction: 0.3,
+            patience: 2,
+        }),
+        seed: 5,
+        instance_space: InstanceSpace::Leaked,
+        ..Default::default()
+    };
+    let reference = plain::train(&d.parts, &d.y, &params).unwrap();
+    let (outs, _) = secure(&d, &params);
+    assert_same(&outs, &reference, 5e-3);
+    assert_eq!(outs[0].trees_grown, reference.validation_loss.len());
+}
+
+/// A split of the plaintext forest as the leaked mode announces it: its
+/// owner and the partition of its node's rows (ascending) packed one bit a
+/// row, least significant first (docs/protocols.md).
+struct Partition {
+    owner: usize,
+    rows: usize,
+    frame: Vec<u8>,
+}
+
+fn partitions(forest: &plain::PlainForest, parts: &[BinnedFeatures]) -> Vec<Partition> {
+    let n = parts[0].rows();
+    let mut out = Vec::new();
+    for t in &forest.trees {
+        let mut stack = vec![(0usize, (0..n).collect::<Vec<usize>>())];
+        while let Some((id, rows)) = stack.pop() {
+            let tree::Node::Split {
+                party,
+                threshold,
+                left,
+                right,
+            } = &t.nodes[id]
+            else {
+                continue;
+            };
+            let bits: Vec<bool> = rows
+                .iter()
+                .map(|&r| parts[*party].goes_left(r, threshold))
+                .collect();
+            let mut frame = vec![0u8; rows.len().div_ceil(8)];
+            for (i, &b) in bits.iter().enumerate() {
+                frame[i / 8] |= (b as u8) << (i % 8);
+            }
+            let l = rows.iter().zip(&bits).filter(|x| *x.1).map(|x| *x.0);
+            let r = rows.iter().zip(&bits).filter(|x| !*x.1).map(|x| *x.0);
+            stack.push((*left, l.collect()));
+            stack.push((*right, r.collect()));
+            out.push(Partition {
+                owner: *party,
+                rows: rows.len(),
+                frame,
+            });
+        }
+    }
+    out
+}
+
+/// The 8-byte windows of a partition that carry information (between 16
+/// and 48 rows of 64 going left), which a frame of random or structured
+/// shares matches only by chance (2^-64 per window and position).
+fn informative_windows(p: &Partition) -> Vec<[u8; 8]> {
+    p.frame
+        .chunks_exact(8)
+        .filter(|w| (16..=48).contains(&w.iter().map(|b| b.count_ones()).sum::<u32>()))
+        .map(|w| w.try_into().unwrap())
+        .collect()
+}
+
+fn holds_any(frame: &[u8], windows: &[[u8; 8]]) -> bool {
+    frame.windows(8).any(|w| windows.iter().any(|x| x == w))
+}
+
+#[test]
+fn membership_is_sent_only_in_leaked_mode_and_only_as_documented() {
+    let d = data(400, 3, Loss::Logistic, 33);
+    let hidden = GbdtParams {
+        trees: 2,
+        max_depth: 3,
+        ..Default::default()
+    };
+    let leaked = GbdtParams {
+        instance_space: InstanceSpace::Leaked,
+        ..hidden.clone()
+    };
+    let reference = plain::train(&d.parts, &d.y, &hidden).unwrap();
+    let parts = partitions(&reference, &d.parts);
+    let windows: Vec<[u8; 8]> = parts.iter().flat_map(informative_windows).collect();
+    assert!(parts.len() >= 6 && windows.len() >= 6, "{}", windows.len());
+
+    // Hidden: no party (the dealer, party 3, included) receives any
+    // node's partition, whole or in part.
+    let (outs, frames) = secure(&d, &hidden);
+    assert_eq!(outs[0].trees, reference.trees);
+    for (party, f) in frames.iter().enumerate() {
+        assert!(
+            !f.iter().any(|x| holds_any(x, &windows)),
+            "party {party} received node membership in the hidden mode"
+        );
+    }
+
+    // Leaked: every data party receives exactly the partition
+    // of every split another data party owns, as one frame each; no other
+    // frame holds membership, and the dealer receives none.
+    let (outs, frames) = secure(&d, &leaked);
+    assert_same(&outs, &reference, 2e-3);
+    for (party, f) in frames.iter().enumerate() {
+        let got: Vec<&Vec<u8>> = f.iter().filter(|x| holds_any(x, &windows)).collect();
+        if party == 3 {
+            assert!(got.is_empty(), "the dealer received node membership");
+            continue;
+        }
+        let want: Vec<&Partition> = parts
+            .iter()
+            .filter(|p| p.owner != party && !informative_windows(p).is_empty())
+            .collect();
+        assert_eq!(
+            got.len(),
+            want.len(),
+            "party {party}: frames with membership"
+        );
+        for p in &want {
+            assert!(
+                got.iter().any(|x| **x == p.frame),
+                "party {party}: the partition of {} rows by party {} is not one frame",
+                p.rows,
+                p.owner
+            );
+        }
+        // Nothing else changes in kind: no labels, no 0/1 word vectors.
+        assert_eq!(zero_one_vectors(f, 64), 0, "party {party}");
+    }
 }

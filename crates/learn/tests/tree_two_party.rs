@@ -199,6 +199,35 @@ fn two_party_trees_equal_the_dealers_and_the_plaintext() {
     }
 }
 
+#[test]
+fn leaked_instance_space_without_a_dealer_equals_the_plaintext() {
+    let (parts, y) = data(300, Loss::Logistic, 8);
+    let params = GbdtParams {
+        trees: 2,
+        max_depth: 3,
+        instance_space: tree::InstanceSpace::Leaked,
+        ..Default::default()
+    };
+    let reference = plain::train(&parts, &y, &params).unwrap();
+    let (two, _) = train(&parts, &y, &params, false);
+    let (hidden, _) = train(
+        &parts,
+        &y,
+        &GbdtParams {
+            instance_space: tree::InstanceSpace::Hidden,
+            ..params.clone()
+        },
+        false,
+    );
+    assert_same_forest(&two, &hidden, 2e-3);
+    for o in &two {
+        assert_eq!(o.trees, reference.trees);
+    }
+    // Both parties own splits: per-node bins of both went through the
+    // dealer-free kernel.
+    assert!(two.iter().all(|o| !o.own_gains.is_empty()));
+}
+
 /// Whether `needle` occurs in any frame.
 fn occurs(frames: &[Vec<u8>], needle: &[u8]) -> bool {
     frames

@@ -143,6 +143,13 @@ impl<C: Correlations> Session<'_, C> {
         })
     }
 
+    /// Forgets registered bins: the correlation source drops what it keeps
+    /// for them (every party calls it at the same point).
+    pub fn release_bins(&mut self, bins: FixedBins) -> Result<(), MpcError> {
+        let (parties, corr, _) = self.parts();
+        corr.release_bin_indicators(parties, bins.id)
+    }
+
     /// Shares of the per-bin sums of every vector in `vectors` (each
     /// `rows` long) over the owner's bins: one [`Shared`] of
     /// [`total_bins`](FixedBins::total_bins) elements per vector, features

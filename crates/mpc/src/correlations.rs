@@ -252,6 +252,21 @@ pub trait Correlations {
         ))
     }
 
+    /// Forgets the indicators registered as `id`: no more masks will be
+    /// asked for them, and the source may drop what it keeps for them (a
+    /// protocol that registers many short-lived indicator matrices, such
+    /// as trees with the instance space leaked, keeps its memory and the
+    /// dealer's room bounded). A source without bin-sum masks has none to
+    /// forget.
+    fn release_bin_indicators(
+        &mut self,
+        parties: &mut PartySet,
+        id: IndicatorId,
+    ) -> Result<(), MpcError> {
+        let _ = (parties, id);
+        Ok(())
+    }
+
     /// Tells the source that no more items will be asked for.
     fn finish(&mut self, parties: &mut PartySet) -> Result<(), MpcError>;
 }
@@ -358,6 +373,14 @@ impl<C: Correlations + ?Sized> Correlations for Box<C> {
         count: usize,
     ) -> Result<BinSumMasks, MpcError> {
         (**self).bin_sum_masks(parties, id, count)
+    }
+
+    fn release_bin_indicators(
+        &mut self,
+        parties: &mut PartySet,
+        id: IndicatorId,
+    ) -> Result<(), MpcError> {
+        (**self).release_bin_indicators(parties, id)
     }
 
     fn finish(&mut self, parties: &mut PartySet) -> Result<(), MpcError> {

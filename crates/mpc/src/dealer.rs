@@ -141,6 +141,11 @@ pub enum Request {
         /// Number of masks.
         count: u64,
     },
+    /// Forgets indicators registered earlier: no more masks for them.
+    ReleaseBinIndicators {
+        /// The indicators, by registration order.
+        indicator: u32,
+    },
 }
 
 /// What a dealer accepts: requests above these are refused, so that no
@@ -207,7 +212,8 @@ pub fn serve_ordered<R: Rng + CryptoRng + ?Sized>(
     let leader = computing[LEADER];
     let leader_name = parties.name(leader).to_string();
     let mut masks: Vec<LeftMask> = Vec::new();
-    let mut indicators: Vec<ServerIndicator> = Vec::new();
+    // Released indicators leave `None`: ids stay registration order.
+    let mut indicators: Vec<Option<ServerIndicator>> = Vec::new();
     let mut kept = 0usize;
     let mut report = DealerReport::default();
     let check = |what: &str, elements: u128, max: usize| {
@@ -240,12 +246,12 @@ pub fn serve_ordered<R: Rng + CryptoRng + ?Sized>(
                     rng,
                 )?;
                 kept += indicator.kept() as usize;
-                indicators.push(indicator);
+                indicators.push(Some(indicator));
                 report.items += 1;
                 continue;
             }
             Request::BinSumMasks { indicator, count } => {
-                let Some(ind) = indicators.get(indicator as usize) else {
+                let Some(Some(ind)) = indicators.get(indicator as usize) else {
                     return Err(MpcError::Refused {
                         peer: leader_name,
                         reason: format!("no bin indicators {indicator}"),
@@ -253,6 +259,19 @@ pub fn serve_ordered<R: Rng + CryptoRng + ?Sized>(
                 };
                 dealer_bins::deal_masks(parties, ind, count, limits, &leader_name, rng)?;
                 report.items += 1;
+                continue;
+            }
+            Request::ReleaseBinIndicators { indicator } => {
+                let Some(ind) = indicators
+                    .get_mut(indicator as usize)
+                    .and_then(Option::take)
+                else {
+                    return Err(MpcError::Refused {
+                        peer: leader_name,
+                        reason: format!("no bin indicators {indicator} to release"),
+                    });
+                };
+                kept -= ind.kept() as usize;
                 continue;
             }
             Request::Triples { len } => {
@@ -426,7 +445,8 @@ pub struct DealerClient {
     roster: Roster,
     dealer: usize,
     masks: Vec<(usize, MaskLayout)>,
-    indicators: Vec<ClientIndicator>,
+    /// Registered indicators (`None` once released).
+    indicators: Vec<Option<ClientIndicator>>,
 }
 
 impl DealerClient {
@@ -696,7 +716,7 @@ impl Correlations for DealerClient {
             shape,
             indices,
         )?;
-        self.indicators.push(ind);
+        self.indicators.push(Some(ind));
         Ok(IndicatorId(self.indicators.len() as u32 - 1))
     }
 
@@ -709,6 +729,7 @@ impl Correlations for DealerClient {
         let ind = self
             .indicators
             .get(id.0 as usize)
+            .and_then(Option::as_ref)
             .ok_or_else(|| MpcError::Usage(format!("no bin indicators {}", id.0)))?;
         dealer_bins::check_count(ind, count)?;
         if self.roster.is_leader() {
@@ -719,6 +740,22 @@ impl Correlations for DealerClient {
             send_msg(parties.channel(self.dealer)?, &request)?;
         }
         dealer_bins::client_masks(parties, &self.roster, self.dealer, ind, count)
+    }
+
+    fn release_bin_indicators(
+        &mut self,
+        parties: &mut PartySet,
+        id: IndicatorId,
+    ) -> Result<(), MpcError> {
+        self.indicators
+            .get_mut(id.0 as usize)
+            .and_then(Option::take)
+            .ok_or_else(|| MpcError::Usage(format!("no bin indicators {} to release", id.0)))?;
+        if self.roster.is_leader() {
+            let request = Request::ReleaseBinIndicators { indicator: id.0 };
+            send_msg(parties.channel(self.dealer)?, &request)?;
+        }
+        Ok(())
     }
 
     fn finish(&mut self, parties: &mut PartySet) -> Result<(), MpcError> {

@@ -271,6 +271,14 @@ impl<C: Correlations> Correlations for Prefetch<C> {
         self.inner.bin_sum_masks(parties, id, count)
     }
 
+    fn release_bin_indicators(
+        &mut self,
+        parties: &mut PartySet,
+        id: IndicatorId,
+    ) -> Result<(), MpcError> {
+        self.inner.release_bin_indicators(parties, id)
+    }
+
     fn finish(&mut self, parties: &mut PartySet) -> Result<(), MpcError> {
         self.inner.finish(parties)
     }

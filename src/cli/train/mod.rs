@@ -211,6 +211,15 @@ pub struct Args {
     #[arg(long, default_value_t = 1.0)]
     subsample: f64,
 
+    /// gbdt: SecureBoost's leakage, for speed: at every split its owner
+    /// tells the other data parties which of the node's rows go left, so
+    /// every data party learns the rows of every tree node (and the dealer
+    /// the node sizes); gradients and histograms stay secret-shared, and a
+    /// node's histograms cost its own rows only. Every party (the dealer
+    /// too) must pass it; it is recorded in the model files.
+    #[arg(long)]
+    leak_instance_space: bool,
+
     /// gbdt: columns to read as categorical (text columns always are).
     #[arg(long, value_name = "COL[,COL]", value_delimiter = ',')]
     categorical: Vec<String>,

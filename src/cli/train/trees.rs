@@ -10,7 +10,7 @@ use indomain_learn::model::{JobParty, PartyRole, write_private};
 use indomain_learn::report;
 use indomain_learn::tree::model::TreeJobSpec;
 use indomain_learn::tree::pipeline::{self, TreeEvent, TreeJob};
-use indomain_learn::tree::{GbdtParams, Loss, Progress, TreeEarlyStopping};
+use indomain_learn::tree::{GbdtParams, InstanceSpace, Loss, Progress, TreeEarlyStopping};
 use indomain_learn::{LearnError, Task};
 use indomain_net::quic::mesh;
 use std::time::Instant;
@@ -36,6 +36,11 @@ fn params(args: &Args) -> GbdtParams {
         bins: args.bins,
         frac_bits: args.frac_bits,
         seed: args.seed,
+        instance_space: if args.leak_instance_space {
+            InstanceSpace::Leaked
+        } else {
+            InstanceSpace::Hidden
+        },
     }
 }
 

@@ -21,7 +21,12 @@
 //! children have hessian sums ≥ min_child_weight, a split if its gain
 //! exceeds γ, leaf weights −η·G/(H + λ). Scores, g, h and **node
 //! membership stay secret-shared**: node membership is a shared 0/1
-//! vector, so no party learns which rows reach which node.
+//! vector, so no party learns which rows reach which node. Only if a job
+//! chooses it ([`InstanceSpace::Leaked`], `--leak-instance-space`:
+//! SecureBoost's leakage, `leaked.rs`) does each split's owner send the
+//! other data parties which of the node's rows go left: then every data
+//! party learns the rows of every node, and the dealer the node sizes;
+//! everything else below is unchanged.
 //!
 //! **What each party learns.** Every party: the parameters, the row count,
 //! every party's number of features and bins per feature (shapes), and for
@@ -48,6 +53,7 @@
 mod argmax;
 mod candidates;
 pub mod forest;
+mod leaked;
 pub mod model;
 pub mod params;
 pub mod pipeline;
@@ -58,7 +64,7 @@ mod train;
 
 pub use candidates::{candidates, left_sums};
 pub use forest::{FeatureShape, Node, Threshold, Tree};
-pub use params::{GbdtParams, Loss, TreeEarlyStopping};
+pub use params::{GbdtParams, InstanceSpace, Loss, TreeEarlyStopping};
 pub use score::score;
 pub use train::{Progress, TreeOutcome, train};
 

@@ -15,7 +15,7 @@
 //! linear models (`crate::model::ModelFile`), format 2 says its kind.
 
 use super::forest::{Node, Threshold, Tree};
-use super::params::GbdtParams;
+use super::params::{GbdtParams, InstanceSpace};
 use crate::LearnError;
 use crate::binning::FeatureBins;
 use crate::contribution::Report;
@@ -151,6 +151,12 @@ pub struct TreeModelFile {
     /// issue #21).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub correlations: Option<String>,
+    /// Whether node membership was hidden or leaked to the data parties
+    /// during training (`"hidden"` / `"leaked"`; files written before the
+    /// mode existed have none and were hidden). Always equal to the job's
+    /// `params.instance_space`.
+    #[serde(default)]
+    pub instance_space: InstanceSpace,
     /// The indomain version that wrote the file.
     pub written_by: String,
 }
@@ -292,6 +298,13 @@ pub fn load_any(path: &std::path::Path) -> Result<AnyModel, LearnError> {
                 return Err(bad(
                     "the job hash does not match the job it describes".into()
                 ));
+            }
+            if m.instance_space != m.job.params.instance_space {
+                return Err(bad(format!(
+                    "it says the instance space was {}, its job says {}",
+                    m.instance_space.name(),
+                    m.job.params.instance_space.name()
+                )));
             }
             if let Some(w) = &m.leaf_weights
                 && (w.len() != m.trees.len())

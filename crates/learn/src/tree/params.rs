@@ -25,6 +25,38 @@ pub struct TreeEarlyStopping {
     pub patience: usize,
 }
 
+/// Whether the parties learn which rows reach which tree node.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InstanceSpace {
+    /// Node membership stays a shared 0/1 vector: no party learns it (as
+    /// SS-XGB and Squirrel). The default.
+    #[default]
+    Hidden,
+    /// SecureBoost's leakage (Cheng et al. 2019), chosen per job with
+    /// `--leak-instance-space`: at every split its owner sends every other
+    /// data party which of the node's rows go left, so every data party
+    /// learns the rows of every node, and the dealer the sizes of the
+    /// nodes whose histograms are summed; gradients, hessians and
+    /// histograms stay shared. Histograms then cost a node's own rows.
+    Leaked,
+}
+
+impl InstanceSpace {
+    /// Whether this is the default, hidden mode.
+    pub fn is_hidden(&self) -> bool {
+        *self == InstanceSpace::Hidden
+    }
+
+    /// `"hidden"` or `"leaked"`, as model files and audit records name it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            InstanceSpace::Hidden => "hidden",
+            InstanceSpace::Leaked => "leaked",
+        }
+    }
+}
+
 /// The parameters of XGBoost's `hist` method that indomain implements.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GbdtParams {
@@ -54,6 +86,12 @@ pub struct GbdtParams {
     pub frac_bits: u32,
     /// Seed of the public randomness (validation split, subsamples).
     pub seed: u64,
+    /// Hidden (the default) or leaked node membership. Left out of the
+    /// serialised form when hidden, so that the job hashes of hidden-mode
+    /// jobs (and files written before the mode existed) stay what they
+    /// were.
+    #[serde(default, skip_serializing_if = "InstanceSpace::is_hidden")]
+    pub instance_space: InstanceSpace,
 }
 
 impl Default for GbdtParams {
@@ -73,6 +111,7 @@ impl Default for GbdtParams {
             bins: 32,
             frac_bits: 16,
             seed: 0,
+            instance_space: InstanceSpace::Hidden,
         }
     }
 }
@@ -160,6 +199,7 @@ impl GbdtParams {
             self.bins as u64,
             self.frac_bits as u64,
             self.seed,
+            self.instance_space as u64,
         ]
     }
 }

@@ -15,7 +15,7 @@
 use super::model::{
     Importance, KIND, NodeRecord, OwnSplit, SplitRecord, TREE_FORMAT, TreeJobSpec, TreeModelFile,
 };
-use super::{BinnedFeatures, Loss, Node, Progress, TreeOutcome};
+use super::{BinnedFeatures, InstanceSpace, Loss, Node, Progress, TreeOutcome};
 use crate::align::{Roles, align};
 use crate::binning::{BinKind, BinParams, FeatureBins, RawTable, bin_table};
 use crate::contribution::{self, Report, Scores};
@@ -100,6 +100,34 @@ struct Prepared {
     y_test: Option<Vec<f64>>,
 }
 
+/// Refuses unless every party (the dealer too) trains in the same
+/// instance-space mode, naming the mismatch: the job hash alone would only
+/// say that the jobs differ.
+fn same_instance_space(parties: &mut PartySet, mine: InstanceSpace) -> Result<(), LearnError> {
+    let others: Vec<usize> = parties.others().collect();
+    for &i in &others {
+        send_msg(parties.channel(i)?, &mine.is_hidden())?;
+    }
+    let describe = |hidden: bool| match hidden {
+        true => "with the instance space hidden (no --leak-instance-space)",
+        false => "with --leak-instance-space (node membership leaked to the data parties)",
+    };
+    for &i in &others {
+        let hidden: bool = recv_msg(parties.channel(i)?)?;
+        if hidden != mine.is_hidden() {
+            return Err(LearnError::Disagreement {
+                peer: parties.name(i).to_string(),
+                what: format!(
+                    "it trains {}, this party {}",
+                    describe(hidden),
+                    describe(mine.is_hidden())
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
 fn prepare(
     table: &RawTable,
     rows: &[usize],
@@ -155,6 +183,7 @@ pub fn run<R: Rng + CryptoRng + ?Sized>(
     let started = Instant::now();
     let mut spec = job.spec.clone();
     spec.nonce = String::new();
+    same_instance_space(parties, params.instance_space)?;
     agree::same_job(parties, &spec.hash())?;
     let table = agree::all_ready(parties, table)?;
     if is_label {
@@ -460,6 +489,7 @@ fn model_file(
         importance,
         contribution: release.contribution,
         correlations: Some(crate::model::trust_record(&spec.parties)),
+        instance_space: spec.params.instance_space,
         written_by: format!("indomain {}", env!("CARGO_PKG_VERSION")),
     }
 }

@@ -34,7 +34,9 @@
 
 use super::forest::{FeatureShape, Node, Tree};
 use super::split::{self, Ctx, Decision, NodeInput};
-use super::{BinnedFeatures, GbdtParams, Loss, base_margin, check_labels, tree_rows};
+use super::{
+    BinnedFeatures, GbdtParams, InstanceSpace, Loss, base_margin, check_labels, tree_rows,
+};
 use crate::LearnError;
 use crate::align::Roles;
 use crate::vertical::validation_split;
@@ -168,6 +170,21 @@ fn agree(
                 what: format!("it has {} rows, this party {}", theirs[0], mine[0]),
             });
         }
+        let mode = mine.len() - 1;
+        if theirs[mode] != mine[mode] {
+            let name = |w: u64| match w {
+                0 => "with the instance space hidden",
+                _ => "with the instance space leaked (--leak-instance-space)",
+            };
+            return Err(LearnError::Disagreement {
+                peer: peer(),
+                what: format!(
+                    "it trains {}, this party {}",
+                    name(theirs[mode]),
+                    name(mine[mode])
+                ),
+            });
+        }
         if theirs[2..] != mine[2..] {
             return Err(LearnError::Disagreement {
                 peer: peer(),
@@ -223,24 +240,50 @@ struct Open {
 
 /// A node's G and H histograms per rank (`None` for a rank without
 /// features).
-type Histograms = Vec<Option<(Shared, Shared)>>;
+pub(super) type Histograms = Vec<Option<(Shared, Shared)>>;
 
-/// A leaf waiting for its weight.
-struct Leaf {
-    id: usize,
-    m: Shared,
-    g: Shared,
-    h: Shared,
+/// A leaf waiting for its weight: its shared G and H and the rows it
+/// holds.
+pub(super) struct Leaf {
+    pub id: usize,
+    pub g: u64,
+    pub h: u64,
+    pub reach: Reach,
 }
 
-struct Job<'a> {
-    params: &'a GbdtParams,
-    shapes: &'a [Vec<FeatureShape>],
-    fixed: Vec<Option<FixedBins>>,
-    own: &'a BinnedFeatures,
-    rows: usize,
-    gamma: Option<u64>,
-    max_hessian: f64,
+/// Which rows a leaf holds.
+pub(super) enum Reach {
+    /// A shared 0/1 vector over the rows (the instance space hidden).
+    Shared(Shared),
+    /// The rows, public to the data parties (the instance space leaked).
+    Rows(Vec<u32>),
+}
+
+/// Σ of a shared vector's elements: a share of the sum.
+pub(super) fn total(v: &[u64]) -> u64 {
+    v.iter().fold(0u64, |a, x| a.wrapping_add(*x))
+}
+
+impl Leaf {
+    fn hidden(id: usize, m: Shared, g: &Shared, h: &Shared) -> Self {
+        Self {
+            id,
+            g: total(&g.0),
+            h: total(&h.0),
+            reach: Reach::Shared(m),
+        }
+    }
+}
+
+pub(super) struct Job<'a> {
+    pub params: &'a GbdtParams,
+    pub shapes: &'a [Vec<FeatureShape>],
+    /// Every rank's bins over all rows, registered (hidden mode only).
+    pub fixed: Vec<Option<FixedBins>>,
+    pub own: &'a BinnedFeatures,
+    pub rows: usize,
+    pub gamma: Option<u64>,
+    pub max_hessian: f64,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -257,10 +300,11 @@ fn run<C: Correlations, R: Rng + CryptoRng + ?Sized>(
     let n = own.rows();
     let rank = s.rank();
     let leader = s.is_leader();
-    // Registration of every party's bins, in rank order.
+    // Registration of every party's bins, in rank order (with the
+    // instance space leaked, per node instead: `super::leaked`).
     let mut fixed = Vec::with_capacity(shapes.len());
     for (r, sh) in shapes.iter().enumerate() {
-        if sh.is_empty() {
+        if sh.is_empty() || !params.instance_space.is_hidden() {
             fixed.push(None);
             continue;
         }
@@ -334,21 +378,36 @@ fn run<C: Correlations, R: Rng + CryptoRng + ?Sized>(
         let (mut g, mut h) = gradients(s, &f, labels.as_deref(), params.loss)?;
         g.mul_public(&weight)?;
         h.mul_public(&weight)?;
-        let (tree, leaves, decisions) = grow(s, &job, g, h, t, progress)?;
+        let (tree, leaves, decisions) = match params.instance_space {
+            InstanceSpace::Hidden => grow(s, &job, g, h, t, progress)?,
+            InstanceSpace::Leaked => super::leaked::grow(s, &job, &g, &h, t, progress)?,
+        };
         for (id, d) in &decisions {
             splits.push((t, *id, d.party, d.gain_num, d.gain_den));
         }
         let w = leaf_weights(s, &job, &leaves)?;
-        // F += Σ_leaf m_leaf·w_leaf.
-        let mut ms = Vec::with_capacity(n * leaves.len());
-        let mut ws = Vec::with_capacity(n * leaves.len());
+        // F += Σ_leaf m_leaf·w_leaf: Beaver products with shared
+        // membership, local additions with public rows.
+        let mut ms = Vec::new();
+        let mut ws = Vec::new();
         for (leaf, &wl) in leaves.iter().zip(&w.0) {
-            ms.extend_from_slice(leaf.m.as_slice());
-            ws.extend(std::iter::repeat_n(wl, n));
+            match &leaf.reach {
+                Reach::Shared(m) => {
+                    ms.extend_from_slice(m.as_slice());
+                    ws.extend(std::iter::repeat_n(wl, n));
+                }
+                Reach::Rows(rows) => {
+                    for &r in rows {
+                        f.0[r as usize] = f.0[r as usize].wrapping_add(wl);
+                    }
+                }
+            }
         }
-        let add = s.mul(&Shared(ms), &Shared(ws))?;
-        for chunk in add.0.chunks_exact(n) {
-            f.add_assign(&Shared(chunk.to_vec()))?;
+        if !ms.is_empty() {
+            let add = s.mul(&Shared(ms), &Shared(ws))?;
+            for chunk in add.0.chunks_exact(n) {
+                f.add_assign(&Shared(chunk.to_vec()))?;
+            }
         }
         out.trees.push(tree);
         all_weights.push(w);
@@ -462,7 +521,7 @@ fn gradients<C: Correlations>(
     Ok((g, h))
 }
 
-type Grown = (Tree, Vec<Leaf>, Vec<(usize, Decision)>);
+pub(super) type Grown = (Tree, Vec<Leaf>, Vec<(usize, Decision)>);
 
 /// Grows one tree level by level.
 fn grow<C: Correlations>(
@@ -501,8 +560,8 @@ fn grow<C: Correlations>(
         let inputs: Vec<NodeInput<'_>> = open
             .iter()
             .map(|o| NodeInput {
-                g: o.g.0.iter().fold(0u64, |a, v| a.wrapping_add(*v)),
-                h: o.h.0.iter().fold(0u64, |a, v| a.wrapping_add(*v)),
+                g: total(&o.g.0),
+                h: total(&o.h.0),
                 hist: o
                     .hist
                     .iter()
@@ -518,12 +577,7 @@ fn grow<C: Correlations>(
         let mut parents = Vec::new();
         for (o, d) in open.into_iter().zip(found) {
             let Some(d) = d else {
-                leaves.push(Leaf {
-                    id: o.id,
-                    m: o.m,
-                    g: o.g,
-                    h: o.h,
-                });
+                leaves.push(Leaf::hidden(o.id, o.m, &o.g, &o.h));
                 continue;
             };
             let left_of = (d.party == rank).then(|| {
@@ -567,13 +621,8 @@ fn grow<C: Correlations>(
         for (i, (left, right, m, g, h, parent)) in children.into_iter().enumerate() {
             let (rm, rg, rh) = (parent.m.sub(&m)?, parent.g.sub(&g)?, parent.h.sub(&h)?);
             if last {
-                leaves.push(Leaf { id: left, m, g, h });
-                leaves.push(Leaf {
-                    id: right,
-                    m: rm,
-                    g: rg,
-                    h: rh,
-                });
+                leaves.push(Leaf::hidden(left, m, &g, &h));
+                leaves.push(Leaf::hidden(right, rm, &rg, &rh));
                 continue;
             }
             let lh = left_hist[i].clone();
@@ -605,13 +654,17 @@ fn grow<C: Correlations>(
         progress(Progress::Level { tree, depth });
     }
     for o in open {
-        leaves.push(Leaf {
-            id: o.id,
-            m: o.m,
-            g: o.g,
-            h: o.h,
-        });
+        leaves.push(Leaf::hidden(o.id, o.m, &o.g, &o.h));
     }
+    finish_tree(nodes, leaves, decisions)
+}
+
+/// Numbers the leaves in node order and checks every node is one.
+pub(super) fn finish_tree(
+    mut nodes: Vec<Option<Node>>,
+    mut leaves: Vec<Leaf>,
+    decisions: Vec<(usize, Decision)>,
+) -> Result<Grown, LearnError> {
     leaves.sort_by_key(|l| l.id);
     for (leaf, l) in leaves.iter().enumerate() {
         nodes[l.id] = Some(Node::Leaf { leaf });
@@ -665,9 +718,8 @@ fn leaf_weights<C: Correlations>(
     let fp = s.fixed_point();
     let rank = s.rank();
     let p = job.params;
-    let sum = |v: &Shared| v.0.iter().fold(0u64, |a, x| a.wrapping_add(*x));
-    let g = Shared(leaves.iter().map(|l| sum(&l.g)).collect());
-    let mut h = Shared(leaves.iter().map(|l| sum(&l.h)).collect());
+    let g = Shared(leaves.iter().map(|l| l.g).collect());
+    let mut h = Shared(leaves.iter().map(|l| l.h).collect());
     h.add_public(&vec![fp.encode(p.lambda)?; leaves.len()], rank)?;
     let lo = p.lambda.log2().floor() as i32;
     let hi = ((job.max_hessian + p.lambda).log2().floor() as i32 + 1).max(lo + 1);

@@ -272,6 +272,19 @@ impl TwoParty {
         Ok(IndicatorId(self.indicators.len() as u32 - 1))
     }
 
+    /// Forgets the bins registered as `id` (the owner drops its indices;
+    /// no message: both parties release at the same point of their
+    /// protocol). Later masks for `id` are refused.
+    pub(super) fn release_bins(&mut self, id: IndicatorId) -> Result<(), MpcError> {
+        let reg = self
+            .indicators
+            .get_mut(id.0 as usize)
+            .ok_or_else(|| MpcError::Usage(format!("no bin indicators {}", id.0)))?;
+        reg.rows = 0;
+        reg.indices = Vec::new();
+        Ok(())
+    }
+
     /// `count` bin-sum masks for the bins registered as `id`.
     pub(super) fn draw_bin_sum_masks(
         &mut self,
@@ -282,6 +295,7 @@ impl TwoParty {
         let reg = self
             .indicators
             .get(id.0 as usize)
+            .filter(|r| r.rows > 0)
             .ok_or_else(|| MpcError::Usage(format!("no bin indicators {}", id.0)))?;
         let elements = count as u128 * (reg.rows + reg.total_bins) as u128;
         if elements > DealerLimits::default().max_mask_elements as u128 {

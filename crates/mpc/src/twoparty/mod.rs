@@ -754,6 +754,14 @@ impl Correlations for TwoParty {
         self.draw_bin_sum_masks(parties, id, count)
     }
 
+    fn release_bin_indicators(
+        &mut self,
+        _parties: &mut PartySet,
+        id: IndicatorId,
+    ) -> Result<(), MpcError> {
+        self.release_bins(id)
+    }
+
     fn finish(&mut self, _parties: &mut PartySet) -> Result<(), MpcError> {
         Ok(())
     }

@@ -18,7 +18,7 @@
 //! `seed`, `test_fraction` (between 0 and 1, 0.25), `categorical` (columns
 //! read as categories even if they hold numbers), `min_rows` and
 //! `min_group_size` (the fewest shared rows is the larger, default 20),
-//! `contribution` (false).
+//! `contribution` (false), `leak_instance_space` (false).
 //!
 //! What each party learns (docs/protocols.md, "Vertical gradient-boosted
 //! trees"): every data party the tree structure (which party splits each
@@ -28,13 +28,16 @@
 //! tree and, with `contribution`, the contribution report, which it sends
 //! every feature holder: every data party receives `metrics` (they are in
 //! its model file too), so the job declares `model` and `metrics` for
-//! every data party. The instance space stays hidden (no party learns
-//! which rows reach which node): the only mode there is, which
-//! [`LeakProfile::instance_space`] records for policy. The dealer learns
-//! the row count and the shapes, and receives nothing; with two-party
-//! correlations each data party also receives the other's uniformly
-//! masked generation messages, and [`LeakProfile::correlations`] names
-//! the choice for policy (`dealers`).
+//! every data party. By default the instance space stays hidden (no party
+//! learns which rows reach which node); with `leak_instance_space = true`
+//! (SecureBoost's leakage, `indomain train --leak-instance-space`) every
+//! data party learns the rows of every tree node, and the dealer (if any)
+//! the node sizes: [`LeakProfile::instance_space`] records it, and a node
+//! takes part only under a rule with `leak_instance_space = true`. The
+//! dealer learns the row count and the shapes, and receives nothing; with
+//! two-party correlations each data party also receives the other's
+//! uniformly masked generation messages, and [`LeakProfile::correlations`]
+//! names the choice for policy (`dealers`).
 
 use super::params::{Params, bad};
 use super::vertical::{VerticalParties, nothing_to_dealer};
@@ -43,7 +46,7 @@ use crate::jobspec::{JobSpec, Problem};
 use indomain_learn::tree::model::TreeJobSpec;
 use indomain_learn::tree::params::{MAX_DEPTH, MAX_TREES};
 use indomain_learn::tree::pipeline::TreeJob;
-use indomain_learn::tree::{GbdtParams, Loss, TreeEarlyStopping};
+use indomain_learn::tree::{GbdtParams, InstanceSpace, Loss, TreeEarlyStopping};
 use std::collections::BTreeSet;
 
 /// The default share of the training rows held out for early stopping.
@@ -75,6 +78,7 @@ const PARAMETERS: &[&str] = &[
     "min_rows",
     "min_group_size",
     "contribution",
+    "leak_instance_space",
 ];
 
 /// A tree job's plan.
@@ -153,8 +157,7 @@ impl TreePlan {
             correlations: self.vertical.correlations(&self.parties),
             contribution: self.contribution,
             bins: self.params.bins,
-            // The hidden instance space is the only mode the trees have.
-            instance_space: false,
+            instance_space: self.params.instance_space == InstanceSpace::Leaked,
             ..LeakProfile::plain()
         }
     }
@@ -235,6 +238,10 @@ fn gbdt_params(params: &Params<'_>) -> Result<GbdtParams, Problem> {
             .int("frac_bits", 12..=20)?
             .map_or(d.frac_bits, |f| f as u32),
         seed: params.int("seed", 0..=i64::MAX)?.map_or(0, |s| s as u64),
+        instance_space: match params.flag("leak_instance_space")? {
+            Some(true) => InstanceSpace::Leaked,
+            _ => InstanceSpace::Hidden,
+        },
     };
     // The protocol's own check, which the bounds above mirror.
     p.check().map_err(|e| bad(e.to_string()))?;

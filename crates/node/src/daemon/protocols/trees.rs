@@ -2,7 +2,8 @@
 //! "gbdt"` ([`crate::plan::TreePlan`]) runs
 //! [`indomain_learn::tree::pipeline::run`] as `indomain train --algorithm
 //! gbdt` does (job agreement, PSI join on the id column, split, local
-//! binning, the secure training with the instance space hidden, joint
+//! binning, the secure training with the instance space hidden or, where
+//! the job asks and the policy allows, leaked, joint
 //! scoring of the held-out rows, the label holder's release of the
 //! metrics); a `predict` job with `algorithm = "gbdt"` scores new rows
 //! with the model parts ([`indomain_learn::tree::pipeline::score_job`]).
@@ -71,6 +72,7 @@ impl JobProtocol for TreePlan {
             "trees_grown": model.trees_grown,
             "trees_kept": model.trees.len(),
             "contribution": model.contribution,
+            "instance_space": model.instance_space.name(),
         });
         Ok(vec![
             json_output("model", "model.json", &model)?,
