@@ -70,18 +70,7 @@ fn scores(
     parts
         .iter()
         .map(|bf| {
-            let offsets: Vec<usize> = bf
-                .shapes
-                .iter()
-                .scan(0, |a, s| {
-                    let o = *a;
-                    *a += s.bins as usize;
-                    Some(o)
-                })
-                .collect();
-            let total = offsets
-                .last()
-                .map_or(0, |o| o + bf.shapes.last().map_or(0, |s| s.bins as usize));
+            let (offsets, total) = bf.bin_offsets();
             let (mut hg, mut hh) = (vec![0.0; total], vec![0.0; total]);
             for &i in rows {
                 for (f, &off) in offsets.iter().enumerate() {

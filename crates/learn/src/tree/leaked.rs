@@ -28,7 +28,7 @@
 //! same bins give the same forest in both modes.
 
 use super::forest::Node;
-use super::split::{self, Ctx, NodeInput};
+use super::split::{self, NodeInput};
 use super::train::{Grown, Histograms, Job, Leaf, Reach, finish_tree, total};
 use super::{Progress, split::Decision};
 use crate::LearnError;
@@ -96,13 +96,7 @@ pub(super) fn grow<C: Correlations>(
     let mut nodes: Vec<Option<Node>> = vec![None];
     let mut leaves: Vec<Leaf> = Vec::new();
     let mut decisions = Vec::new();
-    let ctx = Ctx {
-        shapes: job.shapes,
-        lambda: p.lambda,
-        min_child_weight: p.min_child_weight,
-        gamma: job.gamma,
-        max_hessian: job.max_hessian,
-    };
+    let ctx = job.split_ctx();
     let leaf = |id: usize, rows: Vec<u32>| Leaf {
         id,
         g: sum_over(g, &rows),

@@ -109,6 +109,22 @@ impl BinnedFeatures {
         Ok(Self { indices, shapes })
     }
 
+    /// Where each feature's bins start in the flat list of all this
+    /// party's bins (features in order), and the total number of bins.
+    pub fn bin_offsets(&self) -> (Vec<usize>, usize) {
+        let mut total = 0;
+        let offsets = self
+            .shapes
+            .iter()
+            .map(|s| {
+                let start = total;
+                total += s.bins as usize;
+                start
+            })
+            .collect();
+        (offsets, total)
+    }
+
     /// A party without features, over `rows` rows.
     pub fn empty(rows: usize) -> Self {
         Self {

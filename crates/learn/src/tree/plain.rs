@@ -141,18 +141,9 @@ fn grow(
             let parent = gs * gs / (hs + p.lambda);
             let mut best: Option<(f64, usize, super::Threshold)> = None;
             for (party, bf) in parts.iter().enumerate() {
-                let total: usize = bf.shapes.iter().map(|s| s.bins as usize).sum();
+                let (offsets, total) = bf.bin_offsets();
                 let mut hg = vec![0.0; total];
                 let mut hh = vec![0.0; total];
-                let offsets: Vec<usize> = bf
-                    .shapes
-                    .iter()
-                    .scan(0, |a, s| {
-                        let o = *a;
-                        *a += s.bins as usize;
-                        Some(o)
-                    })
-                    .collect();
                 for &i in &node.rows {
                     for (fe, &off) in offsets.iter().enumerate() {
                         let b = off + bf.indices[[i, fe]] as usize;

@@ -286,6 +286,19 @@ pub(super) struct Job<'a> {
     pub max_hessian: f64,
 }
 
+impl<'a> Job<'a> {
+    /// What the split search needs to know of the job, in either mode.
+    pub(super) fn split_ctx(&self) -> Ctx<'a> {
+        Ctx {
+            shapes: self.shapes,
+            lambda: self.params.lambda,
+            min_child_weight: self.params.min_child_weight,
+            gamma: self.gamma,
+            max_hessian: self.max_hessian,
+        }
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn run<C: Correlations, R: Rng + CryptoRng + ?Sized>(
     s: &mut Session<'_, C>,
@@ -546,13 +559,7 @@ fn grow<C: Correlations>(
     let mut nodes: Vec<Option<Node>> = vec![None];
     let mut leaves: Vec<Leaf> = Vec::new();
     let mut decisions = Vec::new();
-    let ctx = Ctx {
-        shapes: job.shapes,
-        lambda: p.lambda,
-        min_child_weight: p.min_child_weight,
-        gamma: job.gamma,
-        max_hessian: job.max_hessian,
-    };
+    let ctx = job.split_ctx();
     for depth in 0..p.max_depth {
         if open.is_empty() {
             break;
