@@ -13,8 +13,8 @@
 //! What each party learns: what [`crate::plan::binning`] states for the
 //! job's mode; the dealer, the shapes.
 
+use super::json_output;
 use super::raw_rows::read_if_data;
-use super::trees::json_output;
 use super::{JobProtocol, JobRun, Produced};
 use crate::daemon::error::JobError;
 use crate::plan::BinningPlan;

@@ -19,7 +19,7 @@
 //! the server and every client the global model after each round; no
 //! party another client's rows, update or row count.
 
-use super::{JobProtocol, JobRun, Produced, at, cell_number};
+use super::{JobProtocol, JobRun, Produced, at, cell_number, json_output};
 use crate::daemon::error::JobError;
 use crate::dataset::Table;
 use crate::plan::HorizontalPlan;
@@ -58,26 +58,9 @@ impl JobProtocol for HorizontalPlan {
         model.written_by = format!("indomain node {} (job {})", own.name(), spec.id);
         let mut produced = Vec::new();
         if self.metrics.contains(&me) {
-            let bytes =
-                serde_json::to_vec_pretty(&model.evaluation).map_err(|e| JobError::Render {
-                    output: "metrics",
-                    reason: e.to_string(),
-                })?;
-            produced.push(Produced {
-                output: "metrics",
-                file: "metrics.json".into(),
-                bytes,
-            });
+            produced.push(json_output("metrics", "metrics.json", &model.evaluation)?);
         }
-        let bytes = serde_json::to_vec_pretty(&model).map_err(|e| JobError::Render {
-            output: "model",
-            reason: e.to_string(),
-        })?;
-        produced.push(Produced {
-            output: "model",
-            file: "model.json".into(),
-            bytes,
-        });
+        produced.push(json_output("model", "model.json", &model)?);
         Ok(produced)
     }
 }

@@ -111,6 +111,22 @@ pub(super) fn protocol_of(plan: &JobPlan) -> &dyn JobProtocol {
     }
 }
 
+/// An output as pretty JSON.
+pub(super) fn json_output(
+    output: &'static str,
+    file: &str,
+    value: &impl serde::Serialize,
+) -> Result<Produced, JobError> {
+    Ok(Produced {
+        output,
+        file: file.into(),
+        bytes: serde_json::to_vec_pretty(value).map_err(|e| JobError::Render {
+            output,
+            reason: e.to_string(),
+        })?,
+    })
+}
+
 /// Where a cell is, for an error: `dataset "d", row 3, column "x"`
 /// (`row` counted from 0).
 pub(super) fn at(dataset: &str, row: usize, column: &str) -> String {

@@ -14,8 +14,8 @@
 //! What each party learns: what [`crate::plan::scorecard`] and
 //! [`crate::plan::predict`] state; the dealer, the shapes.
 
+use super::json_output;
 use super::raw_rows::{RawColumns, read_if_data, read_raw};
-use super::trees::json_output;
 use super::{JobProtocol, JobRun, Produced};
 use crate::daemon::error::JobError;
 use crate::plan::{PredictPlan, ScorecardPlan};

@@ -18,7 +18,7 @@
 //! data party its own model part; the metrics' receivers the evaluation);
 //! nothing the job does not declare for it.
 
-use super::{JobProtocol, JobRun, Produced, at, cell_number, cell_text};
+use super::{JobProtocol, JobRun, Produced, at, cell_number, cell_text, json_output};
 use crate::daemon::error::JobError;
 use crate::dataset::Table;
 use crate::plan::TrainPlan;
@@ -70,26 +70,9 @@ impl JobProtocol for TrainPlan {
         model.written_by = format!("indomain node {} (job {})", own.name(), spec.id);
         let mut produced = Vec::new();
         if spec.receivers("metrics").contains(&me) {
-            let bytes =
-                serde_json::to_vec_pretty(&model.evaluation).map_err(|e| JobError::Render {
-                    output: "metrics",
-                    reason: e.to_string(),
-                })?;
-            produced.push(Produced {
-                output: "metrics",
-                file: "metrics.json".into(),
-                bytes,
-            });
+            produced.push(json_output("metrics", "metrics.json", &model.evaluation)?);
         }
-        let bytes = serde_json::to_vec_pretty(&model).map_err(|e| JobError::Render {
-            output: "model",
-            reason: e.to_string(),
-        })?;
-        produced.push(Produced {
-            output: "model",
-            file: "model.json".into(),
-            bytes,
-        });
+        produced.push(json_output("model", "model.json", &model)?);
         Ok(produced)
     }
 }

@@ -21,7 +21,7 @@
 //! shapes.
 
 use super::raw_rows::{RawColumns, read_if_data, read_raw};
-use super::{JobProtocol, JobRun, Produced};
+use super::{JobProtocol, JobRun, Produced, json_output};
 use crate::daemon::error::JobError;
 use crate::jobspec::JobSpec;
 use crate::plan::{PredictPlan, TreePlan};
@@ -190,20 +190,4 @@ fn check_parties(
         )));
     }
     Ok(())
-}
-
-/// An output as pretty JSON.
-pub(super) fn json_output(
-    output: &'static str,
-    file: &str,
-    value: &impl serde::Serialize,
-) -> Result<Produced, JobError> {
-    Ok(Produced {
-        output,
-        file: file.into(),
-        bytes: serde_json::to_vec_pretty(value).map_err(|e| JobError::Render {
-            output,
-            reason: e.to_string(),
-        })?,
-    })
 }
