@@ -77,7 +77,8 @@ fn message_plus_error(m: &[u64], e: &[i64]) -> Poly {
         for (k, o) in limb.iter_mut().enumerate() {
             let mv = m.get(k).map_or(0, |v| r.reduce(*v as i64, l));
             let ev = r.mul(r.reduce(e[k], l), t, l);
-            *o = (mv + ev) % p;
+            let sum = mv + ev;
+            *o = if sum >= p { sum - p } else { sum };
         }
     }
     out
@@ -364,10 +365,10 @@ pub fn mask_for_owner<R: CryptoRng + ?Sized>(
         let t = r.t_mod(l);
         for (k, o) in limb.iter_mut().enumerate() {
             let (lo, hi) = highs[k];
-            let f = (r.mul(hi % p, two_128, l) + (lo % p as u128) as u64 + p - offset) % p;
-            let f = (f + r.reduce(e1[k], l)) % p;
+            let f = r.mul(hi % p, two_128, l) + r.reduce_u128(lo, l) + p - offset;
+            let f = r.reduce_u128(f as u128 + r.reduce(e1[k], l) as u128, l);
             let m = r.reduce(mask[k] as i64, l);
-            *o = (r.mul(f, t, l) + m) % p;
+            *o = r.reduce_u128(r.mul(f, t, l) as u128 + m as u128, l);
         }
     }
     r.add(&mut ct.c0, &to_ntt(noise));

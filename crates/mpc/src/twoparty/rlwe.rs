@@ -38,8 +38,11 @@ pub type Poly = Vec<u64>;
 pub struct Ring {
     pub primes: [u64; LIMBS],
     barrett: [u64; LIMBS],
-    psi_rev: Vec<[(u64, u64); LIMBS]>,
-    psi_inv_rev: Vec<[(u64, u64); LIMBS]>,
+    /// Limb l's powers of ψ in bit-reversed order, and of ψ^(-1), each
+    /// with its Shoup companion: one contiguous table a limb, so that a
+    /// butterfly stage reads its twiddles in order.
+    psi_rev: [Twiddles; LIMBS],
+    psi_inv_rev: [Twiddles; LIMBS],
     n_inv: [(u64, u64); LIMBS],
     /// (q/p_i)^(-1) mod p_i, Shoup form.
     crt_inv: [(u64, u64); LIMBS],
@@ -114,6 +117,20 @@ fn mul_shoup(x: u64, w: (u64, u64), p: u64) -> u64 {
     if r >= p { r - p } else { r }
 }
 
+/// x·w mod p, lazily: in [0, 2p) for any x < 2^64 (Harvey).
+#[inline(always)]
+fn mul_shoup_lazy(x: u64, w: u64, w_shoup: u64, p: u64) -> u64 {
+    let q = ((x as u128 * w_shoup as u128) >> 64) as u64;
+    x.wrapping_mul(w).wrapping_sub(q.wrapping_mul(p))
+}
+
+/// N twiddles and their Shoup companions.
+#[derive(Default)]
+struct Twiddles {
+    w: Vec<u64>,
+    shoup: Vec<u64>,
+}
+
 fn bit_reverse(x: usize, bits: u32) -> usize {
     x.reverse_bits() >> (usize::BITS - bits)
 }
@@ -132,8 +149,8 @@ impl Ring {
             }
             k -= 1;
         }
-        let mut psi_rev = vec![[(0, 0); LIMBS]; N];
-        let mut psi_inv_rev = vec![[(0, 0); LIMBS]; N];
+        let mut psi_rev: [Twiddles; LIMBS] = Default::default();
+        let mut psi_inv_rev: [Twiddles; LIMBS] = Default::default();
         let mut n_inv = [(0, 0); LIMBS];
         let mut barrett = [0u64; LIMBS];
         for (l, &p) in primes.iter().enumerate() {
@@ -151,8 +168,11 @@ impl Ring {
             }
             for i in 0..N {
                 let (f, inv) = powers[bit_reverse(i, LOG_N)];
-                psi_rev[i][l] = shoup(f, p);
-                psi_inv_rev[i][l] = shoup(inv, p);
+                let (f, inv) = (shoup(f, p), shoup(inv, p));
+                psi_rev[l].w.push(f.0);
+                psi_rev[l].shoup.push(f.1);
+                psi_inv_rev[l].w.push(inv.0);
+                psi_inv_rev[l].shoup.push(inv.1);
             }
             n_inv[l] = shoup(pow_mod(N as u64, p - 2, p), p);
             barrett[l] = ((1u128 << 116) / p as u128) as u64;
@@ -187,8 +207,22 @@ impl Ring {
     /// a·b mod p_l (Barrett, for primes in [2^53, 2^54)).
     #[inline]
     pub fn mul(&self, a: u64, b: u64, l: usize) -> u64 {
+        self.barrett_reduce(a as u128 * b as u128, l)
+    }
+
+    /// x mod p_l for any 128-bit x, without a 128-bit division: x =
+    /// hi·2^64 + lo, each half reduced by Barrett and recombined.
+    #[inline]
+    pub fn reduce_u128(&self, x: u128, l: usize) -> u64 {
+        let (hi, lo) = ((x >> 64) as u64, x as u64);
+        let (hi, lo) = (self.barrett_reduce(hi as u128, l), self.barrett_reduce(lo as u128, l));
+        self.barrett_reduce(hi as u128 * self.t_mod[l] as u128 + lo as u128, l)
+    }
+
+    /// x mod p_l for x < 2^115 (Barrett with 2^116/p_l).
+    #[inline]
+    fn barrett_reduce(&self, x: u128, l: usize) -> u64 {
         let p = self.primes[l];
-        let x = a as u128 * b as u128;
         let q = (((x >> 52) * self.barrett[l] as u128) >> 64) as u64;
         let mut r = (x - q as u128 * p as u128) as u64;
         while r >= p {
@@ -206,49 +240,69 @@ impl Ring {
     }
 
     /// In-place negacyclic NTT of every limb (bit-reversed order).
+    ///
+    /// Cooley–Tukey with Harvey's lazy butterflies: values stay in
+    /// [0, 4p) between stages (4p < 2^56) and are brought back to [0, p)
+    /// once at the end, so the result is the same canonical residue as a
+    /// fully reduced transform. A limb whose coefficients from `N >> k` on
+    /// are zero (the transposed product's plaintexts fill fewer than N/8)
+    /// skips the first k stages: there every butterfly's second input is
+    /// zero and both outputs equal the first, so the stages only copy the
+    /// low block into the others.
     pub fn ntt(&self, a: &mut [u64]) {
         a.par_chunks_mut(N).enumerate().for_each(|(l, a)| {
             let p = self.primes[l];
-            let mut t = N;
-            let mut m = 1;
+            let (two_p, tw) = (2 * p, &self.psi_rev[l]);
+            let len = a.iter().rposition(|&x| x != 0).map_or(0, |i| i + 1);
+            let mut skip = 0;
+            while skip < LOG_N && len <= N >> (skip + 1) {
+                skip += 1;
+            }
+            let block = N >> skip;
+            let (low, rest) = a.split_at_mut(block);
+            for dst in rest.chunks_exact_mut(block) {
+                dst.copy_from_slice(low);
+            }
+            let (mut m, mut t) = (1usize << skip, block);
             while m < N {
                 t /= 2;
-                for i in 0..m {
-                    let s = self.psi_rev[m + i][l];
-                    let j1 = 2 * i * t;
-                    for j in j1..j1 + t {
-                        let u = a[j];
-                        let v = mul_shoup(a[j + t], s, p);
-                        let sum = u + v;
-                        a[j] = if sum >= p { sum - p } else { sum };
-                        a[j + t] = if u >= v { u - v } else { u + p - v };
+                let twiddles = tw.w[m..2 * m].iter().zip(&tw.shoup[m..2 * m]);
+                for (pair, (&w, &ws)) in a.chunks_exact_mut(2 * t).zip(twiddles) {
+                    let (xs, ys) = pair.split_at_mut(t);
+                    for (x, y) in xs.iter_mut().zip(ys.iter_mut()) {
+                        let u = if *x >= two_p { *x - two_p } else { *x };
+                        let v = mul_shoup_lazy(*y, w, ws, p);
+                        *x = u + v;
+                        *y = u + two_p - v;
                     }
                 }
                 m *= 2;
             }
+            for x in a.iter_mut() {
+                let y = if *x >= two_p { *x - two_p } else { *x };
+                *x = if y >= p { y - p } else { y };
+            }
         });
     }
 
-    /// The inverse of [`ntt`](Self::ntt).
+    /// The inverse of [`ntt`](Self::ntt) (Gentleman–Sande, lazy: values
+    /// in [0, 2p) between stages, reduced by the final scaling by 1/N).
     pub fn intt(&self, a: &mut [u64]) {
         a.par_chunks_mut(N).enumerate().for_each(|(l, a)| {
             let p = self.primes[l];
-            let mut t = 1;
-            let mut m = N;
+            let (two_p, tw) = (2 * p, &self.psi_inv_rev[l]);
+            let (mut t, mut m) = (1usize, N);
             while m > 1 {
                 let h = m / 2;
-                let mut j1 = 0;
-                for i in 0..h {
-                    let s = self.psi_inv_rev[h + i][l];
-                    for j in j1..j1 + t {
-                        let u = a[j];
-                        let v = a[j + t];
+                let twiddles = tw.w[h..m].iter().zip(&tw.shoup[h..m]);
+                for (pair, (&w, &ws)) in a.chunks_exact_mut(2 * t).zip(twiddles) {
+                    let (xs, ys) = pair.split_at_mut(t);
+                    for (x, y) in xs.iter_mut().zip(ys.iter_mut()) {
+                        let (u, v) = (*x, *y);
                         let sum = u + v;
-                        a[j] = if sum >= p { sum - p } else { sum };
-                        let diff = if u >= v { u - v } else { u + p - v };
-                        a[j + t] = mul_shoup(diff, s, p);
+                        *x = if sum >= two_p { sum - two_p } else { sum };
+                        *y = mul_shoup_lazy(u + two_p - v, w, ws, p);
                     }
-                    j1 += 2 * t;
                 }
                 t *= 2;
                 m = h;
@@ -322,10 +376,7 @@ impl Ring {
         blocks
             .par_chunks(N)
             .enumerate()
-            .flat_map_iter(|(l, c)| {
-                let p = self.primes[l] as u128;
-                c.iter().map(move |b| (b % p) as u64)
-            })
+            .flat_map_iter(|(l, c)| c.iter().map(move |b| self.reduce_u128(*b, l)))
             .collect()
     }
 
@@ -408,6 +459,27 @@ mod tests {
     use rand::SeedableRng;
     use rand::rngs::StdRng;
 
+    /// The textbook transform (full reduction, every stage), against
+    /// which the lazy, stage-skipping one is checked.
+    fn naive_ntt(r: &Ring, l: usize, a: &mut [u64]) {
+        let p = r.primes[l];
+        let mut t = N;
+        let mut m = 1;
+        while m < N {
+            t /= 2;
+            for i in 0..m {
+                let s = r.psi_rev[l].w[m + i];
+                for j in 2 * i * t..2 * i * t + t {
+                    let u = a[j];
+                    let v = ((a[j + t] as u128 * s as u128) % p as u128) as u64;
+                    a[j] = (u + v) % p;
+                    a[j + t] = (u + p - v) % p;
+                }
+            }
+            m *= 2;
+        }
+    }
+
     #[test]
     fn primes_and_ntt_round_trip_and_multiply_negacyclically() {
         let r = ring();
@@ -436,13 +508,33 @@ mod tests {
         let mut want = vec![0i64; N];
         want[0] = -1;
         assert_eq!(prod, r.signed_poly(&want));
+        // The lazy transform, skipping the stages of a sparse input or
+        // not, gives the textbook transform's canonical residues.
+        for len in [N, N / 2 + 1, N / 2, 700, 1, 0] {
+            let a: Vec<i64> = (0..N)
+                .map(|j| if j < len { rng.random_range(-1 << 40..1 << 40) } else { 0 })
+                .collect();
+            let mut pa = r.signed_poly(&a);
+            r.ntt(&mut pa);
+            for l in 0..LIMBS {
+                let mut dense = r.signed_poly(&a)[l * N..(l + 1) * N].to_vec();
+                naive_ntt(r, l, &mut dense);
+                assert_eq!(&pa[l * N..(l + 1) * N], &dense[..], "len {len} limb {l}");
+            }
+            let mut back = pa.clone();
+            r.intt(&mut back);
+            assert_eq!(back, r.signed_poly(&a), "round trip of len {len}");
+        }
         // Barrett agrees with the definition.
         for _ in 0..1000 {
             let l = rng.random_range(0..LIMBS);
             let p = r.primes[l];
             let (a, b) = (rng.random_range(0..p), rng.random_range(0..p));
             assert_eq!(r.mul(a, b, l), ((a as u128 * b as u128) % p as u128) as u64);
+            let x: u128 = rng.random();
+            assert_eq!(r.reduce_u128(x, l), (x % p as u128) as u64);
         }
+        assert_eq!(r.reduce_u128(u128::MAX, 0), (u128::MAX % r.primes[0] as u128) as u64);
     }
 
     #[test]
