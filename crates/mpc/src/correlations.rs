@@ -267,8 +267,29 @@ pub trait Correlations {
         Ok(())
     }
 
+    /// Announces how many one-column right triples the job will ask for
+    /// against mask `mask` ([`RightTriplePlan`]), so that a source may
+    /// generate them in batches ahead of need; the requests themselves do
+    /// not change. Every computing party announces the same plan at the
+    /// same point. The two-party generator uses it (one round of messages
+    /// for a batch, both parties computing at once); the dealer ignores
+    /// it, the default.
+    fn plan_right_triples(&mut self, mask: MaskId, plan: RightTriplePlan) {
+        let _ = (mask, plan);
+    }
+
     /// Tells the source that no more items will be asked for.
     fn finish(&mut self, parties: &mut PartySet) -> Result<(), MpcError>;
+}
+
+/// The one-column right triples a job will ask for against one mask.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RightTriplePlan {
+    /// Calls of [`Correlations::right_triple`] with one column, not
+    /// transposed (X·y).
+    pub forward: usize,
+    /// Calls of [`Correlations::right_triple_square`] (Xᵀ·y with Σ y²).
+    pub squares: usize,
 }
 
 /// A boxed source is a source: code that picks the dealer or the two-party
@@ -381,6 +402,10 @@ impl<C: Correlations + ?Sized> Correlations for Box<C> {
         id: IndicatorId,
     ) -> Result<(), MpcError> {
         (**self).release_bin_indicators(parties, id)
+    }
+
+    fn plan_right_triples(&mut self, mask: MaskId, plan: RightTriplePlan) {
+        (**self).plan_right_triples(mask, plan)
     }
 
     fn finish(&mut self, parties: &mut PartySet) -> Result<(), MpcError> {

@@ -66,6 +66,7 @@ pub mod twoparty;
 pub use bins::FixedBins;
 pub use correlations::{
     BinShape, BinSumMasks, Correlations, IndicatorId, MaskId, MaskLayout, Permutations,
+    RightTriplePlan,
 };
 pub use dealer::{DealerClient, DealerLimits};
 pub use error::MpcError;

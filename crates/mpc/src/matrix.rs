@@ -22,7 +22,7 @@
 //! bits; truncate them.
 
 use crate::MpcError;
-use crate::correlations::{Correlations, MaskId, MaskLayout};
+use crate::correlations::{Correlations, MaskId, MaskLayout, RightTriplePlan};
 use crate::error::core;
 use crate::open;
 use crate::session::Session;
@@ -119,6 +119,17 @@ impl<C: Correlations> Session<'_, C> {
             offsets,
             widths: widths.to_vec(),
         })
+    }
+
+    /// Announces that this job will compute X·y `forward` times and
+    /// Xᵀ·y with Σ y² ([`fixed_t_times_square`](Self::fixed_t_times_square))
+    /// `squares` times with this X, so that the correlations source may
+    /// generate their right triples in batches ahead of need (see
+    /// [`Correlations::plan_right_triples`]). Every party calls it with
+    /// the same counts.
+    pub fn plan_fixed(&mut self, x: &FixedMatrix, forward: usize, squares: usize) {
+        let (_, corr, _) = self.parts();
+        corr.plan_right_triples(x.mask, RightTriplePlan { forward, squares });
     }
 
     /// X·y for a fixed X and a shared y (cols(X) elements): shares of a

@@ -15,7 +15,9 @@
 //! it costs: at most one unused batch of each kind at the end.
 
 use crate::MpcError;
-use crate::correlations::{BinShape, BinSumMasks, Correlations, IndicatorId, MaskId, MaskLayout};
+use crate::correlations::{
+    BinShape, BinSumMasks, Correlations, IndicatorId, MaskId, MaskLayout, RightTriplePlan,
+};
 use indomain_core::beaver::TripleShare;
 use indomain_core::bits::{BitTripleShare, DaBitShare, PackedMaskedBitsShare, words};
 use indomain_core::dealer::MaskedBitsShare;
@@ -277,6 +279,10 @@ impl<C: Correlations> Correlations for Prefetch<C> {
         id: IndicatorId,
     ) -> Result<(), MpcError> {
         self.inner.release_bin_indicators(parties, id)
+    }
+
+    fn plan_right_triples(&mut self, mask: MaskId, plan: RightTriplePlan) {
+        self.inner.plan_right_triples(mask, plan)
     }
 
     fn finish(&mut self, parties: &mut PartySet) -> Result<(), MpcError> {

@@ -5,7 +5,7 @@
 
 use indomain_core::FixedPoint;
 use indomain_core::matmul::matmul;
-use indomain_mpc::correlations::{Correlations, MaskLayout};
+use indomain_mpc::correlations::{Correlations, MaskLayout, RightTriplePlan};
 use indomain_mpc::{MpcError, Roster, Session, Shared, TwoParty};
 use indomain_net::memory::pair;
 use indomain_net::{Channel, Counters, NetError, PartySet};
@@ -215,6 +215,51 @@ fn right_triples_multiply_the_mask_in_every_layout() {
             .fold(0u64, |s, x| s.wrapping_add(x.wrapping_mul(*x)));
         assert_eq!(square, want);
     }
+}
+
+#[test]
+fn planned_right_triples_come_in_batches_and_each_multiplies_the_mask() {
+    // 20,000 rows: three ciphertexts a forward column, so a batch holds
+    // 26 forward triples and 20 squares (80 ciphertexts): 30 of each take
+    // two batches, the second partly unused.
+    let (rows, layout) = (20_000, MaskLayout::Blocks { widths: vec![3, 2] });
+    let plan = RightTriplePlan {
+        forward: 30,
+        squares: 30,
+    };
+    let (out, _) = run(Faults::default(), [7, 8], |set, g| {
+        let (id, share) = g.left_mask(set, rows, &layout).unwrap();
+        g.plan_right_triples(id, plan);
+        let items: Vec<_> = (0..plan.forward)
+            .map(|_| {
+                let forward = g.right_triple(set, id, 1, false).unwrap();
+                let square = g.right_triple_square(set, id).unwrap();
+                (forward, square)
+            })
+            .collect();
+        (share, items, g.items())
+    });
+    let mut u = Array2::<u64>::zeros((rows, 5));
+    u.slice_mut(ndarray::s![.., 0..3]).assign(&out[0].0);
+    u.slice_mut(ndarray::s![.., 3..5]).assign(&out[1].0);
+    let mut seen = Vec::new();
+    for k in 0..plan.forward {
+        let ((f0, (s0, q0)), (f1, (s1, q1))) = (&out[0].1[k], &out[1].1[k]);
+        let v = reconstruct(&f0.v, &f1.v);
+        let w = reconstruct(&f0.w, &f1.w);
+        assert_eq!(w, matmul(u.view(), v.view()).unwrap(), "forward {k}");
+        let v = reconstruct(&s0.v, &s1.v);
+        let w = reconstruct(&s0.w, &s1.w);
+        assert_eq!(w, matmul(u.t(), v.view()).unwrap(), "transposed {k}");
+        let want = v.iter().fold(0u64, |s, x| s.wrapping_add(x.wrapping_mul(*x)));
+        assert_eq!(q0.wrapping_add(*q1), want, "square {k}");
+        // Every triple is fresh: no V repeats.
+        assert!(!seen.contains(&v), "square {k} repeats an earlier V");
+        seen.push(v);
+    }
+    // One mask and two batches of each kind: five agreed items, not 61.
+    assert_eq!(out[0].2, 5);
+    assert_eq!(out[1].2, 5);
 }
 
 #[test]

@@ -139,6 +139,34 @@ impl Trainer {
         Ok(())
     }
 
+    /// Announces the fixed-matrix products of `epochs` epochs over
+    /// `batches` (and, when the validation split is `judged` every epoch,
+    /// its scores): every step computes X·w and Xᵀ·e with Σ e² once with
+    /// each of its chunks, and with bound-Newton the penalty's product
+    /// once; validation scores X·w once a chunk. A source that generates
+    /// correlations between the parties then makes their right triples in
+    /// batches ahead of need.
+    pub(super) fn plan<C: Correlations>(
+        &self,
+        s: &mut Session<'_, C>,
+        batches: &[Vec<Chunk>],
+        validation: &[Chunk],
+        epochs: usize,
+        judged: bool,
+    ) {
+        for chunk in batches.iter().flatten() {
+            s.plan_fixed(&chunk.matrix, epochs, epochs);
+        }
+        if let Some(decay) = &self.whitened_decay {
+            s.plan_fixed(decay, epochs.saturating_mul(batches.len()), 0);
+        }
+        if judged {
+            for chunk in validation {
+                s.plan_fixed(&chunk.matrix, epochs, 0);
+            }
+        }
+    }
+
     /// One step on a batch.
     pub(super) fn step<C: Correlations>(
         &self,

@@ -233,6 +233,7 @@ pub(super) fn run<R: Rng + CryptoRng + ?Sized>(
     let mut weights = Weights::zeros(trainer.cols);
     let mut outcome = TrainOutcome::default();
     let mut judge = Judge::new(params, val_labels);
+    trainer.plan(&mut s, &fixed, &val_chunks, params.epochs, judge.active());
     let bound_newton = matches!(params.optimizer, Optimizer::BoundNewton { .. });
     for epoch in 0..params.epochs {
         let mut shares = StepShares::default();

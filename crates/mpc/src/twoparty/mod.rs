@@ -48,6 +48,7 @@
 //! the TMMO hash on AES (IKNP) and ring-LWE (N = 8192, log q ≈ 216).
 //! docs/protocols.md has the simulator argument and the costs.
 
+mod ahead;
 mod bins;
 mod bits;
 mod he;
@@ -56,7 +57,9 @@ mod rlwe;
 mod trig;
 
 use crate::MpcError;
-use crate::correlations::{BinShape, BinSumMasks, Correlations, IndicatorId, MaskId, MaskLayout};
+use crate::correlations::{
+    BinShape, BinSumMasks, Correlations, IndicatorId, MaskId, MaskLayout, RightTriplePlan,
+};
 use crate::dealer::Request;
 use crate::roster::Roster;
 use indomain_core::beaver::TripleShare;
@@ -143,6 +146,7 @@ pub struct TwoParty {
     keys: Option<(he::Keys, he::PeerKey)>,
     masks: Vec<Mask>,
     indicators: Vec<bins::Registered>,
+    ahead: std::collections::HashMap<u32, ahead::Ahead>,
     rng: StdRng,
     items: u64,
 }
@@ -171,6 +175,7 @@ impl TwoParty {
             keys: None,
             masks: Vec::new(),
             indicators: Vec::new(),
+            ahead: Default::default(),
             rng,
             items: 0,
         })
@@ -390,6 +395,114 @@ impl TwoParty {
         (0..len).map(|_| self.rng.random()).collect()
     }
 
+    /// A right triple of `cols` columns against `mask` (Uᵀ with
+    /// `transposed`), generated now: one agreement, one exchange.
+    fn generate_right(
+        &mut self,
+        parties: &mut PartySet,
+        mask: MaskId,
+        cols: usize,
+        transposed: bool,
+    ) -> Result<RightTripleShare, MpcError> {
+        self.agree(
+            parties,
+            &Request::RightTriple {
+                mask: mask.0,
+                cols: cols as u64,
+                transposed,
+            },
+        )?;
+        let (rank, peer_rank) = (self.rank, 1 - self.rank);
+        let m = self.mask(mask)?;
+        let (rows, inner) = (m.rows, m.layout.inner());
+        let (off, width) = m.range(rank);
+        let (peer_off, peer_width) = m.range(peer_rank);
+        let local = if transposed {
+            (rows, cols)
+        } else {
+            (inner, cols)
+        };
+        let v = matrix(local.0, local.1, self.random(local.0 * local.1))?;
+        let m = self.mask(mask)?;
+        // This party evaluates the peer's encrypted share on its own V.
+        let evaluated: Vec<he::Ct> = if peer_width == 0 {
+            Vec::new()
+        } else if transposed {
+            (0..cols)
+                .map(|c| m.peer.t_times(&v.column(c).to_vec()))
+                .collect()
+        } else {
+            (0..cols)
+                .flat_map(|c| {
+                    let vc: Vec<u64> = (peer_off..peer_off + peer_width)
+                        .map(|j| v[[j, c]])
+                        .collect();
+                    m.peer.times(&vc)
+                })
+                .collect()
+        };
+        let mut w = if transposed {
+            let mut w = Array2::<u64>::zeros((inner, cols));
+            w.slice_mut(s![off..off + width, ..])
+                .assign(&m.own.t().dot(&v));
+            w
+        } else {
+            m.own.dot(&v.slice(s![off..off + width, ..]))
+        };
+        let chunks = rows.div_ceil(rlwe::N);
+        let (frames, masks) = self.mask_all(evaluated)?;
+        // Theirs: one ciphertext per output column (transposed) or per
+        // column and chunk of rows, if this party's share has columns.
+        let expected = match (width, transposed) {
+            (0, _) => 0,
+            (_, true) => cols,
+            (_, false) => cols * chunks,
+        };
+        let theirs = self.swap(parties, frames, expected, he::CT_BYTES, PHASE_RIGHT)?;
+        let decrypted = self.decrypt_all(parties, &theirs, rlwe::N, PHASE_RIGHT)?;
+        let mut add = |r: usize, c: usize, x: u64, sub: bool| {
+            w[[r, c]] = if sub {
+                w[[r, c]].wrapping_sub(x)
+            } else {
+                w[[r, c]].wrapping_add(x)
+            };
+        };
+        if transposed {
+            for c in 0..cols {
+                if let Some(mask) = masks.get(c) {
+                    for j in 0..peer_width {
+                        add(
+                            peer_off + j,
+                            c,
+                            mask[he::transposed_slot(peer_width, j)],
+                            true,
+                        );
+                    }
+                }
+                if let Some(dec) = decrypted.get(c) {
+                    for j in 0..width {
+                        add(off + j, c, dec[he::transposed_slot(width, j)], false);
+                    }
+                }
+            }
+        } else {
+            for c in 0..cols {
+                for b in 0..chunks {
+                    let first = b * rlwe::N;
+                    for k in 0..rlwe::N.min(rows - first) {
+                        if let Some(mask) = masks.get(c * chunks + b) {
+                            add(first + k, c, mask[k], true);
+                        }
+                        if let Some(dec) = decrypted.get(c * chunks + b) {
+                            add(first + k, c, dec[k], false);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(RightTripleShare { v, w })
+    }
+
     fn mask(&self, mask: MaskId) -> Result<&Mask, MpcError> {
         self.masks
             .get(mask.0 as usize)
@@ -510,103 +623,10 @@ impl Correlations for TwoParty {
         cols: usize,
         transposed: bool,
     ) -> Result<RightTripleShare, MpcError> {
-        self.agree(
-            parties,
-            &Request::RightTriple {
-                mask: mask.0,
-                cols: cols as u64,
-                transposed,
-            },
-        )?;
-        let (rank, peer_rank) = (self.rank, 1 - self.rank);
-        let m = self.mask(mask)?;
-        let (rows, inner) = (m.rows, m.layout.inner());
-        let (off, width) = m.range(rank);
-        let (peer_off, peer_width) = m.range(peer_rank);
-        let local = if transposed {
-            (rows, cols)
-        } else {
-            (inner, cols)
-        };
-        let v = matrix(local.0, local.1, self.random(local.0 * local.1))?;
-        let m = self.mask(mask)?;
-        // This party evaluates the peer's encrypted share on its own V.
-        let evaluated: Vec<he::Ct> = if peer_width == 0 {
-            Vec::new()
-        } else if transposed {
-            (0..cols)
-                .map(|c| m.peer.t_times(&v.column(c).to_vec()))
-                .collect()
-        } else {
-            (0..cols)
-                .flat_map(|c| {
-                    let vc: Vec<u64> = (peer_off..peer_off + peer_width)
-                        .map(|j| v[[j, c]])
-                        .collect();
-                    m.peer.times(&vc)
-                })
-                .collect()
-        };
-        let mut w = if transposed {
-            let mut w = Array2::<u64>::zeros((inner, cols));
-            w.slice_mut(s![off..off + width, ..])
-                .assign(&m.own.t().dot(&v));
-            w
-        } else {
-            m.own.dot(&v.slice(s![off..off + width, ..]))
-        };
-        let chunks = rows.div_ceil(rlwe::N);
-        let (frames, masks) = self.mask_all(evaluated)?;
-        // Theirs: one ciphertext per output column (transposed) or per
-        // column and chunk of rows, if this party's share has columns.
-        let expected = match (width, transposed) {
-            (0, _) => 0,
-            (_, true) => cols,
-            (_, false) => cols * chunks,
-        };
-        let theirs = self.swap(parties, frames, expected, he::CT_BYTES, PHASE_RIGHT)?;
-        let decrypted = self.decrypt_all(parties, &theirs, rlwe::N, PHASE_RIGHT)?;
-        let mut add = |r: usize, c: usize, x: u64, sub: bool| {
-            w[[r, c]] = if sub {
-                w[[r, c]].wrapping_sub(x)
-            } else {
-                w[[r, c]].wrapping_add(x)
-            };
-        };
-        if transposed {
-            for c in 0..cols {
-                if let Some(mask) = masks.get(c) {
-                    for j in 0..peer_width {
-                        add(
-                            peer_off + j,
-                            c,
-                            mask[he::transposed_slot(peer_width, j)],
-                            true,
-                        );
-                    }
-                }
-                if let Some(dec) = decrypted.get(c) {
-                    for j in 0..width {
-                        add(off + j, c, dec[he::transposed_slot(width, j)], false);
-                    }
-                }
-            }
-        } else {
-            for c in 0..cols {
-                for b in 0..chunks {
-                    let first = b * rlwe::N;
-                    for k in 0..rlwe::N.min(rows - first) {
-                        if let Some(mask) = masks.get(c * chunks + b) {
-                            add(first + k, c, mask[k], true);
-                        }
-                        if let Some(dec) = decrypted.get(c * chunks + b) {
-                            add(first + k, c, dec[k], false);
-                        }
-                    }
-                }
-            }
+        if cols == 1 && !transposed {
+            return self.forward_triple(parties, mask);
         }
-        Ok(RightTripleShare { v, w })
+        self.generate_right(parties, mask, cols, transposed)
     }
 
     fn right_triple_square(
@@ -614,44 +634,7 @@ impl Correlations for TwoParty {
         parties: &mut PartySet,
         mask: MaskId,
     ) -> Result<(RightTripleShare, u64), MpcError> {
-        let triple = self.right_triple(parties, mask, 1, true)?;
-        let v: Vec<u64> = triple.v.iter().copied().collect();
-        let own = v
-            .iter()
-            .fold(0u64, |s, x| s.wrapping_add(x.wrapping_mul(*x)));
-        // 2·V_0·V_1: the leader encrypts V_0, the other party returns the
-        // inner product with V_1 masked, the leader decrypts its share.
-        let cross = if self.leader() {
-            let seeds: Vec<[u8; 32]> = v.chunks(rlwe::N).map(|_| self.rng.random()).collect();
-            let (keys, _) = self.he_keys()?;
-            let frames: Vec<Vec<u8>> = v
-                .par_chunks(rlwe::N)
-                .zip(seeds)
-                .map(|(c, seed)| keys.encrypt_bytes(c, &mut StdRng::from_seed(seed)))
-                .collect();
-            let theirs = self.swap(parties, frames, 1, he::CT_BYTES, PHASE_SQUARE)?;
-            self.decrypt_all(parties, &theirs, rlwe::N, PHASE_SQUARE)?[0][rlwe::N - 1]
-        } else {
-            let chunks = v.len().div_ceil(rlwe::N);
-            let ch = parties.channel(self.peer)?;
-            let peer = ch.peer().to_string();
-            let mut encrypted = Vec::with_capacity(chunks);
-            for _ in 0..chunks {
-                let frame = ch.recv().map_err(link(&peer, PHASE_SQUARE))?;
-                let ct = he::Ct::from_seeded(&frame).ok_or_else(|| MpcError::Malformed {
-                    peer: peer.clone(),
-                    phase: PHASE_SQUARE,
-                    reason: format!("a frame of {} bytes, not an encrypted vector", frame.len()),
-                })?;
-                encrypted.push(ct);
-            }
-            let (frames, masks) = self.mask_all(vec![he::inner_product(&encrypted, &v)])?;
-            let ch = parties.channel(self.peer)?;
-            ch.send(&frames[0]).map_err(link(&peer, PHASE_SQUARE))?;
-            masks[0][rlwe::N - 1].wrapping_neg()
-        };
-        let square = own.wrapping_add(cross.wrapping_mul(2));
-        Ok((triple, square))
+        self.square_triple(parties, mask)
     }
 
     fn truncation_pairs(
@@ -760,6 +743,10 @@ impl Correlations for TwoParty {
         id: IndicatorId,
     ) -> Result<(), MpcError> {
         self.release_bins(id)
+    }
+
+    fn plan_right_triples(&mut self, mask: MaskId, plan: RightTriplePlan) {
+        self.plan_ahead(mask, plan)
     }
 
     fn finish(&mut self, _parties: &mut PartySet) -> Result<(), MpcError> {
