@@ -251,7 +251,9 @@ fn planned_right_triples_come_in_batches_and_each_multiplies_the_mask() {
         let v = reconstruct(&s0.v, &s1.v);
         let w = reconstruct(&s0.w, &s1.w);
         assert_eq!(w, matmul(u.t(), v.view()).unwrap(), "transposed {k}");
-        let want = v.iter().fold(0u64, |s, x| s.wrapping_add(x.wrapping_mul(*x)));
+        let want = v
+            .iter()
+            .fold(0u64, |s, x| s.wrapping_add(x.wrapping_mul(*x)));
         assert_eq!(q0.wrapping_add(*q1), want, "square {k}");
         // Every triple is fresh: no V repeats.
         assert!(!seen.contains(&v), "square {k} repeats an earlier V");

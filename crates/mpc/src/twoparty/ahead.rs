@@ -128,7 +128,10 @@ impl TwoParty {
         let columns: Vec<Vec<u64>> = (0..count).map(|c| triple.v.column(c).to_vec()).collect();
         let own: Vec<u64> = columns
             .iter()
-            .map(|v| v.iter().fold(0u64, |s, x| s.wrapping_add(x.wrapping_mul(*x))))
+            .map(|v| {
+                v.iter()
+                    .fold(0u64, |s, x| s.wrapping_add(x.wrapping_mul(*x)))
+            })
             .collect();
         let chunks = triple.v.nrows().div_ceil(rlwe::N);
         let last = rlwe::N - 1;

@@ -215,7 +215,10 @@ impl Ring {
     #[inline]
     pub fn reduce_u128(&self, x: u128, l: usize) -> u64 {
         let (hi, lo) = ((x >> 64) as u64, x as u64);
-        let (hi, lo) = (self.barrett_reduce(hi as u128, l), self.barrett_reduce(lo as u128, l));
+        let (hi, lo) = (
+            self.barrett_reduce(hi as u128, l),
+            self.barrett_reduce(lo as u128, l),
+        );
         self.barrett_reduce(hi as u128 * self.t_mod[l] as u128 + lo as u128, l)
     }
 
@@ -512,7 +515,13 @@ mod tests {
         // not, gives the textbook transform's canonical residues.
         for len in [N, N / 2 + 1, N / 2, 700, 1, 0] {
             let a: Vec<i64> = (0..N)
-                .map(|j| if j < len { rng.random_range(-1 << 40..1 << 40) } else { 0 })
+                .map(|j| {
+                    if j < len {
+                        rng.random_range(-1 << 40..1 << 40)
+                    } else {
+                        0
+                    }
+                })
                 .collect();
             let mut pa = r.signed_poly(&a);
             r.ntt(&mut pa);
@@ -534,7 +543,10 @@ mod tests {
             let x: u128 = rng.random();
             assert_eq!(r.reduce_u128(x, l), (x % p as u128) as u64);
         }
-        assert_eq!(r.reduce_u128(u128::MAX, 0), (u128::MAX % r.primes[0] as u128) as u64);
+        assert_eq!(
+            r.reduce_u128(u128::MAX, 0),
+            (u128::MAX % r.primes[0] as u128) as u64
+        );
     }
 
     #[test]
