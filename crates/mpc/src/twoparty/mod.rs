@@ -21,6 +21,8 @@
 //!   bits per matrix entry per product: rows × width × 260 bytes, which
 //!   docs/benchmarks.md measures at 360 MB an epoch on default_credit.)
 //!   ‖V‖² adds one inner product V_0·V_1 (the leader's V_0 encrypted).
+//!   Right triples a job announces ([`Correlations::plan_right_triples`])
+//!   are generated ahead, in batches (`ahead`).
 //! - **Masked bits**: r = Σ 2^j·b_j + 2^bits·h with each b_j = β_0 ⊕ β_1
 //!   for bits β_i drawn by party i: b_j = β_0 + β_1 − 2·β_0·β_1, one
 //!   one-bit product (a single OT) per bit; h is the sum of the parties'
