@@ -379,7 +379,10 @@ impl Ring {
         blocks
             .par_chunks(N)
             .enumerate()
-            .flat_map_iter(|(l, c)| c.iter().map(move |b| self.reduce_u128(*b, l)))
+            .flat_map_iter(|(l, c)| {
+                let p = self.primes[l] as u128;
+                c.iter().map(move |b| (b % p) as u64)
+            })
             .collect()
     }
 
@@ -540,13 +543,20 @@ mod tests {
             let p = r.primes[l];
             let (a, b) = (rng.random_range(0..p), rng.random_range(0..p));
             assert_eq!(r.mul(a, b, l), ((a as u128 * b as u128) % p as u128) as u64);
-            let x: u128 = rng.random();
-            assert_eq!(r.reduce_u128(x, l), (x % p as u128) as u64);
         }
-        assert_eq!(
-            r.reduce_u128(u128::MAX, 0),
-            (u128::MAX % r.primes[0] as u128) as u64
-        );
+    }
+
+    #[test]
+    fn residues_of_128_bit_values_need_no_division() {
+        let r = ring();
+        let mut rng = StdRng::seed_from_u64(3);
+        for l in 0..LIMBS {
+            let q = r.primes[l] as u128;
+            let edges = [0, 1, q - 1, q, q + 1, u64::MAX as u128, u128::MAX];
+            for x in edges.into_iter().chain((0..1000).map(|_| rng.random())) {
+                assert_eq!(r.reduce_u128(x, l) as u128, x % q, "{x}");
+            }
+        }
     }
 
     #[test]
