@@ -117,6 +117,10 @@ fn mul_shoup(x: u64, w: (u64, u64), p: u64) -> u64 {
     if r >= p { r - p } else { r }
 }
 
+fn bit_reverse(x: usize, bits: u32) -> usize {
+    x.reverse_bits() >> (usize::BITS - bits)
+}
+
 /// x·w mod p, lazily: in [0, 2p) for any x < 2^64 (Harvey).
 #[inline(always)]
 fn mul_shoup_lazy(x: u64, w: u64, w_shoup: u64, p: u64) -> u64 {
@@ -129,10 +133,6 @@ fn mul_shoup_lazy(x: u64, w: u64, w_shoup: u64, p: u64) -> u64 {
 struct Twiddles {
     w: Vec<u64>,
     shoup: Vec<u64>,
-}
-
-fn bit_reverse(x: usize, bits: u32) -> usize {
-    x.reverse_bits() >> (usize::BITS - bits)
 }
 
 impl Ring {
