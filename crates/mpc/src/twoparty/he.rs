@@ -312,10 +312,11 @@ impl PeerMask {
             .map(|task| {
                 let (b, run) = (task / runs, task % runs);
                 let (mut acc, mut ct) = (Ct::zero(), Ct::zero());
-                for j in run * per_run..v.len().min((run + 1) * per_run) {
+                let first = run * per_run;
+                for (j, &vj) in v.iter().enumerate().skip(first).take(per_run) {
                     self.expand_into(j * chunks + b, &mut ct);
-                    r.scale_add(&mut acc.c0, &ct.c0, v[j] as i64);
-                    r.scale_add(&mut acc.c1, &ct.c1, v[j] as i64);
+                    r.scale_add(&mut acc.c0, &ct.c0, vj as i64);
+                    r.scale_add(&mut acc.c1, &ct.c1, vj as i64);
                 }
                 acc
             })
