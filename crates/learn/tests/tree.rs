@@ -16,7 +16,7 @@ use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
 mod harness;
-use harness::{Frames, contains_any, recorded_mesh, run};
+use harness::{Frames, contains_any, recorded_mesh, run, tree_scores};
 
 /// Generated data: every party's bins (party 0 holds the labels) and
 /// labels with a clear signal in several features of every party.
@@ -268,21 +268,7 @@ fn joint_scoring_equals_plaintext_and_hides_path_bits() {
     let want = plain::predict(&forest, &new.parts);
     let n = new.parts.len();
     let roles = Roles::new(n + 1, 0, Some(n)).unwrap();
-    let (got, frames) = run(n + 1, |set| {
-        let i = set.me();
-        let weights = (i == 0).then(|| (&forest.leaf_weights[..], forest.base_margin));
-        let mut rng = StdRng::seed_from_u64(i as u64);
-        tree::score(
-            set,
-            &roles,
-            new.parts.get(i),
-            &forest.trees,
-            weights,
-            16,
-            &mut rng,
-        )
-        .unwrap()
-    });
+    let (got, frames) = tree_scores(n + 1, &roles, &new.parts, &forest);
     let scores = got[0].as_ref().unwrap();
     assert!(got[1..].iter().all(Option::is_none));
     for (g, w) in scores.iter().zip(&want) {

@@ -11,7 +11,7 @@ use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
 mod harness;
-use harness::{Frames, recorded_mesh, run};
+use harness::{Frames, recorded_mesh, run, tree_scores};
 
 /// Two parties' bins (a feature with 8 value bins, one with 6 and a
 /// missing bin) and labels with a signal in both parties' features.
@@ -190,21 +190,7 @@ fn the_label_holder_receives_neither_bins_nor_scores_of_the_feature_holder() {
     let (new, _) = data(80, Loss::Logistic, 10);
     let want = plain::predict(&forest, &new);
     let roles = Roles::new(2, 0, None).unwrap();
-    let (got, _) = run(2, |set| {
-        let i = set.me();
-        let weights = (i == 0).then(|| (&forest.leaf_weights[..], forest.base_margin));
-        let mut rng = StdRng::seed_from_u64(i as u64);
-        tree::score(
-            set,
-            &roles,
-            new.get(i),
-            &forest.trees,
-            weights,
-            16,
-            &mut rng,
-        )
-        .unwrap()
-    });
+    let (got, _) = tree_scores(2, &roles, &new, &forest);
     let scores = got[0].as_ref().unwrap();
     assert!(got[1].is_none());
     for (g, w) in scores.iter().zip(&want) {

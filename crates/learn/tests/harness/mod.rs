@@ -2,7 +2,9 @@
 //! receives, one thread a party; generated binned data.
 #![allow(dead_code)]
 
+use indomain_learn::align::Roles;
 use indomain_learn::binning::BinIndex;
+use indomain_learn::tree::{self, BinnedFeatures, plain::PlainForest};
 use indomain_net::memory::pair;
 use indomain_net::{Channel, Counters, NetError, PartySet};
 use rand::rngs::StdRng;
@@ -89,6 +91,33 @@ pub fn run<T: Send>(n: usize, f: impl Fn(&mut PartySet) -> T + Sync) -> (Vec<T>,
             .collect()
     });
     (out, frames(&logs))
+}
+
+/// Scores `parts` (party i's bins, the label holder's first) with
+/// `forest` jointly at `n` parties under `roles`, each with its own seeded
+/// generator; returns what each party gets (the scores at the label
+/// holder, nothing elsewhere) and every party's received frames.
+pub fn tree_scores(
+    n: usize,
+    roles: &Roles,
+    parts: &[BinnedFeatures],
+    forest: &PlainForest,
+) -> (Vec<Option<Vec<f64>>>, Vec<Frames>) {
+    run(n, |set| {
+        let i = set.me();
+        let weights = (i == 0).then(|| (&forest.leaf_weights[..], forest.base_margin));
+        let mut rng = StdRng::seed_from_u64(i as u64);
+        tree::score(
+            set,
+            roles,
+            parts.get(i),
+            &forest.trees,
+            weights,
+            16,
+            &mut rng,
+        )
+        .unwrap()
+    })
 }
 
 /// Generated binned features of one party: `sizes[j]` bins each, and the
