@@ -2,8 +2,9 @@
 //! features split over PARTIES data parties (party 0 also holds the
 //! labels) plus a dealer, one process each over QUIC with mutual TLS on
 //! loopback. Each party generates only its own columns. Reports, per
-//! party, the time from a connected mesh to trained weights, the bytes it
-//! sent, and its peak resident memory (VmHWM).
+//! party, the time from a connected mesh to trained weights, the CPU
+//! seconds it spent meanwhile (user + system), the bytes it sent, and its
+//! peak resident memory (VmHWM).
 //!
 //!     cargo run --release --example vertical_scale -- 1000000 100 2 3
 //!                                                  ROWS    COLS PARTIES EPOCHS
@@ -99,6 +100,24 @@ fn main() -> Result<(), Error> {
     Ok(())
 }
 
+/// User + system CPU seconds of this process so far (0 where /proc is
+/// missing).
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name: utime and stime are the 12th and
+    // 13th, in clock ticks of 1/100 s.
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok());
+    ticks(11)
+        .zip(ticks(12))
+        .map_or(0.0, |(u, s)| (u + s) / 100.0)
+}
+
 fn peak_memory() -> String {
     std::fs::read_to_string("/proc/self/status")
         .unwrap_or_default()
@@ -166,6 +185,7 @@ fn party(args: &[String]) -> Result<(), Error> {
         ..TrainParams::gradient_descent(epochs, 0.5)
     };
     let start = Instant::now();
+    let cpu = cpu_seconds();
     let before = set.counters();
     let mut rng = StdRng::from_rng(&mut rand::rng());
     let roles = Roles::new(names.len(), 0, with_dealer.then_some(dealer))?;
@@ -181,8 +201,9 @@ fn party(args: &[String]) -> Result<(), Error> {
     let secs = start.elapsed().as_secs_f64();
     let after = set.counters();
     println!(
-        "{}: {secs:.2} s, sent {} bytes, received {} bytes, peak memory {}",
+        "{}: {secs:.2} s, cpu {:.2} s, sent {} bytes, received {} bytes, peak memory {}",
         names[me],
+        cpu_seconds() - cpu,
         after.sent - before.sent,
         after.received - before.received,
         peak_memory()

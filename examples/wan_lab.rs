@@ -175,6 +175,52 @@ fn wan_mesh(names: &[&str], link: Link) -> Result<(Vec<PartySet>, Vec<Relay>), E
     Ok((sets, relays))
 }
 
+/// Runs `party(me, set)` at every party of `sets`, one thread each;
+/// returns the results in set order and the wall time of the whole run.
+fn run_parties<T: Send>(
+    sets: &mut [PartySet],
+    party: impl Fn(usize, &mut PartySet) -> Result<T, Error> + Sync,
+) -> Result<(Vec<T>, Duration), Error> {
+    let start = Instant::now();
+    let results = std::thread::scope(|s| {
+        let handles: Vec<_> = sets
+            .iter_mut()
+            .enumerate()
+            .map(|(me, set)| {
+                let party = &party;
+                s.spawn(move || party(me, set))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join()).collect::<Vec<_>>()
+    });
+    let elapsed = start.elapsed();
+    let mut outcomes = Vec::new();
+    for r in results {
+        outcomes.push(r.map_err(|_| "a party panicked")??);
+    }
+    Ok((outcomes, elapsed))
+}
+
+/// Prints what each party (named by `names`) sent and received; returns
+/// all parties' bytes together.
+fn party_bytes(names: &[&str], sets: &[PartySet]) -> Counters {
+    for (name, set) in names.iter().zip(sets) {
+        let c = set.counters();
+        println!(
+            "  {name}: sent {:.1} MB, received {:.1} MB",
+            c.sent as f64 / 1e6,
+            c.received as f64 / 1e6
+        );
+    }
+    total_bytes(sets)
+}
+
+/// All parties' bytes together.
+fn total_bytes(sets: &[PartySet]) -> Counters {
+    sets.iter()
+        .fold(Counters::default(), |acc, s| acc + s.counters())
+}
+
 fn stats(rows: usize, link: Link) -> Result<(), Error> {
     let (mut sets, relays) = wan_mesh(&["a", "b", "c"], link)?;
     let job = StatsJob {
@@ -197,25 +243,16 @@ fn stats(rows: usize, link: Link) -> Result<(), Error> {
             ],
         })
         .collect();
-    let start = Instant::now();
-    let results = std::thread::scope(|s| {
-        let handles: Vec<_> = sets
-            .iter_mut()
-            .zip(&data)
-            .map(|(set, rows)| {
-                let job = &job;
-                s.spawn(move || run_statistics(set, job, rows, &mut rand::rng(), &mut |_| {}))
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join()).collect::<Vec<_>>()
-    });
-    let elapsed = start.elapsed();
-    for r in results {
-        r.map_err(|_| "a party panicked")??;
-    }
-    let bytes = sets
-        .iter()
-        .fold(Counters::default(), |acc, s| acc + s.counters());
+    let (_, elapsed) = run_parties(&mut sets, |me, set| {
+        Ok(run_statistics(
+            set,
+            &job,
+            &data[me],
+            &mut rand::rng(),
+            &mut |_| {},
+        )?)
+    })?;
+    let bytes = total_bytes(&sets);
     println!("(bytes below: all three parties together)");
     report(
         "secure statistics (mean, 2 columns, 4 groups, 3 parties)",
@@ -348,39 +385,23 @@ fn train(
     let (mut sets, relays) = wan_mesh(names, link)?;
     let tables = [Some(&guest), Some(&host), None];
     let tables = &tables[..names.len()];
-    let start = Instant::now();
-    let results = std::thread::scope(|s| {
-        let handles: Vec<_> = sets
-            .iter_mut()
-            .zip(tables.iter().copied())
-            .map(|(set, table)| {
-                let job = &job;
-                s.spawn(move || {
-                    let mut epochs_run = 0;
-                    let mut trainer = secure::Trainer::new(job.spec.params.frac_bits);
-                    pipeline::run(
-                        set,
-                        job,
-                        Ok(table),
-                        &mut trainer,
-                        &mut rand::rng(),
-                        &mut |e| {
-                            if let Event::Epoch { .. } = e {
-                                epochs_run += 1;
-                            }
-                        },
-                    )
-                    .map(|outcome| (outcome, epochs_run))
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join()).collect::<Vec<_>>()
-    });
-    let elapsed = start.elapsed();
-    let mut outcomes = Vec::new();
-    for r in results {
-        outcomes.push(r.map_err(|_| "a party panicked")??);
-    }
+    let (outcomes, elapsed) = run_parties(&mut sets, |me, set| {
+        let mut epochs_run = 0;
+        let mut trainer = secure::Trainer::new(job.spec.params.frac_bits);
+        let outcome = pipeline::run(
+            set,
+            &job,
+            Ok(tables[me]),
+            &mut trainer,
+            &mut rand::rng(),
+            &mut |e| {
+                if let Event::Epoch { .. } = e {
+                    epochs_run += 1;
+                }
+            },
+        )?;
+        Ok((outcome, epochs_run))
+    })?;
     let (guest_out, epochs_run) = &outcomes[0];
     let model = guest_out.model.as_ref().ok_or("the guest has no model")?;
     let p = guest_out.seconds;
@@ -395,9 +416,7 @@ fn train(
         p.evaluate,
         model.evaluation
     );
-    let bytes = sets
-        .iter()
-        .fold(Counters::default(), |acc, s| acc + s.counters());
+    let bytes = total_bytes(&sets);
     println!("(bytes below: all parties together)");
     report(
         if two_party {
@@ -452,41 +471,25 @@ fn woe(rows: usize, features: usize, shared_permutation: bool, link: Link) -> Re
             f64::from(unit(7, r as u64) < 1.0 / (1.0 + (-z).exp()))
         })
         .collect();
-    let start = Instant::now();
-    let results = std::thread::scope(|s| {
-        let handles: Vec<_> = sets
-            .iter_mut()
-            .enumerate()
-            .map(|(me, set)| {
-                let (roles, labels) = (&roles, &labels);
-                s.spawn(move || -> Result<_, Error> {
-                    let started = Instant::now();
-                    let binned = if me == 2 {
-                        Vec::new()
-                    } else {
-                        woe_features(me as u64, rows, features)?
-                    };
-                    let local = started.elapsed();
-                    let outcome = protocol::run(
-                        set,
-                        roles,
-                        binned,
-                        (me == 0).then_some(&labels[..]),
-                        &settings,
-                        &mut settings.kernel(),
-                        &mut rand::rng(),
-                    )?;
-                    Ok((outcome, local, started.elapsed()))
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join()).collect::<Vec<_>>()
-    });
-    let elapsed = start.elapsed();
-    let mut outcomes = Vec::new();
-    for r in results {
-        outcomes.push(r.map_err(|_| "a party panicked")??);
-    }
+    let (outcomes, elapsed) = run_parties(&mut sets, |me, set| {
+        let started = Instant::now();
+        let binned = if me == 2 {
+            Vec::new()
+        } else {
+            woe_features(me as u64, rows, features)?
+        };
+        let local = started.elapsed();
+        let outcome = protocol::run(
+            set,
+            &roles,
+            binned,
+            (me == 0).then_some(&labels[..]),
+            &settings,
+            &mut settings.kernel(),
+            &mut rand::rng(),
+        )?;
+        Ok((outcome, local, started.elapsed()))
+    })?;
     let (guest, guest_local, _) = &outcomes[0];
     let best = guest
         .foreign
@@ -504,17 +507,7 @@ fn woe(rows: usize, features: usize, shared_permutation: bool, link: Link) -> Re
         guest_local.as_secs_f64(),
         outcomes[1].1.as_secs_f64(),
     );
-    for (name, set) in names.iter().zip(&sets) {
-        let c = set.counters();
-        println!(
-            "  {name}: sent {:.1} MB, received {:.1} MB",
-            c.sent as f64 / 1e6,
-            c.received as f64 / 1e6
-        );
-    }
-    let bytes = sets
-        .iter()
-        .fold(Counters::default(), |acc, s| acc + s.counters());
+    let bytes = party_bytes(&names, &sets);
     println!("(bytes below: all three parties together; wall time includes local binning)");
     report(
         "WOE/IV binning, default mode",

@@ -6,11 +6,10 @@
 //! or leaked with `--leak-instance-space`. Prints each tree's time at the
 //! label holder and every party's bytes.
 
-use super::{Error, report, wan_mesh};
+use super::{Error, party_bytes, report, run_parties, wan_mesh};
 use indomain::learn::align::Roles;
 use indomain::learn::tree::{self, BinnedFeatures, FeatureShape, GbdtParams, InstanceSpace};
 use indomain::ndarray::Array2;
-use indomain::net::Counters;
 use indomain::net::wanlab::Link;
 use indomain::rand;
 use std::time::Instant;
@@ -78,41 +77,25 @@ pub fn run(s: &Setup, link: Link) -> Result<(), Error> {
     };
     let roles = Roles::new(3, 0, Some(2))?;
     let (mut sets, relays) = wan_mesh(&names, link)?;
-    let start = Instant::now();
-    let results = std::thread::scope(|sc| {
-        let handles: Vec<_> = sets
-            .iter_mut()
-            .enumerate()
-            .map(|(me, set)| {
-                let (roles, params, parts, y) = (&roles, &params, &parts, &y);
-                sc.spawn(move || -> Result<_, Error> {
-                    let mut last = Instant::now();
-                    let mut per_tree = Vec::new();
-                    let out = tree::train(
-                        set,
-                        roles,
-                        parts.get(me),
-                        (me == 0).then_some(&y[..]),
-                        params,
-                        &mut |p| {
-                            if let tree::Progress::Tree { .. } = p {
-                                per_tree.push(last.elapsed().as_secs_f64());
-                                last = Instant::now();
-                            }
-                        },
-                        &mut rand::rng(),
-                    )?;
-                    Ok((out, per_tree))
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join()).collect::<Vec<_>>()
-    });
-    let elapsed = start.elapsed();
-    let mut outcomes = Vec::new();
-    for r in results {
-        outcomes.push(r.map_err(|_| "a party panicked")??);
-    }
+    let (outcomes, elapsed) = run_parties(&mut sets, |me, set| {
+        let mut last = Instant::now();
+        let mut per_tree = Vec::new();
+        let out = tree::train(
+            set,
+            &roles,
+            parts.get(me),
+            (me == 0).then_some(&y[..]),
+            &params,
+            &mut |p| {
+                if let tree::Progress::Tree { .. } = p {
+                    per_tree.push(last.elapsed().as_secs_f64());
+                    last = Instant::now();
+                }
+            },
+            &mut rand::rng(),
+        )?;
+        Ok((out, per_tree))
+    })?;
     let (guest, per_tree) = &outcomes[0];
     println!(
         "{} rows, {} + {} features of {} bins, {} trees of depth {}, instance space {}: seconds per tree at the label holder {:?}; {} splits in the first tree",
@@ -133,17 +116,7 @@ pub fn run(s: &Setup, link: Link) -> Result<(), Error> {
             .filter(|n| matches!(n, tree::Node::Split { .. }))
             .count()
     );
-    for (name, set) in names.iter().zip(&sets) {
-        let c = set.counters();
-        println!(
-            "  {name}: sent {:.1} MB, received {:.1} MB",
-            c.sent as f64 / 1e6,
-            c.received as f64 / 1e6
-        );
-    }
-    let bytes = sets
-        .iter()
-        .fold(Counters::default(), |acc, s| acc + s.counters());
+    let bytes = party_bytes(&names, &sets);
     println!("(bytes below: all three parties together)");
     report(
         &format!(

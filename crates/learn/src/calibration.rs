@@ -30,6 +30,7 @@
 use crate::LearnError;
 use crate::plain::sigmoid;
 use serde::{Deserialize, Serialize};
+use thiserror::Error;
 
 /// Bins of the reliability table: deciles.
 pub const DECILES: usize = 10;
@@ -163,12 +164,10 @@ impl Recalibration {
 
     /// Checks a map read from a file: finite, and for isotonic maps
     /// non-decreasing thresholds and values of equal length.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), RecalibrationError> {
         match self {
             Recalibration::Platt { a, b } if a.is_finite() && b.is_finite() => Ok(()),
-            Recalibration::Platt { .. } => {
-                Err("a Platt map with a value that is not finite".into())
-            }
+            Recalibration::Platt { .. } => Err(RecalibrationError::PlattNotFinite),
             Recalibration::Isotonic { thresholds, values } => {
                 let sorted = |v: &[f64]| v.windows(2).all(|w| w[0] <= w[1]);
                 if thresholds.is_empty()
@@ -177,12 +176,28 @@ impl Recalibration {
                     || !sorted(values)
                     || values.iter().any(|v| !(0.0..=1.0).contains(v))
                 {
-                    return Err("an isotonic map must have as many non-decreasing thresholds as non-decreasing values in [0, 1]".into());
+                    return Err(RecalibrationError::IsotonicShape);
                 }
                 Ok(())
             }
         }
     }
+}
+
+/// Why a recalibration map read from a file is unusable
+/// ([`Recalibration::check`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum RecalibrationError {
+    /// A Platt map's slope or offset is infinite or NaN.
+    #[error("a Platt map with a value that is not finite")]
+    PlattNotFinite,
+    /// An isotonic map's thresholds and values are empty, of unequal
+    /// length, decreasing somewhere, or (values) outside [0, 1].
+    #[error(
+        "an isotonic map must have as many non-decreasing thresholds as non-decreasing values in [0, 1]"
+    )]
+    IsotonicShape,
 }
 
 /// Platt's fit with smoothed targets, by Newton's method with step
@@ -406,6 +421,6 @@ mod tests {
             thresholds: vec![0.5, 0.4],
             values: vec![0.1, 0.2],
         };
-        assert!(bad.check().is_err());
+        assert_eq!(bad.check(), Err(RecalibrationError::IsotonicShape));
     }
 }

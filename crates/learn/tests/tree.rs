@@ -11,63 +11,12 @@ use indomain_learn::tree::{
     self, BinnedFeatures, FeatureShape, GbdtParams, InstanceSpace, Loss, TreeEarlyStopping,
     TreeOutcome,
 };
-use indomain_net::memory::pair;
-use indomain_net::{Channel, Counters, NetError, PartySet};
 use ndarray::Array2;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
-use std::sync::{Arc, Mutex};
 
-type Frames = Vec<Vec<u8>>;
-type Log = Arc<Mutex<Frames>>;
-
-struct Recording<C> {
-    inner: C,
-    log: Log,
-}
-
-impl<C: Channel> Channel for Recording<C> {
-    fn send(&mut self, frame: &[u8]) -> Result<(), NetError> {
-        self.inner.send(frame)
-    }
-    fn recv(&mut self) -> Result<Vec<u8>, NetError> {
-        let frame = self.inner.recv()?;
-        self.log.lock().unwrap().push(frame.clone());
-        Ok(frame)
-    }
-    fn peer(&self) -> &str {
-        self.inner.peer()
-    }
-    fn counters(&self) -> Counters {
-        self.inner.counters()
-    }
-}
-
-fn recorded_mesh(n: usize) -> (Vec<PartySet>, Vec<Log>) {
-    let names: Vec<String> = (0..n).map(|i| format!("p{i}")).collect();
-    let logs: Vec<Log> = (0..n).map(|_| Log::default()).collect();
-    let mut links: Vec<Vec<Option<Box<dyn Channel>>>> =
-        (0..n).map(|_| (0..n).map(|_| None).collect()).collect();
-    for i in 0..n {
-        for j in i + 1..n {
-            let (a, b) = pair(&names[i], &names[j]);
-            links[i][j] = Some(Box::new(Recording {
-                inner: a,
-                log: logs[i].clone(),
-            }));
-            links[j][i] = Some(Box::new(Recording {
-                inner: b,
-                log: logs[j].clone(),
-            }));
-        }
-    }
-    let sets = links
-        .into_iter()
-        .enumerate()
-        .map(|(me, row)| PartySet::new(me, names.clone(), row))
-        .collect();
-    (sets, logs)
-}
+mod harness;
+use harness::{Frames, contains_any, recorded_mesh, run, tree_scores};
 
 /// Generated data: every party's bins (party 0 holds the labels) and
 /// labels with a clear signal in several features of every party.
@@ -129,28 +78,14 @@ fn data(rows: usize, parties: usize, loss: Loss, seed: u64) -> Data {
 /// party's outcome and every party's received frames.
 fn secure(d: &Data, params: &GbdtParams) -> (Vec<TreeOutcome>, Vec<Frames>) {
     let n = d.parts.len();
-    let (sets, logs) = recorded_mesh(n + 1);
     let roles = Roles::new(n + 1, 0, Some(n)).unwrap();
-    let outs = std::thread::scope(|s| {
-        let handles: Vec<_> = sets
-            .into_iter()
-            .enumerate()
-            .map(|(i, mut set)| {
-                let roles = roles.clone();
-                s.spawn(move || {
-                    let own = d.parts.get(i);
-                    let y = (i == 0).then_some(&d.y[..]);
-                    let mut rng = StdRng::seed_from_u64(i as u64 + 100);
-                    tree::train(&mut set, &roles, own, y, params, &mut |_| {}, &mut rng)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap().unwrap())
-            .collect::<Vec<_>>()
+    let (outs, frames) = run(n + 1, |set| {
+        let i = set.me();
+        let own = d.parts.get(i);
+        let y = (i == 0).then_some(&d.y[..]);
+        let mut rng = StdRng::seed_from_u64(i as u64 + 100);
+        tree::train(set, &roles, own, y, params, &mut |_| {}, &mut rng).unwrap()
     });
-    let frames = logs.iter().map(|l| l.lock().unwrap().clone()).collect();
     (outs[..n].to_vec(), frames)
 }
 
@@ -267,20 +202,6 @@ fn subsampling_and_early_stopping_follow_the_plaintext() {
     }
 }
 
-/// Whether any frame holds one of `values` as a little-endian u64 (at
-/// 8-byte boundaries of frames of whole words, at every offset of others).
-fn contains_any(frames: &[Vec<u8>], values: &[u64]) -> bool {
-    let wanted: std::collections::HashSet<u64> = values.iter().copied().collect();
-    let hit = |w: &[u8]| wanted.contains(&u64::from_le_bytes(w.try_into().unwrap()));
-    frames.iter().any(|f| {
-        if f.len() % 8 == 0 {
-            f.chunks_exact(8).any(hit)
-        } else {
-            f.windows(8).any(hit)
-        }
-    })
-}
-
 /// Frames of at least `words` little-endian u64s that are all 0 or 1: a
 /// membership or path-bit vector in the clear.
 fn zero_one_vectors(frames: &[Vec<u8>], words: usize) -> usize {
@@ -346,35 +267,8 @@ fn joint_scoring_equals_plaintext_and_hides_path_bits() {
     let new = data(150, 3, Loss::Logistic, 42);
     let want = plain::predict(&forest, &new.parts);
     let n = new.parts.len();
-    let (sets, logs) = recorded_mesh(n + 1);
     let roles = Roles::new(n + 1, 0, Some(n)).unwrap();
-    let got = std::thread::scope(|s| {
-        let handles: Vec<_> = sets
-            .into_iter()
-            .enumerate()
-            .map(|(i, mut set)| {
-                let (roles, forest, new) = (roles.clone(), &forest, &new);
-                s.spawn(move || {
-                    let weights = (i == 0).then(|| (&forest.leaf_weights[..], forest.base_margin));
-                    let mut rng = StdRng::seed_from_u64(i as u64);
-                    tree::score(
-                        &mut set,
-                        &roles,
-                        new.parts.get(i),
-                        &forest.trees,
-                        weights,
-                        16,
-                        &mut rng,
-                    )
-                    .unwrap()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap())
-            .collect::<Vec<_>>()
-    });
+    let (got, frames) = tree_scores(n + 1, &roles, &new.parts, &forest);
     let scores = got[0].as_ref().unwrap();
     assert!(got[1..].iter().all(Option::is_none));
     for (g, w) in scores.iter().zip(&want) {
@@ -387,14 +281,10 @@ fn joint_scoring_equals_plaintext_and_hides_path_bits() {
         .iter()
         .map(|z| fp.encode(*z - forest.base_margin).unwrap())
         .collect();
-    for (party, log) in logs.iter().enumerate() {
-        let f = log.lock().unwrap();
-        assert_eq!(zero_one_vectors(&f, 64), 0, "party {party}");
+    for (party, f) in frames.iter().enumerate() {
+        assert_eq!(zero_one_vectors(f, 64), 0, "party {party}");
         if party > 0 {
-            assert!(
-                !contains_any(&f, &margins),
-                "party {party} received a score"
-            );
+            assert!(!contains_any(f, &margins), "party {party} received a score");
         }
     }
 }

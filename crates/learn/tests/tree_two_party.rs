@@ -6,63 +6,12 @@
 use indomain_learn::align::Roles;
 use indomain_learn::tree::plain;
 use indomain_learn::tree::{self, BinnedFeatures, FeatureShape, GbdtParams, Loss, TreeOutcome};
-use indomain_net::memory::pair;
-use indomain_net::{Channel, Counters, NetError, PartySet};
 use ndarray::Array2;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
-use std::sync::{Arc, Mutex};
 
-type Frames = Vec<Vec<u8>>;
-type Log = Arc<Mutex<Frames>>;
-
-struct Recording<C> {
-    inner: C,
-    log: Log,
-}
-
-impl<C: Channel> Channel for Recording<C> {
-    fn send(&mut self, frame: &[u8]) -> Result<(), NetError> {
-        self.inner.send(frame)
-    }
-    fn recv(&mut self) -> Result<Vec<u8>, NetError> {
-        let frame = self.inner.recv()?;
-        self.log.lock().unwrap().push(frame.clone());
-        Ok(frame)
-    }
-    fn peer(&self) -> &str {
-        self.inner.peer()
-    }
-    fn counters(&self) -> Counters {
-        self.inner.counters()
-    }
-}
-
-fn recorded_mesh(n: usize) -> (Vec<PartySet>, Vec<Log>) {
-    let names: Vec<String> = (0..n).map(|i| format!("p{i}")).collect();
-    let logs: Vec<Log> = (0..n).map(|_| Log::default()).collect();
-    let mut links: Vec<Vec<Option<Box<dyn Channel>>>> =
-        (0..n).map(|_| (0..n).map(|_| None).collect()).collect();
-    for i in 0..n {
-        for j in i + 1..n {
-            let (a, b) = pair(&names[i], &names[j]);
-            links[i][j] = Some(Box::new(Recording {
-                inner: a,
-                log: logs[i].clone(),
-            }));
-            links[j][i] = Some(Box::new(Recording {
-                inner: b,
-                log: logs[j].clone(),
-            }));
-        }
-    }
-    let sets = links
-        .into_iter()
-        .enumerate()
-        .map(|(me, row)| PartySet::new(me, names.clone(), row))
-        .collect();
-    (sets, logs)
-}
+mod harness;
+use harness::{Frames, recorded_mesh, run, tree_scores};
 
 /// Two parties' bins (a feature with 8 value bins, one with 6 and a
 /// missing bin) and labels with a signal in both parties' features.
@@ -120,35 +69,13 @@ fn train(
     dealer: bool,
 ) -> (Vec<TreeOutcome>, Vec<Frames>) {
     let n = 2 + dealer as usize;
-    let (sets, logs) = recorded_mesh(n);
     let roles = Roles::new(n, 0, dealer.then_some(2)).unwrap();
-    let outs = std::thread::scope(|s| {
-        let handles: Vec<_> = sets
-            .into_iter()
-            .enumerate()
-            .map(|(i, mut set)| {
-                let roles = roles.clone();
-                s.spawn(move || {
-                    let y = (i == 0).then_some(y);
-                    let mut rng = StdRng::seed_from_u64(i as u64 + 100);
-                    tree::train(
-                        &mut set,
-                        &roles,
-                        parts.get(i),
-                        y,
-                        params,
-                        &mut |_| {},
-                        &mut rng,
-                    )
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap().unwrap())
-            .collect::<Vec<_>>()
+    let (outs, frames) = run(n, |set| {
+        let i = set.me();
+        let y = (i == 0).then_some(y);
+        let mut rng = StdRng::seed_from_u64(i as u64 + 100);
+        tree::train(set, &roles, parts.get(i), y, params, &mut |_| {}, &mut rng).unwrap()
     });
-    let frames = logs.iter().map(|l| l.lock().unwrap().clone()).collect();
     (outs[..2].to_vec(), frames)
 }
 
@@ -262,35 +189,8 @@ fn the_label_holder_receives_neither_bins_nor_scores_of_the_feature_holder() {
     let forest = plain::train(&parts, &y, &params).unwrap();
     let (new, _) = data(80, Loss::Logistic, 10);
     let want = plain::predict(&forest, &new);
-    let (sets, _) = recorded_mesh(2);
     let roles = Roles::new(2, 0, None).unwrap();
-    let got = std::thread::scope(|s| {
-        let handles: Vec<_> = sets
-            .into_iter()
-            .enumerate()
-            .map(|(i, mut set)| {
-                let (roles, forest, new) = (roles.clone(), &forest, &new);
-                s.spawn(move || {
-                    let weights = (i == 0).then(|| (&forest.leaf_weights[..], forest.base_margin));
-                    let mut rng = StdRng::seed_from_u64(i as u64);
-                    tree::score(
-                        &mut set,
-                        &roles,
-                        new.get(i),
-                        &forest.trees,
-                        weights,
-                        16,
-                        &mut rng,
-                    )
-                    .unwrap()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap())
-            .collect::<Vec<_>>()
-    });
+    let (got, _) = tree_scores(2, &roles, &new, &forest);
     let scores = got[0].as_ref().unwrap();
     assert!(got[1].is_none());
     for (g, w) in scores.iter().zip(&want) {

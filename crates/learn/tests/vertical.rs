@@ -8,66 +8,12 @@ use indomain_core::FixedPoint;
 use indomain_learn::align::Roles;
 use indomain_learn::vertical::{self, TrainOutcome, batch_order, batches, validation_split};
 use indomain_learn::{EarlyStopping, LearnError, Sigmoid, Task, TrainParams};
-use indomain_net::memory::pair;
-use indomain_net::{Channel, Counters, NetError, PartySet};
 use ndarray::{Array1, Array2, Axis, concatenate, s};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
 
-/// The frames one party received.
-type Frames = Vec<Vec<u8>>;
-type Log = Arc<Mutex<Frames>>;
-
-struct Recording<C> {
-    inner: C,
-    log: Log,
-}
-
-impl<C: Channel> Channel for Recording<C> {
-    fn send(&mut self, frame: &[u8]) -> Result<(), NetError> {
-        self.inner.send(frame)
-    }
-    fn recv(&mut self) -> Result<Vec<u8>, NetError> {
-        let frame = self.inner.recv()?;
-        self.log.lock().unwrap().push(frame.clone());
-        Ok(frame)
-    }
-    fn peer(&self) -> &str {
-        self.inner.peer()
-    }
-    fn counters(&self) -> Counters {
-        self.inner.counters()
-    }
-}
-
-/// Parties 0..n-1 hold data (0 the labels), party n is the dealer.
-fn recorded_mesh(n: usize) -> (Vec<PartySet>, Vec<Log>) {
-    let names: Vec<String> = (0..n).map(|i| format!("p{i}")).collect();
-    let logs: Vec<Log> = (0..n).map(|_| Log::default()).collect();
-    let mut links: Vec<Vec<Option<Box<dyn Channel>>>> =
-        (0..n).map(|_| (0..n).map(|_| None).collect()).collect();
-    for i in 0..n {
-        for j in i + 1..n {
-            let (a, b) = pair(&names[i], &names[j]);
-            links[i][j] = Some(Box::new(Recording {
-                inner: a,
-                log: logs[i].clone(),
-            }));
-            links[j][i] = Some(Box::new(Recording {
-                inner: b,
-                log: logs[j].clone(),
-            }));
-        }
-    }
-    let sets = links
-        .into_iter()
-        .enumerate()
-        .map(|(me, row)| PartySet::new(me, names.clone(), row))
-        .collect();
-    (sets, logs)
-}
+mod harness;
+use harness::{Frames, contains_any, run};
 
 /// A generated vertical data set: feature blocks per data party (party 0
 /// also holds the labels).
@@ -108,31 +54,20 @@ fn train_all(
     params: &TrainParams,
 ) -> (Vec<Result<TrainOutcome, LearnError>>, Vec<Frames>) {
     let n = d.blocks.len() + 1;
-    let (sets, logs) = recorded_mesh(n);
     let empty = Array2::<f64>::zeros((0, 0));
-    let out = std::thread::scope(|sc| {
-        let handles: Vec<_> = sets
-            .into_iter()
-            .enumerate()
-            .map(|(i, mut set)| {
-                // A party without columns passes an empty matrix.
-                let x = d
-                    .blocks
-                    .get(i)
-                    .filter(|b| b.ncols() > 0)
-                    .map_or(empty.view(), |b| b.view());
-                let y = (i == 0).then_some(d.y.as_slice());
-                sc.spawn(move || {
-                    let mut rng = StdRng::seed_from_u64(100 + i as u64);
-                    let roles = Roles::new(n, 0, Some(n - 1)).unwrap();
-                    vertical::train(&mut set, &roles, x, y, params, &mut |_, _| {}, &mut rng)
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
-    });
-    let logs = logs.iter().map(|l| l.lock().unwrap().clone()).collect();
-    (out, logs)
+    run(n, |set| {
+        let i = set.me();
+        // A party without columns passes an empty matrix.
+        let x = d
+            .blocks
+            .get(i)
+            .filter(|b| b.ncols() > 0)
+            .map_or(empty.view(), |b| b.view());
+        let y = (i == 0).then_some(d.y.as_slice());
+        let mut rng = StdRng::seed_from_u64(100 + i as u64);
+        let roles = Roles::new(n, 0, Some(n - 1)).unwrap();
+        vertical::train(set, &roles, x, y, params, &mut |_, _| {}, &mut rng)
+    })
 }
 
 fn approx_sigmoid(z: f64, kind: Sigmoid) -> f64 {
@@ -283,7 +218,7 @@ fn check(d: &Data, p: &TrainParams, tol: f64) -> TrainOutcome {
     // Values that encode to small integers (|x| < 1/16) also occur in
     // protocol words (row counts, flags) by chance: only larger ones are
     // evidence.
-    let encoded = |v: &[f64]| -> HashSet<u64> {
+    let encoded = |v: &[f64]| -> Vec<u64> {
         v.iter()
             .filter(|x| x.abs() >= 1.0 / 16.0)
             .map(|&x| fp.encode(x).unwrap())
@@ -304,20 +239,6 @@ fn check(d: &Data, p: &TrainParams, tol: f64) -> TrainOutcome {
         }
     }
     out.into_iter().next().unwrap()
-}
-
-/// Whether any frame holds one of `wanted` as a little-endian u64: at
-/// every 8-byte boundary of frames of whole u64s (ring vectors, seeds,
-/// dealt items), at every offset of other frames (control messages).
-fn contains_any(frames: &[Vec<u8>], wanted: &HashSet<u64>) -> bool {
-    let hit = |w: &[u8]| wanted.contains(&u64::from_le_bytes(w.try_into().unwrap()));
-    frames.iter().any(|f| {
-        if f.len() % 8 == 0 {
-            f.chunks_exact(8).any(hit)
-        } else {
-            f.windows(8).any(hit)
-        }
-    })
 }
 
 /// SecureML's gradient descent, which the plaintext oracle above repeats
@@ -414,24 +335,15 @@ fn joint_scores_equal_plaintext_scores_at_the_receiver_only() {
     let weights: Vec<Vec<f64>> = vec![vec![0.5, -1.0], vec![0.25, 2.0, -0.75], vec![1.5]];
     let b = 0.125;
     let n = 4;
-    let (sets, logs) = recorded_mesh(n);
     let empty = Array2::<f64>::zeros((0, 0));
-    let out: Vec<Option<Vec<f64>>> = std::thread::scope(|sc| {
-        let handles: Vec<_> = sets
-            .into_iter()
-            .enumerate()
-            .map(|(i, mut set)| {
-                let x = d.blocks.get(i).map_or(empty.view(), |b| b.view());
-                let w: &[f64] = weights.get(i).map_or(&[], |w| w.as_slice());
-                sc.spawn(move || {
-                    let mut rng = StdRng::seed_from_u64(i as u64);
-                    let icpt = (i == 0).then_some(b);
-                    let roles = Roles::new(n, 0, Some(n - 1)).unwrap();
-                    vertical::predict(&mut set, &roles, 0, x, w, icpt, 16, &mut rng).unwrap()
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    let (out, frames) = run(n, |set| {
+        let i = set.me();
+        let x = d.blocks.get(i).map_or(empty.view(), |b| b.view());
+        let w: &[f64] = weights.get(i).map_or(&[], |w| w.as_slice());
+        let mut rng = StdRng::seed_from_u64(i as u64);
+        let icpt = (i == 0).then_some(b);
+        let roles = Roles::new(n, 0, Some(n - 1)).unwrap();
+        vertical::predict(set, &roles, 0, x, w, icpt, 16, &mut rng).unwrap()
     });
     let mut want = Array1::from_elem(200, b);
     for (blk, w) in d.blocks.iter().zip(&weights) {
@@ -449,11 +361,10 @@ fn joint_scores_equal_plaintext_scores_at_the_receiver_only() {
         if k == 0 {
             partial += b;
         }
-        let enc: HashSet<u64> = partial.iter().map(|&v| fp.encode(v).unwrap()).collect();
-        for (r, log) in logs.iter().enumerate().filter(|(r, _)| *r != k) {
-            let log = log.lock().unwrap();
+        let enc: Vec<u64> = partial.iter().map(|&v| fp.encode(v).unwrap()).collect();
+        for (r, log) in frames.iter().enumerate().filter(|(r, _)| *r != k) {
             assert!(
-                !contains_any(&log, &enc),
+                !contains_any(log, &enc),
                 "party {r} saw party {k}'s partial scores"
             );
         }
@@ -506,28 +417,18 @@ fn bad_inputs_are_refused_before_training() {
 fn any_set_order_of_label_holder_feature_holder_and_dealer() {
     let d = data(300, &[3, 2], Task::Logistic, 8);
     let p = params(Task::Logistic);
-    let (sets, _) = recorded_mesh(3);
     let empty = Array2::<f64>::zeros((0, 0));
-    let out: Vec<TrainOutcome> = std::thread::scope(|sc| {
-        let handles: Vec<_> = sets
-            .into_iter()
-            .enumerate()
-            .map(|(i, mut set)| {
-                let x = match i {
-                    2 => d.blocks[0].view(),
-                    1 => d.blocks[1].view(),
-                    _ => empty.view(),
-                };
-                let y = (i == 2).then_some(d.y.as_slice());
-                let p = &p;
-                sc.spawn(move || {
-                    let mut rng = StdRng::seed_from_u64(i as u64);
-                    let roles = Roles::new(3, 2, Some(0)).unwrap();
-                    vertical::train(&mut set, &roles, x, y, p, &mut |_, _| {}, &mut rng).unwrap()
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    let (out, _) = run(3, |set| {
+        let i = set.me();
+        let x = match i {
+            2 => d.blocks[0].view(),
+            1 => d.blocks[1].view(),
+            _ => empty.view(),
+        };
+        let y = (i == 2).then_some(d.y.as_slice());
+        let mut rng = StdRng::seed_from_u64(i as u64);
+        let roles = Roles::new(3, 2, Some(0)).unwrap();
+        vertical::train(set, &roles, x, y, &p, &mut |_, _| {}, &mut rng).unwrap()
     });
     let plain = plain_train(&d, &p);
     let mut secure = out[2].weights.clone();
@@ -554,24 +455,15 @@ fn four_feature_holders_match_plaintext() {
 #[test]
 fn scoring_refuses_parties_with_different_row_counts() {
     let d = data(50, &[2, 2], Task::Linear, 10);
-    let (sets, _) = recorded_mesh(3);
-    let out: Vec<Result<Option<Vec<f64>>, LearnError>> = std::thread::scope(|sc| {
-        let handles: Vec<_> = sets
-            .into_iter()
-            .enumerate()
-            .map(|(i, mut set)| {
-                let x = match i {
-                    0 => d.blocks[0].view(),
-                    _ => d.blocks[1].slice(s![..40, ..]),
-                };
-                sc.spawn(move || {
-                    let mut rng = StdRng::seed_from_u64(i as u64);
-                    let roles = Roles::new(3, 0, Some(2)).unwrap();
-                    vertical::predict(&mut set, &roles, 0, x, &[1.0, 2.0], None, 16, &mut rng)
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    let (out, _) = run(3, |set| {
+        let i = set.me();
+        let x = match i {
+            0 => d.blocks[0].view(),
+            _ => d.blocks[1].slice(s![..40, ..]),
+        };
+        let mut rng = StdRng::seed_from_u64(i as u64);
+        let roles = Roles::new(3, 0, Some(2)).unwrap();
+        vertical::predict(set, &roles, 0, x, &[1.0, 2.0], None, 16, &mut rng)
     });
     assert!(matches!(&out[0], Err(LearnError::Disagreement { peer, .. }) if peer == "p1"));
     assert!(out[1].is_err());
@@ -582,31 +474,21 @@ fn scoring_refuses_parties_with_different_row_counts() {
 fn train_without_dealer(d: &Data, p: &TrainParams) -> Vec<Result<TrainOutcome, LearnError>> {
     let n = d.blocks.len();
     let roles = Roles::new(n, 0, None).unwrap();
-    let (sets, logs) = recorded_mesh(n);
-    let out = std::thread::scope(|sc| {
-        let handles: Vec<_> = sets
-            .into_iter()
-            .enumerate()
-            .map(|(i, mut set)| {
-                let (x, y) = (d.blocks[i].view(), (i == 0).then_some(d.y.as_slice()));
-                let (roles, p) = (&roles, &p);
-                sc.spawn(move || {
-                    let mut rng = StdRng::seed_from_u64(i as u64);
-                    vertical::train(&mut set, roles, x, y, p, &mut |_, _| {}, &mut rng)
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    let (out, frames) = run(n, |set| {
+        let i = set.me();
+        let (x, y) = (d.blocks[i].view(), (i == 0).then_some(d.y.as_slice()));
+        let mut rng = StdRng::seed_from_u64(i as u64);
+        vertical::train(set, &roles, x, y, p, &mut |_, _| {}, &mut rng)
     });
     // The feature holder never receives the label holder's raw features.
     if n == 2 {
         let fp = FixedPoint::new(p.frac_bits).unwrap();
-        let raw: HashSet<u64> = d.blocks[0]
+        let raw: Vec<u64> = d.blocks[0]
             .iter()
             .filter(|x| x.abs() >= 1.0 / 16.0)
             .map(|&x| fp.encode(x).unwrap())
             .collect();
-        assert!(!contains_any(&logs[1].lock().unwrap(), &raw));
+        assert!(!contains_any(&frames[1], &raw));
     }
     out
 }

@@ -435,6 +435,69 @@ fn a_peer_stopped_mid_generation_fails_naming_it_and_the_phase() {
     }
 }
 
+/// A mask whose encryption spans two rounds at p1 (42 ciphertexts of
+/// 229 kB against 36 a round) and one at p0 (4), then a product with it.
+fn streamed_mask(set: &mut PartySet, g: &mut TwoParty) -> Result<(), MpcError> {
+    let layout = MaskLayout::Blocks {
+        widths: vec![3, 40],
+    };
+    let (id, _) = g.left_mask(set, 300, &layout)?;
+    g.right_triple(set, id, 1, true)?;
+    Ok(())
+}
+
+#[test]
+fn a_mask_goes_out_in_rounds_and_a_peer_stopped_inside_them_fails_both_sides() {
+    let (out, _, events) = run_traced(Faults::default(), [3, 4], |set, g| {
+        let layout = MaskLayout::Blocks {
+            widths: vec![3, 40],
+        };
+        let (id, share) = g.left_mask(set, 300, &layout).unwrap();
+        (share, g.right_triple(set, id, 2, false).unwrap())
+    });
+    let mut u = Array2::<u64>::zeros((300, 43));
+    u.slice_mut(ndarray::s![.., ..3]).assign(&out[0].0);
+    u.slice_mut(ndarray::s![.., 3..]).assign(&out[1].0);
+    let v = reconstruct(&out[0].1.v, &out[1].1.v);
+    let w = reconstruct(&out[0].1.w, &out[1].1.w);
+    assert_eq!(w, matmul(u.view(), v.view()).unwrap());
+    // p1 never sends more than a round (8 MiB) before it reads p0's round.
+    let longest = events
+        .split(|sent| !sent)
+        .map(<[bool]>::len)
+        .max()
+        .unwrap_or(0);
+    assert!((6..=36).contains(&longest), "{longest} sends in a row");
+    // p1 stops at each receive after which it still sends: p0 fails
+    // naming it and a two-party phase, inside the mask's rounds too.
+    let (_, _, events) = run_traced(Faults::default(), [3, 4], streamed_mask);
+    let mut received = 0;
+    let mut phases = Vec::new();
+    for (i, &sent) in events.iter().enumerate() {
+        if sent {
+            continue;
+        }
+        if events[i + 1..].contains(&true) {
+            let stop = Faults {
+                stop_after: Some(received),
+                ..Faults::default()
+            };
+            let (out, _) = run(stop, [3, 4], streamed_mask);
+            for (err, peer) in [(&out[0], "p1"), (&out[1], "p0")] {
+                match err {
+                    Err(MpcError::Link { peer: p, phase, .. }) if p == peer => {
+                        assert!(phase.starts_with("two-party"), "{phase}");
+                        phases.push(*phase);
+                    }
+                    other => panic!("stop at {received}: {peer}'s peer: {other:?}"),
+                }
+            }
+        }
+        received += 1;
+    }
+    assert!(phases.contains(&"two-party encrypted mask"), "{phases:?}");
+}
+
 /// Chi-square of two byte histograms (two-sample, equal totals).
 fn chi_square(a: &[u64; 256], b: &[u64; 256]) -> f64 {
     a.iter()

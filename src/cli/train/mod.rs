@@ -3,6 +3,7 @@
 //! horizontal (FedAvg clients and their server, over secure aggregation).
 
 mod horizontal;
+mod roles;
 mod scorecard;
 mod secagg_keys;
 mod trees;

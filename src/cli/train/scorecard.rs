@@ -2,12 +2,12 @@
 //! dealer of a WOE scorecard's training, over a QUIC mesh; without
 //! `--dealer`, two parties with two-party correlations.
 
+use super::roles::VerticalRoles;
 use super::{Args, Parties, bytes};
 use crate::cli::CliResult;
 use crate::cli::net_args::bind_among;
-use indomain_learn::align::Roles;
 use indomain_learn::data::{CsvSpec, load_raw_csv};
-use indomain_learn::model::{JobParty, PartyRole, write_private};
+use indomain_learn::model::{PartyRole, write_private};
 use indomain_learn::report;
 use indomain_learn::scorecard::Scale;
 use indomain_learn::scorecard::model::ScorecardJob;
@@ -21,31 +21,8 @@ use std::time::Instant;
 
 pub fn run(args: &Args, parties: &Parties) -> CliResult {
     let names = parties.names();
-    let label = parties.index(args.label_holder.as_deref().unwrap_or_default())?;
-    // No --dealer: the label holder and the one feature holder generate
-    // the correlated randomness themselves (two-party correlations).
-    let dealer = args
-        .dealer
-        .as_deref()
-        .map(|d| parties.index(d))
-        .transpose()?;
-    if dealer.is_none() && names.len() != 2 {
-        return Err(format!(
-            "without --dealer, a scorecard takes exactly two parties (two-party \
-             correlations), not {}; name a --dealer for more",
-            names.len()
-        )
-        .into());
-    }
-    let roles = Roles::new(names.len(), label, dealer)?;
-    let me = parties.me;
-    let role = if me == label {
-        PartyRole::Label
-    } else if Some(me) == dealer {
-        PartyRole::Dealer
-    } else {
-        PartyRole::Feature
-    };
+    let vertical = VerticalRoles::from_args(args, parties, "a scorecard")?;
+    let (me, role) = (parties.me, vertical.role);
     if !args.scorecard {
         return Err(
             "--woe trains a scorecard: give --scorecard too (every party, the dealer included)"
@@ -153,20 +130,7 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
     let job = ScorecardJob {
         binning_hash: String::new(),
         mode: Mode::Default,
-        parties: names
-            .iter()
-            .enumerate()
-            .map(|(i, n)| JobParty {
-                name: n.clone(),
-                role: if i == label {
-                    PartyRole::Label
-                } else if Some(i) == dealer {
-                    PartyRole::Dealer
-                } else {
-                    PartyRole::Feature
-                },
-            })
-            .collect(),
+        parties: vertical.job_parties(&names),
         id_column: binning
             .as_ref()
             .map_or(args.id.clone(), |b| b.job.id_column.clone()),
@@ -179,7 +143,7 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
     };
     let run = ScorecardRun {
         job,
-        roles,
+        roles: vertical.roles,
         min_rows: args.min_rows,
     };
 

@@ -1,12 +1,12 @@
 //! `indomain train --algorithm gbdt`: the label holder, a feature holder
 //! or the dealer of a gradient-boosted tree job, over a QUIC mesh.
 
+use super::roles::VerticalRoles;
 use super::{AlgorithmArg, Args, Parties, TaskArg, bytes, describe};
 use crate::cli::CliResult;
 use crate::cli::net_args::bind_among;
-use indomain_learn::align::Roles;
 use indomain_learn::data::{CsvSpec, load_raw_csv};
-use indomain_learn::model::{JobParty, PartyRole, write_private};
+use indomain_learn::model::{PartyRole, write_private};
 use indomain_learn::report;
 use indomain_learn::tree::model::TreeJobSpec;
 use indomain_learn::tree::pipeline::{self, TreeEvent, TreeJob};
@@ -47,31 +47,8 @@ fn params(args: &Args) -> GbdtParams {
 pub fn run(args: &Args, parties: &Parties) -> CliResult {
     debug_assert!(args.algorithm == AlgorithmArg::Gbdt);
     let names = parties.names();
-    let label = parties.index(args.label_holder.as_deref().unwrap_or_default())?;
-    // No --dealer: the label holder and the one feature holder generate
-    // the correlated randomness themselves (two-party correlations).
-    let dealer = args
-        .dealer
-        .as_deref()
-        .map(|d| parties.index(d))
-        .transpose()?;
-    if dealer.is_none() && names.len() != 2 {
-        return Err(format!(
-            "without --dealer, --algorithm gbdt takes exactly two parties (two-party \
-             correlations), not {}; name a --dealer for more",
-            names.len()
-        )
-        .into());
-    }
-    let roles = Roles::new(names.len(), label, dealer)?;
-    let me = parties.me;
-    let role = if me == label {
-        PartyRole::Label
-    } else if Some(me) == dealer {
-        PartyRole::Dealer
-    } else {
-        PartyRole::Feature
-    };
+    let vertical = VerticalRoles::from_args(args, parties, "--algorithm gbdt")?;
+    let (me, role) = (parties.me, vertical.role);
     if args.server.is_some() {
         return Err("--server is for horizontal training".into());
     }
@@ -146,20 +123,7 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
     }
     let job = TreeJob {
         spec: TreeJobSpec {
-            parties: names
-                .iter()
-                .enumerate()
-                .map(|(i, n)| JobParty {
-                    name: n.clone(),
-                    role: if i == label {
-                        PartyRole::Label
-                    } else if Some(i) == dealer {
-                        PartyRole::Dealer
-                    } else {
-                        PartyRole::Feature
-                    },
-                })
-                .collect(),
+            parties: vertical.job_parties(&names),
             id_column: args.id.clone(),
             test_fraction: args.test_fraction,
             params,
@@ -167,7 +131,7 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
             contribution: !args.no_contribution,
             nonce: String::new(),
         },
-        roles,
+        roles: vertical.roles,
         min_rows: args.min_rows,
     };
 

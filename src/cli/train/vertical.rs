@@ -1,12 +1,12 @@
 //! `indomain train --mode vertical`: the label holder, a feature holder or
 //! the dealer of a vertical training job, over a QUIC mesh.
 
+use super::roles::VerticalRoles;
 use super::{Args, Parties, bytes, describe, describe_calibration, describe_end};
 use crate::cli::CliResult;
 use crate::cli::net_args::bind_among;
-use indomain_learn::align::Roles;
 use indomain_learn::data::load_csv;
-use indomain_learn::model::{JobParty, JobSpec, PartyRole, write_private};
+use indomain_learn::model::{JobSpec, PartyRole, write_private};
 use indomain_learn::pipeline::{self, Event, VerticalJob};
 use indomain_learn::report;
 use indomain_net::quic::mesh;
@@ -14,31 +14,8 @@ use std::time::Instant;
 
 pub fn run(args: &Args, parties: &Parties) -> CliResult {
     let names = parties.names();
-    let label = parties.index(args.label_holder.as_deref().unwrap_or_default())?;
-    // No --dealer: two parties generate the correlated randomness
-    // themselves (two-party correlations, no third organisation trusted).
-    let dealer = args
-        .dealer
-        .as_deref()
-        .map(|d| parties.index(d))
-        .transpose()?;
-    if dealer.is_none() && names.len() != 2 {
-        return Err(format!(
-            "without --dealer, vertical training takes exactly two parties (two-party \
-             correlations), not {}; name a --dealer for more",
-            names.len()
-        )
-        .into());
-    }
-    let roles = Roles::new(names.len(), label, dealer)?;
-    let me = parties.me;
-    let role = if me == label {
-        PartyRole::Label
-    } else if Some(me) == dealer {
-        PartyRole::Dealer
-    } else {
-        PartyRole::Feature
-    };
+    let vertical = VerticalRoles::from_args(args, parties, "vertical training")?;
+    let (me, role) = (parties.me, vertical.role);
     if args.dp_epsilon.is_some() {
         return Err("--dp-epsilon is available in horizontal training only".into());
     }
@@ -89,27 +66,14 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
     let job = VerticalJob {
         spec: JobSpec {
             mode: "vertical".into(),
-            parties: names
-                .iter()
-                .enumerate()
-                .map(|(i, n)| JobParty {
-                    name: n.clone(),
-                    role: if i == label {
-                        PartyRole::Label
-                    } else if Some(i) == dealer {
-                        PartyRole::Dealer
-                    } else {
-                        PartyRole::Feature
-                    },
-                })
-                .collect(),
+            parties: vertical.job_parties(&names),
             id_column: args.id.clone(),
             test_fraction: args.test_fraction,
             params: args.params(),
             horizontal: None,
             nonce: String::new(),
         },
-        roles: roles.clone(),
+        roles: vertical.roles.clone(),
         min_rows: args.min_rows,
         contribution: !args.no_contribution,
     };

@@ -5,6 +5,7 @@
 //! owner.
 
 use serde::{Deserialize, Serialize};
+use thiserror::Error;
 
 /// The public shape of one binned feature.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -108,13 +109,17 @@ impl Tree {
 
     /// Checks that node ids point forward and leaves are numbered in
     /// order (what a model file must satisfy before it is used).
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), TreeShapeError> {
         let mut next_leaf = 0;
         for (id, node) in self.nodes.iter().enumerate() {
             match *node {
                 Node::Leaf { leaf } => {
                     if leaf != next_leaf {
-                        return Err(format!("node {id}: leaf {leaf}, expected {next_leaf}"));
+                        return Err(TreeShapeError::LeafOrder {
+                            node: id,
+                            leaf,
+                            expected: next_leaf,
+                        });
                     }
                     next_leaf += 1;
                 }
@@ -124,14 +129,89 @@ impl Tree {
                         || left >= self.nodes.len()
                         || right >= self.nodes.len()
                     {
-                        return Err(format!("node {id}: children {left}, {right} out of order"));
+                        return Err(TreeShapeError::ChildOrder {
+                            node: id,
+                            left,
+                            right,
+                        });
                     }
                 }
             }
         }
         if self.nodes.is_empty() {
-            return Err("a tree without nodes".into());
+            return Err(TreeShapeError::Empty);
         }
         Ok(())
+    }
+}
+
+/// Why a tree's node list is unusable ([`Tree::check`]).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum TreeShapeError {
+    /// A leaf does not carry the next leaf number in node order.
+    #[error("node {node}: leaf {leaf}, expected {expected}")]
+    LeafOrder {
+        /// The node's id.
+        node: usize,
+        /// The leaf number it carries.
+        leaf: usize,
+        /// The number it should carry.
+        expected: usize,
+    },
+    /// A split's children do not point forward to nodes of the tree.
+    #[error("node {node}: children {left}, {right} out of order")]
+    ChildOrder {
+        /// The split's node id.
+        node: usize,
+        /// Its left child's id.
+        left: usize,
+        /// Its right child's id.
+        right: usize,
+    },
+    /// The tree has no nodes at all.
+    #[error("a tree without nodes")]
+    Empty,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn check_names_the_node_at_fault() {
+        let split = |left, right| Node::Split {
+            party: 0,
+            threshold: Threshold {
+                feature: 0,
+                bin: 0,
+                missing_left: false,
+            },
+            left,
+            right,
+        };
+        let leaf = |leaf| Node::Leaf { leaf };
+        let ok = Tree {
+            nodes: vec![split(1, 2), leaf(0), leaf(1)],
+        };
+        assert_eq!(ok.check(), Ok(()));
+        let cases = [
+            (
+                vec![split(1, 2), leaf(1), leaf(0)],
+                "node 1: leaf 1, expected 0",
+            ),
+            (
+                vec![split(0, 2), leaf(0), leaf(1)],
+                "node 0: children 0, 2 out of order",
+            ),
+            (
+                vec![split(1, 3), leaf(0), leaf(1)],
+                "node 0: children 1, 3 out of order",
+            ),
+            (vec![], "a tree without nodes"),
+        ];
+        for (nodes, want) in cases {
+            assert_eq!(Tree { nodes }.check().unwrap_err().to_string(), want);
+        }
     }
 }

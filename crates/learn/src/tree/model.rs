@@ -220,7 +220,7 @@ impl TreeModelFile {
                         })
                         .collect::<Result<_, _>>()?,
                 };
-                tree.check().map_err(|e| self.bad(&e))?;
+                tree.check().map_err(|e| self.bad(&e.to_string()))?;
                 Ok(tree)
             })
             .collect()

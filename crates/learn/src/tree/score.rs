@@ -104,7 +104,7 @@ pub fn score<R: Rng + CryptoRng + ?Sized>(
         return Ok(None);
     }
     for t in trees {
-        t.check().map_err(LearnError::Input)?;
+        t.check().map_err(|e| LearnError::Input(e.to_string()))?;
     }
     let own = own.ok_or_else(|| LearnError::Input("a data party needs its bins".into()))?;
     let roster = Roster::ordered(parties, group.clone(), roles.dealer)?;

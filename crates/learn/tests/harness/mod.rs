@@ -2,7 +2,9 @@
 //! receives, one thread a party; generated binned data.
 #![allow(dead_code)]
 
+use indomain_learn::align::Roles;
 use indomain_learn::binning::BinIndex;
+use indomain_learn::tree::{self, BinnedFeatures, plain::PlainForest};
 use indomain_net::memory::pair;
 use indomain_net::{Channel, Counters, NetError, PartySet};
 use rand::rngs::StdRng;
@@ -12,7 +14,8 @@ use std::sync::{Arc, Mutex};
 
 /// The frames one party received.
 pub type Frames = Vec<Vec<u8>>;
-type Log = Arc<Mutex<Frames>>;
+/// One party's received frames, shared with its recording channels.
+pub type Log = Arc<Mutex<Frames>>;
 
 struct Recording<C> {
     inner: C,
@@ -36,9 +39,10 @@ impl<C: Channel> Channel for Recording<C> {
     }
 }
 
-/// Runs `f(party set)` at each of `n` parties (named p0, p1, …), one
-/// thread each; returns the results and every party's received frames.
-pub fn run<T: Send>(n: usize, f: impl Fn(&mut PartySet) -> T + Sync) -> (Vec<T>, Vec<Frames>) {
+/// `n` parties (named p0, p1, …) linked pairwise by recording in-memory
+/// channels, and each party's log of received frames (read it with
+/// [`frames`]).
+pub fn recorded_mesh(n: usize) -> (Vec<PartySet>, Vec<Log>) {
     let names: Vec<String> = (0..n).map(|i| format!("p{i}")).collect();
     let logs: Vec<Log> = (0..n).map(|_| Log::default()).collect();
     let mut links: Vec<Vec<Option<Box<dyn Channel>>>> =
@@ -61,6 +65,18 @@ pub fn run<T: Send>(n: usize, f: impl Fn(&mut PartySet) -> T + Sync) -> (Vec<T>,
         .enumerate()
         .map(|(me, row)| PartySet::new(me, names.clone(), row))
         .collect();
+    (sets, logs)
+}
+
+/// Every party's received frames so far.
+pub fn frames(logs: &[Log]) -> Vec<Frames> {
+    logs.iter().map(|l| l.lock().unwrap().clone()).collect()
+}
+
+/// Runs `f(party set)` at each of `n` parties (named p0, p1, …), one
+/// thread each; returns the results and every party's received frames.
+pub fn run<T: Send>(n: usize, f: impl Fn(&mut PartySet) -> T + Sync) -> (Vec<T>, Vec<Frames>) {
+    let (sets, logs) = recorded_mesh(n);
     let out = std::thread::scope(|s| {
         let handles: Vec<_> = sets
             .into_iter()
@@ -74,8 +90,34 @@ pub fn run<T: Send>(n: usize, f: impl Fn(&mut PartySet) -> T + Sync) -> (Vec<T>,
             .map(|h| h.join().expect("party thread panicked"))
             .collect()
     });
-    let frames = logs.iter().map(|l| l.lock().unwrap().clone()).collect();
-    (out, frames)
+    (out, frames(&logs))
+}
+
+/// Scores `parts` (party i's bins, the label holder's first) with
+/// `forest` jointly at `n` parties under `roles`, each with its own seeded
+/// generator; returns what each party gets (the scores at the label
+/// holder, nothing elsewhere) and every party's received frames.
+pub fn tree_scores(
+    n: usize,
+    roles: &Roles,
+    parts: &[BinnedFeatures],
+    forest: &PlainForest,
+) -> (Vec<Option<Vec<f64>>>, Vec<Frames>) {
+    run(n, |set| {
+        let i = set.me();
+        let weights = (i == 0).then(|| (&forest.leaf_weights[..], forest.base_margin));
+        let mut rng = StdRng::seed_from_u64(i as u64);
+        tree::score(
+            set,
+            roles,
+            parts.get(i),
+            &forest.trees,
+            weights,
+            16,
+            &mut rng,
+        )
+        .unwrap()
+    })
 }
 
 /// Generated binned features of one party: `sizes[j]` bins each, and the

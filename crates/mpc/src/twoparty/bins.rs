@@ -133,6 +133,29 @@ struct Work {
     values: Vec<u64>,
 }
 
+impl Work {
+    /// The leaf values of the `n` trees of `bins` leaves each in `nodes`,
+    /// a group of trees at a time (at most `LEAF_VALUES` values, so that
+    /// they stay in cache): `each(first tree of the group, its trees'
+    /// values, bins × count words a tree)`.
+    #[inline]
+    fn leaf_value_groups(
+        &mut self,
+        n: usize,
+        bins: usize,
+        count: usize,
+        mut each: impl FnMut(usize, &[u64]),
+    ) {
+        let group = (LEAF_VALUES / (bins * count)).max(1);
+        for g0 in (0..n).step_by(group) {
+            let g = group.min(n - g0);
+            let leaves = &self.nodes[g0 * bins..(g0 + g) * bins];
+            leaf_values(leaves, count, &mut self.extra, &mut self.values);
+            each(g0, &self.values);
+        }
+    }
+}
+
 /// The `count` values t_{b,k} of each leaf s_b, leaf after leaf, into
 /// `out`: the two halves of s_b itself, then of MMO under the fixed key of
 /// s_b ⊕ j for j = 1..⌈count/2⌉ (so one or two masks cost no AES beyond
@@ -399,20 +422,16 @@ impl TwoParty {
                         }
                     }
                     t.fill(0);
-                    let group = (LEAF_VALUES / (bins * count)).max(1);
-                    for g0 in (0..n).step_by(group) {
-                        let g = group.min(n - g0);
-                        let leaves = &work.nodes[g0 * bins..(g0 + g) * bins];
-                        leaf_values(leaves, count, &mut work.extra, &mut work.values);
-                        let feature = &mut acc[reg.offsets[f] * count..][..bins * count];
+                    let feature = &mut acc[reg.offsets[f] * count..][..bins * count];
+                    work.leaf_value_groups(n, bins, count, |g0, values| {
                         let t = t[g0 * count..].chunks_exact_mut(count);
-                        for (tree, t) in work.values.chunks_exact(bins * count).zip(t) {
+                        for (tree, t) in values.chunks_exact(bins * count).zip(t) {
                             add_into(feature, tree);
                             for v in tree.chunks_exact(count) {
                                 add_into(t, v);
                             }
                         }
-                    }
+                    });
                     if f == 0 {
                         a.copy_from_slice(&t);
                         continue;
@@ -525,14 +544,10 @@ impl TwoParty {
                     }
                     domain.regrow(&points, &chosen, &mut work.nodes, &mut work.scratch);
                     known.fill(0);
-                    let group = (LEAF_VALUES / (bins * count)).max(1);
-                    for g0 in (0..n).step_by(group) {
-                        let g = group.min(n - g0);
-                        let leaves = &work.nodes[g0 * bins..(g0 + g) * bins];
-                        leaf_values(leaves, count, &mut work.extra, &mut work.values);
-                        let feature = &mut acc[reg.offsets[f] * count..][..bins * count];
+                    let feature = &mut acc[reg.offsets[f] * count..][..bins * count];
+                    work.leaf_value_groups(n, bins, count, |g0, values| {
                         let known = known[g0 * count..].chunks_exact_mut(count);
-                        let trees = work.values.chunks_exact(bins * count).zip(known);
+                        let trees = values.chunks_exact(bins * count).zip(known);
                         for ((tree, known), &c) in trees.zip(&points[g0..]) {
                             // The point's leaf is a placeholder: taken out
                             // of both sums after they are formed.
@@ -546,7 +561,7 @@ impl TwoParty {
                             );
                             sub_into(known, &tree[c * count..][..count]);
                         }
-                    }
+                    });
                     for (i, &c) in points.iter().enumerate() {
                         let known = &mut known[i * count..(i + 1) * count];
                         if f > 0 {

@@ -288,6 +288,60 @@ impl TwoParty {
         Ok(theirs)
     }
 
+    /// Sends this party's mask share `own`, encrypted in both layouts, and
+    /// stores the peer's share of `peer_width` columns as it arrives.
+    ///
+    /// In rounds of at most [`DUPLEX_BYTES`] each way: both parties
+    /// encrypt and send a round's frames, then receive the peer's round
+    /// (one round never fills a link's receive window, and each waits for
+    /// the peer's round before sending more, so neither blocks on flow
+    /// control). Neither side holds more than a round of frames; the
+    /// peer's are kept seeded ([`he::PeerMask`]). The encryption seeds are
+    /// drawn in frame order, as if all at once.
+    fn swap_masks(
+        &mut self,
+        parties: &mut PartySet,
+        own: &RingMatrix,
+        peer_width: usize,
+    ) -> Result<he::PeerMask, MpcError> {
+        let (rows, width) = own.dim();
+        let u = own.as_slice().unwrap_or_default();
+        let (a, b) = he::mask_counts(rows, width);
+        let (c, d) = he::mask_counts(rows, peer_width);
+        let (ours, theirs) = (a + b, c + d);
+        let per_round = (DUPLEX_BYTES / he::SEEDED_BYTES).max(1);
+        let mut peer = he::PeerMask::new(rows, peer_width);
+        let peer_name = parties.name(self.peer).to_string();
+        for round in 0..ours.max(theirs).div_ceil(per_round) {
+            let first = round * per_round;
+            let send = first.min(ours)..(first + per_round).min(ours);
+            let seeds: Vec<[u8; 32]> = send.clone().map(|_| self.rng.random()).collect();
+            let (keys, _) = self.he_keys()?;
+            let frames: Vec<Vec<u8>> = send
+                .into_par_iter()
+                .zip(seeds)
+                .map(|(i, seed)| {
+                    let m = he::mask_plaintext(u, rows, width, i);
+                    keys.encrypt_bytes(&m, &mut StdRng::from_seed(seed))
+                })
+                .collect();
+            let ch = parties.channel(self.peer)?;
+            for frame in &frames {
+                ch.send(frame).map_err(link(&peer_name, PHASE_MASK))?;
+            }
+            drop(frames);
+            for _ in first.min(theirs)..(first + per_round).min(theirs) {
+                let frame = ch.recv().map_err(link(&peer_name, PHASE_MASK))?;
+                peer.push(&frame).map_err(|reason| MpcError::Malformed {
+                    peer: peer_name.clone(),
+                    phase: PHASE_MASK,
+                    reason,
+                })?;
+            }
+        }
+        Ok(peer)
+    }
+
     fn he_keys(&self) -> Result<&(he::Keys, he::PeerKey), MpcError> {
         self.keys
             .as_ref()
@@ -572,42 +626,7 @@ impl Correlations for TwoParty {
             he::check_shape(rows, w).map_err(MpcError::Usage)?;
         }
         let own = matrix(rows, width, self.random(rows * width))?;
-        // This party's share, encrypted in both layouts, for the peer.
-        let (columns, interleaved) =
-            he::mask_plaintexts(own.as_slice().unwrap_or_default(), rows, width);
-        let seeds: Vec<[u8; 32]> = (0..columns.len() + interleaved.len())
-            .map(|_| self.rng.random())
-            .collect();
-        let (keys, _) = self.he_keys()?;
-        let plaintexts: Vec<&Vec<u64>> = columns.iter().chain(&interleaved).collect();
-        let frames: Vec<Vec<u8>> = plaintexts
-            .par_iter()
-            .zip(seeds)
-            .map(|(m, seed)| keys.encrypt_bytes(m, &mut StdRng::from_seed(seed)))
-            .collect();
-        let (n_columns, n_interleaved) = he::mask_counts(rows, peer_width);
-        let theirs = self.swap(
-            parties,
-            frames,
-            n_columns + n_interleaved,
-            he::SEEDED_BYTES,
-            PHASE_MASK,
-        )?;
-        let cts: Vec<he::Ct> = theirs
-            .par_iter()
-            .map(|f| he::Ct::from_seeded(f))
-            .collect::<Option<_>>()
-            .ok_or_else(|| {
-                self.malformed(parties, PHASE_MASK, "a ciphertext residue out of range")
-            })?;
-        let mut cts = cts;
-        let interleaved = cts.split_off(n_columns);
-        let peer = he::PeerMask {
-            rows,
-            width: peer_width,
-            columns: cts,
-            interleaved,
-        };
+        let peer = self.swap_masks(parties, &own, peer_width)?;
         let share = own.clone();
         self.masks.push(Mask {
             rows,

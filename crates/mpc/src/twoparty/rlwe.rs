@@ -117,6 +117,15 @@ fn mul_shoup(x: u64, w: (u64, u64), p: u64) -> u64 {
     if r >= p { r - p } else { r }
 }
 
+/// b mod p for a 128-bit b, with t = 2^64 mod p and 1 in Shoup form:
+/// hi·t + lo, each product reduced by Shoup's method rather than by a
+/// 128-bit division.
+#[inline]
+fn reduce_block(b: u128, p: u64, t: (u64, u64), one: (u64, u64)) -> u64 {
+    let r = mul_shoup((b >> 64) as u64, t, p) + mul_shoup(b as u64, one, p);
+    if r >= p { r - p } else { r }
+}
+
 fn bit_reverse(x: usize, bits: u32) -> usize {
     x.reverse_bits() >> (usize::BITS - bits)
 }
@@ -373,17 +382,29 @@ impl Ring {
 
     /// A uniform polynomial (NTT form) from a 128-bit seed: each residue
     /// is a 128-bit AES-CTR block reduced mod p_i (bias below 2^-74).
+    /// Sequential, limb by limb: the expansion of stored seeded
+    /// ciphertexts runs it on every thread of a product at once.
     pub fn uniform(&self, seed: u128) -> Poly {
-        let mut blocks = vec![0u128; LIMBS * N];
-        Aes::new(seed).keystream(0, &mut blocks);
-        blocks
-            .par_chunks(N)
-            .enumerate()
-            .flat_map_iter(|(l, c)| {
-                let p = self.primes[l] as u128;
-                c.iter().map(move |b| (b % p) as u64)
-            })
-            .collect()
+        let mut out = vec![0u64; LIMBS * N];
+        self.uniform_into(seed, &mut out);
+        out
+    }
+
+    /// [`uniform`](Self::uniform) written into `out` (LIMBS·N residues).
+    pub fn uniform_into(&self, seed: u128, out: &mut [u64]) {
+        let aes = Aes::new(seed);
+        // Keystream a piece at a time, on the stack.
+        let mut blocks = [0u128; 512];
+        for (l, limb) in out.chunks_mut(N).enumerate() {
+            let p = self.primes[l];
+            let (t, one) = (shoup(self.t_mod[l], p), shoup(1, p));
+            for (k, piece) in limb.chunks_mut(blocks.len()).enumerate() {
+                aes.keystream((l * N + k * blocks.len()) as u128, &mut blocks);
+                for (o, b) in piece.iter_mut().zip(&blocks) {
+                    *o = reduce_block(*b, p, t, one);
+                }
+            }
+        }
     }
 
     /// Decrypts x = c0 + c1·s (NTT form): the first `len` coefficients of
@@ -439,24 +460,36 @@ pub fn write_poly(out: &mut Vec<u8>, poly: &[u64]) {
     }
 }
 
+fn residues(bytes: &[u8]) -> impl Iterator<Item = u64> + '_ {
+    bytes.chunks_exact(RESIDUE_BYTES).map(|c| {
+        let mut b = [0u8; 8];
+        b[..RESIDUE_BYTES].copy_from_slice(c);
+        u64::from_le_bytes(b)
+    })
+}
+
+/// Whether `bytes` is a polynomial of 7-byte residues, each below its
+/// prime.
+pub fn is_poly(bytes: &[u8]) -> bool {
+    let r = ring();
+    bytes.len() == POLY_BYTES
+        && bytes
+            .chunks(N * RESIDUE_BYTES)
+            .enumerate()
+            .all(|(l, limb)| residues(limb).all(|v| v < r.primes[l]))
+}
+
 /// Reads a polynomial of 7-byte residues, each checked below its prime.
 pub fn read_poly(bytes: &[u8]) -> Option<Poly> {
-    if bytes.len() != POLY_BYTES {
-        return None;
+    is_poly(bytes).then(|| residues(bytes).collect())
+}
+
+/// Reads a polynomial that [`is_poly`] accepted before (a stored frame)
+/// into `out`.
+pub fn decode_poly_into(bytes: &[u8], out: &mut [u64]) {
+    for (o, v) in out.iter_mut().zip(residues(bytes)) {
+        *o = v;
     }
-    let r = ring();
-    let poly: Poly = bytes
-        .chunks_exact(RESIDUE_BYTES)
-        .map(|c| {
-            let mut b = [0u8; 8];
-            b[..RESIDUE_BYTES].copy_from_slice(c);
-            u64::from_le_bytes(b)
-        })
-        .collect();
-    poly.chunks(N)
-        .enumerate()
-        .all(|(l, limb)| limb.iter().all(|&v| v < r.primes[l]))
-        .then_some(poly)
 }
 
 #[cfg(test)]
@@ -544,6 +577,33 @@ mod tests {
             let (a, b) = (rng.random_range(0..p), rng.random_range(0..p));
             assert_eq!(r.mul(a, b, l), ((a as u128 * b as u128) % p as u128) as u64);
         }
+        // So does the reduction of 128-bit blocks (the uniform polynomials).
+        for l in 0..LIMBS {
+            let p = r.primes[l];
+            let (t, one) = (shoup(r.t_mod(l), p), shoup(1, p));
+            let q = p as u128;
+            let edges = [
+                0,
+                1,
+                q - 1,
+                q,
+                q + 1,
+                u64::MAX as u128,
+                u128::MAX,
+                u128::MAX / q * q,
+            ];
+            let random = (0..1000).map(|_| rng.random::<u128>());
+            for b in edges.into_iter().chain(random) {
+                assert_eq!(reduce_block(b, p, t, one) as u128, b % q, "{b}");
+            }
+        }
+        // The uniform polynomial is the AES-CTR keystream so reduced.
+        let mut blocks = vec![0u128; LIMBS * N];
+        Aes::new(77).keystream(0, &mut blocks);
+        let want: Poly = (0..LIMBS * N)
+            .map(|i| (blocks[i] % r.primes[i / N] as u128) as u64)
+            .collect();
+        assert_eq!(r.uniform(77), want);
     }
 
     #[test]

@@ -251,4 +251,6 @@ fn set(names: &[&'static str]) -> BTreeSet<&'static str> {
 }
 
 #[cfg(test)]
+mod test_specs;
+#[cfg(test)]
 mod tests;

@@ -1,61 +1,56 @@
+use super::test_specs::{bare, data, parse, spec_text};
 use super::*;
-use crate::error::NodeError;
 use crate::jobspec::Param;
 use indomain_aggregate::stats::CountDecision;
 use indomain_psi::{Mode, Reveal};
-use std::path::Path;
+use std::sync::LazyLock;
 
-const PSI: &str = r#"
+fn psi_spec() -> &'static str {
+    static TEXT: LazyLock<String> = LazyLock::new(|| {
+        spec_text(
+            r#"
 protocol = "psi-intersection"
 
 [parameters]
 min_intersection = 10
+"#,
+            &[
+                data("bank", "customers", &["id"]),
+                data("tax", "taxpayers", &["id"]),
+            ],
+            &[("intersection", "bank")],
+        )
+    });
+    &TEXT
+}
 
-[[parties]]
-name = "bank"
-dataset = "customers"
-columns = ["id"]
-
-[[parties]]
-name = "tax"
-dataset = "taxpayers"
-columns = ["id"]
-
-[[outputs]]
-name = "intersection"
-receiver = "bank"
-"#;
-
-const PSI_SUM: &str = r#"
+fn psi_sum_spec() -> &'static str {
+    static TEXT: LazyLock<String> = LazyLock::new(|| {
+        spec_text(
+            r#"
 protocol = "psi-sum"
 
 [parameters]
 value_column = "paid"
+"#,
+            &[
+                data("bank", "customers", &["id"]),
+                data("tax", "taxpayers", &["id", "paid"]),
+            ],
+            &[
+                ("cardinality", "bank"),
+                ("cardinality", "tax"),
+                ("sum", "tax"),
+            ],
+        )
+    });
+    &TEXT
+}
 
-[[parties]]
-name = "bank"
-dataset = "customers"
-columns = ["id"]
-
-[[parties]]
-name = "tax"
-dataset = "taxpayers"
-columns = ["id", "paid"]
-
-[[outputs]]
-name = "cardinality"
-receiver = "bank"
-
-[[outputs]]
-name = "cardinality"
-receiver = "tax"
-
-[[outputs]]
-name = "sum"
-receiver = "tax"
-"#;
-
-const AGGREGATE: &str = r#"
+fn aggregate_spec() -> &'static str {
+    static TEXT: LazyLock<String> = LazyLock::new(|| {
+        spec_text(
+            r#"
 protocol = "aggregate"
 
 [parameters]
@@ -65,26 +60,22 @@ group_by = "region"
 categories = "north,south"
 min_group_size = 5
 dealer = "stats"
+"#,
+            &[
+                data("bank", "customers", &["region", "income"]),
+                data("tax", "taxpayers", &["region", "income"]),
+                bare("stats"),
+            ],
+            &[("statistics", "bank")],
+        )
+    });
+    &TEXT
+}
 
-[[parties]]
-name = "bank"
-dataset = "customers"
-columns = ["region", "income"]
-
-[[parties]]
-name = "tax"
-dataset = "taxpayers"
-columns = ["region", "income"]
-
-[[parties]]
-name = "stats"
-
-[[outputs]]
-name = "statistics"
-receiver = "bank"
-"#;
-
-const TRAIN: &str = r#"
+fn train_spec() -> &'static str {
+    static TEXT: LazyLock<String> = LazyLock::new(|| {
+        spec_text(
+            r#"
 protocol = "train"
 
 [parameters]
@@ -95,56 +86,42 @@ label_column = "y"
 epochs = 10
 learning_rate = 0.25
 min_group_size = 30
+"#,
+            &[
+                data("bank", "customers", &["id", "y", "age"]),
+                data("tax", "taxpayers", &["id", "income"]),
+                bare("stats"),
+            ],
+            &[("model", "bank"), ("model", "tax"), ("metrics", "bank")],
+        )
+    });
+    &TEXT
+}
 
-[[parties]]
-name = "bank"
-dataset = "customers"
-columns = ["id", "y", "age"]
-
-[[parties]]
-name = "tax"
-dataset = "taxpayers"
-columns = ["id", "income"]
-
-[[parties]]
-name = "stats"
-
-[[outputs]]
-name = "model"
-receiver = "bank"
-
-[[outputs]]
-name = "model"
-receiver = "tax"
-
-[[outputs]]
-name = "metrics"
-receiver = "bank"
-"#;
-
-const PREDICT: &str = r#"
+fn predict_spec() -> &'static str {
+    static TEXT: LazyLock<String> = LazyLock::new(|| {
+        spec_text(
+            r#"
 protocol = "predict"
 
 [parameters]
 model = "credit-1"
 min_group_size = 5
+"#,
+            &[
+                data("bank", "applicants", &["id", "age"]),
+                data("tax", "taxpayers", &["id", "income"]),
+            ],
+            &[("predictions", "bank")],
+        )
+    });
+    &TEXT
+}
 
-[[parties]]
-name = "bank"
-dataset = "applicants"
-columns = ["id", "age"]
-
-[[parties]]
-name = "tax"
-dataset = "taxpayers"
-columns = ["id", "income"]
-
-[[outputs]]
-name = "predictions"
-receiver = "bank"
-"#;
-
-const TREES: &str = r#"
+fn trees_spec() -> &'static str {
+    static TEXT: LazyLock<String> = LazyLock::new(|| {
+        spec_text(
+            r#"
 protocol = "train"
 
 [parameters]
@@ -156,38 +133,27 @@ label_column = "y"
 trees = 5
 max_depth = 3
 bins = 16
+"#,
+            &[
+                data("bank", "customers", &["id", "y", "age", "region"]),
+                data("tax", "taxpayers", &["id", "income"]),
+                bare("stats"),
+            ],
+            &[
+                ("model", "bank"),
+                ("model", "tax"),
+                ("metrics", "bank"),
+                ("metrics", "tax"),
+            ],
+        )
+    });
+    &TEXT
+}
 
-[[parties]]
-name = "bank"
-dataset = "customers"
-columns = ["id", "y", "age", "region"]
-
-[[parties]]
-name = "tax"
-dataset = "taxpayers"
-columns = ["id", "income"]
-
-[[parties]]
-name = "stats"
-
-[[outputs]]
-name = "model"
-receiver = "bank"
-
-[[outputs]]
-name = "model"
-receiver = "tax"
-
-[[outputs]]
-name = "metrics"
-receiver = "bank"
-
-[[outputs]]
-name = "metrics"
-receiver = "tax"
-"#;
-
-const BINNING: &str = r#"
+fn binning_spec() -> &'static str {
+    static TEXT: LazyLock<String> = LazyLock::new(|| {
+        spec_text(
+            r#"
 protocol = "binning"
 
 [parameters]
@@ -196,34 +162,22 @@ dealer = "stats"
 id_column = "id"
 label_column = "y"
 bins = 8
+"#,
+            &[
+                data("bank", "customers", &["id", "y", "age"]),
+                data("tax", "taxpayers", &["id", "income", "sector"]),
+                bare("stats"),
+            ],
+            &[("binning", "bank"), ("binning", "tax"), ("iv", "bank")],
+        )
+    });
+    &TEXT
+}
 
-[[parties]]
-name = "bank"
-dataset = "customers"
-columns = ["id", "y", "age"]
-
-[[parties]]
-name = "tax"
-dataset = "taxpayers"
-columns = ["id", "income", "sector"]
-
-[[parties]]
-name = "stats"
-
-[[outputs]]
-name = "binning"
-receiver = "bank"
-
-[[outputs]]
-name = "binning"
-receiver = "tax"
-
-[[outputs]]
-name = "iv"
-receiver = "bank"
-"#;
-
-const SCORECARD: &str = r#"
+fn scorecard_spec() -> &'static str {
+    static TEXT: LazyLock<String> = LazyLock::new(|| {
+        spec_text(
+            r#"
 protocol = "train"
 
 [parameters]
@@ -233,39 +187,21 @@ dealer = "stats"
 id_column = "id"
 label_column = "y"
 binning = "bins-1"
-
-[[parties]]
-name = "bank"
-dataset = "customers"
-columns = ["id", "y", "age"]
-
-[[parties]]
-name = "tax"
-dataset = "taxpayers"
-columns = ["id", "income"]
-
-[[parties]]
-name = "stats"
-
-[[outputs]]
-name = "model"
-receiver = "bank"
-
-[[outputs]]
-name = "model"
-receiver = "tax"
-
-[[outputs]]
-name = "metrics"
-receiver = "bank"
-
-[[outputs]]
-name = "metrics"
-receiver = "tax"
-"#;
-
-fn parse(text: &str) -> Result<JobSpec, NodeError> {
-    JobSpec::from_toml(Path::new("job.toml"), text, None)
+"#,
+            &[
+                data("bank", "customers", &["id", "y", "age"]),
+                data("tax", "taxpayers", &["id", "income"]),
+                bare("stats"),
+            ],
+            &[
+                ("model", "bank"),
+                ("model", "tax"),
+                ("metrics", "bank"),
+                ("metrics", "tax"),
+            ],
+        )
+    });
+    &TEXT
 }
 
 fn plan(text: &str) -> JobPlan {
@@ -304,169 +240,254 @@ fn line_of(text: &str, key: &str) -> usize {
 #[test]
 fn every_job_types_plan_refuses_out_of_range_parameters_at_both_ends() {
     let table: &[(&str, &str, &str, &str)] = &[
-        (PSI, "min_intersection", "-1", "must be 0 to"),
-        (PSI, "min_intersection", "\"10\"", "must be an integer"),
-        (PSI, "max_peer_items", "0", "must be 1 to"),
-        (PSI, "max_peer_items", "134217728", "must be 1 to"),
+        (psi_spec(), "min_intersection", "-1", "must be 0 to"),
         (
-            PSI,
+            psi_spec(),
+            "min_intersection",
+            "\"10\"",
+            "must be an integer",
+        ),
+        (psi_spec(), "max_peer_items", "0", "must be 1 to"),
+        (psi_spec(), "max_peer_items", "134217728", "must be 1 to"),
+        (
+            psi_spec(),
             "min_intersect",
             "10",
             "take no parameter \"min_intersect\"",
         ),
         (
-            PSI_SUM,
+            psi_sum_spec(),
             "value_column",
             "\"amount\"",
             "does not list value_column",
         ),
-        (PSI_SUM, "min_intersection", "-3", "must be 0 to"),
-        (PSI_SUM, "max_peer_items", "1e9", "must be an integer"),
-        (AGGREGATE, "statistic", "\"median\"", "use count or sum"),
-        (AGGREGATE, "min_group_size", "2", "must be 3 to"),
-        (AGGREGATE, "frac_bits", "60", "must be 0 to 48"),
-        (AGGREGATE, "max_abs", "0", "must be positive"),
-        (AGGREGATE, "bins", "\"0,ten,20\"", "parameter bins"),
+        (psi_sum_spec(), "min_intersection", "-3", "must be 0 to"),
         (
-            AGGREGATE,
+            psi_sum_spec(),
+            "max_peer_items",
+            "1e9",
+            "must be an integer",
+        ),
+        (
+            aggregate_spec(),
+            "statistic",
+            "\"median\"",
+            "use count or sum",
+        ),
+        (aggregate_spec(), "min_group_size", "2", "must be 3 to"),
+        (aggregate_spec(), "frac_bits", "60", "must be 0 to 48"),
+        (aggregate_spec(), "max_abs", "0", "must be positive"),
+        (aggregate_spec(), "bins", "\"0,ten,20\"", "parameter bins"),
+        (
+            aggregate_spec(),
             "open_counts_to_decider",
             "\"yes\"",
             "must be true or false",
         ),
-        (AGGREGATE, "dealer", "\"nobody\"", "names no dataset"),
+        (aggregate_spec(), "dealer", "\"nobody\"", "names no dataset"),
         (
-            AGGREGATE,
+            aggregate_spec(),
             "groupby",
             "\"region\"",
             "take no parameter \"groupby\"",
         ),
-        (TRAIN, "epochs", "0", "must be 1 to 100000"),
-        (TRAIN, "epochs", "100001", "must be 1 to 100000"),
-        (TRAIN, "epochs", "\"20\"", "must be an integer"),
+        (train_spec(), "epochs", "0", "must be 1 to 100000"),
+        (train_spec(), "epochs", "100001", "must be 1 to 100000"),
+        (train_spec(), "epochs", "\"20\"", "must be an integer"),
         (
-            TRAIN,
+            train_spec(),
             "learning_rate",
             "20.0",
             "learning rate must be in (0, 16]",
         ),
-        (TRAIN, "l2", "-1", "L2 strength must be in [0, 16]"),
-        (TRAIN, "frac_bits", "30", "8 to 20 fractional bits"),
-        (TRAIN, "test_fraction", "1.0", "must be between 0 and 1"),
-        (TRAIN, "batch_size", "0", "must be 1 to"),
-        (TRAIN, "task", "\"poisson\"", "use logistic or linear"),
+        (train_spec(), "l2", "-1", "L2 strength must be in [0, 16]"),
+        (train_spec(), "frac_bits", "30", "8 to 20 fractional bits"),
         (
-            TRAIN,
+            train_spec(),
+            "test_fraction",
+            "1.0",
+            "must be between 0 and 1",
+        ),
+        (train_spec(), "batch_size", "0", "must be 1 to"),
+        (
+            train_spec(),
+            "task",
+            "\"poisson\"",
+            "use logistic or linear",
+        ),
+        (
+            train_spec(),
             "sigmoid",
             "\"tanh\"",
             "use fourier or linear or clamped",
         ),
-        (TRAIN, "seed", "-1", "must be 0 to"),
-        (TRAIN, "min_rows", "0", "must be 1 to"),
-        (TRAIN, "contribution", "\"yes\"", "must be true or false"),
-        (TRAIN, "label_column", "\"id\"", "not the id column"),
-        (TRAIN, "label_holder", "\"stats\"", "two different parties"),
-        (TRAIN, "epoch", "5", "take no parameter \"epoch\""),
+        (train_spec(), "seed", "-1", "must be 0 to"),
+        (train_spec(), "min_rows", "0", "must be 1 to"),
         (
-            TRAIN,
+            train_spec(),
+            "contribution",
+            "\"yes\"",
+            "must be true or false",
+        ),
+        (train_spec(), "label_column", "\"id\"", "not the id column"),
+        (
+            train_spec(),
+            "label_holder",
+            "\"stats\"",
+            "two different parties",
+        ),
+        (train_spec(), "epoch", "5", "take no parameter \"epoch\""),
+        (
+            train_spec(),
             "algorithm",
             "\"forest\"",
             "use linear or gbdt or scorecard",
         ),
-        (TREES, "trees", "0", "must be 1 to 10000"),
-        (TREES, "trees", "10001", "must be 1 to 10000"),
-        (TREES, "max_depth", "0", "must be 1 to 10"),
-        (TREES, "max_depth", "11", "must be 1 to 10"),
-        (TREES, "bins", "1", "must be 2 to 1024"),
-        (TREES, "bins", "5000", "must be 2 to 1024"),
-        (TREES, "learning_rate", "0", "must be in (0, 1]"),
-        (TREES, "learning_rate", "1.5", "must be in (0, 1]"),
-        (TREES, "lambda", "0", "must be 1/64 to 10^4"),
-        (TREES, "gamma", "-1", "must be 0 to 10^6"),
-        (TREES, "min_child_weight", "1e7", "must be 0 to 10^6"),
-        (TREES, "subsample", "0", "must be in (0, 1]"),
-        (TREES, "frac_bits", "30", "must be 12 to 20"),
-        (TREES, "early_stopping", "0", "must be 1 to"),
+        (trees_spec(), "trees", "0", "must be 1 to 10000"),
+        (trees_spec(), "trees", "10001", "must be 1 to 10000"),
+        (trees_spec(), "max_depth", "0", "must be 1 to 10"),
+        (trees_spec(), "max_depth", "11", "must be 1 to 10"),
+        (trees_spec(), "bins", "1", "must be 2 to 1024"),
+        (trees_spec(), "bins", "5000", "must be 2 to 1024"),
+        (trees_spec(), "learning_rate", "0", "must be in (0, 1]"),
+        (trees_spec(), "learning_rate", "1.5", "must be in (0, 1]"),
+        (trees_spec(), "lambda", "0", "must be 1/64 to 10^4"),
+        (trees_spec(), "gamma", "-1", "must be 0 to 10^6"),
+        (trees_spec(), "min_child_weight", "1e7", "must be 0 to 10^6"),
+        (trees_spec(), "subsample", "0", "must be in (0, 1]"),
+        (trees_spec(), "frac_bits", "30", "must be 12 to 20"),
+        (trees_spec(), "early_stopping", "0", "must be 1 to"),
         (
-            TREES,
+            trees_spec(),
             "validation_fraction",
             "0.2",
             "goes with early_stopping",
         ),
-        (TREES, "test_fraction", "0", "must be between 0 and 1"),
-        (TREES, "task", "\"poisson\"", "use logistic or linear"),
         (
-            TREES,
+            trees_spec(),
+            "test_fraction",
+            "0",
+            "must be between 0 and 1",
+        ),
+        (
+            trees_spec(),
+            "task",
+            "\"poisson\"",
+            "use logistic or linear",
+        ),
+        (
+            trees_spec(),
             "categorical",
             "\"sector\"",
             "no data party lists column",
         ),
-        (TREES, "epochs", "5", "take no parameter \"epochs\""),
-        (TREES, "label_holder", "\"stats\"", "two different parties"),
-        (BINNING, "bins", "1", "must be 2 to 1024"),
-        (BINNING, "bins", "1025", "must be 2 to 1024"),
+        (trees_spec(), "epochs", "5", "take no parameter \"epochs\""),
         (
-            BINNING,
+            trees_spec(),
+            "label_holder",
+            "\"stats\"",
+            "two different parties",
+        ),
+        (binning_spec(), "bins", "1", "must be 2 to 1024"),
+        (binning_spec(), "bins", "1025", "must be 2 to 1024"),
+        (
+            binning_spec(),
             "mode",
             "\"open\"",
             "use default or strict or owner-transform",
         ),
         (
-            BINNING,
+            binning_spec(),
             "method",
             "\"kmeans\"",
             "use quantile or equal-width",
         ),
-        (BINNING, "min_share", "0.5", "must be 0 to 0.5"),
-        (BINNING, "max_categories", "0", "must be 1 to 65535"),
-        (BINNING, "max_categories", "70000", "must be 1 to 65535"),
-        (BINNING, "min_events", "-1", "must be 0 to"),
-        (BINNING, "frac_bits", "4", "must be 8 to 20"),
+        (binning_spec(), "min_share", "0.5", "must be 0 to 0.5"),
+        (binning_spec(), "max_categories", "0", "must be 1 to 65535"),
         (
-            BINNING,
+            binning_spec(),
+            "max_categories",
+            "70000",
+            "must be 1 to 65535",
+        ),
+        (binning_spec(), "min_events", "-1", "must be 0 to"),
+        (binning_spec(), "frac_bits", "4", "must be 8 to 20"),
+        (
+            binning_spec(),
             "test_fraction",
             "1",
             "must be at least 0 and below 1",
         ),
-        (BINNING, "monotone", "\"yes\"", "must be true or false"),
-        (BINNING, "trees", "5", "take no parameter \"trees\""),
         (
-            BINNING,
+            binning_spec(),
+            "monotone",
+            "\"yes\"",
+            "must be true or false",
+        ),
+        (binning_spec(), "trees", "5", "take no parameter \"trees\""),
+        (
+            binning_spec(),
             "dealer",
             "\"tax\"",
             "is the dealer, which reads no data",
         ),
-        (SCORECARD, "binning", "\"../bins\"", "is not a job id"),
-        (SCORECARD, "epochs", "0", "must be 1 to 100000"),
-        (SCORECARD, "epochs", "100001", "must be 1 to 100000"),
-        (SCORECARD, "min_iv", "-0.1", "must be 0 or more"),
-        (SCORECARD, "pdo", "0", "must be in (0, 10^4]"),
-        (SCORECARD, "base_odds", "-50", "must be positive"),
-        (SCORECARD, "sigmoid", "\"fourier\"", "use linear or clamped"),
-        (SCORECARD, "learning_rate", "20", "must be in (0, 16]"),
-        (SCORECARD, "trees", "5", "take no parameter \"trees\""),
         (
-            PREDICT,
+            scorecard_spec(),
+            "binning",
+            "\"../bins\"",
+            "is not a job id",
+        ),
+        (scorecard_spec(), "epochs", "0", "must be 1 to 100000"),
+        (scorecard_spec(), "epochs", "100001", "must be 1 to 100000"),
+        (scorecard_spec(), "min_iv", "-0.1", "must be 0 or more"),
+        (scorecard_spec(), "pdo", "0", "must be in (0, 10^4]"),
+        (scorecard_spec(), "base_odds", "-50", "must be positive"),
+        (
+            scorecard_spec(),
+            "sigmoid",
+            "\"fourier\"",
+            "use linear or clamped",
+        ),
+        (
+            scorecard_spec(),
+            "learning_rate",
+            "20",
+            "must be in (0, 16]",
+        ),
+        (
+            scorecard_spec(),
+            "trees",
+            "5",
+            "take no parameter \"trees\"",
+        ),
+        (
+            predict_spec(),
             "algorithm",
             "\"forest\"",
             "use linear or gbdt or scorecard",
         ),
-        (PREDICT, "algorithm", "\"gbdt\"", "scored with a dealer"),
         (
-            PREDICT,
+            predict_spec(),
+            "algorithm",
+            "\"gbdt\"",
+            "scored with a dealer",
+        ),
+        (
+            predict_spec(),
             "dealer",
             "\"tax\"",
             "is the dealer, which reads no data",
         ),
-        (PREDICT, "model", "\"../train\"", "is not a job id"),
-        (PREDICT, "min_group_size", "-1", "must be 0 to"),
+        (predict_spec(), "model", "\"../train\"", "is not a job id"),
+        (predict_spec(), "min_group_size", "-1", "must be 0 to"),
         (
-            PREDICT,
+            predict_spec(),
             "label_holder",
             "\"tax\"",
             "only the label holder (tax)",
         ),
         (
-            PREDICT,
+            predict_spec(),
             "label_holder",
             "\"nobody\"",
             "is not a party of the job",
@@ -506,7 +527,7 @@ fn every_job_types_plan_refuses_out_of_range_parameters_at_both_ends() {
 
 #[test]
 fn refusals_about_one_parameter_name_its_line() {
-    let text = with_param(TRAIN, "epochs", "0");
+    let text = with_param(train_spec(), "epochs", "0");
     let message = parse(&text).unwrap_err().to_string();
     assert_eq!(
         message,
@@ -515,7 +536,7 @@ fn refusals_about_one_parameter_name_its_line() {
             line_of(&text, "epochs")
         )
     );
-    let message = parse(&with_param(PSI, "min_intersect", "3"))
+    let message = parse(&with_param(psi_spec(), "min_intersect", "3"))
         .unwrap_err()
         .to_string();
     assert!(
@@ -530,7 +551,7 @@ fn a_histogram_of_a_hundred_thousand_categories_and_sixty_thousand_edges_is_refu
     let edges: Vec<String> = (0..60_000).map(|e| e.to_string()).collect();
     let text = with_param(
         &with_param(
-            AGGREGATE,
+            aggregate_spec(),
             "categories",
             &format!("{:?}", categories.join(",")),
         ),
@@ -550,7 +571,7 @@ fn a_histogram_of_a_hundred_thousand_categories_and_sixty_thousand_edges_is_refu
         crate::bounds::printable(&message, 200)
     );
     // The same at a peer that gets it as JSON.
-    let mut json = parse(AGGREGATE).unwrap();
+    let mut json = parse(aggregate_spec()).unwrap();
     json.parameters
         .insert("categories".into(), Param::Text(categories.join(",")));
     json.parameters
@@ -560,7 +581,9 @@ fn a_histogram_of_a_hundred_thousand_categories_and_sixty_thousand_edges_is_refu
 
 #[test]
 fn psi_plans_reveal_what_the_spec_declares_or_are_refused() {
-    let JobPlan::Psi(p) = plan(PSI) else { panic!() };
+    let JobPlan::Psi(p) = plan(psi_spec()) else {
+        panic!()
+    };
     assert_eq!(
         (p.mode, p.reveal, p.min_intersection),
         (Mode::Intersection, Reveal::Receiver, 10)
@@ -568,13 +591,13 @@ fn psi_plans_reveal_what_the_spec_declares_or_are_refused() {
     assert_eq!(p.job(1).min_intersection, 10);
     assert_eq!(p.receives(), vec![set(&["intersection"]), set(&[])]);
     // The sender learns the intersection only when the spec declares it.
-    let both = format!("{PSI}\n[[outputs]]\nname = \"intersection\"\nreceiver = \"tax\"\n");
+    let both = spec_text(psi_spec(), &[], &[("intersection", "tax")]);
     let JobPlan::Psi(p) = plan(&both) else {
         panic!()
     };
     assert_eq!(p.reveal, Reveal::Both);
     // The receiver always learns it: a spec that hides it is refused.
-    let m = parse(&PSI.replace("receiver = \"bank\"", "receiver = \"tax\""))
+    let m = parse(&psi_spec().replace("receiver = \"bank\"", "receiver = \"tax\""))
         .unwrap_err()
         .to_string();
     assert!(
@@ -583,14 +606,15 @@ fn psi_plans_reveal_what_the_spec_declares_or_are_refused() {
     );
     // A join reveals to both.
     let m = parse(
-        &PSI.replace("psi-intersection", "psi-join")
+        &psi_spec()
+            .replace("psi-intersection", "psi-join")
             .replace("\"intersection\"", "\"alignment\""),
     )
     .unwrap_err()
     .to_string();
     assert!(m.contains("reveals the alignment to both"), "{m}");
     // psi-sum: the sum to the sender only, the count to both.
-    let JobPlan::PsiSum(p) = plan(PSI_SUM) else {
+    let JobPlan::PsiSum(p) = plan(psi_sum_spec()) else {
         panic!()
     };
     assert_eq!(
@@ -598,17 +622,15 @@ fn psi_plans_reveal_what_the_spec_declares_or_are_refused() {
         vec![set(&["cardinality"]), set(&["cardinality", "sum"])]
     );
     assert_eq!(p.job().mode, Mode::IntersectionSum);
-    let m = parse(&format!(
-        "{PSI_SUM}\n[[outputs]]\nname = \"sum\"\nreceiver = \"bank\"\n"
-    ))
-    .unwrap_err()
-    .to_string();
+    let m = parse(&spec_text(psi_sum_spec(), &[], &[("sum", "bank")]))
+        .unwrap_err()
+        .to_string();
     assert!(m.contains("learns the sum and bank never does"), "{m}");
 }
 
 #[test]
 fn training_plans_reveal_the_model_to_every_data_party_and_the_metrics_as_declared() {
-    let JobPlan::Train(p) = plan(TRAIN) else {
+    let JobPlan::Train(p) = plan(train_spec()) else {
         panic!()
     };
     assert_eq!(
@@ -625,12 +647,12 @@ fn training_plans_reveal_the_model_to_every_data_party_and_the_metrics_as_declar
     assert_eq!(job.spec.params, p.params);
 
     // Every data party learns its weights: the spec declares them.
-    let m = parse(&TRAIN.replace("[[outputs]]\nname = \"model\"\nreceiver = \"tax\"\n", ""))
+    let m = parse(&train_spec().replace("[[outputs]]\nname = \"model\"\nreceiver = \"tax\"\n", ""))
         .unwrap_err()
         .to_string();
     assert!(m.contains("declare output \"model\" for tax"), "{m}");
     // The label holder computes the metrics: it cannot be left out.
-    let m = parse(&TRAIN.replace(
+    let m = parse(&train_spec().replace(
         "name = \"metrics\"\nreceiver = \"bank\"",
         "name = \"metrics\"\nreceiver = \"tax\"",
     ))
@@ -638,18 +660,16 @@ fn training_plans_reveal_the_model_to_every_data_party_and_the_metrics_as_declar
     .to_string();
     assert!(m.contains("declare output \"metrics\" for bank too"), "{m}");
     // The dealer receives nothing, and no model share exists.
-    let m = parse(&format!(
-        "{TRAIN}\n[[outputs]]\nname = \"metrics\"\nreceiver = \"stats\"\n"
-    ))
-    .unwrap_err()
-    .to_string();
+    let m = parse(&spec_text(train_spec(), &[], &[("metrics", "stats")]))
+        .unwrap_err()
+        .to_string();
     assert!(m.contains("stats is the dealer"), "{m}");
-    let m = parse(&TRAIN.replace("name = \"metrics\"", "name = \"model-share\""))
+    let m = parse(&train_spec().replace("name = \"metrics\"", "name = \"model-share\""))
         .unwrap_err()
         .to_string();
     assert!(m.contains("no output \"model-share\""), "{m}");
     // Metrics to nobody: no held-out scoring, and then no report.
-    let quiet = TRAIN.replace("[[outputs]]\nname = \"metrics\"\nreceiver = \"bank\"\n", "");
+    let quiet = train_spec().replace("[[outputs]]\nname = \"metrics\"\nreceiver = \"bank\"\n", "");
     let JobPlan::Train(p) = plan(&quiet) else {
         panic!()
     };
@@ -662,7 +682,7 @@ fn training_plans_reveal_the_model_to_every_data_party_and_the_metrics_as_declar
         "{m}"
     );
     // A fifth feature holder is one too many.
-    let mut many = TRAIN.to_string();
+    let mut many = train_spec().to_string();
     for i in 0..4 {
         many.push_str(&format!(
             "\n[[parties]]\nname = \"f{i}\"\ndataset = \"d\"\ncolumns = [\"id\", \"x\"]\n\n[[outputs]]\nname = \"model\"\nreceiver = \"f{i}\"\n"
@@ -678,7 +698,7 @@ fn training_plans_reveal_the_model_to_every_data_party_and_the_metrics_as_declar
 #[test]
 fn tree_binning_and_scorecard_plans_reveal_what_their_protocols_do() {
     // Trees: the model and the metrics to every data party.
-    let JobPlan::Trees(p) = plan(TREES) else {
+    let JobPlan::Trees(p) = plan(trees_spec()) else {
         panic!()
     };
     let both = set(&["model", "metrics"]);
@@ -690,65 +710,65 @@ fn tree_binning_and_scorecard_plans_reveal_what_their_protocols_do() {
     let job = p.tree_job();
     assert_eq!(job.spec.parties[2].name, "stats");
     assert_eq!(job.roles.dealer, Some(2));
-    let m = parse(&TREES.replace("[[outputs]]\nname = \"metrics\"\nreceiver = \"tax\"\n", ""))
-        .unwrap_err()
-        .to_string();
+    let m =
+        parse(&trees_spec().replace("[[outputs]]\nname = \"metrics\"\nreceiver = \"tax\"\n", ""))
+            .unwrap_err()
+            .to_string();
     assert!(
         m.contains("reveals the metrics to tax: the job must declare output \"metrics\""),
         "{m}"
     );
-    let m = parse(&format!(
-        "{TREES}\n[[outputs]]\nname = \"model\"\nreceiver = \"stats\"\n"
-    ))
-    .unwrap_err()
-    .to_string();
+    let m = parse(&spec_text(trees_spec(), &[], &[("model", "stats")]))
+        .unwrap_err()
+        .to_string();
     assert!(m.contains("stats is the dealer"), "{m}");
-    let l = plan(TREES).leaks();
+    let l = plan(trees_spec()).leaks();
     assert_eq!(l.correlations, Correlations::Dealer("stats".into()));
     assert_eq!((l.bins, l.instance_space), (16, false));
     // Early stopping takes its validation share.
-    let JobPlan::Trees(p) = plan(&with_param(TREES, "early_stopping", "3")) else {
+    let JobPlan::Trees(p) = plan(&with_param(trees_spec(), "early_stopping", "3")) else {
         panic!()
     };
     assert_eq!(p.params.early_stopping.unwrap().patience, 3);
 
     // Binning: the binning file to every data party, the IV report where
     // declared; the mode and the bins for policy.
-    let JobPlan::Binning(p) = plan(BINNING) else {
+    let JobPlan::Binning(p) = plan(binning_spec()) else {
         panic!()
     };
     assert_eq!(
         p.receives(),
         vec![set(&["binning", "iv"]), set(&["binning"]), set(&[])]
     );
-    let l = plan(&with_param(BINNING, "mode", "\"owner-transform\"")).leaks();
+    let l = plan(&with_param(binning_spec(), "mode", "\"owner-transform\"")).leaks();
     assert_eq!(
         l.binning_mode,
         Some(indomain_learn::woe::Mode::OwnerTransform)
     );
     assert_eq!((l.bins, l.categories), (8, 256));
-    let m = parse(&BINNING.replace("[[outputs]]\nname = \"binning\"\nreceiver = \"tax\"\n", ""))
-        .unwrap_err()
-        .to_string();
+    let m =
+        parse(&binning_spec().replace("[[outputs]]\nname = \"binning\"\nreceiver = \"tax\"\n", ""))
+            .unwrap_err()
+            .to_string();
     assert!(
         m.contains("reveals the binning to tax: the job must declare output \"binning\""),
         "{m}"
     );
     // Monotone merging needs the WOE's order, which strict hides.
-    let strict = with_param(BINNING, "mode", "\"strict\"");
+    let strict = with_param(binning_spec(), "mode", "\"strict\"");
     let m = parse(&with_param(&strict, "monotone", "true"))
         .unwrap_err()
         .to_string();
     assert!(m.contains("monotone merging"), "{m}");
 
     // Scorecards: as trees, plus the binning job they read.
-    let JobPlan::Scorecard(p) = plan(SCORECARD) else {
+    let JobPlan::Scorecard(p) = plan(scorecard_spec()) else {
         panic!()
     };
     assert_eq!(p.receives(), vec![both.clone(), both, set(&[])]);
     assert_eq!((p.binning.as_str(), p.params.epochs), ("bins-1", 20));
-    assert_eq!(plan(SCORECARD).leaks().epochs, 20);
-    let m = parse(&SCORECARD.replace("binning = \"bins-1\"\n", ""))
+    assert_eq!(plan(scorecard_spec()).leaks().epochs, 20);
+    let m = parse(&scorecard_spec().replace("binning = \"bins-1\"\n", ""))
         .unwrap_err()
         .to_string();
     assert!(m.contains("parameter binning"), "{m}");
@@ -756,7 +776,7 @@ fn tree_binning_and_scorecard_plans_reveal_what_their_protocols_do() {
     // Scoring with trees or a scorecard: a dealer that receives nothing.
     let scoring = with_param(
         &with_param(
-            &with_param(PREDICT, "algorithm", "\"gbdt\""),
+            &with_param(predict_spec(), "algorithm", "\"gbdt\""),
             "dealer",
             "\"stats\"",
         ),
@@ -790,20 +810,22 @@ fn tree_binning_and_scorecard_plans_reveal_what_their_protocols_do() {
 
 #[test]
 fn statistics_and_scoring_plans_state_their_receivers() {
-    let JobPlan::Aggregate(p) = plan(AGGREGATE) else {
+    let JobPlan::Aggregate(p) = plan(aggregate_spec()) else {
         panic!()
     };
     assert_eq!(p.decision, CountDecision::Compared { dealer: 2 });
     assert_eq!(p.receives(), vec![set(&["statistics"]), set(&[]), set(&[])]);
     assert_eq!(p.job.columns, vec!["income".to_string()]);
-    let m = parse(&format!(
-        "{AGGREGATE}\n[[outputs]]\nname = \"statistics\"\nreceiver = \"stats\"\n"
+    let m = parse(&spec_text(
+        aggregate_spec(),
+        &[],
+        &[("statistics", "stats")],
     ))
     .unwrap_err()
     .to_string();
     assert!(m.contains("\"stats\" is the dealer"), "{m}");
     // 2..16 parties, the protocol's own limit.
-    let mut many = AGGREGATE.to_string();
+    let mut many = aggregate_spec().to_string();
     for i in 0..14 {
         many.push_str(&format!(
             "\n[[parties]]\nname = \"p{i}\"\ndataset = \"d\"\ncolumns = [\"region\", \"income\"]\n"
@@ -812,45 +834,46 @@ fn statistics_and_scoring_plans_state_their_receivers() {
     let m = parse(&many).unwrap_err().to_string();
     assert!(m.contains("aggregate takes 2..=16 parties"), "{m}");
 
-    let JobPlan::Predict(p) = plan(PREDICT) else {
+    let JobPlan::Predict(p) = plan(predict_spec()) else {
         panic!()
     };
     assert_eq!(
         (p.receiver, p.min_rows, p.model.as_str()),
         (0, 5, "credit-1")
     );
-    let m = parse(&format!(
-        "{PREDICT}\n[[outputs]]\nname = \"predictions\"\nreceiver = \"tax\"\n"
-    ))
-    .unwrap_err()
-    .to_string();
+    let m = parse(&spec_text(predict_spec(), &[], &[("predictions", "tax")]))
+        .unwrap_err()
+        .to_string();
     assert!(m.contains("exactly one party"), "{m}");
 }
 
 #[test]
 fn leak_profiles_name_what_policy_rules_on() {
-    let l = plan(AGGREGATE).leaks();
+    let l = plan(aggregate_spec()).leaks();
     assert_eq!(l.correlations, Correlations::Dealer("stats".into()));
     assert_eq!((l.categories, l.bins, l.counts_opened_to), (2, 4, None));
-    let opened = AGGREGATE
+    let opened = aggregate_spec()
         .replace("dealer = \"stats\"", "open_counts_to_decider = true")
         .replace("[[parties]]\nname = \"stats\"\n", "");
     let l = plan(&opened).leaks();
     assert_eq!(l.correlations, Correlations::None);
     assert_eq!(l.counts_opened_to.as_deref(), Some("bank"));
-    let l = plan(&with_param(TRAIN, "contribution", "true")).leaks();
+    let l = plan(&with_param(train_spec(), "contribution", "true")).leaks();
     assert_eq!(l.correlations, Correlations::Dealer("stats".into()));
     assert!(l.contribution);
     assert_eq!(l.epochs, 10);
-    let l = plan(&with_param(PSI, "max_peer_items", "1000")).leaks();
+    let l = plan(&with_param(psi_spec(), "max_peer_items", "1000")).leaks();
     assert_eq!(l.peer_items, 1000);
-    assert_eq!(plan(PREDICT).leaks().correlations, Correlations::None);
+    assert_eq!(
+        plan(predict_spec()).leaks().correlations,
+        Correlations::None
+    );
 }
 
 #[test]
 fn dp_parameters_are_checked_before_any_party_accepts() {
     // With a dealer: decided by comparison, on noisy counts.
-    let dp = with_param(AGGREGATE, "dp_epsilon", "1.0");
+    let dp = with_param(aggregate_spec(), "dp_epsilon", "1.0");
     let JobPlan::Aggregate(p) = plan(&dp) else {
         panic!()
     };
@@ -878,7 +901,7 @@ fn dp_parameters_are_checked_before_any_party_accepts() {
         m
     };
     for bad in ["0", "-1.0", "nan", "inf", "\"one\""] {
-        let text = with_param(AGGREGATE, "dp_epsilon", bad);
+        let text = with_param(aggregate_spec(), "dp_epsilon", bad);
         let m = refused(&text, "dp_epsilon");
         assert!(
             m.starts_with(&format!("job.toml:{}:", line_of(&text, "dp_epsilon"))),
@@ -890,7 +913,7 @@ fn dp_parameters_are_checked_before_any_party_accepts() {
         "give a number in (0, 1)",
     );
     refused(
-        &with_param(AGGREGATE, "clip", "\"0,1\""),
+        &with_param(aggregate_spec(), "clip", "\"0,1\""),
         "with dp_epsilon only",
     );
     refused(&with_param(&dp, "clip", "\"5,1\""), "finite bounds LO < HI");
@@ -918,7 +941,7 @@ fn dp_parameters_are_checked_before_any_party_accepts() {
 
 #[test]
 fn training_takes_early_stopping_in_place_of_the_convergence_test() {
-    let JobPlan::Train(t) = plan(&with_param(TRAIN, "early_stopping", "3")) else {
+    let JobPlan::Train(t) = plan(&with_param(train_spec(), "early_stopping", "3")) else {
         panic!("not a training plan");
     };
     assert_eq!(
@@ -930,7 +953,7 @@ fn training_takes_early_stopping_in_place_of_the_convergence_test() {
     );
     assert_eq!(t.params.convergence, None);
     let with_fraction = with_param(
-        &with_param(TRAIN, "early_stopping", "5"),
+        &with_param(train_spec(), "early_stopping", "5"),
         "validation_fraction",
         "0.3",
     );
@@ -942,16 +965,16 @@ fn training_takes_early_stopping_in_place_of_the_convergence_test() {
         Some(0.3)
     );
     // Without it, the convergence test as before.
-    let JobPlan::Train(t) = plan(TRAIN) else {
+    let JobPlan::Train(t) = plan(train_spec()) else {
         panic!("not a training plan");
     };
     assert_eq!(t.params.early_stopping, None);
     assert!(t.params.convergence.is_some());
     // A patience of 0, or together with convergence = true, is refused.
     for bad in [
-        with_param(TRAIN, "early_stopping", "0"),
+        with_param(train_spec(), "early_stopping", "0"),
         with_param(
-            &with_param(TRAIN, "early_stopping", "3"),
+            &with_param(train_spec(), "early_stopping", "3"),
             "convergence",
             "true",
         ),
@@ -974,9 +997,9 @@ fn two_party(text: &str) -> String {
 #[test]
 fn tree_binning_scorecard_and_scoring_plans_take_two_party_correlations() {
     for (name, text) in [
-        ("trees", TREES),
-        ("binning", BINNING),
-        ("scorecard", SCORECARD),
+        ("trees", trees_spec()),
+        ("binning", binning_spec()),
+        ("scorecard", scorecard_spec()),
     ] {
         let alone = two_party(text);
         let p = plan(&alone);
@@ -1017,7 +1040,7 @@ fn tree_binning_scorecard_and_scoring_plans_take_two_party_correlations() {
     for algorithm in ["gbdt", "scorecard"] {
         let text = with_param(
             &with_param(
-                &with_param(PREDICT, "algorithm", &format!("\"{algorithm}\"")),
+                &with_param(predict_spec(), "algorithm", &format!("\"{algorithm}\"")),
                 "correlations",
                 "\"two-party\"",
             ),
@@ -1037,7 +1060,7 @@ fn tree_binning_scorecard_and_scoring_plans_take_two_party_correlations() {
             "{message}"
         );
     }
-    let linear = with_param(PREDICT, "correlations", "\"two-party\"");
+    let linear = with_param(predict_spec(), "correlations", "\"two-party\"");
     let message = parse(&linear).unwrap_err().to_string();
     assert!(message.contains("drop parameter correlations"), "{message}");
 }

@@ -2,12 +2,14 @@
 //! two-party correlations: parameters parsed and bounded, outputs as the
 //! protocol reveals them, leak profiles for policy.
 
-use crate::NodeError;
-use crate::jobspec::JobSpec;
+use crate::plan::test_specs::{bare, data, parse, spec_text};
 use crate::plan::{Correlations, JobPlan};
-use std::path::Path;
+use std::sync::LazyLock;
 
-const HORIZONTAL: &str = r#"
+fn horizontal_spec() -> &'static str {
+    static TEXT: LazyLock<String> = LazyLock::new(|| {
+        spec_text(
+            r#"
 protocol = "train"
 
 [parameters]
@@ -19,38 +21,27 @@ rounds = 5
 epochs = 4
 dp_epsilon = 2.0
 clip_norm = 0.5
+"#,
+            &[
+                data("bank", "customers", &["id", "y", "age", "income"]),
+                data("shop", "clients", &["id", "y", "age", "income"]),
+                bare("hub"),
+            ],
+            &[
+                ("model", "bank"),
+                ("model", "shop"),
+                ("model", "hub"),
+                ("metrics", "shop"),
+            ],
+        )
+    });
+    &TEXT
+}
 
-[[parties]]
-name = "bank"
-dataset = "customers"
-columns = ["id", "y", "age", "income"]
-
-[[parties]]
-name = "shop"
-dataset = "clients"
-columns = ["id", "y", "age", "income"]
-
-[[parties]]
-name = "hub"
-
-[[outputs]]
-name = "model"
-receiver = "bank"
-
-[[outputs]]
-name = "model"
-receiver = "shop"
-
-[[outputs]]
-name = "model"
-receiver = "hub"
-
-[[outputs]]
-name = "metrics"
-receiver = "shop"
-"#;
-
-const TWO_PARTY: &str = r#"
+fn two_party_spec() -> &'static str {
+    static TEXT: LazyLock<String> = LazyLock::new(|| {
+        spec_text(
+            r#"
 protocol = "train"
 
 [parameters]
@@ -59,28 +50,15 @@ correlations = "two-party"
 id_column = "id"
 label_column = "y"
 sigmoid = "clamped"
-
-[[parties]]
-name = "bank"
-dataset = "customers"
-columns = ["id", "y", "age"]
-
-[[parties]]
-name = "tax"
-dataset = "taxpayers"
-columns = ["id", "income"]
-
-[[outputs]]
-name = "model"
-receiver = "bank"
-
-[[outputs]]
-name = "model"
-receiver = "tax"
-"#;
-
-fn parse(text: &str) -> Result<JobSpec, NodeError> {
-    JobSpec::from_toml(Path::new("job.toml"), text, None)
+"#,
+            &[
+                data("bank", "customers", &["id", "y", "age"]),
+                data("tax", "taxpayers", &["id", "income"]),
+            ],
+            &[("model", "bank"), ("model", "tax")],
+        )
+    });
+    &TEXT
 }
 
 /// `text` with its line starting `old` replaced by `new` (removed if empty).
@@ -97,7 +75,7 @@ fn edit(text: &str, old: &str, new: &str) -> String {
 
 #[test]
 fn a_horizontal_plan_parses_its_parameters_and_spends_the_rho_of_its_calibration() {
-    let JobPlan::Horizontal(plan) = parse(HORIZONTAL).unwrap().plan().unwrap() else {
+    let JobPlan::Horizontal(plan) = parse(horizontal_spec()).unwrap().plan().unwrap() else {
         panic!("not a horizontal plan");
     };
     assert_eq!(plan.server, 2);
@@ -121,7 +99,7 @@ fn a_horizontal_plan_parses_its_parameters_and_spends_the_rho_of_its_calibration
     assert_eq!(job.spec.mode, "horizontal");
     assert_eq!(job.spec.horizontal.unwrap().dp, Some(dp));
     // Without DP: no ρ.
-    let plain = edit(&edit(HORIZONTAL, "dp_epsilon", ""), "clip_norm", "");
+    let plain = edit(&edit(horizontal_spec(), "dp_epsilon", ""), "clip_norm", "");
     assert_eq!(parse(&plain).unwrap().plan().unwrap().leaks().dp_rho, None);
 }
 
@@ -170,12 +148,12 @@ fn a_horizontal_plan_refuses_bad_parameters_before_anyone_accepts() {
         ("rounds", "dealer = \"hub\"", "take no parameter \"dealer\""),
     ];
     for &(old, new, expected) in table {
-        let text = edit(HORIZONTAL, old, new);
+        let text = edit(horizontal_spec(), old, new);
         let message = parse(&text).unwrap_err().to_string();
         assert!(message.contains(expected), "{old} -> {new}: {message}");
     }
     // A client whose columns differ from the others'.
-    let text = HORIZONTAL.replacen(
+    let text = horizontal_spec().replacen(
         "columns = [\"id\", \"y\", \"age\", \"income\"]",
         "columns = [\"id\", \"y\", \"income\", \"age\"]",
         1,
@@ -186,17 +164,17 @@ fn a_horizontal_plan_refuses_bad_parameters_before_anyone_accepts() {
         "{message}"
     );
     // The server receives the model (it computes it) and no metrics.
-    let text = HORIZONTAL.replace("[[outputs]]\nname = \"model\"\nreceiver = \"hub\"\n", "");
+    let text = horizontal_spec().replace("[[outputs]]\nname = \"model\"\nreceiver = \"hub\"\n", "");
     let message = parse(&text).unwrap_err().to_string();
     assert!(message.contains("reveals the model to hub"), "{message}");
-    let text = format!("{HORIZONTAL}\n[[outputs]]\nname = \"metrics\"\nreceiver = \"hub\"\n");
+    let text = spec_text(horizontal_spec(), &[], &[("metrics", "hub")]);
     let message = parse(&text).unwrap_err().to_string();
     assert!(message.contains("hub is the server"), "{message}");
 }
 
 #[test]
 fn a_two_party_plan_has_no_dealer_and_is_refused_where_the_library_refuses_it() {
-    let spec = parse(TWO_PARTY).unwrap();
+    let spec = parse(two_party_spec()).unwrap();
     let JobPlan::Train(plan) = spec.plan().unwrap() else {
         panic!("not a training plan");
     };
@@ -227,18 +205,23 @@ fn a_two_party_plan_has_no_dealer_and_is_refused_where_the_library_refuses_it() 
             "use vertical or horizontal",
         ),
     ] {
-        let text = edit(TWO_PARTY, old, new);
+        let text = edit(two_party_spec(), old, new);
         let message = parse(&text).unwrap_err().to_string();
         assert!(message.contains(expected), "{old} -> {new}: {message}");
     }
     // Linear regression, and logistic regression with the default Fourier
     // sigmoid (two-party trigonometric masks), plan as the library runs them.
     for line in ["task = \"linear\"", "", "sigmoid = \"fourier\""] {
-        assert!(parse(&edit(TWO_PARTY, "sigmoid", line)).is_ok(), "{line}");
+        assert!(
+            parse(&edit(two_party_spec(), "sigmoid", line)).is_ok(),
+            "{line}"
+        );
     }
     // Three parties with two-party correlations.
-    let three = format!(
-        "{TWO_PARTY}\n[[parties]]\nname = \"third\"\ndataset = \"d\"\ncolumns = [\"id\", \"x\"]\n\n[[outputs]]\nname = \"model\"\nreceiver = \"third\"\n"
+    let three = spec_text(
+        two_party_spec(),
+        &[data("third", "d", &["id", "x"])],
+        &[("model", "third")],
     );
     let message = parse(&three).unwrap_err().to_string();
     assert!(message.contains("exactly two parties"), "{message}");
