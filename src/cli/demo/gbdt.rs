@@ -69,16 +69,14 @@ fn spec(sites: &Sites, seed: u64) -> String {
          [parameters]\nalgorithm = \"gbdt\"\nlabel_holder = \"{bank}\"\ndealer = \"{dealer}\"\n\
          id_column = \"id\"\nlabel_column = \"default\"\ntask = \"logistic\"\n\
          trees = {TREES}\nmax_depth = {MAX_DEPTH}\nbins = {BINS}\nseed = {seed}\n\
-         min_group_size = {min_rows}\n\n\
-         [[parties]]\nname = \"{bank}\"\ndataset = \"credit\"\n\
-         columns = [\"id\", \"default\", \"age\", \"balance\", \"card_utilisation\"]\n\n\
-         [[parties]]\nname = \"{tax}\"\ndataset = \"credit\"\n\
-         columns = [\"id\", \"income\", \"tax_arrears\", \"late_filings\"]\n\n\
-         [[parties]]\nname = \"{dealer}\"\n\n\
-         [[outputs]]\nname = \"model\"\nreceiver = \"{bank}\"\n\n\
-         [[outputs]]\nname = \"model\"\nreceiver = \"{tax}\"\n\n\
-         [[outputs]]\nname = \"metrics\"\nreceiver = \"{bank}\"\n\n\
-         [[outputs]]\nname = \"metrics\"\nreceiver = \"{tax}\"\n"
+         min_group_size = {min_rows}\n{}{}",
+        super::risk::parties(sites, true),
+        super::risk::outputs(&[
+            ("model", bank),
+            ("model", tax),
+            ("metrics", bank),
+            ("metrics", tax),
+        ])
     )
 }
 

@@ -32,8 +32,9 @@ pub const PURPOSE: &str = "credit risk";
 /// demo's few hundred rows stays a few points below the raw columns' LR).
 const MIN_AUC: f64 = 0.6;
 
-/// The bank's and the tax bureau's parties, the dealer last.
-fn parties(sites: &Sites, label: bool) -> String {
+/// The bank's and the tax bureau's parties, the dealer last; `label`: the
+/// bank's columns include the label `default`.
+pub(super) fn parties(sites: &Sites, label: bool) -> String {
     let (bank, tax, dealer) = (sites.bank.name, sites.tax.name, sites.stats.name);
     let label = if label { "\"default\", " } else { "" };
     format!(
@@ -45,7 +46,8 @@ fn parties(sites: &Sites, label: bool) -> String {
     )
 }
 
-fn outputs(pairs: &[(&str, &str)]) -> String {
+/// `[[outputs]]` tables, one per (output name, receiver).
+pub(super) fn outputs(pairs: &[(&str, &str)]) -> String {
     pairs
         .iter()
         .map(|(name, to)| format!("\n[[outputs]]\nname = \"{name}\"\nreceiver = \"{to}\"\n"))

@@ -82,15 +82,9 @@ fn spec(sites: &Sites, seed: u64) -> String {
          [parameters]\nlabel_holder = \"{bank}\"\ndealer = \"{dealer}\"\n\
          id_column = \"id\"\nlabel_column = \"default\"\ntask = \"logistic\"\n\
          seed = {seed}\n\
-         min_group_size = {MIN_ROWS}\ncontribution = true\n\n\
-         [[parties]]\nname = \"{bank}\"\ndataset = \"credit\"\n\
-         columns = [\"id\", \"default\", \"age\", \"balance\", \"card_utilisation\"]\n\n\
-         [[parties]]\nname = \"{tax}\"\ndataset = \"credit\"\n\
-         columns = [\"id\", \"income\", \"tax_arrears\", \"late_filings\"]\n\n\
-         [[parties]]\nname = \"{dealer}\"\n\n\
-         [[outputs]]\nname = \"model\"\nreceiver = \"{bank}\"\n\n\
-         [[outputs]]\nname = \"model\"\nreceiver = \"{tax}\"\n\n\
-         [[outputs]]\nname = \"metrics\"\nreceiver = \"{bank}\"\n"
+         min_group_size = {MIN_ROWS}\ncontribution = true\n{}{}",
+        super::risk::parties(sites, true),
+        super::risk::outputs(&[("model", bank), ("model", tax), ("metrics", bank)])
     )
 }
 
