@@ -29,24 +29,10 @@ use indomain_learn::tree::{BinnedFeatures, GbdtParams, InstanceSpace, Node, plai
 use indomain_learn::woe::file::BinningFile;
 use indomain_learn::woe::{bin_counts, woe_iv};
 use learn_common::vertical_files;
-use node_common::{Cluster, NodeProcess, run, settled, submit, text};
+use node_common::{Cluster, NodeProcess, accounts, run, settled, submit, text};
 use std::path::{Path, PathBuf};
 
 const NAMES: [&str; 3] = ["alpha", "beta", "gamma"];
-
-/// The dataset `accounts` of `file` with `columns` after `id`.
-fn accounts(file: &str, columns: &[&str]) -> String {
-    let mut text = format!(
-        "\n[datasets.accounts]\ncsv = \"{file}\"\n[datasets.accounts.columns]\nid = {{ type = \"text\", grade = \"internal\" }}\n"
-    );
-    for c in columns {
-        let kind = if *c == "y" { "integer" } else { "float" };
-        text.push_str(&format!(
-            "{c} = {{ type = \"{kind}\", grade = \"sensitive\" }}\n"
-        ));
-    }
-    text
-}
 
 /// What beta and gamma allow alpha to propose (no `binning_modes`: the
 /// label-holder view and strict, not the owner transform).
@@ -199,6 +185,17 @@ fn aligned(files: &[&Path], seed: u64) -> (Vec<RawTable>, Vec<RawTable>) {
     )
 }
 
+/// Each of `tables` binned by its own quantiles, `bins` a feature.
+fn quantile_bins(tables: &[RawTable], bins: usize) -> Vec<BinnedFeatures> {
+    tables
+        .iter()
+        .map(|t| {
+            let b = bin_table(t, &BinParams::quantile(bins)).unwrap();
+            BinnedFeatures::from_binned(&b, t.rows()).unwrap()
+        })
+        .collect()
+}
+
 /// `t` binned by `bins` of a model file.
 fn binned_by(t: &RawTable, model: &TreeModelFile) -> BinnedFeatures {
     let binned: Vec<_> = model
@@ -248,13 +245,7 @@ fn trees_train_and_score_under_the_node_as_the_plaintext_forest() {
 
     // The plaintext forest on the same rows, split and bins.
     let (train, test) = aligned(&[&nodes.bank, &nodes.tax], 4);
-    let bins: Vec<BinnedFeatures> = train
-        .iter()
-        .map(|t| {
-            let b = bin_table(t, &BinParams::quantile(8)).unwrap();
-            BinnedFeatures::from_binned(&b, t.rows()).unwrap()
-        })
-        .collect();
+    let bins = quantile_bins(&train, 8);
     let forest = plain::train(&bins, train[0].y.as_ref().unwrap(), &want).unwrap();
     for (rank, f) in files.iter().enumerate() {
         assert_eq!(f.trees.len(), forest.trees.len());
@@ -531,13 +522,7 @@ fn a_leaked_instance_space_needs_the_policy_and_is_recorded() {
         ..Default::default()
     };
     let (train, _) = aligned(&[&nodes.bank, &nodes.tax], 4);
-    let bins: Vec<BinnedFeatures> = train
-        .iter()
-        .map(|t| {
-            let b = bin_table(t, &BinParams::quantile(8)).unwrap();
-            BinnedFeatures::from_binned(&b, t.rows()).unwrap()
-        })
-        .collect();
+    let bins = quantile_bins(&train, 8);
     let forest = plain::train(&bins, train[0].y.as_ref().unwrap(), &want).unwrap();
     for i in 0..2 {
         let file = nodes.released(i, &id, "model.json");

@@ -22,27 +22,13 @@ mod learn_common;
 mod node_common;
 
 use learn_common::vertical_files;
-use node_common::{Cluster, NodeProcess, run, settled, submit, text};
+use node_common::{Cluster, NodeProcess, accounts, run, settled, submit, text};
 
 const NAMES: [&str; 3] = ["alpha", "beta", "gamma"];
 
 /// Rows of each training file; beta's PSI rule reads at most [`MAX_ROWS`].
 const ROWS: u64 = 120;
 const MAX_ROWS: u64 = 50;
-
-/// The dataset `accounts` of `file` with `columns` after `id`.
-fn accounts(file: &str, columns: &[&str]) -> String {
-    let mut text = format!(
-        "\n[datasets.accounts]\ncsv = \"{file}\"\n[datasets.accounts.columns]\nid = {{ type = \"text\", grade = \"internal\" }}\n"
-    );
-    for c in columns {
-        let kind = if *c == "y" { "integer" } else { "float" };
-        text.push_str(&format!(
-            "{c} = {{ type = \"{kind}\", grade = \"sensitive\" }}\n"
-        ));
-    }
-    text
-}
 
 /// What beta and gamma allow alpha (training, scoring, and a PSI overlap
 /// that may read at most [`MAX_ROWS`] rows) and beta allows gamma

@@ -229,3 +229,18 @@ pub fn mode(path: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
+
+/// The dataset `accounts` of `file` with `columns` after `id` (`y` an
+/// integer label, the others floats).
+pub fn accounts(file: &str, columns: &[&str]) -> String {
+    let mut text = format!(
+        "\n[datasets.accounts]\ncsv = \"{file}\"\n[datasets.accounts.columns]\nid = {{ type = \"text\", grade = \"internal\" }}\n"
+    );
+    for c in columns {
+        let kind = if *c == "y" { "integer" } else { "float" };
+        text.push_str(&format!(
+            "{c} = {{ type = \"{kind}\", grade = \"sensitive\" }}\n"
+        ));
+    }
+    text
+}
