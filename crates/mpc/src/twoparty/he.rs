@@ -230,20 +230,57 @@ pub fn mask_counts(rows: usize, width: usize) -> (usize, usize) {
     (width * rows.div_ceil(N), rows.div_ceil(N / width))
 }
 
+/// A mask share beyond the products' noise bounds.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ShapeError {
+    /// More columns than [`MAX_WIDTH`].
+    #[error("a mask share of {width} columns (at most {MAX_WIDTH})")]
+    TooWide {
+        /// The share's columns.
+        width: usize,
+    },
+    /// More chunks of rows than [`MAX_CHUNKS`].
+    #[error("a mask of {rows} rows × {width} columns needs {chunks} chunks (at most {MAX_CHUNKS})")]
+    TooManyChunks {
+        /// The share's rows.
+        rows: usize,
+        /// The share's columns.
+        width: usize,
+        /// The chunks of the interleaved layout it would need.
+        chunks: usize,
+    },
+}
+
 /// Checks the bounds of a mask share.
-pub fn check_shape(rows: usize, width: usize) -> Result<(), String> {
+pub fn check_shape(rows: usize, width: usize) -> Result<(), ShapeError> {
     if width > MAX_WIDTH {
-        return Err(format!(
-            "a mask share of {width} columns (at most {MAX_WIDTH})"
-        ));
+        return Err(ShapeError::TooWide { width });
     }
     let (_, chunks) = mask_counts(rows, width);
     if chunks > MAX_CHUNKS {
-        return Err(format!(
-            "a mask of {rows} rows × {width} columns needs {chunks} chunks (at most {MAX_CHUNKS})"
-        ));
+        return Err(ShapeError::TooManyChunks {
+            rows,
+            width,
+            chunks,
+        });
     }
     Ok(())
+}
+
+/// A frame of the peer's encrypted mask that cannot be stored.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FrameError {
+    /// Not the size of a seeded ciphertext.
+    #[error("a frame of {got} bytes, expected {SEEDED_BYTES}")]
+    Size {
+        /// The frame's bytes.
+        got: usize,
+    },
+    /// A residue not below its prime.
+    #[error("a ciphertext residue out of range")]
+    Residue,
 }
 
 /// The other party's encrypted mask share, as this party evaluates it.
@@ -275,15 +312,12 @@ impl PeerMask {
 
     /// Stores the next seeded ciphertext; refuses (and stores nothing) a
     /// frame of another size or with a residue out of range.
-    pub fn push(&mut self, frame: &[u8]) -> Result<(), String> {
+    pub fn push(&mut self, frame: &[u8]) -> Result<(), FrameError> {
         if frame.len() != SEEDED_BYTES {
-            return Err(format!(
-                "a frame of {} bytes, expected {SEEDED_BYTES}",
-                frame.len()
-            ));
+            return Err(FrameError::Size { got: frame.len() });
         }
         if !rlwe::is_poly(&frame[16..]) {
-            return Err("a ciphertext residue out of range".into());
+            return Err(FrameError::Residue);
         }
         self.frames.extend_from_slice(frame);
         Ok(())
@@ -463,10 +497,15 @@ mod tests {
         // A frame of another size or with a residue out of range is
         // refused and not stored (the products below would be off).
         let good = owner.encrypt_bytes(&[1, 2, 3], &mut rng);
-        assert!(peer.push(&good[1..]).is_err());
+        assert_eq!(
+            peer.push(&good[1..]),
+            Err(FrameError::Size {
+                got: SEEDED_BYTES - 1
+            })
+        );
         let mut bad = good.clone();
         bad[16 + 6] = 0xff;
-        assert!(peer.push(&bad).is_err());
+        assert_eq!(peer.push(&bad), Err(FrameError::Residue));
         for i in 0..n_columns + n_interleaved {
             let m = mask_plaintext(&u, rows, width, i);
             assert_eq!(

@@ -332,10 +332,10 @@ impl TwoParty {
             drop(frames);
             for _ in first.min(theirs)..(first + per_round).min(theirs) {
                 let frame = ch.recv().map_err(link(&peer_name, PHASE_MASK))?;
-                peer.push(&frame).map_err(|reason| MpcError::Malformed {
+                peer.push(&frame).map_err(|e| MpcError::Malformed {
                     peer: peer_name.clone(),
                     phase: PHASE_MASK,
-                    reason,
+                    reason: e.to_string(),
                 })?;
             }
         }
@@ -623,7 +623,7 @@ impl Correlations for TwoParty {
             MaskLayout::Blocks { widths } => (widths[self.rank], widths[1 - self.rank]),
         };
         for w in [width, peer_width] {
-            he::check_shape(rows, w).map_err(MpcError::Usage)?;
+            he::check_shape(rows, w).map_err(|e| MpcError::Usage(e.to_string()))?;
         }
         let own = matrix(rows, width, self.random(rows * width))?;
         let peer = self.swap_masks(parties, &own, peer_width)?;
