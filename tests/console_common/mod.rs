@@ -129,10 +129,13 @@ pub fn eval(tab: &Tab, js: &str) -> serde_json::Value {
 }
 
 /// Waits until `js` is true in the page (checked ten times a second, for
-/// at most two minutes so a broken page fails instead of hanging).
+/// at most two minutes so a broken page fails instead of hanging). A
+/// check that cannot run because a navigation is replacing the page's
+/// context counts as not yet.
 pub fn wait_for(tab: &Tab, js: &str, what: &str) {
     for _ in 0..1200 {
-        if eval(tab, js) == serde_json::Value::Bool(true) {
+        let value = tab.evaluate(js, false).ok().and_then(|r| r.value);
+        if value == Some(serde_json::Value::Bool(true)) {
             return;
         }
         std::thread::sleep(Duration::from_millis(100));
@@ -147,11 +150,25 @@ pub fn text_of(tab: &Tab, selector: &str) -> String {
 }
 
 /// Brings `tab` to the front (a headless background tab renders no
-/// frames) and opens `url` in it.
+/// frames) and opens `url` in it, returning once the new document has
+/// replaced the old one and loaded.
+///
+/// `wait_until_navigated` alone is not enough: it waits for a flag that
+/// the previous page's late "network almost idle" event can clear after
+/// the navigation has started, so it may return while the old document
+/// is still shown. A login form filled in then is the old page's, whose
+/// CSRF value no longer matches the cookie the new page has set. So the
+/// old document is marked and the wait lasts until the mark is gone.
 pub fn go(tab: &Tab, url: &str) {
     tab.activate().unwrap();
+    eval(tab, "window.__leaving = true");
     tab.navigate_to(url).unwrap();
     tab.wait_until_navigated().unwrap();
+    wait_for(
+        tab,
+        "window.__leaving !== true && document.readyState === 'complete'",
+        &format!("{url} loaded in place of the previous page"),
+    );
 }
 
 /// Clicks `selector` (in the page's script, so a part of the page being
