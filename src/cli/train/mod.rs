@@ -4,6 +4,7 @@
 
 mod args;
 mod horizontal;
+mod mesh_job;
 mod params;
 mod roles;
 mod scorecard;

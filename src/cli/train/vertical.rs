@@ -1,72 +1,67 @@
 //! `indomain train --mode vertical`: the label holder, a feature holder or
 //! the dealer of a vertical training job, over a QUIC mesh.
 
+use super::mesh_job::{self, Connected};
 use super::roles::VerticalRoles;
 use super::{Args, Parties, bytes, describe, describe_calibration, describe_end};
 use crate::cli::CliResult;
-use crate::cli::net_args::bind_among;
-use indomain_learn::data::load_csv;
-use indomain_learn::model::{JobSpec, PartyRole, write_private};
-use indomain_learn::pipeline::{self, Event, VerticalJob};
+use indomain_learn::LearnError;
+use indomain_learn::data::{Table, load_csv};
+use indomain_learn::model::{JobSpec, ModelFile, PartyRole, write_private};
+use indomain_learn::pipeline::{self, Event, Outcome, VerticalJob};
 use indomain_learn::report;
-use indomain_net::quic::mesh;
+use indomain_net::Counters;
+use std::path::Path;
 use std::time::Instant;
 
 pub fn run(args: &Args, parties: &Parties) -> CliResult {
-    let names = parties.names();
     let vertical = VerticalRoles::from_args(args, parties, "vertical training")?;
-    let (me, role) = (parties.me, vertical.role);
+    let role = vertical.role;
     if args.dp_epsilon.is_some() {
         return Err("--dp-epsilon is available in horizontal training only".into());
     }
     if args.server.is_some() {
         return Err("--server is for horizontal training".into());
     }
-    // Check the flags before connecting to anyone; a bad input file is
-    // reported to every party after the job agreement, so that all stop.
-    let table = match (role, &args.input) {
-        (PartyRole::Dealer, None) => Ok(None),
-        (PartyRole::Dealer, Some(_)) => {
-            return Err(
-                format!("{} is the dealer and holds no data: drop --input", args.me).into(),
-            );
-        }
-        (_, None) => return Err(format!("{} holds data: give --input FILE.csv", args.me).into()),
-        (_, Some(path)) => {
-            if role == PartyRole::Label && args.label_column.is_none() {
-                return Err("the label holder needs --label-column".into());
-            }
-            if role == PartyRole::Feature && args.label_column.is_some() {
-                return Err(format!(
-                    "{} is a feature holder: only the label holder gives --label-column",
-                    args.me
-                )
-                .into());
-            }
-            load_csv(path, &args.csv_spec(role == PartyRole::Label)).map(Some)
-        }
+    let (table, refusal) = mesh_job::split_refusal(read_input(args, role)?);
+    let model_path = mesh_job::model_path(args, role)?;
+    let job = job(args, parties, &vertical);
+
+    let mut link = Connected::open(args, parties)?;
+    let table = match refusal {
+        Some(e) => Err(e),
+        None => Ok(table.as_ref()),
     };
-    let (table, refusal) = match table {
-        Ok(t) => (t, None),
-        Err(e) => (None, Some(e)),
-    };
-    let model_path = match (role, &args.model) {
-        (PartyRole::Dealer, Some(_)) => {
-            return Err("the dealer holds no model: drop --model".into());
-        }
-        (PartyRole::Dealer, None) => None,
-        (_, None) => {
-            return Err("give --model MODEL.json: where this party writes its model".into());
-        }
-        (_, Some(p)) => Some(p.clone()),
-    };
-    if !(args.test_fraction > 0.0 && args.test_fraction < 1.0) {
-        return Err("--test-fraction must be between 0 and 1".into());
+    let outcome = train(args, &mut link, &job, table)?;
+    let started = link.started;
+    let counters = link.close();
+
+    print_summary(args, role, &job, &outcome, started, counters);
+    if let (Some(model), Some(path)) = (&outcome.model, &model_path) {
+        write_model(args, &outcome, model, path)?;
     }
-    let job = VerticalJob {
+    Ok(())
+}
+
+/// Checks the flags and reads the input before connecting to anyone; a
+/// bad input file is reported to every party after the job agreement, so
+/// that all stop.
+fn read_input(
+    args: &Args,
+    role: PartyRole,
+) -> Result<Result<Option<Table>, LearnError>, Box<dyn std::error::Error + Send + Sync>> {
+    Ok(match mesh_job::data_holder_input(args, role)? {
+        None => Ok(None),
+        Some(path) => load_csv(path, &args.csv_spec(role == PartyRole::Label)).map(Some),
+    })
+}
+
+/// The job every party must agree on, from the flags.
+fn job(args: &Args, parties: &Parties, vertical: &VerticalRoles) -> VerticalJob {
+    VerticalJob {
         spec: JobSpec {
             mode: "vertical".into(),
-            parties: vertical.job_parties(&names),
+            parties: vertical.job_parties(&parties.names()),
             id_column: args.id.clone(),
             test_fraction: args.test_fraction,
             params: args.params(),
@@ -76,13 +71,18 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
         roles: vertical.roles.clone(),
         min_rows: args.min_rows,
         contribution: !args.no_contribution,
-    };
+    }
+}
 
-    let (endpoint, stop, addrs) = bind_among(&args.identity, &parties.entries, me, args.limits()?)?;
-    let bar = args.progress_bar()?;
-    bar.set_message(format!("connecting to {} parties", addrs.len() - 1));
-    let started = Instant::now();
-    let mut party_set = mesh(&endpoint, me, &addrs)?;
+/// Runs the joint job over the links (align, train, evaluate, the
+/// contribution runs), showing each epoch on the spinner.
+fn train(
+    args: &Args,
+    link: &mut Connected,
+    job: &VerticalJob,
+    table: Result<Option<&Table>, LearnError>,
+) -> Result<Outcome, LearnError> {
+    let bar = &link.bar;
     let mut trainer = indomain_learn::secure::Trainer::new(job.spec.params.frac_bits);
     let epochs = job.spec.params.epochs;
     let cap = if job.spec.params.convergence.is_some() {
@@ -92,12 +92,9 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
     };
     let quiet = args.quiet;
     let outcome = pipeline::run(
-        &mut party_set,
-        &job,
-        match refusal {
-            Some(e) => Err(e),
-            None => Ok(table.as_ref()),
-        },
+        &mut link.party_set,
+        job,
+        table,
         &mut trainer,
         &mut rand::rng(),
         &mut |event| match event {
@@ -118,12 +115,19 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
         },
     );
     bar.finish_and_clear();
-    let outcome = outcome?;
-    let counters = party_set.counters();
-    stop.done();
-    drop(party_set);
-    drop(endpoint);
+    outcome
+}
 
+/// Prints what every party learns of the run: shared rows, time per
+/// phase, traffic and where the correlations came from.
+fn print_summary(
+    args: &Args,
+    role: PartyRole,
+    job: &VerticalJob,
+    outcome: &Outcome,
+    started: Instant,
+    counters: Counters,
+) {
     let s = outcome.seconds;
     eprintln!(
         "train {} ({}): {} shared rows; align {:.2} s, train {:.2} s, evaluate {:.2} s, contribution {:.2} s; total {:.2} s; {}",
@@ -140,69 +144,70 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
     if let Some(trust) = job.spec.correlations() {
         eprintln!("train {}: correlations: {trust}", args.me);
     }
-    if let (Some(model), Some(path)) = (&outcome.model, &model_path) {
-        model.save(path)?;
-        if let Some(end) = &model.training {
-            eprintln!(
-                "train {}: {}",
-                args.me,
-                describe_end(end, &model.job.params)
-            );
-        }
-        if let Some(e) = &model.evaluation {
-            eprintln!(
-                "train {}: held-out ({} rows): {}",
-                args.me,
-                model.rows.test,
-                describe(e)
-            );
-        }
-        if let Some(c) = &model.calibration {
-            eprintln!(
-                "train {}: {}",
-                args.me,
-                describe_calibration("held-out calibration", &c.held_out)
-            );
-            if let Some(r) = &c.recalibrated {
-                eprintln!(
-                    "train {}: {}; log-loss {:.4}, AUC {:.4}",
-                    args.me,
-                    describe_calibration(
-                        &format!("after {:?} recalibration", r.method),
-                        &r.held_out
-                    ),
-                    r.log_loss,
-                    r.auc
-                );
-            }
-        }
-        if let Some(c) = &model.contribution {
-            eprintln!(
-                "train {}: contribution: joint AUC {:.4}, {} alone {:.4}{}",
-                args.me,
-                c.joint.scores.auc,
-                c.label_holder,
-                c.label_only.scores.auc,
-                c.leave_one_out
-                    .iter()
-                    .map(|l| format!(", without {} {:.4}", l.left_out, l.entry.scores.auc))
-                    .collect::<String>()
-            );
-        }
-        let mut written = path.display().to_string();
-        if let Some(roc) = &outcome.roc {
-            let svg_path = path.with_extension("svg");
-            let svg = report::svg(
-                &format!("{} — held-out evaluation", args.me),
-                roc,
-                &model.loss_per_epoch,
-                &model.validation_loss_per_epoch,
-                model.calibration.as_ref(),
-            );
-            write_private(&svg_path, svg.as_bytes())?;
-            written.push_str(&format!(" and {}", svg_path.display()));
-        }
-        eprintln!("train {}: model written to {written}", args.me);
+}
+
+/// Writes a data holder's model (and its figure), describing the model
+/// between the two: the model file is saved before anything is said of it.
+fn write_model(
+    args: &Args,
+    outcome: &Outcome,
+    model: &ModelFile,
+    path: &Path,
+) -> Result<(), LearnError> {
+    model.save(path)?;
+    describe_model(args, model);
+    let mut written = path.display().to_string();
+    if let Some(roc) = &outcome.roc {
+        let svg_path = path.with_extension("svg");
+        let svg = report::svg(
+            &format!("{} — held-out evaluation", args.me),
+            roc,
+            &model.loss_per_epoch,
+            &model.validation_loss_per_epoch,
+            model.calibration.as_ref(),
+        );
+        write_private(&svg_path, svg.as_bytes())?;
+        written.push_str(&format!(" and {}", svg_path.display()));
     }
+    eprintln!("train {}: model written to {written}", args.me);
     Ok(())
+}
+
+/// Prints how training ended and the model's held-out metrics,
+/// calibration and contribution runs.
+fn describe_model(args: &Args, model: &ModelFile) {
+    if let Some(end) = &model.training {
+        eprintln!(
+            "train {}: {}",
+            args.me,
+            describe_end(end, &model.job.params)
+        );
+    }
+    if let Some(e) = &model.evaluation {
+        eprintln!(
+            "train {}: held-out ({} rows): {}",
+            args.me,
+            model.rows.test,
+            describe(e)
+        );
+    }
+    if let Some(c) = &model.calibration {
+        eprintln!(
+            "train {}: {}",
+            args.me,
+            describe_calibration("held-out calibration", &c.held_out)
+        );
+        if let Some(r) = &c.recalibrated {
+            eprintln!(
+                "train {}: {}; log-loss {:.4}, AUC {:.4}",
+                args.me,
+                describe_calibration(&format!("after {:?} recalibration", r.method), &r.held_out),
+                r.log_loss,
+                r.auc
+            );
+        }
+    }
+    if let Some(c) = &model.contribution {
+        mesh_job::print_contribution(&args.me, c);
+    }
 }
