@@ -1,18 +1,20 @@
 //! `indomain train --algorithm gbdt`: the label holder, a feature holder
 //! or the dealer of a gradient-boosted tree job, over a QUIC mesh.
 
+use super::mesh_job::{self, Connected};
 use super::roles::VerticalRoles;
 use super::{AlgorithmArg, Args, Parties, TaskArg, bytes, describe};
 use crate::cli::CliResult;
-use crate::cli::net_args::bind_among;
+use indomain_learn::binning::RawTable;
 use indomain_learn::data::{CsvSpec, load_raw_csv};
 use indomain_learn::model::{PartyRole, write_private};
 use indomain_learn::report;
-use indomain_learn::tree::model::TreeJobSpec;
-use indomain_learn::tree::pipeline::{self, TreeEvent, TreeJob};
+use indomain_learn::tree::model::{TreeJobSpec, TreeModelFile};
+use indomain_learn::tree::pipeline::{self, TreeEvent, TreeJob, TreeJobOutcome};
 use indomain_learn::tree::{GbdtParams, InstanceSpace, Loss, Progress, TreeEarlyStopping};
 use indomain_learn::{LearnError, Task};
-use indomain_net::quic::mesh;
+use indomain_net::Counters;
+use std::path::Path;
 use std::time::Instant;
 
 /// The tree parameters from the flags.
@@ -46,9 +48,8 @@ fn params(args: &Args) -> GbdtParams {
 
 pub fn run(args: &Args, parties: &Parties) -> CliResult {
     debug_assert!(args.algorithm == AlgorithmArg::Gbdt);
-    let names = parties.names();
     let vertical = VerticalRoles::from_args(args, parties, "--algorithm gbdt")?;
-    let (me, role) = (parties.me, vertical.role);
+    let role = vertical.role;
     if args.server.is_some() {
         return Err("--server is for horizontal training".into());
     }
@@ -64,66 +65,60 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
         Loss::Logistic => Task::Logistic,
         Loss::Squared => Task::Linear,
     };
-    // Check the flags and read the file before connecting to anyone; a bad
-    // file is reported to every party after the job agreement.
-    let table = match (role, &args.input) {
-        (PartyRole::Dealer, None) => Ok(None),
-        (PartyRole::Dealer, Some(_)) => {
-            return Err(
-                format!("{} is the dealer and holds no data: drop --input", args.me).into(),
-            );
-        }
-        (_, None) => return Err(format!("{} holds data: give --input FILE.csv", args.me).into()),
-        (_, Some(path)) => {
-            if role == PartyRole::Label && args.label_column.is_none() {
-                return Err("the label holder needs --label-column".into());
-            }
-            if role == PartyRole::Feature && args.label_column.is_some() {
-                return Err(format!(
-                    "{} is a feature holder: only the label holder gives --label-column",
-                    args.me
-                )
-                .into());
-            }
-            let spec = CsvSpec {
-                id_column: args.id.clone(),
-                label_column: if role == PartyRole::Label {
-                    args.label_column.clone()
-                } else {
-                    None
-                },
-                features: args.features.clone(),
-                task,
-            };
-            let mine: Vec<String> = args
-                .categorical
-                .iter()
-                .filter(|c| args.features.as_ref().is_none_or(|f| f.contains(c)))
-                .cloned()
-                .collect();
-            load_raw_csv(path, &spec, &mine).map(Some)
-        }
+    let (table, refusal) = mesh_job::split_refusal(read_input(args, role, task)?);
+    let model_path = mesh_job::model_path(args, role)?;
+    let job = job(args, parties, vertical, params);
+
+    let mut link = Connected::open(args, parties)?;
+    let table = match refusal {
+        Some(e) => Err(e),
+        None => Ok(table.as_ref()),
     };
-    let (table, refusal): (_, Option<LearnError>) = match table {
-        Ok(t) => (t, None),
-        Err(e) => (None, Some(e)),
-    };
-    let model_path = match (role, &args.model) {
-        (PartyRole::Dealer, Some(_)) => {
-            return Err("the dealer holds no model: drop --model".into());
-        }
-        (PartyRole::Dealer, None) => None,
-        (_, None) => {
-            return Err("give --model MODEL.json: where this party writes its model".into());
-        }
-        (_, Some(p)) => Some(p.clone()),
-    };
-    if !(args.test_fraction > 0.0 && args.test_fraction < 1.0) {
-        return Err("--test-fraction must be between 0 and 1".into());
+    let outcome = train(args, &mut link, &job, table)?;
+    let started = link.started;
+    let counters = link.close();
+
+    print_summary(args, role, &outcome, started, counters);
+    if let (Some(model), Some(path)) = (&outcome.model, &model_path) {
+        write_model(args, &outcome, model, path)?;
     }
-    let job = TreeJob {
+    Ok(())
+}
+
+/// Checks the flags and reads the file before connecting to anyone; a bad
+/// file is reported to every party after the job agreement.
+fn read_input(
+    args: &Args,
+    role: PartyRole,
+    task: Task,
+) -> Result<Result<Option<RawTable>, LearnError>, Box<dyn std::error::Error + Send + Sync>> {
+    let Some(path) = mesh_job::data_holder_input(args, role)? else {
+        return Ok(Ok(None));
+    };
+    let spec = CsvSpec {
+        id_column: args.id.clone(),
+        label_column: if role == PartyRole::Label {
+            args.label_column.clone()
+        } else {
+            None
+        },
+        features: args.features.clone(),
+        task,
+    };
+    let mine: Vec<String> = args
+        .categorical
+        .iter()
+        .filter(|c| args.features.as_ref().is_none_or(|f| f.contains(c)))
+        .cloned()
+        .collect();
+    Ok(load_raw_csv(path, &spec, &mine).map(Some))
+}
+
+/// The job every party must agree on, from the flags.
+fn job(args: &Args, parties: &Parties, vertical: VerticalRoles, params: GbdtParams) -> TreeJob {
+    TreeJob {
         spec: TreeJobSpec {
-            parties: vertical.job_parties(&names),
+            parties: vertical.job_parties(&parties.names()),
             id_column: args.id.clone(),
             test_fraction: args.test_fraction,
             params,
@@ -133,24 +128,26 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
         },
         roles: vertical.roles,
         min_rows: args.min_rows,
-    };
+    }
+}
 
-    let (endpoint, stop, addrs) = bind_among(&args.identity, &parties.entries, me, args.limits()?)?;
-    let bar = args.progress_bar()?;
-    bar.set_message(format!("connecting to {} parties", addrs.len() - 1));
-    let started = Instant::now();
-    let mut party_set = mesh(&endpoint, me, &addrs)?;
+/// Runs the joint job over the links (align, grow the trees, evaluate, the
+/// contribution runs), showing each level and tree on the spinner.
+fn train(
+    args: &Args,
+    link: &mut Connected,
+    job: &TreeJob,
+    table: Result<Option<&RawTable>, LearnError>,
+) -> Result<TreeJobOutcome, LearnError> {
+    let (bar, started) = (&link.bar, link.started);
     let total = job.spec.params.trees;
     let depth = job.spec.params.max_depth;
     let quiet = args.quiet;
     let mut last_tree = Instant::now();
     let outcome = pipeline::run(
-        &mut party_set,
-        &job,
-        match refusal {
-            Some(e) => Err(e),
-            None => Ok(table.as_ref()),
-        },
+        &mut link.party_set,
+        job,
+        table,
         &mut rand::rng(),
         &mut |event| match event {
             TreeEvent::Aligned(n) => {
@@ -197,12 +194,18 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
         },
     );
     bar.finish_and_clear();
-    let outcome = outcome?;
-    let counters = party_set.counters();
-    stop.done();
-    drop(party_set);
-    drop(endpoint);
+    outcome
+}
 
+/// Prints what every party learns of the run: shared rows, time per phase
+/// and traffic.
+fn print_summary(
+    args: &Args,
+    role: PartyRole,
+    outcome: &TreeJobOutcome,
+    started: Instant,
+    counters: Counters,
+) {
     let s = outcome.seconds;
     eprintln!(
         "train {} ({}): {} shared rows; prepare {:.2} s, train {:.2} s, evaluate {:.2} s, contribution {:.2} s; total {:.2} s; {}",
@@ -216,59 +219,63 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
         started.elapsed().as_secs_f64(),
         bytes(counters)
     );
-    if let (Some(model), Some(path)) = (&outcome.model, &model_path) {
-        model.save(path)?;
-        let splits: usize = model.importance.iter().map(|i| i.splits).sum();
-        eprintln!(
-            "train {}: {} trees kept of {} grown; {} splits on this party's features",
-            args.me,
-            model.trees.len(),
-            model.trees_grown,
-            splits
+}
+
+/// Writes a data holder's model (and its figure), describing the model
+/// between the two: the model file is saved before anything is said of it.
+fn write_model(
+    args: &Args,
+    outcome: &TreeJobOutcome,
+    model: &TreeModelFile,
+    path: &Path,
+) -> Result<(), LearnError> {
+    model.save(path)?;
+    describe_model(args, model);
+    let mut written = path.display().to_string();
+    if let Some(roc) = &outcome.roc {
+        let svg_path = path.with_extension("svg");
+        let svg = report::svg(
+            &format!("{} — gradient-boosted trees, held-out evaluation", args.me),
+            roc,
+            &[],
+            &model.validation_loss,
+            None,
         );
-        let mut ranked = model.importance.clone();
-        ranked.sort_by(|a, b| b.total_gain.total_cmp(&a.total_gain));
-        for i in ranked.iter().filter(|i| i.splits > 0).take(5) {
-            eprintln!(
-                "train {}: importance {}: gain {:.3} over {} splits",
-                args.me, i.feature, i.total_gain, i.splits
-            );
-        }
-        if let Some(e) = &model.evaluation {
-            eprintln!(
-                "train {}: held-out ({} rows): {}",
-                args.me,
-                model.rows.test,
-                describe(e)
-            );
-        }
-        if let Some(c) = &model.contribution {
-            eprintln!(
-                "train {}: contribution: joint AUC {:.4}, {} alone {:.4}{}",
-                args.me,
-                c.joint.scores.auc,
-                c.label_holder,
-                c.label_only.scores.auc,
-                c.leave_one_out
-                    .iter()
-                    .map(|l| format!(", without {} {:.4}", l.left_out, l.entry.scores.auc))
-                    .collect::<String>()
-            );
-        }
-        let mut written = path.display().to_string();
-        if let Some(roc) = &outcome.roc {
-            let svg_path = path.with_extension("svg");
-            let svg = report::svg(
-                &format!("{} — gradient-boosted trees, held-out evaluation", args.me),
-                roc,
-                &[],
-                &model.validation_loss,
-                None,
-            );
-            write_private(&svg_path, svg.as_bytes())?;
-            written.push_str(&format!(" and {}", svg_path.display()));
-        }
-        eprintln!("train {}: model written to {written}", args.me);
+        write_private(&svg_path, svg.as_bytes())?;
+        written.push_str(&format!(" and {}", svg_path.display()));
     }
+    eprintln!("train {}: model written to {written}", args.me);
     Ok(())
+}
+
+/// Prints the forest's size, this party's most important features, the
+/// held-out metrics and the contribution runs.
+fn describe_model(args: &Args, model: &TreeModelFile) {
+    let splits: usize = model.importance.iter().map(|i| i.splits).sum();
+    eprintln!(
+        "train {}: {} trees kept of {} grown; {} splits on this party's features",
+        args.me,
+        model.trees.len(),
+        model.trees_grown,
+        splits
+    );
+    let mut ranked = model.importance.clone();
+    ranked.sort_by(|a, b| b.total_gain.total_cmp(&a.total_gain));
+    for i in ranked.iter().filter(|i| i.splits > 0).take(5) {
+        eprintln!(
+            "train {}: importance {}: gain {:.3} over {} splits",
+            args.me, i.feature, i.total_gain, i.splits
+        );
+    }
+    if let Some(e) = &model.evaluation {
+        eprintln!(
+            "train {}: held-out ({} rows): {}",
+            args.me,
+            model.rows.test,
+            describe(e)
+        );
+    }
+    if let Some(c) = &model.contribution {
+        mesh_job::print_contribution(&args.me, c);
+    }
 }
