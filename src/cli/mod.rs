@@ -22,7 +22,11 @@ use std::process::ExitCode;
 
 /// The error type of every subcommand: anything displayable, printed with
 /// its chain of causes.
-pub type CliResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
+pub type CliResult = StepResult<()>;
+
+/// What one step of a subcommand returns: its value, or the error that
+/// ends the subcommand (see [`CliResult`]).
+pub type StepResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 /// indomain — privacy-preserving computation between party nodes.
 ///

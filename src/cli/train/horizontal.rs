@@ -5,6 +5,7 @@
 use super::secagg_keys::KeyTable;
 use super::{Args, Parties, bytes, describe, describe_calibration};
 use crate::cli::CliResult;
+use crate::cli::StepResult;
 use crate::cli::stop;
 use indicatif::ProgressBar;
 use indomain_aggregate::secagg::signing::SigningKey;
@@ -25,8 +26,6 @@ use indomain_net::{Channel, Counters, Limits};
 use rand::RngExt;
 use std::path::Path;
 use std::time::Instant;
-
-type StepResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 pub fn run(args: &Args, parties: &Parties) -> CliResult {
     let names = parties.names();

@@ -4,6 +4,7 @@
 //! runs. Each party learns here only what its job's pipeline tells it.
 
 use super::{Args, Parties};
+use crate::cli::StepResult;
 use crate::cli::net_args::bind_among;
 use crate::cli::stop;
 use indicatif::ProgressBar;
@@ -15,8 +16,6 @@ use indomain_net::party::PartySet;
 use indomain_net::quic::{Endpoint, mesh};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-
-type StepResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 /// The input file a party of a vertical job reads (none: the dealer),
 /// after checking `--input` and `--label-column` against its role.

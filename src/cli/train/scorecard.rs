@@ -6,6 +6,7 @@ use super::mesh_job::{self, Connected};
 use super::roles::VerticalRoles;
 use super::{Args, Parties, bytes};
 use crate::cli::CliResult;
+use crate::cli::StepResult;
 use indomain_learn::binning::RawTable;
 use indomain_learn::data::{CsvSpec, load_raw_csv};
 use indomain_learn::model::{PartyRole, write_private};
@@ -20,8 +21,6 @@ use indomain_net::Counters;
 use indomain_node::output::check_destination;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-
-type StepResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 pub fn run(args: &Args, parties: &Parties) -> CliResult {
     let vertical = VerticalRoles::from_args(args, parties, "a scorecard")?;
