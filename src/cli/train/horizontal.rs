@@ -444,7 +444,7 @@ fn serve_rounds(
     job: &ServerJob,
     spec: &mut JobSpec,
     bar: &ProgressBar,
-) -> Result<FedAvgOutcome, Box<dyn std::error::Error + Send + Sync>> {
+) -> StepResult<FedAvgOutcome> {
     let (clients, names, fedavg) = (job.clients, job.names, job.fedavg);
     let mut slots: Vec<Option<QuicChannel>> = (0..clients.len()).map(|_| None).collect();
     for _ in 0..clients.len() {
@@ -514,7 +514,7 @@ fn client_rounds(
     spec: &mut JobSpec,
     args: &Args,
     bar: &ProgressBar,
-) -> Result<(GlobalModel, data::Table, data::Table), Box<dyn std::error::Error + Send + Sync>> {
+) -> StepResult<(GlobalModel, data::Table, data::Table)> {
     let (id, fedavg) = (job.id, job.fedavg);
     agree::same_job_with(ch, job.agreement)?;
     spec.nonce = recv_msg(ch)?;

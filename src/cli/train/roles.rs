@@ -3,6 +3,7 @@
 //! role.
 
 use super::{Args, Parties};
+use crate::cli::StepResult;
 use indomain_learn::align::Roles;
 use indomain_learn::model::{JobParty, PartyRole};
 
@@ -24,11 +25,7 @@ impl VerticalRoles {
     /// randomness themselves (two-party correlations, no third
     /// organisation trusted), so the job (`job` names it in the refusal)
     /// must have exactly two parties.
-    pub fn from_args(
-        args: &Args,
-        parties: &Parties,
-        job: &str,
-    ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+    pub fn from_args(args: &Args, parties: &Parties, job: &str) -> StepResult<Self> {
         let names = parties.names();
         let label = parties.index(args.label_holder.as_deref().unwrap_or_default())?;
         let dealer = args

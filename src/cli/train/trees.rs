@@ -5,6 +5,7 @@ use super::mesh_job::{self, Connected};
 use super::roles::VerticalRoles;
 use super::{AlgorithmArg, Args, Parties, TaskArg, bytes, describe};
 use crate::cli::CliResult;
+use crate::cli::StepResult;
 use indomain_learn::binning::RawTable;
 use indomain_learn::data::{CsvSpec, load_raw_csv};
 use indomain_learn::model::{PartyRole, write_private};
@@ -91,7 +92,7 @@ fn read_input(
     args: &Args,
     role: PartyRole,
     task: Task,
-) -> Result<Result<Option<RawTable>, LearnError>, Box<dyn std::error::Error + Send + Sync>> {
+) -> StepResult<Result<Option<RawTable>, LearnError>> {
     let Some(path) = mesh_job::data_holder_input(args, role)? else {
         return Ok(Ok(None));
     };

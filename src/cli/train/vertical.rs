@@ -5,6 +5,7 @@ use super::mesh_job::{self, Connected};
 use super::roles::VerticalRoles;
 use super::{Args, Parties, bytes, describe, describe_calibration, describe_end};
 use crate::cli::CliResult;
+use crate::cli::StepResult;
 use indomain_learn::LearnError;
 use indomain_learn::data::{Table, load_csv};
 use indomain_learn::model::{JobSpec, ModelFile, PartyRole, write_private};
@@ -46,10 +47,7 @@ pub fn run(args: &Args, parties: &Parties) -> CliResult {
 /// Checks the flags and reads the input before connecting to anyone; a
 /// bad input file is reported to every party after the job agreement, so
 /// that all stop.
-fn read_input(
-    args: &Args,
-    role: PartyRole,
-) -> Result<Result<Option<Table>, LearnError>, Box<dyn std::error::Error + Send + Sync>> {
+fn read_input(args: &Args, role: PartyRole) -> StepResult<Result<Option<Table>, LearnError>> {
     Ok(match mesh_job::data_holder_input(args, role)? {
         None => Ok(None),
         Some(path) => load_csv(path, &args.csv_spec(role == PartyRole::Label)).map(Some),
