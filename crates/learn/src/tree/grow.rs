@@ -120,15 +120,7 @@ pub(super) fn grow<C: Correlations>(
         }
         let inputs: Vec<NodeInput<'_>> = open
             .iter()
-            .map(|o| NodeInput {
-                g: total(&o.g.0),
-                h: total(&o.h.0),
-                hist: o
-                    .hist
-                    .iter()
-                    .map(|x| x.as_ref().map(|(a, b)| (a, b)))
-                    .collect(),
-            })
+            .map(|o| NodeInput::new(total(&o.g.0), total(&o.h.0), &o.hist))
             .collect();
         let found = split::search(s, &inputs, &ctx)?;
         drop(inputs);

@@ -109,15 +109,7 @@ pub(super) fn grow<C: Correlations>(
         }
         let inputs: Vec<NodeInput<'_>> = open
             .iter()
-            .map(|o| NodeInput {
-                g: sum_over(g, &o.rows),
-                h: sum_over(h, &o.rows),
-                hist: o
-                    .hist
-                    .iter()
-                    .map(|x| x.as_ref().map(|(a, b)| (a, b)))
-                    .collect(),
-            })
+            .map(|o| NodeInput::new(sum_over(g, &o.rows), sum_over(h, &o.rows), &o.hist))
             .collect();
         let found = split::search(s, &inputs, &ctx)?;
         drop(inputs);
