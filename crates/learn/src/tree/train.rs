@@ -44,7 +44,7 @@ use crate::vertical::validation_split;
 use indomain_core::FixedPoint;
 use indomain_mpc::dealer::{self, DealerLimits};
 use indomain_mpc::prefetch::{Batch, Prefetch};
-use indomain_mpc::{BinShape, Correlations, Permutations, Roster, Session, Shared};
+use indomain_mpc::{BinShape, Correlations, FixedBins, Permutations, Roster, Session, Shared};
 use indomain_net::PartySet;
 use rand::{CryptoRng, Rng};
 
@@ -150,6 +150,7 @@ pub fn train<R: Rng + CryptoRng + ?Sized>(
     s.finish()?;
     Ok(out)
 }
+
 #[allow(clippy::too_many_arguments)]
 fn run<C: Correlations, R: Rng + CryptoRng + ?Sized>(
     s: &mut Session<'_, C>,
@@ -164,22 +165,7 @@ fn run<C: Correlations, R: Rng + CryptoRng + ?Sized>(
     let n = own.rows();
     let rank = s.rank();
     let leader = s.is_leader();
-    // Registration of every party's bins, in rank order (with the
-    // instance space leaked, per node instead: `super::leaked`).
-    let mut fixed = Vec::with_capacity(shapes.len());
-    for (r, sh) in shapes.iter().enumerate() {
-        if sh.is_empty() || !params.instance_space.is_hidden() {
-            fixed.push(None);
-            continue;
-        }
-        let shape = BinShape {
-            rows: n,
-            bins: sh.iter().map(|f| f.bins).collect(),
-            permutations: Permutations::PerFeature,
-        };
-        let indices = (r == rank).then(|| own.indices.view());
-        fixed.push(Some(s.fix_bins(r, &shape, indices)?));
-    }
+    let fixed = register_bins(s, own, params, shapes)?;
     // The public plan: validation rows, training rows.
     let fraction = params.early_stopping.map(|e| e.validation_fraction);
     let (train_rows, val_rows) = validation_split(n, fraction, params.seed);
@@ -187,22 +173,7 @@ fn run<C: Correlations, R: Rng + CryptoRng + ?Sized>(
     for &r in &train_rows {
         in_train[r] = true;
     }
-    // The label holder's scaling (squared loss) and base margin.
-    let (scale_log2, base) = match y {
-        Some(y) => {
-            let ty: Vec<f64> = train_rows.iter().map(|&r| y[r]).collect();
-            let base = base_margin(params.loss, &ty);
-            let k = match params.loss {
-                Loss::Logistic => 0,
-                Loss::Squared => {
-                    let spread = y.iter().map(|v| (v - base).abs()).fold(0.0, f64::max);
-                    spread.log2().ceil().max(0.0) as i32
-                }
-            };
-            (k, base)
-        }
-        None => (0, 0.0),
-    };
+    let (scale_log2, base) = label_scaling(y, &train_rows, params.loss);
     let scale = 2f64.powi(scale_log2);
     let labels: Option<Vec<u64>> = y
         .map(|y| y.iter().map(|v| fp.encode(v / scale)).collect())
@@ -250,29 +221,7 @@ fn run<C: Correlations, R: Rng + CryptoRng + ?Sized>(
             splits.push((t, *id, d.party, d.gain_num, d.gain_den));
         }
         let w = leaf_weights(s, &job, &leaves)?;
-        // F += Σ_leaf m_leaf·w_leaf: Beaver products with shared
-        // membership, local additions with public rows.
-        let mut ms = Vec::new();
-        let mut ws = Vec::new();
-        for (leaf, &wl) in leaves.iter().zip(&w.0) {
-            match &leaf.reach {
-                Reach::Shared(m) => {
-                    ms.extend_from_slice(m.as_slice());
-                    ws.extend(std::iter::repeat_n(wl, n));
-                }
-                Reach::Rows(rows) => {
-                    for &r in rows {
-                        f.0[r as usize] = f.0[r as usize].wrapping_add(wl);
-                    }
-                }
-            }
-        }
-        if !ms.is_empty() {
-            let add = s.mul(&Shared(ms), &Shared(ws))?;
-            for chunk in add.0.chunks_exact(n) {
-                f.add_assign(&Shared(chunk.to_vec()))?;
-            }
-        }
+        add_leaves(s, &mut f, &leaves, &w)?;
         out.trees.push(tree);
         all_weights.push(w);
         out.trees_grown = t + 1;
@@ -320,29 +269,141 @@ fn run<C: Correlations, R: Rng + CryptoRng + ?Sized>(
     all_weights.truncate(kept);
     splits.retain(|sp| sp.0 < kept);
     // Leaf weights to the label holder.
-    let flat: Vec<u64> = all_weights.iter().flat_map(|w| w.0.clone()).collect();
-    if let Some(opened) = s.open_to(&Shared(flat), LEADER)? {
-        let mut values = fp.decode_slice(&opened).into_iter().map(|v| v * scale);
-        out.leaf_weights = Some(
-            all_weights
-                .iter()
-                .map(|w| values.by_ref().take(w.len()).collect())
-                .collect(),
-        );
+    if let Some(weights) = open_leaf_weights(s, &all_weights, scale)? {
+        out.leaf_weights = Some(weights);
         out.base_margin = Some(base);
     }
     // Gains to their owners.
+    out.own_gains = open_gains(s, &splits, gain_factor, params.frac_bits, shapes.len())?;
+    Ok(out)
+}
+
+/// Registration of every party's bins, in rank order (with the
+/// instance space leaked, per node instead: `super::leaked`).
+fn register_bins<C: Correlations>(
+    s: &mut Session<'_, C>,
+    own: &BinnedFeatures,
+    params: &GbdtParams,
+    shapes: &[Vec<FeatureShape>],
+) -> Result<Vec<Option<FixedBins>>, LearnError> {
+    let n = own.rows();
+    let rank = s.rank();
+    let mut fixed = Vec::with_capacity(shapes.len());
+    for (r, sh) in shapes.iter().enumerate() {
+        if sh.is_empty() || !params.instance_space.is_hidden() {
+            fixed.push(None);
+            continue;
+        }
+        let shape = BinShape {
+            rows: n,
+            bins: sh.iter().map(|f| f.bins).collect(),
+            permutations: Permutations::PerFeature,
+        };
+        let indices = (r == rank).then(|| own.indices.view());
+        fixed.push(Some(s.fix_bins(r, &shape, indices)?));
+    }
+    Ok(fixed)
+}
+
+/// The label holder's scaling (squared loss) and base margin: (k, base)
+/// with labels divided by 2^k; (0, 0) at the other parties.
+fn label_scaling(y: Option<&[f64]>, train_rows: &[usize], loss: Loss) -> (i32, f64) {
+    match y {
+        Some(y) => {
+            let ty: Vec<f64> = train_rows.iter().map(|&r| y[r]).collect();
+            let base = base_margin(loss, &ty);
+            let k = match loss {
+                Loss::Logistic => 0,
+                Loss::Squared => {
+                    let spread = y.iter().map(|v| (v - base).abs()).fold(0.0, f64::max);
+                    spread.log2().ceil().max(0.0) as i32
+                }
+            };
+            (k, base)
+        }
+        None => (0, 0.0),
+    }
+}
+
+/// F += Σ_leaf m_leaf·w_leaf: Beaver products with shared membership,
+/// local additions with public rows.
+fn add_leaves<C: Correlations>(
+    s: &mut Session<'_, C>,
+    f: &mut Shared,
+    leaves: &[Leaf],
+    w: &Shared,
+) -> Result<(), LearnError> {
+    let n = f.len();
+    let mut ms = Vec::new();
+    let mut ws = Vec::new();
+    for (leaf, &wl) in leaves.iter().zip(&w.0) {
+        match &leaf.reach {
+            Reach::Shared(m) => {
+                ms.extend_from_slice(m.as_slice());
+                ws.extend(std::iter::repeat_n(wl, n));
+            }
+            Reach::Rows(rows) => {
+                for &r in rows {
+                    f.0[r as usize] = f.0[r as usize].wrapping_add(wl);
+                }
+            }
+        }
+    }
+    if !ms.is_empty() {
+        let add = s.mul(&Shared(ms), &Shared(ws))?;
+        for chunk in add.0.chunks_exact(n) {
+            f.add_assign(&Shared(chunk.to_vec()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Every kept tree's leaf weights, opened to the label holder and scaled
+/// back by 2^k (`None` at the other parties).
+fn open_leaf_weights<C: Correlations>(
+    s: &mut Session<'_, C>,
+    all_weights: &[Shared],
+    scale: f64,
+) -> Result<Option<Vec<Vec<f64>>>, LearnError> {
+    let fp = s.fixed_point();
+    let flat: Vec<u64> = all_weights.iter().flat_map(|w| w.0.clone()).collect();
+    let Some(opened) = s.open_to(&Shared(flat), LEADER)? else {
+        return Ok(None);
+    };
+    let mut values = fp.decode_slice(&opened).into_iter().map(|v| v * scale);
+    Ok(Some(
+        all_weights
+            .iter()
+            .map(|w| values.by_ref().take(w.len()).collect())
+            .collect(),
+    ))
+}
+
+/// Each split's gain, a secure division of its fraction times 4^k (the
+/// label holder's scaling), opened to the split's owner: this party's
+/// (tree, node, gain) for the splits it owns. `splits` holds (tree, node,
+/// owner, and shares of the gain's numerator and denominator).
+fn open_gains<C: Correlations>(
+    s: &mut Session<'_, C>,
+    splits: &[(usize, usize, usize, u64, u64)],
+    gain_factor: u64,
+    frac_bits: u32,
+    ranks: usize,
+) -> Result<Vec<(usize, usize, f64)>, LearnError> {
+    let fp = s.fixed_point();
+    let rank = s.rank();
+    let mut own_gains = Vec::new();
     if !splits.is_empty() {
         // Both parts carry 2f fractional bits: truncate them together.
         let mut both: Vec<u64> = splits.iter().map(|sp| sp.3).collect();
         both.extend(splits.iter().map(|sp| sp.4));
-        let both = s.truncate_exact(&Shared(both), params.frac_bits)?;
+        let both = s.truncate_exact(&Shared(both), frac_bits)?;
         let (num, den) = both.0.split_at(splits.len());
         let mut den = Shared(den.to_vec());
         den.add_public(&vec![1; splits.len()], rank)?;
-        let q = s.divide(&Shared(num.to_vec()), &den, -(params.frac_bits as i32), 7)?;
+        let q = s.divide(&Shared(num.to_vec()), &den, -(frac_bits as i32), 7)?;
         let q = s.mul(&q, &Shared(vec![gain_factor; splits.len()]))?;
-        for r in 0..shapes.len() {
+        for r in 0..ranks {
             let mine: Vec<usize> = (0..splits.len()).filter(|&i| splits[i].2 == r).collect();
             if mine.is_empty() {
                 continue;
@@ -350,12 +411,12 @@ fn run<C: Correlations, R: Rng + CryptoRng + ?Sized>(
             let part = Shared(mine.iter().map(|&i| q.0[i]).collect());
             if let Some(v) = s.open_to(&part, r)? {
                 for (&i, g) in mine.iter().zip(fp.decode_slice(&v)) {
-                    out.own_gains.push((splits[i].0, splits[i].1, g));
+                    own_gains.push((splits[i].0, splits[i].1, g));
                 }
             }
         }
     }
-    Ok(out)
+    Ok(own_gains)
 }
 
 /// g and h at the current scores.
