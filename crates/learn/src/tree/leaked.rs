@@ -2,7 +2,7 @@
 //! Cheng et al. 2019), chosen per job ([`super::InstanceSpace::Leaked`],
 //! `--leak-instance-space`).
 //!
-//! What changes against the hidden mode (`train.rs`, step 3):
+//! What changes against the hidden mode (`train.rs`, step 3; `grow.rs`):
 //!
 //! - **Membership is public to the data parties.** At every split the
 //!   owner evaluates its threshold on the node's rows in the clear and
@@ -28,8 +28,8 @@
 //! same bins give the same forest in both modes.
 
 use super::forest::Node;
+use super::grow::{Grown, Histograms, Job, Leaf, Reach, finish_tree, total};
 use super::split::{self, NodeInput};
-use super::train::{Grown, Histograms, Job, Leaf, Reach, finish_tree, total};
 use super::{Progress, split::Decision};
 use crate::LearnError;
 use indomain_mpc::{BinShape, Correlations, Permutations, Session, Shared};
@@ -109,15 +109,7 @@ pub(super) fn grow<C: Correlations>(
         }
         let inputs: Vec<NodeInput<'_>> = open
             .iter()
-            .map(|o| NodeInput {
-                g: sum_over(g, &o.rows),
-                h: sum_over(h, &o.rows),
-                hist: o
-                    .hist
-                    .iter()
-                    .map(|x| x.as_ref().map(|(a, b)| (a, b)))
-                    .collect(),
-            })
+            .map(|o| NodeInput::new(sum_over(g, &o.rows), sum_over(h, &o.rows), &o.hist))
             .collect();
         let found = split::search(s, &inputs, &ctx)?;
         drop(inputs);

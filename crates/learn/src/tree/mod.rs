@@ -50,9 +50,11 @@
 //! [`plain`] is the plaintext reference with the same candidates, order
 //! and ties, against which the secure training is tested.
 
+mod agree;
 mod argmax;
 mod candidates;
 pub mod forest;
+mod grow;
 mod leaked;
 pub mod model;
 pub mod params;

@@ -38,6 +38,7 @@
 
 use super::candidates::{candidates, left_sums};
 use super::forest::{FeatureShape, Threshold};
+use super::grow::Histograms;
 use crate::LearnError;
 use indomain_mpc::compare::FULL_RANGE;
 use indomain_mpc::{Correlations, Session, Shared};
@@ -68,6 +69,21 @@ pub(super) struct NodeInput<'a> {
     pub h: u64,
     /// Per rank: (G per bin, H per bin).
     pub hist: Vec<Option<(&'a Shared, &'a Shared)>>,
+}
+
+impl<'a> NodeInput<'a> {
+    /// The input of a node of totals `g`, `h` (however the mode sums
+    /// them) and histograms `hist`, borrowed per rank.
+    pub fn new(g: u64, h: u64, hist: &'a Histograms) -> Self {
+        Self {
+            g,
+            h,
+            hist: hist
+                .iter()
+                .map(|x| x.as_ref().map(|(a, b)| (a, b)))
+                .collect(),
+        }
+    }
 }
 
 /// A node's split, public to every party, with this party's shares of
