@@ -37,6 +37,15 @@ pub fn candidates(shapes: &[FeatureShape]) -> Vec<Threshold> {
     out
 }
 
+/// Every candidate of the job, in the global order: (rank, split).
+pub fn all_candidates(shapes: &[Vec<FeatureShape>]) -> Vec<(usize, Threshold)> {
+    shapes
+        .iter()
+        .enumerate()
+        .flat_map(|(rank, s)| candidates(s).into_iter().map(move |c| (rank, c)))
+        .collect()
+}
+
 /// The left child's sum of each candidate, from per-bin sums `hist` of one
 /// party's features (features side by side), with the ring's wrapping
 /// addition (`add`) or real addition.
