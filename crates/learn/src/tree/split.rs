@@ -312,10 +312,9 @@ fn to_ring<C: Correlations>(
             .map(|&x| (leader as u64).wrapping_sub(x))
             .collect()
     });
-    Ok(RingBits {
-        below: ring_bits.0[..norm_len].to_vec(),
-        valid,
-    })
+    let mut below = ring_bits.0;
+    below.truncate(norm_len);
+    Ok(RingBits { below, valid })
 }
 
 /// Step 1, the multipliers of every node, local: linear in the ring
